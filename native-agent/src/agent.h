@@ -1,0 +1,44 @@
+/*
+ * The agent: one struct agent owns every long-lived resource and is passed
+ * explicitly to each module; there is no other global state (signals arrive
+ * through a signalfd, so not even a handler flag is needed).
+ */
+#ifndef FAULTLINE_AGENT_H
+#define FAULTLINE_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+
+#include "log.h"
+#include "loop.h"
+#include "opts.h"
+#include "uffd.h"
+
+#define AGENT_NAME "faultline-agent"
+#define AGENT_VERSION "0.1.0"
+
+struct ctl;
+
+struct agent {
+	struct opts opts;
+	struct log log;
+	struct loop loop;
+	struct uffd_probe uffd;
+	struct utsname uts;
+	struct ctl *ctl;
+	struct loop_handler sig_h;
+	int sig_fd;
+	int state_lock_fd;
+	pid_t pid;
+	uint64_t start_ms;
+	int exit_code;
+	bool stopping;
+};
+
+void agent_stop(struct agent *ag, const char *reason);
+uint64_t agent_uptime_ms(const struct agent *ag);
+bool agent_uid_allowed(const struct agent *ag, uid_t uid);
+
+#endif /* FAULTLINE_AGENT_H */

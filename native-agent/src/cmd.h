@@ -1,0 +1,35 @@
+/*
+ * Control commands: one handler per message type, from a decoded request
+ * to a JSON reply or a stable error.  No I/O happens here; ctl owns the
+ * connection and sends what this module decides.
+ */
+#ifndef FAULTLINE_CMD_H
+#define FAULTLINE_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "proto.h"
+
+struct agent;
+
+/* Protocol state of one control connection. */
+struct cmd_session {
+	uint64_t conn; /* serial, for logs */
+	pid_t pid;
+	uid_t uid;
+	bool hello_done;
+};
+
+struct cmd_error {
+	enum proto_err code;
+	char message[256];
+};
+
+int cmd_dispatch(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+		 const uint8_t *payload, json_t **reply, struct cmd_error *err);
+
+#endif /* FAULTLINE_CMD_H */

@@ -1,0 +1,268 @@
+/*
+ * Command line parsing.  Every rejection names the option and the reason and
+ * maps to exit status 2, so that wrappers (systemd, the control plane that
+ * starts the bundled agent) can tell a configuration error from a failure.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "opts.h"
+#include "proto.h"
+
+#define DEFAULT_MAX_CLIENTS 64
+#define DEFAULT_STALL_TIMEOUT_MS 30000
+
+enum {
+	OPT_SOCKET = 0x100,
+	OPT_STATE_DIR,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FILE,
+	OPT_ALLOW_UID,
+	OPT_MAX_CLIENTS,
+	OPT_STALL_TIMEOUT,
+};
+
+static const struct option long_opts[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "stall-timeout-ms", required_argument, NULL, OPT_STALL_TIMEOUT },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: " AGENT_NAME " [OPTION]...\n"
+		"Faultline native agent: userfaultfd handling behind a local control socket.\n"
+		"\n"
+		"  --socket PATH            control socket (default: /run/faultline/agent.sock as root,\n"
+		"                           $XDG_RUNTIME_DIR/faultline/agent.sock otherwise)\n"
+		"  --state-dir DIR          agent state, created 0700 if missing (default:\n"
+		"                           /var/lib/faultline as root, $XDG_STATE_HOME/faultline\n"
+		"                           or ~/.local/state/faultline otherwise)\n"
+		"  --log-level LEVEL        debug, info, warn or error (default: info)\n"
+		"  --log-file PATH          append logs here instead of stderr; SIGHUP reopens it\n"
+		"  --allow-uid UID          also accept control clients with this uid (repeatable;\n"
+		"                           root and the agent's own uid are always accepted)\n"
+		"  --max-clients N          concurrent control connections (default: %d)\n"
+		"  --stall-timeout-ms MS    drop a client whose replies stay unread this long\n"
+		"                           (default: %d)\n"
+		"  -V, --version            print version and protocol version, then exit\n"
+		"  -h, --help               print this help, then exit\n"
+		"\n"
+		"Exit status: 0 on clean shutdown, 1 on failure, 2 on bad usage.\n",
+		DEFAULT_MAX_CLIENTS, DEFAULT_STALL_TIMEOUT_MS);
+}
+
+static int parse_unsigned(const char *s, unsigned long long max, unsigned long long *v)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno || *end || *v > max)
+		return -1;
+	return 0;
+}
+
+static int add_uid(struct opts *o, uid_t uid)
+{
+	for (unsigned i = 0; i < o->n_allow_uids; i++) {
+		if (o->allow_uids[i] == uid)
+			return 0;
+	}
+	if (o->n_allow_uids == OPTS_MAX_UIDS)
+		return -1;
+	o->allow_uids[o->n_allow_uids++] = uid;
+	return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 1);
+
+	if (s) {
+		memcpy(s, a, la);
+		memcpy(s + la, b, lb + 1);
+	}
+	return s;
+}
+
+static int set_defaults(struct opts *o, FILE *err)
+{
+	const char *env;
+
+	if (!o->socket_path) {
+		env = getenv("XDG_RUNTIME_DIR");
+		if (geteuid() == 0)
+			o->socket_path = strdup("/run/faultline/agent.sock");
+		else if (env && *env == '/')
+			o->socket_path = join(env, "/faultline/agent.sock");
+		else {
+			fprintf(err, AGENT_NAME ": --socket is required (not root and XDG_RUNTIME_DIR unset)\n");
+			return -1;
+		}
+	}
+	if (!o->state_dir) {
+		if (geteuid() == 0)
+			o->state_dir = strdup("/var/lib/faultline");
+		else if ((env = getenv("XDG_STATE_HOME")) && *env == '/')
+			o->state_dir = join(env, "/faultline");
+		else if ((env = getenv("HOME")) && *env == '/')
+			o->state_dir = join(env, "/.local/state/faultline");
+		else {
+			fprintf(err, AGENT_NAME ": --state-dir is required (not root and HOME unset)\n");
+			return -1;
+		}
+	}
+	if (!o->socket_path || !o->state_dir) {
+		fprintf(err, AGENT_NAME ": out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int replace(char **dst, const char *val)
+{
+	free(*dst);
+	*dst = strdup(val);
+	return *dst ? 0 : -1;
+}
+
+enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FILE *err)
+{
+	unsigned long long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->log_level = LOG_LVL_INFO;
+	o->max_clients = DEFAULT_MAX_CLIENTS;
+	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
+	add_uid(o, 0);
+	add_uid(o, geteuid());
+
+	opterr = 0;
+	optind = 0; /* glibc: full reinitialisation, so tests can parse repeatedly */
+	while ((c = getopt_long(argc, argv, ":hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET:
+			if (!*optarg) {
+				fprintf(err, AGENT_NAME ": --socket: empty path\n");
+				goto usage_error;
+			}
+			if (strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				fprintf(err, AGENT_NAME ": --socket: path longer than %zu bytes\n",
+					sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+				goto usage_error;
+			}
+			if (replace(&o->socket_path, optarg))
+				goto nomem;
+			break;
+		case OPT_STATE_DIR:
+			if (!*optarg) {
+				fprintf(err, AGENT_NAME ": --state-dir: empty path\n");
+				goto usage_error;
+			}
+			if (replace(&o->state_dir, optarg))
+				goto nomem;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_level_parse(optarg, &o->log_level)) {
+				fprintf(err, AGENT_NAME ": --log-level: '%s' is not one of debug, info, warn, error\n",
+					optarg);
+				goto usage_error;
+			}
+			break;
+		case OPT_LOG_FILE:
+			if (!*optarg) {
+				fprintf(err, AGENT_NAME ": --log-file: empty path\n");
+				goto usage_error;
+			}
+			if (replace(&o->log_file, optarg))
+				goto nomem;
+			break;
+		case OPT_ALLOW_UID:
+			/* (uid_t)-1 means "no change" to set*id(2); never a real user */
+			if (parse_unsigned(optarg, (uid_t)-2, &v)) {
+				fprintf(err, AGENT_NAME ": --allow-uid: '%s' is not a numeric uid\n", optarg);
+				goto usage_error;
+			}
+			if (add_uid(o, (uid_t)v)) {
+				fprintf(err, AGENT_NAME ": --allow-uid: at most %d uids\n", OPTS_MAX_UIDS);
+				goto usage_error;
+			}
+			break;
+		case OPT_MAX_CLIENTS:
+			if (parse_unsigned(optarg, 65536, &v) || v == 0) {
+				fprintf(err, AGENT_NAME ": --max-clients: '%s' is not a number in 1..65536\n",
+					optarg);
+				goto usage_error;
+			}
+			o->max_clients = (unsigned)v;
+			break;
+		case OPT_STALL_TIMEOUT:
+			if (parse_unsigned(optarg, 86400000, &v) || v == 0) {
+				fprintf(err, AGENT_NAME ": --stall-timeout-ms: '%s' is not a number in 1..86400000\n",
+					optarg);
+				goto usage_error;
+			}
+			o->stall_timeout_ms = (unsigned)v;
+			break;
+		case 'V':
+			fprintf(out, AGENT_NAME " " AGENT_VERSION "\ncontrol protocol %d\n", PROTO_VERSION);
+			opts_fini(o);
+			return OPTS_EXIT_OK;
+		case 'h':
+			usage(out);
+			opts_fini(o);
+			return OPTS_EXIT_OK;
+		case ':':
+			fprintf(err, AGENT_NAME ": %s requires an argument\n", argv[optind - 1]);
+			goto usage_error;
+		default:
+			if (optopt)
+				fprintf(err, AGENT_NAME ": unknown option '-%c'\n", optopt);
+			else
+				fprintf(err, AGENT_NAME ": unknown option '%s'\n", argv[optind - 1]);
+			goto usage_error;
+		}
+	}
+	if (optind < argc) {
+		fprintf(err, AGENT_NAME ": unexpected argument '%s'\n", argv[optind]);
+		goto usage_error;
+	}
+	if (set_defaults(o, err))
+		goto usage_error;
+	return OPTS_RUN;
+
+nomem:
+	fprintf(err, AGENT_NAME ": out of memory\n");
+usage_error:
+	fprintf(err, "Try '" AGENT_NAME " --help' for more information.\n");
+	opts_fini(o);
+	return OPTS_EXIT_USAGE;
+}
+
+void opts_fini(struct opts *o)
+{
+	free(o->socket_path);
+	free(o->state_dir);
+	free(o->log_file);
+	o->socket_path = o->state_dir = o->log_file = NULL;
+}

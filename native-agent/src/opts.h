@@ -1,0 +1,35 @@
+/*
+ * Command line of faultline-agent.  Parsing is separate from the daemon so
+ * that the tests can check every rejection without starting one.
+ */
+#ifndef FAULTLINE_OPTS_H
+#define FAULTLINE_OPTS_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "log.h"
+
+#define OPTS_MAX_UIDS 64
+
+struct opts {
+	char *socket_path;
+	char *state_dir;
+	char *log_file; /* NULL: stderr */
+	enum log_level log_level;
+	uid_t allow_uids[OPTS_MAX_UIDS]; /* always holds root and the agent's euid */
+	unsigned n_allow_uids;
+	unsigned max_clients;
+	unsigned stall_timeout_ms;
+};
+
+enum opts_action {
+	OPTS_RUN,
+	OPTS_EXIT_OK,    /* --help / --version printed */
+	OPTS_EXIT_USAGE, /* error printed; exit status 2 */
+};
+
+enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FILE *err);
+void opts_fini(struct opts *o);
+
+#endif /* FAULTLINE_OPTS_H */

@@ -1,0 +1,124 @@
+/*
+ * Control protocol frame codec (PROTOCOL.md §1.1).
+ *
+ * Pure: no system calls, no logging, no global state, so that the exact code
+ * the agent runs on untrusted bytes is what the fuzzer exercises
+ * (tests/fuzz/fuzz_proto.c).  Only allocation (proto_buf) touches the heap.
+ */
+#ifndef FAULTLINE_PROTO_H
+#define FAULTLINE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAGIC 0x464C4354u /* "FLCT" */
+#define PROTO_VERSION 1
+#define PROTO_HDR_LEN 24
+#define PROTO_MAX_PAYLOAD (1u << 20)
+
+#define PROTO_F_REPLY 0x0001u
+#define PROTO_F_ERROR 0x0002u
+#define PROTO_F_KNOWN (PROTO_F_REPLY | PROTO_F_ERROR)
+
+enum proto_type {
+	PROTO_T_HELLO = 0x01,
+	PROTO_T_PING = 0x02,
+	PROTO_T_SHUTDOWN = 0x03,
+};
+
+struct proto_hdr {
+	uint32_t magic;
+	uint8_t version;
+	uint8_t type;
+	uint16_t flags;
+	uint64_t id;
+	uint32_t length;
+	uint32_t reserved;
+};
+
+/*
+ * Outcome of decoding.  The first three errors are fatal: the stream cannot
+ * be resynchronised.  BAD_FLAGS and RESERVED leave a trustworthy length, so
+ * the frame can be skipped and answered.
+ */
+enum proto_result {
+	PROTO_OK = 0,
+	PROTO_NEED_MORE,
+	PROTO_BAD_MAGIC,
+	PROTO_BAD_VERSION,
+	PROTO_TOO_LARGE,
+	PROTO_BAD_FLAGS,
+	PROTO_RESERVED,
+};
+
+/* Stable error codes of PROTOCOL.md §1.5, in table order. */
+enum proto_err {
+	PROTO_E_BAD_MAGIC,
+	PROTO_E_BAD_VERSION,
+	PROTO_E_FRAME_TOO_LARGE,
+	PROTO_E_BAD_FRAME,
+	PROTO_E_BAD_PAYLOAD,
+	PROTO_E_UNKNOWN_TYPE,
+	PROTO_E_NOT_NEGOTIATED,
+	PROTO_E_BAD_REQUEST,
+	PROTO_E_INTERNAL,
+};
+
+struct proto_frame {
+	struct proto_hdr hdr;
+	const uint8_t *payload; /* hdr.length bytes; valid until the buffer changes */
+	size_t size;            /* header + payload; when incomplete: bytes needed */
+};
+
+/* Byte queue used for both directions of a connection. */
+struct proto_buf {
+	uint8_t *data;
+	size_t off; /* start of unconsumed bytes */
+	size_t len; /* unconsumed bytes */
+	size_t cap;
+};
+
+enum proto_drain {
+	PROTO_DRAIN_MORE,    /* every complete frame was handed over */
+	PROTO_DRAIN_STOPPED, /* the callback asked to stop; frames may remain */
+	PROTO_DRAIN_FATAL,   /* a fatal frame was handed over; stream unusable */
+};
+
+/*
+ * Called once per frame.  res is PROTO_OK, a non-fatal error (frame complete
+ * and consumed after the call) or a fatal one (not consumed, drain ends).
+ * Returns non-zero to stop draining after this frame.
+ */
+typedef int (*proto_frame_fn)(void *opaque, enum proto_result res,
+			      const struct proto_frame *f);
+
+struct proto_hdr proto_hdr_make(uint8_t type, uint16_t flags, uint64_t id,
+				uint32_t length);
+void proto_encode_hdr(const struct proto_hdr *h, uint8_t out[PROTO_HDR_LEN]);
+enum proto_result proto_decode_hdr(const uint8_t *buf, size_t len,
+				   uint32_t max_payload, struct proto_hdr *h);
+enum proto_result proto_next_frame(const uint8_t *buf, size_t len,
+				   uint32_t max_payload, struct proto_frame *f);
+
+bool proto_result_is_fatal(enum proto_result res);
+const char *proto_result_str(enum proto_result res);
+enum proto_err proto_result_err(enum proto_result res);
+const char *proto_err_code(enum proto_err err);
+const char *proto_type_name(uint8_t type);
+
+int proto_buf_reserve(struct proto_buf *b, size_t n, size_t limit);
+uint8_t *proto_buf_tail(struct proto_buf *b);
+size_t proto_buf_room(const struct proto_buf *b);
+void proto_buf_commit(struct proto_buf *b, size_t n);
+const uint8_t *proto_buf_head(const struct proto_buf *b);
+void proto_buf_consume(struct proto_buf *b, size_t n);
+int proto_buf_append(struct proto_buf *b, const void *p, size_t n, size_t limit);
+int proto_buf_put_frame(struct proto_buf *b, const struct proto_hdr *h,
+			const void *payload, size_t limit);
+void proto_buf_shrink(struct proto_buf *b, size_t keep);
+void proto_buf_free(struct proto_buf *b);
+enum proto_drain proto_buf_drain(struct proto_buf *b, uint32_t max_payload,
+				 proto_frame_fn fn, void *opaque, size_t *need);
+
+#endif /* FAULTLINE_PROTO_H */

@@ -1,0 +1,381 @@
+/*
+ * faultline-tests: table-driven runner for the agent's C tests.
+ *
+ *   faultline-tests [-f FILTER]... [-l] [-v] [-a AGENT] [-t SECONDS]
+ *
+ * Every test runs in a forked child with a timeout, so a crash or a hang is
+ * one failed test, not a dead run; agents a test starts die with it
+ * (PR_SET_PDEATHSIG in the harness).  The last line is always
+ * "N passed, N failed, N skipped" and the exit status is 1 if any failed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uffd_compat.h"
+#include "harness.h"
+#include "test.h"
+
+static const struct t_case cases[] = {
+	{ "proto/golden_bytes", t_proto_golden_bytes, 0 },
+	{ "proto/roundtrip", t_proto_roundtrip, 0 },
+	{ "proto/truncated_header", t_proto_truncated_header, 0 },
+	{ "proto/truncated_payload", t_proto_truncated_payload, 0 },
+	{ "proto/too_large", t_proto_too_large, 0 },
+	{ "proto/bad_magic", t_proto_bad_magic, 0 },
+	{ "proto/bad_version", t_proto_bad_version, 0 },
+	{ "proto/reserved_nonzero", t_proto_reserved, 0 },
+	{ "proto/unknown_flags", t_proto_unknown_flags, 0 },
+	{ "proto/error_without_reply", t_proto_error_without_reply, 0 },
+	{ "proto/garbage", t_proto_garbage, 0 },
+	{ "proto/stream_chunked", t_proto_stream_chunked, 0 },
+	{ "proto/stream_fatal", t_proto_stream_fatal, 0 },
+	{ "proto/buf_limits", t_proto_buf_limits, 0 },
+	{ "proto/error_codes", t_proto_error_codes, 0 },
+
+	{ "log/escaping", t_log_escaping, 0 },
+	{ "log/truncation", t_log_truncation, 0 },
+	{ "log/levels_errno_reopen", t_log_levels_and_errno, 0 },
+
+	{ "opts/defaults", t_opts_defaults, 0 },
+	{ "opts/allow_uid", t_opts_allow_uid, 0 },
+	{ "opts/rejects", t_opts_rejects, 0 },
+
+	{ "uffd/probe_matches_host", t_uffd_probe_matches_host, T_NEEDS_UFFD },
+	{ "uffd/open_flags", t_uffd_open_flags, T_NEEDS_UFFD },
+	{ "uffd/names", t_uffd_names, 0 },
+
+	{ "ctl/hello", t_ctl_hello, T_NEEDS_UFFD },
+	{ "ctl/ping", t_ctl_ping, 0 },
+	{ "ctl/not_negotiated", t_ctl_not_negotiated, 0 },
+	{ "ctl/bad_magic_closes_only_that_client", t_ctl_bad_magic, 0 },
+	{ "ctl/bad_version", t_ctl_bad_version, 0 },
+	{ "ctl/too_large_closes_only_that_client", t_ctl_too_large, 0 },
+	{ "ctl/max_payload_accepted", t_ctl_max_payload, 0 },
+	{ "ctl/unknown_type", t_ctl_unknown_type, 0 },
+	{ "ctl/bad_payload", t_ctl_bad_payload, 0 },
+	{ "ctl/bad_frame", t_ctl_bad_frame, 0 },
+	{ "ctl/one_byte_writes", t_ctl_one_byte_writes, 0 },
+	{ "ctl/frames_in_one_write", t_ctl_frames_in_one_write, 0 },
+	{ "ctl/half_close", t_ctl_half_close, 0 },
+	{ "ctl/peer_dies_mid_frame", t_ctl_peer_dies_mid_frame, 0 },
+	{ "ctl/pipelined_flood", t_ctl_pipelined_flood, 0 },
+	{ "ctl/never_reads_is_dropped", t_ctl_never_reads, 0 },
+	{ "ctl/max_clients", t_ctl_max_clients, 0 },
+
+	{ "life/options", t_life_options, 0 },
+	{ "life/socket_mode_0600", t_life_socket_mode, 0 },
+	{ "life/state_dir", t_life_state_dir, 0 },
+	{ "life/sigterm", t_life_sigterm, 0 },
+	{ "life/shutdown_request", t_life_shutdown, 0 },
+	{ "life/sighup_reopens_log", t_life_sighup, 0 },
+	{ "life/uid_refused", t_life_uid_refused, T_NEEDS_ROOT },
+	{ "life/uid_allowed", t_life_uid_allowed, T_NEEDS_ROOT },
+	{ "life/stale_socket_replaced", t_life_stale_socket, 0 },
+	{ "life/live_socket_kept", t_life_live_socket, 0 },
+	{ "life/second_agent_refused", t_life_second_agent, 0 },
+	{ "life/not_a_socket", t_life_not_a_socket, 0 },
+};
+
+void t_failf(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("    FAIL %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+int t_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("    skip: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return T_SKIP;
+}
+
+void t_logf(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("    ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/*
+ * The tests' own view of userfaultfd, written independently of uffd.c, so
+ * that what the agent reports is checked against the kernel and not
+ * against itself.
+ */
+static void probe_host(struct t_env *env)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int dev, fd = -1;
+
+	env->root = geteuid() == 0;
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev >= 0) {
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
+		close(dev);
+		env->uffd_source = "dev_userfaultfd";
+	}
+	if (fd < 0) {
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC);
+		if (fd < 0)
+			fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+		env->uffd_source = "syscall";
+	}
+	if (fd >= 0 && ioctl(fd, UFFDIO_API, &api) == 0) {
+		env->uffd = true;
+		env->uffd_features = api.features;
+	}
+	if (fd >= 0)
+		close(fd);
+
+	long psz = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (p != MAP_FAILED && pm >= 0) {
+		struct page_region r;
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg), .start = (uintptr_t)p, .end = (uintptr_t)p + (size_t)psz,
+			.vec = (uintptr_t)&r, .vec_len = 1, .return_mask = PAGE_IS_PRESENT,
+		};
+
+		p[0] = 1;
+		env->pagemap_scan = ioctl(pm, PAGEMAP_SCAN, &arg) >= 0;
+	}
+	if (pm >= 0)
+		close(pm);
+	if (p != MAP_FAILED)
+		munmap(p, (size_t)psz);
+}
+
+static const char *missing_reason(const struct t_env *env, unsigned needs)
+{
+	if ((needs & T_NEEDS_UFFD) && !env->uffd)
+		return "userfaultfd is not available to this process";
+	if ((needs & T_NEEDS_ROOT) && !env->root)
+		return "needs root (switches to uid 65534)";
+	return NULL;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Returns a t_result; a timeout or a crash is T_FAIL. */
+static int run_case(const struct t_case *c, const struct t_env *env, int timeout_s)
+{
+	int status, pidfd, ret;
+	struct pollfd pfd;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return T_FAIL;
+	}
+	if (pid == 0) {
+		int r;
+
+		h_setup(env->agent_path);
+		r = c->fn(env);
+		/* agents still running are stopped with SIGTERM and must exit 0 */
+		if (!h_cleanup(r == T_PASS, env->verbose) && r == T_PASS)
+			r = T_FAIL;
+		fflush(NULL);
+		exit(r);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		do
+			ret = poll(&pfd, 1, timeout_s * 1000);
+		while (ret < 0 && errno == EINTR);
+		if (ret == 0) {
+			printf("    FAIL: timed out after %d s\n", timeout_s);
+			kill(pid, SIGKILL);
+		}
+		close(pidfd);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			perror("waitpid");
+			return T_FAIL;
+		}
+	}
+	if (WIFSIGNALED(status)) {
+		printf("    FAIL: killed by signal %d (%s)\n", WTERMSIG(status), strsignal(WTERMSIG(status)));
+		return T_FAIL;
+	}
+	ret = WEXITSTATUS(status);
+	return ret == T_PASS || ret == T_SKIP ? ret : T_FAIL;
+}
+
+static bool selected(const char *name, char **filters, int n_filters)
+{
+	if (!n_filters)
+		return true;
+	for (int i = 0; i < n_filters; i++) {
+		if (strstr(name, filters[i]))
+			return true;
+	}
+	return false;
+}
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f, "Usage: %s [-f FILTER]... [-l] [-v] [-a AGENT] [-t SECONDS]\n"
+		   "  -f FILTER   run only tests whose name contains FILTER (repeatable)\n"
+		   "  -l          list tests and their requirements\n"
+		   "  -v          verbose (dump agent logs of passing tests too)\n"
+		   "  -a AGENT    agent binary (default: faultline-agent next to this program,\n"
+		   "              or $FAULTLINE_AGENT)\n"
+		   "  -t SECONDS  per-test timeout (default 60)\n"
+		   "Missing prerequisites fail unless FAULTLINE_ALLOW_SKIP=1.\n", prog);
+}
+
+int main(int argc, char **argv)
+{
+	static char agent_path[PATH_MAX];
+	struct t_env env = { 0 };
+	char *filters[32];
+	int n_filters = 0, timeout_s = 60, opt;
+	int passed = 0, failed = 0, skipped = 0;
+	bool list = false, allow_skip;
+	const char *s;
+
+	while ((opt = getopt(argc, argv, "f:la:t:vh")) != -1) {
+		switch (opt) {
+		case 'f':
+			if (n_filters == 32) {
+				fprintf(stderr, "too many -f\n");
+				return 2;
+			}
+			filters[n_filters++] = optarg;
+			break;
+		case 'l':
+			list = true;
+			break;
+		case 'a':
+			env.agent_path = optarg;
+			break;
+		case 't':
+			timeout_s = atoi(optarg);
+			if (timeout_s <= 0) {
+				fprintf(stderr, "bad -t\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			env.verbose = true;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+	if (!env.agent_path)
+		env.agent_path = getenv("FAULTLINE_AGENT");
+	if (!env.agent_path) {
+		ssize_t n = readlink("/proc/self/exe", agent_path, sizeof(agent_path) - 32);
+
+		if (n < 0) {
+			perror("readlink /proc/self/exe");
+			return 2;
+		}
+		agent_path[n] = '\0';
+		strcat(dirname(agent_path), "/faultline-agent");
+		env.agent_path = agent_path;
+	}
+	s = getenv("FAULTLINE_ALLOW_SKIP");
+	allow_skip = s && !strcmp(s, "1");
+	probe_host(&env);
+
+	if (list) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			if (selected(cases[i].name, filters, n_filters))
+				printf("%-40s%s%s\n", cases[i].name,
+				       cases[i].needs & T_NEEDS_UFFD ? " uffd" : "",
+				       cases[i].needs & T_NEEDS_ROOT ? " root" : "");
+		}
+		return 0;
+	}
+
+	printf("host: uid=%u uffd=%s source=%s features=0x%llx pagemap_scan=%s agent=%s\n",
+	       (unsigned)geteuid(), env.uffd ? "yes" : "no", env.uffd ? env.uffd_source : "-",
+	       (unsigned long long)env.uffd_features, env.pagemap_scan ? "yes" : "no",
+	       env.agent_path);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct t_case *c = &cases[i];
+		const char *why;
+		uint64_t t0;
+		int r;
+
+		if (!selected(c->name, filters, n_filters))
+			continue;
+		printf("[ RUN  ] %s\n", c->name);
+		t0 = now_ms();
+		why = missing_reason(&env, c->needs);
+		if (why) {
+			printf("    skip: %s\n", why);
+			r = T_SKIP;
+		} else {
+			r = run_case(c, &env, timeout_s);
+		}
+		if (r == T_SKIP && !allow_skip) {
+			printf("[ FAIL ] %s: prerequisite missing (FAULTLINE_ALLOW_SKIP=1 to skip)\n",
+			       c->name);
+			failed++;
+		} else if (r == T_SKIP) {
+			printf("[ SKIP ] %s\n", c->name);
+			skipped++;
+		} else if (r == T_PASS) {
+			printf("[  OK  ] %s (%llu ms)\n", c->name,
+			       (unsigned long long)(now_ms() - t0));
+			passed++;
+		} else {
+			printf("[ FAIL ] %s\n", c->name);
+			failed++;
+		}
+	}
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * Test runner interface, after the kernel's userfaultfd selftests: a table
+ * of { name, function, required features } in runner.c, each test in its own
+ * process with a timeout.
+ *
+ * Policy: a test whose prerequisite is missing FAILS, because in CI a skipped
+ * test hides a broken host; FAULTLINE_ALLOW_SKIP=1 turns those into skips
+ * for development machines.
+ */
+#ifndef FAULTLINE_TEST_H
+#define FAULTLINE_TEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* required features */
+#define T_NEEDS_UFFD (1u << 0) /* a userfaultfd can be created */
+#define T_NEEDS_ROOT (1u << 1) /* setuid() to another user is possible */
+
+enum t_result {
+	T_PASS = 0,
+	T_FAIL = 1,
+	T_SKIP = 77,
+};
+
+/* What the runner found on this host, probed independently of the agent. */
+struct t_env {
+	const char *agent_path;
+	bool root;
+	bool uffd;
+	const char *uffd_source; /* "dev_userfaultfd" or "syscall" */
+	uint64_t uffd_features;
+	bool pagemap_scan;
+	bool verbose;
+};
+
+typedef int (*t_fn)(const struct t_env *env);
+
+struct t_case {
+	const char *name;
+	t_fn fn;
+	unsigned needs;
+};
+
+void t_failf(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int t_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void t_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CHECK(cond)                                                \
+	do {                                                       \
+		if (!(cond)) {                                     \
+			t_failf(__FILE__, __LINE__, "%s", #cond);  \
+			return T_FAIL;                             \
+		}                                                  \
+	} while (0)
+
+#define CHECKF(cond, ...)                                          \
+	do {                                                       \
+		if (!(cond)) {                                     \
+			t_failf(__FILE__, __LINE__, __VA_ARGS__);  \
+			return T_FAIL;                             \
+		}                                                  \
+	} while (0)
+
+#define CHECK_OK(expr) CHECKF((expr) == 0, "%s failed", #expr)
+
+/* test_proto.c */
+int t_proto_golden_bytes(const struct t_env *env);
+int t_proto_roundtrip(const struct t_env *env);
+int t_proto_truncated_header(const struct t_env *env);
+int t_proto_truncated_payload(const struct t_env *env);
+int t_proto_too_large(const struct t_env *env);
+int t_proto_bad_magic(const struct t_env *env);
+int t_proto_bad_version(const struct t_env *env);
+int t_proto_reserved(const struct t_env *env);
+int t_proto_unknown_flags(const struct t_env *env);
+int t_proto_error_without_reply(const struct t_env *env);
+int t_proto_garbage(const struct t_env *env);
+int t_proto_stream_chunked(const struct t_env *env);
+int t_proto_stream_fatal(const struct t_env *env);
+int t_proto_buf_limits(const struct t_env *env);
+int t_proto_error_codes(const struct t_env *env);
+
+/* test_log.c */
+int t_log_escaping(const struct t_env *env);
+int t_log_truncation(const struct t_env *env);
+int t_log_levels_and_errno(const struct t_env *env);
+
+/* test_opts.c */
+int t_opts_defaults(const struct t_env *env);
+int t_opts_allow_uid(const struct t_env *env);
+int t_opts_rejects(const struct t_env *env);
+
+/* test_uffd.c */
+int t_uffd_probe_matches_host(const struct t_env *env);
+int t_uffd_open_flags(const struct t_env *env);
+int t_uffd_names(const struct t_env *env);
+
+/* test_ctl.c */
+int t_ctl_hello(const struct t_env *env);
+int t_ctl_ping(const struct t_env *env);
+int t_ctl_not_negotiated(const struct t_env *env);
+int t_ctl_bad_magic(const struct t_env *env);
+int t_ctl_bad_version(const struct t_env *env);
+int t_ctl_too_large(const struct t_env *env);
+int t_ctl_max_payload(const struct t_env *env);
+int t_ctl_unknown_type(const struct t_env *env);
+int t_ctl_bad_payload(const struct t_env *env);
+int t_ctl_bad_frame(const struct t_env *env);
+int t_ctl_one_byte_writes(const struct t_env *env);
+int t_ctl_frames_in_one_write(const struct t_env *env);
+int t_ctl_half_close(const struct t_env *env);
+int t_ctl_peer_dies_mid_frame(const struct t_env *env);
+int t_ctl_never_reads(const struct t_env *env);
+int t_ctl_pipelined_flood(const struct t_env *env);
+int t_ctl_max_clients(const struct t_env *env);
+
+/* test_lifecycle.c */
+int t_life_options(const struct t_env *env);
+int t_life_socket_mode(const struct t_env *env);
+int t_life_state_dir(const struct t_env *env);
+int t_life_sigterm(const struct t_env *env);
+int t_life_shutdown(const struct t_env *env);
+int t_life_sighup(const struct t_env *env);
+int t_life_uid_refused(const struct t_env *env);
+int t_life_uid_allowed(const struct t_env *env);
+int t_life_stale_socket(const struct t_env *env);
+int t_life_live_socket(const struct t_env *env);
+int t_life_second_agent(const struct t_env *env);
+int t_life_not_a_socket(const struct t_env *env);
+
+#endif /* FAULTLINE_TEST_H */
