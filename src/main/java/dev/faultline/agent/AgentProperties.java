@@ -1,0 +1,42 @@
+package dev.faultline.agent;
+
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * How the service reaches its agent.
+ *
+ * @param socket control socket of an external agent; when unset (the default) the service
+ *     starts the bundled agent itself and supervises it
+ * @param binary agent executable to start instead of the bundled one (embedded mode only)
+ * @param logLevel the embedded agent's log level
+ * @param allowUids extra uids the embedded agent accepts on its control socket
+ * @param requestTimeout how long one control request may take
+ * @param startTimeout how long a starting agent may take to answer hello
+ * @param restartBackoffInitial delay before the second restart in a row (the first is at once)
+ * @param restartBackoffMax longest delay between restarts
+ * @param pingInterval how often a READY agent is pinged to detect a hung process
+ */
+@ConfigurationProperties("faultline.agent")
+@Validated
+public record AgentProperties(
+        Path socket,
+        Path binary,
+        @NotNull @DefaultValue("info") @Pattern(regexp = "debug|info|warn|error") String logLevel,
+        @NotNull @DefaultValue List<Integer> allowUids,
+        @NotNull @DefaultValue("5s") Duration requestTimeout,
+        @NotNull @DefaultValue("10s") Duration startTimeout,
+        @NotNull @DefaultValue("200ms") Duration restartBackoffInitial,
+        @NotNull @DefaultValue("15s") Duration restartBackoffMax,
+        @NotNull @DefaultValue("2s") Duration pingInterval) {
+
+    boolean embedded() {
+        return socket == null;
+    }
+}

@@ -1,0 +1,18 @@
+package dev.faultline.agent;
+
+import java.time.Instant;
+
+/**
+ * A snapshot of the service's view of its agent.
+ *
+ * @param since when the agent entered {@code state}
+ * @param restarts how many times the agent was restarted (embedded) or reconnected to
+ *     (external) since the service started
+ * @param lastError why the agent last failed, or null
+ * @param kernel the kernel the agent reported at hello (null until READY once)
+ * @param userfaultfd what the agent probed at start (null until READY once)
+ */
+public record AgentStatus(AgentState state, AgentMode mode, String socket, Long pid, String version,
+        Integer protocol, int restarts, Instant since, String lastError, KernelInfo kernel,
+        UffdCapabilities userfaultfd) {
+}

@@ -1,0 +1,427 @@
+package dev.faultline.agent;
+
+import dev.faultline.FaultlineProperties;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.info.BuildProperties;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Keeps the service connected to a READY agent.
+ *
+ * <p>Embedded mode (no {@code faultline.agent.socket}): starts the bundled agent as a child
+ * process, restarts it when it dies (at once the first time, then with exponential backoff
+ * while it keeps dying), kills and restarts it when it stops answering pings, and shuts it
+ * down with the service. An agent that is already live on the socket (the service restarted
+ * while the agent kept serving faults) is adopted instead of replaced.
+ *
+ * <p>External mode: connects to the configured socket and reconnects with backoff.
+ *
+ * <p>Every state change runs on one supervisor thread, so the process, the connection and the
+ * published status never race; other threads only read the volatile fields.
+ */
+@Component
+class AgentSupervisor implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(AgentSupervisor.class);
+    /** An agent that stayed up this long is healthy again: its next crash restarts at once. */
+    private static final Duration STABLE_RUN = Duration.ofSeconds(30);
+    private static final long CONNECT_POLL_MILLIS = 10;
+    /** Unix socket paths are limited to 108 bytes including the terminating NUL. */
+    private static final int MAX_SOCKET_PATH = 107;
+
+    private final AgentProperties properties;
+    private final Path dataDir;
+    private final JsonMapper json;
+    private final Clock clock;
+    private final String clientName;
+    private final Path socket;
+    private final Object stateChanged = new Object();
+
+    // Touched only on the supervisor thread.
+    private ProcessHandle agentProcess;
+    private Process childProcess;
+    private long generation;
+    private int launches;
+    private int consecutiveFailures;
+    private Instant readyAt;
+    private String version;
+    private Integer protocol;
+    private KernelInfo kernel;
+    private UffdCapabilities userfaultfd;
+
+    /** Created by each start(): a Lifecycle may be stopped and started again (Spring pauses idle test contexts). */
+    private volatile ScheduledExecutorService executor;
+    private volatile AgentConnection connection;
+    private volatile AgentStatus status;
+    private volatile boolean running;
+
+    AgentSupervisor(AgentProperties properties, FaultlineProperties faultline, JsonMapper json,
+            ObjectProvider<BuildProperties> build) {
+        this.properties = properties;
+        this.dataDir = faultline.dataDir();
+        this.json = json;
+        this.clock = Clock.systemUTC();
+        BuildProperties buildProperties = build.getIfAvailable();
+        this.clientName = "faultline-service " + (buildProperties == null ? "dev" : buildProperties.getVersion());
+        this.socket = properties.embedded() ? embeddedSocketPath(dataDir) : properties.socket().toAbsolutePath();
+        this.status = new AgentStatus(AgentState.DOWN, mode(), socket.toString(), null, null, null, 0,
+                clock.instant(), null, null, null);
+    }
+
+    AgentStatus status() {
+        return status;
+    }
+
+    /** The live connection, or an UNAVAILABLE error saying why there is none. */
+    AgentConnection connection() {
+        AgentConnection current = connection;
+        if (current == null || !current.isOpen() || status.state() != AgentState.READY) {
+            AgentStatus s = status;
+            throw new AgentException(AgentException.UNAVAILABLE, "agent is " + s.state()
+                    + (s.lastError() == null ? "" : " (" + s.lastError() + ")"));
+        }
+        return current;
+    }
+
+    Duration requestTimeout() {
+        return properties.requestTimeout();
+    }
+
+    /** Blocks until the status satisfies {@code condition} or the timeout passes; returns the status then. */
+    AgentStatus awaitStatus(Predicate<AgentStatus> condition, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (stateChanged) {
+            while (!condition.test(status)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                TimeUnit.NANOSECONDS.timedWait(stateChanged, left);
+            }
+            return status;
+        }
+    }
+
+    // --- lifecycle ------------------------------------------------------------------------
+
+    @Override
+    public void start() {
+        executor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "agent-supervisor");
+            t.setDaemon(true);
+            return t;
+        });
+        consecutiveFailures = 0;
+        running = true;
+        log.info("agent mode {}: control socket {}", mode(), socket);
+        executor.execute(this::launch);
+        long ping = properties.pingInterval().toMillis();
+        executor.scheduleWithFixedDelay(this::pingIfReady, ping, ping, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        try {
+            executor.submit(this::shutdownAgent).get(15, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            log.warn("agent shutdown did not finish cleanly: {}", e.toString());
+        } finally {
+            executor.shutdownNow();
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Start before the web server accepts requests, stop after it has drained them. */
+    @Override
+    public int getPhase() {
+        return 0;
+    }
+
+    // --- state machine (supervisor thread only) -------------------------------------------
+
+    private void launch() {
+        if (!running) {
+            return;
+        }
+        long gen = ++generation;
+        launches++;
+        publish(AgentState.STARTING, null);
+        try {
+            AgentConnection conn;
+            if (properties.embedded()) {
+                conn = adoptRunningAgent();
+                if (conn == null) {
+                    conn = startAgent(gen);
+                }
+            } else {
+                conn = AgentConnection.open(socket, json);
+            }
+            becomeReady(conn, gen);
+        } catch (Exception e) {
+            failed(gen, e);
+        }
+    }
+
+    private AgentConnection adoptRunningAgent() {
+        if (!Files.exists(socket)) {
+            return null;
+        }
+        try {
+            AgentConnection conn = AgentConnection.open(socket, json);
+            log.info("an agent is already serving {}; adopting it", socket);
+            childProcess = null;
+            agentProcess = null;
+            return conn;
+        } catch (IOException e) {
+            return null; // stale socket file: the agent removes it when it starts
+        }
+    }
+
+    private AgentConnection startAgent(long gen) throws IOException, InterruptedException {
+        Path binary = AgentBinary.resolve(properties, dataDir);
+        Path stateDir = Files.createDirectories(dataDir.resolve("agent"));
+        List<String> command = new ArrayList<>(List.of(binary.toString(), "--socket", socket.toString(),
+                "--state-dir", stateDir.toString(), "--log-level", properties.logLevel()));
+        properties.allowUids().forEach(uid -> command.addAll(List.of("--allow-uid", uid.toString())));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        childProcess = process;
+        agentProcess = process.toHandle();
+        log.info("started agent pid {}: {}", process.pid(), String.join(" ", command));
+        AgentLogRelay.start(process.getInputStream(), process.pid());
+        watchExit(agentProcess, gen);
+
+        long deadline = System.nanoTime() + properties.startTimeout().toNanos();
+        while (true) {
+            try {
+                return AgentConnection.open(socket, json);
+            } catch (IOException e) {
+                if (!process.isAlive()) {
+                    throw new IOException("agent exited with status " + process.exitValue() + " before it listened");
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IOException("agent did not listen on " + socket + " within " + properties.startTimeout());
+                }
+                Thread.sleep(CONNECT_POLL_MILLIS); // polling a socket that does not exist yet
+            }
+        }
+    }
+
+    private void becomeReady(AgentConnection conn, long gen) {
+        JsonNode hello = conn.call(MessageType.HELLO, Map.of("client", clientName, "protocol", Frame.VERSION),
+                properties.requestTimeout());
+        int agentProtocol = hello.path("protocol").asInt(0);
+        if (agentProtocol != Frame.VERSION) {
+            conn.close();
+            throw new AgentException("BAD_VERSION", "agent speaks protocol " + agentProtocol + ", service speaks " + Frame.VERSION);
+        }
+        if (agentProcess == null) { // adopted: watch the pid it reported
+            agentProcess = ProcessHandle.of(hello.path("pid").asLong()).orElse(null);
+            if (agentProcess != null) {
+                watchExit(agentProcess, gen);
+            }
+        }
+        version = hello.path("version").asString(null);
+        protocol = agentProtocol;
+        kernel = KernelInfo.fromAgent(hello.path("kernel"));
+        userfaultfd = UffdCapabilities.fromAgent(hello.path("uffd"));
+        connection = conn;
+        conn.onClose(cause -> onSupervisorThread(() -> connectionLost(conn, gen, cause)));
+        readyAt = clock.instant();
+        publish(AgentState.READY, null);
+        log.info("agent READY: version {} pid {}, uffd {}", version, agentPid(), userfaultfd.available()
+                ? userfaultfd.features().size() + " features" : "unavailable (" + userfaultfd.error() + ")");
+    }
+
+    private void failed(long gen, Exception e) {
+        String reason = e.getMessage();
+        log.warn("agent not ready: {}", reason);
+        closeConnection();
+        if (properties.embedded() && agentProcess != null && agentProcess.isAlive()) {
+            // Its exit watcher schedules the restart, so there is exactly one path to a relaunch.
+            publish(AgentState.DOWN, reason);
+            agentProcess.destroyForcibly();
+        } else {
+            publish(AgentState.DOWN, reason);
+            scheduleRelaunch();
+        }
+    }
+
+    private void watchExit(ProcessHandle handle, long gen) {
+        handle.onExit().thenRun(() -> onSupervisorThread(() -> agentExited(handle, gen)));
+    }
+
+    private void agentExited(ProcessHandle handle, long gen) {
+        if (gen != generation || !running) {
+            return;
+        }
+        String how = childProcess != null && childProcess.toHandle().equals(handle)
+                ? "exited with status " + childProcess.exitValue() : "exited";
+        log.warn("agent pid {} {}", handle.pid(), how);
+        closeConnection();
+        agentProcess = null;
+        childProcess = null;
+        publish(AgentState.DOWN, "agent pid " + handle.pid() + " " + how);
+        scheduleRelaunch();
+    }
+
+    private void connectionLost(AgentConnection conn, long gen, Throwable cause) {
+        if (conn != connection || gen != generation || !running) {
+            return;
+        }
+        connection = null;
+        publish(AgentState.DOWN, "control connection lost: " + cause.getMessage());
+        if (!properties.embedded()) {
+            scheduleRelaunch();
+            return;
+        }
+        // The process usually died too and its exit watcher relaunches. If it is still alive a
+        // moment later it merely dropped us: reconnect, and replace it if that fails.
+        executor.schedule(() -> {
+            if (gen == generation && running && agentProcess != null && agentProcess.isAlive()) {
+                try {
+                    becomeReady(AgentConnection.open(socket, json), gen);
+                } catch (Exception e) {
+                    failed(gen, e);
+                }
+            }
+        }, 200, TimeUnit.MILLISECONDS);
+    }
+
+    private void pingIfReady() {
+        AgentConnection conn = connection;
+        long gen = generation;
+        if (conn == null || status.state() != AgentState.READY) {
+            return;
+        }
+        conn.send(MessageType.PING, null, properties.requestTimeout()).whenComplete((reply, error) -> {
+            if (error instanceof AgentException ae && AgentException.TIMEOUT.equals(ae.code())) {
+                onSupervisorThread(() -> {
+                    if (conn == connection && gen == generation) {
+                        failed(gen, ae); // a hung agent: replace it
+                    }
+                });
+            }
+        });
+    }
+
+    private void scheduleRelaunch() {
+        if (!running) {
+            return;
+        }
+        if (readyAt != null && Duration.between(readyAt, clock.instant()).compareTo(STABLE_RUN) > 0) {
+            consecutiveFailures = 0;
+        }
+        readyAt = null;
+        consecutiveFailures++;
+        long delay = consecutiveFailures == 1 ? 0
+                : Math.min(properties.restartBackoffInitial().toMillis() << Math.min(consecutiveFailures - 2, 20),
+                        properties.restartBackoffMax().toMillis());
+        log.info("{} agent in {} ms (attempt {})", properties.embedded() ? "restarting" : "reconnecting to",
+                delay, consecutiveFailures);
+        executor.schedule(this::launch, delay, TimeUnit.MILLISECONDS);
+    }
+
+    private void shutdownAgent() {
+        generation++; // silences exit watchers and pending reconnects
+        AgentConnection conn = connection;
+        ProcessHandle process = agentProcess;
+        if (properties.embedded() && process != null && process.isAlive()) {
+            try {
+                if (conn != null) {
+                    conn.call(MessageType.SHUTDOWN, null, Duration.ofSeconds(2));
+                }
+                process.onExit().get(5, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                log.warn("agent pid {} did not shut down on request ({}); killing it", process.pid(), e.toString());
+                process.destroyForcibly();
+            }
+        }
+        closeConnection();
+        publish(AgentState.DOWN, "service stopped");
+    }
+
+    /** Runs a callback from another thread on the supervisor thread; after stop() there is nothing left to do. */
+    private void onSupervisorThread(Runnable task) {
+        try {
+            executor.execute(task);
+        } catch (RejectedExecutionException stopped) {
+            // the supervisor was stopped; its generation check would discard the task anyway
+        }
+    }
+
+    private void closeConnection() {
+        AgentConnection conn = connection;
+        connection = null;
+        if (conn != null) {
+            conn.close();
+        }
+    }
+
+    private void publish(AgentState state, String error) {
+        AgentStatus previous = status;
+        Instant since = previous.state() == state ? previous.since() : clock.instant();
+        String lastError = error != null ? error : (state == AgentState.READY ? null : previous.lastError());
+        synchronized (stateChanged) {
+            status = new AgentStatus(state, mode(), socket.toString(),
+                    state == AgentState.READY ? agentPid() : null, version, protocol, Math.max(0, launches - 1),
+                    since, lastError, kernel, userfaultfd);
+            stateChanged.notifyAll();
+        }
+    }
+
+    private Long agentPid() {
+        return agentProcess == null ? null : agentProcess.pid();
+    }
+
+    private AgentMode mode() {
+        return properties.embedded() ? AgentMode.EMBEDDED : AgentMode.EXTERNAL;
+    }
+
+    /**
+     * {@code <data-dir>/run/agent.sock}, or a short private directory under /tmp when the data
+     * directory's path is too long for a Unix socket address.
+     */
+    static Path embeddedSocketPath(Path dataDir) {
+        Path preferred = dataDir.resolve("run").resolve("agent.sock");
+        Path dir = preferred.toString().length() <= MAX_SOCKET_PATH ? preferred.getParent()
+                : Path.of(System.getProperty("java.io.tmpdir"), "faultline-" + shortHash(dataDir.toString()));
+        try {
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create the agent socket directory " + dir + ": " + e.getMessage(), e);
+        }
+        return dir.resolve("agent.sock");
+    }
+
+    private static String shortHash(String s) {
+        return HexFormat.of().toHexDigits(s.hashCode());
+    }
+}
