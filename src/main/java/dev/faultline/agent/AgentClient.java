@@ -1,6 +1,8 @@
 package dev.faultline.agent;
 
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.JsonNode;
@@ -24,7 +26,27 @@ public class AgentClient {
     }
 
     public JsonNode call(MessageType type, Object payload) {
-        return supervisor.connection().call(type, payload, supervisor.requestTimeout());
+        return call(type, payload, supervisor.requestTimeout());
+    }
+
+    /** For requests that legitimately take long, such as detaching a large lazily restored region. */
+    public JsonNode call(MessageType type, Object payload, Duration timeout) {
+        return supervisor.connection().call(type, payload, timeout);
+    }
+
+    /** A request whose reply is read into {@code replyType} (snake_case names, unknown fields ignored). */
+    public <T> T call(MessageType type, Object payload, Class<T> replyType) {
+        return AgentJson.MAPPER.treeToValue(call(type, payload), replyType);
+    }
+
+    public List<AgentRegion> regions() {
+        return List.of(AgentJson.MAPPER.treeToValue(
+                call(MessageType.REGION_LIST, Map.of("include_detached", true)).path("regions"), AgentRegion[].class));
+    }
+
+    public List<AgentRestore> restores() {
+        return List.of(AgentJson.MAPPER.treeToValue(
+                call(MessageType.RESTORE_LIST, Map.of()).path("restores"), AgentRestore[].class));
     }
 
     /** Waits until the agent is in {@code state}; returns the status reached (which may be another on timeout). */

@@ -33,18 +33,17 @@ final class AgentConnection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AgentConnection.class);
 
     private final SocketChannel channel;
-    private final JsonMapper json;
+    private final JsonMapper json = AgentJson.MAPPER;
     private final Map<Long, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
     private final AtomicLong requestIds = new AtomicLong();
     private final CompletableFuture<Throwable> closed = new CompletableFuture<>();
     private final Object writeLock = new Object();
 
-    private AgentConnection(SocketChannel channel, JsonMapper json) {
+    private AgentConnection(SocketChannel channel) {
         this.channel = channel;
-        this.json = json;
     }
 
-    static AgentConnection open(Path socket, JsonMapper json) throws IOException {
+    static AgentConnection open(Path socket) throws IOException {
         SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             channel.connect(UnixDomainSocketAddress.of(socket));
@@ -52,7 +51,7 @@ final class AgentConnection implements AutoCloseable {
             channel.close();
             throw e;
         }
-        AgentConnection connection = new AgentConnection(channel, json);
+        AgentConnection connection = new AgentConnection(channel);
         Thread reader = new Thread(connection::readLoop, "agent-reader");
         reader.setDaemon(true);
         reader.start();

@@ -17,6 +17,8 @@ import org.springframework.validation.annotation.Validated;
  * @param binary agent executable to start instead of the bundled one (embedded mode only)
  * @param logLevel the embedded agent's log level
  * @param allowUids extra uids the embedded agent accepts on its control socket
+ * @param imageDirs directories from which memory images may be restored (symlinks resolved);
+ *     empty means {@code <data-dir>/images}. The embedded agent enforces the same list.
  * @param requestTimeout how long one control request may take
  * @param startTimeout how long a starting agent may take to answer hello
  * @param restartBackoffInitial delay before the second restart in a row (the first is at once)
@@ -30,6 +32,7 @@ public record AgentProperties(
         Path binary,
         @NotNull @DefaultValue("info") @Pattern(regexp = "debug|info|warn|error") String logLevel,
         @NotNull @DefaultValue List<Integer> allowUids,
+        @NotNull @DefaultValue List<Path> imageDirs,
         @NotNull @DefaultValue("5s") Duration requestTimeout,
         @NotNull @DefaultValue("10s") Duration startTimeout,
         @NotNull @DefaultValue("200ms") Duration restartBackoffInitial,
@@ -38,5 +41,11 @@ public record AgentProperties(
 
     boolean embedded() {
         return socket == null;
+    }
+
+    /** The allowed image directories, absolute. */
+    public List<Path> imageDirs(Path dataDir) {
+        return imageDirs.isEmpty() ? List.of(dataDir.resolve("images"))
+                : imageDirs.stream().map(p -> p.toAbsolutePath().normalize()).toList();
     }
 }

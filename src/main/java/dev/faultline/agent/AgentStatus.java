@@ -11,8 +11,9 @@ import java.time.Instant;
  * @param lastError why the agent last failed, or null
  * @param kernel the kernel the agent reported at hello (null until READY once)
  * @param userfaultfd what the agent probed at start (null until READY once)
+ * @param handoffSocket where workloads hand their memory to the agent (null when unknown)
  */
 public record AgentStatus(AgentState state, AgentMode mode, String socket, Long pid, String version,
         Integer protocol, int restarts, Instant since, String lastError, KernelInfo kernel,
-        UffdCapabilities userfaultfd) {
+        UffdCapabilities userfaultfd, String handoffSocket) {
 }

@@ -24,7 +24,6 @@ import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Keeps the service connected to a READY agent.
@@ -52,7 +51,6 @@ class AgentSupervisor implements SmartLifecycle {
 
     private final AgentProperties properties;
     private final Path dataDir;
-    private final JsonMapper json;
     private final Clock clock;
     private final String clientName;
     private final Path socket;
@@ -69,6 +67,7 @@ class AgentSupervisor implements SmartLifecycle {
     private Integer protocol;
     private KernelInfo kernel;
     private UffdCapabilities userfaultfd;
+    private String handoff;
 
     /** Created by each start(): a Lifecycle may be stopped and started again (Spring pauses idle test contexts). */
     private volatile ScheduledExecutorService executor;
@@ -76,17 +75,15 @@ class AgentSupervisor implements SmartLifecycle {
     private volatile AgentStatus status;
     private volatile boolean running;
 
-    AgentSupervisor(AgentProperties properties, FaultlineProperties faultline, JsonMapper json,
-            ObjectProvider<BuildProperties> build) {
+    AgentSupervisor(AgentProperties properties, FaultlineProperties faultline, ObjectProvider<BuildProperties> build) {
         this.properties = properties;
         this.dataDir = faultline.dataDir();
-        this.json = json;
         this.clock = Clock.systemUTC();
         BuildProperties buildProperties = build.getIfAvailable();
         this.clientName = "faultline-service " + (buildProperties == null ? "dev" : buildProperties.getVersion());
         this.socket = properties.embedded() ? embeddedSocketPath(dataDir) : properties.socket().toAbsolutePath();
         this.status = new AgentStatus(AgentState.DOWN, mode(), socket.toString(), null, null, null, 0,
-                clock.instant(), null, null, null);
+                clock.instant(), null, null, null, null);
     }
 
     AgentStatus status() {
@@ -180,7 +177,7 @@ class AgentSupervisor implements SmartLifecycle {
                     conn = startAgent(gen);
                 }
             } else {
-                conn = AgentConnection.open(socket, json);
+                conn = AgentConnection.open(socket);
             }
             becomeReady(conn, gen);
         } catch (Exception e) {
@@ -193,7 +190,7 @@ class AgentSupervisor implements SmartLifecycle {
             return null;
         }
         try {
-            AgentConnection conn = AgentConnection.open(socket, json);
+            AgentConnection conn = AgentConnection.open(socket);
             log.info("an agent is already serving {}; adopting it", socket);
             childProcess = null;
             agentProcess = null;
@@ -207,8 +204,13 @@ class AgentSupervisor implements SmartLifecycle {
         Path binary = AgentBinary.resolve(properties, dataDir);
         Path stateDir = Files.createDirectories(dataDir.resolve("agent"));
         List<String> command = new ArrayList<>(List.of(binary.toString(), "--socket", socket.toString(),
+                "--handoff-socket", handoffSocket().toString(),
                 "--state-dir", stateDir.toString(), "--log-level", properties.logLevel()));
         properties.allowUids().forEach(uid -> command.addAll(List.of("--allow-uid", uid.toString())));
+        for (Path dir : properties.imageDirs(dataDir)) {
+            Files.createDirectories(dir);
+            command.addAll(List.of("--allow-image-dir", dir.toString()));
+        }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         childProcess = process;
         agentProcess = process.toHandle();
@@ -219,7 +221,7 @@ class AgentSupervisor implements SmartLifecycle {
         long deadline = System.nanoTime() + properties.startTimeout().toNanos();
         while (true) {
             try {
-                return AgentConnection.open(socket, json);
+                return AgentConnection.open(socket);
             } catch (IOException e) {
                 if (!process.isAlive()) {
                     throw new IOException("agent exited with status " + process.exitValue() + " before it listened");
@@ -250,6 +252,8 @@ class AgentSupervisor implements SmartLifecycle {
         protocol = agentProtocol;
         kernel = KernelInfo.fromAgent(hello.path("kernel"));
         userfaultfd = UffdCapabilities.fromAgent(hello.path("uffd"));
+        handoff = hello.path("handoff_socket").isString() ? hello.path("handoff_socket").asString()
+                : properties.embedded() ? handoffSocket().toString() : null;
         connection = conn;
         conn.onClose(cause -> onSupervisorThread(() -> connectionLost(conn, gen, cause)));
         readyAt = clock.instant();
@@ -305,7 +309,7 @@ class AgentSupervisor implements SmartLifecycle {
         executor.schedule(() -> {
             if (gen == generation && running && agentProcess != null && agentProcess.isAlive()) {
                 try {
-                    becomeReady(AgentConnection.open(socket, json), gen);
+                    becomeReady(AgentConnection.open(socket), gen);
                 } catch (Exception e) {
                     failed(gen, e);
                 }
@@ -390,9 +394,14 @@ class AgentSupervisor implements SmartLifecycle {
         synchronized (stateChanged) {
             status = new AgentStatus(state, mode(), socket.toString(),
                     state == AgentState.READY ? agentPid() : null, version, protocol, Math.max(0, launches - 1),
-                    since, lastError, kernel, userfaultfd);
+                    since, lastError, kernel, userfaultfd, handoff);
             stateChanged.notifyAll();
         }
+    }
+
+    /** Where workloads hand over their memory (embedded mode: next to the control socket). */
+    Path handoffSocket() {
+        return socket.resolveSibling("handoff.sock");
     }
 
     private Long agentPid() {

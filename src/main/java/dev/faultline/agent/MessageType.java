@@ -4,7 +4,14 @@ package dev.faultline.agent;
 public enum MessageType {
     HELLO(0x01),
     PING(0x02),
-    SHUTDOWN(0x03);
+    SHUTDOWN(0x03),
+    REGION_LIST(0x10),
+    REGION_GET(0x11),
+    REGION_DETACH(0x12),
+    RESTORE_CREATE(0x18),
+    RESTORE_GET(0x19),
+    RESTORE_LIST(0x1A),
+    RESTORE_DELETE(0x1B);
 
     private final int code;
 

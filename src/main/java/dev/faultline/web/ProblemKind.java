@@ -18,6 +18,8 @@ public enum ProblemKind {
     CONFLICT(HttpStatus.CONFLICT, "conflict", "Conflict"),
     LAST_ADMIN_TOKEN(HttpStatus.CONFLICT, "last-admin-token", "Last admin token"),
     PRECONDITION_FAILED(HttpStatus.PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
+    PRECONDITION_REQUIRED(HttpStatus.PRECONDITION_REQUIRED, "precondition-required", "Precondition required"),
+    IMAGE_NOT_ALLOWED(HttpStatus.UNPROCESSABLE_CONTENT, "image-not-allowed", "Image outside the allowed directories"),
     UNSUPPORTED_MEDIA_TYPE(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
     UNPROCESSABLE(HttpStatus.UNPROCESSABLE_CONTENT, "unprocessable", "Request cannot be carried out"),
     AGENT_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, "agent-unavailable", "Agent unavailable"),

@@ -1,0 +1,26 @@
+package dev.faultline.agent;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/** A restore session as the agent reports it (PROTOCOL.md §1.8). */
+public record AgentRestore(String id, String name, Image image, String socket, String state, Instant createdAt,
+        Options options, List<String> regions, String source, AgentRegion.Pages pages, WorkingSet workingSet,
+        String error) {
+
+    public record Image(String path, long size) {
+    }
+
+    /** @param workingSet {@code off}, {@code record}, {@code replay} or {@code auto} */
+    public record Options(int faultAroundPages, long populateDelayMs, String workingSet) {
+    }
+
+    public record WorkingSet(String mode, String file, long recordedPages, long replayedPages) {
+    }
+
+    /** What restore_create takes. {@code id} is the service's own id for the session. */
+    public record CreateRequest(String id, String name, Map<String, String> labels, String image, long imageOffset,
+            int faultAroundPages, long populateDelayMs, String workingSet) {
+    }
+}

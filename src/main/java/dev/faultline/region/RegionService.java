@@ -1,0 +1,228 @@
+package dev.faultline.region;
+
+import dev.faultline.FaultlineProperties;
+import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentException;
+import dev.faultline.agent.AgentRegion;
+import dev.faultline.agent.AgentState;
+import dev.faultline.agent.MessageType;
+import dev.faultline.label.LabelSelector;
+import dev.faultline.label.Labels;
+import dev.faultline.web.ApiException;
+import dev.faultline.web.PageResponse;
+import dev.faultline.web.ProblemKind;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Regions of this node: converges the database on what the agent reports, and carries out
+ * the API's changes (labels, detach).
+ */
+@Service
+public class RegionService implements DisposableBean {
+
+    private static final Logger log = LoggerFactory.getLogger(RegionService.class);
+    /** Populating a large lazily restored region before release may take a while. */
+    private static final Duration DETACH_TIMEOUT = Duration.ofMinutes(10);
+
+    private final RegionRepository regions;
+    private final AgentClient agent;
+    private final Clock clock;
+    private final String node;
+    private final TransactionTemplate tx;
+    private final Map<UUID, AgentRegion> live = new ConcurrentHashMap<>();
+    private final ExecutorService detaches = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "region-detach");
+        t.setDaemon(true);
+        return t;
+    });
+
+    RegionService(RegionRepository regions, AgentClient agent, Clock clock, FaultlineProperties properties,
+            TransactionTemplate tx) {
+        this.regions = regions;
+        this.agent = agent;
+        this.clock = clock;
+        this.node = properties.nodeName();
+        this.tx = tx;
+    }
+
+    /**
+     * Reads the agent's regions and converges the database on them. Does nothing while the
+     * agent is not READY: a region is only marked DETACHED when a READY agent no longer has it.
+     */
+    public void sync() {
+        if (agent.status().state() != AgentState.READY) {
+            return;
+        }
+        List<AgentRegion> reported;
+        try {
+            reported = agent.regions();
+        } catch (AgentException e) {
+            log.debug("region sync skipped: {}", e.getMessage());
+            return;
+        }
+        Map<UUID, AgentRegion> byId = new HashMap<>();
+        reported.forEach(r -> byId.put(UUID.fromString(r.id()), r));
+        tx.executeWithoutResult(status -> converge(byId));
+        live.keySet().retainAll(byId.keySet());
+        live.putAll(byId);
+    }
+
+    private void converge(Map<UUID, AgentRegion> reported) {
+        var now = clock.instant();
+        for (AgentRegion r : reported.values()) {
+            Optional<Region> known = regions.findById(UUID.fromString(r.id()));
+            if (known.isEmpty()) {
+                regions.save(Region.attached(node, r, now));
+                log.info("region {} '{}' attached ({} bytes, {} backing)", r.id(), r.name(), r.length(),
+                        r.backing() == null ? "anonymous" : r.backing().kind());
+            } else if (known.get().observe(r, now)) {
+                regions.save(known.get());
+            }
+        }
+        for (Region gone : regions.findByNodeAndStateIn(node, EnumSet.of(RegionState.ATTACHED, RegionState.DETACHING))) {
+            if (!reported.containsKey(gone.id())) {
+                gone.markDetached(now);
+                regions.save(gone);
+                log.info("region {} '{}' is no longer held by the agent: DETACHED", gone.id(), gone.name());
+            }
+        }
+    }
+
+    @Transactional(readOnly = true)
+    public PageResponse<RegionView> list(String selector, RegionState state, int page, int size) {
+        LabelSelector filter = parseSelector(selector);
+        List<RegionView> matching = regions.findAllByOrderByAttachedAtDesc().stream()
+                .filter(r -> state == null || r.state() == state)
+                .filter(r -> filter.matches(r.labels()))
+                .map(this::view)
+                .toList();
+        return PageResponse.of(matching, page, size);
+    }
+
+    /** Every region matching a selector, in no particular order (for policies and bulk actions). */
+    @Transactional(readOnly = true)
+    public List<RegionView> find(LabelSelector selector, RegionState state) {
+        return regions.findAllByOrderByAttachedAtDesc().stream()
+                .filter(r -> state == null || r.state() == state)
+                .filter(r -> selector.matches(r.labels()))
+                .sorted(Comparator.comparing(Region::name))
+                .map(this::view).toList();
+    }
+
+    @Transactional(readOnly = true)
+    public Optional<RegionView> find(UUID id) {
+        return regions.findById(id).map(this::view);
+    }
+
+    @Transactional(readOnly = true)
+    public RegionView get(UUID id) {
+        return find(id).orElseThrow(() -> ApiException.notFound("region", id));
+    }
+
+    /**
+     * Merges {@code changes} into the labels (a null value removes the label), if the region is
+     * still at {@code expectedVersion}.
+     */
+    @Transactional
+    public RegionView relabel(UUID id, long expectedVersion, Map<String, String> changes) {
+        Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));
+        if (region.version() != expectedVersion) {
+            throw new ApiException(ProblemKind.PRECONDITION_FAILED, "region " + id + " changed since version "
+                    + expectedVersion + " (it is at " + region.version() + "): read it again and retry");
+        }
+        Map<String, String> merged = new TreeMap<>(region.labels());
+        changes.forEach((k, v) -> {
+            if (v == null) {
+                merged.remove(k);
+            } else {
+                merged.put(k, v);
+            }
+        });
+        String problem = Labels.problem(merged);
+        if (problem != null) {
+            throw new ApiException(ProblemKind.VALIDATION, "labels: " + problem);
+        }
+        region.relabel(merged);
+        return view(regions.saveAndFlush(region));
+    }
+
+    /**
+     * Asks the agent to release the region. With {@code populate} the agent first installs every
+     * missing page, so nothing the workload reads later turns into zeros. Returns at once with
+     * the region DETACHING; the agent's answer arrives in the background.
+     */
+    public RegionView detach(UUID id, boolean populate) {
+        RegionView current = get(id);
+        if (current.state() == RegionState.DETACHED) {
+            return current;
+        }
+        if (!node.equals(current.node())) {
+            throw new ApiException(ProblemKind.CONFLICT, "region " + id + " is held by node " + current.node());
+        }
+        if (agent.status().state() != AgentState.READY) {
+            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent is " + agent.status().state()
+                    + "; try again when it is READY");
+        }
+        RegionView detaching = tx.execute(status -> {
+            Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));
+            region.detaching();
+            return view(regions.save(region));
+        });
+        detaches.execute(() -> {
+            try {
+                agent.call(MessageType.REGION_DETACH, Map.of("id", id.toString(), "populate", populate), DETACH_TIMEOUT);
+                log.info("region {} detached{}", id, populate ? " after populating it" : "");
+            } catch (AgentException e) {
+                log.warn("detaching region {} failed: {} ({})", id, e.getMessage(), e.code());
+            } finally {
+                sync();
+            }
+        });
+        return detaching;
+    }
+
+    /** The agent's last report of a region, if it still holds it. */
+    public Optional<AgentRegion> live(UUID id) {
+        return Optional.ofNullable(live.get(id));
+    }
+
+    /** Every region the agent reported at the last sync. */
+    public Map<UUID, AgentRegion> live() {
+        return Map.copyOf(live);
+    }
+
+    private RegionView view(Region region) {
+        return region.view(region.state() == RegionState.DETACHED ? null : live.get(region.id()));
+    }
+
+    private static LabelSelector parseSelector(String selector) {
+        try {
+            return LabelSelector.parse(selector);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(ProblemKind.VALIDATION, "selector: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void destroy() {
+        detaches.shutdownNow();
+    }
+}

@@ -1,0 +1,80 @@
+package dev.faultline.restore;
+
+import dev.faultline.label.Labels;
+import dev.faultline.web.ApiException;
+import dev.faultline.web.ProblemKind;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Pattern;
+import java.net.URI;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+@RestController
+@RequestMapping("/api/v1/restores")
+@Tag(name = "Restores", description = "Lazy restore of processes and Firecracker microVMs from memory images")
+class RestoreController {
+
+    private final RestoreService restores;
+
+    RestoreController(RestoreService restores) {
+        this.restores = restores;
+    }
+
+    record CreateRestoreRequest(
+            @NotBlank String image,
+            @NotBlank @Pattern(regexp = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}",
+                    message = "must be 1-128 letters, digits, '.', '_' or '-'") String name,
+            Map<String, String> labels,
+            @Min(0) @Max(512) Integer faultAroundPages,
+            @Min(-1) Long populateDelayMs,
+            @Pattern(regexp = "off|record|replay|auto", message = "must be off, record, replay or auto") String workingSet) {
+    }
+
+    @PostMapping
+    @Operation(summary = "Open a lazy-restore session for a memory image; give its socket to the workload or Firecracker")
+    ResponseEntity<RestoreView> create(@Valid @RequestBody CreateRestoreRequest request) {
+        Map<String, String> labels = request.labels() == null ? Map.of() : request.labels();
+        String problem = Labels.problem(labels);
+        if (problem != null) {
+            throw new ApiException(ProblemKind.VALIDATION, "labels: " + problem);
+        }
+        RestoreView created = restores.create(new RestoreService.Options(request.name(), labels, request.image(),
+                request.faultAroundPages() == null ? 16 : request.faultAroundPages(),
+                request.populateDelayMs() == null ? 1000 : request.populateDelayMs(),
+                request.workingSet() == null ? "auto" : request.workingSet()));
+        return ResponseEntity.created(URI.create("/api/v1/restores/" + created.id())).body(created);
+    }
+
+    @GetMapping
+    @Operation(summary = "Restore sessions, newest first, with progress")
+    List<RestoreView> list() {
+        return restores.list();
+    }
+
+    @GetMapping("/{id}")
+    @Operation(summary = "A restore session with its progress (pages present / total) and working-set replay")
+    RestoreView get(@PathVariable UUID id) {
+        return restores.get(id);
+    }
+
+    @DeleteMapping("/{id}")
+    @Operation(summary = "Close the session's socket; refused while an attached region is not fully populated")
+    ResponseEntity<Void> delete(@PathVariable UUID id) {
+        restores.delete(id);
+        return ResponseEntity.noContent().build();
+    }
+}

@@ -1,0 +1,211 @@
+package dev.faultline.restore;
+
+import dev.faultline.FaultlineProperties;
+import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentException;
+import dev.faultline.agent.AgentProperties;
+import dev.faultline.agent.AgentRestore;
+import dev.faultline.agent.AgentState;
+import dev.faultline.agent.MessageType;
+import dev.faultline.web.ApiException;
+import dev.faultline.web.ProblemKind;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/** Lazy-restore sessions on this node's agent. */
+@Service
+public class RestoreService {
+
+    private static final Logger log = LoggerFactory.getLogger(RestoreService.class);
+
+    private final RestoreRepository sessions;
+    private final AgentClient agent;
+    private final Clock clock;
+    private final String node;
+    private final List<Path> imageDirs;
+    private final TransactionTemplate tx;
+    private final Map<UUID, AgentRestore> live = new ConcurrentHashMap<>();
+
+    RestoreService(RestoreRepository sessions, AgentClient agent, Clock clock, FaultlineProperties faultline,
+            AgentProperties agentProperties, TransactionTemplate tx) {
+        this.sessions = sessions;
+        this.agent = agent;
+        this.clock = clock;
+        this.node = faultline.nodeName();
+        this.imageDirs = agentProperties.imageDirs(faultline.dataDir());
+        this.tx = tx;
+    }
+
+    record Options(String name, Map<String, String> labels, String image, int faultAroundPages, long populateDelayMs,
+            String workingSet) {
+    }
+
+    /** Checks the image, records the session, and has the agent open its handoff socket. */
+    public RestoreView create(Options options) {
+        Path image = checkImage(options.image());
+        long size;
+        try {
+            size = Files.size(image);
+        } catch (IOException e) {
+            throw new ApiException(ProblemKind.UNPROCESSABLE, "cannot read image " + image + ": " + e.getMessage());
+        }
+        if (size == 0) {
+            throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + image + " is empty");
+        }
+        if (agent.status().state() != AgentState.READY) {
+            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent is " + agent.status().state());
+        }
+        RestoreSession session = sessions.save(new RestoreSession(node, options.name(), options.labels(),
+                image.toString(), size, options.faultAroundPages(), options.populateDelayMs(), options.workingSet(),
+                clock.instant()));
+        AgentRestore created;
+        try {
+            created = agent.call(MessageType.RESTORE_CREATE, new AgentRestore.CreateRequest(session.id().toString(),
+                    options.name(), options.labels(), image.toString(), 0, options.faultAroundPages(),
+                    options.populateDelayMs(), options.workingSet()), AgentRestore.class);
+        } catch (AgentException e) {
+            session.fail("the agent refused the session: " + e.getMessage());
+            sessions.save(session);
+            throw translate(e, "create the restore session");
+        }
+        session.opened(created.socket());
+        live.put(session.id(), created);
+        log.info("restore session {} '{}' of {} ({} bytes): hand memory over at {}", session.id(), session.name(),
+                image, size, created.socket());
+        return view(sessions.save(session));
+    }
+
+    @Transactional(readOnly = true)
+    public List<RestoreView> list() {
+        return sessions.findAllByOrderByCreatedAtDesc().stream().map(this::view).toList();
+    }
+
+    @Transactional(readOnly = true)
+    public RestoreView get(UUID id) {
+        return view(sessions.findById(id).orElseThrow(() -> ApiException.notFound("restore session", id)));
+    }
+
+    /** Closes the session's socket. Refused while a region is attached and not fully populated. */
+    public void delete(UUID id) {
+        RestoreSession session = sessions.findById(id).orElseThrow(() -> ApiException.notFound("restore session", id));
+        if (session.state() != RestoreState.CLOSED && session.state() != RestoreState.FAILED) {
+            try {
+                agent.call(MessageType.RESTORE_DELETE, Map.of("id", id.toString()));
+            } catch (AgentException e) {
+                if (!"NOT_FOUND".equals(e.code())) {
+                    throw translate(e, "close the restore session");
+                }
+            }
+        }
+        session.close(clock.instant());
+        sessions.save(session);
+        live.remove(id);
+    }
+
+    /** Converges on the agent's sessions; a session the READY agent no longer knows has FAILED. */
+    public void sync() {
+        if (agent.status().state() != AgentState.READY) {
+            return;
+        }
+        List<AgentRestore> reported;
+        try {
+            reported = agent.restores();
+        } catch (AgentException e) {
+            log.debug("restore sync skipped: {}", e.getMessage());
+            return;
+        }
+        Map<UUID, AgentRestore> byId = new HashMap<>();
+        for (AgentRestore r : reported) {
+            try {
+                byId.put(UUID.fromString(r.id()), r);
+            } catch (IllegalArgumentException notOurs) {
+                // a session created on the agent directly, not through this service
+            }
+        }
+        tx.executeWithoutResult(status -> {
+            var now = clock.instant();
+            for (RestoreSession s : sessions.findByNodeAndStateIn(node,
+                    EnumSet.of(RestoreState.WAITING, RestoreState.ACTIVE, RestoreState.COMPLETE))) {
+                AgentRestore r = byId.get(s.id());
+                boolean changed = r == null ? failMissing(s) : s.observe(RestoreState.valueOf(r.state()), r.error(), now);
+                if (changed) {
+                    sessions.save(s);
+                }
+            }
+        });
+        live.keySet().retainAll(byId.keySet());
+        live.putAll(byId);
+    }
+
+    private static boolean failMissing(RestoreSession s) {
+        s.fail("the agent no longer has this session (was its state directory removed?)");
+        return true;
+    }
+
+    private Path checkImage(String image) {
+        Path path = Path.of(image);
+        if (!path.isAbsolute()) {
+            throw new ApiException(ProblemKind.VALIDATION, "image must be an absolute path, not '" + image + "'");
+        }
+        Path real;
+        try {
+            real = path.toRealPath();
+        } catch (NoSuchFileException e) {
+            throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + path + " does not exist");
+        } catch (IOException e) {
+            throw new ApiException(ProblemKind.UNPROCESSABLE, "cannot resolve image " + path + ": " + e.getMessage());
+        }
+        boolean allowed = imageDirs.stream().anyMatch(dir -> {
+            try {
+                return real.startsWith(dir.toRealPath());
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        if (!allowed) {
+            throw new ApiException(ProblemKind.IMAGE_NOT_ALLOWED, "image " + real + " is outside the allowed directories "
+                    + imageDirs + " (faultline.agent.image-dirs)");
+        }
+        if (!Files.isRegularFile(real) || !Files.isReadable(real)) {
+            throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + real + " is not a readable regular file");
+        }
+        return real;
+    }
+
+    private static ApiException translate(AgentException e, String what) {
+        ProblemKind kind = switch (e.code()) {
+            case AgentException.UNAVAILABLE, AgentException.TIMEOUT -> ProblemKind.AGENT_UNAVAILABLE;
+            case "PERMISSION_DENIED" -> ProblemKind.IMAGE_NOT_ALLOWED;
+            case "BAD_REQUEST" -> ProblemKind.UNPROCESSABLE;
+            case "CONFLICT" -> ProblemKind.CONFLICT;
+            case "NOT_FOUND" -> ProblemKind.NOT_FOUND;
+            default -> ProblemKind.AGENT_ERROR;
+        };
+        return new ApiException(kind, "the agent could not " + what + ": " + e.getMessage(), e);
+    }
+
+    private RestoreView view(RestoreSession s) {
+        AgentRestore r = s.state().isFinal() ? null : live.get(s.id());
+        Double progress = r == null || r.pages() == null || r.pages().total() == 0 ? null
+                : (double) r.pages().present() / r.pages().total();
+        return new RestoreView(s.id(), s.node(), s.name(), Map.copyOf(s.labels()),
+                new RestoreView.Image(s.imagePath(), s.imageSize()), s.socket(), s.state(), s.createdAt(), s.closedAt(),
+                new RestoreView.Options(s.faultAroundPages(), s.populateDelayMs(), s.workingSet()),
+                r == null || r.regions() == null ? List.of() : r.regions(), r == null ? null : r.source(),
+                r == null ? null : r.pages(), progress, r == null ? null : r.workingSet(), s.error());
+    }
+}

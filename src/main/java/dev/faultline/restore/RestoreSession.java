@@ -1,0 +1,172 @@
+package dev.faultline.restore;
+
+import dev.faultline.label.LabelsJson;
+import jakarta.persistence.Column;
+import jakarta.persistence.Convert;
+import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
+import jakarta.persistence.Id;
+import jakarta.persistence.Table;
+import jakarta.persistence.Version;
+import java.time.Instant;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+
+/** A lazy-restore session: a memory image served to whichever workload connects to its socket. */
+@Entity
+@Table(name = "restore_session")
+class RestoreSession {
+
+    @Id
+    private UUID id;
+
+    @Column(nullable = false)
+    private String node;
+
+    @Column(nullable = false)
+    private String name;
+
+    @Convert(converter = LabelsJson.class)
+    @Column(nullable = false)
+    private Map<String, String> labels = new TreeMap<>();
+
+    @Column(name = "image_path", nullable = false)
+    private String imagePath;
+
+    @Column(name = "image_size", nullable = false)
+    private long imageSize;
+
+    @Column(name = "fault_around_pages", nullable = false)
+    private int faultAroundPages;
+
+    @Column(name = "populate_delay_ms", nullable = false)
+    private long populateDelayMs;
+
+    @Column(name = "working_set", nullable = false)
+    private String workingSet;
+
+    private String socket;
+
+    @Enumerated(EnumType.STRING)
+    @Column(nullable = false)
+    private RestoreState state;
+
+    private String error;
+
+    @Column(name = "created_at", nullable = false)
+    private Instant createdAt;
+
+    @Column(name = "closed_at")
+    private Instant closedAt;
+
+    @Version
+    private long version;
+
+    protected RestoreSession() {
+    }
+
+    RestoreSession(String node, String name, Map<String, String> labels, String imagePath, long imageSize,
+            int faultAroundPages, long populateDelayMs, String workingSet, Instant now) {
+        this.id = UUID.randomUUID();
+        this.node = node;
+        this.name = name;
+        this.labels = new TreeMap<>(labels);
+        this.imagePath = imagePath;
+        this.imageSize = imageSize;
+        this.faultAroundPages = faultAroundPages;
+        this.populateDelayMs = populateDelayMs;
+        this.workingSet = workingSet;
+        this.state = RestoreState.WAITING;
+        this.createdAt = now;
+    }
+
+    /** The agent opened the session's socket. */
+    void opened(String socketPath) {
+        this.socket = socketPath;
+    }
+
+    /** Follows the agent's state; final states stay final. Returns true when something changed. */
+    boolean observe(RestoreState reported, String reportedError, Instant now) {
+        if (state.isFinal() || (state == reported && java.util.Objects.equals(error, reportedError))) {
+            return false;
+        }
+        state = reported;
+        error = reportedError;
+        if (reported == RestoreState.CLOSED) {
+            closedAt = now;
+        }
+        return true;
+    }
+
+    void fail(String reason) {
+        if (!state.isFinal()) {
+            state = RestoreState.FAILED;
+            error = reason;
+        }
+    }
+
+    void close(Instant now) {
+        if (state != RestoreState.CLOSED) {
+            state = RestoreState.CLOSED;
+            closedAt = now;
+        }
+    }
+
+    UUID id() {
+        return id;
+    }
+
+    String node() {
+        return node;
+    }
+
+    String name() {
+        return name;
+    }
+
+    Map<String, String> labels() {
+        return labels;
+    }
+
+    String imagePath() {
+        return imagePath;
+    }
+
+    long imageSize() {
+        return imageSize;
+    }
+
+    int faultAroundPages() {
+        return faultAroundPages;
+    }
+
+    long populateDelayMs() {
+        return populateDelayMs;
+    }
+
+    String workingSet() {
+        return workingSet;
+    }
+
+    String socket() {
+        return socket;
+    }
+
+    RestoreState state() {
+        return state;
+    }
+
+    String error() {
+        return error;
+    }
+
+    Instant createdAt() {
+        return createdAt;
+    }
+
+    Instant closedAt() {
+        return closedAt;
+    }
+}
