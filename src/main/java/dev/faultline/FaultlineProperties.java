@@ -31,10 +31,6 @@ public record FaultlineProperties(@NotNull @DefaultValue("data") Path dataDir,
         }
     }
 
-    public FaultlineProperties(Path dataDir) {
-        this(dataDir, "");
-    }
-
     private static String hostname() {
         try {
             String name = Files.readString(Path.of("/proc/sys/kernel/hostname")).strip().toLowerCase(Locale.ROOT);

@@ -1,6 +1,7 @@
 package dev.faultline.agent;
 
 import dev.faultline.FaultlineProperties;
+import dev.faultline.event.EventService;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,6 +56,7 @@ class AgentSupervisor implements SmartLifecycle {
     private final String clientName;
     private final Path socket;
     private final Object stateChanged = new Object();
+    private final ObjectProvider<EventService> events;
 
     // Touched only on the supervisor thread.
     private ProcessHandle agentProcess;
@@ -75,7 +77,9 @@ class AgentSupervisor implements SmartLifecycle {
     private volatile AgentStatus status;
     private volatile boolean running;
 
-    AgentSupervisor(AgentProperties properties, FaultlineProperties faultline, ObjectProvider<BuildProperties> build) {
+    AgentSupervisor(AgentProperties properties, FaultlineProperties faultline, ObjectProvider<BuildProperties> build,
+            ObjectProvider<EventService> events) {
+        this.events = events;
         this.properties = properties;
         this.dataDir = faultline.dataDir();
         this.clock = Clock.systemUTC();
@@ -396,6 +400,23 @@ class AgentSupervisor implements SmartLifecycle {
                     state == AgentState.READY ? agentPid() : null, version, protocol, Math.max(0, launches - 1),
                     since, lastError, kernel, userfaultfd, handoff);
             stateChanged.notifyAll();
+        }
+        if (previous.state() != state && state != AgentState.STARTING) {
+            record(state == AgentState.READY ? "agent.ready" : "agent.down",
+                    state == AgentState.READY ? "agent pid " + agentPid() + " is READY (version " + version + ")"
+                            : "agent is DOWN: " + lastError);
+        }
+    }
+
+    /** The event log is a convenience here: the agent's state must change even if it cannot be written. */
+    private void record(String kind, String message) {
+        try {
+            EventService log = events.getIfAvailable();
+            if (log != null && running) {
+                log.publish(kind, "agent", socket.getFileName(), message, null);
+            }
+        } catch (RuntimeException e) {
+            AgentSupervisor.log.debug("could not record event {}: {}", kind, e.getMessage());
         }
     }
 

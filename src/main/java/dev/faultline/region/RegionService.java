@@ -6,6 +6,7 @@ import dev.faultline.agent.AgentException;
 import dev.faultline.agent.AgentRegion;
 import dev.faultline.agent.AgentState;
 import dev.faultline.agent.MessageType;
+import dev.faultline.event.EventService;
 import dev.faultline.label.LabelSelector;
 import dev.faultline.label.Labels;
 import dev.faultline.web.ApiException;
@@ -47,6 +48,7 @@ public class RegionService implements DisposableBean {
     private final Clock clock;
     private final String node;
     private final TransactionTemplate tx;
+    private final EventService events;
     private final Map<UUID, AgentRegion> live = new ConcurrentHashMap<>();
     private final ExecutorService detaches = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "region-detach");
@@ -55,8 +57,9 @@ public class RegionService implements DisposableBean {
     });
 
     RegionService(RegionRepository regions, AgentClient agent, Clock clock, FaultlineProperties properties,
-            TransactionTemplate tx) {
+            TransactionTemplate tx, EventService events) {
         this.regions = regions;
+        this.events = events;
         this.agent = agent;
         this.clock = clock;
         this.node = properties.nodeName();
@@ -91,18 +94,35 @@ public class RegionService implements DisposableBean {
             Optional<Region> known = regions.findById(UUID.fromString(r.id()));
             if (known.isEmpty()) {
                 regions.save(Region.attached(node, r, now));
-                log.info("region {} '{}' attached ({} bytes, {} backing)", r.id(), r.name(), r.length(),
-                        r.backing() == null ? "anonymous" : r.backing().kind());
-            } else if (known.get().observe(r, now)) {
-                regions.save(known.get());
+                String backing = r.backing() == null ? "anonymous" : r.backing().kind();
+                log.info("region {} '{}' attached ({} bytes, {} backing)", r.id(), r.name(), r.length(), backing);
+                events.publish("region.attached", "region", r.id(), "region '" + r.name() + "' attached: "
+                        + r.length() + " bytes, " + backing + " backing", Map.of("name", r.name(), "length", r.length(),
+                        "backing", backing, "pid", r.owner() == null || r.owner().pid() == null ? 0 : r.owner().pid()));
+            } else {
+                RegionState before = known.get().state();
+                if (known.get().observe(r, now)) {
+                    regions.save(known.get());
+                    stateEvent(known.get(), before);
+                }
             }
         }
         for (Region gone : regions.findByNodeAndStateIn(node, EnumSet.of(RegionState.ATTACHED, RegionState.DETACHING))) {
             if (!reported.containsKey(gone.id())) {
+                RegionState before = gone.state();
                 gone.markDetached(now);
                 regions.save(gone);
                 log.info("region {} '{}' is no longer held by the agent: DETACHED", gone.id(), gone.name());
+                stateEvent(gone, before);
             }
+        }
+    }
+
+    private void stateEvent(Region region, RegionState before) {
+        if (region.state() != before) {
+            String kind = "region." + region.state().name().toLowerCase(java.util.Locale.ROOT);
+            events.publish(kind, "region", region.id(), "region '" + region.name() + "' is " + region.state(),
+                    Map.of("name", region.name(), "from", before.name()));
         }
     }
 
@@ -183,8 +203,11 @@ public class RegionService implements DisposableBean {
         }
         RegionView detaching = tx.execute(status -> {
             Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));
+            RegionState before = region.state();
             region.detaching();
-            return view(regions.save(region));
+            Region saved = regions.save(region);
+            stateEvent(saved, before);
+            return view(saved);
         });
         detaches.execute(() -> {
             try {

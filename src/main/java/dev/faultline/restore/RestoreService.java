@@ -7,6 +7,7 @@ import dev.faultline.agent.AgentProperties;
 import dev.faultline.agent.AgentRestore;
 import dev.faultline.agent.AgentState;
 import dev.faultline.agent.MessageType;
+import dev.faultline.event.EventService;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import java.io.IOException;
@@ -38,11 +39,13 @@ public class RestoreService {
     private final String node;
     private final List<Path> imageDirs;
     private final TransactionTemplate tx;
+    private final EventService events;
     private final Map<UUID, AgentRestore> live = new ConcurrentHashMap<>();
 
     RestoreService(RestoreRepository sessions, AgentClient agent, Clock clock, FaultlineProperties faultline,
-            AgentProperties agentProperties, TransactionTemplate tx) {
+            AgentProperties agentProperties, TransactionTemplate tx, EventService events) {
         this.sessions = sessions;
+        this.events = events;
         this.agent = agent;
         this.clock = clock;
         this.node = faultline.nodeName();
@@ -84,6 +87,8 @@ public class RestoreService {
         }
         session.opened(created.socket());
         live.put(session.id(), created);
+        events.publish("restore.created", "restore", session.id(), "restore session '" + session.name() + "' of "
+                + image + " is waiting for a workload at " + created.socket(), Map.of("image", image.toString(), "size", size));
         log.info("restore session {} '{}' of {} ({} bytes): hand memory over at {}", session.id(), session.name(),
                 image, size, created.socket());
         return view(sessions.save(session));
@@ -114,6 +119,7 @@ public class RestoreService {
         session.close(clock.instant());
         sessions.save(session);
         live.remove(id);
+        events.publish("restore.closed", "restore", id, "restore session '" + session.name() + "' closed", null);
     }
 
     /** Converges on the agent's sessions; a session the READY agent no longer knows has FAILED. */
@@ -144,6 +150,9 @@ public class RestoreService {
                 boolean changed = r == null ? failMissing(s) : s.observe(RestoreState.valueOf(r.state()), r.error(), now);
                 if (changed) {
                     sessions.save(s);
+                    events.publish("restore." + s.state().name().toLowerCase(java.util.Locale.ROOT), "restore", s.id(),
+                            "restore session '" + s.name() + "' is " + s.state()
+                                    + (s.error() == null ? "" : ": " + s.error()), null);
                 }
             }
         });

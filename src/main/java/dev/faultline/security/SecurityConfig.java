@@ -44,7 +44,7 @@ class SecurityConfig {
                 .exceptionHandling(e -> e.authenticationEntryPoint(unauthorized).accessDeniedHandler(forbidden))
                 .addFilterBefore(new BearerTokenFilter(tokens, unauthorized), AuthorizationFilter.class)
                 .authorizeHttpRequests(auth -> auth
-                        .dispatcherTypeMatchers(DispatcherType.ERROR, DispatcherType.FORWARD).permitAll()
+                        .dispatcherTypeMatchers(DispatcherType.ERROR, DispatcherType.FORWARD, DispatcherType.ASYNC).permitAll()
                         .requestMatchers(EndpointRequest.to("health")).permitAll()
                         .requestMatchers(EndpointRequest.toAnyEndpoint()).hasRole(Role.ADMIN.name())
                         .requestMatchers("/api/v1/tokens", "/api/v1/tokens/**").hasRole(Role.ADMIN.name())

@@ -1,0 +1,17 @@
+package dev.faultline.event;
+
+import java.time.Instant;
+import java.util.List;
+import org.springframework.data.domain.Limit;
+import org.springframework.data.jpa.repository.JpaRepository;
+
+interface EventRepository extends JpaRepository<Event, Long> {
+
+    List<Event> findByIdGreaterThanOrderByIdAsc(long id, Limit limit);
+
+    List<Event> findByOrderByIdDesc(Limit limit);
+
+    List<Event> findBySubjectTypeAndSubjectIdOrderByIdDesc(String subjectType, String subjectId, Limit limit);
+
+    long deleteByOccurredAtBefore(Instant cutoff);
+}

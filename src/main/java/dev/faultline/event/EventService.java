@@ -1,0 +1,185 @@
+package dev.faultline.event;
+
+import dev.faultline.FaultlineProperties;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.data.domain.Limit;
+import org.springframework.http.MediaType;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionSynchronization;
+import org.springframework.transaction.support.TransactionSynchronizationManager;
+import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Records events and streams them to subscribers. The stream tails the event table rather
+ * than an in-memory queue, so a subscriber connected to any service instance sees the events
+ * of every node sharing the database, and a reconnecting client resumes from its last id.
+ */
+@Service
+public class EventService implements SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(EventService.class);
+    private static final int BATCH = 500;
+    private static final Duration POLL = Duration.ofMillis(250);
+    private static final Duration HEARTBEAT = Duration.ofSeconds(15);
+
+    private final EventRepository events;
+    private final Clock clock;
+    private final String node;
+    private final JsonMapper json;
+    private final List<SseEmitter> subscribers = new CopyOnWriteArrayList<>();
+    private volatile ScheduledExecutorService tailer;
+    private volatile long lastBroadcast;
+
+    EventService(EventRepository events, Clock clock, FaultlineProperties properties, JsonMapper json) {
+        this.events = events;
+        this.clock = clock;
+        this.node = properties.nodeName();
+        this.json = json;
+    }
+
+    /**
+     * Records an event in the caller's transaction (it appears when the change it describes
+     * commits) and wakes the stream once that transaction has committed.
+     */
+    @Transactional
+    public void publish(String kind, String subjectType, Object subjectId, String message, Map<String, ?> data) {
+        events.save(new Event(clock.instant(), node, kind, subjectType, String.valueOf(subjectId), message,
+                data == null || data.isEmpty() ? null : json.writeValueAsString(data)));
+        if (TransactionSynchronizationManager.isSynchronizationActive()) {
+            TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
+                @Override
+                public void afterCommit() {
+                    wake();
+                }
+            });
+        }
+    }
+
+    @Transactional(readOnly = true)
+    public List<EventView> recent(int limit, String subjectType, String subjectId) {
+        List<Event> found = subjectType != null && subjectId != null
+                ? events.findBySubjectTypeAndSubjectIdOrderByIdDesc(subjectType, subjectId, Limit.of(limit))
+                : events.findByOrderByIdDesc(Limit.of(limit));
+        return found.stream().map(Event::view).toList();
+    }
+
+    /**
+     * A new stream: replays what came after {@code afterId} (if given), then follows live. The
+     * replay and the registration run on the tailer thread, between two broadcasts, so no event
+     * is missed or sent twice.
+     */
+    public SseEmitter subscribe(Long afterId) {
+        SseEmitter emitter = new SseEmitter(Duration.ofMinutes(30).toMillis());
+        emitter.onCompletion(() -> subscribers.remove(emitter));
+        emitter.onTimeout(() -> subscribers.remove(emitter));
+        emitter.onError(e -> subscribers.remove(emitter));
+        ScheduledExecutorService t = tailer;
+        if (t == null) {
+            emitter.complete();
+            return emitter;
+        }
+        t.execute(() -> {
+            long from = afterId != null ? Math.min(afterId, lastBroadcast) : lastBroadcast;
+            try {
+                emitter.send(SseEmitter.event().comment("faultline events after id " + from));
+                for (Event e : events.findByIdGreaterThanOrderByIdAsc(from, Limit.of(1000))) {
+                    if (e.id() <= lastBroadcast) {
+                        send(emitter, e.view());
+                    }
+                }
+                subscribers.add(emitter);
+            } catch (IOException | IllegalStateException e) {
+                emitter.completeWithError(e);
+            }
+        });
+        return emitter;
+    }
+
+    private void tail() {
+        try {
+            List<Event> batch;
+            do {
+                batch = events.findByIdGreaterThanOrderByIdAsc(lastBroadcast, Limit.of(BATCH));
+                for (Event e : batch) {
+                    EventView view = e.view();
+                    subscribers.forEach(s -> send(s, view));
+                    lastBroadcast = e.id();
+                }
+            } while (batch.size() == BATCH);
+        } catch (RuntimeException e) {
+            log.warn("event stream could not read new events: {}", e.getMessage());
+        }
+    }
+
+    private void heartbeat() {
+        subscribers.forEach(s -> {
+            try {
+                s.send(SseEmitter.event().comment("keep-alive"));
+            } catch (IOException | IllegalStateException e) {
+                subscribers.remove(s);
+            }
+        });
+    }
+
+    private void send(SseEmitter emitter, EventView event) {
+        try {
+            emitter.send(SseEmitter.event().id(Long.toString(event.id())).name(event.kind())
+                    .data(event, MediaType.APPLICATION_JSON));
+        } catch (IOException | IllegalStateException e) {
+            subscribers.remove(emitter); // the client went away; its reconnect resumes from Last-Event-ID
+        }
+    }
+
+    private void wake() {
+        ScheduledExecutorService t = tailer;
+        if (t != null) {
+            try {
+                t.execute(this::tail);
+            } catch (java.util.concurrent.RejectedExecutionException stopped) {
+                // shutting down
+            }
+        }
+    }
+
+    @Override
+    public void start() {
+        lastBroadcast = events.findByOrderByIdDesc(Limit.of(1)).stream().findFirst().map(Event::id).orElse(0L);
+        ScheduledExecutorService t = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "event-stream");
+            thread.setDaemon(true);
+            return thread;
+        });
+        t.scheduleWithFixedDelay(this::tail, POLL.toMillis(), POLL.toMillis(), TimeUnit.MILLISECONDS);
+        t.scheduleWithFixedDelay(this::heartbeat, HEARTBEAT.toMillis(), HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
+        tailer = t;
+    }
+
+    @Override
+    public void stop() {
+        ScheduledExecutorService t = tailer;
+        tailer = null;
+        if (t != null) {
+            t.shutdownNow();
+        }
+        subscribers.forEach(SseEmitter::complete);
+        subscribers.clear();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return tailer != null;
+    }
+}
