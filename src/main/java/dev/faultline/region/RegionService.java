@@ -238,7 +238,7 @@ public class RegionService implements DisposableBean {
 
     private static LabelSelector parseSelector(String selector) {
         try {
-            return LabelSelector.parse(selector);
+            return LabelSelector.parse(selector == null ? "" : selector);
         } catch (IllegalArgumentException e) {
             throw new ApiException(ProblemKind.VALIDATION, "selector: " + e.getMessage());
         }
