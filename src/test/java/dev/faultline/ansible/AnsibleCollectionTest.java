@@ -1,0 +1,210 @@
+package dev.faultline.ansible;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.faultline.ServiceTest;
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Ansible collection faultline.memory (ansible/), tested the way its users run it: ansible-test
+ * sanity, its unit tests, and its integration targets played by the real ansible-playbook against this
+ * service with its real agent. Debian's ansible-core and sanity tools are required; without them these
+ * tests fail, never skip, and say to run .ci/install-deps. Every command's output is copied to this
+ * test's log (target/surefire-reports/dev.faultline.ansible.AnsibleCollectionTest-output.txt).
+ */
+class AnsibleCollectionTest extends ServiceTest {
+
+    private static final Path SOURCE = Path.of("ansible", "ansible_collections", "faultline", "memory").toAbsolutePath();
+    private static final Path OFFLINE_ANSIBLE_TEST = Path.of("ansible", "tools", "ansible-test-offline").toAbsolutePath();
+    /** Debian's Python, the one its ansible-core and sanity tools are installed for; a pyenv python3 on PATH has neither. */
+    private static final String PYTHON = "/usr/bin/python3";
+    private static final Path BIN = Path.of("/usr/bin");
+    private static final String INSTALL_HINT = "run .ci/install-deps, which installs Debian's ansible-core and the sanity tools";
+
+    @TempDir
+    static Path work;
+
+    /** A copy of the collection inside an ansible_collections/faultline/memory tree, as ansible-test requires. */
+    private static Path collection;
+
+    @BeforeAll
+    static void ansibleIsInstalledAndTheCollectionIsCopied() throws IOException {
+        for (String tool : List.of("ansible-playbook", "ansible-galaxy", "ansible-test")) {
+            assertThat(BIN.resolve(tool)).as("%s is missing: %s", BIN.resolve(tool), INSTALL_HINT).isExecutable();
+        }
+        assertThat(SOURCE.resolve("galaxy.yml")).as("the collection, relative to the project directory").isRegularFile();
+        collection = work.resolve("src/ansible_collections/faultline/memory");
+        copyTree(SOURCE, collection);
+        Files.createDirectories(work.resolve("home"));
+    }
+
+    @Test
+    void ansibleTestSanityPassesWithNothingSkippedForWantOfTools() throws IOException {
+        run("ansible-test sanity", collection, Map.of(), Duration.ofMinutes(15),
+                PYTHON, OFFLINE_ANSIBLE_TEST.toString(), "sanity", "--color", "no", "--junit");
+
+        // A test whose tools are missing can be skipped with only a warning; only "nothing to test" may skip.
+        List<String> skipped = new ArrayList<>();
+        try (Stream<Path> results = Files.list(collection.resolve("tests/output/junit"))) {
+            for (Path result : results.toList()) {
+                Matcher m = Pattern.compile("<skipped>([^<]*)</skipped>").matcher(Files.readString(result));
+                while (m.find()) {
+                    if (!m.group(1).equals("No tests applicable.")) {
+                        skipped.add(result.getFileName() + ": " + m.group(1));
+                    }
+                }
+            }
+        }
+        assertThat(skipped).as("sanity tests skipped for a reason other than having nothing to test").isEmpty();
+    }
+
+    @Test
+    void theUnitTestsPass() {
+        String output = run("unit tests", work.resolve("src"), Map.of("PYTHONPATH", work.resolve("src").toString()),
+                Duration.ofMinutes(5), PYTHON, "-m", "unittest", "discover", "-v",
+                "-s", collection.resolve("tests/unit").toString(), "-t", work.resolve("src").toString());
+
+        assertThat(output).containsPattern("Ran [1-9][0-9]* tests?");
+    }
+
+    @Test
+    void theIntegrationTargetsPassAgainstTheRunningServiceFromTheBuiltCollection() throws IOException {
+        // Build and install the collection the way a user gets it, so galaxy.yml and build_ignore are tested too.
+        Path dist = work.resolve("dist");
+        run("ansible-galaxy collection build", collection, Map.of(), Duration.ofMinutes(2),
+                BIN.resolve("ansible-galaxy").toString(), "collection", "build", "--output-path", dist.toString());
+        Path tarball;
+        try (Stream<Path> built = Files.list(dist)) {
+            tarball = built.filter(p -> p.getFileName().toString().endsWith(".tar.gz")).findFirst().orElseThrow();
+        }
+        Path installed = work.resolve("installed");
+        run("ansible-galaxy collection install", work, Map.of("ANSIBLE_COLLECTIONS_PATH", installed.toString()),
+                Duration.ofMinutes(2),
+                BIN.resolve("ansible-galaxy").toString(), "collection", "install", "--offline", "-p", installed.toString(),
+                tarball.toString());
+
+        // Outside any ansible_collections tree: a playbook inside one would use that copy, not the installed one.
+        Path integration = work.resolve("integration");
+        copyTree(collection.resolve("tests/integration"), integration);
+        Path config = integration.resolve("integration_config.yml");
+        Files.createFile(config, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(config, "faultline_url: http://localhost:" + port + "\nfaultline_token: " + adminToken() + "\n");
+
+        List<String> targets;
+        try (Stream<Path> dirs = Files.list(integration.resolve("targets"))) {
+            targets = dirs.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList();
+        }
+        assertThat(targets).as("integration targets").contains("token");
+        for (String target : targets) {
+            String output = run("integration target " + target, integration,
+                    Map.of("ANSIBLE_COLLECTIONS_PATH", installed.toString(),
+                            "ANSIBLE_CONFIG", integration.resolve("ansible.cfg").toString()),
+                    Duration.ofMinutes(10),
+                    BIN.resolve("ansible-playbook").toString(), "-e", "@" + config, "-e", "target=" + target, "run.yml");
+
+            assertThat(output).as("target %s shows at least one task's diff (diff: true) as before/after", target)
+                    .contains("--- before").contains("+++ after");
+        }
+    }
+
+    /** Runs a command to completion, copying its output to the test log; fails with the output's end unless it exits 0. */
+    private static String run(String what, Path dir, Map<String, String> env, Duration timeout, String... command) {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        Map<String, String> environment = builder.environment();
+        // Debian's tools first, whatever a developer's PATH puts before them (pyenv shims)
+        environment.put("PATH", "/usr/bin:/bin:" + environment.getOrDefault("PATH", ""));
+        // ansible-core refuses a non-UTF-8 locale; CI may run with none set
+        environment.put("LC_ALL", "C.UTF-8");
+        // ansible-test caches virtual environments and Ansible its temp files under ~/.ansible
+        environment.put("HOME", work.resolve("home").toString());
+        environment.put("ANSIBLE_NOCOLOR", "1");
+        environment.putAll(env);
+
+        System.out.println("=== " + what + ": " + String.join(" ", command));
+        List<String> lines = new ArrayList<>();
+        Process process;
+        try {
+            process = builder.start();
+        } catch (IOException e) {
+            throw new AssertionError(what + " could not start (" + e.getMessage() + "): " + INSTALL_HINT, e);
+        }
+        Thread reader = new Thread(() -> {
+            try (BufferedReader out = new BufferedReader(
+                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = out.readLine()) != null; ) {
+                    System.out.println("[" + what + "] " + line);
+                    synchronized (lines) {
+                        lines.add(line);
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        reader.start();
+        try {
+            if (!process.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+                throw new AssertionError(what + " did not finish within " + timeout + ":\n" + tail(lines));
+            }
+            reader.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(what + " was interrupted", e);
+        }
+        synchronized (lines) {
+            assertThat(process.exitValue()).as("%s exited with %d; its output ends:\n%s", what, process.exitValue(),
+                    tail(lines)).isZero();
+            return String.join("\n", lines);
+        }
+    }
+
+    private static String tail(List<String> lines) {
+        synchronized (lines) {
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 80), lines.size()));
+        }
+    }
+
+    /** Copies a directory, leaving out what running the tests leaves behind in a developer's tree. */
+    private static void copyTree(Path from, Path to) throws IOException {
+        Map<Path, Path> copies = new LinkedHashMap<>();
+        try (Stream<Path> paths = Files.walk(from)) {
+            paths.filter(p -> !isLeftover(from.relativize(p))).forEach(p -> copies.put(p, to.resolve(from.relativize(p).toString())));
+        }
+        for (Map.Entry<Path, Path> copy : copies.entrySet()) {
+            if (Files.isDirectory(copy.getKey())) {
+                Files.createDirectories(copy.getValue());
+            } else {
+                Files.copy(copy.getKey(), copy.getValue());
+            }
+        }
+    }
+
+    private static boolean isLeftover(Path relative) {
+        String path = relative.toString().replace(File.separatorChar, '/');
+        return path.startsWith("tests/output") || path.contains("__pycache__")
+                || path.endsWith("integration_config.yml") || path.endsWith(".tar.gz");
+    }
+}
