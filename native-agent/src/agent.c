@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "ctl.h"
 
 #define LOG_COMP "agent"
@@ -33,15 +34,6 @@ void agent_stop(struct agent *ag, const char *reason)
 uint64_t agent_uptime_ms(const struct agent *ag)
 {
 	return loop_now_ms() - ag->start_ms;
-}
-
-bool agent_uid_allowed(const struct agent *ag, uid_t uid)
-{
-	for (unsigned i = 0; i < ag->opts.n_allow_uids; i++) {
-		if (ag->opts.allow_uids[i] == uid)
-			return true;
-	}
-	return false;
 }
 
 /*
@@ -294,9 +286,14 @@ int main(int argc, char **argv)
 
 	uffd_probe(&ag.uffd, &ag.log);
 
+	ag.hub = conn_hub_new();
+	if (!ag.hub) {
+		pr_perror(&ag.log, "out of memory");
+		goto unlock_state;
+	}
 	ag.ctl = ctl_start(&ag);
 	if (!ag.ctl)
-		goto unlock_state;
+		goto free_hub;
 
 	pr_info(&ag.log, "ready", LF_STR("socket", ag.opts.socket_path),
 		LF_UINT("max_clients", ag.opts.max_clients));
@@ -308,7 +305,10 @@ int main(int argc, char **argv)
 		ag.exit_code = 0;
 
 	notify_supervisor(&ag, "STOPPING=1");
-	ctl_stop(ag.ctl);
+	conn_server_stop(ag.ctl);
+free_hub:
+	defer_fini(&ag.defer);
+	conn_hub_free(ag.hub);
 unlock_state:
 	close(ag.state_lock_fd);
 close_signals:

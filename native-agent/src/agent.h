@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/utsname.h>
 
+#include "defer.h"
 #include "log.h"
 #include "loop.h"
 #include "opts.h"
@@ -19,7 +20,8 @@
 #define AGENT_NAME "faultline-agent"
 #define AGENT_VERSION "0.1.0"
 
-struct ctl;
+struct conn_hub;
+struct conn_server;
 
 struct agent {
 	struct opts opts;
@@ -27,7 +29,9 @@ struct agent {
 	struct loop loop;
 	struct uffd_probe uffd;
 	struct utsname uts;
-	struct ctl *ctl;
+	struct conn_hub *hub; /* every listening socket, to find connections by conn_ref */
+	struct conn_server *ctl;
+	struct defer defer;
 	struct loop_handler sig_h;
 	int sig_fd;
 	int state_lock_fd;
@@ -39,6 +43,5 @@ struct agent {
 
 void agent_stop(struct agent *ag, const char *reason);
 uint64_t agent_uptime_ms(const struct agent *ag);
-bool agent_uid_allowed(const struct agent *ag, uid_t uid);
 
 #endif /* FAULTLINE_AGENT_H */

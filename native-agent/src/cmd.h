@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "conn.h"
 #include "proto.h"
 
 struct agent;
@@ -22,7 +23,11 @@ struct cmd_session {
 	pid_t pid;
 	uid_t uid;
 	bool hello_done;
+	struct conn_ref ref; /* for replies that come later (defer.h) */
 };
+
+/* cmd_dispatch() outcome: the handler registered the request with defer_. */
+#define CMD_DEFERRED 1
 
 struct cmd_error {
 	enum proto_err code;
