@@ -59,6 +59,9 @@ static const struct t_case cases[] = {
 	{ "uffd/open_flags", t_uffd_open_flags, T_NEEDS_UFFD },
 	{ "uffd/names", t_uffd_names, 0 },
 
+	{ "engine/eagain_retry", t_engine_eagain_retry, T_NEEDS_UFFD },
+	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
+
 	{ "ctl/hello", t_ctl_hello, T_NEEDS_UFFD },
 	{ "ctl/ping", t_ctl_ping, 0 },
 	{ "ctl/not_negotiated", t_ctl_not_negotiated, 0 },

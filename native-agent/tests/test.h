@@ -97,6 +97,10 @@ int t_uffd_probe_matches_host(const struct t_env *env);
 int t_uffd_open_flags(const struct t_env *env);
 int t_uffd_names(const struct t_env *env);
 
+/* test_engine.c */
+int t_engine_eagain_retry(const struct t_env *env);
+int t_engine_threaded_restore(const struct t_env *env);
+
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);
 int t_ctl_ping(const struct t_env *env);
