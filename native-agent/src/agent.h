@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "opts.h"
+#include "region.h"
 #include "uffd.h"
 
 #define AGENT_NAME "faultline-agent"
@@ -22,6 +23,8 @@
 
 struct conn_hub;
 struct conn_server;
+struct fault_engine;
+struct restore;
 
 struct agent {
 	struct opts opts;
@@ -31,7 +34,12 @@ struct agent {
 	struct utsname uts;
 	struct conn_hub *hub; /* every listening socket, to find connections by conn_ref */
 	struct conn_server *ctl;
+	struct conn_server *handoff; /* general handoff socket */
 	struct defer defer;
+	struct region_table regions;
+	struct restore *restores;
+	struct fault_engine *engine;
+	struct loop_handler engine_h;
 	struct loop_handler sig_h;
 	int sig_fd;
 	int state_lock_fd;

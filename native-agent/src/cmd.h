@@ -36,5 +36,10 @@ struct cmd_error {
 
 int cmd_dispatch(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
 		 const uint8_t *payload, json_t **reply, struct cmd_error *err);
+int cmd_fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int cmd_parse(const struct proto_hdr *h, const uint8_t *payload, json_t **req,
+	      struct cmd_error *err);
+int cmd_check_hello(json_t *req, struct cmd_error *err);
 
 #endif /* FAULTLINE_CMD_H */
