@@ -28,6 +28,7 @@
 
 #include "uffd_compat.h"
 #include "harness.h"
+#include "hwork.h"
 #include "test.h"
 
 static const struct t_case cases[] = {
@@ -61,6 +62,14 @@ static const struct t_case cases[] = {
 
 	{ "engine/eagain_retry", t_engine_eagain_retry, T_NEEDS_UFFD },
 	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
+
+	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
+	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
+	{ "restore/two_threads", t_restore_two_threads, T_NEEDS_UFFD },
+	{ "restore/zero_pages", t_restore_zero_pages, T_NEEDS_UFFD },
+	{ "restore/fault_around", t_restore_fault_around, T_NEEDS_UFFD },
+	{ "restore/thp", t_restore_thp, T_NEEDS_UFFD },
+	{ "restore/hugetlb_2m", t_restore_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
 
 	{ "ctl/hello", t_ctl_hello, T_NEEDS_UFFD },
 	{ "ctl/ping", t_ctl_ping, 0 },
@@ -186,7 +195,7 @@ static const char *missing_reason(const struct t_env *env, unsigned needs)
 	if ((needs & T_NEEDS_UFFD) && !env->uffd)
 		return "userfaultfd is not available to this process";
 	if ((needs & T_NEEDS_ROOT) && !env->root)
-		return "needs root (switches to uid 65534)";
+		return "needs root (switches to uid 65534, reserves huge pages)";
 	return NULL;
 }
 
@@ -215,7 +224,9 @@ static int run_case(const struct t_case *c, const struct t_env *env, int timeout
 		int r;
 
 		h_setup(env->agent_path);
+		h_work_setup(env->demo_path);
 		r = c->fn(env);
+		h_work_cleanup();
 		/* agents still running are stopped with SIGTERM and must exit 0 */
 		if (!h_cleanup(r == T_PASS, env->verbose) && r == T_PASS)
 			r = T_FAIL;
@@ -273,7 +284,7 @@ static void usage(FILE *f, const char *prog)
 
 int main(int argc, char **argv)
 {
-	static char agent_path[PATH_MAX];
+	static char agent_path[PATH_MAX], demo_path[PATH_MAX];
 	struct t_env env = { 0 };
 	char *filters[32];
 	int n_filters = 0, timeout_s = 60, opt;
@@ -327,6 +338,10 @@ int main(int argc, char **argv)
 		strcat(dirname(agent_path), "/faultline-agent");
 		env.agent_path = agent_path;
 	}
+	/* the demo (a libfaultline workload) is built next to the agent */
+	snprintf(demo_path, sizeof(demo_path), "%s", env.agent_path);
+	strcpy(strrchr(demo_path, '/') ? strrchr(demo_path, '/') + 1 : demo_path, "faultline-demo");
+	env.demo_path = demo_path;
 	s = getenv("FAULTLINE_ALLOW_SKIP");
 	allow_skip = s && !strcmp(s, "1");
 	probe_host(&env);

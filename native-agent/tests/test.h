@@ -26,6 +26,7 @@ enum t_result {
 /* What the runner found on this host, probed independently of the agent. */
 struct t_env {
 	const char *agent_path;
+	const char *demo_path;
 	bool root;
 	bool uffd;
 	const char *uffd_source; /* "dev_userfaultfd" or "syscall" */
@@ -100,6 +101,15 @@ int t_uffd_names(const struct t_env *env);
 /* test_engine.c */
 int t_engine_eagain_retry(const struct t_env *env);
 int t_engine_threaded_restore(const struct t_env *env);
+
+/* test_restore.c */
+int t_restore_seq(const struct t_env *env);
+int t_restore_random(const struct t_env *env);
+int t_restore_two_threads(const struct t_env *env);
+int t_restore_zero_pages(const struct t_env *env);
+int t_restore_fault_around(const struct t_env *env);
+int t_restore_thp(const struct t_env *env);
+int t_restore_hugetlb(const struct t_env *env);
 
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);
