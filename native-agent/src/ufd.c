@@ -378,7 +378,6 @@ static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_
 	if (!out.demand_woken)
 		res = install_wake(u, addr, r->page_size);
 	record(r, now, ws, we - ws);
-	install_check_complete(u, r);
 	return res == INSTALL_NOENT || res == INSTALL_MM_CHANGING ? INSTALL_OK : res;
 }
 
@@ -414,6 +413,8 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 	u->w->last_fault_ns = now;
 	region_stat_add(&r->st.faults[kind], 1);
 	region_latency(r, now - f->read_ns);
+	/* after the counters, so that whoever sees COMPLETE sees them final */
+	install_check_complete(u, r);
 	return INSTALL_OK;
 }
 

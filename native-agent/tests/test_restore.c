@@ -36,6 +36,18 @@ static int64_t num(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
+/*
+ * The worker reports a region detached after it finished every fault it
+ * read before, so from then on the region's counters are final.
+ */
+static int detached(const struct h_agent *a, const char *id)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "msg=\"region detached\" id=%s", id);
+	return h_wait_log(a->log, needle, H_TIMEOUT_MS);
+}
+
 /* An agent, an image of size bytes and a session on it with these options. */
 static int session(struct h_agent *a, int *ctl, uint64_t size, const char *opts, json_t **rs,
 		   char *image, size_t image_len)
@@ -101,6 +113,7 @@ static int restore_run(const struct restore_case *rc)
 		CHECK(h_demo_run(args, &sum) == 0);
 	}
 	CHECK(sum && num(sum, "mismatches") == 0 && (uint64_t)num(sum, "touched") == pages);
+	CHECK_OK(detached(&a, str(sum, "region_id")));
 	reg = h_region_of(ctl, str(sum, "region_id"));
 	CHECK(reg);
 	CHECK(!strcmp(str(json_object_get(reg, "backing"), "kind"), "image"));
@@ -202,6 +215,7 @@ int t_restore_hugetlb(const struct t_env *env)
 		CHECK(h_demo_run(args, &sum) == 0);
 	}
 	CHECK(sum && num(sum, "mismatches") == 0 && num(sum, "touched") == 4096);
+	CHECK_OK(detached(&a, str(sum, "region_id")));
 	reg = h_region_of(ctl, str(sum, "region_id"));
 	CHECK(reg && num(reg, "page_size") == 2 * (int64_t)MIB);
 	CHECK(num(json_object_get(reg, "pages"), "total") == 8);
