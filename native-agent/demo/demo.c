@@ -239,6 +239,25 @@ static uint64_t verify_all(const struct args *a, const uint8_t *mem)
 	return bad;
 }
 
+/* uffds this process still holds: 0 once the agent released the region. */
+static unsigned count_uffds(void)
+{
+	char path[64], target[64];
+	unsigned n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		n += !strcmp(target, "anon_inode:[userfaultfd]");
+	}
+	return n;
+}
+
 /* --hold: SIGUSR1 verifies everything again, SIGTERM/SIGINT end. */
 static uint64_t hold(const struct args *a, const uint8_t *mem, const sigset_t *set)
 {
@@ -251,8 +270,9 @@ static uint64_t hold(const struct args *a, const uint8_t *mem, const sigset_t *s
 		if (sig != SIGUSR1)
 			return bad;
 		bad = verify_all(a, mem);
-		printf("{\"verify\":\"%s\",\"pages\":%llu,\"mismatches\":%llu}\n", bad ? "mismatch" : "ok",
-		       (unsigned long long)(a->size / CONTENT_PAGE), (unsigned long long)bad);
+		printf("{\"verify\":\"%s\",\"pages\":%llu,\"mismatches\":%llu,\"uffds\":%u}\n",
+		       bad ? "mismatch" : "ok", (unsigned long long)(a->size / CONTENT_PAGE),
+		       (unsigned long long)bad, count_uffds());
 		fflush(stdout);
 	}
 }

@@ -187,8 +187,8 @@ static ssize_t on_raw(struct conn *c, const uint8_t *buf, size_t len, bool eof)
 		if (fds.fd[i] >= 0)
 			close(fds.fd[i]);
 	}
+	/* the session stays usable: a peer that cannot speak is not the session's failure */
 	pr_err(&hf->ag->log, "Firecracker handshake refused", PEER_FIELDS(c), LF_STR("reason", why));
-	restore_fail(hf->session, why);
 	return -1;
 }
 

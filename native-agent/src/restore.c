@@ -582,7 +582,8 @@ static void reopen(struct agent *ag, const char *file)
 	size_t i;
 
 	id = json_string_value(json_object_get(o, "id"));
-	if (!s || !id || !jx_uuid_valid(id) || !json_is_string(json_object_get(o, "image"))) {
+	if (!s || !id || !jx_uuid_valid(id) ||
+	    !json_is_string(json_object_get(json_object_get(o, "image"), "path"))) {
 		pr_warn(&ag->log, "persisted session unreadable, skipped", LF_STR("file", file));
 		json_decref(o);
 		free(s);

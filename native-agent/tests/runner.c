@@ -71,6 +71,18 @@ static const struct t_case cases[] = {
 	{ "restore/thp", t_restore_thp, T_NEEDS_UFFD },
 	{ "restore/hugetlb_2m", t_restore_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
 
+	{ "session/background_populator_completes", t_session_background_complete, T_NEEDS_UFFD },
+	{ "session/detach_populates_then_releases", t_session_detach_populates, T_NEEDS_UFFD },
+	{ "session/working_set_replay", t_session_working_set_replay, T_NEEDS_UFFD },
+	{ "session/agent_killed_mid_restore", t_session_agent_killed, T_NEEDS_UFFD },
+	{ "session/commands", t_session_commands, T_NEEDS_UFFD },
+
+	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
+	{ "handoff/balloon_remove_reads_zero", t_handoff_balloon_remove, T_NEEDS_UFFD },
+	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },
+	{ "handoff/errors", t_handoff_errors, T_NEEDS_UFFD },
+	{ "handoff/uid_refused", t_handoff_uid_refused, T_NEEDS_ROOT },
+
 	{ "ctl/hello", t_ctl_hello, T_NEEDS_UFFD },
 	{ "ctl/ping", t_ctl_ping, 0 },
 	{ "ctl/not_negotiated", t_ctl_not_negotiated, 0 },

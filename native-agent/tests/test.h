@@ -111,6 +111,20 @@ int t_restore_fault_around(const struct t_env *env);
 int t_restore_thp(const struct t_env *env);
 int t_restore_hugetlb(const struct t_env *env);
 
+/* test_handoff.c */
+int t_handoff_firecracker(const struct t_env *env);
+int t_handoff_balloon_remove(const struct t_env *env);
+int t_handoff_anonymous(const struct t_env *env);
+int t_handoff_errors(const struct t_env *env);
+int t_handoff_uid_refused(const struct t_env *env);
+
+/* test_session.c */
+int t_session_background_complete(const struct t_env *env);
+int t_session_detach_populates(const struct t_env *env);
+int t_session_working_set_replay(const struct t_env *env);
+int t_session_agent_killed(const struct t_env *env);
+int t_session_commands(const struct t_env *env);
+
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);
 int t_ctl_ping(const struct t_env *env);
