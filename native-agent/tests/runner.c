@@ -60,8 +60,14 @@ static const struct t_case cases[] = {
 	{ "uffd/open_flags", t_uffd_open_flags, T_NEEDS_UFFD },
 	{ "uffd/names", t_uffd_names, 0 },
 
+	{ "unit/register_payload", t_unit_register_payload, 0 },
+	{ "unit/firecracker_handshake", t_unit_firecracker_handshake, 0 },
+	{ "unit/working_set_file", t_unit_working_set_file, 0 },
+	{ "unit/image_paths", t_unit_image_paths, 0 },
+
 	{ "engine/eagain_retry", t_engine_eagain_retry, T_NEEDS_UFFD },
 	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
+	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },

@@ -98,9 +98,16 @@ int t_uffd_probe_matches_host(const struct t_env *env);
 int t_uffd_open_flags(const struct t_env *env);
 int t_uffd_names(const struct t_env *env);
 
+/* test_units.c */
+int t_unit_register_payload(const struct t_env *env);
+int t_unit_firecracker_handshake(const struct t_env *env);
+int t_unit_working_set_file(const struct t_env *env);
+int t_unit_image_paths(const struct t_env *env);
+
 /* test_engine.c */
 int t_engine_eagain_retry(const struct t_env *env);
 int t_engine_threaded_restore(const struct t_env *env);
+int t_engine_hugetlb_remove(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);

@@ -19,6 +19,7 @@
 #include "content.h"
 #include "fault.h"
 #include "harness.h"
+#include "hwork.h"
 #include "image.h"
 #include "log.h"
 #include "region.h"
@@ -43,7 +44,7 @@ static int make_uffd(uint8_t *mem, size_t len)
 	struct uffdio_api api = {
 		.api = UFFD_API,
 		.features = UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
-			    UFFD_FEATURE_EVENT_REMAP,
+			    UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_MISSING_HUGETLBFS,
 	};
 	struct uffdio_register reg = {
 		.range = { .start = (uintptr_t)mem, .len = len },
@@ -63,7 +64,8 @@ static int make_uffd(uint8_t *mem, size_t len)
 }
 
 /* An image-backed region over fresh memory; workers = 0 drives it by hand. */
-static int setup(struct fixture *f, size_t len, unsigned workers, unsigned fault_around)
+static int setup_mem(struct fixture *f, size_t len, unsigned workers, unsigned fault_around,
+		     int mmap_flags, uint32_t page_size)
 {
 	struct fault_cfg cfg = { .workers = workers, .spin_us = 20, .chunk_pages = 512 };
 	char dir[64], path[128], why[256];
@@ -79,10 +81,15 @@ static int setup(struct fixture *f, size_t len, unsigned workers, unsigned fault
 		printf("    image: %s\n", why);
 		return -1;
 	}
-	f->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (f->mem == MAP_FAILED || (f->uffd = make_uffd(f->mem, len)) < 0)
+	f->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | mmap_flags,
+		      -1, 0);
+	if (f->mem == MAP_FAILED) {
+		printf("    mmap: %s\n", strerror(errno));
 		return -1;
-	f->r = region_new(NULL, "test", NULL, (uintptr_t)f->mem, len, CONTENT_PAGE);
+	}
+	if ((f->uffd = make_uffd(f->mem, len)) < 0)
+		return -1;
+	f->r = region_new(NULL, "test", NULL, (uintptr_t)f->mem, len, page_size);
 	if (!f->r)
 		return -1;
 	f->r->kind = REGION_IMAGE;
@@ -91,6 +98,11 @@ static int setup(struct fixture *f, size_t len, unsigned workers, unsigned fault
 	f->r->w.fault_around = fault_around;
 	f->e = fault_start(&f->lg, &cfg);
 	return f->e ? 0 : -1;
+}
+
+static int setup(struct fixture *f, size_t len, unsigned workers, unsigned fault_around)
+{
+	return setup_mem(f, len, workers, fault_around, 0, CONTENT_PAGE);
 }
 
 static void teardown(struct fixture *f)
@@ -232,6 +244,32 @@ int t_engine_threaded_restore(const struct t_env *env)
 	CHECK(region_stat(&f.r->st.present) == PAGES);
 	CHECK(region_stat(&f.r->st.zero_pages) == PAGES / 8);
 	CHECK(region_stat(&f.r->st.lat_count) == PAGES / AROUND);
+	teardown(&f);
+	return T_PASS;
+}
+
+/*
+ * hugetlbfs has no zeropage ioctl: a removed 2 MiB page must still read as
+ * zero, installed with UFFDIO_COPY from the engine's zero source.
+ */
+int t_engine_hugetlb_remove(const struct t_env *env)
+{
+	const size_t huge = 2u << 20;
+	struct fixture f;
+
+	(void)env;
+	CHECK_OK(h_hugepages(4));
+	CHECK_OK(setup_mem(&f, 4 * huge, 1, 1, MAP_HUGETLB, (uint32_t)huge));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	for (uint64_t p = 0; p < 2 * huge / CONTENT_PAGE; p += 97)
+		CHECK(content_check(SEED, p, f.mem + p * CONTENT_PAGE) == 0);
+	CHECK_OK(madvise(f.mem, huge, MADV_DONTNEED));
+	for (uint64_t p = 0; p < huge / CONTENT_PAGE; p++)
+		CHECKF(zero(f.mem + p * CONTENT_PAGE), "4K page %llu of a removed huge page",
+		       (unsigned long long)p);
+	/* the other huge page was not removed */
+	CHECK(content_check(SEED, huge / CONTENT_PAGE + 1, f.mem + huge + CONTENT_PAGE) == 0);
+	CHECK(region_stat(&f.r->st.events[RE_REMOVE]) == 1);
 	teardown(&f);
 	return T_PASS;
 }
