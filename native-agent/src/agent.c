@@ -17,7 +17,11 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "attach.h"
+#include "conn.h"
 #include "ctl.h"
+#include "handoff.h"
+#include "restore.h"
 
 #define LOG_COMP "agent"
 #include "log.h"
@@ -33,15 +37,6 @@ void agent_stop(struct agent *ag, const char *reason)
 uint64_t agent_uptime_ms(const struct agent *ag)
 {
 	return loop_now_ms() - ag->start_ms;
-}
-
-bool agent_uid_allowed(const struct agent *ag, uid_t uid)
-{
-	for (unsigned i = 0; i < ag->opts.n_allow_uids; i++) {
-		if (ag->opts.allow_uids[i] == uid)
-			return true;
-	}
-	return false;
 }
 
 /*
@@ -233,11 +228,11 @@ static int prepare_state_dir(struct agent *ag)
 	return 0;
 }
 
-/* Only the socket's own directory is created; 0755 so that uids granted
+/* Only a socket's own directory is created; 0755 so that uids granted
  * access to the socket (--allow-uid plus an ACL) can reach it. */
-static int prepare_socket_dir(struct agent *ag)
+static int prepare_socket_dir(struct agent *ag, const char *path)
 {
-	char *copy = strdup(ag->opts.socket_path);
+	char *copy = strdup(path);
 	int ret = 0;
 
 	if (!copy) {
@@ -248,6 +243,43 @@ static int prepare_socket_dir(struct agent *ag)
 		ret = -1;
 	free(copy);
 	return ret;
+}
+
+/* The fault engine, the sockets and the persisted restore sessions. */
+static int start_services(struct agent *ag)
+{
+	ag->hub = conn_hub_new();
+	if (!ag->hub) {
+		pr_perror(&ag->log, "out of memory");
+		return -1;
+	}
+	if (attach_start(ag))
+		return -1;
+	ag->ctl = ctl_start(ag);
+	if (!ag->ctl)
+		return -1;
+	ag->handoff = handoff_start(ag, ag->opts.handoff_socket, NULL);
+	if (!ag->handoff)
+		return -1;
+	return restore_init(ag);
+}
+
+/*
+ * Also after a partial start.  The control socket goes first (queued
+ * replies drain, the socket disappears), the workers before the sessions,
+ * which then save what the workers recorded.  Workloads keep their uffds:
+ * their faults wait for the next agent.
+ */
+static void stop_services(struct agent *ag)
+{
+	if (ag->ctl)
+		conn_server_stop(ag->ctl);
+	handoff_stop(ag->handoff);
+	attach_stop(ag);
+	restore_fini(ag);
+	region_table_fini(&ag->regions);
+	defer_fini(&ag->defer);
+	conn_hub_free(ag->hub);
 }
 
 int main(int argc, char **argv)
@@ -289,17 +321,20 @@ int main(int argc, char **argv)
 		goto fini_loop;
 	if (prepare_state_dir(&ag))
 		goto close_signals;
-	if (prepare_socket_dir(&ag))
+	if (prepare_socket_dir(&ag, ag.opts.socket_path) ||
+	    prepare_socket_dir(&ag, ag.opts.handoff_socket))
+		goto unlock_state;
+	/* the default image directory is the agent's own; given ones are the operator's */
+	if (ag.opts.default_image_dir && mkdir_p(&ag.log, ag.opts.image_dirs[0], 0700))
 		goto unlock_state;
 
 	uffd_probe(&ag.uffd, &ag.log);
 
-	ag.ctl = ctl_start(&ag);
-	if (!ag.ctl)
-		goto unlock_state;
-
+	if (start_services(&ag))
+		goto stop_services;
 	pr_info(&ag.log, "ready", LF_STR("socket", ag.opts.socket_path),
-		LF_UINT("max_clients", ag.opts.max_clients));
+		LF_STR("handoff_socket", ag.opts.handoff_socket),
+		LF_UINT("max_clients", ag.opts.max_clients), LF_UINT("workers", ag.opts.workers));
 	notify_supervisor(&ag, "READY=1");
 
 	if (loop_run(&ag.loop))
@@ -308,7 +343,8 @@ int main(int argc, char **argv)
 		ag.exit_code = 0;
 
 	notify_supervisor(&ag, "STOPPING=1");
-	ctl_stop(ag.ctl);
+stop_services:
+	stop_services(&ag);
 unlock_state:
 	close(ag.state_lock_fd);
 close_signals:

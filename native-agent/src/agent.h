@@ -11,15 +11,20 @@
 #include <sys/types.h>
 #include <sys/utsname.h>
 
+#include "defer.h"
 #include "log.h"
 #include "loop.h"
 #include "opts.h"
+#include "region.h"
 #include "uffd.h"
 
 #define AGENT_NAME "faultline-agent"
 #define AGENT_VERSION "0.1.0"
 
-struct ctl;
+struct conn_hub;
+struct conn_server;
+struct fault_engine;
+struct restore;
 
 struct agent {
 	struct opts opts;
@@ -27,7 +32,14 @@ struct agent {
 	struct loop loop;
 	struct uffd_probe uffd;
 	struct utsname uts;
-	struct ctl *ctl;
+	struct conn_hub *hub; /* every listening socket, to find connections by conn_ref */
+	struct conn_server *ctl;
+	struct conn_server *handoff; /* general handoff socket */
+	struct defer defer;
+	struct region_table regions;
+	struct restore *restores;
+	struct fault_engine *engine;
+	struct loop_handler engine_h;
 	struct loop_handler sig_h;
 	int sig_fd;
 	int state_lock_fd;
@@ -39,6 +51,5 @@ struct agent {
 
 void agent_stop(struct agent *ag, const char *reason);
 uint64_t agent_uptime_ms(const struct agent *ag);
-bool agent_uid_allowed(const struct agent *ag, uid_t uid);
 
 #endif /* FAULTLINE_AGENT_H */

@@ -1,20 +1,25 @@
 /*
- * Control commands (PROTOCOL.md §1.3).  A new message type is one handler
- * and one line in cmd_table; the checks every request goes through
+ * Control commands (PROTOCOL.md §1.3, §1.8).  A new message type is one
+ * handler and one line in cmd_table; the checks every request goes through
  * (negotiation, payload is a JSON object) live in cmd_dispatch() once.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "agent.h"
+#include "attach.h"
 #include "cmd.h"
+#include "jx.h"
+#include "region.h"
+#include "restore.h"
 
 #define LOG_COMP "cmd"
 #include "log.h"
 
-typedef int (*cmd_fn)(struct agent *ag, struct cmd_session *s, json_t *req,
-		      json_t **reply, struct cmd_error *err);
+typedef int (*cmd_fn)(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+		      json_t *req, json_t **reply, struct cmd_error *err);
 
 struct cmd {
 	uint8_t type;
@@ -24,10 +29,7 @@ struct cmd {
 
 #define SESSION_FIELDS(s) LF_UINT("conn", (s)->conn), LF_INT("pid", (s)->pid), LF_UINT("uid", (s)->uid)
 
-static int fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...)
+int cmd_fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -36,13 +38,6 @@ static int fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* Steals val and records failure, so that builders stay flat. */
-static void put(json_t *obj, const char *key, json_t *val, bool *ok)
-{
-	if (!val || json_object_set_new(obj, key, val))
-		*ok = false;
 }
 
 static json_t *names_array(const char **names, unsigned n)
@@ -67,17 +62,17 @@ static json_t *uffd_json(const struct uffd_probe *p)
 
 	if (!u)
 		return NULL;
-	put(u, "available", json_boolean(p->available), &ok);
-	put(u, "source", p->available ? json_string(uffd_source_name(p->source)) : json_null(), &ok);
-	put(u, "user_mode_only", json_boolean(p->user_mode_only), &ok);
-	put(u, "api", json_integer((json_int_t)p->api), &ok);
+	jx_put(u, "available", json_boolean(p->available), &ok);
+	jx_put(u, "source", p->available ? json_string(uffd_source_name(p->source)) : json_null(), &ok);
+	jx_put(u, "user_mode_only", json_boolean(p->user_mode_only), &ok);
+	jx_put(u, "api", json_integer((json_int_t)p->api), &ok);
 	n = uffd_feature_names(p->features, names, 64);
-	put(u, "features", names_array(names, n), &ok);
-	put(u, "feature_bits", json_integer((json_int_t)p->features), &ok);
+	jx_put(u, "features", names_array(names, n), &ok);
+	jx_put(u, "feature_bits", json_integer((json_int_t)p->features), &ok);
 	n = uffd_ioctl_names(p->ioctls, names, 64);
-	put(u, "ioctls", names_array(names, n), &ok);
-	put(u, "pagemap_scan", json_boolean(p->pagemap_scan), &ok);
-	put(u, "error", p->available ? json_null() : json_string(p->error), &ok);
+	jx_put(u, "ioctls", names_array(names, n), &ok);
+	jx_put(u, "pagemap_scan", json_boolean(p->pagemap_scan), &ok);
+	jx_put(u, "error", p->available ? json_null() : json_string(p->error), &ok);
 	if (!ok) {
 		json_decref(u);
 		return NULL;
@@ -85,40 +80,53 @@ static json_t *uffd_json(const struct uffd_probe *p)
 	return u;
 }
 
-static int cmd_hello(struct agent *ag, struct cmd_session *s, json_t *req, json_t **reply,
-		     struct cmd_error *err)
+/* Field checks shared by the control and the handoff hello. */
+int cmd_check_hello(json_t *req, struct cmd_error *err)
+{
+	json_t *client = json_object_get(req, "client");
+	json_t *protocol = json_object_get(req, "protocol");
+
+	if (client && !json_is_string(client))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"client\" must be a string");
+	if (protocol && (!json_is_integer(protocol) || json_integer_value(protocol) < 1))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"protocol\" must be an integer >= 1");
+	return 0;
+}
+
+static int cmd_hello(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+		     json_t *req, json_t **reply, struct cmd_error *err)
 {
 	json_t *client = json_object_get(req, "client");
 	json_t *protocol = json_object_get(req, "protocol");
 	json_t *r, *kernel;
 	bool ok = true;
 
-	if (client && !json_is_string(client))
-		return fail(err, PROTO_E_BAD_REQUEST, "\"client\" must be a string");
-	if (protocol && (!json_is_integer(protocol) || json_integer_value(protocol) < 1))
-		return fail(err, PROTO_E_BAD_REQUEST, "\"protocol\" must be an integer >= 1");
-
+	(void)h;
+	if (cmd_check_hello(req, err))
+		return -1;
 	r = json_object();
 	kernel = json_object();
 	if (!r || !kernel) {
 		json_decref(r);
 		json_decref(kernel);
-		return fail(err, PROTO_E_INTERNAL, "out of memory");
+		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
-	put(kernel, "sysname", json_string(ag->uts.sysname), &ok);
-	put(kernel, "release", json_string(ag->uts.release), &ok);
-	put(kernel, "machine", json_string(ag->uts.machine), &ok);
-	put(r, "agent", json_string(AGENT_NAME), &ok);
-	put(r, "version", json_string(AGENT_VERSION), &ok);
+	jx_put(kernel, "sysname", json_string(ag->uts.sysname), &ok);
+	jx_put(kernel, "release", json_string(ag->uts.release), &ok);
+	jx_put(kernel, "machine", json_string(ag->uts.machine), &ok);
+	jx_put(r, "agent", json_string(AGENT_NAME), &ok);
+	jx_put(r, "version", json_string(AGENT_VERSION), &ok);
 	/* the version spoken on this connection; the client adapts to it */
-	put(r, "protocol", json_integer(PROTO_VERSION), &ok);
-	put(r, "pid", json_integer(ag->pid), &ok);
-	put(r, "max_payload", json_integer(PROTO_MAX_PAYLOAD), &ok);
-	put(r, "kernel", kernel, &ok);
-	put(r, "uffd", uffd_json(&ag->uffd), &ok);
+	jx_put(r, "protocol", json_integer(PROTO_VERSION), &ok);
+	jx_put(r, "pid", json_integer(ag->pid), &ok);
+	jx_put(r, "max_payload", json_integer(PROTO_MAX_PAYLOAD), &ok);
+	jx_put(r, "kernel", kernel, &ok);
+	jx_put(r, "uffd", uffd_json(&ag->uffd), &ok);
+	jx_put(r, "handoff_socket", json_string(ag->opts.handoff_socket), &ok);
+	jx_put(r, "workers", json_integer(ag->opts.workers), &ok);
 	if (!ok) {
 		json_decref(r);
-		return fail(err, PROTO_E_INTERNAL, "cannot build hello reply");
+		return cmd_fail(err, PROTO_E_INTERNAL, "cannot build hello reply");
 	}
 
 	if (!s->hello_done)
@@ -130,42 +138,218 @@ static int cmd_hello(struct agent *ag, struct cmd_session *s, json_t *req, json_
 	return 0;
 }
 
-static int cmd_ping(struct agent *ag, struct cmd_session *s, json_t *req, json_t **reply,
-		    struct cmd_error *err)
+static int cmd_ping(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+		    json_t *req, json_t **reply, struct cmd_error *err)
 {
 	(void)s;
+	(void)h;
 	(void)req;
 	*reply = json_pack("{s:I}", "uptime_ms", (json_int_t)agent_uptime_ms(ag));
-	return *reply ? 0 : fail(err, PROTO_E_INTERNAL, "out of memory");
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 
-static int cmd_shutdown(struct agent *ag, struct cmd_session *s, json_t *req, json_t **reply,
-			struct cmd_error *err)
+static int cmd_shutdown(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			json_t *req, json_t **reply, struct cmd_error *err)
 {
+	(void)h;
 	(void)req;
 	*reply = json_object();
 	if (!*reply)
-		return fail(err, PROTO_E_INTERNAL, "out of memory");
+		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	pr_info(&ag->log, "shutdown requested", SESSION_FIELDS(s));
 	agent_stop(ag, "shutdown request");
 	return 0;
+}
+
+/* {"id": "<uuid>"} naming an existing region or session. */
+static const char *get_id(json_t *req, struct cmd_error *err)
+{
+	json_t *id = json_object_get(req, "id");
+
+	if (!json_is_string(id)) {
+		cmd_fail(err, PROTO_E_BAD_REQUEST, "\"id\" must be a string");
+		return NULL;
+	}
+	return json_string_value(id);
+}
+
+static int get_bool(json_t *req, const char *key, bool dflt, bool *out, struct cmd_error *err)
+{
+	json_t *v = json_object_get(req, key);
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"%s\" must be true or false", key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int cmd_region_list(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			   json_t *req, json_t **reply, struct cmd_error *err)
+{
+	json_t *list = json_array();
+	bool all;
+
+	(void)s;
+	(void)h;
+	if (!list || get_bool(req, "include_detached", false, &all, err)) {
+		json_decref(list);
+		return list ? -1 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	}
+	for (struct region *r = ag->regions.head; r; r = r->ctl.next) {
+		if ((all || region_state(r) != REGION_DETACHED) &&
+		    json_array_append_new(list, region_json(r))) {
+			json_decref(list);
+			return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+		}
+	}
+	*reply = json_pack("{s:o}", "regions", list);
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+static int cmd_region_get(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			  json_t *req, json_t **reply, struct cmd_error *err)
+{
+	const char *id = get_id(req, err);
+	struct region *r;
+
+	(void)s;
+	(void)h;
+	if (!id)
+		return -1;
+	r = region_table_find(&ag->regions, id);
+	if (!r)
+		return cmd_fail(err, PROTO_E_NOT_FOUND, "no region %.64s", id);
+	*reply = region_json(r);
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+static int cmd_region_detach(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			     json_t *req, json_t **reply, struct cmd_error *err)
+{
+	const char *id = get_id(req, err);
+	struct region *r;
+	bool populate;
+
+	if (!id || get_bool(req, "populate", true, &populate, err))
+		return -1;
+	r = region_table_find(&ag->regions, id);
+	if (!r)
+		return cmd_fail(err, PROTO_E_NOT_FOUND, "no region %.64s", id);
+	pr_info(&ag->log, "region detach requested", SESSION_FIELDS(s), LF_STR("region", id),
+		LF_BOOL("populate", populate));
+	return attach_detach(ag, r, populate, s->ref, h->type, h->id, reply, err);
+}
+
+static int cmd_restore_create(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			      json_t *req, json_t **reply, struct cmd_error *err)
+{
+	(void)s;
+	(void)h;
+	return restore_create(ag, req, reply, err);
+}
+
+static int cmd_restore_get(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			   json_t *req, json_t **reply, struct cmd_error *err)
+{
+	const char *id = get_id(req, err);
+	struct restore *rs;
+
+	(void)s;
+	(void)h;
+	if (!id)
+		return -1;
+	rs = restore_find(ag, id);
+	if (!rs)
+		return cmd_fail(err, PROTO_E_NOT_FOUND, "no restore session %.64s", id);
+	*reply = restore_json(rs);
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+static int cmd_restore_list(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			    json_t *req, json_t **reply, struct cmd_error *err)
+{
+	json_t *list = json_array();
+
+	(void)s;
+	(void)h;
+	(void)req;
+	for (struct restore *rs = ag->restores; list && rs; rs = rs->next) {
+		if (json_array_append_new(list, restore_json(rs))) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	*reply = list ? json_pack("{s:o}", "restores", list) : NULL;
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+static int cmd_restore_delete(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			      json_t *req, json_t **reply, struct cmd_error *err)
+{
+	const char *id = get_id(req, err);
+	struct restore *rs;
+
+	(void)h;
+	if (!id)
+		return -1;
+	rs = restore_find(ag, id);
+	if (!rs)
+		return cmd_fail(err, PROTO_E_NOT_FOUND, "no restore session %.64s", id);
+	pr_info(&ag->log, "restore session delete requested", SESSION_FIELDS(s), LF_STR("id", id));
+	if (restore_delete(ag, rs, err))
+		return -1;
+	*reply = json_object();
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 
 static const struct cmd cmd_table[] = {
 	{ PROTO_T_HELLO, true, cmd_hello },
 	{ PROTO_T_PING, false, cmd_ping },
 	{ PROTO_T_SHUTDOWN, false, cmd_shutdown },
+	{ PROTO_T_REGION_LIST, false, cmd_region_list },
+	{ PROTO_T_REGION_GET, false, cmd_region_get },
+	{ PROTO_T_REGION_DETACH, false, cmd_region_detach },
+	{ PROTO_T_RESTORE_CREATE, false, cmd_restore_create },
+	{ PROTO_T_RESTORE_GET, false, cmd_restore_get },
+	{ PROTO_T_RESTORE_LIST, false, cmd_restore_list },
+	{ PROTO_T_RESTORE_DELETE, false, cmd_restore_delete },
 };
+
+/* Duplicate keys are rejected: two readers could disagree on which one counts. */
+int cmd_parse(const struct proto_hdr *h, const uint8_t *payload, json_t **req,
+	      struct cmd_error *err)
+{
+	json_error_t jerr;
+
+	if (!h->length)
+		*req = json_object();
+	else
+		*req = json_loadb((const char *)payload, h->length, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*req && !h->length)
+		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	if (!*req)
+		return cmd_fail(err, PROTO_E_BAD_PAYLOAD, "payload is not valid JSON: %s at byte %d",
+				jerr.text, jerr.position);
+	if (!json_is_object(*req)) {
+		json_decref(*req);
+		*req = NULL;
+		return cmd_fail(err, PROTO_E_BAD_PAYLOAD, "payload must be a JSON object");
+	}
+	return 0;
+}
 
 /*
  * An unknown type is reported as UNKNOWN_TYPE even before hello: it is the
  * more useful answer (nothing the client does next will make it known).
+ * Returns 0 with *reply, -1 with *err, or CMD_DEFERRED.
  */
 int cmd_dispatch(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
 		 const uint8_t *payload, json_t **reply, struct cmd_error *err)
 {
 	const struct cmd *cmd = NULL;
-	json_error_t jerr;
 	json_t *req;
 	int ret;
 
@@ -177,27 +361,13 @@ int cmd_dispatch(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 		}
 	}
 	if (!cmd)
-		return fail(err, PROTO_E_UNKNOWN_TYPE, "unknown message type 0x%02x", h->type);
+		return cmd_fail(err, PROTO_E_UNKNOWN_TYPE, "unknown message type 0x%02x", h->type);
 	if (!s->hello_done && !cmd->before_hello)
-		return fail(err, PROTO_E_NOT_NEGOTIATED, "send hello before %s",
-			    proto_type_name(h->type));
-
-	/* duplicate keys are rejected: two readers could disagree on which one counts */
-	if (!h->length) {
-		req = json_object();
-		if (!req)
-			return fail(err, PROTO_E_INTERNAL, "out of memory");
-	} else {
-		req = json_loadb((const char *)payload, h->length, JSON_REJECT_DUPLICATES, &jerr);
-		if (!req)
-			return fail(err, PROTO_E_BAD_PAYLOAD, "payload is not valid JSON: %s at byte %d",
-				    jerr.text, jerr.position);
-	}
-	if (!json_is_object(req)) {
-		json_decref(req);
-		return fail(err, PROTO_E_BAD_PAYLOAD, "payload must be a JSON object");
-	}
-	ret = cmd->fn(ag, s, req, reply, err);
+		return cmd_fail(err, PROTO_E_NOT_NEGOTIATED, "send hello before %s",
+				proto_type_name(h->type));
+	if (cmd_parse(h, payload, &req, err))
+		return -1;
+	ret = cmd->fn(ag, s, h, req, reply, err);
 	json_decref(req);
 	return ret;
 }

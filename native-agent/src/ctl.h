@@ -1,15 +1,14 @@
 /*
  * Control socket server (PROTOCOL.md §1): accepts local clients, checks
- * their credentials, splits their byte streams into frames, hands requests
- * to cmd_dispatch() and delivers the replies without ever blocking.
+ * their credentials and hands their requests to cmd_dispatch(); stopped
+ * with conn_server_stop(), which drains queued replies first.
  */
 #ifndef FAULTLINE_CTL_H
 #define FAULTLINE_CTL_H
 
 struct agent;
-struct ctl;
+struct conn_server;
 
-struct ctl *ctl_start(struct agent *ag);
-void ctl_stop(struct ctl *ctl);
+struct conn_server *ctl_start(struct agent *ag);
 
 #endif /* FAULTLINE_CTL_H */

@@ -18,6 +18,9 @@
 
 #define DEFAULT_MAX_CLIENTS 64
 #define DEFAULT_STALL_TIMEOUT_MS 30000
+#define DEFAULT_SPIN_US 50
+#define DEFAULT_POPULATE_CHUNK_PAGES 512
+#define MAX_WORKERS 256
 
 enum {
 	OPT_SOCKET = 0x100,
@@ -27,6 +30,12 @@ enum {
 	OPT_ALLOW_UID,
 	OPT_MAX_CLIENTS,
 	OPT_STALL_TIMEOUT,
+	OPT_HANDOFF_SOCKET,
+	OPT_HANDOFF_ALLOW_UID,
+	OPT_ALLOW_IMAGE_DIR,
+	OPT_WORKERS,
+	OPT_SPIN_US,
+	OPT_POPULATE_CHUNK,
 };
 
 static const struct option long_opts[] = {
@@ -37,6 +46,12 @@ static const struct option long_opts[] = {
 	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "stall-timeout-ms", required_argument, NULL, OPT_STALL_TIMEOUT },
+	{ "handoff-socket", required_argument, NULL, OPT_HANDOFF_SOCKET },
+	{ "handoff-allow-uid", required_argument, NULL, OPT_HANDOFF_ALLOW_UID },
+	{ "allow-image-dir", required_argument, NULL, OPT_ALLOW_IMAGE_DIR },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "spin-us", required_argument, NULL, OPT_SPIN_US },
+	{ "populate-chunk-pages", required_argument, NULL, OPT_POPULATE_CHUNK },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -60,11 +75,24 @@ static void usage(FILE *f)
 		"  --max-clients N          concurrent control connections (default: %d)\n"
 		"  --stall-timeout-ms MS    drop a client whose replies stay unread this long\n"
 		"                           (default: %d)\n"
+		"\n"
+		"  --handoff-socket PATH    general handoff socket, mode 0666 (default:\n"
+		"                           <state-dir>/handoff.sock)\n"
+		"  --handoff-allow-uid UID  also accept workloads with this uid on handoff sockets\n"
+		"                           (repeatable; root and the agent's uid always are)\n"
+		"  --allow-image-dir DIR    restore images must lie inside DIR after resolving\n"
+		"                           symlinks (repeatable; default: <state-dir>/images)\n"
+		"  --workers N              fault worker threads (default: online CPUs)\n"
+		"  --spin-us US             longest a worker polls for the next fault before it\n"
+		"                           sleeps; adapts below it, 0 never spins (default: %d)\n"
+		"  --populate-chunk-pages N largest install of the background populator between\n"
+		"                           two looks at pending faults (default: %d)\n"
 		"  -V, --version            print version and protocol version, then exit\n"
 		"  -h, --help               print this help, then exit\n"
 		"\n"
 		"Exit status: 0 on clean shutdown, 1 on failure, 2 on bad usage.\n",
-		DEFAULT_MAX_CLIENTS, DEFAULT_STALL_TIMEOUT_MS);
+		DEFAULT_MAX_CLIENTS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_SPIN_US,
+		DEFAULT_POPULATE_CHUNK_PAGES);
 }
 
 static int parse_unsigned(const char *s, unsigned long long max, unsigned long long *v)
@@ -80,15 +108,44 @@ static int parse_unsigned(const char *s, unsigned long long max, unsigned long l
 	return 0;
 }
 
-static int add_uid(struct opts *o, uid_t uid)
+static int add_uid(uid_t *uids, unsigned *n, uid_t uid)
 {
-	for (unsigned i = 0; i < o->n_allow_uids; i++) {
-		if (o->allow_uids[i] == uid)
+	for (unsigned i = 0; i < *n; i++) {
+		if (uids[i] == uid)
 			return 0;
 	}
-	if (o->n_allow_uids == OPTS_MAX_UIDS)
+	if (*n == OPTS_MAX_UIDS)
 		return -1;
-	o->allow_uids[o->n_allow_uids++] = uid;
+	uids[(*n)++] = uid;
+	return 0;
+}
+
+/* (uid_t)-1 means "no change" to set*id(2); never a real user */
+static int parse_uid(const char *opt, const char *arg, uid_t *uids, unsigned *n, FILE *err)
+{
+	unsigned long long v;
+
+	if (parse_unsigned(arg, (uid_t)-2, &v)) {
+		fprintf(err, AGENT_NAME ": %s: '%s' is not a numeric uid\n", opt, arg);
+		return -1;
+	}
+	if (add_uid(uids, n, (uid_t)v)) {
+		fprintf(err, AGENT_NAME ": %s: at most %d uids\n", opt, OPTS_MAX_UIDS);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_range(const char *opt, const char *arg, unsigned long long lo,
+		       unsigned long long hi, unsigned *out, FILE *err)
+{
+	unsigned long long v;
+
+	if (parse_unsigned(arg, hi, &v) || v < lo) {
+		fprintf(err, AGENT_NAME ": %s: '%s' is not a number in %llu..%llu\n", opt, arg, lo, hi);
+		return -1;
+	}
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -135,6 +192,46 @@ static int set_defaults(struct opts *o, FILE *err)
 		fprintf(err, AGENT_NAME ": out of memory\n");
 		return -1;
 	}
+	if (!o->handoff_socket) {
+		o->handoff_socket = join(o->state_dir, "/handoff.sock");
+		if (!o->handoff_socket) {
+			fprintf(err, AGENT_NAME ": out of memory\n");
+			return -1;
+		}
+		if (strlen(o->handoff_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			fprintf(err, AGENT_NAME ": --state-dir too long for the default handoff socket;"
+				     " pass --handoff-socket\n");
+			return -1;
+		}
+	}
+	if (!o->n_image_dirs) {
+		o->image_dirs[0] = join(o->state_dir, "/images");
+		if (!o->image_dirs[0]) {
+			fprintf(err, AGENT_NAME ": out of memory\n");
+			return -1;
+		}
+		o->n_image_dirs = 1;
+		o->default_image_dir = true;
+	}
+	if (!o->workers) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o->workers = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
+	}
+	return 0;
+}
+
+static int check_socket_path(const char *opt, const char *arg, FILE *err)
+{
+	if (!*arg) {
+		fprintf(err, AGENT_NAME ": %s: empty path\n", opt);
+		return -1;
+	}
+	if (strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fprintf(err, AGENT_NAME ": %s: path longer than %zu bytes\n", opt,
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return -1;
+	}
 	return 0;
 }
 
@@ -147,32 +244,68 @@ static int replace(char **dst, const char *val)
 
 enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FILE *err)
 {
-	unsigned long long v;
 	int c;
 
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
 	o->max_clients = DEFAULT_MAX_CLIENTS;
 	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
-	add_uid(o, 0);
-	add_uid(o, geteuid());
+	o->spin_us = DEFAULT_SPIN_US;
+	o->populate_chunk_pages = DEFAULT_POPULATE_CHUNK_PAGES;
+	add_uid(o->allow_uids, &o->n_allow_uids, 0);
+	add_uid(o->allow_uids, &o->n_allow_uids, geteuid());
+	add_uid(o->handoff_uids, &o->n_handoff_uids, 0);
+	add_uid(o->handoff_uids, &o->n_handoff_uids, geteuid());
 
 	opterr = 0;
 	optind = 0; /* glibc: full reinitialisation, so tests can parse repeatedly */
 	while ((c = getopt_long(argc, argv, ":hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET:
-			if (!*optarg) {
-				fprintf(err, AGENT_NAME ": --socket: empty path\n");
+			if (check_socket_path("--socket", optarg, err))
 				goto usage_error;
-			}
-			if (strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-				fprintf(err, AGENT_NAME ": --socket: path longer than %zu bytes\n",
-					sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-				goto usage_error;
-			}
 			if (replace(&o->socket_path, optarg))
 				goto nomem;
+			break;
+		case OPT_HANDOFF_SOCKET:
+			if (check_socket_path("--handoff-socket", optarg, err))
+				goto usage_error;
+			if (replace(&o->handoff_socket, optarg))
+				goto nomem;
+			break;
+		case OPT_HANDOFF_ALLOW_UID:
+			if (parse_uid("--handoff-allow-uid", optarg, o->handoff_uids,
+				      &o->n_handoff_uids, err))
+				goto usage_error;
+			break;
+		case OPT_ALLOW_IMAGE_DIR:
+			if (*optarg != '/') {
+				fprintf(err, AGENT_NAME ": --allow-image-dir: '%s' is not an absolute path\n",
+					optarg);
+				goto usage_error;
+			}
+			if (o->n_image_dirs == OPTS_MAX_IMAGE_DIRS) {
+				fprintf(err, AGENT_NAME ": --allow-image-dir: at most %d directories\n",
+					OPTS_MAX_IMAGE_DIRS);
+				goto usage_error;
+			}
+			o->image_dirs[o->n_image_dirs] = strdup(optarg);
+			if (!o->image_dirs[o->n_image_dirs])
+				goto nomem;
+			o->n_image_dirs++;
+			break;
+		case OPT_WORKERS:
+			if (parse_range("--workers", optarg, 1, MAX_WORKERS, &o->workers, err))
+				goto usage_error;
+			break;
+		case OPT_SPIN_US:
+			if (parse_range("--spin-us", optarg, 0, 10000, &o->spin_us, err))
+				goto usage_error;
+			break;
+		case OPT_POPULATE_CHUNK:
+			if (parse_range("--populate-chunk-pages", optarg, 1, 65536,
+					&o->populate_chunk_pages, err))
+				goto usage_error;
 			break;
 		case OPT_STATE_DIR:
 			if (!*optarg) {
@@ -198,31 +331,17 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 				goto nomem;
 			break;
 		case OPT_ALLOW_UID:
-			/* (uid_t)-1 means "no change" to set*id(2); never a real user */
-			if (parse_unsigned(optarg, (uid_t)-2, &v)) {
-				fprintf(err, AGENT_NAME ": --allow-uid: '%s' is not a numeric uid\n", optarg);
+			if (parse_uid("--allow-uid", optarg, o->allow_uids, &o->n_allow_uids, err))
 				goto usage_error;
-			}
-			if (add_uid(o, (uid_t)v)) {
-				fprintf(err, AGENT_NAME ": --allow-uid: at most %d uids\n", OPTS_MAX_UIDS);
-				goto usage_error;
-			}
 			break;
 		case OPT_MAX_CLIENTS:
-			if (parse_unsigned(optarg, 65536, &v) || v == 0) {
-				fprintf(err, AGENT_NAME ": --max-clients: '%s' is not a number in 1..65536\n",
-					optarg);
+			if (parse_range("--max-clients", optarg, 1, 65536, &o->max_clients, err))
 				goto usage_error;
-			}
-			o->max_clients = (unsigned)v;
 			break;
 		case OPT_STALL_TIMEOUT:
-			if (parse_unsigned(optarg, 86400000, &v) || v == 0) {
-				fprintf(err, AGENT_NAME ": --stall-timeout-ms: '%s' is not a number in 1..86400000\n",
-					optarg);
+			if (parse_range("--stall-timeout-ms", optarg, 1, 86400000,
+					&o->stall_timeout_ms, err))
 				goto usage_error;
-			}
-			o->stall_timeout_ms = (unsigned)v;
 			break;
 		case 'V':
 			fprintf(out, AGENT_NAME " " AGENT_VERSION "\ncontrol protocol %d\n", PROTO_VERSION);
@@ -264,5 +383,9 @@ void opts_fini(struct opts *o)
 	free(o->socket_path);
 	free(o->state_dir);
 	free(o->log_file);
-	o->socket_path = o->state_dir = o->log_file = NULL;
+	free(o->handoff_socket);
+	o->socket_path = o->state_dir = o->log_file = o->handoff_socket = NULL;
+	for (unsigned i = 0; i < o->n_image_dirs; i++)
+		free(o->image_dirs[i]);
+	o->n_image_dirs = 0;
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 
 #define OPTS_MAX_UIDS 64
+#define OPTS_MAX_IMAGE_DIRS 16
 
 struct opts {
 	char *socket_path;
@@ -21,6 +22,17 @@ struct opts {
 	unsigned n_allow_uids;
 	unsigned max_clients;
 	unsigned stall_timeout_ms;
+	/* handoff sockets (PROTOCOL.md §2) */
+	char *handoff_socket;
+	uid_t handoff_uids[OPTS_MAX_UIDS]; /* always holds root and the agent's euid */
+	unsigned n_handoff_uids;
+	char *image_dirs[OPTS_MAX_IMAGE_DIRS];
+	unsigned n_image_dirs;
+	bool default_image_dir; /* image_dirs[0] is <state-dir>/images, created at start */
+	/* fault engine */
+	unsigned workers;
+	unsigned spin_us;
+	unsigned populate_chunk_pages;
 };
 
 enum opts_action {

@@ -189,6 +189,9 @@ const char *proto_err_code(enum proto_err err)
 		[PROTO_E_NOT_NEGOTIATED] = "NOT_NEGOTIATED",
 		[PROTO_E_BAD_REQUEST] = "BAD_REQUEST",
 		[PROTO_E_INTERNAL] = "INTERNAL",
+		[PROTO_E_NOT_FOUND] = "NOT_FOUND",
+		[PROTO_E_CONFLICT] = "CONFLICT",
+		[PROTO_E_PERMISSION_DENIED] = "PERMISSION_DENIED",
 	};
 
 	if ((unsigned)err >= sizeof(codes) / sizeof(codes[0]))
@@ -205,6 +208,26 @@ const char *proto_type_name(uint8_t type)
 		return "ping";
 	case PROTO_T_SHUTDOWN:
 		return "shutdown";
+	case PROTO_T_REGION_LIST:
+		return "region_list";
+	case PROTO_T_REGION_GET:
+		return "region_get";
+	case PROTO_T_REGION_DETACH:
+		return "region_detach";
+	case PROTO_T_RESTORE_CREATE:
+		return "restore_create";
+	case PROTO_T_RESTORE_GET:
+		return "restore_get";
+	case PROTO_T_RESTORE_LIST:
+		return "restore_list";
+	case PROTO_T_RESTORE_DELETE:
+		return "restore_delete";
+	case PROTO_T_REGION_REGISTER:
+		return "region_register";
+	case PROTO_T_REGION_UNREGISTER:
+		return "region_unregister";
+	case PROTO_T_REGION_DETACHED:
+		return "region_detached";
 	}
 	return NULL;
 }

@@ -32,30 +32,36 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 
 /*
  * The lock settles races between agents starting together; the connect
- * probe additionally protects a socket served by something that does not
- * take the lock.  The lock file is never removed: unlinking a lock file
- * lets two processes hold "the" lock on different inodes.
+ * probe (claim_path) additionally protects a socket served by something
+ * that does not take the lock.  The lock file is never removed: unlinking
+ * a lock file lets two processes hold "the" lock on different inodes.
  */
-static int claim_path(struct usock *us, struct log *lg)
+static int lock_path(struct usock *us, struct log *lg)
 {
-	struct sockaddr_un sa;
-	char lock_path[sizeof(sa.sun_path) + 8];
-	struct stat st;
-	int fd, ret;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 
-	snprintf(lock_path, sizeof(lock_path), "%s.lock", us->path);
-	us->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	snprintf(path, sizeof(path), "%s.lock", us->path);
+	us->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (us->lock_fd < 0) {
-		pr_perror(lg, "cannot open socket lock", LF_STR("path", lock_path));
+		pr_perror(lg, "cannot open socket lock", LF_STR("path", path));
 		return -1;
 	}
 	if (flock(us->lock_fd, LOCK_EX | LOCK_NB)) {
 		if (errno == EWOULDBLOCK)
 			pr_err(lg, "another agent owns the socket", LF_STR("path", us->path));
 		else
-			pr_perror(lg, "cannot lock socket", LF_STR("path", lock_path));
+			pr_perror(lg, "cannot lock socket", LF_STR("path", path));
 		return -1;
 	}
+	return 0;
+}
+
+/* A node left at the path is replaced only when nobody listens on it. */
+static int claim_path(struct usock *us, struct log *lg)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, ret;
 
 	if (lstat(us->path, &st)) {
 		if (errno == ENOENT)
@@ -142,7 +148,7 @@ static int open_listener(struct usock *us, mode_t mode, struct log *lg)
 	return 0;
 }
 
-int usock_listen(struct usock *us, const char *path, mode_t mode, struct log *lg)
+int usock_listen(struct usock *us, const char *path, mode_t mode, bool lock, struct log *lg)
 {
 	struct sockaddr_un sa;
 
@@ -158,7 +164,7 @@ int usock_listen(struct usock *us, const char *path, mode_t mode, struct log *lg
 		pr_perror(lg, "out of memory");
 		return -1;
 	}
-	if (claim_path(us, lg) || open_listener(us, mode, lg)) {
+	if ((lock && lock_path(us, lg)) || claim_path(us, lg) || open_listener(us, mode, lg)) {
 		usock_close(us, lg);
 		return -1;
 	}

@@ -28,6 +28,7 @@
 
 #include "uffd_compat.h"
 #include "harness.h"
+#include "hwork.h"
 #include "test.h"
 
 static const struct t_case cases[] = {
@@ -58,6 +59,35 @@ static const struct t_case cases[] = {
 	{ "uffd/probe_matches_host", t_uffd_probe_matches_host, T_NEEDS_UFFD },
 	{ "uffd/open_flags", t_uffd_open_flags, T_NEEDS_UFFD },
 	{ "uffd/names", t_uffd_names, 0 },
+
+	{ "unit/register_payload", t_unit_register_payload, 0 },
+	{ "unit/firecracker_handshake", t_unit_firecracker_handshake, 0 },
+	{ "unit/working_set_file", t_unit_working_set_file, 0 },
+	{ "unit/image_paths", t_unit_image_paths, 0 },
+
+	{ "engine/eagain_retry", t_engine_eagain_retry, T_NEEDS_UFFD },
+	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
+	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
+
+	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
+	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
+	{ "restore/two_threads", t_restore_two_threads, T_NEEDS_UFFD },
+	{ "restore/zero_pages", t_restore_zero_pages, T_NEEDS_UFFD },
+	{ "restore/fault_around", t_restore_fault_around, T_NEEDS_UFFD },
+	{ "restore/thp", t_restore_thp, T_NEEDS_UFFD },
+	{ "restore/hugetlb_2m", t_restore_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
+
+	{ "session/background_populator_completes", t_session_background_complete, T_NEEDS_UFFD },
+	{ "session/detach_populates_then_releases", t_session_detach_populates, T_NEEDS_UFFD },
+	{ "session/working_set_replay", t_session_working_set_replay, T_NEEDS_UFFD },
+	{ "session/agent_killed_mid_restore", t_session_agent_killed, T_NEEDS_UFFD },
+	{ "session/commands", t_session_commands, T_NEEDS_UFFD },
+
+	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
+	{ "handoff/balloon_remove_reads_zero", t_handoff_balloon_remove, T_NEEDS_UFFD },
+	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },
+	{ "handoff/errors", t_handoff_errors, T_NEEDS_UFFD },
+	{ "handoff/uid_refused", t_handoff_uid_refused, T_NEEDS_ROOT },
 
 	{ "ctl/hello", t_ctl_hello, T_NEEDS_UFFD },
 	{ "ctl/ping", t_ctl_ping, 0 },
@@ -183,7 +213,7 @@ static const char *missing_reason(const struct t_env *env, unsigned needs)
 	if ((needs & T_NEEDS_UFFD) && !env->uffd)
 		return "userfaultfd is not available to this process";
 	if ((needs & T_NEEDS_ROOT) && !env->root)
-		return "needs root (switches to uid 65534)";
+		return "needs root (switches to uid 65534, reserves huge pages)";
 	return NULL;
 }
 
@@ -212,7 +242,9 @@ static int run_case(const struct t_case *c, const struct t_env *env, int timeout
 		int r;
 
 		h_setup(env->agent_path);
+		h_work_setup(env->demo_path);
 		r = c->fn(env);
+		h_work_cleanup();
 		/* agents still running are stopped with SIGTERM and must exit 0 */
 		if (!h_cleanup(r == T_PASS, env->verbose) && r == T_PASS)
 			r = T_FAIL;
@@ -270,7 +302,7 @@ static void usage(FILE *f, const char *prog)
 
 int main(int argc, char **argv)
 {
-	static char agent_path[PATH_MAX];
+	static char agent_path[PATH_MAX], demo_path[PATH_MAX];
 	struct t_env env = { 0 };
 	char *filters[32];
 	int n_filters = 0, timeout_s = 60, opt;
@@ -324,6 +356,10 @@ int main(int argc, char **argv)
 		strcat(dirname(agent_path), "/faultline-agent");
 		env.agent_path = agent_path;
 	}
+	/* the demo (a libfaultline workload) is built next to the agent */
+	snprintf(demo_path, sizeof(demo_path), "%s", env.agent_path);
+	strcpy(strrchr(demo_path, '/') ? strrchr(demo_path, '/') + 1 : demo_path, "faultline-demo");
+	env.demo_path = demo_path;
 	s = getenv("FAULTLINE_ALLOW_SKIP");
 	allow_skip = s && !strcmp(s, "1");
 	probe_host(&env);

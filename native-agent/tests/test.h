@@ -26,6 +26,7 @@ enum t_result {
 /* What the runner found on this host, probed independently of the agent. */
 struct t_env {
 	const char *agent_path;
+	const char *demo_path;
 	bool root;
 	bool uffd;
 	const char *uffd_source; /* "dev_userfaultfd" or "syscall" */
@@ -96,6 +97,40 @@ int t_opts_rejects(const struct t_env *env);
 int t_uffd_probe_matches_host(const struct t_env *env);
 int t_uffd_open_flags(const struct t_env *env);
 int t_uffd_names(const struct t_env *env);
+
+/* test_units.c */
+int t_unit_register_payload(const struct t_env *env);
+int t_unit_firecracker_handshake(const struct t_env *env);
+int t_unit_working_set_file(const struct t_env *env);
+int t_unit_image_paths(const struct t_env *env);
+
+/* test_engine.c */
+int t_engine_eagain_retry(const struct t_env *env);
+int t_engine_threaded_restore(const struct t_env *env);
+int t_engine_hugetlb_remove(const struct t_env *env);
+
+/* test_restore.c */
+int t_restore_seq(const struct t_env *env);
+int t_restore_random(const struct t_env *env);
+int t_restore_two_threads(const struct t_env *env);
+int t_restore_zero_pages(const struct t_env *env);
+int t_restore_fault_around(const struct t_env *env);
+int t_restore_thp(const struct t_env *env);
+int t_restore_hugetlb(const struct t_env *env);
+
+/* test_handoff.c */
+int t_handoff_firecracker(const struct t_env *env);
+int t_handoff_balloon_remove(const struct t_env *env);
+int t_handoff_anonymous(const struct t_env *env);
+int t_handoff_errors(const struct t_env *env);
+int t_handoff_uid_refused(const struct t_env *env);
+
+/* test_session.c */
+int t_session_background_complete(const struct t_env *env);
+int t_session_detach_populates(const struct t_env *env);
+int t_session_working_set_replay(const struct t_env *env);
+int t_session_agent_killed(const struct t_env *env);
+int t_session_commands(const struct t_env *env);
 
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);

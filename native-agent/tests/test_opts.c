@@ -50,6 +50,12 @@ int t_opts_defaults(const struct t_env *env)
 	CHECK(o.max_clients == 64 && o.stall_timeout_ms == 30000);
 	CHECK(o.allow_uids[0] == 0);
 	CHECK(o.n_allow_uids == (geteuid() == 0 ? 1u : 2u));
+	CHECK(o.n_handoff_uids == o.n_allow_uids && o.handoff_uids[0] == 0);
+	CHECK(o.handoff_socket && !strcmp(o.handoff_socket + strlen(o.state_dir), "/handoff.sock"));
+	CHECK(o.n_image_dirs == 1 && o.default_image_dir);
+	CHECK(!strcmp(o.image_dirs[0] + strlen(o.state_dir), "/images"));
+	CHECK(o.workers == (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
+	CHECK(o.spin_us == 50 && o.populate_chunk_pages == 512);
 	opts_fini(&o);
 	return T_PASS;
 }
@@ -59,7 +65,10 @@ int t_opts_allow_uid(const struct t_env *env)
 	static const char *const args[] = {
 		"--allow-uid", "1000", "--allow-uid=65534", "--allow-uid", "1000",
 		"--socket", "/tmp/x.sock", "--state-dir", "/tmp/st", "--log-level", "warn",
-		"--max-clients", "3", "--stall-timeout-ms", "250", NULL,
+		"--max-clients", "3", "--stall-timeout-ms", "250", "--handoff-allow-uid", "1001",
+		"--handoff-socket", "/tmp/h.sock", "--allow-image-dir", "/srv/a",
+		"--allow-image-dir=/srv/b", "--workers", "3", "--spin-us", "0",
+		"--populate-chunk-pages", "64", NULL,
 	};
 	struct opts o;
 	char err[512] = "";
@@ -76,6 +85,13 @@ int t_opts_allow_uid(const struct t_env *env)
 	CHECKF(o.n_allow_uids == expect, "duplicates must collapse: %u uids", o.n_allow_uids);
 	CHECK(!strcmp(o.socket_path, "/tmp/x.sock") && !strcmp(o.state_dir, "/tmp/st"));
 	CHECK(o.log_level == LOG_LVL_WARN && o.max_clients == 3 && o.stall_timeout_ms == 250);
+	/* the two uid lists are independent */
+	CHECK(o.n_handoff_uids == (geteuid() == 0 ? 2u : 3u));
+	CHECK(o.handoff_uids[o.n_handoff_uids - 1] == 1001);
+	CHECK(!strcmp(o.handoff_socket, "/tmp/h.sock"));
+	CHECK(o.n_image_dirs == 2 && !o.default_image_dir);
+	CHECK(!strcmp(o.image_dirs[0], "/srv/a") && !strcmp(o.image_dirs[1], "/srv/b"));
+	CHECK(o.workers == 3 && o.spin_us == 0 && o.populate_chunk_pages == 64);
 	opts_fini(&o);
 	return T_PASS;
 }
@@ -101,6 +117,12 @@ int t_opts_rejects(const struct t_env *env)
 		{ { "--max-clients", "99999999999999999999" }, "--max-clients" },
 		{ { "--stall-timeout-ms", "" }, "--stall-timeout-ms" },
 		{ { "--socket", "/tmp/a", "extra" }, "unexpected argument 'extra'" },
+		{ { "--handoff-socket", "" }, "--handoff-socket: empty path" },
+		{ { "--handoff-allow-uid", "x" }, "--handoff-allow-uid: 'x' is not a numeric uid" },
+		{ { "--allow-image-dir", "rel/dir" }, "not an absolute path" },
+		{ { "--workers", "0" }, "--workers: '0' is not a number in 1..256" },
+		{ { "--spin-us", "10001" }, "--spin-us" },
+		{ { "--populate-chunk-pages", "0" }, "--populate-chunk-pages" },
 	};
 
 	(void)env;

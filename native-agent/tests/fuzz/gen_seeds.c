@@ -1,13 +1,14 @@
 /*
- * Writes the fuzzer's seed corpus: valid frames and near misses, made with
- * the real encoder so they stay meaningful when the codec changes.
- *   gen-seeds DIR
+ * Writes the fuzzers' seed corpora: valid frames and near misses, made with
+ * the real encoders so they stay meaningful when the formats change.
+ *   gen-seeds PROTO_DIR [HANDOFF_DIR]
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
+#include "wset.h"
 
 static int n_written;
 
@@ -33,6 +34,38 @@ static size_t frame(uint8_t *out, struct proto_hdr h, const char *payload)
 	return PROTO_HDR_LEN + h.length;
 }
 
+/* First byte: the selector of fuzz_handoff.c (0 Firecracker, 1 register, 2 working set). */
+static int handoff_seeds(const char *dir)
+{
+	static const char *const texts[] = {
+		"\x00[{\"base_host_virt_addr\":140737488355328,\"size\":8388608,\"offset\":0,"
+		"\"page_size\":4096,\"page_size_kib\":4096},{\"base_host_virt_addr\":140737496743936,"
+		"\"size\":8388608,\"offset\":8388608,\"page_size\":4096,\"page_size_kib\":4096}]",
+		"\x00[{\"base_host_virt_addr\":1073741824,\"size\":2097152,\"offset\":0,"
+		"\"page_size_kib\":2097152}]",
+		"\x01{\"name\":\"demo\",\"labels\":{\"app\":\"demo\"},\"start\":139872354418688,"
+		"\"length\":1073741824,\"page_size\":4096,\"modes\":[\"missing\"],\"features\":114,"
+		"\"resume_id\":null}",
+		"\x01{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\",\"wp\"],"
+		"\"resume_id\":\"0b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77\"}",
+	};
+	struct wset_run runs[3] = { { 0, 16 }, { 64, 16 }, { 7, 1 } };
+	struct wset w = { .ident = { 1 << 20, 1, 2 }, .runs = runs, .n = 3 };
+	uint8_t buf[1 + WSET_HDR_LEN + 3 * WSET_ENTRY_LEN + WSET_TRAILER_LEN];
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		const char *t = texts[i];
+		size_t len = 1 + strlen(t + 1); /* the selector may be 0 */
+
+		ret |= put(dir, (const uint8_t *)t, len);
+	}
+	buf[0] = 2;
+	wset_encode(&w, buf + 1);
+	ret |= put(dir, buf, sizeof(buf));
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	/* first byte of every seed: the fuzzer's chunking selector (see fuzz_proto.c) */
@@ -41,10 +74,12 @@ int main(int argc, char **argv)
 	size_t len;
 	int ret = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s PROTO_DIR [HANDOFF_DIR]\n", argv[0]);
 		return 2;
 	}
+	if (argc == 3 && handoff_seeds(argv[2]))
+		return 1;
 
 	buf[0] = 0;
 	len = 1 + frame(buf + 1, proto_hdr_make(PROTO_T_HELLO, 0, 1, 0),

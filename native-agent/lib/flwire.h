@@ -1,0 +1,33 @@
+/*
+ * libfaultline's side of the handoff framing (PROTOCOL.md §1.1, §2.1):
+ * blocking frame I/O on one AF_UNIX stream socket, with the uffd passed as
+ * SCM_RIGHTS on a frame's first byte.  Reuses the agent's codec (proto.c).
+ */
+#ifndef FAULTLINE_FLWIRE_H
+#define FAULTLINE_FLWIRE_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "proto.h"
+
+struct flw {
+	int fd;
+	struct proto_buf in;
+};
+
+enum flw_recv {
+	FLW_FRAME = 1,
+	FLW_TIMEOUT = 0,
+	FLW_ERROR = -1,   /* errno: ECONNRESET on end of stream, EPROTO on garbage */
+	FLW_STOPPED = -2, /* wake_fd became readable */
+};
+
+int flw_connect(const char *path);
+int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body, int pass_fd);
+enum flw_recv flw_recv(struct flw *w, int timeout_ms, int wake_fd, struct proto_hdr *h,
+		       json_t **body);
+void flw_reset(struct flw *w);
+
+#endif /* FAULTLINE_FLWIRE_H */

@@ -1,0 +1,852 @@
+/*
+ * Framed connections and the servers that accept them.
+ *
+ * Every connection is an independent state machine driven by the loop:
+ * bytes are read into a per-connection buffer, proto_buf_drain() splits them
+ * into frames, each request goes to the server's handler and its answer
+ * into a bounded output queue that is flushed without ever blocking.
+ * Nothing one peer does (garbage, huge frames, never reading) can stall the
+ * loop or grow memory without bound; the worst it can do is get itself
+ * disconnected.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "usock.h"
+
+#define CONN_READ_CHUNK 16384
+/* buffers larger than this are given back once empty (one big frame passed) */
+#define CONN_BUF_KEEP 65536
+/* above this much unsent output, stop reading requests from that peer */
+#define CONN_OUT_HIGH (256 * 1024)
+/* high water plus one maximal frame: reaching it means a bug, not a slow peer */
+#define CONN_OUT_LIMIT (CONN_OUT_HIGH + PROTO_HDR_LEN + PROTO_MAX_PAYLOAD)
+#define CONN_IN_LIMIT (PROTO_HDR_LEN + PROTO_MAX_PAYLOAD + CONN_READ_CHUNK)
+#define CONN_ACCEPT_BATCH 16
+/* descriptors received but not yet claimed by a frame */
+#define CONN_FD_QUEUE 8
+
+/* Log lines carry the component of the server (ctl, handoff, ...). */
+#define c_log(c, lvl, err, ...) \
+	log_emit((c)->srv->log, (lvl), (c)->srv->cfg.comp, (err), __VA_ARGS__, LF_END)
+#define s_log(s, lvl, err, ...) log_emit((s)->log, (lvl), (s)->cfg.comp, (err), __VA_ARGS__, LF_END)
+#define CONN_FIELDS(c)                                                       \
+	LF_UINT("conn", (c)->peer.serial), LF_INT("pid", (c)->peer.pid), \
+		LF_UINT("uid", (c)->peer.uid)
+
+struct conn {
+	struct loop_handler h;
+	struct conn_server *srv;
+	struct conn *prev, *next;
+	int fd;
+	struct conn_peer peer;
+	void *opaque;
+	uint32_t events;
+	bool closing;    /* no more requests; close once the output is flushed */
+	bool peer_eof;
+	bool dead;       /* close now, output is lost */
+	bool paused;     /* reading paused for output backlog (for logging changes) */
+	bool in_service; /* inside service(): closing is left to it */
+	bool mode_known; /* first byte seen: framed or raw */
+	bool raw;
+	const char *close_reason;
+	struct proto_buf in, out;
+	size_t need;
+	uint64_t consumed; /* stream offset of in's first byte */
+	uint64_t last_progress_ms;
+	uint64_t requests;
+	uint64_t next_id; /* ids of requests this side sends */
+	struct {
+		uint64_t off;
+		int fd;
+	} fdq[CONN_FD_QUEUE];
+	unsigned n_fdq;
+};
+
+struct conn_server {
+	struct conn_server_cfg cfg;
+	struct conn_hub *hub;
+	struct conn_server *hub_next;
+	uint64_t id;
+	struct loop *lp;
+	struct log *log;
+	struct loop_handler listen_h;
+	struct usock sock;
+	bool listening;
+	bool accept_paused;
+	struct conn *conns;
+	unsigned n_conns;
+	uint64_t next_serial;
+	struct loop_timer sweep;
+};
+
+struct conn_hub {
+	struct conn_server *servers;
+	uint64_t next_id;
+};
+
+/* ---- output ------------------------------------------------------------ */
+
+static void queue_frame(struct conn *c, const struct proto_hdr *h, const void *payload)
+{
+	if (c->dead)
+		return;
+	if (!c->out.len)
+		c->last_progress_ms = loop_now_ms(); /* the stall clock starts now */
+	if (proto_buf_put_frame(&c->out, h, payload, CONN_OUT_LIMIT)) {
+		c_log(c, LOG_LVL_ERROR, errno, "cannot queue frame, dropping peer", CONN_FIELDS(c),
+		      LF_UINT("queued", c->out.len));
+		c->dead = true;
+		c->close_reason = "output queue overflow";
+	}
+}
+
+static void queue_error(struct conn *c, uint8_t type, uint64_t id, enum proto_err code,
+			const char *message)
+{
+	json_t *body = json_pack("{s:s, s:s}", "code", proto_err_code(code), "message", message);
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	struct proto_hdr h;
+
+	if (!s) {
+		/* keep the stable code even when memory is short */
+		static const char fallback[] = "{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}";
+
+		h = proto_hdr_make(type, PROTO_F_REPLY | PROTO_F_ERROR, id, sizeof(fallback) - 1);
+		queue_frame(c, &h, fallback);
+	} else {
+		h = proto_hdr_make(type, PROTO_F_REPLY | PROTO_F_ERROR, id, (uint32_t)strlen(s));
+		queue_frame(c, &h, s);
+	}
+	free(s);
+	json_decref(body);
+}
+
+/* 0 when queued; -1 when the body could not be encoded (nothing queued). */
+static int queue_json(struct conn *c, uint8_t type, uint16_t flags, uint64_t id, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+	size_t len = s ? strlen(s) : 0;
+	struct proto_hdr h;
+
+	if (!s || len > PROTO_MAX_PAYLOAD) {
+		c_log(c, LOG_LVL_ERROR, 0, "cannot encode frame", CONN_FIELDS(c),
+		      LF_UINT("length", len));
+		free(s);
+		return -1;
+	}
+	h = proto_hdr_make(type, flags, id, (uint32_t)len);
+	queue_frame(c, &h, s);
+	free(s);
+	return 0;
+}
+
+static void flush(struct conn *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->fd, proto_buf_head(&c->out), c->out.len,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			c_log(c, LOG_LVL_DEBUG, 0, "write failed", CONN_FIELDS(c),
+			      LF_STR("err", strerror(errno)));
+			c->dead = true;
+			c->close_reason = "peer gone";
+			return;
+		}
+		proto_buf_consume(&c->out, (size_t)n);
+		c->last_progress_ms = loop_now_ms();
+	}
+	proto_buf_shrink(&c->out, CONN_BUF_KEEP);
+}
+
+/* ---- descriptors ------------------------------------------------------- */
+
+static void close_fds_before(struct conn *c, uint64_t off)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < c->n_fdq; i++) {
+		if (c->fdq[i].off < off) {
+			c_log(c, LOG_LVL_WARN, 0, "descriptor not sent with a frame's first byte, closed",
+			      CONN_FIELDS(c), LF_UINT("offset", c->fdq[i].off));
+			close(c->fdq[i].fd);
+		} else {
+			c->fdq[k++] = c->fdq[i];
+		}
+	}
+	c->n_fdq = k;
+}
+
+static void take_fds(struct conn *c, uint64_t off, struct conn_fds *fds)
+{
+	unsigned k = 0;
+
+	fds->n = 0;
+	for (unsigned i = 0; i < c->n_fdq; i++) {
+		if (c->fdq[i].off == off && fds->n < CONN_MAX_FDS)
+			fds->fd[fds->n++] = c->fdq[i].fd;
+		else
+			c->fdq[k++] = c->fdq[i];
+	}
+	c->n_fdq = k;
+}
+
+static void close_fds(struct conn_fds *fds)
+{
+	for (unsigned i = 0; i < fds->n; i++) {
+		if (fds->fd[i] >= 0)
+			close(fds->fd[i]);
+	}
+	fds->n = 0;
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static bool throttled(const struct conn *c)
+{
+	return c->out.len >= CONN_OUT_HIGH;
+}
+
+static bool accepts_requests(const struct conn *c)
+{
+	return !c->dead && !c->closing;
+}
+
+static void fatal_frame(struct conn *c, enum proto_result res, const struct proto_hdr *h)
+{
+	/* the header could not be trusted enough to echo, unless only its length was bad */
+	bool usable = res == PROTO_TOO_LARGE;
+	char msg[128];
+
+	if (usable)
+		snprintf(msg, sizeof(msg), "payload length %u exceeds max_payload %u", h->length,
+			 PROTO_MAX_PAYLOAD);
+	else if (res == PROTO_BAD_VERSION)
+		snprintf(msg, sizeof(msg), "protocol version %u not supported, this agent speaks %d",
+			 h->version, PROTO_VERSION);
+	else
+		snprintf(msg, sizeof(msg), "bad magic, expected \"FLCT\"");
+	c_log(c, LOG_LVL_WARN, 0, "protocol error, closing connection", CONN_FIELDS(c),
+	      LF_STR("error", proto_result_str(res)), LF_STR("message", msg));
+	queue_error(c, usable ? h->type : 0, usable ? h->id : 0, proto_result_err(res), msg);
+	c->closing = true;
+	c->close_reason = "protocol error";
+}
+
+/* proto_buf_drain callback: one frame from the peer. */
+static int on_frame(void *opaque, enum proto_result res, const struct proto_frame *f)
+{
+	struct conn *c = opaque;
+	const struct proto_hdr *h = &f->hdr;
+	const struct conn_ops *ops = c->srv->cfg.ops;
+	uint64_t start = c->consumed;
+	struct conn_fds fds;
+
+	if (proto_result_is_fatal(res)) {
+		fatal_frame(c, res, h);
+		return 1;
+	}
+	c->consumed += f->size;
+	close_fds_before(c, start);
+	take_fds(c, start, &fds);
+
+	if (res == PROTO_RESERVED)
+		queue_error(c, h->type, h->id, PROTO_E_BAD_FRAME, "reserved header field must be 0");
+	else if (res == PROTO_BAD_FLAGS)
+		queue_error(c, h->type, h->id, PROTO_E_BAD_FRAME,
+			    "unknown flag bits, or ERROR without REPLY");
+	else if ((h->flags & PROTO_F_REPLY) && ops->reply)
+		ops->reply(c, h, f->payload);
+	else if (h->flags & PROTO_F_REPLY)
+		queue_error(c, h->type, h->id, PROTO_E_BAD_FRAME,
+			    "the agent only accepts requests; this frame has the REPLY flag");
+	else if (h->id == 0)
+		queue_error(c, h->type, h->id, PROTO_E_BAD_FRAME,
+			    "request id 0 is reserved for frames that answer no request");
+	else {
+		c->requests++;
+		ops->request(c, h, f->payload, &fds);
+	}
+	close_fds(&fds);
+	return !accepts_requests(c) || throttled(c);
+}
+
+static void queue_fds(struct conn *c, struct msghdr *mh, uint64_t off)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->n_fdq == CONN_FD_QUEUE) {
+				c_log(c, LOG_LVL_WARN, 0, "too many descriptors pending, closed one",
+				      CONN_FIELDS(c));
+				close(fd);
+				continue;
+			}
+			c->fdq[c->n_fdq].off = off;
+			c->fdq[c->n_fdq++].fd = fd;
+		}
+	}
+	if (mh->msg_flags & MSG_CTRUNC)
+		c_log(c, LOG_LVL_WARN, 0, "peer sent more descriptors than accepted, extra ones dropped",
+		      CONN_FIELDS(c));
+}
+
+static void read_input(struct conn *c)
+{
+	union {
+		char buf[CMSG_SPACE(CONN_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctrl;
+	size_t want = CONN_READ_CHUNK;
+	uint64_t off = c->consumed + c->in.len;
+	struct msghdr mh = { 0 };
+	struct iovec iov;
+	ssize_t n;
+
+	/* size the buffer for the whole of a large frame at once */
+	if (c->need > c->in.len && c->need - c->in.len > want)
+		want = c->need - c->in.len;
+	if (proto_buf_reserve(&c->in, want, CONN_IN_LIMIT)) {
+		c_log(c, LOG_LVL_ERROR, errno, "cannot grow input buffer", CONN_FIELDS(c));
+		c->dead = true;
+		c->close_reason = "out of memory";
+		return;
+	}
+	iov.iov_base = proto_buf_tail(&c->in);
+	iov.iov_len = proto_buf_room(&c->in);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (c->srv->cfg.max_fds) {
+		mh.msg_control = ctrl.buf;
+		mh.msg_controllen = CMSG_SPACE(c->srv->cfg.max_fds * sizeof(int));
+	}
+	do
+		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		c_log(c, LOG_LVL_DEBUG, 0, "read failed", CONN_FIELDS(c), LF_STR("err", strerror(errno)));
+		c->dead = true;
+		c->close_reason = "peer gone";
+		return;
+	}
+	if (mh.msg_controllen)
+		queue_fds(c, &mh, off);
+	if (n == 0) {
+		c->peer_eof = true;
+		return;
+	}
+	proto_buf_commit(&c->in, (size_t)n);
+}
+
+static void update_events(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	if (throttled(c) != c->paused) {
+		c->paused = throttled(c);
+		c_log(c, LOG_LVL_DEBUG, 0,
+		      c->paused ? "client throttled: replies pile up, requests paused"
+				: "client resumed: replies drained",
+		      CONN_FIELDS(c), LF_UINT("queued", c->out.len));
+	}
+	if (accepts_requests(c) && !c->peer_eof && !throttled(c))
+		ev |= EPOLLIN;
+	if (c->out.len)
+		ev |= EPOLLOUT;
+	if (ev == c->events)
+		return;
+	if (loop_mod(c->srv->lp, c->fd, ev, &c->h)) {
+		c_log(c, LOG_LVL_ERROR, errno, "epoll_ctl failed", CONN_FIELDS(c));
+		c->dead = true;
+		c->close_reason = "internal error";
+		return;
+	}
+	c->events = ev;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct conn_server *s = c->srv;
+
+	if (s->cfg.ops->closed)
+		s->cfg.ops->closed(c);
+	loop_del(s->lp, c->fd, &c->h);
+	close(c->fd);
+	for (unsigned i = 0; i < c->n_fdq; i++)
+		close(c->fdq[i].fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	c_log(c, LOG_LVL_INFO, 0, "client disconnected", CONN_FIELDS(c),
+	      LF_STR("reason", c->close_reason ? c->close_reason : "closed"),
+	      LF_UINT("requests", c->requests));
+	proto_buf_free(&c->in);
+	proto_buf_free(&c->out);
+	free(c);
+}
+
+/* Hands buffered bytes to the raw handler (the peer does not speak frames). */
+static void drain_raw(struct conn *c)
+{
+	ssize_t n = c->srv->cfg.ops->raw(c, proto_buf_head(&c->in), c->in.len, c->peer_eof);
+
+	if (n < 0) {
+		c->closing = true;
+		if (!c->close_reason)
+			c->close_reason = "handshake rejected";
+		return;
+	}
+	proto_buf_consume(&c->in, (size_t)n);
+	c->consumed += (uint64_t)n;
+	if (c->peer_eof) {
+		c->closing = true;
+		c->close_reason = "peer closed";
+	}
+}
+
+/*
+ * Decides between closing and waiting for the peer, once handlers are
+ * done.  Returns false when the connection was freed.
+ */
+static bool settle(struct conn *c)
+{
+	if (c->peer_eof && accepts_requests(c) && !throttled(c)) {
+		if (c->in.len)
+			c_log(c, LOG_LVL_INFO, 0, "peer closed in the middle of a frame", CONN_FIELDS(c),
+			      LF_UINT("buffered", c->in.len));
+		c->closing = true;
+		c->close_reason = "peer closed";
+	}
+	if (c->dead || (c->closing && !c->out.len)) {
+		conn_free(c);
+		return false;
+	}
+	proto_buf_shrink(&c->in, CONN_BUF_KEEP);
+	update_events(c);
+	if (c->dead) {
+		conn_free(c);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Processes buffered frames and flushes replies until one of them has to
+ * wait for the peer.  Frames left behind by throttling are resumed here
+ * when output drains, since no read event will announce them again.
+ */
+static void service(struct conn *c)
+{
+	const struct conn_ops *ops = c->srv->cfg.ops;
+
+	c->in_service = true;
+	if (!c->mode_known && c->in.len) {
+		c->mode_known = true;
+		c->raw = ops->raw_first && ops->raw && ops->raw_first(proto_buf_head(&c->in)[0]);
+	}
+	if (c->raw) {
+		if (accepts_requests(c))
+			drain_raw(c);
+		flush(c);
+	}
+	while (!c->raw) {
+		enum proto_drain d = PROTO_DRAIN_MORE;
+
+		if (accepts_requests(c) && !throttled(c)) {
+			d = proto_buf_drain(&c->in, PROTO_MAX_PAYLOAD, on_frame, c, &c->need);
+			if (d == PROTO_DRAIN_FATAL)
+				proto_buf_free(&c->in);
+		}
+		flush(c);
+		if (d != PROTO_DRAIN_STOPPED || c->dead || throttled(c) || !accepts_requests(c))
+			break;
+	}
+	c->in_service = false;
+	settle(c);
+}
+
+static void conn_ready(struct loop *lp, struct loop_handler *h, uint32_t events)
+{
+	struct conn *c = h->opaque;
+
+	(void)lp;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		flush(c);
+	if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (c->events & EPOLLIN))
+		read_input(c);
+	service(c);
+}
+
+/* Output queued outside service() is sent now; the connection may go. */
+static void kick(struct conn *c)
+{
+	if (c->in_service)
+		return;
+	flush(c);
+	settle(c);
+}
+
+/* ---- the API used by handlers ------------------------------------------ */
+
+const struct conn_peer *conn_peer(const struct conn *c)
+{
+	return &c->peer;
+}
+
+struct conn_ref conn_ref(const struct conn *c)
+{
+	struct conn_ref r = { .server = c->srv->id, .serial = c->peer.serial };
+
+	return r;
+}
+
+struct conn_server *conn_server(const struct conn *c)
+{
+	return c->srv;
+}
+
+void *conn_opaque(const struct conn *c)
+{
+	return c->opaque;
+}
+
+void conn_set_opaque(struct conn *c, void *opaque)
+{
+	c->opaque = opaque;
+}
+
+struct log *conn_log(const struct conn *c)
+{
+	return c->srv->log;
+}
+
+void conn_reply(struct conn *c, uint8_t type, uint64_t id, json_t *body)
+{
+	if (queue_json(c, type, PROTO_F_REPLY, id, body))
+		queue_error(c, type, id, PROTO_E_INTERNAL, "reply could not be encoded");
+	kick(c);
+}
+
+void conn_error(struct conn *c, uint8_t type, uint64_t id, enum proto_err code,
+		const char *message)
+{
+	queue_error(c, type, id, code, message);
+	kick(c);
+}
+
+/* A request from this side; the peer's reply goes to ops->reply. */
+int conn_request(struct conn *c, uint8_t type, json_t *body, uint64_t *id)
+{
+	if (c->dead || c->closing) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	*id = ++c->next_id;
+	if (queue_json(c, type, 0, *id, body)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	kick(c);
+	return 0;
+}
+
+void conn_take_fds(struct conn *c, uint64_t off, struct conn_fds *fds)
+{
+	take_fds(c, off, fds);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	if (!c->closing && !c->dead)
+		c->close_reason = reason;
+	c->closing = true;
+	kick(c);
+}
+
+/* ---- accepting --------------------------------------------------------- */
+
+static bool uid_allowed(const struct conn_server *s, uid_t uid)
+{
+	for (unsigned i = 0; i < s->cfg.n_allow_uids; i++) {
+		if (s->cfg.allow_uids[i] == uid)
+			return true;
+	}
+	return false;
+}
+
+static void accept_conn(struct conn_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct conn *c;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		s_log(s, LOG_LVL_ERROR, errno, "SO_PEERCRED failed, closing connection");
+		goto close_fd;
+	}
+	if (!uid_allowed(s, cred.uid)) {
+		s_log(s, LOG_LVL_WARN, 0, "peer refused: uid not allowed", LF_INT("pid", cred.pid),
+		      LF_UINT("uid", cred.uid), LF_UINT("gid", cred.gid));
+		goto close_fd;
+	}
+	if (s->n_conns >= s->cfg.max_clients) {
+		s_log(s, LOG_LVL_WARN, 0, "peer refused: too many clients", LF_INT("pid", cred.pid),
+		      LF_UINT("uid", cred.uid), LF_UINT("max_clients", s->cfg.max_clients));
+		goto close_fd;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		s_log(s, LOG_LVL_ERROR, errno, "cannot allocate connection", LF_INT("pid", cred.pid));
+		goto close_fd;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->peer.serial = ++s->next_serial;
+	c->peer.pid = cred.pid;
+	c->peer.uid = cred.uid;
+	c->peer.gid = cred.gid;
+	c->h.fn = conn_ready;
+	c->h.opaque = c;
+	c->events = EPOLLIN;
+	if (s->cfg.ops->opened && s->cfg.ops->opened(c)) {
+		s_log(s, LOG_LVL_ERROR, errno, "cannot set up connection", CONN_FIELDS(c));
+		free(c);
+		goto close_fd;
+	}
+	if (loop_add(s->lp, fd, c->events, &c->h)) {
+		s_log(s, LOG_LVL_ERROR, errno, "cannot watch connection", CONN_FIELDS(c));
+		if (s->cfg.ops->closed)
+			s->cfg.ops->closed(c);
+		free(c);
+		goto close_fd;
+	}
+	c->next = s->conns;
+	if (c->next)
+		c->next->prev = c;
+	s->conns = c;
+	s->n_conns++;
+	s_log(s, LOG_LVL_INFO, 0, "client connected", CONN_FIELDS(c), LF_UINT("gid", c->peer.gid));
+	return;
+
+close_fd:
+	close(fd);
+}
+
+static void set_accepting(struct conn_server *s, bool on)
+{
+	if (loop_mod(s->lp, s->sock.fd, on ? EPOLLIN : 0, &s->listen_h))
+		s_log(s, LOG_LVL_ERROR, errno, "epoll_ctl on listening socket failed");
+	s->accept_paused = !on;
+}
+
+static void listen_ready(struct loop *lp, struct loop_handler *h, uint32_t events)
+{
+	struct conn_server *s = h->opaque;
+
+	(void)lp;
+	(void)events;
+	for (int i = 0; i < CONN_ACCEPT_BATCH; i++) {
+		int fd = accept4(s->sock.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd >= 0) {
+			accept_conn(s, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		/* out of fds or memory: the listener stays readable, so back off
+		 * until the next sweep instead of spinning on it */
+		s_log(s, LOG_LVL_ERROR, errno, "accept failed, pausing new connections");
+		set_accepting(s, false);
+		return;
+	}
+}
+
+/* Periodic: drops clients that do not read their replies. */
+static void sweep(struct loop *lp, struct loop_timer *t)
+{
+	struct conn_server *s = t->opaque;
+	uint64_t now = loop_now_ms();
+	struct conn *c, *next;
+
+	(void)lp;
+	if (s->accept_paused)
+		set_accepting(s, true);
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (!c->out.len || now - c->last_progress_ms < s->cfg.stall_timeout_ms)
+			continue;
+		c_log(c, LOG_LVL_WARN, 0, "dropping client: replies unread", CONN_FIELDS(c),
+		      LF_UINT("queued", c->out.len), LF_UINT("stalled_ms", now - c->last_progress_ms));
+		c->close_reason = "write stalled";
+		conn_free(c);
+	}
+}
+
+/* ---- servers ----------------------------------------------------------- */
+
+struct conn_hub *conn_hub_new(void)
+{
+	return calloc(1, sizeof(struct conn_hub));
+}
+
+void conn_hub_free(struct conn_hub *hub)
+{
+	free(hub);
+}
+
+struct conn *conn_hub_find(struct conn_hub *hub, struct conn_ref ref)
+{
+	for (struct conn_server *s = hub->servers; s; s = s->hub_next) {
+		if (s->id != ref.server)
+			continue;
+		for (struct conn *c = s->conns; c; c = c->next) {
+			if (c->peer.serial == ref.serial)
+				return c->dead ? NULL : c;
+		}
+		return NULL;
+	}
+	return NULL;
+}
+
+static void stop_listening(struct conn_server *s)
+{
+	if (s->listening)
+		loop_del(s->lp, s->sock.fd, &s->listen_h);
+	s->listening = false;
+	usock_close(&s->sock, s->log);
+}
+
+static void server_free(struct conn_server *s)
+{
+	struct conn_server **pp;
+
+	loop_timer_fini(s->lp, &s->sweep);
+	stop_listening(s);
+	for (pp = &s->hub->servers; *pp; pp = &(*pp)->hub_next) {
+		if (*pp == s) {
+			*pp = s->hub_next;
+			break;
+		}
+	}
+	free(s);
+}
+
+struct conn_server *conn_server_start(struct loop *lp, struct log *lg, struct conn_hub *hub,
+				      const struct conn_server_cfg *cfg)
+{
+	struct conn_server *s = calloc(1, sizeof(*s));
+	uint64_t tick;
+
+	if (!s) {
+		log_emit(lg, LOG_LVL_ERROR, cfg->comp, errno, "out of memory", LF_END);
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->lp = lp;
+	s->log = lg;
+	s->hub = hub;
+	s->id = ++hub->next_id;
+	s->hub_next = hub->servers;
+	hub->servers = s;
+	s->sock.fd = s->sock.lock_fd = -1;
+	s->sweep.fd = -1;
+	if (usock_listen(&s->sock, cfg->path, cfg->mode, cfg->lock, lg))
+		goto free_server;
+
+	s->listen_h.fn = listen_ready;
+	s->listen_h.opaque = s;
+	if (loop_add(lp, s->sock.fd, EPOLLIN, &s->listen_h)) {
+		s_log(s, LOG_LVL_ERROR, errno, "cannot watch listening socket");
+		goto free_server;
+	}
+	s->listening = true;
+	/* a quarter of the stall timeout bounds how late a stalled client is dropped */
+	tick = cfg->stall_timeout_ms / 4;
+	tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
+	if (loop_timer_init(lp, &s->sweep, sweep, s) || loop_timer_arm(&s->sweep, tick, tick)) {
+		s_log(s, LOG_LVL_ERROR, errno, "cannot start sweep timer");
+		goto free_server;
+	}
+	s_log(s, LOG_LVL_INFO, 0, "listening", LF_STR("path", cfg->path));
+	return s;
+
+free_server:
+	server_free(s);
+	return NULL;
+}
+
+/*
+ * Stops accepting at once (the socket disappears), then gives queued
+ * replies - the answer to a shutdown request above all - a bounded time to
+ * reach their clients before every connection is closed.
+ */
+void conn_server_stop(struct conn_server *s)
+{
+	uint64_t deadline = loop_now_ms() + s->cfg.drain_ms;
+	struct pollfd pfd[64];
+	struct conn *c;
+
+	stop_listening(s);
+	for (;;) {
+		uint64_t now = loop_now_ms();
+		nfds_t n = 0;
+
+		for (c = s->conns; c && n < 64; c = c->next) {
+			if (c->out.len && !c->dead)
+				pfd[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
+		}
+		if (!n || now >= deadline)
+			break;
+		if (poll(pfd, n, (int)(deadline - now)) < 0 && errno != EINTR)
+			break;
+		for (c = s->conns; c; c = c->next) {
+			if (c->out.len && !c->dead)
+				flush(c);
+		}
+	}
+	while (s->conns) {
+		s->conns->close_reason = "agent stopping";
+		conn_free(s->conns);
+	}
+	server_free(s);
+}
+
+void *conn_server_opaque(const struct conn_server *s)
+{
+	return s->cfg.opaque;
+}
+
+unsigned conn_server_count(const struct conn_server *s)
+{
+	return s->n_conns;
+}

@@ -1,0 +1,120 @@
+/*
+ * The fault engine: worker threads that serve the uffds workloads hand over.
+ *
+ * Design (docs in README.md "Fault engine"):
+ *   - Each uffd is owned by exactly one worker, which alone reads it, applies
+ *     its events and installs pages into its regions - demand faults, fault-
+ *     around, working-set replay, background population and the population
+ *     of a detach.  One owner keeps the region map and the page bitmaps
+ *     single-threaded, and it is what makes remove/unmap events safe: a page
+ *     can only be installed after every event read before it was applied (a
+ *     second installer could copy image bytes into a range the workload just
+ *     MADV_DONTNEED'ed, after the kernel's mmap_changing guard was lifted).
+ *   - A worker reads up to FAULT_BATCH messages per read(2), resolves them,
+ *     then polls (spins) for a bounded, adaptive time before sleeping in
+ *     epoll: waking a sleeping thread on another CPU costs more than the
+ *     whole one-page fault.
+ *   - Background work (replay, detach, populate) runs only when no fault is
+ *     pending, in chunks whose size shrinks while demand faults are recent,
+ *     at SCHED_IDLE when the agent may switch back.
+ *   - Results the loop thread must act on (replies, session state, records)
+ *     are posted as fault_done completions behind an eventfd.
+ */
+#ifndef FAULTLINE_FAULT_H
+#define FAULTLINE_FAULT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "uffd_compat.h"
+#include "wset.h"
+
+#define FAULT_BATCH 64
+
+struct log;
+struct region;
+
+struct fault_cfg {
+	unsigned workers;     /* 0: no threads; tests drive a worker by hand */
+	unsigned spin_us;     /* upper bound of the adaptive spin, 0: never spin */
+	unsigned chunk_pages; /* largest background install between two polls */
+};
+
+enum fault_done_kind {
+	FAULT_READY,    /* attached and its replay installed: reply to the registration */
+	FAULT_COMPLETE, /* every page present */
+	FAULT_DETACHED, /* the worker let go of the region */
+	FAULT_ADOPT,    /* a region born in the worker (partial mremap, fork child) */
+	FAULT_ERROR,    /* installs into the region fail; its faults stay blocked */
+};
+
+struct fault_done {
+	enum fault_done_kind kind;
+	struct region *r;
+	struct region *parent; /* ADOPT */
+	struct wset_rec rec;   /* COMPLETE, DETACHED: the demand recording, handed over */
+	uint64_t populated;    /* DETACHED: pages installed by the detach */
+	char reason[96];       /* DETACHED, ERROR */
+};
+
+/* ---- used by the loop thread ------------------------------------------- */
+
+struct fault_engine;
+
+struct fault_engine *fault_start(struct log *lg, const struct fault_cfg *cfg);
+void fault_stop(struct fault_engine *e);
+int fault_notify_fd(const struct fault_engine *e);
+unsigned fault_take(struct fault_engine *e, struct fault_done *out, unsigned max);
+int fault_attach(struct fault_engine *e, int fd, int pidfd, pid_t pid, struct region **regs,
+		 unsigned n);
+int fault_detach(struct fault_engine *e, struct region *r, bool populate);
+int fault_release(struct fault_engine *e, struct region *r);
+
+/* ---- engine internals (fault.c, ufd.c, install.c) ---------------------- */
+
+struct ufd;
+
+enum fault_tag_kind { TAG_CMD, TAG_UFD, TAG_PIDFD };
+
+struct fault_tag {
+	enum fault_tag_kind kind;
+	struct ufd *u;
+};
+
+struct fault_cmd;
+
+struct fault_worker {
+	struct fault_engine *e;
+	struct log *log;
+	const struct fault_cfg *cfg;
+	unsigned idx;
+	pthread_t thread;
+	bool running;
+	int ep;
+	int cmd_fd;
+	struct fault_tag cmd_tag;
+	pthread_mutex_t mu; /* guards the command queue */
+	struct fault_cmd *cmds, *cmds_tail;
+	struct ufd *ufds;
+	_Atomic unsigned n_ufds; /* read by fault_attach() to balance */
+	bool stop;
+	uint64_t spin_ns;       /* current adaptive spin budget */
+	uint64_t last_fault_ns; /* demand fault seen last (chunk sizing) */
+	bool idle_prio;         /* running at SCHED_IDLE right now */
+	bool can_idle;          /* SCHED_IDLE can be left again */
+	unsigned retry_spins;   /* consecutive retries of an mm-changing install */
+	const uint8_t *zero;    /* read-only zero source for huge page copies */
+	size_t zero_len;
+	struct uffd_msg msgs[FAULT_BATCH];
+};
+
+void fault_post(struct fault_engine *e, const struct fault_done *d);
+void fault_worker_add_ufd(struct fault_worker *w, struct ufd *u);
+uint64_t fault_now_ns(void);
+struct fault_worker *fault_manual_worker(struct fault_engine *e);
+
+#endif /* FAULTLINE_FAULT_H */

@@ -1,0 +1,358 @@
+/*
+ * Page installation and background installs; see install.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "bitmap.h"
+#include "image.h"
+#include "install.h"
+#include "ufd.h"
+
+#define LOG_COMP "fault"
+#include "log.h"
+
+/* a demand fault this recent makes background chunks small */
+#define INSTALL_QUIET_NS 2000000u
+#define INSTALL_BUSY_CHUNK 32u
+
+static uint32_t base_page(void)
+{
+	static _Thread_local uint32_t psz;
+
+	if (!psz)
+		psz = (uint32_t)sysconf(_SC_PAGESIZE);
+	return psz;
+}
+
+/* Pages that must read as zero: anonymous backing, removed by the workload
+ * (balloon semantics: never re-read from the image) or zero in the image. */
+static bool page_zero(const struct region *r, uint64_t p)
+{
+	if (r->kind == REGION_ANON || bitmap_test(r->w.removed_map, p))
+		return true;
+	return image_zero(r->image, r->image_offset + p * r->page_size, r->page_size);
+}
+
+static bool page_busy(const struct region *r, uint64_t p)
+{
+	return bitmap_test(r->w.present_map, p) || bitmap_test(r->w.gone_map, p);
+}
+
+/*
+ * One UFFDIO_COPY or UFFDIO_ZEROPAGE.  Returns the bytes installed (the
+ * kernel reports progress even when it stops early) and the errno of the
+ * stop in *err (0 when everything was installed).  Huge pages have no
+ * zeropage ioctl: their zeros are copied from a never-touched mapping.
+ */
+static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bool zero,
+		     bool wake, int *err)
+{
+	uint64_t dst = region_start(r) + p * r->page_size, len = n * r->page_size;
+	__s64 done;
+	int ret;
+
+	if (zero && r->page_size == base_page()) {
+		struct uffdio_zeropage zp = {
+			.range = { .start = dst, .len = len },
+			.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+		};
+
+		ret = ioctl(u->fd, UFFDIO_ZEROPAGE, &zp);
+		done = zp.zeropage;
+	} else {
+		struct uffdio_copy cp = {
+			.dst = dst,
+			.len = len,
+			.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
+		};
+
+		if (zero)
+			cp.src = (uintptr_t)u->w->zero;
+		else
+			cp.src = (uintptr_t)(r->image->map + r->image_offset + p * r->page_size);
+		ret = ioctl(u->fd, UFFDIO_COPY, &cp);
+		done = cp.copy;
+	}
+	*err = ret ? errno : 0;
+	if (ret && errno == EINTR)
+		*err = EAGAIN; /* nothing lost: the caller comes back for the rest */
+	return done > 0 ? (uint64_t)done : 0;
+}
+
+static void account(struct region *r, uint64_t p, uint64_t n, enum region_path path,
+		    uint64_t demand, bool zero)
+{
+	uint64_t fresh = bitmap_set(r->w.present_map, p, n);
+	bool has_demand = demand >= p && demand < p + n;
+
+	region_stat_add(&r->st.present, fresh);
+	region_stat_add(&r->st.installed[path], n - has_demand);
+	if (has_demand)
+		region_stat_add(&r->st.installed[RP_DEMAND], 1);
+	if (zero)
+		region_stat_add(&r->st.zero_pages, n);
+	region_stat_add(&r->st.bytes, n * r->page_size);
+}
+
+/* The longest run from p of missing pages alike in zero-ness, at most max. */
+static uint64_t run_end(const struct region *r, uint64_t p, uint64_t end, bool zero, uint64_t max)
+{
+	uint64_t q = p + 1;
+
+	while (q < end && q - p < max && !page_busy(r, q) && page_zero(r, q) == zero)
+		q++;
+	return q;
+}
+
+enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
+			       enum region_path path, uint64_t demand, bool wake,
+			       struct install_out *out)
+{
+	uint64_t p = first, end = first + n;
+	uint64_t max_run = u->w->zero_len / r->page_size;
+
+	memset(out, 0, sizeof(*out));
+	while (p < end) {
+		uint64_t q, done;
+		bool zero;
+		int err;
+
+		p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, p, end);
+		if (p >= end)
+			break;
+		zero = page_zero(r, p);
+		q = run_end(r, p, end, zero, zero && r->page_size != base_page() ? max_run : end - p);
+		done = fill(u, r, p, q - p, zero, wake, &err) / r->page_size;
+		if (done) {
+			account(r, p, done, path, demand, zero);
+			out->installed += done;
+			if (wake && demand >= p && demand < p + done)
+				out->demand_woken = true;
+			p += done;
+		}
+		switch (err) {
+		case 0:
+			continue;
+		case EEXIST:
+			/* present already (installed before an agent restart): same as installed */
+			region_stat_add(&r->st.eexist, 1);
+			region_stat_add(&r->st.present, bitmap_set(r->w.present_map, p, 1));
+			p++;
+			continue;
+		case EAGAIN:
+			if (done)
+				continue; /* stopped at a present page: the next round sees EEXIST */
+			region_stat_add(&r->st.eagain, 1);
+			return INSTALL_MM_CHANGING;
+		case ESRCH:
+			return INSTALL_GONE;
+		case ENOENT:
+			return INSTALL_NOENT;
+		default:
+			out->err = err;
+			return INSTALL_FAILED;
+		}
+	}
+	return INSTALL_OK;
+}
+
+/* Range ioctls that take a uffdio_range and a mode, errors classified alike. */
+static enum install_res range_ioctl(struct ufd *u, unsigned long req, uint64_t addr, uint64_t len)
+{
+	union {
+		struct uffdio_range range;
+		struct uffdio_writeprotect wp;
+		struct uffdio_continue cont;
+	} arg;
+	int ret;
+
+	memset(&arg, 0, sizeof(arg));
+	arg.range.start = addr;
+	arg.range.len = len;
+	do
+		ret = ioctl(u->fd, req, &arg);
+	while (ret && errno == EINTR);
+	if (!ret || errno == EEXIST)
+		return INSTALL_OK;
+	if (errno == EAGAIN)
+		return INSTALL_MM_CHANGING;
+	if (errno == ESRCH)
+		return INSTALL_GONE;
+	if (errno == ENOENT)
+		return INSTALL_NOENT;
+	return INSTALL_FAILED;
+}
+
+enum install_res install_wake(struct ufd *u, uint64_t addr, uint64_t len)
+{
+	return range_ioctl(u, UFFDIO_WAKE, addr, len);
+}
+
+/* A write-protect fault is resolved by lifting the protection (mode 0 wakes). */
+enum install_res install_unprotect(struct ufd *u, uint64_t addr, uint64_t len)
+{
+	return range_ioctl(u, UFFDIO_WRITEPROTECT, addr, len);
+}
+
+/* A minor fault: the page cache already has the page; map it. */
+enum install_res install_continue(struct ufd *u, uint64_t addr, uint64_t len)
+{
+	return range_ioctl(u, UFFDIO_CONTINUE, addr, len);
+}
+
+static bool missing(const struct region *r)
+{
+	return region_stat(&r->st.present) + region_stat(&r->st.gone) < r->n_pages;
+}
+
+/* Is there replay, detach or background work for r at now_ns? */
+bool install_pending(const struct region *r, uint64_t now_ns)
+{
+	if (r->w.failed)
+		return false;
+	if (r->w.prefetch_pos < r->w.n_prefetch)
+		return true;
+	if (r->w.detach)
+		return true; /* finishing a detach is work even when nothing is missing */
+	return r->w.populate_after_ms >= 0 && now_ns >= r->w.populate_at_ns && missing(r);
+}
+
+void install_check_complete(struct ufd *u, struct region *r)
+{
+	struct fault_done d = { .kind = FAULT_COMPLETE, .r = r };
+
+	if (r->w.complete_sent || missing(r))
+		return;
+	r->w.complete_sent = true;
+	r->w.record = false;
+	d.rec = r->w.rec;
+	memset(&r->w.rec, 0, sizeof(r->w.rec));
+	fault_post(u->w->e, &d);
+}
+
+/* Chunk of a background install: small while demand faults are recent. */
+static uint64_t chunk_pages(const struct ufd *u, const struct region *r, uint64_t now_ns)
+{
+	uint64_t pages = u->w->cfg->chunk_pages;
+	uint64_t bytes;
+
+	if (now_ns - u->w->last_fault_ns < INSTALL_QUIET_NS && pages > INSTALL_BUSY_CHUNK)
+		pages = INSTALL_BUSY_CHUNK;
+	bytes = pages * base_page();
+	return bytes / r->page_size ? bytes / r->page_size : 1;
+}
+
+/* Working-set replay: runs installed without waking, then one wake. */
+static enum install_res replay_step(struct ufd *u, struct region *r, uint64_t budget)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	enum install_res res = INSTALL_OK;
+
+	while (budget && r->w.prefetch_pos < r->w.n_prefetch) {
+		const struct wset_run *run = &r->w.prefetch[r->w.prefetch_pos];
+		struct install_out out;
+
+		res = install_range(u, r, run->page, run->count, RP_PREFETCH, INSTALL_NO_DEMAND,
+				    false, &out);
+		if (res != INSTALL_OK && res != INSTALL_NOENT)
+			break;
+		lo = run->page < lo ? run->page : lo;
+		hi = run->page + run->count > hi ? run->page + run->count : hi;
+		budget -= run->count < budget ? run->count : budget;
+		r->w.prefetch_pos++;
+	}
+	/* threads may have faulted on pages installed with DONTWAKE */
+	if (hi > lo)
+		install_wake(u, region_start(r) + lo * r->page_size, (hi - lo) * r->page_size);
+	if (res == INSTALL_OK && r->w.prefetch_pos == r->w.n_prefetch) {
+		struct fault_done d = { .kind = FAULT_READY, .r = r };
+
+		fault_post(u->w->e, &d);
+	}
+	return res == INSTALL_NOENT ? INSTALL_OK : res;
+}
+
+static void finish_detach(struct ufd *u, struct region *r)
+{
+	ufd_drop_region(u, r, true, "detached");
+}
+
+/*
+ * One chunk of whatever the region needs most: replay first (it is what
+ * the workload is about to touch), then a detach that someone waits for,
+ * then background population.  Returns the result of the installs.
+ */
+enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
+{
+	uint64_t budget = chunk_pages(u, r, now_ns), p;
+	struct install_out out;
+	enum install_res res;
+
+	if (r->w.prefetch_pos < r->w.n_prefetch)
+		return replay_step(u, r, budget);
+
+	p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, r->w.bg_cursor, r->n_pages);
+	if (p == r->n_pages && r->w.bg_cursor)
+		p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, 0, r->n_pages);
+	if (p == r->n_pages) {
+		/* nothing missing (the counters agree once the bitmaps do) */
+		install_check_complete(u, r);
+		if (r->w.detach)
+			finish_detach(u, r);
+		return INSTALL_OK;
+	}
+	if (budget > r->n_pages - p)
+		budget = r->n_pages - p;
+	res = install_range(u, r, p, budget, r->w.detach ? RP_DETACH : RP_BACKGROUND,
+			    INSTALL_NO_DEMAND, true, &out);
+	r->w.bg_cursor = p + budget;
+	if (r->w.detach)
+		r->w.detach_installed += out.installed;
+	if (res == INSTALL_NOENT)
+		res = INSTALL_OK; /* an unmap not read yet: its event fixes the map */
+	if (res == INSTALL_FAILED)
+		install_fail(u, r, out.err, r->w.detach ? "detach install" : "background install");
+	install_check_complete(u, r);
+	return res;
+}
+
+/*
+ * An install failed for a reason no retry fixes (EINVAL, EFAULT, a short
+ * image...).  The region stops being served: its faulting threads stay
+ * blocked rather than see wrong memory, and the loop thread is told so the
+ * session fails loudly.
+ */
+void install_fail(struct ufd *u, struct region *r, int err, const char *what)
+{
+	struct fault_done d = { .kind = FAULT_ERROR, .r = r };
+
+	if (r->w.failed)
+		return;
+	r->w.failed = true;
+	snprintf(d.reason, sizeof(d.reason), "%s failed: %s", what, strerror(err));
+	pr_err(u->w->log, "region no longer served", LF_STR("region", r->id),
+	       LF_STR("reason", d.reason));
+	fault_post(u->w->e, &d);
+}
+
+const char *install_res_name(enum install_res res)
+{
+	switch (res) {
+	case INSTALL_OK:
+		return "ok";
+	case INSTALL_MM_CHANGING:
+		return "mm_changing";
+	case INSTALL_GONE:
+		return "gone";
+	case INSTALL_NOENT:
+		return "not_registered";
+	case INSTALL_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}

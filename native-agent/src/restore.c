@@ -1,0 +1,699 @@
+/*
+ * Restore sessions; see restore.h.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "afile.h"
+#include "agent.h"
+#include "conn.h"
+#include "handoff.h"
+#include "image.h"
+#include "region.h"
+#include "restore.h"
+
+#define LOG_COMP "restore"
+#include "log.h"
+
+#define RESTORE_MAX_FAULT_AROUND 512
+#define RESTORE_MAX_DELAY_MS (86400 * 1000)
+/* a replayed run is installed in pieces no larger than this (pages) */
+#define RESTORE_REPLAY_PIECE 512
+
+static const char *const state_names[] = { "WAITING", "ACTIVE", "COMPLETE", "FAILED" };
+static const char *const ws_names[] = { "off", "record", "replay", "auto" };
+
+#define fail cmd_fail
+
+static int ws_parse(const char *s, enum restore_ws *out)
+{
+	for (unsigned i = 0; i < sizeof(ws_names) / sizeof(ws_names[0]); i++) {
+		if (!strcmp(s, ws_names[i])) {
+			*out = (enum restore_ws)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const char *str_or(json_t *v, const char *dflt)
+{
+	return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static char *path_in(const char *dir, const char *sub, const char *id, const char *ext)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s/%s%s", dir, sub, id, ext) < 0)
+		return NULL;
+	return p;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static uint64_t session_pages(const struct restore *s, bool present)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < s->n_regions; i++) {
+		struct region *r = region_table_find(&s->ag->regions, s->region_ids[i]);
+
+		if (r)
+			n += present ? region_stat(&r->st.present) : r->n_pages;
+	}
+	return n;
+}
+
+json_t *restore_json(const struct restore *s)
+{
+	json_t *o = json_object(), *ids = json_array(), *ws;
+	bool ok = o && ids;
+
+	for (unsigned i = 0; ok && i < s->n_regions; i++)
+		ok = !json_array_append_new(ids, json_string(s->region_ids[i]));
+	if (!ok) {
+		json_decref(o);
+		json_decref(ids);
+		return NULL;
+	}
+	ws = json_pack("{s:s, s:s?, s:I, s:I}", "mode", ws_names[s->ws_mode], "file", s->ws_file,
+		       "recorded_pages", (json_int_t)s->recorded_pages, "replayed_pages",
+		       (json_int_t)s->replayed_pages);
+	jx_put(o, "id", json_string(s->id), &ok);
+	jx_put(o, "name", json_string(s->name), &ok);
+	jx_put(o, "labels", json_incref(s->labels), &ok);
+	jx_put(o, "image", json_pack("{s:s, s:I, s:I}", "path", s->image_path, "size",
+				     (json_int_t)(s->image ? s->image->size : 0), "offset",
+				     (json_int_t)s->image_offset), &ok);
+	jx_put(o, "socket", json_string(s->sock_path), &ok);
+	jx_put(o, "state", json_string(state_names[s->state]), &ok);
+	jx_put(o, "created_at", jx_time(s->created_ms), &ok);
+	jx_put(o, "options", json_pack("{s:i, s:I, s:s}", "fault_around_pages", (int)s->fault_around,
+				       "populate_delay_ms", (json_int_t)s->populate_delay_ms,
+				       "working_set", ws_names[s->ws_requested]), &ok);
+	jx_put(o, "regions", ids, &ok);
+	jx_put(o, "source", s->source < 0 ? json_null()
+					  : json_string(s->source == REGION_SRC_FIRECRACKER ? "firecracker"
+											  : "libfaultline"),
+	       &ok);
+	jx_put(o, "pages", json_pack("{s:I, s:I}", "total", (json_int_t)session_pages(s, false),
+				     "present", (json_int_t)session_pages(s, true)), &ok);
+	jx_put(o, "working_set", ws, &ok);
+	jx_put(o, "error", s->error ? json_string(s->error) : json_null(), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- persistence ------------------------------------------------------- */
+
+/* What a restarted agent needs; pages and counters are rebuilt by serving. */
+static void save(struct restore *s)
+{
+	json_t *o = restore_json(s);
+	char *path = path_in(s->ag->opts.state_dir, "restore", s->id, ".json"), *text = NULL;
+
+	if (o) {
+		json_object_set_new(o, "working_set_saved", json_boolean(s->ws_saved));
+		json_object_set_new(o, "image_resolved", s->image ? json_string(s->image->path)
+								  : json_null());
+		text = json_dumps(o, JSON_COMPACT);
+	}
+	if (!path || !text || afile_write(path, text, strlen(text), 0600))
+		pr_perror(&s->ag->log, "cannot persist restore session", LF_STR("id", s->id));
+	free(text);
+	free(path);
+	json_decref(o);
+}
+
+static void set_state(struct restore *s, enum restore_state st)
+{
+	if (s->state == st)
+		return;
+	pr_info(&s->ag->log, st == RESTORE_COMPLETE ? "session complete" : "session state",
+		LF_STR("id", s->id), LF_STR("from", state_names[s->state]),
+		LF_STR("to", state_names[st]));
+	s->state = st;
+	save(s);
+}
+
+void restore_fail(struct restore *s, const char *why)
+{
+	free(s->error);
+	s->error = strdup(why);
+	pr_err(&s->ag->log, "session failed", LF_STR("id", s->id), LF_STR("error", why));
+	if (s->state == RESTORE_FAILED)
+		save(s);
+	else
+		set_state(s, RESTORE_FAILED);
+}
+
+/* ---- working sets ------------------------------------------------------ */
+
+/*
+ * Next to the image when its directory is writable (it then travels with
+ * the image), else in <state-dir>/worksets under a name derived from the
+ * image's resolved path.
+ */
+static char *ws_path(const struct agent *ag, const struct image *im, bool beside)
+{
+	char *p = NULL, name[32];
+
+	if (beside) {
+		char *dir = strdup(im->path), *slash = dir ? strrchr(dir, '/') : NULL;
+
+		if (slash)
+			*slash = '\0';
+		if (dir && !access(slash == dir ? "/" : dir, W_OK) && asprintf(&p, "%s.flws", im->path) < 0)
+			p = NULL;
+		free(dir);
+		return p;
+	}
+	snprintf(name, sizeof(name), "%016llx",
+		 (unsigned long long)XXH64(im->path, strlen(im->path), 0));
+	return path_in(ag->opts.state_dir, "worksets", name, ".flws");
+}
+
+/* A recording for exactly this image (same size, mtime and sample), or none. */
+static bool ws_find(struct restore *s)
+{
+	struct wset_ident id;
+	char why[256];
+
+	wset_ident_of(s->image, &id);
+	for (int beside = 1; beside >= 0; beside--) {
+		char *p = ws_path(s->ag, s->image, beside);
+		struct wset w;
+
+		if (!p)
+			continue;
+		if (!wset_load(p, &w, why, sizeof(why))) {
+			if (!memcmp(&w.ident, &id, sizeof(id))) {
+				s->replay = w;
+				free(s->ws_file);
+				s->ws_file = p;
+				return true;
+			}
+			pr_info(&s->ag->log, "working set recorded for another version of the image, ignored",
+				LF_STR("file", p));
+			wset_free(&w);
+		} else if (errno != ENOENT) {
+			pr_warn(&s->ag->log, "working set unusable, ignored", LF_STR("file", p),
+				LF_STR("reason", why));
+		}
+		free(p);
+	}
+	return false;
+}
+
+static void ws_save(struct restore *s)
+{
+	struct wset w = { .created_ms = jx_now_ms() };
+	struct wset_rec **recs;
+
+	if (s->ws_mode != WS_RECORD || s->ws_saved || !s->n_recs)
+		return;
+	recs = malloc(s->n_recs * sizeof(*recs));
+	if (!recs)
+		return;
+	for (unsigned i = 0; i < s->n_recs; i++)
+		recs[i] = &s->recs[i];
+	wset_ident_of(s->image, &w.ident);
+	if (wset_from_recs(&w, recs, s->n_recs) || !w.n) {
+		free(recs);
+		wset_free(&w);
+		return;
+	}
+	free(recs);
+	s->recorded_pages = 0;
+	for (uint64_t i = 0; i < w.n; i++)
+		s->recorded_pages += w.runs[i].count;
+	if (wset_store(s->ws_file, &w))
+		pr_perror(&s->ag->log, "cannot store working set", LF_STR("file", s->ws_file));
+	else
+		pr_info(&s->ag->log, "working set recorded", LF_STR("id", s->id),
+			LF_STR("file", s->ws_file), LF_UINT("runs", w.n),
+			LF_UINT("pages", s->recorded_pages));
+	s->ws_saved = true;
+	wset_free(&w);
+	save(s);
+}
+
+static void ws_keep(struct restore *s, struct wset_rec *rec)
+{
+	struct wset_rec *recs;
+
+	if (!rec->n || s->ws_mode != WS_RECORD || s->ws_saved) {
+		wset_rec_free(rec);
+		return;
+	}
+	recs = realloc(s->recs, (s->n_recs + 1) * sizeof(*recs));
+	if (!recs) {
+		wset_rec_free(rec);
+		return;
+	}
+	s->recs = recs;
+	s->recs[s->n_recs++] = *rec;
+	memset(rec, 0, sizeof(*rec));
+}
+
+/* The recorded runs that fall into r's part of the image, in r's pages. */
+static int restore_prefetch(const struct restore *s, struct region *r)
+{
+	uint64_t lo_b = r->image_offset, hi_b = r->image_offset + r->length, n = 0;
+	struct wset_run *runs;
+
+	if (s->ws_mode != WS_REPLAY || !s->replay.n)
+		return 0;
+	runs = malloc(s->replay.n * sizeof(*runs) * 2);
+	if (!runs)
+		return -1;
+	for (uint64_t i = 0; i < s->replay.n; i++) {
+		uint64_t a = s->replay.runs[i].page * WSET_PAGE;
+		uint64_t b = a + (uint64_t)s->replay.runs[i].count * WSET_PAGE;
+		uint64_t first, last;
+
+		a = a > lo_b ? a : lo_b;
+		b = b < hi_b ? b : hi_b;
+		if (a >= b)
+			continue;
+		first = (a - lo_b) / r->page_size;
+		last = (b - lo_b + r->page_size - 1) / r->page_size;
+		while (first < last) {
+			uint64_t c = last - first > RESTORE_REPLAY_PIECE ? RESTORE_REPLAY_PIECE : last - first;
+
+			if (n == s->replay.n * 2) {
+				struct wset_run *more = realloc(runs, n * 2 * sizeof(*runs));
+
+				if (!more) {
+					free(runs);
+					return -1;
+				}
+				runs = more;
+			}
+			runs[n++] = (struct wset_run){ .page = first, .count = (uint32_t)c };
+			first += c;
+		}
+	}
+	r->w.prefetch = runs;
+	r->w.n_prefetch = n;
+	return 0;
+}
+
+/* ---- regions of a session ---------------------------------------------- */
+
+/* Before attach: how the session's options apply to a new region. */
+int restore_region_setup(const struct restore *s, struct region *r)
+{
+	r->w.fault_around = s->fault_around ? s->fault_around : 1;
+	r->w.populate_after_ms = s->populate_delay_ms;
+	r->w.record = s->ws_mode == WS_RECORD && !s->ws_saved;
+	return restore_prefetch(s, r);
+}
+
+void restore_region_added(struct restore *s, struct region *r)
+{
+	bool known = false;
+
+	for (unsigned i = 0; i < s->n_regions; i++)
+		known |= !strcmp(s->region_ids[i], r->id);
+	if (!known && s->n_regions < RESTORE_MAX_REGIONS)
+		memcpy(s->region_ids[s->n_regions++], r->id, JX_UUID_LEN + 1);
+	if (s->source < 0)
+		s->source = (int)r->source;
+	if (s->state == RESTORE_WAITING)
+		set_state(s, RESTORE_ACTIVE);
+	else
+		save(s);
+}
+
+void restore_region_ready(struct restore *s, struct region *r)
+{
+	s->replayed_pages += region_stat(&r->st.installed[RP_PREFETCH]);
+}
+
+static bool all_complete(const struct restore *s, unsigned *attached)
+{
+	bool all = true;
+
+	*attached = 0;
+	for (unsigned i = 0; i < s->n_regions; i++) {
+		struct region *r = region_table_find(&s->ag->regions, s->region_ids[i]);
+
+		if (!r || region_state(r) == REGION_DETACHED)
+			continue;
+		(*attached)++;
+		all &= r->ctl.complete;
+	}
+	return all && *attached;
+}
+
+void restore_region_complete(struct restore *s, struct region *r, struct wset_rec *rec)
+{
+	unsigned attached;
+
+	(void)r;
+	ws_keep(s, rec);
+	if (s->state != RESTORE_ACTIVE || !all_complete(s, &attached))
+		return;
+	ws_save(s);
+	set_state(s, RESTORE_COMPLETE);
+}
+
+void restore_region_detached(struct restore *s, struct region *r, struct wset_rec *rec)
+{
+	unsigned attached;
+
+	(void)r;
+	ws_keep(s, rec);
+	all_complete(s, &attached);
+	if (attached)
+		return;
+	/* the workload is done: what it touched is the working set */
+	ws_save(s);
+	if (s->state == RESTORE_ACTIVE)
+		set_state(s, RESTORE_WAITING);
+}
+
+/* ---- create, open, delete ---------------------------------------------- */
+
+static void session_free(struct restore *s)
+{
+	handoff_stop(s->srv);
+	for (unsigned i = 0; i < s->n_recs; i++)
+		wset_rec_free(&s->recs[i]);
+	free(s->recs);
+	wset_free(&s->replay);
+	image_put(s->image);
+	json_decref(s->labels);
+	free(s->name);
+	free(s->image_path);
+	free(s->ws_file);
+	free(s->error);
+	free(s->sock_path);
+	free(s);
+}
+
+/* Opens the image, settles the working-set mode and the socket. */
+static int session_open(struct restore *s, struct cmd_error *err)
+{
+	struct agent *ag = s->ag;
+	enum image_err ie;
+	char why[512];
+
+	ie = image_open(s->image_path, ag->opts.image_dirs, ag->opts.n_image_dirs, &s->image, why,
+			sizeof(why));
+	if (ie != IMAGE_OK)
+		return fail(err, ie == IMAGE_DENIED ? PROTO_E_PERMISSION_DENIED
+			    : ie == IMAGE_INVALID ? PROTO_E_BAD_REQUEST : PROTO_E_INTERNAL, "%s", why);
+	if (s->image_offset >= s->image->size)
+		return fail(err, PROTO_E_BAD_REQUEST, "\"image_offset\" %llu is beyond the image (%llu bytes)",
+			    (unsigned long long)s->image_offset, (unsigned long long)s->image->size);
+	if (s->ws_mode != WS_OFF && !s->ws_file) {
+		bool found = s->ws_mode != WS_RECORD && ws_find(s);
+
+		if (s->ws_mode == WS_REPLAY && !found)
+			return fail(err, PROTO_E_BAD_REQUEST, "no working set is recorded for %s",
+				    s->image->path);
+		s->ws_mode = found ? WS_REPLAY : WS_RECORD;
+		if (!found)
+			s->ws_file = ws_path(ag, s->image, true);
+		if (!s->ws_file)
+			s->ws_file = ws_path(ag, s->image, false);
+	} else if (s->ws_mode == WS_REPLAY && !ws_find(s)) {
+		s->ws_mode = WS_OFF; /* reopened after the recording vanished */
+	}
+	s->sock_path = path_in(ag->opts.state_dir, "restore", s->id, ".sock");
+	if (!s->sock_path)
+		return fail(err, PROTO_E_INTERNAL, "out of memory");
+	s->srv = handoff_start(ag, s->sock_path, s);
+	if (!s->srv)
+		return fail(err, PROTO_E_INTERNAL, "cannot open the session socket %s", s->sock_path);
+	return 0;
+}
+
+static int get_int(json_t *req, const char *key, json_int_t lo, json_int_t hi, json_int_t dflt,
+		   json_int_t *out, struct cmd_error *err)
+{
+	json_t *v = json_object_get(req, key);
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return fail(err, PROTO_E_BAD_REQUEST, "\"%s\" must be an integer in %lld..%lld", key,
+			    (long long)lo, (long long)hi);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
+{
+	json_t *id = json_object_get(req, "id"), *name = json_object_get(req, "name");
+	json_t *labels = json_object_get(req, "labels"), *image = json_object_get(req, "image");
+	json_t *ws = json_object_get(req, "working_set");
+	json_int_t off, around, delay;
+	struct restore *s;
+	const char *k;
+	json_t *v;
+
+	if (id && (!json_is_string(id) || !jx_uuid_valid(json_string_value(id))))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"id\" must be a lower-case UUID");
+	if (id && restore_find(ag, json_string_value(id)))
+		return fail(err, PROTO_E_CONFLICT, "restore session %s exists", json_string_value(id));
+	if (name && (!json_is_string(name) || !json_string_length(name)))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"name\" must be a non-empty string");
+	if (labels && !json_is_object(labels))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"labels\" must be an object of strings");
+	json_object_foreach(labels, k, v) {
+		if (!json_is_string(v))
+			return fail(err, PROTO_E_BAD_REQUEST, "\"labels\" must be an object of strings");
+	}
+	if (!json_is_string(image) || json_string_value(image)[0] != '/')
+		return fail(err, PROTO_E_BAD_REQUEST, "\"image\" must be an absolute path");
+	if (get_int(req, "image_offset", 0, INT64_MAX, 0, &off, err) ||
+	    get_int(req, "fault_around_pages", 0, RESTORE_MAX_FAULT_AROUND, 16, &around, err) ||
+	    get_int(req, "populate_delay_ms", -1, RESTORE_MAX_DELAY_MS, 1000, &delay, err))
+		return -1;
+	if (off % 4096)
+		return fail(err, PROTO_E_BAD_REQUEST, "\"image_offset\" must be a multiple of 4096");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return fail(err, PROTO_E_INTERNAL, "out of memory");
+	s->ag = ag;
+	s->source = -1;
+	s->created_ms = jx_now_ms();
+	s->image_offset = (uint64_t)off;
+	s->fault_around = (unsigned)around;
+	s->populate_delay_ms = delay;
+	s->ws_requested = WS_AUTO;
+	if (ws && (!json_is_string(ws) || ws_parse(json_string_value(ws), &s->ws_requested))) {
+		free(s);
+		return fail(err, PROTO_E_BAD_REQUEST,
+			    "\"working_set\" must be one of off, record, replay, auto");
+	}
+	s->ws_mode = s->ws_requested;
+	s->name = strdup(name ? json_string_value(name) : "restore");
+	s->labels = labels ? json_incref(labels) : json_object();
+	s->image_path = strdup(json_string_value(image));
+	if ((id ? (memcpy(s->id, json_string_value(id), JX_UUID_LEN + 1), 0) : jx_uuid_new(s->id)) ||
+	    !s->name || !s->labels || !s->image_path) {
+		session_free(s);
+		return fail(err, PROTO_E_INTERNAL, "out of memory");
+	}
+	if (session_open(s, err)) {
+		session_free(s);
+		return -1;
+	}
+	save(s);
+	s->next = ag->restores;
+	ag->restores = s;
+	pr_info(&ag->log, "restore session created", LF_STR("id", s->id), LF_STR("image", s->image->path),
+		LF_STR("working_set", ws_names[s->ws_mode]), LF_STR("socket", s->sock_path));
+	*reply = restore_json(s);
+	return *reply ? 0 : fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+struct restore *restore_find(struct agent *ag, const char *id)
+{
+	for (struct restore *s = ag->restores; s; s = s->next) {
+		if (!strcmp(s->id, id))
+			return s;
+	}
+	return NULL;
+}
+
+int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err)
+{
+	struct restore **pp;
+	char *path;
+
+	for (unsigned i = 0; i < s->n_regions; i++) {
+		struct region *r = region_table_find(&ag->regions, s->region_ids[i]);
+
+		if (r && region_state(r) != REGION_DETACHED && !r->ctl.complete)
+			return fail(err, PROTO_E_CONFLICT,
+				    "region %s is still being restored; detach it first", r->id);
+	}
+	for (unsigned i = 0; i < s->n_regions; i++) {
+		struct region *r = region_table_find(&ag->regions, s->region_ids[i]);
+
+		if (r)
+			r->ctl.session = NULL; /* complete regions stay attached on their own */
+	}
+	ws_save(s);
+	for (pp = &ag->restores; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	path = path_in(ag->opts.state_dir, "restore", s->id, ".json");
+	if (!path || unlink(path))
+		pr_perror(&ag->log, "cannot remove persisted session", LF_STR("id", s->id));
+	free(path);
+	pr_info(&ag->log, "restore session deleted", LF_STR("id", s->id));
+	session_free(s);
+	return 0;
+}
+
+/* ---- agent start and stop ---------------------------------------------- */
+
+static void reopen(struct agent *ag, const char *file)
+{
+	json_t *o = json_load_file(file, JSON_REJECT_DUPLICATES, NULL), *v;
+	struct cmd_error err = { 0 };
+	struct restore *s = calloc(1, sizeof(*s));
+	const char *state, *id;
+	size_t i;
+
+	id = json_string_value(json_object_get(o, "id"));
+	if (!s || !id || !jx_uuid_valid(id) ||
+	    !json_is_string(json_object_get(json_object_get(o, "image"), "path"))) {
+		pr_warn(&ag->log, "persisted session unreadable, skipped", LF_STR("file", file));
+		json_decref(o);
+		free(s);
+		return;
+	}
+	s->ag = ag;
+	memcpy(s->id, id, JX_UUID_LEN + 1);
+	s->name = strdup(str_or(json_object_get(o, "name"), "restore"));
+	v = json_object_get(o, "labels");
+	s->labels = json_is_object(v) ? json_incref(v) : json_object();
+	s->image_path = strdup(str_or(json_object_get(json_object_get(o, "image"), "path"), ""));
+	s->image_offset = (uint64_t)json_integer_value(json_object_get(json_object_get(o, "image"), "offset"));
+	v = json_object_get(o, "options");
+	s->fault_around = (unsigned)json_integer_value(json_object_get(v, "fault_around_pages"));
+	s->populate_delay_ms = json_integer_value(json_object_get(v, "populate_delay_ms"));
+	ws_parse(str_or(json_object_get(v, "working_set"), "off"), &s->ws_requested);
+	v = json_object_get(o, "working_set");
+	ws_parse(str_or(json_object_get(v, "mode"), "off"), &s->ws_mode);
+	if (json_is_string(json_object_get(v, "file")))
+		s->ws_file = strdup(json_string_value(json_object_get(v, "file")));
+	s->recorded_pages = (uint64_t)json_integer_value(json_object_get(v, "recorded_pages"));
+	s->ws_saved = json_is_true(json_object_get(o, "working_set_saved"));
+	s->source = -1;
+	if (json_is_string(json_object_get(o, "source")))
+		s->source = !strcmp(json_string_value(json_object_get(o, "source")), "firecracker")
+				    ? REGION_SRC_FIRECRACKER : REGION_SRC_LIBFAULTLINE;
+	jx_parse_time(str_or(json_object_get(o, "created_at"), ""), &s->created_ms);
+	json_array_foreach(json_object_get(o, "regions"), i, v) {
+		if (json_is_string(v) && jx_uuid_valid(json_string_value(v)) &&
+		    s->n_regions < RESTORE_MAX_REGIONS)
+			memcpy(s->region_ids[s->n_regions++], json_string_value(v), JX_UUID_LEN + 1);
+	}
+	state = str_or(json_object_get(o, "state"), "WAITING");
+	for (unsigned k = 0; k < sizeof(state_names) / sizeof(state_names[0]); k++) {
+		if (!strcmp(state, state_names[k]))
+			s->state = (enum restore_state)k;
+	}
+	if (json_is_string(json_object_get(o, "error")))
+		s->error = strdup(json_string_value(json_object_get(o, "error")));
+	json_decref(o);
+	if (!s->name || !s->labels || !s->image_path) {
+		session_free(s);
+		return;
+	}
+	if (session_open(s, &err)) {
+		/* kept, so that clients see why; it serves nothing */
+		if (!s->sock_path)
+			s->sock_path = path_in(ag->opts.state_dir, "restore", s->id, ".sock");
+		restore_fail(s, err.message);
+	}
+	s->next = ag->restores;
+	ag->restores = s;
+	pr_info(&ag->log, "restore session reopened", LF_STR("id", s->id),
+		LF_STR("state", state_names[s->state]));
+}
+
+int restore_init(struct agent *ag)
+{
+	char *dir = NULL, *ws = NULL;
+	struct dirent *de;
+	DIR *d;
+	int ret = -1;
+
+	if (asprintf(&dir, "%s/restore", ag->opts.state_dir) < 0 ||
+	    asprintf(&ws, "%s/worksets", ag->opts.state_dir) < 0) {
+		pr_perror(&ag->log, "out of memory");
+		goto free_paths;
+	}
+	if ((mkdir(dir, 0700) && errno != EEXIST) || (mkdir(ws, 0700) && errno != EEXIST)) {
+		pr_perror(&ag->log, "cannot create session directories", LF_STR("path", dir));
+		goto free_paths;
+	}
+	d = opendir(dir);
+	if (!d) {
+		pr_perror(&ag->log, "cannot read session directory", LF_STR("path", dir));
+		goto free_paths;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char *file;
+
+		if (n != JX_UUID_LEN + 5 || strcmp(de->d_name + JX_UUID_LEN, ".json"))
+			continue;
+		if (asprintf(&file, "%s/%s", dir, de->d_name) < 0)
+			continue;
+		reopen(ag, file);
+		free(file);
+	}
+	closedir(d);
+	ret = 0;
+free_paths:
+	free(dir);
+	free(ws);
+	return ret;
+}
+
+/* Agent stop: recordings in progress are saved (partial but useful). */
+void restore_fini(struct agent *ag)
+{
+	while (ag->restores) {
+		struct restore *s = ag->restores;
+
+		ag->restores = s->next;
+		for (unsigned i = 0; i < s->n_regions; i++) {
+			struct region *r = region_table_find(&ag->regions, s->region_ids[i]);
+
+			if (r && r->ctl.session == s && r->w.rec.n)
+				ws_keep(s, &r->w.rec);
+		}
+		ws_save(s);
+		session_free(s);
+	}
+}

@@ -1,0 +1,446 @@
+/*
+ * Serving one handed-over uffd; see ufd.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "bitmap.h"
+#include "install.h"
+#include "region.h"
+#include "ufd.h"
+
+#define LOG_COMP "fault"
+#include "log.h"
+
+struct ufd *ufd_new(struct fault_worker *w, int fd, int pidfd, pid_t pid)
+{
+	struct ufd *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->w = w;
+	u->fd = fd;
+	u->pidfd = pidfd;
+	u->pid = pid;
+	u->tag = (struct fault_tag){ .kind = TAG_UFD, .u = u };
+	u->pid_tag = (struct fault_tag){ .kind = TAG_PIDFD, .u = u };
+	return u;
+}
+
+/* Closes the agent's copies; the regions are the loop thread's to free. */
+void ufd_free(struct ufd *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	if (u->pidfd >= 0)
+		close(u->pidfd);
+	free(u->regs);
+	free(u->todo);
+	free(u);
+}
+
+int ufd_add_region(struct ufd *u, struct region *r)
+{
+	if (u->n_regs == u->cap_regs) {
+		unsigned cap = u->cap_regs ? u->cap_regs * 2 : 4;
+		struct region **regs = realloc(u->regs, cap * sizeof(*regs));
+
+		if (!regs)
+			return -1;
+		u->regs = regs;
+		u->cap_regs = cap;
+	}
+	u->regs[u->n_regs++] = r;
+	return 0;
+}
+
+struct region *ufd_find(const struct ufd *u, uint64_t addr)
+{
+	for (unsigned i = 0; i < u->n_regs; i++) {
+		struct region *r = u->regs[i];
+		uint64_t start = region_start(r);
+
+		if (addr >= start && addr - start < r->length)
+			return r;
+	}
+	return NULL;
+}
+
+static void post_detached(struct ufd *u, struct region *r, const char *reason)
+{
+	struct fault_done d = { .kind = FAULT_DETACHED, .r = r,
+				.populated = r->w.detach_installed };
+
+	snprintf(d.reason, sizeof(d.reason), "%s", reason);
+	d.rec = r->w.rec;
+	memset(&r->w.rec, 0, sizeof(r->w.rec));
+	fault_post(u->w->e, &d);
+}
+
+/*
+ * The worker lets go of r.  Unregistering makes the range ordinary memory
+ * again and wakes every thread still blocked in it; faults already read
+ * for it then resolve as orphans (ENOENT, woken).  After this the worker
+ * never touches r.
+ */
+void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const char *reason)
+{
+	struct uffdio_range range = { .start = region_start(r), .len = r->length };
+
+	if (unregister && region_stat(&r->st.gone) < r->n_pages &&
+	    ioctl(u->fd, UFFDIO_UNREGISTER, &range) && errno != ESRCH)
+		pr_pwarn(u->w->log, "UFFDIO_UNREGISTER failed", LF_STR("region", r->id));
+	for (unsigned i = 0; i < u->n_regs; i++) {
+		if (u->regs[i] == r) {
+			u->regs[i] = u->regs[--u->n_regs];
+			break;
+		}
+	}
+	post_detached(u, r, reason);
+	if (!u->n_regs)
+		u->dead = true;
+}
+
+/* The workload is gone (exited, or the mm is): every region ends here. */
+void ufd_gone(struct ufd *u, const char *reason)
+{
+	pr_info(u->w->log, "uffd released", LF_INT("pid", u->pid), LF_STR("reason", reason),
+		LF_UINT("regions", u->n_regs));
+	while (u->n_regs)
+		ufd_drop_region(u, u->regs[0], false, reason);
+	u->n_todo = 0;
+	u->dead = true;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* Pages of r touched by [start, end), rounded outwards; false if none. */
+static bool pages_of(const struct region *r, uint64_t start, uint64_t end, uint64_t *first,
+		     uint64_t *last)
+{
+	uint64_t rs = region_start(r), lo, hi;
+
+	lo = start > rs ? start : rs;
+	hi = end < rs + r->length ? end : rs + r->length;
+	if (lo >= hi)
+		return false;
+	*first = (lo - rs) / r->page_size;
+	*last = (hi - rs + r->page_size - 1) / r->page_size;
+	return true;
+}
+
+static uint64_t *ensure_map(uint64_t **map, uint64_t n)
+{
+	if (!*map)
+		*map = bitmap_new(n);
+	return *map;
+}
+
+/*
+ * MADV_DONTNEED/REMOVE (a balloon inflating, free() returning memory):
+ * the pages are no longer present and must read as zero from now on,
+ * never as image bytes.  munmap: the pages are gone for good.
+ */
+static void on_remove(struct ufd *u, uint64_t start, uint64_t end, bool unmap)
+{
+	for (unsigned i = 0; i < u->n_regs; i++) {
+		struct region *r = u->regs[i];
+		uint64_t first, last;
+		uint64_t **map = unmap ? &r->w.gone_map : &r->w.removed_map;
+
+		if (!pages_of(r, start, end, &first, &last))
+			continue;
+		region_stat_add(&r->st.events[unmap ? RE_UNMAP : RE_REMOVE], 1);
+		if (!ensure_map(map, r->n_pages)) {
+			/* cannot track it: serving wrong bytes is worse than not serving */
+			install_fail(u, r, ENOMEM, "tracking removed pages");
+			continue;
+		}
+		atomic_store_explicit(&r->st.present,
+				      region_stat(&r->st.present) -
+					      bitmap_clear(r->w.present_map, first, last - first),
+				      memory_order_relaxed);
+		if (!unmap) {
+			bitmap_set(r->w.removed_map, first, last - first);
+			continue;
+		}
+		region_stat_add(&r->st.gone, bitmap_set(r->w.gone_map, first, last - first));
+		if (region_stat(&r->st.gone) == r->n_pages) {
+			ufd_drop_region(u, r, false, "unmapped by the workload");
+			i--;
+		} else {
+			install_check_complete(u, r);
+		}
+	}
+}
+
+static void adopt(struct ufd *u, struct region *parent, struct region *child)
+{
+	struct fault_done d = { .kind = FAULT_ADOPT, .r = child, .parent = parent };
+
+	child->w.populate_at_ns = parent->w.populate_at_ns;
+	fault_post(u->w->e, &d);
+}
+
+/* mremap: a whole region moves; a part that moves becomes a region of its own. */
+static void on_remap(struct ufd *u, uint64_t from, uint64_t to, uint64_t len)
+{
+	unsigned n = u->n_regs;
+
+	for (unsigned i = 0; i < n && i < u->n_regs; i++) {
+		struct region *r = u->regs[i], *part;
+		uint64_t rs = region_start(r), first, last;
+
+		if (from <= rs && rs + r->length <= from + len) {
+			region_stat_add(&r->st.events[RE_REMAP], 1);
+			atomic_store_explicit(&r->start, rs - from + to, memory_order_relaxed);
+			continue;
+		}
+		if (!pages_of(r, from, from + len, &first, &last))
+			continue;
+		region_stat_add(&r->st.events[RE_REMAP], 1);
+		part = region_clone(r, first, last - first, to + (rs + first * r->page_size - from));
+		if (!part || ufd_add_region(u, part)) {
+			pr_err(u->w->log, "cannot follow a partial mremap, moved part not served",
+			       LF_STR("region", r->id));
+			region_put(part);
+			part = NULL;
+		}
+		if (part)
+			adopt(u, r, part);
+		on_remove(u, rs + first * r->page_size, rs + last * r->page_size, true);
+	}
+}
+
+/*
+ * fork() of a registered process (only with UFFD_FEATURE_EVENT_FORK): the
+ * child's copy of every region arrives on a new uffd.  Closing it would
+ * unregister the child's ranges and let its missing pages fill with zeros,
+ * so the child is adopted: same ranges, same backing, same page state.
+ * Its pid is unknown (the message carries only the descriptor), so its
+ * exit is noticed when an install reports ESRCH.
+ */
+static void on_fork(struct ufd *u, int child_fd)
+{
+	struct ufd *c = ufd_new(u->w, child_fd, -1, 0);
+
+	if (!c) {
+		pr_err(u->w->log, "cannot adopt a forked child's uffd, closing it");
+		close(child_fd);
+		return;
+	}
+	for (unsigned i = 0; i < u->n_regs; i++) {
+		struct region *r = u->regs[i];
+		struct region *copy = region_clone(r, 0, r->n_pages, region_start(r));
+
+		region_stat_add(&r->st.events[RE_FORK], 1);
+		if (!copy || ufd_add_region(c, copy)) {
+			pr_err(u->w->log, "cannot adopt a forked child's region", LF_STR("region", r->id));
+			region_put(copy);
+			continue;
+		}
+		copy->pid = 0;
+		adopt(u, r, copy);
+	}
+	fault_worker_add_ufd(u->w, c);
+}
+
+static void on_event(struct ufd *u, const struct uffd_msg *m)
+{
+	switch (m->event) {
+	case UFFD_EVENT_REMOVE:
+		on_remove(u, m->arg.remove.start, m->arg.remove.end, false);
+		break;
+	case UFFD_EVENT_UNMAP:
+		on_remove(u, m->arg.remove.start, m->arg.remove.end, true);
+		break;
+	case UFFD_EVENT_REMAP:
+		on_remap(u, m->arg.remap.from, m->arg.remap.to, m->arg.remap.len);
+		break;
+	case UFFD_EVENT_FORK:
+		on_fork(u, (int)m->arg.fork.ufd);
+		break;
+	default:
+		pr_warn(u->w->log, "unknown uffd event ignored", LF_UINT("event", m->event));
+	}
+}
+
+/* ---- faults ------------------------------------------------------------ */
+
+static int push_fault(struct ufd *u, const struct uffd_msg *m, uint64_t now)
+{
+	if (u->n_todo == u->cap_todo) {
+		size_t cap = u->cap_todo ? u->cap_todo * 2 : FAULT_BATCH;
+		struct ufd_fault *t = realloc(u->todo, cap * sizeof(*t));
+
+		if (!t)
+			return -1;
+		u->todo = t;
+		u->cap_todo = cap;
+	}
+	u->todo[u->n_todo].msg = *m;
+	u->todo[u->n_todo++].read_ns = now;
+	return 0;
+}
+
+/*
+ * Reads one batch: events are applied at once, faults queued.  Returns the
+ * number of messages, 0 when there were none, -1 when the uffd is unusable.
+ */
+int ufd_read(struct ufd *u)
+{
+	struct uffd_msg *msgs = u->w->msgs;
+	ssize_t n;
+	uint64_t now;
+
+	do
+		n = read(u->fd, msgs, sizeof(u->w->msgs));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return 0;
+		pr_perror(u->w->log, "uffd read failed", LF_INT("pid", u->pid));
+		ufd_gone(u, "uffd read failed");
+		return -1;
+	}
+	now = fault_now_ns();
+	n /= (ssize_t)sizeof(*msgs);
+	for (ssize_t i = 0; i < n; i++) {
+		if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+			on_event(u, &msgs[i]);
+		else if (push_fault(u, &msgs[i], now))
+			/* the thread stays blocked; a later wake of its page retries it */
+			pr_err(u->w->log, "out of memory queueing a fault",
+			       LF_HEX("addr", msgs[i].arg.pagefault.address));
+	}
+	return (int)n;
+}
+
+/* A fault outside every region: memory the workload grew into its range
+ * (mremap in place). Anonymous semantics; if the range is not registered
+ * any more (a dropped region) the zeropage fails and a wake retries it. */
+static enum install_res resolve_orphan(struct ufd *u, uint64_t addr)
+{
+	uint64_t psz = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct uffdio_zeropage zp = { .range = { .start = addr & ~(psz - 1), .len = psz } };
+
+	if (!ioctl(u->fd, UFFDIO_ZEROPAGE, &zp))
+		return INSTALL_OK;
+	if (errno == EAGAIN)
+		return INSTALL_MM_CHANGING;
+	if (errno == ESRCH)
+		return INSTALL_GONE;
+	return install_wake(u, zp.range.start, psz) == INSTALL_GONE ? INSTALL_GONE : INSTALL_OK;
+}
+
+static void record(struct region *r, uint64_t now, uint64_t first, uint64_t n)
+{
+	uint64_t off = r->image_offset + first * r->page_size;
+
+	if (!r->w.record || r->kind != REGION_IMAGE)
+		return;
+	if (wset_rec_add(&r->w.rec, now, off / WSET_PAGE, (uint32_t)(n * r->page_size / WSET_PAGE)))
+		r->w.record = false; /* out of memory: a partial recording is still useful */
+}
+
+/*
+ * The faulting page first, together with the rest of its fault-around
+ * window ahead of it, in one ioctl that wakes the thread; then the part of
+ * the window behind it.  Sequential access faults at window starts, so it
+ * costs one ioctl there.
+ */
+static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_t p, uint64_t now)
+{
+	uint64_t win = r->w.fault_around, ws = p - p % win, we = ws + win;
+	uint64_t addr = region_start(r) + p * r->page_size;
+	struct install_out out, back;
+	enum install_res res;
+
+	if (bitmap_test(r->w.present_map, p))
+		return install_wake(u, addr, r->page_size);
+	if (we > r->n_pages)
+		we = r->n_pages;
+	res = install_range(u, r, p, we - p, RP_AROUND, p, true, &out);
+	if (res == INSTALL_MM_CHANGING && !out.demand_woken)
+		return res;
+	if (res == INSTALL_GONE || res == INSTALL_FAILED) {
+		if (res == INSTALL_FAILED)
+			install_fail(u, r, out.err, "demand install");
+		return res;
+	}
+	if (ws < p && install_range(u, r, ws, p - ws, RP_AROUND, INSTALL_NO_DEMAND, true, &back) ==
+			      INSTALL_GONE)
+		return INSTALL_GONE;
+	if (!out.demand_woken)
+		res = install_wake(u, addr, r->page_size);
+	record(r, now, ws, we - ws);
+	return res == INSTALL_NOENT || res == INSTALL_MM_CHANGING ? INSTALL_OK : res;
+}
+
+static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
+{
+	uint64_t addr = f->msg.arg.pagefault.address, flags = f->msg.arg.pagefault.flags;
+	struct region *r = ufd_find(u, addr);
+	enum region_fault kind = RF_MISSING;
+	enum install_res res;
+	uint64_t p, page, now;
+
+	if (!r)
+		return resolve_orphan(u, addr);
+	if (r->w.failed)
+		return INSTALL_OK; /* left blocked on purpose, see install_fail() */
+	p = (addr - region_start(r)) / r->page_size;
+	page = region_start(r) + p * r->page_size;
+	now = fault_now_ns();
+	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
+		kind = RF_WP;
+		res = install_unprotect(u, page, r->page_size);
+	} else if (flags & UFFD_PAGEFAULT_FLAG_MINOR) {
+		kind = RF_MINOR;
+		res = install_continue(u, page, r->page_size);
+	} else {
+		res = resolve_missing(u, r, p, now);
+	}
+	if (res == INSTALL_MM_CHANGING || res == INSTALL_GONE)
+		return res;
+	if (res == INSTALL_FAILED && kind != RF_MISSING)
+		install_fail(u, r, errno, kind == RF_WP ? "write-unprotect" : "continue");
+	now = fault_now_ns();
+	u->w->last_fault_ns = now;
+	region_stat_add(&r->st.faults[kind], 1);
+	region_latency(r, now - f->read_ns);
+	/* after the counters, so that whoever sees COMPLETE sees them final */
+	install_check_complete(u, r);
+	return INSTALL_OK;
+}
+
+/*
+ * Resolves queued faults in order.  Returns 1 when it stopped because the
+ * mm is changing (the rest waits for events), -1 when the workload is
+ * gone, 0 when the queue is empty.
+ */
+int ufd_resolve(struct ufd *u)
+{
+	size_t i;
+
+	u->mm_changing = false;
+	for (i = 0; i < u->n_todo; i++) {
+		enum install_res res = resolve_one(u, &u->todo[i]);
+
+		if (res == INSTALL_MM_CHANGING) {
+			u->mm_changing = true;
+			break;
+		}
+		if (res == INSTALL_GONE) {
+			ufd_gone(u, "workload exited");
+			return -1;
+		}
+	}
+	memmove(u->todo, u->todo + i, (u->n_todo - i) * sizeof(*u->todo));
+	u->n_todo -= i;
+	return u->mm_changing;
+}

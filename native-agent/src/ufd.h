@@ -1,0 +1,52 @@
+/*
+ * A userfaultfd handed over by a workload, as its worker serves it: the
+ * regions registered on it, reading its messages in batches, applying its
+ * events (remove, unmap, remap, fork) to the region map and the page
+ * bitmaps, and resolving its page faults.  Worker thread only.
+ *
+ * Faults are queued in `todo` as they are read and resolved in order; a
+ * resolution that meets a changing mm (EAGAIN) stops there and the queue
+ * is retried after the events that caused it have been read and applied,
+ * whatever order the kernel delivered faults and events in.
+ */
+#ifndef FAULTLINE_UFD_H
+#define FAULTLINE_UFD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fault.h"
+
+struct region;
+
+struct ufd_fault {
+	struct uffd_msg msg;
+	uint64_t read_ns; /* when read() returned it: start of its latency */
+};
+
+struct ufd {
+	struct ufd *next;
+	struct fault_worker *w;
+	int fd;
+	int pidfd; /* -1: owner unknown (forked child) */
+	pid_t pid;
+	struct fault_tag tag, pid_tag;
+	struct region **regs;
+	unsigned n_regs, cap_regs;
+	struct ufd_fault *todo;
+	size_t n_todo, cap_todo;
+	bool mm_changing; /* todo waits for the mm to settle */
+	bool dead;        /* no regions left or owner gone: the worker frees it */
+};
+
+struct ufd *ufd_new(struct fault_worker *w, int fd, int pidfd, pid_t pid);
+void ufd_free(struct ufd *u);
+int ufd_add_region(struct ufd *u, struct region *r);
+void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const char *reason);
+void ufd_gone(struct ufd *u, const char *reason);
+struct region *ufd_find(const struct ufd *u, uint64_t addr);
+int ufd_read(struct ufd *u);
+int ufd_resolve(struct ufd *u);
+
+#endif /* FAULTLINE_UFD_H */

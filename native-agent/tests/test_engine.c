@@ -1,0 +1,275 @@
+/*
+ * The fault engine in-process: the test is the workload and hosts the
+ * engine, so the interleavings that are races in real life (a remove event
+ * queued between reading a fault and installing its page) can be produced
+ * step by step with a worker driven by hand.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "content.h"
+#include "fault.h"
+#include "harness.h"
+#include "hwork.h"
+#include "image.h"
+#include "log.h"
+#include "region.h"
+#include "test.h"
+#include "uffd.h"
+#include "ufd.h"
+
+#define SEED 42
+
+struct fixture {
+	struct log lg;
+	struct fault_engine *e;
+	struct image *im;
+	struct region *r;
+	uint8_t *mem;
+	size_t len;
+	int uffd;
+};
+
+static int make_uffd(uint8_t *mem, size_t len)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
+			    UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_MISSING_HUGETLBFS,
+	};
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)mem, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	enum uffd_source src;
+	bool umo;
+	int fd = uffd_open(O_CLOEXEC | O_NONBLOCK, &src, &umo, NULL, 0);
+
+	if (fd < 0 || ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		printf("    uffd setup: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* An image-backed region over fresh memory; workers = 0 drives it by hand. */
+static int setup_mem(struct fixture *f, size_t len, unsigned workers, unsigned fault_around,
+		     int mmap_flags, uint32_t page_size)
+{
+	struct fault_cfg cfg = { .workers = workers, .spin_us = 20, .chunk_pages = 512 };
+	char dir[64], path[128], why[256];
+	char *dirs[1] = { dir };
+
+	memset(f, 0, sizeof(*f));
+	f->len = len;
+	if (log_init(&f->lg, LOG_LVL_WARN, NULL) || h_tmpdir(dir, sizeof(dir)))
+		return -1;
+	snprintf(path, sizeof(path), "%s/image", dir);
+	if (content_write_image(path, len, SEED) ||
+	    image_open(path, dirs, 1, &f->im, why, sizeof(why)) != IMAGE_OK) {
+		printf("    image: %s\n", why);
+		return -1;
+	}
+	f->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | mmap_flags,
+		      -1, 0);
+	if (f->mem == MAP_FAILED) {
+		printf("    mmap: %s\n", strerror(errno));
+		return -1;
+	}
+	if ((f->uffd = make_uffd(f->mem, len)) < 0)
+		return -1;
+	f->r = region_new(NULL, "test", NULL, (uintptr_t)f->mem, len, page_size);
+	if (!f->r)
+		return -1;
+	f->r->kind = REGION_IMAGE;
+	f->r->image = image_get(f->im);
+	f->r->modes = REGION_MODE_MISSING;
+	f->r->w.fault_around = fault_around;
+	f->e = fault_start(&f->lg, &cfg);
+	return f->e ? 0 : -1;
+}
+
+static int setup(struct fixture *f, size_t len, unsigned workers, unsigned fault_around)
+{
+	return setup_mem(f, len, workers, fault_around, 0, CONTENT_PAGE);
+}
+
+static void teardown(struct fixture *f)
+{
+	if (f->e)
+		fault_stop(f->e);
+	region_put(f->r);
+	image_put(f->im);
+	if (f->uffd >= 0)
+		close(f->uffd);
+	log_fini(&f->lg);
+}
+
+static int wait_readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, H_TIMEOUT_MS) == 1 ? 0 : -1;
+}
+
+struct toucher {
+	pthread_t t;
+	const uint8_t *page;
+	uint8_t copy[CONTENT_PAGE];
+};
+
+static void *touch(void *arg)
+{
+	struct toucher *t = arg;
+
+	memcpy(t->copy, t->page, CONTENT_PAGE);
+	return NULL;
+}
+
+struct remover {
+	pthread_t t;
+	void *addr;
+	size_t len;
+	int ret;
+};
+
+static void *do_remove(void *arg)
+{
+	struct remover *rm = arg;
+
+	rm->ret = madvise(rm->addr, rm->len, MADV_DONTNEED);
+	return NULL;
+}
+
+static bool zero(const uint8_t *p)
+{
+	for (size_t i = 0; i < CONTENT_PAGE; i++) {
+		if (p[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A fault is read, then the workload removes the page (MADV_DONTNEED, a
+ * balloon inflating) before it is installed: the install meets EAGAIN, the
+ * fault waits, the remove event is applied, and the retried fault reads
+ * zeros - not the image bytes the page held before it was removed.
+ */
+int t_engine_eagain_retry(const struct t_env *env)
+{
+	struct fixture f;
+	struct toucher a = { 0 }, c = { 0 };
+	struct remover b = { 0 };
+	struct ufd *u;
+
+	(void)env;
+	CHECK_OK(setup(&f, 64 * CONTENT_PAGE, 0, 1));
+	u = ufd_new(fault_manual_worker(f.e), dup(f.uffd), -1, getpid());
+	CHECK(u && !ufd_add_region(u, f.r));
+
+	a.page = f.mem + 5 * CONTENT_PAGE;
+	CHECK_OK(pthread_create(&a.t, NULL, touch, &a));
+	CHECK_OK(wait_readable(f.uffd));
+	CHECK(ufd_read(u) == 1 && u->n_todo == 1);
+
+	b.addr = f.mem + 4 * CONTENT_PAGE;
+	b.len = 4 * CONTENT_PAGE;
+	CHECK_OK(pthread_create(&b.t, NULL, do_remove, &b));
+	CHECK_OK(wait_readable(f.uffd)); /* the remove event is queued: the mm is changing */
+	CHECK(ufd_resolve(u) == 1);
+	CHECK(u->n_todo == 1 && region_stat(&f.r->st.eagain) == 1);
+
+	CHECK(ufd_read(u) == 1); /* the remove event: the madvise may now finish */
+	CHECK(region_stat(&f.r->st.events[RE_REMOVE]) == 1);
+	CHECK_OK(pthread_join(b.t, NULL));
+	CHECK(b.ret == 0);
+	CHECK(ufd_resolve(u) == 0 && u->n_todo == 0);
+	CHECK_OK(pthread_join(a.t, NULL));
+	CHECKF(zero(a.copy), "a removed page must read as zero, not as image bytes");
+	CHECK(region_stat(&f.r->st.zero_pages) == 1 && region_stat(&f.r->st.faults[RF_MISSING]) == 1);
+
+	/* a page outside the removed range still comes from the image */
+	c.page = f.mem + 10 * CONTENT_PAGE;
+	CHECK_OK(pthread_create(&c.t, NULL, touch, &c));
+	CHECK_OK(wait_readable(f.uffd));
+	CHECK(ufd_read(u) == 1 && ufd_resolve(u) == 0);
+	CHECK_OK(pthread_join(c.t, NULL));
+	CHECK(content_check(SEED, 10, c.copy) == 0);
+	ufd_free(u);
+	teardown(&f);
+	return T_PASS;
+}
+
+/* Threads of the engine serve the test's own touches: bytes and counters. */
+int t_engine_threaded_restore(const struct t_env *env)
+{
+	enum { PAGES = 4096, AROUND = 16 };
+	struct fault_done done[8];
+	struct fixture f;
+	size_t bad;
+	bool complete = false;
+
+	(void)env;
+	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 1, AROUND));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	for (uint64_t p = 0; p < PAGES; p++) {
+		bad = content_check(SEED, p, f.mem + p * CONTENT_PAGE);
+		CHECKF(!bad, "page %llu differs at byte %zu", (unsigned long long)p, bad - 1);
+	}
+	/* the counters are final once the region is complete */
+	while (!complete) {
+		CHECK_OK(wait_readable(fault_notify_fd(f.e)));
+		for (unsigned i = 0, n = fault_take(f.e, done, 8); i < n; i++) {
+			complete |= done[i].kind == FAULT_COMPLETE;
+			wset_rec_free(&done[i].rec);
+		}
+	}
+	/* sequential touches fault once per fault-around window */
+	CHECKF(region_stat(&f.r->st.faults[RF_MISSING]) == PAGES / AROUND, "%llu faults",
+	       (unsigned long long)region_stat(&f.r->st.faults[RF_MISSING]));
+	CHECK(region_stat(&f.r->st.installed[RP_DEMAND]) == PAGES / AROUND);
+	CHECK(region_stat(&f.r->st.installed[RP_AROUND]) == PAGES - PAGES / AROUND);
+	CHECK(region_stat(&f.r->st.present) == PAGES);
+	CHECK(region_stat(&f.r->st.zero_pages) == PAGES / 8);
+	CHECK(region_stat(&f.r->st.lat_count) == PAGES / AROUND);
+	teardown(&f);
+	return T_PASS;
+}
+
+/*
+ * hugetlbfs has no zeropage ioctl: a removed 2 MiB page must still read as
+ * zero, installed with UFFDIO_COPY from the engine's zero source.
+ */
+int t_engine_hugetlb_remove(const struct t_env *env)
+{
+	const size_t huge = 2u << 20;
+	struct fixture f;
+
+	(void)env;
+	CHECK_OK(h_hugepages(4));
+	CHECK_OK(setup_mem(&f, 4 * huge, 1, 1, MAP_HUGETLB, (uint32_t)huge));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	for (uint64_t p = 0; p < 2 * huge / CONTENT_PAGE; p += 97)
+		CHECK(content_check(SEED, p, f.mem + p * CONTENT_PAGE) == 0);
+	CHECK_OK(madvise(f.mem, huge, MADV_DONTNEED));
+	for (uint64_t p = 0; p < huge / CONTENT_PAGE; p++)
+		CHECKF(zero(f.mem + p * CONTENT_PAGE), "4K page %llu of a removed huge page",
+		       (unsigned long long)p);
+	/* the other huge page was not removed */
+	CHECK(content_check(SEED, huge / CONTENT_PAGE + 1, f.mem + huge + CONTENT_PAGE) == 0);
+	CHECK(region_stat(&f.r->st.events[RE_REMOVE]) == 1);
+	teardown(&f);
+	return T_PASS;
+}

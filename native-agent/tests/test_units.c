@@ -1,0 +1,211 @@
+/*
+ * The pure parts of the fault engine's input handling, table-driven:
+ * handoff payload validation, Firecracker's handshake, working-set files,
+ * image path checks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "content.h"
+#include "harness.h"
+#include "hsk.h"
+#include "image.h"
+#include "region.h"
+#include "test.h"
+#include "wset.h"
+
+int t_unit_register_payload(const struct t_env *env)
+{
+	static const struct {
+		const char *json;
+		const char *error; /* NULL: accepted */
+	} cases[] = {
+		{ "{\"start\":4096,\"length\":8192,\"page_size\":4096,\"modes\":[\"missing\"]}", NULL },
+		{ "{\"name\":\"n\",\"labels\":{\"a\":\"b\"},\"start\":2097152,\"length\":2097152,"
+		  "\"page_size\":2097152,\"modes\":[\"missing\",\"wp\"],\"features\":114,"
+		  "\"resume_id\":\"0b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77\",\"future\":[1]}", NULL },
+		{ "{\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"]}", "\"start\"" },
+		{ "{\"start\":4096,\"length\":0,\"page_size\":4096,\"modes\":[\"missing\"]}", "empty" },
+		{ "{\"start\":4095,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"]}", "aligned" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":3000,\"modes\":[\"missing\"]}", "page size" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[]}", "modes" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\",\"missing\"]}",
+		  "twice" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"fast\"]}", "unknown mode" },
+		{ "{\"start\":-4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"]}", "\"start\"" },
+		{ "{\"start\":144115188075855872,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"]}",
+		  "user address" },
+		{ "{\"start\":4096,\"length\":1099511631872,\"page_size\":4096,\"modes\":[\"missing\"]}",
+		  "larger than" },
+		{ "{\"name\":\"\",\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"]}",
+		  "\"name\"" },
+		{ "{\"labels\":{\"a\":1},\"start\":4096,\"length\":4096,\"page_size\":4096,"
+		  "\"modes\":[\"missing\"]}", "label" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"],"
+		  "\"resume_id\":\"0B0F6C1E-6A4E-4A53-9F59-2F1C3C9E1A77\"}", "resume_id" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"],"
+		  "\"features\":\"all\"}", "\"features\"" },
+	};
+
+	(void)env;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *req = json_loads(cases[i].json, 0, NULL);
+		struct hsk_register hr;
+		char why[256] = "";
+		int ret;
+
+		CHECKF(req, "case %zu is not JSON", i);
+		ret = hsk_parse_register(req, 4096, &hr, why, sizeof(why));
+		if (!cases[i].error)
+			CHECKF(ret == 0, "case %zu refused: %s", i, why);
+		else
+			CHECKF(ret < 0 && strstr(why, cases[i].error), "case %zu: \"%s\"", i, why);
+		if (i == 1)
+			CHECK(hr.modes == (REGION_MODE_MISSING | REGION_MODE_WP) && hr.resume &&
+			      hr.page_size == 2097152 && !strcmp(hr.name, "n"));
+		json_decref(req);
+	}
+	return T_PASS;
+}
+
+int t_unit_firecracker_handshake(const struct t_env *env)
+{
+	static const struct {
+		const char *msg;
+		int scan;          /* hsk_fc_scan(): 1 the whole text, 0 incomplete, -1 refused */
+		const char *error; /* NULL: parses */
+		uint32_t page_size;
+	} cases[] = {
+		{ "[{\"base_host_virt_addr\":4096,\"size\":8192,\"offset\":0,\"page_size\":4096,"
+		  "\"page_size_kib\":4096}]", 1, NULL, 4096 },
+		/* older versions: page_size_kib only, in bytes despite its name */
+		{ "[{\"base_host_virt_addr\":2097152,\"size\":2097152,\"offset\":0,"
+		  "\"page_size_kib\":2097152}]", 1, NULL, 2097152 },
+		{ "[{\"base_host_virt_addr\":2097152,\"size\":2097152,\"offset\":0,\"page_size_kib\":2048}]",
+		  1, NULL, 2097152 },
+		{ "[{\"base_host_virt_addr\":4096,\"size\":4096,\"offset\":0}]", 1, "neither", 0 },
+		{ "[{\"base_host_virt_addr\":4096,\"size\":4096,\"offset\":0,\"page_size\":4096,"
+		  "\"page_size_kib\":8192}]", 1, "disagree", 0 },
+		{ "[{\"base_host_virt_addr\":4096,\"size\":8192,\"offset\":0,\"page_size\":4096},"
+		  "{\"base_host_virt_addr\":8192,\"size\":4096,\"offset\":8192,\"page_size\":4096}]", 1,
+		  "overlap", 0 },
+		{ "[{\"base_host_virt_addr\":4096,\"size\":4096,\"offset\":1,\"page_size\":4096}]", 1,
+		  "offset", 0 },
+		{ "[]", 1, "1-", 0 },
+		{ "[\"]\",{\"a\":\"[\"}]", 1, "not an object", 0 },
+		{ "[{\"size\":", 0, NULL, 0 },
+		{ "{\"not\":\"an array\"}", -1, NULL, 0 },
+	};
+
+	(void)env;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *m = cases[i].msg;
+		struct hsk_fc_region regs[4];
+		ssize_t end = hsk_fc_scan((const uint8_t *)m, strlen(m));
+		char why[256] = "";
+		unsigned n;
+		int ret;
+
+		CHECKF(cases[i].scan == 1 ? end == (ssize_t)strlen(m) : end == cases[i].scan,
+		       "case %zu: scan %zd", i, end);
+		if (end <= 0)
+			continue;
+		ret = hsk_fc_parse(m, (size_t)end, 4096, regs, 4, &n, why, sizeof(why));
+		if (!cases[i].error)
+			CHECKF(ret == 0 && regs[0].page_size == cases[i].page_size, "case %zu: %s", i, why);
+		else
+			CHECKF(ret < 0 && strstr(why, cases[i].error), "case %zu: \"%s\"", i, why);
+	}
+	/* the message ends where its array closes, whatever follows */
+	CHECK(hsk_fc_scan((const uint8_t *)"[1]garbage", 10) == 3);
+	return T_PASS;
+}
+
+int t_unit_working_set_file(const struct t_env *env)
+{
+	struct wset_run runs[] = { { 0, 16 }, { 4096, 512 }, { 255, 1 } };
+	struct wset w = { .ident = { 64 << 20, 123456789, 42 }, .created_ms = 7, .runs = runs, .n = 3 };
+	size_t len = wset_encoded_len(3);
+	uint8_t *buf = malloc(len);
+	char why[256], dir[64], path[128];
+	struct wset back;
+
+	(void)env;
+	CHECK(buf);
+	wset_encode(&w, buf);
+	CHECK_OK(wset_decode(buf, len, &back, why, sizeof(why)));
+	CHECK(back.n == 3 && back.runs[1].page == 4096 && back.runs[1].count == 512);
+	CHECK(!memcmp(&back.ident, &w.ident, sizeof(w.ident)) && back.created_ms == 7);
+	wset_free(&back);
+	/* any flipped bit is caught */
+	for (size_t i = 0; i < len; i += 7) {
+		buf[i] ^= 0x10;
+		CHECKF(wset_decode(buf, len, &back, why, sizeof(why)) < 0, "flip at %zu accepted", i);
+		buf[i] ^= 0x10;
+	}
+	CHECK(wset_decode(buf, len - 1, &back, why, sizeof(why)) < 0);
+	/* runs must lie inside the image they were recorded for */
+	runs[2].page = 4096;
+	runs[2].count = 1;
+	w.ident.image_size = 4096 * 4096;
+	wset_encode(&w, buf);
+	CHECK(wset_decode(buf, len, &back, why, sizeof(why)) < 0 && strstr(why, "outside"));
+	/* stored atomically and read back */
+	w.ident.image_size = 64 << 20;
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/x.flws", dir);
+	CHECK_OK(wset_store(path, &w));
+	CHECK_OK(wset_load(path, &back, why, sizeof(why)));
+	CHECK(back.n == 3);
+	wset_free(&back);
+	free(buf);
+	return T_PASS;
+}
+
+int t_unit_image_paths(const struct t_env *env)
+{
+	char dir[64], allowed[96], outside[96], path[160];
+	char *dirs[1] = { allowed };
+	struct image *im;
+	char why[256];
+
+	(void)env;
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	snprintf(allowed, sizeof(allowed), "%s/allowed", dir);
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	CHECK_OK(mkdir(allowed, 0700));
+	CHECK_OK(mkdir(outside, 0700));
+	snprintf(path, sizeof(path), "%s/img", allowed);
+	CHECK_OK(content_write_image(path, 8192, 1));
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_OK);
+	CHECK(im->size == 8192 && image_zero(im, 4096, 4096) == false);
+	image_put(im);
+	snprintf(path, sizeof(path), "%s/img", outside);
+	CHECK_OK(content_write_image(path, 8192, 1));
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_DENIED);
+	/* a symlink inside pointing outside, and ".." tricks, stay outside */
+	snprintf(path, sizeof(path), "%s/link", allowed);
+	CHECK_OK(symlink("../outside/img", path));
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_DENIED);
+	snprintf(path, sizeof(path), "%s/../outside/img", allowed);
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_DENIED);
+	/* a directory named like the allowed one plus a suffix is not inside it */
+	snprintf(path, sizeof(path), "%s2", allowed);
+	CHECK_OK(mkdir(path, 0700));
+	snprintf(path, sizeof(path), "%s2/img", allowed);
+	CHECK_OK(content_write_image(path, 8192, 1));
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_DENIED);
+	/* inside but not usable */
+	snprintf(path, sizeof(path), "%s/sub", allowed);
+	CHECK_OK(mkdir(path, 0700));
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_INVALID);
+	snprintf(path, sizeof(path), "%s/none", allowed);
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_INVALID);
+	CHECK(image_open("relative/img", dirs, 1, &im, why, sizeof(why)) == IMAGE_INVALID);
+	return T_PASS;
+}
