@@ -39,6 +39,10 @@ public final class TestApi {
         return send(builder(path).GET());
     }
 
+    public Response get(String path, String accept) {
+        return send(builder(path).setHeader("Accept", accept).GET());
+    }
+
     public Response delete(String path) {
         return send(builder(path).DELETE());
     }
@@ -46,6 +50,13 @@ public final class TestApi {
     public Response post(String path, Object body) {
         return send(builder(path).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body instanceof String s ? s : JSON.writeValueAsString(body))));
+    }
+
+    /** A JSON merge patch, with If-Match when {@code ifMatch} is not null. */
+    public Response patch(String path, String ifMatch, Object body) {
+        HttpRequest.Builder b = builder(path).header("Content-Type", "application/merge-patch+json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+        return send(ifMatch == null ? b : b.header("If-Match", ifMatch));
     }
 
     public Response withHeader(String path, String name, String value) {
