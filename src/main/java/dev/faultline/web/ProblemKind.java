@@ -22,6 +22,7 @@ public enum ProblemKind {
     PRECONDITION_FAILED(HttpStatus.PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
     UNSUPPORTED_MEDIA_TYPE(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
     UNPROCESSABLE(HttpStatus.UNPROCESSABLE_CONTENT, "unprocessable", "Request cannot be carried out"),
+    PRECONDITION_REQUIRED(HttpStatus.PRECONDITION_REQUIRED, "precondition-required", "Precondition required"),
     AGENT_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, "agent-unavailable", "Agent unavailable"),
     AGENT_ERROR(HttpStatus.BAD_GATEWAY, "agent-error", "Agent refused the request"),
     INTERNAL(HttpStatus.INTERNAL_SERVER_ERROR, "internal", "Internal error");
