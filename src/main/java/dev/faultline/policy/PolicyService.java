@@ -8,6 +8,7 @@ import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
@@ -136,13 +137,13 @@ class PolicyService {
                 candidates.stream().map(SnapshotView::id).toList());
         Map<String, List<SnapshotView>> byRegion = candidates.stream()
                 .collect(Collectors.groupingBy(SnapshotView::regionId, TreeMap::new, Collectors.toList()));
+        ZoneId zone = policy.parsedSchedule().zone();
         List<PolicyPreview.RetentionItem> plan = new ArrayList<>(candidates.size());
         for (List<SnapshotView> region : byRegion.values()) {
             Map<UUID, SnapshotView> byId = region.stream().collect(Collectors.toMap(SnapshotView::id, Function.identity()));
             List<Retention.Candidate> facts = region.stream().map(s -> new Retention.Candidate(s.id(), s.createdAt(),
                     s.state(), s.verification().state() == VerifiedState.VERIFIED, s.parentId())).toList();
-            for (Retention.Verdict verdict : Retention.evaluate(policy.retention(), policy.parsedSchedule().zone(), now,
-                    facts, neededOutside)) {
+            for (Retention.Verdict verdict : Retention.evaluate(policy.retention(), zone, now, facts, neededOutside)) {
                 SnapshotView s = byId.get(verdict.id());
                 plan.add(new PolicyPreview.RetentionItem(s.id(), s.regionId(), s.regionName(), s.createdAt(), s.state(),
                         s.kind(), verdict.decision(), verdict.reasons()));

@@ -8,7 +8,7 @@ import java.util.Optional;
  * The directory of a service without the region feature: no region exists, so taking a
  * snapshot answers 404 and policies find nothing to snapshot.
  */
-public class EmptyRegionDirectory implements RegionDirectory {
+class EmptyRegionDirectory implements RegionDirectory {
 
     @Override
     public Optional<RegionInfo> find(String regionId) {

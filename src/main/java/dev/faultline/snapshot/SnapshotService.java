@@ -26,6 +26,7 @@ import org.springframework.transaction.annotation.Transactional;
 @Service
 public class SnapshotService {
 
+    private static final String ONE_JOB_PER_REGION = "one snapshot job per region runs at a time";
     private static final Set<SnapshotState> RETENTION_STATES = Set.of(SnapshotState.PENDING, SnapshotState.RUNNING,
             SnapshotState.COMPLETED, SnapshotState.FAILED);
 
@@ -63,7 +64,7 @@ public class SnapshotService {
         }
         Optional<Snapshot> active = snapshots.findByActiveRegionId(regionId);
         if (active.isPresent()) {
-            throw inProgress(active.get(), "one snapshot job per region runs at a time");
+            throw inProgress(active.get(), ONE_JOB_PER_REGION);
         }
         Snapshot parent = kind == SnapshotKind.INCREMENTAL ? parentFor(regionId, parentId) : null;
         return create(region, parent, null, false, requestedBy).view();
@@ -88,8 +89,7 @@ public class SnapshotService {
     public PolicyTakeOutcome takeForPolicy(PolicyTake take) {
         Optional<Snapshot> active = snapshots.findByActiveRegionId(take.region().id());
         if (active.isPresent()) {
-            return new PolicyTakeOutcome(null, null, "snapshot " + active.get().id() + " of this region is still "
-                    + active.get().state() + "; one snapshot job per region runs at a time");
+            return new PolicyTakeOutcome(null, null, stillActive(active.get()) + "; " + ONE_JOB_PER_REGION);
         }
         Snapshot parent = snapshots.findFirstByRegionIdAndPolicyIdAndStateOrderByCreatedAtDesc(take.region().id(),
                         take.policyId(), SnapshotState.COMPLETED)
@@ -320,8 +320,11 @@ public class SnapshotService {
     }
 
     private static ApiException inProgress(Snapshot snapshot, String advice) {
-        return new ApiException(ProblemKind.SNAPSHOT_IN_PROGRESS, "snapshot " + snapshot.id() + " of region "
-                + snapshot.regionId() + " is still " + snapshot.state() + "; " + advice);
+        return new ApiException(ProblemKind.SNAPSHOT_IN_PROGRESS, stillActive(snapshot) + "; " + advice);
+    }
+
+    private static String stillActive(Snapshot snapshot) {
+        return "snapshot " + snapshot.id() + " of region " + snapshot.regionId() + " is still " + snapshot.state();
     }
 
     private static ApiException busy(UUID snapshotId, SnapshotOperation active) {

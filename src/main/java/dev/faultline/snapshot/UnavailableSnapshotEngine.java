@@ -5,7 +5,7 @@ package dev.faultline.snapshot;
  * page contents fails with a clear error instead of hanging or pretending. Deleting succeeds,
  * because this engine never wrote an image that could be left behind.
  */
-public class UnavailableSnapshotEngine implements SnapshotEngine {
+class UnavailableSnapshotEngine implements SnapshotEngine {
 
     static final String MESSAGE = "snapshot engine not available in this agent version";
 
