@@ -132,30 +132,22 @@ record PolicyRequest(
                 return true;
             }
             context.disableDefaultConstraintViolation();
-            boolean valid = report(context, selectorProblem(request.selector()), "selector");
-            valid &= report(context, request.schedule() == null ? null : Schedule.cronProblem(request.schedule()),
-                    "schedule");
-            valid &= report(context, request.timeZone() == null ? null : Schedule.zoneProblem(request.timeZone()),
-                    "timeZone");
+            String selector = request.selector();
+            String schedule = request.schedule();
+            String zone = request.timeZone();
             String maxAge = request.retention().maxAge();
-            valid &= report(context, maxAge == null ? null : maxAgeProblem(maxAge), "retention", "maxAge");
+            boolean valid = report(context, selector == null ? null : problemOf(() -> LabelSelector.parse(selector)),
+                    "selector");
+            valid &= report(context, schedule == null ? null : problemOf(() -> Schedule.parseCron(schedule)), "schedule");
+            valid &= report(context, zone == null ? null : problemOf(() -> Schedule.parseZone(zone)), "timeZone");
+            valid &= report(context, maxAge == null ? null : problemOf(() -> parseMaxAge(maxAge)), "retention", "maxAge");
             return valid;
         }
 
-        private static String selectorProblem(String selector) {
+        /** Why the parser refuses the text, or null when it accepts it. */
+        private static String problemOf(Runnable parse) {
             try {
-                if (selector != null) {
-                    LabelSelector.parse(selector);
-                }
-                return null;
-            } catch (IllegalArgumentException e) {
-                return e.getMessage();
-            }
-        }
-
-        private static String maxAgeProblem(String maxAge) {
-            try {
-                parseMaxAge(maxAge);
+                parse.run();
                 return null;
             } catch (IllegalArgumentException e) {
                 return e.getMessage();

@@ -32,29 +32,9 @@ final class Schedule {
         this.zone = zone;
     }
 
-    /** Throws IllegalArgumentException naming what is wrong; {@link #cronProblem}/{@link #zoneProblem} say which. */
+    /** Throws IllegalArgumentException saying what is wrong with the expression or the zone. */
     static Schedule of(String expression, String zoneId) {
         return new Schedule(parseCron(expression), parseZone(zoneId));
-    }
-
-    /** Why the expression is not a schedule, or null when it is one. */
-    static String cronProblem(String expression) {
-        try {
-            parseCron(expression);
-            return null;
-        } catch (IllegalArgumentException e) {
-            return e.getMessage();
-        }
-    }
-
-    /** Why the text is not an IANA time zone, or null when it is one. */
-    static String zoneProblem(String zoneId) {
-        try {
-            parseZone(zoneId);
-            return null;
-        } catch (IllegalArgumentException e) {
-            return e.getMessage();
-        }
     }
 
     ZoneId zone() {
@@ -101,7 +81,7 @@ final class Schedule {
         }
     }
 
-    private static CronExpression parseCron(String expression) {
+    static CronExpression parseCron(String expression) {
         if (expression == null || expression.isBlank()) {
             throw new IllegalArgumentException("must not be blank");
         }
@@ -125,7 +105,7 @@ final class Schedule {
         }
     }
 
-    private static ZoneId parseZone(String zoneId) {
+    static ZoneId parseZone(String zoneId) {
         if (zoneId == null || !ZONES.contains(zoneId)) {
             throw new IllegalArgumentException("must be an IANA time zone such as Europe/Berlin or UTC");
         }

@@ -97,15 +97,15 @@ class ScheduleTest {
 
     @Test
     void badExpressionsAndZonesAreExplained() {
-        assertThat(Schedule.cronProblem("* * *")).startsWith("has 3 fields; expected 5");
-        assertThat(Schedule.cronProblem("61 * * * *")).startsWith("is not a valid cron expression");
-        assertThat(Schedule.cronProblem("@reboot")).startsWith("unknown macro '@reboot'");
-        assertThat(Schedule.cronProblem(" ")).isEqualTo("must not be blank");
-        assertThat(Schedule.cronProblem("0 0 * * MON-FRI")).isNull();
-        assertThat(Schedule.zoneProblem("Mars/Olympus_Mons")).startsWith("must be an IANA time zone");
-        assertThat(Schedule.zoneProblem("+02:00")).as("an offset is not a zone: it has no DST rules").isNotNull();
-        assertThat(Schedule.zoneProblem("Europe/Berlin")).isNull();
+        assertThatThrownBy(() -> Schedule.parseCron("* * *")).hasMessageStartingWith("has 3 fields; expected 5");
+        assertThatThrownBy(() -> Schedule.parseCron("61 * * * *")).hasMessageStartingWith("is not a valid cron expression");
+        assertThatThrownBy(() -> Schedule.parseCron("@reboot")).hasMessageStartingWith("unknown macro '@reboot'");
+        assertThatThrownBy(() -> Schedule.parseCron(" ")).hasMessage("must not be blank");
+        assertThatThrownBy(() -> Schedule.parseZone("Mars/Olympus_Mons")).hasMessageStartingWith("must be an IANA time zone");
+        assertThatThrownBy(() -> Schedule.parseZone("+02:00")).as("an offset is not a zone: it has no DST rules")
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Schedule.of("@hourly", "CEST")).isInstanceOf(IllegalArgumentException.class);
+        assertThat(Schedule.of("0 0 * * MON-FRI", "Europe/Berlin").zone().getId()).isEqualTo("Europe/Berlin");
     }
 
     private static List<String> local(List<ZonedDateTime> times) {
