@@ -93,6 +93,9 @@ class PolicyController {
             @RequestHeader(name = HttpHeaders.IF_MATCH, required = false) String ifMatch,
             @RequestBody JsonNode patch, HttpServletRequest http) throws MethodArgumentNotValidException {
         PolicyView current = policies.getIfMatch(id, ifMatch);
+        if (!patch.isObject()) {
+            throw new ApiException(ProblemKind.BAD_REQUEST, "a merge patch of a policy must be a JSON object");
+        }
         PolicyRequest merged;
         try {
             merged = json.treeToValue(mergePatch(json.valueToTree(PolicyRequest.of(current)), patch), PolicyRequest.class);

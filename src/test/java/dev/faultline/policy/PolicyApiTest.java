@@ -97,6 +97,7 @@ class PolicyApiTest extends ServiceTest {
         assertThat(invalid.json().path("errors").findValuesAsString("field"))
                 .containsExactlyInAnyOrder("schedule", "retention.maxAge");
         assertThat(admin().patch(location, "[1, 2]", "If-Match", "\"1\"").status()).as("not an object").isEqualTo(400);
+        assertThat(admin().patch(location, "null", "If-Match", "\"1\"").status()).isEqualTo(400);
     }
 
     @Test
