@@ -17,9 +17,12 @@ public enum ProblemKind {
     NOT_ACCEPTABLE(HttpStatus.NOT_ACCEPTABLE, "not-acceptable", "Not acceptable"),
     CONFLICT(HttpStatus.CONFLICT, "conflict", "Conflict"),
     LAST_ADMIN_TOKEN(HttpStatus.CONFLICT, "last-admin-token", "Last admin token"),
+    SNAPSHOT_IN_PROGRESS(HttpStatus.CONFLICT, "snapshot-in-progress", "Snapshot in progress"),
+    SNAPSHOT_HAS_DEPENDENTS(HttpStatus.CONFLICT, "snapshot-has-dependents", "Snapshot has dependents"),
     PRECONDITION_FAILED(HttpStatus.PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
     UNSUPPORTED_MEDIA_TYPE(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
     UNPROCESSABLE(HttpStatus.UNPROCESSABLE_CONTENT, "unprocessable", "Request cannot be carried out"),
+    PRECONDITION_REQUIRED(HttpStatus.PRECONDITION_REQUIRED, "precondition-required", "Precondition required"),
     AGENT_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, "agent-unavailable", "Agent unavailable"),
     AGENT_ERROR(HttpStatus.BAD_GATEWAY, "agent-error", "Agent refused the request"),
     INTERNAL(HttpStatus.INTERNAL_SERVER_ERROR, "internal", "Internal error");
