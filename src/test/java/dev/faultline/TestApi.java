@@ -52,11 +52,27 @@ public final class TestApi {
                 .POST(HttpRequest.BodyPublishers.ofString(body instanceof String s ? s : JSON.writeValueAsString(body))));
     }
 
-    /** A JSON merge patch, with If-Match when {@code ifMatch} is not null. */
-    public Response patch(String path, String ifMatch, Object body) {
-        HttpRequest.Builder b = builder(path).header("Content-Type", "application/merge-patch+json")
-                .method("PATCH", HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
-        return send(ifMatch == null ? b : b.header("If-Match", ifMatch));
+    /** PUT with a JSON body; {@code headers} are name, value pairs (e.g. If-Match). */
+    public Response put(String path, Object body, String... headers) {
+        return send("PUT", path, body, "application/json", headers);
+    }
+
+    /** PATCH with a JSON merge patch (RFC 7396). */
+    public Response patch(String path, Object body, String... headers) {
+        return send("PATCH", path, body, "application/merge-patch+json", headers);
+    }
+
+    /** Any method, with an optional body of the given content type and extra headers (name, value pairs). */
+    public Response send(String method, String path, Object body, String contentType, String... headers) {
+        HttpRequest.Builder b = builder(path);
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        if (body == null) {
+            return send(b.method(method, HttpRequest.BodyPublishers.noBody()));
+        }
+        return send(b.header("Content-Type", contentType).method(method,
+                HttpRequest.BodyPublishers.ofString(body instanceof String s ? s : JSON.writeValueAsString(body))));
     }
 
     public Response withHeader(String path, String name, String value) {

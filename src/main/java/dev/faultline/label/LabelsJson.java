@@ -7,7 +7,10 @@ import java.util.TreeMap;
 import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.json.JsonMapper;
 
-/** Stores a label map as a JSON object in one column, keys sorted so equal maps store equal text. */
+/**
+ * Stores a label map as a JSON object in a text column (portable across H2 and PostgreSQL),
+ * keys sorted so equal maps store equal text. Null stays null.
+ */
 @Converter
 public class LabelsJson implements AttributeConverter<Map<String, String>, String> {
 
@@ -17,11 +20,11 @@ public class LabelsJson implements AttributeConverter<Map<String, String>, Strin
 
     @Override
     public String convertToDatabaseColumn(Map<String, String> labels) {
-        return JSON.writeValueAsString(labels == null ? Map.of() : new TreeMap<>(labels));
+        return labels == null ? null : JSON.writeValueAsString(new TreeMap<>(labels));
     }
 
     @Override
     public Map<String, String> convertToEntityAttribute(String column) {
-        return column == null || column.isBlank() ? new TreeMap<>() : JSON.readValue(column, TYPE);
+        return column == null ? null : JSON.readValue(column, TYPE);
     }
 }

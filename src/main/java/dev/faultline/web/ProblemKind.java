@@ -17,6 +17,8 @@ public enum ProblemKind {
     NOT_ACCEPTABLE(HttpStatus.NOT_ACCEPTABLE, "not-acceptable", "Not acceptable"),
     CONFLICT(HttpStatus.CONFLICT, "conflict", "Conflict"),
     LAST_ADMIN_TOKEN(HttpStatus.CONFLICT, "last-admin-token", "Last admin token"),
+    SNAPSHOT_IN_PROGRESS(HttpStatus.CONFLICT, "snapshot-in-progress", "Snapshot in progress"),
+    SNAPSHOT_HAS_DEPENDENTS(HttpStatus.CONFLICT, "snapshot-has-dependents", "Snapshot has dependents"),
     PRECONDITION_FAILED(HttpStatus.PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
     PRECONDITION_REQUIRED(HttpStatus.PRECONDITION_REQUIRED, "precondition-required", "Precondition required"),
     IMAGE_NOT_ALLOWED(HttpStatus.UNPROCESSABLE_CONTENT, "image-not-allowed", "Image outside the allowed directories"),

@@ -189,14 +189,14 @@ class LazyRestoreTest extends ServiceTest {
             String etag = got.headers().firstValue("ETag").orElseThrow();
             String path = "/api/v1/regions/" + memory.id();
 
-            assertThat(admin().patch(path, null, map("labels", map("tier", "gold"))).status()).isEqualTo(428);
-            assertThat(admin().patch(path, "\"999\"", map("labels", map("tier", "gold"))).status()).isEqualTo(412);
-            TestApi.Response patched = admin().patch(path, etag, map("labels", map("tier", "gold", "old", null)));
+            assertThat(admin().patch(path, map("labels", map("tier", "gold"))).status()).isEqualTo(428);
+            assertThat(admin().patch(path, map("labels", map("tier", "gold")), "If-Match", "\"999\"").status()).isEqualTo(412);
+            TestApi.Response patched = admin().patch(path, map("labels", map("tier", "gold", "old", null)), "If-Match", etag);
             assertThat(patched.status()).isEqualTo(200);
             assertThat(patched.json().path("labels").path("tier").asString()).isEqualTo("gold");
             assertThat(patched.json().path("labels").has("old")).isFalse();
             assertThat(patched.headers().firstValue("ETag")).isNotEqualTo(java.util.Optional.of(etag));
-            assertThat(admin().patch(path, etag, map("labels", map("tier", "x"))).status()).as("the old ETag is stale")
+            assertThat(admin().patch(path, map("labels", map("tier", "x")), "If-Match", etag).status()).as("the old ETag is stale")
                     .isEqualTo(412);
             assertThat(admin().get("/api/v1/regions?selector=tier%3Dgold").body()).contains(memory.id());
             assertThat(admin().get("/api/v1/regions?selector=tier%20in%20(").status()).isEqualTo(400);

@@ -1,0 +1,6 @@
+package dev.faultline.snapshot;
+
+/** What can be done to a snapshot once it exists. */
+public enum OperationKind {
+    VERIFY, RESTORE, DELETE
+}

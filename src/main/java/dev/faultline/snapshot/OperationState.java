@@ -1,0 +1,6 @@
+package dev.faultline.snapshot;
+
+/** PENDING → RUNNING → SUCCEEDED | FAILED. */
+public enum OperationState {
+    PENDING, RUNNING, SUCCEEDED, FAILED
+}

@@ -1,0 +1,19 @@
+package dev.faultline.snapshot;
+
+import java.util.UUID;
+
+/**
+ * Published inside the transaction that creates a job; {@link SnapshotJobs} starts the job only
+ * after that transaction commits, so a job never runs for a row that was rolled back.
+ */
+final class SnapshotEvents {
+
+    private SnapshotEvents() {
+    }
+
+    record TakeRequested(UUID snapshotId) {
+    }
+
+    record OperationRequested(UUID operationId) {
+    }
+}

@@ -1,0 +1,313 @@
+package dev.faultline.snapshot;
+
+import dev.faultline.web.ApiException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Executor;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.SmartInitializingSingleton;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.core.task.TaskRejectedException;
+import org.springframework.dao.OptimisticLockingFailureException;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.TransactionDefinition;
+import org.springframework.transaction.event.TransactionalEventListener;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Runs snapshot jobs (takes) and operations (verify, restore, delete) through the
+ * {@link SnapshotEngine} on the job executor. Engine calls happen outside any transaction; each
+ * step that changes the catalog is a short transaction of its own, and the state machines of
+ * {@link Snapshot} and {@link SnapshotOperation} make a second runner of the same job stop at its
+ * first step. A job interrupted by a restart is never left RUNNING: at start, RUNNING takes and
+ * operations are marked FAILED ("interrupted by restart"), PENDING ones are started again, and
+ * deletions are resumed (a DELETING snapshot is only ever deleted).
+ */
+@Component
+class SnapshotJobs implements SmartInitializingSingleton {
+
+    static final String INTERRUPTED = "interrupted by restart";
+
+    private static final Logger log = LoggerFactory.getLogger(SnapshotJobs.class);
+
+    private final SnapshotRepository snapshots;
+    private final SnapshotOperationRepository operations;
+    private final SnapshotService service;
+    private final SnapshotEngine engine;
+    private final SnapshotProperties properties;
+    private final Clock clock;
+    private final Executor executor;
+    private final TransactionTemplate tx;
+
+    SnapshotJobs(SnapshotRepository snapshots, SnapshotOperationRepository operations, SnapshotService service,
+            SnapshotEngine engine, SnapshotProperties properties, Clock clock,
+            @Qualifier("snapshotJobExecutor") Executor executor, PlatformTransactionManager transactions) {
+        this.snapshots = snapshots;
+        this.operations = operations;
+        this.service = service;
+        this.engine = engine;
+        this.properties = properties;
+        this.clock = clock;
+        this.executor = executor;
+        this.tx = new TransactionTemplate(transactions);
+        // Jobs may be started from a transaction's afterCommit, where a joined transaction would be the old one.
+        this.tx.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
+    }
+
+    @TransactionalEventListener
+    void takeRequested(SnapshotEvents.TakeRequested event) {
+        submit("take " + event.snapshotId(), () -> take(event.snapshotId()));
+    }
+
+    @TransactionalEventListener
+    void operationRequested(SnapshotEvents.OperationRequested event) {
+        submit("operation " + event.operationId(), () -> runOperation(event.operationId()));
+    }
+
+    /** Runs once all beans exist, before the web server and the policy scheduler start. */
+    @Override
+    public void afterSingletonsInstantiated() {
+        recoverAfterRestart();
+    }
+
+    void recoverAfterRestart() {
+        int interrupted = inTransaction(() -> {
+            List<Snapshot> running = snapshots.findByStateIn(Set.of(SnapshotState.RUNNING));
+            running.forEach(s -> s.fail(INTERRUPTED, clock.instant()));
+            List<SnapshotOperation> runningOps = operations.findByStateIn(Set.of(OperationState.RUNNING));
+            runningOps.forEach(op -> op.fail(INTERRUPTED, clock.instant()));
+            return running.size() + runningOps.size();
+        });
+        int deletions = service.resumeDeletions(null, "restart");
+        // Started here as well as by the events: a job that runs twice stops at its first step.
+        List<UUID> pendingTakes = inTransaction(() -> snapshots.findByStateIn(Set.of(SnapshotState.PENDING)).stream()
+                .map(Snapshot::id).toList());
+        List<UUID> pendingOps = inTransaction(() -> operations.findByStateIn(Set.of(OperationState.PENDING)).stream()
+                .map(SnapshotOperation::id).toList());
+        pendingTakes.forEach(id -> submit("take " + id, () -> take(id)));
+        pendingOps.forEach(id -> submit("operation " + id, () -> runOperation(id)));
+        if (interrupted + pendingTakes.size() + pendingOps.size() > 0) {
+            log.info("snapshot jobs after restart: {} interrupted (FAILED), {} deletions resumed, {} takes and {}"
+                    + " operations started", interrupted, deletions, pendingTakes.size(), pendingOps.size());
+        }
+    }
+
+    void take(UUID snapshotId) {
+        Optional<SnapshotEngine.TakeRequest> request = startOnce(() -> snapshots.findById(snapshotId)
+                .filter(s -> s.state() == SnapshotState.PENDING)
+                .map(s -> {
+                    s.start(clock.instant());
+                    SnapshotEngine.Image parent = s.parentId() == null ? null
+                            : snapshots.findById(s.parentId()).map(Snapshot::image).orElse(null);
+                    return new SnapshotEngine.TakeRequest(s.id(), s.regionId(), s.kind(), s.image().path(), parent,
+                            s.requireQuiesce());
+                }));
+        if (request.isEmpty()) {
+            return;
+        }
+        try {
+            requireFreeSpace();
+            SnapshotEngine.TakeResult result = engine.take(request.get());
+            if (request.get().requireQuiesce() && result.quiesced() != Quiesce.YES) {
+                throw new SnapshotEngineException("the workload was not quiesced (" + result.quiesced()
+                        + ") and the policy requires quiesce; " + discard(request.get()));
+            }
+            inTransaction(() -> loadSnapshot(snapshotId).complete(result, clock.instant()));
+        } catch (RuntimeException e) {
+            String reason = describe(e);
+            inTransaction(() -> loadSnapshot(snapshotId).fail(reason, clock.instant()));
+        }
+    }
+
+    /** Removes the image of a take that must not count; says how that went. */
+    private String discard(SnapshotEngine.TakeRequest request) {
+        try {
+            engine.delete(new SnapshotEngine.Image(request.snapshotId(), request.path()));
+            return "the image was discarded";
+        } catch (RuntimeException e) {
+            return "discarding the image failed: " + describe(e);
+        }
+    }
+
+    void runOperation(UUID operationId) {
+        Optional<SnapshotOperation> started = startOnce(() -> operations.findById(operationId)
+                .filter(op -> op.state() == OperationState.PENDING)
+                .map(op -> {
+                    op.start(clock.instant());
+                    return op;
+                }));
+        if (started.isEmpty()) {
+            return;
+        }
+        SnapshotOperation op = started.get();
+        try {
+            switch (op.kind()) {
+                case VERIFY -> verify(op);
+                case RESTORE -> restore(op);
+                case DELETE -> delete(op);
+            }
+        } catch (RuntimeException e) {
+            String reason = describe(e);
+            inTransaction(() -> loadOperation(operationId).fail(reason, clock.instant()));
+        }
+    }
+
+    private void verify(SnapshotOperation op) {
+        SnapshotEngine.Verification verification = engine.verify(read(op.snapshotId()).image());
+        String outcome = (verification.intact() ? VerifiedState.VERIFIED : VerifiedState.CORRUPT)
+                + (verification.detail() == null ? "" : ": " + verification.detail());
+        inTransaction(() -> {
+            loadSnapshot(op.snapshotId()).recordVerification(verification.intact(), clock.instant());
+            loadOperation(op.id()).succeed(outcome, clock.instant());
+        });
+    }
+
+    private void restore(SnapshotOperation op) {
+        List<SnapshotEngine.Image> chain = inTransaction(() -> {
+            List<Snapshot> snapshotsInChain = snapshots.chainEndingAt(loadSnapshot(op.snapshotId()));
+            Snapshot base = snapshotsInChain.get(0);
+            if (base.kind() != SnapshotKind.FULL) {
+                throw new IllegalStateException("the chain of snapshot " + op.snapshotId() + " is broken: parent "
+                        + base.parentId() + " of snapshot " + base.id() + " is missing");
+            }
+            snapshotsInChain.stream().filter(s -> s.state() != SnapshotState.COMPLETED).findFirst().ifPresent(s -> {
+                throw new IllegalStateException("snapshot " + s.id() + " in its chain is " + s.state());
+            });
+            return snapshotsInChain.stream().map(Snapshot::image).toList();
+        });
+        String restoreId = engine.restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
+                op.restoreLabels()));
+        inTransaction(() -> loadOperation(op.id()).restored(restoreId, clock.instant()));
+    }
+
+    /**
+     * A COMPLETED snapshot here was asked to be consolidated: fold it into each live dependent,
+     * and only then mark it DELETING. A DELETING one only needs its image removed.
+     */
+    private void delete(SnapshotOperation op) {
+        Snapshot snapshot = read(op.snapshotId());
+        int consolidated = 0;
+        if (snapshot.state() == SnapshotState.COMPLETED) {
+            for (Snapshot child : inTransaction(() -> liveDependents(snapshot.id()))) {
+                requireConsolidatable(child);
+                requireFreeSpace();
+                SnapshotEngine.Consolidation result = engine.consolidate(snapshot.image(), child.image());
+                inTransaction(() -> loadSnapshot(child.id()).rebase(snapshot.parentId(), snapshot.kind(), result));
+                consolidated++;
+            }
+            inTransaction(() -> {
+                List<Snapshot> remaining = liveDependents(snapshot.id());
+                if (!remaining.isEmpty()) {
+                    throw new IllegalStateException("incremental snapshot " + remaining.get(0).id()
+                            + " based on it appeared meanwhile; delete again to consolidate it too");
+                }
+                loadSnapshot(snapshot.id()).markDeleting();
+            });
+        } else if (snapshot.state() != SnapshotState.DELETING) {
+            throw new IllegalStateException("snapshot " + snapshot.id() + " is " + snapshot.state());
+        }
+        engine.delete(snapshot.image());
+        String outcome = consolidated == 0 ? "deleted"
+                : "consolidated into " + consolidated + " dependent snapshot(s), then deleted";
+        inTransaction(() -> {
+            loadSnapshot(snapshot.id()).markDeleted(clock.instant());
+            loadOperation(op.id()).succeed(outcome, clock.instant());
+        });
+    }
+
+    private void requireConsolidatable(Snapshot child) {
+        if (child.state() != SnapshotState.COMPLETED) {
+            throw new IllegalStateException("incremental snapshot " + child.id() + " based on it is " + child.state());
+        }
+        inTransaction(() -> operations.findByActiveSnapshotId(child.id())).ifPresent(busy -> {
+            throw new IllegalStateException("incremental snapshot " + child.id() + " based on it has a "
+                    + busy.kind() + " operation in progress");
+        });
+    }
+
+    /** Fails before the agent writes anything when the image's file system is nearly full. */
+    private void requireFreeSpace() {
+        Path dir = properties.dir();
+        long usable;
+        try {
+            Files.createDirectories(dir);
+            usable = Files.getFileStore(dir).getUsableSpace();
+        } catch (IOException e) {
+            throw new SnapshotEngineException("cannot check the free space in " + dir + ": " + e, e);
+        }
+        long required = properties.minFreeSpace().toBytes();
+        if (usable < required) {
+            throw new SnapshotEngineException("only " + mebibytes(usable) + " are free in " + dir
+                    + ", less than faultline.snapshots.min-free-space (" + mebibytes(required) + ")");
+        }
+    }
+
+    private List<Snapshot> liveDependents(UUID snapshotId) {
+        return snapshots.findByParentIdAndStateInOrderByCreatedAtAsc(snapshotId, SnapshotState.LIVE);
+    }
+
+    private Snapshot read(UUID snapshotId) {
+        return inTransaction(() -> loadSnapshot(snapshotId));
+    }
+
+    private Snapshot loadSnapshot(UUID id) {
+        return snapshots.findById(id).orElseThrow(() -> new IllegalStateException("snapshot " + id + " is gone"));
+    }
+
+    private SnapshotOperation loadOperation(UUID id) {
+        return operations.findById(id).orElseThrow(() -> new IllegalStateException("operation " + id + " is gone"));
+    }
+
+    /** The first step of a job; empty when another runner got there first. */
+    private <T> Optional<T> startOnce(Supplier<Optional<T>> step) {
+        try {
+            return inTransaction(step);
+        } catch (OptimisticLockingFailureException e) {
+            return Optional.empty();
+        }
+    }
+
+    private <T> T inTransaction(Supplier<T> step) {
+        return tx.execute(status -> step.get());
+    }
+
+    private void inTransaction(Runnable step) {
+        tx.executeWithoutResult(status -> step.run());
+    }
+
+    private void submit(String what, Runnable job) {
+        try {
+            executor.execute(() -> {
+                try {
+                    job.run();
+                } catch (RuntimeException e) {
+                    log.error("snapshot job {} failed and could not record why; it is resolved at the next start",
+                            what, e);
+                }
+            });
+        } catch (TaskRejectedException e) {
+            log.warn("snapshot job {} not started (shutting down); it is started again at the next start", what);
+        }
+    }
+
+    private static String describe(RuntimeException e) {
+        if (e instanceof SnapshotEngineException || e instanceof IllegalStateException || e instanceof ApiException) {
+            return e.getMessage();
+        }
+        log.warn("snapshot job failed unexpectedly", e);
+        return e.getClass().getSimpleName() + ": " + e.getMessage();
+    }
+
+    private static String mebibytes(long bytes) {
+        return (bytes >> 20) + " MiB";
+    }
+}

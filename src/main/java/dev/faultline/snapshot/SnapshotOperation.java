@@ -1,0 +1,174 @@
+package dev.faultline.snapshot;
+
+import dev.faultline.label.LabelsJson;
+import dev.faultline.web.ApiException;
+import jakarta.persistence.Column;
+import jakarta.persistence.Convert;
+import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
+import jakarta.persistence.Id;
+import jakarta.persistence.Table;
+import jakarta.persistence.Version;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * A verification, restore or deletion of one snapshot, run by the engine on a job thread. It is
+ * kept after it ends so the caller that got 202 can see how it went.
+ */
+@Entity
+@Table(name = "snapshot_operation")
+class SnapshotOperation {
+
+    @Id
+    private UUID id;
+
+    @Version
+    private long version;
+
+    @Column(name = "snapshot_id", nullable = false)
+    private UUID snapshotId;
+
+    @Enumerated(EnumType.STRING)
+    @Column(nullable = false, length = 16)
+    private OperationKind kind;
+
+    @Enumerated(EnumType.STRING)
+    @Column(nullable = false, length = 16)
+    private OperationState state;
+
+    /** The snapshot id while PENDING or RUNNING, else null: unique, so one operation per snapshot at a time. */
+    @Column(name = "active_snapshot_id", unique = true)
+    private UUID activeSnapshotId;
+
+    @Column(nullable = false)
+    private boolean consolidate;
+
+    @Column(name = "restore_name")
+    private String restoreName;
+
+    @Convert(converter = LabelsJson.class)
+    @Column(name = "restore_labels", length = 4000)
+    private Map<String, String> restoreLabels;
+
+    @Column(name = "requested_by", nullable = false, length = 128)
+    private String requestedBy;
+
+    @Column(name = "requested_at", nullable = false)
+    private Instant requestedAt;
+
+    @Column(name = "started_at")
+    private Instant startedAt;
+
+    @Column(name = "finished_at")
+    private Instant finishedAt;
+
+    @Column(name = "restore_id", length = 64)
+    private String restoreId;
+
+    @Column(length = Snapshot.MAX_ERROR_LENGTH)
+    private String result;
+
+    @Column(length = Snapshot.MAX_ERROR_LENGTH)
+    private String error;
+
+    protected SnapshotOperation() {
+    }
+
+    private SnapshotOperation(UUID snapshotId, OperationKind kind, String requestedBy, Instant now) {
+        this.id = UUID.randomUUID();
+        this.snapshotId = snapshotId;
+        this.kind = kind;
+        this.state = OperationState.PENDING;
+        this.activeSnapshotId = snapshotId;
+        this.requestedBy = requestedBy;
+        this.requestedAt = now;
+    }
+
+    static SnapshotOperation verify(UUID snapshotId, String requestedBy, Instant now) {
+        return new SnapshotOperation(snapshotId, OperationKind.VERIFY, requestedBy, now);
+    }
+
+    static SnapshotOperation restore(UUID snapshotId, String name, Map<String, String> labels, String requestedBy,
+            Instant now) {
+        SnapshotOperation op = new SnapshotOperation(snapshotId, OperationKind.RESTORE, requestedBy, now);
+        op.restoreName = name;
+        op.restoreLabels = Map.copyOf(labels);
+        return op;
+    }
+
+    static SnapshotOperation delete(UUID snapshotId, boolean consolidate, String requestedBy, Instant now) {
+        SnapshotOperation op = new SnapshotOperation(snapshotId, OperationKind.DELETE, requestedBy, now);
+        op.consolidate = consolidate;
+        return op;
+    }
+
+    void start(Instant now) {
+        require(state == OperationState.PENDING, "start");
+        state = OperationState.RUNNING;
+        startedAt = now;
+    }
+
+    void succeed(String outcome, Instant now) {
+        require(state == OperationState.RUNNING, "complete");
+        state = OperationState.SUCCEEDED;
+        activeSnapshotId = null;
+        finishedAt = now;
+        result = Snapshot.truncate(outcome);
+    }
+
+    void restored(String sessionId, Instant now) {
+        require(kind == OperationKind.RESTORE, "record a restore session for");
+        restoreId = sessionId;
+        succeed("restore session " + sessionId + " opened", now);
+    }
+
+    void fail(String reason, Instant now) {
+        require(state == OperationState.PENDING || state == OperationState.RUNNING, "fail");
+        state = OperationState.FAILED;
+        activeSnapshotId = null;
+        finishedAt = now;
+        error = Snapshot.truncate(reason);
+    }
+
+    private void require(boolean allowed, String action) {
+        if (!allowed) {
+            throw ApiException.conflict("cannot " + action + " " + kind + " operation " + id + " while it is " + state);
+        }
+    }
+
+    SnapshotOperationView view() {
+        return new SnapshotOperationView(id, snapshotId, kind, state, consolidate, restoreName, restoreLabels,
+                requestedBy, requestedAt, startedAt, finishedAt, restoreId, result, error);
+    }
+
+    UUID id() {
+        return id;
+    }
+
+    UUID snapshotId() {
+        return snapshotId;
+    }
+
+    OperationKind kind() {
+        return kind;
+    }
+
+    OperationState state() {
+        return state;
+    }
+
+    boolean consolidate() {
+        return consolidate;
+    }
+
+    String restoreName() {
+        return restoreName;
+    }
+
+    Map<String, String> restoreLabels() {
+        return restoreLabels;
+    }
+}

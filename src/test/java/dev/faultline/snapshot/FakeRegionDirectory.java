@@ -1,0 +1,40 @@
+package dev.faultline.snapshot;
+
+import dev.faultline.label.LabelSelector;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Regions that tests register by hand. */
+public class FakeRegionDirectory implements RegionDirectory {
+
+    private final Map<String, RegionInfo> regions = new ConcurrentHashMap<>();
+
+    public RegionInfo add(String name, Map<String, String> labels) {
+        return add(name, labels, RegionInfo.State.ATTACHED);
+    }
+
+    public RegionInfo add(String name, Map<String, String> labels, RegionInfo.State state) {
+        RegionInfo region = new RegionInfo(UUID.randomUUID().toString(), name, labels, state);
+        regions.put(region.id(), region);
+        return region;
+    }
+
+    public void clear() {
+        regions.clear();
+    }
+
+    @Override
+    public Optional<RegionInfo> find(String regionId) {
+        return Optional.ofNullable(regions.get(regionId));
+    }
+
+    @Override
+    public List<RegionInfo> select(LabelSelector selector) {
+        return regions.values().stream().filter(r -> selector.matches(r.labels()))
+                .sorted(Comparator.comparing(RegionInfo::name)).toList();
+    }
+}

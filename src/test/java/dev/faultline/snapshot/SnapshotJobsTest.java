@@ -1,0 +1,336 @@
+package dev.faultline.snapshot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.faultline.JpaSliceTest;
+import dev.faultline.MutableClock;
+import dev.faultline.web.ApiException;
+import dev.faultline.web.ProblemKind;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.context.annotation.Import;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.annotation.Propagation;
+import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionTemplate;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * The catalog and its job runner over a real database, with a fake engine: jobs run on the test's
+ * thread right after the transaction that started them commits, as they would on the executor.
+ */
+@JpaSliceTest
+@Import(SnapshotTestConfig.class)
+@Transactional(propagation = Propagation.NOT_SUPPORTED)
+class SnapshotJobsTest {
+
+    @Autowired
+    SnapshotService service;
+
+    @Autowired
+    SnapshotJobs jobs;
+
+    @Autowired
+    SnapshotRepository snapshots;
+
+    @Autowired
+    SnapshotOperationRepository operations;
+
+    @Autowired
+    FakeSnapshotEngine engine;
+
+    @Autowired
+    FakeRegionDirectory regions;
+
+    @Autowired
+    HoldingExecutor executor;
+
+    @Autowired
+    MutableClock clock;
+
+    @Autowired
+    SnapshotProperties properties;
+
+    @Autowired
+    PlatformTransactionManager transactions;
+
+    RegionInfo db;
+
+    @BeforeEach
+    void emptyCatalog() {
+        operations.deleteAll();
+        snapshots.deleteAll();
+        engine.reset();
+        executor.reset();
+        regions.clear();
+        db = regions.add("db", Map.of("app", "db"));
+    }
+
+    @Test
+    void aSnapshotTakenWithAWorkingEngineCompletesWithTheEngineMeasurements() {
+        SnapshotView pending = service.take(db.id(), SnapshotKind.FULL, null, "ops");
+
+        assertThat(pending.state()).as("the API answers before the job has run").isEqualTo(SnapshotState.PENDING);
+        SnapshotView done = service.get(pending.id());
+        assertThat(done.state()).isEqualTo(SnapshotState.COMPLETED);
+        assertThat(done.regionName()).isEqualTo("db");
+        assertThat(done.regionLabels()).containsEntry("app", "db");
+        assertThat(done.pages()).isEqualTo(new SnapshotView.Pages(2048, 1500, 300));
+        assertThat(done.writerStall()).isEqualTo(new SnapshotView.WriterStall(180, 95, 12));
+        assertThat(done.quiesced()).isEqualTo(Quiesce.YES);
+        assertThat(done.checksum()).isEqualTo("sha256:" + done.id());
+        assertThat(done.verification().state()).isEqualTo(VerifiedState.UNVERIFIED);
+        assertThat(done.imagePath()).isEqualTo(properties.dir().resolve(db.id()).resolve(done.id() + ".img").toString());
+        assertThat(engine.takes).singleElement().satisfies(t -> {
+            assertThat(t.kind()).isEqualTo(SnapshotKind.FULL);
+            assertThat(t.parent()).isNull();
+            assertThat(t.path()).isEqualTo(Path.of(done.imagePath()));
+        });
+    }
+
+    @Test
+    void withTheUnavailableEngineTheJobFailsWithAClearMessage() {
+        engine.makeUnavailable();
+
+        SnapshotView snapshot = service.get(service.take(db.id(), SnapshotKind.FULL, null, "ops").id());
+
+        assertThat(snapshot.state()).isEqualTo(SnapshotState.FAILED);
+        assertThat(snapshot.error()).isEqualTo("snapshot engine not available in this agent version");
+        assertThat(snapshots.findById(snapshot.id()).orElseThrow().regionId()).isEqualTo(db.id());
+        assertThat(snapshots.findByActiveRegionId(db.id())).as("the region is free again").isEmpty();
+    }
+
+    @Test
+    void onlyOneSnapshotJobRunsPerRegionAtATime() {
+        executor.hold();
+        SnapshotView first = service.take(db.id(), SnapshotKind.FULL, null, "ops");
+
+        assertThatThrownBy(() -> service.take(db.id(), SnapshotKind.FULL, null, "ops"))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.SNAPSHOT_IN_PROGRESS))
+                .hasMessageContaining(first.id().toString());
+        RegionInfo other = regions.add("web", Map.of());
+        assertThat(service.take(other.id(), SnapshotKind.FULL, null, "ops").state()).as("other regions are not held up")
+                .isEqualTo(SnapshotState.PENDING);
+    }
+
+    @Test
+    void aDetachedOrUnknownRegionCannotBeSnapshotted() {
+        RegionInfo gone = regions.add("gone", Map.of(), RegionInfo.State.DETACHED);
+
+        assertThatThrownBy(() -> service.take(gone.id(), SnapshotKind.FULL, null, "ops"))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
+                .hasMessageContaining("DETACHED");
+        assertThatThrownBy(() -> service.take(UUID.randomUUID().toString(), SnapshotKind.FULL, null, "ops"))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.NOT_FOUND));
+    }
+
+    @Test
+    void anIncrementalSnapshotIsBasedOnTheRegionsLatestCompletedSnapshot() {
+        SnapshotView full = service.take(db.id(), SnapshotKind.FULL, null, "ops");
+        clock.advance(Duration.ofMinutes(1));
+
+        SnapshotView incremental = service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops");
+
+        assertThat(incremental.parentId()).isEqualTo(full.id());
+        assertThat(engine.takes.get(1).parent()).isEqualTo(new SnapshotEngine.Image(full.id(), Path.of(full.imagePath())));
+    }
+
+    @Test
+    void anIncrementalSnapshotWithoutACompletedBaseIsRefused() {
+        assertThatThrownBy(() -> service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops"))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
+                .hasMessageContaining("take a FULL snapshot first");
+        assertThatThrownBy(() -> service.take(db.id(), SnapshotKind.FULL, UUID.randomUUID(), "ops"))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.UNPROCESSABLE));
+    }
+
+    @Test
+    void aJobFailsBeforeTheEngineWritesWhenTheDiskIsNearlyFull() {
+        executor.hold();
+        UUID id = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        executor.dropHeldJobs();
+        SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, engine,
+                new SnapshotProperties(properties.dir(), DataSize.ofTerabytes(1_000_000), 1), clock, Runnable::run,
+                transactions);
+
+        withHugeMinimum.take(id);
+
+        SnapshotView failed = service.get(id);
+        assertThat(failed.state()).isEqualTo(SnapshotState.FAILED);
+        assertThat(failed.error()).startsWith("only ").contains(" MiB are free in " + properties.dir())
+                .endsWith("less than faultline.snapshots.min-free-space (1048576000000 MiB)");
+        assertThat(engine.takes).as("the engine was not asked").isEmpty();
+    }
+
+    @Test
+    void aSnapshotThatWasNotQuiescedWhileQuiesceIsRequiredFailsAndItsImageIsDiscarded() {
+        engine.reportQuiesced(Quiesce.TIMEOUT);
+        executor.hold();
+        UUID id = new TransactionTemplate(transactions).execute(status ->
+                service.takeForPolicy(new SnapshotService.PolicyTake(db, UUID.randomUUID(), "strict", 1, true))
+                        .snapshotId());
+        executor.dropHeldJobs();
+
+        jobs.take(id);
+
+        SnapshotView required = service.get(id);
+        assertThat(required.state()).isEqualTo(SnapshotState.FAILED);
+        assertThat(required.error()).contains("not quiesced (TIMEOUT)").contains("requires quiesce");
+        assertThat(engine.deleted).extracting(SnapshotEngine.Image::snapshotId).containsExactly(id);
+    }
+
+    @Test
+    void afterARestartRunningJobsAreFailedAndPendingOnesRun() {
+        RegionInfo web = regions.add("web", Map.of());
+        executor.hold();
+        UUID running = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        UUID pending = service.take(web.id(), SnapshotKind.FULL, null, "ops").id();
+        executor.dropHeldJobs(); // the service died with both jobs queued...
+        new TransactionTemplate(transactions).executeWithoutResult(status ->
+                snapshots.findById(running).orElseThrow().start(clock.instant())); // ...after one had started
+
+        jobs.recoverAfterRestart();
+
+        assertThat(service.get(running).state()).isEqualTo(SnapshotState.FAILED);
+        assertThat(service.get(running).error()).isEqualTo("interrupted by restart");
+        assertThat(service.get(pending).state()).isEqualTo(SnapshotState.COMPLETED);
+        assertThat(snapshots.findByActiveRegionId(db.id())).isEmpty();
+    }
+
+    @Test
+    void verifyingRecordsWhetherThePageChecksumsHold() {
+        UUID id = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        clock.advance(Duration.ofHours(1));
+
+        SnapshotOperationView op = service.verify(id, "ops");
+
+        assertThat(op.kind()).isEqualTo(OperationKind.VERIFY);
+        SnapshotOperationView done = service.operation(id, op.id());
+        assertThat(done.state()).isEqualTo(OperationState.SUCCEEDED);
+        assertThat(done.result()).isEqualTo("VERIFIED: 2048 pages intact");
+        assertThat(service.get(id).verification()).isEqualTo(
+                new SnapshotView.Verification(VerifiedState.VERIFIED, clock.instant()));
+
+        engine.findCorruption();
+        clock.advance(Duration.ofHours(1));
+        service.verify(id, "ops");
+        assertThat(service.get(id).verification().state()).isEqualTo(VerifiedState.CORRUPT);
+        assertThat(service.operations(id)).extracting(SnapshotOperationView::result)
+                .containsExactly("CORRUPT: page 17: checksum mismatch", "VERIFIED: 2048 pages intact");
+    }
+
+    @Test
+    void restoringAnIncrementalSnapshotHandsTheEngineItsWholeChainFullFirst() {
+        UUID full = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        clock.advance(Duration.ofMinutes(1));
+        UUID incremental = service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops").id();
+
+        SnapshotOperationView op = service.restore(incremental, "db-restored", null, "ops");
+
+        SnapshotOperationView done = service.operation(incremental, op.id());
+        assertThat(done.state()).isEqualTo(OperationState.SUCCEEDED);
+        assertThat(done.restoreId()).isEqualTo("restore-" + incremental);
+        assertThat(engine.restores).singleElement().satisfies(r -> {
+            assertThat(r.chain()).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full, incremental);
+            assertThat(r.name()).isEqualTo("db-restored");
+            assertThat(r.labels()).as("labels default to the region's").isEqualTo(Map.of("app", "db"));
+        });
+    }
+
+    @Test
+    void aSnapshotAnIncrementalDependsOnIsOnlyDeletedByConsolidatingItIntoTheDependent() {
+        UUID full = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        clock.advance(Duration.ofMinutes(1));
+        UUID child = service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops").id();
+
+        assertThatThrownBy(() -> service.delete(full, false, "ops"))
+                .isInstanceOfSatisfying(ApiException.class,
+                        e -> assertThat(e.kind()).isEqualTo(ProblemKind.SNAPSHOT_HAS_DEPENDENTS))
+                .hasMessageContaining(child.toString()).hasMessageContaining("consolidate=true");
+
+        SnapshotOperationView op = service.delete(full, true, "ops").orElseThrow();
+
+        assertThat(service.operation(full, op.id()).result()).isEqualTo("consolidated into 1 dependent snapshot(s), then deleted");
+        assertThat(service.get(full).state()).isEqualTo(SnapshotState.DELETED);
+        SnapshotView rebased = service.get(child);
+        assertThat(rebased.kind()).isEqualTo(SnapshotKind.FULL);
+        assertThat(rebased.parentId()).isNull();
+        assertThat(rebased.checksum()).isEqualTo("sha256:merged-" + child);
+        assertThat(engine.consolidated).singleElement()
+                .satisfies(pair -> assertThat(pair).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full, child));
+        assertThat(engine.deleted).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full);
+    }
+
+    @Test
+    void aFailedConsolidationLeavesTheChainAsItWas() {
+        UUID full = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        clock.advance(Duration.ofMinutes(1));
+        UUID child = service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops").id();
+        engine.makeUnavailable();
+
+        SnapshotOperationView op = service.delete(full, true, "ops").orElseThrow();
+
+        SnapshotOperationView failed = service.operation(full, op.id());
+        assertThat(failed.state()).isEqualTo(OperationState.FAILED);
+        assertThat(failed.error()).isEqualTo("snapshot engine not available in this agent version");
+        assertThat(service.get(full).state()).as("still usable").isEqualTo(SnapshotState.COMPLETED);
+        assertThat(service.get(child).parentId()).isEqualTo(full);
+        assertThat(engine.deleted).isEmpty();
+    }
+
+    @Test
+    void aFailedSnapshotIsDeletedAndASecondDeleteHasNothingLeftToDo() {
+        engine.makeUnavailable();
+        UUID failed = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+
+        SnapshotOperationView op = service.delete(failed, false, "ops").orElseThrow();
+
+        assertThat(service.operation(failed, op.id()).state()).isEqualTo(OperationState.SUCCEEDED);
+        assertThat(service.get(failed).state()).isEqualTo(SnapshotState.DELETED);
+        assertThat(service.get(failed).deletedAt()).isEqualTo(clock.instant());
+        assertThat(service.delete(failed, false, "ops")).isEmpty();
+        assertThat(service.list(new SnapshotFilter(db.id(), null, null, null, null, null), 0, 10).items())
+                .as("deleted snapshots are left out of lists").isEmpty();
+    }
+
+    @Test
+    void aDeletionInterruptedByARestartIsResumedNotUndone() {
+        UUID id = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        executor.hold();
+        UUID op = service.delete(id, false, "ops").orElseThrow().id();
+        executor.dropHeldJobs();
+        new TransactionTemplate(transactions).executeWithoutResult(status ->
+                operations.findById(op).orElseThrow().start(clock.instant()));
+
+        jobs.recoverAfterRestart();
+
+        assertThat(service.operation(id, op).error()).isEqualTo("interrupted by restart");
+        assertThat(service.get(id).state()).isEqualTo(SnapshotState.DELETED);
+        assertThat(service.operations(id)).extracting(SnapshotOperationView::state)
+                .containsExactlyInAnyOrder(OperationState.SUCCEEDED, OperationState.FAILED);
+    }
+
+    @Test
+    void onlyACompletedSnapshotCanBeVerifiedOrRestoredAndOneOperationRunsAtATime() {
+        engine.makeUnavailable();
+        UUID failed = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        assertThatThrownBy(() -> service.restore(failed, null, null, "ops")).hasMessageContaining("is FAILED");
+
+        engine.reset();
+        UUID id = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        executor.hold();
+        service.verify(id, "ops");
+        assertThatThrownBy(() -> service.delete(id, false, "ops"))
+                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
+                .hasMessageContaining("VERIFY operation");
+        assertThat(service.prune(id, "policy:x")).hasValueSatisfying(why -> assertThat(why).contains("VERIFY operation"));
+        assertThat(Optional.of(service.get(id).state())).contains(SnapshotState.COMPLETED);
+    }
+}

@@ -1,0 +1,50 @@
+package dev.faultline.snapshot;
+
+import dev.faultline.MutableClock;
+import java.time.Instant;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.test.context.TestConfiguration;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Import;
+
+/**
+ * The snapshot feature for slice tests: its service and job runner over the slice's database,
+ * with a fake engine and region directory, a test clock, and jobs run on the caller's thread.
+ */
+@TestConfiguration(proxyBeanMethods = false)
+@Import({SnapshotService.class, SnapshotJobs.class})
+@EnableConfigurationProperties(SnapshotProperties.class)
+public class SnapshotTestConfig {
+
+    public static final Instant START = Instant.parse("2026-01-05T08:00:00Z");
+
+    @Bean
+    MutableClock clock() {
+        return new MutableClock(START);
+    }
+
+    @Bean
+    FakeSnapshotEngine snapshotEngine() {
+        return new FakeSnapshotEngine();
+    }
+
+    @Bean
+    FakeRegionDirectory regionDirectory() {
+        return new FakeRegionDirectory();
+    }
+
+    @Bean
+    HoldingExecutor snapshotJobExecutor() {
+        return new HoldingExecutor();
+    }
+
+    /** What a service restart does to snapshot jobs, for tests outside this package. */
+    @Bean
+    Restart snapshotRestart(SnapshotJobs jobs) {
+        return jobs::recoverAfterRestart;
+    }
+
+    public interface Restart {
+        void recoverJobs();
+    }
+}
