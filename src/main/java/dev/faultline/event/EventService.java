@@ -38,16 +38,15 @@ public class EventService implements SmartLifecycle {
     private final EventRepository events;
     private final Clock clock;
     private final String node;
-    private final JsonMapper json;
+    private static final JsonMapper JSON = JsonMapper.builder().build();
     private final List<SseEmitter> subscribers = new CopyOnWriteArrayList<>();
     private volatile ScheduledExecutorService tailer;
     private volatile long lastBroadcast;
 
-    EventService(EventRepository events, Clock clock, FaultlineProperties properties, JsonMapper json) {
+    EventService(EventRepository events, Clock clock, FaultlineProperties properties) {
         this.events = events;
         this.clock = clock;
         this.node = properties.nodeName();
-        this.json = json;
     }
 
     /**
@@ -57,7 +56,7 @@ public class EventService implements SmartLifecycle {
     @Transactional
     public void publish(String kind, String subjectType, Object subjectId, String message, Map<String, ?> data) {
         events.save(new Event(clock.instant(), node, kind, subjectType, String.valueOf(subjectId), message,
-                data == null || data.isEmpty() ? null : json.writeValueAsString(data)));
+                data == null || data.isEmpty() ? null : JSON.writeValueAsString(data)));
         if (TransactionSynchronizationManager.isSynchronizationActive()) {
             TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
                 @Override

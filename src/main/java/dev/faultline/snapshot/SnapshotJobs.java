@@ -11,6 +11,9 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
+import dev.faultline.event.EventService;
+import java.util.Locale;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.SmartInitializingSingleton;
@@ -47,10 +50,12 @@ class SnapshotJobs implements SmartInitializingSingleton {
     private final Clock clock;
     private final Executor executor;
     private final TransactionTemplate tx;
+    private final EventService events;
 
     SnapshotJobs(SnapshotRepository snapshots, SnapshotOperationRepository operations, SnapshotService service,
             SnapshotEngine engine, SnapshotProperties properties, Clock clock,
-            @Qualifier("snapshotJobExecutor") Executor executor, PlatformTransactionManager transactions) {
+            @Qualifier("snapshotJobExecutor") Executor executor, PlatformTransactionManager transactions,
+            EventService events) {
         this.snapshots = snapshots;
         this.operations = operations;
         this.service = service;
@@ -59,6 +64,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
         this.clock = clock;
         this.executor = executor;
         this.tx = new TransactionTemplate(transactions);
+        this.events = events;
         // Jobs may be started from a transaction's afterCommit, where a joined transaction would be the old one.
         this.tx.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
     }
@@ -106,6 +112,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
                 .filter(s -> s.state() == SnapshotState.PENDING)
                 .map(s -> {
                     s.start(clock.instant());
+                    record("snapshot.running", s, "snapshot of region '" + s.regionName() + "' started");
                     SnapshotEngine.Image parent = s.parentId() == null ? null
                             : snapshots.findById(s.parentId()).map(Snapshot::image).orElse(null);
                     return new SnapshotEngine.TakeRequest(s.id(), s.regionId(), s.kind(), s.image().path(), parent,
@@ -121,10 +128,19 @@ class SnapshotJobs implements SmartInitializingSingleton {
                 throw new SnapshotEngineException("the workload was not quiesced (" + result.quiesced()
                         + ") and the policy requires quiesce; " + discard(request.get()));
             }
-            inTransaction(() -> loadSnapshot(snapshotId).complete(result, clock.instant()));
+            inTransaction(() -> {
+                Snapshot s = loadSnapshot(snapshotId);
+                s.complete(result, clock.instant());
+                record("snapshot.completed", s, "snapshot of region '" + s.regionName() + "' completed: "
+                        + result.sizeBytes() + " bytes, " + result.pagesPresent() + " pages");
+            });
         } catch (RuntimeException e) {
             String reason = describe(e);
-            inTransaction(() -> loadSnapshot(snapshotId).fail(reason, clock.instant()));
+            inTransaction(() -> {
+                Snapshot s = loadSnapshot(snapshotId);
+                s.fail(reason, clock.instant());
+                record("snapshot.failed", s, "snapshot of region '" + s.regionName() + "' failed: " + reason);
+            });
         }
     }
 
@@ -157,7 +173,10 @@ class SnapshotJobs implements SmartInitializingSingleton {
             }
         } catch (RuntimeException e) {
             String reason = describe(e);
-            inTransaction(() -> loadOperation(operationId).fail(reason, clock.instant()));
+            inTransaction(() -> {
+                loadOperation(operationId).fail(reason, clock.instant());
+                recordOperation(op, "failed", reason);
+            });
         }
     }
 
@@ -168,6 +187,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
         inTransaction(() -> {
             loadSnapshot(op.snapshotId()).recordVerification(verification.intact(), clock.instant());
             loadOperation(op.id()).succeed(outcome, clock.instant());
+            recordOperation(op, "succeeded", outcome);
         });
     }
 
@@ -186,7 +206,10 @@ class SnapshotJobs implements SmartInitializingSingleton {
         });
         String restoreId = engine.restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
                 op.restoreLabels()));
-        inTransaction(() -> loadOperation(op.id()).restored(restoreId, clock.instant()));
+        inTransaction(() -> {
+            loadOperation(op.id()).restored(restoreId, clock.instant());
+            recordOperation(op, "succeeded", "restore session " + restoreId);
+        });
     }
 
     /**
@@ -221,6 +244,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
         inTransaction(() -> {
             loadSnapshot(snapshot.id()).markDeleted(clock.instant());
             loadOperation(op.id()).succeed(outcome, clock.instant());
+            recordOperation(op, "succeeded", outcome);
         });
     }
 
@@ -274,6 +298,19 @@ class SnapshotJobs implements SmartInitializingSingleton {
         } catch (OptimisticLockingFailureException e) {
             return Optional.empty();
         }
+    }
+
+    private void record(String kind, Snapshot snapshot, String message) {
+        events.publish(kind, "snapshot", snapshot.id(), message,
+                Map.of("regionId", snapshot.regionId(), "kind", snapshot.kind().name()));
+    }
+
+    /** e.g. snapshot.verify.succeeded, with the operation's outcome. */
+    private void recordOperation(SnapshotOperation op, String how, String outcome) {
+        String kind = op.kind().name().toLowerCase(Locale.ROOT);
+        events.publish("snapshot." + kind + "." + how, "snapshot", op.snapshotId(),
+                kind + " of snapshot " + op.snapshotId() + " " + how + ": " + outcome,
+                Map.of("operationId", op.id().toString()));
     }
 
     private <T> T inTransaction(Supplier<T> step) {

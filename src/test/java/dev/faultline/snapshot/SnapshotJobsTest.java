@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.faultline.JpaSliceTest;
+import dev.faultline.event.EventService;
 import dev.faultline.MutableClock;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
@@ -30,6 +31,9 @@ import org.springframework.util.unit.DataSize;
 @Import(SnapshotTestConfig.class)
 @Transactional(propagation = Propagation.NOT_SUPPORTED)
 class SnapshotJobsTest {
+
+    @Autowired
+    EventService events;
 
     @Autowired
     SnapshotService service;
@@ -158,7 +162,7 @@ class SnapshotJobsTest {
         executor.dropHeldJobs();
         SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, engine,
                 new SnapshotProperties(properties.dir(), DataSize.ofTerabytes(1_000_000), 1), clock, Runnable::run,
-                transactions);
+                transactions, events);
 
         withHugeMinimum.take(id);
 

@@ -2,6 +2,8 @@ package dev.faultline.snapshot;
 
 import dev.faultline.MutableClock;
 import java.time.Instant;
+import dev.faultline.FaultlineProperties;
+import dev.faultline.event.EventService;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.context.annotation.Bean;
@@ -12,8 +14,8 @@ import org.springframework.context.annotation.Import;
  * with a fake engine and region directory, a test clock, and jobs run on the caller's thread.
  */
 @TestConfiguration(proxyBeanMethods = false)
-@Import({SnapshotService.class, SnapshotJobs.class})
-@EnableConfigurationProperties(SnapshotProperties.class)
+@Import({SnapshotService.class, SnapshotJobs.class, EventService.class})
+@EnableConfigurationProperties({SnapshotProperties.class, FaultlineProperties.class})
 public class SnapshotTestConfig {
 
     public static final Instant START = Instant.parse("2026-01-05T08:00:00Z");
