@@ -33,6 +33,7 @@ export function LineChart({
     const last = [...s.points].reverse().find((p) => p.v !== null);
     return { name: s.name, tone: s.tone, value: last?.v ?? null };
   });
+  const waiting = samples < 2 || values.length === 0;
   const summary = latest.map((l) => `${l.name} ${l.value === null ? 'no data' : format(l.value)}`).join(', ');
 
   return (
@@ -42,14 +43,14 @@ export function LineChart({
       </figcaption>
       <div className="line-chart__body">
         <span className="line-chart__axis" aria-hidden="true">
-          {format(max)}
+          {values.length ? format(max) : ''}
         </span>
         <svg
           className="line-chart__svg"
           viewBox={`0 0 ${width} ${height}`}
           preserveAspectRatio="none"
           role="img"
-          aria-label={samples < 2 ? `${title}: ${emptyText}` : `${title}, latest: ${summary}`}
+          aria-label={waiting ? `${title}: ${emptyText}` : `${title}, latest: ${summary}`}
         >
           <line x1="0" y1={height} x2={width} y2={height} className="line-chart__baseline" />
           <line x1="0" y1={height / 2} x2={width} y2={height / 2} className="line-chart__grid" />
@@ -71,7 +72,7 @@ export function LineChart({
             {l.name}: <strong>{l.value === null ? '—' : format(l.value)}</strong>
           </li>
         ))}
-        {samples < 2 ? <li className="muted">{emptyText}</li> : null}
+        {waiting ? <li className="muted">{emptyText}</li> : null}
       </ul>
     </figure>
   );
