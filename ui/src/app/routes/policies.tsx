@@ -58,8 +58,9 @@ export function EditPolicyRoute() {
       <Authorized required="OPERATOR" fallback={needsOperator}>
         {policy.data ? (
           <Card title="Policy">
-            {/* Keyed by version: a reload after a 412 starts the form from the current policy. */}
-            <PolicyForm key={policy.data.version} policy={policy.data} />
+            {/* Keyed by id, not version: a background refetch must not replace what the operator
+                is typing; the form keeps the ETag it started from and a 412 tells them. */}
+            <PolicyForm key={policy.data.id} policy={policy.data} />
           </Card>
         ) : policy.isError ? (
           <ErrorMessage error={policy.error} title="Could not load the policy" />

@@ -1,5 +1,5 @@
 import { type FormEvent, useMemo, useState } from 'react';
-import { useNavigate } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 
 import { Button } from '@/components/ui/button';
 import { ErrorMessage } from '@/components/ui/error-message';
@@ -195,7 +195,7 @@ export function PolicyForm({ policy }: { policy?: PolicyWithEtag }) {
           </p>
           {policy ? (
             <p>
-              <a href={paths.policy(policy.id)}>Reload the policy</a>
+              <Link to={paths.policy(policy.id)}>Open the current version of the policy</Link>
             </p>
           ) : null}
         </div>
