@@ -9,7 +9,8 @@ const recoveredNoticeMs = 60_000;
 
 /**
  * The live connection's state in the header: live, lost and retrying (with when it was lost and
- * when the next try is), or back (with how long it was away). Announced politely.
+ * when the next try is), or back (with when it was lost and reconnected). A change of state is
+ * announced to screen readers.
  */
 export function StreamIndicator() {
   const status = useStreamStatus();
@@ -49,9 +50,12 @@ export function StreamIndicator() {
       detail = status.reason;
   }
   return (
-    <div className={`stream-indicator stream-indicator--${tone}`} role="status" aria-live="polite" data-stream-state={status.state}>
+    <div className={`stream-indicator stream-indicator--${tone}`} data-stream-state={status.state}>
       <span className="stream-indicator__dot" aria-hidden="true" />
-      <span className="stream-indicator__text">{text}</span>
+      {/* Only the state is announced; the countdown beside it changes every second. */}
+      <span className="stream-indicator__text" role="status">
+        {text}
+      </span>
       {detail ? <span className="stream-indicator__detail">{detail}</span> : null}
     </div>
   );

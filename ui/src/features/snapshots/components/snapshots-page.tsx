@@ -53,7 +53,7 @@ export function SnapshotsPage() {
                 </select>
               )}
             </Field>
-            <Field label="Region id">
+            <Field label="Region id" hint="A full region id; the region page lists its snapshots too.">
               {(control) => (
                 <input
                   {...control}
