@@ -20,21 +20,40 @@ if (!demo || !image) {
 let workload;
 
 await runFlow('restore-region-snapshot', async ({ page, step, screenshot }) => {
-  const name = unique('ui-demo');
   await step('sign in', () => signIn(page));
 
+  let name = unique('ui-demo');
   const socket = await step('open a restore session in the UI and read its socket', async () => {
     await navigate(page, 'Restores');
-    const form = page.getByRole('form', { name: 'New restore session' });
-    await form.getByLabel('Image path').fill(image);
-    await form.getByLabel('Name').fill(name);
-    await form.getByLabel('Labels').fill('app=faultline-demo, flow=ui');
+    // The created session's panel replaces the form inside this card; the list below may hold
+    // other sessions' sockets, so never read it from there.
+    const card = page.getByRole('region', { name: 'New restore session' });
+    const form = card.getByRole('form', { name: 'New restore session' });
     // The defaults the service documents are pre-filled.
     if ((await form.getByLabel('Fault-around pages').inputValue()) !== '16') throw new Error('fault-around default is not 16');
-    await form.getByRole('button', { name: 'Open restore session' }).click();
-    const socketText = await page.getByTestId('restore-socket').first().textContent();
+    for (let attempt = 1; ; attempt += 1) {
+      await form.getByLabel('Image path').fill(image);
+      await form.getByLabel('Name').fill(name);
+      await form.getByLabel('Labels').fill('app=faultline-demo, flow=ui');
+      await form.getByRole('button', { name: 'Open restore session' }).click();
+      const shown = card.getByTestId('restore-socket');
+      const refused = form.getByRole('alert');
+      await shown.or(refused).waitFor();
+      if (await shown.isVisible()) break;
+      const text = await refused.textContent();
+      // A known service race (reported, not the UI's): the 1 s restore sync can mark a session
+      // FAILED while create still waits for the agent, and create then fails its optimistic
+      // lock with a 500. The UI showed it readably; try once more so this flow tests the UI.
+      if (attempt === 1 && text?.includes('HTTP 500')) {
+        console.log(`    WARNING: POST /api/v1/restores answered 500 (${text.trim()}); known RestoreService.create/RestoreSync race, retrying once`);
+        name = unique('ui-demo');
+        continue;
+      }
+      throw new Error(`the service refused the session: ${text}`);
+    }
+    const socketText = await card.getByTestId('restore-socket').textContent();
     if (!socketText?.endsWith('.sock')) throw new Error(`no socket shown: ${socketText}`);
-    await page.getByRole('button', { name: 'Copy socket path' }).first().waitFor();
+    await card.getByRole('button', { name: 'Copy socket path' }).waitFor();
     await screenshot('restores');
     return socketText;
   });
