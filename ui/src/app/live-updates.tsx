@@ -1,5 +1,5 @@
 import { type QueryClient, useQueryClient } from '@tanstack/react-query';
-import { createContext, type ReactNode, useContext, useEffect, useState } from 'react';
+import { createContext, type ReactNode, useContext, useEffect, useRef, useState } from 'react';
 
 import { withEvent } from '@/features/events/api/get-events';
 import { eventKeys, type FaultlineEvent, isFaultlineEvent } from '@/features/events/api/types';
@@ -73,11 +73,13 @@ export function LiveUpdatesProvider({
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<StreamStatus>({ state: 'connecting' });
   const token = session?.token ?? null;
+  // Fixed for the provider's life: a new object each render must not reopen the stream.
+  const options = useRef(streamOptions);
 
   useEffect(() => {
     if (token === null) return undefined;
     const stream = openEventStream({
-      ...streamOptions,
+      ...options.current,
       token,
       onStatus: setStatus,
       onUnauthorized: () => signOut('Your session has ended: the service no longer accepts this token. Sign in again.'),
@@ -92,8 +94,6 @@ export function LiveUpdatesProvider({
       },
     });
     return () => stream.close();
-    // streamOptions is fixed for the app's life; re-opening on each render would drop the stream.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [token, queryClient, signOut]);
 
   return <StreamStatusContext.Provider value={status}>{children}</StreamStatusContext.Provider>;
