@@ -25,4 +25,10 @@ await runFlow('sign-in', async ({ page, step, screenshot }) => {
     await page.getByRole('region', { name: 'Recent events' }).waitFor();
     await screenshot('overview');
   });
+  await step('the overview reads in dark mode too', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.getByRole('region', { name: 'Agent' }).waitFor();
+    await screenshot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
 });
