@@ -5,6 +5,8 @@ import { createQueryClient } from '@/lib/react-query';
 import { SessionProvider, useSession } from '@/lib/session';
 
 import { AppErrorBoundary } from './components/app-error-boundary';
+import { LiveUpdatesProvider } from './live-updates';
+import type { EventStreamOptions } from '@/lib/event-stream';
 
 export const sessionEndedNotice =
   'Your session has ended: the service no longer accepts this token. Sign in again.';
@@ -35,11 +37,19 @@ function SessionQueryClient({ children }: { children: ReactNode }) {
   return <QueryClientProvider client={queryClient}>{children}</QueryClientProvider>;
 }
 
-export function AppProvider({ children }: { children: ReactNode }) {
+export function AppProvider({
+  children,
+  streamOptions,
+}: {
+  children: ReactNode;
+  streamOptions?: Partial<Pick<EventStreamOptions, 'backoff' | 'silenceTimeoutMs'>>;
+}) {
   return (
     <AppErrorBoundary>
       <SessionProvider>
-        <SessionQueryClient>{children}</SessionQueryClient>
+        <SessionQueryClient>
+          <LiveUpdatesProvider streamOptions={streamOptions}>{children}</LiveUpdatesProvider>
+        </SessionQueryClient>
       </SessionProvider>
     </AppErrorBoundary>
   );

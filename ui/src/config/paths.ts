@@ -3,7 +3,16 @@
 export const paths = {
   signIn: '/sign-in',
   overview: '/',
+  regions: '/regions',
+  region: (id: string) => `/regions/${encodeURIComponent(id)}`,
+  restores: '/restores',
+  snapshots: '/snapshots',
+  snapshot: (id: string) => `/snapshots/${encodeURIComponent(id)}`,
+  policies: '/policies',
+  newPolicy: '/policies/new',
+  policy: (id: string) => `/policies/${encodeURIComponent(id)}`,
+  editPolicy: (id: string) => `/policies/${encodeURIComponent(id)}/edit`,
+  migrations: '/migrations',
+  migration: (id: string) => `/migrations/${encodeURIComponent(id)}`,
+  tokens: '/tokens',
 } as const;
-
-/** Pages the control plane will have; listed in the nav so the shape is visible, not linked. */
-export const comingPages = ['Regions', 'Snapshots', 'Policies', 'Migrations'] as const;

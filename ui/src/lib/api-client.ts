@@ -144,7 +144,14 @@ export type RequestOptions = {
    * check one before it becomes the session's (sign-in), or null to send none.
    */
   token?: string | null;
+  /** Extra request headers, e.g. If-Match. */
+  headers?: Record<string, string>;
+  /** Content type of the body; JSON unless said otherwise (e.g. application/merge-patch+json). */
+  contentType?: string;
 };
+
+/** A successful answer with the headers a caller may need: ETag for If-Match, Location. */
+export type ApiResponse<T> = { data: T; status: number; etag: string | null; location: string | null };
 
 function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
   return (
@@ -154,12 +161,18 @@ function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
 
 /** Calls the Faultline service and returns the parsed JSON body, or rejects with an ApiError. */
 export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  return (await requestWithResponse<T>(path, options)).data;
+}
+
+/** Like request(), but also returns the status, ETag and Location of the answer. */
+export async function requestWithResponse<T>(path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
   const { method = 'GET', body, signal } = options;
   const token = options.token === undefined ? readStoredToken() : options.token;
 
   const headers = new Headers({ Accept: 'application/json, application/problem+json' });
   if (token) headers.set('Authorization', `Bearer ${token}`);
-  if (body !== undefined) headers.set('Content-Type', 'application/json');
+  if (body !== undefined) headers.set('Content-Type', options.contentType ?? 'application/json');
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
 
   // Absolute URL: the same code runs in the browser and under Node's fetch in tests.
   const url = new URL(`${env.apiBaseUrl}${path}`, window.location.href);
@@ -185,11 +198,16 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
 
   if (!response.ok) throw await errorFromResponse(response);
 
-  if (response.status === 204) return undefined as T;
+  const meta = {
+    status: response.status,
+    etag: response.headers.get('ETag'),
+    location: response.headers.get('Location'),
+  };
+  if (response.status === 204) return { ...meta, data: undefined as T };
   const text = await response.text();
-  if (text === '') return undefined as T;
+  if (text === '') return { ...meta, data: undefined as T };
   try {
-    return JSON.parse(text) as T;
+    return { ...meta, data: JSON.parse(text) as T };
   } catch (cause) {
     throw new ApiError({
       kind: 'invalid-response',
@@ -213,3 +231,32 @@ export const apiClient = {
   delete: <T>(path: string, options?: Omit<RequestOptions, 'method' | 'body'>) =>
     request<T>(path, { ...options, method: 'DELETE' }),
 };
+
+const problemBase = 'https://faultline.dev/problems/';
+
+/** Whether an error is the service's problem of this kind (the part of `type` after .../problems/). */
+export function isProblem(error: unknown, slug: string): error is ApiError {
+  return isApiError(error) && error.type === `${problemBase}${slug}`;
+}
+
+/**
+ * The service's complaint about one field, to show next to that field: a field error from a
+ * validation problem (`retention.maxAge` matches field `retention.maxAge`), or a problem whose
+ * detail names the field the way the service's parsers do ("selector: at position 9: …").
+ */
+export function fieldErrorOf(error: unknown, field: string): string | null {
+  if (!isApiError(error)) return null;
+  const own = error.fieldErrors.filter((fieldError) => fieldError.field === field);
+  if (own.length > 0) return own.map((fieldError) => fieldError.message).join('; ');
+  if (error.status === 400 && error.detail?.startsWith(`${field}: `)) {
+    return error.detail.slice(field.length + 2);
+  }
+  return null;
+}
+
+/** Whether an error is fully explained by messages shown next to these fields. */
+export function onlyFieldErrors(error: unknown, fields: readonly string[]): boolean {
+  if (!isApiError(error) || error.status !== 400) return false;
+  if (error.fieldErrors.length > 0) return error.fieldErrors.every((e) => fields.includes(e.field));
+  return fields.some((field) => error.detail?.startsWith(`${field}: `));
+}

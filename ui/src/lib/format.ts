@@ -28,3 +28,59 @@ export function formatAge(iso: string, now: number = Date.now()): string | null 
   if (hours < 24) return `${hours} h ${minutes % 60} min`;
   return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
+
+const binaryUnits = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
+
+/** Bytes in binary units, e.g. 268435456 → "256 MiB", 1536 → "1.5 KiB". */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return '—';
+  let value = Math.abs(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < binaryUnits.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 || Number.isInteger(value) ? 0 : value >= 10 ? 1 : 2;
+  const text = Number(value.toFixed(digits)).toString();
+  return `${bytes < 0 ? '-' : ''}${text} ${binaryUnits[unit]}`;
+}
+
+/** An address or length in hex, as the kernel and /proc/pid/maps print them: 0x7f3a00000000. */
+export function formatHex(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `0x${Math.trunc(value).toString(16)}`;
+}
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+export function formatCount(value: number | null | undefined): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '—' : integer.format(value);
+}
+
+/** A rate per second: whole numbers from 10 up, one decimal below. */
+export function formatRate(perSecond: number | null | undefined, unit = '/s'): string {
+  if (perSecond === null || perSecond === undefined || !Number.isFinite(perSecond)) return '—';
+  return `${perSecond >= 10 ? integer.format(perSecond) : decimal.format(perSecond)}${unit}`;
+}
+
+/** A duration in nanoseconds in the unit that reads best: "850 ns", "12.4 µs", "3.2 ms", "1.5 s". */
+export function formatNanos(ns: number | null | undefined): string {
+  if (ns === null || ns === undefined || !Number.isFinite(ns)) return '—';
+  if (ns < 1_000) return `${Math.round(ns)} ns`;
+  if (ns < 1_000_000) return `${decimal.format(ns / 1_000)} µs`;
+  if (ns < 1_000_000_000) return `${decimal.format(ns / 1_000_000)} ms`;
+  return `${decimal.format(ns / 1_000_000_000)} s`;
+}
+
+export function formatMillis(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '—' : formatNanos(ms * 1_000_000);
+}
+
+export function formatPercent(fraction: number | null | undefined): string {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
+  const percent = fraction * 100;
+  // Never round 99.96 % up to "100 %": 100 % must mean done.
+  const shown = percent >= 100 ? 100 : Math.floor(percent * 10) / 10;
+  return `${shown} %`;
+}

@@ -1,4 +1,5 @@
 import { render } from '@testing-library/react';
+import type { ComponentProps } from 'react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter } from 'react-router';
 
@@ -11,11 +12,16 @@ import type { Identity } from '@/lib/identity';
 export function renderApp({
   path = '/',
   session,
-}: { path?: string; session?: { token: string; identity: Identity } } = {}) {
+  streamOptions = { backoff: () => 50 },
+}: {
+  path?: string;
+  session?: { token: string; identity: Identity };
+  streamOptions?: ComponentProps<typeof AppProvider>['streamOptions'];
+} = {}) {
   if (session) writeStoredSession(session);
   const user = userEvent.setup();
   const result = render(
-    <AppProvider>
+    <AppProvider streamOptions={streamOptions}>
       <MemoryRouter initialEntries={[path]}>
         <AppRoutes />
       </MemoryRouter>

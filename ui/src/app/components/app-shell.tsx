@@ -2,10 +2,22 @@ import { NavLink, Outlet } from 'react-router';
 
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
-import { comingPages, paths } from '@/config/paths';
+import { paths } from '@/config/paths';
+import { Authorized } from '@/lib/authorization';
 import { useSession } from '@/lib/session';
 
+import { StreamIndicator } from './stream-indicator';
+
 import './app-shell.css';
+
+const navLinks = [
+  { to: paths.overview, label: 'Overview', end: true },
+  { to: paths.regions, label: 'Regions' },
+  { to: paths.restores, label: 'Restores' },
+  { to: paths.snapshots, label: 'Snapshots' },
+  { to: paths.policies, label: 'Policies' },
+  { to: paths.migrations, label: 'Migrations' },
+] as const;
 
 export function AppShell() {
   const { session, signOut } = useSession();
@@ -22,20 +34,21 @@ export function AppShell() {
         </div>
         <nav className="app-shell__nav" aria-label="Main">
           <ul>
-            <li>
-              <NavLink to={paths.overview} end>
-                Overview
-              </NavLink>
-            </li>
-            {comingPages.map((page) => (
-              <li key={page}>
-                <span className="app-shell__coming" aria-disabled="true" title="Not built yet">
-                  {page} <span className="app-shell__coming-label">soon</span>
-                </span>
+            {navLinks.map((link) => (
+              <li key={link.to}>
+                <NavLink to={link.to} end={'end' in link}>
+                  {link.label}
+                </NavLink>
               </li>
             ))}
+            <Authorized required="ADMIN">
+              <li>
+                <NavLink to={paths.tokens}>Tokens</NavLink>
+              </li>
+            </Authorized>
           </ul>
         </nav>
+        <StreamIndicator />
         {session ? (
           <div className="app-shell__identity">
             <span>

@@ -1,4 +1,6 @@
 import type { HostInfo, UffdProbe } from '@/features/host/api/get-host';
+import type { Region, RegionStats } from '@/features/regions/api/types';
+import type { Snapshot } from '@/features/snapshots/api/types';
 import type { Identity } from '@/lib/identity';
 
 export const adminToken = 'fl_admin_2f9c1d7e';
@@ -83,3 +85,81 @@ export function problem(status: number, title: string, detail: string, extra: Re
     ...extra,
   };
 }
+
+export const operatorToken = 'fl_operator_91c3e5aa';
+export const operatorIdentity: Identity = {
+  tokenId: '8c0d3f61-5a2b-4c7e-9e14-3b6f0a2d7c55',
+  name: 'ops',
+  role: 'OPERATOR',
+};
+
+export function page<T>(items: T[], overrides: Partial<{ page: number; size: number; totalItems: number; totalPages: number }> = {}) {
+  return { items, page: 0, size: 50, totalItems: items.length, totalPages: items.length ? 1 : 0, ...overrides };
+}
+
+export function regionStats(overrides: Partial<RegionStats> = {}): RegionStats {
+  return {
+    faults: { missing: 1200, wp: 0, minor: 0 },
+    events: { remove: 0, unmap: 0, remap: 0, fork: 0 },
+    installed: { demand: 1200, faultAround: 9000, prefetch: 0, background: 6184 },
+    zeroPages: 2048,
+    bytesInstalled: 67108864,
+    latencyNs: { count: 1200, sum: 12_000_000, max: 400_000, p50: 8192, p99: 65536, buckets: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1000, 150, 50] },
+    blockedNs: 15_000_000,
+    retries: { eexist: 0, eagain: 0 },
+    ...overrides,
+  };
+}
+
+export function region(overrides: Partial<Region> = {}): Region {
+  return {
+    id: '0b0f6c1e-8a4d-4c52-9f3e-5d7a1b2c3d4e',
+    node: 'node-a',
+    name: 'demo',
+    labels: { app: 'faultline-demo' },
+    owner: { pid: 4242, uid: 1000, command: 'faultline-demo' },
+    start: 0x7f3a00000000,
+    length: 67108864,
+    pageSize: 4096,
+    modes: ['missing'],
+    source: 'libfaultline',
+    backing: { kind: 'image', path: '/var/lib/faultline/images/demo.img', offset: 0, restoreId: '5e1f0000-0000-4000-8000-000000000001' },
+    state: 'ATTACHED',
+    attachedAt: '2026-11-24T20:00:00Z',
+    detachedAt: null,
+    pages: { total: 16384, present: 4096 },
+    stats: regionStats(),
+    ...overrides,
+  };
+}
+
+export function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
+  return {
+    id: '6f1c0000-aaaa-4bbb-8ccc-000000000001',
+    regionId: region().id,
+    regionName: 'demo',
+    regionLabels: { app: 'faultline-demo' },
+    kind: 'FULL',
+    parentId: null,
+    state: 'COMPLETED',
+    policyId: null,
+    requireQuiesce: false,
+    requestedBy: 'admin',
+    createdAt: '2026-11-24T20:10:00Z',
+    startedAt: '2026-11-24T20:10:00Z',
+    completedAt: '2026-11-24T20:10:02Z',
+    deletedAt: null,
+    durationMs: 2000,
+    sizeBytes: 67108864,
+    pages: { total: 16384, present: 14336, zero: 2048 },
+    writerStall: { maxUs: 120, p999Us: 80, count: 3 },
+    quiesced: null,
+    verification: { state: 'UNVERIFIED', lastVerifiedAt: null },
+    checksum: 'crc32c:1234abcd',
+    imagePath: '/var/lib/faultline/snapshots/x.img',
+    error: null,
+    ...overrides,
+  };
+}
+
+export const engineUnavailable = 'snapshot engine not available in this agent version';

@@ -1,3 +1,5 @@
+import type { ReactNode } from 'react';
+
 import { Button } from '@/components/ui/button';
 import { ErrorMessage } from '@/components/ui/error-message';
 import { env } from '@/config/env';
@@ -12,8 +14,12 @@ import { ProbeSummary } from './probe-summary';
 
 import './host-overview.css';
 
-/** The host page: kernel, agent health and what userfaultfd can do here, kept fresh by polling. */
-export function HostOverview() {
+/**
+ * The host page: kernel, agent health and what userfaultfd can do here, kept fresh by polling.
+ * `summary` (what is happening now) goes right under the title, `beforeProbes` between the
+ * agent and the long capability tables.
+ */
+export function HostOverview({ summary, beforeProbes }: { summary?: ReactNode; beforeProbes?: ReactNode } = {}) {
   const host = useHost();
   const refreshSeconds = Math.round(env.hostRefreshMs / 100) / 10;
 
@@ -26,6 +32,8 @@ export function HostOverview() {
           {host.dataUpdatedAt ? <> · last answer at {formatTime(host.dataUpdatedAt)}</> : null}
         </p>
       </div>
+
+      {summary}
 
       {host.isPending ? (
         <p role="status">Loading host information…</p>
@@ -52,6 +60,8 @@ export function HostOverview() {
             <HostCard host={host.data} />
             <AgentCard agent={host.data.agent} hostKernel={host.data.kernel} />
           </div>
+
+          {beforeProbes}
 
           <ProbeSummary jvm={host.data.userfaultfd} agent={host.data.agent.userfaultfd} />
 

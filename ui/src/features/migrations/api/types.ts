@@ -1,0 +1,78 @@
+/** Types of the migrations contract (docs/api-migrations.md); the service does not implement it yet. */
+export type MigrationPhase = 'PENDING' | 'PRECOPY' | 'SWITCHOVER' | 'POSTCOPY' | 'COMPLETED' | 'PAUSED' | 'FAILED' | 'CANCELLED';
+
+/** The way a job goes when nothing goes wrong. */
+export const happyPath: readonly MigrationPhase[] = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED'];
+
+export type MigrationOptions = {
+  maxDowntimeMs: number;
+  bandwidthLimitBytesPerSec: number;
+  maxPrecopyRounds: number;
+  postcopy: 'auto' | 'manual';
+  postcopyAfterMs: number;
+};
+
+export const migrationDefaults: MigrationOptions = {
+  maxDowntimeMs: 10,
+  bandwidthLimitBytesPerSec: 0,
+  maxPrecopyRounds: 10,
+  postcopy: 'auto',
+  postcopyAfterMs: 30000,
+};
+
+export type Migration = {
+  id: string;
+  regionId: string;
+  regionName: string;
+  sourceNode: string;
+  destinationNode: string;
+  destinationRegionId: string | null;
+  phase: MigrationPhase;
+  pausedIn: MigrationPhase | null;
+  options: MigrationOptions;
+  createdAt: string;
+  startedAt: string | null;
+  switchoverAt: string | null;
+  completedAt: string | null;
+  error: string | null;
+  timeline: { phase: MigrationPhase; at: string }[];
+  stats: {
+    regionBytes: number;
+    totalMs: number;
+    setupMs: number;
+    downtimeMs: number | null;
+    transferred: {
+      precopyBytes: number;
+      postcopyBytes: number;
+      demandBytes: number;
+      precopyPages: number;
+      postcopyPages: number;
+      demandPages: number;
+    };
+    remainingBytes: number;
+    dirtyRateBytesPerSec: number;
+    rounds: number;
+    postcopyRequests: number;
+    demandLatency: { count: number; p50Ns: number; p99Ns: number; maxNs: number };
+    blockedNs: number;
+    throughputBytesPerSec: number;
+  };
+};
+
+export type Page<T> = { items: T[]; page: number; size: number; totalItems: number; totalPages: number };
+
+export const migrationKeys = {
+  all: ['migrations'] as const,
+  list: (filter: object) => ['migrations', 'list', filter] as const,
+  detail: (id: string) => ['migrations', 'detail', id] as const,
+};
+
+export function isRunning(phase: MigrationPhase): boolean {
+  return phase === 'PENDING' || phase === 'PRECOPY' || phase === 'SWITCHOVER' || phase === 'POSTCOPY';
+}
+
+/** Whether the job has switched over: from then on only the destination has the latest pages. */
+export function pastSwitchover(job: Pick<Migration, 'phase' | 'pausedIn' | 'switchoverAt'>): boolean {
+  const phase = job.phase === 'PAUSED' ? job.pausedIn : job.phase;
+  return job.switchoverAt !== null || phase === 'SWITCHOVER' || phase === 'POSTCOPY' || phase === 'COMPLETED';
+}

@@ -1,0 +1,156 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it } from 'vitest';
+
+import type { Migration } from '@/features/migrations/api/types';
+import { adminIdentity, adminToken, page, region, viewerIdentity, viewerToken } from '@/testing/mocks/fixtures';
+import { problemHeaders } from '@/testing/mocks/handlers';
+import { server } from '@/testing/mocks/server';
+import { renderApp } from '@/testing/test-utils';
+
+const admin = { token: adminToken, identity: adminIdentity };
+const GiB = 1024 ** 3;
+
+function job(overrides: Partial<Migration> = {}): Migration {
+  return {
+    id: '7c1d0000-0000-4000-8000-000000000007',
+    regionId: region().id,
+    regionName: 'demo',
+    sourceNode: 'node-a',
+    destinationNode: 'node-b',
+    destinationRegionId: null,
+    phase: 'PRECOPY',
+    pausedIn: null,
+    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000 },
+    createdAt: '2026-11-24T20:00:00Z',
+    startedAt: '2026-11-24T20:00:00Z',
+    switchoverAt: null,
+    completedAt: null,
+    error: null,
+    timeline: [
+      { phase: 'PENDING', at: '2026-11-24T20:00:00Z' },
+      { phase: 'PRECOPY', at: '2026-11-24T20:00:01Z' },
+    ],
+    stats: {
+      regionBytes: 2 * GiB,
+      totalMs: 1234,
+      setupMs: 12,
+      downtimeMs: null,
+      transferred: { precopyBytes: 1.5 * GiB, postcopyBytes: 0, demandBytes: 0, precopyPages: 393216, postcopyPages: 0, demandPages: 0 },
+      remainingBytes: 0.5 * GiB,
+      dirtyRateBytesPerSec: 64 * 1024 ** 2,
+      rounds: 3,
+      postcopyRequests: 0,
+      demandLatency: { count: 0, p50Ns: 0, p99Ns: 0, maxNs: 0 },
+      blockedNs: 0,
+      throughputBytesPerSec: 900 * 1024 ** 2,
+    },
+    ...overrides,
+  };
+}
+
+const nodes = [
+  { name: 'node-a', local: true, state: 'UP', lastHeartbeat: '2026-11-24T20:00:00Z', agent: { state: 'READY', version: '0.1.0', pid: 1 }, pageChannel: { address: '127.0.0.1:7701' }, capabilities: ['wp_async'] },
+  { name: 'node-b', local: false, state: 'UP', lastHeartbeat: '2026-11-24T20:00:00Z', agent: { state: 'READY', version: '0.1.0', pid: 2 }, pageChannel: { address: '127.0.0.1:7702' }, capabilities: ['wp_async'] },
+];
+
+describe('migrations (against the contract, mocked)', () => {
+  it('says the service does not migrate yet when the API answers 404', async () => {
+    renderApp({ path: '/migrations', session: admin });
+    expect(await screen.findByText(/does not offer live migration yet/)).toBeInTheDocument();
+    expect(screen.queryByRole('form', { name: 'Start a migration' })).toBeNull();
+  });
+
+  it('starts a migration with the documented defaults to the chosen node', async () => {
+    let body: unknown = null;
+    server.use(
+      http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
+      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
+      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
+      http.post('/api/v1/migrations', async ({ request }) => {
+        body = await request.json();
+        return HttpResponse.json(job({ phase: 'PENDING' }), { status: 202 });
+      }),
+      http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())),
+    );
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    expect(within(form).getByLabelText('Destination node')).toHaveValue('node-b');
+    expect(within(form).queryByRole('option', { name: 'node-a' })).toBeNull();
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    expect(await screen.findByRole('heading', { name: /demo: node-a → node-b/ })).toBeInTheDocument();
+    expect(body).toEqual({
+      regionId: region().id,
+      destinationNode: 'node-b',
+      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000 },
+    });
+  });
+
+  it('shows the live view: phase timeline, progress with remaining bytes, dirty rate, downtime, demand faults', async () => {
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    const timeline = await screen.findByRole('list', { name: 'Migration phases' });
+    const steps = within(timeline).getAllByRole('listitem');
+    expect(steps.map((s) => s.className.replace('phase-timeline__step phase-timeline__step--', ''))).toEqual(['done', 'current', 'todo', 'todo', 'todo']);
+    expect(steps[1]).toHaveAttribute('aria-current', 'step');
+    expect(screen.getByRole('progressbar', { name: 'Bytes transferred' })).toHaveAttribute('aria-valuetext', '1.5 GiB of 2 GiB, 512 MiB remaining · 75 %');
+    expect(screen.getByText('Dirty rate').nextSibling).toHaveTextContent('64 MiB/s');
+    expect(screen.getByText('Downtime').nextSibling).toHaveTextContent('—');
+    expect(screen.getByText('Demand faults')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Start postcopy now' })).toBeInTheDocument();
+  });
+
+  it('explains a cancel refused after switchover', async () => {
+    const switched = job({ phase: 'POSTCOPY', switchoverAt: '2026-11-24T20:00:05Z', stats: { ...job().stats, downtimeMs: 8 } });
+    server.use(
+      http.get(`/api/v1/migrations/${switched.id}`, () => HttpResponse.json(switched)),
+      http.post(`/api/v1/migrations/${switched.id}/cancel`, () =>
+        HttpResponse.json(
+          { type: 'https://faultline.dev/problems/migration-past-switchover', title: 'Conflict', status: 409, detail: 'the job switched over at 20:00:05' },
+          { status: 409, headers: problemHeaders },
+        ),
+      ),
+    );
+    const { user } = renderApp({ path: `/migrations/${switched.id}`, session: admin });
+    await user.click(await screen.findByRole('button', { name: 'Cancel migration' }));
+    const dialog = screen.getByRole('dialog');
+    expect(dialog).toHaveTextContent('the service will refuse to cancel it');
+    await user.click(within(dialog).getByRole('button', { name: 'Cancel migration' }));
+
+    const alert = await within(dialog).findByRole('alert');
+    expect(alert).toHaveTextContent('Refused: the job has already switched over');
+    expect(alert).toHaveTextContent('the job switched over at 20:00:05');
+    expect(screen.queryByRole('button', { name: 'Start postcopy now' })).toBeNull();
+  });
+
+  it('pauses and resumes, with confirmation before pausing', async () => {
+    let current = job();
+    server.use(
+      http.get(`/api/v1/migrations/${current.id}`, () => HttpResponse.json(current)),
+      http.post(`/api/v1/migrations/${current.id}/pause`, () => {
+        current = job({ phase: 'PAUSED', pausedIn: 'PRECOPY' });
+        return HttpResponse.json(current, { status: 202 });
+      }),
+      http.post(`/api/v1/migrations/${current.id}/resume`, () => {
+        current = job();
+        return HttpResponse.json(current, { status: 202 });
+      }),
+    );
+    const { user } = renderApp({ path: `/migrations/${current.id}`, session: admin });
+    await user.click(await screen.findByRole('button', { name: 'Pause' }));
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Pause migration' }));
+    expect(await screen.findByText('PAUSED in PRECOPY')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Resume' }));
+    expect(await screen.findByRole('button', { name: 'Pause' })).toBeInTheDocument();
+  });
+
+  it('offers a viewer no control', async () => {
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())));
+    renderApp({ path: `/migrations/${job().id}`, session: { token: viewerToken, identity: viewerIdentity } });
+    await screen.findByRole('list', { name: 'Migration phases' });
+    expect(within(screen.getByRole('main')).queryByRole('button')).toBeNull();
+  });
+});

@@ -1,0 +1,31 @@
+export type RestoreState = 'WAITING' | 'ACTIVE' | 'COMPLETE' | 'FAILED' | 'CLOSED';
+
+export type RestoreSession = {
+  id: string;
+  node: string;
+  name: string;
+  labels: Record<string, string>;
+  image: { path: string; size: number };
+  /** The handoff socket to give the workload (FAULTLINE_HANDOFF) or Firecracker (mem_backend.backend_path). */
+  socket: string | null;
+  state: RestoreState;
+  createdAt: string;
+  closedAt: string | null;
+  options: { faultAroundPages: number; populateDelayMs: number; workingSet: string };
+  regions: string[];
+  source: string | null;
+  pages: { total: number; present: number } | null;
+  /** Pages present / total, 0 to 1; null until a workload attached. */
+  progress: number | null;
+  workingSet: { mode: string; file: string | null; recordedPages: number; replayedPages: number } | null;
+  error: string | null;
+};
+
+export const restoreKeys = {
+  all: ['restores'] as const,
+  list: () => ['restores', 'list'] as const,
+};
+
+export function isOpen(state: RestoreState): boolean {
+  return state === 'WAITING' || state === 'ACTIVE' || state === 'COMPLETE';
+}

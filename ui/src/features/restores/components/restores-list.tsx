@@ -1,0 +1,147 @@
+import { Link } from 'react-router';
+
+import { Badge, type BadgeTone } from '@/components/ui/badge';
+import { Card } from '@/components/ui/card';
+import { ConfirmAction } from '@/components/ui/confirm-action';
+import { ErrorMessage } from '@/components/ui/error-message';
+import { ProgressBar } from '@/components/ui/progress-bar';
+import { paths } from '@/config/paths';
+import { isApiError } from '@/lib/api-client';
+import { Authorized } from '@/lib/authorization';
+import { formatAge, formatBytes, formatCount } from '@/lib/format';
+
+import { useDeleteRestore } from '../api/delete-restore';
+import { useRestores } from '../api/get-restores';
+import { isOpen, type RestoreSession, type RestoreState } from '../api/types';
+import { SocketHandoff } from './socket-handoff';
+
+const tones: Record<RestoreState, BadgeTone> = {
+  WAITING: 'info',
+  ACTIVE: 'warn',
+  COMPLETE: 'ok',
+  FAILED: 'danger',
+  CLOSED: 'neutral',
+};
+
+function CloseSession({ session }: { session: RestoreSession }) {
+  const remove = useDeleteRestore();
+  return (
+    <ConfirmAction
+      label="Close"
+      ariaLabel={`Close restore session ${session.name}`}
+      variant="danger"
+      title={`Close restore session ${session.name}?`}
+      confirmLabel="Close session"
+      action={() => remove.mutateAsync(session.id)}
+      renderError={(error) =>
+        isApiError(error) && error.status === 409 ? (
+          <div className="notice notice--warn" role="alert">
+            <p>
+              <strong>The session cannot be closed yet.</strong> One of its regions is still attached and not
+              every page is present; closing now would leave the workload with pages nobody can serve.
+              Detach the region first (the agent installs the missing pages), then close the session.
+            </p>
+            {session.regions.map((regionId) => (
+              <p key={regionId}>
+                <Link to={paths.region(regionId)}>Open region {regionId.slice(0, 8)}</Link>
+              </p>
+            ))}
+            <p className="muted">The service said: {error.detail}</p>
+          </div>
+        ) : (
+          <ErrorMessage error={error} title="Could not close the session" />
+        )
+      }
+    >
+      <p>
+        The agent closes the socket <code>{session.socket}</code>; no new workload can connect to it.
+      </p>
+    </ConfirmAction>
+  );
+}
+
+export function RestoresList() {
+  const restores = useRestores();
+  return (
+    <Card title="Restore sessions">
+      {restores.isPending ? <p role="status">Loading restore sessions…</p> : null}
+      {restores.isError ? <ErrorMessage error={restores.error} title="Could not load restore sessions" /> : null}
+      {restores.data?.length === 0 ? <p className="empty">No restore sessions yet.</p> : null}
+      {restores.data && restores.data.length > 0 ? (
+        <div className="table-scroll">
+          <table className="data-table">
+            <caption className="visually-hidden">Restore sessions</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">State</th>
+                <th scope="col">Image</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Socket and regions</th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {restores.data.map((session) => (
+                <tr key={session.id} data-restore={session.name}>
+                  <th scope="row">
+                    {session.name}
+                    <div className="muted" style={{ fontSize: '0.8rem' }}>
+                      {formatAge(session.createdAt)} ago · fault-around {session.options.faultAroundPages} ·
+                      populate {session.options.populateDelayMs < 0 ? 'never' : `${session.options.populateDelayMs} ms`} ·
+                      working set {session.options.workingSet}
+                    </div>
+                  </th>
+                  <td>
+                    <Badge tone={tones[session.state] ?? 'neutral'}>{session.state}</Badge>
+                    {session.error ? <div className="field__error">{session.error}</div> : null}
+                  </td>
+                  <td>
+                    <span className="mono facts__wrap">{session.image.path}</span>
+                    <div className="muted">{formatBytes(session.image.size)}</div>
+                  </td>
+                  <td>
+                    {session.pages && session.pages.total > 0 ? (
+                      <ProgressBar
+                        label={`Progress of ${session.name}`}
+                        value={session.pages.present}
+                        max={session.pages.total}
+                        valueText={`${formatCount(session.pages.present)} / ${formatCount(session.pages.total)} pages`}
+                        tone={session.state === 'COMPLETE' ? 'ok' : 'accent'}
+                      />
+                    ) : (
+                      <span className="muted">{session.state === 'WAITING' ? 'waiting for a workload' : '—'}</span>
+                    )}
+                    {session.workingSet && session.workingSet.mode !== 'off' ? (
+                      <div className="muted" style={{ fontSize: '0.8rem' }}>
+                        working set {session.workingSet.mode}: {formatCount(session.workingSet.recordedPages)} recorded,{' '}
+                        {formatCount(session.workingSet.replayedPages)} replayed
+                      </div>
+                    ) : null}
+                  </td>
+                  <td>
+                    {isOpen(session.state) ? <SocketHandoff session={session} /> : <span className="muted">closed</span>}
+                    {session.regions.map((regionId) => (
+                      <div key={regionId}>
+                        <Link to={paths.region(regionId)}>region {regionId.slice(0, 8)}</Link>
+                      </div>
+                    ))}
+                  </td>
+                  <td>
+                    {session.state !== 'CLOSED' ? (
+                      <Authorized required="OPERATOR">
+                        <CloseSession session={session} />
+                      </Authorized>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </Card>
+  );
+}

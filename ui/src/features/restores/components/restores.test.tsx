@@ -1,0 +1,119 @@
+import { screen, waitFor, within } from '@testing-library/react';
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it } from 'vitest';
+
+import type { RestoreSession } from '@/features/restores/api/types';
+import { adminIdentity, adminToken, viewerIdentity, viewerToken } from '@/testing/mocks/fixtures';
+import { problemHeaders } from '@/testing/mocks/handlers';
+import { server } from '@/testing/mocks/server';
+import { renderApp } from '@/testing/test-utils';
+
+const admin = { token: adminToken, identity: adminIdentity };
+
+function session(overrides: Partial<RestoreSession> = {}): RestoreSession {
+  return {
+    id: 'ce08121d-7e56-4968-8f6f-6706b6f79c23',
+    node: 'node-a',
+    name: 'vm',
+    labels: {},
+    image: { path: '/var/lib/faultline/images/vm.img', size: 268435456 },
+    socket: '/var/lib/faultline/agent/restore/ce08121d.sock',
+    state: 'WAITING',
+    createdAt: '2026-11-24T20:00:00Z',
+    closedAt: null,
+    options: { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto' },
+    regions: [],
+    source: null,
+    pages: null,
+    progress: null,
+    workingSet: null,
+    error: null,
+    ...overrides,
+  };
+}
+
+describe('restores', () => {
+  it('opens a session with the documented defaults and hands over its socket with a copy button', async () => {
+    let body: unknown = null;
+    server.use(
+      http.post('/api/v1/restores', async ({ request }) => {
+        body = await request.json();
+        return HttpResponse.json(session({ name: 'vm', labels: { app: 'vm' } }), { status: 201 });
+      }),
+    );
+    const { user } = renderApp({ path: '/restores', session: admin });
+
+    const form = await screen.findByRole('form', { name: 'New restore session' });
+    expect(within(form).getByLabelText('Fault-around pages')).toHaveValue('16');
+    expect(within(form).getByLabelText('Background populate delay (ms)')).toHaveValue('1000');
+    expect(within(form).getByLabelText('Working set')).toHaveValue('auto');
+    await user.type(within(form).getByLabelText('Image path'), '/var/lib/faultline/images/vm.img');
+    await user.type(within(form).getByLabelText('Name'), 'vm');
+    await user.type(within(form).getByLabelText('Labels'), 'app=vm');
+    await user.click(within(form).getByRole('button', { name: 'Open restore session' }));
+
+    expect(await screen.findByText(/Give this socket to the workload/)).toBeInTheDocument();
+    expect(body).toEqual({
+      image: '/var/lib/faultline/images/vm.img',
+      name: 'vm',
+      labels: { app: 'vm' },
+      faultAroundPages: 16,
+      populateDelayMs: 1000,
+      workingSet: 'auto',
+    });
+    expect(screen.getByTestId('restore-socket')).toHaveTextContent('/var/lib/faultline/agent/restore/ce08121d.sock');
+    await user.click(screen.getByRole('button', { name: 'Copy socket path' }));
+    // user-event stands in for the system clipboard.
+    expect(await navigator.clipboard.readText()).toBe('/var/lib/faultline/agent/restore/ce08121d.sock');
+    expect(await screen.findByText('Copied')).toBeInTheDocument();
+  });
+
+  it('shows why an image is refused next to the image path', async () => {
+    server.use(
+      http.post('/api/v1/restores', () =>
+        HttpResponse.json(
+          { type: 'https://faultline.dev/problems/image-not-allowed', title: 'Image outside the allowed directories', status: 422, detail: 'image /etc/hostname is outside the allowed directories [/var/lib/faultline/images]' },
+          { status: 422, headers: problemHeaders },
+        ),
+      ),
+    );
+    const { user } = renderApp({ path: '/restores', session: admin });
+    const form = await screen.findByRole('form', { name: 'New restore session' });
+    await user.type(within(form).getByLabelText('Image path'), '/etc/hostname');
+    await user.type(within(form).getByLabelText('Name'), 'x');
+    await user.click(within(form).getByRole('button', { name: 'Open restore session' }));
+
+    await waitFor(() => expect(within(form).getByLabelText('Image path')).toHaveAttribute('aria-invalid', 'true'));
+    expect(within(form).getByLabelText('Image path')).toHaveAccessibleDescription(expect.stringContaining('outside the allowed directories'));
+  });
+
+  it('explains a refused close: detach the region first, with a link to it', async () => {
+    server.use(
+      http.get('/api/v1/restores', () =>
+        HttpResponse.json([session({ state: 'ACTIVE', regions: ['0b0f6c1e-8a4d-4c52-9f3e-5d7a1b2c3d4e'], pages: { total: 100, present: 40 }, progress: 0.4 })]),
+      ),
+      http.delete('/api/v1/restores/:id', () =>
+        HttpResponse.json(
+          { type: 'https://faultline.dev/problems/conflict', title: 'Conflict', status: 409, detail: 'the agent could not close the restore session: region 0b0f… is attached and not fully populated' },
+          { status: 409, headers: problemHeaders },
+        ),
+      ),
+    );
+    const { user } = renderApp({ path: '/restores', session: admin });
+    expect(await screen.findByRole('progressbar', { name: 'Progress of vm' })).toHaveAttribute('aria-valuenow', '40');
+    await user.click(screen.getByRole('button', { name: 'Close restore session vm' }));
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Close session' }));
+
+    const alert = await within(screen.getByRole('dialog')).findByRole('alert');
+    expect(alert).toHaveTextContent('Detach the region first');
+    expect(within(alert).getByRole('link', { name: /Open region 0b0f6c1e/ })).toHaveAttribute('href', '/regions/0b0f6c1e-8a4d-4c52-9f3e-5d7a1b2c3d4e');
+  });
+
+  it('offers a viewer the sessions but not the form', async () => {
+    server.use(http.get('/api/v1/restores', () => HttpResponse.json([session()])));
+    renderApp({ path: '/restores', session: { token: viewerToken, identity: viewerIdentity } });
+    expect(await screen.findByText('vm')).toBeInTheDocument();
+    expect(screen.queryByRole('form', { name: 'New restore session' })).toBeNull();
+    expect(screen.queryByRole('button', { name: /Close restore session/ })).toBeNull();
+  });
+});

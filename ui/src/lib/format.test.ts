@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+
+import { formatBytes, formatHex, formatNanos, formatPercent } from '@/lib/format';
+
+describe('format', () => {
+  it('prints bytes in binary units', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(4096)).toBe('4 KiB');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(268435456)).toBe('256 MiB');
+    expect(formatBytes(2147483648)).toBe('2 GiB');
+    expect(formatBytes(null)).toBe('—');
+  });
+
+  it('prints addresses in hex', () => {
+    expect(formatHex(0x7f3a00000000)).toBe('0x7f3a00000000');
+    expect(formatHex(4096)).toBe('0x1000');
+  });
+
+  it('prints nanoseconds in the unit that reads best', () => {
+    expect(formatNanos(850)).toBe('850 ns');
+    expect(formatNanos(12_400)).toBe('12.4 µs');
+    expect(formatNanos(3_200_000)).toBe('3.2 ms');
+  });
+
+  it('never rounds an unfinished fraction up to 100 %', () => {
+    expect(formatPercent(0.9996)).toBe('99.9 %');
+    expect(formatPercent(1)).toBe('100 %');
+    expect(formatPercent(0.25)).toBe('25 %');
+  });
+});
