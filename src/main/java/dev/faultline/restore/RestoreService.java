@@ -72,9 +72,10 @@ public class RestoreService {
         if (agent.status().state() != AgentState.READY) {
             throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent is " + agent.status().state());
         }
-        RestoreSession session = sessions.save(new RestoreSession(node, options.name(), options.labels(),
-                image.toString(), size, options.faultAroundPages(), options.populateDelayMs(), options.workingSet(),
-                clock.instant()));
+        // Saved only once the agent has opened the session: a sync running in between must never
+        // find a session in the database that the agent does not have yet.
+        RestoreSession session = new RestoreSession(node, options.name(), options.labels(), image.toString(), size,
+                options.faultAroundPages(), options.populateDelayMs(), options.workingSet(), clock.instant());
         AgentRestore created;
         try {
             created = agent.call(MessageType.RESTORE_CREATE, new AgentRestore.CreateRequest(session.id().toString(),
@@ -86,12 +87,13 @@ public class RestoreService {
             throw translate(e, "create the restore session");
         }
         session.opened(created.socket());
-        live.put(session.id(), created);
-        events.publish("restore.created", "restore", session.id(), "restore session '" + session.name() + "' of "
-                + image + " is waiting for a workload at " + created.socket(), Map.of("image", image.toString(), "size", size));
-        log.info("restore session {} '{}' of {} ({} bytes): hand memory over at {}", session.id(), session.name(),
+        RestoreSession saved = sessions.save(session);
+        live.put(saved.id(), created);
+        log.info("restore session {} '{}' of {} ({} bytes): hand memory over at {}", saved.id(), saved.name(),
                 image, size, created.socket());
-        return view(sessions.save(session));
+        events.publish("restore.created", "restore", saved.id(), "restore session '" + saved.name() + "' of "
+                + image + " is waiting for a workload at " + created.socket(), Map.of("image", image.toString(), "size", size));
+        return view(saved);
     }
 
     @Transactional(readOnly = true)
