@@ -16,6 +16,7 @@
 #include "image.h"
 #include "region.h"
 #include "restore.h"
+#include "srv.h"
 
 #define LOG_COMP "region"
 #include "log.h"
@@ -63,9 +64,10 @@ static void read_comm(pid_t pid, char *out, size_t len)
 		out[n - 1] = '\0';
 }
 
-static struct region *new_region(struct agent *ag, const char *id, const char *name,
-				 json_t *labels, const struct conn *c, uint64_t start,
-				 uint64_t length, uint32_t ps, struct restore *s, uint64_t image_off)
+/* waits: the workload waits for the reply, so the replay may be reordered. */
+static struct region *new_region(const char *id, const char *name, json_t *labels,
+				 const struct conn *c, uint64_t start, uint64_t length, uint32_t ps,
+				 struct restore *s, uint64_t image_off, bool waits)
 {
 	struct region *r = region_new(id, name, labels, start, length, ps);
 
@@ -79,9 +81,14 @@ static struct region *new_region(struct agent *ag, const char *id, const char *n
 	if (s) {
 		r->kind = REGION_IMAGE;
 		r->image = image_get(s->image);
+		r->image_path = strdup(s->image->path);
 		r->image_offset = image_off;
+		if (!r->image_path) {
+			region_put(r);
+			return NULL;
+		}
 		memcpy(r->restore_id, s->id, sizeof(r->restore_id));
-		if (restore_region_setup(s, r)) {
+		if (restore_region_setup(s, r, waits)) {
 			region_put(r);
 			return NULL;
 		}
@@ -89,7 +96,6 @@ static struct region *new_region(struct agent *ag, const char *id, const char *n
 		r->kind = REGION_ANON;
 		r->w.fault_around = ATTACH_ANON_FAULT_AROUND;
 	}
-	(void)ag;
 	return r;
 }
 
@@ -187,8 +193,8 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 		return fail(err, PROTO_E_BAD_REQUEST, "%s",
 			    s->image ? "the region is larger than the image" : "the session has no image");
 	}
-	r = new_region(ag, hr.resume ? hr.resume_id : NULL, hr.name, hr.labels, c, hr.start, hr.length,
-		       hr.page_size, s, off);
+	r = new_region(hr.resume ? hr.resume_id : NULL, hr.name, hr.labels, c, hr.start, hr.length,
+		       hr.page_size, s, off, true);
 	if (!r) {
 		close(fd);
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
@@ -241,8 +247,8 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 			goto put_regions;
 		}
 		snprintf(name, sizeof(name), "%.100s-%u", s->name, i);
-		regs[i] = new_region(ag, NULL, name, s->labels, c, m[i].base, m[i].size,
-				     m[i].page_size, s, s->image_offset + m[i].offset);
+		regs[i] = new_region(NULL, name, s->labels, c, m[i].base, m[i].size, m[i].page_size, s,
+				     s->image_offset + m[i].offset, false);
 		if (!regs[i]) {
 			snprintf(why, why_len, "out of memory");
 			goto put_regions;
@@ -320,7 +326,7 @@ int attach_detach(struct agent *ag, struct region *r, bool populate, struct conn
 
 static void tell_workload(struct agent *ag, struct region *r)
 {
-	struct conn *c = conn_hub_find(ag->hub, r->ctl.conn);
+	struct conn *c = srv_hub_find(ag->hub, r->ctl.conn);
 	json_t *body;
 	uint64_t id;
 

@@ -74,6 +74,10 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	r->source = src->source;
 	r->kind = src->kind;
 	r->image = src->image; /* the loop thread takes its reference on adoption */
+	if (src->image_path && !(r->image_path = strdup(src->image_path))) {
+		region_put(r);
+		return NULL;
+	}
 	r->image_offset = src->image_offset + first_page * src->page_size;
 	memcpy(r->restore_id, src->restore_id, sizeof(r->restore_id));
 	r->w.fault_around = src->w.fault_around;
@@ -110,6 +114,7 @@ void region_put(struct region *r)
 		return;
 	region_free_maps(r);
 	image_put(r->image);
+	free(r->image_path);
 	json_decref(r->labels);
 	free(r->name);
 	free(r);
@@ -216,7 +221,7 @@ json_t *region_backing_json(const struct region *r)
 		jx_put(b, "kind", json_string("anonymous"), &ok);
 	} else {
 		jx_put(b, "kind", json_string("image"), &ok);
-		jx_put(b, "path", json_string(r->image->path), &ok);
+		jx_put(b, "path", json_string(r->image_path), &ok);
 		jx_put(b, "offset", json_integer((json_int_t)r->image_offset), &ok);
 		jx_put(b, "restore_id", r->restore_id[0] ? json_string(r->restore_id) : json_null(),
 		       &ok);
@@ -355,12 +360,17 @@ struct region *region_table_overlap(const struct region_table *t, pid_t pid, uin
 	return NULL;
 }
 
-/* Called once per region when it becomes DETACHED; trims the history. */
+/*
+ * Called once per region when it becomes DETACHED: what only serving
+ * needed goes (bitmaps, the image mapping), then the history is trimmed.
+ */
 void region_table_detached(struct region_table *t, struct region *r)
 {
 	struct region **pp, **oldest = NULL;
 
 	region_free_maps(r);
+	image_put(r->image);
+	r->image = NULL;
 	if (++t->n_detached <= REGION_KEEP_DETACHED)
 		return;
 	/* the list is newest first, so the last detached one is the oldest */

@@ -106,7 +106,8 @@ struct region {
 	uint64_t features;
 	enum region_source source;
 	enum region_kind kind;
-	struct image *image;
+	struct image *image;      /* released when the region is detached */
+	char *image_path;         /* for reports, kept after that */
 	uint64_t image_offset;
 	char restore_id[JX_UUID_LEN + 1]; /* "" when not restoring */
 	uint64_t attached_ms;

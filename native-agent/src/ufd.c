@@ -16,7 +16,7 @@
 #define LOG_COMP "fault"
 #include "log.h"
 
-struct ufd *ufd_new(struct fault_worker *w, int fd, int pidfd, pid_t pid)
+struct ufd *ufd_new(struct worker *w, int fd, int pidfd, pid_t pid)
 {
 	struct ufd *u = calloc(1, sizeof(*u));
 
@@ -246,7 +246,7 @@ static void on_fork(struct ufd *u, int child_fd)
 		copy->pid = 0;
 		adopt(u, r, copy);
 	}
-	fault_worker_add_ufd(u->w, c);
+	worker_add_ufd(u->w, c);
 }
 
 static void on_event(struct ufd *u, const struct uffd_msg *m)
