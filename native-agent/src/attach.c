@@ -118,7 +118,7 @@ static int start_serving(struct agent *ag, struct region **regs, unsigned n, int
 	for (unsigned i = 0; i < n; i++) {
 		region_table_add(&ag->regions, regs[i]);
 		if (regs[i]->ctl.session)
-			restore_region_added(regs[i]->ctl.session, regs[i]);
+			restore_region_added(regs[i]->ctl.session, regs[i], false);
 		pr_info(&ag->log, "region attached", LF_STR("id", regs[i]->id),
 			LF_STR("name", regs[i]->name), LF_INT("pid", pid),
 			LF_HEX("start", region_start(regs[i])), LF_UINT("length", regs[i]->length),
@@ -412,7 +412,7 @@ static void on_done(struct agent *ag, struct fault_done *d)
 		r->ctl.worker = d->parent->ctl.worker;
 		region_table_add(&ag->regions, r);
 		if (r->ctl.session)
-			restore_region_added(r->ctl.session, r);
+			restore_region_added(r->ctl.session, r, true);
 		pr_info(&ag->log, "region adopted", LF_STR("id", r->id), LF_STR("from", d->parent->id),
 			LF_HEX("start", region_start(r)), LF_UINT("length", r->length));
 		break;

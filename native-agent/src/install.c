@@ -213,12 +213,12 @@ static bool missing(const struct region *r)
 /* Is there replay, detach or background work for r at now_ns? */
 bool install_pending(const struct region *r, uint64_t now_ns)
 {
+	if (r->w.detach)
+		return true; /* finishing a detach is work even when nothing is missing */
 	if (r->w.failed)
 		return false;
 	if (r->w.prefetch_pos < r->w.n_prefetch)
 		return true;
-	if (r->w.detach)
-		return true; /* finishing a detach is work even when nothing is missing */
 	return r->w.populate_after_ms >= 0 && now_ns >= r->w.populate_at_ns && missing(r);
 }
 
@@ -293,6 +293,11 @@ enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
 	struct install_out out;
 	enum install_res res;
 
+	if (r->w.failed) {
+		/* nothing more can be installed; the detach still has to end */
+		ufd_drop_region(u, r, true, "detached without populating: installs failed");
+		return INSTALL_OK;
+	}
 	if (r->w.prefetch_pos < r->w.n_prefetch)
 		return replay_step(u, r, budget);
 

@@ -168,7 +168,8 @@ int restore_region_setup(const struct restore *s, struct region *r, bool waits)
 	return rws_prefetch(s, r, waits);
 }
 
-void restore_region_added(struct restore *s, struct region *r)
+/* adopted: born from a region of the session (fork child, moved part), not a new workload */
+void restore_region_added(struct restore *s, struct region *r, bool adopted)
 {
 	bool known = false;
 
@@ -178,7 +179,8 @@ void restore_region_added(struct restore *s, struct region *r)
 		memcpy(s->region_ids[s->n_regions++], r->id, JX_UUID_LEN + 1);
 	if (s->source < 0)
 		s->source = (int)r->source;
-	if (s->state == RESTORE_WAITING)
+	/* a new workload after a complete restore starts another one */
+	if (!adopted && (s->state == RESTORE_WAITING || s->state == RESTORE_COMPLETE))
 		set_state(s, RESTORE_ACTIVE);
 	else
 		save(s);

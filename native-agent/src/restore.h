@@ -68,7 +68,7 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err);
 
 int restore_region_setup(const struct restore *s, struct region *r, bool waits);
-void restore_region_added(struct restore *s, struct region *r);
+void restore_region_added(struct restore *s, struct region *r, bool adopted);
 void restore_region_ready(struct restore *s, struct region *r);
 void restore_region_complete(struct restore *s, struct region *r, struct wset_rec *rec);
 void restore_region_detached(struct restore *s, struct region *r, struct wset_rec *rec);

@@ -29,8 +29,8 @@
 #define WORKER_RETRY_YIELDS 64u
 #define WORKER_EVENTS 32
 
-struct fault_cmd {
-	struct fault_cmd *next;
+struct worker_msg {
+	struct worker_msg *next;
 	enum worker_cmd kind;
 	struct ufd *u;
 	struct region *r;
@@ -39,11 +39,19 @@ struct fault_cmd {
 
 /* ---- commands (loop thread -> worker) ---------------------------------- */
 
-static int send_cmd(struct worker *w, struct fault_cmd *c)
+int worker_send(struct worker *w, enum worker_cmd kind, struct ufd *u, struct region *r,
+		bool populate)
 {
+	struct worker_msg *c = calloc(1, sizeof(*c));
 	uint64_t one = 1;
 	ssize_t n;
 
+	if (!c)
+		return -1;
+	c->kind = kind;
+	c->u = u;
+	c->r = r;
+	c->populate = populate;
 	pthread_mutex_lock(&w->mu);
 	if (w->cmds_tail)
 		w->cmds_tail->next = c;
@@ -55,20 +63,6 @@ static int send_cmd(struct worker *w, struct fault_cmd *c)
 		n = write(w->cmd_fd, &one, sizeof(one));
 	while (n < 0 && errno == EINTR);
 	return 0;
-}
-
-int worker_send(struct worker *w, enum worker_cmd kind, struct ufd *u,
-		     struct region *r, bool populate)
-{
-	struct fault_cmd *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return -1;
-	c->kind = kind;
-	c->u = u;
-	c->r = r;
-	c->populate = populate;
-	return send_cmd(w, c);
 }
 
 /* n_ufds already counts u (fault_attach counts before the worker runs). */
@@ -102,9 +96,9 @@ void worker_add_ufd(struct worker *w, struct ufd *u)
  * fault again into this worker. */
 static void start_region(struct worker *w, struct ufd *u, struct region *r)
 {
-	uint64_t now = fault_now_ns();
+	uint64_t delay_ms = r->w.populate_after_ms > 0 ? (uint64_t)r->w.populate_after_ms : 0;
 
-	r->w.populate_at_ns = now + (uint64_t)(r->w.populate_after_ms > 0 ? r->w.populate_after_ms : 0) * 1000000u;
+	r->w.populate_at_ns = fault_now_ns() + delay_ms * 1000000u;
 	install_wake(u, region_start(r), r->length);
 	if (r->w.n_prefetch == 0) {
 		struct fault_done d = { .kind = FAULT_READY, .r = r };
@@ -124,7 +118,7 @@ static struct ufd *owner_of(struct worker *w, const struct region *r)
 	return NULL;
 }
 
-static void run_cmd(struct worker *w, struct fault_cmd *c)
+static void run_cmd(struct worker *w, struct worker_msg *c)
 {
 	struct ufd *u;
 
@@ -153,7 +147,7 @@ static void run_cmd(struct worker *w, struct fault_cmd *c)
 
 static void drain_cmds(struct worker *w)
 {
-	struct fault_cmd *c;
+	struct worker_msg *c;
 	uint64_t count;
 
 	if (read(w->cmd_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
@@ -163,7 +157,7 @@ static void drain_cmds(struct worker *w)
 	w->cmds = w->cmds_tail = NULL;
 	pthread_mutex_unlock(&w->mu);
 	while (c) {
-		struct fault_cmd *next = c->next;
+		struct worker_msg *next = c->next;
 
 		run_cmd(w, c);
 		free(c);
@@ -337,7 +331,10 @@ static void run_job(struct worker *w, uint64_t now, unsigned *rr)
 
 /*
  * Poll for the next fault instead of sleeping: sleeping costs a cross-CPU
- * wake-up (tens of microseconds on small VMs) on the next fault.  The
+ * wake-up (tens of microseconds on small VMs) on the next fault.  (Moving
+ * the worker to the faulting thread's CPU instead does not work: the uffd
+ * wake-up is not a "sync" one, so the scheduler then puts the woken thread
+ * on the other, idle CPU; see docs/benchmarks.md.)  The
  * budget doubles when a sleep turned out shorter than the cap (a spin
  * would have caught it) and halves after every empty window, so an agent
  * whose faults stopped stops spinning within a few windows and an idle
@@ -453,7 +450,7 @@ void worker_fini(struct worker *w)
 		ufd_free(u);
 	}
 	while (w->cmds) {
-		struct fault_cmd *c = w->cmds;
+		struct worker_msg *c = w->cmds;
 
 		w->cmds = c->next;
 		if (c->kind == WC_ATTACH)

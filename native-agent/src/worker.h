@@ -25,7 +25,7 @@ struct fault_tag {
 	struct ufd *u;
 };
 
-struct fault_cmd;
+struct worker_msg;
 
 struct worker {
 	struct fault_engine *e;
@@ -38,7 +38,7 @@ struct worker {
 	int cmd_fd;
 	struct fault_tag cmd_tag;
 	pthread_mutex_t mu; /* guards the command queue */
-	struct fault_cmd *cmds, *cmds_tail;
+	struct worker_msg *cmds, *cmds_tail;
 	struct ufd *ufds;
 	_Atomic unsigned n_ufds; /* read by fault_attach() to balance */
 	bool stop;
