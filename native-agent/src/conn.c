@@ -518,11 +518,6 @@ void conn_set_opaque(struct conn *c, void *opaque)
 	c->opaque = opaque;
 }
 
-struct log *conn_log(const struct conn *c)
-{
-	return c->srv->log;
-}
-
 void conn_reply(struct conn *c, uint8_t type, uint64_t id, json_t *body)
 {
 	if (queue_json(c, type, PROTO_F_REPLY, id, body))

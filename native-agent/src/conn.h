@@ -78,7 +78,6 @@ struct conn_ref conn_ref(const struct conn *c);
 struct srv *conn_srv(const struct conn *c);
 void *conn_opaque(const struct conn *c);
 void conn_set_opaque(struct conn *c, void *opaque);
-struct log *conn_log(const struct conn *c);
 
 void conn_reply(struct conn *c, uint8_t type, uint64_t id, json_t *body);
 void conn_error(struct conn *c, uint8_t type, uint64_t id, enum proto_err code,

@@ -344,20 +344,3 @@ void install_fail(struct ufd *u, struct region *r, int err, const char *what)
 	       LF_STR("reason", d.reason));
 	fault_post(u->w->e, &d);
 }
-
-const char *install_res_name(enum install_res res)
-{
-	switch (res) {
-	case INSTALL_OK:
-		return "ok";
-	case INSTALL_MM_CHANGING:
-		return "mm_changing";
-	case INSTALL_GONE:
-		return "gone";
-	case INSTALL_NOENT:
-		return "not_registered";
-	case INSTALL_FAILED:
-		return "failed";
-	}
-	return "unknown";
-}

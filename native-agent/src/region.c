@@ -73,11 +73,11 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	r->features = src->features;
 	r->source = src->source;
 	r->kind = src->kind;
-	r->image = src->image; /* the loop thread takes its reference on adoption */
 	if (src->image_path && !(r->image_path = strdup(src->image_path))) {
 		region_put(r);
 		return NULL;
 	}
+	r->image = src->image; /* the loop thread takes its reference on adoption */
 	r->image_offset = src->image_offset + first_page * src->page_size;
 	memcpy(r->restore_id, src->restore_id, sizeof(r->restore_id));
 	r->w.fault_around = src->w.fault_around;
@@ -86,6 +86,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	if (src->w.removed_map) {
 		r->w.removed_map = bitmap_new(n_pages);
 		if (!r->w.removed_map) {
+			r->image = NULL; /* not ours to put */
 			region_put(r);
 			return NULL;
 		}
@@ -97,7 +98,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	return r;
 }
 
-void region_free_maps(struct region *r)
+static void region_free_maps(struct region *r)
 {
 	free(r->w.present_map);
 	free(r->w.removed_map);
@@ -135,7 +136,7 @@ uint64_t region_start(const struct region *r)
 	return atomic_load_explicit(&r->start, memory_order_relaxed);
 }
 
-const char *region_state_name(enum region_state s)
+static const char *region_state_name(enum region_state s)
 {
 	switch (s) {
 	case REGION_ATTACHED:
@@ -192,7 +193,7 @@ uint64_t region_percentile(const struct region *r, double q)
 	return max;
 }
 
-json_t *region_modes_json(unsigned modes)
+static json_t *region_modes_json(unsigned modes)
 {
 	json_t *a = json_array();
 

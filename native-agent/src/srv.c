@@ -234,8 +234,3 @@ void *srv_opaque(const struct srv *s)
 {
 	return s->cfg.opaque;
 }
-
-unsigned srv_count(const struct srv *s)
-{
-	return s->n_conns;
-}

@@ -66,6 +66,5 @@ struct srv *srv_start(struct loop *lp, struct log *lg, struct srv_hub *hub,
 		      const struct srv_cfg *cfg);
 void srv_stop(struct srv *s);
 void *srv_opaque(const struct srv *s);
-unsigned srv_count(const struct srv *s);
 
 #endif /* FAULTLINE_SRV_H */

@@ -46,7 +46,6 @@ void ufd_free(struct ufd *u);
 int ufd_add_region(struct ufd *u, struct region *r);
 void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const char *reason);
 void ufd_gone(struct ufd *u, const char *reason);
-struct region *ufd_find(const struct ufd *u, uint64_t addr);
 int ufd_read(struct ufd *u);
 int ufd_resolve(struct ufd *u);
 
