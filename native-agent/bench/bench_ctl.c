@@ -176,7 +176,8 @@ int bench_region_stats(struct bench_agent *a, const char *id, struct bench_resul
 		return -1;
 	st = json_object_get(r, "stats");
 	lat = json_object_get(st, "latency_ns");
-	res->agent_faults = (uint64_t)json_integer_value(json_object_get(json_object_get(st, "faults"), "missing"));
+	res->agent_faults =
+		(uint64_t)json_integer_value(json_object_get(json_object_get(st, "faults"), "missing"));
 	res->agent_prefetched =
 		(uint64_t)json_integer_value(json_object_get(json_object_get(st, "installed"), "prefetch"));
 	res->agent_p50_us = (double)json_integer_value(json_object_get(lat, "p50")) / 1000.0;

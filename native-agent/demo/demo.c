@@ -45,6 +45,10 @@
 #endif
 #define HUGE_2M (UINT64_C(2) << 20)
 
+static const char *const pattern_names[] = {
+	[CONTENT_SEQ] = "seq", [CONTENT_RANDOM] = "random", [CONTENT_HOT10] = "hot10",
+};
+
 struct args {
 	const char *cmd, *socket, *out, *name, *image, *options;
 	uint64_t size, seed, pause_after;
@@ -347,7 +351,7 @@ static int run(const struct args *a)
 	       "\"total_ms\":%.3f,\"errors\":%llu}\n",
 	       fl_region_id(r), (unsigned long long)pages, (unsigned long long)n,
 	       (unsigned long long)bad, a->threads,
-	       a->anon ? "anon" : a->pattern == CONTENT_SEQ ? "seq" : a->pattern == CONTENT_RANDOM ? "random" : "hot10",
+	       a->anon ? "anon" : pattern_names[a->pattern],
 	       (double)(t1 - t0) / 1000.0, (double)(t2 - t1) / 1000.0, (double)(t2 - t0) / 1000.0,
 	       (unsigned long long)bad);
 	fflush(stdout);

@@ -234,6 +234,10 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		snprintf(why, why_len, "the descriptor sent is not a userfaultfd");
 		goto close_fd;
 	}
+	if (!s->image) {
+		snprintf(why, why_len, "the session failed: %s", s->error ? s->error : "no image");
+		goto close_fd;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		char name[HSK_NAME_MAX + 1];
 

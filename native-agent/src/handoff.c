@@ -175,14 +175,16 @@ static ssize_t on_raw(struct conn *c, const uint8_t *buf, size_t len, bool eof)
 	} else if (fds.n != 1) {
 		snprintf(why, sizeof(why), "the handshake must carry exactly one uffd, got %u", fds.n);
 	} else if (!hsk_fc_parse((const char *)buf, (size_t)end, (uint32_t)sysconf(_SC_PAGESIZE),
-				 regs, HSK_FC_MAX_REGIONS, &n, why, sizeof(why)) &&
-		   !attach_firecracker(hf->ag, c, hf->session, regs, n, fds.fd[0], why, sizeof(why))) {
-		hc->fc_done = true;
-		pr_info(&hf->ag->log, "Firecracker handshake accepted", PEER_FIELDS(c),
-			LF_UINT("regions", n), LF_STR("restore", hf->session->id));
-		return end;
-	} else {
-		fds.fd[0] = -1; /* attach_firecracker() closed it */
+				 regs, HSK_FC_MAX_REGIONS, &n, why, sizeof(why))) {
+		int fd = fds.fd[0];
+
+		fds.fd[0] = -1; /* attach_firecracker() owns it, also when it fails */
+		if (!attach_firecracker(hf->ag, c, hf->session, regs, n, fd, why, sizeof(why))) {
+			hc->fc_done = true;
+			pr_info(&hf->ag->log, "Firecracker handshake accepted", PEER_FIELDS(c),
+				LF_UINT("regions", n), LF_STR("restore", hf->session->id));
+			return end;
+		}
 	}
 	for (unsigned i = 0; i < fds.n; i++) {
 		if (fds.fd[i] >= 0)

@@ -357,10 +357,11 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	s->name = strdup(name ? json_string_value(name) : "restore");
 	s->labels = labels ? json_incref(labels) : json_object();
 	s->image_path = strdup(json_string_value(image));
-	if ((id ? (memcpy(s->id, json_string_value(id), JX_UUID_LEN + 1), 0) : jx_uuid_new(s->id)) ||
-	    !s->name || !s->labels || !s->image_path) {
+	if (id)
+		memcpy(s->id, json_string_value(id), JX_UUID_LEN + 1);
+	if ((!id && jx_uuid_new(s->id)) || !s->name || !s->labels || !s->image_path) {
 		session_free(s);
-		return fail(err, PROTO_E_INTERNAL, "out of memory");
+		return fail(err, PROTO_E_INTERNAL, "cannot set the session up: %s", strerror(errno));
 	}
 	if (session_open(s, err)) {
 		session_free(s);
@@ -369,8 +370,9 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	save(s);
 	s->next = ag->restores;
 	ag->restores = s;
-	pr_info(&ag->log, "restore session created", LF_STR("id", s->id), LF_STR("image", s->image->path),
-		LF_STR("working_set", ws_names[s->ws_mode]), LF_STR("socket", s->sock_path));
+	pr_info(&ag->log, "restore session created", LF_STR("id", s->id),
+		LF_STR("image", s->image->path), LF_STR("working_set", ws_names[s->ws_mode]),
+		LF_STR("socket", s->sock_path));
 	*reply = restore_json(s);
 	return *reply ? 0 : fail(err, PROTO_E_INTERNAL, "out of memory");
 }
@@ -442,10 +444,17 @@ static void reopen(struct agent *ag, const char *file)
 	v = json_object_get(o, "labels");
 	s->labels = json_is_object(v) ? json_incref(v) : json_object();
 	s->image_path = strdup(str_or(json_object_get(json_object_get(o, "image"), "path"), ""));
-	s->image_offset = (uint64_t)json_integer_value(json_object_get(json_object_get(o, "image"), "offset"));
+	v = json_object_get(o, "image");
+	s->image_offset = (uint64_t)json_integer_value(json_object_get(v, "offset"));
 	v = json_object_get(o, "options");
+	/* the file is the agent's own, but bounds are cheap */
 	s->fault_around = (unsigned)json_integer_value(json_object_get(v, "fault_around_pages"));
+	if (s->fault_around > RESTORE_MAX_FAULT_AROUND)
+		s->fault_around = RESTORE_MAX_FAULT_AROUND;
 	s->populate_delay_ms = json_integer_value(json_object_get(v, "populate_delay_ms"));
+	if (s->populate_delay_ms < -1 || s->populate_delay_ms > RESTORE_MAX_DELAY_MS)
+		s->populate_delay_ms = -1;
+	s->image_offset &= ~(uint64_t)4095;
 	ws_parse(str_or(json_object_get(v, "working_set"), "off"), &s->ws_requested);
 	v = json_object_get(o, "working_set");
 	ws_parse(str_or(json_object_get(v, "mode"), "off"), &s->ws_mode);

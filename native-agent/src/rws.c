@@ -39,7 +39,8 @@ char *rws_path(const struct agent *ag, const struct image *im, bool beside)
 
 		if (slash)
 			*slash = '\0';
-		if (dir && !access(slash == dir ? "/" : dir, W_OK) && asprintf(&p, "%s.flws", im->path) < 0)
+		if (dir && !access(slash == dir ? "/" : dir, W_OK) &&
+		    asprintf(&p, "%s.flws", im->path) < 0)
 			p = NULL;
 		free(dir);
 		return p;
@@ -113,6 +114,11 @@ bool rws_save(struct restore *s)
 			LF_UINT("pages", s->recorded_pages));
 	s->ws_saved = true;
 	wset_free(&w);
+	for (unsigned i = 0; i < s->n_recs; i++)
+		wset_rec_free(&s->recs[i]);
+	free(s->recs);
+	s->recs = NULL;
+	s->n_recs = 0;
 	return true;
 }
 
