@@ -7,13 +7,16 @@
  *                  [--pattern seq|random|hot10] [--threads N] [--hold]
  *                  [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]
  *   faultline-demo anon --socket PATH --size SIZE [--hold]
+ *   faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]
  *
  * restore maps fresh memory, registers it through libfaultline on a
  * restore session socket, touches it in the pattern, checks every byte of
  * every touched page against the image content (content.h) and prints a
  * JSON summary.  With --hold the region stays registered: SIGUSR1 checks
- * the whole region again and prints the result, SIGTERM ends.  Exit status:
- * 0 all bytes right, 1 a mismatch, 2 bad usage, 3 setup failed.
+ * the whole region again and prints the result, SIGTERM ends.  session
+ * creates a restore session on the agent's control socket and prints it
+ * (normally the control plane does this).  Exit status: 0 all bytes right,
+ * 1 a mismatch, 2 bad usage, 3 setup failed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,16 +32,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "content.h"
 #include "faultline.h"
+#include "proto.h"
 
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB (21 << 26)
 #endif
 #define HUGE_2M (UINT64_C(2) << 20)
 
+static const char *const pattern_names[] = {
+	[CONTENT_SEQ] = "seq", [CONTENT_RANDOM] = "random", [CONTENT_HOT10] = "hot10",
+};
+
 struct args {
-	const char *cmd, *socket, *out, *name;
+	const char *cmd, *socket, *out, *name, *image, *options;
 	uint64_t size, seed, pause_after;
 	enum content_pattern pattern;
 	unsigned threads;
@@ -68,7 +80,8 @@ static int usage(void)
 		"       faultline-demo restore --socket PATH --size SIZE [--seed N]\n"
 		"                      [--pattern seq|random|hot10] [--threads N] [--hold]\n"
 		"                      [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]\n"
-		"       faultline-demo anon --socket PATH --size SIZE [--hold]\n");
+		"       faultline-demo anon --socket PATH --size SIZE [--hold]\n"
+		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n");
 	return 2;
 }
 
@@ -80,7 +93,8 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "pattern", required_argument, NULL, 'p' },	{ "threads", required_argument, NULL, 't' },
 		{ "hold", no_argument, NULL, 'H' },		{ "hugetlb", no_argument, NULL, 'g' },
 		{ "thp", no_argument, NULL, 'T' },		{ "pause-after", required_argument, NULL, 'P' },
-		{ "name", required_argument, NULL, 'n' },	{ NULL, 0, NULL, 0 },
+		{ "name", required_argument, NULL, 'n' },	{ "image", required_argument, NULL, 'i' },
+		{ "options", required_argument, NULL, 'O' },	{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
@@ -135,6 +149,12 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'n':
 			a->name = optarg;
+			break;
+		case 'i':
+			a->image = optarg;
+			break;
+		case 'O':
+			a->options = optarg;
 			break;
 		default:
 			return -1;
@@ -331,7 +351,7 @@ static int run(const struct args *a)
 	       "\"total_ms\":%.3f,\"errors\":%llu}\n",
 	       fl_region_id(r), (unsigned long long)pages, (unsigned long long)n,
 	       (unsigned long long)bad, a->threads,
-	       a->anon ? "anon" : a->pattern == CONTENT_SEQ ? "seq" : a->pattern == CONTENT_RANDOM ? "random" : "hot10",
+	       a->anon ? "anon" : pattern_names[a->pattern],
 	       (double)(t1 - t0) / 1000.0, (double)(t2 - t1) / 1000.0, (double)(t2 - t0) / 1000.0,
 	       (unsigned long long)bad);
 	fflush(stdout);
@@ -342,6 +362,71 @@ static int run(const struct args *a)
 	free(order);
 	free(ts);
 	return bad ? 1 : 0;
+}
+
+static int send_frame(int fd, uint8_t type, uint64_t id, const char *json)
+{
+	struct proto_hdr h = proto_hdr_make(type, 0, id, (uint32_t)strlen(json));
+	uint8_t hdr[PROTO_HDR_LEN];
+
+	proto_encode_hdr(&h, hdr);
+	return write(fd, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr) &&
+	       write(fd, json, strlen(json)) == (ssize_t)strlen(json) ? 0 : -1;
+}
+
+/* Reads one frame and prints its payload; 0 for a reply, 1 for an error reply. */
+static int print_reply(int fd)
+{
+	uint8_t hdr[PROTO_HDR_LEN];
+	struct proto_hdr h;
+	char *payload;
+	size_t got = 0;
+
+	if (read(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
+	    proto_decode_hdr(hdr, sizeof(hdr), PROTO_MAX_PAYLOAD, &h) != PROTO_OK ||
+	    !(payload = malloc(h.length + 1)))
+		return -1;
+	while (got < h.length) {
+		ssize_t n = read(fd, payload + got, h.length - got);
+
+		if (n <= 0) {
+			free(payload);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	payload[h.length] = '\0';
+	printf("%s\n", payload);
+	free(payload);
+	return h.flags & PROTO_F_ERROR ? 1 : 0;
+}
+
+/* restore_create on the control socket, for trying things without the service. */
+static int session(const struct args *a)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_t *req = a->options ? json_loads(a->options, 0, NULL) : json_object();
+	char *body;
+	int fd, ret;
+
+	if (!a->socket || !a->image || !req || strlen(a->socket) >= sizeof(sa.sun_path))
+		return usage();
+	json_object_set_new(req, "image", json_string(a->image));
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	memcpy(sa.sun_path, a->socket, strlen(a->socket));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!body || fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    send_frame(fd, PROTO_T_HELLO, 1, "{\"client\":\"faultline-demo\"}") ||
+	    print_reply(fd) != 0 || send_frame(fd, PROTO_T_RESTORE_CREATE, 2, body)) {
+		fprintf(stderr, "faultline-demo: %s: %s\n", a->socket, strerror(errno));
+		free(body);
+		return 3;
+	}
+	ret = print_reply(fd);
+	free(body);
+	close(fd);
+	return ret ? 3 : 0;
 }
 
 int main(int argc, char **argv)
@@ -365,5 +450,7 @@ int main(int argc, char **argv)
 		a.anon = true;
 		return run(&a);
 	}
+	if (!strcmp(a.cmd, "session"))
+		return session(&a);
 	return usage();
 }

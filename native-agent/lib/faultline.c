@@ -289,7 +289,7 @@ static int call(fl_client *c, uint8_t type, json_t *body, int pass_fd, int timeo
 	if (send_frame(c, type, 0, w.id, body, pass_fd))
 		ret = errno;
 	pthread_mutex_lock(&c->mu);
-	while (!ret && !w.done && ret != ETIMEDOUT)
+	while (!ret && !w.done)
 		ret = pthread_cond_timedwait(&c->cv, &c->mu, &deadline);
 	if (!w.done) {
 		for (struct fl_wait **pp = &c->waits; *pp; pp = &(*pp)->next) {

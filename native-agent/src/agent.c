@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "handoff.h"
 #include "restore.h"
+#include "srv.h"
 
 #define LOG_COMP "agent"
 #include "log.h"
@@ -248,7 +249,7 @@ static int prepare_socket_dir(struct agent *ag, const char *path)
 /* The fault engine, the sockets and the persisted restore sessions. */
 static int start_services(struct agent *ag)
 {
-	ag->hub = conn_hub_new();
+	ag->hub = srv_hub_new();
 	if (!ag->hub) {
 		pr_perror(&ag->log, "out of memory");
 		return -1;
@@ -273,13 +274,13 @@ static int start_services(struct agent *ag)
 static void stop_services(struct agent *ag)
 {
 	if (ag->ctl)
-		conn_server_stop(ag->ctl);
+		srv_stop(ag->ctl);
 	handoff_stop(ag->handoff);
 	attach_stop(ag);
 	restore_fini(ag);
 	region_table_fini(&ag->regions);
 	defer_fini(&ag->defer);
-	conn_hub_free(ag->hub);
+	srv_hub_free(ag->hub);
 }
 
 int main(int argc, char **argv)

@@ -21,8 +21,8 @@
 #define AGENT_NAME "faultline-agent"
 #define AGENT_VERSION "0.1.0"
 
-struct conn_hub;
-struct conn_server;
+struct srv_hub;
+struct srv;
 struct fault_engine;
 struct restore;
 
@@ -32,9 +32,9 @@ struct agent {
 	struct loop loop;
 	struct uffd_probe uffd;
 	struct utsname uts;
-	struct conn_hub *hub; /* every listening socket, to find connections by conn_ref */
-	struct conn_server *ctl;
-	struct conn_server *handoff; /* general handoff socket */
+	struct srv_hub *hub; /* every listening socket, to find connections by conn_ref */
+	struct srv *ctl;
+	struct srv *handoff; /* general handoff socket */
 	struct defer defer;
 	struct region_table regions;
 	struct restore *restores;

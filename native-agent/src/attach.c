@@ -16,6 +16,7 @@
 #include "image.h"
 #include "region.h"
 #include "restore.h"
+#include "srv.h"
 
 #define LOG_COMP "region"
 #include "log.h"
@@ -63,9 +64,10 @@ static void read_comm(pid_t pid, char *out, size_t len)
 		out[n - 1] = '\0';
 }
 
-static struct region *new_region(struct agent *ag, const char *id, const char *name,
-				 json_t *labels, const struct conn *c, uint64_t start,
-				 uint64_t length, uint32_t ps, struct restore *s, uint64_t image_off)
+/* waits: the workload waits for the reply, so the replay may be reordered. */
+static struct region *new_region(const char *id, const char *name, json_t *labels,
+				 const struct conn *c, uint64_t start, uint64_t length, uint32_t ps,
+				 struct restore *s, uint64_t image_off, bool waits)
 {
 	struct region *r = region_new(id, name, labels, start, length, ps);
 
@@ -79,9 +81,14 @@ static struct region *new_region(struct agent *ag, const char *id, const char *n
 	if (s) {
 		r->kind = REGION_IMAGE;
 		r->image = image_get(s->image);
+		r->image_path = strdup(s->image->path);
 		r->image_offset = image_off;
+		if (!r->image_path) {
+			region_put(r);
+			return NULL;
+		}
 		memcpy(r->restore_id, s->id, sizeof(r->restore_id));
-		if (restore_region_setup(s, r)) {
+		if (restore_region_setup(s, r, waits)) {
 			region_put(r);
 			return NULL;
 		}
@@ -89,7 +96,6 @@ static struct region *new_region(struct agent *ag, const char *id, const char *n
 		r->kind = REGION_ANON;
 		r->w.fault_around = ATTACH_ANON_FAULT_AROUND;
 	}
-	(void)ag;
 	return r;
 }
 
@@ -112,7 +118,7 @@ static int start_serving(struct agent *ag, struct region **regs, unsigned n, int
 	for (unsigned i = 0; i < n; i++) {
 		region_table_add(&ag->regions, regs[i]);
 		if (regs[i]->ctl.session)
-			restore_region_added(regs[i]->ctl.session, regs[i]);
+			restore_region_added(regs[i]->ctl.session, regs[i], false);
 		pr_info(&ag->log, "region attached", LF_STR("id", regs[i]->id),
 			LF_STR("name", regs[i]->name), LF_INT("pid", pid),
 			LF_HEX("start", region_start(regs[i])), LF_UINT("length", regs[i]->length),
@@ -187,8 +193,8 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 		return fail(err, PROTO_E_BAD_REQUEST, "%s",
 			    s->image ? "the region is larger than the image" : "the session has no image");
 	}
-	r = new_region(ag, hr.resume ? hr.resume_id : NULL, hr.name, hr.labels, c, hr.start, hr.length,
-		       hr.page_size, s, off);
+	r = new_region(hr.resume ? hr.resume_id : NULL, hr.name, hr.labels, c, hr.start, hr.length,
+		       hr.page_size, s, off, true);
 	if (!r) {
 		close(fd);
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
@@ -228,6 +234,10 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		snprintf(why, why_len, "the descriptor sent is not a userfaultfd");
 		goto close_fd;
 	}
+	if (!s->image) {
+		snprintf(why, why_len, "the session failed: %s", s->error ? s->error : "no image");
+		goto close_fd;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		char name[HSK_NAME_MAX + 1];
 
@@ -241,8 +251,8 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 			goto put_regions;
 		}
 		snprintf(name, sizeof(name), "%.100s-%u", s->name, i);
-		regs[i] = new_region(ag, NULL, name, s->labels, c, m[i].base, m[i].size,
-				     m[i].page_size, s, s->image_offset + m[i].offset);
+		regs[i] = new_region(NULL, name, s->labels, c, m[i].base, m[i].size, m[i].page_size, s,
+				     s->image_offset + m[i].offset, false);
 		if (!regs[i]) {
 			snprintf(why, why_len, "out of memory");
 			goto put_regions;
@@ -320,7 +330,7 @@ int attach_detach(struct agent *ag, struct region *r, bool populate, struct conn
 
 static void tell_workload(struct agent *ag, struct region *r)
 {
-	struct conn *c = conn_hub_find(ag->hub, r->ctl.conn);
+	struct conn *c = srv_hub_find(ag->hub, r->ctl.conn);
 	json_t *body;
 	uint64_t id;
 
@@ -406,7 +416,7 @@ static void on_done(struct agent *ag, struct fault_done *d)
 		r->ctl.worker = d->parent->ctl.worker;
 		region_table_add(&ag->regions, r);
 		if (r->ctl.session)
-			restore_region_added(r->ctl.session, r);
+			restore_region_added(r->ctl.session, r, true);
 		pr_info(&ag->log, "region adopted", LF_STR("id", r->id), LF_STR("from", d->parent->id),
 			LF_HEX("start", region_start(r)), LF_UINT("length", r->length));
 		break;

@@ -1,5 +1,5 @@
 /*
- * Framed connections and the servers that accept them.
+ * Framed connections.
  *
  * Every connection is an independent state machine driven by the loop:
  * bytes are read into a per-connection buffer, proto_buf_drain() splits them
@@ -7,11 +7,10 @@
  * into a bounded output queue that is flushed without ever blocking.
  * Nothing one peer does (garbage, huge frames, never reading) can stall the
  * loop or grow memory without bound; the worst it can do is get itself
- * disconnected.
+ * disconnected.  Accepting and listening live in srv.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,7 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
-#include "usock.h"
+#include "srv.h"
 
 #define CONN_READ_CHUNK 16384
 /* buffers larger than this are given back once empty (one big frame passed) */
@@ -31,7 +30,6 @@
 /* high water plus one maximal frame: reaching it means a bug, not a slow peer */
 #define CONN_OUT_LIMIT (CONN_OUT_HIGH + PROTO_HDR_LEN + PROTO_MAX_PAYLOAD)
 #define CONN_IN_LIMIT (PROTO_HDR_LEN + PROTO_MAX_PAYLOAD + CONN_READ_CHUNK)
-#define CONN_ACCEPT_BATCH 16
 /* descriptors received but not yet claimed by a frame */
 #define CONN_FD_QUEUE 8
 
@@ -45,7 +43,7 @@
 
 struct conn {
 	struct loop_handler h;
-	struct conn_server *srv;
+	struct srv *srv;
 	struct conn *prev, *next;
 	int fd;
 	struct conn_peer peer;
@@ -70,28 +68,6 @@ struct conn {
 		int fd;
 	} fdq[CONN_FD_QUEUE];
 	unsigned n_fdq;
-};
-
-struct conn_server {
-	struct conn_server_cfg cfg;
-	struct conn_hub *hub;
-	struct conn_server *hub_next;
-	uint64_t id;
-	struct loop *lp;
-	struct log *log;
-	struct loop_handler listen_h;
-	struct usock sock;
-	bool listening;
-	bool accept_paused;
-	struct conn *conns;
-	unsigned n_conns;
-	uint64_t next_serial;
-	struct loop_timer sweep;
-};
-
-struct conn_hub {
-	struct conn_server *servers;
-	uint64_t next_id;
 };
 
 /* ---- output ------------------------------------------------------------ */
@@ -389,7 +365,7 @@ static void update_events(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
-	struct conn_server *s = c->srv;
+	struct srv *s = c->srv;
 
 	if (s->cfg.ops->closed)
 		s->cfg.ops->closed(c);
@@ -527,7 +503,7 @@ struct conn_ref conn_ref(const struct conn *c)
 	return r;
 }
 
-struct conn_server *conn_server(const struct conn *c)
+struct srv *conn_srv(const struct conn *c)
 {
 	return c->srv;
 }
@@ -540,11 +516,6 @@ void *conn_opaque(const struct conn *c)
 void conn_set_opaque(struct conn *c, void *opaque)
 {
 	c->opaque = opaque;
-}
-
-struct log *conn_log(const struct conn *c)
-{
-	return c->srv->log;
 }
 
 void conn_reply(struct conn *c, uint8_t type, uint64_t id, json_t *body)
@@ -590,62 +561,37 @@ void conn_close(struct conn *c, const char *reason)
 	kick(c);
 }
 
-/* ---- accepting --------------------------------------------------------- */
 
-static bool uid_allowed(const struct conn_server *s, uid_t uid)
+/* ---- for srv.c --------------------------------------------------------- */
+
+/* A connection accepted by s; NULL (fd closed, logged) when it cannot be set up. */
+struct conn *conn_new(struct srv *s, int fd, const struct ucred *cred)
 {
-	for (unsigned i = 0; i < s->cfg.n_allow_uids; i++) {
-		if (s->cfg.allow_uids[i] == uid)
-			return true;
-	}
-	return false;
-}
+	struct conn *c = calloc(1, sizeof(*c));
 
-static void accept_conn(struct conn_server *s, int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct conn *c;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
-		s_log(s, LOG_LVL_ERROR, errno, "SO_PEERCRED failed, closing connection");
-		goto close_fd;
-	}
-	if (!uid_allowed(s, cred.uid)) {
-		s_log(s, LOG_LVL_WARN, 0, "peer refused: uid not allowed", LF_INT("pid", cred.pid),
-		      LF_UINT("uid", cred.uid), LF_UINT("gid", cred.gid));
-		goto close_fd;
-	}
-	if (s->n_conns >= s->cfg.max_clients) {
-		s_log(s, LOG_LVL_WARN, 0, "peer refused: too many clients", LF_INT("pid", cred.pid),
-		      LF_UINT("uid", cred.uid), LF_UINT("max_clients", s->cfg.max_clients));
-		goto close_fd;
-	}
-	c = calloc(1, sizeof(*c));
 	if (!c) {
-		s_log(s, LOG_LVL_ERROR, errno, "cannot allocate connection", LF_INT("pid", cred.pid));
-		goto close_fd;
+		s_log(s, LOG_LVL_ERROR, errno, "cannot allocate connection", LF_INT("pid", cred->pid));
+		close(fd);
+		return NULL;
 	}
 	c->srv = s;
 	c->fd = fd;
 	c->peer.serial = ++s->next_serial;
-	c->peer.pid = cred.pid;
-	c->peer.uid = cred.uid;
-	c->peer.gid = cred.gid;
+	c->peer.pid = cred->pid;
+	c->peer.uid = cred->uid;
+	c->peer.gid = cred->gid;
 	c->h.fn = conn_ready;
 	c->h.opaque = c;
 	c->events = EPOLLIN;
 	if (s->cfg.ops->opened && s->cfg.ops->opened(c)) {
 		s_log(s, LOG_LVL_ERROR, errno, "cannot set up connection", CONN_FIELDS(c));
-		free(c);
-		goto close_fd;
+		goto free_conn;
 	}
 	if (loop_add(s->lp, fd, c->events, &c->h)) {
 		s_log(s, LOG_LVL_ERROR, errno, "cannot watch connection", CONN_FIELDS(c));
 		if (s->cfg.ops->closed)
 			s->cfg.ops->closed(c);
-		free(c);
-		goto close_fd;
+		goto free_conn;
 	}
 	c->next = s->conns;
 	if (c->next)
@@ -653,200 +599,44 @@ static void accept_conn(struct conn_server *s, int fd)
 	s->conns = c;
 	s->n_conns++;
 	s_log(s, LOG_LVL_INFO, 0, "client connected", CONN_FIELDS(c), LF_UINT("gid", c->peer.gid));
-	return;
+	return c;
 
-close_fd:
+free_conn:
+	free(c);
 	close(fd);
-}
-
-static void set_accepting(struct conn_server *s, bool on)
-{
-	if (loop_mod(s->lp, s->sock.fd, on ? EPOLLIN : 0, &s->listen_h))
-		s_log(s, LOG_LVL_ERROR, errno, "epoll_ctl on listening socket failed");
-	s->accept_paused = !on;
-}
-
-static void listen_ready(struct loop *lp, struct loop_handler *h, uint32_t events)
-{
-	struct conn_server *s = h->opaque;
-
-	(void)lp;
-	(void)events;
-	for (int i = 0; i < CONN_ACCEPT_BATCH; i++) {
-		int fd = accept4(s->sock.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-		if (fd >= 0) {
-			accept_conn(s, fd);
-			continue;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
-		/* out of fds or memory: the listener stays readable, so back off
-		 * until the next sweep instead of spinning on it */
-		s_log(s, LOG_LVL_ERROR, errno, "accept failed, pausing new connections");
-		set_accepting(s, false);
-		return;
-	}
-}
-
-/* Periodic: drops clients that do not read their replies. */
-static void sweep(struct loop *lp, struct loop_timer *t)
-{
-	struct conn_server *s = t->opaque;
-	uint64_t now = loop_now_ms();
-	struct conn *c, *next;
-
-	(void)lp;
-	if (s->accept_paused)
-		set_accepting(s, true);
-	for (c = s->conns; c; c = next) {
-		next = c->next;
-		if (!c->out.len || now - c->last_progress_ms < s->cfg.stall_timeout_ms)
-			continue;
-		c_log(c, LOG_LVL_WARN, 0, "dropping client: replies unread", CONN_FIELDS(c),
-		      LF_UINT("queued", c->out.len), LF_UINT("stalled_ms", now - c->last_progress_ms));
-		c->close_reason = "write stalled";
-		conn_free(c);
-	}
-}
-
-/* ---- servers ----------------------------------------------------------- */
-
-struct conn_hub *conn_hub_new(void)
-{
-	return calloc(1, sizeof(struct conn_hub));
-}
-
-void conn_hub_free(struct conn_hub *hub)
-{
-	free(hub);
-}
-
-struct conn *conn_hub_find(struct conn_hub *hub, struct conn_ref ref)
-{
-	for (struct conn_server *s = hub->servers; s; s = s->hub_next) {
-		if (s->id != ref.server)
-			continue;
-		for (struct conn *c = s->conns; c; c = c->next) {
-			if (c->peer.serial == ref.serial)
-				return c->dead ? NULL : c;
-		}
-		return NULL;
-	}
 	return NULL;
 }
 
-static void stop_listening(struct conn_server *s)
+void conn_destroy(struct conn *c, const char *reason)
 {
-	if (s->listening)
-		loop_del(s->lp, s->sock.fd, &s->listen_h);
-	s->listening = false;
-	usock_close(&s->sock, s->log);
+	c->close_reason = reason;
+	conn_free(c);
 }
 
-static void server_free(struct conn_server *s)
+struct conn *conn_next(const struct conn *c)
 {
-	struct conn_server **pp;
-
-	loop_timer_fini(s->lp, &s->sweep);
-	stop_listening(s);
-	for (pp = &s->hub->servers; *pp; pp = &(*pp)->hub_next) {
-		if (*pp == s) {
-			*pp = s->hub_next;
-			break;
-		}
-	}
-	free(s);
+	return c->next;
 }
 
-struct conn_server *conn_server_start(struct loop *lp, struct log *lg, struct conn_hub *hub,
-				      const struct conn_server_cfg *cfg)
+/* Replies queued and not read for timeout_ms: the peer is not reading. */
+bool conn_stalled(const struct conn *c, uint64_t now, unsigned timeout_ms)
 {
-	struct conn_server *s = calloc(1, sizeof(*s));
-	uint64_t tick;
-
-	if (!s) {
-		log_emit(lg, LOG_LVL_ERROR, cfg->comp, errno, "out of memory", LF_END);
-		return NULL;
-	}
-	s->cfg = *cfg;
-	s->lp = lp;
-	s->log = lg;
-	s->hub = hub;
-	s->id = ++hub->next_id;
-	s->hub_next = hub->servers;
-	hub->servers = s;
-	s->sock.fd = s->sock.lock_fd = -1;
-	s->sweep.fd = -1;
-	if (usock_listen(&s->sock, cfg->path, cfg->mode, cfg->lock, lg))
-		goto free_server;
-
-	s->listen_h.fn = listen_ready;
-	s->listen_h.opaque = s;
-	if (loop_add(lp, s->sock.fd, EPOLLIN, &s->listen_h)) {
-		s_log(s, LOG_LVL_ERROR, errno, "cannot watch listening socket");
-		goto free_server;
-	}
-	s->listening = true;
-	/* a quarter of the stall timeout bounds how late a stalled client is dropped */
-	tick = cfg->stall_timeout_ms / 4;
-	tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
-	if (loop_timer_init(lp, &s->sweep, sweep, s) || loop_timer_arm(&s->sweep, tick, tick)) {
-		s_log(s, LOG_LVL_ERROR, errno, "cannot start sweep timer");
-		goto free_server;
-	}
-	s_log(s, LOG_LVL_INFO, 0, "listening", LF_STR("path", cfg->path));
-	return s;
-
-free_server:
-	server_free(s);
-	return NULL;
+	if (!c->out.len || now - c->last_progress_ms < timeout_ms)
+		return false;
+	c_log(c, LOG_LVL_WARN, 0, "dropping client: replies unread", CONN_FIELDS(c),
+	      LF_UINT("queued", c->out.len), LF_UINT("stalled_ms", now - c->last_progress_ms));
+	return true;
 }
 
-/*
- * Stops accepting at once (the socket disappears), then gives queued
- * replies - the answer to a shutdown request above all - a bounded time to
- * reach their clients before every connection is closed.
- */
-void conn_server_stop(struct conn_server *s)
+/* At shutdown: sends what can be sent; the fd to wait on, or -1 when done. */
+int conn_drain(struct conn *c)
 {
-	uint64_t deadline = loop_now_ms() + s->cfg.drain_ms;
-	struct pollfd pfd[64];
-	struct conn *c;
-
-	stop_listening(s);
-	for (;;) {
-		uint64_t now = loop_now_ms();
-		nfds_t n = 0;
-
-		for (c = s->conns; c && n < 64; c = c->next) {
-			if (c->out.len && !c->dead)
-				pfd[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
-		}
-		if (!n || now >= deadline)
-			break;
-		if (poll(pfd, n, (int)(deadline - now)) < 0 && errno != EINTR)
-			break;
-		for (c = s->conns; c; c = c->next) {
-			if (c->out.len && !c->dead)
-				flush(c);
-		}
-	}
-	while (s->conns) {
-		s->conns->close_reason = "agent stopping";
-		conn_free(s->conns);
-	}
-	server_free(s);
+	if (!c->dead && c->out.len)
+		flush(c);
+	return !c->dead && c->out.len ? c->fd : -1;
 }
 
-void *conn_server_opaque(const struct conn_server *s)
+bool conn_is(const struct conn *c, uint64_t serial)
 {
-	return s->cfg.opaque;
-}
-
-unsigned conn_server_count(const struct conn_server *s)
-{
-	return s->n_conns;
+	return c->peer.serial == serial && !c->dead;
 }

@@ -1,8 +1,8 @@
 /*
- * Framed connections (PROTOCOL.md §1.1-§1.6 and §2.1): the listening
- * socket, peer credential checks, per-connection buffering, backpressure,
- * stall detection and orderly shutdown shared by the control socket and the
- * handoff sockets.  What a frame means is decided by the server's conn_ops.
+ * Framed connections (PROTOCOL.md §1.1-§1.6 and §2.1): per-connection
+ * buffering, framing, backpressure and descriptor passing shared by the
+ * control socket and the handoff sockets (accepted by srv.c).  What a frame
+ * means is decided by the server's conn_ops.
  *
  * Beyond the control socket's needs, a connection can:
  *   - receive file descriptors (SCM_RIGHTS); a descriptor belongs to the
@@ -31,10 +31,9 @@
 #define CONN_MAX_FDS 4
 
 struct conn;
-struct conn_server;
-struct conn_hub;
 struct log;
-struct loop;
+struct srv;
+struct ucred;
 
 struct conn_peer {
 	uint64_t serial; /* per server, from 1; for logs and conn_ref */
@@ -45,7 +44,7 @@ struct conn_peer {
 
 /* Names a connection without keeping it alive. */
 struct conn_ref {
-	uint64_t server; /* conn_server id in its hub */
+	uint64_t server; /* srv id in its hub */
 	uint64_t serial;
 };
 
@@ -74,37 +73,11 @@ struct conn_ops {
 	void (*closed)(struct conn *c);
 };
 
-struct conn_server_cfg {
-	const char *comp;        /* log component of this server's lines */
-	const char *path;
-	mode_t mode;
-	bool lock;               /* PATH.lock guards the path (see usock.h) */
-	unsigned max_clients;
-	unsigned stall_timeout_ms;
-	unsigned drain_ms;       /* at stop, time granted to flush queued replies */
-	unsigned max_fds;        /* 0: descriptors sent by peers are discarded */
-	const uid_t *allow_uids;
-	unsigned n_allow_uids;
-	const struct conn_ops *ops;
-	void *opaque;
-};
-
-struct conn_hub *conn_hub_new(void);
-void conn_hub_free(struct conn_hub *hub);
-struct conn *conn_hub_find(struct conn_hub *hub, struct conn_ref ref);
-
-struct conn_server *conn_server_start(struct loop *lp, struct log *lg, struct conn_hub *hub,
-				      const struct conn_server_cfg *cfg);
-void conn_server_stop(struct conn_server *s);
-void *conn_server_opaque(const struct conn_server *s);
-unsigned conn_server_count(const struct conn_server *s);
-
 const struct conn_peer *conn_peer(const struct conn *c);
 struct conn_ref conn_ref(const struct conn *c);
-struct conn_server *conn_server(const struct conn *c);
+struct srv *conn_srv(const struct conn *c);
 void *conn_opaque(const struct conn *c);
 void conn_set_opaque(struct conn *c, void *opaque);
-struct log *conn_log(const struct conn *c);
 
 void conn_reply(struct conn *c, uint8_t type, uint64_t id, json_t *body);
 void conn_error(struct conn *c, uint8_t type, uint64_t id, enum proto_err code,
@@ -113,5 +86,13 @@ int conn_request(struct conn *c, uint8_t type, json_t *body, uint64_t *id);
 void conn_close(struct conn *c, const char *reason);
 /* For raw handlers: claims the descriptors that arrived with stream byte off. */
 void conn_take_fds(struct conn *c, uint64_t off, struct conn_fds *fds);
+
+/* For srv.c. */
+struct conn *conn_new(struct srv *s, int fd, const struct ucred *cred);
+void conn_destroy(struct conn *c, const char *reason);
+struct conn *conn_next(const struct conn *c);
+bool conn_stalled(const struct conn *c, uint64_t now, unsigned timeout_ms);
+int conn_drain(struct conn *c);
+bool conn_is(const struct conn *c, uint64_t serial);
 
 #endif /* FAULTLINE_CONN_H */

@@ -1,5 +1,5 @@
 /*
- * Control socket server: a conn_server whose requests go to cmd_dispatch().
+ * Control socket server: an srv whose requests go to cmd_dispatch().
  * A command may answer later (region_detach waits for the region to be
  * populated); it then registers its request with defer_ and the connection
  * keeps answering other requests meanwhile.
@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "ctl.h"
+#include "srv.h"
 
 #define LOG_COMP "ctl"
 #include "log.h"
@@ -32,7 +33,7 @@ static const char *type_str(uint8_t type, char buf[8])
 static void on_request(struct conn *c, const struct proto_hdr *h, const uint8_t *payload,
 		       struct conn_fds *fds)
 {
-	struct agent *ag = conn_server_opaque(conn_server(c));
+	struct agent *ag = srv_opaque(conn_srv(c));
 	struct cmd_session *s = conn_opaque(c);
 	struct cmd_error err = { .code = PROTO_E_INTERNAL };
 	json_t *reply = NULL;
@@ -87,9 +88,9 @@ static const struct conn_ops ctl_ops = {
 	.closed = on_close,
 };
 
-struct conn_server *ctl_start(struct agent *ag)
+struct srv *ctl_start(struct agent *ag)
 {
-	struct conn_server_cfg cfg = {
+	struct srv_cfg cfg = {
 		.comp = LOG_COMP,
 		.path = ag->opts.socket_path,
 		.mode = 0600,
@@ -103,5 +104,5 @@ struct conn_server *ctl_start(struct agent *ag)
 		.opaque = ag,
 	};
 
-	return conn_server_start(&ag->loop, &ag->log, ag->hub, &cfg);
+	return srv_start(&ag->loop, &ag->log, ag->hub, &cfg);
 }

@@ -1,14 +1,14 @@
 /*
  * Control socket server (PROTOCOL.md §1): accepts local clients, checks
  * their credentials and hands their requests to cmd_dispatch(); stopped
- * with conn_server_stop(), which drains queued replies first.
+ * with srv_stop(), which drains queued replies first.
  */
 #ifndef FAULTLINE_CTL_H
 #define FAULTLINE_CTL_H
 
 struct agent;
-struct conn_server;
+struct srv;
 
-struct conn_server *ctl_start(struct agent *ag);
+struct srv *ctl_start(struct agent *ag);
 
 #endif /* FAULTLINE_CTL_H */

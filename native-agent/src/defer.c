@@ -35,7 +35,7 @@ int defer_add(struct defer *d, uint64_t key, struct conn_ref ref, uint8_t type, 
 }
 
 /* Answers every waiter of key (with body, or an error when body is NULL). */
-static unsigned resolve(struct defer *d, struct conn_hub *hub, uint64_t key, json_t *body,
+static unsigned resolve(struct defer *d, struct srv_hub *hub, uint64_t key, json_t *body,
 			enum proto_err code, const char *message)
 {
 	struct defer_entry **pp = &d->head;
@@ -50,7 +50,7 @@ static unsigned resolve(struct defer *d, struct conn_hub *hub, uint64_t key, jso
 			continue;
 		}
 		*pp = e->next;
-		c = conn_hub_find(hub, e->ref);
+		c = srv_hub_find(hub, e->ref);
 		if (c && body)
 			conn_reply(c, e->type, e->id, body);
 		else if (c)
@@ -61,12 +61,12 @@ static unsigned resolve(struct defer *d, struct conn_hub *hub, uint64_t key, jso
 	return n;
 }
 
-unsigned defer_answer(struct defer *d, struct conn_hub *hub, uint64_t key, json_t *body)
+unsigned defer_answer(struct defer *d, struct srv_hub *hub, uint64_t key, json_t *body)
 {
 	return resolve(d, hub, key, body, PROTO_E_INTERNAL, NULL);
 }
 
-unsigned defer_fail(struct defer *d, struct conn_hub *hub, uint64_t key, enum proto_err code,
+unsigned defer_fail(struct defer *d, struct srv_hub *hub, uint64_t key, enum proto_err code,
 		    const char *message)
 {
 	return resolve(d, hub, key, NULL, code, message);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "conn.h"
+#include "srv.h"
 
 struct defer_entry;
 
@@ -24,8 +25,8 @@ struct defer {
 
 uint64_t defer_key(struct defer *d);
 int defer_add(struct defer *d, uint64_t key, struct conn_ref ref, uint8_t type, uint64_t id);
-unsigned defer_answer(struct defer *d, struct conn_hub *hub, uint64_t key, json_t *body);
-unsigned defer_fail(struct defer *d, struct conn_hub *hub, uint64_t key, enum proto_err code,
+unsigned defer_answer(struct defer *d, struct srv_hub *hub, uint64_t key, json_t *body);
+unsigned defer_fail(struct defer *d, struct srv_hub *hub, uint64_t key, enum proto_err code,
 		    const char *message);
 void defer_fini(struct defer *d);
 

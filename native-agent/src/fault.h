@@ -23,8 +23,6 @@
 #ifndef FAULTLINE_FAULT_H
 #define FAULTLINE_FAULT_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,47 +72,12 @@ int fault_attach(struct fault_engine *e, int fd, int pidfd, pid_t pid, struct re
 int fault_detach(struct fault_engine *e, struct region *r, bool populate);
 int fault_release(struct fault_engine *e, struct region *r);
 
-/* ---- engine internals (fault.c, ufd.c, install.c) ---------------------- */
+/* ---- engine internals (fault.c, worker.c, ufd.c, install.c) ------------ */
 
-struct ufd;
-
-enum fault_tag_kind { TAG_CMD, TAG_UFD, TAG_PIDFD };
-
-struct fault_tag {
-	enum fault_tag_kind kind;
-	struct ufd *u;
-};
-
-struct fault_cmd;
-
-struct fault_worker {
-	struct fault_engine *e;
-	struct log *log;
-	const struct fault_cfg *cfg;
-	unsigned idx;
-	pthread_t thread;
-	bool running;
-	int ep;
-	int cmd_fd;
-	struct fault_tag cmd_tag;
-	pthread_mutex_t mu; /* guards the command queue */
-	struct fault_cmd *cmds, *cmds_tail;
-	struct ufd *ufds;
-	_Atomic unsigned n_ufds; /* read by fault_attach() to balance */
-	bool stop;
-	uint64_t spin_ns;       /* current adaptive spin budget */
-	uint64_t last_fault_ns; /* demand fault seen last (chunk sizing) */
-	bool idle_prio;         /* running at SCHED_IDLE right now */
-	bool can_idle;          /* SCHED_IDLE can be left again */
-	unsigned retry_spins;   /* consecutive retries of an mm-changing install */
-	const uint8_t *zero;    /* read-only zero source for huge page copies */
-	size_t zero_len;
-	struct uffd_msg msgs[FAULT_BATCH];
-};
+struct worker;
 
 void fault_post(struct fault_engine *e, const struct fault_done *d);
-void fault_worker_add_ufd(struct fault_worker *w, struct ufd *u);
 uint64_t fault_now_ns(void);
-struct fault_worker *fault_manual_worker(struct fault_engine *e);
+struct worker *fault_manual_worker(struct fault_engine *e);
 
 #endif /* FAULTLINE_FAULT_H */

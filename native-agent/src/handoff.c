@@ -14,6 +14,7 @@
 #include "handoff.h"
 #include "hsk.h"
 #include "restore.h"
+#include "srv.h"
 
 #define LOG_COMP "handoff"
 #include "log.h"
@@ -99,7 +100,7 @@ static bool known_type(uint8_t type)
 static void on_request(struct conn *c, const struct proto_hdr *h, const uint8_t *payload,
 		       struct conn_fds *fds)
 {
-	struct handoff *hf = conn_server_opaque(conn_server(c));
+	struct handoff *hf = srv_opaque(conn_srv(c));
 	struct hconn *hc = conn_opaque(c);
 	struct cmd_error err = { .code = PROTO_E_INTERNAL };
 	json_t *req = NULL, *reply = NULL;
@@ -126,7 +127,7 @@ static void on_request(struct conn *c, const struct proto_hdr *h, const uint8_t 
 /* Replies to region_detached: nothing to do but note them. */
 static void on_reply(struct conn *c, const struct proto_hdr *h, const uint8_t *payload)
 {
-	struct handoff *hf = conn_server_opaque(conn_server(c));
+	struct handoff *hf = srv_opaque(conn_srv(c));
 
 	(void)payload;
 	pr_debug(&hf->ag->log, "workload replied", PEER_FIELDS(c), LF_UINT("type", h->type),
@@ -145,7 +146,7 @@ static bool raw_first(uint8_t b)
  */
 static ssize_t on_raw(struct conn *c, const uint8_t *buf, size_t len, bool eof)
 {
-	struct handoff *hf = conn_server_opaque(conn_server(c));
+	struct handoff *hf = srv_opaque(conn_srv(c));
 	struct hconn *hc = conn_opaque(c);
 	struct hsk_fc_region regs[HSK_FC_MAX_REGIONS];
 	struct conn_fds fds;
@@ -174,14 +175,16 @@ static ssize_t on_raw(struct conn *c, const uint8_t *buf, size_t len, bool eof)
 	} else if (fds.n != 1) {
 		snprintf(why, sizeof(why), "the handshake must carry exactly one uffd, got %u", fds.n);
 	} else if (!hsk_fc_parse((const char *)buf, (size_t)end, (uint32_t)sysconf(_SC_PAGESIZE),
-				 regs, HSK_FC_MAX_REGIONS, &n, why, sizeof(why)) &&
-		   !attach_firecracker(hf->ag, c, hf->session, regs, n, fds.fd[0], why, sizeof(why))) {
-		hc->fc_done = true;
-		pr_info(&hf->ag->log, "Firecracker handshake accepted", PEER_FIELDS(c),
-			LF_UINT("regions", n), LF_STR("restore", hf->session->id));
-		return end;
-	} else {
-		fds.fd[0] = -1; /* attach_firecracker() closed it */
+				 regs, HSK_FC_MAX_REGIONS, &n, why, sizeof(why))) {
+		int fd = fds.fd[0];
+
+		fds.fd[0] = -1; /* attach_firecracker() owns it, also when it fails */
+		if (!attach_firecracker(hf->ag, c, hf->session, regs, n, fd, why, sizeof(why))) {
+			hc->fc_done = true;
+			pr_info(&hf->ag->log, "Firecracker handshake accepted", PEER_FIELDS(c),
+				LF_UINT("regions", n), LF_STR("restore", hf->session->id));
+			return end;
+		}
 	}
 	for (unsigned i = 0; i < fds.n; i++) {
 		if (fds.fd[i] >= 0)
@@ -216,10 +219,10 @@ static const struct conn_ops handoff_ops = {
 	.closed = on_close,
 };
 
-struct conn_server *handoff_start(struct agent *ag, const char *path, struct restore *session)
+struct srv *handoff_start(struct agent *ag, const char *path, struct restore *session)
 {
 	struct handoff *hf = calloc(1, sizeof(*hf));
-	struct conn_server_cfg cfg = {
+	struct srv_cfg cfg = {
 		.comp = LOG_COMP,
 		.path = path,
 		.mode = 0666,
@@ -233,25 +236,25 @@ struct conn_server *handoff_start(struct agent *ag, const char *path, struct res
 		.ops = &handoff_ops,
 		.opaque = hf,
 	};
-	struct conn_server *srv;
+	struct srv *srv;
 
 	if (!hf)
 		return NULL;
 	hf->ag = ag;
 	hf->session = session;
-	srv = conn_server_start(&ag->loop, &ag->log, ag->hub, &cfg);
+	srv = srv_start(&ag->loop, &ag->log, ag->hub, &cfg);
 	if (!srv)
 		free(hf);
 	return srv;
 }
 
-void handoff_stop(struct conn_server *srv)
+void handoff_stop(struct srv *srv)
 {
 	struct handoff *hf;
 
 	if (!srv)
 		return;
-	hf = conn_server_opaque(srv);
-	conn_server_stop(srv);
+	hf = srv_opaque(srv);
+	srv_stop(srv);
 	free(hf);
 }

@@ -10,10 +10,10 @@
 #define FAULTLINE_HANDOFF_H
 
 struct agent;
-struct conn_server;
+struct srv;
 struct restore;
 
-struct conn_server *handoff_start(struct agent *ag, const char *path, struct restore *session);
-void handoff_stop(struct conn_server *srv);
+struct srv *handoff_start(struct agent *ag, const char *path, struct restore *session);
+void handoff_stop(struct srv *srv);
 
 #endif /* FAULTLINE_HANDOFF_H */

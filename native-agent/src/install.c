@@ -213,12 +213,12 @@ static bool missing(const struct region *r)
 /* Is there replay, detach or background work for r at now_ns? */
 bool install_pending(const struct region *r, uint64_t now_ns)
 {
+	if (r->w.detach)
+		return true; /* finishing a detach is work even when nothing is missing */
 	if (r->w.failed)
 		return false;
 	if (r->w.prefetch_pos < r->w.n_prefetch)
 		return true;
-	if (r->w.detach)
-		return true; /* finishing a detach is work even when nothing is missing */
 	return r->w.populate_after_ms >= 0 && now_ns >= r->w.populate_at_ns && missing(r);
 }
 
@@ -293,6 +293,11 @@ enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
 	struct install_out out;
 	enum install_res res;
 
+	if (r->w.failed) {
+		/* nothing more can be installed; the detach still has to end */
+		ufd_drop_region(u, r, true, "detached without populating: installs failed");
+		return INSTALL_OK;
+	}
 	if (r->w.prefetch_pos < r->w.n_prefetch)
 		return replay_step(u, r, budget);
 
@@ -338,21 +343,4 @@ void install_fail(struct ufd *u, struct region *r, int err, const char *what)
 	pr_err(u->w->log, "region no longer served", LF_STR("region", r->id),
 	       LF_STR("reason", d.reason));
 	fault_post(u->w->e, &d);
-}
-
-const char *install_res_name(enum install_res res)
-{
-	switch (res) {
-	case INSTALL_OK:
-		return "ok";
-	case INSTALL_MM_CHANGING:
-		return "mm_changing";
-	case INSTALL_GONE:
-		return "gone";
-	case INSTALL_NOENT:
-		return "not_registered";
-	case INSTALL_FAILED:
-		return "failed";
-	}
-	return "unknown";
 }

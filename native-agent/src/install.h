@@ -48,6 +48,5 @@ bool install_pending(const struct region *r, uint64_t now_ns);
 enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns);
 void install_check_complete(struct ufd *u, struct region *r);
 void install_fail(struct ufd *u, struct region *r, int err, const char *what);
-const char *install_res_name(enum install_res res);
 
 #endif /* FAULTLINE_INSTALL_H */

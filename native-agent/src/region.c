@@ -73,6 +73,10 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	r->features = src->features;
 	r->source = src->source;
 	r->kind = src->kind;
+	if (src->image_path && !(r->image_path = strdup(src->image_path))) {
+		region_put(r);
+		return NULL;
+	}
 	r->image = src->image; /* the loop thread takes its reference on adoption */
 	r->image_offset = src->image_offset + first_page * src->page_size;
 	memcpy(r->restore_id, src->restore_id, sizeof(r->restore_id));
@@ -82,6 +86,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	if (src->w.removed_map) {
 		r->w.removed_map = bitmap_new(n_pages);
 		if (!r->w.removed_map) {
+			r->image = NULL; /* not ours to put */
 			region_put(r);
 			return NULL;
 		}
@@ -93,7 +98,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	return r;
 }
 
-void region_free_maps(struct region *r)
+static void region_free_maps(struct region *r)
 {
 	free(r->w.present_map);
 	free(r->w.removed_map);
@@ -110,6 +115,7 @@ void region_put(struct region *r)
 		return;
 	region_free_maps(r);
 	image_put(r->image);
+	free(r->image_path);
 	json_decref(r->labels);
 	free(r->name);
 	free(r);
@@ -130,7 +136,7 @@ uint64_t region_start(const struct region *r)
 	return atomic_load_explicit(&r->start, memory_order_relaxed);
 }
 
-const char *region_state_name(enum region_state s)
+static const char *region_state_name(enum region_state s)
 {
 	switch (s) {
 	case REGION_ATTACHED:
@@ -187,7 +193,7 @@ uint64_t region_percentile(const struct region *r, double q)
 	return max;
 }
 
-json_t *region_modes_json(unsigned modes)
+static json_t *region_modes_json(unsigned modes)
 {
 	json_t *a = json_array();
 
@@ -216,7 +222,7 @@ json_t *region_backing_json(const struct region *r)
 		jx_put(b, "kind", json_string("anonymous"), &ok);
 	} else {
 		jx_put(b, "kind", json_string("image"), &ok);
-		jx_put(b, "path", json_string(r->image->path), &ok);
+		jx_put(b, "path", json_string(r->image_path), &ok);
 		jx_put(b, "offset", json_integer((json_int_t)r->image_offset), &ok);
 		jx_put(b, "restore_id", r->restore_id[0] ? json_string(r->restore_id) : json_null(),
 		       &ok);
@@ -355,12 +361,17 @@ struct region *region_table_overlap(const struct region_table *t, pid_t pid, uin
 	return NULL;
 }
 
-/* Called once per region when it becomes DETACHED; trims the history. */
+/*
+ * Called once per region when it becomes DETACHED: what only serving
+ * needed goes (bitmaps, the image mapping), then the history is trimmed.
+ */
 void region_table_detached(struct region_table *t, struct region *r)
 {
 	struct region **pp, **oldest = NULL;
 
 	region_free_maps(r);
+	image_put(r->image);
+	r->image = NULL;
 	if (++t->n_detached <= REGION_KEEP_DETACHED)
 		return;
 	/* the list is newest first, so the last detached one is the oldest */

@@ -106,7 +106,8 @@ struct region {
 	uint64_t features;
 	enum region_source source;
 	enum region_kind kind;
-	struct image *image;
+	struct image *image;      /* released when the region is detached */
+	char *image_path;         /* for reports, kept after that */
 	uint64_t image_offset;
 	char restore_id[JX_UUID_LEN + 1]; /* "" when not restoring */
 	uint64_t attached_ms;
@@ -126,7 +127,6 @@ struct region *region_new(const char *id, const char *name, json_t *labels, uint
 struct region *region_clone(const struct region *src, uint64_t first_page, uint64_t n_pages,
 			    uint64_t new_start);
 void region_put(struct region *r);
-void region_free_maps(struct region *r);
 enum region_state region_state(const struct region *r);
 void region_set_state(struct region *r, enum region_state s);
 uint64_t region_start(const struct region *r);
@@ -146,8 +146,6 @@ void region_latency(struct region *r, uint64_t ns);
 uint64_t region_percentile(const struct region *r, double q);
 json_t *region_json(const struct region *r);
 json_t *region_backing_json(const struct region *r);
-const char *region_state_name(enum region_state s);
-json_t *region_modes_json(unsigned modes);
 
 void region_table_add(struct region_table *t, struct region *r);
 struct region *region_table_find(const struct region_table *t, const char *id);

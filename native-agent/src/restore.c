@@ -12,9 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "afile.h"
 #include "agent.h"
 #include "conn.h"
@@ -22,14 +19,14 @@
 #include "image.h"
 #include "region.h"
 #include "restore.h"
+#include "rws.h"
+#include "srv.h"
 
 #define LOG_COMP "restore"
 #include "log.h"
 
 #define RESTORE_MAX_FAULT_AROUND 512
 #define RESTORE_MAX_DELAY_MS (86400 * 1000)
-/* a replayed run is installed in pieces no larger than this (pages) */
-#define RESTORE_REPLAY_PIECE 512
 
 static const char *const state_names[] = { "WAITING", "ACTIVE", "COMPLETE", "FAILED" };
 static const char *const ws_names[] = { "off", "record", "replay", "auto" };
@@ -162,170 +159,17 @@ void restore_fail(struct restore *s, const char *why)
 		set_state(s, RESTORE_FAILED);
 }
 
-/* ---- working sets ------------------------------------------------------ */
-
-/*
- * Next to the image when its directory is writable (it then travels with
- * the image), else in <state-dir>/worksets under a name derived from the
- * image's resolved path.
- */
-static char *ws_path(const struct agent *ag, const struct image *im, bool beside)
-{
-	char *p = NULL, name[32];
-
-	if (beside) {
-		char *dir = strdup(im->path), *slash = dir ? strrchr(dir, '/') : NULL;
-
-		if (slash)
-			*slash = '\0';
-		if (dir && !access(slash == dir ? "/" : dir, W_OK) && asprintf(&p, "%s.flws", im->path) < 0)
-			p = NULL;
-		free(dir);
-		return p;
-	}
-	snprintf(name, sizeof(name), "%016llx",
-		 (unsigned long long)XXH64(im->path, strlen(im->path), 0));
-	return path_in(ag->opts.state_dir, "worksets", name, ".flws");
-}
-
-/* A recording for exactly this image (same size, mtime and sample), or none. */
-static bool ws_find(struct restore *s)
-{
-	struct wset_ident id;
-	char why[256];
-
-	wset_ident_of(s->image, &id);
-	for (int beside = 1; beside >= 0; beside--) {
-		char *p = ws_path(s->ag, s->image, beside);
-		struct wset w;
-
-		if (!p)
-			continue;
-		if (!wset_load(p, &w, why, sizeof(why))) {
-			if (!memcmp(&w.ident, &id, sizeof(id))) {
-				s->replay = w;
-				free(s->ws_file);
-				s->ws_file = p;
-				return true;
-			}
-			pr_info(&s->ag->log, "working set recorded for another version of the image, ignored",
-				LF_STR("file", p));
-			wset_free(&w);
-		} else if (errno != ENOENT) {
-			pr_warn(&s->ag->log, "working set unusable, ignored", LF_STR("file", p),
-				LF_STR("reason", why));
-		}
-		free(p);
-	}
-	return false;
-}
-
-static void ws_save(struct restore *s)
-{
-	struct wset w = { .created_ms = jx_now_ms() };
-	struct wset_rec **recs;
-
-	if (s->ws_mode != WS_RECORD || s->ws_saved || !s->n_recs)
-		return;
-	recs = malloc(s->n_recs * sizeof(*recs));
-	if (!recs)
-		return;
-	for (unsigned i = 0; i < s->n_recs; i++)
-		recs[i] = &s->recs[i];
-	wset_ident_of(s->image, &w.ident);
-	if (wset_from_recs(&w, recs, s->n_recs) || !w.n) {
-		free(recs);
-		wset_free(&w);
-		return;
-	}
-	free(recs);
-	s->recorded_pages = 0;
-	for (uint64_t i = 0; i < w.n; i++)
-		s->recorded_pages += w.runs[i].count;
-	if (wset_store(s->ws_file, &w))
-		pr_perror(&s->ag->log, "cannot store working set", LF_STR("file", s->ws_file));
-	else
-		pr_info(&s->ag->log, "working set recorded", LF_STR("id", s->id),
-			LF_STR("file", s->ws_file), LF_UINT("runs", w.n),
-			LF_UINT("pages", s->recorded_pages));
-	s->ws_saved = true;
-	wset_free(&w);
-	save(s);
-}
-
-static void ws_keep(struct restore *s, struct wset_rec *rec)
-{
-	struct wset_rec *recs;
-
-	if (!rec->n || s->ws_mode != WS_RECORD || s->ws_saved) {
-		wset_rec_free(rec);
-		return;
-	}
-	recs = realloc(s->recs, (s->n_recs + 1) * sizeof(*recs));
-	if (!recs) {
-		wset_rec_free(rec);
-		return;
-	}
-	s->recs = recs;
-	s->recs[s->n_recs++] = *rec;
-	memset(rec, 0, sizeof(*rec));
-}
-
-/* The recorded runs that fall into r's part of the image, in r's pages. */
-static int restore_prefetch(const struct restore *s, struct region *r)
-{
-	uint64_t lo_b = r->image_offset, hi_b = r->image_offset + r->length, n = 0;
-	struct wset_run *runs;
-
-	if (s->ws_mode != WS_REPLAY || !s->replay.n)
-		return 0;
-	runs = malloc(s->replay.n * sizeof(*runs) * 2);
-	if (!runs)
-		return -1;
-	for (uint64_t i = 0; i < s->replay.n; i++) {
-		uint64_t a = s->replay.runs[i].page * WSET_PAGE;
-		uint64_t b = a + (uint64_t)s->replay.runs[i].count * WSET_PAGE;
-		uint64_t first, last;
-
-		a = a > lo_b ? a : lo_b;
-		b = b < hi_b ? b : hi_b;
-		if (a >= b)
-			continue;
-		first = (a - lo_b) / r->page_size;
-		last = (b - lo_b + r->page_size - 1) / r->page_size;
-		while (first < last) {
-			uint64_t c = last - first > RESTORE_REPLAY_PIECE ? RESTORE_REPLAY_PIECE : last - first;
-
-			if (n == s->replay.n * 2) {
-				struct wset_run *more = realloc(runs, n * 2 * sizeof(*runs));
-
-				if (!more) {
-					free(runs);
-					return -1;
-				}
-				runs = more;
-			}
-			runs[n++] = (struct wset_run){ .page = first, .count = (uint32_t)c };
-			first += c;
-		}
-	}
-	r->w.prefetch = runs;
-	r->w.n_prefetch = n;
-	return 0;
-}
-
-/* ---- regions of a session ---------------------------------------------- */
-
 /* Before attach: how the session's options apply to a new region. */
-int restore_region_setup(const struct restore *s, struct region *r)
+int restore_region_setup(const struct restore *s, struct region *r, bool waits)
 {
 	r->w.fault_around = s->fault_around ? s->fault_around : 1;
 	r->w.populate_after_ms = s->populate_delay_ms;
 	r->w.record = s->ws_mode == WS_RECORD && !s->ws_saved;
-	return restore_prefetch(s, r);
+	return rws_prefetch(s, r, waits);
 }
 
-void restore_region_added(struct restore *s, struct region *r)
+/* adopted: born from a region of the session (fork child, moved part), not a new workload */
+void restore_region_added(struct restore *s, struct region *r, bool adopted)
 {
 	bool known = false;
 
@@ -335,7 +179,8 @@ void restore_region_added(struct restore *s, struct region *r)
 		memcpy(s->region_ids[s->n_regions++], r->id, JX_UUID_LEN + 1);
 	if (s->source < 0)
 		s->source = (int)r->source;
-	if (s->state == RESTORE_WAITING)
+	/* a new workload after a complete restore starts another one */
+	if (!adopted && (s->state == RESTORE_WAITING || s->state == RESTORE_COMPLETE))
 		set_state(s, RESTORE_ACTIVE);
 	else
 		save(s);
@@ -367,10 +212,11 @@ void restore_region_complete(struct restore *s, struct region *r, struct wset_re
 	unsigned attached;
 
 	(void)r;
-	ws_keep(s, rec);
+	rws_keep(s, rec);
 	if (s->state != RESTORE_ACTIVE || !all_complete(s, &attached))
 		return;
-	ws_save(s);
+	if (rws_save(s))
+		save(s);
 	set_state(s, RESTORE_COMPLETE);
 }
 
@@ -379,12 +225,13 @@ void restore_region_detached(struct restore *s, struct region *r, struct wset_re
 	unsigned attached;
 
 	(void)r;
-	ws_keep(s, rec);
+	rws_keep(s, rec);
 	all_complete(s, &attached);
 	if (attached)
 		return;
 	/* the workload is done: what it touched is the working set */
-	ws_save(s);
+	if (rws_save(s))
+		save(s);
 	if (s->state == RESTORE_ACTIVE)
 		set_state(s, RESTORE_WAITING);
 }
@@ -424,17 +271,17 @@ static int session_open(struct restore *s, struct cmd_error *err)
 		return fail(err, PROTO_E_BAD_REQUEST, "\"image_offset\" %llu is beyond the image (%llu bytes)",
 			    (unsigned long long)s->image_offset, (unsigned long long)s->image->size);
 	if (s->ws_mode != WS_OFF && !s->ws_file) {
-		bool found = s->ws_mode != WS_RECORD && ws_find(s);
+		bool found = s->ws_mode != WS_RECORD && rws_find(s);
 
 		if (s->ws_mode == WS_REPLAY && !found)
 			return fail(err, PROTO_E_BAD_REQUEST, "no working set is recorded for %s",
 				    s->image->path);
 		s->ws_mode = found ? WS_REPLAY : WS_RECORD;
 		if (!found)
-			s->ws_file = ws_path(ag, s->image, true);
+			s->ws_file = rws_path(ag, s->image, true);
 		if (!s->ws_file)
-			s->ws_file = ws_path(ag, s->image, false);
-	} else if (s->ws_mode == WS_REPLAY && !ws_find(s)) {
+			s->ws_file = rws_path(ag, s->image, false);
+	} else if (s->ws_mode == WS_REPLAY && !rws_find(s)) {
 		s->ws_mode = WS_OFF; /* reopened after the recording vanished */
 	}
 	s->sock_path = path_in(ag->opts.state_dir, "restore", s->id, ".sock");
@@ -510,10 +357,11 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	s->name = strdup(name ? json_string_value(name) : "restore");
 	s->labels = labels ? json_incref(labels) : json_object();
 	s->image_path = strdup(json_string_value(image));
-	if ((id ? (memcpy(s->id, json_string_value(id), JX_UUID_LEN + 1), 0) : jx_uuid_new(s->id)) ||
-	    !s->name || !s->labels || !s->image_path) {
+	if (id)
+		memcpy(s->id, json_string_value(id), JX_UUID_LEN + 1);
+	if ((!id && jx_uuid_new(s->id)) || !s->name || !s->labels || !s->image_path) {
 		session_free(s);
-		return fail(err, PROTO_E_INTERNAL, "out of memory");
+		return fail(err, PROTO_E_INTERNAL, "cannot set the session up: %s", strerror(errno));
 	}
 	if (session_open(s, err)) {
 		session_free(s);
@@ -522,8 +370,9 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	save(s);
 	s->next = ag->restores;
 	ag->restores = s;
-	pr_info(&ag->log, "restore session created", LF_STR("id", s->id), LF_STR("image", s->image->path),
-		LF_STR("working_set", ws_names[s->ws_mode]), LF_STR("socket", s->sock_path));
+	pr_info(&ag->log, "restore session created", LF_STR("id", s->id),
+		LF_STR("image", s->image->path), LF_STR("working_set", ws_names[s->ws_mode]),
+		LF_STR("socket", s->sock_path));
 	*reply = restore_json(s);
 	return *reply ? 0 : fail(err, PROTO_E_INTERNAL, "out of memory");
 }
@@ -555,7 +404,7 @@ int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err)
 		if (r)
 			r->ctl.session = NULL; /* complete regions stay attached on their own */
 	}
-	ws_save(s);
+	rws_save(s); /* the session file goes, the recording stays with the image */
 	for (pp = &ag->restores; *pp; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
@@ -595,10 +444,17 @@ static void reopen(struct agent *ag, const char *file)
 	v = json_object_get(o, "labels");
 	s->labels = json_is_object(v) ? json_incref(v) : json_object();
 	s->image_path = strdup(str_or(json_object_get(json_object_get(o, "image"), "path"), ""));
-	s->image_offset = (uint64_t)json_integer_value(json_object_get(json_object_get(o, "image"), "offset"));
+	v = json_object_get(o, "image");
+	s->image_offset = (uint64_t)json_integer_value(json_object_get(v, "offset"));
 	v = json_object_get(o, "options");
+	/* the file is the agent's own, but bounds are cheap */
 	s->fault_around = (unsigned)json_integer_value(json_object_get(v, "fault_around_pages"));
+	if (s->fault_around > RESTORE_MAX_FAULT_AROUND)
+		s->fault_around = RESTORE_MAX_FAULT_AROUND;
 	s->populate_delay_ms = json_integer_value(json_object_get(v, "populate_delay_ms"));
+	if (s->populate_delay_ms < -1 || s->populate_delay_ms > RESTORE_MAX_DELAY_MS)
+		s->populate_delay_ms = -1;
+	s->image_offset &= ~(uint64_t)4095;
 	ws_parse(str_or(json_object_get(v, "working_set"), "off"), &s->ws_requested);
 	v = json_object_get(o, "working_set");
 	ws_parse(str_or(json_object_get(v, "mode"), "off"), &s->ws_mode);
@@ -691,9 +547,10 @@ void restore_fini(struct agent *ag)
 			struct region *r = region_table_find(&ag->regions, s->region_ids[i]);
 
 			if (r && r->ctl.session == s && r->w.rec.n)
-				ws_keep(s, &r->w.rec);
+				rws_keep(s, &r->w.rec);
 		}
-		ws_save(s);
+		if (rws_save(s))
+			save(s);
 		session_free(s);
 	}
 }

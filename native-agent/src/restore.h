@@ -23,7 +23,7 @@
 #include "wset.h"
 
 struct agent;
-struct conn_server;
+struct srv;
 struct image;
 struct region;
 
@@ -54,7 +54,7 @@ struct restore {
 	char *error;
 	uint64_t created_ms;
 	char *sock_path;
-	struct conn_server *srv;
+	struct srv *srv;
 	char region_ids[RESTORE_MAX_REGIONS][JX_UUID_LEN + 1];
 	unsigned n_regions;
 	int source; /* enum region_source, -1 before the first registration */
@@ -67,8 +67,8 @@ json_t *restore_json(const struct restore *s);
 int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err);
 int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err);
 
-int restore_region_setup(const struct restore *s, struct region *r);
-void restore_region_added(struct restore *s, struct region *r);
+int restore_region_setup(const struct restore *s, struct region *r, bool waits);
+void restore_region_added(struct restore *s, struct region *r, bool adopted);
 void restore_region_ready(struct restore *s, struct region *r);
 void restore_region_complete(struct restore *s, struct region *r, struct wset_rec *rec);
 void restore_region_detached(struct restore *s, struct region *r, struct wset_rec *rec);

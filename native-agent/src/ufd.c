@@ -16,7 +16,7 @@
 #define LOG_COMP "fault"
 #include "log.h"
 
-struct ufd *ufd_new(struct fault_worker *w, int fd, int pidfd, pid_t pid)
+struct ufd *ufd_new(struct worker *w, int fd, int pidfd, pid_t pid)
 {
 	struct ufd *u = calloc(1, sizeof(*u));
 
@@ -58,7 +58,7 @@ int ufd_add_region(struct ufd *u, struct region *r)
 	return 0;
 }
 
-struct region *ufd_find(const struct ufd *u, uint64_t addr)
+static struct region *ufd_find(const struct ufd *u, uint64_t addr)
 {
 	for (unsigned i = 0; i < u->n_regs; i++) {
 		struct region *r = u->regs[i];
@@ -178,6 +178,14 @@ static void on_remove(struct ufd *u, uint64_t start, uint64_t end, bool unmap)
 	}
 }
 
+/* A clone that could not be adopted: it never held a reference to the image. */
+static void discard_clone(struct region *c)
+{
+	if (c)
+		c->image = NULL;
+	region_put(c);
+}
+
 static void adopt(struct ufd *u, struct region *parent, struct region *child)
 {
 	struct fault_done d = { .kind = FAULT_ADOPT, .r = child, .parent = parent };
@@ -207,7 +215,7 @@ static void on_remap(struct ufd *u, uint64_t from, uint64_t to, uint64_t len)
 		if (!part || ufd_add_region(u, part)) {
 			pr_err(u->w->log, "cannot follow a partial mremap, moved part not served",
 			       LF_STR("region", r->id));
-			region_put(part);
+			discard_clone(part);
 			part = NULL;
 		}
 		if (part)
@@ -240,13 +248,13 @@ static void on_fork(struct ufd *u, int child_fd)
 		region_stat_add(&r->st.events[RE_FORK], 1);
 		if (!copy || ufd_add_region(c, copy)) {
 			pr_err(u->w->log, "cannot adopt a forked child's region", LF_STR("region", r->id));
-			region_put(copy);
+			discard_clone(copy);
 			continue;
 		}
 		copy->pid = 0;
 		adopt(u, r, copy);
 	}
-	fault_worker_add_ufd(u->w, c);
+	worker_add_ufd(u->w, c);
 }
 
 static void on_event(struct ufd *u, const struct uffd_msg *m)
@@ -320,21 +328,30 @@ int ufd_read(struct ufd *u)
 	return (int)n;
 }
 
-/* A fault outside every region: memory the workload grew into its range
- * (mremap in place). Anonymous semantics; if the range is not registered
- * any more (a dropped region) the zeropage fails and a wake retries it. */
+/*
+ * A fault outside every region: memory the workload grew into its range
+ * (mremap in place), with anonymous semantics.  If the range is not
+ * registered any more (a dropped region) the zeropage fails with ENOENT and
+ * a wake lets the thread fault normally.  Anything else (a huge page range,
+ * which has no zeropage) leaves the thread blocked rather than waking it
+ * into the same fault again and again.
+ */
 static enum install_res resolve_orphan(struct ufd *u, uint64_t addr)
 {
 	uint64_t psz = (uint64_t)sysconf(_SC_PAGESIZE);
 	struct uffdio_zeropage zp = { .range = { .start = addr & ~(psz - 1), .len = psz } };
 
 	if (!ioctl(u->fd, UFFDIO_ZEROPAGE, &zp))
-		return INSTALL_OK;
+		return INSTALL_OK; /* it woke the thread */
 	if (errno == EAGAIN)
 		return INSTALL_MM_CHANGING;
 	if (errno == ESRCH)
 		return INSTALL_GONE;
-	return install_wake(u, zp.range.start, psz) == INSTALL_GONE ? INSTALL_GONE : INSTALL_OK;
+	if (errno == EEXIST || errno == ENOENT)
+		return install_wake(u, zp.range.start, psz) == INSTALL_GONE ? INSTALL_GONE : INSTALL_OK;
+	pr_perror(u->w->log, "fault outside every region left blocked", LF_INT("pid", u->pid),
+		  LF_HEX("addr", addr));
+	return INSTALL_OK;
 }
 
 static void record(struct region *r, uint64_t now, uint64_t first, uint64_t n)

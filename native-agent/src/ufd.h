@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "fault.h"
+#include "worker.h"
 
 struct region;
 
@@ -27,7 +28,7 @@ struct ufd_fault {
 
 struct ufd {
 	struct ufd *next;
-	struct fault_worker *w;
+	struct worker *w;
 	int fd;
 	int pidfd; /* -1: owner unknown (forked child) */
 	pid_t pid;
@@ -40,12 +41,11 @@ struct ufd {
 	bool dead;        /* no regions left or owner gone: the worker frees it */
 };
 
-struct ufd *ufd_new(struct fault_worker *w, int fd, int pidfd, pid_t pid);
+struct ufd *ufd_new(struct worker *w, int fd, int pidfd, pid_t pid);
 void ufd_free(struct ufd *u);
 int ufd_add_region(struct ufd *u, struct region *r);
 void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const char *reason);
 void ufd_gone(struct ufd *u, const char *reason);
-struct region *ufd_find(const struct ufd *u, uint64_t addr);
 int ufd_read(struct ufd *u);
 int ufd_resolve(struct ufd *u);
 

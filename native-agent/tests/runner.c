@@ -68,6 +68,8 @@ static const struct t_case cases[] = {
 	{ "engine/eagain_retry", t_engine_eagain_retry, T_NEEDS_UFFD },
 	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
 	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
+	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
+	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },

@@ -108,6 +108,8 @@ int t_unit_image_paths(const struct t_env *env);
 int t_engine_eagain_retry(const struct t_env *env);
 int t_engine_threaded_restore(const struct t_env *env);
 int t_engine_hugetlb_remove(const struct t_env *env);
+int t_engine_partial_remap(const struct t_env *env);
+int t_engine_fork_adopted(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);

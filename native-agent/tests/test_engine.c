@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "content.h"
@@ -39,12 +40,14 @@ struct fixture {
 	int uffd;
 };
 
+static uint64_t extra_features; /* per test process */
+
 static int make_uffd(uint8_t *mem, size_t len)
 {
 	struct uffdio_api api = {
 		.api = UFFD_API,
 		.features = UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
-			    UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_MISSING_HUGETLBFS,
+			    UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_MISSING_HUGETLBFS | extra_features,
 	};
 	struct uffdio_register reg = {
 		.range = { .start = (uintptr_t)mem, .len = len },
@@ -271,5 +274,97 @@ int t_engine_hugetlb_remove(const struct t_env *env)
 	CHECK(content_check(SEED, huge / CONTENT_PAGE + 1, f.mem + huge + CONTENT_PAGE) == 0);
 	CHECK(region_stat(&f.r->st.events[RE_REMOVE]) == 1);
 	teardown(&f);
+	return T_PASS;
+}
+
+/* Completions until one of kind arrives (others are dropped); its region. */
+static struct region *wait_done(struct fault_engine *e, enum fault_done_kind kind)
+{
+	struct fault_done done[8];
+
+	for (;;) {
+		struct region *found = NULL;
+
+		if (wait_readable(fault_notify_fd(e)))
+			return NULL;
+		for (unsigned i = 0, n = fault_take(e, done, 8); i < n; i++) {
+			if (done[i].kind == kind && !found)
+				found = done[i].r;
+			wset_rec_free(&done[i].rec);
+		}
+		if (found)
+			return found;
+	}
+}
+
+/*
+ * mremap of part of a region: the moved pages become a region of their
+ * own at the new address, still served from their place in the image; the
+ * old region counts them gone.
+ */
+int t_engine_partial_remap(const struct t_env *env)
+{
+	enum { PAGES = 64, FIRST = 16, N = 16 };
+	struct fixture f;
+	struct region *moved;
+	uint8_t *dst;
+
+	(void)env;
+	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 1, 1));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	CHECK(content_check(SEED, 0, f.mem) == 0);
+	CHECK(content_check(SEED, FIRST + 1, f.mem + (FIRST + 1) * CONTENT_PAGE) == 0);
+	dst = mmap(NULL, N * CONTENT_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(dst != MAP_FAILED);
+	CHECK(mremap(f.mem + FIRST * CONTENT_PAGE, N * CONTENT_PAGE, N * CONTENT_PAGE,
+		     MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst);
+	moved = wait_done(f.e, FAULT_ADOPT);
+	CHECK(moved && region_start(moved) == (uintptr_t)dst && moved->n_pages == N);
+	CHECK(moved->image_offset == FIRST * CONTENT_PAGE);
+	/* present before the move stays present; missing pages come from their image page */
+	for (unsigned i = 0; i < N; i++)
+		CHECKF(content_check(SEED, FIRST + i, dst + i * CONTENT_PAGE) == 0, "moved page %u", i);
+	CHECK(content_check(SEED, FIRST + N, f.mem + (FIRST + N) * CONTENT_PAGE) == 0);
+	CHECK(region_stat(&f.r->st.gone) == N && region_stat(&f.r->st.events[RE_REMAP]) == 1);
+	moved->image = image_get(f.im); /* adopted: the loop thread's reference */
+	teardown(&f);
+	region_put(moved);
+	return T_PASS;
+}
+
+/*
+ * fork() of a process whose uffd asked for UFFD_FEATURE_EVENT_FORK: the
+ * child's uffd is adopted, so the child's missing pages come from the image
+ * too instead of turning into zeros.
+ */
+int t_engine_fork_adopted(const struct t_env *env)
+{
+	enum { PAGES = 64 };
+	struct fixture f;
+	struct region *child_region;
+	int status;
+	pid_t pid;
+
+	(void)env;
+	extra_features = UFFD_FEATURE_EVENT_FORK;
+	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 1, 1));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	CHECK(content_check(SEED, 1, f.mem + CONTENT_PAGE) == 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		/* one page the parent had, one it never touched */
+		_exit(content_check(SEED, 1, f.mem + CONTENT_PAGE) == 0 &&
+		      content_check(SEED, 9, f.mem + 9 * CONTENT_PAGE) == 0 ? 0 : 1);
+	}
+	child_region = wait_done(f.e, FAULT_ADOPT);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child read wrong bytes");
+	CHECK(child_region && region_stat(&f.r->st.events[RE_FORK]) == 1);
+	CHECK(region_start(child_region) == (uintptr_t)f.mem);
+	child_region->image = image_get(f.im);
+	teardown(&f);
+	region_put(child_region);
 	return T_PASS;
 }

@@ -146,8 +146,9 @@ int t_handoff_firecracker(const struct t_env *env)
 		CHECK(json_integer_value(json_object_get(json_object_get(r, "owner"), "pid")) == getpid());
 	}
 	json_decref(regs);
-	r = h_call(vm.ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(vm.rs, "id"));
 	/* every fault-around window of both regions was touched */
+	CHECK_OK(h_wait_log(vm.a.log, "msg=\"session complete\"", H_TIMEOUT_MS));
+	r = h_call(vm.ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(vm.rs, "id"));
 	CHECK(r && !strcmp(str(r, "state"), "COMPLETE") && !strcmp(str(r, "source"), "firecracker"));
 	json_decref(r);
 	fc_stop(&vm);

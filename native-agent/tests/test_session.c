@@ -28,6 +28,15 @@ static int64_t num(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
+/* The worker let go of the region: its counters are final, the session updated. */
+static int detached(const struct h_agent *a, const char *id)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "msg=\"region detached\" id=%s", id);
+	return h_wait_log(a->log, needle, H_TIMEOUT_MS);
+}
+
 static int start(struct h_agent *a, int *ctl, char *image, size_t len, uint64_t size)
 {
 	if (h_agent_start(a, NULL) || (*ctl = h_ctl_open(a)) < 0)
@@ -121,8 +130,11 @@ int t_session_detach_populates(const struct t_env *env)
 	json_decref(reg);
 	v = h_call(ctl, PROTO_T_REGION_DETACH, "{s:s}", "id", str(sum, "region_id"));
 	CHECK(v && !strcmp(str(v, "state"), "DETACHED"));
-	CHECKF(num(v, "populated_pages") == 4096 - before, "populated %lld, %lld were present",
-	       (long long)num(v, "populated_pages"), (long long)before);
+	/* the last fault's window may still have been filling behind its page */
+	CHECKF(num(v, "populated_pages") > 0 && num(v, "populated_pages") <= 4096 - before,
+	       "populated %lld, %lld were present", (long long)num(v, "populated_pages"),
+	       (long long)before);
+	before = 4096 - num(v, "populated_pages");
 	json_decref(v);
 	/* a detached region a second time: answered at once */
 	v = h_call(ctl, PROTO_T_REGION_DETACH, "{s:s}", "id", str(sum, "region_id"));
@@ -130,6 +142,7 @@ int t_session_detach_populates(const struct t_env *env)
 	json_decref(v);
 	reg = h_region_of(ctl, str(sum, "region_id"));
 	CHECK(reg && h_stat(reg, "installed", "detach") == (uint64_t)(4096 - before));
+	CHECK(num(json_object_get(reg, "pages"), "present") == 4096);
 	json_decref(reg);
 	/* no agent any more: the memory must be whole on its own */
 	kill(a.pid, SIGTERM);
@@ -154,13 +167,11 @@ static int hot10_run(int ctl, json_t *rs, const struct h_agent *a, json_t **reg)
 {
 	const char *const args[] = { "restore", "--socket", str(rs, "socket"), "--size", "32M",
 				     "--seed", "7", "--pattern", "hot10", NULL };
-	char needle[128];
 	json_t *sum;
 
 	if (h_demo_run(args, &sum) || !sum || num(sum, "mismatches"))
 		return -1;
-	snprintf(needle, sizeof(needle), "msg=\"region detached\" id=%s", str(sum, "region_id"));
-	*reg = h_wait_log(a->log, needle, H_TIMEOUT_MS) ? NULL : h_region_of(ctl, str(sum, "region_id"));
+	*reg = detached(a, str(sum, "region_id")) ? NULL : h_region_of(ctl, str(sum, "region_id"));
 	json_decref(sum);
 	return *reg ? 0 : -1;
 }
@@ -255,6 +266,7 @@ int t_session_agent_killed(const struct t_env *env)
 	CHECK_OK(h_proc_wait(&p, H_TIMEOUT_MS));
 	CHECK(p.status == 0);
 	CHECK(h_file_contains(b.log, "msg=\"restore session reopened\""));
+	CHECK_OK(detached(&b, str(sum, "region_id")));
 	CHECK((ctl = h_ctl_open(&b)) >= 0);
 	/* the new agent serves the region under its old id */
 	reg = h_region_of(ctl, str(sum, "region_id"));
@@ -303,6 +315,7 @@ int t_session_commands(const struct t_env *env)
 	CHECK(v && json_array_size(json_object_get(v, "regions")) == 1);
 	json_decref(v);
 	CHECK(demo_end(&p) == 0);
+	CHECK_OK(detached(&a, str(sum, "region_id")));
 	json_decref(sum);
 
 	/* persisted: a new agent on the same state directory has it */

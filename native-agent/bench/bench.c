@@ -1,0 +1,367 @@
+/*
+ * faultline-bench: lazy restore of an image by the agent, side by side in
+ * one run with the kernel's first-touch fault on anonymous memory, the
+ * kernel's fault on a MAP_PRIVATE mapping of the same image (Firecracker's
+ * File backend), and a minimal one-page-per-fault uffd handler.  Prints
+ * Markdown for docs/benchmarks.md.
+ *
+ *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH]
+ *
+ * Every measurement is preceded by allocating, touching and freeing twice
+ * the image size (VMs give idle memory back to the host, and first touches
+ * of such memory cost several times more); the image is read once before
+ * the runs so that every mode reads it from the page cache.  Each case is
+ * run --repeat times (default 3) and the median of each number reported.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define MAX_REPEAT 15
+
+static const char *const mode_names[] = { "kernel anon", "kernel MAP_PRIVATE file",
+					   "minimal handler", "faultline" };
+static const char *const pattern_names[] = { "seq", "random", "hot10" };
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of one field over the repeats. */
+static double median(const struct bench_result *rs, unsigned n, size_t off)
+{
+	double v[MAX_REPEAT];
+
+	for (unsigned i = 0; i < n; i++)
+		v[i] = *(const double *)((const char *)&rs[i] + off);
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+static double median_u64(const struct bench_result *rs, unsigned n, size_t off)
+{
+	double v[MAX_REPEAT];
+
+	for (unsigned i = 0; i < n; i++)
+		v[i] = (double)*(const uint64_t *)((const char *)&rs[i] + off);
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+struct summary {
+	double total_ms, touch_ms, ns_per_page, p50_us, p99_us, faults;
+	double agent_faults, agent_prefetched, agent_p50_us, agent_p99_us;
+	uint64_t mismatches;
+};
+
+static int measure(const struct bench_env *env, const struct bench_case *c, unsigned repeat,
+		   struct summary *s)
+{
+	struct bench_result rs[MAX_REPEAT];
+
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < repeat; i++) {
+		if (bench_run(env, c, &rs[i])) {
+			fprintf(stderr, "faultline-bench: %s %s x%u failed\n", mode_names[c->mode],
+				pattern_names[c->pattern], c->threads);
+			return -1;
+		}
+		s->mismatches += rs[i].mismatches;
+	}
+#define MED(f) median(rs, repeat, offsetof(struct bench_result, f))
+#define MEDU(f) median_u64(rs, repeat, offsetof(struct bench_result, f))
+	s->total_ms = MED(total_ms);
+	s->touch_ms = MED(touch_ms);
+	s->ns_per_page = MED(ns_per_page);
+	s->p50_us = MED(p50_us);
+	s->p99_us = MED(p99_us);
+	s->faults = MEDU(faults);
+	s->agent_faults = MEDU(agent_faults);
+	s->agent_prefetched = MEDU(agent_prefetched);
+	s->agent_p50_us = MED(agent_p50_us);
+	s->agent_p99_us = MED(agent_p99_us);
+	fprintf(stderr, "  %-24s %-6s x%u: %8.1f ms  %7.0f ns/page  p50 %6.1f us\n",
+		mode_names[c->mode], pattern_names[c->pattern], c->threads, s->touch_ms,
+		s->ns_per_page, s->p50_us);
+	return 0;
+}
+
+static void machine(const struct bench_env *env, unsigned repeat)
+{
+	char line[256], model[256] = "unknown";
+	struct utsname u;
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	long mem_kb = 0;
+
+	uname(&u);
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+			snprintf(model, sizeof(model), "%s", strchr(line, ':') + 2);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/meminfo", "re");
+	if (f && fscanf(f, "MemTotal: %ld kB", &mem_kb) != 1)
+		mem_kb = 0;
+	if (f)
+		fclose(f);
+	printf("Machine: %s, %ld CPUs, %.1f GiB RAM, Linux %s.  Image %llu MiB (in the page cache), "
+	       "%u repeats, medians.\n\n", model, sysconf(_SC_NPROCESSORS_ONLN),
+	       (double)mem_kb / (1 << 20), u.release, (unsigned long long)(env->size >> 20), repeat);
+}
+
+/* Reads the image once so that every mode finds it in the page cache. */
+static int prewarm(const char *path)
+{
+	char buf[1 << 16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+struct goal {
+	const char *what;
+	double value, limit;
+	bool at_most;
+};
+
+static void print_goals(const struct goal *g, unsigned n)
+{
+	printf("\n| goal | measured | target | met |\n|---|---:|---:|:---:|\n");
+	for (unsigned i = 0; i < n; i++)
+		printf("| %s | %.2f | %s %.2f | %s |\n", g[i].what, g[i].value, g[i].at_most ? "<=" : ">=",
+		       g[i].limit,
+		       (g[i].at_most ? g[i].value <= g[i].limit : g[i].value >= g[i].limit) ? "yes"
+											  : "**no**");
+}
+
+static int run_all(struct bench_env *env, unsigned repeat)
+{
+	static const enum content_pattern pats[] = { CONTENT_SEQ, CONTENT_RANDOM };
+	struct summary s[2][2][4], nospin[2][2], wide[2], fa0_spin, fa0_nospin, lazy[2], replay[2];
+	struct bench_case c = { .fault_around = 16 };
+	struct goal goals[12];
+	unsigned ng = 0;
+
+	machine(env, repeat);
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned t = 0; t < 2; t++) {
+			c.pattern = pats[p];
+			c.threads = t + 1;
+			c.nospin = false;
+			for (unsigned m = 0; m < 4; m++) {
+				c.mode = (enum bench_mode)m;
+				if (measure(env, &c, repeat, &s[p][t][m]))
+					return -1;
+			}
+			c.mode = BM_FAULTLINE;
+			c.nospin = true;
+			if (measure(env, &c, repeat, &nospin[p][t]))
+				return -1;
+		}
+	}
+	printf("### Time to touch every page (write fault), fault-around 16\n\n"
+	       "| pattern | threads | kernel anon | kernel MAP_PRIVATE | minimal handler | faultline |"
+	       " vs anon | vs MAP_PRIVATE | vs minimal |\n"
+	       "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned t = 0; t < 2; t++) {
+			struct summary *x = s[p][t];
+
+			printf("| %s | %u | %.0f ms (%.0f ns/page) | %.0f ms (%.0f) | %.0f ms (%.0f) |"
+			       " **%.0f ms (%.0f)** | %.2fx | %.2fx | %.1fx |\n",
+			       pattern_names[pats[p]], t + 1, x[0].touch_ms, x[0].ns_per_page, x[1].touch_ms,
+			       x[1].ns_per_page, x[2].touch_ms, x[2].ns_per_page, x[3].touch_ms,
+			       x[3].ns_per_page, x[3].touch_ms / x[0].touch_ms, x[3].touch_ms / x[1].touch_ms,
+			       x[2].touch_ms / x[3].touch_ms);
+		}
+	}
+	printf("\n### Fault latency seen by the workload (us; touches that faulted)\n\n"
+	       "| pattern | threads | kernel anon p50/p99 | MAP_PRIVATE p50/p99 | minimal p50/p99 |"
+	       " faultline p50/p99 | faultline faults | agent read-to-wake p50/p99 |\n"
+	       "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned t = 0; t < 2; t++) {
+			struct summary *x = s[p][t];
+
+			printf("| %s | %u | %.2f / %.2f | %.2f / %.2f | %.1f / %.1f | %.1f / %.1f | %.0f |"
+			       " %.1f / %.1f |\n",
+			       pattern_names[pats[p]], t + 1, x[0].p50_us, x[0].p99_us, x[1].p50_us,
+			       x[1].p99_us, x[2].p50_us, x[2].p99_us, x[3].p50_us, x[3].p99_us,
+			       x[3].agent_faults, x[3].agent_p50_us, x[3].agent_p99_us);
+		}
+	}
+
+	/* a wider fault-around window: fewer round trips, cheaper pages per ioctl */
+	c = (struct bench_case){ .mode = BM_FAULTLINE, .pattern = CONTENT_RANDOM, .fault_around = 64 };
+	for (unsigned t = 0; t < 2; t++) {
+		c.threads = t + 1;
+		if (measure(env, &c, repeat, &wide[t]))
+			return -1;
+	}
+	printf("\n### Fault-around window, random touch\n\n"
+	       "| threads | MAP_PRIVATE | faultline, 16 pages | faultline, 64 pages | 64 pages vs MAP_PRIVATE |"
+	       " p50 / p99 at 64 pages |\n|---:|---:|---:|---:|---:|---:|\n");
+	for (unsigned t = 0; t < 2; t++)
+		printf("| %u | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.1f / %.1f us |\n", t + 1,
+		       s[1][t][1].touch_ms, s[1][t][3].touch_ms, wide[t].touch_ms,
+		       wide[t].touch_ms / s[1][t][1].touch_ms, wide[t].p50_us, wide[t].p99_us);
+
+	/* one page per fault, the minimal handler's own game */
+	c = (struct bench_case){ .mode = BM_FAULTLINE, .pattern = CONTENT_RANDOM, .threads = 1 };
+	if (measure(env, &c, repeat, &fa0_spin))
+		return -1;
+	c.nospin = true;
+	if (measure(env, &c, repeat, &fa0_nospin))
+		return -1;
+	printf("\n### Worker spin on/off\n\n"
+	       "| case | spin 50 us: time | p50 / p99 | spin off: time | p50 / p99 |\n"
+	       "|---|---:|---:|---:|---:|\n");
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned t = 0; t < 2; t++)
+			printf("| %s, %u thread%s, fault-around 16 | %.0f ms | %.1f / %.1f us |"
+			       " %.0f ms | %.1f / %.1f us |\n",
+			       pattern_names[pats[p]], t + 1, t ? "s" : "", s[p][t][3].touch_ms,
+			       s[p][t][3].p50_us, s[p][t][3].p99_us, nospin[p][t].touch_ms,
+			       nospin[p][t].p50_us, nospin[p][t].p99_us);
+	}
+	printf("| random, 1 thread, fault-around 0 | %.0f ms | %.1f / %.1f us | %.0f ms |"
+	       " %.1f / %.1f us |\n", fa0_spin.touch_ms, fa0_spin.p50_us, fa0_spin.p99_us,
+	       fa0_nospin.touch_ms, fa0_nospin.p50_us, fa0_nospin.p99_us);
+	printf("\nminimal handler, random, 1 thread: p50 %.1f us, p99 %.1f us.\n", s[1][0][2].p50_us,
+	       s[1][0][2].p99_us);
+
+	/* working set: record once, then lazy (off) against replay, two windows */
+	printf("\n### Working-set replay (hot10: the same 10%% of the image, random order)\n\n"
+	       "| fault-around | | demand faults | pages installed before the workload ran |"
+	       " time to first result |\n|---:|---|---:|---:|---:|\n");
+	for (unsigned k = 0; k < 2; k++) {
+		static const unsigned windows[] = { 0, 16 };
+
+		c = (struct bench_case){ .mode = BM_FAULTLINE, .pattern = CONTENT_HOT10, .threads = 1,
+					 .fault_around = windows[k], .working_set = "record" };
+		if (measure(env, &c, 1, &lazy[k]))
+			return -1;
+		c.working_set = "off";
+		if (measure(env, &c, repeat, &lazy[k]))
+			return -1;
+		c.working_set = "replay";
+		if (measure(env, &c, repeat, &replay[k]))
+			return -1;
+		printf("| %u | lazy | %.0f | 0 | %.1f ms |\n| %u | replay | %.0f | %.0f | %.1f ms |\n",
+		       windows[k], lazy[k].agent_faults, lazy[k].total_ms, windows[k],
+		       replay[k].agent_faults, replay[k].agent_prefetched, replay[k].total_ms);
+	}
+	printf("\nTime to first result = connect + register (+ replay) + touching the hot set.\n");
+
+	for (unsigned t = 0; t < 2; t++) {
+		static const char *const what[] = { "random x1: faultline / MAP_PRIVATE time",
+						    "random x2: faultline / MAP_PRIVATE time" };
+
+		goals[ng++] = (struct goal){ what[t], s[1][t][3].touch_ms / s[1][t][1].touch_ms, 1.5, true };
+	}
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned t = 0; t < 2; t++) {
+			static char what[4][64];
+
+			snprintf(what[p * 2 + t], sizeof(what[0]), "%s x%u: minimal / faultline time",
+				 pattern_names[pats[p]], t + 1);
+			goals[ng++] = (struct goal){ what[p * 2 + t],
+						     s[p][t][2].touch_ms / s[p][t][3].touch_ms, 5, false };
+		}
+	}
+	goals[ng++] = (struct goal){ "demand-fault p50, faultline (1 page/fault) / minimal",
+				     fa0_spin.p50_us / s[1][0][2].p50_us, 1.5, true };
+	for (unsigned k = 0; k < 2; k++) {
+		static const char *const what[] = { "demand faults removed by replay, fault-around 0",
+						    "demand faults removed by replay, fault-around 16" };
+
+		goals[ng++] = (struct goal){ what[k], 1.0 - replay[k].agent_faults /
+							(lazy[k].agent_faults ? lazy[k].agent_faults : 1),
+					     0.9, false };
+	}
+	print_goals(goals, ng);
+	for (unsigned p = 0; p < 2; p++)
+		for (unsigned t = 0; t < 2; t++)
+			for (unsigned m = 0; m < 4; m++)
+				if (s[p][t][m].mismatches)
+					printf("\n**%llu wrong pages in %s %s x%u**\n",
+					       (unsigned long long)s[p][t][m].mismatches, mode_names[m],
+					       pattern_names[pats[p]], t + 1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char agent[PATH_MAX];
+	struct bench_env env = { .size = UINT64_C(1) << 30, .seed = 11 };
+	unsigned repeat = 3;
+	char images[192];
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--size") && i + 1 < argc && !content_parse_size(argv[i + 1], &env.size))
+			i++;
+		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+			repeat = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--agent") && i + 1 < argc)
+			env.agent_path = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (!repeat || repeat > MAX_REPEAT || env.size % (2 << 20)) {
+		fprintf(stderr, "faultline-bench: --repeat 1..%d, --size a multiple of 2 MiB\n", MAX_REPEAT);
+		return 2;
+	}
+	if (!env.agent_path) {
+		ssize_t n = readlink("/proc/self/exe", agent, sizeof(agent) - 32);
+
+		if (n < 0)
+			return 1;
+		agent[n] = '\0';
+		strcpy(strrchr(agent, '/') + 1, "faultline-agent");
+		env.agent_path = agent;
+	}
+	snprintf(env.dir, sizeof(env.dir), "/var/tmp/faultline-bench-XXXXXX");
+	if (!mkdtemp(env.dir))
+		return 1;
+	snprintf(images, sizeof(images), "%s/images", env.dir);
+	snprintf(env.image, sizeof(env.image), "%s/bench.img", images);
+	fprintf(stderr, "faultline-bench: writing a %llu MiB image in %s\n",
+		(unsigned long long)(env.size >> 20), env.dir);
+	if (mkdir(images, 0700) || content_write_image(env.image, env.size, env.seed) ||
+	    prewarm(env.image) || bench_agent_start(&env.spin, &env, "spin", "50") ||
+	    bench_agent_start(&env.nospin, &env, "nospin", "0")) {
+		fprintf(stderr, "faultline-bench: setup failed: %s\n", strerror(errno));
+		return 1;
+	}
+	ret = run_all(&env, repeat);
+	bench_agent_stop(&env.spin);
+	bench_agent_stop(&env.nospin);
+	unlink(env.image);
+	fprintf(stderr, "faultline-bench: done (agent logs in %s)\n", env.dir);
+	return ret ? 1 : 0;
+}
