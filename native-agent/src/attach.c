@@ -65,6 +65,21 @@ static void read_comm(pid_t pid, char *out, size_t len)
 }
 
 /* waits: the workload waits for the reply, so the replay may be reordered. */
+/*
+ * The labels a region gets: the workload's, and over them the restore session's, which the
+ * operator chose when creating the session (PROTOCOL.md §1.8 restore_create). New reference.
+ */
+static json_t *session_labels(json_t *workload, const struct restore *s)
+{
+	json_t *merged = workload ? json_deep_copy(workload) : json_object();
+
+	if (merged && s && s->labels && json_object_update(merged, s->labels)) {
+		json_decref(merged);
+		return NULL;
+	}
+	return merged;
+}
+
 static struct region *new_region(const char *id, const char *name, json_t *labels,
 				 const struct conn *c, uint64_t start, uint64_t length, uint32_t ps,
 				 struct restore *s, uint64_t image_off, bool waits)
@@ -168,6 +183,7 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 {
 	struct hsk_register hr;
 	struct region *r, *old = NULL;
+	json_t *labels;
 	uint64_t off = s ? s->image_offset : 0;
 	char why[256];
 
@@ -193,8 +209,11 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 		return fail(err, PROTO_E_BAD_REQUEST, "%s",
 			    s->image ? "the region is larger than the image" : "the session has no image");
 	}
-	r = new_region(hr.resume ? hr.resume_id : NULL, hr.name, hr.labels, c, hr.start, hr.length,
-		       hr.page_size, s, off, true);
+	labels = session_labels(hr.labels, s);
+	r = labels ? new_region(hr.resume ? hr.resume_id : NULL, hr.name, labels, c, hr.start, hr.length,
+				hr.page_size, s, off, true)
+		   : NULL;
+	json_decref(labels);
 	if (!r) {
 		close(fd);
 		return fail(err, PROTO_E_INTERNAL, "out of memory");

@@ -53,7 +53,8 @@ class LazyRestoreTest extends ServiceTest {
             assertThat(region.at("/backing/kind").asString()).isEqualTo("image");
             assertThat(region.at("/backing/path").asString()).isEqualTo(image.toRealPath().toString());
             assertThat(region.at("/backing/restoreId").asString()).isEqualTo(session.path("id").asString());
-            assertThat(region.path("labels").path("app").asString()).isEqualTo("faultline-demo");
+            assertThat(region.path("labels").path("app").asString()).as("the workload's label").isEqualTo("faultline-demo");
+            assertThat(region.path("labels").path("suite").asString()).as("the session's label").isEqualTo("lazy-restore");
             JsonNode stats = region.path("stats");
             long installed = stats.at("/installed/demand").asLong() + stats.at("/installed/faultAround").asLong()
                     + stats.at("/installed/prefetch").asLong() + stats.at("/installed/background").asLong();
