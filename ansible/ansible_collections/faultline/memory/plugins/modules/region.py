@@ -56,7 +56,8 @@ options:
     default: false
   state:
     description:
-      - C(present) leaves the region attached and only sets its labels.
+      - C(present) only sets the region's labels. (Only its workload attaches a region; a DETACHED one stays
+        detached.)
       - C(detached) detaches it (after setting its labels, when I(labels) is given); a region that is already
         DETACHED, or DETACHING, is left alone.
     type: str

@@ -243,10 +243,10 @@ OPERATION_DONE = ('SUCCEEDED', 'FAILED')
 class Outcome(object):
     """What the task did so far: reported as the result, or with the failure when a later step fails."""
 
-    def __init__(self, before=None):
+    def __init__(self):
         self.changed = False
-        self.before = before or {}
-        self.snapshot = before
+        self.before = {}
+        self.snapshot = None
         self.operation = None
 
     def result(self, **extra):
@@ -372,14 +372,14 @@ def absent(module, client, outcome):
     operation = deleting_operation(client, snapshot['id']) if snapshot['state'] == 'DELETING' else None
     if operation is None:
         # not being deleted, or DELETING after a deletion that failed: DELETE starts (or retries) it
-        outcome.changed = True
         if module.check_mode:
+            outcome.changed = True
             outcome.snapshot = dict(snapshot, state='DELETED' if params['wait'] else 'DELETING')
             return
         query = dict(consolidate='true') if params['consolidate'] else None
         operation = client.delete(snapshot_path(snapshot['id']), query=query).body
-        if operation is None:  # 204: someone else's deletion finished meanwhile
-            outcome.changed = False
+        # 204 and no operation: someone else's deletion finished meanwhile
+        outcome.changed = operation is not None
     if operation is not None and params['wait'] and not module.check_mode:
         outcome.operation = operation = await_operation(module, client, operation)
         if operation['state'] == 'FAILED':

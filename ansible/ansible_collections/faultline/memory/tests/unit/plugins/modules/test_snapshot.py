@@ -334,7 +334,16 @@ class DeleteTest(unittest.TestCase):
         result = run_snapshot(api, id='s1', state='absent')
 
         self.assertTrue(result['failed'])
+        self.assertFalse(result['changed'])
         self.assertIn('[snapshot-has-dependents]', result['msg'])
+
+    def test_a_deletion_finished_by_someone_else_meanwhile_is_no_change(self):
+        api = ScriptedApi(get(state='COMPLETED'), reply('DELETE', PATH, 204), get(state='DELETED'))
+
+        result = run_snapshot(api, id='s1', state='absent')
+
+        self.assertFalse(result['changed'])
+        self.assertEqual(result['snapshot']['state'], 'DELETED')
 
     def test_check_mode_deletes_nothing(self):
         api = ScriptedApi(get(state='FAILED'))
