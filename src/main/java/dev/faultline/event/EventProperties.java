@@ -9,5 +9,5 @@ import org.springframework.validation.annotation.Validated;
 /** @param retention how long events are kept; older ones are deleted once an hour */
 @ConfigurationProperties("faultline.events")
 @Validated
-record EventProperties(@NotNull @DefaultValue("14d") Duration retention) {
+public record EventProperties(@NotNull @DefaultValue("14d") Duration retention) {
 }
