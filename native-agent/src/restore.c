@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -287,9 +288,15 @@ static int session_open(struct restore *s, struct cmd_error *err)
 	s->sock_path = path_in(ag->opts.state_dir, "restore", s->id, ".sock");
 	if (!s->sock_path)
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
+	if (strlen(s->sock_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return fail(err, PROTO_E_INTERNAL,
+			    "the session socket path %s is %zu bytes, more than the %zu a Unix socket address holds:"
+			    " run the agent with a shorter --state-dir",
+			    s->sock_path, strlen(s->sock_path), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 	s->srv = handoff_start(ag, s->sock_path, s);
 	if (!s->srv)
-		return fail(err, PROTO_E_INTERNAL, "cannot open the session socket %s", s->sock_path);
+		return fail(err, PROTO_E_INTERNAL, "cannot open the session socket %s: %s", s->sock_path,
+			    strerror(errno));
 	return 0;
 }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.faultline.agent.AgentClient;
 import dev.faultline.agent.AgentState;
+import dev.faultline.agent.NodeAgents;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -29,18 +30,28 @@ public abstract class ServiceTest {
     @LocalServerPort
     protected int port;
 
+    /** The second node every end-to-end test has: an embedded agent of its own, for migrations. */
+    protected static final String SECOND_NODE = "node-b";
+
     @Autowired
     protected AgentClient agent;
+
+    @Autowired
+    protected NodeAgents nodes;
 
     @DynamicPropertySource
     static void dataDir(DynamicPropertyRegistry registry) {
         registry.add("faultline.data-dir", DATA_DIR::toString);
+        registry.add("faultline.node-name", () -> "node-a");
+        registry.add("faultline.agent.extra-nodes[0].name", () -> SECOND_NODE);
     }
 
     @BeforeEach
-    void agentIsReady() throws InterruptedException {
-        assertThat(agent.awaitState(AgentState.READY, Duration.ofSeconds(15)).state())
-                .as("the embedded agent becomes READY").isEqualTo(AgentState.READY);
+    void agentsAreReady() throws InterruptedException {
+        for (AgentClient node : nodes.all()) {
+            assertThat(node.awaitState(AgentState.READY, Duration.ofSeconds(15)).state())
+                    .as("the embedded agent of %s becomes READY", node.node()).isEqualTo(AgentState.READY);
+        }
     }
 
     protected TestApi api(String token) {
@@ -66,7 +77,7 @@ public abstract class ServiceTest {
     private static Path createDataDir() {
         try {
             // Under /tmp rather than target/: the agent's socket path must stay short.
-            return Files.createTempDirectory("faultline-test-");
+            return Files.createTempDirectory("fl-");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

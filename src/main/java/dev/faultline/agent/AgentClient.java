@@ -4,21 +4,25 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
-import org.springframework.stereotype.Component;
 import tools.jackson.databind.JsonNode;
 
 /**
- * What the rest of the service uses to talk to the agent. Calls fail fast with
+ * What the rest of the service uses to talk to one node's agent. Calls fail fast with
  * {@link AgentException} (code UNAVAILABLE) while the agent is not READY, rather than queueing
- * behind a restart.
+ * behind a restart. {@link NodeAgents} has one per node this instance manages; the bean of
+ * this type is the primary node's.
  */
-@Component
 public class AgentClient {
 
     private final AgentSupervisor supervisor;
 
     AgentClient(AgentSupervisor supervisor) {
         this.supervisor = supervisor;
+    }
+
+    /** The node this agent serves. */
+    public String node() {
+        return supervisor.node();
     }
 
     public AgentStatus status() {

@@ -1,34 +1,47 @@
 package dev.faultline.agent;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.stereotype.Component;
 
-/** The service is only useful with its agent, so agent DOWN makes the service DOWN. */
+/**
+ * The service is only useful with its agents: the primary agent's state decides (READY → UP,
+ * STARTING → OUT_OF_SERVICE, DOWN → DOWN); every node's agent is listed in the details.
+ */
 @Component("agent")
 class AgentHealthIndicator implements HealthIndicator {
 
-    private final AgentSupervisor supervisor;
+    private final NodeAgents nodes;
 
-    AgentHealthIndicator(AgentSupervisor supervisor) {
-        this.supervisor = supervisor;
+    AgentHealthIndicator(NodeAgents nodes) {
+        this.nodes = nodes;
     }
 
     @Override
     public Health health() {
-        AgentStatus s = supervisor.status();
-        Health.Builder builder = switch (s.state()) {
+        AgentStatus primary = nodes.local().status();
+        Health.Builder builder = switch (primary.state()) {
             case READY -> Health.up();
             case STARTING -> Health.outOfService();
             case DOWN -> Health.down();
         };
-        builder.withDetail("state", s.state()).withDetail("mode", s.mode()).withDetail("since", s.since().toString());
-        if (s.pid() != null) {
-            builder.withDetail("pid", s.pid());
+        for (AgentClient agent : nodes.all()) {
+            AgentStatus s = agent.status();
+            Map<String, Object> details = new LinkedHashMap<>();
+            details.put("state", s.state());
+            details.put("mode", s.mode());
+            details.put("since", s.since().toString());
+            details.put("restarts", s.restarts());
+            if (s.pid() != null) {
+                details.put("pid", s.pid());
+            }
+            if (s.lastError() != null) {
+                details.put("lastError", s.lastError());
+            }
+            builder.withDetail(s.node(), details);
         }
-        if (s.lastError() != null) {
-            builder.withDetail("lastError", s.lastError());
-        }
-        return builder.withDetail("restarts", s.restarts()).build();
+        return builder.build();
     }
 }

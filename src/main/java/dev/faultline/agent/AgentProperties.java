@@ -1,5 +1,6 @@
 package dev.faultline.agent;
 
+import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import java.nio.file.Path;
@@ -24,6 +25,10 @@ import org.springframework.validation.annotation.Validated;
  * @param restartBackoffInitial delay before the second restart in a row (the first is at once)
  * @param restartBackoffMax longest delay between restarts
  * @param pingInterval how often a READY agent is pinged to detect a hung process
+ * @param pageChannel the address the primary agent's page channel listens on (host:port;
+ *     unset: the agent's default); peers reach it there during migrations
+ * @param extraNodes further agents this service instance manages as nodes of their own (two
+ *     nodes on one machine for tests, or several agents on one host)
  */
 @ConfigurationProperties("faultline.agent")
 @Validated
@@ -37,7 +42,24 @@ public record AgentProperties(
         @NotNull @DefaultValue("10s") Duration startTimeout,
         @NotNull @DefaultValue("200ms") Duration restartBackoffInitial,
         @NotNull @DefaultValue("15s") Duration restartBackoffMax,
-        @NotNull @DefaultValue("2s") Duration pingInterval) {
+        @NotNull @DefaultValue("2s") Duration pingInterval,
+        String pageChannel,
+        @NotNull @DefaultValue List<@Valid ExtraNode> extraNodes) {
+
+    /**
+     * Another agent managed by this instance.
+     *
+     * @param name the node's name (unique across the cluster)
+     * @param socket its control socket when it is run by someone else; unset: the service starts
+     *     it like the primary agent, with its own directory {@code <data-dir>/nodes/<name>}
+     * @param pageChannel its page channel address (host:port)
+     */
+    public record ExtraNode(
+            @NotNull @jakarta.validation.constraints.Pattern(regexp = "[a-z0-9]([-a-z0-9.]{0,62})",
+                    message = "must be a lower-case host-like name") String name,
+            Path socket,
+            String pageChannel) {
+    }
 
     boolean embedded() {
         return socket == null;

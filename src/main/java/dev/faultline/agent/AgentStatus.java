@@ -12,8 +12,10 @@ import java.time.Instant;
  * @param kernel the kernel the agent reported at hello (null until READY once)
  * @param userfaultfd what the agent probed at start (null until READY once)
  * @param handoffSocket where workloads hand their memory to the agent (null when unknown)
+ * @param node the node this agent serves
+ * @param pageChannel the address its page channel listens on (null: the agent's default)
  */
 public record AgentStatus(AgentState state, AgentMode mode, String socket, Long pid, String version,
         Integer protocol, int restarts, Instant since, String lastError, KernelInfo kernel,
-        UffdCapabilities userfaultfd, String handoffSocket) {
+        UffdCapabilities userfaultfd, String handoffSocket, String node, String pageChannel) {
 }

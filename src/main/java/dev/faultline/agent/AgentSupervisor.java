@@ -1,6 +1,5 @@
 package dev.faultline.agent;
 
-import dev.faultline.FaultlineProperties;
 import dev.faultline.event.EventService;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,10 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.boot.info.BuildProperties;
 import org.springframework.beans.factory.ObjectProvider;
-import org.springframework.context.SmartLifecycle;
-import org.springframework.stereotype.Component;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -40,8 +36,7 @@ import tools.jackson.databind.JsonNode;
  * <p>Every state change runs on one supervisor thread, so the process, the connection and the
  * published status never race; other threads only read the volatile fields.
  */
-@Component
-class AgentSupervisor implements SmartLifecycle {
+class AgentSupervisor {
 
     private static final Logger log = LoggerFactory.getLogger(AgentSupervisor.class);
     /** An agent that stayed up this long is healthy again: its next crash restarts at once. */
@@ -51,7 +46,13 @@ class AgentSupervisor implements SmartLifecycle {
     private static final int MAX_SOCKET_PATH = 107;
 
     private final AgentProperties properties;
+    private final String node;
+    private final boolean embedded;
+    private final String pageChannel;
+    /** Shared by every node of this instance: the unpacked agent binary, the allowed image dirs. */
     private final Path dataDir;
+    /** This node's own directory: its agent's state and (embedded) its sockets. */
+    private final Path nodeDir;
     private final Clock clock;
     private final String clientName;
     private final Path socket;
@@ -77,17 +78,28 @@ class AgentSupervisor implements SmartLifecycle {
     private volatile AgentStatus status;
     private volatile boolean running;
 
-    AgentSupervisor(AgentProperties properties, FaultlineProperties faultline, ObjectProvider<BuildProperties> build,
-            ObjectProvider<EventService> events) {
+    /**
+     * @param externalSocket the control socket of an agent run by someone else, or null to start
+     *     the bundled agent in {@code nodeDir}
+     */
+    AgentSupervisor(String node, Path externalSocket, String pageChannel, Path dataDir, Path nodeDir,
+            AgentProperties properties, String clientName, ObjectProvider<EventService> events) {
+        this.node = node;
+        this.embedded = externalSocket == null;
+        this.pageChannel = pageChannel;
         this.events = events;
         this.properties = properties;
-        this.dataDir = faultline.dataDir();
+        this.dataDir = dataDir;
+        this.nodeDir = nodeDir;
         this.clock = Clock.systemUTC();
-        BuildProperties buildProperties = build.getIfAvailable();
-        this.clientName = "faultline-service " + (buildProperties == null ? "dev" : buildProperties.getVersion());
-        this.socket = properties.embedded() ? embeddedSocketPath(dataDir) : properties.socket().toAbsolutePath();
+        this.clientName = clientName;
+        this.socket = embedded ? embeddedSocketPath(nodeDir) : externalSocket.toAbsolutePath();
         this.status = new AgentStatus(AgentState.DOWN, mode(), socket.toString(), null, null, null, 0,
-                clock.instant(), null, null, null, null);
+                clock.instant(), null, null, null, null, node, pageChannel);
+    }
+
+    String node() {
+        return node;
     }
 
     AgentStatus status() {
@@ -124,10 +136,9 @@ class AgentSupervisor implements SmartLifecycle {
         }
     }
 
-    // --- lifecycle ------------------------------------------------------------------------
+    // --- lifecycle (driven by NodeAgents) ----------------------------------------------------
 
-    @Override
-    public void start() {
+    void start() {
         executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "agent-supervisor");
             t.setDaemon(true);
@@ -135,14 +146,13 @@ class AgentSupervisor implements SmartLifecycle {
         });
         consecutiveFailures = 0;
         running = true;
-        log.info("agent mode {}: control socket {}", mode(), socket);
+        log.info("node {}: agent mode {}, control socket {}", node, mode(), socket);
         executor.execute(this::launch);
         long ping = properties.pingInterval().toMillis();
         executor.scheduleWithFixedDelay(this::pingIfReady, ping, ping, TimeUnit.MILLISECONDS);
     }
 
-    @Override
-    public void stop() {
+    void stop() {
         running = false;
         try {
             executor.submit(this::shutdownAgent).get(15, TimeUnit.SECONDS);
@@ -153,15 +163,8 @@ class AgentSupervisor implements SmartLifecycle {
         }
     }
 
-    @Override
-    public boolean isRunning() {
+    boolean isRunning() {
         return running;
-    }
-
-    /** Start before the web server accepts requests, stop after it has drained them. */
-    @Override
-    public int getPhase() {
-        return 0;
     }
 
     // --- state machine (supervisor thread only) -------------------------------------------
@@ -175,7 +178,7 @@ class AgentSupervisor implements SmartLifecycle {
         publish(AgentState.STARTING, null);
         try {
             AgentConnection conn;
-            if (properties.embedded()) {
+            if (embedded) {
                 conn = adoptRunningAgent();
                 if (conn == null) {
                     conn = startAgent(gen);
@@ -206,10 +209,13 @@ class AgentSupervisor implements SmartLifecycle {
 
     private AgentConnection startAgent(long gen) throws IOException, InterruptedException {
         Path binary = AgentBinary.resolve(properties, dataDir);
-        Path stateDir = Files.createDirectories(dataDir.resolve("agent"));
+        Path stateDir = Files.createDirectories(nodeDir.resolve("agent"));
         List<String> command = new ArrayList<>(List.of(binary.toString(), "--socket", socket.toString(),
                 "--handoff-socket", handoffSocket().toString(),
                 "--state-dir", stateDir.toString(), "--log-level", properties.logLevel()));
+        if (pageChannel != null) {
+            command.addAll(List.of("--page-channel-listen", pageChannel));
+        }
         properties.allowUids().forEach(uid -> command.addAll(List.of("--allow-uid", uid.toString())));
         for (Path dir : properties.imageDirs(dataDir)) {
             Files.createDirectories(dir);
@@ -257,7 +263,7 @@ class AgentSupervisor implements SmartLifecycle {
         kernel = KernelInfo.fromAgent(hello.path("kernel"));
         userfaultfd = UffdCapabilities.fromAgent(hello.path("uffd"));
         handoff = hello.path("handoff_socket").isString() ? hello.path("handoff_socket").asString()
-                : properties.embedded() ? handoffSocket().toString() : null;
+                : embedded ? handoffSocket().toString() : null;
         connection = conn;
         conn.onClose(cause -> onSupervisorThread(() -> connectionLost(conn, gen, cause)));
         readyAt = clock.instant();
@@ -270,7 +276,7 @@ class AgentSupervisor implements SmartLifecycle {
         String reason = e.getMessage();
         log.warn("agent not ready: {}", reason);
         closeConnection();
-        if (properties.embedded() && agentProcess != null && agentProcess.isAlive()) {
+        if (embedded && agentProcess != null && agentProcess.isAlive()) {
             // Its exit watcher schedules the restart, so there is exactly one path to a relaunch.
             publish(AgentState.DOWN, reason);
             agentProcess.destroyForcibly();
@@ -304,7 +310,7 @@ class AgentSupervisor implements SmartLifecycle {
         }
         connection = null;
         publish(AgentState.DOWN, "control connection lost: " + cause.getMessage());
-        if (!properties.embedded()) {
+        if (!embedded) {
             scheduleRelaunch();
             return;
         }
@@ -350,7 +356,7 @@ class AgentSupervisor implements SmartLifecycle {
         long delay = consecutiveFailures == 1 ? 0
                 : Math.min(properties.restartBackoffInitial().toMillis() << Math.min(consecutiveFailures - 2, 20),
                         properties.restartBackoffMax().toMillis());
-        log.info("{} agent in {} ms (attempt {})", properties.embedded() ? "restarting" : "reconnecting to",
+        log.info("{} agent in {} ms (attempt {})", embedded ? "restarting" : "reconnecting to",
                 delay, consecutiveFailures);
         executor.schedule(this::launch, delay, TimeUnit.MILLISECONDS);
     }
@@ -359,7 +365,7 @@ class AgentSupervisor implements SmartLifecycle {
         generation++; // silences exit watchers and pending reconnects
         AgentConnection conn = connection;
         ProcessHandle process = agentProcess;
-        if (properties.embedded() && process != null && process.isAlive()) {
+        if (embedded && process != null && process.isAlive()) {
             try {
                 if (conn != null) {
                     conn.call(MessageType.SHUTDOWN, null, Duration.ofSeconds(2));
@@ -398,7 +404,7 @@ class AgentSupervisor implements SmartLifecycle {
         synchronized (stateChanged) {
             status = new AgentStatus(state, mode(), socket.toString(),
                     state == AgentState.READY ? agentPid() : null, version, protocol, Math.max(0, launches - 1),
-                    since, lastError, kernel, userfaultfd, handoff);
+                    since, lastError, kernel, userfaultfd, handoff, node, pageChannel);
             stateChanged.notifyAll();
         }
         if (previous.state() != state && state != AgentState.STARTING) {
@@ -413,7 +419,7 @@ class AgentSupervisor implements SmartLifecycle {
         try {
             EventService log = events.getIfAvailable();
             if (log != null && running) {
-                log.publish(kind, "agent", socket.getFileName(), message, null);
+                log.publish(kind, "agent", node, "node " + node + ": " + message, null);
             }
         } catch (RuntimeException e) {
             AgentSupervisor.log.debug("could not record event {}: {}", kind, e.getMessage());
@@ -430,7 +436,7 @@ class AgentSupervisor implements SmartLifecycle {
     }
 
     private AgentMode mode() {
-        return properties.embedded() ? AgentMode.EMBEDDED : AgentMode.EXTERNAL;
+        return embedded ? AgentMode.EMBEDDED : AgentMode.EXTERNAL;
     }
 
     /**

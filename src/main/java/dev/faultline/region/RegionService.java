@@ -1,7 +1,7 @@
 package dev.faultline.region;
 
-import dev.faultline.FaultlineProperties;
 import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.NodeAgents;
 import dev.faultline.agent.AgentException;
 import dev.faultline.agent.AgentRegion;
 import dev.faultline.agent.AgentState;
@@ -17,6 +17,8 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -33,7 +35,7 @@ import org.springframework.transaction.annotation.Transactional;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
- * Regions of this node: converges the database on what the agent reports, and carries out
+ * Regions of the nodes this instance manages: converges the database on what their agents report, and carries out
  * the API's changes (labels, detach).
  */
 @Service
@@ -44,51 +46,66 @@ public class RegionService implements DisposableBean {
     private static final Duration DETACH_TIMEOUT = Duration.ofMinutes(10);
 
     private final RegionRepository regions;
-    private final AgentClient agent;
+    private final NodeAgents agents;
     private final Clock clock;
-    private final String node;
     private final TransactionTemplate tx;
     private final EventService events;
     private final Map<UUID, AgentRegion> live = new ConcurrentHashMap<>();
+    /** Which node reported a live region (only the sync thread writes it). */
+    private final Map<UUID, String> nodeOf = new ConcurrentHashMap<>();
     private final ExecutorService detaches = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "region-detach");
         t.setDaemon(true);
         return t;
     });
 
-    RegionService(RegionRepository regions, AgentClient agent, Clock clock, FaultlineProperties properties,
-            TransactionTemplate tx, EventService events) {
+    RegionService(RegionRepository regions, NodeAgents agents, Clock clock, TransactionTemplate tx,
+            EventService events) {
         this.regions = regions;
         this.events = events;
-        this.agent = agent;
+        this.agents = agents;
         this.clock = clock;
-        this.node = properties.nodeName();
         this.tx = tx;
     }
 
     /**
-     * Reads the agent's regions and converges the database on them. Does nothing while the
-     * agent is not READY: a region is only marked DETACHED when a READY agent no longer has it.
+     * Reads the regions of every node's agent and converges the database on them. A node whose
+     * agent is not READY is skipped: a region is only marked DETACHED when a READY agent no
+     * longer has it.
      */
     public void sync() {
-        if (agent.status().state() != AgentState.READY) {
-            return;
+        Map<UUID, AgentRegion> all = new HashMap<>();
+        Set<UUID> unknownState = new HashSet<>();
+        for (AgentClient agent : agents.all()) {
+            List<AgentRegion> reported = agent.status().state() == AgentState.READY ? read(agent) : null;
+            if (reported == null) {
+                live.forEach((id, r) -> {
+                    if (agent.node().equals(nodeOf.get(id))) {
+                        unknownState.add(id);
+                    }
+                });
+                continue;
+            }
+            Map<UUID, AgentRegion> byId = new HashMap<>();
+            reported.forEach(r -> byId.put(UUID.fromString(r.id()), r));
+            tx.executeWithoutResult(status -> converge(agent.node(), byId));
+            byId.keySet().forEach(id -> nodeOf.put(id, agent.node()));
+            all.putAll(byId);
         }
-        List<AgentRegion> reported;
-        try {
-            reported = agent.regions();
-        } catch (AgentException e) {
-            log.debug("region sync skipped: {}", e.getMessage());
-            return;
-        }
-        Map<UUID, AgentRegion> byId = new HashMap<>();
-        reported.forEach(r -> byId.put(UUID.fromString(r.id()), r));
-        tx.executeWithoutResult(status -> converge(byId));
-        live.keySet().retainAll(byId.keySet());
-        live.putAll(byId);
+        live.keySet().removeIf(id -> !all.containsKey(id) && !unknownState.contains(id));
+        live.putAll(all);
     }
 
-    private void converge(Map<UUID, AgentRegion> reported) {
+    private static List<AgentRegion> read(AgentClient agent) {
+        try {
+            return agent.regions();
+        } catch (AgentException e) {
+            log.debug("region sync of node {} skipped: {}", agent.node(), e.getMessage());
+            return null;
+        }
+    }
+
+    private void converge(String node, Map<UUID, AgentRegion> reported) {
         var now = clock.instant();
         for (AgentRegion r : reported.values()) {
             Optional<Region> known = regions.findById(UUID.fromString(r.id()));
@@ -194,12 +211,11 @@ public class RegionService implements DisposableBean {
         if (current.state() == RegionState.DETACHED) {
             return current;
         }
-        if (!node.equals(current.node())) {
-            throw new ApiException(ProblemKind.CONFLICT, "region " + id + " is held by node " + current.node());
-        }
+        AgentClient agent = agents.node(current.node()).orElseThrow(() -> new ApiException(ProblemKind.CONFLICT,
+                "region " + id + " is held by node " + current.node() + ", which another service instance manages"));
         if (agent.status().state() != AgentState.READY) {
-            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent is " + agent.status().state()
-                    + "; try again when it is READY");
+            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent of node " + current.node() + " is "
+                    + agent.status().state() + "; try again when it is READY");
         }
         RegionView detaching = tx.execute(status -> {
             Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));

@@ -41,7 +41,8 @@ class RestoreController {
             Map<String, String> labels,
             @Min(0) @Max(512) Integer faultAroundPages,
             @Min(-1) Long populateDelayMs,
-            @Pattern(regexp = "off|record|replay|auto", message = "must be off, record, replay or auto") String workingSet) {
+            @Pattern(regexp = "off|record|replay|auto", message = "must be off, record, replay or auto") String workingSet,
+            String node) {
     }
 
     @PostMapping
@@ -52,7 +53,8 @@ class RestoreController {
         if (problem != null) {
             throw new ApiException(ProblemKind.VALIDATION, "labels: " + problem);
         }
-        RestoreView created = restores.create(new RestoreService.Options(request.name(), labels, request.image(),
+        RestoreView created = restores.create(new RestoreService.Options(request.node(), request.name(), labels,
+                request.image(),
                 request.faultAroundPages() == null ? 16 : request.faultAroundPages(),
                 request.populateDelayMs() == null ? 1000 : request.populateDelayMs(),
                 request.workingSet() == null ? "auto" : request.workingSet()));

@@ -2,6 +2,7 @@ package dev.faultline.restore;
 
 import dev.faultline.FaultlineProperties;
 import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.NodeAgents;
 import dev.faultline.agent.AgentException;
 import dev.faultline.agent.AgentProperties;
 import dev.faultline.agent.AgentRestore;
@@ -34,27 +35,26 @@ public class RestoreService {
     private static final Logger log = LoggerFactory.getLogger(RestoreService.class);
 
     private final RestoreRepository sessions;
-    private final AgentClient agent;
+    private final NodeAgents agents;
     private final Clock clock;
-    private final String node;
     private final List<Path> imageDirs;
     private final TransactionTemplate tx;
     private final EventService events;
     private final Map<UUID, AgentRestore> live = new ConcurrentHashMap<>();
 
-    RestoreService(RestoreRepository sessions, AgentClient agent, Clock clock, FaultlineProperties faultline,
+    RestoreService(RestoreRepository sessions, NodeAgents agents, Clock clock, FaultlineProperties faultline,
             AgentProperties agentProperties, TransactionTemplate tx, EventService events) {
         this.sessions = sessions;
         this.events = events;
-        this.agent = agent;
+        this.agents = agents;
         this.clock = clock;
-        this.node = faultline.nodeName();
         this.imageDirs = agentProperties.imageDirs(faultline.dataDir());
         this.tx = tx;
     }
 
-    record Options(String name, Map<String, String> labels, String image, int faultAroundPages, long populateDelayMs,
-            String workingSet) {
+    /** @param node the node whose agent serves the session; null: this instance's primary node */
+    record Options(String node, String name, Map<String, String> labels, String image, int faultAroundPages,
+            long populateDelayMs, String workingSet) {
     }
 
     /** Checks the image, records the session, and has the agent open its handoff socket. */
@@ -69,12 +69,15 @@ public class RestoreService {
         if (size == 0) {
             throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + image + " is empty");
         }
+        AgentClient agent = options.node() == null ? agents.local() : agents.node(options.node()).orElseThrow(() ->
+                new ApiException(ProblemKind.UNPROCESSABLE, "node '" + options.node() + "' is not managed by this service instance"));
         if (agent.status().state() != AgentState.READY) {
-            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent is " + agent.status().state());
+            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent of node " + agent.node() + " is "
+                    + agent.status().state());
         }
         // Saved only once the agent has opened the session: a sync running in between must never
         // find a session in the database that the agent does not have yet.
-        RestoreSession session = new RestoreSession(node, options.name(), options.labels(), image.toString(), size,
+        RestoreSession session = new RestoreSession(agent.node(), options.name(), options.labels(), image.toString(), size,
                 options.faultAroundPages(), options.populateDelayMs(), options.workingSet(), clock.instant());
         AgentRestore created;
         try {
@@ -110,6 +113,8 @@ public class RestoreService {
     public void delete(UUID id) {
         RestoreSession session = sessions.findById(id).orElseThrow(() -> ApiException.notFound("restore session", id));
         if (session.state() != RestoreState.CLOSED && session.state() != RestoreState.FAILED) {
+            AgentClient agent = agents.node(session.node()).orElseThrow(() -> new ApiException(ProblemKind.CONFLICT,
+                    "restore session " + id + " is on node " + session.node() + ", which another service instance manages"));
             try {
                 agent.call(MessageType.RESTORE_DELETE, Map.of("id", id.toString()));
             } catch (AgentException e) {
@@ -124,16 +129,21 @@ public class RestoreService {
         events.publish("restore.closed", "restore", id, "restore session '" + session.name() + "' closed", null);
     }
 
-    /** Converges on the agent's sessions; a session the READY agent no longer knows has FAILED. */
+    /** Converges on every node's sessions; a session a READY agent no longer knows has FAILED. */
     public void sync() {
-        if (agent.status().state() != AgentState.READY) {
-            return;
+        for (AgentClient agent : agents.all()) {
+            if (agent.status().state() == AgentState.READY) {
+                sync(agent);
+            }
         }
+    }
+
+    private void sync(AgentClient agent) {
         List<AgentRestore> reported;
         try {
             reported = agent.restores();
         } catch (AgentException e) {
-            log.debug("restore sync skipped: {}", e.getMessage());
+            log.debug("restore sync of node {} skipped: {}", agent.node(), e.getMessage());
             return;
         }
         Map<UUID, AgentRestore> byId = new HashMap<>();
@@ -146,7 +156,7 @@ public class RestoreService {
         }
         tx.executeWithoutResult(status -> {
             var now = clock.instant();
-            for (RestoreSession s : sessions.findByNodeAndStateIn(node,
+            for (RestoreSession s : sessions.findByNodeAndStateIn(agent.node(),
                     EnumSet.of(RestoreState.WAITING, RestoreState.ACTIVE, RestoreState.COMPLETE))) {
                 AgentRestore r = byId.get(s.id());
                 boolean changed = r == null ? failMissing(s) : s.observe(RestoreState.valueOf(r.state()), r.error(), now);
@@ -156,9 +166,9 @@ public class RestoreService {
                             "restore session '" + s.name() + "' is " + s.state()
                                     + (s.error() == null ? "" : ": " + s.error()), null);
                 }
+                live.remove(s.id());
             }
         });
-        live.keySet().retainAll(byId.keySet());
         live.putAll(byId);
     }
 

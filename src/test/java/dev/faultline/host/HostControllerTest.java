@@ -56,7 +56,7 @@ class HostControllerTest {
                 List.of("register", "copy"), true, null);
         given(hosts.host()).willReturn(new HostInfo("node-a", kernel, uffd, new AgentStatus(AgentState.READY,
                 AgentMode.EMBEDDED, "/run/a.sock", 42L, "0.1.0", 1, 0, Instant.parse("2026-01-01T00:00:00Z"), null,
-                kernel, uffd, "/run/h.sock")));
+                kernel, uffd, "/run/h.sock", "node-a", null)));
 
         mvc.perform(get("/api/v1/host").header("Authorization", "Bearer flt_viewer"))
                 .andExpect(status().isOk())

@@ -1,0 +1,87 @@
+package dev.faultline.agent;
+
+import dev.faultline.FaultlineProperties;
+import dev.faultline.event.EventService;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.info.BuildProperties;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.stereotype.Component;
+
+/**
+ * The agents this service instance manages, one per node: the primary node (named
+ * {@code faultline.node-name}, its agent configured by {@code faultline.agent.*}) and any
+ * {@code faultline.agent.extra-nodes}. Starts their supervisors before the web server accepts
+ * requests and stops them after it has drained them.
+ */
+@Component
+public class NodeAgents implements SmartLifecycle {
+
+    private final Map<String, AgentSupervisor> supervisors = new LinkedHashMap<>();
+    private final Map<String, AgentClient> clients = new LinkedHashMap<>();
+    private final String primary;
+    private volatile boolean running;
+
+    NodeAgents(AgentProperties properties, FaultlineProperties faultline, ObjectProvider<BuildProperties> build,
+            ObjectProvider<EventService> events) {
+        BuildProperties buildProperties = build.getIfAvailable();
+        String clientName = "faultline-service " + (buildProperties == null ? "dev" : buildProperties.getVersion());
+        this.primary = faultline.nodeName();
+        add(new AgentSupervisor(primary, properties.socket(), properties.pageChannel(), faultline.dataDir(),
+                faultline.dataDir(), properties, clientName, events));
+        for (AgentProperties.ExtraNode extra : properties.extraNodes()) {
+            if (supervisors.containsKey(extra.name())) {
+                throw new IllegalStateException("node '" + extra.name() + "' is configured twice (faultline.node-name"
+                        + " and faultline.agent.extra-nodes must all differ)");
+            }
+            add(new AgentSupervisor(extra.name(), extra.socket(), extra.pageChannel(), faultline.dataDir(),
+                    faultline.dataDir().resolve("nodes").resolve(extra.name()), properties, clientName, events));
+        }
+    }
+
+    private void add(AgentSupervisor supervisor) {
+        supervisors.put(supervisor.node(), supervisor);
+        clients.put(supervisor.node(), new AgentClient(supervisor));
+    }
+
+    /** The primary node's agent. */
+    public AgentClient local() {
+        return clients.get(primary);
+    }
+
+    /** The agent of a node this instance manages. */
+    public Optional<AgentClient> node(String name) {
+        return Optional.ofNullable(clients.get(name));
+    }
+
+    /** Every node this instance manages, the primary first. */
+    public List<AgentClient> all() {
+        return List.copyOf(clients.values());
+    }
+
+    @Override
+    public void start() {
+        supervisors.values().forEach(AgentSupervisor::start);
+        running = true;
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        supervisors.values().parallelStream().forEach(AgentSupervisor::stop);
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    /** Start before the web server accepts requests, stop after it has drained them. */
+    @Override
+    public int getPhase() {
+        return 0;
+    }
+}

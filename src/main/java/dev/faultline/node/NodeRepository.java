@@ -1,0 +1,9 @@
+package dev.faultline.node;
+
+import java.util.List;
+import org.springframework.data.jpa.repository.JpaRepository;
+
+interface NodeRepository extends JpaRepository<Node, String> {
+
+    List<Node> findAllByOrderByNameAsc();
+}
