@@ -58,7 +58,8 @@ static int dispatch(struct handoff *hf, struct conn *c, const struct proto_hdr *
 		    struct conn_fds *fds, json_t **reply, struct cmd_error *err)
 {
 	struct hconn *hc = conn_opaque(c);
-	int fd;
+	unsigned want;
+	int fd, hold_fd;
 
 	switch (h->type) {
 	case PROTO_T_HELLO:
@@ -70,18 +71,24 @@ static int dispatch(struct handoff *hf, struct conn *c, const struct proto_hdr *
 		*reply = json_pack("{s:I}", "uptime_ms", (json_int_t)agent_uptime_ms(hf->ag));
 		return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	case PROTO_T_REGION_REGISTER:
-		if (fds->n != 1)
+		/* the hold uffd is the second descriptor, announced in the payload */
+		want = json_is_true(json_object_get(req, "hold_uffd")) ? 2 : 1;
+		if (fds->n != want)
 			return cmd_fail(err, PROTO_E_BAD_REQUEST,
-					"region_register carries exactly one uffd (SCM_RIGHTS), got %u",
-					fds->n);
+					"region_register carries %u uffd%s (SCM_RIGHTS)%s, got %u", want,
+					want == 1 ? "" : "s",
+					want == 1 ? "" : ": the uffd and the hold uffd", fds->n);
 		fd = fds->fd[0];
-		fds->fd[0] = -1;
+		hold_fd = want == 2 ? fds->fd[1] : -1;
+		fds->fd[0] = fds->fd[1] = -1;
 		if (hf->session && !hf->session->image) {
 			close(fd);
+			if (hold_fd >= 0)
+				close(hold_fd);
 			return cmd_fail(err, PROTO_E_CONFLICT, "the session failed: %s",
 					hf->session->error ? hf->session->error : "no image");
 		}
-		return attach_register(hf->ag, c, hf->session, h, req, fd, reply, err);
+		return attach_register(hf->ag, c, hf->session, h, req, fd, hold_fd, reply, err);
 	case PROTO_T_REGION_UNREGISTER:
 		if (attach_unregister(hf->ag, conn_peer(c), req, err))
 			return -1;

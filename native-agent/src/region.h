@@ -104,6 +104,9 @@ struct region {
 	uint32_t page_size;
 	unsigned modes;
 	uint64_t features;
+	bool hold;                /* came with a hold uffd (PROTOCOL.md §2.1) */
+	uint64_t hold_features;
+	bool resumed;             /* registered again after an agent restart */
 	enum region_source source;
 	enum region_kind kind;
 	struct image *image;      /* released when the region is detached */

@@ -71,6 +71,15 @@ static const struct t_case cases[] = {
 	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
 
+	{ "track/two_uffds", t_track_two_uffds, T_NEEDS_UFFD },
+	{ "track/dirty_exact_async", t_track_dirty_exact_async, T_NEEDS_UFFD },
+	{ "track/dirty_exact_hold", t_track_dirty_exact_hold, T_NEEDS_UFFD },
+	{ "track/move_forgets_and_wakes", t_track_move_forgets_and_wakes, T_NEEDS_UFFD },
+	{ "track/reset_recovers", t_track_reset_recovers, T_NEEDS_UFFD },
+	{ "track/soft_dirty_probe", t_track_soft_dirty_probe, 0 },
+	{ "hold/consistent_cut", t_hold_consistent_cut, T_NEEDS_UFFD },
+	{ "hold/rounds_converge", t_hold_rounds_converge, T_NEEDS_UFFD },
+
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
 	{ "restore/two_threads", t_restore_two_threads, T_NEEDS_UFFD },

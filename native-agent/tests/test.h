@@ -134,6 +134,16 @@ int t_session_working_set_replay(const struct t_env *env);
 int t_session_agent_killed(const struct t_env *env);
 int t_session_commands(const struct t_env *env);
 
+/* test_track.c */
+int t_track_two_uffds(const struct t_env *env);
+int t_track_dirty_exact_async(const struct t_env *env);
+int t_track_dirty_exact_hold(const struct t_env *env);
+int t_track_move_forgets_and_wakes(const struct t_env *env);
+int t_track_reset_recovers(const struct t_env *env);
+int t_track_soft_dirty_probe(const struct t_env *env);
+int t_hold_consistent_cut(const struct t_env *env);
+int t_hold_rounds_converge(const struct t_env *env);
+
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);
 int t_ctl_ping(const struct t_env *env);
