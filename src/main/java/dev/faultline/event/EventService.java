@@ -15,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.data.domain.Limit;
 import org.springframework.http.MediaType;
+import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 import org.springframework.transaction.support.TransactionSynchronization;
@@ -36,6 +37,7 @@ public class EventService implements SmartLifecycle {
     private static final Duration HEARTBEAT = Duration.ofSeconds(15);
 
     private final EventRepository events;
+    private final EventProperties properties;
     private final Clock clock;
     private final String node;
     private static final JsonMapper JSON = JsonMapper.builder().build();
@@ -43,8 +45,9 @@ public class EventService implements SmartLifecycle {
     private volatile ScheduledExecutorService tailer;
     private volatile long lastBroadcast;
 
-    EventService(EventRepository events, Clock clock, FaultlineProperties properties) {
+    EventService(EventRepository events, EventProperties eventProperties, Clock clock, FaultlineProperties properties) {
         this.events = events;
+        this.properties = eventProperties;
         this.clock = clock;
         this.node = properties.nodeName();
     }
@@ -65,6 +68,17 @@ public class EventService implements SmartLifecycle {
                 }
             });
         }
+    }
+
+    /** Deletes events older than {@code faultline.events.retention}; returns how many. */
+    @Scheduled(fixedDelayString = "PT1H", initialDelayString = "PT1M")
+    @Transactional
+    public long prune() {
+        long deleted = events.deleteByOccurredAtBefore(clock.instant().minus(properties.retention()));
+        if (deleted > 0) {
+            log.info("deleted {} events older than {}", deleted, properties.retention());
+        }
+        return deleted;
     }
 
     @Transactional(readOnly = true)

@@ -3,6 +3,7 @@ package dev.faultline.snapshot;
 import dev.faultline.MutableClock;
 import java.time.Instant;
 import dev.faultline.FaultlineProperties;
+import dev.faultline.event.EventProperties;
 import dev.faultline.event.EventService;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.test.context.TestConfiguration;
@@ -15,7 +16,7 @@ import org.springframework.context.annotation.Import;
  */
 @TestConfiguration(proxyBeanMethods = false)
 @Import({SnapshotService.class, SnapshotJobs.class, EventService.class})
-@EnableConfigurationProperties({SnapshotProperties.class, FaultlineProperties.class})
+@EnableConfigurationProperties({SnapshotProperties.class, FaultlineProperties.class, EventProperties.class})
 public class SnapshotTestConfig {
 
     public static final Instant START = Instant.parse("2026-01-05T08:00:00Z");
