@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -56,6 +57,7 @@ struct fl_region {
 	struct flu_uffds u; /* fd -1 once the agent released the region */
 	json_t *payload;    /* region_register payload, sent again on reconnect */
 	uint64_t resumed;   /* connection generation it was last registered on */
+	_Atomic int migrated; /* the agent said the region moved to another host */
 };
 
 struct fl_client {
@@ -203,6 +205,25 @@ static void on_detached(fl_client *c, json_t *body)
 		close(u.hold_fd);
 }
 
+/*
+ * region_migrated: the region lives on another host now.  Its writers are
+ * held on the hold uffd for good (they must never run here again); the
+ * uffds stay open so that they keep waiting.  The workload learns it with
+ * fl_region_migrated() and exits or unmaps the range.
+ */
+static void on_migrated(fl_client *c, json_t *body)
+{
+	const char *id = json_string_value(json_object_get(body, "id"));
+
+	pthread_mutex_lock(&c->mu);
+	for (struct fl_region *r = c->regions; id && r; r = r->next) {
+		if (!strcmp(r->id, id))
+			atomic_store(&r->migrated, 1);
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* One frame read by the watcher (or by fl_connect before it runs). */
 static void handle_frame(fl_client *c, const struct proto_hdr *h, json_t *body)
 {
@@ -214,7 +235,10 @@ static void handle_frame(fl_client *c, const struct proto_hdr *h, json_t *body)
 	}
 	if (h->type == PROTO_T_REGION_DETACHED)
 		on_detached(c, body);
-	if (h->type == PROTO_T_REGION_DETACHED || h->type == PROTO_T_PING) {
+	if (h->type == PROTO_T_REGION_MIGRATED)
+		on_migrated(c, body);
+	if (h->type == PROTO_T_REGION_DETACHED || h->type == PROTO_T_PING ||
+	    h->type == PROTO_T_REGION_MIGRATED) {
 		empty = json_object();
 		send_frame(c, h->type, PROTO_F_REPLY, h->id, empty, NULL);
 		json_decref(empty);
@@ -559,6 +583,11 @@ static void region_unref(struct fl_region *r)
 const char *fl_region_id(const fl_region *r)
 {
 	return r ? r->id : NULL;
+}
+
+int fl_region_migrated(const fl_region *r)
+{
+	return r ? atomic_load(&((fl_region *)r)->migrated) : 0;
 }
 
 int fl_region_unregister(fl_region *r)

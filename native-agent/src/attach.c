@@ -232,6 +232,11 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 	r->hold_features = hr.hold_features;
 	r->resumed = hr.resume;
 	r->source = REGION_SRC_LIBFAULTLINE;
+	if (hold_fd >= 0) {
+		/* a migration drives both uffds itself (mig_src.c); the engine keeps its own */
+		r->ctl.mig_track_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		r->ctl.mig_hold_fd = fcntl(hold_fd, F_DUPFD_CLOEXEC, 0);
+	}
 	r->ctl.register_key = defer_key(&ag->defer);
 	if (defer_add(&ag->defer, r->ctl.register_key, conn_ref(c), h->type, h->id)) {
 		region_put(r);

@@ -89,6 +89,7 @@ struct region_ctl {
 	uint64_t populated;        /* pages installed by region_detach */
 	uint64_t replayed;         /* pages installed by working-set replay */
 	bool complete;
+	int mig_track_fd, mig_hold_fd; /* copies of a hold-capable region's uffds, -1: none */
 };
 
 struct region {
