@@ -228,8 +228,10 @@ static void deliver(struct mig_dst *d, uint64_t first, uint64_t n, const uint8_t
 		m->st.demand_pages += n;
 		m->st.demand_bytes += data ? n * m->page_size : 0;
 	}
-	if (switched)
+	if (switched) {
 		d->held += fresh;
+		m->st.remaining_pages = m->n_pages - d->held;
+	}
 	pthread_mutex_unlock(&m->mu);
 	if (switched) {
 		install(d, first, n);

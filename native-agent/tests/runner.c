@@ -80,6 +80,16 @@ static const struct t_case cases[] = {
 	{ "hold/consistent_cut", t_hold_consistent_cut, T_NEEDS_UFFD },
 	{ "hold/rounds_converge", t_hold_rounds_converge, T_NEEDS_UFFD },
 
+	{ "pchan/golden_bytes", t_pchan_golden, 0 },
+	{ "pchan/malformed", t_pchan_malformed, 0 },
+	{ "pchan/auth", t_pchan_auth, 0 },
+	{ "mig/byte_for_byte", t_mig_byte_for_byte, T_NEEDS_UFFD },
+	{ "mig/cut_and_resume", t_mig_cut_and_resume, T_NEEDS_UFFD },
+	{ "mig/wrong_secret", t_mig_wrong_secret, T_NEEDS_UFFD },
+	{ "mig/malformed_refused", t_mig_malformed_refused, T_NEEDS_UFFD },
+	{ "mig/request_out_of_range_and_cancel", t_mig_request_out_of_range, T_NEEDS_UFFD },
+	{ "mig_long/byte_for_byte_256m", t_mig_byte_for_byte_256m, T_NEEDS_UFFD | T_LONG },
+
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
 	{ "restore/two_threads", t_restore_two_threads, T_NEEDS_UFFD },
@@ -398,6 +408,8 @@ int main(int argc, char **argv)
 
 		if (!selected(c->name, filters, n_filters))
 			continue;
+		if ((c->needs & T_LONG) && !n_filters)
+			continue; /* make check-long */
 		printf("[ RUN  ] %s\n", c->name);
 		t0 = now_ms();
 		why = missing_reason(&env, c->needs);
