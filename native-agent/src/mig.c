@@ -946,10 +946,10 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 	case PROTO_T_MIGRATION_CANCEL:
 		if (phase == MIG_CANCELLED)
 			break;
-		if (m->role == MIG_SOURCE && (m->st.switchover_at_ms || phase == MIG_COMPLETED)) {
+		if (m->st.switchover_at_ms || phase == MIG_COMPLETED) {
 			pthread_mutex_unlock(&m->mu);
-			return cmd_fail(err, PROTO_E_CONFLICT, "the source switched over: the destination runs "
-					"the region now; cancel is refused, recovery (resume) is not");
+			return cmd_fail(err, PROTO_E_CONFLICT, "the migration switched over: the destination "
+					"runs the region now; cancel is refused, recovery (resume) is not");
 		}
 		pthread_mutex_unlock(&m->mu);
 		stop_job(ag, m, true);

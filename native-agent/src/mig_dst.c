@@ -58,6 +58,7 @@ struct mig_dst {
 	uint64_t last_seq;
 	bool switched;
 	uint64_t held;               /* ready pages after the switchover */
+	uint64_t switch_ns;          /* when the switchover arrived (CLOCK_MONOTONIC) */
 	bool done_sent;
 	int main_fd, pre_fd;
 	bool main_busy, pre_busy;
@@ -122,6 +123,9 @@ static void served(struct mig_dst *d, uint64_t p, uint64_t now)
 	if (!t)
 		return;
 	pthread_mutex_lock(&m->mu);
+	/* a workload that attached early waited for the switchover, not for a page */
+	if (t < d->switch_ns)
+		t = d->switch_ns;
 	if (!m->st.first_fault_ms)
 		m->st.first_fault_ms = jx_now_ms();
 	mig_latency(m, now > t ? now - t : 0);
@@ -332,6 +336,7 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 		held += abit_test(d->ready, p);
 	pthread_mutex_lock(&m->mu);
 	d->switched = true;
+	d->switch_ns = now_ns();
 	d->held = held;
 	m->st.switchover_at_ms = at;
 	m->st.remaining_pages = m->n_pages - held;
