@@ -16,6 +16,7 @@
  *   dump FILE        the region's bytes into FILE (the source: while held)
  *   wait-migrated    the source: until the agent said the region moved
  *   check            the destination: are the markers still there?
+ *   drop N           MADV_DONTNEED page N, then check that it reads zero
  *   exit             exit 0 at once (held writers and all)
  */
 #define _GNU_SOURCE
@@ -125,6 +126,16 @@ static int commands(uint8_t *mem, uint64_t size, fl_region *r, uint64_t mark,
 			}
 			printf("{\"markers\":%llu,\"markers_wrong\":%llu}\n", (unsigned long long)mark,
 			       (unsigned long long)bad);
+		} else if (!strncmp(line, "drop ", 5)) {
+			/* MADV_DONTNEED a page: it must read zero afterwards, never old bytes */
+			uint64_t pg = strtoull(line + 5, NULL, 10) % (size / 4096), nonzero = 0;
+
+			if (madvise(mem + pg * 4096, 4096, MADV_DONTNEED))
+				nonzero = 1;
+			for (unsigned i = 0; i < 4096; i++)
+				nonzero += mem[pg * 4096 + i] != 0;
+			printf("{\"dropped\":%llu,\"nonzero_bytes\":%llu}\n", (unsigned long long)pg,
+			       (unsigned long long)nonzero);
 		} else if (!strcmp(line, "exit")) {
 			fflush(stdout);
 			_exit(0);

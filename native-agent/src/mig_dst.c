@@ -53,6 +53,7 @@ struct mig_dst {
 	_Atomic uint64_t *ready;     /* staged and current */
 	_Atomic uint64_t *installed; /* in the workload's memory */
 	_Atomic uint64_t *want;      /* requested from the source, not arrived */
+	_Atomic uint64_t *removed;   /* the workload dropped them (MADV_DONTNEED): zero from now on */
 	_Atomic uint64_t *fault_ns;  /* when a thread first faulted on the page, 0: none */
 	/* under m->mu */
 	uint64_t last_seq;
@@ -65,7 +66,7 @@ struct mig_dst {
 	unsigned threads;            /* connection threads running */
 	bool pre_new;                /* a new preempt channel: resend pending requests */
 	/* the attached workload */
-	bool attached;
+	_Atomic bool attached;
 	int uffd, pidfd;
 	pid_t pid;
 	uint64_t start;
@@ -148,12 +149,13 @@ static void install(struct mig_dst *d, uint64_t first, uint64_t n)
 		struct uffdio_copy cp;
 		uint64_t done, now;
 
-		if (abit_test(d->installed, p) || !abit_test(d->ready, p)) {
+		if (abit_test(d->installed, p) || !abit_test(d->ready, p) || abit_test(d->removed, p)) {
 			p++;
 			continue;
 		}
 		q = p + 1;
-		while (q < end && !abit_test(d->installed, q) && abit_test(d->ready, q))
+		while (q < end && !abit_test(d->installed, q) && abit_test(d->ready, q) &&
+		       !abit_test(d->removed, q))
 			q++;
 		cp = (struct uffdio_copy){ .dst = d->start + p * m->page_size,
 					   .src = (uintptr_t)(d->staging + p * m->page_size),
@@ -475,7 +477,17 @@ static void request(struct mig_dst *d, uint64_t p)
 
 static void serve(struct mig_dst *d, uint64_t p)
 {
-	if (abit_test(d->installed, p)) {
+	if (abit_test(d->removed, p)) {
+		/* dropped by the workload: it reads zero now, never the migrated bytes */
+		struct uffdio_zeropage zp = {
+			.range = { .start = d->start + p * d->m->page_size, .len = d->m->page_size },
+		};
+
+		if (ioctl(d->uffd, UFFDIO_ZEROPAGE, &zp) && errno != EAGAIN)
+			ioctl(d->uffd, UFFDIO_WAKE, &zp.range);
+		abit_set(d->installed, p);
+		served(d, p, now_ns());
+	} else if (abit_test(d->installed, p)) {
 		struct uffdio_range r = { .start = d->start + p * d->m->page_size,
 					  .len = d->m->page_size };
 
@@ -497,6 +509,26 @@ static void resend_requests(struct mig_dst *d)
 			abit_clear(d->want, p);
 			request(d, p);
 		}
+	}
+}
+
+/*
+ * MADV_DONTNEED / munmap by the workload: those pages are not present any
+ * more and must read as zero from now on.  (A page being installed by a
+ * reader thread at this very moment can still land after the event was
+ * read; the kernel refuses installs only while the event is pending.)
+ */
+static void on_remove(struct mig_dst *d, uint64_t start, uint64_t end)
+{
+	struct mig *m = d->m;
+	uint64_t lo = start > d->start ? start : d->start;
+	uint64_t hi = end < d->start + m->length ? end : d->start + m->length;
+
+	for (uint64_t a = lo; a < hi; a += m->page_size) {
+		uint64_t p = (a - d->start) / m->page_size;
+
+		abit_set(d->removed, p);
+		abit_clear(d->installed, p);
 	}
 }
 
@@ -543,24 +575,21 @@ static void *fault_main(void *arg)
 		}
 		if (!pf[0].revents) {
 			if (idle_work) {
-				/* staged pages nobody asked for yet: install them while idle */
-				install(d, d->bg_cursor, m->n_pages - d->bg_cursor < DST_BG_CHUNK
-								 ? m->n_pages - d->bg_cursor
-								 : DST_BG_CHUNK);
-				while (d->bg_cursor < m->n_pages && abit_test(d->installed, d->bg_cursor))
+				/*
+				 * Pages staged before the switchover that nobody touched yet:
+				 * installed while idle.  Pages not here yet are installed
+				 * when they arrive, removed ones read zero: both are skipped.
+				 */
+				while (d->bg_cursor < m->n_pages &&
+				       (abit_test(d->installed, d->bg_cursor) ||
+					abit_test(d->removed, d->bg_cursor) ||
+					!abit_test(d->ready, d->bg_cursor)))
 					d->bg_cursor++;
-				if (d->bg_cursor < m->n_pages && !abit_test(d->ready, d->bg_cursor)) {
-					/* not here yet: look further on, come back later */
-					uint64_t c = d->bg_cursor;
-
-					while (c < m->n_pages && (abit_test(d->installed, c) ||
-								  !abit_test(d->ready, c)))
-						c++;
-					if (c == m->n_pages)
-						d->bg_cursor = m->n_pages; /* the rest comes by delivery */
-					else
-						install(d, c, 1);
-				}
+				if (d->bg_cursor < m->n_pages)
+					install(d, d->bg_cursor,
+						m->n_pages - d->bg_cursor < DST_BG_CHUNK
+							? m->n_pages - d->bg_cursor
+							: DST_BG_CHUNK);
 			}
 			continue;
 		}
@@ -573,6 +602,10 @@ static void *fault_main(void *arg)
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
 			uint64_t addr = msgs[i].arg.pagefault.address, p, t;
 
+			if (msgs[i].event == UFFD_EVENT_REMOVE || msgs[i].event == UFFD_EVENT_UNMAP) {
+				on_remove(d, msgs[i].arg.remove.start, msgs[i].arg.remove.end);
+				continue;
+			}
 			if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
 				if (msgs[i].event == UFFD_EVENT_FORK)
 					close((int)msgs[i].arg.fork.ufd);
@@ -665,9 +698,10 @@ int mig_dst_start(struct mig *m, char *why, size_t why_len)
 	d->ready = calloc(words, sizeof(uint64_t));
 	d->installed = calloc(words, sizeof(uint64_t));
 	d->want = calloc(words, sizeof(uint64_t));
+	d->removed = calloc(words, sizeof(uint64_t));
 	d->fault_ns = calloc(m->n_pages, sizeof(uint64_t));
 	d->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->staging == MAP_FAILED || !d->ready || !d->installed || !d->want || !d->fault_ns ||
+	if (d->staging == MAP_FAILED || !d->ready || !d->installed || !d->want || !d->removed || !d->fault_ns ||
 	    d->ev_fd < 0) {
 		if (d->staging == MAP_FAILED)
 			d->staging = NULL;
@@ -711,6 +745,7 @@ void mig_dst_stop(struct mig *m)
 	free((void *)d->ready);
 	free((void *)d->installed);
 	free((void *)d->want);
+	free((void *)d->removed);
 	free((void *)d->fault_ns);
 	pthread_mutex_destroy(&d->send_mu);
 	free(d);
