@@ -46,6 +46,7 @@
 
 #define DST_ACK_EVERY 32       /* data frames between two acks while busy */
 #define DST_BG_CHUNK 256       /* pages installed per idle step */
+#define DST_REQ_AHEAD 16       /* a demand request also asks for this many missing pages after */
 
 struct mig_dst {
 	struct mig *m;
@@ -459,6 +460,10 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 
 /* ---- the fault thread -------------------------------------------------- */
 
+/*
+ * Asks for page p and the missing pages right after it (a workload that
+ * reads on will want them next; one round trip instead of sixteen).
+ */
 static void request(struct mig_dst *d, uint64_t p)
 {
 	struct mig *m = d->m;
@@ -466,6 +471,10 @@ static void request(struct mig_dst *d, uint64_t p)
 
 	if (abit_set(d->want, p))
 		return; /* asked already; a new channel resends every pending request */
+	while (h.count < DST_REQ_AHEAD && p + h.count < m->n_pages &&
+	       !abit_test(d->ready, p + h.count) && !abit_test(d->removed, p + h.count) &&
+	       !abit_set(d->want, p + h.count))
+		h.count++;
 	pthread_mutex_lock(&d->send_mu);
 	if (d->pre_fd >= 0 && pchan_send(d->pre_fd, &h, NULL))
 		shutdown(d->pre_fd, SHUT_RDWR);

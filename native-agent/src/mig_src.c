@@ -74,6 +74,7 @@ struct mig_src {
 	bool broken;           /* under mu: a connection failed */
 	bool done_seen;        /* under mu: the destination sent DONE */
 	uint64_t acked;        /* under mu */
+	_Atomic uint64_t hint; /* page after the last demand request + 1, 0: none */
 	uint8_t *buf, *pre_buf;
 	double tokens;
 	uint64_t tok_ns;
@@ -444,6 +445,8 @@ static void *preempt_main(void *arg)
 		m->st.postcopy_requests++;
 		bitmap_clear(s->todo, h.page, h.count);
 		pthread_mutex_unlock(&m->mu);
+		/* the background push goes on where the workload is (locality) */
+		atomic_store(&s->hint, h.page + h.count + 1);
 		r = send_range(s, s->pre_fd, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
 		if (r == -2) {
 			mig_fail(m, "cannot read the region's pages: %s", strerror(errno));
@@ -706,10 +709,18 @@ static int switchover(struct mig_src *s)
 /* One pass over todo; returns as interrupted() does, or -1 on a failure. */
 static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct runs *runs)
 {
-	uint64_t cursor = 0, first, n;
+	uint64_t cursor = 0, first, n, hint;
 
 	while (next_todo(s, &cursor, &first, &n)) {
 		int r = interrupted(s, deadline_ns);
+
+		if (st == ST_POSTCOPY && (hint = atomic_exchange(&s->hint, 0)) &&
+		    hint - 1 < s->m->n_pages && (hint - 1 > first + n || hint - 1 < first)) {
+			/* a demand request elsewhere: carry on from there, this run later */
+			give_back(s, first, n);
+			cursor = hint - 1;
+			continue;
+		}
 
 		if (!r)
 			r = send_range(s, s->main_fd, first, n, st, s->buf, runs);
