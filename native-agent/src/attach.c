@@ -14,6 +14,7 @@
 #include "attach.h"
 #include "fault.h"
 #include "image.h"
+#include "mig.h"
 #include "region.h"
 #include "restore.h"
 #include "srv.h"
@@ -231,6 +232,8 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 	r->hold = hold_fd >= 0;
 	r->hold_features = hr.hold_features;
 	r->resumed = hr.resume;
+	if (hr.resume && hold_fd >= 0)
+		mig_region_resumed(ag, r, fd, hold_fd);
 	r->source = REGION_SRC_LIBFAULTLINE;
 	if (hold_fd >= 0) {
 		/* a migration drives both uffds itself (mig_src.c); the engine keeps its own */

@@ -28,6 +28,9 @@
 #include "mig.h"
 #include "region.h"
 #include "srv.h"
+#include "track.h"
+#include "uffd_compat.h"
+#include "afile.h"
 
 #define LOG_COMP "migration"
 #include "log.h"
@@ -527,6 +530,15 @@ int mig_start(struct agent *ag)
 	reg->notify_h.opaque = ag;
 	if (loop_add(&ag->loop, reg->notify_fd, EPOLLIN, &reg->notify_h))
 		return -1;
+	{
+		char dir[512];
+
+		snprintf(dir, sizeof(dir), "%s/migration", ag->opts.state_dir);
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			pr_perror(&ag->log, "cannot create the migration directory", LF_STR("path", dir));
+			return -1;
+		}
+	}
 	if (!ag->opts.page_channel_listen)
 		return 0;
 	reg->listen_fd = pchan_listen(ag->opts.page_channel_listen, reg->bound, sizeof(reg->bound));
@@ -599,6 +611,57 @@ void mig_stop(struct agent *ag)
 	pthread_cond_destroy(&reg->cond);
 	free(reg);
 	ag->mig = NULL;
+}
+
+/* ---- agent restarts ---------------------------------------------------- */
+
+static void held_path(const struct agent *ag, const char *region_id, char *out, size_t len)
+{
+	snprintf(out, len, "%s/migration/%s.held", ag->opts.state_dir, region_id);
+}
+
+/*
+ * Written when a source switches over: from then on the region's writers
+ * must never run on this host again, also across an agent restart.
+ */
+int mig_mark_held(struct mig *m)
+{
+	char path[512], body[128];
+	int n = snprintf(body, sizeof(body), "{\"migration_id\":\"%s\"}\n", m->id);
+
+	held_path(m->ag, m->region_id, path, sizeof(path));
+	return afile_write(path, body, (size_t)n, 0600);
+}
+
+/*
+ * A region with a hold uffd registered again after an agent restart.  A
+ * migration the old agent ran may have left it on the hold uffd with its
+ * writers waiting: unless that migration had switched over (the marker),
+ * the region goes back to its track uffd, unprotected, writers woken, as
+ * a cancel would.  A switched-over region stays held.
+ */
+void mig_region_resumed(struct agent *ag, struct region *r, int fd, int hold_fd)
+{
+	char path[512];
+	struct track t;
+	uint64_t reg = UFFDIO_REGISTER_MODE_WP;
+
+	held_path(ag, r->id, path, sizeof(path));
+	if (!access(path, F_OK)) {
+		pr_warn(&ag->log, "region stays held: it migrated to another host",
+			LF_STR("region", r->id), LF_STR("marker", path));
+		return;
+	}
+	if (r->modes & REGION_MODE_MISSING)
+		reg |= UFFDIO_REGISTER_MODE_MISSING;
+	if (track_init(&t, r->pid, fd, hold_fd, region_start(r), r->n_pages, r->page_size, reg, 1)) {
+		pr_pwarn(&ag->log, "cannot check the resumed region's uffds", LF_STR("region", r->id));
+		return;
+	}
+	if (track_reset(&t))
+		pr_pwarn(&ag->log, "cannot give the resumed region back to its track uffd",
+			  LF_STR("region", r->id));
+	track_fini(&t);
 }
 
 /* ---- control messages -------------------------------------------------- */

@@ -111,6 +111,8 @@ bool mig_is_command(uint8_t type);
 int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t **reply,
 		     struct cmd_error *err);
 json_t *mig_json(struct mig *m);
+struct region;
+void mig_region_resumed(struct agent *ag, struct region *r, int fd, int hold_fd);
 
 /* ---- any thread -------------------------------------------------------- */
 
@@ -129,6 +131,7 @@ int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int ho
 void mig_src_stop(struct mig *m, bool cancel);
 void mig_src_kick(struct mig *m);
 void mig_src_json(struct mig *m, json_t *stats);
+int mig_mark_held(struct mig *m);
 
 int mig_dst_start(struct mig *m, char *why, size_t why_len);
 void mig_dst_stop(struct mig *m);

@@ -693,6 +693,9 @@ static int switchover(struct mig_src *s)
 		mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
 		return -1;
 	}
+	if (mig_mark_held(m))
+		pr_pwarn(&m->ag->log, "cannot record the switchover; an agent restart would not "
+			 "know the region moved", LF_STR("migration", m->id));
 	pthread_mutex_lock(&m->mu);
 	m->st.switchover_at_ms = jx_now_ms();
 	m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);

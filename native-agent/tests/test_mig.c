@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -805,6 +806,70 @@ int t_mig_request_out_of_range(const struct t_env *env)
 	json_decref(m);
 	h_proc_write(&src, "exit\n");
 	CHECK_OK(h_proc_wait(&src, 10000));
+	json_decref(out);
+	return T_PASS;
+}
+
+/* Writes counted by the source demo, after at least one more than `since` (deadline ~10 s). */
+static uint64_t writes_after(struct h_proc *src, uint64_t since)
+{
+	uint64_t w = since;
+
+	for (int i = 0; i < 1000 && w <= since; i++) {
+		json_t *j = cmd(src, "dump /dev/null\n", 10000);
+
+		w = j ? (uint64_t)json_integer_value(json_object_get(j, "writes")) : since;
+		json_decref(j);
+		if (w <= since)
+			nap_ms(10);
+	}
+	return w;
+}
+
+/*
+ * The source agent is killed mid-precopy, its writers waiting on the hold
+ * uffd; the agent started again on the same state directory gives the
+ * region back to the track uffd when libfaultline registers it again, so
+ * the workload runs on (nothing had switched over).
+ */
+int t_mig_source_agent_killed(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src;
+	struct h_agent again;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	json_t *in, *out, *m;
+	uint64_t w, w2;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:s, s:n}", "postcopy", "manual", "postcopy_after_ms"));
+	CHECK(out);
+	for (int i = 0;; i++) {
+		m = wait_phase(p.sctl, id, "precopy", 10000);
+		CHECK(m && i < 1000);
+		if (stat_of(m, "rounds") >= 1)
+			break;
+		json_decref(m);
+		nap_ms(10);
+	}
+	json_decref(m);
+	CHECK_OK(kill(p.src.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&p.src, H_TIMEOUT_MS));
+	close(p.sctl);
+	CHECK_OK(h_agent_spawn(&again, p.src.dir, p.src.sock, NULL));
+	CHECK_OK(h_agent_wait_ready(&again, H_TIMEOUT_MS));
+	w = writes_after(&src, 0);
+	w2 = writes_after(&src, w);
+	CHECKF(w2 > w, "the workload's writers stay blocked after the agent restarted");
+	h_proc_write(&src, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	json_decref(in);
 	json_decref(out);
 	return T_PASS;
 }
