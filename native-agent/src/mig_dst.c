@@ -689,6 +689,36 @@ int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t 
 	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 
+/*
+ * The job ends (deleted, or the agent stops) after the destination got
+ * every page: what is still only staged is installed, then the range is
+ * unregistered, so the workload owns plain memory that no agent serves any
+ * more (a page it drops later reads zero, as anonymous memory does).  A
+ * job that had not got every page leaves the range registered: its
+ * faults wait rather than read zeros.
+ */
+static void release_region(struct mig_dst *d)
+{
+	struct mig *m = d->m;
+	struct uffdio_range r = { .start = d->start, .len = m->length };
+
+	if (!d->attached || !d->switched || d->held != m->n_pages)
+		return;
+	install(d, 0, m->n_pages);
+	for (uint64_t p = 0; p < m->n_pages; p++) {
+		if (!abit_test(d->installed, p) && !abit_test(d->removed, p)) {
+			pr_warn(&m->ag->log, "destination region left registered: a page is not installed",
+				LF_STR("migration", m->id), LF_UINT("page", p));
+			return;
+		}
+	}
+	if (ioctl(d->uffd, UFFDIO_UNREGISTER, &r) && errno != ESRCH)
+		pr_pwarn(&m->ag->log, "cannot unregister the destination region", LF_STR("migration", m->id));
+	else
+		pr_info(&m->ag->log, "destination region released to its workload",
+			LF_STR("migration", m->id), LF_STR("region", m->region_id));
+}
+
 /* ---- start and stop ---------------------------------------------------- */
 
 int mig_dst_start(struct mig *m, char *why, size_t why_len)
@@ -743,6 +773,7 @@ void mig_dst_stop(struct mig *m)
 		wake_fault_thread(d);
 		pthread_join(d->fault_th, NULL);
 	}
+	release_region(d);
 	if (d->uffd >= 0)
 		close(d->uffd);
 	if (d->pidfd >= 0)

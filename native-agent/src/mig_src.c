@@ -668,7 +668,7 @@ static int interrupted(struct mig_src *s, uint64_t deadline_ns)
 	int r = 0;
 
 	pthread_mutex_lock(&m->mu);
-	if (m->stop || m->want_pause)
+	if (m->stop || m->want_pause || m->phase == MIG_FAILED)
 		r = 1;
 	else if (s->broken)
 		r = 3;

@@ -520,6 +520,20 @@ static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 	j = cmd(&src, "wait-migrated\n", 70000);
 	CHECK(j && json_is_true(json_object_get(j, "migrated")));
 	json_decref(j);
+	/* deleting the finished jobs: the destination's memory is its own, no agent needed */
+	m = h_call(p.dctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	CHECK_OK(h_wait_log(p.dst.log, "destination region released to its workload", 10000));
+	j = cmd(&dst, "check\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "markers_wrong")) == 0);
+	json_decref(j);
+	j = cmd(&dst, "drop 7\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "nonzero_bytes")) == 0);
+	json_decref(j);
 	h_proc_write(&src, "exit\n");
 	h_proc_write(&dst, "exit\n");
 	CHECK_OK(h_proc_wait(&src, 10000));
