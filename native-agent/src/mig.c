@@ -237,8 +237,8 @@ json_t *mig_json(struct mig *m)
 	memcpy(error, m->error, sizeof(error));
 	memcpy(region_id, m->region_id, sizeof(region_id));
 	memcpy(channel, m->channel, sizeof(channel));
-	if (m->role == MIG_SOURCE && m->src == NULL && phase == MIG_PRECOPY)
-		st.remaining_pages = m->n_pages;
+	if (m->role == MIG_SOURCE)
+		st.remaining_pages = mig_src_remaining(m);
 	pthread_mutex_unlock(&m->mu);
 	if (m->role == MIG_DEST)
 		attached = region_id[0] != '\0';

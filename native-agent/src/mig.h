@@ -130,7 +130,7 @@ int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int ho
 		  unsigned modes, char *why, size_t why_len);
 void mig_src_stop(struct mig *m, bool cancel);
 void mig_src_kick(struct mig *m);
-void mig_src_json(struct mig *m, json_t *stats);
+uint64_t mig_src_remaining(struct mig *m);
 int mig_mark_held(struct mig *m);
 
 int mig_dst_start(struct mig *m, char *why, size_t why_len);
@@ -138,6 +138,5 @@ void mig_dst_stop(struct mig *m);
 void mig_dst_kick(struct mig *m);
 int mig_dst_conn(struct mig *m, int fd, enum pchan_kind kind, uint64_t *last_seq);
 void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind);
-void mig_dst_json(struct mig *m, json_t *obj, json_t *stats);
 
 #endif /* FAULTLINE_MIG_H */

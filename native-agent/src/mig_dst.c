@@ -206,8 +206,13 @@ static void send_done(struct mig_dst *d)
 	pthread_mutex_unlock(&d->send_mu);
 }
 
-/* Pages of a PAGES (data) or ZERO (data NULL) frame. */
-static void deliver(struct mig_dst *d, uint64_t first, uint64_t n, const uint8_t *data, bool demand)
+/*
+ * Pages of a PAGES frame (data: their bytes were read straight into the
+ * staging; once the source holds, a page read again gets the same bytes,
+ * so a concurrent install from it reads the same either way) or of a ZERO
+ * frame.
+ */
+static void deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, bool demand)
 {
 	struct mig *m = d->m;
 	uint64_t fresh = 0;
@@ -219,10 +224,7 @@ static void deliver(struct mig_dst *d, uint64_t first, uint64_t n, const uint8_t
 	for (uint64_t p = first; p < first + n; p++) {
 		if (switched && abit_test(d->ready, p))
 			continue; /* the source holds: a second copy is the same bytes */
-		if (data)
-			memcpy(d->staging + p * m->page_size, data + (p - first) * m->page_size,
-			       m->page_size);
-		else if (madvise(d->staging + p * m->page_size, m->page_size, MADV_DONTNEED))
+		if (!data && madvise(d->staging + p * m->page_size, m->page_size, MADV_DONTNEED))
 			memset(d->staging + p * m->page_size, 0, m->page_size);
 		if (!abit_set(d->ready, p))
 			fresh++;
@@ -366,7 +368,12 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 	if (kind == PCHAN_MAIN)
 		send_done(d); /* finished before a cut: the source may not know */
 	while (buf) {
-		r = pchan_recv(fd, &h, buf, cap, &g, -1);
+		r = pchan_recv_hdr(fd, &h, &g, -1);
+		if (!r && h.type == PCHAN_T_PAGES)
+			/* checked against the region: it fits in the staging */
+			r = pchan_recv_payload(fd, d->staging + h.page * m->page_size, h.length, -1);
+		else if (!r)
+			r = h.length > cap ? PCHAN_TOO_LARGE : pchan_recv_payload(fd, buf, h.length, -1);
 		if (r)
 			break;
 		if (kind == PCHAN_PREEMPT) {
@@ -374,7 +381,7 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 				why = "only pages travel on the preempt channel";
 				break;
 			}
-			deliver(d, h.page, h.count, h.type == PCHAN_T_PAGES ? buf : NULL, true);
+			deliver(d, h.page, h.count, h.type == PCHAN_T_PAGES, true);
 			continue;
 		}
 		switch (h.type) {
@@ -392,7 +399,7 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 		}
 		case PCHAN_T_PAGES:
 		case PCHAN_T_ZERO:
-			deliver(d, h.page, h.count, h.type == PCHAN_T_PAGES ? buf : NULL, false);
+			deliver(d, h.page, h.count, h.type == PCHAN_T_PAGES, false);
 			break;
 		case PCHAN_T_STALE:
 			on_stale(d, &h, buf);
@@ -800,11 +807,4 @@ void mig_dst_kick(struct mig *m)
 		shutdown(d->main_fd, SHUT_RDWR);
 	if (d->pre_fd >= 0)
 		shutdown(d->pre_fd, SHUT_RDWR);
-}
-
-void mig_dst_json(struct mig *m, json_t *obj, json_t *stats)
-{
-	(void)m;
-	(void)obj;
-	(void)stats;
 }

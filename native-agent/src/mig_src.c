@@ -646,7 +646,6 @@ static bool next_todo(struct mig_src *s, uint64_t *cursor, uint64_t *first, uint
 	while (q < m->n_pages && q - p < SRC_WINDOW && bitmap_test(s->todo, q))
 		q++;
 	bitmap_clear(s->todo, p, q - p);
-	m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
 	pthread_mutex_unlock(&m->mu);
 	*first = p;
 	*n = q - p;
@@ -790,7 +789,7 @@ static int postcopy(struct mig_src *s, struct runs *runs)
 			return r;
 		pthread_mutex_lock(&m->mu);
 		while (!m->stop && !m->want_pause && !s->broken && !s->done_seen &&
-		       !bitmap_count(s->todo, 0, m->n_pages))
+		       bitmap_next_set(s->todo, 0, m->n_pages) == m->n_pages)
 			pthread_cond_wait(&m->cond, &m->mu);
 		if (!s->done_seen || m->stop || m->want_pause || s->broken) {
 			pthread_mutex_unlock(&m->mu);
@@ -1019,8 +1018,14 @@ void mig_src_kick(struct mig *m)
 	pthread_cond_broadcast(&m->cond);
 }
 
-void mig_src_json(struct mig *m, json_t *stats)
+/* Under m->mu: pages the destination still needs, counted when asked for. */
+uint64_t mig_src_remaining(struct mig *m)
 {
-	(void)m;
-	(void)stats;
+	struct mig_src *s = m->src;
+
+	if (!s || m->phase == MIG_COMPLETED)
+		return m->phase == MIG_COMPLETED ? 0 : m->st.remaining_pages;
+	/* during precopy also what was written since it was sent */
+	return bitmap_count(s->todo, 0, m->n_pages) +
+	       (s->holding ? 0 : bitmap_count(s->t.dirty, 0, m->n_pages));
 }

@@ -400,6 +400,24 @@ static int read_full(int fd, void *buf, size_t len, int timeout_ms)
 int pchan_recv(int fd, struct pchan_hdr *h, void *payload, size_t cap,
 	       const struct pchan_geom *g, int timeout_ms)
 {
+	int r = pchan_recv_hdr(fd, h, g, timeout_ms);
+
+	if (r)
+		return r;
+	if (h->length > cap)
+		return PCHAN_TOO_LARGE;
+	return pchan_recv_payload(fd, payload, h->length, timeout_ms);
+}
+
+/* The payload of a header read with pchan_recv_hdr(), wherever the caller wants it. */
+int pchan_recv_payload(int fd, void *buf, size_t len, int timeout_ms)
+{
+	return len && read_full(fd, buf, len, timeout_ms) ? -1 : 0;
+}
+
+/* A header, checked (pchan_recv()'s results); its payload is still to be read. */
+int pchan_recv_hdr(int fd, struct pchan_hdr *h, const struct pchan_geom *g, int timeout_ms)
+{
 	uint8_t hdr[PCHAN_HDR_LEN];
 	enum pchan_result r;
 
@@ -413,13 +431,7 @@ int pchan_recv(int fd, struct pchan_hdr *h, void *payload, size_t cap,
 	r = pchan_decode_hdr(hdr, PCHAN_HDR_LEN, h);
 	if (r == PCHAN_OK)
 		r = pchan_check(h, g);
-	if (r != PCHAN_OK)
-		return (int)r;
-	if (h->length > cap)
-		return PCHAN_TOO_LARGE;
-	if (h->length && read_full(fd, payload, h->length, timeout_ms))
-		return -1;
-	return 0;
+	return (int)r;
 }
 
 static void tune(int fd)

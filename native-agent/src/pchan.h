@@ -104,6 +104,8 @@ int pchan_sendv(int fd, const struct pchan_hdr *h, const void *a, size_t alen, c
 		size_t blen);
 int pchan_recv(int fd, struct pchan_hdr *h, void *payload, size_t cap,
 	       const struct pchan_geom *g, int timeout_ms);
+int pchan_recv_hdr(int fd, struct pchan_hdr *h, const struct pchan_geom *g, int timeout_ms);
+int pchan_recv_payload(int fd, void *buf, size_t len, int timeout_ms);
 int pchan_connect(const char *addr, int timeout_ms);
 int pchan_listen(const char *addr, char *bound, size_t bound_len);
 
