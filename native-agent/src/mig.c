@@ -633,6 +633,16 @@ int mig_mark_held(struct mig *m)
 	return afile_write(path, body, (size_t)n, 0600);
 }
 
+/* The switchover never reached the destination (cancel, or the agent stops first). */
+void mig_unmark_held(struct mig *m)
+{
+	char path[512];
+
+	held_path(m->ag, m->region_id, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		pr_pwarn(&m->ag->log, "cannot remove the switchover marker", LF_STR("path", path));
+}
+
 /*
  * A region with a hold uffd registered again after an agent restart.  A
  * migration the old agent ran may have left it on the hold uffd with its

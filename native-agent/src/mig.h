@@ -132,6 +132,7 @@ void mig_src_stop(struct mig *m, bool cancel);
 void mig_src_kick(struct mig *m);
 uint64_t mig_src_remaining(struct mig *m);
 int mig_mark_held(struct mig *m);
+void mig_unmark_held(struct mig *m);
 
 int mig_dst_start(struct mig *m, char *why, size_t why_len);
 void mig_dst_stop(struct mig *m);

@@ -284,6 +284,12 @@ int mig_dst_conn(struct mig *m, int fd, enum pchan_kind kind, uint64_t *last_seq
 	}
 	*busy = true;
 	*slot = fd;
+	if (kind == PCHAN_MAIN) {
+		/* bounds the precopy backlog the switchover frames wait behind */
+		int sz = 1 << 20;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
 	*last_seq = d->last_seq;
 	if (kind == PCHAN_MAIN) {
 		d->done_sent = false;

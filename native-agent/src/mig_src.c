@@ -53,6 +53,8 @@
 #define SRC_BACKOFF_MIN_MS 50
 #define SRC_BACKOFF_MAX_MS 2000
 #define SRC_IDLE_WAIT_MS 10
+#define SRC_PROTECT_RUNS 2048 /* more dirty runs than this: protect the whole region at once */
+#define SRC_SNDBUF (1u << 20) /* main channel send buffer: bounds what the switchover queues behind */
 
 struct mig_src {
 	struct mig *m;
@@ -67,6 +69,8 @@ struct mig_src {
 	uint64_t seq;          /* main thread: last seq used on the main channel */
 	uint64_t switch_seq;   /* seq of the SWITCHOVER frame, 0 before */
 	bool holding;          /* under mu: writers wait from now on */
+	bool settled;          /* under mu: every page is protected since the hold */
+	uint64_t hold_runs;    /* main thread: runs of the dirty set taken at the hold */
 	bool moved;            /* the range is on the hold uffd */
 	pthread_t main_th, fault_th, rd_th, pre_th;
 	bool main_started, fault_started, rd_started, pre_started;
@@ -431,6 +435,7 @@ static void *preempt_main(void *arg)
 	struct runs *runs = malloc(sizeof(*runs));
 	struct pchan_hdr h;
 	uint8_t small[64];
+	bool settled;
 	int r = -1;
 
 	while (runs) {
@@ -444,7 +449,13 @@ static void *preempt_main(void *arg)
 		pthread_mutex_lock(&m->mu);
 		m->st.postcopy_requests++;
 		bitmap_clear(s->todo, h.page, h.count);
+		settled = s->settled;
 		pthread_mutex_unlock(&m->mu);
+		/* before settle() is through, a page may still take a write: stop it first */
+		if (!settled && track_protect(&s->t, h.page, h.count)) {
+			mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
+			break;
+		}
 		/* the background push goes on where the workload is (locality) */
 		atomic_store(&s->hint, h.page + h.count + 1);
 		r = send_range(s, s->pre_fd, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
@@ -546,6 +557,12 @@ static int connect_all(struct mig_src *s, char *why, size_t why_len)
 	mfd = pchan_connect(addr, SRC_AUTH_TIMEOUT_MS);
 	if (mfd < 0)
 		return snprintf(why, why_len, "connect %s: %s", addr, strerror(errno)), -1;
+	{
+		/* what is queued when the switchover comes is sent before the stale bitmap */
+		int sz = SRC_SNDBUF;
+
+		setsockopt(mfd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
 	if (handshake(s, mfd, PCHAN_MAIN, &last, why, why_len)) {
 		close(mfd);
 		return -1;
@@ -602,21 +619,48 @@ static int connect_all(struct mig_src *s, char *why, size_t why_len)
 
 /* ---- the main thread --------------------------------------------------- */
 
-/* Takes the fault thread's dirty set into todo and protects it again first. */
-static int take_dirty(struct mig_src *s, bool hold)
+/*
+ * Takes the fault thread's dirty set into todo (and keeps it in tmp for
+ * protect_taken()).  hold: the fault thread lifts nothing from now on, so
+ * every writer that faults waits: the source holds.  Returns the number of
+ * runs in the set.
+ */
+static uint64_t take_dirty(struct mig_src *s, bool hold)
 {
 	struct mig *m = s->m;
-	uint64_t words = BITMAP_WORDS(m->n_pages), p = 0;
+	uint64_t words = BITMAP_WORDS(m->n_pages), runs = 0;
 
 	pthread_mutex_lock(&m->mu);
-	if (hold)
+	if (hold) {
 		s->holding = true;
+		m->st.switchover_at_ms = jx_now_ms();
+	}
 	memcpy(s->tmp, s->t.dirty, words * 8);
 	memset(s->t.dirty, 0, words * 8);
-	for (uint64_t i = 0; i < words; i++)
+	for (uint64_t i = 0; i < words; i++) {
+		uint64_t prev = i ? s->tmp[i - 1] >> 63 : 0;
+
 		s->todo[i] |= s->tmp[i];
+		runs += (uint64_t)__builtin_popcountll(s->tmp[i] & ~(s->tmp[i] << 1 | prev));
+	}
 	pthread_mutex_unlock(&m->mu);
-	/* a write after this protection faults again, one before it is in what we read next */
+	return runs;
+}
+
+/*
+ * Protects what take_dirty() took: a write after this faults again, one
+ * before it is in what is read next.  Protecting a protected page changes
+ * nothing, so a scattered set is protected in one walk over the whole
+ * region (UFFDIO_WRITEPROTECT costs ~15 ms per GiB; thousands of small
+ * calls cost more).
+ */
+static int protect_taken(struct mig_src *s, uint64_t runs)
+{
+	struct mig *m = s->m;
+	uint64_t p = 0;
+
+	if (runs > SRC_PROTECT_RUNS)
+		return track_protect(&s->t, 0, m->n_pages);
 	while ((p = bitmap_next_set(s->tmp, p, m->n_pages)) < m->n_pages) {
 		uint64_t q = p;
 
@@ -677,34 +721,45 @@ static int interrupted(struct mig_src *s, uint64_t deadline_ns)
 	return r;
 }
 
-static void enter_phase(struct mig *m, enum mig_phase p)
-{
-	pthread_mutex_lock(&m->mu);
-	mig_set_phase(m, p);
-	pthread_mutex_unlock(&m->mu);
-}
-
+/*
+ * The hold: the fault thread stops lifting, the final dirty set joins
+ * todo, and the destination is told at once which of its pages are stale
+ * (it runs from then on).  Pages lifted before the hold are protected
+ * after the switchover frame is out (settle()): until then a demand
+ * request protects its own pages before reading them, so every page the
+ * destination gets is final, and the walk is not part of the downtime.
+ */
 static int switchover(struct mig_src *s)
 {
 	struct mig *m = s->m;
 
-	if (take_dirty(s, true)) {
-		mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
-		return -1;
-	}
+	/* before the hold: a restart must never give back writers whose region runs elsewhere */
 	if (mig_mark_held(m))
 		pr_pwarn(&m->ag->log, "cannot record the switchover; an agent restart would not "
 			 "know the region moved", LF_STR("migration", m->id));
+	s->hold_runs = take_dirty(s, true);
 	pthread_mutex_lock(&m->mu);
-	m->st.switchover_at_ms = jx_now_ms();
 	m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
 	mig_set_phase(m, MIG_SWITCHOVER);
 	pthread_mutex_unlock(&m->mu);
 	pr_info(&m->ag->log, "migration switchover: the source holds its writers",
 		LF_STR("migration", m->id), LF_UINT("stale_pages", m->st.remaining_pages));
-	if (send_switch(s, s->main_fd))
-		return 1;
-	enter_phase(m, MIG_POSTCOPY);
+	return send_switch(s, s->main_fd) ? 3 : 0;
+}
+
+/* After the switchover frame: every page protected, so no writer runs here any more. */
+static int settle(struct mig_src *s)
+{
+	struct mig *m = s->m;
+
+	if (protect_taken(s, s->hold_runs)) {
+		mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
+		return -1;
+	}
+	pthread_mutex_lock(&m->mu);
+	s->settled = true;
+	mig_set_phase(m, MIG_POSTCOPY);
+	pthread_mutex_unlock(&m->mu);
 	return 0;
 }
 
@@ -750,7 +805,7 @@ static int precopy(struct mig_src *s, struct runs *runs)
 		int r;
 
 		s->round_bytes = 0;
-		if (take_dirty(s, false)) {
+		if (protect_taken(s, take_dirty(s, false))) {
 			mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
 			return -1;
 		}
@@ -858,18 +913,25 @@ static void *main_thread(void *arg)
 			m->want_resume = false;
 			if (m->phase == MIG_PAUSED)
 				m->st.reconnects++;
-			mig_set_phase(m, s->switch_seq ? MIG_POSTCOPY : MIG_PRECOPY);
+			mig_set_phase(m, !s->holding ? MIG_PRECOPY : s->settled ? MIG_POSTCOPY
+										  : MIG_SWITCHOVER);
 			pthread_mutex_unlock(&m->mu);
 			pr_info(&m->ag->log, "page channel connected", LF_STR("migration", m->id),
 				LF_UINT("acked_seq", s->acked));
 		}
-		if (!s->switch_seq) {
+		if (!s->holding) {
 			r = precopy(s, runs);
 			if (r == 2)
 				r = switchover(s);
+		} else if (!s->switch_seq) {
+			r = send_switch(s, s->main_fd) ? 3 : 0; /* a cut came before it was out */
 		} else {
-			r = postcopy(s, runs);
+			r = 0;
 		}
+		if (!r && s->switch_seq && !s->settled)
+			r = settle(s);
+		if (!r && s->switch_seq)
+			r = postcopy(s, runs);
 		if (r == 3 || r == 1 || r < 0) {
 			bool completed;
 
@@ -978,6 +1040,7 @@ void mig_src_stop(struct mig *m, bool cancel)
 		pthread_mutex_lock(&m->mu);
 		s->holding = true; /* the fault thread lifts nothing more */
 		pthread_mutex_unlock(&m->mu);
+		mig_unmark_held(m);
 		if (track_move(&s->t, TRACK_ON_TRACK))
 			pr_perror(&m->ag->log, "cannot give the region back to its track uffd",
 				  LF_STR("migration", m->id));
