@@ -928,8 +928,12 @@ static void *main_thread(void *arg)
 		} else {
 			r = 0;
 		}
-		if (!r && s->switch_seq && !s->settled)
-			r = settle(s);
+		/* protecting needs no connection: a cut must not leave writers running */
+		if (s->holding && !s->settled && r >= 0) {
+			int r2 = settle(s);
+
+			r = r2 ? r2 : r;
+		}
 		if (!r && s->switch_seq)
 			r = postcopy(s, runs);
 		if (r == 3 || r == 1 || r < 0) {
