@@ -53,6 +53,7 @@ class MigrationController {
         @Min(value = 1, message = "must be at least 1 ms") @Max(value = 60_000, message = "must be at most 60000 ms")
         public Long maxDowntimeMs;
         @Min(value = 0, message = "must be 0 (unlimited) or more")
+        @Max(value = 1L << 40, message = "must be at most 1 TiB/s (1099511627776)")
         public Long bandwidthLimitBytesPerSec;
         @Min(value = 1, message = "must be at least 1 (the first full pass)") @Max(1000)
         public Integer maxPrecopyRounds;
@@ -67,6 +68,7 @@ class MigrationController {
             unknown.put(name, value);
         }
 
+        @com.fasterxml.jackson.annotation.JsonIgnore
         @AssertTrue(message = "has unknown fields; known are maxDowntimeMs, bandwidthLimitBytesPerSec,"
                 + " maxPrecopyRounds, postcopy and postcopyAfterMs")
         boolean isKnownFieldsOnly() {
