@@ -2,9 +2,7 @@ package dev.faultline.migration;
 
 import com.fasterxml.jackson.annotation.JsonAnySetter;
 import dev.faultline.security.TokenPrincipal;
-import dev.faultline.web.ApiException;
 import dev.faultline.web.PageResponse;
-import dev.faultline.web.ProblemKind;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.Valid;
@@ -77,11 +75,8 @@ class MigrationController {
 
         MigrationOptions resolve() {
             MigrationOptions d = MigrationOptions.DEFAULTS;
+            // postcopyAfterMs is kept with 'manual' too (forms send every field); only 'auto' uses it
             MigrationOptions.Postcopy mode = postcopy == null ? d.postcopy() : MigrationOptions.Postcopy.of(postcopy);
-            if (mode == MigrationOptions.Postcopy.MANUAL && postcopyAfterMs != null) {
-                throw new ApiException(ProblemKind.UNPROCESSABLE, "options: postcopyAfterMs applies to postcopy"
-                        + " 'auto' only; with 'manual' the job switches over on start-postcopy alone");
-            }
             return new MigrationOptions(maxDowntimeMs == null ? d.maxDowntimeMs() : maxDowntimeMs,
                     bandwidthLimitBytesPerSec == null ? d.bandwidthLimitBytesPerSec() : bandwidthLimitBytesPerSec,
                     maxPrecopyRounds == null ? d.maxPrecopyRounds() : maxPrecopyRounds, mode,

@@ -54,9 +54,10 @@ class MigrationApiTest extends ServiceTest {
             assertThat(nowhere.status()).isEqualTo(404);
             assertThat(nowhere.json().path("detail").asString()).isEqualTo("node 'node-z' does not exist");
 
-            TestApi.Response contradictory = admin().post("/api/v1/migrations", map("regionId", memory.id(),
-                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual", "postcopyAfterMs", 5)));
-            assertThat(contradictory.status()).isEqualTo(422);
+            TestApi.Response tooSlow = admin().post("/api/v1/migrations", map("regionId", memory.id(),
+                    "destinationNode", SECOND_NODE, "options", map("bandwidthLimitBytesPerSec", 100)));
+            assertThat(tooSlow.status()).isEqualTo(422);
+            assertThat(tooSlow.json().path("detail").asString()).contains("at least one page");
 
             assertThat(admin().get("/api/v1/migrations?regionId=" + memory.id()).json().path("totalItems").asLong())
                     .as("nothing was recorded").isZero();

@@ -130,13 +130,14 @@ class MigrationControllerTest {
     }
 
     @Test
-    void contradictoryOptionsAreUnprocessable() throws Exception {
+    void manualPostcopyKeepsTheTimeoutAFormSendsAlong() throws Exception {
+        MigrationOptions manual = new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 1000);
+        given(migrations.create(REGION, "node-b", manual, "ci")).willReturn(job(MigrationPhase.PENDING));
+
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
                 + " \"options\": {\"postcopy\": \"manual\", \"postcopyAfterMs\": 1000}}")
-                .andExpect(status().isUnprocessableContent())
-                .andExpect(jsonPath("$.type").value("https://faultline.dev/problems/unprocessable"))
-                .andExpect(jsonPath("$.detail").value(Matchers.containsString("postcopyAfterMs applies to postcopy 'auto'")));
-        verifyNoInteractions(migrations);
+                .andExpect(status().isAccepted());
+        verify(migrations).create(REGION, "node-b", manual, "ci");
     }
 
     @Test
