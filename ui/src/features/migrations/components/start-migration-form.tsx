@@ -25,7 +25,9 @@ const numberFields = [
 export function StartMigrationForm({ regions, nodes, regionId }: { regions: RegionChoice[]; nodes: NodeChoice[]; regionId?: string }) {
   const start = useStartMigration();
   const navigate = useNavigate();
-  const [region, setRegion] = useState(regionId ?? regions[0]?.id ?? '');
+  const [picked, setRegion] = useState(regionId ?? '');
+  // The regions may arrive after the first render: until one is picked, the first is.
+  const region = regions.some((r) => r.id === picked) ? picked : (regions[0]?.id ?? picked);
   // Any node but the region's own: one service instance may manage several nodes.
   const sourceNode = regions.find((r) => r.id === region)?.node;
   const destinations = sourceNode ? nodes.filter((node) => node.name !== sourceNode) : nodes.filter((node) => !node.local);
