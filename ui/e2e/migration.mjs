@@ -58,7 +58,7 @@ await runFlow('migration', async ({ page, step, screenshot }) => {
     await form.getByLabel('Region').selectOption(source);
     if ((await form.getByLabel('Destination node').inputValue()) !== 'node-b') throw new Error('node-b is not offered as the destination');
     await form.getByLabel('Bandwidth limit (bytes/s)').fill(String(8 << 20));
-    await form.getByLabel('Postcopy').selectOption('manual');
+    await form.getByLabel('Postcopy', { exact: true }).selectOption('manual');
     await screenshot('migration-start');
     await form.getByRole('button', { name: 'Start migration' }).click();
     await page.getByRole('heading', { level: 1, name: new RegExp(`${name}: node-a → node-b`) }).waitFor();

@@ -27,6 +27,11 @@ class AgentMigrationEngine implements MigrationEngine {
     }
 
     @Override
+    public List<String> managedNodes() {
+        return agents.all().stream().map(AgentClient::node).toList();
+    }
+
+    @Override
     public Side migrateIn(String node, InRequest r) {
         return call(node, MessageType.MIGRATION_IN, new AgentMigration.InRequest(r.migrationId().toString(),
                 r.regionName(), r.length(), r.pageSize(), r.labels(), r.secret()));

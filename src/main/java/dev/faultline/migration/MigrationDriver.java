@@ -80,6 +80,7 @@ class MigrationDriver implements SmartLifecycle {
 
     /** One round: every active job this instance drives a side of, then the cleanup of ended ones. */
     void poll() {
+        engine.managedNodes().forEach(this::reconcileOnce);
         List<Migration> active = inTransaction(() -> jobs.findByPhaseInOrderByCreatedAtAsc(ACTIVE));
         Set<UUID> activeIds = new HashSet<>();
         Set<String> nodes = new HashSet<>();
@@ -147,8 +148,6 @@ class MigrationDriver implements SmartLifecycle {
         if (!source && !destination) {
             return;
         }
-        reconcileOnce(job.sourceNode());
-        reconcileOnce(job.destinationNode());
         if (job.phase() == MigrationPhase.PENDING) {
             setUp(job, source, destination);
         } else {
@@ -245,8 +244,10 @@ class MigrationDriver implements SmartLifecycle {
         Fetch d = destination ? fetch(job.destinationNode(), job.id()) : Fetch.NOT_VISIBLE;
         if (s.gone() || d.gone()) {
             String node = s.gone() ? job.sourceNode() : job.destinationNode();
+            // agents keep jobs in memory only (PROTOCOL.md §1.9): a restarted agent ends its side
             failAndCancel(job.id(), "the agent of node " + node + " no longer knows this migration (was it restarted"
-                    + " without its state?)");
+                    + " without its state?)" + (job.pastSwitchover() && s.gone()
+                            ? "; the job had switched over, so the source agent keeps the region's writers held" : ""));
             return;
         }
         apply(job.id(), s.side(), d.side());
@@ -448,9 +449,10 @@ class MigrationDriver implements SmartLifecycle {
     }
 
     /**
-     * Once per node and start: jobs an agent runs that the job table does not have, or has as
-     * ended and forgotten, are left over from a crash between the two; they are cancelled and
-     * forgotten so they never hold a region.
+     * Once per node and start, before any job is driven: jobs an agent runs that the job table
+     * does not have, or has as ended and forgotten, are left over (a table restored from a
+     * backup, a job deleted by hand); they are cancelled and forgotten so they never hold a
+     * region. A job switched over is not cancelled (the agent refuses): it is logged.
      */
     private void reconcileOnce(String node) {
         if (!engine.manages(node) || reconciled.contains(node)) {
@@ -460,7 +462,13 @@ class MigrationDriver implements SmartLifecycle {
         try {
             sides = engine.list(node);
         } catch (MigrationEngineException e) {
-            log.debug("migrations of node {} not listed yet: {}", node, e.getMessage());
+            if (e.reason() == MigrationEngineException.Reason.UNAVAILABLE) {
+                log.debug("migrations of node {} not listed yet: {}", node, e.getMessage());
+            } else {
+                reconciled.add(node);
+                log.info("node {} does not list migrations ({}); nothing left over to cancel there", node,
+                        e.getMessage());
+            }
             return;
         }
         reconciled.add(node);

@@ -23,6 +23,9 @@ interface MigrationEngine {
     /** Whether this service instance manages the node's agent. */
     boolean manages(String node);
 
+    /** The nodes this service instance manages. */
+    List<String> managedNodes();
+
     /** Destination: stage pages for an incoming job and open the session its workload attaches to. */
     Side migrateIn(String node, InRequest request);
 

@@ -100,6 +100,11 @@ class FakeMigrationEngine implements MigrationEngine {
     }
 
     @Override
+    public synchronized List<String> managedNodes() {
+        return managed.stream().sorted().toList();
+    }
+
+    @Override
     public synchronized Side migrateIn(String node, InRequest request) {
         enter(node, "in");
         ins.add(request);

@@ -13,6 +13,7 @@ import dev.faultline.web.ProblemKind;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -371,6 +372,18 @@ class MigrationJobsTest {
         assertThat(view.phase()).isEqualTo(MigrationPhase.PRECOPY);
         assertThat(view.destinationSocket()).isNotNull();
         assertThat(agents.peek("node-a", id)).as("the running source was adopted, not cancelled").isPresent();
+    }
+
+    @Test
+    void aJobAnAgentRunsThatNoJobOfTheServiceHasIsCancelledAtStart() {
+        UUID orphan = UUID.randomUUID();
+        agents.migrateIn("node-b", new MigrationEngine.InRequest(orphan, "lost", REGION_BYTES, 4096, Map.of(),
+                "0".repeat(64)));
+
+        new MigrationDriver(jobs, agents, directory, properties, clock, transactions, events).poll();
+
+        assertThat(agents.calls).contains("list@node-a", "list@node-b", "cancel@node-b", "delete@node-b");
+        assertThat(agents.peek("node-b", orphan)).isEmpty();
     }
 
     @Test
