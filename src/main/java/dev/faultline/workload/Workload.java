@@ -41,37 +41,11 @@ public final class Workload implements AutoCloseable {
         return new Workload(client);
     }
 
-    /** How the agent serves a region (libfaultline's FL_MODE_*). */
-    public enum Mode {
-        /** First touches of missing pages are served by the agent. */
-        MISSING(LibFaultline.FL_MODE_MISSING),
-        /**
-         * Writes are tracked and can be held (a second, "hold" uffd goes to the agent): needed for
-         * live snapshots and for migrating the region away.
-         */
-        WP(LibFaultline.FL_MODE_WP);
-
-        private final int bit;
-
-        Mode(int bit) {
-            this.bit = bit;
-        }
-    }
-
     /**
      * Maps {@code length} bytes of anonymous memory outside the Java heap and hands it to the
      * agent in MISSING mode. {@code length} must be a multiple of the page size.
      */
     public OffHeapRegion allocate(String name, long length, Map<String, String> labels) {
-        return allocate(name, length, labels, java.util.EnumSet.of(Mode.MISSING));
-    }
-
-    /** As {@link #allocate(String, long, Map)}, in the given modes. */
-    public OffHeapRegion allocate(String name, long length, Map<String, String> labels, java.util.Set<Mode> modes) {
-        int bits = 0;
-        for (Mode mode : modes) {
-            bits |= mode.bit;
-        }
         Pointer memory = LibFaultline.LibC.INSTANCE.mmap(null, new NativeLong(length),
                 LibFaultline.LibC.PROT_READ_WRITE, LibFaultline.LibC.MAP_PRIVATE_ANONYMOUS, -1, new NativeLong(0));
         if (memory == null || Pointer.nativeValue(memory) == -1L) {
@@ -79,7 +53,7 @@ public final class Workload implements AutoCloseable {
         }
         PointerByReference region = new PointerByReference();
         int rc = LibFaultline.INSTANCE.fl_region_register(client, memory, new NativeLong(length), name,
-                labels(labels), bits, region);
+                labels(labels), LibFaultline.FL_MODE_MISSING, region);
         if (rc != 0) {
             String why = LibFaultline.INSTANCE.fl_last_error();
             LibFaultline.LibC.INSTANCE.munmap(memory, new NativeLong(length));
