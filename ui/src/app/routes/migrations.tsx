@@ -32,7 +32,7 @@ export function MigrationsRoute() {
       {nodes.data ? (
         <Authorized required="OPERATOR">
           <Card title="Start a migration">
-            <StartMigrationForm regions={regions.data?.items.map((r) => ({ id: r.id, name: r.name })) ?? []} nodes={nodes.data} />
+            <StartMigrationForm regions={regions.data?.items.map((r) => ({ id: r.id, name: r.name, node: r.node })) ?? []} nodes={nodes.data} />
           </Card>
         </Authorized>
       ) : null}

@@ -30,7 +30,7 @@ export function RegionRoute() {
                 <Authorized required="OPERATOR">
                   <details>
                     <summary>Migrate this region to another node…</summary>
-                    <StartMigrationForm regions={[{ id, name: region.data.name }]} regionId={id} nodes={nodes.data} />
+                    <StartMigrationForm regions={[{ id, name: region.data.name, node: region.data.node }]} regionId={id} nodes={nodes.data} />
                   </details>
                 </Authorized>
               ) : null}

@@ -27,6 +27,15 @@ public final class NativeTools {
         return demo;
     }
 
+    /** Whether the built agent has a command-line option (its --help lists it). */
+    public static boolean agentHasOption(String option) {
+        Path agent = BUILD.resolve("faultline-agent");
+        if (!Files.isExecutable(agent)) {
+            throw new AssertionError(agent + " is missing: run the Maven build (it runs make -C native-agent)");
+        }
+        return run(agent.toString(), "--help").contains(option);
+    }
+
     /** Runs a command to completion; fails with its output when it exits non-zero. */
     public static String run(String... command) {
         try {

@@ -44,6 +44,13 @@ public abstract class ServiceTest {
         registry.add("faultline.data-dir", DATA_DIR::toString);
         registry.add("faultline.node-name", () -> "node-a");
         registry.add("faultline.agent.extra-nodes[0].name", () -> SECOND_NODE);
+        // Both page channels on loopback, on ports the kernel picks (the agents report them), so
+        // the two nodes can migrate to each other. Only an agent with page channels (issue 7)
+        // takes the option; this goes once every agent has them.
+        if (NativeTools.agentHasOption("--page-channel-listen")) {
+            registry.add("faultline.agent.page-channel", () -> "127.0.0.1:0");
+            registry.add("faultline.agent.extra-nodes[0].page-channel", () -> "127.0.0.1:0");
+        }
     }
 
     @BeforeEach

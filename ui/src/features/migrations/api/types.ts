@@ -1,4 +1,4 @@
-/** Types of the migrations contract (docs/api-migrations.md); the service does not implement it yet. */
+/** Types of the migrations contract (docs/api-migrations.md). */
 export type MigrationPhase = 'PENDING' | 'PRECOPY' | 'SWITCHOVER' | 'POSTCOPY' | 'COMPLETED' | 'PAUSED' | 'FAILED' | 'CANCELLED';
 
 /** The way a job goes when nothing goes wrong. */
@@ -27,6 +27,8 @@ export type Migration = {
   sourceNode: string;
   destinationNode: string;
   destinationRegionId: string | null;
+  /** Where the destination workload attaches (libfaultline, by region name); null until the destination agent accepted the job. */
+  destinationSocket: string | null;
   phase: MigrationPhase;
   pausedIn: MigrationPhase | null;
   options: MigrationOptions;

@@ -203,6 +203,16 @@ export function MigrationView({ job }: { job: Migration }) {
               ) : null}
             </dd>
           </div>
+          {job.destinationSocket && !job.destinationRegionId ? (
+            <div>
+              <dt>Destination socket</dt>
+              <dd>
+                <span className="mono" data-testid="destination-socket">{job.destinationSocket}</span>
+                <br />
+                <small className="muted">Start the destination workload on it; it attaches by region name ({job.regionName}).</small>
+              </dd>
+            </div>
+          ) : null}
           <div>
             <dt>Options</dt>
             <dd>

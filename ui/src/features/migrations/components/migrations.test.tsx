@@ -19,6 +19,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
     sourceNode: 'node-a',
     destinationNode: 'node-b',
     destinationRegionId: null,
+    destinationSocket: null,
     phase: 'PRECOPY',
     pausedIn: null,
     options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000 },
@@ -86,6 +87,27 @@ describe('migrations (against the contract, mocked)', () => {
       destinationNode: 'node-b',
       options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000 },
     });
+  });
+
+  it("offers every node but the region's own, also when one service instance manages both", async () => {
+    server.use(
+      http.get('/api/v1/nodes', () => HttpResponse.json(nodes.map((n) => ({ ...n, local: true })))),
+      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
+      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
+    );
+    renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    expect(region().node).toBe('node-a');
+    expect(within(form).getByLabelText('Destination node')).toHaveValue('node-b');
+    expect(within(form).queryByRole('option', { name: 'node-a' })).toBeNull();
+  });
+
+  it('shows where the destination workload attaches until it has', async () => {
+    const socket = '/var/lib/faultline/nodes/node-b/agent/migration/7c1d.sock';
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job({ phase: 'POSTCOPY', destinationSocket: socket }))));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+    expect(await screen.findByTestId('destination-socket')).toHaveTextContent(socket);
   });
 
   it('shows the live view: phase timeline, progress with remaining bytes, dirty rate, downtime, demand faults', async () => {

@@ -10,7 +10,8 @@ import { fieldErrorOf, isProblem } from '@/lib/api-client';
 import { useStartMigration } from '../api/start-migration';
 import { migrationDefaults, type MigrationOptions } from '../api/types';
 
-export type RegionChoice = { id: string; name: string };
+/** @property node the node that holds the region now (its agent is the migration's source) */
+export type RegionChoice = { id: string; name: string; node?: string };
 export type NodeChoice = { name: string; local: boolean; state: string };
 
 const numberFields = [
@@ -24,9 +25,16 @@ const numberFields = [
 export function StartMigrationForm({ regions, nodes, regionId }: { regions: RegionChoice[]; nodes: NodeChoice[]; regionId?: string }) {
   const start = useStartMigration();
   const navigate = useNavigate();
-  const destinations = nodes.filter((node) => !node.local);
-  const [region, setRegion] = useState(regionId ?? regions[0]?.id ?? '');
-  const [destination, setDestination] = useState(destinations.find((n) => n.state === 'UP')?.name ?? destinations[0]?.name ?? '');
+  const [picked, setRegion] = useState(regionId ?? '');
+  // The regions may arrive after the first render: until one is picked, the first is.
+  const region = regions.some((r) => r.id === picked) ? picked : (regions[0]?.id ?? picked);
+  // Any node but the region's own: one service instance may manage several nodes.
+  const sourceNode = regions.find((r) => r.id === region)?.node;
+  const destinations = sourceNode ? nodes.filter((node) => node.name !== sourceNode) : nodes.filter((node) => !node.local);
+  const [chosen, setDestination] = useState('');
+  const destination = destinations.some((n) => n.name === chosen)
+    ? chosen
+    : (destinations.find((n) => n.state === 'UP')?.name ?? destinations[0]?.name ?? '');
   const [options, setOptions] = useState<Record<keyof MigrationOptions, string>>({
     maxDowntimeMs: String(migrationDefaults.maxDowntimeMs),
     bandwidthLimitBytesPerSec: String(migrationDefaults.bandwidthLimitBytesPerSec),
@@ -63,7 +71,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
   const errorOf = (field: string) => local[field] ?? fieldErrorOf(start.error, field) ?? fieldErrorOf(start.error, `options.${field}`);
 
   if (destinations.length === 0) {
-    return <p className="empty">There is no other node to migrate to. Nodes appear here once a second service instance joins.</p>;
+    return <p className="empty">There is no other node to migrate to. Nodes appear here once a second agent joins (another service instance, or another node of this one).</p>;
   }
   return (
     <form className="form-stack" onSubmit={submit} noValidate aria-label="Start a migration">

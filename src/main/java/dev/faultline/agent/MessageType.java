@@ -1,6 +1,6 @@
 package dev.faultline.agent;
 
-/** Control protocol message types (native-agent/PROTOCOL.md §1.3). */
+/** Control protocol message types (native-agent/PROTOCOL.md §1.3; migrations: §1.9). */
 public enum MessageType {
     HELLO(0x01),
     PING(0x02),
@@ -11,7 +11,16 @@ public enum MessageType {
     RESTORE_CREATE(0x18),
     RESTORE_GET(0x19),
     RESTORE_LIST(0x1A),
-    RESTORE_DELETE(0x1B);
+    RESTORE_DELETE(0x1B),
+    MIGRATION_IN(0x30),
+    MIGRATION_OUT(0x31),
+    MIGRATION_GET(0x32),
+    MIGRATION_LIST(0x33),
+    MIGRATION_SWITCHOVER(0x34),
+    MIGRATION_PAUSE(0x35),
+    MIGRATION_RESUME(0x36),
+    MIGRATION_CANCEL(0x37),
+    MIGRATION_DELETE(0x38);
 
     private final int code;
 

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
@@ -84,6 +85,16 @@ class UiSmokeTest extends ServiceTest {
     @Order(5)
     void aViewerSeesEveryPageAndNoActionButton() {
         flow("viewer", Map.of());
+    }
+
+    /** Needs the agent side of migrations (issue 7): tagged like the migration end-to-end tests. */
+    @Test
+    @Order(6)
+    @Tag("agent-migration")
+    void anOperatorMigratesARegionToTheOtherNodeFromTheUiAndSeesItComplete() {
+        flow("migration", Map.of("FAULTLINE_DEMO", NativeTools.demo().toString(),
+                "FAULTLINE_HANDOFF", agent.status().handoffSocket(),
+                "FAULTLINE_DUMP", DATA_DIR.resolve("ui-migration.dump").toString()));
     }
 
     /** Runs ui/e2e/{name}.mjs with node; fails with the end of its output unless it exits 0. */

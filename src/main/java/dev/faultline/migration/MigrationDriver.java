@@ -1,0 +1,599 @@
+package dev.faultline.migration;
+
+import dev.faultline.event.EventService;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.dao.OptimisticLockingFailureException;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.TransactionDefinition;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Drives the running migration jobs of the nodes this instance manages: sets a job up on both
+ * agents (destination first: its page channel address goes to the source), then polls both
+ * sides about every 250 ms, merges their statistics, follows the phase they report, publishes
+ * events and keeps the final statistics. Everything it needs is in the job table and in the
+ * agents, so an instance that restarts mid-job simply carries on from there; a job an agent no
+ * longer knows fails cleanly (before switchover the other side is cancelled and the source
+ * region stays untouched).
+ *
+ * <p>Agent calls happen outside transactions; each change to a job is a short transaction of its
+ * own. One lock per job keeps this instance's poll and API actions on the same job in turn;
+ * another instance driving the other side of a job is kept apart by the job's version column.
+ */
+@Component
+class MigrationDriver implements SmartLifecycle {
+
+    static final Set<MigrationPhase> ACTIVE = EnumSet.of(MigrationPhase.PENDING, MigrationPhase.PRECOPY,
+            MigrationPhase.SWITCHOVER, MigrationPhase.POSTCOPY, MigrationPhase.PAUSED);
+    static final Set<MigrationPhase> ENDED = EnumSet.of(MigrationPhase.COMPLETED, MigrationPhase.FAILED,
+            MigrationPhase.CANCELLED);
+    /** How long after a job ended a side that is still busy (a source releasing its region) is waited for. */
+    static final Duration FORGET_GRACE = Duration.ofMinutes(1);
+
+    private static final Logger log = LoggerFactory.getLogger(MigrationDriver.class);
+
+    private final MigrationRepository jobs;
+    private final MigrationEngine engine;
+    private final MigrationDirectory directory;
+    private final MigrationProperties properties;
+    private final Clock clock;
+    private final TransactionTemplate tx;
+    private final EventService events;
+    private final Map<UUID, MigrationStats> live = new ConcurrentHashMap<>();
+    private final Map<UUID, Instant> lastProgress = new ConcurrentHashMap<>();
+    private final Map<UUID, Object> locks = new ConcurrentHashMap<>();
+    private final Set<String> reconciled = ConcurrentHashMap.newKeySet();
+    private volatile ScheduledExecutorService loop;
+
+    MigrationDriver(MigrationRepository jobs, MigrationEngine engine, MigrationDirectory directory,
+            MigrationProperties properties, Clock clock, PlatformTransactionManager transactions, EventService events) {
+        this.jobs = jobs;
+        this.engine = engine;
+        this.directory = directory;
+        this.properties = properties;
+        this.clock = clock;
+        this.tx = new TransactionTemplate(transactions);
+        this.tx.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
+        this.events = events;
+    }
+
+    /** One round: every active job this instance drives a side of, then the cleanup of ended ones. */
+    void poll() {
+        engine.managedNodes().forEach(this::reconcileOnce);
+        List<Migration> active = inTransaction(() -> jobs.findByPhaseInOrderByCreatedAtAsc(ACTIVE));
+        Set<UUID> activeIds = new HashSet<>();
+        Set<String> nodes = new HashSet<>();
+        for (Migration job : active) {
+            activeIds.add(job.id());
+            nodes.add(job.sourceNode());
+            nodes.add(job.destinationNode());
+            guarded(job.id(), () -> drive(job.id()));
+        }
+        for (UUID id : inTransaction(() -> jobs.findEndedNotForgotten(ENDED))) {
+            guarded(id, () -> forget(id));
+        }
+        live.keySet().retainAll(activeIds);
+        lastProgress.keySet().retainAll(activeIds);
+    }
+
+    /** Drives one job now, on the polling thread (right after it was created, rather than at the next poll). */
+    void kick(UUID id) {
+        ScheduledExecutorService l = loop;
+        if (l != null) {
+            try {
+                l.execute(() -> guarded(id, () -> drive(id)));
+            } catch (RejectedExecutionException stopping) {
+                // the next start picks the job up
+            }
+        }
+    }
+
+    /** The latest merged statistics of the jobs this instance drives (for GET and Prometheus). */
+    Map<UUID, MigrationStats> live() {
+        return Map.copyOf(live);
+    }
+
+    Optional<MigrationStats> live(UUID id) {
+        return Optional.ofNullable(live.get(id));
+    }
+
+    /** Runs {@code action} holding the job's lock, so polls and API actions on one job take turns. */
+    <T> T withJob(UUID id, Supplier<T> action) {
+        synchronized (locks.computeIfAbsent(id, k -> new Object())) {
+            return action.get();
+        }
+    }
+
+    private void guarded(UUID id, Runnable step) {
+        try {
+            withJob(id, () -> {
+                step.run();
+                return null;
+            });
+        } catch (OptimisticLockingFailureException e) {
+            log.debug("migration {} changed meanwhile (another instance or request); next poll goes on", id);
+        } catch (RuntimeException e) {
+            log.warn("driving migration {} failed; the next poll tries again", id, e);
+        }
+    }
+
+    void drive(UUID id) {
+        Migration job = inTransaction(() -> jobs.findById(id).orElse(null));
+        if (job == null || job.phase().isFinal()) {
+            return;
+        }
+        boolean source = engine.manages(job.sourceNode());
+        boolean destination = engine.manages(job.destinationNode());
+        if (!source && !destination) {
+            return;
+        }
+        if (job.phase() == MigrationPhase.PENDING) {
+            setUp(job, source, destination);
+        } else {
+            observe(job, source, destination);
+        }
+    }
+
+    // --- setting a job up ---
+
+    private void setUp(Migration job, boolean source, boolean destination) {
+        String channel = job.destinationChannel();
+        if (channel == null) {
+            if (!destination) {
+                return; // the destination's instance goes first
+            }
+            MigrationEngine.Side in = setUpDestination(job);
+            if (in == null) {
+                return;
+            }
+            channel = in.channel() != null ? in.channel()
+                    : directory.node(job.destinationNode()).map(MigrationDirectory.Node::pageChannel).orElse(null);
+            if (channel == null) {
+                failAndCancel(job.id(), "the agent of node " + job.destinationNode()
+                        + " did not say where its page channel listens, and the node has no page channel address");
+                return;
+            }
+            String address = channel;
+            update(job.id(), j -> j.destinationReady(address, in.socket()));
+        }
+        if (!source) {
+            return;
+        }
+        MigrationEngine.OutRequest out = new MigrationEngine.OutRequest(job.id(), job.regionId(), channel,
+                job.secret(), job.options());
+        MigrationEngine.Side started;
+        try {
+            started = engine.migrateOut(job.sourceNode(), out);
+        } catch (MigrationEngineException e) {
+            started = e.reason() == MigrationEngineException.Reason.CONFLICT ? alreadyThere(job, job.sourceNode()) : null;
+            if (started == null) {
+                setUpFailed(job, "the source", e);
+                return;
+            }
+        }
+        MigrationEngine.Side s = started;
+        apply(job.id(), s, null);
+        log.info("migration {} of region {} '{}' started: {} -> {} ({})", job.id(), job.regionId(), job.regionName(),
+                job.sourceNode(), job.destinationNode(), channel);
+    }
+
+    private MigrationEngine.Side setUpDestination(Migration job) {
+        Optional<MigrationDirectory.Region> region = directory.region(job.regionId());
+        if (region.isEmpty() || !region.get().attached()) {
+            failAndCancel(job.id(), "region " + job.regionId() + " '" + job.regionName()
+                    + "' was detached before the migration started");
+            return null;
+        }
+        MigrationDirectory.Region r = region.get();
+        try {
+            return engine.migrateIn(job.destinationNode(), new MigrationEngine.InRequest(job.id(), r.name(),
+                    r.length(), r.pageSize(), r.labels(), job.secret()));
+        } catch (MigrationEngineException e) {
+            MigrationEngine.Side existing = e.reason() == MigrationEngineException.Reason.CONFLICT
+                    ? alreadyThere(job, job.destinationNode()) : null;
+            if (existing == null) {
+                setUpFailed(job, "the destination", e);
+            }
+            return existing;
+        }
+    }
+
+    /** After a restart, a side may have been set up before: the agent then knows the job already. */
+    private MigrationEngine.Side alreadyThere(Migration job, String node) {
+        try {
+            return engine.get(node, job.id()).orElse(null);
+        } catch (MigrationEngineException e) {
+            return null;
+        }
+    }
+
+    private void setUpFailed(Migration job, String side, MigrationEngineException e) {
+        if (e.reason() == MigrationEngineException.Reason.UNAVAILABLE
+                && Duration.between(job.createdAt(), clock.instant()).compareTo(properties.setupTimeout()) < 0) {
+            log.debug("migration {} waits for {} agent: {}", job.id(), side, e.getMessage());
+            return;
+        }
+        failAndCancel(job.id(), "setting up " + side + " failed: " + e.getMessage());
+    }
+
+    // --- following a running job ---
+
+    private void observe(Migration job, boolean source, boolean destination) {
+        Fetch s = source ? fetch(job.sourceNode(), job.id()) : Fetch.NOT_VISIBLE;
+        Fetch d = destination ? fetch(job.destinationNode(), job.id()) : Fetch.NOT_VISIBLE;
+        if (s.gone() || d.gone()) {
+            String node = s.gone() ? job.sourceNode() : job.destinationNode();
+            // agents keep jobs in memory only (PROTOCOL.md §1.9): a restarted agent ends its side
+            failAndCancel(job.id(), "the agent of node " + node + " no longer knows this migration (was it restarted"
+                    + " without its state?)" + (job.pastSwitchover() && s.gone()
+                            ? "; the job had switched over, so the source agent keeps the region's writers held" : ""));
+            return;
+        }
+        apply(job.id(), s.side(), d.side());
+    }
+
+    private record Fetch(MigrationEngine.Side side, boolean gone) {
+        static final Fetch NOT_VISIBLE = new Fetch(null, false);
+    }
+
+    private Fetch fetch(String node, UUID id) {
+        try {
+            return engine.get(node, id).map(side -> new Fetch(side, false)).orElse(new Fetch(null, true));
+        } catch (MigrationEngineException e) {
+            log.debug("migration {}: node {} not readable now: {}", id, node, e.getMessage());
+            return Fetch.NOT_VISIBLE;
+        }
+    }
+
+    /**
+     * Takes what the source and destination (either may be null: not visible) report: merges the
+     * statistics, follows the phase, records a failure. Used by the poll and by API actions with
+     * the reply of the side they asked.
+     */
+    void apply(UUID id, MigrationEngine.Side source, MigrationEngine.Side destination) {
+        if (source == null && destination == null) {
+            return;
+        }
+        MigrationEngine.Side failed = source != null && source.phase() == MigrationPhase.FAILED ? source
+                : destination != null && destination.phase() == MigrationPhase.FAILED ? destination : null;
+        if (failed != null) {
+            String node = failed == source ? "source" : "destination";
+            failAndCancel(id, "the " + node + " agent failed: " + (failed.error() == null ? "no reason given" : failed.error()),
+                    source, destination);
+            return;
+        }
+        Instant now = clock.instant();
+        Transition t = inTransaction(() -> {
+            Migration job = jobs.findById(id).orElseThrow();
+            if (job.phase().isFinal()) {
+                return null;
+            }
+            MigrationPhase before = job.phase();
+            MigrationPhase beforePausedIn = job.pausedIn();
+            MigrationStats stats = job.stats().merge(source == null ? null : source.stats(),
+                    destination == null ? null : destination.stats());
+            Target target = target(source, destination);
+            boolean changed = job.follow(target.phase(), target.pausedIn(), target.switchedOverAt(), now);
+            job.destinationAttached(destination != null ? destination.destinationRegionId()
+                    : source.destinationRegionId());
+            Instant last = lastProgress.get(id);
+            boolean progressDue = last == null || !now.isBefore(last.plus(properties.progressInterval()));
+            if (changed || progressDue || job.phase().isFinal()) {
+                job.recordStats(stats);
+                jobs.save(job);
+            }
+            if (changed) {
+                publishPhase(job, before, beforePausedIn);
+            }
+            if (progressDue && !job.phase().isFinal()) {
+                lastProgress.put(id, now);
+                publishProgress(job, stats);
+            }
+            return new Transition(job.phase(), stats);
+        });
+        if (t == null) {
+            live.remove(id);
+        } else if (t.phase().isFinal()) {
+            live.remove(id);
+        } else {
+            live.put(id, t.stats());
+        }
+    }
+
+    private record Transition(MigrationPhase phase, MigrationStats stats) {
+    }
+
+    private record Target(MigrationPhase phase, MigrationPhase pausedIn, Instant switchedOverAt) {
+    }
+
+    /** The job's phase from both sides: cancelled wins, then paused (unless done), else the furthest. */
+    static Target target(MigrationEngine.Side source, MigrationEngine.Side destination) {
+        List<MigrationEngine.Side> sides = new ArrayList<>();
+        if (source != null) {
+            sides.add(source);
+        }
+        if (destination != null) {
+            sides.add(destination);
+        }
+        Instant switchedOverAt = source != null && source.switchedOverAt() != null ? source.switchedOverAt()
+                : destination != null ? destination.switchedOverAt() : null;
+        if (sides.stream().anyMatch(s -> s.phase() == MigrationPhase.CANCELLED)) {
+            return new Target(MigrationPhase.CANCELLED, null, switchedOverAt);
+        }
+        MigrationPhase furthest = MigrationPhase.PRECOPY;
+        for (MigrationEngine.Side s : sides) {
+            MigrationPhase p = s.phase() == MigrationPhase.PAUSED ? s.pausedIn() : s.phase();
+            if (p != null && p.step() > furthest.step()) {
+                furthest = p;
+            }
+        }
+        boolean paused = sides.stream().anyMatch(s -> s.phase() == MigrationPhase.PAUSED);
+        if (paused && furthest != MigrationPhase.COMPLETED) {
+            return new Target(MigrationPhase.PAUSED, furthest, switchedOverAt);
+        }
+        return new Target(furthest, null, switchedOverAt);
+    }
+
+    // --- failing and forgetting ---
+
+    private void failAndCancel(UUID id, String reason) {
+        failAndCancel(id, reason, null, null);
+    }
+
+    /**
+     * Records the failure; before switchover, cancels what the managed agents still run, so the
+     * source region is released untouched and the destination drops its staging.
+     */
+    private void failAndCancel(UUID id, String reason, MigrationEngine.Side source, MigrationEngine.Side destination) {
+        Migration job = inTransaction(() -> {
+            Migration j = jobs.findById(id).orElseThrow();
+            if (j.phase().isFinal()) {
+                return null;
+            }
+            MigrationPhase before = j.phase();
+            MigrationStats stats = j.stats().merge(source == null ? null : source.stats(),
+                    destination == null ? null : destination.stats());
+            j.recordStats(stats);
+            j.fail(reason, clock.instant());
+            jobs.save(j);
+            log.warn("migration {} of region {} '{}' failed: {}", j.id(), j.regionId(), j.regionName(), reason);
+            events.publish("migration.failed", "migration", j.id(), "migration of region '" + j.regionName() + "' from "
+                    + j.sourceNode() + " to " + j.destinationNode() + " failed: " + reason,
+                    data(j, before, Map.of("error", reason)));
+            return j;
+        });
+        live.remove(id);
+        if (job != null && !job.pastSwitchover()) {
+            cancelQuietly(job.sourceNode(), id);
+            cancelQuietly(job.destinationNode(), id);
+        }
+    }
+
+    private void cancelQuietly(String node, UUID id) {
+        if (!engine.manages(node)) {
+            return;
+        }
+        try {
+            engine.cancel(node, id);
+        } catch (MigrationEngineException e) {
+            if (e.reason() != MigrationEngineException.Reason.NOT_FOUND) {
+                log.warn("migration {}: cancelling on node {} failed: {}", id, node, e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Tells the managed agents to forget an ended job once their side has ended too. A side still
+     * busy past switchover (a source releasing its region) is waited for; before switchover it is
+     * cancelled first.
+     */
+    void forget(UUID id) {
+        Migration job = inTransaction(() -> jobs.findById(id).orElse(null));
+        if (job == null || !job.phase().isFinal()) {
+            return;
+        }
+        if (!job.isSourceForgotten() && forgetSide(job, job.sourceNode())) {
+            update(id, Migration::sourceForgotten);
+        }
+        if (!job.isDestinationForgotten() && forgetSide(job, job.destinationNode())) {
+            update(id, Migration::destinationForgotten);
+        }
+    }
+
+    private boolean forgetSide(Migration job, String node) {
+        if (!engine.manages(node)) {
+            return false;
+        }
+        try {
+            Optional<MigrationEngine.Side> side = engine.get(node, job.id());
+            if (side.isPresent() && !side.get().phase().isFinal()) {
+                if (!job.pastSwitchover()) {
+                    engine.cancel(node, job.id());
+                } else if (clock.instant().isBefore(job.endedAt().plus(FORGET_GRACE))) {
+                    return false;
+                } else {
+                    log.warn("migration {} ended {} but node {} still reports it {}; leaving it to the agent", job.id(),
+                            job.phase(), node, side.get().phase());
+                    return true;
+                }
+            }
+            if (side.isPresent()) {
+                engine.delete(node, job.id());
+            }
+            return true;
+        } catch (MigrationEngineException e) {
+            log.debug("migration {}: node {} could not forget it yet: {}", job.id(), node, e.getMessage());
+            return false;
+        }
+    }
+
+    /**
+     * Once per node and start, before any job is driven: jobs an agent runs that the job table
+     * does not have, or has as ended and forgotten, are left over (a table restored from a
+     * backup, a job deleted by hand); they are cancelled and forgotten so they never hold a
+     * region. A job switched over is not cancelled (the agent refuses): it is logged.
+     */
+    private void reconcileOnce(String node) {
+        if (!engine.manages(node) || reconciled.contains(node)) {
+            return;
+        }
+        List<MigrationEngine.Side> sides;
+        try {
+            sides = engine.list(node);
+        } catch (MigrationEngineException e) {
+            if (e.reason() == MigrationEngineException.Reason.UNAVAILABLE) {
+                log.debug("migrations of node {} not listed yet: {}", node, e.getMessage());
+            } else {
+                reconciled.add(node);
+                log.info("node {} does not list migrations ({}); nothing left over to cancel there", node,
+                        e.getMessage());
+            }
+            return;
+        }
+        reconciled.add(node);
+        for (MigrationEngine.Side side : sides) {
+            Migration known = inTransaction(() -> jobs.findById(side.migrationId()).orElse(null));
+            boolean orphan = known == null || (known.phase().isFinal()
+                    && (node.equals(known.sourceNode()) ? known.isSourceForgotten() : known.isDestinationForgotten()));
+            if (orphan) {
+                log.warn("node {} runs migration {} ({}) that no job of this service has; cancelling it", node,
+                        side.migrationId(), side.phase());
+                try {
+                    if (!side.phase().isFinal()) {
+                        engine.cancel(node, side.migrationId());
+                    }
+                    engine.delete(node, side.migrationId());
+                } catch (MigrationEngineException e) {
+                    log.warn("node {} kept orphaned migration {}: {}", node, side.migrationId(), e.getMessage());
+                }
+            }
+        }
+    }
+
+    // --- events ---
+
+    void publishPhase(Migration job, MigrationPhase before, MigrationPhase beforePausedIn) {
+        String shown = job.phase() == MigrationPhase.PAUSED ? "PAUSED in " + job.pausedIn() : job.phase().name();
+        String message = "migration of region '" + job.regionName() + "' from " + job.sourceNode() + " to "
+                + job.destinationNode() + " is " + shown + (job.error() == null ? "" : ": " + job.error());
+        Map<String, Object> extra = new LinkedHashMap<>();
+        if (job.pausedIn() != null) {
+            extra.put("pausedIn", job.pausedIn().name());
+        }
+        events.publish("migration.phase", "migration", job.id(), message, data(job, before, extra));
+        if (job.phase() == MigrationPhase.COMPLETED) {
+            MigrationStats s = job.stats();
+            log.info("migration {} of region {} '{}' completed: {} ms total, {} ms downtime", job.id(), job.regionId(),
+                    job.regionName(), s.totalMs(), s.downtimeMs());
+            events.publish("migration.completed", "migration", job.id(), "migration of region '" + job.regionName()
+                    + "' to " + job.destinationNode() + " completed in " + s.totalMs() + " ms, downtime "
+                    + (s.downtimeMs() == null ? "unknown" : s.downtimeMs() + " ms"),
+                    data(job, before, Map.of("totalMs", s.totalMs(), "downtimeMs", s.downtimeMs() == null ? -1
+                            : s.downtimeMs(), "destinationRegionId", String.valueOf(job.destinationRegionId()))));
+        } else {
+            log.info("migration {} of region '{}' is {}", job.id(), job.regionName(), shown);
+        }
+    }
+
+    private void publishProgress(Migration job, MigrationStats s) {
+        events.publish("migration.progress", "migration", job.id(), "migration of region '" + job.regionName() + "': "
+                + job.phase() + ", " + s.remainingBytes() + " of " + s.regionBytes() + " bytes remaining, round "
+                + s.rounds(), data(job, job.phase(), Map.of("remainingBytes", s.remainingBytes(),
+                        "dirtyRateBytesPerSec", s.dirtyRateBytesPerSec(), "rounds", s.rounds(),
+                        "throughputBytesPerSec", s.throughputBytesPerSec())));
+    }
+
+    private static Map<String, Object> data(Migration job, MigrationPhase from, Map<String, ?> extra) {
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("regionId", job.regionId().toString());
+        data.put("regionName", job.regionName());
+        data.put("sourceNode", job.sourceNode());
+        data.put("destinationNode", job.destinationNode());
+        data.put("phase", job.phase().name());
+        data.put("from", from.name());
+        data.putAll(extra);
+        return data;
+    }
+
+    // --- plumbing ---
+
+    private void update(UUID id, java.util.function.Consumer<Migration> change) {
+        inTransaction(() -> {
+            Migration job = jobs.findById(id).orElseThrow();
+            change.accept(job);
+            jobs.save(job);
+            return null;
+        });
+    }
+
+    private <T> T inTransaction(Supplier<T> step) {
+        return tx.execute(status -> step.get());
+    }
+
+    @Override
+    public void start() {
+        if (properties.pollInterval().isZero()) {
+            return;
+        }
+        ScheduledExecutorService l = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "migration-driver");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = properties.pollInterval().toMillis();
+        l.scheduleWithFixedDelay(() -> {
+            try {
+                poll();
+            } catch (RuntimeException e) {
+                log.warn("migration poll failed; trying again in {} ms", every, e);
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+        loop = l;
+    }
+
+    @Override
+    public void stop() {
+        ScheduledExecutorService l = loop;
+        loop = null;
+        if (l != null) {
+            l.shutdownNow();
+            try {
+                l.awaitTermination(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return loop != null;
+    }
+
+    /** Polls once the agents are up (phase 0) and stops before them. */
+    @Override
+    public int getPhase() {
+        return 10;
+    }
+}

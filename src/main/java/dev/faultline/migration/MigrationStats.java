@@ -1,0 +1,97 @@
+package dev.faultline.migration;
+
+import dev.faultline.agent.AgentMigration;
+import java.util.function.Function;
+
+/**
+ * A job's statistics as the API shows them, named after libvirt/QEMU's migration statistics.
+ * Live while the job runs, kept after it ends.
+ *
+ * @param totalMs since the source started the job
+ * @param setupMs from the job's start to the first page sent
+ * @param downtimeMs from the source's hold to the destination's first served fault (null before switchover)
+ * @param remainingBytes what the destination does not hold yet
+ * @param blockedNs total time the destination's faulting threads waited for pages
+ */
+record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtimeMs, Transferred transferred,
+        long remainingBytes, long dirtyRateBytesPerSec, long rounds, long postcopyRequests, DemandLatency demandLatency,
+        long blockedNs, long throughputBytesPerSec) {
+
+    record Transferred(long precopyBytes, long postcopyBytes, long demandBytes, long precopyPages, long postcopyPages,
+            long demandPages) {
+    }
+
+    record DemandLatency(long count, long p50Ns, long p99Ns, long maxNs) {
+    }
+
+    /** Before any agent reported: the whole region remains. */
+    static MigrationStats initial(long regionBytes) {
+        return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0), regionBytes, 0, 0, 0,
+                new DemandLatency(0, 0, 0, 0), 0, 0);
+    }
+
+    /**
+     * Merges what the two agents reported into this (the previous) view. Each figure is taken from
+     * the side that measures it (the source sends pages and tracks dirtying; the destination takes
+     * faults and sees the first one served), and kept as it was while the owner is not visible
+     * (unreachable, or managed by another service instance, which merges its own side).
+     */
+    MigrationStats merge(AgentMigration.Stats source, AgentMigration.Stats destination) {
+        S src = new S(source, destination);
+        S dst = new S(destination, source);
+        AgentMigration.Latency latency = dst.pick(AgentMigration.Stats::demandLatency);
+        Long downtime = dst.pick(AgentMigration.Stats::downtimeMs);
+        return new MigrationStats(
+                src.pick(AgentMigration.Stats::regionBytes, regionBytes),
+                Math.max(src.pick(AgentMigration.Stats::totalMs, totalMs), src.other(AgentMigration.Stats::totalMs, 0)),
+                src.pick(AgentMigration.Stats::setupMs, setupMs),
+                downtime != null ? downtime : downtimeMs,
+                new Transferred(
+                        src.pick(AgentMigration.Stats::precopyBytes, transferred.precopyBytes()),
+                        src.pick(AgentMigration.Stats::postcopyBytes, transferred.postcopyBytes()),
+                        dst.pick(AgentMigration.Stats::demandBytes, transferred.demandBytes()),
+                        src.pick(AgentMigration.Stats::precopyPages, transferred.precopyPages()),
+                        src.pick(AgentMigration.Stats::postcopyPages, transferred.postcopyPages()),
+                        dst.pick(AgentMigration.Stats::demandPages, transferred.demandPages())),
+                src.pick(AgentMigration.Stats::remainingBytes, remainingBytes),
+                src.pick(AgentMigration.Stats::dirtyRateBytesPerS, dirtyRateBytesPerSec),
+                src.pick(AgentMigration.Stats::rounds, rounds),
+                src.pick(AgentMigration.Stats::postcopyRequests, postcopyRequests),
+                latency == null ? demandLatency
+                        : new DemandLatency(latency.count(), latency.p50Ns(), latency.p99Ns(), latency.maxNs()),
+                dst.pick(AgentMigration.Stats::blockedNs, blockedNs),
+                src.pick(AgentMigration.Stats::throughputBytesPerS, throughputBytesPerSec));
+    }
+
+    /** Once the destination holds every page, nothing remains, whatever the last sample said. */
+    MigrationStats completed() {
+        return new MigrationStats(regionBytes, totalMs, setupMs, downtimeMs, transferred, 0, 0, rounds,
+                postcopyRequests, demandLatency, blockedNs, throughputBytesPerSec);
+    }
+
+    /**
+     * The owner's figure when the owner reported it; the other side's when the owner reported but
+     * left it out; the previous one when the owner is not visible (the other side's zero may only
+     * mean "not mine to know").
+     */
+    private record S(AgentMigration.Stats owner, AgentMigration.Stats otherSide) {
+
+        <T> T pick(Function<AgentMigration.Stats, T> field) {
+            if (owner == null) {
+                return null;
+            }
+            T mine = field.apply(owner);
+            return mine != null ? mine : otherSide == null ? null : field.apply(otherSide);
+        }
+
+        long pick(Function<AgentMigration.Stats, Long> field, long previous) {
+            Long value = pick(field);
+            return value == null ? previous : value;
+        }
+
+        long other(Function<AgentMigration.Stats, Long> field, long fallback) {
+            Long value = otherSide == null ? null : field.apply(otherSide);
+            return value == null ? fallback : value;
+        }
+    }
+}

@@ -1,0 +1,237 @@
+package dev.faultline.migration;
+
+import static dev.faultline.TestApi.map;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.faultline.Await;
+import dev.faultline.NativeTools;
+import dev.faultline.ServiceTest;
+import dev.faultline.TestApi;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Migration end to end: the service drives two real agents (node-a and node-b, each with its page
+ * channel on loopback), a real workload keeps writing on node-a during precopy, and the
+ * destination workload attaches by region name on node-b. Every byte is compared.
+ *
+ * <p>Needs the agent side of issue 7 (control messages 0x30–0x38, the page channel and the
+ * faultline-demo mig-source / mig-dest workloads).
+ */
+@Tag(MigrationEndToEndTest.TAG)
+class MigrationEndToEndTest extends ServiceTest {
+
+    /** The agent side of issue 7 must be built for these tests. */
+    static final String TAG = "agent-migration";
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final Duration STEP = Duration.ofSeconds(30);
+    private static final long SIZE = 16L << 20;
+    /** Slow enough that a pass over the region takes a second or two. */
+    private static final long BANDWIDTH = 8L << 20;
+    private static final int MARKS = 16;
+
+    @Test
+    void aRegionWrittenDuringPrecopyArrivesOnTheOtherNodeByteForByteAndTheDestinationsOwnWritesStay()
+            throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(DATA_DIR.resolve("migration-e2e"));
+        Path sourceDump = dir.resolve(name + ".source");
+        Path destinationDump = dir.resolve(name + ".destination");
+        try (NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                "--socket", agent.status().handoffSocket(), "--size", "16M", "--name", name, "--threads", "2")) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            JsonNode region = Await.until("the source region to be listed on node-a", STEP,
+                    () -> admin().get("/api/v1/regions/" + regionId), r -> r.status() == 200).json();
+            assertThat(region.path("node").asString()).isEqualTo("node-a");
+
+            TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual", "maxPrecopyRounds", 50,
+                    "bandwidthLimitBytesPerSec", BANDWIDTH)));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            assertThat(created.json().path("regionName").asString()).isEqualTo(name);
+
+            JsonNode precopy = Await.until("precopy rounds while the workload writes", STEP,
+                    () -> admin().get(job).json(), j -> phaseIs(j, "PRECOPY") && j.at("/stats/rounds").asLong() >= 2
+                            || isFinal(j));
+            assertThat(precopy.path("phase").asString()).as("%s", precopy).isEqualTo("PRECOPY");
+            assertThat(precopy.at("/stats/transferred/precopyBytes").asLong()).isPositive();
+            assertThat(precopy.at("/stats/regionBytes").asLong()).isEqualTo(SIZE);
+            assertThat(precopy.path("destinationSocket").asString()).isNotEmpty();
+            String id = precopy.path("id").asString();
+            assertThat(admin().get("/actuator/prometheus", "text/plain").body())
+                    .contains("faultline_migration_remaining_bytes{migration=\"" + id + "\"}")
+                    .contains("faultline_migration_dirty_rate_bytes_per_second{migration=\"" + id + "\"}");
+
+            TestApi.Response switched = admin().post(job + "/start-postcopy", map());
+            assertThat(switched.status()).as(switched.body()).isEqualTo(202);
+            JsonNode held = Await.until("the switchover", STEP, () -> admin().get(job).json(),
+                    j -> phaseIs(j, "SWITCHOVER") || phaseIs(j, "POSTCOPY") || isFinal(j));
+            assertThat(held.path("phase").asString()).as("%s", held).isIn("SWITCHOVER", "POSTCOPY");
+            assertThat(held.path("switchoverAt").isNull()).isFalse();
+            // the source's writers are held from here on: its bytes now are what the destination must
+            // get (the bandwidth limit keeps the job in postcopy long enough to read them)
+            assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
+
+            TestApi.Response paused = admin().post(job + "/pause", map());
+            assertThat(paused.status()).as(paused.body()).isEqualTo(202);
+            JsonNode pausedJob = Await.until("the pause", STEP, () -> admin().get(job).json(),
+                    j -> phaseIs(j, "PAUSED") || isFinal(j));
+            assertThat(pausedJob.path("pausedIn").asString()).as("%s", pausedJob).isEqualTo("POSTCOPY");
+            TestApi.Response cancel = admin().post(job + "/cancel", map());
+            assertThat(cancel.status()).isEqualTo(409);
+            assertThat(cancel.json().path("type").asString())
+                    .isEqualTo("https://faultline.dev/problems/migration-past-switchover");
+            TestApi.Response resumed = admin().post(job + "/resume", map());
+            assertThat(resumed.status()).as(resumed.body()).isEqualTo(202);
+
+            try (NativeTools.Child destination = new NativeTools.Child(NativeTools.demo().toString(), "mig-dest",
+                    "--socket", held.path("destinationSocket").asString(), "--size", "16M", "--name", name,
+                    "--dump", destinationDump.toString(), "--mark", Integer.toString(MARKS))) {
+                String destinationRegion = JSON.readTree(line(destination, "region_id")).path("region_id").asString();
+                line(destination, "dumped");
+
+                assertThat(differingPages(sourceDump, destinationDump)).as("pages that differ").isEmpty();
+                assertThat(command(destination, "check", "markers").path("markers_wrong").asLong())
+                        .as("the destination's own writes stay").isZero();
+
+                JsonNode done = Await.until("the job to complete", STEP, () -> admin().get(job).json(),
+                        MigrationEndToEndTest::isFinal);
+                assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
+                assertThat(done.path("destinationRegionId").asString()).isEqualTo(destinationRegion);
+                assertThat(done.path("completedAt").isNull()).isFalse();
+                assertThat(done.path("timeline").findValuesAsString("phase")).containsSubsequence("PENDING",
+                        "PRECOPY", "SWITCHOVER", "POSTCOPY", "COMPLETED");
+                JsonNode stats = done.path("stats");
+                assertThat(stats.path("remainingBytes").asLong()).isZero();
+                assertThat(stats.path("downtimeMs").isNumber()).as("downtime measured: %s", stats).isTrue();
+                assertThat(stats.path("rounds").asLong()).isGreaterThanOrEqualTo(2);
+                assertThat(stats.at("/transferred/precopyBytes").asLong()
+                        + stats.at("/transferred/postcopyBytes").asLong()
+                        + stats.at("/transferred/demandBytes").asLong()).isPositive();
+                assertThat(command(source, "wait-migrated", "migrated").path("migrated").asBoolean())
+                        .as("the source workload was told its region moved").isTrue();
+
+                List<String> kinds = admin().get("/api/v1/events?subjectType=migration&subjectId=" + id).json()
+                        .findValuesAsString("kind");
+                assertThat(kinds).contains("migration.phase", "migration.progress", "migration.completed");
+                assertThat(admin().get("/api/v1/migrations?regionId=" + regionId + "&phase=COMPLETED").json()
+                        .path("totalItems").asLong()).isEqualTo(1);
+                Await.until("the finished job to leave the gauges", STEP,
+                        () -> admin().get("/actuator/prometheus", "text/plain").body(), m -> !m.contains(id));
+                command(destination, "exit", null);
+            }
+            command(source, "exit", null);
+        }
+    }
+
+    @Test
+    void aJobCancelledInPrecopyLeavesTheSourceRegionAttachedAndItsWorkloadWriting() throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(DATA_DIR.resolve("migration-e2e"));
+        try (NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                "--socket", agent.status().handoffSocket(), "--size", "16M", "--name", name, "--threads", "1")) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            Await.until("the source region to be listed", STEP, () -> admin().get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200);
+            TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual")));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            TestApi.Response again = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE));
+            assertThat(again.status()).isEqualTo(409);
+            assertThat(again.json().path("type").asString())
+                    .isEqualTo("https://faultline.dev/problems/migration-in-progress");
+            Await.until("precopy", STEP, () -> admin().get(job).json(), j -> phaseIs(j, "PRECOPY") || isFinal(j));
+
+            TestApi.Response cancelled = admin().post(job + "/cancel", map());
+
+            assertThat(cancelled.status()).as(cancelled.body()).isEqualTo(202);
+            assertThat(cancelled.json().path("phase").asString()).isEqualTo("CANCELLED");
+            long before = command(source, "dump " + dir.resolve(name + ".1"), "dumped").path("writes").asLong();
+            long after = Await.until("the workload to go on writing", STEP,
+                    () -> command(source, "dump " + dir.resolve(name + ".2"), "dumped").path("writes").asLong(),
+                    w -> w > before);
+            assertThat(after).isGreaterThan(before);
+            assertThat(admin().get("/api/v1/regions/" + regionId).json().path("state").asString()).isEqualTo("ATTACHED");
+            TestApi.Response late = admin().post(job + "/start-postcopy", map());
+            assertThat(late.status()).isEqualTo(409);
+            assertThat(late.json().path("type").asString()).isEqualTo("https://faultline.dev/problems/migration-wrong-phase");
+            command(source, "exit", null);
+        }
+    }
+
+    private static boolean phaseIs(JsonNode job, String phase) {
+        return job.path("phase").asString().equals(phase);
+    }
+
+    private static boolean isFinal(JsonNode job) {
+        return Set.of("COMPLETED", "FAILED", "CANCELLED").contains(job.path("phase").asString());
+    }
+
+    /** Pages whose bytes differ, leaving out the markers the destination wrote itself. */
+    private static List<Long> differingPages(Path source, Path destination) throws IOException {
+        byte[] a = Files.readAllBytes(source);
+        byte[] b = Files.readAllBytes(destination);
+        assertThat(b.length).isEqualTo(a.length).isEqualTo((int) SIZE);
+        long pages = SIZE / 4096;
+        long step = pages / MARKS;
+        java.util.ArrayList<Long> differing = new java.util.ArrayList<>();
+        for (long p = 0; p < pages; p++) {
+            int from = (int) (p * 4096);
+            int to = from + (p % step == 0 && p / step < MARKS ? 4080 : 4096);
+            if (!java.util.Arrays.equals(a, from, to, b, from, to)) {
+                differing.add(p);
+            }
+        }
+        return differing;
+    }
+
+    /** Sends one command line to a demo workload and reads its JSON answer ({@code null}: no answer expected). */
+    private static JsonNode command(NativeTools.Child child, String command, String answer) {
+        try {
+            child.process().getOutputStream().write((command + "\n").getBytes(StandardCharsets.US_ASCII));
+            child.process().getOutputStream().flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return answer == null ? null : JSON.readTree(line(child, answer));
+    }
+
+    /** A line of the child's output, waited for at most {@link #STEP}: a stalled migration fails the test. */
+    private static String line(NativeTools.Child child, String text) {
+        CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> child.awaitLine(text));
+        try {
+            return line.get(STEP.toSeconds(), TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            child.close();
+            throw new AssertionError("no line with '" + text + "' within " + STEP);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (ExecutionException e) {
+            throw new AssertionError(e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    private static String shortId() {
+        return UUID.randomUUID().toString().substring(0, 8);
+    }
+}

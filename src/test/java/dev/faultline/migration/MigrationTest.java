@@ -1,0 +1,107 @@
+package dev.faultline.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.faultline.web.ApiException;
+import dev.faultline.web.ProblemKind;
+import java.time.Instant;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/** The job's state machine on its own: what it follows, what it refuses. */
+class MigrationTest {
+
+    static final Instant T0 = Instant.parse("2026-11-24T20:00:00Z");
+
+    @Test
+    void aJobFollowsTheAgentsForwardAndIgnoresStaleReports() {
+        Migration job = job();
+
+        assertThat(job.follow(MigrationPhase.POSTCOPY, null, T0.plusSeconds(1), T0.plusSeconds(2))).isTrue();
+        assertThat(job.phase()).isEqualTo(MigrationPhase.POSTCOPY);
+        assertThat(job.view(null).timeline()).extracting(MigrationJson.Step::phase).containsExactly(
+                MigrationPhase.PENDING, MigrationPhase.PRECOPY, MigrationPhase.SWITCHOVER, MigrationPhase.POSTCOPY);
+        assertThat(job.view(null).switchoverAt()).isEqualTo(T0.plusSeconds(1));
+
+        assertThat(job.follow(MigrationPhase.PRECOPY, null, null, T0.plusSeconds(3))).as("stale").isFalse();
+        assertThat(job.phase()).isEqualTo(MigrationPhase.POSTCOPY);
+    }
+
+    @Test
+    void pausedRemembersWhereAndResumesThere() {
+        Migration job = job();
+        job.follow(MigrationPhase.PRECOPY, null, null, T0);
+
+        job.follow(MigrationPhase.PAUSED, MigrationPhase.PRECOPY, null, T0);
+        assertThat(job.phase()).isEqualTo(MigrationPhase.PAUSED);
+        assertThat(job.pausedIn()).isEqualTo(MigrationPhase.PRECOPY);
+        assertThat(job.pastSwitchover()).isFalse();
+
+        job.follow(MigrationPhase.PRECOPY, null, null, T0);
+        assertThat(job.phase()).isEqualTo(MigrationPhase.PRECOPY);
+        assertThat(job.pausedIn()).isNull();
+    }
+
+    @Test
+    void aJobPausedInPostcopyIsPastSwitchoverAndCannotBeCancelled() {
+        Migration job = job();
+        job.follow(MigrationPhase.PAUSED, MigrationPhase.POSTCOPY, null, T0);
+
+        assertThat(job.phase()).isEqualTo(MigrationPhase.PAUSED);
+        assertThat(job.pastSwitchover()).isTrue();
+        assertThatThrownBy(() -> job.cancel(T0)).isInstanceOfSatisfying(ApiException.class,
+                e -> assertThat(e.kind()).isEqualTo(ProblemKind.MIGRATION_PAST_SWITCHOVER));
+    }
+
+    @Test
+    void requestsThatDoNotFitThePhaseAreRefused() {
+        Migration job = job();
+        assertWrongPhase(job::requireStartPostcopy);
+        assertWrongPhase(job::requirePausable);
+        assertWrongPhase(job::requireResumable);
+
+        job.follow(MigrationPhase.PRECOPY, null, null, T0);
+        job.requireStartPostcopy();
+        job.requirePausable();
+        assertWrongPhase(job::requireResumable);
+
+        job.cancel(T0);
+        assertThat(job.phase()).isEqualTo(MigrationPhase.CANCELLED);
+        assertThat(job.secret()).isNull();
+        assertWrongPhase(() -> job.cancel(T0));
+        assertThat(job.follow(MigrationPhase.POSTCOPY, null, null, T0)).as("a final phase stays").isFalse();
+    }
+
+    @Test
+    void completionEndsTheJobWithNothingRemaining() {
+        Migration job = job();
+        job.follow(MigrationPhase.COMPLETED, null, null, T0.plusSeconds(5));
+
+        assertThat(job.phase()).isEqualTo(MigrationPhase.COMPLETED);
+        assertThat(job.view(null).completedAt()).isEqualTo(T0.plusSeconds(5));
+        assertThat(job.stats().remainingBytes()).isZero();
+        assertThatThrownBy(job::requireCancellable).isInstanceOfSatisfying(ApiException.class,
+                e -> assertThat(e.kind()).isEqualTo(ProblemKind.MIGRATION_PAST_SWITCHOVER));
+    }
+
+    @Test
+    void aFailureKeepsItsReasonAndFreesTheRegion() {
+        Migration job = job();
+        job.fail("x".repeat(5000), T0);
+
+        assertThat(job.phase()).isEqualTo(MigrationPhase.FAILED);
+        assertThat(job.error()).hasSize(Migration.MAX_ERROR_LENGTH);
+        assertThat(job.secret()).isNull();
+    }
+
+    private static void assertWrongPhase(Runnable request) {
+        assertThatThrownBy(request::run).isInstanceOfSatisfying(ApiException.class,
+                e -> assertThat(e.kind()).isEqualTo(ProblemKind.MIGRATION_WRONG_PHASE));
+    }
+
+    private static Migration job() {
+        return new Migration(UUID.randomUUID(), "demo", 1 << 20, "node-a", "node-b", MigrationOptions.DEFAULTS,
+                "0".repeat(64), "ops", T0);
+    }
+}
