@@ -10,6 +10,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import net.javacrumbs.shedlock.spring.annotation.SchedulerLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -70,8 +71,12 @@ public class EventService implements SmartLifecycle {
         }
     }
 
-    /** Deletes events older than {@code faultline.events.retention}; returns how many. */
+    /**
+     * Deletes events older than {@code faultline.events.retention}; returns how many. A cluster-wide
+     * duty: one instance prunes, at most once every 50 minutes however many share the database.
+     */
     @Scheduled(fixedDelayString = "PT1H", initialDelayString = "PT1M")
+    @SchedulerLock(name = "event-prune", lockAtMostFor = "PT55M", lockAtLeastFor = "PT50M")
     @Transactional
     public long prune() {
         long deleted = events.deleteByOccurredAtBefore(clock.instant().minus(properties.retention()));

@@ -1,0 +1,57 @@
+package dev.faultline.node;
+
+import dev.faultline.event.EventService;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import net.javacrumbs.shedlock.spring.annotation.SchedulerLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.scheduling.annotation.Scheduled;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.annotation.Transactional;
+
+/**
+ * The dead-node duty: a node whose heartbeat is older than {@code faultline.nodes.down-after} is
+ * marked DOWN once (node.down event), and every {@link NodeDownHandler} marks that node's
+ * unfinished jobs. Runs on one instance at a time (ShedLock); the {@code down_since} column makes
+ * a second run, or a run on another instance right after, a no-op.
+ */
+@Component
+public class NodeLiveness {
+
+    private static final Logger log = LoggerFactory.getLogger(NodeLiveness.class);
+
+    private final NodeRepository nodes;
+    private final NodeProperties properties;
+    private final List<NodeDownHandler> handlers;
+    private final EventService events;
+    private final Clock clock;
+
+    NodeLiveness(NodeRepository nodes, NodeProperties properties, List<NodeDownHandler> handlers,
+            EventService events, Clock clock) {
+        this.nodes = nodes;
+        this.properties = properties;
+        this.handlers = handlers;
+        this.events = events;
+        this.clock = clock;
+    }
+
+    @Scheduled(fixedDelayString = "${faultline.nodes.heartbeat-interval:2s}", initialDelayString = "${faultline.nodes.heartbeat-interval:2s}")
+    @SchedulerLock(name = "node-liveness", lockAtMostFor = "PT1M", lockAtLeastFor = "PT1S")
+    @Transactional
+    public int markDeadNodes() {
+        Instant now = clock.instant();
+        List<Node> stale = nodes.findByLastHeartbeatBeforeAndDownSinceIsNull(now.minus(properties.downAfter()));
+        for (Node node : stale) {
+            node.markDown(now);
+            String reason = "node " + node.name() + " stopped reporting at " + node.lastHeartbeat();
+            log.warn("{}; marking its unfinished jobs", reason);
+            events.publish("node.down", "node", node.name(), reason,
+                    Map.of("lastHeartbeat", node.lastHeartbeat().toString()));
+            handlers.forEach(h -> h.nodeDown(node.name(), node.lastHeartbeat(), reason));
+        }
+        return stale.size();
+    }
+}
