@@ -10,6 +10,8 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.UUID;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
@@ -17,7 +19,7 @@ import org.springframework.transaction.annotation.Transactional;
 
 /** The cluster's nodes: this instance's heartbeats for its own, and the list of all. */
 @Service
-public class NodeService {
+public class NodeService implements LocalNodes {
 
     private final NodeRepository nodes;
     private final NodeAgents agents;
@@ -49,6 +51,11 @@ public class NodeService {
             }
             nodes.save(node);
         }
+    }
+
+    @Override
+    public Set<String> names() {
+        return agents.all().stream().map(AgentClient::node).collect(Collectors.toUnmodifiableSet());
     }
 
     @Transactional(readOnly = true)
