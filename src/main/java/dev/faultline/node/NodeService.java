@@ -66,6 +66,12 @@ public class NodeService implements LocalNodes {
     }
 
     @Transactional(readOnly = true)
+    public java.util.Optional<NodeView> find(String name) {
+        var now = clock.instant();
+        return nodes.findById(name).map(n -> n.view(instanceId, now, properties.downAfter()));
+    }
+
+    @Transactional(readOnly = true)
     public NodeView get(String name) {
         var now = clock.instant();
         return nodes.findById(name).map(n -> n.view(instanceId, now, properties.downAfter()))
