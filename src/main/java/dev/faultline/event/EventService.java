@@ -73,12 +73,13 @@ public class EventService implements SmartLifecycle {
 
     /**
      * Deletes events older than {@code faultline.events.retention}; returns how many. A cluster-wide
-     * duty: one instance prunes, at most once every 50 minutes however many share the database.
+     * duty: one instance prunes, at most once every 50 minutes however many share the database
+     * (boxed: ShedLock answers null on the instances that skip it).
      */
     @Scheduled(fixedDelayString = "PT1H", initialDelayString = "PT1M")
     @SchedulerLock(name = "event-prune", lockAtMostFor = "PT55M", lockAtLeastFor = "PT50M")
     @Transactional
-    public long prune() {
+    public Long prune() {
         long deleted = events.deleteByOccurredAtBefore(clock.instant().minus(properties.retention()));
         if (deleted > 0) {
             log.info("deleted {} events older than {}", deleted, properties.retention());

@@ -41,7 +41,7 @@ public class NodeLiveness {
     @Scheduled(fixedDelayString = "${faultline.nodes.heartbeat-interval:2s}", initialDelayString = "${faultline.nodes.heartbeat-interval:2s}")
     @SchedulerLock(name = "node-liveness", lockAtMostFor = "PT1M", lockAtLeastFor = "PT1S")
     @Transactional
-    public int markDeadNodes() {
+    public Integer markDeadNodes() { // boxed: ShedLock returns null when another instance holds the duty
         Instant now = clock.instant();
         List<Node> stale = nodes.findByLastHeartbeatBeforeAndDownSinceIsNull(now.minus(properties.downAfter()));
         for (Node node : stale) {
