@@ -40,6 +40,8 @@ public final class PostgresServer {
     private final int port;
     private final boolean asPostgresUser;
     private final AtomicInteger databases = new AtomicInteger();
+    /** Application contexts using this server that have not closed yet; see {@link #stopAfterContexts()}. */
+    private int openContexts;
 
     private PostgresServer(Path bin, Path dir, int port, boolean asPostgresUser) {
         this.bin = bin;
@@ -79,7 +81,7 @@ public final class PostgresServer {
             throw new UncheckedIOException(e);
         }
         PostgresServer server = new PostgresServer(bin, dir, freePort(), root);
-        Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "postgres-stop"));
+        Runtime.getRuntime().addShutdownHook(new Thread(server::stopAfterContexts, "postgres-stop"));
         server.initAndStart();
         return server;
     }
@@ -113,6 +115,34 @@ public final class PostgresServer {
 
     public int port() {
         return port;
+    }
+
+    /** A test application context now uses this server, until it publishes ContextClosedEvent. */
+    public synchronized void contextOpened() {
+        openContexts++;
+    }
+
+    public synchronized void contextClosed() {
+        openContexts--;
+        notifyAll();
+    }
+
+    /**
+     * At JVM exit the cached test contexts close in their own shutdown hooks, at the same time as
+     * this one: stopping the server under them would leave their last database calls (ShedLock
+     * unlocks, Hikari) retrying a dead server. So wait for them first, within reason.
+     */
+    private synchronized void stopAfterContexts() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (openContexts > 0 && System.nanoTime() < deadline) {
+            try {
+                wait(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        stop();
     }
 
     public synchronized void stop() {

@@ -3,6 +3,7 @@ package dev.faultline;
 import java.util.Map;
 import org.springframework.context.ApplicationContextInitializer;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.core.env.MapPropertySource;
 
 /**
@@ -17,7 +18,14 @@ public class TestDatabase implements ApplicationContextInitializer<ConfigurableA
         if (!PostgresServer.selected()) {
             return;
         }
-        String url = PostgresServer.get().createDatabase();
+        PostgresServer server = PostgresServer.get();
+        String url = server.createDatabase();
+        server.contextOpened();
+        context.addApplicationListener(event -> {
+            if (event instanceof ContextClosedEvent closed && closed.getApplicationContext() == context) {
+                server.contextClosed();
+            }
+        });
         context.getEnvironment().getPropertySources().addFirst(new MapPropertySource("test-postgresql", Map.of(
                 "spring.datasource.url", url,
                 "spring.datasource.username", PostgresServer.USER,

@@ -20,7 +20,9 @@ import org.springframework.http.MediaType;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionTemplate;
 import org.springframework.transaction.support.TransactionSynchronization;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
@@ -49,12 +51,14 @@ public class EventService implements SmartLifecycle {
     private volatile ScheduledExecutorService tailer;
     private volatile long lastBroadcast;
     private final JdbcTemplate jdbc;
+    private final TransactionTemplate tx;
     /** Null on databases without LISTEN/NOTIFY (H2). */
     private final EventNotifications notifications;
 
     EventService(EventRepository events, EventProperties eventProperties, Clock clock, FaultlineProperties properties,
-            DataSource dataSource) {
+            DataSource dataSource, PlatformTransactionManager transactions) {
         this.events = events;
+        this.tx = new TransactionTemplate(transactions);
         this.jdbc = new JdbcTemplate(dataSource);
         this.notifications = EventNotifications.supported(dataSource)
                 ? new EventNotifications(dataSource, this::wake) : null;
@@ -92,9 +96,9 @@ public class EventService implements SmartLifecycle {
      */
     @Scheduled(fixedDelayString = "PT1H", initialDelayString = "PT1M")
     @SchedulerLock(name = "event-prune", lockAtMostFor = "PT55M", lockAtLeastFor = "PT50M")
-    @Transactional
     public Long prune() {
-        long deleted = events.deleteByOccurredAtBefore(clock.instant().minus(properties.retention()));
+        // a transaction of its own inside the lock, whose row commits on its own
+        long deleted = tx.execute(status -> events.deleteByOccurredAtBefore(clock.instant().minus(properties.retention())));
         if (deleted > 0) {
             log.info("deleted {} events older than {}", deleted, properties.retention());
         }

@@ -10,7 +10,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
-import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.PlatformTransactionManager;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * The dead-node duty: a node whose heartbeat is older than {@code faultline.nodes.down-after} is
@@ -28,9 +29,11 @@ public class NodeLiveness {
     private final List<NodeDownHandler> handlers;
     private final EventService events;
     private final Clock clock;
+    private final TransactionTemplate tx;
 
     NodeLiveness(NodeRepository nodes, NodeProperties properties, List<NodeDownHandler> handlers,
-            EventService events, Clock clock) {
+            EventService events, Clock clock, PlatformTransactionManager transactions) {
+        this.tx = new TransactionTemplate(transactions);
         this.nodes = nodes;
         this.properties = properties;
         this.handlers = handlers;
@@ -40,9 +43,12 @@ public class NodeLiveness {
 
     @Scheduled(fixedDelayString = "${faultline.nodes.heartbeat-interval:2s}", initialDelayString = "${faultline.nodes.heartbeat-interval:2s}")
     @SchedulerLock(name = "node-liveness", lockAtMostFor = "PT1M", lockAtLeastFor = "PT1S")
-    @Transactional
     public Integer markDeadNodes() { // boxed: ShedLock returns null when another instance holds the duty
-        Instant now = clock.instant();
+        // The transaction starts inside the lock: ShedLock's row must commit on its own, visible to the others.
+        return tx.execute(status -> markDeadNodes(clock.instant()));
+    }
+
+    private int markDeadNodes(Instant now) {
         List<Node> stale = nodes.findByLastHeartbeatBeforeAndDownSinceIsNull(now.minus(properties.downAfter()));
         for (Node node : stale) {
             node.markDown(now);
