@@ -129,17 +129,21 @@ class AnsibleCollectionTest extends ServiceTest {
         try (Stream<Path> dirs = Files.list(integration.resolve("targets"))) {
             targets = dirs.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList();
         }
-        assertThat(targets).as("integration targets").contains("token", "region", "snapshot", "snapshot_policy");
+        assertThat(targets).as("integration targets")
+                .contains("token", "region", "snapshot", "snapshot_policy", "migration");
         Path image = demoImage();
         for (String target : targets) {
             String output;
-            try (DemoRegion region = DemoRegion.start(admin(), image, target)) {
+            try (TargetRegion region = target.equals("migration")
+                    ? MigratingRegion.start(admin(), agent.status().handoffSocket(), target)
+                    : DemoRegion.start(admin(), image, target)) {
                 output = run("integration target " + target, integration,
                         Map.of("ANSIBLE_COLLECTIONS_PATH", installed.toString(),
                                 "ANSIBLE_CONFIG", integration.resolve("ansible.cfg").toString()),
                         Duration.ofMinutes(10),
                         BIN.resolve("ansible-playbook").toString(), "-e", "@" + config, "-e", "target=" + target,
                         "-e", "faultline_region_id=" + region.id(), "-e", "faultline_region_name=" + region.name(),
+                        "-e", "faultline_destination_node=" + SECOND_NODE,
                         "run.yml");
             }
 
@@ -162,8 +166,17 @@ class AnsibleCollectionTest extends ServiceTest {
      * The demo workload restored from the image and holding its region, as a target's region: labelled
      * {@code suite=ansible-it} and {@code target=<target>}, ATTACHED until the target changes it.
      */
+    private interface TargetRegion extends AutoCloseable {
+        String id();
+
+        String name();
+
+        @Override
+        void close();
+    }
+
     private record DemoRegion(NativeTools.Child demo, TestApi api, String sessionId, String id, String name)
-            implements AutoCloseable {
+            implements TargetRegion {
 
         static DemoRegion start(TestApi api, Path image, String target) {
             String name = "ansible-it-" + target + "-" + UUID.randomUUID().toString().substring(0, 8);
@@ -209,6 +222,42 @@ class AnsibleCollectionTest extends ServiceTest {
             }
             // Refused while the region is still being released; the service's data directory is thrown away anyway.
             api.delete("/api/v1/restores/" + sessionId);
+        }
+    }
+
+    /**
+     * The migration target's region: {@code faultline-demo mig-source} writing to a region on the
+     * primary node, registered for write protection as a migration source must be. The destination
+     * agent holds every page once the job is COMPLETED, whether or not a destination workload has
+     * attached yet; {@code MigrationEndToEndTest} attaches one and compares every byte.
+     */
+    private record MigratingRegion(NativeTools.Child source, String id, String name) implements TargetRegion {
+
+        static MigratingRegion start(TestApi api, String handoffSocket, String target) {
+            String name = "ansible-it-" + target + "-" + UUID.randomUUID().toString().substring(0, 8);
+            NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                    "--socket", handoffSocket, "--size", DEMO_SIZE, "--name", name, "--threads", "1");
+            try {
+                String id = JSON.readTree(source.awaitLine("region_id")).path("region_id").asString();
+                Await.until("region " + id + " of the migration source to be listed ATTACHED", SYNC,
+                        () -> api.get("/api/v1/regions/" + id),
+                        r -> r.status() == 200 && r.json().path("state").asString().equals("ATTACHED"));
+                return new MigratingRegion(source, id, name);
+            } catch (RuntimeException | AssertionError e) {
+                source.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                source.terminate();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                source.close();
+            }
         }
     }
 
