@@ -192,6 +192,8 @@ class MultiInstanceIT {
                 () -> a.api(token).get("/api/v1/snapshots/" + snapshot).json(),
                 s -> "FAILED".equals(s.path("state").asString()));
         assertThat(failed.path("error").asString()).startsWith("node node-b stopped reporting at ");
+        TestApi.Response refused = a.api(token).post("/api/v1/snapshots", map("regionId", restoredRegion));
+        assertThat(refused.status()).as("no new job waits for a DOWN node: " + refused.body()).isEqualTo(503);
         assertThat(a.api(token).get("/api/v1/events?subjectType=node&subjectId=node-b").json()
                 .findValuesAsString("kind")).contains("node.down");
         assertThat(workload.process().isAlive()).as("the workload's faults are still served by B's agent").isTrue();
