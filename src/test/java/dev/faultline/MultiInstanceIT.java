@@ -25,7 +25,8 @@ import tools.jackson.databind.json.JsonMapper;
  * throwaway PostgreSQL: the deployment of docs/deployment.md on one machine. The tests build on
  * each other (one cluster, started once): the nodes see each other, a restore requested through
  * A is served by B's agent, a policy fires once across both, B killed with SIGKILL is noticed
- * and its jobs fail cleanly, and B restarted adopts its agent that kept running.
+ * and its jobs fail cleanly, B restarted adopts its agent that kept running, and a region of B
+ * detached through A is released by B's agent.
  *
  * <p>The cross-host migration scenario (A creates a migration between the two nodes, B is killed
  * mid-migration and restarted) belongs here once the migration feature lands: start a migration
@@ -192,6 +193,8 @@ class MultiInstanceIT {
                 () -> a.api(token).get("/api/v1/snapshots/" + snapshot).json(),
                 s -> "FAILED".equals(s.path("state").asString()));
         assertThat(failed.path("error").asString()).startsWith("node node-b stopped reporting at ");
+        TestApi.Response refused = a.api(token).post("/api/v1/snapshots", map("regionId", restoredRegion));
+        assertThat(refused.status()).as("no new job waits for a DOWN node: " + refused.body()).isEqualTo(503);
         assertThat(a.api(token).get("/api/v1/events?subjectType=node&subjectId=node-b").json()
                 .findValuesAsString("kind")).contains("node.down");
         assertThat(workload.process().isAlive()).as("the workload's faults are still served by B's agent").isTrue();
@@ -219,5 +222,19 @@ class MultiInstanceIT {
         Await.until("B to run the take it now owns again", Duration.ofSeconds(20),
                 () -> a.api(token).get("/api/v1/snapshots/" + take.json().path("id").asString()).json(),
                 s -> !"PENDING".equals(s.path("state").asString()));
+    }
+
+    @Test
+    @Order(6)
+    void aRegionOfBDetachedThroughAIsReleasedByBsAgent() throws Exception {
+        TestApi.Response detach = a.api(token).delete("/api/v1/regions/" + restoredRegion);
+        assertThat(detach.status()).as(detach.body()).isEqualTo(202);
+        assertThat(detach.json().path("state").asString()).isEqualTo("DETACHING");
+
+        Await.until("B's agent to release the region", Duration.ofSeconds(20),
+                () -> a.api(token).get("/api/v1/regions/" + restoredRegion).json(),
+                r -> "DETACHED".equals(r.path("state").asString()));
+        assertThat(workload.terminate()).as("the workload ends cleanly once released").isZero();
+        workload = null;
     }
 }

@@ -19,7 +19,7 @@ import org.springframework.transaction.annotation.Transactional;
 
 /** The cluster's nodes: this instance's heartbeats for its own, and the list of all. */
 @Service
-public class NodeService implements LocalNodes {
+public class NodeService implements LocalNodes, NodeStatus {
 
     private final NodeRepository nodes;
     private final NodeAgents agents;
@@ -63,6 +63,14 @@ public class NodeService implements LocalNodes {
         var now = clock.instant();
         return nodes.findAllByOrderByNameAsc().stream()
                 .map(n -> n.view(instanceId, now, properties.downAfter())).toList();
+    }
+
+    @Override
+    @Transactional(readOnly = true)
+    public java.util.Optional<String> down(String node) {
+        return node == null ? java.util.Optional.empty() : find(node)
+                .filter(n -> n.state() == NodeView.State.DOWN)
+                .map(n -> "node " + n.name() + " is DOWN (its instance last reported at " + n.lastHeartbeat() + ")");
     }
 
     @Transactional(readOnly = true)

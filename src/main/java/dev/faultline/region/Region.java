@@ -83,6 +83,10 @@ class Region {
     @Column(name = "detached_at")
     private Instant detachedAt;
 
+    /** 'POPULATE' or 'RELEASE' while a detach asked through another instance waits for this node's. */
+    @Column(name = "detach_request", length = 16)
+    private String detachRequest;
+
     @Version
     private long version;
 
@@ -138,6 +142,22 @@ class Region {
         if (state == RegionState.ATTACHED) {
             state = RegionState.DETACHING;
         }
+    }
+
+    /** A detach for the instance managing the node to carry out (asked through another instance). */
+    void requestDetach(boolean populate) {
+        detaching();
+        detachRequest = populate ? "POPULATE" : "RELEASE";
+    }
+
+    /** The managing instance takes the request over: whether to populate first. */
+    boolean takeDetachRequest() {
+        if (detachRequest == null) {
+            throw new IllegalStateException("region " + id + " has no detach request");
+        }
+        boolean populate = "POPULATE".equals(detachRequest);
+        detachRequest = null;
+        return populate;
     }
 
     /** The agent released the region, or no longer knows it. */

@@ -4,10 +4,16 @@ import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
 import org.springframework.data.jpa.repository.JpaRepository;
+import org.springframework.data.jpa.repository.Query;
 
 interface RegionRepository extends JpaRepository<Region, UUID> {
 
     List<Region> findByNodeAndStateIn(String node, Collection<RegionState> states);
+
+    /** Detaches asked through other instances for these nodes, locked; rows another instance holds are skipped. */
+    @Query(value = "select * from region where detach_request is not null and node in (:nodes)"
+            + " for update skip locked", nativeQuery = true)
+    List<Region> claimDetachRequests(Collection<String> nodes);
 
     List<Region> findAllByOrderByAttachedAtDesc();
 }

@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 import org.springframework.transaction.support.TransactionTemplate;
@@ -211,8 +212,19 @@ public class RegionService implements DisposableBean {
         if (current.state() == RegionState.DETACHED) {
             return current;
         }
-        AgentClient agent = agents.node(current.node()).orElseThrow(() -> new ApiException(ProblemKind.CONFLICT,
-                "region " + id + " is held by node " + current.node() + ", which another service instance manages"));
+        Optional<AgentClient> managed = agents.node(current.node());
+        if (managed.isEmpty()) {
+            // another instance manages the node: record the request, that instance claims it within a second
+            return tx.execute(status -> {
+                Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));
+                RegionState before = region.state();
+                region.requestDetach(populate);
+                Region saved = regions.save(region);
+                stateEvent(saved, before);
+                return view(saved);
+            });
+        }
+        AgentClient agent = managed.get();
         if (agent.status().state() != AgentState.READY) {
             throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent of node " + current.node() + " is "
                     + agent.status().state() + "; try again when it is READY");
@@ -225,6 +237,27 @@ public class RegionService implements DisposableBean {
             stateEvent(saved, before);
             return view(saved);
         });
+        detachInBackground(agent, id, populate);
+        return detaching;
+    }
+
+    /** Carries out the detaches asked through other instances for this instance's nodes. */
+    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    public void detachRequested() {
+        List<String> mine = agents.all().stream().map(AgentClient::node).toList();
+        Map<UUID, Boolean> claimed = new HashMap<>();
+        List<Region> requested = tx.execute(status -> {
+            List<Region> found = regions.claimDetachRequests(mine);
+            found.forEach(r -> claimed.put(r.id(), r.takeDetachRequest()));
+            return regions.saveAll(found);
+        });
+        for (Region region : requested) {
+            log.info("region {} detach asked through another instance", region.id());
+            detachInBackground(agents.node(region.node()).orElseThrow(), region.id(), claimed.get(region.id()));
+        }
+    }
+
+    private void detachInBackground(AgentClient agent, UUID id, boolean populate) {
         detaches.execute(() -> {
             try {
                 agent.call(MessageType.REGION_DETACH, Map.of("id", id.toString(), "populate", populate), DETACH_TIMEOUT);
@@ -235,7 +268,6 @@ public class RegionService implements DisposableBean {
                 sync();
             }
         });
-        return detaching;
     }
 
     /** The agent's last report of a region, if it still holds it. */

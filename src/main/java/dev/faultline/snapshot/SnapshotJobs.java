@@ -136,7 +136,14 @@ class SnapshotJobs implements SmartInitializingSingleton {
             runningOps.forEach(op -> op.fail(INTERRUPTED, clock.instant()));
             return running.size() + runningOps.size();
         });
-        int deletions = service.resumeDeletions(null, "restart");
+        int deletions;
+        try {
+            deletions = service.resumeDeletions(null, "restart");
+        } catch (RuntimeException e) {
+            // another instance restarting at the same moment resumed one first; the next policy pass retries
+            log.warn("resuming deletions after restart: {}", e.getMessage());
+            deletions = 0;
+        }
         // Started here as well as by the events: a job that runs twice stops at its first step.
         List<UUID> pendingTakes = inTransaction(() -> snapshots.findByStateInForNodes(Set.of(SnapshotState.PENDING),
                 mine).stream().map(Snapshot::id).toList());

@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.node.NodeStatus;
 import dev.faultline.web.PageResponse;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
@@ -37,9 +38,11 @@ public class SnapshotService {
     private final SnapshotProperties properties;
     private final ApplicationEventPublisher events;
     private final Clock clock;
+    private final NodeStatus nodes;
 
     SnapshotService(SnapshotRepository snapshots, SnapshotOperationRepository operations, RegionDirectory regions,
-            SnapshotProperties properties, ApplicationEventPublisher events, Clock clock) {
+            SnapshotProperties properties, ApplicationEventPublisher events, Clock clock, NodeStatus nodes) {
+        this.nodes = nodes;
         this.snapshots = snapshots;
         this.operations = operations;
         this.regions = regions;
@@ -58,6 +61,11 @@ public class SnapshotService {
         if (!region.attached()) {
             throw ApiException.conflict("region " + regionId + " is " + region.state()
                     + "; only an ATTACHED region can be snapshotted");
+        }
+        Optional<String> down = nodes.down(region.node());
+        if (down.isPresent()) {
+            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, down.get() + "; its regions cannot be snapshotted"
+                    + " until it reports again");
         }
         if (kind == SnapshotKind.FULL && parentId != null) {
             throw new ApiException(ProblemKind.UNPROCESSABLE,
@@ -88,6 +96,10 @@ public class SnapshotService {
      */
     @Transactional(propagation = Propagation.MANDATORY)
     public PolicyTakeOutcome takeForPolicy(PolicyTake take) {
+        Optional<String> down = nodes.down(take.region().node());
+        if (down.isPresent()) {
+            return new PolicyTakeOutcome(null, null, down.get());
+        }
         Optional<Snapshot> active = snapshots.findByActiveRegionId(take.region().id());
         if (active.isPresent()) {
             return new PolicyTakeOutcome(null, null, stillActive(active.get()) + "; " + ONE_JOB_PER_REGION);

@@ -363,6 +363,24 @@ class SnapshotJobsTest {
     }
 
     @Test
+    void aRegionOfANodeThatIsDownIsNotSnapshottedAndAPolicySaysWhy() {
+        RegionInfo elsewhere = regions.add("cache", Map.of(), RegionInfo.State.ATTACHED, "node-gone");
+        SnapshotTestConfig.DOWN_NODES.add("node-gone");
+        try {
+            assertThatThrownBy(() -> service.take(elsewhere.id(), SnapshotKind.FULL, null, "ops"))
+                    .isInstanceOfSatisfying(ApiException.class,
+                            e -> assertThat(e.kind()).isEqualTo(ProblemKind.AGENT_UNAVAILABLE))
+                    .hasMessageContaining("node node-gone is DOWN");
+            SnapshotService.PolicyTakeOutcome skipped = new TransactionTemplate(transactions).execute(status ->
+                    service.takeForPolicy(new SnapshotService.PolicyTake(elsewhere, UUID.randomUUID(), "p", 1, false)));
+            assertThat(skipped.snapshotId()).isNull();
+            assertThat(skipped.skippedReason()).contains("node node-gone is DOWN");
+        } finally {
+            SnapshotTestConfig.DOWN_NODES.remove("node-gone");
+        }
+    }
+
+    @Test
     void aRestartLeavesTheRunningJobsOfOtherInstancesNodesAlone() {
         RegionInfo elsewhere = regions.add("cache", Map.of(), RegionInfo.State.ATTACHED, "node-z");
         UUID theirs = service.take(elsewhere.id(), SnapshotKind.FULL, null, "ops").id();

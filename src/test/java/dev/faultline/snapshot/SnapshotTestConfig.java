@@ -1,6 +1,7 @@
 package dev.faultline.snapshot;
 
 import dev.faultline.node.LocalNodes;
+import dev.faultline.node.NodeStatus;
 import java.util.Set;
 import dev.faultline.MutableClock;
 import java.time.Instant;
@@ -44,6 +45,15 @@ public class SnapshotTestConfig {
     @Bean
     LocalNodes localNodes() {
         return () -> Set.of(NODE);
+    }
+
+    /** Nodes tests declare DOWN; every other node reports. */
+    public static final Set<String> DOWN_NODES = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    @Bean
+    NodeStatus nodeStatus() {
+        return node -> DOWN_NODES.contains(node) ? java.util.Optional.of("node " + node + " is DOWN (test)")
+                : java.util.Optional.empty();
     }
 
     @Bean
