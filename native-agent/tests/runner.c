@@ -80,6 +80,12 @@ static const struct t_case cases[] = {
 	{ "hold/consistent_cut", t_hold_consistent_cut, T_NEEDS_UFFD },
 	{ "hold/rounds_converge", t_hold_rounds_converge, T_NEEDS_UFFD },
 
+	{ "snapimg/roundtrip", t_snapimg_roundtrip, 0 },
+	{ "snapimg/refusals", t_snapimg_refusals, 0 },
+	{ "snapimg/parent_links", t_snapimg_parent_links, 0 },
+	{ "snapimg/consolidate", t_snapimg_consolidate, 0 },
+	{ "snapimg/incomplete", t_snapimg_incomplete, 0 },
+
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
 	{ "restore/two_threads", t_restore_two_threads, T_NEEDS_UFFD },

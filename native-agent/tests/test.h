@@ -144,6 +144,13 @@ int t_track_soft_dirty_probe(const struct t_env *env);
 int t_hold_consistent_cut(const struct t_env *env);
 int t_hold_rounds_converge(const struct t_env *env);
 
+/* test_snapimg.c */
+int t_snapimg_roundtrip(const struct t_env *env);
+int t_snapimg_refusals(const struct t_env *env);
+int t_snapimg_parent_links(const struct t_env *env);
+int t_snapimg_consolidate(const struct t_env *env);
+int t_snapimg_incomplete(const struct t_env *env);
+
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);
 int t_ctl_ping(const struct t_env *env);
