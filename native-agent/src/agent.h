@@ -25,6 +25,8 @@ struct srv_hub;
 struct srv;
 struct fault_engine;
 struct restore;
+struct jobs;
+struct take;
 
 struct agent {
 	struct opts opts;
@@ -38,6 +40,9 @@ struct agent {
 	struct defer defer;
 	struct region_table regions;
 	struct restore *restores;
+	struct take *takes;   /* snapshots being taken (snap.c) */
+	struct jobs *jobs;    /* verifications, consolidations (job.c) */
+	char *snap_restore_dir; /* <state-dir>/snaprestore: flat images of restored chains */
 	struct fault_engine *engine;
 	struct loop_handler engine_h;
 	struct loop_handler sig_h;

@@ -14,6 +14,7 @@
 #include "jx.h"
 #include "region.h"
 #include "restore.h"
+#include "snap.h"
 
 #define LOG_COMP "cmd"
 #include "log.h"
@@ -316,6 +317,11 @@ static const struct cmd cmd_table[] = {
 	{ PROTO_T_RESTORE_GET, false, cmd_restore_get },
 	{ PROTO_T_RESTORE_LIST, false, cmd_restore_list },
 	{ PROTO_T_RESTORE_DELETE, false, cmd_restore_delete },
+	{ PROTO_T_SNAPSHOT_TAKE, false, snap_take },
+	{ PROTO_T_SNAPSHOT_VERIFY, false, snap_verify },
+	{ PROTO_T_SNAPSHOT_DELETE, false, snap_delete },
+	{ PROTO_T_SNAPSHOT_CONSOLIDATE, false, snap_consolidate },
+	{ PROTO_T_SNAPSHOT_RESTORE, false, snap_restore },
 };
 
 /* Duplicate keys are rejected: two readers could disagree on which one counts. */

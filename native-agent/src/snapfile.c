@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,5 +239,114 @@ close_child:
 	snapfile_close(&cf);
 close_parent:
 	snapfile_close(&pf);
+	return ret;
+}
+
+/*
+ * The chain as one flat memory image (zero pages left as holes), every
+ * page checked before it is written: the restore session then serves it
+ * like any other image.  Newest image first per page: absent falls through.
+ */
+int snapfile_flatten(char *const *chain, unsigned n_chain, const char *out, uint64_t *pages_out,
+		     char *detail, size_t detail_len)
+{
+	struct snapfile *f = calloc(n_chain, sizeof(*f));
+	uint64_t *done = NULL;
+	uint8_t *buf = NULL, *scratch = NULL;
+	char tmp[PATH_MAX], why[512];
+	unsigned opened = 0;
+	int fd = -1, ret = -1, err = EINVAL;
+	uint64_t pages = 0;
+	uint32_t ps = 0;
+	size_t slen;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	if (!f) {
+		snprintf(detail, detail_len, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	for (; opened < n_chain; opened++) {
+		if (snapfile_open(&f[opened], chain[opened], detail, detail_len))
+			goto close_files;
+		if (opened == 0 && (f[0].im.h.flags & SNAPIMG_F_INCREMENTAL)) {
+			snprintf(detail, detail_len, "%.300s is incremental: a chain starts with a"
+				 " full image", chain[0]);
+			opened++;
+			goto close_files;
+		}
+		if (opened && snapimg_check_parent(&f[opened].im, &f[opened - 1].im, why, sizeof(why))) {
+			snprintf(detail, detail_len, "%.200s: %.500s", chain[opened], why);
+			opened++;
+			goto close_files;
+		}
+	}
+	pages = f[0].im.h.page_count;
+	ps = f[0].im.h.page_size;
+	*pages_out = pages;
+	slen = snapimg_scratch_len(ps);
+	done = calloc((pages + 63) / 64, sizeof(uint64_t));
+	buf = malloc((size_t)SNAPIMG_MAX_CHUNK_PAGES * ps);
+	scratch = malloc(slen);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (!done || !buf || !scratch || fd < 0 || ftruncate(fd, (off_t)(pages * ps))) {
+		err = errno == ENOSPC ? ENOSPC : EIO;
+		snprintf(detail, detail_len, "preparing %.300s: %s", tmp, strerror(errno));
+		goto free_bufs;
+	}
+	for (unsigned k = n_chain; k-- > 0;) {
+		const struct snapimg *im = &f[k].im;
+
+		for (uint64_t ci = 0; ci < im->h.chunk_count; ci++) {
+			const struct snapimg_chunk *c = &im->chunks[ci];
+			bool need = false;
+
+			for (uint64_t p = c->first_page; p < c->first_page + c->n_pages && !need; p++)
+				need = !(done[p / 64] >> (p % 64) & 1);
+			if (!need)
+				continue;
+			if (snapimg_read_chunk(im, &f[k].src, ci, buf, scratch, slen, why, sizeof(why))) {
+				snprintf(detail, detail_len, "%.200s: %.500s", chain[k], why);
+				goto free_bufs;
+			}
+			for (uint64_t p = c->first_page; p < c->first_page + c->n_pages; p++) {
+				const uint8_t *src = buf + (p - c->first_page) * ps;
+
+				if (done[p / 64] >> (p % 64) & 1)
+					continue;
+				if (pwrite(fd, src, ps, (off_t)(p * ps)) != (ssize_t)ps) {
+					err = errno == ENOSPC ? ENOSPC : EIO;
+					snprintf(detail, detail_len, "writing %.300s: %s", tmp,
+						 strerror(errno ? errno : EIO));
+					goto free_bufs;
+				}
+			}
+		}
+		/* everything this image decides (present or zero) is settled for older ones */
+		for (uint64_t p = 0; p < pages; p++) {
+			if (snapimg_map_get(im->map, p) != SNAPIMG_ABSENT)
+				done[p / 64] |= UINT64_C(1) << (p % 64);
+		}
+	}
+	if (fsync(fd) || rename(tmp, out)) {
+		err = errno == ENOSPC ? ENOSPC : EIO;
+		snprintf(detail, detail_len, "completing %.300s: %s", out, strerror(errno));
+		goto free_bufs;
+	}
+	ret = 0;
+free_bufs:
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		unlink(tmp);
+	free(done);
+	free(buf);
+	free(scratch);
+close_files:
+	for (unsigned i = 0; i < opened; i++)
+		snapfile_close(&f[i]);
+	free(f);
+	if (ret)
+		errno = err;
 	return ret;
 }

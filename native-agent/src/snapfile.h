@@ -28,5 +28,7 @@ void snapfile_close(struct snapfile *f);
 int snapfile_verify(const char *path, char *detail, size_t detail_len);
 int snapfile_consolidate(const char *parent, const char *child, bool compress, int level,
 			 uint64_t buffer_bytes, struct snapw_result *out, char *why, size_t why_len);
+int snapfile_flatten(char *const *chain, unsigned n_chain, const char *out, uint64_t *pages_out,
+		     char *detail, size_t detail_len);
 
 #endif /* FAULTLINE_SNAPFILE_H */

@@ -203,6 +203,12 @@ bool snapw_done(struct snapw *w)
 	return atomic_load_explicit(&w->done, memory_order_acquire);
 }
 
+/* After done: the errno of the failure, 0 when it succeeded. */
+int snapw_err(struct snapw *w)
+{
+	return snapw_done(w) ? w->err : 0;
+}
+
 /* After done: 0 with the image's numbers, or -1 with why it failed. */
 int snapw_result(struct snapw *w, struct snapw_result *out, char *why, size_t why_len)
 {

@@ -56,6 +56,7 @@ int snapw_done_fd(const struct snapw *w);
 int snapw_finish(struct snapw *w, uint8_t quiesced, uint64_t created_ms);
 bool snapw_done(struct snapw *w);
 int snapw_result(struct snapw *w, struct snapw_result *out, char *why, size_t why_len);
+int snapw_err(struct snapw *w);
 void snapw_free(struct snapw *w);
 
 #endif /* FAULTLINE_SNAPW_H */

@@ -85,6 +85,10 @@ static const struct t_case cases[] = {
 	{ "snapimg/parent_links", t_snapimg_parent_links, 0 },
 	{ "snapimg/consolidate", t_snapimg_consolidate, 0 },
 	{ "snapimg/incomplete", t_snapimg_incomplete, 0 },
+	{ "snap/full_and_incremental_under_writer", t_snap_full_and_incremental_under_writer,
+	  T_NEEDS_UFFD },
+	{ "snap/refusals", t_snap_refusals, T_NEEDS_UFFD },
+	{ "snap/needs_hold_uffd", t_snap_needs_hold_uffd, T_NEEDS_UFFD },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },

@@ -142,6 +142,11 @@ int t_track_move_forgets_and_wakes(const struct t_env *env);
 int t_track_reset_recovers(const struct t_env *env);
 int t_track_soft_dirty_probe(const struct t_env *env);
 int t_hold_consistent_cut(const struct t_env *env);
+
+/* test_snap.c */
+int t_snap_full_and_incremental_under_writer(const struct t_env *env);
+int t_snap_refusals(const struct t_env *env);
+int t_snap_needs_hold_uffd(const struct t_env *env);
 int t_hold_rounds_converge(const struct t_env *env);
 
 /* test_snapimg.c */
