@@ -89,6 +89,7 @@ static const struct t_case cases[] = {
 	  T_NEEDS_UFFD },
 	{ "snap/refusals", t_snap_refusals, T_NEEDS_UFFD },
 	{ "snap/needs_hold_uffd", t_snap_needs_hold_uffd, T_NEEDS_UFFD },
+	{ "snap/ledger_invariant", t_snap_ledger_invariant, T_NEEDS_UFFD },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
