@@ -94,9 +94,13 @@ static int check_path(struct agent *ag, json_t *v, const char *what, char *out, 
 	if (!dir[0])
 		strcpy(dir, "/");
 	if (!realpath(dir, real)) {
+		int e = errno;
+
 		for (unsigned i = 0; i < ag->opts.n_snapshot_dirs && !allowed; i++)
 			allowed = inside(dir, ag->opts.snapshot_dirs[i]);
-		return allowed ? fail(err, PROTO_E_BAD_REQUEST, "%s: %s", dir, strerror(errno))
+		/* inside: the directory is missing (NOT_FOUND: nothing there to verify or delete) */
+		return allowed ? fail(err, e == ENOENT ? PROTO_E_NOT_FOUND : PROTO_E_BAD_REQUEST,
+				      "%s: %s", dir, strerror(e))
 			       : fail(err, PROTO_E_PERMISSION_DENIED,
 				      "%s is outside the allowed snapshot directories", p);
 	}
@@ -652,8 +656,13 @@ int snap_delete(struct agent *ag, struct cmd_session *s, const struct proto_hdr 
 	bool removed, removed_tmp;
 
 	(void)h;
-	if (check_path(ag, json_object_get(req, "path"), "path", path, sizeof(path), err))
-		return -1;
+	if (check_path(ag, json_object_get(req, "path"), "path", path, sizeof(path), err)) {
+		if (err->code != PROTO_E_NOT_FOUND)
+			return -1;
+		/* its directory is gone, so is the image: deleting is idempotent */
+		*reply = json_pack("{s:b, s:b}", "existed", false, "tmp_removed", false);
+		return *reply ? 0 : fail(err, PROTO_E_INTERNAL, "out of memory");
+	}
 	if (busy(ag, path))
 		return fail(err, PROTO_E_CONFLICT, "%s is being written or read", path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);

@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.boot.info.BuildProperties;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.core.env.Environment;
 import org.springframework.stereotype.Component;
 import tools.jackson.databind.JsonNode;
 
@@ -52,6 +53,7 @@ class AgentSupervisor implements SmartLifecycle {
 
     private final AgentProperties properties;
     private final Path dataDir;
+    private final Path snapshotsDir;
     private final Clock clock;
     private final String clientName;
     private final Path socket;
@@ -78,8 +80,12 @@ class AgentSupervisor implements SmartLifecycle {
     private volatile boolean running;
 
     AgentSupervisor(AgentProperties properties, FaultlineProperties faultline, ObjectProvider<BuildProperties> build,
-            ObjectProvider<EventService> events) {
+            ObjectProvider<EventService> events, Environment environment) {
         this.events = events;
+        // the snapshot feature's directory (faultline.snapshots.dir), read here so agent/ needs nothing of snapshot/
+        String snapshots = environment.getProperty("faultline.snapshots.dir");
+        this.snapshotsDir = snapshots == null || snapshots.isBlank() ? null
+                : Path.of(snapshots).toAbsolutePath().normalize();
         this.properties = properties;
         this.dataDir = faultline.dataDir();
         this.clock = Clock.systemUTC();
@@ -214,6 +220,10 @@ class AgentSupervisor implements SmartLifecycle {
         for (Path dir : properties.imageDirs(dataDir)) {
             Files.createDirectories(dir);
             command.addAll(List.of("--allow-image-dir", dir.toString()));
+        }
+        if (snapshotsDir != null) {
+            Files.createDirectories(snapshotsDir);
+            command.addAll(List.of("--allow-snapshot-dir", snapshotsDir.toString()));
         }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         childProcess = process;

@@ -11,7 +11,12 @@ public enum MessageType {
     RESTORE_CREATE(0x18),
     RESTORE_GET(0x19),
     RESTORE_LIST(0x1A),
-    RESTORE_DELETE(0x1B);
+    RESTORE_DELETE(0x1B),
+    SNAPSHOT_TAKE(0x30),
+    SNAPSHOT_VERIFY(0x31),
+    SNAPSHOT_DELETE(0x32),
+    SNAPSHOT_CONSOLIDATE(0x33),
+    SNAPSHOT_RESTORE(0x34);
 
     private final int code;
 
