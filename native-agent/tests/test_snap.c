@@ -275,7 +275,9 @@ static uint64_t jint(json_t *o, const char *path1, const char *path2)
  * A full capture while the writer writes, then an incremental one after
  * more writes; each image (the incremental through its chain) is a
  * consistent cut taken during its request, and both verify.  Then the
- * chain is restored lazily into fresh memory and read back.
+ * chain is restored lazily into fresh memory and read back, and the
+ * incremental image is consolidated with its parent into one that stands
+ * alone with the same content.
  */
 int t_snap_full_and_incremental_under_writer(const struct t_env *env)
 {
@@ -380,6 +382,25 @@ int t_snap_full_and_incremental_under_writer(const struct t_env *env)
 		munmap(mem, f.pages * PS);
 		if (!same) {
 			printf("    the restored memory differs from the chain\n");
+			goto out;
+		}
+	}
+
+	/* consolidation: the incremental image then stands alone and holds the same memory */
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_CONSOLIDATE, "{s:s, s:s}", "parent_path", full, "child_path", inc);
+	if (!v || jint(v, "pages_absent", NULL) != 0) {
+		printf("    consolidation failed or left absent pages\n");
+		json_decref(v);
+		goto out;
+	}
+	json_decref(v);
+	{
+		uint8_t *alone = flatten(f.a.dir, &chain[1], 1, f.pages);
+		bool same = alone && !memcmp(alone, img2, f.pages * PS);
+
+		free(alone);
+		if (!same) {
+			printf("    the consolidated image differs from the chain it replaces\n");
 			goto out;
 		}
 	}
@@ -644,5 +665,115 @@ out:
 	json_decref(hello);
 	if (ctl >= 0)
 		close(ctl);
+	return ret;
+}
+
+static int expect_verify_refused(int ctl, const char *path)
+{
+	json_t *v = h_call(ctl, PROTO_T_SNAPSHOT_VERIFY, "{s:s}", "path", path);
+	int ret = v && json_is_false(json_object_get(v, "intact")) ? 0 : -1;
+
+	if (ret)
+		printf("    verify of %s did not refuse it\n", path);
+	else
+		t_logf("verify of the .tmp: %s", json_string_value(json_object_get(v, "detail")));
+	json_decref(v);
+	return ret;
+}
+
+/*
+ * kill -9 of the agent in the middle of a capture under the writer: no
+ * image appears, the .tmp it leaves is refused by verify and removed by
+ * delete, and the writer - blocked on the hold uffd with nobody to serve
+ * it - goes on once a new agent takes the re-registered region back
+ * (libfaultline reconnects by itself) and lifts its protection.  The new
+ * agent then snapshots the region again.
+ */
+int t_snap_agent_killed_mid_capture(const struct t_env *env)
+{
+	static const char id1[] = "5a0a5a0a-0000-4000-8000-0000000000d1";
+	static const char id2[] = "5a0a5a0a-0000-4000-8000-0000000000d2";
+	struct snap_fixture f;
+	struct h_agent b;
+	char img[256], tmp[300], img2[256];
+	struct stat st;
+	json_t *req, *v;
+	char *s;
+	uint64_t w0, w1;
+	int ret = T_FAIL;
+
+	(void)env;
+	/* a small buffer keeps the capture going long enough to be killed in its middle */
+	{
+		const char *const extra[] = { "--snapshot-buffer-bytes", "1M", NULL };
+
+		if (fixture(&f, 65536, FL_MODE_WP, extra) || start_writer(&f))
+			goto out;
+	}
+	snprintf(img, sizeof(img), "%s/killed.flsnap", f.snapdir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", img);
+	snprintf(img2, sizeof(img2), "%s/after.flsnap", f.snapdir);
+	req = json_pack("{s:s, s:s, s:s}", "snapshot_id", id1, "region_id", fl_region_id(f.r), "path", img);
+	s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!s || h_send_frame(f.ctl, PROTO_T_SNAPSHOT_TAKE, 0, 9001, s)) {
+		free(s);
+		goto out;
+	}
+	free(s);
+	if (h_wait_log(f.a.log, "msg=\"snapshot at T\"", 60000)) {
+		printf("    the capture never reached T\n");
+		goto out;
+	}
+	if (kill(f.a.pid, SIGKILL) || h_agent_wait_exit(&f.a, H_TIMEOUT_MS))
+		goto out;
+	close(f.ctl);
+	f.ctl = -1;
+	if (!stat(img, &st) || stat(tmp, &st)) {
+		printf("    after the kill: the image %s, its .tmp %s\n", stat(img, &st) ? "is absent" : "exists",
+		       stat(tmp, &st) ? "is absent" : "exists");
+		goto out;
+	}
+	t_logf("killed mid-capture: the .tmp has %lld bytes", (long long)st.st_size);
+
+	if (h_agent_spawn(&b, f.a.dir, f.a.sock, NULL) || h_agent_wait_ready(&b, H_TIMEOUT_MS))
+		goto out;
+	f.a = b;
+	/* the writer was held (or is about to be) on a protected page: it must go on */
+	if (wait_writes(&f.w, 100000)) {
+		printf("    the writer stays blocked after the new agent started\n");
+		goto out;
+	}
+	f.ctl = h_ctl_open(&f.a);
+	if (f.ctl < 0 || expect_verify_refused(f.ctl, tmp))
+		goto out;
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_DELETE, "{s:s}", "path", img);
+	if (!v || !json_is_false(json_object_get(v, "existed")) ||
+	    !json_is_true(json_object_get(v, "tmp_removed")) || !stat(tmp, &st)) {
+		printf("    delete did not remove the leftover .tmp\n");
+		json_decref(v);
+		goto out;
+	}
+	json_decref(v);
+	/* the re-adopted region is tracked again: a new full snapshot is a consistent cut */
+	v = take(&f, id2, img2, NULL, NULL, &w0, &w1);
+	stop_writer(&f);
+	if (!v)
+		goto out;
+	json_decref(v);
+	{
+		char *chain[1] = { img2 };
+		uint8_t *flat = flatten(f.a.dir, chain, 1, f.pages);
+		int64_t k = flat ? check_cut(flat, f.pages, f.w.log, written(&f.w)) : -1;
+
+		free(flat);
+		if (k < 0 || (uint64_t)k < w0 || (uint64_t)k > w1) {
+			printf("    the snapshot after the restart is not a cut inside its request\n");
+			goto out;
+		}
+	}
+	ret = T_PASS;
+out:
+	teardown(&f);
 	return ret;
 }
