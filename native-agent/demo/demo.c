@@ -17,8 +17,8 @@
  * JSON summary.  With --hold the region stays registered: SIGUSR1 checks
  * the whole region again and prints the result, SIGTERM ends.  session
  * creates a restore session on the agent's control socket and prints it
- * (normally the control plane does this).  anon registers anonymous memory
- * (missing and write-protect modes, so it can be snapshotted).
+ * (normally the control plane does this).  restore and anon register their
+ * memory in missing and write-protect modes, so it can be snapshotted.
  *
  * ledger is a workload whose consistency is checkable at any instant:
  * accounts spread over the region's pages, transfers between them that
@@ -353,7 +353,7 @@ static int run(const struct args *a)
 	t0 = now_us();
 	c = fl_connect(a->socket);
 	if (!c || fl_region_register(c, mem, a->size, a->name, "app=faultline-demo",
-				     FL_MODE_MISSING | (a->anon ? FL_MODE_WP : 0), &r)) {
+				     FL_MODE_MISSING | FL_MODE_WP, &r)) {
 		fprintf(stderr, "faultline-demo: %s\n", fl_last_error());
 		return 3;
 	}

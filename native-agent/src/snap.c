@@ -250,6 +250,12 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 			    "region %s was registered without a hold uffd (no wp mode, or a kernel"
 			    " without WP_ASYNC/WP_UNPOPULATED): it cannot be snapshotted consistently",
 			    r->id);
+	/* a missing page of a lazily restored region is in its image, not zero: not capturable yet */
+	if (r->kind == REGION_IMAGE && !r->ctl.complete)
+		return fail(err, PROTO_E_CONFLICT,
+			    "region %s is still being restored lazily (%llu of %llu pages present); take"
+			    " the snapshot once its restore is COMPLETE", r->id,
+			    (unsigned long long)region_stat(&r->st.present), (unsigned long long)r->n_pages);
 	if (check_path(ag, json_object_get(req, "path"), "path", path, sizeof(path), err))
 		return -1;
 	if (take_on(ag, path))
