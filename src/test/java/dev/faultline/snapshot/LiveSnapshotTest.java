@@ -21,8 +21,8 @@ import tools.jackson.databind.json.JsonMapper;
  * Live snapshots end to end: the service's real agent, a ledger workload (faultline-demo ledger:
  * accounts on every page of its region, transfers that keep the total) attached through
  * libfaultline and transferring while it is snapshotted, a fresh process that attaches to the
- * restore session and checks the ledger's invariant, and a corrupted image that verification
- * reports and restore refuses.
+ * restore session and checks the ledger's invariant, the dependency rule and consolidation, and
+ * a corrupted image that verification reports and restore refuses.
  */
 class LiveSnapshotTest extends ServiceTest {
 
@@ -32,7 +32,7 @@ class LiveSnapshotTest extends ServiceTest {
     private static final String ACCOUNTS = "20000";
 
     @Test
-    void aLedgerSnapshottedWhileItTransfersRestoresWithItsInvariantAndACorruptImageIsRefused() throws Exception {
+    void aLedgerSnapshottedWhileItTransfersRestoresWithItsInvariantEvenConsolidatedAndACorruptImageIsRefused() throws Exception {
         String demo = NativeTools.demo().toString();
         try (NativeTools.Child ledger = new NativeTools.Child(demo, "ledger", "--socket",
                 agent.status().handoffSocket(), "--size", SIZE, "--accounts", ACCOUNTS, "--rate", "200000",
@@ -61,19 +61,33 @@ class LiveSnapshotTest extends ServiceTest {
             assertThat(check.path("ok").asBoolean()).as("the ledger's invariant: %s", check).isTrue();
             assertThat(check.path("total").asLong()).isEqualTo(20000L * 1000);
 
-            // a flipped byte in the full image's first stored page
-            try (RandomAccessFile f = new RandomAccessFile(Path.of(full.path("imagePath").asString()).toFile(), "rw")) {
+            // the full one has a dependent: kept unless consolidated into it
+            assertThat(admin().delete("/api/v1/snapshots/" + full.path("id").asString()).status()).isEqualTo(409);
+            JsonNode deleted = operation(admin().delete("/api/v1/snapshots/" + full.path("id").asString()
+                    + "?consolidate=true"));
+            assertThat(deleted.path("state").asString()).as("%s", deleted).isEqualTo("SUCCEEDED");
+            assertThat(snapshot(full).path("state").asString()).isEqualTo("DELETED");
+            assertThat(Path.of(full.path("imagePath").asString())).doesNotExist();
+            JsonNode standalone = snapshot(incremental);
+            assertThat(standalone.path("kind").asString()).as("consolidated: %s", standalone).isEqualTo("FULL");
+            assertThat(standalone.at("/verification/state").asString()).isEqualTo("UNVERIFIED");
+            JsonNode again = restoreAndCheck(standalone);
+            assertThat(again.path("ok").asBoolean()).as("the consolidated image alone: %s", again).isTrue();
+
+            // a flipped byte in its first stored page
+            try (RandomAccessFile f = new RandomAccessFile(Path.of(standalone.path("imagePath").asString()).toFile(),
+                    "rw")) {
                 f.seek(4096 + 32 + 100);
                 int b = f.read();
                 f.seek(4096 + 32 + 100);
                 f.write(b ^ 0x40);
             }
-            JsonNode corrupt = operation(admin().post("/api/v1/snapshots/" + full.path("id").asString() + "/verify",
-                    map()));
+            JsonNode corrupt = operation(admin().post("/api/v1/snapshots/" + standalone.path("id").asString()
+                    + "/verify", map()));
             assertThat(corrupt.path("state").asString()).isEqualTo("SUCCEEDED");
             assertThat(corrupt.path("result").asString()).startsWith("CORRUPT").contains("checksum");
-            assertThat(snapshot(full).at("/verification/state").asString()).isEqualTo("CORRUPT");
-            JsonNode refused = operation(admin().post("/api/v1/snapshots/" + full.path("id").asString()
+            assertThat(snapshot(standalone).at("/verification/state").asString()).isEqualTo("CORRUPT");
+            JsonNode refused = operation(admin().post("/api/v1/snapshots/" + standalone.path("id").asString()
                     + "/restore", map("name", "refused")));
             assertThat(refused.path("state").asString()).isEqualTo("FAILED");
             assertThat(refused.path("error").asString()).contains("checksum");
