@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -436,7 +437,7 @@ void snap_fini(struct agent *ag)
 
 /* ---- jobs: verify, consolidate, restore --------------------------------------- */
 
-enum snap_job_kind { SJ_VERIFY, SJ_CONSOLIDATE, SJ_RESTORE };
+enum snap_job_kind { SJ_VERIFY, SJ_CONSOLIDATE, SJ_RESTORE, SJ_EAGER };
 
 struct snap_job {
 	struct job j; /* first: a struct job * is a struct snap_job * */
@@ -449,6 +450,12 @@ struct snap_job {
 	bool compress;
 	int level;
 	uint64_t buffer_bytes;
+	/* eager: the attached region written into */
+	char region_id[JX_UUID_LEN + 1];
+	pid_t pid;
+	uint64_t start, n_pages;
+	uint32_t page_size;
+	uint64_t installed;
 	/* results */
 	int ret;
 	enum proto_err code;
@@ -509,6 +516,78 @@ static void run_restore(struct job *j)
 			     : errno == EIO ? PROTO_E_INTERNAL : PROTO_E_BAD_REQUEST;
 }
 
+/*
+ * Eager restore: the chain flattened (every page checked) into a temporary
+ * file, then written into the attached region with process_vm_writev, the
+ * way a debugger writes memory: present pages are overwritten, missing ones
+ * fault in through the region's own handling (a write-protected page is
+ * lifted by its worker and marked written, so the next incremental snapshot
+ * holds it).  The workload should be paused by its owner meanwhile.
+ */
+static void run_eager(struct job *j)
+{
+	struct snap_job *sj = (struct snap_job *)j;
+	const char *flat = json_string_value(json_object_get(sj->create, "image"));
+	uint64_t pages = 0, len = sj->n_pages * sj->page_size, off = 0;
+	size_t blen = 1u << 20;
+	uint8_t *buf = NULL;
+	struct stat st;
+	int fd = -1;
+
+	sj->ret = -1;
+	if (snapfile_flatten(sj->chain, sj->n_chain, flat, &pages, sj->detail, sizeof(sj->detail))) {
+		sj->code = errno == ENOSPC ? PROTO_E_NO_SPACE : errno == EINVAL ? PROTO_E_BAD_REQUEST
+										: PROTO_E_INTERNAL;
+		return;
+	}
+	fd = open(flat, O_RDONLY | O_CLOEXEC);
+	buf = malloc(blen);
+	sj->code = PROTO_E_BAD_REQUEST;
+	if (fd < 0 || !buf || fstat(fd, &st)) {
+		sj->code = PROTO_E_INTERNAL;
+		snprintf(sj->detail, sizeof(sj->detail), "reading the flattened chain: %s", strerror(errno));
+		goto out;
+	}
+	if (pages != sj->n_pages || (uint64_t)st.st_size != len) {
+		snprintf(sj->detail, sizeof(sj->detail),
+			 "the chain holds %llu pages (%llu bytes); region %s has %llu pages of %u bytes",
+			 (unsigned long long)pages, (unsigned long long)st.st_size, sj->region_id,
+			 (unsigned long long)sj->n_pages, sj->page_size);
+		goto out;
+	}
+	while (off < len) {
+		size_t n = len - off < blen ? (size_t)(len - off) : blen;
+		struct iovec local = { .iov_base = buf, .iov_len = n };
+		struct iovec remote = { .iov_base = (void *)(uintptr_t)(sj->start + off), .iov_len = n };
+		ssize_t w;
+
+		if (pread(fd, buf, n, (off_t)off) != (ssize_t)n) {
+			sj->code = PROTO_E_INTERNAL;
+			snprintf(sj->detail, sizeof(sj->detail), "reading the flattened chain: %s",
+				 strerror(errno ? errno : EIO));
+			goto out;
+		}
+		w = process_vm_writev(sj->pid, &local, 1, &remote, 1, 0);
+		if (w != (ssize_t)n) {
+			sj->code = PROTO_E_CONFLICT;
+			snprintf(sj->detail, sizeof(sj->detail),
+				 "writing into region %s at offset %llu: %s (the workload exited or changed"
+				 " its mappings?); %llu pages were written", sj->region_id,
+				 (unsigned long long)off, w < 0 ? strerror(errno) : "short write",
+				 (unsigned long long)(off / sj->page_size));
+			goto out;
+		}
+		off += n;
+	}
+	sj->installed = len / sj->page_size;
+	sj->ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	unlink(flat);
+}
+
 static void answer(struct agent *ag, struct snap_job *sj, json_t *body)
 {
 	if (body)
@@ -547,6 +626,18 @@ static void job_done(struct agent *ag, struct job *j)
 					 (json_int_t)sj->res.pages_zero, "pages_absent",
 					 (json_int_t)sj->res.pages_absent));
 		break;
+	case SJ_EAGER:
+		if (sj->ret) {
+			pr_warn(&ag->log, "eager snapshot restore failed", LF_STR("region", sj->region_id),
+				LF_STR("reason", sj->detail));
+			defer_fail(&ag->defer, ag->hub, sj->key, sj->code, sj->detail);
+			break;
+		}
+		pr_info(&ag->log, "snapshot restored eagerly", LF_STR("region", sj->region_id),
+			LF_UINT("pages", sj->installed));
+		answer(ag, sj, json_pack("{s:s, s:I}", "region_id", sj->region_id, "installed_pages",
+					 (json_int_t)sj->installed));
+		break;
 	case SJ_RESTORE:
 		if (sj->ret) {
 			pr_warn(&ag->log, "snapshot restore refused", LF_STR("reason", sj->detail));
@@ -576,7 +667,7 @@ static struct snap_job *sj_new(struct agent *ag, enum snap_job_kind kind, const 
 	sj->kind = kind;
 	sj->j.done = job_done;
 	sj->j.run = kind == SJ_VERIFY ? run_verify : kind == SJ_CONSOLIDATE ? run_consolidate
-									   : run_restore;
+		    : kind == SJ_EAGER ? run_eager : run_restore;
 	sj->key = defer_key(&ag->defer);
 	if (defer_add(&ag->defer, sj->key, s->ref, h->type, h->id)) {
 		free(sj);
@@ -703,9 +794,25 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 	if (!json_is_array(chain) || !json_array_size(chain) || json_array_size(chain) > 256)
 		return fail(err, PROTO_E_BAD_REQUEST,
 			    "\"chain\" must be an array of 1 to 256 image paths, the full image first");
-	if (mode && (!json_is_string(mode) || strcmp(json_string_value(mode), "lazy")))
-		return fail(err, PROTO_E_BAD_REQUEST,
-			    "\"mode\" must be lazy (eager restore is not implemented by this agent)");
+	json_t *rid = json_object_get(req, "region_id");
+	struct region *r = NULL;
+	bool eager = mode && json_is_string(mode) && !strcmp(json_string_value(mode), "eager");
+
+	if (mode && !eager && (!json_is_string(mode) || strcmp(json_string_value(mode), "lazy")))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"mode\" must be lazy or eager");
+	if (eager) {
+		if (!json_is_string(rid))
+			return fail(err, PROTO_E_BAD_REQUEST, "an eager restore needs \"region_id\"");
+		r = region_table_find(&ag->regions, json_string_value(rid));
+		if (!r)
+			return fail(err, PROTO_E_NOT_FOUND, "no region %.64s", json_string_value(rid));
+		if (region_state(r) != REGION_ATTACHED)
+			return fail(err, PROTO_E_CONFLICT, "region %s is not attached", r->id);
+		for (struct take *t = ag->takes; t; t = t->next) {
+			if (!strcmp(t->region_id, r->id))
+				return fail(err, PROTO_E_CONFLICT, "a snapshot of region %s is being taken", r->id);
+		}
+	}
 	if (id && (!json_is_string(id) || !jx_uuid_valid(json_string_value(id))))
 		return fail(err, PROTO_E_BAD_REQUEST, "\"id\" must be a lower-case UUID");
 	if (id && restore_find(ag, json_string_value(id)))
@@ -718,7 +825,7 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 		snprintf(sid, sizeof(sid), "%s", json_string_value(id));
 	else if (jx_uuid_new(sid))
 		return fail(err, PROTO_E_INTERNAL, "cannot make an id");
-	if (asprintf(&flat, "%s/%s.mem", ag->snap_restore_dir, sid) < 0)
+	if (asprintf(&flat, "%s/%s.%s", ag->snap_restore_dir, sid, eager ? "eager" : "mem") < 0)
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
 	/* the session is made by restore_create once the flat image exists */
 	create = json_deep_copy(req);
@@ -731,12 +838,19 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 	}
 	json_object_del(create, "mode");
 	free(flat);
-	sj = sj_new(ag, SJ_RESTORE, s, h, err);
+	sj = sj_new(ag, eager ? SJ_EAGER : SJ_RESTORE, s, h, err);
 	if (!sj) {
 		json_decref(create);
 		return -1;
 	}
 	sj->create = create;
+	if (eager) {
+		snprintf(sj->region_id, sizeof(sj->region_id), "%s", r->id);
+		sj->pid = r->pid;
+		sj->start = region_start(r);
+		sj->n_pages = r->n_pages;
+		sj->page_size = r->page_size;
+	}
 	sj->chain = calloc(json_array_size(chain), sizeof(char *));
 	if (!sj->chain) {
 		defer_fail(&ag->defer, ag->hub, sj->key, PROTO_E_INTERNAL, "out of memory");
