@@ -8,6 +8,7 @@
  *                  [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]
  *   faultline-demo anon --socket PATH --size SIZE [--hold]
  *   faultline-demo ledger --socket PATH --size SIZE [--accounts N] [--rate N] [--name NAME]
+ *                  [--quiesce] [--quiesce-delay-ms MS]
  *   faultline-demo ledger-check --socket PATH --size SIZE [--accounts N]
  *   faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]
  *
@@ -25,7 +26,9 @@
  * keep the total constant, each one journaled (intent with the balances
  * before, apply, done) in page 0.  It prints {"region_id",...} once set up
  * and transfers until SIGTERM (--rate: transfers per second, default as
- * fast as it can).  ledger-check registers a restored region, rolls back a
+ * fast as it can; --quiesce: a quiesce handler pauses the transfers between
+ * two of them until the snapshot's instant has passed, after MS with
+ * --quiesce-delay-ms).  ledger-check registers a restored region, rolls back a
  * transfer the journal shows in progress, and checks every account and the
  * total.  Exit status: 0 all bytes right (ledger-check: the invariant
  * holds), 1 a mismatch, 2 bad usage, 3 setup failed.
@@ -35,6 +38,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,10 +67,10 @@ static const char *const pattern_names[] = {
 
 struct args {
 	const char *cmd, *socket, *out, *name, *image, *options;
-	uint64_t size, seed, pause_after, accounts, rate;
+	uint64_t size, seed, pause_after, accounts, rate, quiesce_delay_ms;
 	enum content_pattern pattern;
 	unsigned threads;
-	bool hold, hugetlb, thp, anon;
+	bool hold, hugetlb, thp, anon, quiesce;
 };
 
 struct toucher {
@@ -94,7 +98,7 @@ static int usage(void)
 		"                      [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]\n"
 		"       faultline-demo anon --socket PATH --size SIZE [--hold]\n"
 		"       faultline-demo ledger --socket PATH --size SIZE [--accounts N] [--rate N]\n"
-		"                      [--name NAME]\n"
+		"                      [--name NAME] [--quiesce] [--quiesce-delay-ms MS]\n"
 		"       faultline-demo ledger-check --socket PATH --size SIZE [--accounts N]\n"
 		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n");
 	return 2;
@@ -110,7 +114,8 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "thp", no_argument, NULL, 'T' },		{ "pause-after", required_argument, NULL, 'P' },
 		{ "name", required_argument, NULL, 'n' },	{ "image", required_argument, NULL, 'i' },
 		{ "options", required_argument, NULL, 'O' },	{ "accounts", required_argument, NULL, 'a' },
-		{ "rate", required_argument, NULL, 'r' },	{ NULL, 0, NULL, 0 },
+		{ "rate", required_argument, NULL, 'r' },	{ "quiesce", no_argument, NULL, 'Q' },
+		{ "quiesce-delay-ms", required_argument, NULL, 'D' },	{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
@@ -180,6 +185,15 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'r':
 			a->rate = strtoull(optarg, &end, 10);
+			if (*end)
+				return -1;
+			break;
+		case 'Q':
+			a->quiesce = true;
+			break;
+		case 'D':
+			a->quiesce = true;
+			a->quiesce_delay_ms = strtoull(optarg, &end, 10);
 			if (*end)
 				return -1;
 			break;
@@ -483,6 +497,25 @@ static struct ledger_acct *account(uint8_t *mem, uint64_t pages, uint64_t i)
 
 static volatile sig_atomic_t ledger_stop;
 
+/* quiesce: the handler asks for a pause, the transfer loop confirms it between two transfers */
+static _Atomic int pause_req, paused;
+
+static int on_quiesce(void *arg, int phase)
+{
+	const struct args *a = arg;
+
+	if (phase == FL_QUIESCE_END) {
+		atomic_store(&pause_req, 0);
+		return 0;
+	}
+	if (a->quiesce_delay_ms)
+		usleep((useconds_t)(a->quiesce_delay_ms * 1000));
+	atomic_store(&pause_req, 1);
+	for (int i = 0; i < 20000 && !atomic_load(&paused); i++)
+		usleep(50);
+	return atomic_load(&paused) ? 0 : 1;
+}
+
 static void on_term(int sig)
 {
 	(void)sig;
@@ -525,6 +558,10 @@ static int ledger(const struct args *a)
 	ret = ledger_setup(a, &pages, &mem, &c, &r, FL_MODE_MISSING | FL_MODE_WP);
 	if (ret)
 		return ret;
+	if (a->quiesce && fl_set_quiesce_handler(c, on_quiesce, (void *)a)) {
+		fprintf(stderr, "faultline-demo: %s\n", strerror(errno));
+		return 3;
+	}
 	j = (struct ledger_journal *)mem;
 	for (uint64_t i = 0; i < a->accounts; i++)
 		*account(mem, pages, i) = (struct ledger_acct){ .id = LEDGER_ID | i, .balance = LEDGER_BALANCE };
@@ -537,6 +574,14 @@ static int ledger(const struct args *a)
 		struct ledger_acct *from, *to;
 		uint64_t f, t;
 		int64_t amount;
+
+		if (atomic_load_explicit(&pause_req, memory_order_acquire)) {
+			/* quiet between two transfers until the snapshot's instant has passed */
+			atomic_store(&paused, 1);
+			while (atomic_load(&pause_req) && !ledger_stop)
+				usleep(50);
+			atomic_store(&paused, 0);
+		}
 
 		x ^= x << 13;
 		x ^= x >> 7;

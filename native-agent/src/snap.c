@@ -29,6 +29,7 @@
 #define SNAP_FINAL_PAGES 256u        /* a round this small is the final one */
 #define SNAP_MAX_ROUNDS 8u
 #define SNAP_STEP_PAGES 2048u        /* pages the background saves per step */
+#define SNAP_QUIESCE_TIMEOUT_MS 5000u
 
 /* A snapshot_take being captured by a fault worker. */
 struct take {
@@ -40,6 +41,12 @@ struct take {
 	bool incremental;
 	bool quiesce_asked;
 	uint64_t pages_total;
+	/* quiesce (PROTOCOL.md §2.1): BEGIN sent, its reply awaited until the timer fires */
+	struct agent *ag;
+	struct conn_ref qconn;
+	uint64_t qid;
+	bool q_waiting, q_end_due, timer_on;
+	struct loop_timer qtimer;
 };
 
 static int fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...)
@@ -208,6 +215,135 @@ static int parse_parent(struct agent *ag, json_t *parent, struct region *r,
 	return 0;
 }
 
+static void take_free(struct agent *ag, struct take *t)
+{
+	for (struct take **pp = &ag->takes; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	if (t->timer_on)
+		loop_timer_fini(&ag->loop, &t->qtimer);
+	free(t->path);
+	free(t);
+}
+
+/* A take that never reached its worker: answered, its writer (and .tmp) gone. */
+static void take_abort(struct agent *ag, struct take *t, enum proto_err code, const char *why)
+{
+	defer_fail(&ag->defer, ag->hub, t->key, code, why);
+	snapw_free(t->cap->w);
+	free(t->cap);
+	take_free(ag, t);
+}
+
+/* The capture goes to the region's worker (after quiesce BEGIN was answered or timed out). */
+static void start_capture(struct agent *ag, struct take *t)
+{
+	struct region *r = region_table_find(&ag->regions, t->region_id);
+
+	if (!r || region_state(r) != REGION_ATTACHED) {
+		take_abort(ag, t, PROTO_E_CONFLICT, "the region was released before its snapshot started");
+		return;
+	}
+	if (fault_capture(ag->engine, r, t->cap))
+		take_abort(ag, t, PROTO_E_INTERNAL, "out of memory");
+}
+
+/* quiesce END: the workload may resume its I/O (after T, or when the capture ended early). */
+static void quiesce_end(struct agent *ag, struct take *t)
+{
+	struct conn *c;
+	json_t *body;
+	uint64_t id;
+
+	if (!t->q_end_due)
+		return;
+	t->q_end_due = false;
+	c = srv_hub_find(ag->hub, t->qconn);
+	body = json_pack("{s:s, s:s}", "phase", "end", "region_id", t->region_id);
+	if (!c || !body || conn_request(c, PROTO_T_QUIESCE, body, &id))
+		pr_warn(&ag->log, "cannot tell the workload to resume after its snapshot",
+			LF_STR("region", t->region_id));
+	json_decref(body);
+}
+
+static void quiesce_timeout(struct loop *lp, struct loop_timer *tm)
+{
+	struct take *t = tm->opaque;
+
+	(void)lp;
+	if (!t->q_waiting)
+		return;
+	t->q_waiting = false;
+	t->q_end_due = true; /* it may quiesce late: tell it to resume in any case */
+	t->cap->req.quiesced = SNAPIMG_Q_TIMEOUT;
+	pr_warn(&t->ag->log, "the workload did not confirm quiesce in time",
+		LF_STR("snapshot", t->cap->req.snapshot_id), LF_STR("region", t->region_id));
+	loop_timer_arm(&t->qtimer, 0, 0);
+	start_capture(t->ag, t);
+}
+
+/*
+ * quiesce BEGIN on the connection that registered the region.  A region
+ * without one (Firecracker, or its connection is gone) cannot confirm:
+ * "no", at once.
+ */
+static void quiesce_begin(struct agent *ag, struct take *t, struct region *r, uint64_t timeout_ms)
+{
+	struct conn *c = srv_hub_find(ag->hub, r->ctl.conn);
+	json_t *body = json_pack("{s:s, s:s, s:I}", "phase", "begin", "region_id", r->id, "timeout_ms",
+				 (json_int_t)timeout_ms);
+
+	t->cap->req.quiesced = SNAPIMG_Q_NO;
+	if (c && body && r->source == REGION_SRC_LIBFAULTLINE &&
+	    !loop_timer_init(&ag->loop, &t->qtimer, quiesce_timeout, t)) {
+		t->timer_on = true;
+		if (conn_request(c, PROTO_T_QUIESCE, body, &t->qid))
+			c = NULL;
+	} else {
+		c = NULL;
+	}
+	json_decref(body);
+	if (!c) {
+		start_capture(ag, t);
+		return;
+	}
+	t->qconn = r->ctl.conn;
+	t->q_waiting = true;
+	loop_timer_arm(&t->qtimer, timeout_ms ? timeout_ms : 1, 0);
+}
+
+/* A workload's reply to quiesce (handoff.c): BEGIN answered, the capture starts. */
+void snap_quiesce_reply(struct agent *ag, struct conn *c, const struct proto_hdr *h,
+			const uint8_t *payload)
+{
+	struct conn_ref ref = conn_ref(c);
+	json_t *body;
+
+	for (struct take *t = ag->takes; t; t = t->next) {
+		if (!t->q_waiting || t->qid != h->id || t->qconn.server != ref.server ||
+		    t->qconn.serial != ref.serial)
+			continue;
+		body = h->length ? json_loadb((const char *)payload, h->length, 0, NULL) : NULL;
+		t->q_waiting = false;
+		loop_timer_arm(&t->qtimer, 0, 0);
+		if (!(h->flags & PROTO_F_ERROR) && json_is_true(json_object_get(body, "quiesced"))) {
+			t->cap->req.quiesced = SNAPIMG_Q_YES;
+			t->q_end_due = true;
+		}
+		pr_info(&ag->log, "quiesce answered", LF_STR("snapshot", t->cap->req.snapshot_id),
+			LF_STR("region", t->region_id),
+			LF_BOOL("quiesced", t->cap->req.quiesced == SNAPIMG_Q_YES),
+			LF_STR("reason", json_is_string(json_object_get(body, "reason"))
+						 ? json_string_value(json_object_get(body, "reason")) : ""));
+		json_decref(body);
+		start_capture(ag, t);
+		return;
+	}
+}
+
 int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h, json_t *req,
 	      json_t **reply, struct cmd_error *err)
 {
@@ -287,13 +423,8 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 	cap->req.incremental = incremental;
 	if (incremental && parse_parent(ag, parent, r, &wcfg.hdr, &cap->req, err))
 		goto free_take;
-	/*
-	 * Quiesce needs a handler in the workload (fl_set_quiesce_handler) that
-	 * this libfaultline does not offer yet, so no workload can confirm:
-	 * asked means "no", as for a workload without a handler.
-	 */
 	t->quiesce_asked = quiesce && json_is_true(quiesce);
-	cap->req.quiesced = t->quiesce_asked ? SNAPIMG_Q_NO : SNAPIMG_Q_NOT_ASKED;
+	cap->req.quiesced = SNAPIMG_Q_NOT_ASKED;
 	cap->req.hold = (struct hold_cfg){ .chunk_pages = SNAP_ROUND_CHUNK_PAGES,
 					   .final_pages = SNAP_FINAL_PAGES,
 					   .max_rounds = SNAP_MAX_ROUNDS };
@@ -314,19 +445,17 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 		fail(err, PROTO_E_INTERNAL, "out of memory");
 		goto free_writer;
 	}
-	if (fault_capture(ag->engine, r, cap)) {
-		defer_fail(&ag->defer, ag->hub, t->key, PROTO_E_INTERNAL, "out of memory");
-		snapw_free(cap->w);
-		free(cap);
-		free(t->path);
-		free(t);
-		return CMD_DEFERRED;
-	}
+	t->ag = ag;
 	t->next = ag->takes;
 	ag->takes = t;
 	pr_info(&ag->log, "snapshot requested", LF_STR("snapshot", cap->req.snapshot_id),
 		LF_STR("region", r->id), LF_STR("path", path),
-		LF_STR("kind", incremental ? "incremental" : "full"));
+		LF_STR("kind", incremental ? "incremental" : "full"),
+		LF_BOOL("quiesce", t->quiesce_asked));
+	if (t->quiesce_asked)
+		quiesce_begin(ag, t, r, qto ? (uint64_t)json_integer_value(qto) : SNAP_QUIESCE_TIMEOUT_MS);
+	else
+		start_capture(ag, t);
 	return CMD_DEFERRED;
 
 free_writer:
@@ -389,15 +518,16 @@ void snap_capture_done(struct agent *ag, struct fault_done *d)
 	struct capture *c = d->cap;
 	json_t *body;
 
-	if (d->kind != FAULT_CAPTURE_DONE)
-		return; /* T: a quiesce would end here */
 	for (pp = &ag->takes; *pp; pp = &(*pp)->next) {
 		if ((*pp)->cap == c) {
 			t = *pp;
-			*pp = t->next;
 			break;
 		}
 	}
+	if (t)
+		quiesce_end(ag, t); /* at T, or at the end of a capture that never reached it */
+	if (d->kind != FAULT_CAPTURE_DONE)
+		return;
 	if (!t) {
 		/* not ours (cannot happen): still free what the worker handed back */
 		snapw_free(c->w);
@@ -419,20 +549,15 @@ void snap_capture_done(struct agent *ag, struct fault_done *d)
 	/* an image that was not renamed into place is removed with its .tmp */
 	snapw_free(c->w);
 	free(c);
-	free(t->path);
-	free(t);
+	take_free(ag, t);
 }
 
 void snap_fini(struct agent *ag)
 {
-	/* the engine stopped first and handed every capture back (attach_stop) */
-	while (ag->takes) {
-		struct take *t = ag->takes;
-
-		ag->takes = t->next;
-		free(t->path);
-		free(t);
-	}
+	/* the engine stopped first and handed every capture back (attach_stop); what is left
+	 * waited for a quiesce answer and never reached a worker */
+	while (ag->takes)
+		take_abort(ag, ag->takes, PROTO_E_INTERNAL, "the agent is stopping");
 }
 
 /* ---- jobs: verify, consolidate, restore --------------------------------------- */

@@ -27,6 +27,8 @@ int snap_consolidate(struct agent *ag, struct cmd_session *s, const struct proto
 int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h, json_t *req,
 		 json_t **reply, struct cmd_error *err);
 void snap_capture_done(struct agent *ag, struct fault_done *d);
+void snap_quiesce_reply(struct agent *ag, struct conn *c, const struct proto_hdr *h,
+			const uint8_t *payload);
 void snap_fini(struct agent *ag);
 const char *snap_restore_dir(struct agent *ag);
 

@@ -23,6 +23,8 @@ class AgentSnapshotEngine implements SnapshotEngine {
     /** A capture writes the whole region once; 30 minutes is ~20 GiB at a slow disk's 12 MB/s. */
     static final Duration LONG_CALL = Duration.ofMinutes(30);
     static final Duration SHORT_CALL = Duration.ofSeconds(30);
+    /** How long a workload may take to finish its in-flight I/O before the snapshot goes on without. */
+    static final Duration QUIESCE_TIMEOUT = Duration.ofSeconds(5);
 
     private final AgentClient agent;
 
@@ -32,11 +34,6 @@ class AgentSnapshotEngine implements SnapshotEngine {
 
     @Override
     public TakeResult take(TakeRequest request) {
-        if (request.requireQuiesce()) {
-            // the agent cannot ask a workload to quiesce yet; refusing beats writing an image that is thrown away
-            throw new SnapshotEngineException("the workload cannot be quiesced: this agent does not ask"
-                    + " workloads to quiesce yet");
-        }
         try {
             Files.createDirectories(request.path().getParent());
         } catch (IOException e) {
@@ -51,7 +48,9 @@ class AgentSnapshotEngine implements SnapshotEngine {
             payload.put("parent", Map.of("snapshot_id", request.parent().snapshotId().toString(),
                     "path", request.parent().path().toString()));
         }
-        payload.put("quiesce", false);
+        // asked only when required: a workload without a handler answers "no" and the catalog fails the take
+        payload.put("quiesce", request.requireQuiesce());
+        payload.put("quiesce_timeout_ms", QUIESCE_TIMEOUT.toMillis());
         JsonNode r = call("taking snapshot " + request.snapshotId(), MessageType.SNAPSHOT_TAKE, payload, LONG_CALL);
         JsonNode stall = r.path("writer_stall");
         return new TakeResult(r.path("size_bytes").asLong(), r.path("pages_total").asLong(),
