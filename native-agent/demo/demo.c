@@ -555,6 +555,8 @@ static int ledger(const struct args *a)
 
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
+	/* whoever stops us may have closed our output already: the last line is best effort */
+	signal(SIGPIPE, SIG_IGN);
 	ret = ledger_setup(a, &pages, &mem, &c, &r, FL_MODE_MISSING | FL_MODE_WP);
 	if (ret)
 		return ret;
