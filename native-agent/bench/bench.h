@@ -59,6 +59,8 @@ struct bench_result {
 int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const char *name,
 		      const char *spin_us);
 void bench_agent_stop(struct bench_agent *a);
+struct json_t;
+struct json_t *bench_call(struct bench_agent *a, uint8_t type, struct json_t *req);
 int bench_restore_create(struct bench_agent *a, const struct bench_env *env,
 			 const struct bench_case *c, char *socket, size_t len, char *id, size_t id_len);
 int bench_restore_delete(struct bench_agent *a, const char *id);

@@ -80,6 +80,12 @@ static json_t *call(struct bench_agent *a, uint8_t type, json_t *req)
 	return r;
 }
 
+/* Any control request (the snapshot benchmark's snapshot_take and friends). */
+json_t *bench_call(struct bench_agent *a, uint8_t type, json_t *req)
+{
+	return call(a, type, req);
+}
+
 /* Waits for READY=1 like systemd would, then says hello. */
 int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const char *name,
 		      const char *spin_us)

@@ -7,6 +7,9 @@
  *                  [--pattern seq|random|hot10] [--threads N] [--hold]
  *                  [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]
  *   faultline-demo anon --socket PATH --size SIZE [--hold]
+ *   faultline-demo ledger --socket PATH --size SIZE [--accounts N] [--rate N] [--name NAME]
+ *                  [--quiesce] [--quiesce-delay-ms MS]
+ *   faultline-demo ledger-check --socket PATH --size SIZE [--accounts N]
  *   faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]
  *
  * restore maps fresh memory, registers it through libfaultline on a
@@ -15,14 +18,27 @@
  * JSON summary.  With --hold the region stays registered: SIGUSR1 checks
  * the whole region again and prints the result, SIGTERM ends.  session
  * creates a restore session on the agent's control socket and prints it
- * (normally the control plane does this).  Exit status: 0 all bytes right,
- * 1 a mismatch, 2 bad usage, 3 setup failed.
+ * (normally the control plane does this).  restore and anon register their
+ * memory in missing and write-protect modes, so it can be snapshotted.
+ *
+ * ledger is a workload whose consistency is checkable at any instant:
+ * accounts spread over the region's pages, transfers between them that
+ * keep the total constant, each one journaled (intent with the balances
+ * before, apply, done) in page 0.  It prints {"region_id",...} once set up
+ * and transfers until SIGTERM (--rate: transfers per second, default as
+ * fast as it can; --quiesce: a quiesce handler pauses the transfers between
+ * two of them until the snapshot's instant has passed, after MS with
+ * --quiesce-delay-ms).  ledger-check registers a restored region, rolls back a
+ * transfer the journal shows in progress, and checks every account and the
+ * total.  Exit status: 0 all bytes right (ledger-check: the invariant
+ * holds), 1 a mismatch, 2 bad usage, 3 setup failed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,10 +68,10 @@ static const char *const pattern_names[] = {
 
 struct args {
 	const char *cmd, *socket, *out, *name, *image, *options;
-	uint64_t size, seed, pause_after, mark;
+	uint64_t size, seed, pause_after, mark, accounts, rate, quiesce_delay_ms;
 	enum content_pattern pattern;
 	unsigned threads;
-	bool hold, hugetlb, thp, anon;
+	bool hold, hugetlb, thp, anon, quiesce;
 };
 
 struct toucher {
@@ -82,6 +98,9 @@ static int usage(void)
 		"                      [--pattern seq|random|hot10] [--threads N] [--hold]\n"
 		"                      [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]\n"
 		"       faultline-demo anon --socket PATH --size SIZE [--hold]\n"
+		"       faultline-demo ledger --socket PATH --size SIZE [--accounts N] [--rate N]\n"
+		"                      [--name NAME] [--quiesce] [--quiesce-delay-ms MS]\n"
+		"       faultline-demo ledger-check --socket PATH --size SIZE [--accounts N]\n"
 		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n"
 		"       faultline-demo mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N]\n"
 		"       faultline-demo mig-dest --socket SESSION --size SIZE --name NAME --dump FILE\n"
@@ -99,7 +118,9 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "thp", no_argument, NULL, 'T' },		{ "pause-after", required_argument, NULL, 'P' },
 		{ "name", required_argument, NULL, 'n' },	{ "image", required_argument, NULL, 'i' },
 		{ "options", required_argument, NULL, 'O' },	{ "dump", required_argument, NULL, 'o' },
-		{ "mark", required_argument, NULL, 'M' },	{ NULL, 0, NULL, 0 },
+		{ "mark", required_argument, NULL, 'M' },	{ "accounts", required_argument, NULL, 'a' },
+		{ "rate", required_argument, NULL, 'r' },	{ "quiesce", no_argument, NULL, 'Q' },
+		{ "quiesce-delay-ms", required_argument, NULL, 'D' },	{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
@@ -108,6 +129,7 @@ static int parse(int argc, char **argv, struct args *a)
 	a->seed = 1;
 	a->threads = 1;
 	a->name = "demo";
+	a->accounts = 10000;
 	if (argc < 2)
 		return -1;
 	a->cmd = argv[1];
@@ -163,6 +185,25 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'M':
 			a->mark = strtoull(optarg, &end, 10);
+			if (*end)
+				return -1;
+			break;
+		case 'a':
+			a->accounts = strtoull(optarg, &end, 10);
+			if (*end || a->accounts < 2)
+				return -1;
+			break;
+		case 'r':
+			a->rate = strtoull(optarg, &end, 10);
+			if (*end)
+				return -1;
+			break;
+		case 'Q':
+			a->quiesce = true;
+			break;
+		case 'D':
+			a->quiesce = true;
+			a->quiesce_delay_ms = strtoull(optarg, &end, 10);
 			if (*end)
 				return -1;
 			break;
@@ -336,7 +377,7 @@ static int run(const struct args *a)
 	t0 = now_us();
 	c = fl_connect(a->socket);
 	if (!c || fl_region_register(c, mem, a->size, a->name, "app=faultline-demo",
-				     FL_MODE_MISSING, &r)) {
+				     FL_MODE_MISSING | FL_MODE_WP, &r)) {
 		fprintf(stderr, "faultline-demo: %s\n", fl_last_error());
 		return 3;
 	}
@@ -439,6 +480,194 @@ static int session(const struct args *a)
 	return ret ? 3 : 0;
 }
 
+/* ---- ledger ------------------------------------------------------------------ */
+
+#define LEDGER_ID UINT64_C(0x4C45444745520000) /* "LEDGER" in the high bytes, the account below */
+#define LEDGER_BALANCE 1000
+
+enum { J_NONE, J_INTENT, J_DONE };
+
+struct ledger_acct {
+	uint64_t id;
+	int64_t balance;
+};
+
+/* page 0: the journal of the transfer in progress (one writer) */
+struct ledger_journal {
+	uint64_t seq, state, from, to;
+	int64_t amount, from_before, to_before;
+};
+
+static struct ledger_acct *account(uint8_t *mem, uint64_t pages, uint64_t i)
+{
+	uint64_t spread = pages - 1;
+
+	return (struct ledger_acct *)(mem + (1 + i % spread) * CONTENT_PAGE) + i / spread;
+}
+
+static volatile sig_atomic_t ledger_stop;
+
+/* quiesce: the handler asks for a pause, the transfer loop confirms it between two transfers */
+static _Atomic int pause_req, paused;
+
+static int on_quiesce(void *arg, int phase)
+{
+	const struct args *a = arg;
+
+	if (phase == FL_QUIESCE_END) {
+		atomic_store(&pause_req, 0);
+		return 0;
+	}
+	if (a->quiesce_delay_ms)
+		usleep((useconds_t)(a->quiesce_delay_ms * 1000));
+	atomic_store(&pause_req, 1);
+	for (int i = 0; i < 20000 && !atomic_load(&paused); i++)
+		usleep(50);
+	return atomic_load(&paused) ? 0 : 1;
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	ledger_stop = 1;
+}
+
+static int ledger_setup(const struct args *a, uint64_t *pages, uint8_t **mem, fl_client **c,
+			fl_region **r, unsigned modes)
+{
+	*pages = a->size / CONTENT_PAGE;
+	if (!a->socket || !a->size || a->size % CONTENT_PAGE || *pages < 2 ||
+	    a->accounts > (*pages - 1) * (CONTENT_PAGE / sizeof(struct ledger_acct)))
+		return usage();
+	*mem = mmap(NULL, a->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*mem == MAP_FAILED) {
+		fprintf(stderr, "faultline-demo: cannot map %llu bytes: %s\n",
+			(unsigned long long)a->size, strerror(errno));
+		return 3;
+	}
+	*c = fl_connect(a->socket);
+	if (!*c || fl_region_register(*c, *mem, a->size, a->name, "app=faultline-ledger", modes, r)) {
+		fprintf(stderr, "faultline-demo: %s\n", fl_last_error());
+		return 3;
+	}
+	return 0;
+}
+
+/* Transfers until SIGTERM; every store of a transfer is ordered after the journal's intent. */
+static int ledger(const struct args *a)
+{
+	struct ledger_journal *j;
+	uint64_t pages, x = a->seed * 2654435761u + 1, done = 0, t0;
+	fl_client *c;
+	fl_region *r;
+	uint8_t *mem;
+	int ret;
+
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	/* whoever stops us may have closed our output already: the last line is best effort */
+	signal(SIGPIPE, SIG_IGN);
+	ret = ledger_setup(a, &pages, &mem, &c, &r, FL_MODE_MISSING | FL_MODE_WP);
+	if (ret)
+		return ret;
+	if (a->quiesce && fl_set_quiesce_handler(c, on_quiesce, (void *)a)) {
+		fprintf(stderr, "faultline-demo: %s\n", strerror(errno));
+		return 3;
+	}
+	j = (struct ledger_journal *)mem;
+	for (uint64_t i = 0; i < a->accounts; i++)
+		*account(mem, pages, i) = (struct ledger_acct){ .id = LEDGER_ID | i, .balance = LEDGER_BALANCE };
+	printf("{\"region_id\":\"%s\",\"accounts\":%llu,\"total\":%llu,\"pages\":%llu}\n",
+	       fl_region_id(r), (unsigned long long)a->accounts,
+	       (unsigned long long)(a->accounts * LEDGER_BALANCE), (unsigned long long)pages);
+	fflush(stdout);
+	t0 = now_us();
+	while (!ledger_stop) {
+		struct ledger_acct *from, *to;
+		uint64_t f, t;
+		int64_t amount;
+
+		if (atomic_load_explicit(&pause_req, memory_order_acquire)) {
+			/* quiet between two transfers until the snapshot's instant has passed */
+			atomic_store(&paused, 1);
+			while (atomic_load(&pause_req) && !ledger_stop)
+				usleep(50);
+			atomic_store(&paused, 0);
+		}
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		f = x % a->accounts;
+		t = (f + 1 + (x >> 32) % (a->accounts - 1)) % a->accounts;
+		from = account(mem, pages, f);
+		to = account(mem, pages, t);
+		amount = from->balance ? (int64_t)((x >> 16) % (uint64_t)(from->balance + 1)) : 0;
+		j->from = f;
+		j->to = t;
+		j->amount = amount;
+		j->from_before = from->balance;
+		j->to_before = to->balance;
+		j->seq++;
+		__atomic_store_n(&j->state, J_INTENT, __ATOMIC_RELEASE);
+		__atomic_store_n(&from->balance, from->balance - amount, __ATOMIC_RELEASE);
+		__atomic_store_n(&to->balance, to->balance + amount, __ATOMIC_RELEASE);
+		__atomic_store_n(&j->state, J_DONE, __ATOMIC_RELEASE);
+		done++;
+		/* pacing only: the rate is an option of the workload, not a synchronisation */
+		if (a->rate && done % 64 == 0) {
+			uint64_t due = t0 + done * 1000000u / a->rate, now = now_us();
+
+			if (due > now)
+				usleep((useconds_t)(due - now));
+		}
+	}
+	printf("{\"transfers\":%llu}\n", (unsigned long long)done);
+	fflush(stdout);
+	fl_region_unregister(r);
+	fl_disconnect(c);
+	return 0;
+}
+
+/* Restored ledger: roll back an unfinished transfer, then every account and the total. */
+static int ledger_check(const struct args *a)
+{
+	struct ledger_journal *j;
+	uint64_t pages, bad_ids = 0;
+	int64_t total = 0;
+	bool recovered = false;
+	fl_client *c;
+	fl_region *r;
+	uint8_t *mem;
+	int ret = ledger_setup(a, &pages, &mem, &c, &r, FL_MODE_MISSING);
+
+	if (ret)
+		return ret;
+	j = (struct ledger_journal *)mem;
+	if (j->state == J_INTENT && j->from < a->accounts && j->to < a->accounts) {
+		account(mem, pages, j->from)->balance = j->from_before;
+		account(mem, pages, j->to)->balance = j->to_before;
+		j->state = J_DONE;
+		recovered = true;
+	}
+	for (uint64_t i = 0; i < a->accounts; i++) {
+		const struct ledger_acct *ac = account(mem, pages, i);
+
+		bad_ids += ac->id != (LEDGER_ID | i) || ac->balance < 0;
+		total += ac->balance;
+	}
+	ret = !bad_ids && total == (int64_t)(a->accounts * LEDGER_BALANCE) ? 0 : 1;
+	printf("{\"region_id\":\"%s\",\"accounts\":%llu,\"total\":%lld,\"expected\":%llu,"
+	       "\"bad_accounts\":%llu,\"journal_seq\":%llu,\"recovered\":%s,\"ok\":%s}\n",
+	       fl_region_id(r), (unsigned long long)a->accounts, (long long)total,
+	       (unsigned long long)(a->accounts * LEDGER_BALANCE), (unsigned long long)bad_ids,
+	       (unsigned long long)j->seq, recovered ? "true" : "false", ret ? "false" : "true");
+	fflush(stdout);
+	fl_region_unregister(r);
+	fl_disconnect(c);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -466,5 +695,9 @@ int main(int argc, char **argv)
 		return demo_mig_source(a.socket, a.size, a.name, a.threads);
 	if (!strcmp(a.cmd, "mig-dest") && a.socket && a.size && !(a.size % CONTENT_PAGE) && a.out)
 		return demo_mig_dest(a.socket, a.size, a.name, a.out, a.mark);
+	if (!strcmp(a.cmd, "ledger"))
+		return ledger(&a);
+	if (!strcmp(a.cmd, "ledger-check"))
+		return ledger_check(&a);
 	return usage();
 }

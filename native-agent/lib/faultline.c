@@ -77,6 +77,8 @@ struct fl_client {
 	bool has_thread;
 	bool stopping;
 	int wake[2];
+	int (*quiesce_fn)(void *arg, int phase); /* under mu */
+	void *quiesce_arg;
 };
 
 static _Thread_local char last_error[256];
@@ -224,6 +226,42 @@ static void on_migrated(fl_client *c, json_t *body)
 	pthread_mutex_unlock(&c->mu);
 }
 
+int fl_set_quiesce_handler(fl_client *c, int (*fn)(void *arg, int phase), void *arg)
+{
+	if (!c) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->quiesce_fn = fn;
+	c->quiesce_arg = arg;
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+/* quiesce {"phase": "begin"|"end"}: the application's handler says whether it is quiet. */
+static void on_quiesce(fl_client *c, const struct proto_hdr *h, json_t *body)
+{
+	const char *phase = json_string_value(json_object_get(body, "phase"));
+	int (*fn)(void *, int);
+	void *arg;
+	json_t *reply;
+	int ret = -1;
+
+	pthread_mutex_lock(&c->mu);
+	fn = c->quiesce_fn;
+	arg = c->quiesce_arg;
+	pthread_mutex_unlock(&c->mu);
+	if (fn && phase && !strcmp(phase, "begin"))
+		ret = fn(arg, FL_QUIESCE_BEGIN);
+	else if (fn && phase && !strcmp(phase, "end"))
+		ret = fn(arg, FL_QUIESCE_END);
+	reply = json_pack("{s:b, s:s}", "quiesced", ret == 0, "reason",
+			  !fn ? "no quiesce handler" : ret ? "the handler declined" : "");
+	send_frame(c, h->type, PROTO_F_REPLY, h->id, reply, NULL);
+	json_decref(reply);
+}
+
 /* One frame read by the watcher (or by fl_connect before it runs). */
 static void handle_frame(fl_client *c, const struct proto_hdr *h, json_t *body)
 {
@@ -231,6 +269,10 @@ static void handle_frame(fl_client *c, const struct proto_hdr *h, json_t *body)
 
 	if (h->flags & PROTO_F_REPLY) {
 		deliver(c, h, body);
+		return;
+	}
+	if (h->type == PROTO_T_QUIESCE) {
+		on_quiesce(c, h, body);
 		return;
 	}
 	if (h->type == PROTO_T_REGION_DETACHED)

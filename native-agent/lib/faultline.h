@@ -48,6 +48,13 @@ int fl_region_unregister(fl_region *r);      /* tells the agent, unregisters, cl
 void fl_disconnect(fl_client *c);            /* unregisters nothing; regions stay served */
 const char *fl_last_error(void);             /* thread-local text of the last failure */
 
+/* Quiesce before a live snapshot: the agent asks BEGIN (finish in-flight I/O into registered
+ * regions - O_DIRECT, io_uring, DMA - and hold new I/O; return 0 when done, non-zero to
+ * decline) and, once the snapshot's instant has passed, END (resume). Called on the client's
+ * watcher thread; the agent waits for BEGIN at most its quiesce timeout. fn NULL removes it. */
+enum { FL_QUIESCE_BEGIN = 1, FL_QUIESCE_END = 2 };
+int fl_set_quiesce_handler(fl_client *c, int (*fn)(void *arg, int phase), void *arg);
+
 #ifdef __cplusplus
 }
 #endif

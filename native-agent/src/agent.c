@@ -22,7 +22,9 @@
 #include "ctl.h"
 #include "handoff.h"
 #include "mig.h"
+#include "job.h"
 #include "restore.h"
+#include "snap.h"
 #include "srv.h"
 
 #define LOG_COMP "agent"
@@ -255,7 +257,7 @@ static int start_services(struct agent *ag)
 		pr_perror(&ag->log, "out of memory");
 		return -1;
 	}
-	if (attach_start(ag))
+	if (job_init(ag) || attach_start(ag))
 		return -1;
 	ag->ctl = ctl_start(ag);
 	if (!ag->ctl)
@@ -281,6 +283,8 @@ static void stop_services(struct agent *ag)
 	handoff_stop(ag->handoff);
 	mig_stop(ag);
 	attach_stop(ag);
+	snap_fini(ag);
+	job_fini(ag);
 	restore_fini(ag);
 	region_table_fini(&ag->regions);
 	defer_fini(&ag->defer);
@@ -332,6 +336,15 @@ int main(int argc, char **argv)
 	/* the default image directory is the agent's own; given ones are the operator's */
 	if (ag.opts.default_image_dir && mkdir_p(&ag.log, ag.opts.image_dirs[0], 0700))
 		goto unlock_state;
+	if (ag.opts.default_snapshot_dir && mkdir_p(&ag.log, ag.opts.snapshot_dirs[0], 0700))
+		goto unlock_state;
+	if (asprintf(&ag.snap_restore_dir, "%s/snaprestore", ag.opts.state_dir) < 0) {
+		ag.snap_restore_dir = NULL;
+		pr_perror(&ag.log, "out of memory");
+		goto unlock_state;
+	}
+	if (mkdir_p(&ag.log, ag.snap_restore_dir, 0700))
+		goto unlock_state;
 
 	uffd_probe(&ag.uffd, &ag.log);
 
@@ -363,6 +376,7 @@ fini_loop:
 fini_log:
 	log_fini(&ag.log);
 free_opts:
+	free(ag.snap_restore_dir);
 	opts_fini(&ag.opts);
 	return ag.exit_code;
 }

@@ -26,6 +26,8 @@ struct srv;
 struct fault_engine;
 struct restore;
 struct mig_reg;
+struct jobs;
+struct take;
 
 struct agent {
 	struct opts opts;
@@ -40,6 +42,9 @@ struct agent {
 	struct region_table regions;
 	struct restore *restores;
 	struct mig_reg *mig; /* migration jobs and the page channel listener */
+	struct take *takes;   /* snapshots being taken (snap.c) */
+	struct jobs *jobs;    /* verifications, consolidations (job.c) */
+	char *snap_restore_dir; /* <state-dir>/snaprestore: flat images of restored chains */
 	struct fault_engine *engine;
 	struct loop_handler engine_h;
 	struct loop_handler sig_h;

@@ -17,6 +17,7 @@
 #include "mig.h"
 #include "region.h"
 #include "restore.h"
+#include "snap.h"
 #include "srv.h"
 
 #define LOG_COMP "region"
@@ -457,6 +458,10 @@ static void on_done(struct agent *ag, struct fault_done *d)
 		pr_info(&ag->log, "region adopted", LF_STR("id", r->id), LF_STR("from", d->parent->id),
 			LF_HEX("start", region_start(r)), LF_UINT("length", r->length));
 		break;
+	case FAULT_CAPTURE_AT_T:
+	case FAULT_CAPTURE_DONE:
+		snap_capture_done(ag, d);
+		break;
 	case FAULT_ERROR:
 		pr_err(&ag->log, "region failed", LF_STR("id", r->id), LF_STR("reason", d->reason));
 		if (r->ctl.session)
@@ -487,6 +492,7 @@ int attach_start(struct agent *ag)
 		.workers = ag->opts.workers,
 		.spin_us = ag->opts.spin_us,
 		.chunk_pages = ag->opts.populate_chunk_pages,
+		.track_granule = ag->opts.track_granule,
 	};
 
 	ag->engine = fault_start(&ag->log, &cfg);
@@ -496,11 +502,19 @@ int attach_start(struct agent *ag)
 	ag->engine_h.opaque = ag;
 	if (loop_add(&ag->loop, fault_notify_fd(ag->engine), EPOLLIN, &ag->engine_h)) {
 		pr_perror(&ag->log, "cannot watch the fault engine");
-		fault_stop(ag->engine);
+		fault_stop(ag->engine, NULL, NULL);
 		ag->engine = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+/* Captures the stopping workers hand back are answered (they failed). */
+static void drain(void *arg, struct fault_done *d)
+{
+	if (d->kind == FAULT_CAPTURE_DONE)
+		snap_capture_done(arg, d);
+	wset_rec_free(&d->rec);
 }
 
 /* Workers stop first; what they reported last is still applied. */
@@ -509,6 +523,6 @@ void attach_stop(struct agent *ag)
 	if (!ag->engine)
 		return;
 	loop_del(&ag->loop, fault_notify_fd(ag->engine), &ag->engine_h);
-	fault_stop(ag->engine);
+	fault_stop(ag->engine, drain, ag);
 	ag->engine = NULL;
 }

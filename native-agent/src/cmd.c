@@ -15,6 +15,7 @@
 #include "mig.h"
 #include "region.h"
 #include "restore.h"
+#include "snap.h"
 
 #define LOG_COMP "cmd"
 #include "log.h"
@@ -333,6 +334,11 @@ static const struct cmd cmd_table[] = {
 	{ PROTO_T_MIGRATION_RESUME, false, cmd_migration },
 	{ PROTO_T_MIGRATION_CANCEL, false, cmd_migration },
 	{ PROTO_T_MIGRATION_DELETE, false, cmd_migration },
+	{ PROTO_T_SNAPSHOT_TAKE, false, snap_take },
+	{ PROTO_T_SNAPSHOT_VERIFY, false, snap_verify },
+	{ PROTO_T_SNAPSHOT_DELETE, false, snap_delete },
+	{ PROTO_T_SNAPSHOT_CONSOLIDATE, false, snap_consolidate },
+	{ PROTO_T_SNAPSHOT_RESTORE, false, snap_restore },
 };
 
 /* Duplicate keys are rejected: two readers could disagree on which one counts. */

@@ -164,7 +164,7 @@ struct fault_engine *fault_start(struct log *lg, const struct fault_cfg *cfg)
 	return e;
 
 stop_workers:
-	fault_stop(e);
+	fault_stop(e, NULL, NULL);
 	return NULL;
 free_engine:
 	if (e->notify_fd >= 0)
@@ -180,9 +180,10 @@ free_engine:
 /*
  * Stops the workers and closes the agent's uffd copies.  Regions are left
  * as they are (the loop thread owns them); workloads keep their own copies,
- * so their faults wait for the next agent.
+ * so their faults wait for the next agent.  Completions the workers posted
+ * on the way out (aborted snapshots) go to drain, when given.
  */
-void fault_stop(struct fault_engine *e)
+void fault_stop(struct fault_engine *e, fault_drain_fn drain, void *arg)
 {
 	for (unsigned i = 0; i < e->n_workers; i++) {
 		struct worker *w = &e->workers[i];
@@ -195,8 +196,12 @@ void fault_stop(struct fault_engine *e)
 	}
 	for (unsigned i = 0; i < e->n_workers; i++)
 		worker_fini(&e->workers[i]);
-	for (size_t i = 0; i < e->n_done; i++)
-		wset_rec_free(&e->done[i].rec);
+	for (size_t i = 0; i < e->n_done; i++) {
+		if (drain)
+			drain(arg, &e->done[i]);
+		else
+			wset_rec_free(&e->done[i].rec);
+	}
 	free(e->done);
 	free(e->workers);
 	close(e->notify_fd);
@@ -255,6 +260,12 @@ int fault_detach(struct fault_engine *e, struct region *r, bool populate)
 int fault_release(struct fault_engine *e, struct region *r)
 {
 	return worker_send(&e->workers[r->ctl.worker], WC_RELEASE, NULL, r, false);
+}
+
+/* A snapshot of r starts on its worker; the capture comes back as FAULT_CAPTURE_DONE. */
+int fault_capture(struct fault_engine *e, struct region *r, struct capture *c)
+{
+	return worker_send_capture(&e->workers[r->ctl.worker], r, c);
 }
 
 /* Tests: the single worker of an engine started with workers = 0. */

@@ -40,6 +40,7 @@ struct fault_cfg {
 	unsigned workers;     /* 0: no threads; tests drive a worker by hand */
 	unsigned spin_us;     /* upper bound of the adaptive spin, 0: never spin */
 	unsigned chunk_pages; /* largest background install between two polls */
+	unsigned track_granule; /* pages lifted per write fault of a tracked region */
 };
 
 enum fault_done_kind {
@@ -48,7 +49,11 @@ enum fault_done_kind {
 	FAULT_DETACHED, /* the worker let go of the region */
 	FAULT_ADOPT,    /* a region born in the worker (partial mremap, fork child) */
 	FAULT_ERROR,    /* installs into the region fail; its faults stay blocked */
+	FAULT_CAPTURE_AT_T, /* a snapshot reached its instant T (quiesce may end) */
+	FAULT_CAPTURE_DONE, /* a snapshot ended; the capture is handed back */
 };
+
+struct capture;
 
 struct fault_done {
 	enum fault_done_kind kind;
@@ -56,6 +61,7 @@ struct fault_done {
 	struct region *parent; /* ADOPT */
 	struct wset_rec rec;   /* COMPLETE, DETACHED: the demand recording, handed over */
 	uint64_t populated;    /* DETACHED: pages installed by the detach */
+	struct capture *cap;   /* CAPTURE_*: owned by the loop thread again after DONE */
 	char reason[96];       /* DETACHED, ERROR */
 };
 
@@ -63,14 +69,17 @@ struct fault_done {
 
 struct fault_engine;
 
+typedef void (*fault_drain_fn)(void *arg, struct fault_done *d);
+
 struct fault_engine *fault_start(struct log *lg, const struct fault_cfg *cfg);
-void fault_stop(struct fault_engine *e);
+void fault_stop(struct fault_engine *e, fault_drain_fn drain, void *arg);
 int fault_notify_fd(const struct fault_engine *e);
 unsigned fault_take(struct fault_engine *e, struct fault_done *out, unsigned max);
 int fault_attach(struct fault_engine *e, int fd, int hold_fd, int pidfd, pid_t pid,
 		 struct region **regs, unsigned n);
 int fault_detach(struct fault_engine *e, struct region *r, bool populate);
 int fault_release(struct fault_engine *e, struct region *r);
+int fault_capture(struct fault_engine *e, struct region *r, struct capture *c);
 
 /* ---- engine internals (fault.c, worker.c, ufd.c, install.c) ------------ */
 

@@ -15,6 +15,7 @@
 #include "hsk.h"
 #include "mig.h"
 #include "restore.h"
+#include "snap.h"
 #include "srv.h"
 
 #define LOG_COMP "handoff"
@@ -138,14 +139,15 @@ static void on_request(struct conn *c, const struct proto_hdr *h, const uint8_t 
 	json_decref(req);
 }
 
-/* Replies to region_detached: nothing to do but note them. */
+/* Replies to region_detached are only noted; those to quiesce go to the snapshot waiting. */
 static void on_reply(struct conn *c, const struct proto_hdr *h, const uint8_t *payload)
 {
 	struct handoff *hf = srv_opaque(conn_srv(c));
 
-	(void)payload;
 	pr_debug(&hf->ag->log, "workload replied", PEER_FIELDS(c), LF_UINT("type", h->type),
 		 LF_UINT("id", h->id), LF_BOOL("error", h->flags & PROTO_F_ERROR));
+	if (h->type == PROTO_T_QUIESCE)
+		snap_quiesce_reply(hf->ag, c, h, payload);
 }
 
 static bool raw_first(uint8_t b)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bitmap.h"
+#include "capture.h"
 #include "image.h"
 #include "install.h"
 #include "ufd.h"
@@ -47,16 +48,18 @@ static bool page_busy(const struct region *r, uint64_t p)
  * One UFFDIO_COPY or UFFDIO_ZEROPAGE.  Returns the bytes installed (the
  * kernel reports progress even when it stops early) and the errno of the
  * stop in *err (0 when everything was installed).  Huge pages have no
- * zeropage ioctl: their zeros are copied from a never-touched mapping.
+ * zeropage ioctl: their zeros are copied from a never-touched mapping, as
+ * are the zeros of a page that must stay write-protected (wp: a region
+ * tracked on its hold uffd; the zeropage ioctl cannot protect).
  */
 static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bool zero,
-		     bool wake, int *err)
+		     bool wake, bool wp, int *err)
 {
 	uint64_t dst = region_start(r) + p * r->page_size, len = n * r->page_size;
 	__s64 done;
 	int ret;
 
-	if (zero && r->page_size == base_page()) {
+	if (zero && r->page_size == base_page() && !wp) {
 		struct uffdio_zeropage zp = {
 			.range = { .start = dst, .len = len },
 			.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,
@@ -68,7 +71,7 @@ static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bo
 		struct uffdio_copy cp = {
 			.dst = dst,
 			.len = len,
-			.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
+			.mode = (wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE) | (wp ? UFFDIO_COPY_MODE_WP : 0),
 		};
 
 		if (zero)
@@ -99,12 +102,14 @@ static void account(struct region *r, uint64_t p, uint64_t n, enum region_path p
 	region_stat_add(&r->st.bytes, n * r->page_size);
 }
 
-/* The longest run from p of missing pages alike in zero-ness, at most max. */
-static uint64_t run_end(const struct region *r, uint64_t p, uint64_t end, bool zero, uint64_t max)
+/* The longest run from p of missing pages alike in zero-ness and protection, at most max. */
+static uint64_t run_end(const struct region *r, uint64_t p, uint64_t end, bool zero, bool wp,
+			uint64_t max)
 {
 	uint64_t q = p + 1;
 
-	while (q < end && q - p < max && !page_busy(r, q) && page_zero(r, q) == zero)
+	while (q < end && q - p < max && !page_busy(r, q) && page_zero(r, q) == zero &&
+	       cap_install_wp(r, q) == wp)
 		q++;
 	return q;
 }
@@ -119,15 +124,17 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 	memset(out, 0, sizeof(*out));
 	while (p < end) {
 		uint64_t q, done;
-		bool zero;
+		bool zero, wp;
 		int err;
 
 		p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, p, end);
 		if (p >= end)
 			break;
 		zero = page_zero(r, p);
-		q = run_end(r, p, end, zero, zero && r->page_size != base_page() ? max_run : end - p);
-		done = fill(u, r, p, q - p, zero, wake, &err) / r->page_size;
+		wp = cap_install_wp(r, p);
+		q = run_end(r, p, end, zero, wp,
+			    zero && (r->page_size != base_page() || wp) ? max_run : end - p);
+		done = fill(u, r, p, q - p, zero, wake, wp, &err) / r->page_size;
 		if (done) {
 			account(r, p, done, path, demand, zero);
 			out->installed += done;
@@ -210,9 +217,11 @@ static bool missing(const struct region *r)
 	return region_stat(&r->st.present) + region_stat(&r->st.gone) < r->n_pages;
 }
 
-/* Is there replay, detach or background work for r at now_ns? */
+/* Is there snapshot, replay, detach or background work for r at now_ns? */
 bool install_pending(const struct region *r, uint64_t now_ns)
 {
+	if (cap_runnable(r))
+		return true;
 	if (r->w.detach)
 		return true; /* finishing a detach is work even when nothing is missing */
 	if (r->w.failed)
@@ -293,6 +302,11 @@ enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
 	struct install_out out;
 	enum install_res res;
 
+	/* a snapshot first: its writers wait for it, the rest does not hurry */
+	if (cap_runnable(r)) {
+		cap_step(u, r);
+		return INSTALL_OK;
+	}
 	if (r->w.failed) {
 		/* nothing more can be installed; the detach still has to end */
 		ufd_drop_region(u, r, true, "detached without populating: installs failed");

@@ -28,6 +28,7 @@ enum install_res {
 	INSTALL_GONE,
 	INSTALL_NOENT,
 	INSTALL_FAILED,
+	INSTALL_WAIT, /* a snapshot's buffer is full: retried when the writer drained it */
 };
 
 #define INSTALL_NO_DEMAND UINT64_MAX

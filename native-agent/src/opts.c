@@ -22,6 +22,8 @@
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_POPULATE_CHUNK_PAGES 512
 #define MAX_WORKERS 256
+#define DEFAULT_SNAPSHOT_BUFFER (UINT64_C(64) << 20)
+#define DEFAULT_TRACK_GRANULE 16
 
 enum {
 	OPT_SOCKET = 0x100,
@@ -38,6 +40,10 @@ enum {
 	OPT_SPIN_US,
 	OPT_POPULATE_CHUNK,
 	OPT_PAGE_CHANNEL_LISTEN,
+	OPT_ALLOW_SNAPSHOT_DIR,
+	OPT_SNAPSHOT_BUFFER,
+	OPT_SNAPSHOT_COMPRESS,
+	OPT_TRACK_GRANULE,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +61,10 @@ static const struct option long_opts[] = {
 	{ "spin-us", required_argument, NULL, OPT_SPIN_US },
 	{ "populate-chunk-pages", required_argument, NULL, OPT_POPULATE_CHUNK },
 	{ "page-channel-listen", required_argument, NULL, OPT_PAGE_CHANNEL_LISTEN },
+	{ "allow-snapshot-dir", required_argument, NULL, OPT_ALLOW_SNAPSHOT_DIR },
+	{ "snapshot-buffer-bytes", required_argument, NULL, OPT_SNAPSHOT_BUFFER },
+	{ "snapshot-compress", optional_argument, NULL, OPT_SNAPSHOT_COMPRESS },
+	{ "track-granule-pages", required_argument, NULL, OPT_TRACK_GRANULE },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -93,12 +103,22 @@ static void usage(FILE *f)
 		"  --page-channel-listen HOST:PORT\n"
 		"                           accept migrations' page channels here (TCP; port 0\n"
 		"                           picks one, see migration_in); default: none\n"
+		"\n"
+		"  --allow-snapshot-dir DIR snapshot images are written and read only inside DIR\n"
+		"                           after resolving symlinks (repeatable; default:\n"
+		"                           <state-dir>/snapshots)\n"
+		"  --snapshot-buffer-bytes N  pages copied but not yet written, at most this many\n"
+		"                           bytes per snapshot (suffix K, M, G; default: 64M)\n"
+		"  --snapshot-compress[=LEVEL]  compress snapshot chunks with zstd (level 1-19,\n"
+		"                           default 1 when given; default: off)\n"
+		"  --track-granule-pages N  pages a tracked region's first write after a snapshot\n"
+		"                           lifts at once (1-512; default: %d)\n"
 		"  -V, --version            print version and protocol version, then exit\n"
 		"  -h, --help               print this help, then exit\n"
 		"\n"
 		"Exit status: 0 on clean shutdown, 1 on failure, 2 on bad usage.\n",
 		DEFAULT_MAX_CLIENTS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_SPIN_US,
-		DEFAULT_POPULATE_CHUNK_PAGES);
+		DEFAULT_POPULATE_CHUNK_PAGES, DEFAULT_TRACK_GRANULE);
 }
 
 static int parse_unsigned(const char *s, unsigned long long max, unsigned long long *v)
@@ -219,11 +239,63 @@ static int set_defaults(struct opts *o, FILE *err)
 		o->n_image_dirs = 1;
 		o->default_image_dir = true;
 	}
+	if (!o->n_snapshot_dirs) {
+		o->snapshot_dirs[0] = join(o->state_dir, "/snapshots");
+		if (!o->snapshot_dirs[0]) {
+			fprintf(err, AGENT_NAME ": out of memory\n");
+			return -1;
+		}
+		o->n_snapshot_dirs = 1;
+		o->default_snapshot_dir = true;
+	}
 	if (!o->workers) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		o->workers = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
 	}
+	return 0;
+}
+
+/* 64M, 512K, 1G or plain bytes */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': case 'm': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int add_dir(const char *opt, const char *arg, char **dirs, unsigned *n, FILE *err)
+{
+	if (*arg != '/') {
+		fprintf(err, AGENT_NAME ": %s: '%s' is not an absolute path\n", opt, arg);
+		return -1;
+	}
+	if (*n == OPTS_MAX_IMAGE_DIRS) {
+		fprintf(err, AGENT_NAME ": %s: at most %d directories\n", opt, OPTS_MAX_IMAGE_DIRS);
+		return -1;
+	}
+	dirs[*n] = strdup(arg);
+	if (!dirs[*n]) {
+		fprintf(err, AGENT_NAME ": out of memory\n");
+		return -1;
+	}
+	(*n)++;
 	return 0;
 }
 
@@ -258,6 +330,8 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
 	o->spin_us = DEFAULT_SPIN_US;
 	o->populate_chunk_pages = DEFAULT_POPULATE_CHUNK_PAGES;
+	o->snapshot_buffer_bytes = DEFAULT_SNAPSHOT_BUFFER;
+	o->track_granule = DEFAULT_TRACK_GRANULE;
 	add_uid(o->allow_uids, &o->n_allow_uids, 0);
 	add_uid(o->allow_uids, &o->n_allow_uids, geteuid());
 	add_uid(o->handoff_uids, &o->n_handoff_uids, 0);
@@ -299,6 +373,30 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 			if (!o->image_dirs[o->n_image_dirs])
 				goto nomem;
 			o->n_image_dirs++;
+			break;
+		case OPT_ALLOW_SNAPSHOT_DIR:
+			if (add_dir("--allow-snapshot-dir", optarg, o->snapshot_dirs, &o->n_snapshot_dirs,
+				    err))
+				goto usage_error;
+			break;
+		case OPT_SNAPSHOT_BUFFER:
+			if (parse_size(optarg, &o->snapshot_buffer_bytes) ||
+			    o->snapshot_buffer_bytes < (UINT64_C(1) << 20) ||
+			    o->snapshot_buffer_bytes > (UINT64_C(1) << 40)) {
+				fprintf(err, AGENT_NAME ": --snapshot-buffer-bytes: '%s' is not a size from"
+					     " 1M to 1T\n", optarg);
+				goto usage_error;
+			}
+			break;
+		case OPT_SNAPSHOT_COMPRESS:
+			o->snapshot_compress = 1;
+			if (optarg && parse_range("--snapshot-compress", optarg, 1, 19,
+						  &o->snapshot_compress, err))
+				goto usage_error;
+			break;
+		case OPT_TRACK_GRANULE:
+			if (parse_range("--track-granule-pages", optarg, 1, 512, &o->track_granule, err))
+				goto usage_error;
 			break;
 		case OPT_WORKERS:
 			if (parse_range("--workers", optarg, 1, MAX_WORKERS, &o->workers, err))
@@ -409,4 +507,7 @@ void opts_fini(struct opts *o)
 	for (unsigned i = 0; i < o->n_image_dirs; i++)
 		free(o->image_dirs[i]);
 	o->n_image_dirs = 0;
+	for (unsigned i = 0; i < o->n_snapshot_dirs; i++)
+		free(o->snapshot_dirs[i]);
+	o->n_snapshot_dirs = 0;
 }

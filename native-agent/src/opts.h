@@ -5,6 +5,7 @@
 #ifndef FAULTLINE_OPTS_H
 #define FAULTLINE_OPTS_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -29,6 +30,13 @@ struct opts {
 	char *image_dirs[OPTS_MAX_IMAGE_DIRS];
 	unsigned n_image_dirs;
 	bool default_image_dir; /* image_dirs[0] is <state-dir>/images, created at start */
+	/* snapshots (PROTOCOL.md §1.10) */
+	char *snapshot_dirs[OPTS_MAX_IMAGE_DIRS];
+	unsigned n_snapshot_dirs;
+	bool default_snapshot_dir; /* snapshot_dirs[0] is <state-dir>/snapshots, created at start */
+	uint64_t snapshot_buffer_bytes;
+	unsigned snapshot_compress; /* zstd level, 0: no compression */
+	unsigned track_granule;
 	/* fault engine */
 	unsigned workers;
 	unsigned spin_us;

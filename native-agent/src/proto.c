@@ -193,6 +193,7 @@ const char *proto_err_code(enum proto_err err)
 		[PROTO_E_CONFLICT] = "CONFLICT",
 		[PROTO_E_PERMISSION_DENIED] = "PERMISSION_DENIED",
 		[PROTO_E_UNAVAILABLE] = "UNAVAILABLE",
+		[PROTO_E_NO_SPACE] = "NO_SPACE",
 	};
 
 	if ((unsigned)err >= sizeof(codes) / sizeof(codes[0]))
@@ -249,6 +250,20 @@ const char *proto_type_name(uint8_t type)
 		return "migration_cancel";
 	case PROTO_T_MIGRATION_DELETE:
 		return "migration_delete";
+	case PROTO_T_QUIESCE:
+		return "quiesce";
+	case PROTO_T_SNAPSHOT_TAKE:
+		return "snapshot_take";
+	case PROTO_T_SNAPSHOT_VERIFY:
+		return "snapshot_verify";
+	case PROTO_T_SNAPSHOT_DELETE:
+		return "snapshot_delete";
+	case PROTO_T_SNAPSHOT_CONSOLIDATE:
+		return "snapshot_consolidate";
+	case PROTO_T_SNAPSHOT_RESTORE:
+		return "snapshot_restore";
+	case PROTO_T_SNAPSHOT_STATUS:
+		return "snapshot_status";
 	}
 	return NULL;
 }

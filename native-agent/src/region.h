@@ -71,6 +71,9 @@ struct region_work {
 	bool complete_sent;
 	bool failed;               /* an install failed; faults are left blocked */
 	uint64_t *present_map, *removed_map, *gone_map;
+	struct track *wp;          /* write tracking (regions with a hold uffd), or NULL */
+	struct capture *cap;       /* the snapshot being taken, or NULL */
+	char last_capture[JX_UUID_LEN + 1]; /* last snapshot completed since attach, "" none */
 };
 
 struct restore;

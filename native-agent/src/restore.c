@@ -263,8 +263,13 @@ static int session_open(struct restore *s, struct cmd_error *err)
 	enum image_err ie;
 	char why[512];
 
-	ie = image_open(s->image_path, ag->opts.image_dirs, ag->opts.n_image_dirs, &s->image, why,
-			sizeof(why));
+	char *dirs[OPTS_MAX_IMAGE_DIRS + 1];
+
+	/* the agent's own flat images of snapshot chains (snap.c) are allowed too */
+	memcpy(dirs, ag->opts.image_dirs, ag->opts.n_image_dirs * sizeof(dirs[0]));
+	dirs[ag->opts.n_image_dirs] = ag->snap_restore_dir;
+	ie = image_open(s->image_path, dirs, ag->opts.n_image_dirs + (ag->snap_restore_dir != NULL),
+			&s->image, why, sizeof(why));
 	if (ie != IMAGE_OK)
 		return fail(err, ie == IMAGE_DENIED ? PROTO_E_PERMISSION_DENIED
 			    : ie == IMAGE_INVALID ? PROTO_E_BAD_REQUEST : PROTO_E_INTERNAL, "%s", why);
@@ -423,6 +428,12 @@ int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err)
 		pr_perror(&ag->log, "cannot remove persisted session", LF_STR("id", s->id));
 	free(path);
 	pr_info(&ag->log, "restore session deleted", LF_STR("id", s->id));
+	/* a flat image of a snapshot chain belongs to its session */
+	if (s->image && ag->snap_restore_dir &&
+	    !strncmp(s->image->path, ag->snap_restore_dir, strlen(ag->snap_restore_dir)) &&
+	    s->image->path[strlen(ag->snap_restore_dir)] == '/' && unlink(s->image->path))
+		pr_pwarn(&ag->log, "cannot remove the flat image of a snapshot restore",
+			 LF_STR("path", s->image->path));
 	session_free(s);
 	return 0;
 }

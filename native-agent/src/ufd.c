@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include "bitmap.h"
+#include "capture.h"
 #include "install.h"
+#include "proto.h"
 #include "region.h"
+#include "track.h"
 #include "ufd.h"
 
 #define LOG_COMP "fault"
@@ -24,19 +27,22 @@ struct ufd *ufd_new(struct worker *w, int fd, int pidfd, pid_t pid)
 		return NULL;
 	u->w = w;
 	u->fd = fd;
+	u->own_fd = fd;
 	u->hold_fd = -1;
 	u->pidfd = pidfd;
 	u->pid = pid;
 	u->tag = (struct fault_tag){ .kind = TAG_UFD, .u = u };
+	u->hold_tag = (struct fault_tag){ .kind = TAG_HOLD, .u = u };
 	u->pid_tag = (struct fault_tag){ .kind = TAG_PIDFD, .u = u };
+	u->cap_tag = (struct fault_tag){ .kind = TAG_CAP, .u = u };
 	return u;
 }
 
 /* Closes the agent's copies; the regions are the loop thread's to free. */
 void ufd_free(struct ufd *u)
 {
-	if (u->fd >= 0)
-		close(u->fd);
+	if (u->own_fd >= 0)
+		close(u->own_fd);
 	if (u->hold_fd >= 0)
 		close(u->hold_fd);
 	if (u->pidfd >= 0)
@@ -73,6 +79,16 @@ static struct region *ufd_find(const struct ufd *u, uint64_t addr)
 	return NULL;
 }
 
+/* The region's write tracking ends (released, or its range is not whole any more). */
+static void untrack(struct region *r)
+{
+	if (!r->w.wp)
+		return;
+	track_fini(r->w.wp);
+	free(r->w.wp);
+	r->w.wp = NULL;
+}
+
 static void post_detached(struct ufd *u, struct region *r, const char *reason)
 {
 	struct fault_done d = { .kind = FAULT_DETACHED, .r = r,
@@ -94,9 +110,14 @@ void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const cha
 {
 	struct uffdio_range range = { .start = region_start(r), .len = r->length };
 
+	cap_abort(u, r, PROTO_E_CONFLICT, reason);
 	if (unregister && region_stat(&r->st.gone) < r->n_pages &&
 	    ioctl(u->fd, UFFDIO_UNREGISTER, &range) && errno != ESRCH)
 		pr_pwarn(u->w->log, "UFFDIO_UNREGISTER failed", LF_STR("region", r->id));
+	/* unregistering wakes only missing faults: writers held on the hold uffd too */
+	if (unregister && u->hold_fd >= 0)
+		ioctl(u->hold_fd, UFFDIO_WAKE, &range);
+	untrack(r);
 	for (unsigned i = 0; i < u->n_regs; i++) {
 		if (u->regs[i] == r) {
 			u->regs[i] = u->regs[--u->n_regs];
@@ -158,6 +179,17 @@ static void on_remove(struct ufd *u, uint64_t start, uint64_t end, bool unmap)
 		if (!pages_of(r, start, end, &first, &last))
 			continue;
 		region_stat_add(&r->st.events[unmap ? RE_UNMAP : RE_REMOVE], 1);
+		/* pages still to be saved would be lost; their content changed for the next one */
+		cap_abort(u, r, PROTO_E_CONFLICT,
+			  unmap ? "the workload unmapped memory of the region during the snapshot"
+				: "the workload released memory of the region (MADV_DONTNEED) during the"
+				  " snapshot");
+		if (r->w.wp && !unmap)
+			bitmap_set(r->w.wp->dirty, first, last - first);
+		if (r->w.wp && unmap && last - first < r->n_pages) {
+			untrack(r); /* the range is not whole any more */
+			u->fd = u->own_fd;
+		}
 		if (!ensure_map(map, r->n_pages)) {
 			/* cannot track it: serving wrong bytes is worse than not serving */
 			install_fail(u, r, ENOMEM, "tracking removed pages");
@@ -208,12 +240,20 @@ static void on_remap(struct ufd *u, uint64_t from, uint64_t to, uint64_t len)
 
 		if (from <= rs && rs + r->length <= from + len) {
 			region_stat_add(&r->st.events[RE_REMAP], 1);
+			cap_abort(u, r, PROTO_E_CONFLICT, "the workload moved the region during the snapshot");
 			atomic_store_explicit(&r->start, rs - from + to, memory_order_relaxed);
+			if (r->w.wp)
+				r->w.wp->start = rs - from + to;
 			continue;
 		}
 		if (!pages_of(r, from, from + len, &first, &last))
 			continue;
 		region_stat_add(&r->st.events[RE_REMAP], 1);
+		cap_abort(u, r, PROTO_E_CONFLICT, "the workload moved part of the region during the snapshot");
+		if (r->w.wp) {
+			untrack(r);
+			u->fd = u->own_fd;
+		}
 		part = region_clone(r, first, last - first, to + (rs + first * r->page_size - from));
 		if (!part || ufd_add_region(u, part)) {
 			pr_err(u->w->log, "cannot follow a partial mremap, moved part not served",
@@ -299,17 +339,20 @@ static int push_fault(struct ufd *u, const struct uffd_msg *m, uint64_t now)
 }
 
 /*
- * Reads one batch: events are applied at once, faults queued.  Returns the
- * number of messages, 0 when there were none, -1 when the uffd is unusable.
+ * Reads one batch from fd (the uffd handed over, or the hold uffd): events
+ * are applied at once, faults queued.  A fault read from the uffd the range
+ * has left (a move between the two) is only woken: it faults again where
+ * the range is now.  Returns the number of messages, 0 when there were
+ * none, -1 when the uffd is unusable.
  */
-int ufd_read(struct ufd *u)
+int ufd_read_fd(struct ufd *u, int fd)
 {
 	struct uffd_msg *msgs = u->w->msgs;
 	ssize_t n;
 	uint64_t now;
 
 	do
-		n = read(u->fd, msgs, sizeof(u->w->msgs));
+		n = read(fd, msgs, sizeof(u->w->msgs));
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN)
@@ -321,14 +364,31 @@ int ufd_read(struct ufd *u)
 	now = fault_now_ns();
 	n /= (ssize_t)sizeof(*msgs);
 	for (ssize_t i = 0; i < n; i++) {
-		if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+		if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
 			on_event(u, &msgs[i]);
-		else if (push_fault(u, &msgs[i], now))
+		} else if (fd != u->fd) {
+			uint64_t psz = (uint64_t)sysconf(_SC_PAGESIZE);
+			struct uffdio_range r = { .start = msgs[i].arg.pagefault.address & ~(psz - 1),
+						  .len = psz };
+
+			ioctl(fd, UFFDIO_WAKE, &r);
+		} else if (push_fault(u, &msgs[i], now))
 			/* the thread stays blocked; a later wake of its page retries it */
 			pr_err(u->w->log, "out of memory queueing a fault",
 			       LF_HEX("addr", msgs[i].arg.pagefault.address));
 	}
 	return (int)n;
+}
+
+/* Both uffds (the hold uffd only has messages while a range is on it). */
+int ufd_read(struct ufd *u)
+{
+	int n = ufd_read_fd(u, u->own_fd), m;
+
+	if (n < 0 || u->hold_fd < 0 || u->dead)
+		return n;
+	m = ufd_read_fd(u, u->hold_fd);
+	return m < 0 ? m : n + m;
 }
 
 /*
@@ -417,8 +477,21 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 	page = region_start(r) + p * r->page_size;
 	now = fault_now_ns();
 	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
+		uint64_t first, n;
+
 		kind = RF_WP;
-		res = install_unprotect(u, page, r->page_size);
+		if (r->w.cap) {
+			res = cap_fault(u, r, p, f->read_ns);
+			if (res == INSTALL_WAIT)
+				return res;
+		} else if (r->w.wp && r->w.wp->where == TRACK_ON_HOLD) {
+			/* between snapshots: the first write to a granule marks it written */
+			res = track_lift(r->w.wp, p, &first, &n) ? (errno == ESRCH ? INSTALL_GONE
+											: INSTALL_FAILED)
+								  : INSTALL_OK;
+		} else {
+			res = install_unprotect(u, page, r->page_size);
+		}
 	} else if (flags & UFFD_PAGEFAULT_FLAG_MINOR) {
 		kind = RF_MINOR;
 		res = install_continue(u, page, r->page_size);
@@ -448,11 +521,17 @@ int ufd_resolve(struct ufd *u)
 	size_t i;
 
 	u->mm_changing = false;
+	u->waits_space = false;
 	for (i = 0; i < u->n_todo; i++) {
 		enum install_res res = resolve_one(u, &u->todo[i]);
 
 		if (res == INSTALL_MM_CHANGING) {
 			u->mm_changing = true;
+			break;
+		}
+		if (res == INSTALL_WAIT) {
+			/* in order: later faults wait too (TAG_CAP wakes the worker) */
+			u->waits_space = true;
 			break;
 		}
 		if (res == INSTALL_GONE) {

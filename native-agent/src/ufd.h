@@ -26,19 +26,23 @@ struct ufd_fault {
 	uint64_t read_ns; /* when read() returned it: start of its latency */
 };
 
+struct track;
+
 struct ufd {
 	struct ufd *next;
 	struct worker *w;
-	int fd;
-	int hold_fd; /* the hold uffd of a write-protect-managed region, or -1 */
+	int fd;      /* where the range is registered now: every ioctl goes here */
+	int own_fd;  /* the uffd handed over (owned); the track uffd of a region with two */
+	int hold_fd; /* the hold uffd of a write-protect-managed region, or -1 (owned) */
 	int pidfd;   /* -1: owner unknown (forked child) */
 	pid_t pid;
-	struct fault_tag tag, pid_tag;
+	struct fault_tag tag, hold_tag, pid_tag, cap_tag;
 	struct region **regs;
 	unsigned n_regs, cap_regs;
 	struct ufd_fault *todo;
 	size_t n_todo, cap_todo;
 	bool mm_changing; /* todo waits for the mm to settle */
+	bool waits_space; /* todo waits for a snapshot writer to drain its buffer */
 	bool dead;        /* no regions left or owner gone: the worker frees it */
 };
 
@@ -48,6 +52,7 @@ int ufd_add_region(struct ufd *u, struct region *r);
 void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const char *reason);
 void ufd_gone(struct ufd *u, const char *reason);
 int ufd_read(struct ufd *u);
+int ufd_read_fd(struct ufd *u, int fd);
 int ufd_resolve(struct ufd *u);
 
 #endif /* FAULTLINE_UFD_H */

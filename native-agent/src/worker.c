@@ -14,9 +14,13 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "fault.h"
 #include "install.h"
+#include "proto.h"
 #include "region.h"
+#include "track.h"
+#include "uffd_compat.h"
 #include "ufd.h"
 #include "worker.h"
 
@@ -35,6 +39,7 @@ struct worker_msg {
 	struct ufd *u;
 	struct region *r;
 	bool populate;
+	struct capture *cap;
 };
 
 /* ---- commands (loop thread -> worker) ---------------------------------- */
@@ -65,6 +70,30 @@ int worker_send(struct worker *w, enum worker_cmd kind, struct ufd *u, struct re
 	return 0;
 }
 
+int worker_send_capture(struct worker *w, struct region *r, struct capture *c)
+{
+	struct worker_msg *m = calloc(1, sizeof(*m));
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (!m)
+		return -1;
+	m->kind = WC_CAPTURE;
+	m->r = r;
+	m->cap = c;
+	pthread_mutex_lock(&w->mu);
+	if (w->cmds_tail)
+		w->cmds_tail->next = m;
+	else
+		w->cmds = m;
+	w->cmds_tail = m;
+	pthread_mutex_unlock(&w->mu);
+	do
+		n = write(w->cmd_fd, &one, sizeof(one));
+	while (n < 0 && errno == EINTR);
+	return 0;
+}
+
 /* n_ufds already counts u (fault_attach counts before the worker runs). */
 static void add_ufd(struct worker *w, struct ufd *u)
 {
@@ -72,8 +101,14 @@ static void add_ufd(struct worker *w, struct ufd *u)
 
 	u->next = w->ufds;
 	w->ufds = u;
-	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, u->fd, &ev)) {
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, u->own_fd, &ev)) {
 		pr_perror(w->log, "cannot watch a uffd");
+		ufd_gone(u, "internal error");
+		return;
+	}
+	ev.data.ptr = &u->hold_tag;
+	if (u->hold_fd >= 0 && epoll_ctl(w->ep, EPOLL_CTL_ADD, u->hold_fd, &ev)) {
+		pr_perror(w->log, "cannot watch a hold uffd");
 		ufd_gone(u, "internal error");
 		return;
 	}
@@ -91,6 +126,41 @@ void worker_add_ufd(struct worker *w, struct ufd *u)
 	add_ufd(w, u);
 }
 
+/*
+ * Write tracking of a region that came with a hold uffd.  A resumed region
+ * may have been left on the hold uffd by the agent before, protected, with
+ * a capture half done and writers waiting: it goes back to the track uffd,
+ * unprotected, so that no writer stays blocked (the capture of the dead
+ * agent is lost; its .tmp is never taken for an image).
+ */
+static void start_tracking(struct worker *w, struct ufd *u, struct region *r)
+{
+	uint64_t mode = UFFDIO_REGISTER_MODE_WP;
+
+	if (!r->hold || u->hold_fd < 0 || u->n_regs != 1)
+		return;
+	if (r->modes & REGION_MODE_MISSING)
+		mode |= UFFDIO_REGISTER_MODE_MISSING;
+	r->w.wp = calloc(1, sizeof(*r->w.wp));
+	if (!r->w.wp || track_init(r->w.wp, u->pid, u->own_fd, u->hold_fd, region_start(r), r->n_pages,
+				   r->page_size, mode, w->cfg->track_granule)) {
+		pr_pwarn(w->log, "region cannot be tracked; snapshots of it are refused",
+			 LF_STR("region", r->id));
+		free(r->w.wp);
+		r->w.wp = NULL;
+		return;
+	}
+	if (r->resumed) {
+		if (track_reset(r->w.wp))
+			pr_pwarn(w->log, "resumed region: releasing its write protection failed",
+				 LF_STR("region", r->id));
+		else
+			pr_info(w->log, "resumed region back on its track uffd, unprotected",
+				LF_STR("region", r->id));
+	}
+	u->fd = track_fd(r->w.wp);
+}
+
 /* A region starts being served: resumed ones may have threads blocked on
  * faults a previous agent read and never answered, so wake them all to
  * fault again into this worker. */
@@ -99,6 +169,7 @@ static void start_region(struct worker *w, struct ufd *u, struct region *r)
 	uint64_t delay_ms = r->w.populate_after_ms > 0 ? (uint64_t)r->w.populate_after_ms : 0;
 
 	r->w.populate_at_ns = fault_now_ns() + delay_ms * 1000000u;
+	start_tracking(w, u, r);
 	install_wake(u, region_start(r), r->length);
 	if (r->w.n_prefetch == 0) {
 		struct fault_done d = { .kind = FAULT_READY, .r = r };
@@ -141,6 +212,30 @@ static void run_cmd(struct worker *w, struct worker_msg *c)
 		break;
 	case WC_STOP:
 		w->stop = true;
+		/* writers must never wait for an agent that is gone */
+		for (u = w->ufds; u; u = u->next) {
+			for (unsigned i = 0; i < u->n_regs && !u->dead; i++) {
+				struct region *r = u->regs[i];
+
+				cap_abort(u, r, PROTO_E_INTERNAL, "the agent is stopping");
+				if (r->w.wp && !track_reset(r->w.wp))
+					u->fd = track_fd(r->w.wp);
+			}
+		}
+		break;
+	case WC_CAPTURE:
+		u = owner_of(w, c->r);
+		if (!u || c->r->w.cap) {
+			struct fault_done d = { .kind = FAULT_CAPTURE_DONE, .r = c->r, .cap = c->cap };
+
+			c->cap->res.code = u ? PROTO_E_CONFLICT : PROTO_E_NOT_FOUND;
+			snprintf(c->cap->res.error, sizeof(c->cap->res.error), "%s",
+				 u ? "a snapshot of the region is being taken"
+				   : "the region is not served any more");
+			fault_post(w->e, &d);
+			break;
+		}
+		cap_start(u, c->r, c->cap);
 		break;
 	}
 }
@@ -186,14 +281,14 @@ static void set_idle(struct worker *w, bool idle)
 	w->idle_prio = idle;
 }
 
-static void serve(struct ufd *u)
+static void serve(struct ufd *u, int fd)
 {
 	for (int rounds = 0; rounds < 4 && !u->dead; rounds++) {
-		int n = ufd_read(u);
+		int n = ufd_read_fd(u, fd);
 
 		if (n < 0)
 			return;
-		if (u->n_todo && ufd_resolve(u) < 0)
+		if (u->n_todo && !u->waits_space && ufd_resolve(u) < 0)
 			return;
 		if (n < FAULT_BATCH)
 			return;
@@ -213,9 +308,19 @@ static bool handle(struct worker *w, const struct epoll_event *ev, int n)
 			drain_cmds(w);
 			break;
 		case TAG_UFD:
+		case TAG_HOLD:
 			if (!t->u->dead) {
-				serve(t->u);
+				serve(t->u, t->kind == TAG_HOLD ? t->u->hold_fd : t->u->own_fd);
 				served = true;
+			}
+			break;
+		case TAG_CAP:
+			if (!t->u->dead) {
+				for (unsigned k = 0; k < t->u->n_regs; k++)
+					cap_wake(t->u, t->u->regs[k]);
+				/* faults that waited for room in the writer's buffer */
+				if (t->u->waits_space && ufd_resolve(t->u) >= 0)
+					served = true;
 			}
 			break;
 		case TAG_PIDFD:
@@ -261,7 +366,9 @@ static void reap(struct worker *w)
 			continue;
 		}
 		*pp = u->next;
-		epoll_ctl(w->ep, EPOLL_CTL_DEL, u->fd, NULL);
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, u->own_fd, NULL);
+		if (u->hold_fd >= 0)
+			epoll_ctl(w->ep, EPOLL_CTL_DEL, u->hold_fd, NULL);
 		if (u->pidfd >= 0)
 			epoll_ctl(w->ep, EPOLL_CTL_DEL, u->pidfd, NULL);
 		atomic_fetch_sub(&w->n_ufds, 1);
@@ -318,7 +425,8 @@ static void run_job(struct worker *w, uint64_t now, unsigned *rr)
 				continue;
 			}
 			if (install_pending(u->regs[want - k], now)) {
-				set_idle(w, true);
+				/* a snapshot holds writers until it is done: never at idle priority */
+				set_idle(w, !cap_runnable(u->regs[want - k]));
 				if (install_step(u, u->regs[want - k], now) == INSTALL_GONE)
 					ufd_gone(u, "workload exited");
 				*rr = want + 1;
@@ -455,6 +563,13 @@ void worker_fini(struct worker *w)
 		w->cmds = c->next;
 		if (c->kind == WC_ATTACH)
 			ufd_free(c->u);
+		if (c->kind == WC_CAPTURE) {
+			struct fault_done d = { .kind = FAULT_CAPTURE_DONE, .r = c->r, .cap = c->cap };
+
+			c->cap->res.code = PROTO_E_INTERNAL;
+			snprintf(c->cap->res.error, sizeof(c->cap->res.error), "the agent is stopping");
+			fault_post(w->e, &d);
+		}
 		free(c);
 	}
 	if (w->ep >= 0)

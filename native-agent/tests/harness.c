@@ -520,12 +520,18 @@ int h_expect_closed(int fd, int timeout_ms)
 
 json_t *h_expect_reply(int fd, uint8_t type, uint64_t id)
 {
+	return h_expect_reply_within(fd, type, id, H_TIMEOUT_MS);
+}
+
+/* For requests that legitimately take long (a snapshot under a busy writer on a loaded host). */
+json_t *h_expect_reply_within(int fd, uint8_t type, uint64_t id, int timeout_ms)
+{
 	struct proto_hdr h;
 	json_error_t jerr;
 	char *payload;
 	json_t *j;
 
-	if (h_recv_frame(fd, H_TIMEOUT_MS, &h, &payload)) {
+	if (h_recv_frame(fd, timeout_ms, &h, &payload)) {
 		printf("    no reply to type %u id %llu\n", type, (unsigned long long)id);
 		return NULL;
 	}

@@ -51,6 +51,7 @@ size_t h_frame(uint8_t *out, uint8_t type, uint16_t flags, uint64_t id, const ch
 int h_recv_frame(int fd, int timeout_ms, struct proto_hdr *h, char **payload);
 int h_expect_closed(int fd, int timeout_ms);
 json_t *h_expect_reply(int fd, uint8_t type, uint64_t id);
+json_t *h_expect_reply_within(int fd, uint8_t type, uint64_t id, int timeout_ms);
 json_t *h_request(int fd, uint8_t type, uint64_t id, const char *json);
 int h_expect_error(int fd, uint8_t type, uint64_t id, const char *code);
 int h_hello(int fd);

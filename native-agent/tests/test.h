@@ -155,7 +155,25 @@ int t_track_move_forgets_and_wakes(const struct t_env *env);
 int t_track_reset_recovers(const struct t_env *env);
 int t_track_soft_dirty_probe(const struct t_env *env);
 int t_hold_consistent_cut(const struct t_env *env);
+
+/* test_snap.c */
+int t_snap_full_and_incremental_under_writer(const struct t_env *env);
+int t_snap_refusals(const struct t_env *env);
+int t_snap_needs_hold_uffd(const struct t_env *env);
+int t_snap_ledger_invariant(const struct t_env *env);
+int t_snap_agent_killed_mid_capture(const struct t_env *env);
+int t_snap_restored_region(const struct t_env *env);
+int t_snap_eager_restore(const struct t_env *env);
+int t_snap_quiesce(const struct t_env *env);
+int t_snap_bounded_buffer(const struct t_env *env);
 int t_hold_rounds_converge(const struct t_env *env);
+
+/* test_snapimg.c */
+int t_snapimg_roundtrip(const struct t_env *env);
+int t_snapimg_refusals(const struct t_env *env);
+int t_snapimg_parent_links(const struct t_env *env);
+int t_snapimg_consolidate(const struct t_env *env);
+int t_snapimg_incomplete(const struct t_env *env);
 
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);

@@ -111,7 +111,7 @@ static int setup(struct fixture *f, size_t len, unsigned workers, unsigned fault
 static void teardown(struct fixture *f)
 {
 	if (f->e)
-		fault_stop(f->e);
+		fault_stop(f->e, NULL, NULL);
 	region_put(f->r);
 	image_put(f->im);
 	if (f->uffd >= 0)

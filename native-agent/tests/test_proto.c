@@ -394,11 +394,11 @@ int t_proto_error_codes(const struct t_env *env)
 	static const char *const want[] = {
 		"BAD_MAGIC", "BAD_VERSION", "FRAME_TOO_LARGE", "BAD_FRAME", "BAD_PAYLOAD",
 		"UNKNOWN_TYPE", "NOT_NEGOTIATED", "BAD_REQUEST", "INTERNAL", "NOT_FOUND",
-		"CONFLICT", "PERMISSION_DENIED",
+		"CONFLICT", "PERMISSION_DENIED", "NO_SPACE",
 	};
 
 	(void)env;
-	for (int e = PROTO_E_BAD_MAGIC; e <= PROTO_E_PERMISSION_DENIED; e++)
+	for (int e = PROTO_E_BAD_MAGIC; e <= PROTO_E_NO_SPACE; e++)
 		CHECKF(!strcmp(proto_err_code((enum proto_err)e), want[e]), "code %d", e);
 	CHECK(proto_result_err(PROTO_BAD_MAGIC) == PROTO_E_BAD_MAGIC);
 	CHECK(proto_result_err(PROTO_BAD_VERSION) == PROTO_E_BAD_VERSION);
@@ -408,6 +408,8 @@ int t_proto_error_codes(const struct t_env *env)
 	CHECK(!strcmp(proto_type_name(PROTO_T_SHUTDOWN), "shutdown"));
 	CHECK(!strcmp(proto_type_name(PROTO_T_RESTORE_DELETE), "restore_delete"));
 	CHECK(!strcmp(proto_type_name(PROTO_T_REGION_DETACHED), "region_detached"));
+	CHECK(!strcmp(proto_type_name(PROTO_T_SNAPSHOT_TAKE), "snapshot_take"));
+	CHECK(!strcmp(proto_type_name(PROTO_T_QUIESCE), "quiesce"));
 	CHECK(proto_type_name(0x42) == NULL);
 	return T_PASS;
 }

@@ -1,13 +1,17 @@
 /*
  * Writes the fuzzers' seed corpora: valid frames and near misses, made with
  * the real encoders so they stay meaningful when the formats change.
- *   gen-seeds PROTO_DIR [HANDOFF_DIR]
+ *   gen-seeds PROTO_DIR [HANDOFF_DIR [SNAPIMG_DIR]]
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>
 
+#include <poll.h>
+#include <stdlib.h>
+
 #include "proto.h"
+#include "snapw.h"
 #include "wset.h"
 
 static int n_written;
@@ -66,6 +70,60 @@ static int handoff_seeds(const char *dir)
 	return ret;
 }
 
+/* Small snapshot images written by the real writer: full, compressed, incremental. */
+static int snapimg_seeds(const char *dir)
+{
+	for (int k = 0; k < 3; k++) {
+		struct snapw_cfg cfg = { .compress = k == 1, .level = 1, .buffer_bytes = 16 * 4096 };
+		struct snapw_result res;
+		struct snapw *w;
+		char path[4096], why[512];
+		uint8_t *dst;
+
+		snprintf(path, sizeof(path), "%s/seed-img-%d", dir, k);
+		cfg.path = path;
+		cfg.hdr.page_size = 4096;
+		cfg.hdr.page_count = 12;
+		cfg.hdr.snapshot_id[0] = (uint8_t)(k + 1);
+		cfg.hdr.content_id[0] = (uint8_t)(k + 1);
+		if (k == 2) {
+			cfg.hdr.flags = SNAPIMG_F_INCREMENTAL;
+			cfg.hdr.parent_id[0] = 1;
+			cfg.hdr.parent_content_id[0] = 1;
+		}
+		w = snapw_start(&cfg, why, sizeof(why));
+		if (!w) {
+			fprintf(stderr, "%s\n", why);
+			return -1;
+		}
+		dst = snapw_reserve(w, 4);
+		for (int i = 0; dst && i < 4 * 4096; i++)
+			dst[i] = (uint8_t)(i % 4096 < 2048 ? i * 7 : 0x55);
+		memset(dst + 4096, 0, 4096); /* a zero page among data */
+		snapw_commit(w, 2, 4);
+		if (k != 2)
+			snapw_zero(w, 0, 2);
+		dst = snapw_reserve(w, 6);
+		for (int i = 0; dst && i < 6 * 4096; i++)
+			dst[i] = (uint8_t)(i >> 3);
+		snapw_commit(w, 6, 6);
+		while (snapw_finish(w, 1, 1700000000000ull))
+			;
+		while (!snapw_done(w)) {
+			struct pollfd pfd = { .fd = snapw_done_fd(w), .events = POLLIN };
+
+			poll(&pfd, 1, 1000);
+		}
+		if (snapw_result(w, &res, why, sizeof(why))) {
+			fprintf(stderr, "%s\n", why);
+			snapw_free(w);
+			return -1;
+		}
+		snapw_free(w);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* first byte of every seed: the fuzzer's chunking selector (see fuzz_proto.c) */
@@ -74,11 +132,13 @@ int main(int argc, char **argv)
 	size_t len;
 	int ret = 0;
 
-	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: %s PROTO_DIR [HANDOFF_DIR]\n", argv[0]);
+	if (argc < 2 || argc > 4) {
+		fprintf(stderr, "usage: %s PROTO_DIR [HANDOFF_DIR [SNAPIMG_DIR]]\n", argv[0]);
 		return 2;
 	}
-	if (argc == 3 && handoff_seeds(argv[2]))
+	if (argc >= 3 && handoff_seeds(argv[2]))
+		return 1;
+	if (argc == 4 && snapimg_seeds(argv[3]))
 		return 1;
 
 	buf[0] = 0;

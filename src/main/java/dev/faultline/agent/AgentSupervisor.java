@@ -51,6 +51,8 @@ class AgentSupervisor {
     private final String pageChannel;
     /** Shared by every node of this instance: the unpacked agent binary, the allowed image dirs. */
     private final Path dataDir;
+    /** Where the agent may write and read snapshot images (faultline.snapshots.dir), or null. */
+    private final Path snapshotsDir;
     /** This node's own directory: its agent's state and (embedded) its sockets. */
     private final Path nodeDir;
     private final Clock clock;
@@ -83,13 +85,14 @@ class AgentSupervisor {
      *     the bundled agent in {@code nodeDir}
      */
     AgentSupervisor(String node, Path externalSocket, String pageChannel, Path dataDir, Path nodeDir,
-            AgentProperties properties, String clientName, ObjectProvider<EventService> events) {
+            Path snapshotsDir, AgentProperties properties, String clientName, ObjectProvider<EventService> events) {
         this.node = node;
         this.embedded = externalSocket == null;
         this.pageChannel = pageChannel;
         this.events = events;
         this.properties = properties;
         this.dataDir = dataDir;
+        this.snapshotsDir = snapshotsDir;
         this.nodeDir = nodeDir;
         this.clock = Clock.systemUTC();
         this.clientName = clientName;
@@ -220,6 +223,10 @@ class AgentSupervisor {
         for (Path dir : properties.imageDirs(dataDir)) {
             Files.createDirectories(dir);
             command.addAll(List.of("--allow-image-dir", dir.toString()));
+        }
+        if (snapshotsDir != null) {
+            Files.createDirectories(snapshotsDir);
+            command.addAll(List.of("--allow-snapshot-dir", snapshotsDir.toString()));
         }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         childProcess = process;

@@ -1,6 +1,6 @@
 package dev.faultline.agent;
 
-/** Control protocol message types (native-agent/PROTOCOL.md §1.3; migrations: §1.9). */
+/** Control protocol message types (native-agent/PROTOCOL.md §1.3; migrations: §1.9; snapshots: §1.10). */
 public enum MessageType {
     HELLO(0x01),
     PING(0x02),
@@ -20,7 +20,12 @@ public enum MessageType {
     MIGRATION_PAUSE(0x35),
     MIGRATION_RESUME(0x36),
     MIGRATION_CANCEL(0x37),
-    MIGRATION_DELETE(0x38);
+    MIGRATION_DELETE(0x38),
+    SNAPSHOT_TAKE(0x40),
+    SNAPSHOT_VERIFY(0x41),
+    SNAPSHOT_DELETE(0x42),
+    SNAPSHOT_CONSOLIDATE(0x43),
+    SNAPSHOT_RESTORE(0x44);
 
     private final int code;
 

@@ -2,6 +2,7 @@ package dev.faultline.agent;
 
 import dev.faultline.FaultlineProperties;
 import dev.faultline.event.EventService;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,6 +10,7 @@ import java.util.Optional;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.info.BuildProperties;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.core.env.Environment;
 import org.springframework.stereotype.Component;
 
 /**
@@ -26,19 +28,23 @@ public class NodeAgents implements SmartLifecycle {
     private volatile boolean running;
 
     NodeAgents(AgentProperties properties, FaultlineProperties faultline, ObjectProvider<BuildProperties> build,
-            ObjectProvider<EventService> events) {
+            ObjectProvider<EventService> events, Environment environment) {
         BuildProperties buildProperties = build.getIfAvailable();
+        // the snapshot feature's directory (faultline.snapshots.dir), read here so agent/ needs nothing of snapshot/
+        String snapshots = environment.getProperty("faultline.snapshots.dir");
+        Path snapshotsDir = snapshots == null || snapshots.isBlank() ? null
+                : Path.of(snapshots).toAbsolutePath().normalize();
         String clientName = "faultline-service " + (buildProperties == null ? "dev" : buildProperties.getVersion());
         this.primary = faultline.nodeName();
         add(new AgentSupervisor(primary, properties.socket(), properties.pageChannel(), faultline.dataDir(),
-                faultline.dataDir(), properties, clientName, events));
+                faultline.dataDir(), snapshotsDir, properties, clientName, events));
         for (AgentProperties.ExtraNode extra : properties.extraNodes()) {
             if (supervisors.containsKey(extra.name())) {
                 throw new IllegalStateException("node '" + extra.name() + "' is configured twice (faultline.node-name"
                         + " and faultline.agent.extra-nodes must all differ)");
             }
             add(new AgentSupervisor(extra.name(), extra.socket(), extra.pageChannel(), faultline.dataDir(),
-                    faultline.dataDir().resolve("nodes").resolve(extra.name()), properties, clientName, events));
+                    faultline.dataDir().resolve("nodes").resolve(extra.name()), snapshotsDir, properties, clientName, events));
         }
     }
 

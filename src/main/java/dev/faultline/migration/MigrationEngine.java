@@ -9,7 +9,7 @@ import java.util.UUID;
 
 /**
  * The port through which migration jobs drive the agents, one node at a time, as the control
- * messages of native-agent/PROTOCOL.md §1.9 do (docs: /work/notes/migration-protocol.md). The
+ * messages of native-agent/PROTOCOL.md §1.9 do. The
  * job table owns which jobs exist and their phase; the agents own the pages, the page channel
  * and the statistics. Each call returns at once with the side's current state, or throws
  * {@link MigrationEngineException}.

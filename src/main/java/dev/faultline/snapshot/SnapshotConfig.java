@@ -1,21 +1,22 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.agent.AgentClient;
 import dev.faultline.region.RegionService;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 
 /**
- * The two ports the snapshot feature depends on, and the threads its jobs run on. When the agent
- * speaks the snapshot messages, replace {@link #snapshotEngine()} with the agent-backed engine.
- * Nothing else needs rewiring.
+ * The two ports the snapshot feature depends on, and the threads its jobs run on. The engine is
+ * the agent's ({@link AgentSnapshotEngine}); the agent writes images only inside
+ * {@code faultline.snapshots.dir}, which the embedded agent is given as its snapshot directory.
  */
 @Configuration
 class SnapshotConfig {
 
     @Bean
-    SnapshotEngine snapshotEngine() {
-        return new UnavailableSnapshotEngine();
+    SnapshotEngine snapshotEngine(AgentClient agent) {
+        return new AgentSnapshotEngine(agent);
     }
 
     @Bean

@@ -16,13 +16,12 @@ import org.springframework.beans.factory.annotation.Autowired;
 import tools.jackson.databind.JsonNode;
 
 /**
- * The snapshot API end to end, as this build ships it: no region exists yet and the agent has
- * no snapshot engine, so jobs go as far as the engine port and fail there with a clear error.
- * Catalog rows that only a working engine could produce are written straight to the database.
+ * The snapshot API end to end with the real agent. Catalog rows are written straight to the
+ * database here, with image paths where the agent looks but no image files, so engine calls
+ * reach the agent and fail (or find nothing) with a clear reason. Snapshots of a live workload:
+ * {@link LiveSnapshotTest}.
  */
 class SnapshotApiTest extends ServiceTest {
-
-    private static final String ENGINE_MISSING = "snapshot engine not available in this agent version";
 
     @Autowired
     SnapshotRepository snapshots;
@@ -106,7 +105,9 @@ class SnapshotApiTest extends ServiceTest {
         String location = accepted.headers().firstValue("Location").orElseThrow();
         JsonNode op = awaitFinished(location);
         assertThat(op.path("state").asString()).isEqualTo("FAILED");
-        assertThat(op.path("error").asString()).as("consolidation is the engine's job").isEqualTo(ENGINE_MISSING);
+        assertThat(op.path("error").asString()).as("the agent finds no image to consolidate")
+                .startsWith("consolidating snapshot " + full.id() + " into " + incremental.id() + " failed: ")
+                .contains("No such file or directory");
         assertThat(admin().get("/api/v1/snapshots/" + full.id()).json().path("state").asString()).isEqualTo("COMPLETED");
     }
 
@@ -118,14 +119,19 @@ class SnapshotApiTest extends ServiceTest {
         assertThat(verify.status()).isEqualTo(202);
         assertThat(verify.json().path("kind").asString()).isEqualTo("VERIFY");
         JsonNode verified = awaitFinished(verify.headers().firstValue("Location").orElseThrow());
-        assertThat(verified.path("error").asString()).isEqualTo(ENGINE_MISSING);
+        assertThat(verified.path("state").asString()).isEqualTo("SUCCEEDED");
+        assertThat(verified.path("result").asString()).as("a missing image is not intact")
+                .startsWith("CORRUPT: the image is missing");
+        assertThat(admin().get("/api/v1/snapshots/" + full.id()).json().at("/verification/state").asString())
+                .isEqualTo("CORRUPT");
 
         TestApi.Response restore = admin().post("/api/v1/snapshots/" + full.id() + "/restore",
                 map("name", "restored", "labels", Map.of("app", "db")));
         assertThat(restore.status()).isEqualTo(202);
         JsonNode restored = awaitFinished(restore.headers().firstValue("Location").orElseThrow());
         assertThat(restored.path("restoreName").asString()).isEqualTo("restored");
-        assertThat(restored.path("error").asString()).isEqualTo(ENGINE_MISSING);
+        assertThat(restored.path("state").asString()).isEqualTo("FAILED");
+        assertThat(restored.path("error").asString()).startsWith("restoring snapshot " + full.id() + " failed: ");
 
         JsonNode history = admin().get("/api/v1/snapshots/" + full.id() + "/operations").json();
         assertThat(history.findValuesAsString("kind")).containsExactlyInAnyOrder("VERIFY", "RESTORE");
@@ -181,7 +187,7 @@ class SnapshotApiTest extends ServiceTest {
         nextCreatedAt = nextCreatedAt.plusSeconds(60);
         Snapshot s = new Snapshot(id, new RegionInfo(regionId, "db", Map.of("app", "db"), RegionInfo.State.ATTACHED),
                 parent == null ? SnapshotKind.FULL : SnapshotKind.INCREMENTAL, parent == null ? null : parent.id(),
-                null, false, "test", Path.of("/nonexistent", id + ".img"), now);
+                null, false, "test", DATA_DIR.resolve("snapshots").resolve(regionId).resolve(id + ".img"), now);
         s.start(now);
         if (state == SnapshotState.FAILED) {
             s.fail("engine said no", now.plusSeconds(30));

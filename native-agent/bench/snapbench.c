@@ -1,0 +1,537 @@
+/*
+ * faultline-snapbench: a live snapshot of a region under a write-heavy
+ * writer, side by side in one run with what it replaces (docs/benchmarks.md
+ * "Live snapshots"):
+ *
+ *   baseline   the writer alone: its throughput;
+ *   fork       fork() and let the child write the region to a file, as
+ *              Redis BGSAVE does: the writer's stalls, its throughput
+ *              while the child runs, the pages copied on write (extra
+ *              memory), the child's MB/s;
+ *   faultline  snapshot_take of the same region by the agent (libfaultline
+ *              FL_MODE_WP): the same figures, extra memory as the growth
+ *              of the agent's peak RSS;
+ *   mprotect   write tracking the old way, mprotect(PROT_READ) + SIGSEGV
+ *              on every other page: the per-fault cost and the fault at
+ *              which mprotect fails with ENOMEM (vm.max_map_count), and
+ *              the same pattern with uffd write-protect faults, which go on.
+ *
+ * The writer stores to a random page of the region as fast as it can and
+ * times every store (clock_gettime around it), so a stall is anything that
+ * held one store: a fault, a page-table lock, the scheduler.
+ *
+ *   faultline-snapbench [--size SIZE] [--repeat N] [--seconds S] [--agent PATH]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bench.h"
+#include "faultline.h"
+#include "proto.h"
+
+#define PS 4096u
+#define MAX_REPEAT 9
+/* store latencies: 1 us buckets up to 1 s, then one overflow bucket */
+#define LAT_BUCKETS 1000001u
+
+struct stats {
+	uint64_t ops, max_ns, cow_pages;
+	uint64_t *hist; /* LAT_BUCKETS */
+	uint64_t t0_ns, t1_ns;
+};
+
+struct writer {
+	uint8_t *mem;
+	uint64_t pages;
+	uint64_t *seen;           /* pages written in this window (fork: the copies made) */
+	_Atomic int window;       /* 0: writing, not measuring; 1: measuring; 2: stop */
+	_Atomic uint64_t windows; /* windows completed, for the hand-over */
+	struct stats st;
+	pthread_t thread;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t x = 0x9E3779B97F4A7C15u;
+	int win;
+
+	while ((win = atomic_load_explicit(&w->window, memory_order_acquire)) != 2) {
+		for (int i = 0; i < 256; i++) {
+			uint64_t p, t0, d;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			p = x % w->pages;
+			t0 = now_ns();
+			*(volatile uint64_t *)(w->mem + p * PS + (x & 511) * 8) = x;
+			d = now_ns() - t0;
+			if (win != 1)
+				continue;
+			w->st.ops++;
+			if (d > w->st.max_ns)
+				w->st.max_ns = d;
+			w->st.hist[d / 1000 < LAT_BUCKETS - 1 ? d / 1000 : LAT_BUCKETS - 1]++;
+			if (!(w->seen[p / 64] >> (p % 64) & 1)) {
+				w->seen[p / 64] |= UINT64_C(1) << (p % 64);
+				w->st.cow_pages++;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Opens a measuring window (the writer keeps writing outside them). */
+static void window_open(struct writer *w)
+{
+	memset(w->st.hist, 0, LAT_BUCKETS * sizeof(uint64_t));
+	memset(w->seen, 0, (w->pages + 63) / 64 * 8);
+	w->st.ops = w->st.max_ns = w->st.cow_pages = 0;
+	w->st.t0_ns = now_ns();
+	atomic_store_explicit(&w->window, 1, memory_order_release);
+}
+
+static void window_close(struct writer *w)
+{
+	atomic_store_explicit(&w->window, 0, memory_order_release);
+	/* the writer reads the flag every 256 stores: let it see it before the stats are read */
+	for (uint64_t ops = w->st.ops, i = 0; i < 1000; i++) {
+		usleep(100);
+		if (w->st.ops == ops)
+			break;
+		ops = w->st.ops;
+	}
+	w->st.t1_ns = now_ns();
+}
+
+static double p999_us(const struct stats *st)
+{
+	uint64_t rank = st->ops - st->ops / 1000, seen = 0;
+
+	for (uint64_t b = 0; b < LAT_BUCKETS; b++) {
+		seen += st->hist[b];
+		if (seen >= rank && st->ops)
+			return (double)b + 1.0;
+	}
+	return 0;
+}
+
+static double mops(const struct stats *st)
+{
+	return st->t1_ns > st->t0_ns ? (double)st->ops * 1000.0 / (double)(st->t1_ns - st->t0_ns) : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
+static uint64_t status_kib(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	uint64_t v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, strlen(key)))
+			v = strtoull(line + strlen(key) + 1, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* ---- the three ways ------------------------------------------------------ */
+
+struct result {
+	double max_ms, p999_us, rel_tput, extra_mib, mbs, duration_ms;
+};
+
+static void collect(const struct writer *w, double baseline_mops, double extra_mib, double dur_ms,
+		    uint64_t bytes, struct result *r)
+{
+	r->max_ms = (double)w->st.max_ns / 1e6;
+	r->p999_us = p999_us(&w->st);
+	r->rel_tput = baseline_mops > 0 ? mops(&w->st) / baseline_mops : 0;
+	r->extra_mib = extra_mib;
+	r->duration_ms = dur_ms;
+	r->mbs = dur_ms > 0 ? (double)bytes / 1048576.0 / (dur_ms / 1000.0) : 0;
+}
+
+static int fork_snapshot(struct writer *w, const char *file, double baseline, struct result *r)
+{
+	uint64_t t0, t1;
+	pid_t pid;
+	int st;
+
+	window_open(w);
+	t0 = now_ns();
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		uint64_t off = 0, len = w->pages * PS;
+
+		while (fd >= 0 && off < len) {
+			ssize_t n = write(fd, w->mem + off, len - off < (1u << 24) ? len - off : 1u << 24);
+
+			if (n <= 0)
+				_exit(1);
+			off += (uint64_t)n;
+		}
+		_exit(fd < 0 || fsync(fd) ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		window_close(w);
+		fprintf(stderr, "faultline-snapbench: the fork child failed\n");
+		return -1;
+	}
+	t1 = now_ns();
+	window_close(w);
+	unlink(file);
+	/* each first write to a page while the child lived copied it */
+	collect(w, baseline, (double)w->st.cow_pages * PS / 1048576.0, (double)(t1 - t0) / 1e6,
+		w->pages * PS, r);
+	return 0;
+}
+
+static int faultline_snapshot(struct writer *w, struct bench_agent *a, const char *region,
+			      const char *path, double baseline, struct result *r, json_t **reply)
+{
+	uint64_t rss0 = status_kib(a->pid, "VmRSS"), t0, t1;
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "snapshot_id",
+				"5a0a5a0a-0000-4000-8000-00000000be01", "region_id", region, "path", path,
+				"kind", "full");
+	json_t *del = json_pack("{s:s}", "path", path);
+
+	json_decref(bench_call(a, PROTO_T_SNAPSHOT_DELETE, del));
+	json_decref(del);
+	/* peak RSS from here: the agent's VmHWM is reset by writing 5 to clear_refs */
+	{
+		char p[64];
+		int fd;
+
+		snprintf(p, sizeof(p), "/proc/%d/clear_refs", (int)a->pid);
+		fd = open(p, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, "5", 1) != 1)
+				rss0 = 0;
+			close(fd);
+		}
+	}
+	window_open(w);
+	t0 = now_ns();
+	*reply = bench_call(a, PROTO_T_SNAPSHOT_TAKE, req);
+	t1 = now_ns();
+	window_close(w);
+	json_decref(req);
+	if (!*reply)
+		return -1;
+	collect(w, baseline, (double)(status_kib(a->pid, "VmHWM") - rss0) / 1024.0, (double)(t1 - t0) / 1e6,
+		w->pages * PS, r);
+	return 0;
+}
+
+/* ---- mprotect + SIGSEGV against uffd write protection --------------------- */
+
+static uint8_t *mp_mem;
+static uint64_t mp_len;
+static volatile uint64_t mp_faults, mp_enomem_at;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t page = (uintptr_t)si->si_addr & ~(uintptr_t)(PS - 1);
+
+	(void)sig;
+	(void)uc;
+	mp_faults++;
+	if (mprotect((void *)page, PS, PROT_READ | PROT_WRITE)) {
+		if (!mp_enomem_at && errno == ENOMEM)
+			mp_enomem_at = mp_faults;
+		/* give up tracking: the whole range writable again (merging), or the write faults forever */
+		mprotect(mp_mem, mp_len, PROT_READ | PROT_WRITE);
+	}
+}
+
+struct mp_result {
+	double fault_us;      /* median cost of one tracked write */
+	uint64_t enomem_at;   /* the fault whose mprotect failed, 0: none */
+	double wp_fault_us;   /* the same pattern with a uffd write-protect fault */
+	uint64_t wp_faults;
+};
+
+struct wp_handler {
+	int uffd;
+	_Atomic bool stop;
+	uint64_t served;
+};
+
+static void *wp_serve(void *arg)
+{
+	struct wp_handler *h = arg;
+	struct uffd_msg m;
+
+	while (!atomic_load(&h->stop)) {
+		struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 100) <= 0 || read(h->uffd, &m, sizeof(m)) != sizeof(m) ||
+		    m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		{
+			struct uffdio_writeprotect wp = {
+				.range = { .start = m.arg.pagefault.address & ~(uint64_t)(PS - 1), .len = PS },
+				.mode = 0,
+			};
+
+			ioctl(h->uffd, UFFDIO_WRITEPROTECT, &wp);
+			h->served++;
+		}
+	}
+	return NULL;
+}
+
+static int mprotect_tracking(uint64_t pages, struct mp_result *out)
+{
+	struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
+	uint64_t len = pages * PS, n = 0;
+	double *lat = calloc(pages / 2 + 1, sizeof(double));
+	struct wp_handler h = { .uffd = -1 };
+	pthread_t t;
+
+	memset(out, 0, sizeof(*out));
+	mp_len = len;
+	mp_mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!lat || mp_mem == MAP_FAILED)
+		return -1;
+	madvise(mp_mem, len, MADV_NOHUGEPAGE);
+	memset(mp_mem, 1, len);
+	sigaction(SIGSEGV, &sa, NULL);
+	mp_faults = mp_enomem_at = 0;
+	mprotect(mp_mem, len, PROT_READ);
+	for (uint64_t p = 0; p < pages && !mp_enomem_at; p += 2) {
+		uint64_t t0 = now_ns();
+
+		mp_mem[p * PS] = 2;
+		lat[n++] = (double)(now_ns() - t0) / 1000.0;
+	}
+	out->fault_us = median(lat, n);
+	out->enomem_at = mp_enomem_at;
+	signal(SIGSEGV, SIG_DFL);
+	munmap(mp_mem, len);
+
+	/* the same pattern, tracked with uffd write protection (as the hold uffd does) */
+	mp_mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	h.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (mp_mem == MAP_FAILED || h.uffd < 0)
+		return -1;
+	madvise(mp_mem, len, MADV_NOHUGEPAGE);
+	memset(mp_mem, 1, len);
+	{
+		struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
+		struct uffdio_register reg = { .range = { (uint64_t)(uintptr_t)mp_mem, len },
+					       .mode = UFFDIO_REGISTER_MODE_WP };
+		struct uffdio_writeprotect wp = { .range = reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+
+		if (ioctl(h.uffd, UFFDIO_API, &api) || ioctl(h.uffd, UFFDIO_REGISTER, &reg) ||
+		    ioctl(h.uffd, UFFDIO_WRITEPROTECT, &wp))
+			return -1;
+	}
+	pthread_create(&t, NULL, wp_serve, &h);
+	n = 0;
+	for (uint64_t p = 0; p < pages; p += 2) {
+		uint64_t t0 = now_ns();
+
+		mp_mem[p * PS] = 2;
+		lat[n++] = (double)(now_ns() - t0) / 1000.0;
+	}
+	atomic_store(&h.stop, true);
+	pthread_join(t, NULL);
+	out->wp_fault_us = median(lat, n);
+	out->wp_faults = h.served;
+	close(h.uffd);
+	munmap(mp_mem, len);
+	free(lat);
+	return 0;
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static void row(const char *name, double *v[6], unsigned n)
+{
+	printf("| %s | %.1f | %.0f | %.0f%% | %.0f | %.0f | %.0f |\n", name, median(v[0], n),
+	       median(v[1], n), 100 * median(v[2], n), median(v[3], n), median(v[4], n),
+	       median(v[5], n));
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_env env = { .size = UINT64_C(1) << 30 };
+	unsigned repeat = 3, seconds = 2;
+	struct writer w = { 0 };
+	struct bench_agent a;
+	fl_client *c = NULL;
+	fl_region *reg = NULL;
+	char path[256], file[256], exe[256];
+	double fk[6][MAX_REPEAT], fl[6][MAX_REPEAT], base[MAX_REPEAT], baseline;
+	struct result r;
+	struct mp_result mp;
+	ssize_t n;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--size") && i + 1 < argc && !content_parse_size(argv[i + 1], &env.size))
+			i++;
+		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+			repeat = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--agent") && i + 1 < argc)
+			env.agent_path = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--seconds S] [--agent PATH]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!repeat || repeat > MAX_REPEAT || !seconds || env.size % (2u << 20)) {
+		fprintf(stderr, "faultline-snapbench: --repeat 1..%d, --seconds >= 1, --size a multiple of"
+			" 2 MiB\n", MAX_REPEAT);
+		return 2;
+	}
+	if (!env.agent_path) {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 32);
+		if (n <= 0)
+			return 1;
+		exe[n] = '\0';
+		strcpy(strrchr(exe, '/') + 1, "faultline-agent");
+		env.agent_path = exe;
+	}
+	snprintf(env.dir, sizeof(env.dir), "/var/tmp/faultline-snapbench-XXXXXX");
+	if (!mkdtemp(env.dir) || bench_agent_start(&a, &env, "agent", "50"))
+		return 1;
+	snprintf(path, sizeof(path), "%s/agent/state/snapshots/bench.flsnap", env.dir);
+	snprintf(file, sizeof(file), "%s/fork.dump", env.dir);
+
+	/* these VMs give idle memory back to the host: make the host give it again first */
+	bench_warm(2 * env.size);
+	w.pages = env.size / PS;
+	w.mem = mmap(NULL, env.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	w.seen = calloc((w.pages + 63) / 64, 8);
+	w.st.hist = calloc(LAT_BUCKETS, sizeof(uint64_t));
+	if (w.mem == MAP_FAILED || !w.seen || !w.st.hist)
+		return 1;
+	madvise(w.mem, env.size, MADV_NOHUGEPAGE);
+	memset(w.mem, 0x5a, env.size);
+	{
+		char hs[256];
+
+		snprintf(hs, sizeof(hs), "%s/agent/state/handoff.sock", env.dir);
+		c = fl_connect(hs);
+	}
+	if (!c || fl_region_register(c, w.mem, env.size, "snapbench", NULL, FL_MODE_WP, &reg)) {
+		fprintf(stderr, "faultline-snapbench: %s\n", fl_last_error());
+		return 1;
+	}
+	pthread_create(&w.thread, NULL, writer_main, &w);
+
+	for (unsigned i = 0; i < repeat; i++) {
+		json_t *reply = NULL;
+
+		window_open(&w);
+		usleep(seconds * 1000000u);
+		window_close(&w);
+		base[i] = mops(&w.st);
+		baseline = base[i];
+		if (fork_snapshot(&w, file, baseline, &r))
+			return 1;
+		fk[0][i] = r.max_ms, fk[1][i] = r.p999_us, fk[2][i] = r.rel_tput, fk[3][i] = r.extra_mib,
+		fk[4][i] = r.mbs, fk[5][i] = r.duration_ms;
+		if (faultline_snapshot(&w, &a, fl_region_id(reg), path, baseline, &r, &reply))
+			return 1;
+		fl[0][i] = r.max_ms, fl[1][i] = r.p999_us, fl[2][i] = r.rel_tput, fl[3][i] = r.extra_mib,
+		fl[4][i] = r.mbs, fl[5][i] = r.duration_ms;
+		fprintf(stderr, "repeat %u: baseline %.1f M stores/s; fork max %.1f ms; faultline max %.1f ms"
+			" (agent: %lld us, %lld faults, %d rounds, final round %lld pages in %lld us)\n", i,
+			base[i], fk[0][i], fl[0][i],
+			(long long)json_integer_value(json_object_get(json_object_get(reply, "writer_stall"),
+								      "max_us")),
+			(long long)json_integer_value(json_object_get(json_object_get(reply, "writer_stall"),
+								      "count")),
+			(int)json_integer_value(json_object_get(json_object_get(reply, "capture"), "rounds")),
+			(long long)json_integer_value(json_object_get(json_object_get(reply, "capture"),
+								      "final_round_pages")),
+			(long long)json_integer_value(json_object_get(json_object_get(reply, "capture"),
+								      "final_round_us")));
+		json_decref(reply);
+	}
+	atomic_store(&w.window, 2);
+	pthread_join(w.thread, NULL);
+	fl_region_unregister(reg);
+	fl_disconnect(c);
+	munmap(w.mem, env.size);
+
+	printf("Live snapshot of a %llu MiB region (4 KiB pages) under a writer storing to random"
+	       " pages as fast as it can; baseline %.1f M stores/s; medians of %u.\n\n",
+	       (unsigned long long)(env.size >> 20), median(base, repeat), repeat);
+	printf("| snapshot | writer's longest stall (ms) | p99.9 store (us) | writer throughput vs"
+	       " baseline | extra memory (MiB) | snapshot MB/s | duration (ms) |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|\n");
+	{
+		double *v[6] = { fk[0], fk[1], fk[2], fk[3], fk[4], fk[5] };
+
+		row("fork() + child writes (BGSAVE)", v, repeat);
+	}
+	{
+		double *v[6] = { fl[0], fl[1], fl[2], fl[3], fl[4], fl[5] };
+
+		row("faultline snapshot_take", v, repeat);
+	}
+	if (mprotect_tracking(UINT64_C(1) << 17, &mp))
+		fprintf(stderr, "faultline-snapbench: the mprotect comparison failed\n");
+	printf("\nWrite tracking on every other page of a 512 MiB region (max_map_count %s):\n\n",
+	       "as configured");
+	printf("| tracking | cost of a tracked write (median, us) | faults until it fails |\n");
+	printf("|---|---:|---:|\n");
+	printf("| mprotect(PROT_READ) + SIGSEGV | %.1f | %s%llu |\n", mp.fault_us,
+	       mp.enomem_at ? "ENOMEM at fault " : "no failure in ",
+	       (unsigned long long)(mp.enomem_at ? mp.enomem_at : mp_faults));
+	printf("| uffd write protect (handler thread) | %.1f | none in %llu |\n", mp.wp_fault_us,
+	       (unsigned long long)mp.wp_faults);
+	bench_agent_stop(&a);
+	return 0;
+}

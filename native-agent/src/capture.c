@@ -1,0 +1,517 @@
+/*
+ * Live snapshots on the fault worker; see capture.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bitmap.h"
+#include "capture.h"
+#include "proto.h"
+#include "region.h"
+#include "snapimg.h"
+#include "track.h"
+#include "uffd_compat.h"
+#include "ufd.h"
+
+#define LOG_COMP "snapshot"
+#include "log.h"
+
+/* pages per PAGEMAP_SCAN of the background copy */
+#define CAP_SCAN_PAGES 512u
+
+/* ---- bookkeeping ---------------------------------------------------------- */
+
+static void stall(struct capture *c, uint64_t ns)
+{
+	unsigned b = ns ? 63u - (unsigned)__builtin_clzll(ns) : 0;
+
+	c->stall_hist[b]++;
+	c->res.stall_count++;
+	if (ns > c->res.stall_max_ns)
+		c->res.stall_max_ns = ns;
+}
+
+/* The 99.9th percentile from the log2 histogram, interpolated as region_percentile() does. */
+static uint64_t p999(const struct capture *c)
+{
+	uint64_t total = c->res.stall_count, seen = 0;
+	double rank = 0.999 * (double)total;
+
+	for (unsigned b = 0; b < 64 && total; b++) {
+		double lo, v;
+
+		if (!c->stall_hist[b] || (double)(seen + c->stall_hist[b]) < rank) {
+			seen += c->stall_hist[b];
+			continue;
+		}
+		lo = b ? (double)(UINT64_C(1) << b) : 0;
+		v = lo + (b ? lo : 1) * ((rank - (double)seen) / (double)c->stall_hist[b]);
+		return v > (double)c->res.stall_max_ns ? c->res.stall_max_ns : (uint64_t)v;
+	}
+	return c->res.stall_max_ns;
+}
+
+static void watch(struct ufd *u, struct capture *c, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &u->cap_tag };
+	int fds[2] = { snapw_space_fd(c->w), snapw_done_fd(c->w) };
+
+	for (int i = 0; i < 2; i++) {
+		if (epoll_ctl(u->w->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fds[i], on ? &ev : NULL) && on)
+			pr_pwarn(u->w->log, "cannot watch the snapshot writer");
+	}
+}
+
+/* The capture is over: handed back to the loop thread. */
+static void end(struct ufd *u, struct region *r, struct capture *c)
+{
+	struct fault_done d = { .kind = FAULT_CAPTURE_DONE, .r = r, .cap = c };
+
+	watch(u, c, false);
+	if (c->hold_started)
+		hold_end(&c->h);
+	c->res.duration_ms = (hold_now_ns() - c->start_ns) / 1000000u;
+	c->res.stall_p999_ns = p999(c);
+	c->res.rounds = c->h.round;
+	c->res.round1_pages = c->h.round_pages[0];
+	c->res.final_pages = c->h.round ? c->h.round_pages[c->h.round - 1] : 0;
+	c->res.final_ns = c->h.final_ns;
+	free(c->save);
+	free(c->done);
+	free(c->prev_dirty);
+	c->save = c->done = c->prev_dirty = NULL;
+	c->phase = CAP_OVER;
+	r->w.cap = NULL;
+	fault_post(u->w->e, &d);
+}
+
+static void fail(struct ufd *u, struct region *r, struct capture *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/*
+ * Fails the capture.  After T the dirty set of the interval that started
+ * at T is merged with the one before, so the next incremental capture is
+ * still exact against the last capture that completed.
+ */
+static void fail(struct ufd *u, struct region *r, struct capture *c, int code, const char *fmt, ...)
+{
+	struct track *t = r->w.wp;
+	va_list ap;
+
+	c->res.code = code;
+	va_start(ap, fmt);
+	vsnprintf(c->res.error, sizeof(c->res.error), fmt, ap);
+	va_end(ap);
+	if (c->prev_dirty) {
+		for (uint64_t i = 0; i < BITMAP_WORDS(t->n_pages); i++)
+			t->dirty[i] |= c->prev_dirty[i];
+	}
+	pr_warn(u->w->log, "snapshot failed", LF_STR("region", r->id),
+		LF_STR("snapshot", c->req.snapshot_id), LF_STR("reason", c->res.error));
+	end(u, r, c);
+}
+
+void cap_abort(struct ufd *u, struct region *r, int code, const char *why)
+{
+	if (r->w.cap)
+		fail(u, r, r->w.cap, code, "%s", why);
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+void cap_start(struct ufd *u, struct region *r, struct capture *c)
+{
+	struct track *t = r->w.wp;
+	uint64_t *first = NULL;
+
+	c->start_ns = hold_now_ns();
+	r->w.cap = c;
+	watch(u, c, true);
+	if (!t) {
+		fail(u, r, c, PROTO_E_CONFLICT, "region %s cannot be tracked (see the agent's log)", r->id);
+		return;
+	}
+	if (r->w.failed) {
+		fail(u, r, c, PROTO_E_CONFLICT, "region %s is not served any more (installs failed)", r->id);
+		return;
+	}
+	if (c->req.incremental && (!t->continuous || strcmp(r->w.last_capture, c->req.parent_id))) {
+		fail(u, r, c, PROTO_E_CONFLICT,
+		     "no exact record of the writes to region %s since snapshot %s (%s); take a full"
+		     " snapshot", r->id, c->req.parent_id,
+		     !r->w.last_capture[0] ? "this agent has completed no snapshot of the region since"
+					     " it was registered"
+		     : strcmp(r->w.last_capture, c->req.parent_id) ? "the last completed snapshot of the"
+								     " region is another one"
+		     : "tracking was interrupted");
+		return;
+	}
+	if (t->where != TRACK_ON_HOLD) {
+		if (track_move(t, TRACK_ON_HOLD)) {
+			fail(u, r, c, PROTO_E_INTERNAL, "moving region %s to its hold uffd: %s", r->id,
+			     strerror(errno));
+			return;
+		}
+		u->fd = track_fd(t);
+		pr_info(u->w->log, "region moved to its hold uffd", LF_STR("region", r->id));
+	}
+	/* round 1: what is writable now (never protected, or lifted since the last T) */
+	first = bitmap_new(t->n_pages);
+	if (!first) {
+		fail(u, r, c, PROTO_E_INTERNAL, "out of memory");
+		return;
+	}
+	memcpy(first, t->dirty, BITMAP_WORDS(t->n_pages) * sizeof(uint64_t));
+	if (track_written(t, 0, t->n_pages, first, false)) {
+		free(first);
+		fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+		     "reading the page table of region %s: %s", r->id, strerror(errno));
+		return;
+	}
+	/* whatever is writable may have been written: it belongs to this capture */
+	for (uint64_t i = 0; i < BITMAP_WORDS(t->n_pages); i++)
+		t->dirty[i] |= first[i];
+	if (hold_start(&c->h, t, &c->req.hold, first)) {
+		free(first);
+		fail(u, r, c, PROTO_E_INTERNAL, "out of memory");
+		return;
+	}
+	free(first);
+	c->hold_started = true;
+	c->phase = CAP_ROUNDS;
+	pr_info(u->w->log, "snapshot started", LF_STR("region", r->id),
+		LF_STR("snapshot", c->req.snapshot_id),
+		LF_STR("kind", c->req.incremental ? "incremental" : "full"),
+		LF_UINT("round1_pages", bitmap_count(c->h.todo, 0, t->n_pages)));
+}
+
+/* ---- T ------------------------------------------------------------------- */
+
+static void at_t(struct ufd *u, struct region *r, struct capture *c)
+{
+	struct track *t = r->w.wp;
+	struct fault_done d = { .kind = FAULT_CAPTURE_AT_T, .r = r, .cap = c };
+	uint64_t *fresh = bitmap_new(t->n_pages);
+
+	c->save = bitmap_new(t->n_pages);
+	c->done = bitmap_new(t->n_pages);
+	if (!fresh || !c->save || !c->done) {
+		free(fresh);
+		fail(u, r, c, PROTO_E_INTERNAL, "out of memory at T");
+		return;
+	}
+	c->res.t_ms = jx_now_ms();
+	if (c->req.incremental)
+		memcpy(c->save, t->dirty, BITMAP_WORDS(t->n_pages) * sizeof(uint64_t));
+	else
+		bitmap_set(c->save, 0, t->n_pages);
+	/* the next interval starts now, exactly: every page is protected */
+	c->prev_dirty = t->dirty;
+	t->dirty = fresh;
+	t->continuous = true;
+	t->since_ns = c->h.t_ns;
+	c->phase = CAP_SAVING;
+	c->cursor = 0;
+	pr_info(u->w->log, "snapshot at T", LF_STR("region", r->id),
+		LF_STR("snapshot", c->req.snapshot_id), LF_UINT("rounds", c->h.round),
+		LF_UINT("final_round_pages", c->h.round_pages[c->h.round - 1]),
+		LF_UINT("final_round_us", c->h.final_ns / 1000),
+		LF_UINT("to_save", bitmap_count(c->save, 0, t->n_pages)));
+	fault_post(u->w->e, &d);
+}
+
+/* ---- copying pages -------------------------------------------------------- */
+
+struct scan_out {
+	uint64_t base;
+	uint64_t *present; /* page populated with data (not the zero pfn) */
+};
+
+static int mark_present(void *arg, uint64_t first, uint64_t n, uint64_t cat)
+{
+	struct scan_out *s = arg;
+
+	if ((cat & PAGE_IS_PFNZERO) && !(cat & PAGE_IS_SWAPPED))
+		return 0; /* the shared zero page: reads as zero */
+	bitmap_set(s->present, first - s->base, n);
+	return 0;
+}
+
+/* Which of pages [first, first + n) hold data; n <= 64 * words of present. */
+static int populated(struct track *t, uint64_t first, uint64_t n, uint64_t *present)
+{
+	struct scan_out s = { .base = first, .present = present };
+
+	memset(present, 0, BITMAP_WORDS(n) * sizeof(uint64_t));
+	return track_scan(t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, PAGE_IS_PFNZERO, 0,
+			  mark_present, &s);
+}
+
+/* Pages [first, first + n) of the workload into the ring. */
+static int copy_in(struct ufd *u, struct region *r, uint8_t *dst, uint64_t first, uint64_t n)
+{
+	struct iovec local = { .iov_base = dst, .iov_len = n * r->page_size };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)(region_start(r) + first * r->page_size),
+				.iov_len = n * r->page_size };
+	ssize_t got = process_vm_readv(u->pid, &local, 1, &remote, 1, 0);
+
+	if (got == (ssize_t)local.iov_len)
+		return 0;
+	if (got >= 0)
+		errno = EFAULT;
+	return -1;
+}
+
+enum save_res { SAVE_OK, SAVE_FULL, SAVE_FAILED };
+
+/*
+ * Saves the pages of [first, first + n) that are in the save set and not
+ * saved yet.  keep: ring pages to leave free (the background leaves room
+ * for write faults).  Pages are marked saved as they go, so a call that
+ * stops for room continues where it stopped.
+ */
+static enum save_res save_range(struct ufd *u, struct region *r, struct capture *c, uint64_t first,
+				uint64_t n, uint64_t keep)
+{
+	uint64_t present[BITMAP_WORDS(CAP_SCAN_PAGES)];
+	struct track *t = r->w.wp;
+	uint64_t p = first;
+
+	if (populated(t, first, n, present)) {
+		fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+		     "reading the page table of region %s: %s", r->id, strerror(errno));
+		return SAVE_FAILED;
+	}
+	while (p < first + n) {
+		bool data;
+		uint64_t q;
+		uint8_t *dst;
+
+		if (!bitmap_test(c->save, p) || bitmap_test(c->done, p)) {
+			p++;
+			continue;
+		}
+		data = bitmap_test(present, p - first);
+		q = p + 1;
+		while (q < first + n && q - p < SNAPIMG_MAX_CHUNK_PAGES && bitmap_test(c->save, q) &&
+		       !bitmap_test(c->done, q) && bitmap_test(present, q - first) == data)
+			q++;
+		if (!data) {
+			if (snapw_zero(c->w, p, q - p))
+				return SAVE_FULL;
+			c->res.zero_unread += q - p;
+		} else {
+			if (snapw_free_pages(c->w) < keep + (q - p))
+				return SAVE_FULL;
+			dst = snapw_reserve(c->w, (uint32_t)(q - p));
+			if (!dst)
+				return SAVE_FULL;
+			if (copy_in(u, r, dst, p, q - p)) {
+				fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+				     "reading pages %llu-%llu of region %s: %s", (unsigned long long)p,
+				     (unsigned long long)q - 1, r->id, strerror(errno));
+				return SAVE_FAILED;
+			}
+			snapw_commit(c->w, p, (uint32_t)(q - p));
+		}
+		bitmap_set(c->done, p, q - p);
+		p = q;
+	}
+	return SAVE_OK;
+}
+
+/*
+ * A write fault.  Before T: the writer goes on at once, the page is
+ * protected again in the next round.  After T: the page's granule is saved
+ * first where it still has to be, then lifted (and marked written for the
+ * next capture).  No room in the ring: the fault waits for the writer.
+ */
+enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint64_t read_ns)
+{
+	struct capture *c = r->w.cap;
+	struct track *t = r->w.wp;
+	uint64_t first, n, before = c->res.zero_unread, pending = 0;
+
+	if (c->phase == CAP_ROUNDS) {
+		bitmap_set(t->dirty, page, 1);
+		c->res.faults_before_t++;
+		if (hold_lift_early(&c->h, page)) {
+			if (errno == ESRCH)
+				return INSTALL_GONE;
+			fail(u, r, c, PROTO_E_INTERNAL, "lifting the protection of a page: %s",
+			     strerror(errno));
+			return INSTALL_OK;
+		}
+		stall(c, hold_now_ns() - read_ns);
+		return INSTALL_OK;
+	}
+	track_lift_range(t, page, &first, &n);
+	for (uint64_t p = first; c->phase == CAP_SAVING && p < first + n; p++)
+		pending += bitmap_test(c->save, p) && !bitmap_test(c->done, p);
+	if (pending) {
+		switch (save_range(u, r, c, first, n, 0)) {
+		case SAVE_FULL:
+			return INSTALL_WAIT;
+		case SAVE_FAILED:
+			return INSTALL_OK; /* the capture ended; the lift below still lets the writer go */
+		case SAVE_OK:
+			c->res.copied_on_fault += pending - (c->res.zero_unread - before);
+			break;
+		}
+		if (!r->w.cap)
+			return INSTALL_OK;
+	}
+	if (track_lift(t, page, &first, &n)) {
+		if (errno == ESRCH)
+			return INSTALL_GONE;
+		fail(u, r, c, PROTO_E_INTERNAL, "lifting the protection of a page: %s", strerror(errno));
+		return INSTALL_OK;
+	}
+	c->res.faults_after_t++;
+	stall(c, hold_now_ns() - read_ns);
+	return INSTALL_OK;
+}
+
+/* ---- background ------------------------------------------------------------ */
+
+bool cap_runnable(const struct region *r)
+{
+	const struct capture *c = r->w.cap;
+
+	if (!c)
+		return false;
+	switch (c->phase) {
+	case CAP_ROUNDS:
+	case CAP_FINISHING:
+		return true;
+	case CAP_SAVING:
+		/* room beyond what write faults keep for themselves */
+		return snapw_free_pages(c->w) > c->req.reserve_pages;
+	case CAP_WRITING:
+	case CAP_OVER:
+		break;
+	}
+	return false;
+}
+
+static void finished(struct ufd *u, struct region *r, struct capture *c)
+{
+	char why[512];
+	int err = snapw_err(c->w);
+
+	if (snapw_result(c->w, &c->res.img, why, sizeof(why))) {
+		fail(u, r, c, err == ENOSPC ? PROTO_E_NO_SPACE : PROTO_E_INTERNAL, "%s", why);
+		return;
+	}
+	snprintf(r->w.last_capture, sizeof(r->w.last_capture), "%s", c->req.snapshot_id);
+	pr_info(u->w->log, "snapshot complete", LF_STR("region", r->id),
+		LF_STR("snapshot", c->req.snapshot_id), LF_UINT("bytes", c->res.img.size_bytes),
+		LF_UINT("present", c->res.img.pages_present), LF_UINT("zero", c->res.img.pages_zero),
+		LF_UINT("absent", c->res.img.pages_absent),
+		LF_UINT("stall_max_us", c->res.stall_max_ns / 1000),
+		LF_UINT("copied_on_fault", c->res.copied_on_fault));
+	end(u, r, c);
+}
+
+void cap_step(struct ufd *u, struct region *r)
+{
+	struct capture *c = r->w.cap;
+	uint64_t n_pages = r->n_pages, budget;
+
+	switch (c->phase) {
+	case CAP_ROUNDS:
+		switch (hold_step(&c->h)) {
+		case HOLD_MORE:
+			break;
+		case HOLD_REACHED_T:
+			at_t(u, r, c);
+			break;
+		case HOLD_FAILED:
+			fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+			     "write-protecting region %s: %s", r->id, strerror(errno));
+			break;
+		}
+		return;
+	case CAP_SAVING:
+		for (budget = c->req.step_pages; budget && c->cursor < n_pages;) {
+			uint64_t p = c->cursor, n;
+
+			/* skip what needs nothing, a word at a time */
+			while (p < n_pages && (!bitmap_test(c->save, p) || bitmap_test(c->done, p)))
+				p = p % 64 == 0 && !(c->save[p / 64] & ~c->done[p / 64]) ? p + 64 : p + 1;
+			if (p >= n_pages) {
+				c->cursor = n_pages;
+				break;
+			}
+			n = n_pages - p < CAP_SCAN_PAGES ? n_pages - p : CAP_SCAN_PAGES;
+			switch (save_range(u, r, c, p, n, c->req.reserve_pages)) {
+			case SAVE_FULL:
+				c->cursor = p;
+				return;
+			case SAVE_FAILED:
+				return;
+			case SAVE_OK:
+				break;
+			}
+			c->cursor = p + n;
+			budget = budget > n ? budget - n : 0;
+		}
+		if (c->cursor >= n_pages)
+			c->phase = CAP_FINISHING;
+		return;
+	case CAP_FINISHING:
+		if (!snapw_finish(c->w, c->req.quiesced, c->res.t_ms))
+			c->phase = CAP_WRITING;
+		return;
+	case CAP_WRITING:
+	case CAP_OVER:
+		return;
+	}
+}
+
+/* The writer freed ring space or finished. */
+void cap_wake(struct ufd *u, struct region *r)
+{
+	struct capture *c = r->w.cap;
+	uint64_t v;
+
+	if (!c)
+		return;
+	while (read(snapw_space_fd(c->w), &v, sizeof(v)) > 0)
+		;
+	while (read(snapw_done_fd(c->w), &v, sizeof(v)) > 0)
+		;
+	if (snapw_done(c->w)) {
+		if (c->phase == CAP_WRITING)
+			finished(u, r, c);
+		else
+			fail(u, r, c, snapw_err(c->w) == ENOSPC ? PROTO_E_NO_SPACE : PROTO_E_INTERNAL,
+			     "the image writer stopped: %s",
+			     snapw_result(c->w, &c->res.img, c->res.error, sizeof(c->res.error)) ? c->res.error
+												 : "?");
+	}
+}
+
+/*
+ * Whether a page installed now (a missing fault on a region tracked on its
+ * hold uffd) must be write-protected: during the rounds always (it may have
+ * been passed already), otherwise unless its granule was lifted.  Without
+ * it, UFFDIO_ZEROPAGE would drop the protection marker and the next write
+ * would go unseen.
+ */
+bool cap_install_wp(const struct region *r, uint64_t page)
+{
+	const struct track *t = r->w.wp;
+
+	if (!t || t->where != TRACK_ON_HOLD)
+		return false;
+	if (r->w.cap && r->w.cap->phase == CAP_ROUNDS)
+		return true;
+	return !bitmap_test(t->dirty, page);
+}

@@ -1,0 +1,87 @@
+/*
+ * A live snapshot of one region, taken by the region's fault worker
+ * (docs/snapshots.md "How a capture works").
+ *
+ *   1. The range is on the hold uffd (moved there by the first capture and
+ *      kept there: see track.h for why), and the rounds of hold.h protect
+ *      whatever is writable (everything the first time, then what was
+ *      written since the last capture) until T.  Write faults before T are
+ *      lifted at once and the page is marked written.
+ *   2. At T the save set is fixed: every page for a full image, the pages
+ *      written since the parent's T for an incremental one.  The tracking
+ *      interval of the next capture starts at T.
+ *   3. After T a write fault on a page still to be saved copies the page
+ *      (its granule's pages still to be saved) into the writer's ring
+ *      before the protection is lifted; the background copies the rest in
+ *      address order and leaves it protected, so that the next interval's
+ *      first write per granule is seen.  Never populated pages are saved as
+ *      zero without reading them (PAGEMAP_SCAN), so nothing is faulted in
+ *      and a missing-mode range never faults to us.
+ *   4. The writer (snapw.h) completes the image; the capture reports.
+ * A release of memory by the workload during a capture (MADV_DONTNEED,
+ * munmap, mremap) would lose pages that still have to be saved, so it
+ * aborts the capture.
+ *
+ * Threads: a capture belongs to its region's worker from cap_start() to the
+ * FAULT_CAPTURE_DONE completion, which hands it back to the loop thread.
+ */
+#ifndef FAULTLINE_CAPTURE_H
+#define FAULTLINE_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hold.h"
+#include "install.h"
+#include "jx.h"
+#include "snapw.h"
+
+struct region;
+struct ufd;
+
+enum cap_phase { CAP_ROUNDS, CAP_SAVING, CAP_FINISHING, CAP_WRITING, CAP_OVER };
+
+struct cap_req {
+	char snapshot_id[JX_UUID_LEN + 1];
+	char parent_id[JX_UUID_LEN + 1]; /* "" for a full image */
+	bool incremental;
+	uint8_t quiesced;                /* SNAPIMG_Q_*: what quiesce BEGIN said */
+	struct hold_cfg hold;
+	uint64_t reserve_pages;          /* ring pages only write faults may use */
+	uint64_t step_pages;             /* pages looked at per background step */
+};
+
+struct cap_result {
+	int code; /* enum proto_err when error[0] */
+	char error[320];
+	struct snapw_result img;
+	uint64_t t_ms;
+	uint64_t duration_ms;
+	uint64_t stall_count, stall_max_ns, stall_p999_ns;
+	unsigned rounds;
+	uint64_t round1_pages, final_pages, final_ns;
+	uint64_t faults_before_t, faults_after_t, copied_on_fault, zero_unread;
+};
+
+struct capture {
+	struct cap_req req;
+	struct snapw *w;   /* owned; freed by the loop thread afterwards */
+	enum cap_phase phase;
+	struct hold h;
+	bool hold_started;
+	uint64_t *save, *done, *prev_dirty;
+	uint64_t cursor;
+	uint64_t start_ns;
+	uint64_t stall_hist[64];
+	struct cap_result res;
+};
+
+void cap_start(struct ufd *u, struct region *r, struct capture *c);
+bool cap_runnable(const struct region *r);
+void cap_step(struct ufd *u, struct region *r);
+enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint64_t read_ns);
+void cap_wake(struct ufd *u, struct region *r);
+void cap_abort(struct ufd *u, struct region *r, int code, const char *why);
+bool cap_install_wp(const struct region *r, uint64_t page);
+
+#endif /* FAULTLINE_CAPTURE_H */
