@@ -886,6 +886,10 @@ static void *main_thread(void *arg)
 		}
 		if (m->want_pause) {
 			mig_set_phase(m, MIG_PAUSED);
+			pthread_mutex_unlock(&m->mu);
+			pr_info(&m->ag->log, "migration paused on request, nothing is sent until resumed",
+				LF_STR("migration", m->id));
+			pthread_mutex_lock(&m->mu);
 			while (m->want_pause && !m->stop)
 				pthread_cond_wait(&m->cond, &m->mu);
 			pthread_mutex_unlock(&m->mu);

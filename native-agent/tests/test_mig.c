@@ -925,6 +925,8 @@ int t_mig_pause_resume_switchover(const struct t_env *env)
 	m = wait_phase(p.dctl, id, "paused", 10000);
 	CHECK(m);
 	json_decref(m);
+	/* the source's job thread is parked from this line on */
+	CHECK_OK(h_wait_log(p.src.log, "migration paused on request", 10000));
 	m = h_call(p.sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
 	CHECK(m);
 	before = stat_of(m, "precopy_pages");
