@@ -419,6 +419,11 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 		case PCHAN_T_SWITCHOVER:
 			on_switchover(d, buf);
 			break;
+		case PCHAN_T_ERROR:
+			buf[h.length ? h.length - 1 : 0] = '\0';
+			mig_fail(m, "%.200s", (const char *)buf);
+			why = "";
+			break;
 		case PCHAN_T_COMPLETE:
 			pthread_mutex_lock(&m->mu);
 			m->st.completed_ms = jx_now_ms();
@@ -445,7 +450,7 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 		}
 	}
 	free(buf);
-	if (why || r > 0) {
+	if ((why && *why) || r > 0) {
 		struct pchan_hdr e = { .type = PCHAN_T_ERROR };
 		const char *text = why ? why : pchan_result_str(r);
 

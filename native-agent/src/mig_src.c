@@ -940,6 +940,17 @@ static void *main_thread(void *arg)
 		}
 		if (!r && s->switch_seq)
 			r = postcopy(s, runs);
+		if (r < 0 && s->main_fd >= 0) {
+			/* the destination cannot finish without us: it should fail loudly too */
+			struct pchan_hdr e = { .type = PCHAN_T_ERROR };
+			char text[300];
+
+			pthread_mutex_lock(&m->mu);
+			snprintf(text, sizeof(text), "the source failed: %s", m->error);
+			pthread_mutex_unlock(&m->mu);
+			e.length = (uint32_t)strlen(text) + 1;
+			pchan_send(s->main_fd, &e, text);
+		}
 		if (r == 3 || r == 1 || r < 0) {
 			bool completed;
 

@@ -971,3 +971,49 @@ int t_mig_pause_resume_switchover(const struct t_env *env)
 	json_decref(out);
 	return T_PASS;
 }
+
+/*
+ * The source workload dies in the middle of postcopy: the pages it still
+ * held are lost, so both sides fail and say why; the destination's
+ * workload is never handed a page that did not come from the source.
+ */
+int t_mig_source_workload_dies(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], ddump[256];
+	json_t *in, *out, *m;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	/* 8 MiB/s: the background push cannot finish before the kill */
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:i, s:i}", "max_rounds", 1, "bandwidth_bytes_per_s", 8 << 20));
+	CHECK(out);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	m = wait_phase(p.sctl, id, "postcopy", 30000);
+	CHECK(m && stat_of(m, "remaining_bytes") > 0);
+	json_decref(m);
+	CHECK_OK(kill(src.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&src, 10000));
+	m = wait_phase(p.sctl, id, "failed", 30000);
+	CHECK(m && str(m, "error"));
+	json_decref(m);
+	m = wait_phase(p.dctl, id, "failed", 30000);
+	CHECK(m && str(m, "error") && strstr(str(m, "error"), "the source failed"));
+	json_decref(m);
+	/* a destination workload that comes now waits for pages; it is never given zeros */
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", ddump));
+	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "failed"));
+	json_decref(m);
+	CHECK_OK(kill(dst.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
