@@ -39,6 +39,18 @@
 #define MIG_MAX_HANDSHAKES 32
 #define MIG_DEFAULT_GRANULE 1
 
+struct mig_extra {
+	struct srv *sock; /* destination: the session socket */
+	char sock_path[256];
+};
+
+/* destination session sockets, by job: kept beside the job, loop thread only */
+struct mig_side {
+	struct mig *m;
+	struct mig_extra x;
+	struct mig_side *next;
+};
+
 struct mig_reg {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -51,22 +63,8 @@ struct mig_reg {
 	int notify_fd;
 	struct loop_handler notify_h;
 	struct agent *ag;
+	struct mig_side *sides;  /* loop thread only */
 };
-
-struct mig_extra {
-	struct srv *sock; /* destination: the session socket */
-	char sock_path[256];
-	uint64_t session_ms;
-};
-
-/* destination session sockets, by job: kept beside the job, loop thread only */
-struct mig_side {
-	struct mig *m;
-	struct mig_extra x;
-	struct mig_side *next;
-};
-
-static struct mig_side *sides;
 
 const char *mig_phase_name(enum mig_phase p)
 {
@@ -177,7 +175,7 @@ static void mig_put(struct mig_reg *reg, struct mig *m)
 
 static struct mig_extra *extra_of(struct mig *m)
 {
-	for (struct mig_side *s = sides; s; s = s->next) {
+	for (struct mig_side *s = m->ag->mig->sides; s; s = s->next) {
 		if (s->m == m)
 			return &s->x;
 	}
@@ -564,7 +562,7 @@ static void stop_job(struct agent *ag, struct mig *m, bool cancel)
 		mig_src_stop(m, cancel);
 	else
 		mig_dst_stop(m);
-	for (pp = &sides; *pp; pp = &(*pp)->next) {
+	for (pp = &ag->mig->sides; *pp; pp = &(*pp)->next) {
 		if ((*pp)->m == m) {
 			struct mig_side *s = *pp;
 
@@ -575,7 +573,6 @@ static void stop_job(struct agent *ag, struct mig *m, bool cancel)
 			break;
 		}
 	}
-	(void)ag;
 }
 
 /* Agent exit: a source that has not switched over gives its region back. */
@@ -802,8 +799,8 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 		free(side);
 		return cmd_fail(err, PROTO_E_INTERNAL, "cannot open the session socket");
 	}
-	side->next = sides;
-	sides = side;
+	side->next = reg->sides;
+	reg->sides = side;
 	add(reg, m);
 	pr_info(&ag->log, "migration in", LF_STR("migration", id), LF_STR("region_name", m->region_name),
 		LF_UINT("length", length), LF_STR("socket", side->x.sock_path));

@@ -62,7 +62,7 @@ struct mig_dst {
 	uint64_t held;               /* ready pages after the switchover */
 	uint64_t switch_ns;          /* when the switchover arrived (CLOCK_MONOTONIC) */
 	bool done_sent;
-	int main_fd, pre_fd;
+	int main_fd, pre_fd;         /* written under mu and send_mu */
 	bool main_busy, pre_busy;
 	unsigned threads;            /* connection threads running */
 	bool pre_new;                /* a new preempt channel: resend pending requests */
@@ -192,16 +192,20 @@ static void send_done(struct mig_dst *d)
 	struct pchan_hdr h = { .type = PCHAN_T_DONE };
 	int fd;
 
+	bool due;
+
 	pthread_mutex_lock(&m->mu);
-	fd = d->held == m->n_pages && !d->done_sent ? d->main_fd : -1;
-	if (fd >= 0)
+	due = d->held == m->n_pages && !d->done_sent && d->main_fd >= 0;
+	if (due)
 		d->done_sent = true;
 	pthread_mutex_unlock(&m->mu);
-	if (fd < 0)
+	if (!due)
 		return;
 	pr_info(&m->ag->log, "migration: every page is here", LF_STR("migration", m->id));
+	/* the descriptor is read under send_mu: its reader clears it there before closing it */
 	pthread_mutex_lock(&d->send_mu);
-	if (pchan_send(fd, &h, NULL))
+	fd = d->main_fd;
+	if (fd >= 0 && pchan_send(fd, &h, NULL))
 		pr_pwarn(&m->ag->log, "cannot send done", LF_STR("migration", m->id));
 	pthread_mutex_unlock(&d->send_mu);
 }
@@ -283,7 +287,9 @@ int mig_dst_conn(struct mig *m, int fd, enum pchan_kind kind, uint64_t *last_seq
 		return -1;
 	}
 	*busy = true;
+	pthread_mutex_lock(&d->send_mu);
 	*slot = fd;
+	pthread_mutex_unlock(&d->send_mu);
 	if (kind == PCHAN_MAIN) {
 		/* bounds the precopy backlog the switchover frames wait behind */
 		int sz = 1 << 20;
@@ -413,6 +419,11 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 		case PCHAN_T_SWITCHOVER:
 			on_switchover(d, buf);
 			break;
+		case PCHAN_T_ERROR:
+			buf[h.length ? h.length - 1 : 0] = '\0';
+			mig_fail(m, "%.200s", (const char *)buf);
+			why = "";
+			break;
 		case PCHAN_T_COMPLETE:
 			pthread_mutex_lock(&m->mu);
 			m->st.completed_ms = jx_now_ms();
@@ -439,7 +450,7 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 		}
 	}
 	free(buf);
-	if (why || r > 0) {
+	if ((why && *why) || r > 0) {
 		struct pchan_hdr e = { .type = PCHAN_T_ERROR };
 		const char *text = why ? why : pchan_result_str(r);
 

@@ -53,7 +53,6 @@
 #define SRC_BACKOFF_MIN_MS 50
 #define SRC_BACKOFF_MAX_MS 2000
 #define SRC_IDLE_WAIT_MS 10
-#define SRC_PROTECT_RUNS 2048 /* more dirty runs than this: protect the whole region at once */
 #define SRC_SNDBUF (1u << 20) /* main channel send buffer: bounds what the switchover queues behind */
 
 struct mig_src {
@@ -64,13 +63,11 @@ struct mig_src {
 	int track_fd, hold_fd; /* our dups of the workload's uffds */
 	int stop_fd;           /* wakes the fault thread */
 	uint64_t *todo;        /* pages the destination must (re)receive; under mu */
-	uint64_t *tmp;         /* main thread: dirty set taken from the fault thread */
 	uint64_t *sent_seq;    /* main thread: seq of the frame that last carried the page */
 	uint64_t seq;          /* main thread: last seq used on the main channel */
 	uint64_t switch_seq;   /* seq of the SWITCHOVER frame, 0 before */
 	bool holding;          /* under mu: writers wait from now on */
 	bool settled;          /* under mu: every page is protected since the hold */
-	uint64_t hold_runs;    /* main thread: runs of the dirty set taken at the hold */
 	bool moved;            /* the range is on the hold uffd */
 	pthread_t main_th, fault_th, rd_th, pre_th;
 	bool main_started, fault_started, rd_started, pre_started;
@@ -620,57 +617,25 @@ static int connect_all(struct mig_src *s, char *why, size_t why_len)
 /* ---- the main thread --------------------------------------------------- */
 
 /*
- * Takes the fault thread's dirty set into todo (and keeps it in tmp for
- * protect_taken()).  hold: the fault thread lifts nothing from now on, so
- * every writer that faults waits: the source holds.  Returns the number of
- * runs in the set.
+ * Takes the fault thread's dirty set into todo.  hold: the fault thread
+ * lifts nothing from now on, so every writer that faults waits: the
+ * source holds.
  */
-static uint64_t take_dirty(struct mig_src *s, bool hold)
+static void take_dirty(struct mig_src *s, bool hold)
 {
 	struct mig *m = s->m;
-	uint64_t words = BITMAP_WORDS(m->n_pages), runs = 0;
+	uint64_t words = BITMAP_WORDS(m->n_pages);
 
 	pthread_mutex_lock(&m->mu);
 	if (hold) {
 		s->holding = true;
 		m->st.switchover_at_ms = jx_now_ms();
 	}
-	memcpy(s->tmp, s->t.dirty, words * 8);
-	memset(s->t.dirty, 0, words * 8);
 	for (uint64_t i = 0; i < words; i++) {
-		uint64_t prev = i ? s->tmp[i - 1] >> 63 : 0;
-
-		s->todo[i] |= s->tmp[i];
-		runs += (uint64_t)__builtin_popcountll(s->tmp[i] & ~(s->tmp[i] << 1 | prev));
+		s->todo[i] |= s->t.dirty[i];
+		s->t.dirty[i] = 0;
 	}
 	pthread_mutex_unlock(&m->mu);
-	return runs;
-}
-
-/*
- * Protects what take_dirty() took: a write after this faults again, one
- * before it is in what is read next.  Protecting a protected page changes
- * nothing, so a scattered set is protected in one walk over the whole
- * region (UFFDIO_WRITEPROTECT costs ~15 ms per GiB; thousands of small
- * calls cost more).
- */
-static int protect_taken(struct mig_src *s, uint64_t runs)
-{
-	struct mig *m = s->m;
-	uint64_t p = 0;
-
-	if (runs > SRC_PROTECT_RUNS)
-		return track_protect(&s->t, 0, m->n_pages);
-	while ((p = bitmap_next_set(s->tmp, p, m->n_pages)) < m->n_pages) {
-		uint64_t q = p;
-
-		while (q < m->n_pages && bitmap_test(s->tmp, q))
-			q++;
-		if (track_protect(&s->t, p, q - p))
-			return -1;
-		p = q;
-	}
-	return 0;
 }
 
 /* Next run of todo from *cursor (at most SRC_WINDOW pages), taken out of todo. */
@@ -724,9 +689,10 @@ static int interrupted(struct mig_src *s, uint64_t deadline_ns)
 /*
  * The hold: the fault thread stops lifting, the final dirty set joins
  * todo, and the destination is told at once which of its pages are stale
- * (it runs from then on).  Pages lifted before the hold are protected
- * after the switchover frame is out (settle()): until then a demand
- * request protects its own pages before reading them, so every page the
+ * (it runs from then on).  Pages that are not protected (lifted before
+ * the hold, or not reached by the last pass) are protected after the
+ * switchover frame is out (settle()): until then a demand request
+ * protects its own pages before reading them, so every page the
  * destination gets is final, and the walk is not part of the downtime.
  */
 static int switchover(struct mig_src *s)
@@ -737,7 +703,7 @@ static int switchover(struct mig_src *s)
 	if (mig_mark_held(m))
 		pr_pwarn(&m->ag->log, "cannot record the switchover; an agent restart would not "
 			 "know the region moved", LF_STR("migration", m->id));
-	s->hold_runs = take_dirty(s, true);
+	take_dirty(s, true);
 	pthread_mutex_lock(&m->mu);
 	m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
 	mig_set_phase(m, MIG_SWITCHOVER);
@@ -752,7 +718,8 @@ static int settle(struct mig_src *s)
 {
 	struct mig *m = s->m;
 
-	if (protect_taken(s, s->hold_runs)) {
+	/* pages lifted before the hold and pages the last pass had not reached: all of them */
+	if (track_protect(&s->t, 0, m->n_pages)) {
 		mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
 		return -1;
 	}
@@ -761,6 +728,22 @@ static int settle(struct mig_src *s)
 	mig_set_phase(m, MIG_POSTCOPY);
 	pthread_mutex_unlock(&m->mu);
 	return 0;
+}
+
+/*
+ * Protection just in time: the pages of a window are protected right
+ * before they are read, so a write before that is in what is read and a
+ * write after it faults and marks the page for the next round.  Pages not
+ * reached yet take writes without a fault (most of round 1 does), and a
+ * page lifted before its window came is read now instead of again in the
+ * next round.
+ */
+static int protect_window(struct mig_src *s, uint64_t first, uint64_t n)
+{
+	pthread_mutex_lock(&s->m->mu);
+	bitmap_clear(s->t.dirty, first, n);
+	pthread_mutex_unlock(&s->m->mu);
+	return track_protect(&s->t, first, n) ? -2 : 0;
 }
 
 /* One pass over todo; returns as interrupted() does, or -1 on a failure. */
@@ -779,6 +762,8 @@ static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct 
 			continue;
 		}
 
+		if (!r && st == ST_PRECOPY)
+			r = protect_window(s, first, n);
 		if (!r)
 			r = send_range(s, s->main_fd, first, n, st, s->buf, runs);
 		if (r == -2) {
@@ -805,10 +790,7 @@ static int precopy(struct mig_src *s, struct runs *runs)
 		int r;
 
 		s->round_bytes = 0;
-		if (protect_taken(s, take_dirty(s, false))) {
-			mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
-			return -1;
-		}
+		take_dirty(s, false); /* protected window by window as the pass reads them */
 		r = pass(s, ST_PRECOPY, deadline, runs);
 		if (r)
 			return r;
@@ -886,6 +868,10 @@ static void *main_thread(void *arg)
 		}
 		if (m->want_pause) {
 			mig_set_phase(m, MIG_PAUSED);
+			pthread_mutex_unlock(&m->mu);
+			pr_info(&m->ag->log, "migration paused on request, nothing is sent until resumed",
+				LF_STR("migration", m->id));
+			pthread_mutex_lock(&m->mu);
 			while (m->want_pause && !m->stop)
 				pthread_cond_wait(&m->cond, &m->mu);
 			pthread_mutex_unlock(&m->mu);
@@ -936,6 +922,17 @@ static void *main_thread(void *arg)
 		}
 		if (!r && s->switch_seq)
 			r = postcopy(s, runs);
+		if (r < 0 && s->main_fd >= 0) {
+			/* the destination cannot finish without us: it should fail loudly too */
+			struct pchan_hdr e = { .type = PCHAN_T_ERROR };
+			char text[300];
+
+			pthread_mutex_lock(&m->mu);
+			snprintf(text, sizeof(text), "the source failed: %s", m->error);
+			pthread_mutex_unlock(&m->mu);
+			e.length = (uint32_t)strlen(text) + 1;
+			pchan_send(s->main_fd, &e, text);
+		}
 		if (r == 3 || r == 1 || r < 0) {
 			bool completed;
 
@@ -971,14 +968,13 @@ int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int ho
 	s->hold_fd = dup(hold_fd);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->todo = bitmap_new(m->n_pages);
-	s->tmp = bitmap_new(m->n_pages);
 	s->sent_seq = calloc(m->n_pages, sizeof(uint64_t));
 	s->buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
 	s->pre_buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
 	s->tok_ns = now_ns();
 	if (modes & REGION_MODE_MISSING)
 		reg |= UFFDIO_REGISTER_MODE_MISSING;
-	if (s->track_fd < 0 || s->hold_fd < 0 || s->stop_fd < 0 || !s->todo || !s->tmp ||
+	if (s->track_fd < 0 || s->hold_fd < 0 || s->stop_fd < 0 || !s->todo ||
 	    !s->sent_seq || !s->buf || !s->pre_buf) {
 		snprintf(why, why_len, "out of resources: %s", strerror(errno));
 		goto fail;
@@ -993,16 +989,13 @@ int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int ho
 		goto fail;
 	}
 	s->fault_started = true;
-	/* from here every write is seen: round 1 sends every page after it */
+	/* on the hold uffd for good: from each page's protection on, its writes are seen */
 	if (track_move(&s->t, TRACK_ON_HOLD)) {
 		snprintf(why, why_len, "cannot move the region to its hold uffd: %s", strerror(errno));
 		goto fail;
 	}
 	s->moved = true;
-	if (track_protect(&s->t, 0, m->n_pages)) {
-		snprintf(why, why_len, "cannot write-protect the region: %s", strerror(errno));
-		goto fail;
-	}
+	/* nothing protected yet: round 1 protects each window just before reading it */
 	bitmap_set(s->todo, 0, m->n_pages);
 	m->st.remaining_pages = m->n_pages;
 	if (pthread_create(&s->main_th, NULL, main_thread, s)) {
@@ -1065,7 +1058,6 @@ void mig_src_stop(struct mig *m, bool cancel)
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
 	free(s->todo);
-	free(s->tmp);
 	free(s->sent_seq);
 	free(s->buf);
 	free(s->pre_buf);

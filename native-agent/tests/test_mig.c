@@ -887,3 +887,133 @@ int t_mig_source_agent_killed(const struct t_env *env)
 	json_decref(out);
 	return T_PASS;
 }
+
+/*
+ * Operator controls: pause in precopy (both sides pause, nothing moves),
+ * resume, then a manual switchover by request; the migration completes
+ * and the destination's copy equals the source's at the hold.
+ */
+int t_mig_pause_resume_switchover(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	uint64_t size = UINT64_C(16) << 20, before;
+	json_t *in, *out, *m, *j;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:s, s:n}", "postcopy", "manual", "postcopy_after_ms"));
+	CHECK(out);
+	for (int i = 0;; i++) {
+		m = wait_phase(p.sctl, id, "precopy", 10000);
+		CHECK(m && i < 1000);
+		if (stat_of(m, "rounds") >= 2)
+			break;
+		json_decref(m);
+		nap_ms(10);
+	}
+	json_decref(m);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_PAUSE, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "paused") && !strcmp(str(m, "paused_in"), "precopy"));
+	json_decref(m);
+	m = wait_phase(p.dctl, id, "paused", 10000);
+	CHECK(m);
+	json_decref(m);
+	/* the source's job thread is parked from this line on */
+	CHECK_OK(h_wait_log(p.src.log, "migration paused on request", 10000));
+	m = h_call(p.sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m);
+	before = stat_of(m, "precopy_pages");
+	json_decref(m);
+	/* a switchover is refused while paused */
+	CHECK_OK(h_call_error(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "CONFLICT", "{s:s}", "migration_id",
+			      id));
+	m = h_call(p.sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && stat_of(m, "precopy_pages") == before); /* nothing moves while paused */
+	json_decref(m);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_RESUME, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	m = wait_phase(p.sctl, id, "precopy", 10000);
+	CHECK(m);
+	json_decref(m);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", ddump));
+	m = wait_phase(p.sctl, id, "postcopy completed", 30000);
+	CHECK(m);
+	json_decref(m);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	j = cmd(&src, line, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	j = h_proc_json(&dst, 30000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	m = wait_phase(p.dctl, id, "completed", 30000);
+	CHECK(m);
+	json_decref(m);
+	CHECK(compare_dumps(sdump, ddump, size) == 0);
+	h_proc_write(&src, "exit\n");
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+/*
+ * The source workload dies in the middle of postcopy: the pages it still
+ * held are lost, so both sides fail and say why; the destination's
+ * workload is never handed a page that did not come from the source.
+ */
+int t_mig_source_workload_dies(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], ddump[256];
+	json_t *in, *out, *m;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	/* 8 MiB/s: the background push cannot finish before the kill */
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:i, s:i}", "max_rounds", 1, "bandwidth_bytes_per_s", 8 << 20));
+	CHECK(out);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	m = wait_phase(p.sctl, id, "postcopy", 30000);
+	CHECK(m && stat_of(m, "remaining_bytes") > 0);
+	json_decref(m);
+	CHECK_OK(kill(src.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&src, 10000));
+	m = wait_phase(p.sctl, id, "failed", 30000);
+	CHECK(m && str(m, "error"));
+	json_decref(m);
+	m = wait_phase(p.dctl, id, "failed", 30000);
+	CHECK(m && str(m, "error") && strstr(str(m, "error"), "the source failed"));
+	json_decref(m);
+	/* a destination workload that comes now waits for pages; it is never given zeros */
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", ddump));
+	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "failed"));
+	json_decref(m);
+	CHECK_OK(kill(dst.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
