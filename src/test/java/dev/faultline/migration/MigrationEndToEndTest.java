@@ -7,6 +7,9 @@ import dev.faultline.Await;
 import dev.faultline.NativeTools;
 import dev.faultline.ServiceTest;
 import dev.faultline.TestApi;
+import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentState;
+import dev.faultline.agent.AgentStatus;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -174,6 +177,55 @@ class MigrationEndToEndTest extends ServiceTest {
             TestApi.Response late = admin().post(job + "/start-postcopy", map());
             assertThat(late.status()).isEqualTo(409);
             assertThat(late.json().path("type").asString()).isEqualTo("https://faultline.dev/problems/migration-wrong-phase");
+            command(source, "exit", null);
+        }
+    }
+
+    @Test
+    void aDestinationAgentRestartedMidPrecopyFailsTheJobCleanlyAndTheSourceKeepsItsRegionWritable()
+            throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(DATA_DIR.resolve("migration-e2e"));
+        AgentClient destinationAgent = nodes.node(SECOND_NODE).orElseThrow();
+        try (NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                "--socket", agent.status().handoffSocket(), "--size", "16M", "--name", name, "--threads", "1")) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            Await.until("the source region to be listed", STEP, () -> admin().get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200);
+            TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual",
+                            "bandwidthLimitBytesPerSec", BANDWIDTH)));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            Await.until("precopy", STEP, () -> admin().get(job).json(), j -> phaseIs(j, "PRECOPY") || isFinal(j));
+
+            AgentStatus before = destinationAgent.status();
+            assertThat(ProcessHandle.of(before.pid()).orElseThrow().destroyForcibly()).isTrue();
+            AgentStatus after = destinationAgent.awaitStatus(s -> s.state() == AgentState.READY && s.pid() != null
+                    && !s.pid().equals(before.pid()), STEP);
+            assertThat(after.state()).as("node-b's agent replaced: %s", after).isEqualTo(AgentState.READY);
+
+            JsonNode failed = Await.until("the job to fail", STEP, () -> admin().get(job).json(),
+                    MigrationEndToEndTest::isFinal);
+            assertThat(failed.path("phase").asString()).as("%s", failed).isEqualTo("FAILED");
+            assertThat(failed.path("error").asString())
+                    .isEqualTo("the agent of node node-b no longer knows this migration (was it restarted without"
+                            + " its state?)");
+            long writes = command(source, "dump " + dir.resolve(name + ".1"), "dumped").path("writes").asLong();
+            Await.until("the source workload to write again", STEP,
+                    () -> command(source, "dump " + dir.resolve(name + ".2"), "dumped").path("writes").asLong(),
+                    w -> w > writes);
+            assertThat(admin().get("/api/v1/regions/" + regionId).json().path("state").asString()).isEqualTo("ATTACHED");
+            assertThat(admin().get("/api/v1/events?subjectType=migration&subjectId=" + failed.path("id").asString())
+                    .json().findValuesAsString("kind")).contains("migration.failed");
+
+            TestApi.Response again = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual")));
+            assertThat(again.status()).as("the region can migrate again: %s", again.body()).isEqualTo(202);
+            String retry = again.headers().firstValue("Location").orElseThrow();
+            Await.until("the new job's precopy", STEP, () -> admin().get(retry).json(),
+                    j -> phaseIs(j, "PRECOPY") || isFinal(j));
+            assertThat(admin().post(retry + "/cancel", map()).json().path("phase").asString()).isEqualTo("CANCELLED");
             command(source, "exit", null);
         }
     }
