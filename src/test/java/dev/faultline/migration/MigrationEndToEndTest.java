@@ -10,11 +10,13 @@ import dev.faultline.TestApi;
 import dev.faultline.agent.AgentClient;
 import dev.faultline.agent.AgentState;
 import dev.faultline.agent.AgentStatus;
+import dev.faultline.event.EventService;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -25,6 +27,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.transaction.PlatformTransactionManager;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -43,6 +47,30 @@ class MigrationEndToEndTest extends ServiceTest {
     static final String TAG = "agent-migration";
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    @Autowired
+    MigrationDriver driver;
+
+    @Autowired
+    MigrationRepository jobs;
+
+    @Autowired
+    MigrationEngine engine;
+
+    @Autowired
+    MigrationDirectory directory;
+
+    @Autowired
+    MigrationProperties properties;
+
+    @Autowired
+    Clock clock;
+
+    @Autowired
+    PlatformTransactionManager transactions;
+
+    @Autowired
+    EventService events;
     private static final Duration STEP = Duration.ofSeconds(30);
     private static final long SIZE = 16L << 20;
     /** Slow enough that a pass over the region takes a second or two. */
@@ -226,6 +254,57 @@ class MigrationEndToEndTest extends ServiceTest {
             Await.until("the new job's precopy", STEP, () -> admin().get(retry).json(),
                     j -> phaseIs(j, "PRECOPY") || isFinal(j));
             assertThat(admin().post(retry + "/cancel", map()).json().path("phase").asString()).isEqualTo("CANCELLED");
+            command(source, "exit", null);
+        }
+    }
+
+    @Test
+    void aServiceInstanceThatRestartsMidJobCarriesOnFromTheAgentsAndCompletesIt() throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(DATA_DIR.resolve("migration-e2e"));
+        try (NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                "--socket", agent.status().handoffSocket(), "--size", "16M", "--name", name, "--threads", "1")) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            Await.until("the source region to be listed", STEP, () -> admin().get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200);
+            TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual",
+                            "bandwidthLimitBytesPerSec", BANDWIDTH)));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            JsonNode precopy = Await.until("precopy", STEP, () -> admin().get(job).json(),
+                    j -> phaseIs(j, "PRECOPY") || isFinal(j));
+            assertThat(precopy.path("phase").asString()).isEqualTo("PRECOPY");
+
+            // the instance's driver stops, as if the service went down; a fresh one (nothing in
+            // memory, as after a restart) takes over from the job table and the agents
+            driver.stop();
+            MigrationDriver restarted = new MigrationDriver(jobs, engine, directory, properties, clock, transactions,
+                    events);
+            try {
+                restarted.start();
+                assertThat(admin().post(job + "/start-postcopy", map()).status()).isEqualTo(202);
+                JsonNode held = Await.until("the switchover, seen by the restarted driver", STEP,
+                        () -> admin().get(job).json(), j -> phaseIs(j, "POSTCOPY") || isFinal(j));
+                assertThat(held.path("phase").asString()).as("%s", held).isEqualTo("POSTCOPY");
+                Path sourceDump = dir.resolve(name + ".source");
+                assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
+                Path destinationDump = dir.resolve(name + ".destination");
+                try (NativeTools.Child destination = new NativeTools.Child(NativeTools.demo().toString(), "mig-dest",
+                        "--socket", held.path("destinationSocket").asString(), "--size", "16M", "--name", name,
+                        "--dump", destinationDump.toString(), "--mark", Integer.toString(MARKS))) {
+                    line(destination, "dumped");
+                    assertThat(differingPages(sourceDump, destinationDump)).as("pages that differ").isEmpty();
+                    JsonNode done = Await.until("the job to complete", STEP, () -> admin().get(job).json(),
+                            MigrationEndToEndTest::isFinal);
+                    assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
+                    assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
+                    command(destination, "exit", null);
+                }
+            } finally {
+                restarted.stop();
+                driver.start();
+            }
             command(source, "exit", null);
         }
     }
