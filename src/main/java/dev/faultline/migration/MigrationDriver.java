@@ -577,9 +577,15 @@ class MigrationDriver implements SmartLifecycle {
         ScheduledExecutorService l = loop;
         loop = null;
         if (l != null) {
-            l.shutdownNow();
+            // Not shutdownNow(): interrupting a poll in the middle of an agent call would close the
+            // agent's control connection (a socket channel is closed by an interrupt). A poll ends
+            // within the agents' request timeout.
+            l.shutdown();
             try {
-                l.awaitTermination(5, TimeUnit.SECONDS);
+                if (!l.awaitTermination(30, TimeUnit.SECONDS)) {
+                    log.warn("the migration poll did not end within 30 s; interrupting it");
+                    l.shutdownNow();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
