@@ -37,6 +37,7 @@
 #include <sys/un.h>
 
 #include "content.h"
+#include "demo_mig.h"
 #include "faultline.h"
 #include "proto.h"
 
@@ -51,7 +52,7 @@ static const char *const pattern_names[] = {
 
 struct args {
 	const char *cmd, *socket, *out, *name, *image, *options;
-	uint64_t size, seed, pause_after;
+	uint64_t size, seed, pause_after, mark;
 	enum content_pattern pattern;
 	unsigned threads;
 	bool hold, hugetlb, thp, anon;
@@ -81,7 +82,10 @@ static int usage(void)
 		"                      [--pattern seq|random|hot10] [--threads N] [--hold]\n"
 		"                      [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]\n"
 		"       faultline-demo anon --socket PATH --size SIZE [--hold]\n"
-		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n");
+		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n"
+		"       faultline-demo mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N]\n"
+		"       faultline-demo mig-dest --socket SESSION --size SIZE --name NAME --dump FILE\n"
+		"                      [--mark N]\n");
 	return 2;
 }
 
@@ -94,7 +98,8 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "hold", no_argument, NULL, 'H' },		{ "hugetlb", no_argument, NULL, 'g' },
 		{ "thp", no_argument, NULL, 'T' },		{ "pause-after", required_argument, NULL, 'P' },
 		{ "name", required_argument, NULL, 'n' },	{ "image", required_argument, NULL, 'i' },
-		{ "options", required_argument, NULL, 'O' },	{ NULL, 0, NULL, 0 },
+		{ "options", required_argument, NULL, 'O' },	{ "dump", required_argument, NULL, 'o' },
+		{ "mark", required_argument, NULL, 'M' },	{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
@@ -155,6 +160,11 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'O':
 			a->options = optarg;
+			break;
+		case 'M':
+			a->mark = strtoull(optarg, &end, 10);
+			if (*end)
+				return -1;
 			break;
 		default:
 			return -1;
@@ -452,5 +462,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(a.cmd, "session"))
 		return session(&a);
+	if (!strcmp(a.cmd, "mig-source") && a.socket && a.size && !(a.size % CONTENT_PAGE))
+		return demo_mig_source(a.socket, a.size, a.name, a.threads);
+	if (!strcmp(a.cmd, "mig-dest") && a.socket && a.size && !(a.size % CONTENT_PAGE) && a.out)
+		return demo_mig_dest(a.socket, a.size, a.name, a.out, a.mark);
 	return usage();
 }

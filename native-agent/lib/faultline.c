@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -53,9 +54,10 @@ struct fl_region {
 	char id[FL_ID_LEN + 1];
 	void *addr;
 	size_t len;
-	int uffd;           /* -1 once the agent released the region */
+	struct flu_uffds u; /* fd -1 once the agent released the region */
 	json_t *payload;    /* region_register payload, sent again on reconnect */
 	uint64_t resumed;   /* connection generation it was last registered on */
+	_Atomic int migrated; /* the agent said the region moved to another host */
 };
 
 struct fl_client {
@@ -100,7 +102,7 @@ static int set_error(int err, const char *fmt, ...)
 /* ---- frames ------------------------------------------------------------ */
 
 static int send_frame(fl_client *c, uint8_t type, uint16_t flags, uint64_t id, json_t *body,
-		      int pass_fd)
+		      const int *pass)
 {
 	int fd, ret;
 
@@ -112,7 +114,7 @@ static int send_frame(fl_client *c, uint8_t type, uint16_t flags, uint64_t id, j
 		errno = ENOTCONN;
 		ret = -1;
 	} else {
-		ret = flw_send(fd, type, flags, id, body, pass_fd);
+		ret = flw_send(fd, type, flags, id, body, pass);
 	}
 	pthread_mutex_unlock(&c->send_mu);
 	return ret;
@@ -186,18 +188,40 @@ static void deliver(fl_client *c, const struct proto_hdr *h, json_t *body)
 static void on_detached(fl_client *c, json_t *body)
 {
 	const char *id = json_string_value(json_object_get(body, "id"));
-	int fd = -1;
+	struct flu_uffds u = { .fd = -1, .hold_fd = -1 };
 
 	pthread_mutex_lock(&c->mu);
 	for (struct fl_region *r = c->regions; id && r; r = r->next) {
 		if (!strcmp(r->id, id)) {
-			fd = r->uffd;
-			r->uffd = -1;
+			u = r->u;
+			r->u.fd = r->u.hold_fd = -1;
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (fd >= 0)
-		close(fd);
+	/* the agent unregistered the range already */
+	if (u.fd >= 0)
+		close(u.fd);
+	if (u.hold_fd >= 0)
+		close(u.hold_fd);
+}
+
+/*
+ * region_migrated: the region lives on another host now.  Its writers are
+ * held on the hold uffd for good (they must never run here again); the
+ * uffds stay open so that they keep waiting.  The workload learns it with
+ * fl_region_migrated() and exits or unmaps the range.
+ */
+static void on_migrated(fl_client *c, json_t *body)
+{
+	const char *id = json_string_value(json_object_get(body, "id"));
+
+	pthread_mutex_lock(&c->mu);
+	for (struct fl_region *r = c->regions; id && r; r = r->next) {
+		if (!strcmp(r->id, id))
+			atomic_store(&r->migrated, 1);
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* One frame read by the watcher (or by fl_connect before it runs). */
@@ -211,14 +235,17 @@ static void handle_frame(fl_client *c, const struct proto_hdr *h, json_t *body)
 	}
 	if (h->type == PROTO_T_REGION_DETACHED)
 		on_detached(c, body);
-	if (h->type == PROTO_T_REGION_DETACHED || h->type == PROTO_T_PING) {
+	if (h->type == PROTO_T_REGION_MIGRATED)
+		on_migrated(c, body);
+	if (h->type == PROTO_T_REGION_DETACHED || h->type == PROTO_T_PING ||
+	    h->type == PROTO_T_REGION_MIGRATED) {
 		empty = json_object();
-		send_frame(c, h->type, PROTO_F_REPLY, h->id, empty, -1);
+		send_frame(c, h->type, PROTO_F_REPLY, h->id, empty, NULL);
 		json_decref(empty);
 		return;
 	}
 	empty = json_pack("{s:s, s:s}", "code", "UNKNOWN_TYPE", "message", "not a libfaultline request");
-	send_frame(c, h->type, PROTO_F_REPLY | PROTO_F_ERROR, h->id, empty, -1);
+	send_frame(c, h->type, PROTO_F_REPLY | PROTO_F_ERROR, h->id, empty, NULL);
 	json_decref(empty);
 }
 
@@ -226,12 +253,12 @@ static void handle_frame(fl_client *c, const struct proto_hdr *h, json_t *body)
  * A request whose reply the calling thread reads itself: used where no
  * watcher reads the socket (connecting, and inside the watcher).
  */
-static int call_direct(fl_client *c, uint8_t type, json_t *body, int pass_fd, json_t **reply)
+static int call_direct(fl_client *c, uint8_t type, json_t *body, const int *pass, json_t **reply)
 {
 	uint64_t id = next_id(c);
 
 	*reply = NULL;
-	if (send_frame(c, type, 0, id, body, pass_fd))
+	if (send_frame(c, type, 0, id, body, pass))
 		return set_error(errno, "cannot send %s: %s", proto_type_name(type), strerror(errno));
 	for (;;) {
 		struct proto_hdr h;
@@ -261,7 +288,7 @@ static int call_direct(fl_client *c, uint8_t type, json_t *body, int pass_fd, js
 }
 
 /* A request answered through the watcher. */
-static int call(fl_client *c, uint8_t type, json_t *body, int pass_fd, int timeout_ms,
+static int call(fl_client *c, uint8_t type, json_t *body, const int *pass, int timeout_ms,
 		json_t **reply)
 {
 	struct fl_wait w = { .id = 0 };
@@ -286,7 +313,7 @@ static int call(fl_client *c, uint8_t type, json_t *body, int pass_fd, int timeo
 	c->waits = &w;
 	pthread_mutex_unlock(&c->mu);
 
-	if (send_frame(c, type, 0, w.id, body, pass_fd))
+	if (send_frame(c, type, 0, w.id, body, pass))
 		ret = errno;
 	pthread_mutex_lock(&c->mu);
 	while (!ret && !w.done)
@@ -327,7 +354,7 @@ static int open_connection(fl_client *c)
 	c->sock = fd;
 	c->gen++;
 	pthread_mutex_unlock(&c->mu);
-	ret = hello ? call_direct(c, PROTO_T_HELLO, hello, -1, &reply) : set_error(ENOMEM, "out of memory");
+	ret = hello ? call_direct(c, PROTO_T_HELLO, hello, NULL, &reply) : set_error(ENOMEM, "out of memory");
 	json_decref(hello);
 	if (ret) {
 		int err = errno;
@@ -372,24 +399,30 @@ static void resume_regions(fl_client *c)
 	for (;;) {
 		struct fl_region *r = NULL;
 		json_t *reply;
-		int fd = -1;
+		int fds[FLW_MAX_FDS] = { -1, -1 };
 
 		pthread_mutex_lock(&c->mu);
 		for (struct fl_region *x = c->regions; x && !r; x = x->next) {
-			if (x->uffd < 0 || x->resumed == c->gen)
+			if (x->u.fd < 0 || x->resumed == c->gen)
 				continue;
 			r = x;
 			r->refs++;
 			r->resumed = c->gen;
-			fd = dup(r->uffd); /* an unregister may close the original meanwhile */
+			/* an unregister may close the originals meanwhile */
+			fds[0] = dup(r->u.fd);
+			if (r->u.hold_fd >= 0)
+				fds[1] = dup(r->u.hold_fd);
 		}
 		pthread_mutex_unlock(&c->mu);
 		if (!r)
 			return;
-		if (fd >= 0 && !call_direct(c, PROTO_T_REGION_REGISTER, r->payload, fd, &reply))
+		if (fds[0] >= 0 && (r->u.hold_fd < 0 || fds[1] >= 0) &&
+		    !call_direct(c, PROTO_T_REGION_REGISTER, r->payload, fds, &reply))
 			json_decref(reply);
-		if (fd >= 0)
-			close(fd);
+		for (unsigned i = 0; i < FLW_MAX_FDS; i++) {
+			if (fds[i] >= 0)
+				close(fds[i]);
+		}
 		region_unref(r);
 		if (c->w.fd < 0)
 			return; /* lost again: the next connection starts over */
@@ -552,12 +585,17 @@ const char *fl_region_id(const fl_region *r)
 	return r ? r->id : NULL;
 }
 
+int fl_region_migrated(const fl_region *r)
+{
+	return r ? atomic_load(&((fl_region *)r)->migrated) : 0;
+}
+
 int fl_region_unregister(fl_region *r)
 {
 	fl_client *c;
 	json_t *body, *reply = NULL;
+	struct flu_uffds u;
 	bool tell;
-	int fd;
 
 	if (!r)
 		return set_error(EINVAL, "no region");
@@ -569,21 +607,16 @@ int fl_region_unregister(fl_region *r)
 			break;
 		}
 	}
-	fd = r->uffd;
-	r->uffd = -1;
-	tell = fd >= 0 && c->sock >= 0 && !c->stopping;
+	u = r->u;
+	r->u.fd = r->u.hold_fd = -1;
+	tell = u.fd >= 0 && c->sock >= 0 && !c->stopping;
 	pthread_mutex_unlock(&c->mu);
 	/* the agent first, so that it stops serving before the range goes */
 	body = json_pack("{s:s}", "id", r->id);
-	if (tell && body && !call(c, PROTO_T_REGION_UNREGISTER, body, -1, FL_UNREGISTER_TIMEOUT_MS, &reply))
+	if (tell && body && !call(c, PROTO_T_REGION_UNREGISTER, body, NULL, FL_UNREGISTER_TIMEOUT_MS, &reply))
 		json_decref(reply);
 	json_decref(body);
-	if (fd >= 0) {
-		struct uffdio_range range = { .start = (uintptr_t)r->addr, .len = r->len };
-
-		ioctl(fd, UFFDIO_UNREGISTER, &range);
-		close(fd);
-	}
+	flu_close(&u, r->addr, r->len);
 	region_unref(r);
 	return 0;
 }
@@ -591,12 +624,13 @@ int fl_region_unregister(fl_region *r)
 int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 		       const char *labels, unsigned modes, fl_region **out)
 {
-	uint64_t features = 0, ioctls = 0, gen;
 	json_t *payload, *lab, *reply = NULL, *mode_list;
-	bool again;
+	struct flu_uffds u;
 	struct fl_region *r;
+	int fds[FLW_MAX_FDS];
+	bool again;
+	uint64_t gen;
 	size_t ps;
-	int fd;
 
 	if (!c || !addr || !len || !out)
 		return set_error(EINVAL, "c, addr, len and out are required");
@@ -615,17 +649,25 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 		json_array_append_new(mode_list, json_string("wp"));
 	if (modes & FL_MODE_MINOR)
 		json_array_append_new(mode_list, json_string("minor"));
-	fd = flu_create(modes, addr, len, &features, &ioctls, last_error, sizeof(last_error));
-	if (fd < 0) {
+	if (flu_create(modes, addr, len, &u, last_error, sizeof(last_error))) {
 		json_decref(lab);
 		json_decref(mode_list);
 		return -1;
 	}
+	fds[0] = u.fd;
+	fds[1] = u.hold_fd;
 	payload = json_pack("{s:s, s:o, s:I, s:I, s:I, s:o, s:I, s:n, s:I}", "name",
 			    name && *name ? name : "region", "labels", lab, "start",
 			    (json_int_t)(uintptr_t)addr, "length", (json_int_t)len, "page_size",
-			    (json_int_t)ps, "modes", mode_list, "features", (json_int_t)features,
-			    "resume_id", "ioctls", (json_int_t)ioctls);
+			    (json_int_t)ps, "modes", mode_list, "features", (json_int_t)u.features,
+			    "resume_id", "ioctls", (json_int_t)u.ioctls);
+	/* the second descriptor and what it is (PROTOCOL.md §2.1) */
+	if (payload && u.hold_fd >= 0 &&
+	    (json_object_set_new(payload, "hold_uffd", json_true()) ||
+	     json_object_set_new(payload, "hold_features", json_integer((json_int_t)u.hold_features)))) {
+		json_decref(payload);
+		payload = NULL;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!payload || !r) {
 		set_error(ENOMEM, "out of memory");
@@ -634,7 +676,7 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 	pthread_mutex_lock(&c->mu);
 	gen = c->gen;
 	pthread_mutex_unlock(&c->mu);
-	if (call(c, PROTO_T_REGION_REGISTER, payload, fd, FL_TIMEOUT_MS, &reply))
+	if (call(c, PROTO_T_REGION_REGISTER, payload, fds, FL_TIMEOUT_MS, &reply))
 		goto unregister;
 	if (!json_is_string(json_object_get(reply, "id")) ||
 	    json_string_length(json_object_get(reply, "id")) != FL_ID_LEN) {
@@ -648,7 +690,7 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 	r->refs = 1;
 	r->addr = addr;
 	r->len = len;
-	r->uffd = fd;
+	r->u = u;
 	r->payload = payload;
 	pthread_mutex_lock(&c->mu);
 	c->refs++;
@@ -659,18 +701,16 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 	r->resumed = c->gen;
 	again = gen != c->gen;
 	pthread_mutex_unlock(&c->mu);
-	if (again && !call(c, PROTO_T_REGION_REGISTER, payload, fd, FL_TIMEOUT_MS, &reply))
+	if (again && !call(c, PROTO_T_REGION_REGISTER, payload, fds, FL_TIMEOUT_MS, &reply))
 		json_decref(reply);
 	*out = r;
 	return 0;
 
 unregister:
 	{
-		struct uffdio_range range = { .start = (uintptr_t)addr, .len = len };
 		int err = errno;
 
-		ioctl(fd, UFFDIO_UNREGISTER, &range);
-		close(fd);
+		flu_close(&u, addr, len);
 		json_decref(reply);
 		json_decref(payload);
 		free(r);

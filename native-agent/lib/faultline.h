@@ -41,6 +41,9 @@ fl_client *fl_connect(const char *socket_path);
 int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
                        const char *labels, unsigned modes, fl_region **out);
 const char *fl_region_id(const fl_region *r);
+/* 1 once the agent said the region was migrated to another host (region_migrated):
+ * its writers are held for good; the workload should exit or unmap the range. */
+int fl_region_migrated(const fl_region *r);
 int fl_region_unregister(fl_region *r);      /* tells the agent, unregisters, closes the uffd */
 void fl_disconnect(fl_client *c);            /* unregisters nothing; regions stay served */
 const char *fl_last_error(void);             /* thread-local text of the last failure */

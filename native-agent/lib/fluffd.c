@@ -1,5 +1,5 @@
 /*
- * libfaultline: the uffd itself; see fluffd.h.
+ * libfaultline: the uffds themselves; see fluffd.h.
  *
  * Features asked for, and why (PROTOCOL.md §2.4):
  *   EVENT_REMOVE, EVENT_UNMAP, EVENT_REMAP  required: without them the agent
@@ -13,9 +13,21 @@
  *   EVENT_FORK  only with $FAULTLINE_FOLLOW_FORK=1: it makes fork() wait
  *       for the agent, which is wrong for most programs.
  * Not asked for: SIGBUS (faults must wait for the agent, never kill),
- * WP_ASYNC (changes what a write-protect fault is; a snapshot design
- * chooses it explicitly), EXACT_ADDRESS, POISON, MOVE (no behaviour needed
- * yet; asking is free later, but each changes what the agent may do).
+ * EXACT_ADDRESS, POISON, MOVE (no behaviour needed yet; asking is free
+ * later, but each changes what the agent may do).
+ *
+ * FL_MODE_WP makes two uffds (PROTOCOL.md §2.1, docs/snapshots.md):
+ *   - the *track* uffd, on which the range is registered: WP_ASYNC, so a
+ *     write to a protected page is resolved by the kernel without waiting
+ *     for anyone (the page is only marked written, for PAGEMAP_SCAN);
+ *   - the *hold* uffd, with synchronous write protection and no range: the
+ *     agent moves the range onto it when a writer must wait for it (a live
+ *     snapshot's copy-on-write, a migration's switchover).
+ * WP_ASYNC is a property of a whole uffd and a VMA belongs to one uffd at
+ * a time, hence two.  Both need WP_UNPOPULATED (protection of never
+ * touched pages without populating them).  A kernel without WP_ASYNC or
+ * WP_UNPOPULATED gets the single synchronous uffd of earlier versions
+ * (its regions cannot be snapshotted; the agent says so).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +45,9 @@
 #include "uffd_compat.h"
 
 #define REQUIRED (UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP)
+#define WP_BITS (UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_UNPOPULATED | \
+		 UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
+#define TWO_UFFDS (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
 
 /* /dev/userfaultfd, else the syscall, else the syscall for user-mode faults only. */
 static int open_uffd(int flags)
@@ -71,8 +86,7 @@ static uint64_t wanted(unsigned modes)
 	const char *fork = getenv("FAULTLINE_FOLLOW_FORK");
 
 	if (modes & FL_MODE_WP)
-		f |= UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_UNPOPULATED |
-		     UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+		f |= WP_BITS;
 	if (modes & FL_MODE_MINOR)
 		f |= UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_MINOR_HUGETLBFS;
 	if (fork && !strcmp(fork, "1"))
@@ -80,14 +94,42 @@ static uint64_t wanted(unsigned modes)
 	return f;
 }
 
-int flu_create(unsigned modes, void *addr, size_t len, uint64_t *features, uint64_t *ioctls,
-	       char *why, size_t why_len)
+/* A uffd with these features; non-blocking: the agent reads it, and the flag
+ * lives in the shared file. */
+static int new_uffd(uint64_t features, uint64_t *granted, char *why, size_t why_len)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .range = { .start = (uintptr_t)addr, .len = len } };
-	uint64_t have;
-	int fd, err;
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = open_uffd(O_CLOEXEC | O_NONBLOCK), err;
 
+	if (fd < 0) {
+		err = errno;
+		snprintf(why, why_len, "cannot create a userfaultfd: %s", strerror(err));
+		errno = err;
+		return -1;
+	}
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		err = errno;
+		snprintf(why, why_len, "UFFDIO_API: %s", strerror(err));
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	/* UFFDIO_API answers with everything the kernel has; what this uffd has
+	 * is what was asked for (the ioctl fails when any of it is missing) */
+	*granted = features;
+	return fd;
+}
+
+int flu_create(unsigned modes, void *addr, size_t len, struct flu_uffds *out, char *why,
+	       size_t why_len)
+{
+	struct uffdio_register reg = { .range = { .start = (uintptr_t)addr, .len = len } };
+	uint64_t have, want;
+	bool two;
+	int err;
+
+	out->fd = out->hold_fd = -1;
+	out->features = out->hold_features = out->ioctls = 0;
 	if (supported(&have)) {
 		err = errno;
 		snprintf(why, why_len, "userfaultfd unavailable: %s", strerror(err));
@@ -101,38 +143,56 @@ int flu_create(unsigned modes, void *addr, size_t len, uint64_t *features, uint6
 		errno = ENOTSUP;
 		return -1;
 	}
-	/* non-blocking: the agent reads it, and the flag lives in the shared file */
-	fd = open_uffd(O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		err = errno;
-		snprintf(why, why_len, "cannot create a userfaultfd: %s", strerror(err));
-		errno = err;
+	want = wanted(modes) & have;
+	two = (modes & FL_MODE_WP) && (have & TWO_UFFDS) == TWO_UFFDS;
+	out->fd = new_uffd(two ? want | UFFD_FEATURE_WP_ASYNC : want, &out->features, why, why_len);
+	if (out->fd < 0)
 		return -1;
-	}
-	api.features = wanted(modes) & have;
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		snprintf(why, why_len, "UFFDIO_API: %s", strerror(errno));
-		goto close_fd;
-	}
+	if (two && (out->hold_fd = new_uffd(want, &out->hold_features, why, why_len)) < 0)
+		goto close_fds;
 	if (modes & FL_MODE_MISSING)
 		reg.mode |= UFFDIO_REGISTER_MODE_MISSING;
 	if (modes & FL_MODE_WP)
 		reg.mode |= UFFDIO_REGISTER_MODE_WP;
 	if (modes & FL_MODE_MINOR)
 		reg.mode |= UFFDIO_REGISTER_MODE_MINOR;
-	if (ioctl(fd, UFFDIO_REGISTER, &reg)) {
+	if (ioctl(out->fd, UFFDIO_REGISTER, &reg)) {
 		snprintf(why, why_len, "UFFDIO_REGISTER: %s", strerror(errno));
-		goto close_fd;
+		goto close_fds;
 	}
-	*features = api.features;
-	*ioctls = reg.ioctls;
-	return fd;
+	out->ioctls = reg.ioctls;
+	return 0;
 
-close_fd:
+close_fds:
 	err = errno;
-	close(fd);
+	if (out->hold_fd >= 0)
+		close(out->hold_fd);
+	close(out->fd);
+	out->fd = out->hold_fd = -1;
 	errno = err;
 	return -1;
+}
+
+/*
+ * Unregisters the range from whichever uffd holds it (the agent may have
+ * moved it to the hold uffd; the other answers EBUSY or nothing), wakes
+ * write faults waiting on the hold uffd (unregistering does not wake them)
+ * and closes both.
+ */
+void flu_close(struct flu_uffds *u, void *addr, size_t len)
+{
+	struct uffdio_range range = { .start = (uintptr_t)addr, .len = len };
+
+	if (u->hold_fd >= 0) {
+		ioctl(u->hold_fd, UFFDIO_UNREGISTER, &range);
+		ioctl(u->hold_fd, UFFDIO_WAKE, &range);
+		close(u->hold_fd);
+	}
+	if (u->fd >= 0) {
+		ioctl(u->fd, UFFDIO_UNREGISTER, &range);
+		close(u->fd);
+	}
+	u->fd = u->hold_fd = -1;
 }
 
 /* KernelPageSize of the mapping holding addr (hugetlbfs: 2 MiB or 1 GiB). */

@@ -11,8 +11,17 @@
 
 #include <jansson.h>
 
-int flu_create(unsigned modes, void *addr, size_t len, uint64_t *features, uint64_t *ioctls,
-	       char *why, size_t why_len);
+/* The uffds of one registration: the range is registered on `fd`; `hold_fd`
+ * (-1 when not made) is a second uffd with synchronous write protection that
+ * the agent may move the range to (PROTOCOL.md §2.1). */
+struct flu_uffds {
+	int fd, hold_fd;
+	uint64_t features, hold_features, ioctls;
+};
+
+int flu_create(unsigned modes, void *addr, size_t len, struct flu_uffds *out, char *why,
+	       size_t why_len);
+void flu_close(struct flu_uffds *u, void *addr, size_t len);
 size_t flu_page_size(const void *addr);
 json_t *flu_labels(const char *labels);
 

@@ -39,13 +39,16 @@ int flw_connect(const char *path)
 	return fd;
 }
 
-/* The descriptor rides on the sendmsg that carries the frame's first byte. */
-int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body, int pass_fd)
+/* The descriptors ride on the sendmsg that carries the frame's first byte. */
+int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body,
+	     const int pass[FLW_MAX_FDS])
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * FLW_MAX_FDS)];
 		struct cmsghdr align;
 	} ctrl;
+	int fds[FLW_MAX_FDS];
+	unsigned n_fds = 0;
 	char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	size_t len = json ? strlen(json) : 0, off = 0;
 	struct proto_hdr h = proto_hdr_make(type, flags, id, (uint32_t)len);
@@ -56,6 +59,10 @@ int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body, in
 		errno = len > PROTO_MAX_PAYLOAD ? EMSGSIZE : ENOMEM;
 		goto free_frame;
 	}
+	for (unsigned i = 0; pass && i < FLW_MAX_FDS; i++) {
+		if (pass[i] >= 0)
+			fds[n_fds++] = pass[i];
+	}
 	proto_encode_hdr(&h, frame);
 	memcpy(frame + PROTO_HDR_LEN, json, len);
 	len += PROTO_HDR_LEN;
@@ -64,16 +71,16 @@ int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body, in
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		ssize_t n;
 
-		if (off == 0 && pass_fd >= 0) {
+		if (off == 0 && n_fds) {
 			struct cmsghdr *cm;
 
 			mh.msg_control = ctrl.buf;
-			mh.msg_controllen = sizeof(ctrl.buf);
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
 			cm = CMSG_FIRSTHDR(&mh);
 			cm->cmsg_level = SOL_SOCKET;
 			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+			memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
 		}
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)

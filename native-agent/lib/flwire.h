@@ -1,7 +1,8 @@
 /*
  * libfaultline's side of the handoff framing (PROTOCOL.md §1.1, §2.1):
  * blocking frame I/O on one AF_UNIX stream socket, with the uffd passed as
- * SCM_RIGHTS on a frame's first byte.  Reuses the agent's codec (proto.c).
+ * SCM_RIGHTS on a frame's first byte (the hold uffd rides along as a second
+ * descriptor).  Reuses the agent's codec (proto.c).
  */
 #ifndef FAULTLINE_FLWIRE_H
 #define FAULTLINE_FLWIRE_H
@@ -25,7 +26,11 @@ enum flw_recv {
 };
 
 int flw_connect(const char *path);
-int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body, int pass_fd);
+#define FLW_MAX_FDS 2
+
+/* pass: descriptors sent with the frame's first byte, -1 entries skipped */
+int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body,
+	     const int pass[FLW_MAX_FDS]);
 enum flw_recv flw_recv(struct flw *w, int timeout_ms, int wake_fd, struct proto_hdr *h,
 		       json_t **body);
 void flw_reset(struct flw *w);

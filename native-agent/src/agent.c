@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "ctl.h"
 #include "handoff.h"
+#include "mig.h"
 #include "restore.h"
 #include "srv.h"
 
@@ -262,7 +263,9 @@ static int start_services(struct agent *ag)
 	ag->handoff = handoff_start(ag, ag->opts.handoff_socket, NULL);
 	if (!ag->handoff)
 		return -1;
-	return restore_init(ag);
+	if (restore_init(ag))
+		return -1;
+	return mig_start(ag);
 }
 
 /*
@@ -276,6 +279,7 @@ static void stop_services(struct agent *ag)
 	if (ag->ctl)
 		srv_stop(ag->ctl);
 	handoff_stop(ag->handoff);
+	mig_stop(ag);
 	attach_stop(ag);
 	restore_fini(ag);
 	region_table_fini(&ag->regions);

@@ -25,6 +25,7 @@ struct srv_hub;
 struct srv;
 struct fault_engine;
 struct restore;
+struct mig_reg;
 
 struct agent {
 	struct opts opts;
@@ -38,6 +39,7 @@ struct agent {
 	struct defer defer;
 	struct region_table regions;
 	struct restore *restores;
+	struct mig_reg *mig; /* migration jobs and the page channel listener */
 	struct fault_engine *engine;
 	struct loop_handler engine_h;
 	struct loop_handler sig_h;

@@ -14,6 +14,7 @@
 #include "attach.h"
 #include "fault.h"
 #include "image.h"
+#include "mig.h"
 #include "region.h"
 #include "restore.h"
 #include "srv.h"
@@ -120,15 +121,18 @@ static int pidfd_of(pid_t pid)
 }
 
 /* Hands the uffd and regions to the engine; the regions enter the table. */
-static int start_serving(struct agent *ag, struct region **regs, unsigned n, int fd, pid_t pid)
+static int start_serving(struct agent *ag, struct region **regs, unsigned n, int fd, int hold_fd,
+			 pid_t pid)
 {
 	int pidfd = pidfd_of(pid);
 
 	if (pidfd < 0) {
 		close(fd);
+		if (hold_fd >= 0)
+			close(hold_fd);
 		return -1;
 	}
-	if (fault_attach(ag->engine, fd, pidfd, pid, regs, n))
+	if (fault_attach(ag->engine, fd, hold_fd, pidfd, pid, regs, n))
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
 		region_table_add(&ag->regions, regs[i]);
@@ -174,12 +178,22 @@ static void forget(struct agent *ag, struct region *r)
 	}
 }
 
+/* Both uffds of a refused registration go; the workload keeps its copies. */
+static int refuse(int fd, int hold_fd, struct cmd_error *err, enum proto_err code, const char *why)
+{
+	close(fd);
+	if (hold_fd >= 0)
+		close(hold_fd);
+	return fail(err, code, "%s", why);
+}
+
 /*
  * region_register (PROTOCOL.md §2.1).  The reply waits until the worker
  * serves the region and has installed its working set, if one is replayed.
+ * hold_fd: the hold uffd of a write-protect-managed region, or -1.
  */
 int attach_register(struct agent *ag, struct conn *c, struct restore *s, const struct proto_hdr *h,
-		    json_t *req, int fd, json_t **reply, struct cmd_error *err)
+		    json_t *req, int fd, int hold_fd, json_t **reply, struct cmd_error *err)
 {
 	struct hsk_register hr;
 	struct region *r, *old = NULL;
@@ -187,47 +201,51 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 	uint64_t off = s ? s->image_offset : 0;
 	char why[256];
 
-	if (hsk_parse_register(req, base_page(), &hr, why, sizeof(why))) {
-		close(fd);
-		return fail(err, PROTO_E_BAD_REQUEST, "%s", why);
-	}
-	if (!is_uffd(fd)) {
-		close(fd);
-		return fail(err, PROTO_E_BAD_REQUEST, "the descriptor sent is not a userfaultfd");
-	}
+	if (hsk_parse_register(req, base_page(), &hr, why, sizeof(why)))
+		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST, why);
+	if (!is_uffd(fd) || (hold_fd >= 0 && !is_uffd(hold_fd)))
+		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
+			      "a descriptor sent is not a userfaultfd");
 	if (hr.resume && (old = region_table_find(&ag->regions, hr.resume_id))) {
-		if (region_state(old) != REGION_DETACHED)
+		if (region_state(old) != REGION_DETACHED) {
+			if (hold_fd >= 0)
+				close(hold_fd);
 			return reclaim(ag, old, c, fd, reply, err);
+		}
 		forget(ag, old);
 	}
-	if (region_table_overlap(&ag->regions, conn_peer(c)->pid, hr.start, hr.length)) {
-		close(fd);
-		return fail(err, PROTO_E_CONFLICT, "the range overlaps a registered region of this process");
-	}
-	if (s && (!s->image || s->image->size < off || s->image->size - off < hr.length)) {
-		close(fd);
-		return fail(err, PROTO_E_BAD_REQUEST, "%s",
-			    s->image ? "the region is larger than the image" : "the session has no image");
-	}
+	if (region_table_overlap(&ag->regions, conn_peer(c)->pid, hr.start, hr.length))
+		return refuse(fd, hold_fd, err, PROTO_E_CONFLICT,
+			      "the range overlaps a registered region of this process");
+	if (s && (!s->image || s->image->size < off || s->image->size - off < hr.length))
+		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
+			      s->image ? "the region is larger than the image" : "the session has no image");
 	labels = session_labels(hr.labels, s);
 	r = labels ? new_region(hr.resume ? hr.resume_id : NULL, hr.name, labels, c, hr.start, hr.length,
 				hr.page_size, s, off, true)
 		   : NULL;
 	json_decref(labels);
-	if (!r) {
-		close(fd);
-		return fail(err, PROTO_E_INTERNAL, "out of memory");
-	}
+	if (!r)
+		return refuse(fd, hold_fd, err, PROTO_E_INTERNAL, "out of memory");
 	r->modes = hr.modes;
 	r->features = hr.features;
+	r->hold = hold_fd >= 0;
+	r->hold_features = hr.hold_features;
+	r->resumed = hr.resume;
+	if (hr.resume && hold_fd >= 0)
+		mig_region_resumed(ag, r, fd, hold_fd);
 	r->source = REGION_SRC_LIBFAULTLINE;
+	if (hold_fd >= 0) {
+		/* a migration drives both uffds itself (mig_src.c); the engine keeps its own */
+		r->ctl.mig_track_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		r->ctl.mig_hold_fd = fcntl(hold_fd, F_DUPFD_CLOEXEC, 0);
+	}
 	r->ctl.register_key = defer_key(&ag->defer);
 	if (defer_add(&ag->defer, r->ctl.register_key, conn_ref(c), h->type, h->id)) {
 		region_put(r);
-		close(fd);
-		return fail(err, PROTO_E_INTERNAL, "out of memory");
+		return refuse(fd, hold_fd, err, PROTO_E_INTERNAL, "out of memory");
 	}
-	if (start_serving(ag, &r, 1, fd, r->pid)) {
+	if (start_serving(ag, &r, 1, fd, hold_fd, r->pid)) {
 		int e = errno;
 
 		defer_fail(&ag->defer, ag->hub, r->ctl.register_key, PROTO_E_INTERNAL,
@@ -281,7 +299,7 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		regs[i]->features = UFFD_FEATURE_EVENT_REMOVE;
 		regs[i]->source = REGION_SRC_FIRECRACKER;
 	}
-	if (start_serving(ag, regs, n, fd, conn_peer(c)->pid)) {
+	if (start_serving(ag, regs, n, fd, -1, conn_peer(c)->pid)) {
 		snprintf(why, why_len, "cannot serve the regions: %s", strerror(errno));
 		fd = -1;
 		goto put_regions;

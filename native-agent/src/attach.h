@@ -23,7 +23,7 @@ struct restore;
 int attach_start(struct agent *ag);
 void attach_stop(struct agent *ag);
 int attach_register(struct agent *ag, struct conn *c, struct restore *s, const struct proto_hdr *h,
-		    json_t *req, int fd, json_t **reply, struct cmd_error *err);
+		    json_t *req, int fd, int hold_fd, json_t **reply, struct cmd_error *err);
 int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		       const struct hsk_fc_region *m, unsigned n, int fd, char *why, size_t why_len);
 int attach_unregister(struct agent *ag, const struct conn_peer *peer, json_t *req,

@@ -87,3 +87,38 @@ void bitmap_copy(uint64_t *dst, const uint64_t *src, uint64_t src_first, uint64_
 			dst[i / 64] |= UINT64_C(1) << (i % 64);
 	}
 }
+
+/* Bits set in [first, first + n). */
+uint64_t bitmap_count(const uint64_t *map, uint64_t first, uint64_t n)
+{
+	uint64_t count = 0, end = first + n;
+
+	if (!map)
+		return 0;
+	while (first < end) {
+		uint64_t w = first / 64;
+		unsigned lo = (unsigned)(first % 64);
+		unsigned hi = end - w * 64 >= 64 ? 64 : (unsigned)(end - w * 64);
+
+		count += (uint64_t)__builtin_popcountll(map[w] & mask(lo, hi));
+		first = w * 64 + hi;
+	}
+	return count;
+}
+
+/* First bit in [from, end) set in map, or end. */
+uint64_t bitmap_next_set(const uint64_t *map, uint64_t from, uint64_t end)
+{
+	while (map && from < end) {
+		uint64_t w = from / 64;
+		uint64_t bits = map[w] & mask((unsigned)(from % 64), 64);
+
+		if (bits) {
+			uint64_t bit = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+			return bit < end ? bit : end;
+		}
+		from = (w + 1) * 64;
+	}
+	return end;
+}

@@ -16,6 +16,8 @@ uint64_t *bitmap_new(uint64_t nbits);
 bool bitmap_test(const uint64_t *map, uint64_t bit);
 uint64_t bitmap_set(uint64_t *map, uint64_t first, uint64_t n);
 uint64_t bitmap_clear(uint64_t *map, uint64_t first, uint64_t n);
+uint64_t bitmap_count(const uint64_t *map, uint64_t first, uint64_t n);
+uint64_t bitmap_next_set(const uint64_t *map, uint64_t from, uint64_t end);
 uint64_t bitmap_next_clear2(const uint64_t *a, const uint64_t *b, uint64_t from, uint64_t end);
 void bitmap_copy(uint64_t *dst, const uint64_t *src, uint64_t src_first, uint64_t n);
 

@@ -12,6 +12,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "jx.h"
+#include "mig.h"
 #include "region.h"
 #include "restore.h"
 
@@ -305,6 +306,13 @@ static int cmd_restore_delete(struct agent *ag, struct cmd_session *s, const str
 	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 
+static int cmd_migration(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			 json_t *req, json_t **reply, struct cmd_error *err)
+{
+	(void)s;
+	return mig_command(ag, h->type, req, reply, err);
+}
+
 static const struct cmd cmd_table[] = {
 	{ PROTO_T_HELLO, true, cmd_hello },
 	{ PROTO_T_PING, false, cmd_ping },
@@ -316,6 +324,15 @@ static const struct cmd cmd_table[] = {
 	{ PROTO_T_RESTORE_GET, false, cmd_restore_get },
 	{ PROTO_T_RESTORE_LIST, false, cmd_restore_list },
 	{ PROTO_T_RESTORE_DELETE, false, cmd_restore_delete },
+	{ PROTO_T_MIGRATION_IN, false, cmd_migration },
+	{ PROTO_T_MIGRATION_OUT, false, cmd_migration },
+	{ PROTO_T_MIGRATION_GET, false, cmd_migration },
+	{ PROTO_T_MIGRATION_LIST, false, cmd_migration },
+	{ PROTO_T_MIGRATION_SWITCHOVER, false, cmd_migration },
+	{ PROTO_T_MIGRATION_PAUSE, false, cmd_migration },
+	{ PROTO_T_MIGRATION_RESUME, false, cmd_migration },
+	{ PROTO_T_MIGRATION_CANCEL, false, cmd_migration },
+	{ PROTO_T_MIGRATION_DELETE, false, cmd_migration },
 };
 
 /* Duplicate keys are rejected: two readers could disagree on which one counts. */

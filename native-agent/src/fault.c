@@ -206,11 +206,12 @@ void fault_stop(struct fault_engine *e)
 }
 
 /*
- * Hands a uffd and its regions to the least busy worker.  The engine owns
- * fd and pidfd from here on, also when this fails.
+ * Hands a uffd (and the hold uffd of a write-protect-managed region, or -1)
+ * and its regions to the least busy worker.  The engine owns fd, hold_fd
+ * and pidfd from here on, also when this fails.
  */
-int fault_attach(struct fault_engine *e, int fd, int pidfd, pid_t pid, struct region **regs,
-		 unsigned n)
+int fault_attach(struct fault_engine *e, int fd, int hold_fd, int pidfd, pid_t pid,
+		 struct region **regs, unsigned n)
 {
 	struct worker *w = &e->workers[0];
 	struct ufd *u;
@@ -222,6 +223,7 @@ int fault_attach(struct fault_engine *e, int fd, int pidfd, pid_t pid, struct re
 	u = ufd_new(w, fd, pidfd, pid);
 	if (!u)
 		goto close_fds;
+	u->hold_fd = hold_fd;
 	for (unsigned i = 0; i < n; i++) {
 		regs[i]->ctl.worker = w->idx;
 		if (ufd_add_region(u, regs[i]))
@@ -238,6 +240,8 @@ free_ufd:
 	return -1;
 close_fds:
 	close(fd);
+	if (hold_fd >= 0)
+		close(hold_fd);
 	if (pidfd >= 0)
 		close(pidfd);
 	return -1;

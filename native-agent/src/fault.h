@@ -67,8 +67,8 @@ struct fault_engine *fault_start(struct log *lg, const struct fault_cfg *cfg);
 void fault_stop(struct fault_engine *e);
 int fault_notify_fd(const struct fault_engine *e);
 unsigned fault_take(struct fault_engine *e, struct fault_done *out, unsigned max);
-int fault_attach(struct fault_engine *e, int fd, int pidfd, pid_t pid, struct region **regs,
-		 unsigned n);
+int fault_attach(struct fault_engine *e, int fd, int hold_fd, int pidfd, pid_t pid,
+		 struct region **regs, unsigned n);
 int fault_detach(struct fault_engine *e, struct region *r, bool populate);
 int fault_release(struct fault_engine *e, struct region *r);
 

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "handoff.h"
 #include "hsk.h"
+#include "mig.h"
 #include "restore.h"
 #include "srv.h"
 
@@ -22,6 +23,7 @@
 struct handoff {
 	struct agent *ag;
 	struct restore *session; /* NULL: the general socket */
+	struct mig *mig;         /* a migration's session socket (destination) */
 };
 
 struct hconn {
@@ -43,9 +45,9 @@ static int hello(struct handoff *hf, struct conn *c, json_t *req, json_t **reply
 		json_decref(session);
 		return -1;
 	}
-	*reply = json_pack("{s:s, s:s, s:i, s:i, s:o*}", "agent", AGENT_NAME, "version",
+	*reply = json_pack("{s:s, s:s, s:i, s:i, s:o*, s:o*}", "agent", AGENT_NAME, "version",
 			   AGENT_VERSION, "protocol", PROTO_VERSION, "pid", (int)hf->ag->pid,
-			   "restore", session);
+			   "restore", session, "migration", hf->mig ? mig_json(hf->mig) : json_null());
 	if (!*reply)
 		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	pr_info(&hf->ag->log, "workload hello", PEER_FIELDS(c),
@@ -58,7 +60,8 @@ static int dispatch(struct handoff *hf, struct conn *c, const struct proto_hdr *
 		    struct conn_fds *fds, json_t **reply, struct cmd_error *err)
 {
 	struct hconn *hc = conn_opaque(c);
-	int fd;
+	unsigned want;
+	int fd, hold_fd;
 
 	switch (h->type) {
 	case PROTO_T_HELLO:
@@ -70,18 +73,29 @@ static int dispatch(struct handoff *hf, struct conn *c, const struct proto_hdr *
 		*reply = json_pack("{s:I}", "uptime_ms", (json_int_t)agent_uptime_ms(hf->ag));
 		return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	case PROTO_T_REGION_REGISTER:
-		if (fds->n != 1)
+		/* the hold uffd is the second descriptor, announced in the payload */
+		want = json_is_true(json_object_get(req, "hold_uffd")) ? 2 : 1;
+		if (fds->n != want)
 			return cmd_fail(err, PROTO_E_BAD_REQUEST,
-					"region_register carries exactly one uffd (SCM_RIGHTS), got %u",
-					fds->n);
+					"region_register carries %u uffd%s (SCM_RIGHTS)%s, got %u", want,
+					want == 1 ? "" : "s",
+					want == 1 ? "" : ": the uffd and the hold uffd", fds->n);
 		fd = fds->fd[0];
-		fds->fd[0] = -1;
+		hold_fd = want == 2 ? fds->fd[1] : -1;
+		fds->fd[0] = fds->fd[1] = -1;
+		if (hf->mig) {
+			if (hold_fd >= 0)
+				close(hold_fd);
+			return mig_dst_register(hf->mig, c, req, fd, reply, err);
+		}
 		if (hf->session && !hf->session->image) {
 			close(fd);
+			if (hold_fd >= 0)
+				close(hold_fd);
 			return cmd_fail(err, PROTO_E_CONFLICT, "the session failed: %s",
 					hf->session->error ? hf->session->error : "no image");
 		}
-		return attach_register(hf->ag, c, hf->session, h, req, fd, reply, err);
+		return attach_register(hf->ag, c, hf->session, h, req, fd, hold_fd, reply, err);
 	case PROTO_T_REGION_UNREGISTER:
 		if (attach_unregister(hf->ag, conn_peer(c), req, err))
 			return -1;
@@ -160,7 +174,7 @@ static ssize_t on_raw(struct conn *c, const uint8_t *buf, size_t len, bool eof)
 				PEER_FIELDS(c), LF_UINT("bytes", len));
 		return (ssize_t)len;
 	}
-	if (!hf->session) {
+	if (!hf->session || hf->mig) {
 		pr_warn(&hf->ag->log, "Firecracker handshake on the general socket refused: "
 				      "it needs a restore session socket", PEER_FIELDS(c));
 		return -1;
@@ -219,7 +233,8 @@ static const struct conn_ops handoff_ops = {
 	.closed = on_close,
 };
 
-struct srv *handoff_start(struct agent *ag, const char *path, struct restore *session)
+static struct srv *start(struct agent *ag, const char *path, struct restore *session,
+			 struct mig *m)
 {
 	struct handoff *hf = calloc(1, sizeof(*hf));
 	struct srv_cfg cfg = {
@@ -227,7 +242,7 @@ struct srv *handoff_start(struct agent *ag, const char *path, struct restore *se
 		.path = path,
 		.mode = 0666,
 		/* session sockets live in the state directory, locked already */
-		.lock = !session,
+		.lock = !session && !m,
 		.max_clients = ag->opts.max_clients,
 		.stall_timeout_ms = ag->opts.stall_timeout_ms,
 		.max_fds = CONN_MAX_FDS,
@@ -242,10 +257,22 @@ struct srv *handoff_start(struct agent *ag, const char *path, struct restore *se
 		return NULL;
 	hf->ag = ag;
 	hf->session = session;
+	hf->mig = m;
 	srv = srv_start(&ag->loop, &ag->log, ag->hub, &cfg);
 	if (!srv)
 		free(hf);
 	return srv;
+}
+
+struct srv *handoff_start(struct agent *ag, const char *path, struct restore *session)
+{
+	return start(ag, path, session, NULL);
+}
+
+/* A migration's session socket: the destination workload attaches here by region name. */
+struct srv *handoff_start_migration(struct agent *ag, const char *path, struct mig *m)
+{
+	return start(ag, path, NULL, m);
 }
 
 void handoff_stop(struct srv *srv)

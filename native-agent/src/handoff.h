@@ -12,8 +12,10 @@
 struct agent;
 struct srv;
 struct restore;
+struct mig;
 
 struct srv *handoff_start(struct agent *ag, const char *path, struct restore *session);
+struct srv *handoff_start_migration(struct agent *ag, const char *path, struct mig *m);
 void handoff_stop(struct srv *srv);
 
 #endif /* FAULTLINE_HANDOFF_H */

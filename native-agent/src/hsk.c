@@ -100,12 +100,15 @@ static int parse_modes(json_t *modes, unsigned *out, char *why, size_t why_len)
  * region_register (PROTOCOL.md §2.1).  name: 1-127 bytes (default
  * "region"); labels: object of strings; start, length, page_size:
  * integers, page aligned; modes: known, no repeats; features: integer;
- * resume_id: null or a UUID.  Unknown fields are ignored.
+ * resume_id: null or a UUID; hold_uffd: boolean, true only with the "wp"
+ * mode (the second descriptor is the hold uffd), hold_features: integer.
+ * Unknown fields are ignored.
  */
 int hsk_parse_register(json_t *req, uint32_t base_page, struct hsk_register *out, char *why,
 		       size_t why_len)
 {
 	json_t *name = json_object_get(req, "name"), *resume = json_object_get(req, "resume_id");
+	json_t *hold;
 	uint64_t ps;
 
 	memset(out, 0, sizeof(*out));
@@ -130,6 +133,14 @@ int hsk_parse_register(json_t *req, uint32_t base_page, struct hsk_register *out
 	if (check_range(out->start, out->length, ps, why, why_len))
 		return -1;
 	if (parse_modes(json_object_get(req, "modes"), &out->modes, why, why_len))
+		return -1;
+	hold = json_object_get(req, "hold_uffd");
+	if (hold && !json_is_boolean(hold))
+		FAIL("\"hold_uffd\" must be true or false");
+	out->hold = json_is_true(hold);
+	if (out->hold && !(out->modes & REGION_MODE_WP))
+		FAIL("\"hold_uffd\" needs the \"wp\" mode");
+	if (get_u64(req, "hold_features", false, &out->hold_features, why, why_len) < 0)
 		return -1;
 	if (resume && !json_is_null(resume)) {
 		if (!json_is_string(resume) || !jx_uuid_valid(json_string_value(resume)))

@@ -33,6 +33,8 @@ struct hsk_register {
 	uint32_t page_size;
 	unsigned modes;     /* REGION_MODE_* */
 	uint64_t features;
+	bool hold;              /* a second uffd, the hold uffd, comes with it */
+	uint64_t hold_features;
 	bool resume;
 	char resume_id[JX_UUID_LEN + 1];
 };

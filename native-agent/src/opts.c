@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "opts.h"
+#include "pchan.h"
 #include "proto.h"
 
 #define DEFAULT_MAX_CLIENTS 64
@@ -36,6 +37,7 @@ enum {
 	OPT_WORKERS,
 	OPT_SPIN_US,
 	OPT_POPULATE_CHUNK,
+	OPT_PAGE_CHANNEL_LISTEN,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +54,7 @@ static const struct option long_opts[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "spin-us", required_argument, NULL, OPT_SPIN_US },
 	{ "populate-chunk-pages", required_argument, NULL, OPT_POPULATE_CHUNK },
+	{ "page-channel-listen", required_argument, NULL, OPT_PAGE_CHANNEL_LISTEN },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -87,6 +90,9 @@ static void usage(FILE *f)
 		"                           sleeps; adapts below it, 0 never spins (default: %d)\n"
 		"  --populate-chunk-pages N largest install of the background populator between\n"
 		"                           two looks at pending faults (default: %d)\n"
+		"  --page-channel-listen HOST:PORT\n"
+		"                           accept migrations' page channels here (TCP; port 0\n"
+		"                           picks one, see migration_in); default: none\n"
 		"  -V, --version            print version and protocol version, then exit\n"
 		"  -h, --help               print this help, then exit\n"
 		"\n"
@@ -307,6 +313,19 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 					&o->populate_chunk_pages, err))
 				goto usage_error;
 			break;
+		case OPT_PAGE_CHANNEL_LISTEN: {
+			char host[256];
+			uint16_t port;
+
+			if (pchan_parse_addr(optarg, host, sizeof(host), &port)) {
+				fprintf(err, AGENT_NAME ": --page-channel-listen: '%s' is not HOST:PORT\n",
+					optarg);
+				goto usage_error;
+			}
+			if (replace(&o->page_channel_listen, optarg))
+				goto nomem;
+			break;
+		}
 		case OPT_STATE_DIR:
 			if (!*optarg) {
 				fprintf(err, AGENT_NAME ": --state-dir: empty path\n");
@@ -384,6 +403,8 @@ void opts_fini(struct opts *o)
 	free(o->state_dir);
 	free(o->log_file);
 	free(o->handoff_socket);
+	free(o->page_channel_listen);
+	o->page_channel_listen = NULL;
 	o->socket_path = o->state_dir = o->log_file = o->handoff_socket = NULL;
 	for (unsigned i = 0; i < o->n_image_dirs; i++)
 		free(o->image_dirs[i]);

@@ -33,6 +33,8 @@ struct opts {
 	unsigned workers;
 	unsigned spin_us;
 	unsigned populate_chunk_pages;
+	/* page channel (PROTOCOL.md §3) */
+	char *page_channel_listen; /* NULL: no listener */
 };
 
 enum opts_action {

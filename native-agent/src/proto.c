@@ -192,6 +192,7 @@ const char *proto_err_code(enum proto_err err)
 		[PROTO_E_NOT_FOUND] = "NOT_FOUND",
 		[PROTO_E_CONFLICT] = "CONFLICT",
 		[PROTO_E_PERMISSION_DENIED] = "PERMISSION_DENIED",
+		[PROTO_E_UNAVAILABLE] = "UNAVAILABLE",
 	};
 
 	if ((unsigned)err >= sizeof(codes) / sizeof(codes[0]))
@@ -228,6 +229,26 @@ const char *proto_type_name(uint8_t type)
 		return "region_unregister";
 	case PROTO_T_REGION_DETACHED:
 		return "region_detached";
+	case PROTO_T_REGION_MIGRATED:
+		return "region_migrated";
+	case PROTO_T_MIGRATION_IN:
+		return "migration_in";
+	case PROTO_T_MIGRATION_OUT:
+		return "migration_out";
+	case PROTO_T_MIGRATION_GET:
+		return "migration_get";
+	case PROTO_T_MIGRATION_LIST:
+		return "migration_list";
+	case PROTO_T_MIGRATION_SWITCHOVER:
+		return "migration_switchover";
+	case PROTO_T_MIGRATION_PAUSE:
+		return "migration_pause";
+	case PROTO_T_MIGRATION_RESUME:
+		return "migration_resume";
+	case PROTO_T_MIGRATION_CANCEL:
+		return "migration_cancel";
+	case PROTO_T_MIGRATION_DELETE:
+		return "migration_delete";
 	}
 	return NULL;
 }

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bitmap.h"
 #include "image.h"
@@ -24,6 +25,7 @@ struct region *region_new(const char *id, const char *name, json_t *labels, uint
 		memcpy(r->id, id, JX_UUID_LEN + 1);
 	else if (jx_uuid_new(r->id))
 		goto free_region;
+	r->ctl.mig_track_fd = r->ctl.mig_hold_fd = -1;
 	r->name = strdup(name);
 	if (!r->name)
 		goto free_region;
@@ -114,6 +116,10 @@ void region_put(struct region *r)
 	if (!r || --r->ctl.refs)
 		return;
 	region_free_maps(r);
+	if (r->ctl.mig_track_fd >= 0)
+		close(r->ctl.mig_track_fd);
+	if (r->ctl.mig_hold_fd >= 0)
+		close(r->ctl.mig_hold_fd);
 	image_put(r->image);
 	free(r->image_path);
 	json_decref(r->labels);
@@ -370,6 +376,10 @@ void region_table_detached(struct region_table *t, struct region *r)
 	struct region **pp, **oldest = NULL;
 
 	region_free_maps(r);
+	if (r->ctl.mig_track_fd >= 0)
+		close(r->ctl.mig_track_fd);
+	if (r->ctl.mig_hold_fd >= 0)
+		close(r->ctl.mig_hold_fd);
 	image_put(r->image);
 	r->image = NULL;
 	if (++t->n_detached <= REGION_KEEP_DETACHED)

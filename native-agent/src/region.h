@@ -89,6 +89,7 @@ struct region_ctl {
 	uint64_t populated;        /* pages installed by region_detach */
 	uint64_t replayed;         /* pages installed by working-set replay */
 	bool complete;
+	int mig_track_fd, mig_hold_fd; /* copies of a hold-capable region's uffds, -1: none */
 };
 
 struct region {
@@ -104,6 +105,9 @@ struct region {
 	uint32_t page_size;
 	unsigned modes;
 	uint64_t features;
+	bool hold;                /* came with a hold uffd (PROTOCOL.md §2.1) */
+	uint64_t hold_features;
+	bool resumed;             /* registered again after an agent restart */
 	enum region_source source;
 	enum region_kind kind;
 	struct image *image;      /* released when the region is detached */

@@ -24,6 +24,7 @@ struct ufd *ufd_new(struct worker *w, int fd, int pidfd, pid_t pid)
 		return NULL;
 	u->w = w;
 	u->fd = fd;
+	u->hold_fd = -1;
 	u->pidfd = pidfd;
 	u->pid = pid;
 	u->tag = (struct fault_tag){ .kind = TAG_UFD, .u = u };
@@ -36,6 +37,8 @@ void ufd_free(struct ufd *u)
 {
 	if (u->fd >= 0)
 		close(u->fd);
+	if (u->hold_fd >= 0)
+		close(u->hold_fd);
 	if (u->pidfd >= 0)
 		close(u->pidfd);
 	free(u->regs);

@@ -30,7 +30,8 @@ struct ufd {
 	struct ufd *next;
 	struct worker *w;
 	int fd;
-	int pidfd; /* -1: owner unknown (forked child) */
+	int hold_fd; /* the hold uffd of a write-protect-managed region, or -1 */
+	int pidfd;   /* -1: owner unknown (forked child) */
 	pid_t pid;
 	struct fault_tag tag, pid_tag;
 	struct region **regs;

@@ -71,6 +71,26 @@ static const struct t_case cases[] = {
 	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
 
+	{ "track/two_uffds", t_track_two_uffds, T_NEEDS_UFFD },
+	{ "track/dirty_exact_async", t_track_dirty_exact_async, T_NEEDS_UFFD },
+	{ "track/dirty_exact_hold", t_track_dirty_exact_hold, T_NEEDS_UFFD },
+	{ "track/move_forgets_and_wakes", t_track_move_forgets_and_wakes, T_NEEDS_UFFD },
+	{ "track/reset_recovers", t_track_reset_recovers, T_NEEDS_UFFD },
+	{ "track/soft_dirty_probe", t_track_soft_dirty_probe, 0 },
+	{ "hold/consistent_cut", t_hold_consistent_cut, T_NEEDS_UFFD },
+	{ "hold/rounds_converge", t_hold_rounds_converge, T_NEEDS_UFFD },
+
+	{ "pchan/golden_bytes", t_pchan_golden, 0 },
+	{ "pchan/malformed", t_pchan_malformed, 0 },
+	{ "pchan/auth", t_pchan_auth, 0 },
+	{ "mig/byte_for_byte", t_mig_byte_for_byte, T_NEEDS_UFFD },
+	{ "mig/cut_and_resume", t_mig_cut_and_resume, T_NEEDS_UFFD },
+	{ "mig/wrong_secret", t_mig_wrong_secret, T_NEEDS_UFFD },
+	{ "mig/malformed_refused", t_mig_malformed_refused, T_NEEDS_UFFD },
+	{ "mig/request_out_of_range_and_cancel", t_mig_request_out_of_range, T_NEEDS_UFFD },
+	{ "mig/source_agent_killed_gives_writers_back", t_mig_source_agent_killed, T_NEEDS_UFFD },
+	{ "mig_long/byte_for_byte_256m", t_mig_byte_for_byte_256m, T_NEEDS_UFFD | T_LONG },
+
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
 	{ "restore/two_threads", t_restore_two_threads, T_NEEDS_UFFD },
@@ -389,6 +409,8 @@ int main(int argc, char **argv)
 
 		if (!selected(c->name, filters, n_filters))
 			continue;
+		if ((c->needs & T_LONG) && !n_filters)
+			continue; /* make check-long */
 		printf("[ RUN  ] %s\n", c->name);
 		t0 = now_ms();
 		why = missing_reason(&env, c->needs);

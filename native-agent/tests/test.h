@@ -16,6 +16,7 @@
 /* required features */
 #define T_NEEDS_UFFD (1u << 0) /* a userfaultfd can be created */
 #define T_NEEDS_ROOT (1u << 1) /* setuid() to another user is possible */
+#define T_LONG (1u << 2)       /* minutes or large memory: only when a filter names it */
 
 enum t_result {
 	T_PASS = 0,
@@ -65,6 +66,18 @@ void t_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 	} while (0)
 
 #define CHECK_OK(expr) CHECKF((expr) == 0, "%s failed", #expr)
+
+/* test_mig.c */
+int t_pchan_golden(const struct t_env *env);
+int t_pchan_malformed(const struct t_env *env);
+int t_pchan_auth(const struct t_env *env);
+int t_mig_byte_for_byte(const struct t_env *env);
+int t_mig_byte_for_byte_256m(const struct t_env *env);
+int t_mig_cut_and_resume(const struct t_env *env);
+int t_mig_wrong_secret(const struct t_env *env);
+int t_mig_malformed_refused(const struct t_env *env);
+int t_mig_request_out_of_range(const struct t_env *env);
+int t_mig_source_agent_killed(const struct t_env *env);
 
 /* test_proto.c */
 int t_proto_golden_bytes(const struct t_env *env);
@@ -133,6 +146,16 @@ int t_session_detach_populates(const struct t_env *env);
 int t_session_working_set_replay(const struct t_env *env);
 int t_session_agent_killed(const struct t_env *env);
 int t_session_commands(const struct t_env *env);
+
+/* test_track.c */
+int t_track_two_uffds(const struct t_env *env);
+int t_track_dirty_exact_async(const struct t_env *env);
+int t_track_dirty_exact_hold(const struct t_env *env);
+int t_track_move_forgets_and_wakes(const struct t_env *env);
+int t_track_reset_recovers(const struct t_env *env);
+int t_track_soft_dirty_probe(const struct t_env *env);
+int t_hold_consistent_cut(const struct t_env *env);
+int t_hold_rounds_converge(const struct t_env *env);
 
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);

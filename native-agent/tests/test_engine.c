@@ -226,7 +226,7 @@ int t_engine_threaded_restore(const struct t_env *env)
 
 	(void)env;
 	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 1, AROUND));
-	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, -1, getpid(), &f.r, 1));
 	for (uint64_t p = 0; p < PAGES; p++) {
 		bad = content_check(SEED, p, f.mem + p * CONTENT_PAGE);
 		CHECKF(!bad, "page %llu differs at byte %zu", (unsigned long long)p, bad - 1);
@@ -263,7 +263,7 @@ int t_engine_hugetlb_remove(const struct t_env *env)
 	(void)env;
 	CHECK_OK(h_hugepages(4));
 	CHECK_OK(setup_mem(&f, 4 * huge, 1, 1, MAP_HUGETLB, (uint32_t)huge));
-	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, -1, getpid(), &f.r, 1));
 	for (uint64_t p = 0; p < 2 * huge / CONTENT_PAGE; p += 97)
 		CHECK(content_check(SEED, p, f.mem + p * CONTENT_PAGE) == 0);
 	CHECK_OK(madvise(f.mem, huge, MADV_DONTNEED));
@@ -311,7 +311,7 @@ int t_engine_partial_remap(const struct t_env *env)
 
 	(void)env;
 	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 1, 1));
-	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, -1, getpid(), &f.r, 1));
 	CHECK(content_check(SEED, 0, f.mem) == 0);
 	CHECK(content_check(SEED, FIRST + 1, f.mem + (FIRST + 1) * CONTENT_PAGE) == 0);
 	dst = mmap(NULL, N * CONTENT_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -348,7 +348,7 @@ int t_engine_fork_adopted(const struct t_env *env)
 	(void)env;
 	extra_features = UFFD_FEATURE_EVENT_FORK;
 	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 1, 1));
-	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, getpid(), &f.r, 1));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, -1, getpid(), &f.r, 1));
 	CHECK(content_check(SEED, 1, f.mem + CONTENT_PAGE) == 0);
 	fflush(NULL);
 	pid = fork();

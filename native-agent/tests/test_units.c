@@ -50,6 +50,15 @@ int t_unit_register_payload(const struct t_env *env)
 		  "\"resume_id\":\"0B0F6C1E-6A4E-4A53-9F59-2F1C3C9E1A77\"}", "resume_id" },
 		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"],"
 		  "\"features\":\"all\"}", "\"features\"" },
+		/* the hold uffd (snapshots) */
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"wp\"],"
+		  "\"hold_uffd\":true,\"hold_features\":8264}", NULL },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"],"
+		  "\"hold_uffd\":true}", "needs the \"wp\" mode" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"wp\"],"
+		  "\"hold_uffd\":1}", "\"hold_uffd\"" },
+		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"wp\"],"
+		  "\"hold_uffd\":true,\"hold_features\":-1}", "\"hold_features\"" },
 	};
 
 	(void)env;
@@ -67,7 +76,9 @@ int t_unit_register_payload(const struct t_env *env)
 			CHECKF(ret < 0 && strstr(why, cases[i].error), "case %zu: \"%s\"", i, why);
 		if (i == 1)
 			CHECK(hr.modes == (REGION_MODE_MISSING | REGION_MODE_WP) && hr.resume &&
-			      hr.page_size == 2097152 && !strcmp(hr.name, "n"));
+			      hr.page_size == 2097152 && !strcmp(hr.name, "n") && !hr.hold);
+		if (!cases[i].error && strstr(cases[i].json, "hold_uffd"))
+			CHECK(hr.hold && hr.hold_features == 8264);
 		json_decref(req);
 	}
 	return T_PASS;

@@ -15,14 +15,18 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.ContextConfiguration;
 import org.springframework.test.context.DynamicPropertySource;
 
 /**
  * Base of the end-to-end tests: the whole service on a random port with its real embedded
  * agent and a real H2 file database in a fresh data directory. Every subclass shares one
- * application context (and so one agent), started once per test run.
+ * application context (and so one agent), started once per test run. With
+ * {@code -Dfaultline.test.database=postgresql} the database is a fresh one on the throwaway
+ * PostgreSQL server instead ({@link TestDatabase}).
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@ContextConfiguration(initializers = TestDatabase.class)
 public abstract class ServiceTest {
 
     protected static final Path DATA_DIR = createDataDir();

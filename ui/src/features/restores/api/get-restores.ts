@@ -15,6 +15,6 @@ export function useRestores() {
     queryFn: ({ signal }) => getRestores(signal),
     // Progress moves without events while pages stream in: poll while a session is filling.
     refetchInterval: (query) =>
-      query.state.data?.some((session) => session.state === 'WAITING' || session.state === 'ACTIVE') ? 2_000 : 10_000,
+      query.state.data?.some((session) => session.state === 'REQUESTED' || session.state === 'WAITING' || session.state === 'ACTIVE') ? 2_000 : 10_000,
   });
 }

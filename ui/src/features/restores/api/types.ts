@@ -1,4 +1,4 @@
-export type RestoreState = 'WAITING' | 'ACTIVE' | 'COMPLETE' | 'FAILED' | 'CLOSED';
+export type RestoreState = 'REQUESTED' | 'WAITING' | 'ACTIVE' | 'COMPLETE' | 'FAILED' | 'CLOSED';
 
 export type RestoreSession = {
   id: string;

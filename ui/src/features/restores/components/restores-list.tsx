@@ -16,6 +16,7 @@ import { isOpen, type RestoreSession, type RestoreState } from '../api/types';
 import { SocketHandoff } from './socket-handoff';
 
 const tones: Record<RestoreState, BadgeTone> = {
+  REQUESTED: 'neutral',
   WAITING: 'info',
   ACTIVE: 'warn',
   COMPLETE: 'ok',

@@ -18,6 +18,9 @@ from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
 API_PREFIX = '/api/v1'
+MERGE_PATCH = 'application/merge-patch+json'
+# The largest page the list endpoints serve; fewer round trips when a module reads a whole list.
+MAX_PAGE_SIZE = 500
 PROBLEM_TYPE_BASE = 'https://faultline.dev/problems/'
 USER_AGENT = 'faultline.memory-ansible'
 
@@ -145,11 +148,11 @@ class FaultlineClient(object):
         self.validate_certs = module.params['validate_certs']
         self.timeout = module.params['timeout']
 
-    def request(self, method, path, body=None, query=None, if_match=None):
+    def request(self, method, path, body=None, query=None, if_match=None, content_type='application/json'):
         """Sends one request; returns an ApiResponse for 2xx, raises FaultlineError otherwise.
 
-        body is sent as JSON; if_match sends an ETag back so a concurrent change is a 412
-        rather than a lost update.
+        body is sent as JSON (content_type says which kind, e.g. MERGE_PATCH); if_match sends an
+        ETag back so a concurrent change is a 412 rather than a lost update.
         """
         url = self.base_url + path
         if query:
@@ -161,7 +164,7 @@ class FaultlineClient(object):
         data = None
         if body is not None:
             data = json.dumps(body)
-            headers['Content-Type'] = 'application/json'
+            headers['Content-Type'] = content_type
         if if_match is not None:
             headers['If-Match'] = if_match
         try:
@@ -220,5 +223,30 @@ class FaultlineClient(object):
     def patch(self, path, body, if_match=None):
         return self.request('PATCH', path, body=body, if_match=if_match)
 
-    def delete(self, path, if_match=None):
-        return self.request('DELETE', path, if_match=if_match)
+    def merge_patch(self, path, body, if_match=None):
+        """PATCH with an RFC 7396 JSON merge patch: members replace, null removes, objects merge."""
+        return self.request('PATCH', path, body=body, if_match=if_match, content_type=MERGE_PATCH)
+
+    def delete(self, path, if_match=None, query=None):
+        return self.request('DELETE', path, if_match=if_match, query=query)
+
+    def get_items(self, path, query=None, limit=None):
+        """Every item of a paged list ({items, page, size, totalItems, totalPages}), in the service's order.
+
+        Reads page after page until the last one, or until limit items are in hand. Items added or
+        removed while the pages are read may shift an item into a page already read or out of
+        one not yet read; a module that must not miss one filters on the server instead.
+        """
+        query = dict(query or {})
+        size = MAX_PAGE_SIZE if limit is None else max(1, min(limit, MAX_PAGE_SIZE))
+        items = []
+        page = 0
+        while True:
+            query.update(page=page, size=size)
+            body = self.get(path, query=query).body or {}
+            items.extend(body.get('items') or [])
+            if limit is not None and len(items) >= limit:
+                return items[:limit]
+            page += 1
+            if page >= (body.get('totalPages') or 0):
+                return items

@@ -15,9 +15,22 @@ differs and never in check mode, and keeps the before/after pair for diff mode:
 
 import copy
 
+from ansible_collections.faultline.memory.plugins.module_utils.api import FaultlineError
+
 
 def _same(current, desired):
     return current == desired
+
+
+def differences(current, desired, equal=None):
+    """ResourceState.differences() for any version of a resource, e.g. one read again after a 412."""
+    equal = equal or {}
+    current = current or {}
+    return dict(
+        (field, (current.get(field), value))
+        for field, value in desired.items()
+        if value is not None and not equal.get(field, _same)(current.get(field), value)
+    )
 
 
 class ResourceState(object):
@@ -48,13 +61,7 @@ class ResourceState(object):
         equal maps a field to a function(current, desired) for values that are equal without
         being ==, e.g. two spellings of one instant.
         """
-        equal = equal or {}
-        current = self.current or {}
-        return dict(
-            (field, (current.get(field), value))
-            for field, value in desired.items()
-            if value is not None and not equal.get(field, _same)(current.get(field), value)
-        )
+        return differences(self.current, desired, equal)
 
     def present(self, desired, create, update=None, delete=None, immutable=(), replace=False, replace_hint=None,
                 equal=None):
@@ -121,6 +128,24 @@ class ResourceState(object):
         result = dict(changed=self.changed, diff=dict(before=self.before, after=self.after))
         result.update(extra)
         return result
+
+
+def write_if_match(write, resource, etag, reread):
+    """Writes with If-Match, and once more on a 412; returns the resource afterwards.
+
+    write(resource, etag) works out what to change in resource, sends it with If-Match: etag and
+    returns the resource afterwards (or resource itself when nothing needs changing). A 412
+    means someone changed the resource since it was read: reread() returns (resource, etag)
+    anew and write runs once more against that, so a task only overwrites the fields it
+    declares and never a change it has not seen. A second 412 fails the task.
+    """
+    try:
+        return write(resource, etag)
+    except FaultlineError as e:
+        if e.status != 412:
+            raise
+    resource, etag = reread()
+    return write(resource, etag)
 
 
 def _show_value(value):

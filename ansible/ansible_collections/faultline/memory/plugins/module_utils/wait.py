@@ -29,14 +29,17 @@ class WaitError(FaultlineError):
         return result
 
 
-def wait_for(poll, done, timeout, what, failed=None, describe=None, interval=2.0, clock=time.monotonic,
-             sleep=time.sleep):
+def wait_for(poll, done, timeout, what, failed=None, describe=None, interval=2.0, clock=None, sleep=None):
     """Calls poll() until done(state) holds and returns that state.
 
     failed(state) returns a message when the job can no longer get there (stop at once rather
     than wait for the timeout). The deadline is measured with a monotonic clock, and the last
-    sleep is cut short so a wait never overshoots it by more than one poll.
+    sleep is cut short so a wait never overshoots it by more than one poll. clock and sleep
+    default to this module's time.monotonic and time.sleep, looked up at each call so that a
+    module's unit tests can replace the time here.
     """
+    clock = clock or time.monotonic
+    sleep = sleep or time.sleep
     describe = describe or repr
     deadline = clock() + timeout
     while True:

@@ -7,6 +7,8 @@ did not expect, so a test also proves which writes a module does *not* make.
 
 run_module() runs a module's main() the way Ansible does -- arguments in, one JSON document
 out on stdout, exit status -- so no_log masking and argument validation are the real ones.
+While it runs, module_utils/wait.py sees a FakeTime: a module waiting for a job polls the
+scripted service without sleeping, and a timeout comes after the polls that fit into it.
 """
 
 import contextlib
@@ -125,6 +127,21 @@ class ScriptedApi(object):
                                  % ', '.join('%s %s' % (r.method, r.path) for r in self.pending))
 
 
+class FakeTime(object):
+    """Stands in for the time module in module_utils/wait.py: time passes only when the code sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def patch_api(api):
     """Routes module_utils/api.py's HTTP through the scripted api."""
     return mock.patch('ansible_collections.faultline.memory.plugins.module_utils.api.open_url', api)
@@ -143,10 +160,14 @@ def module_args(args, check_mode=False, diff=False):
     return to_bytes(json.dumps(dict(ANSIBLE_MODULE_ARGS=full)))
 
 
-def run_module(main, args, api, check_mode=False, diff=False):
-    """Runs a module's main() against a scripted api; returns its result (with 'failed' when it failed)."""
+def run_module(main, args, api, check_mode=False, diff=False, clock=None):
+    """Runs a module's main() against a scripted api; returns its result (with 'failed' when it failed).
+
+    clock is the FakeTime the module's waits see (a new one unless given, to look at its sleeps).
+    """
     stdout = io.StringIO()
     with patch_api(api), \
+            mock.patch('ansible_collections.faultline.memory.plugins.module_utils.wait.time', clock or FakeTime()), \
             mock.patch.object(basic, '_ANSIBLE_ARGS', module_args(args, check_mode, diff)), \
             contextlib.redirect_stdout(stdout):
         status = None

@@ -6,8 +6,13 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
 
-/** @param retention how long events are kept; older ones are deleted once an hour */
+/**
+ * @param retention how long events are kept; older ones are deleted once an hour
+ * @param pollInterval how often the event stream looks for events of other instances; on
+ *     PostgreSQL a notification wakes it at once, so this is only the safety net there
+ */
 @ConfigurationProperties("faultline.events")
 @Validated
-public record EventProperties(@NotNull @DefaultValue("14d") Duration retention) {
+public record EventProperties(@NotNull @DefaultValue("14d") Duration retention,
+        @NotNull @DefaultValue("250ms") Duration pollInterval) {
 }

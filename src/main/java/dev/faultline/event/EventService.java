@@ -10,14 +10,19 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import net.javacrumbs.shedlock.spring.annotation.SchedulerLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.data.domain.Limit;
 import org.springframework.http.MediaType;
+import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionTemplate;
 import org.springframework.transaction.support.TransactionSynchronization;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
@@ -26,14 +31,15 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Records events and streams them to subscribers. The stream tails the event table rather
  * than an in-memory queue, so a subscriber connected to any service instance sees the events
- * of every node sharing the database, and a reconnecting client resumes from its last id.
+ * of every node sharing the database, and a reconnecting client resumes from its last id. On
+ * PostgreSQL every published event also sends a NOTIFY that wakes the tailer of every instance
+ * ({@link EventNotifications}), so events of other instances arrive without the poll's delay.
  */
 @Service
 public class EventService implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(EventService.class);
     private static final int BATCH = 500;
-    private static final Duration POLL = Duration.ofMillis(250);
     private static final Duration HEARTBEAT = Duration.ofSeconds(15);
 
     private final EventRepository events;
@@ -44,9 +50,18 @@ public class EventService implements SmartLifecycle {
     private final List<SseEmitter> subscribers = new CopyOnWriteArrayList<>();
     private volatile ScheduledExecutorService tailer;
     private volatile long lastBroadcast;
+    private final JdbcTemplate jdbc;
+    private final TransactionTemplate tx;
+    /** Null on databases without LISTEN/NOTIFY (H2). */
+    private final EventNotifications notifications;
 
-    EventService(EventRepository events, EventProperties eventProperties, Clock clock, FaultlineProperties properties) {
+    EventService(EventRepository events, EventProperties eventProperties, Clock clock, FaultlineProperties properties,
+            DataSource dataSource, PlatformTransactionManager transactions) {
         this.events = events;
+        this.tx = new TransactionTemplate(transactions);
+        this.jdbc = new JdbcTemplate(dataSource);
+        this.notifications = EventNotifications.supported(dataSource)
+                ? new EventNotifications(dataSource, this::wake) : null;
         this.properties = eventProperties;
         this.clock = clock;
         this.node = properties.nodeName();
@@ -60,6 +75,10 @@ public class EventService implements SmartLifecycle {
     public void publish(String kind, String subjectType, Object subjectId, String message, Map<String, ?> data) {
         events.save(new Event(clock.instant(), node, kind, subjectType, String.valueOf(subjectId), message,
                 data == null || data.isEmpty() ? null : JSON.writeValueAsString(data)));
+        if (notifications != null) {
+            // in the event's transaction: PostgreSQL delivers it when (and only if) that commits
+            jdbc.queryForList("SELECT pg_notify(?, '')", EventNotifications.CHANNEL);
+        }
         if (TransactionSynchronizationManager.isSynchronizationActive()) {
             TransactionSynchronizationManager.registerSynchronization(new TransactionSynchronization() {
                 @Override
@@ -70,11 +89,16 @@ public class EventService implements SmartLifecycle {
         }
     }
 
-    /** Deletes events older than {@code faultline.events.retention}; returns how many. */
+    /**
+     * Deletes events older than {@code faultline.events.retention}; returns how many. A cluster-wide
+     * duty: one instance prunes, at most once every 50 minutes however many share the database
+     * (boxed: ShedLock answers null on the instances that skip it).
+     */
     @Scheduled(fixedDelayString = "PT1H", initialDelayString = "PT1M")
-    @Transactional
-    public long prune() {
-        long deleted = events.deleteByOccurredAtBefore(clock.instant().minus(properties.retention()));
+    @SchedulerLock(name = "event-prune", lockAtMostFor = "PT55M", lockAtLeastFor = "PT50M")
+    public Long prune() {
+        // a transaction of its own inside the lock, whose row commits on its own
+        long deleted = tx.execute(status -> events.deleteByOccurredAtBefore(clock.instant().minus(properties.retention())));
         if (deleted > 0) {
             log.info("deleted {} events older than {}", deleted, properties.retention());
         }
@@ -175,13 +199,29 @@ public class EventService implements SmartLifecycle {
             thread.setDaemon(true);
             return thread;
         });
-        t.scheduleWithFixedDelay(this::tail, POLL.toMillis(), POLL.toMillis(), TimeUnit.MILLISECONDS);
+        long poll = properties.pollInterval().toMillis();
+        t.scheduleWithFixedDelay(this::tail, poll, poll, TimeUnit.MILLISECONDS);
         t.scheduleWithFixedDelay(this::heartbeat, HEARTBEAT.toMillis(), HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
         tailer = t;
+        if (notifications != null) {
+            notifications.start();
+        }
+    }
+
+    /** Whether events of other instances wake the stream at once (PostgreSQL LISTEN/NOTIFY) rather than by polling. */
+    public boolean notified() {
+        return notifications != null && notifications.listening();
+    }
+
+    long lastBroadcast() {
+        return lastBroadcast;
     }
 
     @Override
     public void stop() {
+        if (notifications != null) {
+            notifications.stop();
+        }
         ScheduledExecutorService t = tailer;
         tailer = null;
         if (t != null) {

@@ -42,6 +42,10 @@ class Node {
     @Column(name = "registered_at", nullable = false)
     private Instant registeredAt;
 
+    /** When the dead-node duty noticed the node stopped reporting; null while it reports. */
+    @Column(name = "down_since")
+    private Instant downSince;
+
     protected Node() {
     }
 
@@ -50,8 +54,11 @@ class Node {
         this.registeredAt = now;
     }
 
-    /** The managing instance reports its agent; a node taken over from another instance changes hands here. */
-    void heartbeat(String instance, AgentStatus agent, List<String> capabilities, Instant now) {
+    /**
+     * The managing instance reports its agent; a node taken over from another instance changes
+     * hands here. Answers whether the node was DOWN until now.
+     */
+    boolean heartbeat(String instance, AgentStatus agent, List<String> capabilities, Instant now) {
         this.instanceId = instance;
         this.pageChannel = agent.pageChannel();
         this.agentState = agent.state().name();
@@ -59,10 +66,32 @@ class Node {
         this.agentPid = agent.pid();
         this.capabilities = String.join(",", capabilities);
         this.lastHeartbeat = now;
+        boolean wasDown = downSince != null;
+        this.downSince = null;
+        return wasDown;
+    }
+
+    void markDown(Instant now) {
+        if (downSince != null) {
+            throw new IllegalStateException("node " + name + " is already DOWN since " + downSince);
+        }
+        downSince = now;
+    }
+
+    String name() {
+        return name;
+    }
+
+    Instant lastHeartbeat() {
+        return lastHeartbeat;
+    }
+
+    Instant downSince() {
+        return downSince;
     }
 
     NodeView view(String thisInstance, Instant now, Duration downAfter) {
-        boolean up = Duration.between(lastHeartbeat, now).compareTo(downAfter) <= 0;
+        boolean up = downSince == null && Duration.between(lastHeartbeat, now).compareTo(downAfter) <= 0;
         return new NodeView(name, thisInstance.equals(instanceId), up ? NodeView.State.UP : NodeView.State.DOWN,
                 lastHeartbeat, new NodeView.Agent(agentState, agentVersion, agentPid),
                 new NodeView.PageChannel(pageChannel),

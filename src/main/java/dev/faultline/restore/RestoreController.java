@@ -58,7 +58,12 @@ class RestoreController {
                 request.faultAroundPages() == null ? 16 : request.faultAroundPages(),
                 request.populateDelayMs() == null ? 1000 : request.populateDelayMs(),
                 request.workingSet() == null ? "auto" : request.workingSet()));
-        return ResponseEntity.created(URI.create("/api/v1/restores/" + created.id())).body(created);
+        URI location = URI.create("/api/v1/restores/" + created.id());
+        if (created.state() == RestoreState.REQUESTED) {
+            // the instance managing the node has not opened it yet: poll the session
+            return ResponseEntity.accepted().location(location).body(created);
+        }
+        return ResponseEntity.created(location).body(created);
     }
 
     @GetMapping

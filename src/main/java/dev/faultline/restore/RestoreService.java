@@ -9,6 +9,8 @@ import dev.faultline.agent.AgentRestore;
 import dev.faultline.agent.AgentState;
 import dev.faultline.agent.MessageType;
 import dev.faultline.event.EventService;
+import dev.faultline.node.NodeService;
+import dev.faultline.node.NodeView;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import java.io.IOException;
@@ -16,19 +18,28 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 import org.springframework.transaction.support.TransactionTemplate;
 
-/** Lazy-restore sessions on this node's agent. */
+/**
+ * Lazy-restore sessions on the agents of this instance's nodes. A session for a node another
+ * instance manages is recorded REQUESTED; that instance claims it within a second (its
+ * {@link #openRequested()} poller, FOR UPDATE SKIP LOCKED), checks the image on its host and
+ * has its agent open the socket, and the requesting call waits for that a few seconds.
+ */
 @Service
 public class RestoreService {
 
@@ -41,9 +52,14 @@ public class RestoreService {
     private final TransactionTemplate tx;
     private final EventService events;
     private final Map<UUID, AgentRestore> live = new ConcurrentHashMap<>();
+    private final NodeService nodes;
+    /** How long a request for another instance's node waits for that instance to open the session. */
+    private final Duration requestWait;
 
     RestoreService(RestoreRepository sessions, NodeAgents agents, Clock clock, FaultlineProperties faultline,
-            AgentProperties agentProperties, TransactionTemplate tx, EventService events) {
+            AgentProperties agentProperties, TransactionTemplate tx, EventService events, NodeService nodes) {
+        this.nodes = nodes;
+        this.requestWait = agentProperties.requestTimeout().multipliedBy(2).plusSeconds(1);
         this.sessions = sessions;
         this.events = events;
         this.agents = agents;
@@ -57,8 +73,15 @@ public class RestoreService {
             long populateDelayMs, String workingSet) {
     }
 
-    /** Checks the image, records the session, and has the agent open its handoff socket. */
+    /**
+     * Checks the image, records the session, and has the agent open its handoff socket; for a node
+     * another instance manages, records the request and waits for that instance (a view still
+     * REQUESTED when it did not answer in time).
+     */
     public RestoreView create(Options options) {
+        if (options.node() != null && agents.node(options.node()).isEmpty()) {
+            return request(options);
+        }
         Path image = checkImage(options.image());
         long size;
         try {
@@ -97,6 +120,74 @@ public class RestoreService {
         events.publish("restore.created", "restore", saved.id(), "restore session '" + saved.name() + "' of "
                 + image + " is waiting for a workload at " + created.socket(), Map.of("image", image.toString(), "size", size));
         return view(saved);
+    }
+
+    private RestoreView request(Options options) {
+        NodeView node = nodes.find(options.node()).orElseThrow(() -> new ApiException(ProblemKind.UNPROCESSABLE,
+                "node '" + options.node() + "' is not known: no service instance has reported it (GET /api/v1/nodes)"));
+        if (node.state() != NodeView.State.UP) {
+            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "node " + node.name() + " is DOWN (its instance last"
+                    + " reported at " + node.lastHeartbeat() + ")");
+        }
+        if (!Path.of(options.image()).isAbsolute()) {
+            throw new ApiException(ProblemKind.VALIDATION, "image must be an absolute path, not '" + options.image() + "'");
+        }
+        RestoreSession saved = sessions.save(RestoreSession.requested(node.name(), options.name(), options.labels(),
+                options.image(), options.faultAroundPages(), options.populateDelayMs(), options.workingSet(),
+                clock.instant()));
+        log.info("restore session {} '{}' requested for node {}, which another instance manages", saved.id(),
+                saved.name(), node.name());
+        long deadline = System.nanoTime() + requestWait.toNanos();
+        RestoreSession current = saved;
+        while (current.state() == RestoreState.REQUESTED && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
+            current = sessions.findById(saved.id()).orElse(current);
+        }
+        if (current.state() == RestoreState.FAILED) {
+            throw new ApiException(ProblemKind.UNPROCESSABLE, "node " + node.name() + " could not open the restore"
+                    + " session: " + current.error());
+        }
+        return view(current);
+    }
+
+    /** Opens the sessions requested through other instances for this instance's nodes. */
+    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    public void openRequested() {
+        List<String> mine = agents.all().stream().map(AgentClient::node).collect(Collectors.toList());
+        tx.executeWithoutResult(status -> {
+            for (RestoreSession session : sessions.claimRequested(mine)) {
+                openRequested(session);
+                sessions.save(session);
+            }
+        });
+    }
+
+    /** In the claiming transaction: the row stays locked while the agent opens the socket. */
+    private void openRequested(RestoreSession session) {
+        AgentClient agent = agents.node(session.node()).orElseThrow();
+        try {
+            Path image = checkImage(session.imagePath());
+            long size = Files.size(image);
+            if (size == 0) {
+                throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + image + " is empty");
+            }
+            AgentRestore created = agent.call(MessageType.RESTORE_CREATE, new AgentRestore.CreateRequest(
+                    session.id().toString(), session.name(), session.labels(), image.toString(), 0,
+                    session.faultAroundPages(), session.populateDelayMs(), session.workingSet()), AgentRestore.class);
+            session.openedAsRequested(image.toString(), size, created.socket());
+            live.put(session.id(), created);
+            log.info("restore session {} '{}' requested through another instance: hand memory over at {}",
+                    session.id(), session.name(), created.socket());
+            events.publish("restore.created", "restore", session.id(), "restore session '" + session.name() + "' of "
+                    + image + " is waiting for a workload at " + created.socket(),
+                    Map.of("image", image.toString(), "size", size));
+        } catch (ApiException | AgentException | IOException e) {
+            String reason = e instanceof AgentException ? "the agent refused the session: " + e.getMessage()
+                    : e.getMessage();
+            session.fail(reason);
+            events.publish("restore.failed", "restore", session.id(), "restore session '" + session.name()
+                    + "' is FAILED: " + reason, null);
+        }
     }
 
     @Transactional(readOnly = true)

@@ -82,6 +82,26 @@ class RestoreSession {
         this.createdAt = now;
     }
 
+    /** A session for another instance's node: that instance checks the image and opens it. */
+    static RestoreSession requested(String node, String name, Map<String, String> labels, String imagePath,
+            int faultAroundPages, long populateDelayMs, String workingSet, Instant now) {
+        RestoreSession session = new RestoreSession(node, name, labels, imagePath, 0, faultAroundPages,
+                populateDelayMs, workingSet, now);
+        session.state = RestoreState.REQUESTED;
+        return session;
+    }
+
+    /** The managing instance checked the requested image (now resolved) and its agent opened the socket. */
+    void openedAsRequested(String realImagePath, long size, String socketPath) {
+        if (state != RestoreState.REQUESTED) {
+            throw new IllegalStateException("restore session " + id + " is " + state + ", not REQUESTED");
+        }
+        imagePath = realImagePath;
+        imageSize = size;
+        socket = socketPath;
+        state = RestoreState.WAITING;
+    }
+
     /** The agent opened the session's socket. */
     void opened(String socketPath) {
         this.socket = socketPath;

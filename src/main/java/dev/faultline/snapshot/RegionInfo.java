@@ -2,11 +2,18 @@ package dev.faultline.snapshot;
 
 import java.util.Map;
 
-/** What snapshots need to know about a region: who it is and whether faults are served. */
-public record RegionInfo(String id, String name, Map<String, String> labels, State state) {
+/**
+ * What snapshots need to know about a region: who it is, whether faults are served, and the node
+ * whose agent holds it (its snapshot jobs run there; null when unknown).
+ */
+public record RegionInfo(String id, String name, Map<String, String> labels, State state, String node) {
 
     public RegionInfo {
         labels = Map.copyOf(labels);
+    }
+
+    public RegionInfo(String id, String name, Map<String, String> labels, State state) {
+        this(id, name, labels, state, null);
     }
 
     /** The agent's region states (native-agent/PROTOCOL.md §1.8). */

@@ -34,6 +34,6 @@ class RegionServiceDirectory implements RegionDirectory {
 
     private static RegionInfo info(RegionView region) {
         return new RegionInfo(region.id().toString(), region.name(), region.labels(),
-                RegionInfo.State.valueOf(region.state().name()));
+                RegionInfo.State.valueOf(region.state().name()), region.node());
     }
 }

@@ -37,6 +37,10 @@ class Snapshot {
     @Column(name = "region_id", nullable = false, length = 36)
     private String regionId;
 
+    /** The node of the region: only the instance managing it runs this snapshot's jobs. */
+    @Column(length = 64)
+    private String node;
+
     @Column(name = "region_name", nullable = false)
     private String regionName;
 
@@ -134,6 +138,7 @@ class Snapshot {
         }
         this.id = id;
         this.regionId = region.id();
+        this.node = region.node();
         this.regionName = region.name();
         this.regionLabels = region.labels();
         this.kind = kind;
@@ -244,6 +249,10 @@ class Snapshot {
 
     String regionId() {
         return regionId;
+    }
+
+    String node() {
+        return node;
     }
 
     String regionName() {

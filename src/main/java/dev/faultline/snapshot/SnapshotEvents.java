@@ -11,9 +11,10 @@ final class SnapshotEvents {
     private SnapshotEvents() {
     }
 
-    record TakeRequested(UUID snapshotId) {
+    /** @param node the node whose instance runs it (null: any) */
+    record TakeRequested(UUID snapshotId, String node) {
     }
 
-    record OperationRequested(UUID operationId) {
+    record OperationRequested(UUID operationId, String node) {
     }
 }

@@ -9,9 +9,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 import dev.faultline.event.EventService;
+import dev.faultline.node.LocalNodes;
 import java.util.Locale;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -20,6 +22,7 @@ import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.core.task.TaskRejectedException;
 import org.springframework.dao.OptimisticLockingFailureException;
+import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.PlatformTransactionManager;
 import org.springframework.transaction.TransactionDefinition;
@@ -34,6 +37,14 @@ import org.springframework.transaction.support.TransactionTemplate;
  * first step. A job interrupted by a restart is never left RUNNING: at start, RUNNING takes and
  * operations are marked FAILED ("interrupted by restart"), PENDING ones are started again, and
  * deletions are resumed (a DELETING snapshot is only ever deleted).
+ *
+ * <p>With several service instances on one database, a job belongs to the node of its snapshot's
+ * region and only the instance managing that node runs it: it starts the job right after the
+ * creating transaction commits when it is that instance, and every instance polls each second
+ * for PENDING jobs of its nodes (a job created through another instance). A runner claims the
+ * row with {@code SELECT … FOR UPDATE SKIP LOCKED} before moving it to RUNNING, so a second
+ * runner skips it instead of waiting. Restart recovery touches only this instance's nodes' jobs;
+ * the jobs of a node that stops reporting are failed by {@link SnapshotNodeDown}.
  */
 @Component
 class SnapshotJobs implements SmartInitializingSingleton {
@@ -51,11 +62,14 @@ class SnapshotJobs implements SmartInitializingSingleton {
     private final Executor executor;
     private final TransactionTemplate tx;
     private final EventService events;
+    private final LocalNodes localNodes;
+    /** Jobs submitted to the executor and not yet finished, so the poller does not queue them twice. */
+    private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
 
     SnapshotJobs(SnapshotRepository snapshots, SnapshotOperationRepository operations, SnapshotService service,
             SnapshotEngine engine, SnapshotProperties properties, Clock clock,
             @Qualifier("snapshotJobExecutor") Executor executor, PlatformTransactionManager transactions,
-            EventService events) {
+            EventService events, LocalNodes localNodes) {
         this.snapshots = snapshots;
         this.operations = operations;
         this.service = service;
@@ -65,18 +79,45 @@ class SnapshotJobs implements SmartInitializingSingleton {
         this.executor = executor;
         this.tx = new TransactionTemplate(transactions);
         this.events = events;
+        this.localNodes = localNodes;
         // Jobs may be started from a transaction's afterCommit, where a joined transaction would be the old one.
         this.tx.setPropagationBehavior(TransactionDefinition.PROPAGATION_REQUIRES_NEW);
     }
 
     @TransactionalEventListener
     void takeRequested(SnapshotEvents.TakeRequested event) {
-        submit("take " + event.snapshotId(), () -> take(event.snapshotId()));
+        if (localNodes.manages(event.node())) {
+            submitTake(event.snapshotId());
+        }
     }
 
     @TransactionalEventListener
     void operationRequested(SnapshotEvents.OperationRequested event) {
-        submit("operation " + event.operationId(), () -> runOperation(event.operationId()));
+        if (localNodes.manages(event.node())) {
+            submitOperation(event.operationId());
+        }
+    }
+
+    /** Starts the PENDING jobs of this instance's nodes, e.g. those created through another instance. */
+    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    void startPending() {
+        Set<String> mine = localNodes.names();
+        inTransaction(() -> snapshots.findByStateInForNodes(Set.of(SnapshotState.PENDING), mine).stream()
+                .map(Snapshot::id).toList()).forEach(this::submitTake);
+        inTransaction(() -> operations.findByStateInForNodes(Set.of(OperationState.PENDING), mine).stream()
+                .map(SnapshotOperation::id).toList()).forEach(this::submitOperation);
+    }
+
+    private void submitTake(UUID id) {
+        if (inFlight.add(id)) {
+            submit("take " + id, () -> take(id), id);
+        }
+    }
+
+    private void submitOperation(UUID id) {
+        if (inFlight.add(id)) {
+            submit("operation " + id, () -> runOperation(id), id);
+        }
     }
 
     /** Runs once all beans exist, before the web server and the policy scheduler start. */
@@ -86,21 +127,23 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     void recoverAfterRestart() {
+        inFlight.clear(); // nothing runs yet at a start; a test's simulated restart drops its queued jobs
+        Set<String> mine = localNodes.names();
         int interrupted = inTransaction(() -> {
-            List<Snapshot> running = snapshots.findByStateIn(Set.of(SnapshotState.RUNNING));
+            List<Snapshot> running = snapshots.findByStateInForNodes(Set.of(SnapshotState.RUNNING), mine);
             running.forEach(s -> s.fail(INTERRUPTED, clock.instant()));
-            List<SnapshotOperation> runningOps = operations.findByStateIn(Set.of(OperationState.RUNNING));
+            List<SnapshotOperation> runningOps = operations.findByStateInForNodes(Set.of(OperationState.RUNNING), mine);
             runningOps.forEach(op -> op.fail(INTERRUPTED, clock.instant()));
             return running.size() + runningOps.size();
         });
         int deletions = service.resumeDeletions(null, "restart");
         // Started here as well as by the events: a job that runs twice stops at its first step.
-        List<UUID> pendingTakes = inTransaction(() -> snapshots.findByStateIn(Set.of(SnapshotState.PENDING)).stream()
-                .map(Snapshot::id).toList());
-        List<UUID> pendingOps = inTransaction(() -> operations.findByStateIn(Set.of(OperationState.PENDING)).stream()
-                .map(SnapshotOperation::id).toList());
-        pendingTakes.forEach(id -> submit("take " + id, () -> take(id)));
-        pendingOps.forEach(id -> submit("operation " + id, () -> runOperation(id)));
+        List<UUID> pendingTakes = inTransaction(() -> snapshots.findByStateInForNodes(Set.of(SnapshotState.PENDING),
+                mine).stream().map(Snapshot::id).toList());
+        List<UUID> pendingOps = inTransaction(() -> operations.findByStateInForNodes(Set.of(OperationState.PENDING),
+                mine).stream().map(SnapshotOperation::id).toList());
+        pendingTakes.forEach(this::submitTake);
+        pendingOps.forEach(this::submitOperation);
         if (interrupted + pendingTakes.size() + pendingOps.size() > 0) {
             log.info("snapshot jobs after restart: {} interrupted (FAILED), {} deletions resumed, {} takes and {}"
                     + " operations started", interrupted, deletions, pendingTakes.size(), pendingOps.size());
@@ -108,8 +151,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     void take(UUID snapshotId) {
-        Optional<SnapshotEngine.TakeRequest> request = startOnce(() -> snapshots.findById(snapshotId)
-                .filter(s -> s.state() == SnapshotState.PENDING)
+        Optional<SnapshotEngine.TakeRequest> request = startOnce(() -> snapshots.claimPending(snapshotId)
                 .map(s -> {
                     s.start(clock.instant());
                     record("snapshot.running", s, "snapshot of region '" + s.regionName() + "' started");
@@ -155,8 +197,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     void runOperation(UUID operationId) {
-        Optional<SnapshotOperation> started = startOnce(() -> operations.findById(operationId)
-                .filter(op -> op.state() == OperationState.PENDING)
+        Optional<SnapshotOperation> started = startOnce(() -> operations.claimPending(operationId)
                 .map(op -> {
                     op.start(clock.instant());
                     return op;
@@ -321,7 +362,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
         tx.executeWithoutResult(status -> step.run());
     }
 
-    private void submit(String what, Runnable job) {
+    private void submit(String what, Runnable job, UUID id) {
         try {
             executor.execute(() -> {
                 try {
@@ -329,9 +370,12 @@ class SnapshotJobs implements SmartInitializingSingleton {
                 } catch (RuntimeException e) {
                     log.error("snapshot job {} failed and could not record why; it is resolved at the next start",
                             what, e);
+                } finally {
+                    inFlight.remove(id);
                 }
             });
         } catch (TaskRejectedException e) {
+            inFlight.remove(id);
             log.warn("snapshot job {} not started (shutting down); it is started again at the next start", what);
         }
     }

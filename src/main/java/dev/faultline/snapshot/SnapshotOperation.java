@@ -31,6 +31,10 @@ class SnapshotOperation {
     @Column(name = "snapshot_id", nullable = false)
     private UUID snapshotId;
 
+    /** The snapshot's node: its images are on that host, so the operation runs there. */
+    @Column(length = 64)
+    private String node;
+
     @Enumerated(EnumType.STRING)
     @Column(nullable = false, length = 16)
     private OperationKind kind;
@@ -77,9 +81,10 @@ class SnapshotOperation {
     protected SnapshotOperation() {
     }
 
-    private SnapshotOperation(UUID snapshotId, OperationKind kind, String requestedBy, Instant now) {
+    private SnapshotOperation(Snapshot snapshot, OperationKind kind, String requestedBy, Instant now) {
         this.id = UUID.randomUUID();
-        this.snapshotId = snapshotId;
+        this.snapshotId = snapshot.id();
+        this.node = snapshot.node();
         this.kind = kind;
         this.state = OperationState.PENDING;
         this.activeSnapshotId = snapshotId;
@@ -87,20 +92,20 @@ class SnapshotOperation {
         this.requestedAt = now;
     }
 
-    static SnapshotOperation verify(UUID snapshotId, String requestedBy, Instant now) {
-        return new SnapshotOperation(snapshotId, OperationKind.VERIFY, requestedBy, now);
+    static SnapshotOperation verify(Snapshot snapshot, String requestedBy, Instant now) {
+        return new SnapshotOperation(snapshot, OperationKind.VERIFY, requestedBy, now);
     }
 
-    static SnapshotOperation restore(UUID snapshotId, String name, Map<String, String> labels, String requestedBy,
+    static SnapshotOperation restore(Snapshot snapshot, String name, Map<String, String> labels, String requestedBy,
             Instant now) {
-        SnapshotOperation op = new SnapshotOperation(snapshotId, OperationKind.RESTORE, requestedBy, now);
+        SnapshotOperation op = new SnapshotOperation(snapshot, OperationKind.RESTORE, requestedBy, now);
         op.restoreName = name;
         op.restoreLabels = Map.copyOf(labels);
         return op;
     }
 
-    static SnapshotOperation delete(UUID snapshotId, boolean consolidate, String requestedBy, Instant now) {
-        SnapshotOperation op = new SnapshotOperation(snapshotId, OperationKind.DELETE, requestedBy, now);
+    static SnapshotOperation delete(Snapshot snapshot, boolean consolidate, String requestedBy, Instant now) {
+        SnapshotOperation op = new SnapshotOperation(snapshot, OperationKind.DELETE, requestedBy, now);
         op.consolidate = consolidate;
         return op;
     }
@@ -150,6 +155,10 @@ class SnapshotOperation {
 
     UUID snapshotId() {
         return snapshotId;
+    }
+
+    String node() {
+        return node;
     }
 
     OperationKind kind() {

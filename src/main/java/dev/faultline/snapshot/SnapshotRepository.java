@@ -26,6 +26,20 @@ interface SnapshotRepository extends JpaRepository<Snapshot, UUID>, JpaSpecifica
 
     List<Snapshot> findByStateIn(Collection<SnapshotState> states);
 
+    /** Jobs of the given nodes, and those recorded without a node. */
+    @Query("select s from Snapshot s where s.state in :states and (s.node is null or s.node in :nodes)")
+    List<Snapshot> findByStateInForNodes(Collection<SnapshotState> states, Collection<String> nodes);
+
+    List<Snapshot> findByNodeAndStateIn(String node, Collection<SnapshotState> states);
+
+    /**
+     * Locks a PENDING snapshot for its runner to start it; empty when it is no longer PENDING or
+     * another runner holds it (SKIP LOCKED: the loser moves on instead of waiting).
+     */
+    @Query(value = "select * from snapshot where id = :id and state = 'PENDING' for update skip locked",
+            nativeQuery = true)
+    Optional<Snapshot> claimPending(UUID id);
+
     List<Snapshot> findByPolicyIdAndStateInOrderByCreatedAtAsc(UUID policyId, Collection<SnapshotState> states);
 
     /**

@@ -119,8 +119,9 @@ public class SnapshotService {
 
     @Transactional
     public SnapshotOperationView verify(UUID id, String requestedBy) {
-        requireCompleted(load(id), "verified");
-        return submit(SnapshotOperation.verify(id, requestedBy, clock.instant()));
+        Snapshot snapshot = load(id);
+        requireCompleted(snapshot, "verified");
+        return submit(SnapshotOperation.verify(snapshot, requestedBy, clock.instant()));
     }
 
     /** Restores into a new region named and labelled like the snapshot's region unless given. */
@@ -128,7 +129,7 @@ public class SnapshotService {
     public SnapshotOperationView restore(UUID id, String name, Map<String, String> labels, String requestedBy) {
         Snapshot snapshot = load(id);
         requireCompleted(snapshot, "restored");
-        return submit(SnapshotOperation.restore(id, name != null ? name : snapshot.regionName(),
+        return submit(SnapshotOperation.restore(snapshot, name != null ? name : snapshot.regionName(),
                 labels != null ? labels : snapshot.regionLabels(), requestedBy, clock.instant()));
     }
 
@@ -145,7 +146,7 @@ public class SnapshotService {
                 return Optional.empty();
             case DELETING: // a retry after a failed deletion, or the same request again
                 return Optional.of(operations.findByActiveSnapshotId(id).map(SnapshotOperation::view)
-                        .orElseGet(() -> submit(SnapshotOperation.delete(id, false, requestedBy, clock.instant()))));
+                        .orElseGet(() -> submit(SnapshotOperation.delete(snapshot, false, requestedBy, clock.instant()))));
             case PENDING, RUNNING:
                 throw inProgress(snapshot, "delete it once it has COMPLETED or FAILED");
             default:
@@ -153,7 +154,7 @@ public class SnapshotService {
         }
         List<Snapshot> dependents = liveDependents(snapshot);
         if (dependents.isEmpty()) {
-            SnapshotOperationView op = submit(SnapshotOperation.delete(id, consolidate, requestedBy, clock.instant()));
+            SnapshotOperationView op = submit(SnapshotOperation.delete(snapshot, consolidate, requestedBy, clock.instant()));
             snapshot.markDeleting();
             return Optional.of(op);
         }
@@ -166,7 +167,7 @@ public class SnapshotService {
         if (unfinished.isPresent()) {
             throw inProgress(unfinished.get(), "it is based on snapshot " + id + "; consolidate once it has completed");
         }
-        return Optional.of(submit(SnapshotOperation.delete(id, true, requestedBy, clock.instant())));
+        return Optional.of(submit(SnapshotOperation.delete(snapshot, true, requestedBy, clock.instant())));
     }
 
     @Transactional(readOnly = true)
@@ -220,7 +221,7 @@ public class SnapshotService {
         if (!dependents.isEmpty()) {
             return Optional.of("incremental snapshot(s) " + ids(dependents) + " depend on it");
         }
-        submit(SnapshotOperation.delete(id, false, requestedBy, clock.instant()));
+        submit(SnapshotOperation.delete(snapshot, false, requestedBy, clock.instant()));
         snapshot.markDeleting();
         return Optional.empty();
     }
@@ -236,7 +237,7 @@ public class SnapshotService {
         int resumed = 0;
         for (Snapshot snapshot : deleting) {
             if (operations.findByActiveSnapshotId(snapshot.id()).isEmpty()) {
-                submit(SnapshotOperation.delete(snapshot.id(), false, requestedBy, clock.instant()));
+                submit(SnapshotOperation.delete(snapshot, false, requestedBy, clock.instant()));
                 resumed++;
             }
         }
@@ -282,7 +283,7 @@ public class SnapshotService {
             throw new ApiException(ProblemKind.SNAPSHOT_IN_PROGRESS, "a snapshot of region " + region.id()
                     + " was started meanwhile; one snapshot job per region runs at a time", e);
         }
-        events.publishEvent(new SnapshotEvents.TakeRequested(id));
+        events.publishEvent(new SnapshotEvents.TakeRequested(id, snapshot.node()));
         return snapshot;
     }
 
@@ -296,7 +297,7 @@ public class SnapshotService {
         } catch (DataIntegrityViolationException e) {
             throw ApiException.conflict("another operation on snapshot " + op.snapshotId() + " started meanwhile");
         }
-        events.publishEvent(new SnapshotEvents.OperationRequested(op.id()));
+        events.publishEvent(new SnapshotEvents.OperationRequested(op.id(), op.node()));
         return op.view();
     }
 

@@ -18,7 +18,11 @@ public class FakeRegionDirectory implements RegionDirectory {
     }
 
     public RegionInfo add(String name, Map<String, String> labels, RegionInfo.State state) {
-        RegionInfo region = new RegionInfo(UUID.randomUUID().toString(), name, labels, state);
+        return add(name, labels, state, SnapshotTestConfig.NODE);
+    }
+
+    public RegionInfo add(String name, Map<String, String> labels, RegionInfo.State state, String node) {
+        RegionInfo region = new RegionInfo(UUID.randomUUID().toString(), name, labels, state, node);
         regions.put(region.id(), region);
         return region;
     }

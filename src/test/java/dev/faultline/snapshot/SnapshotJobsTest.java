@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.faultline.JpaSliceTest;
 import dev.faultline.event.EventService;
+import dev.faultline.event.EventView;
 import dev.faultline.MutableClock;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
@@ -12,7 +13,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -49,6 +53,9 @@ class SnapshotJobsTest {
 
     @Autowired
     FakeSnapshotEngine engine;
+
+    @Autowired
+    SnapshotNodeDown nodeDown;
 
     @Autowired
     FakeRegionDirectory regions;
@@ -162,7 +169,7 @@ class SnapshotJobsTest {
         executor.dropHeldJobs();
         SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, engine,
                 new SnapshotProperties(properties.dir(), DataSize.ofTerabytes(1_000_000), 1), clock, Runnable::run,
-                transactions, events);
+                transactions, events, () -> Set.of(SnapshotTestConfig.NODE));
 
         withHugeMinimum.take(id);
 
@@ -336,5 +343,87 @@ class SnapshotJobsTest {
                 .hasMessageContaining("VERIFY operation");
         assertThat(service.prune(id, "policy:x")).hasValueSatisfying(why -> assertThat(why).contains("VERIFY operation"));
         assertThat(Optional.of(service.get(id).state())).contains(SnapshotState.COMPLETED);
+    }
+
+    @Test
+    void aTakeOfANodeAnotherInstanceManagesIsLeftToItAndOneOfOursCreatedElsewhereIsStartedByThePoller() {
+        RegionInfo elsewhere = regions.add("cache", Map.of(), RegionInfo.State.ATTACHED, "node-z");
+        UUID theirs = service.take(elsewhere.id(), SnapshotKind.FULL, null, "ops").id();
+        jobs.startPending();
+        assertThat(service.get(theirs).state()).as("node-z's instance runs it").isEqualTo(SnapshotState.PENDING);
+        assertThat(engine.takes).isEmpty();
+
+        // as if another instance had recorded it: no event here, only the row
+        UUID ours = UUID.randomUUID();
+        new TransactionTemplate(transactions).executeWithoutResult(status -> snapshots.save(new Snapshot(ours, db,
+                SnapshotKind.FULL, null, null, false, "ops", properties.dir().resolve(ours + ".img"), clock.instant())));
+        jobs.startPending();
+        assertThat(service.get(ours).state()).isEqualTo(SnapshotState.COMPLETED);
+        assertThat(engine.takes).extracting(SnapshotEngine.TakeRequest::snapshotId).containsExactly(ours);
+    }
+
+    @Test
+    void aRestartLeavesTheRunningJobsOfOtherInstancesNodesAlone() {
+        RegionInfo elsewhere = regions.add("cache", Map.of(), RegionInfo.State.ATTACHED, "node-z");
+        UUID theirs = service.take(elsewhere.id(), SnapshotKind.FULL, null, "ops").id();
+        new TransactionTemplate(transactions).executeWithoutResult(status ->
+                snapshots.findById(theirs).orElseThrow().start(clock.instant())); // node-z's instance runs it
+
+        jobs.recoverAfterRestart();
+
+        assertThat(service.get(theirs).state()).isEqualTo(SnapshotState.RUNNING);
+    }
+
+    @Test
+    void theUnfinishedJobsOfANodeThatStoppedReportingFailWithWhyAndTheRegionCanBeSnapshottedAgain() {
+        executor.hold();
+        UUID take = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        executor.dropHeldJobs();
+        new TransactionTemplate(transactions).executeWithoutResult(status ->
+                snapshots.findById(take).orElseThrow().start(clock.instant()));
+        RegionInfo elsewhere = regions.add("cache", Map.of(), RegionInfo.State.ATTACHED, "node-z");
+        UUID otherNode = service.take(elsewhere.id(), SnapshotKind.FULL, null, "ops").id();
+
+        new TransactionTemplate(transactions).executeWithoutResult(status -> nodeDown.nodeDown(SnapshotTestConfig.NODE,
+                clock.instant(), "node node-a stopped reporting at " + clock.instant()));
+
+        SnapshotView failed = service.get(take);
+        assertThat(failed.state()).isEqualTo(SnapshotState.FAILED);
+        assertThat(failed.error()).isEqualTo("node node-a stopped reporting at " + clock.instant());
+        assertThat(service.get(otherNode).state()).isEqualTo(SnapshotState.PENDING);
+        assertThat(events.recent(5, "snapshot", take.toString())).extracting(EventView::kind).contains("snapshot.failed");
+        assertThat(service.take(db.id(), SnapshotKind.FULL, null, "ops").state()).isEqualTo(SnapshotState.PENDING);
+    }
+
+    @Test
+    void aSecondRunnerSkipsAJobAnotherRunnerHasClaimedInsteadOfWaitingForIt() throws Exception {
+        executor.hold();
+        UUID id = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        executor.dropHeldJobs();
+        CountDownLatch claimed = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Thread first = new Thread(() -> new TransactionTemplate(transactions).executeWithoutResult(status -> {
+            assertThat(snapshots.claimPending(id)).isPresent();
+            claimed.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
+        first.start();
+        try {
+            assertThat(claimed.await(10, TimeUnit.SECONDS)).isTrue();
+
+            jobs.take(id);
+
+            assertThat(engine.takes).as("the row is locked by the first runner").isEmpty();
+            assertThat(service.get(id).state()).isEqualTo(SnapshotState.PENDING);
+        } finally {
+            release.countDown();
+            first.join();
+        }
+        jobs.take(id);
+        assertThat(service.get(id).state()).isEqualTo(SnapshotState.COMPLETED);
     }
 }

@@ -1,5 +1,7 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.node.LocalNodes;
+import java.util.Set;
 import dev.faultline.MutableClock;
 import java.time.Instant;
 import dev.faultline.FaultlineProperties;
@@ -15,7 +17,7 @@ import org.springframework.context.annotation.Import;
  * with a fake engine and region directory, a test clock, and jobs run on the caller's thread.
  */
 @TestConfiguration(proxyBeanMethods = false)
-@Import({SnapshotService.class, SnapshotJobs.class, EventService.class})
+@Import({SnapshotService.class, SnapshotJobs.class, SnapshotNodeDown.class, EventService.class})
 @EnableConfigurationProperties({SnapshotProperties.class, FaultlineProperties.class, EventProperties.class})
 public class SnapshotTestConfig {
 
@@ -34,6 +36,14 @@ public class SnapshotTestConfig {
     @Bean
     FakeRegionDirectory regionDirectory() {
         return new FakeRegionDirectory();
+    }
+
+    /** The node every {@link FakeRegionDirectory} region is on; this "instance" manages it. */
+    public static final String NODE = "node-a";
+
+    @Bean
+    LocalNodes localNodes() {
+        return () -> Set.of(NODE);
     }
 
     @Bean

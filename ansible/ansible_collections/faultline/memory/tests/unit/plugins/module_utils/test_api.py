@@ -68,6 +68,46 @@ class RequestTest(unittest.TestCase):
             client().get(api_path('regions'), query=dict(limit=5, label='tier=db', after=None))
         api.assert_done()
 
+    def test_a_merge_patch_says_so_in_its_content_type(self):
+        api = ScriptedApi(reply('PATCH', '/api/v1/regions/r1', json_body=dict(id='r1'), expect=dict(labels={'a': None})))
+        with patch_api(api):
+            client().merge_patch(api_path('regions', 'r1'), dict(labels={'a': None}), if_match='"3"')
+
+        self.assertEqual(api.sent[0].headers['Content-Type'], 'application/merge-patch+json')
+        self.assertEqual(api.sent[0].headers['If-Match'], '"3"')
+
+    def test_get_items_reads_every_page_of_a_list(self):
+        def page(number, items, total_pages):
+            return reply('GET', '/api/v1/regions?page=%d&selector=app%%3Ddb&size=500' % number,
+                         json_body=dict(items=items, page=number, size=500, totalItems=3, totalPages=total_pages))
+        api = ScriptedApi(page(0, [1, 2], 2), page(1, [3], 2))
+        with patch_api(api):
+            items = client().get_items(api_path('regions'), query=dict(selector='app=db', state=None))
+
+        self.assertEqual(items, [1, 2, 3])
+        api.assert_done()
+
+    def test_get_items_stops_at_the_limit_and_asks_for_no_more_than_it_needs(self):
+        api = ScriptedApi(reply('GET', '/api/v1/snapshots?page=0&size=2',
+                                json_body=dict(items=[1, 2], page=0, size=2, totalItems=9, totalPages=5)))
+        with patch_api(api):
+            self.assertEqual(client().get_items(api_path('snapshots'), limit=2), [1, 2])
+        api.assert_done()
+
+    def test_get_items_of_an_empty_list(self):
+        api = ScriptedApi(reply('GET', '/api/v1/regions?page=0&size=500',
+                                json_body=dict(items=[], page=0, size=500, totalItems=0, totalPages=0)))
+        with patch_api(api):
+            self.assertEqual(client().get_items(api_path('regions')), [])
+
+    def test_repeated_query_parameters_are_sent_once_per_value(self):
+        api = ScriptedApi(reply('DELETE', '/api/v1/snapshots/s1?consolidate=true', 204),
+                          reply('GET', '/api/v1/snapshots?state=COMPLETED&state=FAILED', json_body=[]))
+        with patch_api(api):
+            client().delete(api_path('snapshots', 's1'), query=dict(consolidate='true'))
+            client().get(api_path('snapshots'), query=dict(state=['COMPLETED', 'FAILED']))
+        api.assert_done()
+
     def test_an_empty_response_has_no_body(self):
         api = ScriptedApi(reply('DELETE', '/api/v1/tokens/t1', 204))
         with patch_api(api):

@@ -3,7 +3,8 @@
 
 import unittest
 
-from ansible_collections.faultline.memory.plugins.module_utils.state import ResourceState
+from ansible_collections.faultline.memory.plugins.module_utils.api import FaultlineError
+from ansible_collections.faultline.memory.plugins.module_utils.state import ResourceState, write_if_match
 
 
 class Failed(Exception):
@@ -189,6 +190,50 @@ class AbsentTest(unittest.TestCase):
         state = ResourceState(FakeModule(), 'region', 'db', None)
 
         self.assertEqual(state.result(region=None)['region'], None)
+
+
+class WriteIfMatchTest(unittest.TestCase):
+
+    def test_a_write_that_is_not_stale_happens_once(self):
+        writes = []
+
+        def write(resource, etag):
+            writes.append(etag)
+            return dict(resource, labels={'tier': 'gold'})
+
+        after = write_if_match(write, dict(REGION), '"1"', reread=lambda: self.fail('nothing was stale'))
+
+        self.assertEqual(writes, ['"1"'])
+        self.assertEqual(after['labels'], {'tier': 'gold'})
+
+    def test_a_stale_etag_rereads_and_writes_once_more_against_the_fresh_resource(self):
+        seen = []
+
+        def write(resource, etag):
+            seen.append((resource['version'], etag))
+            if etag == '"1"':
+                raise FaultlineError('PATCH /api/v1/regions/r1: 412 Precondition failed', status=412)
+            return resource
+
+        after = write_if_match(write, dict(REGION, version=1), '"1"', reread=lambda: (dict(REGION, version=2), '"2"'))
+
+        self.assertEqual(seen, [(1, '"1"'), (2, '"2"')])
+        self.assertEqual(after['version'], 2)
+
+    def test_a_second_stale_etag_fails(self):
+        def write(resource, etag):
+            raise FaultlineError('412 again', status=412)
+
+        with self.assertRaises(FaultlineError) as raised:
+            write_if_match(write, dict(REGION), '"1"', reread=lambda: (dict(REGION), '"2"'))
+        self.assertEqual(raised.exception.status, 412)
+
+    def test_other_failures_are_not_retried(self):
+        def write(resource, etag):
+            raise FaultlineError('400 Invalid request', status=400)
+
+        with self.assertRaises(FaultlineError):
+            write_if_match(write, dict(REGION), '"1"', reread=lambda: self.fail('only a 412 is retried'))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+
+DOCUMENTATION = r'''
+module: migration_info
+short_description: List Faultline migrations with their progress
+version_added: 0.1.0
+description:
+  - Lists migrations, newest first, with their phase, timeline and statistics.
+  - Reads every page of the service's list (up to I(limit)).
+  - Needs a C(VIEWER) token in I(token).
+author:
+  - Faultline maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - faultline.memory.connection
+  - faultline.memory.attributes.INFO_MODULE
+  - faultline.memory.attributes.ACTIONGROUP_FAULTLINE
+options:
+  id:
+    description:
+      - Only the migration with this id; the list is empty when there is none.
+    type: str
+  region_id:
+    description:
+      - Only migrations of the region with this id.
+    type: str
+  region:
+    description:
+      - Only migrations of the region with this name. It must name one region (see C(faultline.memory.region)).
+    type: str
+  region_selector:
+    description:
+      - A label selector the region named by I(region) must match.
+    type: str
+  phase:
+    description:
+      - Only migrations in this phase.
+    type: str
+    choices: [PENDING, PRECOPY, SWITCHOVER, POSTCOPY, COMPLETED, PAUSED, FAILED, CANCELLED]
+  limit:
+    description:
+      - At most this many migrations, the newest.
+    type: int
+seealso:
+  - module: faultline.memory.migration
+'''
+
+EXAMPLES = r'''
+- name: The latest migration of the database's region
+  faultline.memory.migration_info:
+    url: https://faultline.example.com:8080
+    token: "{{ faultline_viewer_token }}"
+    region: db-cache
+    limit: 1
+  register: latest
+
+- name: How long was the workload stopped?
+  ansible.builtin.debug:
+    msg: "{{ latest.migrations[0].stats.downtimeMs }} ms"
+  when: latest.migrations | length > 0
+
+- name: Every migration that failed
+  faultline.memory.migration_info:
+    phase: FAILED
+  register: failed_migrations
+'''
+
+RETURN = r'''
+migrations:
+  description: The migrations, newest first, as the service shows them (see C(faultline.memory.migration)).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The migration's id.
+      type: str
+      sample: 7c1d9a4e-3b2f-4e8a-9c1d-5f6e7a8b9c0d
+    regionId:
+      description: The id of the region being migrated (on the source node).
+      type: str
+      sample: 0b0f6c1e-2a8e-4c1f-9d55-6f1a3b7e9c21
+    regionName:
+      description: The region's name.
+      type: str
+      sample: db-cache
+    sourceNode:
+      description: The node the region is migrated from.
+      type: str
+      sample: node-a
+    destinationNode:
+      description: The node the region is migrated to.
+      type: str
+      sample: node-b
+    destinationRegionId:
+      description: The id of the region on the destination node, once it exists.
+      type: str
+      sample: null
+    phase:
+      description: C(PENDING), C(PRECOPY), C(SWITCHOVER), C(POSTCOPY), C(COMPLETED), C(PAUSED), C(FAILED) or C(CANCELLED).
+      type: str
+      sample: POSTCOPY
+    pausedIn:
+      description: The phase a PAUSED migration paused in.
+      type: str
+      sample: null
+    options:
+      description: The options the migration runs with.
+      type: dict
+      sample: {"maxDowntimeMs": 10, "bandwidthLimitBytesPerSec": 0, "maxPrecopyRounds": 10, "postcopy": "auto",
+               "postcopyAfterMs": 30000}
+    error:
+      description: Why it FAILED.
+      type: str
+      sample: null
+    timeline:
+      description: When it entered each phase.
+      type: list
+      elements: dict
+      sample: [{"phase": "PENDING", "at": "2026-11-24T20:00:00Z"}]
+    stats:
+      description: Its statistics (bytes transferred by phase, remaining bytes, dirty rate, downtime, demand latency).
+      type: dict
+      sample: {"regionBytes": 2147483648, "remainingBytes": 0, "downtimeMs": 8}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.faultline.memory.plugins.module_utils.api import (
+    FaultlineClient,
+    FaultlineError,
+    api_path,
+    faultline_argument_spec,
+)
+from ansible_collections.faultline.memory.plugins.module_utils.regions import find_region
+
+PHASES = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED', 'PAUSED', 'FAILED', 'CANCELLED']
+
+
+def read(module, client):
+    params = module.params
+    if params['id'] is not None:
+        found = client.get_or_none(api_path('migrations', params['id']))
+        return [found.body] if found is not None else []
+    region_id = params['region_id']
+    if params['region'] is not None:
+        region_id = find_region(client, name=params['region'], selector=params['region_selector'])['id']
+    return client.get_items(api_path('migrations'), query=dict(regionId=region_id, phase=params['phase']),
+                            limit=params['limit'])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=faultline_argument_spec(
+            id=dict(type='str'),
+            region_id=dict(type='str'),
+            region=dict(type='str'),
+            region_selector=dict(type='str'),
+            phase=dict(type='str', choices=PHASES),
+            limit=dict(type='int'),
+        ),
+        mutually_exclusive=[('id', 'region_id', 'region'), ('id', 'phase'), ('id', 'limit'),
+                            ('region_id', 'region_selector')],
+        required_by=dict(region_selector='region'),
+        supports_check_mode=True,
+    )
+    try:
+        migrations = read(module, FaultlineClient(module))
+    except FaultlineError as e:
+        module.fail_json(**e.fail_kwargs())
+    module.exit_json(changed=False, migrations=migrations)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,482 @@
+/*
+ * faultline-migbench: a region migrated between two agents over loopback
+ * while a writer never pauses, against a plain stop-and-copy of the same
+ * size over the same loopback as the floor, in one run (docs/benchmarks.md
+ * "Migration").  QEMU's postcopy is measured by the lead's harness on the
+ * qemu-baseline branch; this program prints the Faultline side.
+ *
+ *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
+ *                      [--bandwidth BYTES_PER_S]
+ *
+ * It starts build/faultline-agent twice and build/faultline-demo as both
+ * workloads (mig-source writes as fast as it can; mig-dest reads every
+ * page once, in order, as a restarted workload would), from its own
+ * directory.  Prints Markdown.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "content.h"
+#include "pchan.h"
+#include "proto.h"
+
+struct agent {
+	pid_t pid;
+	char dir[128], sock[192];
+	int ctl;
+	uint64_t id;
+};
+
+struct proc {
+	pid_t pid;
+	FILE *in, *out;
+};
+
+static char bindir[PATH_MAX];
+static unsigned granule = 1;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int read_exact(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (uint8_t *)buf + got, n - got);
+
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static json_t *call(struct agent *a, uint8_t type, json_t *req)
+{
+	char *body = json_dumps(req, JSON_COMPACT);
+	struct proto_hdr h = proto_hdr_make(type, 0, ++a->id, (uint32_t)strlen(body));
+	uint8_t hdr[PROTO_HDR_LEN];
+	char *payload;
+	json_t *r;
+
+	json_decref(req);
+	proto_encode_hdr(&h, hdr);
+	if (write(a->ctl, hdr, sizeof(hdr)) != sizeof(hdr) ||
+	    write(a->ctl, body, strlen(body)) != (ssize_t)strlen(body) ||
+	    read_exact(a->ctl, hdr, sizeof(hdr)) ||
+	    proto_decode_hdr(hdr, sizeof(hdr), PROTO_MAX_PAYLOAD, &h) != PROTO_OK) {
+		free(body);
+		return NULL;
+	}
+	free(body);
+	payload = malloc(h.length + 1);
+	if (!payload || read_exact(a->ctl, payload, h.length)) {
+		free(payload);
+		return NULL;
+	}
+	r = json_loadb(payload, h.length, 0, NULL);
+	if (h.flags & PROTO_F_ERROR)
+		fprintf(stderr, "migbench: agent refused: %.*s\n", (int)h.length, payload);
+	free(payload);
+	return h.flags & PROTO_F_ERROR ? (json_decref(r), NULL) : r;
+}
+
+static int agent_start(struct agent *a, const char *name, bool listen)
+{
+	char bin[PATH_MAX + 32], state[256], log[256];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->dir, sizeof(a->dir), "/tmp/faultline-migbench-%s-XXXXXX", name);
+	if (!mkdtemp(a->dir))
+		return -1;
+	snprintf(a->sock, sizeof(a->sock), "%s/agent.sock", a->dir);
+	snprintf(state, sizeof(state), "%s/state", a->dir);
+	snprintf(log, sizeof(log), "%s/agent.log", a->dir);
+	snprintf(bin, sizeof(bin), "%s/faultline-agent", bindir);
+	a->pid = fork();
+	if (a->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (listen)
+			execl(bin, bin, "--socket", a->sock, "--state-dir", state, "--log-file", log,
+			      "--page-channel-listen", "127.0.0.1:0", (char *)NULL);
+		else
+			execl(bin, bin, "--socket", a->sock, "--state-dir", state, "--log-file", log,
+			      (char *)NULL);
+		_exit(127);
+	}
+	memcpy(sa.sun_path, a->sock, strlen(a->sock) + 1);
+	for (int i = 0; i < 1000; i++) {
+		a->ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (!connect(a->ctl, (struct sockaddr *)&sa, sizeof(sa))) {
+			json_t *r = call(a, PROTO_T_HELLO, json_pack("{s:s}", "client", "faultline-migbench"));
+
+			json_decref(r);
+			return r ? 0 : -1;
+		}
+		close(a->ctl);
+		usleep(10000); /* the agent is starting: nothing to wait on but its socket */
+	}
+	return -1;
+}
+
+static void agent_stop(struct agent *a)
+{
+	char cmd[256];
+
+	if (a->pid > 0) {
+		kill(a->pid, SIGTERM);
+		waitpid(a->pid, NULL, 0);
+	}
+	close(a->ctl);
+	if (getenv("MIGBENCH_KEEP"))
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", a->dir);
+	if (system(cmd))
+		fprintf(stderr, "migbench: could not remove %s\n", a->dir);
+}
+
+static int demo(struct proc *p, const char *const *args)
+{
+	int in[2], out[2];
+	char bin[PATH_MAX + 32];
+	const char *argv[24];
+	int n = 0;
+
+	snprintf(bin, sizeof(bin), "%s/faultline-demo", bindir);
+	argv[n++] = bin;
+	while (*args && n < 23)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -1;
+	p->pid = fork();
+	if (p->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	p->in = fdopen(in[1], "w");
+	p->out = fdopen(out[0], "r");
+	return p->pid > 0 && p->in && p->out ? 0 : -1;
+}
+
+static json_t *demo_line(struct proc *p)
+{
+	char line[4096];
+
+	if (!fgets(line, sizeof(line), p->out))
+		return NULL;
+	return json_loads(line, 0, NULL);
+}
+
+static void demo_end(struct proc *p)
+{
+	fputs("exit\n", p->in);
+	fflush(p->in);
+	waitpid(p->pid, NULL, 0);
+	fclose(p->in);
+	fclose(p->out);
+}
+
+/* ---- loopback bandwidth and stop-and-copy ------------------------------ */
+
+struct sink {
+	int fd;
+	uint8_t *dst;
+	uint64_t size;
+};
+
+static void *sink_main(void *arg)
+{
+	struct sink *s = arg;
+	int c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+	static uint8_t scratch[1 << 20];
+	uint64_t got = 0;
+
+	while (c >= 0 && got < s->size) {
+		uint8_t *to = s->dst ? s->dst + got : scratch;
+		size_t want = s->dst ? s->size - got : sizeof(scratch);
+		ssize_t n = read(c, to, want < sizeof(scratch) || s->dst ? want : sizeof(scratch));
+
+		if (n <= 0)
+			break;
+		got += (uint64_t)n;
+	}
+	if (c >= 0)
+		close(c);
+	return NULL;
+}
+
+/* Sends size bytes of src over loopback TCP into dst (NULL: discarded); ms. */
+static double loopback_copy(const uint8_t *src, uint8_t *dst, uint64_t size)
+{
+	char addr[64];
+	struct sink s = { .dst = dst, .size = size };
+	pthread_t t;
+	double t0, t1;
+	int fd;
+	uint64_t off = 0;
+
+	s.fd = pchan_listen("127.0.0.1:0", addr, sizeof(addr));
+	if (s.fd < 0 || pthread_create(&t, NULL, sink_main, &s))
+		return -1;
+	fd = pchan_connect(addr, 2000);
+	t0 = now_ms();
+	while (fd >= 0 && off < size) {
+		size_t n = size - off < (1u << 20) ? size - off : (1u << 20);
+		ssize_t w = write(fd, src + (src ? off % (UINT64_C(1) << 30) : 0), n);
+
+		if (w <= 0)
+			break;
+		off += (uint64_t)w;
+	}
+	if (fd >= 0)
+		close(fd);
+	pthread_join(t, NULL);
+	t1 = now_ms();
+	close(s.fd);
+	return t1 - t0;
+}
+
+/* ---- the migration ----------------------------------------------------- */
+
+struct run {
+	double total_ms, downtime_ms, p50_us, p99_us, max_us, blocked_ms;
+	uint64_t sent, demand_pages, rounds, requests;
+	double dst_total_ms;
+};
+
+static uint64_t st(json_t *m, const char *k)
+{
+	return (uint64_t)json_integer_value(json_object_get(json_object_get(m, "stats"), k));
+}
+
+static json_t *get(struct agent *a, const char *id)
+{
+	return call(a, PROTO_T_MIGRATION_GET, json_pack("{s:s}", "migration_id", id));
+}
+
+static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, struct run *out)
+{
+	struct agent src, dst;
+	struct proc ws, wd;
+	char size_s[32], threads_s[16], handoff[256], id[64];
+	const char *sock;
+	json_t *j, *in, *m, *d;
+	int ret = -1;
+
+	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)size);
+	snprintf(threads_s, sizeof(threads_s), "%u", writers);
+	if (agent_start(&src, "src", false) || agent_start(&dst, "dst", true))
+		return -1;
+	snprintf(handoff, sizeof(handoff), "%s/state/handoff.sock", src.dir);
+	{
+		const char *args[] = { "mig-source", "--socket", handoff, "--size", size_s, "--threads",
+				       threads_s, "--name", "bench", NULL };
+
+		if (demo(&ws, args))
+			goto stop;
+	}
+	j = demo_line(&ws);
+	{
+		FILE *f = fopen("/proc/sys/kernel/random/uuid", "r");
+
+		if (!f || !fgets(id, sizeof(id), f))
+			goto stop;
+		fclose(f);
+		id[strcspn(id, "\n")] = '\0';
+	}
+	in = call(&dst, PROTO_T_MIGRATION_IN,
+		  json_pack("{s:s, s:s, s:I, s:i, s:s}", "migration_id", id, "region_name", "bench",
+			    "length", (json_int_t)size, "page_size", 4096, "secret",
+			    "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"));
+	if (!j || !in)
+		goto stop;
+	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
+	m = call(&src, PROTO_T_MIGRATION_OUT,
+		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i}}", "migration_id", id,
+			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
+			   json_string_value(json_object_get(in, "channel")), "secret",
+			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
+			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule));
+	json_decref(j);
+	if (!m)
+		goto stop;
+	json_decref(m);
+	{
+		const char *args[] = { "mig-dest", "--socket", sock, "--size", size_s, "--name", "bench",
+				       "--dump", "/dev/null", NULL };
+
+		if (demo(&wd, args))
+			goto stop;
+	}
+	j = demo_line(&wd);
+	json_decref(j);
+	json_decref(in);
+	for (;;) {
+		const char *a, *b;
+
+		m = get(&src, id);
+		d = get(&dst, id);
+		a = m ? json_string_value(json_object_get(m, "phase")) : "failed";
+		b = d ? json_string_value(json_object_get(d, "phase")) : "failed";
+		if (!strcmp(a, "failed") || !strcmp(b, "failed")) {
+			fprintf(stderr, "migbench: migration failed\n");
+			break;
+		}
+		if (!strcmp(a, "completed") && !strcmp(b, "completed")) {
+			json_t *lat = json_object_get(json_object_get(d, "stats"), "demand_latency");
+
+			out->total_ms = (double)st(m, "total_ms");
+			out->dst_total_ms = (double)st(d, "total_ms");
+			out->downtime_ms = (double)st(d, "downtime_ms");
+			out->p50_us = (double)json_integer_value(json_object_get(lat, "p50_ns")) / 1e3;
+			out->p99_us = (double)json_integer_value(json_object_get(lat, "p99_ns")) / 1e3;
+			out->max_us = (double)json_integer_value(json_object_get(lat, "max_ns")) / 1e3;
+			out->blocked_ms = (double)st(d, "blocked_ns") / 1e6;
+			out->sent = st(m, "precopy_bytes") + st(m, "postcopy_bytes") + st(m, "demand_bytes");
+			out->demand_pages = st(d, "demand_pages");
+			out->rounds = st(m, "rounds");
+			out->requests = st(d, "postcopy_requests");
+			ret = 0;
+			json_decref(m);
+			json_decref(d);
+			break;
+		}
+		json_decref(m);
+		json_decref(d);
+		usleep(20000); /* polling the agents' state, as the control plane does */
+	}
+	demo_end(&wd);
+	demo_end(&ws);
+stop:
+	agent_stop(&src);
+	agent_stop(&dst);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },     { "writers", required_argument, NULL, 'w' },
+		{ "repeat", required_argument, NULL, 'r' },   { "rounds", required_argument, NULL, 'R' },
+		{ "bandwidth", required_argument, NULL, 'b' }, { "granule", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t size = UINT64_C(2) << 30, bw = 0;
+	unsigned writers = 1, repeat = 3, rounds = 1;
+	char self[PATH_MAX];
+	ssize_t n;
+	uint8_t *a, *b;
+	double lb_ms, sc_ms;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (content_parse_size(optarg, &size))
+				return 2;
+			break;
+		case 'w':
+			writers = (unsigned)atoi(optarg);
+			break;
+		case 'r':
+			repeat = (unsigned)atoi(optarg);
+			break;
+		case 'R':
+			rounds = (unsigned)atoi(optarg);
+			break;
+		case 'b':
+			bw = strtoull(optarg, NULL, 10);
+			break;
+		case 'g':
+			granule = (unsigned)atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
+					"[--rounds N] [--bandwidth BYTES_PER_S]\n");
+			return 2;
+		}
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return 1;
+	self[n] = '\0';
+	snprintf(bindir, sizeof(bindir), "%s", dirname(self));
+
+	/* warm-up: these VMs hand idle memory back to the host; touch it once first */
+	a = mmap(NULL, 3 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		return 1;
+	memset(a, 1, 3 * size);
+	munmap(a, 3 * size);
+
+	a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED || b == MAP_FAILED)
+		return 1;
+	memset(a, 0x5A, size);
+	lb_ms = loopback_copy(a, NULL, size);
+	memset(b, 0, size);
+	sc_ms = loopback_copy(a, b, size); /* stop-and-copy: the region into fresh memory */
+	munmap(a, size);
+	munmap(b, size);
+
+	printf("region %llu MiB, %u writer thread(s) writing as fast as they can, switchover after "
+	       "%u precopy round(s), granule %u page(s), loopback %.2f GB/s\n\n",
+	       (unsigned long long)(size >> 20), writers, rounds, granule, (double)size / lb_ms / 1e6);
+	printf("| run | total ms | total / (size / loopback) | downtime ms | demand p50 us | "
+	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | rounds |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	printf("| stop-and-copy (floor) | %.0f | %.2f | %.0f | - | - | - | %.0f | - | 1.00 | - |\n",
+	       sc_ms, sc_ms / lb_ms, sc_ms, sc_ms);
+	for (unsigned i = 0; i < repeat; i++) {
+		struct run r = { 0 };
+
+		if (migrate(size, writers, rounds, bw, &r)) {
+			printf("| faultline %u | failed |\n", i + 1);
+			continue;
+		}
+		printf("| faultline %u | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | %llu | %.2f | "
+		       "%llu |\n",
+		       i + 1, r.total_ms, r.total_ms / lb_ms, r.downtime_ms, r.p50_us, r.p99_us, r.max_us,
+		       r.blocked_ms, (unsigned long long)r.demand_pages, (double)r.sent / (double)size,
+		       (unsigned long long)r.rounds);
+		fflush(stdout);
+	}
+	return 0;
+}

@@ -1,0 +1,1098 @@
+/*
+ * The source side of a migration (PROTOCOL.md §3): precopy rounds with an
+ * exact dirty set, switchover, then demand and background pages until the
+ * destination holds every page.
+ *
+ * Why the region sits on the hold uffd for the whole job, not on the track
+ * uffd (WP_ASYNC + PAGEMAP_SCAN): moving a range between the two uffds
+ * clears every uffd-wp bit (UFFDIO_UNREGISTER, measured in track.h), so
+ * a switchover that scans the track uffd and then moves the range to the
+ * hold uffd cannot see the writes made between the scan and the new
+ * protection - a few milliseconds in which pages change unseen, and the
+ * destination would run with them stale.  The range therefore moves to
+ * the hold uffd once, before round 1 (which sends every page anyway), and
+ * stays there: a first write per `granule` pages after each protection
+ * costs one fault, which the fault thread resolves by lifting the granule
+ * and marking it dirty.  At switchover the fault thread simply stops
+ * lifting: from that instant every writer waits, and the dirty set is
+ * exact by construction (tests/test_mig.c compares every byte).
+ *
+ * Threads: the job's main thread (rounds, switchover, background push,
+ * reconnects), the fault thread (lifts, or holds, write faults), and per
+ * connection a reader of the main channel (acks, done) and a server of
+ * the preempt channel (demand requests, answered at once from the held
+ * memory).  Bitmaps are shared under m->mu; sent_seq and the main socket
+ * belong to the main thread.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "bitmap.h"
+#include "mig.h"
+#include "region.h"
+#include "track.h"
+#include "uffd_compat.h"
+
+#define LOG_COMP "migration"
+#include "log.h"
+
+#define SRC_WINDOW 1024       /* pages looked at per step */
+#define SRC_FRAME_PAGES 64    /* pages per PAGES frame (256 KiB of 4 KiB pages) */
+#define SRC_STALE_WORDS 8192  /* bitmap words per STALE frame (64 KiB) */
+#define SRC_AUTH_TIMEOUT_MS 5000
+#define SRC_BACKOFF_MIN_MS 50
+#define SRC_BACKOFF_MAX_MS 2000
+#define SRC_IDLE_WAIT_MS 10
+#define SRC_PROTECT_RUNS 2048 /* more dirty runs than this: protect the whole region at once */
+#define SRC_SNDBUF (1u << 20) /* main channel send buffer: bounds what the switchover queues behind */
+
+struct mig_src {
+	struct mig *m;
+	struct track t;
+	pid_t pid;
+	uint64_t start;
+	int track_fd, hold_fd; /* our dups of the workload's uffds */
+	int stop_fd;           /* wakes the fault thread */
+	uint64_t *todo;        /* pages the destination must (re)receive; under mu */
+	uint64_t *tmp;         /* main thread: dirty set taken from the fault thread */
+	uint64_t *sent_seq;    /* main thread: seq of the frame that last carried the page */
+	uint64_t seq;          /* main thread: last seq used on the main channel */
+	uint64_t switch_seq;   /* seq of the SWITCHOVER frame, 0 before */
+	bool holding;          /* under mu: writers wait from now on */
+	bool settled;          /* under mu: every page is protected since the hold */
+	uint64_t hold_runs;    /* main thread: runs of the dirty set taken at the hold */
+	bool moved;            /* the range is on the hold uffd */
+	pthread_t main_th, fault_th, rd_th, pre_th;
+	bool main_started, fault_started, rd_started, pre_started;
+	int main_fd, pre_fd;   /* under mu for shutdown(); used by their threads */
+	bool broken;           /* under mu: a connection failed */
+	bool done_seen;        /* under mu: the destination sent DONE */
+	uint64_t acked;        /* under mu */
+	_Atomic uint64_t hint; /* page after the last demand request + 1, 0: none */
+	uint8_t *buf, *pre_buf;
+	double tokens;
+	uint64_t tok_ns;
+	uint64_t round_bytes;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the fault thread -------------------------------------------------- */
+
+static void on_fault(struct mig_src *s, const struct uffd_msg *msg)
+{
+	struct mig *m = s->m;
+	uint64_t addr = msg->arg.pagefault.address, p, first, n;
+
+	if (addr < s->start || addr - s->start >= m->length)
+		return;
+	p = (addr - s->start) / m->page_size;
+	pthread_mutex_lock(&m->mu);
+	if (s->holding) {
+		/* left unanswered: the writer waits, for good on this host */
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
+		if (track_lift(&s->t, p, &first, &n) && errno != ENOENT)
+			pr_pwarn(&m->ag->log, "cannot lift a write protection", LF_STR("migration", m->id),
+				 LF_UINT("page", p));
+	} else {
+		struct uffdio_zeropage zp = {
+			.range = { .start = s->start + p * m->page_size, .len = m->page_size },
+		};
+
+		/* first touch of a missing page: it reads zero, and it is dirty */
+		if (ioctl(s->hold_fd, UFFDIO_ZEROPAGE, &zp) && errno != EEXIST) {
+			struct uffdio_range r = zp.range;
+
+			ioctl(s->hold_fd, UFFDIO_WAKE, &r);
+		}
+		bitmap_set(s->t.dirty, p, 1);
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void on_event(struct mig_src *s, const struct uffd_msg *msg)
+{
+	struct mig *m = s->m;
+	uint64_t lo, hi;
+
+	switch (msg->event) {
+	case UFFD_EVENT_REMOVE:
+		lo = msg->arg.remove.start > s->start ? msg->arg.remove.start : s->start;
+		hi = msg->arg.remove.end < s->start + m->length ? msg->arg.remove.end
+								 : s->start + m->length;
+		if (lo >= hi)
+			return;
+		pthread_mutex_lock(&m->mu);
+		bitmap_set(s->t.dirty, (lo - s->start) / m->page_size,
+			   (hi - lo + m->page_size - 1) / m->page_size);
+		pthread_mutex_unlock(&m->mu);
+		return;
+	case UFFD_EVENT_UNMAP:
+	case UFFD_EVENT_REMAP:
+		mig_fail(m, "the workload %s the region during the migration",
+			 msg->event == UFFD_EVENT_UNMAP ? "unmapped" : "moved");
+		return;
+	case UFFD_EVENT_FORK:
+		close((int)msg->arg.fork.ufd);
+		return;
+	}
+}
+
+static void *fault_main(void *arg)
+{
+	struct mig_src *s = arg;
+	struct uffd_msg msgs[64];
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = s->hold_fd, .events = POLLIN },
+				       { .fd = s->stop_fd, .events = POLLIN } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		n = read(s->hold_fd, msgs, sizeof(msgs));
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			break;
+		}
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+				on_fault(s, &msgs[i]);
+			else
+				on_event(s, &msgs[i]);
+		}
+	}
+	return NULL;
+}
+
+/* ---- reading and sending pages ----------------------------------------- */
+
+struct runs {
+	uint64_t first[SRC_WINDOW], n[SRC_WINDOW];
+	unsigned count;
+};
+
+static int add_run(void *arg, uint64_t first, uint64_t n, uint64_t categories)
+{
+	struct runs *r = arg;
+
+	(void)categories;
+	if (r->count && r->first[r->count - 1] + r->n[r->count - 1] == first) {
+		r->n[r->count - 1] += n;
+		return 0;
+	}
+	if (r->count == SRC_WINDOW)
+		return -1;
+	r->first[r->count] = first;
+	r->n[r->count++] = n;
+	return 0;
+}
+
+static int read_pages(struct mig_src *s, uint64_t first, uint64_t n, uint8_t *buf)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = n * s->m->page_size };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)(s->start + first * s->m->page_size),
+				.iov_len = local.iov_len };
+	ssize_t got = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+
+	if (got != (ssize_t)local.iov_len) {
+		if (got >= 0)
+			errno = EFAULT;
+		return -1;
+	}
+	return 0;
+}
+
+enum stream { ST_PRECOPY, ST_POSTCOPY, ST_DEMAND };
+
+/* Waits for tokens of the background stream's bucket (demand pages never do). */
+static int throttle(struct mig_src *s, uint64_t bytes)
+{
+	struct mig *m = s->m;
+	uint64_t bw = m->bw_bytes_per_s;
+	double burst;
+
+	if (!bw)
+		return 0;
+	burst = (double)bw / 20 > 262144.0 ? (double)bw / 20 : 262144.0;
+	for (;;) {
+		uint64_t t = now_ns();
+		double need;
+
+		s->tokens += (double)(t - s->tok_ns) * (double)bw / 1e9;
+		s->tok_ns = t;
+		if (s->tokens > burst)
+			s->tokens = burst;
+		if (s->tokens >= (double)bytes || s->tokens >= burst) {
+			s->tokens -= (double)bytes;
+			return 0;
+		}
+		need = ((double)bytes - s->tokens) / (double)bw * 1000.0;
+		pthread_mutex_lock(&m->mu);
+		if (m->stop || s->broken || (m->want_switchover && !s->holding)) {
+			pthread_mutex_unlock(&m->mu);
+			return 0;
+		}
+		mig_wait_ms(m, (uint64_t)need + 1);
+		pthread_mutex_unlock(&m->mu);
+	}
+}
+
+static void count(struct mig_src *s, enum stream st, uint64_t pages, uint64_t bytes)
+{
+	struct mig_stats *x = &s->m->st;
+
+	pthread_mutex_lock(&s->m->mu);
+	if (!x->setup_ms)
+		x->setup_ms = jx_now_ms() - s->m->created_ms;
+	switch (st) {
+	case ST_PRECOPY:
+		x->precopy_pages += pages;
+		x->precopy_bytes += bytes;
+		break;
+	case ST_POSTCOPY:
+		x->postcopy_pages += pages;
+		x->postcopy_bytes += bytes;
+		break;
+	case ST_DEMAND:
+		x->demand_pages += pages;
+		x->demand_bytes += bytes;
+		break;
+	}
+	pthread_mutex_unlock(&s->m->mu);
+}
+
+/*
+ * Sends pages [first, first + n) on fd: populated pages (present or
+ * swapped; PAGEMAP_SCAN) as data, the rest as zero runs, so that no
+ * unpopulated page is ever touched.  main: frames get a sequence number
+ * and the pages remember it.
+ */
+static int send_range(struct mig_src *s, int fd, uint64_t first, uint64_t n, enum stream st,
+		      uint8_t *buf, struct runs *r)
+{
+	struct mig *m = s->m;
+	uint64_t cur = first, end = first + n;
+	bool main = st != ST_DEMAND;
+
+	r->count = 0;
+	if (track_scan(&s->t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, 0, 0, add_run, r))
+		return -2;
+	for (unsigned i = 0; i <= r->count; i++) {
+		uint64_t rf = i < r->count ? r->first[i] : end, rn = i < r->count ? r->n[i] : 0;
+
+		if (rf > cur) {
+			struct pchan_hdr h = { .type = PCHAN_T_ZERO, .page = cur,
+					       .count = (uint32_t)(rf - cur) };
+
+			if (main)
+				h.seq = ++s->seq;
+			if (pchan_send(fd, &h, NULL))
+				return -1;
+			for (uint64_t p = cur; main && p < rf; p++)
+				s->sent_seq[p] = h.seq;
+			count(s, st, rf - cur, 0);
+		}
+		for (uint64_t p = rf; p < rf + rn;) {
+			uint64_t k = rf + rn - p < SRC_FRAME_PAGES ? rf + rn - p : SRC_FRAME_PAGES;
+			struct pchan_hdr h = { .type = PCHAN_T_PAGES, .page = p, .count = (uint32_t)k,
+					       .length = (uint32_t)(k * m->page_size) };
+
+			if (main && throttle(s, h.length))
+				return -1;
+			if (read_pages(s, p, k, buf))
+				return -2;
+			if (main)
+				h.seq = ++s->seq;
+			if (pchan_send(fd, &h, buf))
+				return -1;
+			for (uint64_t q = p; main && q < p + k; q++)
+				s->sent_seq[q] = h.seq;
+			count(s, st, k, h.length);
+			if (main)
+				s->round_bytes += h.length;
+			p += k;
+		}
+		cur = rf + rn;
+	}
+	return 0;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static int handshake(struct mig_src *s, int fd, enum pchan_kind kind, uint64_t *last_seq,
+		     char *why, size_t why_len)
+{
+	struct mig *m = s->m;
+	struct pchan_hello hello = { .kind = kind };
+	uint8_t buf[PCHAN_HELLO_LEN], snonce[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
+	struct pchan_geom g = { 0 };
+	struct pchan_hdr h = { .type = PCHAN_T_HELLO, .length = PCHAN_HELLO_LEN };
+	int r;
+
+	memcpy(hello.id, m->id, PCHAN_ID_LEN + 1);
+	if (pchan_nonce(hello.nonce))
+		return snprintf(why, why_len, "no random bytes"), -1;
+	pchan_encode_hello(&hello, buf);
+	if (pchan_send(fd, &h, buf))
+		return snprintf(why, why_len, "send hello: %s", strerror(errno)), -1;
+	r = pchan_recv(fd, &h, buf, sizeof(buf), &g, SRC_AUTH_TIMEOUT_MS);
+	if (!r && h.type == PCHAN_T_CHALLENGE) {
+		memcpy(snonce, buf, PCHAN_NONCE_LEN);
+		if (pchan_mac(m->secret, false, m->id, kind, hello.nonce, snonce, mac))
+			return snprintf(why, why_len, "HMAC failed"), -1;
+		h = (struct pchan_hdr){ .type = PCHAN_T_AUTH, .length = PCHAN_MAC_LEN };
+		if (pchan_send(fd, &h, mac))
+			return snprintf(why, why_len, "send auth: %s", strerror(errno)), -1;
+		r = pchan_recv(fd, &h, buf, sizeof(buf), &g, SRC_AUTH_TIMEOUT_MS);
+	}
+	if (r < 0)
+		return snprintf(why, why_len, "%s", strerror(errno)), -1;
+	if (r > 0)
+		return snprintf(why, why_len, "%s", pchan_result_str(r)), -1;
+	if (h.type == PCHAN_T_ERROR) {
+		snprintf(why, why_len, "refused by the destination: %.*s", (int)h.length, (char *)buf);
+		return -1;
+	}
+	if (h.type != PCHAN_T_AUTH_OK)
+		return snprintf(why, why_len, "unexpected %s frame", pchan_type_name(h.type)), -1;
+	if (pchan_mac(m->secret, true, m->id, kind, hello.nonce, snonce, mac) ||
+	    !pchan_mac_equal(mac, buf)) {
+		pr_warn(&m->ag->log, "page channel peer failed authentication, dropped",
+			LF_STR("migration", m->id), LF_STR("peer", m->channel));
+		return snprintf(why, why_len, "the destination failed authentication"), -1;
+	}
+	*last_seq = h.seq;
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct mig_src *s = arg;
+	struct mig *m = s->m;
+	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
+	struct pchan_hdr h;
+	uint8_t buf[1024];
+
+	for (;;) {
+		int r = pchan_recv(s->main_fd, &h, buf, sizeof(buf), &g, -1);
+
+		if (r) {
+			pthread_mutex_lock(&m->mu);
+			if (!m->stop && !s->broken)
+				pr_warn(&m->ag->log, "page channel broken", LF_STR("migration", m->id),
+					LF_STR("channel", "main"),
+					LF_STR("error", r < 0 ? strerror(errno) : pchan_result_str(r)));
+			s->broken = true;
+			pthread_cond_broadcast(&m->cond);
+			pthread_mutex_unlock(&m->mu);
+			return NULL;
+		}
+		pthread_mutex_lock(&m->mu);
+		if (h.type == PCHAN_T_ACK && h.seq > s->acked)
+			s->acked = h.seq;
+		else if (h.type == PCHAN_T_DONE)
+			s->done_seen = true;
+		else if (h.type == PCHAN_T_ERROR)
+			pr_warn(&m->ag->log, "the destination reports an error", LF_STR("migration", m->id),
+				LF_STR("error", (char *)buf));
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->mu);
+	}
+}
+
+/* Demand requests: answered from the held memory, ahead of everything else. */
+static void *preempt_main(void *arg)
+{
+	struct mig_src *s = arg;
+	struct mig *m = s->m;
+	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
+	struct runs *runs = malloc(sizeof(*runs));
+	struct pchan_hdr h;
+	uint8_t small[64];
+	bool settled;
+	int r = -1;
+
+	while (runs) {
+		r = pchan_recv(s->pre_fd, &h, small, sizeof(small), &g, -1);
+		if (r)
+			break;
+		if (h.type != PCHAN_T_REQUEST) {
+			r = PCHAN_BAD_TYPE;
+			break;
+		}
+		pthread_mutex_lock(&m->mu);
+		m->st.postcopy_requests++;
+		bitmap_clear(s->todo, h.page, h.count);
+		settled = s->settled;
+		pthread_mutex_unlock(&m->mu);
+		/* before settle() is through, a page may still take a write: stop it first */
+		if (!settled && track_protect(&s->t, h.page, h.count)) {
+			mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
+			break;
+		}
+		/* the background push goes on where the workload is (locality) */
+		atomic_store(&s->hint, h.page + h.count + 1);
+		r = send_range(s, s->pre_fd, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
+		if (r == -2) {
+			mig_fail(m, "cannot read the region's pages: %s", strerror(errno));
+			break;
+		}
+		if (r)
+			break;
+	}
+	free(runs);
+	pthread_mutex_lock(&m->mu);
+	if (!m->stop && !s->broken)
+		pr_warn(&m->ag->log, "page channel broken", LF_STR("migration", m->id),
+			LF_STR("channel", "preempt"),
+			LF_STR("error", r < 0 ? strerror(errno) : pchan_result_str(r)));
+	s->broken = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+static void disconnect(struct mig_src *s)
+{
+	struct mig *m = s->m;
+
+	pthread_mutex_lock(&m->mu);
+	if (s->main_fd >= 0)
+		shutdown(s->main_fd, SHUT_RDWR);
+	if (s->pre_fd >= 0)
+		shutdown(s->pre_fd, SHUT_RDWR);
+	pthread_mutex_unlock(&m->mu);
+	if (s->rd_started)
+		pthread_join(s->rd_th, NULL);
+	if (s->pre_started)
+		pthread_join(s->pre_th, NULL);
+	s->rd_started = s->pre_started = false;
+	pthread_mutex_lock(&m->mu);
+	if (s->main_fd >= 0)
+		close(s->main_fd);
+	if (s->pre_fd >= 0)
+		close(s->pre_fd);
+	s->main_fd = s->pre_fd = -1;
+	pthread_mutex_unlock(&m->mu);
+}
+
+static int send_switch(struct mig_src *s, int fd)
+{
+	struct mig *m = s->m;
+	uint64_t words = BITMAP_WORDS(m->n_pages);
+
+	for (uint64_t w = 0; w < words; w += SRC_STALE_WORDS) {
+		uint64_t nw = words - w < SRC_STALE_WORDS ? words - w : SRC_STALE_WORDS;
+		uint64_t pages = m->n_pages - w * 64 < nw * 64 ? m->n_pages - w * 64 : nw * 64;
+		uint8_t *le = malloc(nw * 8);
+		struct pchan_hdr h = { .type = PCHAN_T_STALE, .seq = ++s->seq, .page = w * 64,
+				       .count = (uint32_t)pages, .length = (uint32_t)(nw * 8) };
+		int r;
+
+		if (!le)
+			return -1;
+		pthread_mutex_lock(&m->mu);
+		for (uint64_t i = 0; i < nw; i++) {
+			for (int b = 0; b < 8; b++)
+				le[i * 8 + (uint64_t)b] = (uint8_t)(s->todo[w + i] >> (8 * b));
+		}
+		pthread_mutex_unlock(&m->mu);
+		r = pchan_send(fd, &h, le);
+		free(le);
+		if (r)
+			return -1;
+	}
+	{
+		uint8_t ms[8];
+		uint64_t at = m->st.switchover_at_ms;
+		struct pchan_hdr h = { .type = PCHAN_T_SWITCHOVER, .seq = ++s->seq, .length = 8 };
+
+		for (int b = 0; b < 8; b++)
+			ms[b] = (uint8_t)(at >> (56 - 8 * b));
+		if (pchan_send(fd, &h, ms))
+			return -1;
+		s->switch_seq = h.seq;
+	}
+	return 0;
+}
+
+static int connect_all(struct mig_src *s, char *why, size_t why_len)
+{
+	struct mig *m = s->m;
+	char addr[sizeof(m->channel)];
+	uint64_t last = 0, last2 = 0;
+	uint8_t setup[12];
+	struct pchan_hdr h = { .type = PCHAN_T_SETUP, .length = 12 };
+	int mfd, pfd;
+
+	pthread_mutex_lock(&m->mu);
+	memcpy(addr, m->channel, sizeof(addr));
+	pthread_mutex_unlock(&m->mu);
+	mfd = pchan_connect(addr, SRC_AUTH_TIMEOUT_MS);
+	if (mfd < 0)
+		return snprintf(why, why_len, "connect %s: %s", addr, strerror(errno)), -1;
+	{
+		/* what is queued when the switchover comes is sent before the stale bitmap */
+		int sz = SRC_SNDBUF;
+
+		setsockopt(mfd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	if (handshake(s, mfd, PCHAN_MAIN, &last, why, why_len)) {
+		close(mfd);
+		return -1;
+	}
+	pfd = pchan_connect(addr, SRC_AUTH_TIMEOUT_MS);
+	if (pfd < 0) {
+		snprintf(why, why_len, "connect %s: %s", addr, strerror(errno));
+		close(mfd);
+		return -1;
+	}
+	if (handshake(s, pfd, PCHAN_PREEMPT, &last2, why, why_len)) {
+		close(mfd);
+		close(pfd);
+		return -1;
+	}
+	for (int b = 0; b < 8; b++)
+		setup[b] = (uint8_t)(m->length >> (56 - 8 * b));
+	for (int b = 0; b < 4; b++)
+		setup[8 + b] = (uint8_t)(m->page_size >> (24 - 8 * b));
+	if (pchan_send(mfd, &h, setup)) {
+		snprintf(why, why_len, "send setup: %s", strerror(errno));
+		close(mfd);
+		close(pfd);
+		return -1;
+	}
+	/* whatever was sent after the destination's last processed frame may be lost */
+	pthread_mutex_lock(&m->mu);
+	for (uint64_t p = 0; p < m->n_pages; p++) {
+		if (s->sent_seq[p] > last)
+			bitmap_set(s->todo, p, 1);
+	}
+	s->acked = last;
+	s->main_fd = mfd;
+	s->pre_fd = pfd;
+	s->broken = false;
+	s->done_seen = false;
+	pthread_mutex_unlock(&m->mu);
+	if (s->switch_seq > last && send_switch(s, mfd)) {
+		snprintf(why, why_len, "send switchover: %s", strerror(errno));
+		disconnect(s);
+		return -1;
+	}
+	if (!pthread_create(&s->rd_th, NULL, reader_main, s))
+		s->rd_started = true;
+	if (!pthread_create(&s->pre_th, NULL, preempt_main, s))
+		s->pre_started = true;
+	if (!s->rd_started || !s->pre_started) {
+		snprintf(why, why_len, "cannot start threads");
+		disconnect(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the main thread --------------------------------------------------- */
+
+/*
+ * Takes the fault thread's dirty set into todo (and keeps it in tmp for
+ * protect_taken()).  hold: the fault thread lifts nothing from now on, so
+ * every writer that faults waits: the source holds.  Returns the number of
+ * runs in the set.
+ */
+static uint64_t take_dirty(struct mig_src *s, bool hold)
+{
+	struct mig *m = s->m;
+	uint64_t words = BITMAP_WORDS(m->n_pages), runs = 0;
+
+	pthread_mutex_lock(&m->mu);
+	if (hold) {
+		s->holding = true;
+		m->st.switchover_at_ms = jx_now_ms();
+	}
+	memcpy(s->tmp, s->t.dirty, words * 8);
+	memset(s->t.dirty, 0, words * 8);
+	for (uint64_t i = 0; i < words; i++) {
+		uint64_t prev = i ? s->tmp[i - 1] >> 63 : 0;
+
+		s->todo[i] |= s->tmp[i];
+		runs += (uint64_t)__builtin_popcountll(s->tmp[i] & ~(s->tmp[i] << 1 | prev));
+	}
+	pthread_mutex_unlock(&m->mu);
+	return runs;
+}
+
+/*
+ * Protects what take_dirty() took: a write after this faults again, one
+ * before it is in what is read next.  Protecting a protected page changes
+ * nothing, so a scattered set is protected in one walk over the whole
+ * region (UFFDIO_WRITEPROTECT costs ~15 ms per GiB; thousands of small
+ * calls cost more).
+ */
+static int protect_taken(struct mig_src *s, uint64_t runs)
+{
+	struct mig *m = s->m;
+	uint64_t p = 0;
+
+	if (runs > SRC_PROTECT_RUNS)
+		return track_protect(&s->t, 0, m->n_pages);
+	while ((p = bitmap_next_set(s->tmp, p, m->n_pages)) < m->n_pages) {
+		uint64_t q = p;
+
+		while (q < m->n_pages && bitmap_test(s->tmp, q))
+			q++;
+		if (track_protect(&s->t, p, q - p))
+			return -1;
+		p = q;
+	}
+	return 0;
+}
+
+/* Next run of todo from *cursor (at most SRC_WINDOW pages), taken out of todo. */
+static bool next_todo(struct mig_src *s, uint64_t *cursor, uint64_t *first, uint64_t *n)
+{
+	struct mig *m = s->m;
+	uint64_t p, q;
+
+	pthread_mutex_lock(&m->mu);
+	p = bitmap_next_set(s->todo, *cursor, m->n_pages);
+	if (p >= m->n_pages) {
+		pthread_mutex_unlock(&m->mu);
+		*cursor = m->n_pages;
+		return false;
+	}
+	q = p;
+	while (q < m->n_pages && q - p < SRC_WINDOW && bitmap_test(s->todo, q))
+		q++;
+	bitmap_clear(s->todo, p, q - p);
+	pthread_mutex_unlock(&m->mu);
+	*first = p;
+	*n = q - p;
+	*cursor = q;
+	return true;
+}
+
+static void give_back(struct mig_src *s, uint64_t first, uint64_t n)
+{
+	pthread_mutex_lock(&s->m->mu);
+	bitmap_set(s->todo, first, n);
+	pthread_mutex_unlock(&s->m->mu);
+}
+
+/* 1: stop, 2: switch over, 3: connection broken, 0: go on */
+static int interrupted(struct mig_src *s, uint64_t deadline_ns)
+{
+	struct mig *m = s->m;
+	int r = 0;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->stop || m->want_pause || m->phase == MIG_FAILED)
+		r = 1;
+	else if (s->broken)
+		r = 3;
+	else if (!s->holding && (m->want_switchover || (deadline_ns && now_ns() >= deadline_ns)))
+		r = 2;
+	pthread_mutex_unlock(&m->mu);
+	return r;
+}
+
+/*
+ * The hold: the fault thread stops lifting, the final dirty set joins
+ * todo, and the destination is told at once which of its pages are stale
+ * (it runs from then on).  Pages lifted before the hold are protected
+ * after the switchover frame is out (settle()): until then a demand
+ * request protects its own pages before reading them, so every page the
+ * destination gets is final, and the walk is not part of the downtime.
+ */
+static int switchover(struct mig_src *s)
+{
+	struct mig *m = s->m;
+
+	/* before the hold: a restart must never give back writers whose region runs elsewhere */
+	if (mig_mark_held(m))
+		pr_pwarn(&m->ag->log, "cannot record the switchover; an agent restart would not "
+			 "know the region moved", LF_STR("migration", m->id));
+	s->hold_runs = take_dirty(s, true);
+	pthread_mutex_lock(&m->mu);
+	m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
+	mig_set_phase(m, MIG_SWITCHOVER);
+	pthread_mutex_unlock(&m->mu);
+	pr_info(&m->ag->log, "migration switchover: the source holds its writers",
+		LF_STR("migration", m->id), LF_UINT("stale_pages", m->st.remaining_pages));
+	return send_switch(s, s->main_fd) ? 3 : 0;
+}
+
+/* After the switchover frame: every page protected, so no writer runs here any more. */
+static int settle(struct mig_src *s)
+{
+	struct mig *m = s->m;
+
+	if (protect_taken(s, s->hold_runs)) {
+		mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
+		return -1;
+	}
+	pthread_mutex_lock(&m->mu);
+	s->settled = true;
+	mig_set_phase(m, MIG_POSTCOPY);
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+/* One pass over todo; returns as interrupted() does, or -1 on a failure. */
+static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct runs *runs)
+{
+	uint64_t cursor = 0, first, n, hint;
+
+	while (next_todo(s, &cursor, &first, &n)) {
+		int r = interrupted(s, deadline_ns);
+
+		if (st == ST_POSTCOPY && (hint = atomic_exchange(&s->hint, 0)) &&
+		    hint - 1 < s->m->n_pages && (hint - 1 > first + n || hint - 1 < first)) {
+			/* a demand request elsewhere: carry on from there, this run later */
+			give_back(s, first, n);
+			cursor = hint - 1;
+			continue;
+		}
+
+		if (!r)
+			r = send_range(s, s->main_fd, first, n, st, s->buf, runs);
+		if (r == -2) {
+			mig_fail(s->m, "cannot read the region's pages: %s", strerror(errno));
+			return -1;
+		}
+		if (r) {
+			give_back(s, first, n);
+			return r == -1 ? 3 : r;
+		}
+	}
+	return 0;
+}
+
+static int precopy(struct mig_src *s, struct runs *runs)
+{
+	struct mig *m = s->m;
+	uint64_t deadline = m->postcopy_auto && m->postcopy_after_ms >= 0
+				    ? now_ns() + (uint64_t)m->postcopy_after_ms * 1000000u
+				    : 0;
+
+	for (;;) {
+		uint64_t t0 = now_ns(), dirty, el;
+		int r;
+
+		s->round_bytes = 0;
+		if (protect_taken(s, take_dirty(s, false))) {
+			mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
+			return -1;
+		}
+		r = pass(s, ST_PRECOPY, deadline, runs);
+		if (r)
+			return r;
+		el = now_ns() - t0;
+		pthread_mutex_lock(&m->mu);
+		dirty = bitmap_count(s->t.dirty, 0, m->n_pages) * m->page_size;
+		m->st.rounds++;
+		m->st.dirty_rate = el ? (uint64_t)((double)dirty * 1e9 / (double)el) : 0;
+		m->st.remaining_pages = dirty / m->page_size;
+		if (m->postcopy_auto && s->round_bytes &&
+		    ((double)dirty * (double)el / (double)s->round_bytes / 1e6 <=
+			     (double)m->max_downtime_ms ||
+		     m->st.rounds >= m->max_rounds))
+			m->want_switchover = true;
+		if (!s->round_bytes && !m->want_switchover && !m->stop)
+			mig_wait_ms(m, SRC_IDLE_WAIT_MS); /* nothing written: do not spin */
+		pthread_mutex_unlock(&m->mu);
+		r = interrupted(s, deadline);
+		if (r)
+			return r;
+	}
+}
+
+static int postcopy(struct mig_src *s, struct runs *runs)
+{
+	struct mig *m = s->m;
+
+	for (;;) {
+		int r = pass(s, ST_POSTCOPY, 0, runs);
+		struct pchan_hdr h = { .type = PCHAN_T_COMPLETE };
+
+		if (r)
+			return r;
+		pthread_mutex_lock(&m->mu);
+		while (!m->stop && !m->want_pause && !s->broken && !s->done_seen &&
+		       bitmap_next_set(s->todo, 0, m->n_pages) == m->n_pages)
+			pthread_cond_wait(&m->cond, &m->mu);
+		if (!s->done_seen || m->stop || m->want_pause || s->broken) {
+			pthread_mutex_unlock(&m->mu);
+			r = interrupted(s, 0);
+			if (r)
+				return r;
+			continue;
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (pchan_send(s->main_fd, &h, NULL))
+			pr_pwarn(&m->ag->log, "cannot confirm completion to the destination",
+				 LF_STR("migration", m->id));
+		pthread_mutex_lock(&m->mu);
+		m->st.completed_ms = jx_now_ms();
+		m->st.remaining_pages = 0;
+		mig_set_phase(m, MIG_COMPLETED);
+		pthread_mutex_unlock(&m->mu);
+		pr_info(&m->ag->log, "migration completed", LF_STR("migration", m->id));
+		mig_notify(m->ag);
+		return 1;
+	}
+}
+
+static void *main_thread(void *arg)
+{
+	struct mig_src *s = arg;
+	struct mig *m = s->m;
+	struct runs *runs = malloc(sizeof(*runs));
+	uint64_t backoff = SRC_BACKOFF_MIN_MS;
+	char why[256];
+
+	while (runs) {
+		int r;
+
+		pthread_mutex_lock(&m->mu);
+		if (m->stop || m->phase == MIG_FAILED || m->phase == MIG_COMPLETED) {
+			pthread_mutex_unlock(&m->mu);
+			break;
+		}
+		if (m->want_pause) {
+			mig_set_phase(m, MIG_PAUSED);
+			while (m->want_pause && !m->stop)
+				pthread_cond_wait(&m->cond, &m->mu);
+			pthread_mutex_unlock(&m->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (s->main_fd < 0) {
+			if (connect_all(s, why, sizeof(why))) {
+				pthread_mutex_lock(&m->mu);
+				mig_set_phase(m, MIG_PAUSED);
+				snprintf(m->error, sizeof(m->error), "%s", why);
+				if (!m->want_resume)
+					mig_wait_ms(m, backoff);
+				m->want_resume = false;
+				pthread_mutex_unlock(&m->mu);
+				pr_warn(&m->ag->log, "page channel connect failed, retrying",
+					LF_STR("migration", m->id), LF_STR("error", why),
+					LF_UINT("backoff_ms", backoff));
+				backoff = backoff * 2 > SRC_BACKOFF_MAX_MS ? SRC_BACKOFF_MAX_MS : backoff * 2;
+				continue;
+			}
+			backoff = SRC_BACKOFF_MIN_MS;
+			pthread_mutex_lock(&m->mu);
+			m->error[0] = '\0';
+			m->want_resume = false;
+			if (m->phase == MIG_PAUSED)
+				m->st.reconnects++;
+			mig_set_phase(m, !s->holding ? MIG_PRECOPY : s->settled ? MIG_POSTCOPY
+										  : MIG_SWITCHOVER);
+			pthread_mutex_unlock(&m->mu);
+			pr_info(&m->ag->log, "page channel connected", LF_STR("migration", m->id),
+				LF_UINT("acked_seq", s->acked));
+		}
+		if (!s->holding) {
+			r = precopy(s, runs);
+			if (r == 2)
+				r = switchover(s);
+		} else if (!s->switch_seq) {
+			r = send_switch(s, s->main_fd) ? 3 : 0; /* a cut came before it was out */
+		} else {
+			r = 0;
+		}
+		/* protecting needs no connection: a cut must not leave writers running */
+		if (s->holding && !s->settled && r >= 0) {
+			int r2 = settle(s);
+
+			r = r2 ? r2 : r;
+		}
+		if (!r && s->switch_seq)
+			r = postcopy(s, runs);
+		if (r == 3 || r == 1 || r < 0) {
+			bool completed;
+
+			disconnect(s);
+			pthread_mutex_lock(&m->mu);
+			completed = m->phase == MIG_COMPLETED || m->phase == MIG_FAILED;
+			if (!completed && !m->stop)
+				mig_set_phase(m, MIG_PAUSED);
+			pthread_mutex_unlock(&m->mu);
+		}
+	}
+	free(runs);
+	disconnect(s);
+	return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------- */
+
+int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int hold_fd,
+		  unsigned modes, char *why, size_t why_len)
+{
+	struct mig_src *s = calloc(1, sizeof(*s));
+	uint64_t reg = UFFDIO_REGISTER_MODE_WP;
+
+	if (!s)
+		return snprintf(why, why_len, "out of memory"), -1;
+	m->src = s;
+	s->m = m;
+	s->pid = pid;
+	s->start = start;
+	s->main_fd = s->pre_fd = -1;
+	s->track_fd = dup(track_fd);
+	s->hold_fd = dup(hold_fd);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->todo = bitmap_new(m->n_pages);
+	s->tmp = bitmap_new(m->n_pages);
+	s->sent_seq = calloc(m->n_pages, sizeof(uint64_t));
+	s->buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
+	s->pre_buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
+	s->tok_ns = now_ns();
+	if (modes & REGION_MODE_MISSING)
+		reg |= UFFDIO_REGISTER_MODE_MISSING;
+	if (s->track_fd < 0 || s->hold_fd < 0 || s->stop_fd < 0 || !s->todo || !s->tmp ||
+	    !s->sent_seq || !s->buf || !s->pre_buf) {
+		snprintf(why, why_len, "out of resources: %s", strerror(errno));
+		goto fail;
+	}
+	if (track_init(&s->t, pid, s->track_fd, s->hold_fd, start, m->n_pages, m->page_size, reg,
+		       m->granule)) {
+		snprintf(why, why_len, "cannot open the workload's pagemap: %s", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&s->fault_th, NULL, fault_main, s)) {
+		snprintf(why, why_len, "cannot start the fault thread");
+		goto fail;
+	}
+	s->fault_started = true;
+	/* from here every write is seen: round 1 sends every page after it */
+	if (track_move(&s->t, TRACK_ON_HOLD)) {
+		snprintf(why, why_len, "cannot move the region to its hold uffd: %s", strerror(errno));
+		goto fail;
+	}
+	s->moved = true;
+	if (track_protect(&s->t, 0, m->n_pages)) {
+		snprintf(why, why_len, "cannot write-protect the region: %s", strerror(errno));
+		goto fail;
+	}
+	bitmap_set(s->todo, 0, m->n_pages);
+	m->st.remaining_pages = m->n_pages;
+	if (pthread_create(&s->main_th, NULL, main_thread, s)) {
+		snprintf(why, why_len, "cannot start the migration thread");
+		goto fail;
+	}
+	s->main_started = true;
+	return 0;
+fail:
+	mig_src_stop(m, true);
+	return -1;
+}
+
+/*
+ * Ends the job's threads.  cancel (or a job that never switched over):
+ * the region goes back to its track uffd with no protection left and
+ * every waiting writer woken, as if the migration had never started.
+ * After a switchover the writers stay held: the destination runs.
+ */
+void mig_src_stop(struct mig *m, bool cancel)
+{
+	struct mig_src *s = m->src;
+	uint64_t one = 1;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->stop = true;
+	if (s->main_fd >= 0)
+		shutdown(s->main_fd, SHUT_RDWR);
+	if (s->pre_fd >= 0)
+		shutdown(s->pre_fd, SHUT_RDWR);
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+	if (s->main_started)
+		pthread_join(s->main_th, NULL);
+	disconnect(s);
+	if (s->moved && (cancel || !s->switch_seq)) {
+		pthread_mutex_lock(&m->mu);
+		s->holding = true; /* the fault thread lifts nothing more */
+		pthread_mutex_unlock(&m->mu);
+		mig_unmark_held(m);
+		if (track_move(&s->t, TRACK_ON_TRACK))
+			pr_perror(&m->ag->log, "cannot give the region back to its track uffd",
+				  LF_STR("migration", m->id));
+		else if (track_unprotect(&s->t, 0, m->n_pages))
+			pr_pwarn(&m->ag->log, "cannot lift the write protection", LF_STR("migration", m->id));
+		s->moved = false;
+	}
+	if (s->fault_started) {
+		if (write(s->stop_fd, &one, sizeof(one)) < 0)
+			pr_pwarn(&m->ag->log, "cannot stop the fault thread");
+		pthread_join(s->fault_th, NULL);
+	}
+	track_fini(&s->t);
+	if (s->track_fd >= 0)
+		close(s->track_fd);
+	if (s->hold_fd >= 0)
+		close(s->hold_fd);
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
+	free(s->todo);
+	free(s->tmp);
+	free(s->sent_seq);
+	free(s->buf);
+	free(s->pre_buf);
+	free(s);
+	m->src = NULL;
+}
+
+void mig_src_kick(struct mig *m)
+{
+	struct mig_src *s = m->src;
+
+	if (s && s->main_fd >= 0 && m->want_pause) {
+		shutdown(s->main_fd, SHUT_RDWR);
+		if (s->pre_fd >= 0)
+			shutdown(s->pre_fd, SHUT_RDWR);
+	}
+	pthread_cond_broadcast(&m->cond);
+}
+
+/* Under m->mu: pages the destination still needs, counted when asked for. */
+uint64_t mig_src_remaining(struct mig *m)
+{
+	struct mig_src *s = m->src;
+
+	if (!s || m->phase == MIG_COMPLETED)
+		return m->phase == MIG_COMPLETED ? 0 : m->st.remaining_pages;
+	/* during precopy also what was written since it was sent */
+	return bitmap_count(s->todo, 0, m->n_pages) +
+	       (s->holding ? 0 : bitmap_count(s->t.dirty, 0, m->n_pages));
+}

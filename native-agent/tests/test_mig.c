@@ -1,0 +1,889 @@
+/*
+ * Migration tests (PROTOCOL.md §1.9, §3): the page channel codec and
+ * authentication as pure code, then two real agents on this machine with
+ * faultline-demo workloads: a source that writes without pause during
+ * precopy and a destination that attaches by region name.  The
+ * destination's memory is compared byte for byte with the source's memory
+ * captured while its writers are held.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "hwork.h"
+#include "jx.h"
+#include "pchan.h"
+#include "proto.h"
+#include "test.h"
+
+#define MIG_PAGE 4096
+#define MIG_MARKS 64
+
+static const char *const SECRET = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+static const char *const OTHER = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/* ---- pure code --------------------------------------------------------- */
+
+int t_pchan_golden(const struct t_env *env)
+{
+	static const uint8_t want[PCHAN_HDR_LEN] = {
+		0x46, 0x4C, 0x50, 0x43, 0x01, 0x11, 0x00, 0x00, /* FLPC v1 pages, flags 0 */
+		0, 0, 0, 0, 0, 0, 0, 7,                         /* seq 7 */
+		0, 0, 0, 0, 0, 0, 0x01, 0x00,                   /* page 256 */
+		0, 0, 0, 2,                                     /* 2 pages */
+		0, 0, 0x20, 0x00,                               /* 8192 bytes */
+	};
+	struct pchan_hdr h = { .type = PCHAN_T_PAGES, .seq = 7, .page = 256, .count = 2,
+			       .length = 8192 }, back;
+	uint8_t buf[PCHAN_HDR_LEN];
+
+	(void)env;
+	pchan_encode_hdr(&h, buf);
+	CHECK(!memcmp(buf, want, sizeof(buf)));
+	CHECK(pchan_decode_hdr(buf, sizeof(buf), &back) == PCHAN_OK);
+	CHECK(back.type == h.type && back.seq == 7 && back.page == 256 && back.count == 2 &&
+	      back.length == 8192);
+	CHECK(pchan_decode_hdr(buf, 3, &back) == PCHAN_NEED_MORE);
+	return T_PASS;
+}
+
+int t_pchan_malformed(const struct t_env *env)
+{
+	static const struct {
+		const char *name;
+		struct pchan_hdr h;
+		enum pchan_result want;
+	} cases[] = {
+		{ "pages ok", { PCHAN_T_PAGES, 0, 1, 10, 2, 8192 }, PCHAN_OK },
+		{ "pages past the end", { PCHAN_T_PAGES, 0, 1, 99, 2, 8192 }, PCHAN_BAD_SHAPE },
+		{ "pages count overflow", { PCHAN_T_PAGES, 0, 1, 1, 0xFFFFFFFF, 8192 }, PCHAN_BAD_SHAPE },
+		{ "pages huge index", { PCHAN_T_PAGES, 0, 1, UINT64_MAX, 1, 4096 }, PCHAN_BAD_SHAPE },
+		{ "pages length mismatch", { PCHAN_T_PAGES, 0, 1, 10, 2, 4096 }, PCHAN_BAD_SHAPE },
+		{ "pages zero count", { PCHAN_T_PAGES, 0, 1, 10, 0, 0 }, PCHAN_BAD_SHAPE },
+		{ "zero with payload", { PCHAN_T_ZERO, 0, 1, 0, 100, 8 }, PCHAN_BAD_SHAPE },
+		{ "zero whole region", { PCHAN_T_ZERO, 0, 1, 0, 100, 0 }, PCHAN_OK },
+		{ "request ok", { PCHAN_T_REQUEST, 0, 0, 99, 1, 0 }, PCHAN_OK },
+		{ "request out of range", { PCHAN_T_REQUEST, 0, 0, 100, 1, 0 }, PCHAN_BAD_SHAPE },
+		{ "request too many", { PCHAN_T_REQUEST, 0, 0, 0, PCHAN_MAX_DEMAND + 1, 0 },
+		  PCHAN_BAD_SHAPE },
+		{ "stale unaligned", { PCHAN_T_STALE, 0, 1, 1, 64, 8 }, PCHAN_BAD_SHAPE },
+		{ "stale ok", { PCHAN_T_STALE, 0, 1, 64, 36, 8 }, PCHAN_OK },
+		{ "stale short", { PCHAN_T_STALE, 0, 1, 0, 100, 8 }, PCHAN_BAD_SHAPE },
+		{ "hello short", { PCHAN_T_HELLO, 0, 0, 0, 0, 10 }, PCHAN_BAD_SHAPE },
+		{ "auth ok", { PCHAN_T_AUTH, 0, 0, 0, 0, 32 }, PCHAN_OK },
+		{ "unknown type", { 0x7F, 0, 0, 0, 0, 0 }, PCHAN_BAD_TYPE },
+		{ "switchover short", { PCHAN_T_SWITCHOVER, 0, 1, 0, 0, 4 }, PCHAN_BAD_SHAPE },
+	};
+	struct pchan_geom g = { .n_pages = 100, .page_size = 4096 }, none = { 0 };
+	struct pchan_hdr h = { .type = PCHAN_T_PAGES, .page = 0, .count = 1, .length = 4096 };
+	uint8_t buf[PCHAN_HDR_LEN];
+
+	(void)env;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECKF(pchan_check(&cases[i].h, &g) == cases[i].want, "%s: got %d", cases[i].name,
+		       pchan_check(&cases[i].h, &g));
+	/* before SETUP no page frame is acceptable */
+	CHECK(pchan_check(&h, &none) == PCHAN_BAD_SHAPE);
+	pchan_encode_hdr(&h, buf);
+	buf[0] = 'G';
+	CHECK(pchan_decode_hdr(buf, 1, &h) == PCHAN_BAD_MAGIC);
+	buf[0] = 'F';
+	buf[4] = 2;
+	CHECK(pchan_decode_hdr(buf, 5, &h) == PCHAN_BAD_VERSION);
+	buf[4] = 1;
+	buf[7] = 1;
+	CHECK(pchan_decode_hdr(buf, sizeof(buf), &h) == PCHAN_BAD_FLAGS);
+	buf[7] = 0;
+	buf[28] = 0x01; /* 16 MiB */
+	CHECK(pchan_decode_hdr(buf, sizeof(buf), &h) == PCHAN_TOO_LARGE);
+	return T_PASS;
+}
+
+int t_pchan_auth(const struct t_env *env)
+{
+	uint8_t s1[PCHAN_SECRET_LEN], s2[PCHAN_SECRET_LEN], cn[PCHAN_NONCE_LEN], sn[PCHAN_NONCE_LEN];
+	uint8_t a[PCHAN_MAC_LEN], b[PCHAN_MAC_LEN];
+	const char *id = "6f0c2b0e-2c44-4f3e-9f1a-3a7d8c1b2e4f";
+	struct pchan_hello h = { .kind = PCHAN_PREEMPT }, back;
+	uint8_t hb[PCHAN_HELLO_LEN];
+	char host[64];
+	uint16_t port;
+
+	(void)env;
+	CHECK_OK(pchan_parse_secret(SECRET, s1));
+	CHECK_OK(pchan_parse_secret(OTHER, s2));
+	CHECK(pchan_parse_secret("00", s2) < 0);
+	CHECK(pchan_parse_secret("zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", s2) < 0);
+	CHECK_OK(pchan_parse_secret(OTHER, s2));
+	CHECK_OK(pchan_nonce(cn));
+	CHECK_OK(pchan_nonce(sn));
+	CHECK_OK(pchan_mac(s1, false, id, PCHAN_MAIN, cn, sn, a));
+	CHECK_OK(pchan_mac(s1, false, id, PCHAN_MAIN, cn, sn, b));
+	CHECK(pchan_mac_equal(a, b));
+	CHECK_OK(pchan_mac(s2, false, id, PCHAN_MAIN, cn, sn, b));
+	CHECK(!pchan_mac_equal(a, b)); /* another secret */
+	CHECK_OK(pchan_mac(s1, true, id, PCHAN_MAIN, cn, sn, b));
+	CHECK(!pchan_mac_equal(a, b)); /* a client proof is no server proof */
+	CHECK_OK(pchan_mac(s1, false, id, PCHAN_PREEMPT, cn, sn, b));
+	CHECK(!pchan_mac_equal(a, b)); /* nor one for the other channel */
+	CHECK_OK(pchan_mac(s1, false, id, PCHAN_MAIN, sn, cn, b));
+	CHECK(!pchan_mac_equal(a, b)); /* both nonces count, in order */
+	memcpy(h.id, id, PCHAN_ID_LEN + 1);
+	memcpy(h.nonce, cn, sizeof(cn));
+	pchan_encode_hello(&h, hb);
+	CHECK_OK(pchan_decode_hello(hb, sizeof(hb), &back));
+	CHECK(!strcmp(back.id, id) && back.kind == PCHAN_PREEMPT && !memcmp(back.nonce, cn, sizeof(cn)));
+	hb[40] = 7;
+	CHECK(pchan_decode_hello(hb, sizeof(hb), &back) < 0);
+	CHECK(!pchan_parse_addr("127.0.0.1:7702", host, sizeof(host), &port) && port == 7702 &&
+	      !strcmp(host, "127.0.0.1"));
+	CHECK(!pchan_parse_addr("[::1]:0", host, sizeof(host), &port) && port == 0 &&
+	      !strcmp(host, "::1"));
+	CHECK(pchan_parse_addr("host", host, sizeof(host), &port) < 0);
+	CHECK(pchan_parse_addr("host:99999", host, sizeof(host), &port) < 0);
+	CHECK(pchan_parse_addr(":80", host, sizeof(host), &port) < 0);
+	CHECK(pchan_parse_addr("h:-1", host, sizeof(host), &port) < 0);
+	return T_PASS;
+}
+
+/* ---- two agents -------------------------------------------------------- */
+
+struct pair {
+	struct h_agent src, dst;
+	int sctl, dctl;
+	char handoff[200];
+};
+
+static int pair_start(struct pair *p)
+{
+	static const char *const listen[] = { "--page-channel-listen", "127.0.0.1:0", NULL };
+
+	if (h_agent_start(&p->src, NULL) || h_agent_start(&p->dst, listen))
+		return -1;
+	p->sctl = h_ctl_open(&p->src);
+	p->dctl = h_ctl_open(&p->dst);
+	snprintf(p->handoff, sizeof(p->handoff), "%s/handoff.sock", p->src.state);
+	return p->sctl < 0 || p->dctl < 0 ? -1 : 0;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static uint64_t stat_of(json_t *m, const char *k)
+{
+	return (uint64_t)json_integer_value(json_object_get(json_object_get(m, "stats"), k));
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Polls migration_get until the phase is one of `phases` (space separated). */
+static json_t *wait_phase(int ctl, const char *id, const char *phases, int timeout_ms)
+{
+	for (int waited = 0;; waited += 10) {
+		json_t *m = h_call(ctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+		const char *ph = m ? str(m, "phase") : NULL;
+		char want[128];
+
+		snprintf(want, sizeof(want), " %s ", phases);
+		if (ph) {
+			char have[32];
+
+			snprintf(have, sizeof(have), " %s ", ph);
+			if (strstr(want, have))
+				return m;
+		}
+		if (waited >= timeout_ms) {
+			char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
+
+			printf("    migration %s not in {%s} after %d ms: %s\n", id, phases, timeout_ms,
+			       s ? s : "(no reply)");
+			free(s);
+			json_decref(m);
+			return NULL;
+		}
+		json_decref(m);
+		nap_ms(10);
+	}
+}
+
+static json_t *mig_in(struct pair *p, const char *id, const char *name, uint64_t len,
+		      const char *secret)
+{
+	return h_call(p->dctl, PROTO_T_MIGRATION_IN, "{s:s, s:s, s:I, s:i, s:s, s:{s:s}}",
+		      "migration_id", id, "region_name", name, "length", (json_int_t)len, "page_size",
+		      MIG_PAGE, "secret", secret, "labels", "app", "test");
+}
+
+static json_t *mig_out(struct pair *p, const char *id, const char *region, const char *dest,
+		       const char *secret, json_t *options)
+{
+	return h_call(p->sctl, PROTO_T_MIGRATION_OUT, "{s:s, s:s, s:s, s:s, s:o}", "migration_id", id,
+		      "region_id", region, "destination", dest, "secret", secret, "options", options);
+}
+
+static int start_source(struct pair *p, struct h_proc *src, const char *size, char *region)
+{
+	const char *args[] = { "mig-source", "--socket", p->handoff, "--size", size, "--threads", "2",
+			       "--name", "demo", NULL };
+	json_t *j;
+
+	if (h_demo(src, args))
+		return -1;
+	j = h_proc_json(src, 10000);
+	if (!j || !str(j, "region_id")) {
+		json_decref(j);
+		return -1;
+	}
+	snprintf(region, JX_UUID_LEN + 1, "%s", str(j, "region_id"));
+	json_decref(j);
+	return 0;
+}
+
+static int start_dest(struct h_proc *dst, const char *sock, const char *size, const char *dump)
+{
+	const char *args[] = { "mig-dest", "--socket", sock, "--size", size, "--name", "demo",
+			       "--dump", dump, "--mark", "64", NULL };
+	json_t *j;
+
+	if (h_demo(dst, args))
+		return -1;
+	j = h_proc_json(dst, 10000);
+	if (!j || !str(j, "region_id")) {
+		json_decref(j);
+		return -1;
+	}
+	json_decref(j);
+	return 0;
+}
+
+static json_t *cmd(struct h_proc *p, const char *line, int timeout_ms)
+{
+	if (h_proc_write(p, line))
+		return NULL;
+	return h_proc_json(p, timeout_ms);
+}
+
+/* Pages that differ, the destination's markers (last 16 bytes of marked pages) excepted. */
+static long compare_dumps(const char *a, const char *b, uint64_t size)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	uint8_t pa[MIG_PAGE], pb[MIG_PAGE];
+	uint64_t pages = size / MIG_PAGE, step = pages / MIG_MARKS;
+	long diff = 0;
+
+	if (!fa || !fb) {
+		if (fa)
+			fclose(fa);
+		if (fb)
+			fclose(fb);
+		return -1;
+	}
+	for (uint64_t p = 0; p < pages; p++) {
+		if (fread(pa, 1, MIG_PAGE, fa) != MIG_PAGE || fread(pb, 1, MIG_PAGE, fb) != MIG_PAGE) {
+			diff = -1;
+			break;
+		}
+		if (p % step == 0 && p / step < MIG_MARKS)
+			memcpy(pb + 4080, pa + 4080, 16);
+		if (memcmp(pa, pb, MIG_PAGE)) {
+			if (diff < 5)
+				printf("    page %llu differs\n", (unsigned long long)p);
+			diff++;
+		}
+	}
+	fclose(fa);
+	fclose(fb);
+	return diff;
+}
+
+static void new_id(char *out)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "r");
+
+	if (!f || !fgets(out, JX_UUID_LEN + 1, f))
+		snprintf(out, JX_UUID_LEN + 1, "6f0c2b0e-2c44-4f3e-9f1a-3a7d8c1b2e4f");
+	if (f)
+		fclose(f);
+}
+
+/* A TCP relay between the source and the destination's page channel that
+ * the test can cut (closing every relayed connection) and block. */
+struct relay {
+	int lfd;
+	char addr[64], target[64];
+	_Atomic int cut, refuse, stop, conns;
+	pthread_t t;
+};
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	int fds[32][2];
+	unsigned n = 0;
+	char buf[65536];
+
+	while (!atomic_load(&r->stop)) {
+		struct pollfd pf[65];
+		unsigned k = 0, polled;
+
+		if (atomic_exchange(&r->cut, 0)) {
+			for (unsigned i = 0; i < n; i++) {
+				close(fds[i][0]);
+				close(fds[i][1]);
+			}
+			n = 0;
+			atomic_store(&r->conns, 0);
+		}
+		pf[k++] = (struct pollfd){ .fd = r->lfd, .events = POLLIN };
+		for (unsigned i = 0; i < n; i++) {
+			pf[k++] = (struct pollfd){ .fd = fds[i][0], .events = POLLIN };
+			pf[k++] = (struct pollfd){ .fd = fds[i][1], .events = POLLIN };
+		}
+		polled = n; /* pairs accepted below are looked at next round */
+		if (poll(pf, k, 5) <= 0)
+			continue;
+		if (pf[0].revents) {
+			int c = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC), t;
+
+			if (c >= 0 && (atomic_load(&r->refuse) || n == 32)) {
+				close(c);
+			} else if (c >= 0) {
+				t = pchan_connect(r->target, 2000);
+				if (t < 0) {
+					close(c);
+				} else {
+					fds[n][0] = c;
+					fds[n][1] = t;
+					n++;
+					atomic_store(&r->conns, (int)n);
+				}
+			}
+		}
+		for (unsigned i = 0; i < polled; i++) {
+			for (int side = 0; side < 2; side++) {
+				ssize_t got;
+
+				if (!pf[1 + 2 * i + (unsigned)side].revents)
+					continue;
+				got = read(fds[i][side], buf, sizeof(buf));
+				if (got <= 0 || write(fds[i][!side], buf, (size_t)got) != got) {
+					close(fds[i][0]);
+					close(fds[i][1]);
+					fds[i][0] = fds[n - 1][0];
+					fds[i][1] = fds[n - 1][1];
+					n--;
+					atomic_store(&r->conns, (int)n);
+					goto next_round;
+				}
+			}
+		}
+next_round:;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+	return NULL;
+}
+
+static int relay_start(struct relay *r, const char *target)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->target, sizeof(r->target), "%s", target);
+	r->lfd = pchan_listen("127.0.0.1:0", r->addr, sizeof(r->addr));
+	if (r->lfd < 0)
+		return -1;
+	return pthread_create(&r->t, NULL, relay_main, r) ? -1 : 0;
+}
+
+static void relay_stop(struct relay *r)
+{
+	atomic_store(&r->stop, 1);
+	pthread_join(r->t, NULL);
+	close(r->lfd);
+}
+
+/*
+ * The full path: precopy while two threads write, switchover after three
+ * rounds, the destination workload's first writes and then a read of every
+ * page, completion, the source told; every byte compared.
+ */
+static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
+{
+	struct pair p;
+	struct h_proc src, dst;
+	struct relay relay;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], cmdline[300];
+	json_t *in, *out, *m, *opts, *j;
+	const char *sock, *channel;
+	long diff;
+
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, size_s, region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in && !strcmp(str(in, "phase"), "precopy") && !strcmp(str(in, "role"), "destination"));
+	sock = str(json_object_get(in, "session"), "socket");
+	channel = str(in, "channel");
+	CHECK(sock && channel);
+	if (cut)
+		CHECK_OK(relay_start(&relay, channel));
+	/* with a cut the background push is slowed, so that the cut lands mid-postcopy */
+	opts = json_pack("{s:i, s:s, s:I}", "max_rounds", 3, "postcopy", "auto",
+			 "bandwidth_bytes_per_s", (json_int_t)(cut ? size / 2 : 0));
+	out = mig_out(&p, id, region, cut ? relay.addr : channel, SECRET, opts);
+	CHECK(out && !strcmp(str(out, "phase"), "precopy") && !strcmp(str(out, "role"), "source"));
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	/* the destination workload attaches now: its faults wait for the switchover */
+	CHECK_OK(start_dest(&dst, sock, size_s, ddump));
+	m = wait_phase(p.sctl, id, "postcopy completed", 60000);
+	CHECK(m);
+	CHECK(stat_of(m, "rounds") >= 1 && stat_of(m, "precopy_pages") >= size / MIG_PAGE);
+	json_decref(m);
+	/* the source's writers are held from the switchover on: this is the state to carry */
+	snprintf(cmdline, sizeof(cmdline), "dump %s\n", sdump);
+	j = cmd(&src, cmdline, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	if (cut) {
+		m = wait_phase(p.dctl, id, "postcopy", 10000);
+		CHECK(m);
+		json_decref(m);
+		atomic_store(&relay.refuse, 1);
+		atomic_store(&relay.cut, 1);
+		m = wait_phase(p.sctl, id, "paused", 10000);
+		CHECK_OK(h_wait_log(p.dst.log, "page channel broken, migration paused", 10000));
+		CHECK(m && !strcmp(str(m, "paused_in"), "postcopy"));
+		json_decref(m);
+		m = wait_phase(p.dctl, id, "paused", 10000);
+		CHECK(m && stat_of(m, "remaining_bytes") > 0);
+		json_decref(m);
+		/* while the link is down the destination's faults wait: nothing completes */
+		m = h_call(p.sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+		CHECK(m && strcmp(str(m, "phase"), "completed"));
+		json_decref(m);
+		atomic_store(&relay.refuse, 0);
+		m = h_call(p.sctl, PROTO_T_MIGRATION_RESUME, "{s:s}", "migration_id", id);
+		CHECK(m);
+		json_decref(m);
+	}
+	j = h_proc_json(&dst, 60000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	CHECK(m);
+	if (cut)
+		CHECK(stat_of(m, "reconnects") >= 1);
+	json_decref(m);
+	m = wait_phase(p.dctl, id, "completed", 60000);
+	CHECK(m);
+	CHECK(json_is_integer(json_object_get(json_object_get(m, "stats"), "downtime_ms")));
+	CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(m, "stats"),
+								 "demand_latency"), "count")) > 0);
+	t_logf("downtime %lld ms, demand p99 %lld ns",
+	       (long long)json_integer_value(json_object_get(json_object_get(m, "stats"), "downtime_ms")),
+	       (long long)json_integer_value(json_object_get(
+		       json_object_get(json_object_get(m, "stats"), "demand_latency"), "p99_ns")));
+	json_decref(m);
+	/* the destination's own writes stay after every background page arrived */
+	j = cmd(&dst, "check\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "markers")) == MIG_MARKS &&
+	      json_integer_value(json_object_get(j, "markers_wrong")) == 0);
+	json_decref(j);
+	/* a page the destination workload drops reads zero, not the migrated bytes */
+	j = cmd(&dst, "drop 3\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "nonzero_bytes")) == 0);
+	json_decref(j);
+	diff = compare_dumps(sdump, ddump, size);
+	CHECKF(diff == 0, "%ld pages differ between the source at the hold and the destination", diff);
+	j = cmd(&src, "wait-migrated\n", 70000);
+	CHECK(j && json_is_true(json_object_get(j, "migrated")));
+	json_decref(j);
+	/* deleting the finished jobs: the destination's memory is its own, no agent needed */
+	m = h_call(p.dctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	CHECK_OK(h_wait_log(p.dst.log, "destination region released to its workload", 10000));
+	j = cmd(&dst, "check\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "markers_wrong")) == 0);
+	json_decref(j);
+	j = cmd(&dst, "drop 7\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "nonzero_bytes")) == 0);
+	json_decref(j);
+	h_proc_write(&src, "exit\n");
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	if (cut)
+		relay_stop(&relay);
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+int t_mig_byte_for_byte(const struct t_env *env)
+{
+	(void)env;
+	return migrate_and_compare("64M", UINT64_C(64) << 20, false);
+}
+
+int t_mig_byte_for_byte_256m(const struct t_env *env)
+{
+	(void)env;
+	return migrate_and_compare("256M", UINT64_C(256) << 20, false);
+}
+
+int t_mig_cut_and_resume(const struct t_env *env)
+{
+	(void)env;
+	return migrate_and_compare("64M", UINT64_C(64) << 20, true);
+}
+
+/* A source with the wrong secret is dropped and logged; nothing moves. */
+int t_mig_wrong_secret(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	json_t *in, *out, *m;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), OTHER, json_object());
+	CHECK(out);
+	CHECK_OK(h_wait_log(p.dst.log, "page channel peer failed authentication, dropped", 10000));
+	m = wait_phase(p.sctl, id, "paused", 10000);
+	CHECK(m && strstr(str(m, "error"), "authentication failed"));
+	json_decref(m);
+	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && stat_of(m, "precopy_pages") == 0 && !strcmp(str(m, "phase"), "precopy"));
+	json_decref(m);
+	CHECK(!h_file_contains(p.dst.log, SECRET) && !h_file_contains(p.src.log, OTHER) &&
+	      !h_file_contains(p.src.log, SECRET));
+	/* cancel before the switchover: the source region is writable again */
+	m = h_call(p.sctl, PROTO_T_MIGRATION_CANCEL, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "cancelled"));
+	json_decref(m);
+	h_proc_write(&src, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+/* Authenticates to the destination's page channel as the source would. */
+static int fake_source(const char *channel, const char *id, enum pchan_kind kind, char *err,
+		       size_t err_len)
+{
+	uint8_t secret[PCHAN_SECRET_LEN], buf[PCHAN_HELLO_LEN], sn[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
+	struct pchan_hello hello = { .kind = kind };
+	struct pchan_hdr h = { .type = PCHAN_T_HELLO, .length = PCHAN_HELLO_LEN };
+	struct pchan_geom g = { 0 };
+	int fd = pchan_connect(channel, 2000);
+
+	if (fd < 0 || pchan_parse_secret(SECRET, secret))
+		return -1;
+	memcpy(hello.id, id, PCHAN_ID_LEN + 1);
+	pchan_nonce(hello.nonce);
+	pchan_encode_hello(&hello, buf);
+	if (pchan_send(fd, &h, buf) || pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000) ||
+	    h.type != PCHAN_T_CHALLENGE)
+		goto fail;
+	memcpy(sn, buf, sizeof(sn));
+	pchan_mac(secret, false, id, kind, hello.nonce, sn, mac);
+	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH, .length = PCHAN_MAC_LEN };
+	if (pchan_send(fd, &h, mac) || pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000))
+		goto fail;
+	if (h.type != PCHAN_T_AUTH_OK) {
+		snprintf(err, err_len, "%.*s", (int)h.length, (char *)buf);
+		goto fail;
+	}
+	pchan_mac(secret, true, id, kind, hello.nonce, sn, mac);
+	if (!pchan_mac_equal(mac, buf))
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* The peer's error frame, then end of stream. */
+static int expect_refused(int fd, const char *needle)
+{
+	struct pchan_geom g = { 0 };
+	struct pchan_hdr h;
+	char buf[2048];
+	int r = pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000);
+
+	if (r || h.type != PCHAN_T_ERROR || !strstr(buf, needle)) {
+		printf("    expected an error frame with \"%s\" (r=%d type=%u)\n", needle, r,
+		       r ? 0 : h.type);
+		return -1;
+	}
+	r = pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000);
+	return r < 0 && errno == ECONNRESET ? 0 : -1;
+}
+
+/* Malformed frames, out-of-range pages and strangers are refused; the job goes on. */
+int t_mig_malformed_refused(const struct t_env *env)
+{
+	struct pair p;
+	char id[JX_UUID_LEN + 1], err[256] = "";
+	json_t *in, *m;
+	const char *channel;
+	struct pchan_hdr h;
+	uint8_t page[MIG_PAGE] = { 0 }, junk[64];
+	int fd;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(1) << 20, SECRET);
+	CHECK(in);
+	channel = str(in, "channel");
+	/* a stranger speaking something else */
+	fd = pchan_connect(channel, 2000);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "GET / HTTP/1.1\r\n\r\n", 18) == 18);
+	CHECK_OK(expect_refused(fd, "bad magic"));
+	close(fd);
+	/* a hello for a job this agent does not have */
+	CHECK(fake_source(channel, "00000000-0000-4000-8000-000000000000", PCHAN_MAIN, err,
+			  sizeof(err)) < 0);
+	CHECK_OK(h_wait_log(p.dst.log, "page channel peer asked for an unknown migration", 5000));
+	/* authenticated, then a page beyond the region (256 pages) */
+	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(fd >= 0);
+	h = (struct pchan_hdr){ .type = PCHAN_T_PAGES, .seq = 1, .page = 256, .count = 1,
+				.length = MIG_PAGE };
+	CHECK_OK(pchan_send(fd, &h, page));
+	CHECK_OK(expect_refused(fd, "page range"));
+	close(fd);
+	CHECK_OK(h_wait_log(p.dst.log, "page channel peer broke the protocol, dropped", 5000));
+	/* a demand request on the main channel, then garbage */
+	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(fd >= 0);
+	h = (struct pchan_hdr){ .type = PCHAN_T_REQUEST, .page = 1, .count = 1 };
+	CHECK_OK(pchan_send(fd, &h, NULL));
+	CHECK_OK(expect_refused(fd, "unexpected frame"));
+	close(fd);
+	fd = fake_source(channel, id, PCHAN_PREEMPT, err, sizeof(err));
+	CHECK(fd >= 0);
+	memset(junk, 0xAB, sizeof(junk));
+	CHECK(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+	CHECK_OK(expect_refused(fd, "bad magic"));
+	close(fd);
+	/* nothing was staged from any of it, and the job still takes a proper source */
+	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && strcmp(str(m, "phase"), "failed") && stat_of(m, "precopy_pages") == 0);
+	json_decref(m);
+	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(fd >= 0);
+	close(fd);
+	/* control messages refuse bad input with clear codes */
+	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_IN, "CONFLICT", "{s:s, s:s, s:I, s:s}",
+			      "migration_id", id, "region_name", "demo", "length", (json_int_t)4096,
+			      "secret", SECRET));
+	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_IN, "BAD_REQUEST", "{s:s, s:s, s:I, s:s}",
+			      "migration_id", "not-a-uuid", "region_name", "demo", "length",
+			      (json_int_t)4096, "secret", SECRET));
+	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_IN, "BAD_REQUEST", "{s:s, s:s, s:I, s:s}",
+			      "migration_id", "00000000-0000-4000-8000-000000000001", "region_name",
+			      "demo", "length", (json_int_t)4096, "secret", "abcd"));
+	CHECK_OK(h_call_error(p.sctl, PROTO_T_MIGRATION_IN, "UNAVAILABLE", "{s:s, s:s, s:I, s:s}",
+			      "migration_id", "00000000-0000-4000-8000-000000000001", "region_name",
+			      "demo", "length", (json_int_t)4096, "secret", SECRET));
+	CHECK_OK(h_call_error(p.sctl, PROTO_T_MIGRATION_OUT, "NOT_FOUND", "{s:s, s:s, s:s, s:s}",
+			      "migration_id", "00000000-0000-4000-8000-000000000002", "region_id",
+			      "00000000-0000-4000-8000-000000000003", "destination", channel, "secret",
+			      SECRET));
+	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_GET, "NOT_FOUND", "{s:s}", "migration_id",
+			      "00000000-0000-4000-8000-000000000002"));
+	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_SWITCHOVER, "CONFLICT", "{s:s}",
+			      "migration_id", id));
+	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_DELETE, "CONFLICT", "{s:s}", "migration_id",
+			      id));
+	m = h_call(p.dctl, PROTO_T_MIGRATION_CANCEL, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "cancelled"));
+	json_decref(m);
+	m = h_call(p.dctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	m = h_call(p.dctl, PROTO_T_MIGRATION_LIST, "{}");
+	CHECK(m && json_array_size(json_object_get(m, "migrations")) == 0);
+	json_decref(m);
+	json_decref(in);
+	return T_PASS;
+}
+
+/* Fake destination: authenticates the source, then asks for a page beyond its region. */
+int t_mig_request_out_of_range(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], addr[64];
+	uint8_t secret[PCHAN_SECRET_LEN], buf[PCHAN_HELLO_LEN], sn[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
+	int lfd, fds[2] = { -1, -1 };
+	json_t *out, *m;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "4M", region));
+	CHECK_OK(pchan_parse_secret(SECRET, secret));
+	lfd = pchan_listen("127.0.0.1:0", addr, sizeof(addr));
+	CHECK(lfd >= 0);
+	new_id(id);
+	out = mig_out(&p, id, region, addr, SECRET, json_pack("{s:s}", "postcopy", "manual"));
+	CHECK(out);
+	for (int i = 0; i < 2; i++) {
+		struct pchan_hello hello;
+		struct pchan_geom g = { 0 };
+		struct pchan_hdr h;
+		struct pollfd pf = { .fd = lfd, .events = POLLIN };
+
+		CHECK(poll(&pf, 1, 10000) == 1);
+		fds[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(fds[i] >= 0);
+		CHECK_OK(pchan_recv(fds[i], &h, buf, sizeof(buf), &g, 5000));
+		CHECK(h.type == PCHAN_T_HELLO && !pchan_decode_hello(buf, h.length, &hello));
+		CHECK(hello.kind == (i ? PCHAN_PREEMPT : PCHAN_MAIN) && !strcmp(hello.id, id));
+		pchan_nonce(sn);
+		h = (struct pchan_hdr){ .type = PCHAN_T_CHALLENGE, .length = PCHAN_NONCE_LEN };
+		CHECK_OK(pchan_send(fds[i], &h, sn));
+		CHECK_OK(pchan_recv(fds[i], &h, buf, sizeof(buf), &g, 5000));
+		CHECK(h.type == PCHAN_T_AUTH);
+		pchan_mac(secret, false, id, hello.kind, hello.nonce, sn, mac);
+		CHECK(pchan_mac_equal(mac, buf));
+		pchan_mac(secret, true, id, hello.kind, hello.nonce, sn, mac);
+		h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .length = PCHAN_MAC_LEN };
+		CHECK_OK(pchan_send(fds[i], &h, mac));
+	}
+	{
+		struct pchan_hdr h = { .type = PCHAN_T_REQUEST, .page = 1024, .count = 1 };
+
+		CHECK_OK(pchan_send(fds[1], &h, NULL));
+	}
+	CHECK_OK(h_wait_log(p.src.log, "frame length or page range does not fit", 10000));
+	m = wait_phase(p.sctl, id, "paused precopy", 10000);
+	CHECK(m && stat_of(m, "demand_pages") == 0);
+	json_decref(m);
+	/* cancel: the region goes back to its track uffd and its writers run */
+	close(fds[0]);
+	close(fds[1]);
+	close(lfd);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_CANCEL, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "cancelled"));
+	json_decref(m);
+	{
+		json_t *a = cmd(&src, "dump /dev/null\n", 10000), *b = NULL;
+		uint64_t w0 = a ? (uint64_t)json_integer_value(json_object_get(a, "writes")) : 0, w1 = w0;
+
+		for (int i = 0; i < 500 && w1 == w0; i++) {
+			json_decref(b);
+			b = cmd(&src, "dump /dev/null\n", 10000);
+			w1 = b ? (uint64_t)json_integer_value(json_object_get(b, "writes")) : w0;
+		}
+		json_decref(a);
+		json_decref(b);
+		CHECKF(w1 > w0, "the source's writers do not run after cancel");
+	}
+	m = h_region_of(p.sctl, region);
+	CHECK(m && !strcmp(str(m, "state"), "ATTACHED"));
+	json_decref(m);
+	h_proc_write(&src, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	json_decref(out);
+	return T_PASS;
+}
+
+/* Writes counted by the source demo, after at least one more than `since` (deadline ~10 s). */
+static uint64_t writes_after(struct h_proc *src, uint64_t since)
+{
+	uint64_t w = since;
+
+	for (int i = 0; i < 1000 && w <= since; i++) {
+		json_t *j = cmd(src, "dump /dev/null\n", 10000);
+
+		w = j ? (uint64_t)json_integer_value(json_object_get(j, "writes")) : since;
+		json_decref(j);
+		if (w <= since)
+			nap_ms(10);
+	}
+	return w;
+}
+
+/*
+ * The source agent is killed mid-precopy, its writers waiting on the hold
+ * uffd; the agent started again on the same state directory gives the
+ * region back to the track uffd when libfaultline registers it again, so
+ * the workload runs on (nothing had switched over).
+ */
+int t_mig_source_agent_killed(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src;
+	struct h_agent again;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	json_t *in, *out, *m;
+	uint64_t w, w2;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:s, s:n}", "postcopy", "manual", "postcopy_after_ms"));
+	CHECK(out);
+	for (int i = 0;; i++) {
+		m = wait_phase(p.sctl, id, "precopy", 10000);
+		CHECK(m && i < 1000);
+		if (stat_of(m, "rounds") >= 1)
+			break;
+		json_decref(m);
+		nap_ms(10);
+	}
+	json_decref(m);
+	CHECK_OK(kill(p.src.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&p.src, H_TIMEOUT_MS));
+	close(p.sctl);
+	CHECK_OK(h_agent_spawn(&again, p.src.dir, p.src.sock, NULL));
+	CHECK_OK(h_agent_wait_ready(&again, H_TIMEOUT_MS));
+	w = writes_after(&src, 0);
+	w2 = writes_after(&src, w);
+	CHECKF(w2 > w, "the workload's writers stay blocked after the agent restarted");
+	h_proc_write(&src, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
