@@ -62,7 +62,7 @@ function Actions({ job }: { job: Migration }) {
   return (
     <div className="form-stack">
       <div className="toolbar">
-        {running ? (
+        {running && job.phase !== 'PENDING' ? (
           <ConfirmAction label="Pause" title={`Pause migration of ${job.regionName}?`} confirmLabel="Pause migration" action={() => pause.mutateAsync(job.id)}>
             <p>
               The job stops where it is ({job.phase}) and keeps everything transferred so far; resume continues from

@@ -110,6 +110,13 @@ describe('migrations (against the contract, mocked)', () => {
     expect(await screen.findByTestId('destination-socket')).toHaveTextContent(socket);
   });
 
+  it('offers no pause while the job is PENDING (the service pauses only a running transfer)', async () => {
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job({ phase: 'PENDING' }))));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+    expect(await screen.findByRole('button', { name: 'Cancel migration' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Pause' })).toBeNull();
+  });
+
   it('shows the live view: phase timeline, progress with remaining bytes, dirty rate, downtime, demand faults', async () => {
     server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())));
     renderApp({ path: `/migrations/${job().id}`, session: admin });

@@ -377,10 +377,7 @@ class MigrationDriver implements SmartLifecycle {
             j.recordStats(stats);
             j.fail(reason, clock.instant());
             jobs.save(j);
-            log.warn("migration {} of region {} '{}' failed: {}", j.id(), j.regionId(), j.regionName(), reason);
-            events.publish("migration.failed", "migration", j.id(), "migration of region '" + j.regionName() + "' from "
-                    + j.sourceNode() + " to " + j.destinationNode() + " failed: " + reason,
-                    data(j, before, Map.of("error", reason)));
+            publishFailed(j, before, Map.of());
             return j;
         });
         live.remove(id);
@@ -493,6 +490,16 @@ class MigrationDriver implements SmartLifecycle {
 
     // --- events ---
 
+    /** Logs and publishes a job's failure (in the caller's transaction). */
+    void publishFailed(Migration job, MigrationPhase before, Map<String, ?> extra) {
+        log.warn("migration {} of region {} '{}' failed: {}", job.id(), job.regionId(), job.regionName(), job.error());
+        Map<String, Object> details = new LinkedHashMap<>(extra);
+        details.put("error", job.error());
+        events.publish("migration.failed", "migration", job.id(), "migration of region '" + job.regionName()
+                + "' from " + job.sourceNode() + " to " + job.destinationNode() + " failed: " + job.error(),
+                data(job, before, details));
+    }
+
     void publishPhase(Migration job, MigrationPhase before, MigrationPhase beforePausedIn) {
         String shown = job.phase() == MigrationPhase.PAUSED ? "PAUSED in " + job.pausedIn() : job.phase().name();
         String message = "migration of region '" + job.regionName() + "' from " + job.sourceNode() + " to "
@@ -577,9 +584,15 @@ class MigrationDriver implements SmartLifecycle {
         ScheduledExecutorService l = loop;
         loop = null;
         if (l != null) {
-            l.shutdownNow();
+            // Not shutdownNow(): interrupting a poll in the middle of an agent call would close the
+            // agent's control connection (a socket channel is closed by an interrupt). A poll ends
+            // within the agents' request timeout.
+            l.shutdown();
             try {
-                l.awaitTermination(5, TimeUnit.SECONDS);
+                if (!l.awaitTermination(30, TimeUnit.SECONDS)) {
+                    log.warn("the migration poll did not end within 30 s; interrupting it");
+                    l.shutdownNow();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -7,11 +7,16 @@ import dev.faultline.Await;
 import dev.faultline.NativeTools;
 import dev.faultline.ServiceTest;
 import dev.faultline.TestApi;
+import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentState;
+import dev.faultline.agent.AgentStatus;
+import dev.faultline.event.EventService;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -22,6 +27,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.transaction.PlatformTransactionManager;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -40,6 +47,30 @@ class MigrationEndToEndTest extends ServiceTest {
     static final String TAG = "agent-migration";
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    @Autowired
+    MigrationDriver driver;
+
+    @Autowired
+    MigrationRepository jobs;
+
+    @Autowired
+    MigrationEngine engine;
+
+    @Autowired
+    MigrationDirectory directory;
+
+    @Autowired
+    MigrationProperties properties;
+
+    @Autowired
+    Clock clock;
+
+    @Autowired
+    PlatformTransactionManager transactions;
+
+    @Autowired
+    EventService events;
     private static final Duration STEP = Duration.ofSeconds(30);
     private static final long SIZE = 16L << 20;
     /** Slow enough that a pass over the region takes a second or two. */
@@ -81,12 +112,13 @@ class MigrationEndToEndTest extends ServiceTest {
 
             TestApi.Response switched = admin().post(job + "/start-postcopy", map());
             assertThat(switched.status()).as(switched.body()).isEqualTo(202);
-            JsonNode held = Await.until("the switchover", STEP, () -> admin().get(job).json(),
-                    j -> phaseIs(j, "SWITCHOVER") || phaseIs(j, "POSTCOPY") || isFinal(j));
-            assertThat(held.path("phase").asString()).as("%s", held).isIn("SWITCHOVER", "POSTCOPY");
+            // the source shows SWITCHOVER until every page is protected again (PROTOCOL.md §1.9)
+            JsonNode held = Await.until("postcopy", STEP, () -> admin().get(job).json(),
+                    j -> phaseIs(j, "POSTCOPY") || isFinal(j));
+            assertThat(held.path("phase").asString()).as("%s", held).isEqualTo("POSTCOPY");
             assertThat(held.path("switchoverAt").isNull()).isFalse();
-            // the source's writers are held from here on: its bytes now are what the destination must
-            // get (the bandwidth limit keeps the job in postcopy long enough to read them)
+            // the source's writers are held from here on, and the job does not complete before the
+            // destination workload has every page: the source's bytes now are what it must get
             assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
 
             TestApi.Response paused = admin().post(job + "/pause", map());
@@ -174,6 +206,106 @@ class MigrationEndToEndTest extends ServiceTest {
             TestApi.Response late = admin().post(job + "/start-postcopy", map());
             assertThat(late.status()).isEqualTo(409);
             assertThat(late.json().path("type").asString()).isEqualTo("https://faultline.dev/problems/migration-wrong-phase");
+            command(source, "exit", null);
+        }
+    }
+
+    @Test
+    void aDestinationAgentRestartedMidPrecopyFailsTheJobCleanlyAndTheSourceKeepsItsRegionWritable()
+            throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(DATA_DIR.resolve("migration-e2e"));
+        AgentClient destinationAgent = nodes.node(SECOND_NODE).orElseThrow();
+        try (NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                "--socket", agent.status().handoffSocket(), "--size", "16M", "--name", name, "--threads", "1")) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            Await.until("the source region to be listed", STEP, () -> admin().get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200);
+            TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual",
+                            "bandwidthLimitBytesPerSec", BANDWIDTH)));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            Await.until("precopy", STEP, () -> admin().get(job).json(), j -> phaseIs(j, "PRECOPY") || isFinal(j));
+
+            AgentStatus before = destinationAgent.status();
+            assertThat(ProcessHandle.of(before.pid()).orElseThrow().destroyForcibly()).isTrue();
+            AgentStatus after = destinationAgent.awaitStatus(s -> s.state() == AgentState.READY && s.pid() != null
+                    && !s.pid().equals(before.pid()), STEP);
+            assertThat(after.state()).as("node-b's agent replaced: %s", after).isEqualTo(AgentState.READY);
+
+            JsonNode failed = Await.until("the job to fail", STEP, () -> admin().get(job).json(),
+                    MigrationEndToEndTest::isFinal);
+            assertThat(failed.path("phase").asString()).as("%s", failed).isEqualTo("FAILED");
+            assertThat(failed.path("error").asString())
+                    .isEqualTo("the agent of node node-b no longer knows this migration (was it restarted without"
+                            + " its state?)");
+            long writes = command(source, "dump " + dir.resolve(name + ".1"), "dumped").path("writes").asLong();
+            Await.until("the source workload to write again", STEP,
+                    () -> command(source, "dump " + dir.resolve(name + ".2"), "dumped").path("writes").asLong(),
+                    w -> w > writes);
+            assertThat(admin().get("/api/v1/regions/" + regionId).json().path("state").asString()).isEqualTo("ATTACHED");
+            assertThat(admin().get("/api/v1/events?subjectType=migration&subjectId=" + failed.path("id").asString())
+                    .json().findValuesAsString("kind")).contains("migration.failed");
+
+            TestApi.Response again = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual")));
+            assertThat(again.status()).as("the region can migrate again: %s", again.body()).isEqualTo(202);
+            String retry = again.headers().firstValue("Location").orElseThrow();
+            Await.until("the new job's precopy", STEP, () -> admin().get(retry).json(),
+                    j -> phaseIs(j, "PRECOPY") || isFinal(j));
+            assertThat(admin().post(retry + "/cancel", map()).json().path("phase").asString()).isEqualTo("CANCELLED");
+            command(source, "exit", null);
+        }
+    }
+
+    @Test
+    void aServiceInstanceThatRestartsMidJobCarriesOnFromTheAgentsAndCompletesIt() throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(DATA_DIR.resolve("migration-e2e"));
+        try (NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                "--socket", agent.status().handoffSocket(), "--size", "16M", "--name", name, "--threads", "1")) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            Await.until("the source region to be listed", STEP, () -> admin().get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200);
+            TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual",
+                            "bandwidthLimitBytesPerSec", BANDWIDTH)));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            JsonNode precopy = Await.until("precopy", STEP, () -> admin().get(job).json(),
+                    j -> phaseIs(j, "PRECOPY") || isFinal(j));
+            assertThat(precopy.path("phase").asString()).isEqualTo("PRECOPY");
+
+            // the instance's driver stops, as if the service went down; a fresh one (nothing in
+            // memory, as after a restart) takes over from the job table and the agents
+            driver.stop();
+            MigrationDriver restarted = new MigrationDriver(jobs, engine, directory, properties, clock, transactions,
+                    events);
+            try {
+                restarted.start();
+                assertThat(admin().post(job + "/start-postcopy", map()).status()).isEqualTo(202);
+                JsonNode held = Await.until("the switchover, seen by the restarted driver", STEP,
+                        () -> admin().get(job).json(), j -> phaseIs(j, "POSTCOPY") || isFinal(j));
+                assertThat(held.path("phase").asString()).as("%s", held).isEqualTo("POSTCOPY");
+                Path sourceDump = dir.resolve(name + ".source");
+                assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
+                Path destinationDump = dir.resolve(name + ".destination");
+                try (NativeTools.Child destination = new NativeTools.Child(NativeTools.demo().toString(), "mig-dest",
+                        "--socket", held.path("destinationSocket").asString(), "--size", "16M", "--name", name,
+                        "--dump", destinationDump.toString(), "--mark", Integer.toString(MARKS))) {
+                    line(destination, "dumped");
+                    assertThat(differingPages(sourceDump, destinationDump)).as("pages that differ").isEmpty();
+                    JsonNode done = Await.until("the job to complete", STEP, () -> admin().get(job).json(),
+                            MigrationEndToEndTest::isFinal);
+                    assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
+                    assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
+                    command(destination, "exit", null);
+                }
+            } finally {
+                restarted.stop();
+                driver.start();
+            }
             command(source, "exit", null);
         }
     }

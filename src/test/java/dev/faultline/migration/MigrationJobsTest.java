@@ -44,6 +44,9 @@ class MigrationJobsTest {
     MigrationDriver driver;
 
     @Autowired
+    MigrationNodeDown nodeDown;
+
+    @Autowired
     MigrationRepository jobs;
 
     @Autowired
@@ -384,6 +387,23 @@ class MigrationJobsTest {
 
         assertThat(agents.calls).contains("list@node-a", "list@node-b", "cancel@node-b", "delete@node-b");
         assertThat(agents.peek("node-b", orphan)).isEmpty();
+    }
+
+    @Test
+    void aNodeThatStoppedReportingFailsTheJobsNotSetUpYetAndLeavesRunningOnesToTheAgents() {
+        UUID running = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
+        driver.poll();
+        MigrationDirectory.Region other = directory.region("other", "node-a", REGION_BYTES);
+        UUID pending = service.create(other.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
+
+        nodeDown.nodeDown("node-b", clock.instant(), "node node-b stopped reporting at " + clock.instant());
+
+        MigrationView failed = service.get(pending);
+        assertThat(failed.phase()).isEqualTo(MigrationPhase.FAILED);
+        assertThat(failed.error()).isEqualTo("not set up: node node-b stopped reporting at " + clock.instant());
+        assertThat(events.recent(10, "migration", pending.toString())).extracting(EventView::kind)
+                .contains("migration.failed");
+        assertThat(service.get(running).phase()).isEqualTo(MigrationPhase.PRECOPY);
     }
 
     @Test

@@ -16,7 +16,7 @@ import org.springframework.context.annotation.Import;
  * interval 0): tests call {@link MigrationDriver#poll()} when the agents have moved.
  */
 @TestConfiguration(proxyBeanMethods = false)
-@Import({MigrationService.class, MigrationDriver.class, EventService.class})
+@Import({MigrationService.class, MigrationDriver.class, MigrationNodeDown.class, EventService.class})
 @EnableConfigurationProperties({MigrationProperties.class, FaultlineProperties.class, EventProperties.class})
 class MigrationTestConfig {
 
