@@ -27,6 +27,7 @@
 #include "handoff.h"
 #include "mig.h"
 #include "region.h"
+#include "snap.h"
 #include "srv.h"
 #include "track.h"
 #include "uffd_compat.h"
@@ -872,6 +873,10 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	pthread_mutex_unlock(&reg->mu);
 	if (m)
 		return cmd_fail(err, PROTO_E_CONFLICT, "migration %s exists", id);
+	/* a capture drives the same hold uffd */
+	if (snap_taking(ag, r->id))
+		return cmd_fail(err, PROTO_E_CONFLICT, "a snapshot of region %s is being taken; migrate it "
+				"once the snapshot is done", r->id);
 	m = mig_new(ag, id, MIG_SOURCE);
 	if (!m)
 		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
@@ -936,6 +941,25 @@ static void unlink_job(struct mig_reg *reg, struct mig *m)
 		}
 	}
 	pthread_mutex_unlock(&reg->mu);
+}
+
+bool mig_source_of(struct agent *ag, const char *region_id, char *id)
+{
+	struct mig_reg *reg = ag->mig;
+	bool found = false;
+
+	if (!reg)
+		return false;
+	pthread_mutex_lock(&reg->mu);
+	for (struct mig *o = reg->head; o && !found; o = o->next) {
+		if (o->role == MIG_SOURCE && !strcmp(o->region_id, region_id) &&
+		    o->phase != MIG_CANCELLED && o->phase != MIG_FAILED) {
+			snprintf(id, JX_UUID_LEN + 1, "%s", o->id);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&reg->mu);
+	return found;
 }
 
 int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, struct cmd_error *err)

@@ -113,6 +113,9 @@ int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t 
 json_t *mig_json(struct mig *m);
 struct region;
 void mig_region_resumed(struct agent *ag, struct region *r, int fd, int hold_fd);
+/* whether a migration that has not failed or been cancelled has the region as its source
+ * (the region's hold uffd is then the migration's); its id into id[JX_UUID_LEN + 1] */
+bool mig_source_of(struct agent *ag, const char *region_id, char *id);
 
 /* ---- any thread -------------------------------------------------------- */
 

@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "capture.h"
 #include "job.h"
+#include "mig.h"
 #include "region.h"
 #include "restore.h"
 #include "snap.h"
@@ -354,7 +355,7 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 	struct snapw_cfg wcfg = { .compress = ag->opts.snapshot_compress != 0,
 				  .level = (int)ag->opts.snapshot_compress,
 				  .buffer_bytes = ag->opts.snapshot_buffer_bytes };
-	char path[PATH_MAX], content[JX_UUID_LEN + 1], why[512];
+	char path[PATH_MAX], content[JX_UUID_LEN + 1], why[512], mig[JX_UUID_LEN + 1];
 	struct capture *cap = NULL;
 	struct take *t = NULL;
 	struct region *r;
@@ -393,14 +394,15 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 			    "region %s is still being restored lazily (%llu of %llu pages present); take"
 			    " the snapshot once its restore is COMPLETE", r->id,
 			    (unsigned long long)region_stat(&r->st.present), (unsigned long long)r->n_pages);
+	/* a migration drives the same hold uffd, and a migrated region's writers are held for good */
+	if (mig_source_of(ag, r->id, mig))
+		return fail(err, PROTO_E_CONFLICT, "region %s is the source of migration %s", r->id, mig);
 	if (check_path(ag, json_object_get(req, "path"), "path", path, sizeof(path), err))
 		return -1;
 	if (take_on(ag, path))
 		return fail(err, PROTO_E_CONFLICT, "a snapshot is being written to %s", path);
-	for (struct take *o = ag->takes; o; o = o->next) {
-		if (!strcmp(o->region_id, r->id))
-			return fail(err, PROTO_E_CONFLICT, "a snapshot of region %s is being taken", r->id);
-	}
+	if (snap_taking(ag, r->id))
+		return fail(err, PROTO_E_CONFLICT, "a snapshot of region %s is being taken", r->id);
 	if (!lstat(path, &st))
 		return fail(err, PROTO_E_CONFLICT, "%s exists; delete it first", path);
 	if (check_space(path, upper_bound(r), err))
@@ -997,4 +999,13 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 	pr_info(&ag->log, "snapshot restore requested", LF_STR("id", sid),
 		LF_UINT("chain", sj->n_chain), LF_STR("newest", sj->chain[sj->n_chain - 1]));
 	return sj_start(ag, sj);
+}
+
+bool snap_taking(struct agent *ag, const char *region_id)
+{
+	for (struct take *o = ag->takes; o; o = o->next) {
+		if (!strcmp(o->region_id, region_id))
+			return true;
+	}
+	return false;
 }

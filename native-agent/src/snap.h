@@ -30,6 +30,8 @@ void snap_capture_done(struct agent *ag, struct fault_done *d);
 void snap_quiesce_reply(struct agent *ag, struct conn *c, const struct proto_hdr *h,
 			const uint8_t *payload);
 void snap_fini(struct agent *ag);
+/* whether a snapshot of the region is being taken */
+bool snap_taking(struct agent *ag, const char *region_id);
 const char *snap_restore_dir(struct agent *ag);
 
 #endif /* FAULTLINE_SNAP_H */

@@ -795,6 +795,10 @@ int t_mig_request_out_of_range(const struct t_env *env)
 	m = wait_phase(p.sctl, id, "paused precopy", 10000);
 	CHECK(m && stat_of(m, "demand_pages") == 0);
 	json_decref(m);
+	/* the migration owns the region's hold uffd: no snapshot of it meanwhile */
+	CHECK_OK(h_call_error(p.sctl, PROTO_T_SNAPSHOT_TAKE, "CONFLICT", "{s:s, s:s, s:s, s:s}",
+			      "snapshot_id", "00000000-0000-4000-8000-000000000001", "region_id", region,
+			      "path", "/nonexistent/snapshot.img", "kind", "full"));
 	/* cancel: the region goes back to its track uffd and its writers run */
 	close(fds[0]);
 	close(fds[1]);
