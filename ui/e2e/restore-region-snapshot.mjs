@@ -1,6 +1,6 @@
 // The lazy-restore path an operator follows on a second screen: open a restore session in the
 // UI, start the demo workload on the socket the page shows, watch its region appear without a
-// reload, open it and see live statistics, then take a snapshot and see how the job ended.
+// reload, open it and see live statistics, then take a snapshot and watch it complete.
 //
 // Extra environment: FAULTLINE_DEMO (native-agent/build/faultline-demo), FAULTLINE_IMAGE (an
 // image inside the service's image directory, made by `faultline-demo make-image`) and
@@ -96,25 +96,22 @@ await runFlow('restore-region-snapshot', async ({ page, step, screenshot }) => {
     await screenshot('region');
   });
 
-  await step('take a snapshot from the region page and see how the job ended', async () => {
+  await step('take a snapshot from the region page and watch it complete', async () => {
     await page.getByRole('button', { name: 'Take snapshot now' }).click();
     const job = page.getByTestId('snapshot-job');
     await job.waitFor();
-    // Whatever the engine does, the job must reach a terminal state and say so in words.
     await page.locator('[data-testid="snapshot-job"][data-state="COMPLETED"], [data-testid="snapshot-job"][data-state="FAILED"]').waitFor({ timeout: 30_000 });
     const state = await job.getAttribute('data-state');
     const text = await job.textContent();
     if (!text?.includes(state)) throw new Error(`the job's state ${state} is not shown: ${text}`);
-    if (state === 'FAILED') {
+    if (state !== 'COMPLETED') {
       const reason = await page.getByTestId('snapshot-job-error').textContent();
-      const snapshotId = await job.getByRole('link').first().textContent();
-      console.log(`    snapshot ${snapshotId} FAILED: ${reason}`);
-      if (!reason || reason.replace('Why it failed:', '').trim().length < 5) throw new Error('a failed job shows no reason');
+      throw new Error(`the snapshot ended ${state}: ${reason}`);
     }
     await screenshot('region-snapshot-taken');
   });
 
-  await step('the snapshot page shows the same terminal state', async () => {
+  await step('the snapshot page shows it', async () => {
     await page.getByTestId('snapshot-job').getByRole('link').first().click();
     await page.getByRole('heading', { level: 1, name: /Snapshot/ }).waitFor();
     await page.getByRole('region', { name: 'Operations' }).waitFor();

@@ -58,7 +58,7 @@ class UiSmokeTest extends ServiceTest {
 
     @Test
     @Order(2)
-    void aRestoreSessionOpenedInTheUiShowsItsRegionLiveWithStatsAndASnapshotReachesItsEnd() throws IOException {
+    void aRestoreSessionOpenedInTheUiShowsItsRegionLiveWithStatsAndASnapshotCompletes() throws IOException {
         // The service only restores images inside its image directory.
         Path image = Files.createDirectories(DATA_DIR.resolve("images")).resolve("ui-smoke.img");
         if (!Files.exists(image)) {
