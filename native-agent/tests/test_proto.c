@@ -394,7 +394,7 @@ int t_proto_error_codes(const struct t_env *env)
 	static const char *const want[] = {
 		"BAD_MAGIC", "BAD_VERSION", "FRAME_TOO_LARGE", "BAD_FRAME", "BAD_PAYLOAD",
 		"UNKNOWN_TYPE", "NOT_NEGOTIATED", "BAD_REQUEST", "INTERNAL", "NOT_FOUND",
-		"CONFLICT", "PERMISSION_DENIED", "NO_SPACE",
+		"CONFLICT", "PERMISSION_DENIED", "UNAVAILABLE", "NO_SPACE",
 	};
 
 	(void)env;
@@ -410,6 +410,7 @@ int t_proto_error_codes(const struct t_env *env)
 	CHECK(!strcmp(proto_type_name(PROTO_T_REGION_DETACHED), "region_detached"));
 	CHECK(!strcmp(proto_type_name(PROTO_T_SNAPSHOT_TAKE), "snapshot_take"));
 	CHECK(!strcmp(proto_type_name(PROTO_T_QUIESCE), "quiesce"));
-	CHECK(proto_type_name(0x42) == NULL);
+	CHECK(!strcmp(proto_type_name(PROTO_T_MIGRATION_IN), "migration_in"));
+	CHECK(proto_type_name(0x4F) == NULL);
 	return T_PASS;
 }

@@ -688,8 +688,19 @@ int t_hold_rounds_converge(const struct t_env *env)
 	CHECK_OK(hold_start(&h, &f.t, &cfg, NULL));
 	do {
 		uint64_t pg[32];
-		int k = read_faults(f.u.hold_fd, &f, pg, 32);
+		int k;
 
+		/*
+		 * Before round 1's last chunk, wait for the writer to hit a protected
+		 * page: on a loaded machine it may not have run at all during the
+		 * walk, and then there would be no second round to test.
+		 */
+		if (h.round == 1 && h.lifted_total == 0 && h.cursor + cfg.chunk_pages >= PAGES) {
+			struct pollfd pf = { .fd = f.u.hold_fd, .events = POLLIN };
+
+			CHECKF(poll(&pf, 1, 10000) == 1, "the writer did not fault on round 1's protection");
+		}
+		k = read_faults(f.u.hold_fd, &f, pg, 32);
 		CHECK(k >= 0);
 		for (int j = 0; j < k; j++)
 			CHECK_OK(hold_lift_early(&h, pg[j]));
