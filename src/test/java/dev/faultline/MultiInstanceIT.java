@@ -28,10 +28,11 @@ import tools.jackson.databind.json.JsonMapper;
  * and its jobs fail cleanly, B restarted adopts its agent that kept running, and a region of B
  * detached through A is released by B's agent.
  *
- * <p>The cross-host migration scenario (A creates a migration between the two nodes, B is killed
- * mid-migration and restarted) belongs here once the migration feature lands: start a migration
- * from {@link #a} for the region of {@link #restoredRegion}, {@link ServiceProcess#kill()} B, and
- * restart it as {@link #killingBMarksItsNodeDownOnAAndFailsItsUnfinishedJobs} does.
+ * <p>Then a migration across the two nodes, each side driven by the instance that manages its
+ * agent (page channels on loopback ports of their own, published in the node table): one
+ * created through A from node-a to node-b completes and every byte arrives; in another, B is
+ * killed with SIGKILL mid-precopy and restarted, and the job carries on to completion (its
+ * agent kept running) or fails with the source region intact and its workload writing.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class MultiInstanceIT {
@@ -56,14 +57,24 @@ class MultiInstanceIT {
     static void startTwoInstancesOnOneDatabase() throws Exception {
         postgres = PostgresServer.start();
         String db = postgres.createDatabase();
-        a = new ServiceProcess("node-a", Files.createTempDirectory("fl-it-a-"), db, SETTINGS);
-        b = new ServiceProcess("node-b", Files.createTempDirectory("fl-it-b-"), db, SETTINGS);
+        a = new ServiceProcess("node-a", Files.createTempDirectory("fl-it-a-"), db, withPageChannel(SETTINGS));
+        b = new ServiceProcess("node-b", Files.createTempDirectory("fl-it-b-"), db, withPageChannel(SETTINGS));
         a.start();
         token = a.awaitAdminToken(); // the first instance on the empty database bootstraps it, once
         a.awaitUp(token);
         b.start();
         b.awaitUp(token);
         assertThat(b.dataDir().resolve("admin-token")).as("only the first instance bootstraps a token").doesNotExist();
+    }
+
+    /**
+     * Each agent's page channel on a loopback port of its own, fixed (not :0) so the node table
+     * publishes an address a peer can dial, and a restarted instance configures the same one.
+     */
+    private static Map<String, String> withPageChannel(Map<String, String> settings) {
+        Map<String, String> all = new java.util.HashMap<>(settings);
+        all.put("faultline.agent.page-channel", "127.0.0.1:" + ServiceProcess.freePort());
+        return all;
     }
 
     @AfterAll
@@ -98,6 +109,8 @@ class MultiInstanceIT {
                             && "READY".equals(n.get(1).at("/agent/state").asString()));
             assertThat(nodes.findValuesAsString("name")).containsExactly("node-a", "node-b");
             for (JsonNode node : nodes) {
+                assertThat(node.at("/pageChannel/address").asString()).as("%s's page channel", node.path("name"))
+                        .matches("127\\.0\\.0\\.1:[1-9][0-9]*");
                 assertThat(node.path("local").asBoolean()).as("%s local on %s", node.path("name"), instance.node())
                         .isEqualTo(node.path("name").asString().equals(instance.node()));
                 agentPids.add(node.at("/agent/pid").asLong());
@@ -236,5 +249,208 @@ class MultiInstanceIT {
                 r -> "DETACHED".equals(r.path("state").asString()));
         assertThat(workload.terminate()).as("the workload ends cleanly once released").isZero();
         workload = null;
+    }
+
+    // --- cross-host migration: A's node to B's node, each side driven by its own instance ---
+
+    private static final Duration STEP = Duration.ofSeconds(60);
+    private static final long SIZE = 16L << 20;
+    /** Slow enough that precopy takes several seconds: B can be killed in the middle of it. */
+    private static final long BANDWIDTH = 8L << 20;
+    private static final int MARKS = 16;
+
+    @Test
+    @Order(7)
+    void aMigrationCreatedThroughAFromAsNodeToBsNodeCompletesByteForByte() throws Exception {
+        String name = "mig-" + shortId();
+        try (NativeTools.Child source = migSource(name)) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            JsonNode region = Await.until("the source region on node-a, seen through B", STEP,
+                    () -> b.api(token).get("/api/v1/regions/" + regionId), r -> r.status() == 200).json();
+            assertThat(region.path("node").asString()).isEqualTo("node-a");
+
+            TestApi.Response created = a.api(token).post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", "node-b", "options", map("postcopy", "manual")));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            // A does not manage node-b: B sets the destination up, then A starts the source towards it
+            JsonNode precopy = Await.until("precopy from node-a to node-b", STEP, () -> a.api(token).get(job).json(),
+                    j -> phaseIs(j, "PRECOPY") && j.at("/stats/transferred/precopyBytes").asLong() > 0 || isFinal(j));
+            assertThat(precopy.path("phase").asString()).as("%s", precopy).isEqualTo("PRECOPY");
+
+            JsonNode done = switchOverAndAttachTheDestination(job, name, source);
+            assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
+            assertThat(done.at("/stats/downtimeMs").isNumber()).as("the destination's downtime: %s", done).isTrue();
+            assertThat(done.path("timeline").findValuesAsString("phase")).containsSubsequence("PENDING", "PRECOPY",
+                    "SWITCHOVER", "POSTCOPY", "COMPLETED");
+            assertThat(b.api(token).get(job).json().path("phase").asString()).as("B sees the same job")
+                    .isEqualTo("COMPLETED");
+            assertThat(command(source, "wait-migrated", "migrated").path("migrated").asBoolean())
+                    .as("the source workload was told its region moved").isTrue();
+            command(source, "exit", null);
+        }
+    }
+
+    @Test
+    @Order(8)
+    void killingBMidMigrationAndRestartingItLetsTheJobCarryOnOrFailCleanlyWithTheSourceIntact() throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(a.dataDir().resolve("migration-it"));
+        try (NativeTools.Child source = migSource(name)) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            Await.until("the source region on node-a", STEP, () -> a.api(token).get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200);
+            TestApi.Response created = a.api(token).post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", "node-b", "options", map("postcopy", "manual",
+                            "bandwidthLimitBytesPerSec", BANDWIDTH)));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            JsonNode precopy = Await.until("precopy", STEP, () -> a.api(token).get(job).json(),
+                    j -> phaseIs(j, "PRECOPY") && j.at("/stats/transferred/precopyBytes").asLong() > 0 || isFinal(j));
+            assertThat(precopy.path("phase").asString()).as("%s", precopy).isEqualTo("PRECOPY");
+
+            b.kill();
+            Await.until("A to mark node-b DOWN", DOWN_AFTER.multipliedBy(3),
+                    () -> a.api(token).get("/api/v1/nodes/node-b").json(),
+                    n -> "DOWN".equals(n.path("state").asString()));
+            long writes = command(source, "dump " + dir.resolve(name + ".1"), "dumped").path("writes").asLong();
+            Await.until("the source workload to go on writing while B is down", STEP,
+                    () -> command(source, "dump " + dir.resolve(name + ".2"), "dumped").path("writes").asLong(),
+                    w -> w > writes);
+
+            b.start();
+            b.awaitUp(token);
+            Await.until("node-b UP again on A", Duration.ofSeconds(30),
+                    () -> a.api(token).get("/api/v1/nodes/node-b").json(),
+                    n -> "UP".equals(n.path("state").asString()) && "READY".equals(n.at("/agent/state").asString()));
+            long rounds = a.api(token).get(job).json().at("/stats/rounds").asLong();
+            JsonNode after = Await.until("the job to go on in precopy, or to end", STEP,
+                    () -> a.api(token).get(job).json(),
+                    j -> phaseIs(j, "PRECOPY") && j.at("/stats/rounds").asLong() > rounds || isFinal(j));
+
+            if (phaseIs(after, "FAILED")) {
+                // failing is allowed, losing anything is not: the source keeps its region, writable
+                assertThat(after.path("error").asString()).as("%s", after).isNotEmpty();
+                long before = command(source, "dump " + dir.resolve(name + ".3"), "dumped").path("writes").asLong();
+                Await.until("the source workload to write after the failure", STEP,
+                        () -> command(source, "dump " + dir.resolve(name + ".4"), "dumped").path("writes").asLong(),
+                        w -> w > before);
+                assertThat(a.api(token).get("/api/v1/regions/" + regionId).json().path("state").asString())
+                        .isEqualTo("ATTACHED");
+            } else {
+                assertThat(after.path("phase").asString()).as("%s", after).isEqualTo("PRECOPY");
+                JsonNode done = switchOverAndAttachTheDestination(job, name, source);
+                assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
+                assertThat(b.api(token).get(job).json().path("phase").asString()).isEqualTo("COMPLETED");
+            }
+            command(source, "exit", null);
+        }
+    }
+
+    /**
+     * Switches over through A (the source's instance), dumps the source while its writers are
+     * held, attaches the destination workload on B's session socket, compares every page and
+     * waits for COMPLETED; returns the completed job.
+     */
+    private static JsonNode switchOverAndAttachTheDestination(String job, String name, NativeTools.Child source)
+            throws Exception {
+        Path dir = Files.createDirectories(a.dataDir().resolve("migration-it"));
+        TestApi.Response switched = a.api(token).post(job + "/start-postcopy", map());
+        assertThat(switched.status()).as(switched.body()).isEqualTo(202);
+        // without a bandwidth limit the source may have pushed every page before A polls again
+        JsonNode held = Await.until("postcopy", STEP, () -> a.api(token).get(job).json(),
+                j -> phaseIs(j, "POSTCOPY") || isFinal(j));
+        assertThat(held.path("phase").asString()).as("%s", held).isIn("POSTCOPY", "COMPLETED");
+        String socket = held.path("destinationSocket").asString();
+        assertThat(socket).as("the session socket of node-b's agent").isNotEmpty();
+        Path sourceDump = dir.resolve(name + ".source");
+        Path destinationDump = dir.resolve(name + ".destination");
+        // the source's writers are held from the switchover on: its bytes now are what B must get
+        assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
+        try (NativeTools.Child destination = new NativeTools.Child(NativeTools.demo().toString(), "mig-dest",
+                "--socket", socket, "--size", "16M", "--name", name, "--dump", destinationDump.toString(),
+                "--mark", Integer.toString(MARKS))) {
+            String destinationRegion = JSON.readTree(line(destination, "region_id")).path("region_id").asString();
+            line(destination, "dumped");
+            assertThat(differingPages(sourceDump, destinationDump)).as("pages that differ").isEmpty();
+            assertThat(command(destination, "check", "markers").path("markers_wrong").asLong())
+                    .as("the destination's own writes stay").isZero();
+            JsonNode done = Await.until("the job to complete", STEP, () -> a.api(token).get(job).json(),
+                    MultiInstanceIT::isFinal);
+            assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
+            // A may end the job on the source's report before B polled the destination: B adds
+            // what only the destination knows before its agent forgets the job
+            JsonNode recorded = Await.until("B to record the destination region", STEP,
+                    () -> a.api(token).get(job).json(),
+                    j -> destinationRegion.equals(j.path("destinationRegionId").asString()));
+            command(destination, "exit", null);
+            return recorded;
+        }
+    }
+
+    /** A workload on node-a writing its region all the time; its region is named {@code name}. */
+    private static NativeTools.Child migSource(String name) {
+        String handoff = a.api(token).get("/api/v1/host").json().at("/agent/handoffSocket").asString();
+        assertThat(handoff).as("node-a's handoff socket").isNotEmpty();
+        return new NativeTools.Child(NativeTools.demo().toString(), "mig-source", "--socket", handoff, "--size", "16M",
+                "--name", name, "--threads", "1");
+    }
+
+    private static boolean phaseIs(JsonNode job, String phase) {
+        return job.path("phase").asString().equals(phase);
+    }
+
+    private static boolean isFinal(JsonNode job) {
+        return Set.of("COMPLETED", "FAILED", "CANCELLED").contains(job.path("phase").asString());
+    }
+
+    /** Pages whose bytes differ, leaving out the markers the destination wrote itself. */
+    private static List<Long> differingPages(Path source, Path destination) throws java.io.IOException {
+        byte[] x = Files.readAllBytes(source);
+        byte[] y = Files.readAllBytes(destination);
+        assertThat(y.length).isEqualTo(x.length).isEqualTo((int) SIZE);
+        long pages = SIZE / 4096;
+        long step = pages / MARKS;
+        List<Long> differing = new ArrayList<>();
+        for (long p = 0; p < pages; p++) {
+            int from = (int) (p * 4096);
+            int to = from + (p % step == 0 && p / step < MARKS ? 4080 : 4096);
+            if (!java.util.Arrays.equals(x, from, to, y, from, to)) {
+                differing.add(p);
+            }
+        }
+        return differing;
+    }
+
+    /** Sends one command line to a demo workload and reads its JSON answer ({@code null}: no answer expected). */
+    private static JsonNode command(NativeTools.Child child, String command, String answer) {
+        try {
+            child.process().getOutputStream().write((command + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            child.process().getOutputStream().flush();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return answer == null ? null : JSON.readTree(line(child, answer));
+    }
+
+    /** A line of the child's output, waited for at most {@link #STEP}: a stalled migration fails the test. */
+    private static String line(NativeTools.Child child, String text) {
+        java.util.concurrent.CompletableFuture<String> line =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> child.awaitLine(text));
+        try {
+            return line.get(STEP.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            child.close();
+            throw new AssertionError("no line with '" + text + "' within " + STEP);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new AssertionError(e.getCause().getMessage(), e.getCause());
+        }
+    }
+
+    private static String shortId() {
+        return java.util.UUID.randomUUID().toString().substring(0, 8);
     }
 }

@@ -150,7 +150,8 @@ public final class ServiceProcess implements AutoCloseable {
         stop();
     }
 
-    private static int freePort() {
+    /** A TCP port free on loopback now (for the service, or an agent's page channel). */
+    static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         } catch (IOException e) {

@@ -424,6 +424,20 @@ class MigrationDriver implements SmartLifecycle {
         }
         try {
             Optional<MigrationEngine.Side> side = engine.get(node, job.id());
+            if (side.isPresent() && node.equals(job.destinationNode()) && job.phase() == MigrationPhase.COMPLETED) {
+                MigrationEngine.Side d = side.get();
+                if (d.phase() == MigrationPhase.COMPLETED && d.destinationRegionId() == null) {
+                    // the source completes once every page is staged here, which may be before the
+                    // destination workload attached: then the staging is the region's only current
+                    // copy, and deleting the job would drop it with the session socket
+                    log.debug("migration {} completed; node {} keeps it until the destination workload attaches",
+                            job.id(), node);
+                    return false;
+                }
+                if (d.phase().isFinal()) {
+                    keepDestinationsLastReport(job.id(), d);
+                }
+            }
             if (side.isPresent() && !side.get().phase().isFinal()) {
                 if (!job.pastSwitchover()) {
                     engine.cancel(node, job.id());
@@ -443,6 +457,18 @@ class MigrationDriver implements SmartLifecycle {
             log.debug("migration {}: node {} could not forget it yet: {}", job.id(), node, e.getMessage());
             return false;
         }
+    }
+
+    /**
+     * What only the destination reports (its workload's region, demand latency, downtime) is taken
+     * before the destination is told to forget the job: when another instance drives the source,
+     * that instance may have ended the job on the source's report before this one polled again.
+     */
+    private void keepDestinationsLastReport(UUID id, MigrationEngine.Side destination) {
+        update(id, j -> {
+            j.destinationAttached(destination.destinationRegionId());
+            j.recordStats(j.stats().merge(null, destination.stats()));
+        });
     }
 
     /**

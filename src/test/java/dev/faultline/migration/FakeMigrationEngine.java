@@ -42,6 +42,11 @@ class FakeMigrationEngine implements MigrationEngine {
         managed.remove(node);
     }
 
+    /** The node's agent is this instance's again (as on the instance that manages it). */
+    synchronized void managedAgain(String node) {
+        managed.add(node);
+    }
+
     synchronized void unavailable(String node, boolean down) {
         if (down) {
             unavailable.add(node);

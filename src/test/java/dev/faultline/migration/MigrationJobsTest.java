@@ -427,6 +427,35 @@ class MigrationJobsTest {
     }
 
     @Test
+    void aJobTheSourcesInstanceCompletedIsForgottenOnTheDestinationOnlyOnceItsWorkloadAttached() {
+        UUID id = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
+        driver.poll();
+        // as on node-a's instance: the job ends on the source's report alone
+        agents.notManaged("node-b");
+        agents.report("node-a", id, MigrationPhase.COMPLETED, null, source(256L << 20, 0, 4, 0));
+        agents.report("node-b", id, MigrationPhase.COMPLETED, null, destination(4096 * 12, 7L));
+        driver.poll();
+        assertThat(service.get(id).phase()).isEqualTo(MigrationPhase.COMPLETED);
+        assertThat(service.get(id).destinationRegionId()).isNull();
+
+        // as on node-b's instance: every page is staged, but no workload has attached yet
+        agents.managedAgain("node-b");
+        driver.poll();
+        assertThat(agents.peek("node-b", id)).as("the staging is the region's only current copy").isPresent();
+
+        UUID destinationRegion = UUID.randomUUID();
+        agents.attached("node-b", id, destinationRegion);
+        driver.poll();
+        MigrationView done = service.get(id);
+        assertThat(done.destinationRegionId()).as("what only the destination knows is kept")
+                .isEqualTo(destinationRegion);
+        assertThat(done.stats().downtimeMs()).isEqualTo(7);
+        assertThat(done.stats().transferred().demandPages()).isEqualTo(12);
+        assertThat(agents.peek("node-b", id)).as("then the destination forgets the job").isEmpty();
+        assertThat(jobs.findById(id).orElseThrow().isDestinationForgotten()).isTrue();
+    }
+
+    @Test
     void aJobsOptionsAreHandedToTheSource() {
         MigrationOptions options = new MigrationOptions(25, 1L << 30, 3, MigrationOptions.Postcopy.MANUAL, 30_000);
         UUID id = service.create(demo.id(), "node-b", options, "ops").id();
