@@ -2,8 +2,8 @@
  * faultline-migbench: a region migrated between two agents over loopback
  * while a writer never pauses, against a plain stop-and-copy of the same
  * size over the same loopback as the floor, in one run (docs/benchmarks.md
- * "Migration").  QEMU's postcopy is measured by the lead's harness on the
- * qemu-baseline branch; this program prints the Faultline side.
+ * "Migration").  QEMU's postcopy is measured by bench/qemu/qemu-postcopy-bench;
+ * bench/migration-vs-qemu runs both in one invocation.
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S]
