@@ -404,53 +404,19 @@ class MultiInstanceIT {
         return Set.of("COMPLETED", "FAILED", "CANCELLED").contains(job.path("phase").asString());
     }
 
-    /** Pages whose bytes differ, leaving out the markers the destination wrote itself. */
     private static List<Long> differingPages(Path source, Path destination) throws java.io.IOException {
-        byte[] x = Files.readAllBytes(source);
-        byte[] y = Files.readAllBytes(destination);
-        assertThat(y.length).isEqualTo(x.length).isEqualTo((int) SIZE);
-        long pages = SIZE / 4096;
-        long step = pages / MARKS;
-        List<Long> differing = new ArrayList<>();
-        for (long p = 0; p < pages; p++) {
-            int from = (int) (p * 4096);
-            int to = from + (p % step == 0 && p / step < MARKS ? 4080 : 4096);
-            if (!java.util.Arrays.equals(x, from, to, y, from, to)) {
-                differing.add(p);
-            }
-        }
-        return differing;
+        return MigrationWorkloads.differingPages(source, destination, SIZE, MARKS);
     }
 
-    /** Sends one command line to a demo workload and reads its JSON answer ({@code null}: no answer expected). */
     private static JsonNode command(NativeTools.Child child, String command, String answer) {
-        try {
-            child.process().getOutputStream().write((command + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            child.process().getOutputStream().flush();
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        return answer == null ? null : JSON.readTree(line(child, answer));
+        return MigrationWorkloads.command(child, command, answer, STEP);
     }
 
-    /** A line of the child's output, waited for at most {@link #STEP}: a stalled migration fails the test. */
     private static String line(NativeTools.Child child, String text) {
-        java.util.concurrent.CompletableFuture<String> line =
-                java.util.concurrent.CompletableFuture.supplyAsync(() -> child.awaitLine(text));
-        try {
-            return line.get(STEP.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            child.close();
-            throw new AssertionError("no line with '" + text + "' within " + STEP);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new AssertionError(e.getCause().getMessage(), e.getCause());
-        }
+        return MigrationWorkloads.line(child, text, STEP);
     }
 
     private static String shortId() {
-        return java.util.UUID.randomUUID().toString().substring(0, 8);
+        return MigrationWorkloads.shortId();
     }
 }

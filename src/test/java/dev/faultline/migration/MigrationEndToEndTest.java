@@ -4,6 +4,7 @@ import static dev.faultline.TestApi.map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.faultline.Await;
+import dev.faultline.MigrationWorkloads;
 import dev.faultline.NativeTools;
 import dev.faultline.ServiceTest;
 import dev.faultline.TestApi;
@@ -12,19 +13,12 @@ import dev.faultline.agent.AgentState;
 import dev.faultline.agent.AgentStatus;
 import dev.faultline.event.EventService;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -318,52 +312,19 @@ class MigrationEndToEndTest extends ServiceTest {
         return Set.of("COMPLETED", "FAILED", "CANCELLED").contains(job.path("phase").asString());
     }
 
-    /** Pages whose bytes differ, leaving out the markers the destination wrote itself. */
     private static List<Long> differingPages(Path source, Path destination) throws IOException {
-        byte[] a = Files.readAllBytes(source);
-        byte[] b = Files.readAllBytes(destination);
-        assertThat(b.length).isEqualTo(a.length).isEqualTo((int) SIZE);
-        long pages = SIZE / 4096;
-        long step = pages / MARKS;
-        java.util.ArrayList<Long> differing = new java.util.ArrayList<>();
-        for (long p = 0; p < pages; p++) {
-            int from = (int) (p * 4096);
-            int to = from + (p % step == 0 && p / step < MARKS ? 4080 : 4096);
-            if (!java.util.Arrays.equals(a, from, to, b, from, to)) {
-                differing.add(p);
-            }
-        }
-        return differing;
+        return MigrationWorkloads.differingPages(source, destination, SIZE, MARKS);
     }
 
-    /** Sends one command line to a demo workload and reads its JSON answer ({@code null}: no answer expected). */
     private static JsonNode command(NativeTools.Child child, String command, String answer) {
-        try {
-            child.process().getOutputStream().write((command + "\n").getBytes(StandardCharsets.US_ASCII));
-            child.process().getOutputStream().flush();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return answer == null ? null : JSON.readTree(line(child, answer));
+        return MigrationWorkloads.command(child, command, answer, STEP);
     }
 
-    /** A line of the child's output, waited for at most {@link #STEP}: a stalled migration fails the test. */
     private static String line(NativeTools.Child child, String text) {
-        CompletableFuture<String> line = CompletableFuture.supplyAsync(() -> child.awaitLine(text));
-        try {
-            return line.get(STEP.toSeconds(), TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            child.close();
-            throw new AssertionError("no line with '" + text + "' within " + STEP);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        } catch (ExecutionException e) {
-            throw new AssertionError(e.getCause().getMessage(), e.getCause());
-        }
+        return MigrationWorkloads.line(child, text, STEP);
     }
 
     private static String shortId() {
-        return UUID.randomUUID().toString().substring(0, 8);
+        return MigrationWorkloads.shortId();
     }
 }
