@@ -30,19 +30,6 @@
 #define LOG_COMP "agent"
 #include "log.h"
 
-void agent_stop(struct agent *ag, const char *reason)
-{
-	if (!ag->stopping)
-		pr_info(&ag->log, "stopping", LF_STR("reason", reason));
-	ag->stopping = true;
-	loop_stop(&ag->loop);
-}
-
-uint64_t agent_uptime_ms(const struct agent *ag)
-{
-	return loop_now_ms() - ag->start_ms;
-}
-
 /*
  * systemd's readiness protocol (Type=notify).  Also what the tests wait on
  * instead of polling the socket.  Best effort: the agent runs the same
