@@ -64,6 +64,8 @@ static const struct t_case cases[] = {
 	{ "unit/firecracker_handshake", t_unit_firecracker_handshake, 0 },
 	{ "unit/working_set_file", t_unit_working_set_file, 0 },
 	{ "unit/image_paths", t_unit_image_paths, 0 },
+	{ "unit/bytes", t_unit_bytes, 0 },
+	{ "unit/histogram", t_unit_histogram, 0 },
 
 	{ "engine/eagain_retry", t_engine_eagain_retry, T_NEEDS_UFFD },
 	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },

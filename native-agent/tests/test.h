@@ -118,6 +118,8 @@ int t_unit_register_payload(const struct t_env *env);
 int t_unit_firecracker_handshake(const struct t_env *env);
 int t_unit_working_set_file(const struct t_env *env);
 int t_unit_image_paths(const struct t_env *env);
+int t_unit_bytes(const struct t_env *env);
+int t_unit_histogram(const struct t_env *env);
 
 /* test_engine.c */
 int t_engine_eagain_retry(const struct t_env *env);

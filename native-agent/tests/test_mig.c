@@ -25,6 +25,7 @@
 #include "harness.h"
 #include "hwork.h"
 #include "jx.h"
+#include "netaddr.h"
 #include "pchan.h"
 #include "proto.h"
 #include "test.h"
@@ -148,14 +149,14 @@ int t_pchan_auth(const struct t_env *env)
 	CHECK(!strcmp(back.id, id) && back.kind == PCHAN_PREEMPT && !memcmp(back.nonce, cn, sizeof(cn)));
 	hb[40] = 7;
 	CHECK(pchan_decode_hello(hb, sizeof(hb), &back) < 0);
-	CHECK(!pchan_parse_addr("127.0.0.1:7702", host, sizeof(host), &port) && port == 7702 &&
+	CHECK(!netaddr_parse("127.0.0.1:7702", host, sizeof(host), &port) && port == 7702 &&
 	      !strcmp(host, "127.0.0.1"));
-	CHECK(!pchan_parse_addr("[::1]:0", host, sizeof(host), &port) && port == 0 &&
+	CHECK(!netaddr_parse("[::1]:0", host, sizeof(host), &port) && port == 0 &&
 	      !strcmp(host, "::1"));
-	CHECK(pchan_parse_addr("host", host, sizeof(host), &port) < 0);
-	CHECK(pchan_parse_addr("host:99999", host, sizeof(host), &port) < 0);
-	CHECK(pchan_parse_addr(":80", host, sizeof(host), &port) < 0);
-	CHECK(pchan_parse_addr("h:-1", host, sizeof(host), &port) < 0);
+	CHECK(netaddr_parse("host", host, sizeof(host), &port) < 0);
+	CHECK(netaddr_parse("host:99999", host, sizeof(host), &port) < 0);
+	CHECK(netaddr_parse(":80", host, sizeof(host), &port) < 0);
+	CHECK(netaddr_parse("h:-1", host, sizeof(host), &port) < 0);
 	return T_PASS;
 }
 

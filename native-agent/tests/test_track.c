@@ -25,6 +25,7 @@
 #include "fluffd.h"
 #include "harness.h"
 #include "hold.h"
+#include "mono.h"
 #include "test.h"
 #include "track.h"
 #include "uffd_compat.h"
@@ -112,7 +113,7 @@ struct writer {
 
 static uint64_t now_ns(void)
 {
-	return hold_now_ns();
+	return mono_now_ns();
 }
 
 static void *write_loop(void *arg)

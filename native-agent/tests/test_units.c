@@ -1,7 +1,8 @@
 /*
  * The pure parts of the fault engine's input handling, table-driven:
  * handoff payload validation, Firecracker's handshake, working-set files,
- * image path checks.
+ * image path checks, and the core helpers every format and statistic
+ * shares (byte order, log2 histograms).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "content.h"
+#include "hist.h"
 #include "harness.h"
 #include "hsk.h"
 #include "image.h"
@@ -219,4 +222,61 @@ int t_unit_image_paths(const struct t_env *env)
 	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_INVALID);
 	CHECK(image_open("relative/img", dirs, 1, &im, why, sizeof(why)) == IMAGE_INVALID);
 	return T_PASS;
+}
+
+/* The encodings the wire and file formats are specified in (PROTOCOL.md). */
+int t_unit_bytes(const struct t_env *env)
+{
+	uint8_t b[8];
+
+	(void)env;
+	bytes_put_be64(b, UINT64_C(0x0102030405060708));
+	CHECK(b[0] == 1 && b[7] == 8 && bytes_get_be64(b) == UINT64_C(0x0102030405060708));
+	bytes_put_be32(b, 0xA1B2C3D4u);
+	CHECK(b[0] == 0xA1 && b[3] == 0xD4 && bytes_get_be32(b) == 0xA1B2C3D4u);
+	bytes_put_be16(b, 0xBEEF);
+	CHECK(b[0] == 0xBE && b[1] == 0xEF && bytes_get_be16(b) == 0xBEEF);
+	bytes_put_le(b, UINT64_C(0x0102030405060708), 8);
+	CHECK(b[0] == 8 && b[7] == 1 && bytes_get_le(b, 8) == UINT64_C(0x0102030405060708));
+	bytes_put_le(b, 0x1234, 2);
+	CHECK(b[0] == 0x34 && b[1] == 0x12 && bytes_get_le(b, 2) == 0x1234);
+	CHECK(bytes_hexval('0') == 0 && bytes_hexval('f') == 15 && bytes_hexval('F') == 15);
+	CHECK(bytes_hexval('g') == -1 && bytes_hexval(' ') == -1);
+	return 0;
+}
+
+/*
+ * Quantiles of the log2 histograms behind fault latency, writer stalls and
+ * demand waits: a known distribution must come back within its bucket.
+ */
+int t_unit_histogram(const struct t_env *env)
+{
+	static const struct {
+		const char *name;
+		uint64_t values[4], counts[4];
+		double q;
+		uint64_t max, lo, hi; /* the answer must lie in [lo, hi] */
+	} cases[] = {
+		{ "empty", { 0 }, { 0 }, 0.5, 0, 0, 0 },
+		{ "one value", { 1000 }, { 1 }, 0.99, 1000, 512, 1000 },
+		{ "zero", { 0 }, { 10 }, 0.5, 0, 0, 1 },
+		{ "median of a split", { 100, 100000 }, { 50, 50 }, 0.5, 100000, 64, 128 },
+		{ "p99 in the tail", { 100, 100000 }, { 98, 2 }, 0.99, 100000, 65536, 100000 },
+		{ "capped at max", { 70000 }, { 1000 }, 0.999, 70000, 65536, 70000 },
+	};
+
+	(void)env;
+	CHECK(hist_bucket(0) == 0 && hist_bucket(1) == 0 && hist_bucket(2) == 1);
+	CHECK(hist_bucket(4095) == 11 && hist_bucket(4096) == 12 && hist_bucket(UINT64_MAX) == 63);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t h[HIST_BUCKETS] = { 0 }, v;
+
+		for (int k = 0; k < 4 && cases[i].counts[k]; k++)
+			h[hist_bucket(cases[i].values[k])] += cases[i].counts[k];
+		v = hist_quantile(h, cases[i].q, cases[i].max);
+		CHECKF(v >= cases[i].lo && v <= cases[i].hi, "%s: %llu not in [%llu, %llu]",
+		       cases[i].name, (unsigned long long)v, (unsigned long long)cases[i].lo,
+		       (unsigned long long)cases[i].hi);
+	}
+	return 0;
 }

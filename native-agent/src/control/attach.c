@@ -136,7 +136,7 @@ static int start_serving(struct agent *ag, struct region **regs, unsigned n, int
 	if (fault_attach(ag->engine, fd, hold_fd, pidfd, pid, regs, n))
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
-		region_table_add(&ag->regions, regs[i]);
+		region_table_add(ag->regions, regs[i]);
 		if (regs[i]->ctl.session)
 			restore_region_added(regs[i]->ctl.session, regs[i], false);
 		pr_info(&ag->log, "region attached", LF_STR("id", regs[i]->id),
@@ -169,10 +169,10 @@ static int reclaim(struct agent *ag, struct region *r, struct conn *c, int fd, j
 
 static void forget(struct agent *ag, struct region *r)
 {
-	for (struct region **pp = &ag->regions.head; *pp; pp = &(*pp)->ctl.next) {
+	for (struct region **pp = &ag->regions->head; *pp; pp = &(*pp)->ctl.next) {
 		if (*pp == r) {
 			*pp = r->ctl.next;
-			ag->regions.n_detached--;
+			ag->regions->n_detached--;
 			region_put(r);
 			return;
 		}
@@ -207,7 +207,7 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 	if (!is_uffd(fd) || (hold_fd >= 0 && !is_uffd(hold_fd)))
 		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
 			      "a descriptor sent is not a userfaultfd");
-	if (hr.resume && (old = region_table_find(&ag->regions, hr.resume_id))) {
+	if (hr.resume && (old = region_table_find(ag->regions, hr.resume_id))) {
 		if (region_state(old) != REGION_DETACHED) {
 			if (hold_fd >= 0)
 				close(hold_fd);
@@ -215,7 +215,7 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 		}
 		forget(ag, old);
 	}
-	if (region_table_overlap(&ag->regions, conn_peer(c)->pid, hr.start, hr.length))
+	if (region_table_overlap(ag->regions, conn_peer(c)->pid, hr.start, hr.length))
 		return refuse(fd, hold_fd, err, PROTO_E_CONFLICT,
 			      "the range overlaps a registered region of this process");
 	if (s && (!s->image || s->image->size < off || s->image->size - off < hr.length))
@@ -284,7 +284,7 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 			snprintf(why, why_len, "guest region %u lies beyond the image", i);
 			goto put_regions;
 		}
-		if (region_table_overlap(&ag->regions, conn_peer(c)->pid, m[i].base, m[i].size)) {
+		if (region_table_overlap(ag->regions, conn_peer(c)->pid, m[i].base, m[i].size)) {
 			snprintf(why, why_len, "guest region %u overlaps a registered region", i);
 			goto put_regions;
 		}
@@ -321,7 +321,7 @@ int attach_unregister(struct agent *ag, const struct conn_peer *peer, json_t *re
 		      struct cmd_error *err)
 {
 	json_t *id = json_object_get(req, "id");
-	struct region *r = json_is_string(id) ? region_table_find(&ag->regions, json_string_value(id))
+	struct region *r = json_is_string(id) ? region_table_find(ag->regions, json_string_value(id))
 					      : NULL;
 
 	if (!json_is_string(id))
@@ -414,7 +414,7 @@ static void on_detached(struct agent *ag, struct fault_done *d)
 		tell_workload(ag, r);
 	if (r->ctl.session)
 		restore_region_detached(r->ctl.session, r, &d->rec);
-	region_table_detached(&ag->regions, r);
+	region_table_detached(ag->regions, r);
 }
 
 static void on_done(struct agent *ag, struct fault_done *d)
@@ -452,7 +452,7 @@ static void on_done(struct agent *ag, struct fault_done *d)
 			image_get(r->image);
 		r->ctl.session = d->parent->ctl.session;
 		r->ctl.worker = d->parent->ctl.worker;
-		region_table_add(&ag->regions, r);
+		region_table_add(ag->regions, r);
 		if (r->ctl.session)
 			restore_region_added(r->ctl.session, r, true);
 		pr_info(&ag->log, "region adopted", LF_STR("id", r->id), LF_STR("from", d->parent->id),

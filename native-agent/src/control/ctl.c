@@ -1,5 +1,5 @@
 /*
- * Control socket server: an srv whose requests go to cmd_dispatch().
+ * Control socket server: an srv whose requests go to dispatch_command().
  * A command may answer later (region_detach waits for the region to be
  * populated); it then registers its request with defer_ and the connection
  * keeps answering other requests meanwhile.
@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "cmd.h"
+#include "dispatch.h"
 #include "conn.h"
 #include "ctl.h"
 #include "srv.h"
@@ -43,7 +44,7 @@ static void on_request(struct conn *c, const struct proto_hdr *h, const uint8_t 
 	(void)fds; /* the control socket accepts none: max_fds is 0 */
 	if (ag->stopping)
 		return; /* requests after a shutdown request are not processed */
-	ret = cmd_dispatch(ag, s, h, payload, &reply, &err);
+	ret = dispatch_command(ag, s, h, payload, &reply, &err);
 	if (ret == 0) {
 		conn_reply(c, h->type, h->id, reply);
 	} else if (ret < 0) {

@@ -1,6 +1,6 @@
 /*
  * Control socket server (PROTOCOL.md §1): accepts local clients, checks
- * their credentials and hands their requests to cmd_dispatch(); stopped
+ * their credentials and hands their requests to dispatch_command(); stopped
  * with srv_stop(), which drains queued replies first.
  */
 #ifndef FAULTLINE_CTL_H

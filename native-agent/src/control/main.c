@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "handoff.h"
 #include "mig.h"
+#include "region.h"
 #include "job.h"
 #include "restore.h"
 #include "snap.h"
@@ -273,20 +274,29 @@ static void stop_services(struct agent *ag)
 	snap_fini(ag);
 	job_fini(ag);
 	restore_fini(ag);
-	region_table_fini(&ag->regions);
+	region_table_fini(ag->regions);
 	defer_fini(&ag->defer);
 	srv_hub_free(ag->hub);
 }
 
 int main(int argc, char **argv)
 {
+	struct region_table regions = { 0 };
 	struct agent ag;
 
 	memset(&ag, 0, sizeof(ag));
+	ag.regions = &regions;
 	ag.sig_fd = -1;
 	ag.state_lock_fd = -1;
 	ag.loop.epfd = -1;
 	ag.exit_code = 1;
+	ag.handoff_ops = (struct agent_handoff_ops){
+		.open_restore = handoff_start,
+		.open_migration = handoff_start_migration,
+		.close = handoff_stop,
+	};
+	ag.hold_users[0] = (struct agent_hold_user){ "snapshot", snap_taking };
+	ag.hold_users[1] = (struct agent_hold_user){ "migration", mig_source_of };
 
 	switch (opts_parse(&ag.opts, argc, argv, stdout, stderr)) {
 	case OPTS_RUN:

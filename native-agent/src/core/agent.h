@@ -15,12 +15,12 @@
 #include "log.h"
 #include "loop.h"
 #include "opts.h"
-#include "region.h"
 #include "uffd.h"
 
 #define AGENT_NAME "faultline-agent"
 #define AGENT_VERSION "0.1.0"
 
+struct agent;
 struct srv_hub;
 struct srv;
 struct fault_engine;
@@ -28,6 +28,31 @@ struct restore;
 struct mig_reg;
 struct jobs;
 struct take;
+struct mig;
+struct region_table;
+
+/*
+ * Handoff sockets are served by control/ (a workload's messages there go to
+ * every subsystem); restore sessions and migrations open theirs through
+ * these, which main() sets before anything else runs.
+ */
+struct agent_handoff_ops {
+	struct srv *(*open_restore)(struct agent *ag, const char *path, struct restore *session);
+	struct srv *(*open_migration)(struct agent *ag, const char *path, struct mig *m);
+	void (*close)(struct srv *srv);
+};
+
+/*
+ * Snapshots and migrations both drive a region's hold uffd, so never at
+ * once.  Each tells whether it drives a region (and as which job); main()
+ * lists them here, so neither subsystem has to know the other.
+ */
+struct agent_hold_user {
+	const char *what; /* "snapshot", "migration" */
+	bool (*drives)(struct agent *ag, const char *region_id, char *job_id, size_t len);
+};
+
+#define AGENT_HOLD_USERS 2
 
 struct agent {
 	struct opts opts;
@@ -38,8 +63,10 @@ struct agent {
 	struct srv_hub *hub; /* every listening socket, to find connections by conn_ref */
 	struct srv *ctl;
 	struct srv *handoff; /* general handoff socket */
+	struct agent_handoff_ops handoff_ops;
+	struct agent_hold_user hold_users[AGENT_HOLD_USERS];
 	struct defer defer;
-	struct region_table regions;
+	struct region_table *regions; /* every region served, by id (engine/region.h) */
 	struct restore *restores;
 	struct mig_reg *mig; /* migration jobs and the page channel listener */
 	struct take *takes;   /* snapshots being taken (snap.c) */
@@ -58,5 +85,8 @@ struct agent {
 
 void agent_stop(struct agent *ag, const char *reason);
 uint64_t agent_uptime_ms(const struct agent *ag);
+/* Another subsystem than `self` driving region_id's hold uffd (its job id in job_id), or NULL. */
+const char *agent_hold_driver(struct agent *ag, const char *region_id, const char *self,
+			      char *job_id, size_t len);
 
 #endif /* FAULTLINE_AGENT_H */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "mono.h"
 
 int loop_init(struct loop *lp)
 {
@@ -153,8 +154,5 @@ void loop_timer_fini(struct loop *lp, struct loop_timer *t)
 
 uint64_t loop_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_now_ms();
 }

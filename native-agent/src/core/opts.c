@@ -14,7 +14,7 @@
 
 #include "agent.h"
 #include "opts.h"
-#include "pchan.h"
+#include "netaddr.h"
 #include "proto.h"
 
 #define DEFAULT_MAX_CLIENTS 64
@@ -415,7 +415,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 			char host[256];
 			uint16_t port;
 
-			if (pchan_parse_addr(optarg, host, sizeof(host), &port)) {
+			if (netaddr_parse(optarg, host, sizeof(host), &port)) {
 				fprintf(err, AGENT_NAME ": --page-channel-listen: '%s' is not HOST:PORT\n",
 					optarg);
 				goto usage_error;

@@ -5,44 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "proto.h"
 
 static const uint8_t magic_bytes[4] = { 'F', 'L', 'C', 'T' };
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
 
 struct proto_hdr proto_hdr_make(uint8_t type, uint16_t flags, uint64_t id,
 				uint32_t length)
@@ -61,13 +27,13 @@ struct proto_hdr proto_hdr_make(uint8_t type, uint16_t flags, uint64_t id,
 /* Encodes the fields verbatim (tests rely on this to forge bad headers). */
 void proto_encode_hdr(const struct proto_hdr *h, uint8_t out[PROTO_HDR_LEN])
 {
-	put_be32(out, h->magic);
+	bytes_put_be32(out, h->magic);
 	out[4] = h->version;
 	out[5] = h->type;
-	put_be16(out + 6, h->flags);
-	put_be64(out + 8, h->id);
-	put_be32(out + 16, h->length);
-	put_be32(out + 20, h->reserved);
+	bytes_put_be16(out + 6, h->flags);
+	bytes_put_be64(out + 8, h->id);
+	bytes_put_be32(out + 16, h->length);
+	bytes_put_be32(out + 20, h->reserved);
 }
 
 /*
@@ -86,7 +52,7 @@ enum proto_result proto_decode_hdr(const uint8_t *buf, size_t len,
 		return PROTO_BAD_MAGIC;
 	if (len < 5)
 		return PROTO_NEED_MORE;
-	h->magic = get_be32(buf);
+	h->magic = bytes_get_be32(buf);
 	h->version = buf[4];
 	if (h->version != PROTO_VERSION)
 		return PROTO_BAD_VERSION;
@@ -94,10 +60,10 @@ enum proto_result proto_decode_hdr(const uint8_t *buf, size_t len,
 		return PROTO_NEED_MORE;
 
 	h->type = buf[5];
-	h->flags = get_be16(buf + 6);
-	h->id = get_be64(buf + 8);
-	h->length = get_be32(buf + 16);
-	h->reserved = get_be32(buf + 20);
+	h->flags = bytes_get_be16(buf + 6);
+	h->id = bytes_get_be64(buf + 8);
+	h->length = bytes_get_be32(buf + 16);
+	h->reserved = bytes_get_be32(buf + 20);
 
 	if (h->length > max_payload)
 		return PROTO_TOO_LARGE;

@@ -31,25 +31,11 @@
 #include <xxhash.h>
 
 #include "afile.h"
+#include "bytes.h"
 #include "image.h"
 #include "wset.h"
 
 static const uint8_t magic[4] = { 'F', 'L', 'W', 'S' };
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 int wset_rec_add(struct wset_rec *r, uint64_t ts_ns, uint64_t page, uint32_t count)
 {
@@ -124,20 +110,20 @@ void wset_encode(const struct wset *w, uint8_t *out)
 
 	memset(out, 0, WSET_HDR_LEN);
 	memcpy(out, magic, sizeof(magic));
-	put_le(out + 4, WSET_VERSION, 2);
-	put_le(out + 6, WSET_HDR_LEN, 2);
-	put_le(out + 8, WSET_PAGE, 4);
-	put_le(out + 16, w->ident.image_size, 8);
-	put_le(out + 24, w->ident.image_mtime_ns, 8);
-	put_le(out + 32, w->ident.sample_hash, 8);
-	put_le(out + 40, w->n, 8);
-	put_le(out + 48, w->created_ms, 8);
+	bytes_put_le(out + 4, WSET_VERSION, 2);
+	bytes_put_le(out + 6, WSET_HDR_LEN, 2);
+	bytes_put_le(out + 8, WSET_PAGE, 4);
+	bytes_put_le(out + 16, w->ident.image_size, 8);
+	bytes_put_le(out + 24, w->ident.image_mtime_ns, 8);
+	bytes_put_le(out + 32, w->ident.sample_hash, 8);
+	bytes_put_le(out + 40, w->n, 8);
+	bytes_put_le(out + 48, w->created_ms, 8);
 	for (uint64_t i = 0; i < w->n; i++, p += WSET_ENTRY_LEN) {
-		put_le(p, w->runs[i].page, 8);
-		put_le(p + 8, w->runs[i].count, 4);
-		put_le(p + 12, 0, 4);
+		bytes_put_le(p, w->runs[i].page, 8);
+		bytes_put_le(p + 8, w->runs[i].count, 4);
+		bytes_put_le(p + 12, 0, 4);
 	}
-	put_le(p, XXH64(out, (size_t)(p - out), 0), 8);
+	bytes_put_le(p, XXH64(out, (size_t)(p - out), 0), 8);
 }
 
 #define FAIL(...)                                   \
@@ -155,20 +141,20 @@ int wset_decode(const uint8_t *buf, size_t len, struct wset *out, char *why, siz
 	memset(out, 0, sizeof(*out));
 	if (len < WSET_HDR_LEN + WSET_TRAILER_LEN || memcmp(buf, magic, sizeof(magic)))
 		FAIL("not a working-set file");
-	if (get_le(buf + 4, 2) != WSET_VERSION)
-		FAIL("working-set version %u not supported", (unsigned)get_le(buf + 4, 2));
-	if (get_le(buf + 6, 2) != WSET_HDR_LEN || get_le(buf + 8, 4) != WSET_PAGE ||
-	    get_le(buf + 12, 4) || get_le(buf + 56, 8))
+	if (bytes_get_le(buf + 4, 2) != WSET_VERSION)
+		FAIL("working-set version %u not supported", (unsigned)bytes_get_le(buf + 4, 2));
+	if (bytes_get_le(buf + 6, 2) != WSET_HDR_LEN || bytes_get_le(buf + 8, 4) != WSET_PAGE ||
+	    bytes_get_le(buf + 12, 4) || bytes_get_le(buf + 56, 8))
 		FAIL("unexpected working-set header");
-	n = get_le(buf + 40, 8);
+	n = bytes_get_le(buf + 40, 8);
 	if (n > WSET_MAX_RUNS || len != wset_encoded_len(n))
 		FAIL("working-set length does not match its %llu entries", (unsigned long long)n);
-	if (XXH64(buf, len - WSET_TRAILER_LEN, 0) != get_le(buf + len - WSET_TRAILER_LEN, 8))
+	if (XXH64(buf, len - WSET_TRAILER_LEN, 0) != bytes_get_le(buf + len - WSET_TRAILER_LEN, 8))
 		FAIL("working-set checksum mismatch");
-	out->ident.image_size = get_le(buf + 16, 8);
-	out->ident.image_mtime_ns = get_le(buf + 24, 8);
-	out->ident.sample_hash = get_le(buf + 32, 8);
-	out->created_ms = get_le(buf + 48, 8);
+	out->ident.image_size = bytes_get_le(buf + 16, 8);
+	out->ident.image_mtime_ns = bytes_get_le(buf + 24, 8);
+	out->ident.sample_hash = bytes_get_le(buf + 32, 8);
+	out->created_ms = bytes_get_le(buf + 48, 8);
 	pages = out->ident.image_size / WSET_PAGE + (out->ident.image_size % WSET_PAGE != 0);
 	if (n) {
 		out->runs = malloc((size_t)n * sizeof(*out->runs));
@@ -179,10 +165,10 @@ int wset_decode(const uint8_t *buf, size_t len, struct wset *out, char *why, siz
 	}
 	for (uint64_t i = 0; i < n; i++) {
 		const uint8_t *e = buf + WSET_HDR_LEN + i * WSET_ENTRY_LEN;
-		uint64_t page = get_le(e, 8);
-		uint32_t count = (uint32_t)get_le(e + 8, 4);
+		uint64_t page = bytes_get_le(e, 8);
+		uint32_t count = (uint32_t)bytes_get_le(e + 8, 4);
 
-		if (!count || get_le(e + 12, 4) || page >= pages || count > pages - page) {
+		if (!count || bytes_get_le(e + 12, 4) || page >= pages || count > pages - page) {
 			wset_free(out);
 			FAIL("working-set entry %llu outside the image", (unsigned long long)i);
 		}

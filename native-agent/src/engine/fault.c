@@ -39,14 +39,6 @@ struct fault_engine {
 	void *zero;
 };
 
-uint64_t fault_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- completions (worker -> loop thread) ------------------------------- */
 
 void fault_post(struct fault_engine *e, const struct fault_done *d)
@@ -262,10 +254,11 @@ int fault_release(struct fault_engine *e, struct region *r)
 	return worker_send(&e->workers[r->ctl.worker], WC_RELEASE, NULL, r, false);
 }
 
-/* A snapshot of r starts on its worker; the capture comes back as FAULT_CAPTURE_DONE. */
-int fault_capture(struct fault_engine *e, struct region *r, struct capture *c)
+/* A strategy (strategy.h) takes over r on its worker; it reports back its own way. */
+int fault_strategy(struct fault_engine *e, struct region *r, const struct region_strategy *s,
+		   void *ctx)
 {
-	return worker_send_capture(&e->workers[r->ctl.worker], r, c);
+	return worker_send_strategy(&e->workers[r->ctl.worker], r, s, ctx);
 }
 
 /* Tests: the single worker of an engine started with workers = 0. */

@@ -54,6 +54,7 @@ enum fault_done_kind {
 };
 
 struct capture;
+struct region_strategy;
 
 struct fault_done {
 	enum fault_done_kind kind;
@@ -79,14 +80,14 @@ int fault_attach(struct fault_engine *e, int fd, int hold_fd, int pidfd, pid_t p
 		 struct region **regs, unsigned n);
 int fault_detach(struct fault_engine *e, struct region *r, bool populate);
 int fault_release(struct fault_engine *e, struct region *r);
-int fault_capture(struct fault_engine *e, struct region *r, struct capture *c);
+int fault_strategy(struct fault_engine *e, struct region *r, const struct region_strategy *s,
+		   void *ctx);
 
 /* ---- engine internals (fault.c, worker.c, ufd.c, install.c) ------------ */
 
 struct worker;
 
 void fault_post(struct fault_engine *e, const struct fault_done *d);
-uint64_t fault_now_ns(void);
 struct worker *fault_manual_worker(struct fault_engine *e);
 
 #endif /* FAULTLINE_FAULT_H */

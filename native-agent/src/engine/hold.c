@@ -20,14 +20,7 @@
 
 #include "bitmap.h"
 #include "hold.h"
-
-uint64_t hold_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "mono.h"
 
 /*
  * Starts round 1 over every page (only == NULL) or over the pages set in
@@ -61,7 +54,7 @@ int hold_start(struct hold *h, struct track *t, const struct hold_cfg *cfg, cons
 		bitmap_set(h->todo, 0, t->n_pages);
 	h->round = 1;
 	h->phase = HOLD_ROUNDS;
-	h->start_ns = hold_now_ns();
+	h->start_ns = mono_now_ns();
 	return 0;
 }
 
@@ -136,10 +129,10 @@ enum hold_step hold_step(struct hold *h)
 	if (h->round > 1 && h->cursor == 0) {
 		pages = bitmap_count(h->todo, 0, h->t->n_pages) + h->n_lifted;
 		if (final_round(h, pages)) {
-			t0 = hold_now_ns();
+			t0 = mono_now_ns();
 			if (protect_rest(h, &pages))
 				return HOLD_FAILED;
-			h->t_ns = hold_now_ns();
+			h->t_ns = mono_now_ns();
 			h->final_ns = h->t_ns - t0;
 			h->round_pages[h->round - 1] = pages;
 			h->phase = HOLD_AT_T;

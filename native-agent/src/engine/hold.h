@@ -64,6 +64,5 @@ int hold_start(struct hold *h, struct track *t, const struct hold_cfg *cfg, cons
 enum hold_step hold_step(struct hold *h);
 int hold_lift_early(struct hold *h, uint64_t page);
 void hold_end(struct hold *h);
-uint64_t hold_now_ns(void);
 
 #endif /* FAULTLINE_HOLD_H */

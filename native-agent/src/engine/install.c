@@ -9,9 +9,10 @@
 #include <unistd.h>
 
 #include "bitmap.h"
-#include "capture.h"
 #include "image.h"
 #include "install.h"
+#include "strategy.h"
+#include "track.h"
 #include "ufd.h"
 
 #define LOG_COMP "fault"
@@ -37,6 +38,24 @@ static bool page_zero(const struct region *r, uint64_t p)
 	if (r->kind == REGION_ANON || bitmap_test(r->w.removed_map, p))
 		return true;
 	return image_zero(r->image, r->image_offset + p * r->page_size, r->page_size);
+}
+
+/*
+ * Whether a page installed now (a missing fault on a region tracked on its
+ * hold uffd) must be write-protected: while a strategy says so (a capture's
+ * rounds: the page may have been passed already), otherwise unless its
+ * granule was lifted.  Without it, UFFDIO_ZEROPAGE would drop the
+ * protection marker and the next write would go unseen.
+ */
+static bool install_wp(const struct region *r, uint64_t p)
+{
+	const struct track *t = r->w.wp;
+
+	if (!t || t->where != TRACK_ON_HOLD)
+		return false;
+	if (r->w.strat && r->w.strat->protects_all(r))
+		return true;
+	return !bitmap_test(t->dirty, p);
 }
 
 static bool page_busy(const struct region *r, uint64_t p)
@@ -109,7 +128,7 @@ static uint64_t run_end(const struct region *r, uint64_t p, uint64_t end, bool z
 	uint64_t q = p + 1;
 
 	while (q < end && q - p < max && !page_busy(r, q) && page_zero(r, q) == zero &&
-	       cap_install_wp(r, q) == wp)
+	       install_wp(r, q) == wp)
 		q++;
 	return q;
 }
@@ -131,7 +150,7 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 		if (p >= end)
 			break;
 		zero = page_zero(r, p);
-		wp = cap_install_wp(r, p);
+		wp = install_wp(r, p);
 		q = run_end(r, p, end, zero, wp,
 			    zero && (r->page_size != base_page() || wp) ? max_run : end - p);
 		done = fill(u, r, p, q - p, zero, wake, wp, &err) / r->page_size;
@@ -220,7 +239,7 @@ static bool missing(const struct region *r)
 /* Is there snapshot, replay, detach or background work for r at now_ns? */
 bool install_pending(const struct region *r, uint64_t now_ns)
 {
-	if (cap_runnable(r))
+	if (strategy_runnable(r))
 		return true;
 	if (r->w.detach)
 		return true; /* finishing a detach is work even when nothing is missing */
@@ -303,8 +322,8 @@ enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
 	enum install_res res;
 
 	/* a snapshot first: its writers wait for it, the rest does not hurry */
-	if (cap_runnable(r)) {
-		cap_step(u, r);
+	if (strategy_runnable(r)) {
+		r->w.strat->step(u, r);
 		return INSTALL_OK;
 	}
 	if (r->w.failed) {

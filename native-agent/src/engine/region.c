@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bitmap.h"
+#include "hist.h"
 #include "image.h"
 #include "region.h"
 
@@ -158,45 +159,24 @@ static const char *region_state_name(enum region_state s)
 /* Worker only: one fault's latency into the log2 histogram. */
 void region_latency(struct region *r, uint64_t ns)
 {
-	unsigned b = ns ? 63u - (unsigned)__builtin_clzll(ns) : 0;
-
 	region_stat_add(&r->st.lat_count, 1);
 	region_stat_add(&r->st.lat_sum, ns);
-	region_stat_add(&r->st.lat_hist[b], 1);
+	region_stat_add(&r->st.lat_hist[hist_bucket(ns)], 1);
 	if (ns > region_stat(&r->st.lat_max))
 		atomic_store_explicit(&r->st.lat_max, ns, memory_order_relaxed);
 }
 
 /*
- * Quantile from the histogram: the bucket holding the q-th latency, then
- * linear interpolation inside [2^b, 2^(b+1)), capped at the maximum seen.
  * Counters are read one by one while the worker may add to them, so the
  * answer is as of "about now", never torn.
  */
 uint64_t region_percentile(const struct region *r, double q)
 {
-	uint64_t hist[REGION_LAT_BUCKETS], total = 0, seen = 0;
-	uint64_t max = region_stat(&r->st.lat_max);
+	uint64_t hist[HIST_BUCKETS];
 
-	for (unsigned b = 0; b < REGION_LAT_BUCKETS; b++) {
+	for (unsigned b = 0; b < HIST_BUCKETS; b++)
 		hist[b] = region_stat(&r->st.lat_hist[b]);
-		total += hist[b];
-	}
-	if (!total)
-		return 0;
-	for (unsigned b = 0; b < REGION_LAT_BUCKETS; b++) {
-		double rank = q * (double)total, lo, width, v;
-
-		if (!hist[b] || (double)(seen + hist[b]) < rank) {
-			seen += hist[b];
-			continue;
-		}
-		lo = b ? (double)(UINT64_C(1) << b) : 0;
-		width = b ? lo : 1;
-		v = lo + width * ((rank - (double)seen) / (double)hist[b]);
-		return max && v > (double)max ? max : (uint64_t)v;
-	}
-	return max;
+	return hist_quantile(hist, q, region_stat(&r->st.lat_max));
 }
 
 static json_t *region_modes_json(unsigned modes)
@@ -263,7 +243,7 @@ static json_t *stats_json(const struct region *r)
 	json_t *s = json_object(), *lat = json_object(), *buckets = json_array(), *retries;
 	bool ok = s && lat && buckets;
 
-	for (unsigned b = 0; ok && b < REGION_LAT_BUCKETS; b++)
+	for (unsigned b = 0; ok && b < HIST_BUCKETS; b++)
 		ok = !json_array_append_new(buckets,
 					    json_integer((json_int_t)region_stat(&r->st.lat_hist[b])));
 	if (!ok) {

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "conn.h"
+#include "hist.h"
 #include "jx.h"
 #include "wset.h"
 
@@ -32,7 +33,6 @@
 #define REGION_MODE_WP (1u << 1)
 #define REGION_MODE_MINOR (1u << 2)
 #define REGION_MAX_LENGTH (UINT64_C(1) << 40)
-#define REGION_LAT_BUCKETS 64
 
 enum region_state { REGION_ATTACHED, REGION_DETACHING, REGION_DETACHED };
 enum region_kind { REGION_ANON, REGION_IMAGE };
@@ -50,13 +50,15 @@ struct region_stats {
 	_Atomic uint64_t zero_pages;
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t lat_count, lat_sum, lat_max;
-	_Atomic uint64_t lat_hist[REGION_LAT_BUCKETS];
+	_Atomic uint64_t lat_hist[HIST_BUCKETS];
 	_Atomic uint64_t eexist, eagain;
 	_Atomic uint64_t present; /* pages */
 	_Atomic uint64_t gone;    /* pages unmapped by the workload */
 };
 
 /* Set up by the loop thread before attach, then owned by the worker. */
+struct region_strategy;
+
 struct region_work {
 	unsigned fault_around;     /* pages installed per demand fault, >= 1 */
 	int64_t populate_after_ms; /* background fill after attach; < 0: never */
@@ -72,7 +74,8 @@ struct region_work {
 	bool failed;               /* an install failed; faults are left blocked */
 	uint64_t *present_map, *removed_map, *gone_map;
 	struct track *wp;          /* write tracking (regions with a hold uffd), or NULL */
-	struct capture *cap;       /* the snapshot being taken, or NULL */
+	const struct region_strategy *strat; /* strategy.h: a live capture, or NULL */
+	void *strat_ctx;
 	char last_capture[JX_UUID_LEN + 1]; /* last snapshot completed since attach, "" none */
 };
 

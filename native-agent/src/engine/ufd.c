@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include "bitmap.h"
-#include "capture.h"
 #include "install.h"
+#include "mono.h"
 #include "proto.h"
 #include "region.h"
+#include "strategy.h"
 #include "track.h"
 #include "ufd.h"
 
@@ -34,7 +35,7 @@ struct ufd *ufd_new(struct worker *w, int fd, int pidfd, pid_t pid)
 	u->tag = (struct fault_tag){ .kind = TAG_UFD, .u = u };
 	u->hold_tag = (struct fault_tag){ .kind = TAG_HOLD, .u = u };
 	u->pid_tag = (struct fault_tag){ .kind = TAG_PIDFD, .u = u };
-	u->cap_tag = (struct fault_tag){ .kind = TAG_CAP, .u = u };
+	u->strat_tag = (struct fault_tag){ .kind = TAG_STRATEGY, .u = u };
 	return u;
 }
 
@@ -110,7 +111,7 @@ void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const cha
 {
 	struct uffdio_range range = { .start = region_start(r), .len = r->length };
 
-	cap_abort(u, r, PROTO_E_CONFLICT, reason);
+	strategy_abort(u, r, PROTO_E_CONFLICT, reason);
 	if (unregister && region_stat(&r->st.gone) < r->n_pages &&
 	    ioctl(u->fd, UFFDIO_UNREGISTER, &range) && errno != ESRCH)
 		pr_pwarn(u->w->log, "UFFDIO_UNREGISTER failed", LF_STR("region", r->id));
@@ -180,7 +181,7 @@ static void on_remove(struct ufd *u, uint64_t start, uint64_t end, bool unmap)
 			continue;
 		region_stat_add(&r->st.events[unmap ? RE_UNMAP : RE_REMOVE], 1);
 		/* pages still to be saved would be lost; their content changed for the next one */
-		cap_abort(u, r, PROTO_E_CONFLICT,
+		strategy_abort(u, r, PROTO_E_CONFLICT,
 			  unmap ? "the workload unmapped memory of the region during the snapshot"
 				: "the workload released memory of the region (MADV_DONTNEED) during the"
 				  " snapshot");
@@ -240,7 +241,7 @@ static void on_remap(struct ufd *u, uint64_t from, uint64_t to, uint64_t len)
 
 		if (from <= rs && rs + r->length <= from + len) {
 			region_stat_add(&r->st.events[RE_REMAP], 1);
-			cap_abort(u, r, PROTO_E_CONFLICT, "the workload moved the region during the snapshot");
+			strategy_abort(u, r, PROTO_E_CONFLICT, "the workload moved the region during the snapshot");
 			atomic_store_explicit(&r->start, rs - from + to, memory_order_relaxed);
 			if (r->w.wp)
 				r->w.wp->start = rs - from + to;
@@ -249,7 +250,7 @@ static void on_remap(struct ufd *u, uint64_t from, uint64_t to, uint64_t len)
 		if (!pages_of(r, from, from + len, &first, &last))
 			continue;
 		region_stat_add(&r->st.events[RE_REMAP], 1);
-		cap_abort(u, r, PROTO_E_CONFLICT, "the workload moved part of the region during the snapshot");
+		strategy_abort(u, r, PROTO_E_CONFLICT, "the workload moved part of the region during the snapshot");
 		if (r->w.wp) {
 			untrack(r);
 			u->fd = u->own_fd;
@@ -361,7 +362,7 @@ int ufd_read_fd(struct ufd *u, int fd)
 		ufd_gone(u, "uffd read failed");
 		return -1;
 	}
-	now = fault_now_ns();
+	now = mono_now_ns();
 	n /= (ssize_t)sizeof(*msgs);
 	for (ssize_t i = 0; i < n; i++) {
 		if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
@@ -475,13 +476,13 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 		return INSTALL_OK; /* left blocked on purpose, see install_fail() */
 	p = (addr - region_start(r)) / r->page_size;
 	page = region_start(r) + p * r->page_size;
-	now = fault_now_ns();
+	now = mono_now_ns();
 	if (flags & UFFD_PAGEFAULT_FLAG_WP) {
 		uint64_t first, n;
 
 		kind = RF_WP;
-		if (r->w.cap) {
-			res = cap_fault(u, r, p, f->read_ns);
+		if (r->w.strat) {
+			res = r->w.strat->write_fault(u, r, p, f->read_ns);
 			if (res == INSTALL_WAIT)
 				return res;
 		} else if (r->w.wp && r->w.wp->where == TRACK_ON_HOLD) {
@@ -502,7 +503,7 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 		return res;
 	if (res == INSTALL_FAILED && kind != RF_MISSING)
 		install_fail(u, r, errno, kind == RF_WP ? "write-unprotect" : "continue");
-	now = fault_now_ns();
+	now = mono_now_ns();
 	u->w->last_fault_ns = now;
 	region_stat_add(&r->st.faults[kind], 1);
 	region_latency(r, now - f->read_ns);

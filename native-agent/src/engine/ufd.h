@@ -36,7 +36,7 @@ struct ufd {
 	int hold_fd; /* the hold uffd of a write-protect-managed region, or -1 (owned) */
 	int pidfd;   /* -1: owner unknown (forked child) */
 	pid_t pid;
-	struct fault_tag tag, hold_tag, pid_tag, cap_tag;
+	struct fault_tag tag, hold_tag, pid_tag, strat_tag;
 	struct region **regs;
 	unsigned n_regs, cap_regs;
 	struct ufd_fault *todo;

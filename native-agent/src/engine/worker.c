@@ -14,14 +14,15 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "capture.h"
 #include "fault.h"
 #include "install.h"
+#include "mono.h"
 #include "proto.h"
 #include "region.h"
+#include "strategy.h"
 #include "track.h"
-#include "uffd_compat.h"
 #include "ufd.h"
+#include "uffd_compat.h"
 #include "worker.h"
 
 #define LOG_COMP "fault"
@@ -39,7 +40,8 @@ struct worker_msg {
 	struct ufd *u;
 	struct region *r;
 	bool populate;
-	struct capture *cap;
+	const struct region_strategy *strat;
+	void *ctx;
 };
 
 /* ---- commands (loop thread -> worker) ---------------------------------- */
@@ -70,7 +72,8 @@ int worker_send(struct worker *w, enum worker_cmd kind, struct ufd *u, struct re
 	return 0;
 }
 
-int worker_send_capture(struct worker *w, struct region *r, struct capture *c)
+int worker_send_strategy(struct worker *w, struct region *r, const struct region_strategy *s,
+			 void *ctx)
 {
 	struct worker_msg *m = calloc(1, sizeof(*m));
 	uint64_t one = 1;
@@ -78,9 +81,10 @@ int worker_send_capture(struct worker *w, struct region *r, struct capture *c)
 
 	if (!m)
 		return -1;
-	m->kind = WC_CAPTURE;
+	m->kind = WC_STRATEGY;
 	m->r = r;
-	m->cap = c;
+	m->strat = s;
+	m->ctx = ctx;
 	pthread_mutex_lock(&w->mu);
 	if (w->cmds_tail)
 		w->cmds_tail->next = m;
@@ -168,7 +172,7 @@ static void start_region(struct worker *w, struct ufd *u, struct region *r)
 {
 	uint64_t delay_ms = r->w.populate_after_ms > 0 ? (uint64_t)r->w.populate_after_ms : 0;
 
-	r->w.populate_at_ns = fault_now_ns() + delay_ms * 1000000u;
+	r->w.populate_at_ns = mono_now_ns() + delay_ms * 1000000u;
 	start_tracking(w, u, r);
 	install_wake(u, region_start(r), r->length);
 	if (r->w.n_prefetch == 0) {
@@ -217,25 +221,20 @@ static void run_cmd(struct worker *w, struct worker_msg *c)
 			for (unsigned i = 0; i < u->n_regs && !u->dead; i++) {
 				struct region *r = u->regs[i];
 
-				cap_abort(u, r, PROTO_E_INTERNAL, "the agent is stopping");
+				strategy_abort(u, r, PROTO_E_INTERNAL, "the agent is stopping");
 				if (r->w.wp && !track_reset(r->w.wp))
 					u->fd = track_fd(r->w.wp);
 			}
 		}
 		break;
-	case WC_CAPTURE:
+	case WC_STRATEGY:
 		u = owner_of(w, c->r);
-		if (!u || c->r->w.cap) {
-			struct fault_done d = { .kind = FAULT_CAPTURE_DONE, .r = c->r, .cap = c->cap };
-
-			c->cap->res.code = u ? PROTO_E_CONFLICT : PROTO_E_NOT_FOUND;
-			snprintf(c->cap->res.error, sizeof(c->cap->res.error), "%s",
-				 u ? "a snapshot of the region is being taken"
-				   : "the region is not served any more");
-			fault_post(w->e, &d);
+		if (!u || c->r->w.strat) {
+			c->strat->refuse(w->e, c->r, c->ctx, u ? PROTO_E_CONFLICT : PROTO_E_NOT_FOUND,
+					 u ? c->r->w.strat->name : "the region is not served any more");
 			break;
 		}
-		cap_start(u, c->r, c->cap);
+		c->strat->start(u, c->r, c->ctx);
 		break;
 	}
 }
@@ -314,10 +313,14 @@ static bool handle(struct worker *w, const struct epoll_event *ev, int n)
 				served = true;
 			}
 			break;
-		case TAG_CAP:
+		case TAG_STRATEGY:
 			if (!t->u->dead) {
-				for (unsigned k = 0; k < t->u->n_regs; k++)
-					cap_wake(t->u, t->u->regs[k]);
+				for (unsigned k = 0; k < t->u->n_regs; k++) {
+					struct region *r = t->u->regs[k];
+
+					if (r->w.strat)
+						r->w.strat->wake(t->u, r);
+				}
 				/* faults that waited for room in the writer's buffer */
 				if (t->u->waits_space && ufd_resolve(t->u) >= 0)
 					served = true;
@@ -426,7 +429,7 @@ static void run_job(struct worker *w, uint64_t now, unsigned *rr)
 			}
 			if (install_pending(u->regs[want - k], now)) {
 				/* a snapshot holds writers until it is done: never at idle priority */
-				set_idle(w, !cap_runnable(u->regs[want - k]));
+				set_idle(w, !strategy_runnable(u->regs[want - k]));
 				if (install_step(u, u->regs[want - k], now) == INSTALL_GONE)
 					ufd_gone(u, "workload exited");
 				*rr = want + 1;
@@ -455,17 +458,17 @@ static void spin(struct worker *w)
 
 	if (budget < WORKER_SPIN_MIN_NS)
 		return;
-	deadline = fault_now_ns() + budget;
+	deadline = mono_now_ns() + budget;
 	while (!w->stop) {
 		int n = epoll_wait(w->ep, ev, WORKER_EVENTS, 0);
 
 		if (n > 0) {
 			if (handle(w, ev, n))
-				deadline = fault_now_ns() + budget;
+				deadline = mono_now_ns() + budget;
 			retry_pending(w);
 			continue;
 		}
-		if (fault_now_ns() >= deadline)
+		if (mono_now_ns() >= deadline)
 			break;
 		/* the faulting thread may share this CPU: let it run */
 		sched_yield();
@@ -498,7 +501,7 @@ void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "fl-worker-%u", w->idx);
 	prctl(PR_SET_NAME, name);
 	while (!w->stop) {
-		uint64_t now = fault_now_ns();
+		uint64_t now = mono_now_ns();
 		int timeout = next_timeout(w, now), n;
 
 		if (timeout)
@@ -513,12 +516,12 @@ void *worker_main(void *arg)
 		if (n > 0) {
 			set_idle(w, false);
 			if (timeout)
-				after_sleep(w, fault_now_ns() - now);
+				after_sleep(w, mono_now_ns() - now);
 			if (handle(w, ev, n))
 				spin(w);
 			retry_pending(w);
 		} else if (!retry_pending(w)) {
-			run_job(w, fault_now_ns(), &rr);
+			run_job(w, mono_now_ns(), &rr);
 		}
 		reap(w);
 	}
@@ -563,13 +566,8 @@ void worker_fini(struct worker *w)
 		w->cmds = c->next;
 		if (c->kind == WC_ATTACH)
 			ufd_free(c->u);
-		if (c->kind == WC_CAPTURE) {
-			struct fault_done d = { .kind = FAULT_CAPTURE_DONE, .r = c->r, .cap = c->cap };
-
-			c->cap->res.code = PROTO_E_INTERNAL;
-			snprintf(c->cap->res.error, sizeof(c->cap->res.error), "the agent is stopping");
-			fault_post(w->e, &d);
-		}
+		if (c->kind == WC_STRATEGY)
+			c->strat->refuse(w->e, c->r, c->ctx, PROTO_E_INTERNAL, "the agent is stopping");
 		free(c);
 	}
 	if (w->ep >= 0)

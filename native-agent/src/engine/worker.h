@@ -17,9 +17,9 @@ struct log;
 struct region;
 
 struct ufd;
-struct capture;
+struct region_strategy;
 
-enum fault_tag_kind { TAG_CMD, TAG_UFD, TAG_HOLD, TAG_PIDFD, TAG_CAP };
+enum fault_tag_kind { TAG_CMD, TAG_UFD, TAG_HOLD, TAG_PIDFD, TAG_STRATEGY };
 
 struct fault_tag {
 	enum fault_tag_kind kind;
@@ -53,7 +53,7 @@ struct worker {
 	struct uffd_msg msgs[FAULT_BATCH];
 };
 
-enum worker_cmd { WC_ATTACH, WC_DETACH, WC_RELEASE, WC_STOP, WC_CAPTURE };
+enum worker_cmd { WC_ATTACH, WC_DETACH, WC_RELEASE, WC_STOP, WC_STRATEGY };
 
 int worker_init(struct worker *w, struct fault_engine *e, struct log *lg,
 		const struct fault_cfg *cfg, unsigned idx, bool can_idle, const void *zero,
@@ -63,6 +63,7 @@ void *worker_main(void *arg);
 int worker_send(struct worker *w, enum worker_cmd kind, struct ufd *u, struct region *r,
 		bool populate);
 void worker_add_ufd(struct worker *w, struct ufd *u);
-int worker_send_capture(struct worker *w, struct region *r, struct capture *c);
+int worker_send_strategy(struct worker *w, struct region *r, const struct region_strategy *s,
+			 void *ctx);
 
 #endif /* FAULTLINE_WORKER_H */

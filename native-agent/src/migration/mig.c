@@ -21,17 +21,17 @@
 
 #include <openssl/crypto.h>
 
+#include "afile.h"
 #include "agent.h"
 #include "bitmap.h"
 #include "conn.h"
-#include "handoff.h"
+#include "hist.h"
 #include "mig.h"
+#include "netaddr.h"
 #include "region.h"
-#include "snap.h"
 #include "srv.h"
 #include "track.h"
 #include "uffd_compat.h"
-#include "afile.h"
 
 #define LOG_COMP "migration"
 #include "log.h"
@@ -108,11 +108,7 @@ void mig_fail(struct mig *m, const char *fmt, ...)
 
 void mig_latency(struct mig *m, uint64_t ns)
 {
-	unsigned b = 0;
-
-	while (b + 1 < MIG_LAT_BUCKETS && (ns >> (b + 1)))
-		b++;
-	m->st.lat_hist[b]++;
+	m->st.lat_hist[hist_bucket(ns)]++;
 	m->st.lat_count++;
 	m->st.blocked_ns += ns;
 	if (ns > m->st.lat_max)
@@ -187,24 +183,7 @@ static struct mig_extra *extra_of(struct mig *m)
 
 static uint64_t percentile(const struct mig_stats *st, double q)
 {
-	uint64_t rank, seen = 0;
-
-	if (!st->lat_count)
-		return 0;
-	rank = (uint64_t)(q * (double)st->lat_count);
-	if (rank >= st->lat_count)
-		rank = st->lat_count - 1;
-	for (unsigned b = 0; b < MIG_LAT_BUCKETS; b++) {
-		if (seen + st->lat_hist[b] > rank) {
-			uint64_t lo = b ? UINT64_C(1) << b : 0, hi = UINT64_C(1) << (b + 1);
-			double f = (double)(rank - seen) / (double)st->lat_hist[b];
-			uint64_t v = lo + (uint64_t)(f * (double)(hi - lo));
-
-			return v > st->lat_max ? st->lat_max : v;
-		}
-		seen += st->lat_hist[b];
-	}
-	return st->lat_max;
+	return hist_quantile(st->lat_hist, q, st->lat_max);
 }
 
 static json_t *session_json(struct mig *m, const struct mig_extra *x, bool attached)
@@ -485,7 +464,7 @@ static void release_sources(struct agent *ag)
 		pthread_mutex_unlock(&m->mu);
 		if (!done)
 			continue;
-		r = region_table_find(&ag->regions, m->region_id);
+		r = region_table_find(ag->regions, m->region_id);
 		c = r ? srv_hub_find(ag->hub, r->ctl.conn) : NULL;
 		body = json_pack("{s:s, s:s, s:s}", "id", m->region_id, "migration_id", m->id,
 				 "destination", m->channel);
@@ -568,7 +547,7 @@ static void stop_job(struct agent *ag, struct mig *m, bool cancel)
 			struct mig_side *s = *pp;
 
 			*pp = s->next;
-			handoff_stop(s->x.sock);
+			ag->handoff_ops.close(s->x.sock);
 			unlink(s->x.sock_path);
 			free(s);
 			break;
@@ -793,7 +772,7 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 	mkdir(side->x.sock_path, 0700);
 	snprintf(side->x.sock_path, sizeof(side->x.sock_path), "%s/migration/%s.sock",
 		 ag->opts.state_dir, id);
-	side->x.sock = handoff_start_migration(ag, side->x.sock_path, m);
+	side->x.sock = ag->handoff_ops.open_migration(ag, side->x.sock_path, m);
 	if (!side->x.sock) {
 		mig_dst_stop(m);
 		mig_free(m);
@@ -817,7 +796,7 @@ oom:
 static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
 {
 	struct mig_reg *reg = ag->mig;
-	char id[JX_UUID_LEN + 1], why[256], host[256];
+	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256], host[256];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *rid = json_object_get(req, "region_id"), *dest = json_object_get(req, "destination");
 	json_t *opts = json_object_get(req, "options"), *pc;
@@ -832,7 +811,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	if (!json_is_string(rid))
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"region_id\" must be a string");
 	if (!json_is_string(dest) ||
-	    pchan_parse_addr(json_string_value(dest), host, sizeof(host), &port))
+	    netaddr_parse(json_string_value(dest), host, sizeof(host), &port))
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"destination\" must be \"host:port\"");
 	if (opts && !json_is_object(opts))
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"options\" must be an object");
@@ -852,7 +831,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 			return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"postcopy_after_ms\" must be an integer");
 		after = json_is_null(a) ? -1 : json_integer_value(a);
 	}
-	r = region_table_find(&ag->regions, json_string_value(rid));
+	r = region_table_find(ag->regions, json_string_value(rid));
 	if (!r || region_state(r) != REGION_ATTACHED)
 		return cmd_fail(err, PROTO_E_NOT_FOUND, "no attached region %.64s", json_string_value(rid));
 	if (!r->hold || r->ctl.mig_track_fd < 0)
@@ -874,7 +853,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	if (m)
 		return cmd_fail(err, PROTO_E_CONFLICT, "migration %s exists", id);
 	/* a capture drives the same hold uffd */
-	if (snap_taking(ag, r->id))
+	if (agent_hold_driver(ag, r->id, "migration", snap_id, sizeof(snap_id)))
 		return cmd_fail(err, PROTO_E_CONFLICT, "a snapshot of region %s is being taken; migrate it "
 				"once the snapshot is done", r->id);
 	m = mig_new(ag, id, MIG_SOURCE);
@@ -943,7 +922,7 @@ static void unlink_job(struct mig_reg *reg, struct mig *m)
 	pthread_mutex_unlock(&reg->mu);
 }
 
-bool mig_source_of(struct agent *ag, const char *region_id, char *id)
+bool mig_source_of(struct agent *ag, const char *region_id, char *id, size_t len)
 {
 	struct mig_reg *reg = ag->mig;
 	bool found = false;
@@ -954,7 +933,7 @@ bool mig_source_of(struct agent *ag, const char *region_id, char *id)
 	for (struct mig *o = reg->head; o && !found; o = o->next) {
 		if (o->role == MIG_SOURCE && !strcmp(o->region_id, region_id) &&
 		    o->phase != MIG_CANCELLED && o->phase != MIG_FAILED) {
-			snprintf(id, JX_UUID_LEN + 1, "%s", o->id);
+			snprintf(id, len, "%s", o->id);
 			found = true;
 		}
 	}
@@ -1026,7 +1005,7 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 			uint16_t port;
 
 			if (!json_is_string(dest) ||
-			    pchan_parse_addr(json_string_value(dest), host, sizeof(host), &port)) {
+			    netaddr_parse(json_string_value(dest), host, sizeof(host), &port)) {
 				pthread_mutex_unlock(&m->mu);
 				return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"destination\" must be \"host:port\"");
 			}

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "hist.h"
 #include "jx.h"
 #include "loop.h"
 #include "pchan.h"
@@ -40,7 +41,6 @@ enum mig_phase {
 	MIG_CANCELLED,
 };
 
-#define MIG_LAT_BUCKETS 64
 
 struct mig_stats {
 	uint64_t setup_ms;           /* created -> first page sent/received */
@@ -54,7 +54,7 @@ struct mig_stats {
 	uint64_t dirty_rate;         /* bytes/s during the last round */
 	uint64_t rounds;
 	uint64_t postcopy_requests;
-	uint64_t lat_count, lat_max, lat_hist[MIG_LAT_BUCKETS];
+	uint64_t lat_count, lat_max, lat_hist[HIST_BUCKETS];
 	uint64_t blocked_ns;
 	uint64_t reconnects;
 };
@@ -115,7 +115,7 @@ struct region;
 void mig_region_resumed(struct agent *ag, struct region *r, int fd, int hold_fd);
 /* whether a migration that has not failed or been cancelled has the region as its source
  * (the region's hold uffd is then the migration's); its id into id[JX_UUID_LEN + 1] */
-bool mig_source_of(struct agent *ag, const char *region_id, char *id);
+bool mig_source_of(struct agent *ag, const char *region_id, char *id, size_t len);
 
 /* ---- any thread -------------------------------------------------------- */
 

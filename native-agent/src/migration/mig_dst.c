@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "hsk.h"
 #include "mig.h"
+#include "mono.h"
 #include "region.h"
 #include "uffd_compat.h"
 
@@ -78,14 +79,6 @@ struct mig_dst {
 	pthread_mutex_t send_mu;     /* writes to main_fd and pre_fd */
 	uint64_t bg_cursor;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static bool abit_test(_Atomic uint64_t *map, uint64_t p)
 {
@@ -177,7 +170,7 @@ static void install(struct mig_dst *d, uint64_t first, uint64_t n)
 			ioctl(d->uffd, UFFDIO_WAKE, &r);
 			done = 1;
 		}
-		now = now_ns();
+		now = mono_now_ns();
 		for (uint64_t k = p; k < p + done; k++) {
 			abit_set(d->installed, k);
 			served(d, k, now);
@@ -353,7 +346,7 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 		held += abit_test(d->ready, p);
 	pthread_mutex_lock(&m->mu);
 	d->switched = true;
-	d->switch_ns = now_ns();
+	d->switch_ns = mono_now_ns();
 	d->held = held;
 	m->st.switchover_at_ms = at;
 	m->st.remaining_pages = m->n_pages - held;
@@ -519,13 +512,13 @@ static void serve(struct mig_dst *d, uint64_t p)
 		if (ioctl(d->uffd, UFFDIO_ZEROPAGE, &zp) && errno != EAGAIN)
 			ioctl(d->uffd, UFFDIO_WAKE, &zp.range);
 		abit_set(d->installed, p);
-		served(d, p, now_ns());
+		served(d, p, mono_now_ns());
 	} else if (abit_test(d->installed, p)) {
 		struct uffdio_range r = { .start = d->start + p * d->m->page_size,
 					  .len = d->m->page_size };
 
 		ioctl(d->uffd, UFFDIO_WAKE, &r);
-		served(d, p, now_ns());
+		served(d, p, mono_now_ns());
 	} else if (abit_test(d->ready, p)) {
 		install(d, p, 1);
 	} else {
@@ -648,7 +641,7 @@ static void *fault_main(void *arg)
 				continue;
 			p = (addr - d->start) / m->page_size;
 			t = 0;
-			atomic_compare_exchange_strong(&d->fault_ns[p], &t, now_ns());
+			atomic_compare_exchange_strong(&d->fault_ns[p], &t, mono_now_ns());
 			if (switched)
 				serve(d, p);
 		}

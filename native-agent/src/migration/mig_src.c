@@ -39,6 +39,7 @@
 #include "agent.h"
 #include "bitmap.h"
 #include "mig.h"
+#include "mono.h"
 #include "region.h"
 #include "track.h"
 #include "uffd_compat.h"
@@ -81,14 +82,6 @@ struct mig_src {
 	uint64_t tok_ns;
 	uint64_t round_bytes;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the fault thread -------------------------------------------------- */
 
@@ -238,7 +231,7 @@ static int throttle(struct mig_src *s, uint64_t bytes)
 		return 0;
 	burst = (double)bw / 20 > 262144.0 ? (double)bw / 20 : 262144.0;
 	for (;;) {
-		uint64_t t = now_ns();
+		uint64_t t = mono_now_ns();
 		double need;
 
 		s->tokens += (double)(t - s->tok_ns) * (double)bw / 1e9;
@@ -680,7 +673,7 @@ static int interrupted(struct mig_src *s, uint64_t deadline_ns)
 		r = 1;
 	else if (s->broken)
 		r = 3;
-	else if (!s->holding && (m->want_switchover || (deadline_ns && now_ns() >= deadline_ns)))
+	else if (!s->holding && (m->want_switchover || (deadline_ns && mono_now_ns() >= deadline_ns)))
 		r = 2;
 	pthread_mutex_unlock(&m->mu);
 	return r;
@@ -782,11 +775,11 @@ static int precopy(struct mig_src *s, struct runs *runs)
 {
 	struct mig *m = s->m;
 	uint64_t deadline = m->postcopy_auto && m->postcopy_after_ms >= 0
-				    ? now_ns() + (uint64_t)m->postcopy_after_ms * 1000000u
+				    ? mono_now_ns() + (uint64_t)m->postcopy_after_ms * 1000000u
 				    : 0;
 
 	for (;;) {
-		uint64_t t0 = now_ns(), dirty, el;
+		uint64_t t0 = mono_now_ns(), dirty, el;
 		int r;
 
 		s->round_bytes = 0;
@@ -794,7 +787,7 @@ static int precopy(struct mig_src *s, struct runs *runs)
 		r = pass(s, ST_PRECOPY, deadline, runs);
 		if (r)
 			return r;
-		el = now_ns() - t0;
+		el = mono_now_ns() - t0;
 		pthread_mutex_lock(&m->mu);
 		dirty = bitmap_count(s->t.dirty, 0, m->n_pages) * m->page_size;
 		m->st.rounds++;
@@ -971,7 +964,7 @@ int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int ho
 	s->sent_seq = calloc(m->n_pages, sizeof(uint64_t));
 	s->buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
 	s->pre_buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
-	s->tok_ns = now_ns();
+	s->tok_ns = mono_now_ns();
 	if (modes & REGION_MODE_MISSING)
 		reg |= UFFDIO_REGISTER_MODE_MISSING;
 	if (s->track_fd < 0 || s->hold_fd < 0 || s->stop_fd < 0 || !s->todo ||

@@ -21,43 +21,21 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "bytes.h"
+#include "netaddr.h"
 #include "pchan.h"
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 void pchan_encode_hdr(const struct pchan_hdr *h, uint8_t out[PCHAN_HDR_LEN])
 {
-	put32(out, PCHAN_MAGIC);
+	bytes_put_be32(out, PCHAN_MAGIC);
 	out[4] = PCHAN_VERSION;
 	out[5] = h->type;
 	out[6] = (uint8_t)(h->flags >> 8);
 	out[7] = (uint8_t)h->flags;
-	put64(out + 8, h->seq);
-	put64(out + 16, h->page);
-	put32(out + 24, h->count);
-	put32(out + 28, h->length);
+	bytes_put_be64(out + 8, h->seq);
+	bytes_put_be64(out + 16, h->page);
+	bytes_put_be32(out + 24, h->count);
+	bytes_put_be32(out + 28, h->length);
 }
 
 /*
@@ -78,10 +56,10 @@ enum pchan_result pchan_decode_hdr(const uint8_t *buf, size_t len, struct pchan_
 		return PCHAN_NEED_MORE;
 	h->type = buf[5];
 	h->flags = (uint16_t)(buf[6] << 8 | buf[7]);
-	h->seq = get64(buf + 8);
-	h->page = get64(buf + 16);
-	h->count = get32(buf + 24);
-	h->length = get32(buf + 28);
+	h->seq = bytes_get_be64(buf + 8);
+	h->page = bytes_get_be64(buf + 16);
+	h->count = bytes_get_be32(buf + 24);
+	h->length = bytes_get_be32(buf + 28);
 	if (h->length > PCHAN_MAX_PAYLOAD)
 		return PCHAN_TOO_LARGE;
 	if (h->flags)
@@ -256,60 +234,17 @@ int pchan_nonce(uint8_t out[PCHAN_NONCE_LEN])
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pchan_parse_secret(const char *hex, uint8_t out[PCHAN_SECRET_LEN])
 {
 	if (!hex || strlen(hex) != 2 * PCHAN_SECRET_LEN)
 		return -1;
 	for (size_t i = 0; i < PCHAN_SECRET_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = bytes_hexval(hex[2 * i]), lo = bytes_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
-	return 0;
-}
-
-/* "host:port", "[v6]:port"; the port 0-65535. */
-int pchan_parse_addr(const char *s, char *host, size_t host_len, uint16_t *port)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	unsigned long p;
-
-	if (!s || !*s)
-		return -1;
-	colon = strrchr(s, ':');
-	if (!colon || !colon[1])
-		return -1;
-	hl = (size_t)(colon - s);
-	if (s[0] == '[') {
-		if (hl < 2 || s[hl - 1] != ']')
-			return -1;
-		h = s + 1;
-		hl -= 2;
-	}
-	if (!hl || hl >= host_len)
-		return -1;
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || p > 65535 || colon[1] == '-' || colon[1] == '+')
-		return -1;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)p;
 	return 0;
 }
 
@@ -448,7 +383,7 @@ int pchan_connect(const char *addr, int timeout_ms)
 	uint16_t port;
 	int fd = -1;
 
-	if (pchan_parse_addr(addr, host, sizeof(host), &port)) {
+	if (netaddr_parse(addr, host, sizeof(host), &port)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -497,7 +432,7 @@ int pchan_listen(const char *addr, char *bound, size_t bound_len)
 	uint16_t port;
 	int fd, one = 1;
 
-	if (pchan_parse_addr(addr, host, sizeof(host), &port)) {
+	if (netaddr_parse(addr, host, sizeof(host), &port)) {
 		errno = EINVAL;
 		return -1;
 	}

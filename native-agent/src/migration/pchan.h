@@ -95,7 +95,6 @@ int pchan_mac(const uint8_t secret[PCHAN_SECRET_LEN], bool server, const char *i
 bool pchan_mac_equal(const uint8_t *a, const uint8_t *b);
 int pchan_nonce(uint8_t out[PCHAN_NONCE_LEN]);
 int pchan_parse_secret(const char *hex, uint8_t out[PCHAN_SECRET_LEN]);
-int pchan_parse_addr(const char *s, char *host, size_t host_len, uint16_t *port);
 
 /* ---- blocking I/O for the migration threads ---------------------------- */
 

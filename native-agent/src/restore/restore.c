@@ -16,7 +16,6 @@
 #include "afile.h"
 #include "agent.h"
 #include "conn.h"
-#include "handoff.h"
 #include "image.h"
 #include "region.h"
 #include "restore.h"
@@ -66,7 +65,7 @@ static uint64_t session_pages(const struct restore *s, bool present)
 	uint64_t n = 0;
 
 	for (unsigned i = 0; i < s->n_regions; i++) {
-		struct region *r = region_table_find(&s->ag->regions, s->region_ids[i]);
+		struct region *r = region_table_find(s->ag->regions, s->region_ids[i]);
 
 		if (r)
 			n += present ? region_stat(&r->st.present) : r->n_pages;
@@ -198,7 +197,7 @@ static bool all_complete(const struct restore *s, unsigned *attached)
 
 	*attached = 0;
 	for (unsigned i = 0; i < s->n_regions; i++) {
-		struct region *r = region_table_find(&s->ag->regions, s->region_ids[i]);
+		struct region *r = region_table_find(s->ag->regions, s->region_ids[i]);
 
 		if (!r || region_state(r) == REGION_DETACHED)
 			continue;
@@ -241,7 +240,7 @@ void restore_region_detached(struct restore *s, struct region *r, struct wset_re
 
 static void session_free(struct restore *s)
 {
-	handoff_stop(s->srv);
+	s->ag->handoff_ops.close(s->srv);
 	for (unsigned i = 0; i < s->n_recs; i++)
 		wset_rec_free(&s->recs[i]);
 	free(s->recs);
@@ -298,7 +297,7 @@ static int session_open(struct restore *s, struct cmd_error *err)
 			    "the session socket path %s is %zu bytes, more than the %zu a Unix socket address holds:"
 			    " run the agent with a shorter --state-dir",
 			    s->sock_path, strlen(s->sock_path), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-	s->srv = handoff_start(ag, s->sock_path, s);
+	s->srv = ag->handoff_ops.open_restore(ag, s->sock_path, s);
 	if (!s->srv)
 		return fail(err, PROTO_E_INTERNAL, "cannot open the session socket %s: %s", s->sock_path,
 			    strerror(errno));
@@ -404,14 +403,14 @@ int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err)
 	char *path;
 
 	for (unsigned i = 0; i < s->n_regions; i++) {
-		struct region *r = region_table_find(&ag->regions, s->region_ids[i]);
+		struct region *r = region_table_find(ag->regions, s->region_ids[i]);
 
 		if (r && region_state(r) != REGION_DETACHED && !r->ctl.complete)
 			return fail(err, PROTO_E_CONFLICT,
 				    "region %s is still being restored; detach it first", r->id);
 	}
 	for (unsigned i = 0; i < s->n_regions; i++) {
-		struct region *r = region_table_find(&ag->regions, s->region_ids[i]);
+		struct region *r = region_table_find(ag->regions, s->region_ids[i]);
 
 		if (r)
 			r->ctl.session = NULL; /* complete regions stay attached on their own */
@@ -562,7 +561,7 @@ void restore_fini(struct agent *ag)
 
 		ag->restores = s->next;
 		for (unsigned i = 0; i < s->n_regions; i++) {
-			struct region *r = region_table_find(&ag->regions, s->region_ids[i]);
+			struct region *r = region_table_find(ag->regions, s->region_ids[i]);
 
 			if (r && r->ctl.session == s && r->w.rec.n)
 				rws_keep(s, &r->w.rec);

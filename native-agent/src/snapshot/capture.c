@@ -12,12 +12,14 @@
 
 #include "bitmap.h"
 #include "capture.h"
+#include "hist.h"
+#include "mono.h"
 #include "proto.h"
 #include "region.h"
 #include "snapimg.h"
 #include "track.h"
-#include "uffd_compat.h"
 #include "ufd.h"
+#include "uffd_compat.h"
 
 #define LOG_COMP "snapshot"
 #include "log.h"
@@ -29,37 +31,15 @@
 
 static void stall(struct capture *c, uint64_t ns)
 {
-	unsigned b = ns ? 63u - (unsigned)__builtin_clzll(ns) : 0;
-
-	c->stall_hist[b]++;
+	c->stall_hist[hist_bucket(ns)]++;
 	c->res.stall_count++;
 	if (ns > c->res.stall_max_ns)
 		c->res.stall_max_ns = ns;
 }
 
-/* The 99.9th percentile from the log2 histogram, interpolated as region_percentile() does. */
-static uint64_t p999(const struct capture *c)
-{
-	uint64_t total = c->res.stall_count, seen = 0;
-	double rank = 0.999 * (double)total;
-
-	for (unsigned b = 0; b < 64 && total; b++) {
-		double lo, v;
-
-		if (!c->stall_hist[b] || (double)(seen + c->stall_hist[b]) < rank) {
-			seen += c->stall_hist[b];
-			continue;
-		}
-		lo = b ? (double)(UINT64_C(1) << b) : 0;
-		v = lo + (b ? lo : 1) * ((rank - (double)seen) / (double)c->stall_hist[b]);
-		return v > (double)c->res.stall_max_ns ? c->res.stall_max_ns : (uint64_t)v;
-	}
-	return c->res.stall_max_ns;
-}
-
 static void watch(struct ufd *u, struct capture *c, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &u->cap_tag };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &u->strat_tag };
 	int fds[2] = { snapw_space_fd(c->w), snapw_done_fd(c->w) };
 
 	for (int i = 0; i < 2; i++) {
@@ -76,8 +56,8 @@ static void end(struct ufd *u, struct region *r, struct capture *c)
 	watch(u, c, false);
 	if (c->hold_started)
 		hold_end(&c->h);
-	c->res.duration_ms = (hold_now_ns() - c->start_ns) / 1000000u;
-	c->res.stall_p999_ns = p999(c);
+	c->res.duration_ms = (mono_now_ns() - c->start_ns) / 1000000u;
+	c->res.stall_p999_ns = c->res.stall_count ? hist_quantile(c->stall_hist, 0.999, c->res.stall_max_ns) : 0;
 	c->res.rounds = c->h.round;
 	c->res.round1_pages = c->h.round_pages[0];
 	c->res.final_pages = c->h.round ? c->h.round_pages[c->h.round - 1] : 0;
@@ -87,7 +67,8 @@ static void end(struct ufd *u, struct region *r, struct capture *c)
 	free(c->prev_dirty);
 	c->save = c->done = c->prev_dirty = NULL;
 	c->phase = CAP_OVER;
-	r->w.cap = NULL;
+	r->w.strat = NULL;
+	r->w.strat_ctx = NULL;
 	fault_post(u->w->e, &d);
 }
 
@@ -117,21 +98,28 @@ static void fail(struct ufd *u, struct region *r, struct capture *c, int code, c
 	end(u, r, c);
 }
 
-void cap_abort(struct ufd *u, struct region *r, int code, const char *why)
+static struct capture *cap_of(const struct region *r)
 {
-	if (r->w.cap)
-		fail(u, r, r->w.cap, code, "%s", why);
+	return r->w.strat == &cap_strategy ? r->w.strat_ctx : NULL;
+}
+
+static void cap_abort(struct ufd *u, struct region *r, int code, const char *why)
+{
+	if (cap_of(r))
+		fail(u, r, cap_of(r), code, "%s", why);
 }
 
 /* ---- start --------------------------------------------------------------- */
 
-void cap_start(struct ufd *u, struct region *r, struct capture *c)
+static void cap_start(struct ufd *u, struct region *r, void *ctx)
 {
+	struct capture *c = ctx;
 	struct track *t = r->w.wp;
 	uint64_t *first = NULL;
 
-	c->start_ns = hold_now_ns();
-	r->w.cap = c;
+	c->start_ns = mono_now_ns();
+	r->w.strat = &cap_strategy;
+	r->w.strat_ctx = c;
 	watch(u, c, true);
 	if (!t) {
 		fail(u, r, c, PROTO_E_CONFLICT, "region %s cannot be tracked (see the agent's log)", r->id);
@@ -332,9 +320,10 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
  * first where it still has to be, then lifted (and marked written for the
  * next capture).  No room in the ring: the fault waits for the writer.
  */
-enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint64_t read_ns)
+static enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page,
+				  uint64_t read_ns)
 {
-	struct capture *c = r->w.cap;
+	struct capture *c = cap_of(r);
 	struct track *t = r->w.wp;
 	uint64_t first, n, before = c->res.zero_unread, pending = 0;
 
@@ -348,7 +337,7 @@ enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint6
 			     strerror(errno));
 			return INSTALL_OK;
 		}
-		stall(c, hold_now_ns() - read_ns);
+		stall(c, mono_now_ns() - read_ns);
 		return INSTALL_OK;
 	}
 	track_lift_range(t, page, &first, &n);
@@ -364,7 +353,7 @@ enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint6
 			c->res.copied_on_fault += pending - (c->res.zero_unread - before);
 			break;
 		}
-		if (!r->w.cap)
+		if (!cap_of(r))
 			return INSTALL_OK;
 	}
 	if (track_lift(t, page, &first, &n)) {
@@ -374,15 +363,15 @@ enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint6
 		return INSTALL_OK;
 	}
 	c->res.faults_after_t++;
-	stall(c, hold_now_ns() - read_ns);
+	stall(c, mono_now_ns() - read_ns);
 	return INSTALL_OK;
 }
 
 /* ---- background ------------------------------------------------------------ */
 
-bool cap_runnable(const struct region *r)
+static bool cap_runnable(const struct region *r)
 {
-	const struct capture *c = r->w.cap;
+	const struct capture *c = cap_of(r);
 
 	if (!c)
 		return false;
@@ -419,9 +408,9 @@ static void finished(struct ufd *u, struct region *r, struct capture *c)
 	end(u, r, c);
 }
 
-void cap_step(struct ufd *u, struct region *r)
+static void cap_step(struct ufd *u, struct region *r)
 {
-	struct capture *c = r->w.cap;
+	struct capture *c = cap_of(r);
 	uint64_t n_pages = r->n_pages, budget;
 
 	switch (c->phase) {
@@ -476,9 +465,9 @@ void cap_step(struct ufd *u, struct region *r)
 }
 
 /* The writer freed ring space or finished. */
-void cap_wake(struct ufd *u, struct region *r)
+static void cap_wake(struct ufd *u, struct region *r)
 {
-	struct capture *c = r->w.cap;
+	struct capture *c = cap_of(r);
 	uint64_t v;
 
 	if (!c)
@@ -498,20 +487,35 @@ void cap_wake(struct ufd *u, struct region *r)
 	}
 }
 
-/*
- * Whether a page installed now (a missing fault on a region tracked on its
- * hold uffd) must be write-protected: during the rounds always (it may have
- * been passed already), otherwise unless its granule was lifted.  Without
- * it, UFFDIO_ZEROPAGE would drop the protection marker and the next write
- * would go unseen.
- */
-bool cap_install_wp(const struct region *r, uint64_t page)
+/* Handed back unstarted: the region is not served, or something else drives it. */
+static void cap_refuse(struct fault_engine *e, struct region *r, void *ctx, int code,
+		       const char *why)
 {
-	const struct track *t = r->w.wp;
+	struct capture *c = ctx;
+	struct fault_done d = { .kind = FAULT_CAPTURE_DONE, .r = r, .cap = c };
 
-	if (!t || t->where != TRACK_ON_HOLD)
-		return false;
-	if (r->w.cap && r->w.cap->phase == CAP_ROUNDS)
-		return true;
-	return !bitmap_test(t->dirty, page);
+	c->res.code = code;
+	if (code == PROTO_E_CONFLICT)
+		snprintf(c->res.error, sizeof(c->res.error), "the region is busy with a %s", why);
+	else
+		snprintf(c->res.error, sizeof(c->res.error), "%s", why);
+	fault_post(e, &d);
 }
+
+/* During the rounds every page installed is protected: it may have been passed already. */
+static bool cap_protects_all(const struct region *r)
+{
+	return cap_of(r)->phase == CAP_ROUNDS;
+}
+
+const struct region_strategy cap_strategy = {
+	.name = "snapshot",
+	.start = cap_start,
+	.refuse = cap_refuse,
+	.runnable = cap_runnable,
+	.step = cap_step,
+	.write_fault = cap_fault,
+	.wake = cap_wake,
+	.abort = cap_abort,
+	.protects_all = cap_protects_all,
+};

@@ -22,7 +22,7 @@
  * munmap, mremap) would lose pages that still have to be saved, so it
  * aborts the capture.
  *
- * Threads: a capture belongs to its region's worker from cap_start() to the
+ * Threads: a capture belongs to its region's worker from its start to the
  * FAULT_CAPTURE_DONE completion, which hands it back to the loop thread.
  */
 #ifndef FAULTLINE_CAPTURE_H
@@ -31,10 +31,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hist.h"
 #include "hold.h"
 #include "install.h"
 #include "jx.h"
 #include "snapw.h"
+#include "strategy.h"
 
 struct region;
 struct ufd;
@@ -72,16 +74,11 @@ struct capture {
 	uint64_t *save, *done, *prev_dirty;
 	uint64_t cursor;
 	uint64_t start_ns;
-	uint64_t stall_hist[64];
+	uint64_t stall_hist[HIST_BUCKETS];
 	struct cap_result res;
 };
 
-void cap_start(struct ufd *u, struct region *r, struct capture *c);
-bool cap_runnable(const struct region *r);
-void cap_step(struct ufd *u, struct region *r);
-enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint64_t read_ns);
-void cap_wake(struct ufd *u, struct region *r);
-void cap_abort(struct ufd *u, struct region *r, int code, const char *why);
-bool cap_install_wp(const struct region *r, uint64_t page);
+/* Given to fault_strategy() with the capture as its context. */
+extern const struct region_strategy cap_strategy;
 
 #endif /* FAULTLINE_CAPTURE_H */

@@ -16,7 +16,6 @@
 #include "agent.h"
 #include "capture.h"
 #include "job.h"
-#include "mig.h"
 #include "region.h"
 #include "restore.h"
 #include "snap.h"
@@ -242,13 +241,13 @@ static void take_abort(struct agent *ag, struct take *t, enum proto_err code, co
 /* The capture goes to the region's worker (after quiesce BEGIN was answered or timed out). */
 static void start_capture(struct agent *ag, struct take *t)
 {
-	struct region *r = region_table_find(&ag->regions, t->region_id);
+	struct region *r = region_table_find(ag->regions, t->region_id);
 
 	if (!r || region_state(r) != REGION_ATTACHED) {
 		take_abort(ag, t, PROTO_E_CONFLICT, "the region was released before its snapshot started");
 		return;
 	}
-	if (fault_capture(ag->engine, r, t->cap))
+	if (fault_strategy(ag->engine, r, &cap_strategy, t->cap))
 		take_abort(ag, t, PROTO_E_INTERNAL, "out of memory");
 }
 
@@ -378,7 +377,7 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 		return fail(err, PROTO_E_BAD_REQUEST, "\"quiesce_timeout_ms\" must be 0..600000");
 	if (!incremental && parent && !json_is_null(parent))
 		return fail(err, PROTO_E_BAD_REQUEST, "a full snapshot has no \"parent\"");
-	r = region_table_find(&ag->regions, json_string_value(rid));
+	r = region_table_find(ag->regions, json_string_value(rid));
 	if (!r)
 		return fail(err, PROTO_E_NOT_FOUND, "no region %.64s", json_string_value(rid));
 	if (region_state(r) != REGION_ATTACHED)
@@ -395,13 +394,13 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 			    " the snapshot once its restore is COMPLETE", r->id,
 			    (unsigned long long)region_stat(&r->st.present), (unsigned long long)r->n_pages);
 	/* a migration drives the same hold uffd, and a migrated region's writers are held for good */
-	if (mig_source_of(ag, r->id, mig))
+	if (agent_hold_driver(ag, r->id, "snapshot", mig, sizeof(mig)))
 		return fail(err, PROTO_E_CONFLICT, "region %s is the source of migration %s", r->id, mig);
 	if (check_path(ag, json_object_get(req, "path"), "path", path, sizeof(path), err))
 		return -1;
 	if (take_on(ag, path))
 		return fail(err, PROTO_E_CONFLICT, "a snapshot is being written to %s", path);
-	if (snap_taking(ag, r->id))
+	if (snap_taking(ag, r->id, NULL, 0))
 		return fail(err, PROTO_E_CONFLICT, "a snapshot of region %s is being taken", r->id);
 	if (!lstat(path, &st))
 		return fail(err, PROTO_E_CONFLICT, "%s exists; delete it first", path);
@@ -930,7 +929,7 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 	if (eager) {
 		if (!json_is_string(rid))
 			return fail(err, PROTO_E_BAD_REQUEST, "an eager restore needs \"region_id\"");
-		r = region_table_find(&ag->regions, json_string_value(rid));
+		r = region_table_find(ag->regions, json_string_value(rid));
 		if (!r)
 			return fail(err, PROTO_E_NOT_FOUND, "no region %.64s", json_string_value(rid));
 		if (region_state(r) != REGION_ATTACHED)
@@ -1001,11 +1000,14 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 	return sj_start(ag, sj);
 }
 
-bool snap_taking(struct agent *ag, const char *region_id)
+bool snap_taking(struct agent *ag, const char *region_id, char *snapshot_id, size_t len)
 {
 	for (struct take *o = ag->takes; o; o = o->next) {
-		if (!strcmp(o->region_id, region_id))
+		if (!strcmp(o->region_id, region_id)) {
+			if (len) /* the capture is the worker's now; its id is not needed */
+				snapshot_id[0] = '\0';
 			return true;
+		}
 	}
 	return false;
 }

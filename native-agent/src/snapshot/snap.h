@@ -31,7 +31,7 @@ void snap_quiesce_reply(struct agent *ag, struct conn *c, const struct proto_hdr
 			const uint8_t *payload);
 void snap_fini(struct agent *ag);
 /* whether a snapshot of the region is being taken */
-bool snap_taking(struct agent *ag, const char *region_id);
+bool snap_taking(struct agent *ag, const char *region_id, char *snapshot_id, size_t len);
 const char *snap_restore_dir(struct agent *ag);
 
 #endif /* FAULTLINE_SNAP_H */

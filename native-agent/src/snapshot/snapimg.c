@@ -17,6 +17,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "bytes.h"
 #include "snapimg.h"
 
 #define FAIL(...)                                    \
@@ -48,47 +49,6 @@ bool snapimg_all_zero(const uint8_t *p, size_t len)
 	}
 	memcpy(&w, p, sizeof(w));
 	return !w && !memcmp(p, p + sizeof(w), len - sizeof(w));
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* Pages per chunk: 64 of 4 KiB, fewer of larger pages, at least one. */
@@ -129,31 +89,31 @@ void snapimg_encode_hdr(struct snapimg_hdr *h, uint8_t out[SNAPIMG_HDR_LEN])
 {
 	memset(out, 0, SNAPIMG_HDR_LEN);
 	memcpy(out, SNAPIMG_MAGIC, 8);
-	put16(out + 8, SNAPIMG_VERSION);
-	put16(out + 10, SNAPIMG_HDR_LEN);
-	put32(out + 12, h->flags);
-	put32(out + 16, h->page_size);
-	put64(out + 24, h->page_count);
-	put64(out + 32, h->region_start);
+	bytes_put_le(out + 8, SNAPIMG_VERSION, 2);
+	bytes_put_le(out + 10, SNAPIMG_HDR_LEN, 2);
+	bytes_put_le(out + 12, h->flags, 4);
+	bytes_put_le(out + 16, h->page_size, 4);
+	bytes_put_le(out + 24, h->page_count, 8);
+	bytes_put_le(out + 32, h->region_start, 8);
 	memcpy(out + 40, h->snapshot_id, SNAPIMG_ID_LEN);
 	memcpy(out + 56, h->content_id, SNAPIMG_ID_LEN);
 	memcpy(out + 72, h->parent_id, SNAPIMG_ID_LEN);
 	memcpy(out + 88, h->parent_content_id, SNAPIMG_ID_LEN);
-	put64(out + 104, h->created_ms);
+	bytes_put_le(out + 104, h->created_ms, 8);
 	out[112] = h->quiesced;
-	put64(out + 120, h->pages_present);
-	put64(out + 128, h->pages_zero);
-	put64(out + 136, h->pages_absent);
-	put64(out + 144, h->chunk_count);
-	put64(out + 152, h->data_offset);
-	put64(out + 160, h->data_len);
-	put64(out + 168, h->map_offset);
-	put64(out + 176, h->sums_offset);
-	put64(out + 184, h->index_offset);
-	put64(out + 192, h->file_size);
-	put64(out + 200, h->meta_checksum);
+	bytes_put_le(out + 120, h->pages_present, 8);
+	bytes_put_le(out + 128, h->pages_zero, 8);
+	bytes_put_le(out + 136, h->pages_absent, 8);
+	bytes_put_le(out + 144, h->chunk_count, 8);
+	bytes_put_le(out + 152, h->data_offset, 8);
+	bytes_put_le(out + 160, h->data_len, 8);
+	bytes_put_le(out + 168, h->map_offset, 8);
+	bytes_put_le(out + 176, h->sums_offset, 8);
+	bytes_put_le(out + 184, h->index_offset, 8);
+	bytes_put_le(out + 192, h->file_size, 8);
+	bytes_put_le(out + 200, h->meta_checksum, 8);
 	h->header_checksum = snapimg_hash(out, SNAPIMG_HDR_LEN - 8);
-	put64(out + 248, h->header_checksum);
+	bytes_put_le(out + 248, h->header_checksum, 8);
 }
 
 static bool all_zero_bytes(const uint8_t *p, size_t n)
@@ -186,38 +146,38 @@ int snapimg_decode_hdr(const uint8_t *buf, size_t len, struct snapimg_hdr *h, ch
 		FAIL("not a Faultline snapshot image (bad magic)");
 	if (len < SNAPIMG_HDR_LEN)
 		FAIL("truncated: %zu bytes, shorter than the %d-byte header", len, SNAPIMG_HDR_LEN);
-	if (get16(buf + 8) != SNAPIMG_VERSION)
-		FAIL("image format version %u; this agent reads version %d", get16(buf + 8),
+	if ((uint16_t)bytes_get_le(buf + 8, 2) != SNAPIMG_VERSION)
+		FAIL("image format version %u; this agent reads version %d", (uint16_t)bytes_get_le(buf + 8, 2),
 		     SNAPIMG_VERSION);
-	if (get16(buf + 10) != SNAPIMG_HDR_LEN)
-		FAIL("header length %u, expected %d", get16(buf + 10), SNAPIMG_HDR_LEN);
+	if ((uint16_t)bytes_get_le(buf + 10, 2) != SNAPIMG_HDR_LEN)
+		FAIL("header length %u, expected %d", (uint16_t)bytes_get_le(buf + 10, 2), SNAPIMG_HDR_LEN);
 	sum = snapimg_hash(buf, SNAPIMG_HDR_LEN - 8);
-	if (sum != get64(buf + 248))
+	if (sum != bytes_get_le(buf + 248, 8))
 		FAIL("header checksum mismatch (stored %016llx, computed %016llx)",
-		     (unsigned long long)get64(buf + 248), (unsigned long long)sum);
+		     (unsigned long long)bytes_get_le(buf + 248, 8), (unsigned long long)sum);
 	h->header_checksum = sum;
-	h->flags = get32(buf + 12);
-	h->page_size = get32(buf + 16);
-	h->page_count = get64(buf + 24);
-	h->region_start = get64(buf + 32);
+	h->flags = (uint32_t)bytes_get_le(buf + 12, 4);
+	h->page_size = (uint32_t)bytes_get_le(buf + 16, 4);
+	h->page_count = bytes_get_le(buf + 24, 8);
+	h->region_start = bytes_get_le(buf + 32, 8);
 	memcpy(h->snapshot_id, buf + 40, SNAPIMG_ID_LEN);
 	memcpy(h->content_id, buf + 56, SNAPIMG_ID_LEN);
 	memcpy(h->parent_id, buf + 72, SNAPIMG_ID_LEN);
 	memcpy(h->parent_content_id, buf + 88, SNAPIMG_ID_LEN);
-	h->created_ms = get64(buf + 104);
+	h->created_ms = bytes_get_le(buf + 104, 8);
 	h->quiesced = buf[112];
-	h->pages_present = get64(buf + 120);
-	h->pages_zero = get64(buf + 128);
-	h->pages_absent = get64(buf + 136);
-	h->chunk_count = get64(buf + 144);
-	h->data_offset = get64(buf + 152);
-	h->data_len = get64(buf + 160);
-	h->map_offset = get64(buf + 168);
-	h->sums_offset = get64(buf + 176);
-	h->index_offset = get64(buf + 184);
-	h->file_size = get64(buf + 192);
-	h->meta_checksum = get64(buf + 200);
-	if (get32(buf + 20) || !all_zero_bytes(buf + 113, 7) || !all_zero_bytes(buf + 208, 40))
+	h->pages_present = bytes_get_le(buf + 120, 8);
+	h->pages_zero = bytes_get_le(buf + 128, 8);
+	h->pages_absent = bytes_get_le(buf + 136, 8);
+	h->chunk_count = bytes_get_le(buf + 144, 8);
+	h->data_offset = bytes_get_le(buf + 152, 8);
+	h->data_len = bytes_get_le(buf + 160, 8);
+	h->map_offset = bytes_get_le(buf + 168, 8);
+	h->sums_offset = bytes_get_le(buf + 176, 8);
+	h->index_offset = bytes_get_le(buf + 184, 8);
+	h->file_size = bytes_get_le(buf + 192, 8);
+	h->meta_checksum = bytes_get_le(buf + 200, 8);
+	if ((uint32_t)bytes_get_le(buf + 20, 4) || !all_zero_bytes(buf + 113, 7) || !all_zero_bytes(buf + 208, 40))
 		FAIL("reserved header bytes are not zero");
 	if (h->flags & ~SNAPIMG_F_KNOWN)
 		FAIL("unknown header flags 0x%x", h->flags & ~SNAPIMG_F_KNOWN);
@@ -269,39 +229,39 @@ void snapimg_layout(struct snapimg_hdr *h, uint64_t data_end)
 void snapimg_encode_chunk_hdr(const struct snapimg_chunk_hdr *c, uint8_t out[SNAPIMG_CHUNK_HDR_LEN])
 {
 	memcpy(out, "FLCK", 4);
-	put32(out + 4, c->flags);
-	put64(out + 8, c->first_page);
-	put32(out + 16, c->n_pages);
-	put32(out + 20, c->stored_len);
-	put64(out + 24, c->checksum);
+	bytes_put_le(out + 4, c->flags, 4);
+	bytes_put_le(out + 8, c->first_page, 8);
+	bytes_put_le(out + 16, c->n_pages, 4);
+	bytes_put_le(out + 20, c->stored_len, 4);
+	bytes_put_le(out + 24, c->checksum, 8);
 }
 
 int snapimg_decode_chunk_hdr(const uint8_t *buf, struct snapimg_chunk_hdr *c)
 {
 	if (memcmp(buf, "FLCK", 4))
 		return -1;
-	c->flags = get32(buf + 4);
-	c->first_page = get64(buf + 8);
-	c->n_pages = get32(buf + 16);
-	c->stored_len = get32(buf + 20);
-	c->checksum = get64(buf + 24);
+	c->flags = (uint32_t)bytes_get_le(buf + 4, 4);
+	c->first_page = bytes_get_le(buf + 8, 8);
+	c->n_pages = (uint32_t)bytes_get_le(buf + 16, 4);
+	c->stored_len = (uint32_t)bytes_get_le(buf + 20, 4);
+	c->checksum = bytes_get_le(buf + 24, 8);
 	return 0;
 }
 
 void snapimg_encode_index(const struct snapimg_chunk *c, uint8_t out[SNAPIMG_INDEX_LEN])
 {
-	put64(out, c->offset);
-	put64(out + 8, c->first_page);
-	put32(out + 16, c->n_pages);
-	put32(out + 20, c->stored_len);
+	bytes_put_le(out, c->offset, 8);
+	bytes_put_le(out + 8, c->first_page, 8);
+	bytes_put_le(out + 16, c->n_pages, 4);
+	bytes_put_le(out + 20, c->stored_len, 4);
 }
 
 void snapimg_decode_index(const uint8_t *buf, struct snapimg_chunk *c)
 {
-	c->offset = get64(buf);
-	c->first_page = get64(buf + 8);
-	c->n_pages = get32(buf + 16);
-	c->stored_len = get32(buf + 20);
+	c->offset = bytes_get_le(buf, 8);
+	c->first_page = bytes_get_le(buf + 8, 8);
+	c->n_pages = (uint32_t)bytes_get_le(buf + 16, 4);
+	c->stored_len = (uint32_t)bytes_get_le(buf + 20, 4);
 }
 
 /* XXH3-64 over the three metadata sections as they are on disk. */
@@ -317,7 +277,7 @@ uint64_t snapimg_meta_checksum(const uint8_t *map, const uint64_t *sums, uint64_
 		size_t n = pages - p < 64 ? (size_t)(pages - p) : 64;
 
 		for (size_t i = 0; i < n; i++)
-			put64(buf + i * 8, sums[p + i]);
+			bytes_put_le(buf + i * 8, sums[p + i], 8);
 		XXH3_64bits_update(&st, buf, n * 8);
 	}
 	for (uint64_t c = 0; c < n_chunks; c += 64) {
@@ -349,17 +309,6 @@ void snapimg_id_str(const uint8_t id[SNAPIMG_ID_LEN], char out[37])
 	out[k] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A UUID in its 36-character form. */
 int snapimg_id_parse(const char *s, uint8_t id[SNAPIMG_ID_LEN])
 {
@@ -375,8 +324,8 @@ int snapimg_id_parse(const char *s, uint8_t id[SNAPIMG_ID_LEN])
 				return -1;
 			continue;
 		}
-		hi = hexval(s[i]);
-		lo = i + 1 < 36 ? hexval(s[i + 1]) : -1;
+		hi = bytes_hexval(s[i]);
+		lo = i + 1 < 36 ? bytes_hexval(s[i + 1]) : -1;
 		if (hi < 0 || lo < 0)
 			return -1;
 		id[k++] = (uint8_t)(hi << 4 | lo);
@@ -510,7 +459,7 @@ int snapimg_open(struct snapimg *im, const struct snapimg_src *src, char *why, s
 	}
 	memcpy(im->map, buf, map_len);
 	for (uint64_t p = 0; p < h->page_count; p++)
-		im->sums[p] = get64(buf + map_len + p * 8);
+		im->sums[p] = bytes_get_le(buf + map_len + p * 8, 8);
 	for (uint64_t c = 0; c < h->chunk_count; c++)
 		snapimg_decode_index(buf + (h->index_offset - h->map_offset) + c * SNAPIMG_INDEX_LEN,
 				     &im->chunks[c]);

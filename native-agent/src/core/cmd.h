@@ -1,7 +1,8 @@
 /*
- * Control commands: one handler per message type, from a decoded request
- * to a JSON reply or a stable error.  No I/O happens here; ctl owns the
- * connection and sends what this module decides.
+ * What every control command shares, whichever subsystem answers it: the
+ * session it arrived on, a stable error code with a message, and the
+ * payload decoded as a JSON object.  Handlers do no I/O; ctl owns the
+ * connection and sends what they decide.
  */
 #ifndef FAULTLINE_CMD_H
 #define FAULTLINE_CMD_H
@@ -26,7 +27,7 @@ struct cmd_session {
 	struct conn_ref ref; /* for replies that come later (defer.h) */
 };
 
-/* cmd_dispatch() outcome: the handler registered the request with defer_. */
+/* A handler's outcome besides 0 and -1: the handler registered the request with defer_. */
 #define CMD_DEFERRED 1
 
 struct cmd_error {
@@ -34,8 +35,6 @@ struct cmd_error {
 	char message[256];
 };
 
-int cmd_dispatch(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
-		 const uint8_t *payload, json_t **reply, struct cmd_error *err);
 int cmd_fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int cmd_parse(const struct proto_hdr *h, const uint8_t *payload, json_t **req,

@@ -1,7 +1,8 @@
 /*
- * Control commands (PROTOCOL.md §1.3, §1.8).  A new message type is one
- * handler and one line in cmd_table; the checks every request goes through
- * (negotiation, payload is a JSON object) live in cmd_dispatch() once.
+ * Control commands (PROTOCOL.md §1.3, §1.8): the table that routes each
+ * message type to its subsystem.  A new message type is one handler and
+ * one line in cmd_table; the checks every request goes through
+ * (negotiation, payload is a JSON object) live in dispatch_command() once.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include "agent.h"
 #include "attach.h"
 #include "cmd.h"
+#include "dispatch.h"
 #include "jx.h"
 #include "mig.h"
 #include "region.h"
@@ -30,17 +32,6 @@ struct cmd {
 };
 
 #define SESSION_FIELDS(s) LF_UINT("conn", (s)->conn), LF_INT("pid", (s)->pid), LF_UINT("uid", (s)->uid)
-
-int cmd_fail(struct cmd_error *err, enum proto_err code, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static json_t *names_array(const char **names, unsigned n)
 {
@@ -80,19 +71,6 @@ static json_t *uffd_json(const struct uffd_probe *p)
 		return NULL;
 	}
 	return u;
-}
-
-/* Field checks shared by the control and the handoff hello. */
-int cmd_check_hello(json_t *req, struct cmd_error *err)
-{
-	json_t *client = json_object_get(req, "client");
-	json_t *protocol = json_object_get(req, "protocol");
-
-	if (client && !json_is_string(client))
-		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"client\" must be a string");
-	if (protocol && (!json_is_integer(protocol) || json_integer_value(protocol) < 1))
-		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"protocol\" must be an integer >= 1");
-	return 0;
 }
 
 static int cmd_hello(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
@@ -200,7 +178,7 @@ static int cmd_region_list(struct agent *ag, struct cmd_session *s, const struct
 		json_decref(list);
 		return list ? -1 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
-	for (struct region *r = ag->regions.head; r; r = r->ctl.next) {
+	for (struct region *r = ag->regions->head; r; r = r->ctl.next) {
 		if ((all || region_state(r) != REGION_DETACHED) &&
 		    json_array_append_new(list, region_json(r))) {
 			json_decref(list);
@@ -221,7 +199,7 @@ static int cmd_region_get(struct agent *ag, struct cmd_session *s, const struct 
 	(void)h;
 	if (!id)
 		return -1;
-	r = region_table_find(&ag->regions, id);
+	r = region_table_find(ag->regions, id);
 	if (!r)
 		return cmd_fail(err, PROTO_E_NOT_FOUND, "no region %.64s", id);
 	*reply = region_json(r);
@@ -237,7 +215,7 @@ static int cmd_region_detach(struct agent *ag, struct cmd_session *s, const stru
 
 	if (!id || get_bool(req, "populate", true, &populate, err))
 		return -1;
-	r = region_table_find(&ag->regions, id);
+	r = region_table_find(ag->regions, id);
 	if (!r)
 		return cmd_fail(err, PROTO_E_NOT_FOUND, "no region %.64s", id);
 	pr_info(&ag->log, "region detach requested", SESSION_FIELDS(s), LF_STR("region", id),
@@ -341,36 +319,13 @@ static const struct cmd cmd_table[] = {
 	{ PROTO_T_SNAPSHOT_RESTORE, false, snap_restore },
 };
 
-/* Duplicate keys are rejected: two readers could disagree on which one counts. */
-int cmd_parse(const struct proto_hdr *h, const uint8_t *payload, json_t **req,
-	      struct cmd_error *err)
-{
-	json_error_t jerr;
-
-	if (!h->length)
-		*req = json_object();
-	else
-		*req = json_loadb((const char *)payload, h->length, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*req && !h->length)
-		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
-	if (!*req)
-		return cmd_fail(err, PROTO_E_BAD_PAYLOAD, "payload is not valid JSON: %s at byte %d",
-				jerr.text, jerr.position);
-	if (!json_is_object(*req)) {
-		json_decref(*req);
-		*req = NULL;
-		return cmd_fail(err, PROTO_E_BAD_PAYLOAD, "payload must be a JSON object");
-	}
-	return 0;
-}
-
 /*
  * An unknown type is reported as UNKNOWN_TYPE even before hello: it is the
  * more useful answer (nothing the client does next will make it known).
  * Returns 0 with *reply, -1 with *err, or CMD_DEFERRED.
  */
-int cmd_dispatch(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
-		 const uint8_t *payload, json_t **reply, struct cmd_error *err)
+int dispatch_command(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+		     const uint8_t *payload, json_t **reply, struct cmd_error *err)
 {
 	const struct cmd *cmd = NULL;
 	json_t *req;

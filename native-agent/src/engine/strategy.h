@@ -1,0 +1,55 @@
+/*
+ * Strategies: what a subsystem plugs into the fault handling of one region
+ * (DESIGN.md "The fault engine").  The engine alone reads a region's uffds
+ * and installs, zeroes, wakes and write-protects its pages; a strategy
+ * decides what must happen before a held write goes on (a live capture
+ * saves the page first) and has background steps of its own.  The owner
+ * hands one to the region's worker with fault_strategy(); every hook runs
+ * on that worker, and the strategy tells its owner it is done through its
+ * own fault_done message.  A region has at most one strategy at a time.
+ */
+#ifndef FAULTLINE_STRATEGY_H
+#define FAULTLINE_STRATEGY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "install.h"
+#include "region.h"
+
+struct fault_engine;
+struct ufd;
+
+struct region_strategy {
+	const char *name;
+	/* takes over r: sets r->w.strat and r->w.strat_ctx = ctx (or ends at once) */
+	void (*start)(struct ufd *u, struct region *r, void *ctx);
+	/* r is not served, or has a strategy already: ctx goes back to its owner */
+	void (*refuse)(struct fault_engine *e, struct region *r, void *ctx, int code,
+		       const char *why);
+	/* has background work now (never run at idle priority) */
+	bool (*runnable)(const struct region *r);
+	void (*step)(struct ufd *u, struct region *r);
+	/* a write to a protected page; INSTALL_WAIT keeps it (and later faults) queued */
+	enum install_res (*write_fault)(struct ufd *u, struct region *r, uint64_t page,
+					uint64_t read_ns);
+	/* one of the descriptors it watches through u->strat_tag is ready */
+	void (*wake)(struct ufd *u, struct region *r);
+	/* the region changed under it (REMOVE, UNMAP, REMAP), or the worker stops */
+	void (*abort)(struct ufd *u, struct region *r, int code, const char *why);
+	/* every page installed now must be write-protected */
+	bool (*protects_all)(const struct region *r);
+};
+
+static inline bool strategy_runnable(const struct region *r)
+{
+	return r->w.strat && r->w.strat->runnable(r);
+}
+
+static inline void strategy_abort(struct ufd *u, struct region *r, int code, const char *why)
+{
+	if (r->w.strat)
+		r->w.strat->abort(u, r, code, why);
+}
+
+#endif /* FAULTLINE_STRATEGY_H */
