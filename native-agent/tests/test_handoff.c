@@ -4,7 +4,10 @@
  * handoff can be wrong.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +16,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "content.h"
+#include "fdstore.h"
 #include "hwork.h"
 #include "test.h"
 #include "uffd.h"
@@ -196,6 +201,292 @@ int t_handoff_balloon_remove(const struct t_env *env)
 		removes += h_stat(r, "events", "remove");
 	CHECK(removes == 1);
 	json_decref(regs);
+	fc_stop(&vm);
+	return T_PASS;
+}
+
+/* Guest memory touched on a thread of its own, so that a hang is a failure, not a hung test. */
+struct touch {
+	const uint8_t *mem;
+	uint64_t first, n;
+	uint64_t bad; /* pages with wrong bytes */
+};
+
+static void *touch_pages(void *arg)
+{
+	struct touch *t = arg;
+
+	for (uint64_t p = t->first; p < t->first + t->n; p++) {
+		if (content_check(SEED, p, t->mem + p * CONTENT_PAGE))
+			t->bad++;
+	}
+	return NULL;
+}
+
+/* 0 when every page of [first, first + n) of guest memory read right within timeout_ms. */
+/* A touch whose thread stayed blocked (reachable, so no leak is reported). */
+static struct touch *volatile abandoned;
+
+static int touch_within(const uint8_t *mem, uint64_t first, uint64_t n, int timeout_ms)
+{
+	/* on the heap: a thread that stays blocked must not outlive the frame it writes to */
+	struct touch *t = calloc(1, sizeof(*t));
+	struct timespec deadline;
+	uint64_t bad;
+	pthread_t th;
+
+	if (!t)
+		return -1;
+	*t = (struct touch){ .mem = mem, .first = first, .n = n };
+	if (pthread_create(&th, NULL, touch_pages, t)) {
+		free(t);
+		return -1;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(th, NULL, &deadline)) {
+		/* it stays blocked in a fault, and t with it, until its fault is resolved */
+		printf("    guest pages %llu-%llu: a read blocked for %d ms\n",
+		       (unsigned long long)first, (unsigned long long)(first + n - 1), timeout_ms);
+		pthread_detach(th);
+		abandoned = t;
+		return -1;
+	}
+	bad = t->bad;
+	free(t);
+	if (bad)
+		printf("    guest pages %llu-%llu: %llu pages wrong\n", (unsigned long long)first,
+		       (unsigned long long)(first + n - 1), (unsigned long long)bad);
+	return bad ? -1 : 0;
+}
+
+static char *region_ids(int ctl)
+{
+	json_t *regs = h_call(ctl, PROTO_T_REGION_LIST, "{}"), *r;
+	char *out = calloc(1, 2 * 40 + 2);
+	size_t i;
+
+	if (!regs || !out) {
+		json_decref(regs);
+		free(out);
+		return NULL;
+	}
+	json_array_foreach(json_object_get(regs, "regions"), i, r) {
+		if (!strcmp(str(r, "state"), "DETACHED"))
+			continue;
+		/* regions are listed in the table's order; sort the two names */
+		if (!strcmp(str(r, "name"), "fc-0"))
+			memcpy(out, str(r, "id"), strlen(str(r, "id")));
+		else if (!strcmp(str(r, "name"), "fc-1"))
+			memcpy(out + 41, str(r, "id"), strlen(str(r, "id")));
+	}
+	out[40] = ' ';
+	json_decref(regs);
+	return out;
+}
+
+/*
+ * kill -9 of the agent while a Firecracker guest restores, and again after
+ * its restore is COMPLETE: Firecracker never hands its uffd over again, so
+ * the restarted agent must take it back from the descriptor keeper.  Every
+ * guest page reads the image's bytes, no read blocks, the regions keep
+ * their ids, and a balloon after the restarts still reads zeros.
+ */
+int t_handoff_firecracker_agent_killed(const struct t_env *env)
+{
+	const uint64_t pages = 2 * 2048; /* both 8 MiB regions */
+	struct h_agent b, c;
+	struct fc_vm vm;
+	char *ids_before, *ids_after;
+	json_t *r;
+
+	(void)env;
+	CHECK_OK(fc_start(&vm));
+	CHECK_OK(touch_within(vm.mem[0], 0, 300, H_TIMEOUT_MS));
+	CHECK_OK(h_wait_log(vm.a.log, "uffd kept across agent restarts", H_TIMEOUT_MS));
+	CHECK((ids_before = region_ids(vm.ctl)) != NULL);
+	close(vm.ctl);
+
+	/* 1: mid-restore */
+	CHECK_OK(kill(vm.a.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&vm.a, H_TIMEOUT_MS));
+	CHECK_OK(h_agent_spawn(&b, vm.a.dir, vm.a.sock, NULL));
+	CHECK_OK(h_agent_wait_ready(&b, H_TIMEOUT_MS));
+	CHECK(h_file_contains(b.log, "msg=\"kept uffd served again\""));
+	CHECK_OK(touch_within(vm.mem[0], 0, pages, H_TIMEOUT_MS));
+	CHECK((vm.ctl = h_ctl_open(&b)) >= 0);
+	ids_after = region_ids(vm.ctl);
+	CHECKF(ids_after && !strcmp(ids_before, ids_after), "region ids changed: %s -> %s",
+	       ids_before, ids_after ? ids_after : "?");
+	free(ids_after);
+	CHECK_OK(h_wait_log(b.log, "msg=\"session complete\"", H_TIMEOUT_MS));
+	close(vm.ctl);
+
+	/* 2: after COMPLETE, then a balloon */
+	CHECK_OK(kill(b.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&b, H_TIMEOUT_MS));
+	CHECK_OK(h_agent_spawn(&c, vm.a.dir, vm.a.sock, NULL));
+	CHECK_OK(h_agent_wait_ready(&c, H_TIMEOUT_MS));
+	CHECK_OK(touch_within(vm.mem[0], 0, pages, H_TIMEOUT_MS));
+	CHECK_OK(madvise(vm.mem[1], 64 * CONTENT_PAGE, MADV_DONTNEED));
+	for (uint64_t p = 0; p < 64; p++)
+		CHECKF(zero_page(vm.mem[1] + p * CONTENT_PAGE), "ballooned page %llu is not zero",
+		       (unsigned long long)p);
+	CHECK((vm.ctl = h_ctl_open(&c)) >= 0);
+	ids_after = region_ids(vm.ctl);
+	CHECK(ids_after && !strcmp(ids_before, ids_after));
+	free(ids_after);
+	r = h_call(vm.ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(vm.rs, "id"));
+	CHECK(r && !strcmp(str(r, "source"), "firecracker"));
+	json_decref(r);
+	free(ids_before);
+	fc_stop(&vm);
+	return T_PASS;
+}
+
+/* The keeper process serving state_dir (its command line names its socket), or -1. */
+static pid_t keeper_of(const char *state_dir)
+{
+	char want[256], path[64], cmd[512];
+	struct dirent *de;
+	pid_t found = -1;
+	DIR *d = opendir("/proc");
+
+	snprintf(want, sizeof(want), "%s/fdkeeper.sock", state_dir);
+	while (d && (de = readdir(d)) && found < 0) {
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/cmdline", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		cmd[n] = '\0';
+		/* argv[0] NUL "--fd-keeper" NUL socket NUL ready-fd */
+		if (!strcmp(cmd + strlen(cmd) + 1, "--fd-keeper") &&
+		    !strcmp(cmd + strlen(cmd) + 1 + strlen("--fd-keeper") + 1, want))
+			found = (pid_t)atoi(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * The self-check of the test above: with the keeper killed too, the guest
+ * hangs after the agent restarts, which touch_within() must report.  (The
+ * test then closes its own copy of the uffd, the last one: the kernel
+ * unregisters the range and the blocked read goes on with zero pages.)
+ */
+int t_handoff_firecracker_no_keeper_hangs(const struct t_env *env)
+{
+	struct h_agent b;
+	struct fc_vm vm;
+	pid_t keeper;
+
+	(void)env;
+	CHECK_OK(fc_start(&vm));
+	CHECK_OK(touch_within(vm.mem[0], 0, 16, H_TIMEOUT_MS));
+	CHECK_OK(h_wait_log(vm.a.log, "uffd kept across agent restarts", H_TIMEOUT_MS));
+	CHECK((keeper = keeper_of(vm.a.state)) > 0);
+	CHECK_OK(kill(keeper, SIGKILL));
+	CHECK_OK(kill(vm.a.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&vm.a, H_TIMEOUT_MS));
+	CHECK_OK(h_agent_spawn(&b, vm.a.dir, vm.a.sock, NULL));
+	CHECK_OK(h_agent_wait_ready(&b, H_TIMEOUT_MS));
+	CHECK(!h_file_contains(b.log, "msg=\"kept uffd served again\""));
+	CHECKF(touch_within(vm.mem[1], 1024, 1, 1000) != 0,
+	       "a guest read went on with neither agent nor keeper holding its uffd");
+	close(vm.uffd);
+	vm.uffd = -1;
+	close(vm.sock);
+	vm.sock = -1;
+	fc_stop(&vm);
+	return T_PASS;
+}
+
+/* A reply of the keeper to one command (no descriptor expected). */
+static int keeper_says(int sock, const char *cmd, int fd, const char *prefix)
+{
+	char buf[FDSTORE_MSG_MAX];
+	int rfd;
+
+	if (fdstore_send(sock, cmd, fd) || fdstore_recv(sock, buf, sizeof(buf), &rfd) < 0) {
+		printf("    keeper: no answer to \"%s\"\n", cmd);
+		return -1;
+	}
+	if (rfd >= 0)
+		close(rfd);
+	if (strncmp(buf, prefix, strlen(prefix))) {
+		printf("    keeper: \"%s\" answered \"%s\", expected \"%s...\"\n", cmd, buf, prefix);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The keeper's socket refuses every malformed command with an "err" reply,
+ * loses nothing it keeps, and a second client does not disturb the agent's.
+ */
+int t_handoff_keeper_bad_input(const struct t_env *env)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char big[FDSTORE_MSG_MAX * 2], buf[FDSTORE_MSG_MAX];
+	int k, pipefd[2], fd, listed = 0;
+	struct fc_vm vm;
+
+	(void)env;
+	CHECK_OK(fc_start(&vm));
+	CHECK_OK(touch_within(vm.mem[0], 0, 16, H_TIMEOUT_MS));
+	CHECK_OK(h_wait_log(vm.a.log, "uffd kept across agent restarts", H_TIMEOUT_MS));
+	CHECK(strlen(vm.a.state) + sizeof("/fdkeeper.sock") <= sizeof(sa.sun_path));
+	memcpy(sa.sun_path, vm.a.state, strlen(vm.a.state));
+	strcat(sa.sun_path, "/fdkeeper.sock");
+	CHECK((k = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) >= 0);
+	CHECK_OK(connect(k, (struct sockaddr *)&sa, sizeof(sa)));
+	CHECK_OK(pipe(pipefd));
+	CHECK_OK(keeper_says(k, "hello", -1, "err"));
+	CHECK_OK(keeper_says(k, "put ../escape 1", pipefd[0], "err"));
+	CHECK_OK(keeper_says(k, "put name notapid", pipefd[0], "err"));
+	CHECK_OK(keeper_says(k, "put name 1", -1, "err"));              /* no descriptor */
+	CHECK_OK(keeper_says(k, "put name 2147483647", pipefd[0], "err")); /* no such process */
+	CHECK_OK(keeper_says(k, "del a/b", -1, "err"));
+	CHECK_OK(keeper_says(k, "del never-kept", -1, "ok"));
+	/* an oversized message ends that client's connection, nothing else */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK_OK(fdstore_send(k, big, -1));
+	CHECK(fdstore_recv(k, buf, sizeof(buf), &fd) < 0);
+	close(k);
+	/* what the agent kept is still there, and the agent still talks to the keeper */
+	CHECK((k = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) >= 0);
+	CHECK_OK(connect(k, (struct sockaddr *)&sa, sizeof(sa)));
+	CHECK_OK(fdstore_send(k, "list", -1));
+	for (;;) {
+		CHECK(fdstore_recv(k, buf, sizeof(buf), &fd) >= 0);
+		if (fd >= 0)
+			close(fd);
+		if (!strcmp(buf, "end"))
+			break;
+		listed += !strncmp(buf, "fd fc-", 6);
+	}
+	CHECK(listed == 1);
+	close(k);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	CHECK_OK(madvise(vm.mem[0], 16 * CONTENT_PAGE, MADV_DONTNEED));
+	CHECK_OK(touch_within(vm.mem[0], 16, 16, H_TIMEOUT_MS));
 	fc_stop(&vm);
 	return T_PASS;
 }

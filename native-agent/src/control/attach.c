@@ -14,6 +14,7 @@
 #include "attach.h"
 #include "fault.h"
 #include "image.h"
+#include "keep.h"
 #include "mig.h"
 #include "region.h"
 #include "restore.h"
@@ -82,18 +83,20 @@ static json_t *session_labels(json_t *workload, const struct restore *s)
 	return merged;
 }
 
+/* peer: the workload; ref: the connection it registered on (zero: none, a kept uffd) */
 static struct region *new_region(const char *id, const char *name, json_t *labels,
-				 const struct conn *c, uint64_t start, uint64_t length, uint32_t ps,
-				 struct restore *s, uint64_t image_off, bool waits)
+				 const struct conn_peer *peer, struct conn_ref ref, uint64_t start,
+				 uint64_t length, uint32_t ps, struct restore *s, uint64_t image_off,
+				 bool waits)
 {
 	struct region *r = region_new(id, name, labels, start, length, ps);
 
 	if (!r)
 		return NULL;
-	r->pid = conn_peer(c)->pid;
-	r->uid = conn_peer(c)->uid;
+	r->pid = peer->pid;
+	r->uid = peer->uid;
 	read_comm(r->pid, r->command, sizeof(r->command));
-	r->ctl.conn = conn_ref(c);
+	r->ctl.conn = ref;
 	r->ctl.session = s;
 	if (s) {
 		r->kind = REGION_IMAGE;
@@ -222,7 +225,8 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
 			      s->image ? "the region is larger than the image" : "the session has no image");
 	labels = session_labels(hr.labels, s);
-	r = labels ? new_region(hr.resume ? hr.resume_id : NULL, hr.name, labels, c, hr.start, hr.length,
+	r = labels ? new_region(hr.resume ? hr.resume_id : NULL, hr.name, labels, conn_peer(c), conn_ref(c),
+					 hr.start, hr.length,
 				hr.page_size, s, off, true)
 		   : NULL;
 	json_decref(labels);
@@ -262,20 +266,19 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
  * region, all on the one uffd, named <session>-<index>.  Firecracker
  * requested UFFD_FEATURE_EVENT_REMOVE only, which is what its uffd carries.
  */
-int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
-		       const struct hsk_fc_region *m, unsigned n, int fd, char *why, size_t why_len)
+/*
+ * The regions of one Firecracker uffd: one per guest memory region, named
+ * <session>-<index>, with the ids given (a kept uffd served again) or new.
+ * Firecracker requested UFFD_FEATURE_EVENT_REMOVE only, which is what its
+ * uffd carries.  Returns how many were made in regs (all n, or -1).
+ */
+static int firecracker_regions(struct agent *ag, const struct conn_peer *peer, struct conn_ref ref,
+			       struct restore *s, const struct hsk_fc_region *m,
+			       const char *const *ids, unsigned n, struct region **regs, char *why,
+			       size_t why_len)
 {
-	struct region *regs[HSK_FC_MAX_REGIONS];
 	unsigned made = 0;
 
-	if (!is_uffd(fd)) {
-		snprintf(why, why_len, "the descriptor sent is not a userfaultfd");
-		goto close_fd;
-	}
-	if (!s->image) {
-		snprintf(why, why_len, "the session failed: %s", s->error ? s->error : "no image");
-		goto close_fd;
-	}
 	for (unsigned i = 0; i < n; i++) {
 		char name[HSK_NAME_MAX + 1];
 
@@ -284,13 +287,13 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 			snprintf(why, why_len, "guest region %u lies beyond the image", i);
 			goto put_regions;
 		}
-		if (region_table_overlap(ag->regions, conn_peer(c)->pid, m[i].base, m[i].size)) {
+		if (region_table_overlap(ag->regions, peer->pid, m[i].base, m[i].size)) {
 			snprintf(why, why_len, "guest region %u overlaps a registered region", i);
 			goto put_regions;
 		}
 		snprintf(name, sizeof(name), "%.100s-%u", s->name, i);
-		regs[i] = new_region(NULL, name, s->labels, c, m[i].base, m[i].size, m[i].page_size, s,
-				     s->image_offset + m[i].offset, false);
+		regs[i] = new_region(ids ? ids[i] : NULL, name, s->labels, peer, ref, m[i].base,
+				     m[i].size, m[i].page_size, s, s->image_offset + m[i].offset, false);
 		if (!regs[i]) {
 			snprintf(why, why_len, "out of memory");
 			goto put_regions;
@@ -300,20 +303,96 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		regs[i]->features = UFFD_FEATURE_EVENT_REMOVE;
 		regs[i]->source = REGION_SRC_FIRECRACKER;
 	}
-	if (start_serving(ag, regs, n, fd, -1, conn_peer(c)->pid)) {
-		snprintf(why, why_len, "cannot serve the regions: %s", strerror(errno));
-		fd = -1;
-		goto put_regions;
-	}
-	return 0;
+	return (int)made;
 
 put_regions:
 	for (unsigned i = 0; i < made; i++)
 		region_put(regs[i]);
-close_fd:
-	if (fd >= 0)
-		close(fd);
 	return -1;
+}
+
+/*
+ * Firecracker's handshake (PROTOCOL.md §2.2), all regions on the one uffd.
+ * Firecracker never hands its uffd over again, so a duplicate is kept
+ * outside the agent (keep.h) before the regions are served.
+ */
+int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
+		       const struct hsk_fc_region *m, unsigned n, int fd, char *why, size_t why_len)
+{
+	struct region *regs[HSK_FC_MAX_REGIONS];
+	int made;
+
+	if (!is_uffd(fd)) {
+		snprintf(why, why_len, "the descriptor sent is not a userfaultfd");
+		goto close_fd;
+	}
+	if (!s->image) {
+		snprintf(why, why_len, "the session failed: %s", s->error ? s->error : "no image");
+		goto close_fd;
+	}
+	made = firecracker_regions(ag, conn_peer(c), conn_ref(c), s, m, NULL, n, regs, why, why_len);
+	if (made < 0)
+		goto close_fd;
+	if (keep_firecracker(ag, s, conn_peer(c)->pid, fd, regs, n))
+		pr_warn(&ag->log, "Firecracker's uffd is not kept: the guest will hang if the agent "
+				  "restarts", LF_STR("session", s->id));
+	if (start_serving(ag, regs, n, fd, -1, conn_peer(c)->pid)) {
+		snprintf(why, why_len, "cannot serve the regions: %s", strerror(errno));
+		if (regs[0]->ctl.kept[0])
+			keep_release(ag, regs[0]);
+		for (unsigned i = 0; i < n; i++)
+			region_put(regs[i]);
+		return -1;
+	}
+	return 0;
+
+close_fd:
+	close(fd);
+	return -1;
+}
+
+/*
+ * A kept uffd taken back by a restarted agent: the same regions under the
+ * same ids.  The worker wakes every thread blocked in them at start (faults
+ * the dead agent read but never answered are raised again); pages present
+ * show up as EEXIST and are counted present.
+ */
+int attach_kept_firecracker(struct agent *ag, const struct keep_record *rec, struct restore *s,
+			    int fd)
+{
+	const struct conn_peer peer = { .pid = rec->pid, .uid = 0 };
+	struct hsk_fc_region m[KEEP_MAX_REGIONS];
+	const char *ids[KEEP_MAX_REGIONS];
+	struct region *regs[KEEP_MAX_REGIONS];
+	char why[160];
+	int made;
+
+	if (!s->image || !is_uffd(fd)) {
+		close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < rec->n; i++) {
+		m[i] = rec->regions[i].m;
+		ids[i] = rec->regions[i].id;
+	}
+	made = firecracker_regions(ag, &peer, (struct conn_ref){ 0 }, s, m, ids, rec->n, regs, why,
+				   sizeof(why));
+	if (made < 0) {
+		pr_err(&ag->log, "a kept uffd's regions cannot be rebuilt", LF_STR("name", rec->name),
+		       LF_STR("reason", why));
+		close(fd);
+		return -1;
+	}
+	for (unsigned i = 0; i < rec->n; i++) {
+		regs[i]->resumed = true;
+		snprintf(regs[i]->ctl.kept, sizeof(regs[i]->ctl.kept), "%s", rec->name);
+	}
+	if (start_serving(ag, regs, rec->n, fd, -1, rec->pid)) {
+		for (unsigned i = 0; i < rec->n; i++)
+			region_put(regs[i]);
+		return -1;
+	}
+	return 0;
 }
 
 /* region_unregister: the workload is done with its region. */
@@ -414,6 +493,7 @@ static void on_detached(struct agent *ag, struct fault_done *d)
 		tell_workload(ag, r);
 	if (r->ctl.session)
 		restore_region_detached(r->ctl.session, r, &d->rec);
+	keep_release(ag, r);
 	region_table_detached(ag->regions, r);
 }
 

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "hsk.h"
+#include "keep.h"
 
 struct agent;
 struct region;
@@ -26,6 +27,8 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 		    json_t *req, int fd, int hold_fd, json_t **reply, struct cmd_error *err);
 int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		       const struct hsk_fc_region *m, unsigned n, int fd, char *why, size_t why_len);
+int attach_kept_firecracker(struct agent *ag, const struct keep_record *rec, struct restore *s,
+			    int fd);
 int attach_unregister(struct agent *ag, const struct conn_peer *peer, json_t *req,
 		      struct cmd_error *err);
 int attach_detach(struct agent *ag, struct region *r, bool populate, struct conn_ref ref,

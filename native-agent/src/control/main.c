@@ -20,10 +20,12 @@
 #include "attach.h"
 #include "conn.h"
 #include "ctl.h"
+#include "fdstore.h"
 #include "handoff.h"
 #include "mig.h"
 #include "region.h"
 #include "job.h"
+#include "keep.h"
 #include "restore.h"
 #include "snap.h"
 #include "srv.h"
@@ -255,6 +257,9 @@ static int start_services(struct agent *ag)
 		return -1;
 	if (restore_init(ag))
 		return -1;
+	/* uffds a previous agent kept: served again before anything new arrives */
+	keep_open(ag, false);
+	keep_recover(ag, attach_kept_firecracker);
 	return mig_start(ag);
 }
 
@@ -271,6 +276,7 @@ static void stop_services(struct agent *ag)
 	handoff_stop(ag->handoff);
 	mig_stop(ag);
 	attach_stop(ag);
+	keep_close(ag);
 	snap_fini(ag);
 	job_fini(ag);
 	restore_fini(ag);
@@ -283,6 +289,10 @@ int main(int argc, char **argv)
 {
 	struct region_table regions = { 0 };
 	struct agent ag;
+
+	/* the descriptor keeper (core/fdstore.h) is this binary too, started by the agent */
+	if (argc == 4 && !strcmp(argv[1], "--fd-keeper"))
+		return fdstore_keeper_main(argv[2], atoi(argv[3]));
 
 	memset(&ag, 0, sizeof(ag));
 	ag.regions = &regions;

@@ -30,6 +30,7 @@ struct jobs;
 struct take;
 struct mig;
 struct region_table;
+struct fdstore;
 
 /*
  * Handoff sockets are served by control/ (a workload's messages there go to
@@ -73,6 +74,7 @@ struct agent {
 	struct jobs *jobs;    /* verifications, consolidations (job.c) */
 	char *snap_restore_dir; /* <state-dir>/snaprestore: flat images of restored chains */
 	struct fault_engine *engine;
+	struct fdstore *fdstore; /* keeps uffds across restarts (control/keep.h), or NULL */
 	struct loop_handler engine_h;
 	struct loop_handler sig_h;
 	int sig_fd;

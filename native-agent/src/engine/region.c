@@ -3,6 +3,8 @@
  * loop thread keeps them in.  See region.h for who may touch what.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -387,4 +389,44 @@ void region_table_fini(struct region_table *t)
 		region_put(r);
 	}
 	t->n_detached = 0;
+}
+
+/*
+ * Worker only, before a resumed region is served: the pages the workload
+ * has (installed by an agent before a restart) are read from its pagemap
+ * (present or swapped), so that the page map is right from the start:
+ * a restore completes, and background work skips them.  Best effort: a
+ * page not learnt here is found by EEXIST when installed.
+ */
+int region_learn_present(struct region *r)
+{
+	enum { BATCH = 512 };
+	uint64_t ents[BATCH], start = region_start(r), learnt = 0;
+	char path[64];
+	int fd;
+
+	if (r->page_size != (uint32_t)sysconf(_SC_PAGESIZE) || !r->w.present_map)
+		return -1; /* huge pages: pagemap has one entry per base page; not worth it here */
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)r->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (uint64_t p = 0; p < r->n_pages; p += BATCH) {
+		uint64_t n = r->n_pages - p < BATCH ? r->n_pages - p : BATCH;
+		ssize_t got = pread(fd, ents, n * sizeof(ents[0]),
+				    (off_t)((start / r->page_size + p) * sizeof(ents[0])));
+
+		if (got < 0) {
+			close(fd);
+			return -1;
+		}
+		for (uint64_t i = 0; i < (uint64_t)got / sizeof(ents[0]); i++) {
+			/* bit 63 present, bit 62 swapped */
+			if (ents[i] >> 62)
+				learnt += bitmap_set(r->w.present_map, p + i, 1);
+		}
+	}
+	close(fd);
+	region_stat_add(&r->st.present, learnt);
+	return 0;
 }

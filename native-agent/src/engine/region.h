@@ -96,6 +96,7 @@ struct region_ctl {
 	uint64_t replayed;         /* pages installed by working-set replay */
 	bool complete;
 	int mig_track_fd, mig_hold_fd; /* copies of a hold-capable region's uffds, -1: none */
+	char kept[64];             /* its uffd's name in the descriptor store (keep.h), "": none */
 };
 
 struct region {
@@ -140,6 +141,7 @@ void region_put(struct region *r);
 enum region_state region_state(const struct region *r);
 void region_set_state(struct region *r, enum region_state s);
 uint64_t region_start(const struct region *r);
+int region_learn_present(struct region *r);
 
 static inline void region_stat_add(_Atomic uint64_t *c, uint64_t n)
 {

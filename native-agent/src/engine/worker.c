@@ -173,6 +173,9 @@ static void start_region(struct worker *w, struct ufd *u, struct region *r)
 	uint64_t delay_ms = r->w.populate_after_ms > 0 ? (uint64_t)r->w.populate_after_ms : 0;
 
 	r->w.populate_at_ns = mono_now_ns() + delay_ms * 1000000u;
+	if (r->resumed && region_learn_present(r))
+		pr_pwarn(w->log, "resumed region: pages present before the restart are found one by one",
+			 LF_STR("region", r->id));
 	start_tracking(w, u, r);
 	install_wake(u, region_start(r), r->length);
 	if (r->w.n_prefetch == 0) {
