@@ -2,6 +2,7 @@
  * Regions on the loop thread; see attach.h.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -135,6 +136,13 @@ static int start_serving(struct agent *ag, struct region **regs, unsigned n, int
 		if (hold_fd >= 0)
 			close(hold_fd);
 		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		/* image regions: removed pages must read zero across a restart too */
+		if (regs[i]->kind == REGION_IMAGE &&
+		    region_removed_open(regs[i], ag->removed_dir, regs[i]->resumed))
+			pr_pwarn(&ag->log, "removed pages of the region will not survive an agent restart",
+				 LF_STR("id", regs[i]->id));
 	}
 	if (fault_attach(ag->engine, fd, hold_fd, pidfd, pid, regs, n))
 		return -1;
@@ -494,6 +502,7 @@ static void on_detached(struct agent *ag, struct fault_done *d)
 	if (r->ctl.session)
 		restore_region_detached(r->ctl.session, r, &d->rec);
 	keep_release(ag, r);
+	region_removed_forget(r, ag->removed_dir);
 	region_table_detached(ag->regions, r);
 }
 
@@ -605,4 +614,31 @@ void attach_stop(struct agent *ag)
 	loop_del(&ag->loop, fault_notify_fd(ag->engine), &ag->engine_h);
 	fault_stop(ag->engine, drain, ag);
 	ag->engine = NULL;
+}
+
+/*
+ * At start, after the sessions were reopened: records of removed pages
+ * whose region no session knows any more (the session was deleted while
+ * no agent ran) are of no use.
+ */
+void attach_sweep_removed(struct agent *ag)
+{
+	struct dirent *de;
+	DIR *d = opendir(ag->removed_dir);
+
+	while (d && (de = readdir(d))) {
+		char id[JX_UUID_LEN + 1];
+		size_t len = strlen(de->d_name);
+
+		if (len != JX_UUID_LEN + 8 || strcmp(de->d_name + JX_UUID_LEN, ".removed"))
+			continue;
+		memcpy(id, de->d_name, JX_UUID_LEN);
+		id[JX_UUID_LEN] = '\0';
+		if (!restore_knows_region(ag, id) && !region_table_find(ag->regions, id) &&
+		    !unlinkat(dirfd(d), de->d_name, 0))
+			pr_info(&ag->log, "record of removed pages of a gone region deleted",
+				LF_STR("region", id));
+	}
+	if (d)
+		closedir(d);
 }

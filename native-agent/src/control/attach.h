@@ -29,6 +29,7 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		       const struct hsk_fc_region *m, unsigned n, int fd, char *why, size_t why_len);
 int attach_kept_firecracker(struct agent *ag, const struct keep_record *rec, struct restore *s,
 			    int fd);
+void attach_sweep_removed(struct agent *ag);
 int attach_unregister(struct agent *ag, const struct conn_peer *peer, json_t *req,
 		      struct cmd_error *err);
 int attach_detach(struct agent *ag, struct region *r, bool populate, struct conn_ref ref,

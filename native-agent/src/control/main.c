@@ -260,6 +260,7 @@ static int start_services(struct agent *ag)
 	/* uffds a previous agent kept: served again before anything new arrives */
 	keep_open(ag, false);
 	keep_recover(ag, attach_kept_firecracker);
+	attach_sweep_removed(ag);
 	return mig_start(ag);
 }
 
@@ -345,6 +346,11 @@ int main(int argc, char **argv)
 		goto unlock_state;
 	if (ag.opts.default_snapshot_dir && mkdir_p(&ag.log, ag.opts.snapshot_dirs[0], 0700))
 		goto unlock_state;
+	if (asprintf(&ag.removed_dir, "%s/removed", ag.opts.state_dir) < 0) {
+		ag.removed_dir = NULL;
+		pr_perror(&ag.log, "out of memory");
+		goto unlock_state;
+	}
 	if (asprintf(&ag.snap_restore_dir, "%s/snaprestore", ag.opts.state_dir) < 0) {
 		ag.snap_restore_dir = NULL;
 		pr_perror(&ag.log, "out of memory");
@@ -384,6 +390,7 @@ fini_log:
 	log_fini(&ag.log);
 free_opts:
 	free(ag.snap_restore_dir);
+	free(ag.removed_dir);
 	opts_fini(&ag.opts);
 	return ag.exit_code;
 }

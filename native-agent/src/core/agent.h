@@ -73,6 +73,7 @@ struct agent {
 	struct take *takes;   /* snapshots being taken (snap.c) */
 	struct jobs *jobs;    /* verifications, consolidations (job.c) */
 	char *snap_restore_dir; /* <state-dir>/snaprestore: flat images of restored chains */
+	char *removed_dir;      /* <state-dir>/removed: removed pages of image regions */
 	struct fault_engine *engine;
 	struct fdstore *fdstore; /* keeps uffds across restarts (control/keep.h), or NULL */
 	struct loop_handler engine_h;

@@ -3,13 +3,17 @@
  * loop thread keeps them in.  See region.h for who may touch what.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bitmap.h"
+#include "bytes.h"
 #include "hist.h"
 #include "image.h"
 #include "region.h"
@@ -29,6 +33,7 @@ struct region *region_new(const char *id, const char *name, json_t *labels, uint
 	else if (jx_uuid_new(r->id))
 		goto free_region;
 	r->ctl.mig_track_fd = r->ctl.mig_hold_fd = -1;
+	r->w.removed_log = -1;
 	r->name = strdup(name);
 	if (!r->name)
 		goto free_region;
@@ -119,6 +124,8 @@ void region_put(struct region *r)
 	if (!r || --r->ctl.refs)
 		return;
 	region_free_maps(r);
+	if (r->w.removed_log >= 0)
+		close(r->w.removed_log);
 	if (r->ctl.mig_track_fd >= 0)
 		close(r->ctl.mig_track_fd);
 	if (r->ctl.mig_hold_fd >= 0)
@@ -429,4 +436,73 @@ int region_learn_present(struct region *r)
 	close(fd);
 	region_stat_add(&r->st.present, learnt);
 	return 0;
+}
+
+/*
+ * Pages the workload removed (MADV_DONTNEED, a balloon) must read zero,
+ * never image bytes, also after an agent restart; the REMOVE event that
+ * announced them is gone with the agent that read it.  So an image
+ * region's worker appends each removed range to <dir>/<id>.removed (16
+ * bytes: first page and count, little-endian), and a region resumed after
+ * a restart reads them back before it is served.  A write() survives the
+ * agent's death (the page cache has it), and a host crash ends the
+ * workload too, so no fsync is needed.
+ */
+int region_removed_open(struct region *r, const char *dir, bool resumed)
+{
+	char path[PATH_MAX];
+	uint8_t rec[16];
+	int fd;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -1;
+	if (snprintf(path, sizeof(path), "%s/%s.removed", dir, r->id) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0600);
+	if (fd < 0)
+		return -1;
+	if (resumed) {
+		uint64_t learnt = 0;
+
+		if (!r->w.removed_map && !(r->w.removed_map = bitmap_new(r->n_pages))) {
+			close(fd);
+			return -1;
+		}
+		while (pread(fd, rec, sizeof(rec), (off_t)(learnt * sizeof(rec))) == (ssize_t)sizeof(rec)) {
+			uint64_t first = bytes_get_le(rec, 8), n = bytes_get_le(rec + 8, 8);
+
+			/* a record that does not fit is not ours: ignore it rather than guess */
+			if (first < r->n_pages && n && n <= r->n_pages - first)
+				bitmap_set(r->w.removed_map, first, n);
+			learnt++;
+		}
+	}
+	r->w.removed_log = fd;
+	return 0;
+}
+
+/* Worker: a REMOVE of [first, first + n) was applied to the page map. */
+void region_removed_note(struct region *r, uint64_t first, uint64_t n)
+{
+	uint8_t rec[16];
+	ssize_t w;
+
+	if (r->w.removed_log < 0)
+		return;
+	bytes_put_le(rec, first, 8);
+	bytes_put_le(rec + 8, n, 8);
+	do
+		w = write(r->w.removed_log, rec, sizeof(rec));
+	while (w < 0 && errno == EINTR);
+}
+
+/* Loop thread, once the region ended for good: its record goes. */
+void region_removed_forget(const struct region *r, const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s.removed", dir, r->id) < (int)sizeof(path))
+		unlink(path);
 }

@@ -73,6 +73,7 @@ struct region_work {
 	bool complete_sent;
 	bool failed;               /* an install failed; faults are left blocked */
 	uint64_t *present_map, *removed_map, *gone_map;
+	int removed_log; /* REMOVE records of an image region (region_removed_*), -1: none */
 	struct track *wp;          /* write tracking (regions with a hold uffd), or NULL */
 	const struct region_strategy *strat; /* strategy.h: a live capture, or NULL */
 	void *strat_ctx;
@@ -142,6 +143,9 @@ enum region_state region_state(const struct region *r);
 void region_set_state(struct region *r, enum region_state s);
 uint64_t region_start(const struct region *r);
 int region_learn_present(struct region *r);
+int region_removed_open(struct region *r, const char *dir, bool resumed);
+void region_removed_note(struct region *r, uint64_t first, uint64_t n);
+void region_removed_forget(const struct region *r, const char *dir);
 
 static inline void region_stat_add(_Atomic uint64_t *c, uint64_t n)
 {

@@ -202,6 +202,9 @@ static void on_remove(struct ufd *u, uint64_t start, uint64_t end, bool unmap)
 				      memory_order_relaxed);
 		if (!unmap) {
 			bitmap_set(r->w.removed_map, first, last - first);
+			region_removed_note(r, first, last - first);
+			pr_debug(u->w->log, "pages removed", LF_STR("region", r->id), LF_UINT("first", first),
+				 LF_UINT("pages", last - first));
 			continue;
 		}
 		region_stat_add(&r->st.gone, bitmap_set(r->w.gone_map, first, last - first));

@@ -571,3 +571,15 @@ void restore_fini(struct agent *ag)
 		session_free(s);
 	}
 }
+
+/* Whether a session (persisted, so also one of a previous agent) served region_id. */
+bool restore_knows_region(struct agent *ag, const char *region_id)
+{
+	for (struct restore *s = ag->restores; s; s = s->next) {
+		for (unsigned i = 0; i < s->n_regions; i++) {
+			if (!strcmp(s->region_ids[i], region_id))
+				return true;
+		}
+	}
+	return false;
+}

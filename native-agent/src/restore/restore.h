@@ -63,6 +63,7 @@ struct restore {
 int restore_init(struct agent *ag);
 void restore_fini(struct agent *ag);
 struct restore *restore_find(struct agent *ag, const char *id);
+bool restore_knows_region(struct agent *ag, const char *region_id);
 json_t *restore_json(const struct restore *s);
 int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err);
 int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err);
