@@ -75,6 +75,16 @@ int h_tmpdir(char *out, size_t len)
 int h_agent_spawn(struct h_agent *a, const char *dir, const char *sock,
 		  const char *const *extra)
 {
+	return h_agent_spawn_fds(a, dir, sock, extra, NULL, NULL, 0);
+}
+
+/*
+ * As systemd starts a unit with stored descriptors: fds[i] becomes 3 + i,
+ * LISTEN_FDS / LISTEN_FDNAMES (names colon-separated) / LISTEN_PID are set.
+ */
+int h_agent_spawn_fds(struct h_agent *a, const char *dir, const char *sock,
+		      const char *const *extra, const int *fds, const char *names, unsigned n_fds)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *argv[40];
 	sigset_t none;
@@ -122,6 +132,22 @@ int h_agent_spawn(struct h_agent *a, const char *dir, const char *sock,
 		if (getppid() != parent)
 			_exit(127);
 		setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+		if (n_fds) {
+			char v[32];
+			int high[16];
+
+			/* out of the way first: a target number may be one of the sources */
+			for (unsigned i = 0; i < n_fds && i < 16; i++)
+				high[i] = fcntl(fds[i], F_DUPFD, 100);
+			for (unsigned i = 0; i < n_fds && i < 16; i++)
+				if (dup2(high[i], 3 + (int)i) < 0)
+					_exit(127);
+			snprintf(v, sizeof(v), "%u", n_fds);
+			setenv("LISTEN_FDS", v, 1);
+			setenv("LISTEN_FDNAMES", names, 1);
+			snprintf(v, sizeof(v), "%d", (int)getpid());
+			setenv("LISTEN_PID", v, 1);
+		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execv(agent_path, (char *const *)argv);

@@ -34,6 +34,8 @@ void h_setup(const char *agent_path);
 int h_tmpdir(char *out, size_t len);
 int h_agent_spawn(struct h_agent *a, const char *dir, const char *sock,
 		  const char *const *extra);
+int h_agent_spawn_fds(struct h_agent *a, const char *dir, const char *sock,
+		      const char *const *extra, const int *fds, const char *names, unsigned n_fds);
 int h_agent_start(struct h_agent *a, const char *const *extra);
 int h_agent_wait_ready(struct h_agent *a, int timeout_ms);
 int h_agent_wait_exit(struct h_agent *a, int timeout_ms);

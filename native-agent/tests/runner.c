@@ -129,6 +129,7 @@ static const struct t_case cases[] = {
 	{ "handoff/firecracker_survives_agent_kill", t_handoff_firecracker_agent_killed, T_NEEDS_UFFD },
 	{ "handoff/firecracker_no_keeper_hangs", t_handoff_firecracker_no_keeper_hangs, T_NEEDS_UFFD },
 	{ "handoff/keeper_bad_input", t_handoff_keeper_bad_input, T_NEEDS_UFFD },
+	{ "handoff/firecracker_systemd_store", t_handoff_firecracker_systemd_store, T_NEEDS_UFFD },
 	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },
 	{ "handoff/errors", t_handoff_errors, T_NEEDS_UFFD },
 	{ "handoff/uid_refused", t_handoff_uid_refused, T_NEEDS_ROOT },

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <time.h>
 #include <fcntl.h>
@@ -91,13 +92,13 @@ struct fc_vm {
  * "Firecracker": two guest memory regions of 8 MiB backed by the two
  * halves of one image, handed over exactly as Firecracker does it.
  */
-static int fc_start(struct fc_vm *vm)
+static int fc_start_with(struct fc_vm *vm, const char *const *agent_args)
 {
 	char image[256], msg[512];
 	const size_t len = 8 * MIB;
 
 	memset(vm, 0, sizeof(*vm));
-	if (h_agent_start(&vm->a, NULL) || (vm->ctl = h_ctl_open(&vm->a)) < 0 ||
+	if (h_agent_start(&vm->a, agent_args) || (vm->ctl = h_ctl_open(&vm->a)) < 0 ||
 	    h_image(&vm->a, "vm.mem", 2 * len, SEED, image, sizeof(image)))
 		return -1;
 	vm->rs = h_restore_create(vm->ctl, image, "{\"name\":\"fc\",\"populate_delay_ms\":-1}");
@@ -118,6 +119,11 @@ static int fc_start(struct fc_vm *vm)
 		 (unsigned long long)(uintptr_t)vm->mem[0], len,
 		 (unsigned long long)(uintptr_t)vm->mem[1], len, len);
 	return send_with_fd(vm->sock, msg, strlen(msg), vm->uffd);
+}
+
+static int fc_start(struct fc_vm *vm)
+{
+	return fc_start_with(vm, NULL);
 }
 
 static void fc_stop(struct fc_vm *vm)
@@ -504,6 +510,75 @@ int t_handoff_keeper_bad_input(const struct t_env *env)
 	close(pipefd[1]);
 	CHECK_OK(madvise(vm.mem[0], 16 * CONTENT_PAGE, MADV_DONTNEED));
 	CHECK_OK(touch_within(vm.mem[0], 16, 16, H_TIMEOUT_MS));
+	fc_stop(&vm);
+	return T_PASS;
+}
+
+/* Waits for the agent's "FDSTORE=1" datagram, as systemd receives it: its name and descriptor. */
+static int systemd_stored(struct h_agent *a, char *name, size_t name_len, int *fd)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctrl;
+		char buf[512];
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+				     .msg_controllen = sizeof(ctrl.buf) };
+		struct pollfd pfd = { .fd = a->notify_fd, .events = POLLIN };
+		struct cmsghdr *cm;
+		const char *n;
+		ssize_t got;
+
+		if (poll(&pfd, 1, H_TIMEOUT_MS) != 1)
+			return -1;
+		got = recvmsg(a->notify_fd, &mh, MSG_CMSG_CLOEXEC);
+		if (got <= 0)
+			return -1;
+		buf[got] = '\0';
+		*fd = -1;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(fd, CMSG_DATA(cm), sizeof(int));
+		if (!strstr(buf, "FDSTORE=1") || *fd < 0 || !(n = strstr(buf, "FDNAME="))) {
+			if (*fd >= 0)
+				close(*fd);
+			continue; /* READY=1, FDSTOREREMOVE=1, ... */
+		}
+		n += strlen("FDNAME=");
+		snprintf(name, name_len, "%.*s", (int)strcspn(n, "\n"), n);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The agent as a systemd unit (--fd-store systemd): the uffd goes to
+ * systemd's descriptor store over $NOTIFY_SOCKET and comes back as
+ * LISTEN_FDS after kill -9; the test plays systemd.
+ */
+int t_handoff_firecracker_systemd_store(const struct t_env *env)
+{
+	static const char *const args[] = { "--fd-store", "systemd", NULL };
+	const uint64_t pages = 2 * 2048;
+	char name[128];
+	struct h_agent b;
+	struct fc_vm vm;
+	int kept;
+
+	(void)env;
+	CHECK_OK(fc_start_with(&vm, args));
+	CHECK_OK(touch_within(vm.mem[0], 0, 100, H_TIMEOUT_MS));
+	CHECK_OK(systemd_stored(&vm.a, name, sizeof(name), &kept));
+	CHECK(!strncmp(name, "fc-", 3));
+	CHECK_OK(kill(vm.a.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&vm.a, H_TIMEOUT_MS));
+	CHECK_OK(h_agent_spawn_fds(&b, vm.a.dir, vm.a.sock, args, &kept, name, 1));
+	CHECK_OK(h_agent_wait_ready(&b, H_TIMEOUT_MS));
+	close(kept);
+	CHECK(h_file_contains(b.log, "msg=\"kept uffd served again\""));
+	CHECK_OK(touch_within(vm.mem[0], 0, pages, H_TIMEOUT_MS));
 	fc_stop(&vm);
 	return T_PASS;
 }

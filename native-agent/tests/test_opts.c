@@ -56,6 +56,7 @@ int t_opts_defaults(const struct t_env *env)
 	CHECK(!strcmp(o.image_dirs[0] + strlen(o.state_dir), "/images"));
 	CHECK(o.workers == (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
 	CHECK(o.spin_us == 50 && o.populate_chunk_pages == 512);
+	CHECK(o.fd_store == FDSTORE_KEEPER);
 	opts_fini(&o);
 	return T_PASS;
 }
@@ -121,6 +122,7 @@ int t_opts_rejects(const struct t_env *env)
 		{ { "--handoff-allow-uid", "x" }, "--handoff-allow-uid: 'x' is not a numeric uid" },
 		{ { "--allow-image-dir", "rel/dir" }, "not an absolute path" },
 		{ { "--workers", "0" }, "--workers: '0' is not a number in 1..256" },
+		{ { "--fd-store", "disk" }, "--fd-store: 'disk' is not keeper, systemd or off" },
 		{ { "--spin-us", "10001" }, "--spin-us" },
 		{ { "--populate-chunk-pages", "0" }, "--populate-chunk-pages" },
 	};

@@ -73,14 +73,18 @@ int keep_open(struct agent *ag, bool spawn)
 		pr_perror(&ag->log, "cannot create the directory of kept uffds", LF_STR("path", dir));
 		return -1;
 	}
-	ag->fdstore = fdstore_open(&ag->log, ag->opts.state_dir, "/proc/self/exe", spawn);
+	if (ag->opts.fd_store == FDSTORE_OFF)
+		return -1;
+	ag->fdstore = fdstore_open(&ag->log, ag->opts.fd_store, ag->opts.state_dir, "/proc/self/exe",
+				   spawn);
 	if (!ag->fdstore) {
 		if (spawn || errno != ENOENT)
 			pr_pwarn(&ag->log, "no descriptor store: Firecracker guests will not survive "
 					   "an agent restart");
 		return -1;
 	}
-	pr_info(&ag->log, "descriptor store ready");
+	pr_info(&ag->log, "descriptor store ready",
+		LF_STR("kind", ag->opts.fd_store == FDSTORE_SYSTEMD ? "systemd" : "keeper"));
 	return 0;
 }
 
@@ -160,7 +164,8 @@ int keep_firecracker(struct agent *ag, struct restore *s, pid_t pid, int fd,
 	char *text;
 	int ret;
 
-	if (!n || n > KEEP_MAX_REGIONS || (!ag->fdstore && keep_open(ag, true)))
+	if (!n || n > KEEP_MAX_REGIONS || ag->opts.fd_store == FDSTORE_OFF ||
+	    (!ag->fdstore && keep_open(ag, true)))
 		return -1;
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.name, sizeof(rec.name), "fc-%s", regs[0]->id);

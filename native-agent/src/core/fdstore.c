@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,19 @@
 #define KEEPER_START_MS 5000
 #define KEEPER_CLIENTS 4
 
+struct inherited {
+	char name[FDSTORE_NAME_MAX + 1];
+	int fd;
+};
+
 struct fdstore {
 	struct log *lg;
-	int sock;
+	enum fdstore_kind kind;
+	int sock;                  /* keeper: the connection; systemd: a datagram socket */
+	struct sockaddr_un notify; /* systemd: $NOTIFY_SOCKET */
+	socklen_t notify_len;
+	struct inherited *inh;     /* systemd: passed at start, not listed yet */
+	size_t n_inh;
 };
 
 int fdstore_send(int sock, const char *msg, int fd)
@@ -212,7 +223,8 @@ static int spawn_keeper(struct log *lg, const char *exe, const char *path)
 	return 0;
 }
 
-struct fdstore *fdstore_open(struct log *lg, const char *state_dir, const char *exe, bool spawn)
+static struct fdstore *keeper_open(struct log *lg, const char *state_dir, const char *exe,
+				   bool spawn)
 {
 	struct sockaddr_un sa;
 	struct fdstore *s;
@@ -239,8 +251,132 @@ struct fdstore *fdstore_open(struct log *lg, const char *state_dir, const char *
 		return NULL;
 	}
 	s->lg = lg;
+	s->kind = FDSTORE_KEEPER;
 	s->sock = fd;
 	return s;
+}
+
+
+/*
+ * systemd passes stored descriptors from 3 on, LISTEN_FDS of them, named in
+ * LISTEN_FDNAMES (colon-separated), if LISTEN_PID is this process.  They
+ * are taken once: the variables are unset so that a child never sees them.
+ */
+static int take_listen_fds(struct fdstore *s)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES");
+	char *copy = NULL, *save = NULL, *tok;
+	long n;
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+		goto out;
+	n = strtol(fds, NULL, 10);
+	if (n <= 0 || n > KEEPER_MAX)
+		goto out;
+	s->inh = calloc((size_t)n, sizeof(*s->inh));
+	copy = names ? strdup(names) : NULL;
+	if (!s->inh)
+		goto out;
+	tok = copy ? strtok_r(copy, ":", &save) : NULL;
+	for (long i = 0; i < n; i++, tok = tok ? strtok_r(NULL, ":", &save) : NULL) {
+		int fd = 3 + (int)i;
+
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (!tok || !name_ok(tok)) {
+			/* not one of ours (an unnamed or foreign descriptor): not kept */
+			pr_warn(s->lg, "descriptor from systemd without a valid name closed", LF_INT("fd", fd));
+			close(fd);
+			continue;
+		}
+		memcpy(s->inh[s->n_inh].name, tok, strlen(tok) + 1);
+		s->inh[s->n_inh++].fd = fd;
+	}
+out:
+	free(copy);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return 0;
+}
+
+static struct fdstore *systemd_open(struct log *lg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct fdstore *s;
+	size_t len;
+
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    (len = strlen(path)) >= sizeof(s->notify.sun_path)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->lg = lg;
+	s->kind = FDSTORE_SYSTEMD;
+	s->notify.sun_family = AF_UNIX;
+	memcpy(s->notify.sun_path, path, len);
+	if (path[0] == '@')
+		s->notify.sun_path[0] = '\0'; /* abstract namespace */
+	s->notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	s->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s->sock < 0) {
+		free(s);
+		return NULL;
+	}
+	take_listen_fds(s);
+	return s;
+}
+
+/* One sd_notify message, with fd (if >= 0) to be stored. */
+static int systemd_notify(struct fdstore *s, const char *msg, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctrl;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
+	struct msghdr mh = { .msg_name = &s->notify, .msg_namelen = s->notify_len,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&ctrl, 0, sizeof(ctrl));
+		mh.msg_control = ctrl.buf;
+		mh.msg_controllen = sizeof(ctrl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(s->sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		pr_pwarn(s->lg, "systemd's descriptor store unreachable");
+		return -1;
+	}
+	return 0;
+}
+
+struct fdstore *fdstore_open(struct log *lg, enum fdstore_kind kind, const char *state_dir,
+			     const char *exe, bool spawn)
+{
+	switch (kind) {
+	case FDSTORE_KEEPER:
+		return keeper_open(lg, state_dir, exe, spawn);
+	case FDSTORE_SYSTEMD:
+		return systemd_open(lg);
+	case FDSTORE_OFF:
+		break;
+	}
+	errno = ENOTSUP;
+	return NULL;
 }
 
 /* One command and its one-line answer: "ok", or an error (errno EPROTO). */
@@ -275,6 +411,14 @@ int fdstore_put(struct fdstore *s, const char *name, int fd, pid_t pid)
 		errno = EINVAL;
 		return -1;
 	}
+	if (s && s->kind == FDSTORE_SYSTEMD) {
+		/* systemd keeps every descriptor sent under a name: the old one goes first */
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s\n", name);
+		if (systemd_notify(s, msg, -1))
+			return -1;
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s\n", name);
+		return systemd_notify(s, msg, fd);
+	}
 	snprintf(msg, sizeof(msg), "put %s %d", name, (int)pid);
 	return command(s, msg, fd);
 }
@@ -286,6 +430,10 @@ int fdstore_del(struct fdstore *s, const char *name)
 	if (!name_ok(name)) {
 		errno = EINVAL;
 		return -1;
+	}
+	if (s && s->kind == FDSTORE_SYSTEMD) {
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s\n", name);
+		return systemd_notify(s, msg, -1);
 	}
 	snprintf(msg, sizeof(msg), "del %s", name);
 	return command(s, msg, -1);
@@ -305,6 +453,18 @@ int fdstore_list(struct fdstore *s, fdstore_fn fn, void *arg)
 	if (!s) {
 		errno = ENOTCONN;
 		return -1;
+	}
+	if (s->kind == FDSTORE_SYSTEMD) {
+		/* what systemd passed at start, once; systemd itself still keeps them */
+		struct inherited *inh = s->inh;
+		size_t k = s->n_inh;
+
+		s->inh = NULL;
+		s->n_inh = 0;
+		for (size_t i = 0; i < k; i++)
+			fn(arg, inh[i].name, inh[i].fd);
+		free(inh);
+		return 0;
 	}
 	if (fdstore_send(s->sock, "list", -1))
 		return -1;
@@ -351,6 +511,9 @@ void fdstore_close(struct fdstore *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->n_inh; i++)
+		close(s->inh[i].fd);
+	free(s->inh);
 	close(s->sock);
 	free(s);
 }

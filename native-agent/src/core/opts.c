@@ -44,6 +44,7 @@ enum {
 	OPT_SNAPSHOT_BUFFER,
 	OPT_SNAPSHOT_COMPRESS,
 	OPT_TRACK_GRANULE,
+	OPT_FD_STORE,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +66,7 @@ static const struct option long_opts[] = {
 	{ "snapshot-buffer-bytes", required_argument, NULL, OPT_SNAPSHOT_BUFFER },
 	{ "snapshot-compress", optional_argument, NULL, OPT_SNAPSHOT_COMPRESS },
 	{ "track-granule-pages", required_argument, NULL, OPT_TRACK_GRANULE },
+	{ "fd-store", required_argument, NULL, OPT_FD_STORE },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -113,6 +115,9 @@ static void usage(FILE *f)
 		"                           default 1 when given; default: off)\n"
 		"  --track-granule-pages N  pages a tracked region's first write after a snapshot\n"
 		"                           lifts at once (1-512; default: %d)\n"
+		"  --fd-store KIND          where uffds that must outlive the agent are kept: keeper\n"
+		"                           (a keeper process, default), systemd (the unit's\n"
+		"                           FileDescriptorStoreMax=), off\n"
 		"  -V, --version            print version and protocol version, then exit\n"
 		"  -h, --help               print this help, then exit\n"
 		"\n"
@@ -332,6 +337,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 	o->populate_chunk_pages = DEFAULT_POPULATE_CHUNK_PAGES;
 	o->snapshot_buffer_bytes = DEFAULT_SNAPSHOT_BUFFER;
 	o->track_granule = DEFAULT_TRACK_GRANULE;
+	o->fd_store = FDSTORE_KEEPER;
 	add_uid(o->allow_uids, &o->n_allow_uids, 0);
 	add_uid(o->allow_uids, &o->n_allow_uids, geteuid());
 	add_uid(o->handoff_uids, &o->n_handoff_uids, 0);
@@ -393,6 +399,19 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 			if (optarg && parse_range("--snapshot-compress", optarg, 1, 19,
 						  &o->snapshot_compress, err))
 				goto usage_error;
+			break;
+		case OPT_FD_STORE:
+			if (!strcmp(optarg, "keeper"))
+				o->fd_store = FDSTORE_KEEPER;
+			else if (!strcmp(optarg, "systemd"))
+				o->fd_store = FDSTORE_SYSTEMD;
+			else if (!strcmp(optarg, "off"))
+				o->fd_store = FDSTORE_OFF;
+			else {
+				fprintf(err, AGENT_NAME ": --fd-store: '%s' is not keeper, systemd or off\n",
+					optarg);
+				goto usage_error;
+			}
 			break;
 		case OPT_TRACK_GRANULE:
 			if (parse_range("--track-granule-pages", optarg, 1, 512, &o->track_granule, err))

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "fdstore.h"
 #include "log.h"
 
 #define OPTS_MAX_UIDS 64
@@ -43,6 +44,7 @@ struct opts {
 	unsigned populate_chunk_pages;
 	/* page channel (PROTOCOL.md §3) */
 	char *page_channel_listen; /* NULL: no listener */
+	enum fdstore_kind fd_store; /* where uffds that outlive the agent go (fdstore.h) */
 };
 
 enum opts_action {
