@@ -22,14 +22,15 @@
 #include <unistd.h>
 
 #include "content.h"
+#include "hfc.h"
 #include "fdstore.h"
 #include "hwork.h"
 #include "test.h"
 #include "uffd.h"
 #include "uffd_compat.h"
 
-#define MIB (UINT64_C(1) << 20)
-#define SEED 7
+#define MIB H_FC_MIB
+#define SEED H_FC_SEED
 
 static const char *str(json_t *o, const char *k)
 {
@@ -38,111 +39,15 @@ static const char *str(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-/* A uffd over [mem, mem + len) with only EVENT_REMOVE, as Firecracker makes it. */
-static int fc_uffd(void *mem, size_t len, uint64_t features)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)mem, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-	enum uffd_source src;
-	bool umo;
-	int fd = uffd_open(O_CLOEXEC | O_NONBLOCK, &src, &umo, NULL, 0);
-
-	if (fd < 0 || ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg)) {
-		printf("    uffd: %s\n", strerror(errno));
-		return -1;
-	}
-	return fd;
-}
-
-/* One sendmsg: the bytes, with fd (if >= 0) as SCM_RIGHTS. */
-static int send_with_fd(int sock, const void *buf, size_t len, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctrl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = ctrl.buf;
-		mh.msg_controllen = sizeof(ctrl.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
-}
-
-struct fc_vm {
-	struct h_agent a;
-	int ctl, sock, uffd;
-	uint8_t *mem[2];
-	json_t *rs;
-};
-
-/*
- * "Firecracker": two guest memory regions of 8 MiB backed by the two
- * halves of one image, handed over exactly as Firecracker does it.
- */
-static int fc_start_with(struct fc_vm *vm, const char *const *agent_args)
-{
-	char image[256], msg[512];
-	const size_t len = 8 * MIB;
-
-	memset(vm, 0, sizeof(*vm));
-	if (h_agent_start(&vm->a, agent_args) || (vm->ctl = h_ctl_open(&vm->a)) < 0 ||
-	    h_image(&vm->a, "vm.mem", 2 * len, SEED, image, sizeof(image)))
-		return -1;
-	vm->rs = h_restore_create(vm->ctl, image, "{\"name\":\"fc\",\"populate_delay_ms\":-1}");
-	if (!vm->rs)
-		return -1;
-	/* one mapping, two VMAs registered together, as guest memory regions are */
-	vm->mem[0] = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vm->mem[0] == MAP_FAILED)
-		return -1;
-	vm->mem[1] = vm->mem[0] + len;
-	vm->uffd = fc_uffd(vm->mem[0], 2 * len, UFFD_FEATURE_EVENT_REMOVE);
-	if (vm->uffd < 0 || (vm->sock = h_connect(str(vm->rs, "socket"))) < 0)
-		return -1;
-	snprintf(msg, sizeof(msg),
-		 "[{\"base_host_virt_addr\":%llu,\"size\":%zu,\"offset\":0,\"page_size\":4096,"
-		 "\"page_size_kib\":4096},{\"base_host_virt_addr\":%llu,\"size\":%zu,\"offset\":%zu,"
-		 "\"page_size\":4096,\"page_size_kib\":4096}]",
-		 (unsigned long long)(uintptr_t)vm->mem[0], len,
-		 (unsigned long long)(uintptr_t)vm->mem[1], len, len);
-	return send_with_fd(vm->sock, msg, strlen(msg), vm->uffd);
-}
-
-static int fc_start(struct fc_vm *vm)
-{
-	return fc_start_with(vm, NULL);
-}
-
-static void fc_stop(struct fc_vm *vm)
-{
-	close(vm->sock);
-	close(vm->uffd);
-	close(vm->ctl);
-	json_decref(vm->rs);
-}
-
 /* Guest memory reads the image, page by page, from both regions. */
 int t_handoff_firecracker(const struct t_env *env)
 {
-	struct fc_vm vm;
+	struct h_fc vm;
 	json_t *regs, *r;
 	size_t i;
 
 	(void)env;
-	CHECK_OK(fc_start(&vm));
+	CHECK_OK(h_fc_start(&vm));
 	for (uint64_t p = 0; p < 4096; p += 3) {
 		size_t bad = content_check(SEED, p, vm.mem[0] + p * CONTENT_PAGE);
 
@@ -162,17 +67,8 @@ int t_handoff_firecracker(const struct t_env *env)
 	r = h_call(vm.ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(vm.rs, "id"));
 	CHECK(r && !strcmp(str(r, "state"), "COMPLETE") && !strcmp(str(r, "source"), "firecracker"));
 	json_decref(r);
-	fc_stop(&vm);
+	h_fc_stop(&vm);
 	return T_PASS;
-}
-
-static bool zero_page(const uint8_t *p)
-{
-	for (size_t i = 0; i < CONTENT_PAGE; i++) {
-		if (p[i])
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -183,18 +79,18 @@ static bool zero_page(const uint8_t *p)
 int t_handoff_balloon_remove(const struct t_env *env)
 {
 	const uint64_t first = 64, n = 256;
-	struct fc_vm vm;
+	struct h_fc vm;
 	json_t *regs, *r;
 	uint64_t removes = 0;
 	size_t i;
 
 	(void)env;
-	CHECK_OK(fc_start(&vm));
+	CHECK_OK(h_fc_start(&vm));
 	for (uint64_t p = first; p < first + n / 2; p++)
 		CHECK(content_check(SEED, p, vm.mem[0] + p * CONTENT_PAGE) == 0);
 	CHECK_OK(madvise(vm.mem[0] + first * CONTENT_PAGE, n * CONTENT_PAGE, MADV_DONTNEED));
 	for (uint64_t p = first; p < first + n; p++)
-		CHECKF(zero_page(vm.mem[0] + p * CONTENT_PAGE), "page %llu after removal is not zero",
+		CHECKF(h_zero_page(vm.mem[0] + p * CONTENT_PAGE), "page %llu after removal is not zero",
 		       (unsigned long long)p);
 	/* outside the removed range the image is still served */
 	CHECK(content_check(SEED, first + n, vm.mem[0] + (first + n) * CONTENT_PAGE) == 0);
@@ -207,76 +103,8 @@ int t_handoff_balloon_remove(const struct t_env *env)
 		removes += h_stat(r, "events", "remove");
 	CHECK(removes == 1);
 	json_decref(regs);
-	fc_stop(&vm);
+	h_fc_stop(&vm);
 	return T_PASS;
-}
-
-/* Guest memory touched on a thread of its own, so that a hang is a failure, not a hung test. */
-struct touch {
-	const uint8_t *mem;
-	uint64_t first, n;
-	bool zero;    /* the pages must read zero (removed), not the image */
-	uint64_t bad; /* pages with wrong bytes */
-};
-
-static void *touch_pages(void *arg)
-{
-	struct touch *t = arg;
-
-	for (uint64_t p = t->first; p < t->first + t->n; p++) {
-		const uint8_t *page = t->mem + p * CONTENT_PAGE;
-
-		if (t->zero ? !zero_page(page) : content_check(SEED, p, page) != 0)
-			t->bad++;
-	}
-	return NULL;
-}
-
-/* 0 when every page of [first, first + n) of guest memory read right within timeout_ms. */
-/* A touch whose thread stayed blocked (reachable, so no leak is reported). */
-static struct touch *volatile abandoned;
-
-static int touch_check(const uint8_t *mem, uint64_t first, uint64_t n, bool zero, int timeout_ms)
-{
-	/* on the heap: a thread that stays blocked must not outlive the frame it writes to */
-	struct touch *t = calloc(1, sizeof(*t));
-	struct timespec deadline;
-	uint64_t bad;
-	pthread_t th;
-
-	if (!t)
-		return -1;
-	*t = (struct touch){ .mem = mem, .first = first, .n = n, .zero = zero };
-	if (pthread_create(&th, NULL, touch_pages, t)) {
-		free(t);
-		return -1;
-	}
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	if (pthread_timedjoin_np(th, NULL, &deadline)) {
-		/* it stays blocked in a fault, and t with it, until its fault is resolved */
-		printf("    guest pages %llu-%llu: a read blocked for %d ms\n",
-		       (unsigned long long)first, (unsigned long long)(first + n - 1), timeout_ms);
-		pthread_detach(th);
-		abandoned = t;
-		return -1;
-	}
-	bad = t->bad;
-	free(t);
-	if (bad)
-		printf("    guest pages %llu-%llu: %llu pages wrong\n", (unsigned long long)first,
-		       (unsigned long long)(first + n - 1), (unsigned long long)bad);
-	return bad ? -1 : 0;
-}
-
-static int touch_within(const uint8_t *mem, uint64_t first, uint64_t n, int timeout_ms)
-{
-	return touch_check(mem, first, n, false, timeout_ms);
 }
 
 static char *region_ids(int ctl)
@@ -317,13 +145,13 @@ int t_handoff_firecracker_agent_killed(const struct t_env *env)
 {
 	const uint64_t pages = 2 * 2048; /* both 8 MiB regions */
 	struct h_agent b, c;
-	struct fc_vm vm;
+	struct h_fc vm;
 	char *ids_before, *ids_after;
 	json_t *r;
 
 	(void)env;
-	CHECK_OK(fc_start(&vm));
-	CHECK_OK(touch_within(vm.mem[0], 0, 300, H_TIMEOUT_MS));
+	CHECK_OK(h_fc_start(&vm));
+	CHECK_OK(h_touch_image(vm.mem[0], 0, 300, H_TIMEOUT_MS));
 	CHECK_OK(h_wait_log(vm.a.log, "uffd kept across agent restarts", H_TIMEOUT_MS));
 	CHECK((ids_before = region_ids(vm.ctl)) != NULL);
 	close(vm.ctl);
@@ -338,9 +166,9 @@ int t_handoff_firecracker_agent_killed(const struct t_env *env)
 	CHECK_OK(h_agent_spawn(&b, vm.a.dir, vm.a.sock, NULL));
 	CHECK_OK(h_agent_wait_ready(&b, H_TIMEOUT_MS));
 	CHECK(h_file_contains(b.log, "msg=\"kept uffd served again\""));
-	CHECK_OK(touch_within(vm.mem[0], 0, 200, H_TIMEOUT_MS));
-	CHECK_OK(touch_check(vm.mem[0], 200, 200, true, H_TIMEOUT_MS));
-	CHECK_OK(touch_within(vm.mem[0], 400, pages - 400, H_TIMEOUT_MS));
+	CHECK_OK(h_touch_image(vm.mem[0], 0, 200, H_TIMEOUT_MS));
+	CHECK_OK(h_touch(vm.mem[0], 200, 200, true, H_TIMEOUT_MS));
+	CHECK_OK(h_touch_image(vm.mem[0], 400, pages - 400, H_TIMEOUT_MS));
 	CHECK((vm.ctl = h_ctl_open(&b)) >= 0);
 	ids_after = region_ids(vm.ctl);
 	CHECKF(ids_after && !strcmp(ids_before, ids_after), "region ids changed: %s -> %s",
@@ -354,11 +182,11 @@ int t_handoff_firecracker_agent_killed(const struct t_env *env)
 	CHECK_OK(h_agent_wait_exit(&b, H_TIMEOUT_MS));
 	CHECK_OK(h_agent_spawn(&c, vm.a.dir, vm.a.sock, NULL));
 	CHECK_OK(h_agent_wait_ready(&c, H_TIMEOUT_MS));
-	CHECK_OK(touch_within(vm.mem[0], 0, 200, H_TIMEOUT_MS));
-	CHECK_OK(touch_within(vm.mem[0], 400, pages - 400, H_TIMEOUT_MS));
+	CHECK_OK(h_touch_image(vm.mem[0], 0, 200, H_TIMEOUT_MS));
+	CHECK_OK(h_touch_image(vm.mem[0], 400, pages - 400, H_TIMEOUT_MS));
 	CHECK_OK(madvise(vm.mem[1], 64 * CONTENT_PAGE, MADV_DONTNEED));
 	for (uint64_t p = 0; p < 64; p++)
-		CHECKF(zero_page(vm.mem[1] + p * CONTENT_PAGE), "ballooned page %llu is not zero",
+		CHECKF(h_zero_page(vm.mem[1] + p * CONTENT_PAGE), "ballooned page %llu is not zero",
 		       (unsigned long long)p);
 	CHECK((vm.ctl = h_ctl_open(&c)) >= 0);
 	ids_after = region_ids(vm.ctl);
@@ -368,7 +196,7 @@ int t_handoff_firecracker_agent_killed(const struct t_env *env)
 	CHECK(r && !strcmp(str(r, "source"), "firecracker"));
 	json_decref(r);
 	free(ids_before);
-	fc_stop(&vm);
+	h_fc_stop(&vm);
 	return T_PASS;
 }
 
@@ -408,19 +236,19 @@ static pid_t keeper_of(const char *state_dir)
 
 /*
  * The self-check of the test above: with the keeper killed too, the guest
- * hangs after the agent restarts, which touch_within() must report.  (The
+ * hangs after the agent restarts, which h_touch_image() must report.  (The
  * test then closes its own copy of the uffd, the last one: the kernel
  * unregisters the range and the blocked read goes on with zero pages.)
  */
 int t_handoff_firecracker_no_keeper_hangs(const struct t_env *env)
 {
 	struct h_agent b;
-	struct fc_vm vm;
+	struct h_fc vm;
 	pid_t keeper;
 
 	(void)env;
-	CHECK_OK(fc_start(&vm));
-	CHECK_OK(touch_within(vm.mem[0], 0, 16, H_TIMEOUT_MS));
+	CHECK_OK(h_fc_start(&vm));
+	CHECK_OK(h_touch_image(vm.mem[0], 0, 16, H_TIMEOUT_MS));
 	CHECK_OK(h_wait_log(vm.a.log, "uffd kept across agent restarts", H_TIMEOUT_MS));
 	CHECK((keeper = keeper_of(vm.a.state)) > 0);
 	CHECK_OK(kill(keeper, SIGKILL));
@@ -429,13 +257,13 @@ int t_handoff_firecracker_no_keeper_hangs(const struct t_env *env)
 	CHECK_OK(h_agent_spawn(&b, vm.a.dir, vm.a.sock, NULL));
 	CHECK_OK(h_agent_wait_ready(&b, H_TIMEOUT_MS));
 	CHECK(!h_file_contains(b.log, "msg=\"kept uffd served again\""));
-	CHECKF(touch_within(vm.mem[1], 1024, 1, 1000) != 0,
+	CHECKF(h_touch_image(vm.mem[1], 1024, 1, 1000) != 0,
 	       "a guest read went on with neither agent nor keeper holding its uffd");
 	close(vm.uffd);
 	vm.uffd = -1;
 	close(vm.sock);
 	vm.sock = -1;
-	fc_stop(&vm);
+	h_fc_stop(&vm);
 	return T_PASS;
 }
 
@@ -467,11 +295,11 @@ int t_handoff_keeper_bad_input(const struct t_env *env)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char big[FDSTORE_MSG_MAX * 2], buf[FDSTORE_MSG_MAX];
 	int k, pipefd[2], fd, listed = 0;
-	struct fc_vm vm;
+	struct h_fc vm;
 
 	(void)env;
-	CHECK_OK(fc_start(&vm));
-	CHECK_OK(touch_within(vm.mem[0], 0, 16, H_TIMEOUT_MS));
+	CHECK_OK(h_fc_start(&vm));
+	CHECK_OK(h_touch_image(vm.mem[0], 0, 16, H_TIMEOUT_MS));
 	CHECK_OK(h_wait_log(vm.a.log, "uffd kept across agent restarts", H_TIMEOUT_MS));
 	CHECK(strlen(vm.a.state) + sizeof("/fdkeeper.sock") <= sizeof(sa.sun_path));
 	memcpy(sa.sun_path, vm.a.state, strlen(vm.a.state));
@@ -509,8 +337,8 @@ int t_handoff_keeper_bad_input(const struct t_env *env)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	CHECK_OK(madvise(vm.mem[0], 16 * CONTENT_PAGE, MADV_DONTNEED));
-	CHECK_OK(touch_within(vm.mem[0], 16, 16, H_TIMEOUT_MS));
-	fc_stop(&vm);
+	CHECK_OK(h_touch_image(vm.mem[0], 16, 16, H_TIMEOUT_MS));
+	h_fc_stop(&vm);
 	return T_PASS;
 }
 
@@ -564,12 +392,12 @@ int t_handoff_firecracker_systemd_store(const struct t_env *env)
 	const uint64_t pages = 2 * 2048;
 	char name[128];
 	struct h_agent b;
-	struct fc_vm vm;
+	struct h_fc vm;
 	int kept;
 
 	(void)env;
-	CHECK_OK(fc_start_with(&vm, args));
-	CHECK_OK(touch_within(vm.mem[0], 0, 100, H_TIMEOUT_MS));
+	CHECK_OK(h_fc_start_with(&vm, args, NULL));
+	CHECK_OK(h_touch_image(vm.mem[0], 0, 100, H_TIMEOUT_MS));
 	CHECK_OK(systemd_stored(&vm.a, name, sizeof(name), &kept));
 	CHECK(!strncmp(name, "fc-", 3));
 	CHECK_OK(kill(vm.a.pid, SIGKILL));
@@ -578,8 +406,8 @@ int t_handoff_firecracker_systemd_store(const struct t_env *env)
 	CHECK_OK(h_agent_wait_ready(&b, H_TIMEOUT_MS));
 	close(kept);
 	CHECK(h_file_contains(b.log, "msg=\"kept uffd served again\""));
-	CHECK_OK(touch_within(vm.mem[0], 0, pages, H_TIMEOUT_MS));
-	fc_stop(&vm);
+	CHECK_OK(h_touch_image(vm.mem[0], 0, pages, H_TIMEOUT_MS));
+	h_fc_stop(&vm);
 	return T_PASS;
 }
 
@@ -629,7 +457,7 @@ static int register_with(int sock, uint64_t id, const char *json, int fd)
 	uint8_t frame[1024];
 	size_t len = h_frame(frame, PROTO_T_REGION_REGISTER, 0, id, json);
 
-	return send_with_fd(sock, frame, len, fd);
+	return h_send_fd(sock, frame, len, fd);
 }
 
 /* Every refusal is an error frame with a stable code; the socket serves on. */
@@ -676,8 +504,8 @@ int t_handoff_errors(const struct t_env *env)
 
 	mem = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(mem != MAP_FAILED);
-	CHECK((u1 = fc_uffd(mem, MIB, UFFD_FEATURE_EVENT_REMOVE)) >= 0);
-	CHECK((u2 = fc_uffd(mem + 2 * MIB, MIB, UFFD_FEATURE_EVENT_REMOVE)) >= 0);
+	CHECK((u1 = h_fc_uffd(mem, MIB, UFFD_FEATURE_EVENT_REMOVE)) >= 0);
+	CHECK((u2 = h_fc_uffd(mem + 2 * MIB, MIB, UFFD_FEATURE_EVENT_REMOVE)) >= 0);
 	snprintf(json, sizeof(json), "{\"start\":%llu,\"length\":%llu,\"page_size\":4096,"
 		 "\"modes\":[\"missing\"]}", (unsigned long long)(uintptr_t)mem, (unsigned long long)MIB);
 	/* no descriptor, then one that is not a uffd */
@@ -717,7 +545,7 @@ int t_handoff_errors(const struct t_env *env)
 		int g = h_connect(hsock);
 
 		CHECK(g >= 0);
-		CHECK_OK(send_with_fd(g, "[{}]", 4, u2));
+		CHECK_OK(h_send_fd(g, "[{}]", 4, u2));
 		CHECK_OK(h_expect_closed(g, H_TIMEOUT_MS));
 		close(g);
 	}
