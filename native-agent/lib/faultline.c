@@ -69,6 +69,7 @@ struct fl_client {
 	struct flw w; /* read by the watcher only (and fl_connect before it starts) */
 	int sock;     /* w.fd for senders; -1 while disconnected */
 	uint64_t gen; /* connections made so far */
+	uint64_t ready_gen; /* the last connection whose regions were registered again */
 	pid_t agent_pid;
 	uint64_t next_id;
 	struct fl_wait *waits;
@@ -497,6 +498,10 @@ static void *watcher(void *arg)
 			}
 			backoff = FL_BACKOFF_MIN_MS;
 			resume_regions(c);
+			pthread_mutex_lock(&c->mu);
+			c->ready_gen = c->gen;
+			pthread_cond_broadcast(&c->cv);
+			pthread_mutex_unlock(&c->mu);
 			continue;
 		}
 		r = flw_recv(&c->w, -1, c->wake[0], &h, &body);
@@ -544,6 +549,7 @@ fl_client *fl_connect(const char *socket_path)
 	}
 	if (open_connection(c))
 		goto free_client;
+	c->ready_gen = c->gen;
 	err = pthread_create(&c->thread, NULL, watcher, c);
 	if (err) {
 		set_error(err, "cannot start the watcher thread: %s", strerror(err));
@@ -663,6 +669,23 @@ int fl_region_unregister(fl_region *r)
 	return 0;
 }
 
+
+/*
+ * The agent went away during a request: waits until the watcher has a new
+ * connection past gen and has registered the known regions on it again.
+ * -1 (ETIMEDOUT, ECANCELED) when that does not happen by the deadline.
+ */
+static int wait_reconnected(fl_client *c, uint64_t gen, const struct timespec *deadline)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&c->mu);
+	while (!ret && !c->stopping && c->ready_gen <= gen)
+		ret = pthread_cond_timedwait(&c->cv, &c->mu, deadline);
+	ret = c->ready_gen > gen ? 0 : c->stopping ? ECANCELED : ETIMEDOUT;
+	pthread_mutex_unlock(&c->mu);
+	return ret ? set_error(ret, "the agent did not come back: %s", strerror(ret)) : 0;
+}
 int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 		       const char *labels, unsigned modes, fl_region **out)
 {
@@ -671,6 +694,7 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 	struct fl_region *r;
 	int fds[FLW_MAX_FDS];
 	bool again;
+	struct timespec deadline;
 	uint64_t gen;
 	size_t ps;
 
@@ -715,11 +739,25 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 		set_error(ENOMEM, "out of memory");
 		goto unregister;
 	}
-	pthread_mutex_lock(&c->mu);
-	gen = c->gen;
-	pthread_mutex_unlock(&c->mu);
-	if (call(c, PROTO_T_REGION_REGISTER, payload, fds, FL_TIMEOUT_MS, &reply))
-		goto unregister;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += FL_TIMEOUT_MS / 1000;
+	/*
+	 * An agent that dies before it answers (it may have served the region
+	 * already) takes the registration with it: it is sent again, as a new
+	 * region, once the watcher is connected to the next agent.
+	 */
+	for (;;) {
+		int err;
+
+		pthread_mutex_lock(&c->mu);
+		gen = c->gen;
+		pthread_mutex_unlock(&c->mu);
+		if (!call(c, PROTO_T_REGION_REGISTER, payload, fds, FL_TIMEOUT_MS, &reply))
+			break;
+		err = errno;
+		if ((err != ECONNRESET && err != ENOTCONN) || wait_reconnected(c, gen, &deadline))
+			goto unregister;
+	}
 	if (!json_is_string(json_object_get(reply, "id")) ||
 	    json_string_length(json_object_get(reply, "id")) != FL_ID_LEN) {
 		set_error(EPROTO, "the agent's reply has no region id");

@@ -72,6 +72,22 @@ int h_tmpdir(char *out, size_t len)
 	return 0;
 }
 
+/*
+ * Agents that exited (and were reaped) leave the table: a test that
+ * restarts agents many times stays within H_MAX.  Their log is the same
+ * file as their successor's when they shared a directory.
+ */
+void h_agents_forget_exited(void)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n_agents; i++) {
+		if (!agents[i].exited)
+			agents[k++] = agents[i];
+	}
+	n_agents = k;
+}
+
 int h_agent_spawn(struct h_agent *a, const char *dir, const char *sock,
 		  const char *const *extra)
 {
@@ -101,6 +117,7 @@ int h_agent_spawn_fds(struct h_agent *a, const char *dir, const char *sock,
 	snprintf(a->log, sizeof(a->log), "%s/agent.log", dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify.%u", dir, n_agents);
 
+	unlink(sa.sun_path); /* an earlier agent's, forgotten by h_agents_forget_exited() */
 	a->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (a->notify_fd < 0 || bind(a->notify_fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		perror("notify socket");

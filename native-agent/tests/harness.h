@@ -37,6 +37,7 @@ int h_agent_spawn(struct h_agent *a, const char *dir, const char *sock,
 int h_agent_spawn_fds(struct h_agent *a, const char *dir, const char *sock,
 		      const char *const *extra, const int *fds, const char *names, unsigned n_fds);
 int h_agent_start(struct h_agent *a, const char *const *extra);
+void h_agents_forget_exited(void);
 int h_agent_wait_ready(struct h_agent *a, int timeout_ms);
 int h_agent_wait_exit(struct h_agent *a, int timeout_ms);
 int h_agent_exit_code(const struct h_agent *a);

@@ -144,6 +144,8 @@ int t_handoff_firecracker_agent_killed(const struct t_env *env);
 int t_handoff_firecracker_no_keeper_hangs(const struct t_env *env);
 int t_handoff_keeper_bad_input(const struct t_env *env);
 int t_handoff_firecracker_systemd_store(const struct t_env *env);
+int t_chaos_restore_libfaultline(const struct t_env *env);
+int t_chaos_restore_firecracker(const struct t_env *env);
 int t_handoff_anonymous(const struct t_env *env);
 int t_handoff_errors(const struct t_env *env);
 int t_handoff_uid_refused(const struct t_env *env);

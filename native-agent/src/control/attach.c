@@ -502,7 +502,7 @@ static void on_detached(struct agent *ag, struct fault_done *d)
 	if (r->ctl.session)
 		restore_region_detached(r->ctl.session, r, &d->rec);
 	keep_release(ag, r);
-	region_removed_forget(r, ag->removed_dir);
+	region_removed_forget(ag->removed_dir, r->id);
 	region_table_detached(ag->regions, r);
 }
 

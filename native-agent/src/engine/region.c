@@ -498,11 +498,11 @@ void region_removed_note(struct region *r, uint64_t first, uint64_t n)
 	while (w < 0 && errno == EINTR);
 }
 
-/* Loop thread, once the region ended for good: its record goes. */
-void region_removed_forget(const struct region *r, const char *dir)
+/* Loop thread, once region id ended for good: its record goes. */
+void region_removed_forget(const char *dir, const char *id)
 {
 	char path[PATH_MAX];
 
-	if (snprintf(path, sizeof(path), "%s/%s.removed", dir, r->id) < (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s.removed", dir, id) < (int)sizeof(path))
 		unlink(path);
 }

@@ -145,7 +145,7 @@ uint64_t region_start(const struct region *r);
 int region_learn_present(struct region *r);
 int region_removed_open(struct region *r, const char *dir, bool resumed);
 void region_removed_note(struct region *r, uint64_t first, uint64_t n);
-void region_removed_forget(const struct region *r, const char *dir);
+void region_removed_forget(const char *dir, const char *id);
 
 static inline void region_stat_add(_Atomic uint64_t *c, uint64_t n)
 {

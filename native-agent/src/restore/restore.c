@@ -414,6 +414,9 @@ int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err)
 
 		if (r)
 			r->ctl.session = NULL; /* complete regions stay attached on their own */
+		/* the record of a region no agent serves now would never go otherwise */
+		if ((!r || region_state(r) == REGION_DETACHED) && ag->removed_dir)
+			region_removed_forget(ag->removed_dir, s->region_ids[i]);
 	}
 	rws_save(s); /* the session file goes, the recording stays with the image */
 	for (pp = &ag->restores; *pp; pp = &(*pp)->next) {

@@ -1,0 +1,340 @@
+/*
+ * Chaos: kill -9 of the agent at a random moment of a workload's life, a
+ * new agent on the same state directory and sockets, and then: the
+ * workload finishes within a bound (no hang), every byte it reads is the
+ * image's (or zero where it removed the page), and nothing is left behind
+ * once it is gone (no kept uffd, no record of removed pages, no temporary
+ * file).  Each round picks its moment and its workload's options from its
+ * own seed, printed when the round fails, so that a failure replays:
+ *
+ *   FAULTLINE_CHAOS_ROUNDS=100 FAULTLINE_CHAOS_SEED=42 build/faultline-tests -f chaos/
+ *
+ * Defaults: 3 rounds (make check), the seed from the clock.  Each scenario
+ * ends with one line: scenario, rounds, hangs, wrong bytes, leaks.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "content.h"
+#include "hfc.h"
+#include "hwork.h"
+#include "test.h"
+#include "uffd_compat.h"
+
+#define CHAOS_BOUND_MS 30000
+#define CHAOS_IMAGE_MIB 16
+
+struct chaos {
+	const char *scenario;
+	unsigned rounds;
+	uint64_t seed;
+	unsigned hangs, wrong, leaks;
+	struct h_agent a; /* the agent alive now */
+	int ctl;
+	char image[256];
+};
+
+static uint64_t next(uint64_t *s)
+{
+	/* splitmix64: every round's choices follow from its seed alone */
+	uint64_t z = (*s += UINT64_C(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+static int chaos_init(struct chaos *c, const char *scenario)
+{
+	const char *r = getenv("FAULTLINE_CHAOS_ROUNDS"), *s = getenv("FAULTLINE_CHAOS_SEED");
+
+	memset(c, 0, sizeof(*c));
+	c->scenario = scenario;
+	c->rounds = r ? (unsigned)strtoul(r, NULL, 10) : 3;
+	c->seed = s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
+	if (!c->rounds)
+		c->rounds = 1;
+	printf("    %s: %u rounds, seed %llu\n", scenario, c->rounds, (unsigned long long)c->seed);
+	if (h_agent_start(&c->a, NULL) || (c->ctl = h_ctl_open(&c->a)) < 0 ||
+	    h_image(&c->a, "chaos.mem", CHAOS_IMAGE_MIB * H_FC_MIB, H_FC_SEED, c->image,
+		    sizeof(c->image)))
+		return -1;
+	return 0;
+}
+
+/* The chaos itself: the agent dies at the moment chosen, a new one takes over. */
+static int kill_and_restart(struct chaos *c, unsigned delay_us)
+{
+	struct timespec ts = { .tv_sec = delay_us / 1000000, .tv_nsec = (long)(delay_us % 1000000) * 1000 };
+	struct h_agent next_agent;
+
+	close(c->ctl);
+	c->ctl = -1;
+	nanosleep(&ts, NULL);
+	if (kill(c->a.pid, SIGKILL) || h_agent_wait_exit(&c->a, H_TIMEOUT_MS))
+		return -1;
+	h_agents_forget_exited();
+	if (h_agent_spawn(&next_agent, c->a.dir, c->a.sock, NULL) ||
+	    h_agent_wait_ready(&next_agent, H_TIMEOUT_MS))
+		return -1;
+	c->a = next_agent;
+	c->ctl = h_ctl_open(&c->a);
+	return c->ctl < 0 ? -1 : 0;
+}
+
+static unsigned files_in(const char *dir, const char *suffix)
+{
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name), sl = strlen(suffix);
+
+		if (de->d_name[0] != '.' && len >= sl && !strcmp(de->d_name + len - sl, suffix))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * Once the workload is gone: its session can be deleted, and then every
+ * region has ended, no uffd is kept, no record of removed pages is left
+ * (they live as long as their session: a workload that never reconnected
+ * may still do so) and no temporary file is.  The agent applies a
+ * workload's exit as an event of its own, so this is polled until a
+ * deadline.
+ */
+static unsigned leaks_after(struct chaos *c, const char *session_id)
+{
+	bool deleted = false;
+	char dir[320];
+	uint64_t waited = 0;
+	unsigned left = 0;
+
+	for (;;) {
+		size_t i, attached = 0;
+		json_t *v, *r;
+
+		if (!deleted) {
+			v = h_call(c->ctl, PROTO_T_RESTORE_DELETE, "{s:s}", "id", session_id);
+			deleted = v != NULL; /* CONFLICT while a region is still being restored */
+			json_decref(v);
+		}
+		v = h_call(c->ctl, PROTO_T_REGION_LIST, "{}");
+		json_array_foreach(json_object_get(v, "regions"), i, r)
+			attached += strcmp(json_string_value(json_object_get(r, "state")), "DETACHED") != 0;
+		json_decref(v);
+		snprintf(dir, sizeof(dir), "%s/kept", c->a.state);
+		left = (unsigned)attached + files_in(dir, ".json") + !deleted;
+		snprintf(dir, sizeof(dir), "%s/removed", c->a.state);
+		left += files_in(dir, ".removed");
+		snprintf(dir, sizeof(dir), "%s/restore", c->a.state);
+		left += files_in(dir, ".tmp") + files_in(c->a.state, ".tmp");
+		if (!left || waited >= H_TIMEOUT_MS) {
+			if (left)
+				printf("    left behind: %zu regions not detached, session %s, %u files\n",
+				       attached, deleted ? "deleted" : "not deletable",
+				       left - (unsigned)attached - !deleted);
+			break;
+		}
+		usleep(10000);
+		waited += 10;
+	}
+	return left;
+}
+
+static int chaos_report(struct chaos *c)
+{
+	printf("    chaos %s: rounds=%u hangs=%u wrong_bytes=%u leaks=%u seed=%llu\n", c->scenario,
+	       c->rounds, c->hangs, c->wrong, c->leaks, (unsigned long long)c->seed);
+	if (c->ctl >= 0)
+		close(c->ctl);
+	return c->hangs || c->wrong || c->leaks ? T_FAIL : T_PASS;
+}
+
+/*
+ * A libfaultline workload (faultline-demo restore) restoring an image from
+ * two threads, random or sequential touches, with or without background
+ * population; the agent dies within 40 ms of serving its region.
+ */
+int t_chaos_restore_libfaultline(const struct t_env *env)
+{
+	struct chaos c;
+
+	(void)env;
+	CHECK_OK(chaos_init(&c, "restore-libfaultline"));
+	for (unsigned round = 0; round < c.rounds; round++) {
+		uint64_t rs = c.seed + round;
+		static const char *const patterns[] = { "random", "seq", "hot10" };
+		const char *pattern = patterns[next(&rs) % 3];
+		int populate = (int)(next(&rs) % 3) * 10 - 10; /* -1 -> off, 0, 10 ms */
+		unsigned delay_us = (unsigned)(next(&rs) % 40000);
+		char opts[128], size[16], needle[64];
+		struct h_proc p;
+		json_t *s, *sum;
+
+		snprintf(opts, sizeof(opts), "{\"populate_delay_ms\":%d,\"working_set\":\"off\"}",
+			 populate < 0 ? -1 : populate);
+		s = h_restore_create(c.ctl, c.image, opts);
+		CHECK(s);
+		snprintf(size, sizeof(size), "%dM", CHAOS_IMAGE_MIB);
+		{
+			const char *const args[] = { "restore", "--socket",
+						     json_string_value(json_object_get(s, "socket")),
+						     "--size", size, "--seed", "7", "--pattern", pattern,
+						     "--threads", "2", NULL };
+
+			CHECK_OK(h_demo(&p, args));
+		}
+		/*
+		 * The moment is chosen once the workload's region is served: an agent
+		 * that dies before fl_connect() or during fl_region_register() makes
+		 * them fail with an error the workload sees (not a hang; the README says
+		 * so), which is not what this campaign measures.
+		 */
+		snprintf(needle, sizeof(needle), " pid=%d start=", (int)p.pid);
+		CHECK_OK(h_wait_log(c.a.log, needle, H_TIMEOUT_MS));
+		CHECK_OK(kill_and_restart(&c, delay_us));
+		sum = h_proc_json(&p, CHAOS_BOUND_MS);
+		if (!sum) {
+			c.hangs++;
+			printf("    round %u (seed %llu): the workload did not finish within %d ms\n",
+			       round, (unsigned long long)(c.seed + round), CHAOS_BOUND_MS);
+			kill(p.pid, SIGKILL);
+		} else if (json_integer_value(json_object_get(sum, "mismatches"))) {
+			c.wrong++;
+			printf("    round %u (seed %llu): %lld pages wrong\n", round,
+			       (unsigned long long)(c.seed + round),
+			       (long long)json_integer_value(json_object_get(sum, "mismatches")));
+		}
+		json_decref(sum);
+		h_proc_wait(&p, H_TIMEOUT_MS);
+		if (leaks_after(&c, json_string_value(json_object_get(s, "id")))) {
+			c.leaks++;
+			printf("    round %u (seed %llu): state left behind\n", round,
+			       (unsigned long long)(c.seed + round));
+		}
+		json_decref(s);
+	}
+	return chaos_report(&c);
+}
+
+/*
+ * A Firecracker guest in a process of its own (it exits 0 when every page
+ * read right, 1 otherwise), touching its memory in a random order from its
+ * seed, after ballooning a random range; the agent dies within 30 ms of
+ * keeping the guest's uffd.
+ */
+static int fc_guest(const char *session_sock, uint64_t seed, const char *log)
+{
+	const size_t len = (size_t)CHAOS_IMAGE_MIB / 2 * H_FC_MIB, pages = 2 * len / CONTENT_PAGE;
+	uint64_t first = next(&seed) % (pages - 64), n = 1 + next(&seed) % 64, bad = 0;
+	uint8_t *mem = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char msg[512];
+	int uffd, sock;
+
+	if (mem == MAP_FAILED)
+		return 2;
+	uffd = h_fc_uffd(mem, 2 * len, UFFD_FEATURE_EVENT_REMOVE);
+	sock = h_connect(session_sock);
+	if (uffd < 0 || sock < 0)
+		return 2;
+	snprintf(msg, sizeof(msg),
+		 "[{\"base_host_virt_addr\":%llu,\"size\":%zu,\"offset\":0,\"page_size\":4096},"
+		 "{\"base_host_virt_addr\":%llu,\"size\":%zu,\"offset\":%zu,\"page_size\":4096}]",
+		 (unsigned long long)(uintptr_t)mem, len, (unsigned long long)(uintptr_t)(mem + len),
+		 len, len);
+	if (h_send_fd(sock, msg, strlen(msg), uffd))
+		return 2;
+	/* a balloon early in the guest's life; the agent has applied it once it logs it */
+	if (madvise(mem + first * CONTENT_PAGE, n * CONTENT_PAGE, MADV_DONTNEED) ||
+	    h_wait_log(log, "msg=\"pages removed\"", H_TIMEOUT_MS))
+		return 2;
+	for (uint64_t k = 0; k < pages; k++) {
+		/* a walk over every page in an order from the seed: p = (a * k + b) mod pages */
+		uint64_t p = ((2 * (seed % pages) + 1) * k + seed / 3) % pages;
+		const uint8_t *page = mem + p * CONTENT_PAGE;
+
+		if (p >= first && p < first + n ? !h_zero_page(page) : content_check(H_FC_SEED, p, page) != 0)
+			bad++;
+	}
+	return bad ? 1 : 0;
+}
+
+int t_chaos_restore_firecracker(const struct t_env *env)
+{
+	struct chaos c;
+
+	(void)env;
+	CHECK_OK(chaos_init(&c, "restore-firecracker"));
+	for (unsigned round = 0; round < c.rounds; round++) {
+		uint64_t rs = c.seed + round;
+		unsigned delay_us = (unsigned)(next(&rs) % 30000);
+		char log[160], needle[64];
+		int pidfd, status = -1;
+		json_t *s;
+		pid_t g;
+
+		s = h_restore_create(c.ctl, c.image, "{\"name\":\"fc\",\"populate_delay_ms\":-1}");
+		CHECK(s);
+		snprintf(log, sizeof(log), "%s", c.a.log);
+		fflush(NULL);
+		g = fork();
+		CHECK(g >= 0);
+		if (g == 0)
+			_exit(fc_guest(json_string_value(json_object_get(s, "socket")), next(&rs), log));
+		CHECK((pidfd = (int)syscall(SYS_pidfd_open, g, 0)) >= 0);
+		/*
+		 * The moment is chosen once the agent kept the guest's uffd: before
+		 * that, an agent killed with the handshake unread takes Firecracker's
+		 * only hand-over with it, and no agent can do anything about it.
+		 */
+		snprintf(needle, sizeof(needle), " pid=%d regions=2", (int)g);
+		CHECK_OK(h_wait_log(c.a.log, needle, H_TIMEOUT_MS));
+		CHECK_OK(kill_and_restart(&c, delay_us));
+		{
+			struct h_agent guest = { .pid = g, .pidfd = pidfd };
+
+			if (h_agent_wait_exit(&guest, CHAOS_BOUND_MS)) {
+				c.hangs++;
+				printf("    round %u (seed %llu): the guest did not finish within %d ms\n",
+				       round, (unsigned long long)(c.seed + round), CHAOS_BOUND_MS);
+				kill(g, SIGKILL);
+				waitpid(g, NULL, 0);
+			} else {
+				status = h_agent_exit_code(&guest);
+			}
+		}
+		if (status == 1) {
+			c.wrong++;
+			printf("    round %u (seed %llu): guest pages wrong\n", round,
+			       (unsigned long long)(c.seed + round));
+		} else if (status > 1) {
+			printf("    round %u (seed %llu): the guest could not start (%d)\n", round,
+			       (unsigned long long)(c.seed + round), status);
+			c.hangs++; /* counted as a failure all the same */
+		}
+		if (leaks_after(&c, json_string_value(json_object_get(s, "id")))) {
+			c.leaks++;
+			printf("    round %u (seed %llu): state left behind\n", round,
+			       (unsigned long long)(c.seed + round));
+		}
+		json_decref(s);
+	}
+	return chaos_report(&c);
+}
