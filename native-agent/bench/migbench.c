@@ -254,6 +254,8 @@ static double loopback_copy(const uint8_t *src, uint8_t *dst, uint64_t size)
 	if (s.fd < 0 || pthread_create(&t, NULL, sink_main, &s))
 		return -1;
 	fd = pchan_connect(addr, 2000);
+	if (fd >= 0 && fcntl(fd, F_SETFL, 0)) /* pchan_connect's socket is non-blocking */
+		fd = -1;
 	t0 = now_ms();
 	while (fd >= 0 && off < size) {
 		size_t n = size - off < (1u << 20) ? size - off : (1u << 20);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "jx.h"
 #include "pchan.h"
 #include "proto.h"
+#include "ptls.h"
 #include "test.h"
 
 #define MIG_PAGE 4096
@@ -167,16 +169,26 @@ struct pair {
 	char handoff[200];
 };
 
-static int pair_start(struct pair *p)
+/* extra: options for both agents (at most 6), NULL: none */
+static int pair_start_with(struct pair *p, const char *const *extra)
 {
-	static const char *const listen[] = { "--page-channel-listen", "127.0.0.1:0", NULL };
+	const char *dst[10] = { "--page-channel-listen", "127.0.0.1:0" };
+	unsigned n = 2;
 
-	if (h_agent_start(&p->src, NULL) || h_agent_start(&p->dst, listen))
+	for (unsigned i = 0; extra && extra[i] && n < 8; i++)
+		dst[n++] = extra[i];
+	dst[n] = NULL;
+	if (h_agent_start(&p->src, extra) || h_agent_start(&p->dst, dst))
 		return -1;
 	p->sctl = h_ctl_open(&p->src);
 	p->dctl = h_ctl_open(&p->dst);
 	snprintf(p->handoff, sizeof(p->handoff), "%s/handoff.sock", p->src.state);
 	return p->sctl < 0 || p->dctl < 0 ? -1 : 0;
+}
+
+static int pair_start(struct pair *p)
+{
+	return pair_start_with(p, NULL);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -241,10 +253,11 @@ static json_t *mig_out(struct pair *p, const char *id, const char *region, const
 		      "region_id", region, "destination", dest, "secret", secret, "options", options);
 }
 
-static int start_source(struct pair *p, struct h_proc *src, const char *size, char *region)
+static int start_source_n(struct pair *p, struct h_proc *src, const char *size, char *region,
+			  const char *threads)
 {
-	const char *args[] = { "mig-source", "--socket", p->handoff, "--size", size, "--threads", "2",
-			       "--name", "demo", NULL };
+	const char *args[] = { "mig-source", "--socket", p->handoff, "--size", size, "--threads",
+			       threads, "--name", "demo", NULL };
 	json_t *j;
 
 	if (h_demo(src, args))
@@ -257,6 +270,11 @@ static int start_source(struct pair *p, struct h_proc *src, const char *size, ch
 	snprintf(region, JX_UUID_LEN + 1, "%s", str(j, "region_id"));
 	json_decref(j);
 	return 0;
+}
+
+static int start_source(struct pair *p, struct h_proc *src, const char *size, char *region)
+{
+	return start_source_n(p, src, size, region, "2");
 }
 
 static int start_dest(struct h_proc *dst, const char *sock, const char *size, const char *dump)
@@ -333,7 +351,32 @@ struct relay {
 	char addr[64], target[64];
 	_Atomic int cut, refuse, stop, conns;
 	pthread_t t;
+	/* source -> destination bytes of the first connection: kept, and one flipped */
+	uint8_t *cap;
+	size_t cap_len, cap_max;
+	uint64_t first_seen;   /* relay thread: bytes of the first connection so far */
+	_Atomic uint64_t flip_at; /* offset in the first connection; 0: none */
+	_Atomic int flipped;
+	int first_fd;          /* relay thread: the first connection's source side */
 };
+
+/* The first connection's source bytes: captured, and the one at flip_at flipped. */
+static void relay_look(struct relay *r, uint8_t *buf, size_t len)
+{
+	uint64_t at = atomic_load(&r->flip_at);
+
+	if (at && at >= r->first_seen && at < r->first_seen + len) {
+		buf[at - r->first_seen] ^= 0x01;
+		atomic_store(&r->flipped, 1);
+	}
+	if (r->cap && r->cap_len < r->cap_max) {
+		size_t k = len < r->cap_max - r->cap_len ? len : r->cap_max - r->cap_len;
+
+		memcpy(r->cap + r->cap_len, buf, k);
+		r->cap_len += k;
+	}
+	r->first_seen += len;
+}
 
 static void *relay_main(void *arg)
 {
@@ -369,9 +412,16 @@ static void *relay_main(void *arg)
 				close(c);
 			} else if (c >= 0) {
 				t = pchan_connect(r->target, 2000);
+				/* the relay writes whole reads: blocking */
+				if (t >= 0 && fcntl(t, F_SETFL, 0)) {
+					close(t);
+					t = -1;
+				}
 				if (t < 0) {
 					close(c);
 				} else {
+					if (r->first_fd < 0)
+						r->first_fd = c;
 					fds[n][0] = c;
 					fds[n][1] = t;
 					n++;
@@ -386,7 +436,11 @@ static void *relay_main(void *arg)
 				if (!pf[1 + 2 * i + (unsigned)side].revents)
 					continue;
 				got = read(fds[i][side], buf, sizeof(buf));
+				if (got > 0 && !side && fds[i][0] == r->first_fd)
+					relay_look(r, (uint8_t *)buf, (size_t)got);
 				if (got <= 0 || write(fds[i][!side], buf, (size_t)got) != got) {
+					if (fds[i][0] == r->first_fd)
+						r->first_fd = -2; /* gone: later connections go through untouched */
 					close(fds[i][0]);
 					close(fds[i][1]);
 					fds[i][0] = fds[n - 1][0];
@@ -409,6 +463,7 @@ next_round:;
 static int relay_start(struct relay *r, const char *target)
 {
 	memset(r, 0, sizeof(*r));
+	r->first_fd = -1;
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	r->lfd = pchan_listen("127.0.0.1:0", r->addr, sizeof(r->addr));
 	if (r->lfd < 0)
@@ -421,6 +476,20 @@ static void relay_stop(struct relay *r)
 	atomic_store(&r->stop, 1);
 	pthread_join(r->t, NULL);
 	close(r->lfd);
+	free(r->cap);
+}
+
+/* A run of len bytes equal to b in buf: page contents in clear. */
+static bool has_run(const uint8_t *buf, size_t n, uint8_t b, size_t len)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		run = buf[i] == b ? run + 1 : 0;
+		if (run >= len)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -428,8 +497,28 @@ static void relay_stop(struct relay *r)
  * rounds, the destination workload's first writes and then a read of every
  * page, completion, the source told; every byte compared.
  */
+enum relay_mode { RELAY_NONE, RELAY_CUT, RELAY_CAPTURE, RELAY_FLIP };
+
+static int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
+		       const char *const *extra);
+
 static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 {
+	return migrate_via(size_s, size, cut ? RELAY_CUT : RELAY_NONE, NULL);
+}
+
+/*
+ * extra: more agent options for both agents (NULL: none).  RELAY_CAPTURE
+ * keeps the main channel's bytes and checks that no page content is in
+ * them (TLS), or is (--page-channel-plaintext, the test's own control);
+ * RELAY_FLIP flips one byte of it, 1 MiB in: that connection must end,
+ * the job resume on a new one and the bytes still arrive exact.
+ */
+static int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
+		       const char *const *extra)
+{
+	bool cut = mode == RELAY_CUT, relayed = mode != RELAY_NONE;
+	bool plain = extra && extra[0] && !strcmp(extra[0], "--page-channel-plaintext");
 	struct pair p;
 	struct h_proc src, dst;
 	struct relay relay;
@@ -438,20 +527,28 @@ static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 	const char *sock, *channel;
 	long diff;
 
-	CHECK_OK(pair_start(&p));
-	CHECK_OK(start_source(&p, &src, size_s, region));
+	CHECK_OK(pair_start_with(&p, extra));
+	/* captured: no writers, so that every populated page is 0x5A, a pattern to look for */
+	CHECK_OK(start_source_n(&p, &src, size_s, region, mode == RELAY_CAPTURE ? "0" : "2"));
 	new_id(id);
 	in = mig_in(&p, id, "demo", size, SECRET);
 	CHECK(in && !strcmp(str(in, "phase"), "precopy") && !strcmp(str(in, "role"), "destination"));
 	sock = str(json_object_get(in, "session"), "socket");
 	channel = str(in, "channel");
 	CHECK(sock && channel);
-	if (cut)
+	if (relayed)
 		CHECK_OK(relay_start(&relay, channel));
+	if (mode == RELAY_CAPTURE) {
+		relay.cap_max = (size_t)size * 2;
+		relay.cap = malloc(relay.cap_max);
+		CHECK(relay.cap);
+	}
+	if (mode == RELAY_FLIP)
+		atomic_store(&relay.flip_at, 1u << 20);
 	/* with a cut the background push is slowed, so that the cut lands mid-postcopy */
 	opts = json_pack("{s:i, s:s, s:I}", "max_rounds", 3, "postcopy", "auto",
 			 "bandwidth_bytes_per_s", (json_int_t)(cut ? size / 2 : 0));
-	out = mig_out(&p, id, region, cut ? relay.addr : channel, SECRET, opts);
+	out = mig_out(&p, id, region, relayed ? relay.addr : channel, SECRET, opts);
 	CHECK(out && !strcmp(str(out, "phase"), "precopy") && !strcmp(str(out, "role"), "source"));
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
@@ -493,9 +590,21 @@ static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 	json_decref(j);
 	m = wait_phase(p.sctl, id, "completed", 60000);
 	CHECK(m);
-	if (cut)
+	if (cut || mode == RELAY_FLIP)
 		CHECK(stat_of(m, "reconnects") >= 1);
 	json_decref(m);
+	if (mode == RELAY_FLIP) {
+		CHECK(atomic_load(&relay.flipped));
+		CHECK_OK(h_wait_log(p.dst.log, "page channel data failed its integrity check", 5000));
+	}
+	if (mode == RELAY_CAPTURE) {
+		/* the populated pages are all 0x5A: in clear, long runs of it */
+		t_logf("captured %zu bytes of the main channel", relay.cap_len);
+		CHECK(relay.cap_len >= size / 2);
+		CHECKF(has_run(relay.cap, relay.cap_len, 0x5A, 256) == plain,
+		       plain ? "page contents not found in a plaintext channel: the check is blind"
+			     : "page contents travel in clear");
+	}
 	m = wait_phase(p.dctl, id, "completed", 60000);
 	CHECK(m);
 	CHECK(json_is_integer(json_object_get(json_object_get(m, "stats"), "downtime_ms")));
@@ -538,11 +647,31 @@ static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 	h_proc_write(&dst, "exit\n");
 	CHECK_OK(h_proc_wait(&src, 10000));
 	CHECK_OK(h_proc_wait(&dst, 10000));
-	if (cut)
+	if (relayed)
 		relay_stop(&relay);
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
+}
+
+int t_mig_wire_encrypted(const struct t_env *env)
+{
+	(void)env;
+	return migrate_via("16M", UINT64_C(16) << 20, RELAY_CAPTURE, NULL);
+}
+
+int t_mig_wire_plaintext_control(const struct t_env *env)
+{
+	static const char *const plain[] = { "--page-channel-plaintext", NULL };
+
+	(void)env;
+	return migrate_via("16M", UINT64_C(16) << 20, RELAY_CAPTURE, plain);
+}
+
+int t_mig_tampered_frame(const struct t_env *env)
+{
+	(void)env;
+	return migrate_via("16M", UINT64_C(16) << 20, RELAY_FLIP, NULL);
 }
 
 int t_mig_byte_for_byte(const struct t_env *env)
@@ -599,28 +728,55 @@ int t_mig_wrong_secret(const struct t_env *env)
 	return T_PASS;
 }
 
+/* The TLS contexts of the tests' fake peers: the job's secret as PSK, as the agents'. */
+static struct ptls *test_tls(void)
+{
+	static struct ptls *t;
+	struct ptls_opts o = { 0 };
+	char why[256];
+
+	if (!t)
+		t = ptls_new(&o, why, sizeof(why));
+	return t;
+}
+
+static uint64_t deadline_in(unsigned ms)
+{
+	return ptls_now_ns() + (uint64_t)ms * 1000000u;
+}
+
 /* Authenticates to the destination's page channel as the source would. */
-static int fake_source(const char *channel, const char *id, enum pchan_kind kind, char *err,
-		       size_t err_len)
+static struct ptls_conn *fake_source(const char *channel, const char *id, enum pchan_kind kind,
+				     char *err, size_t err_len)
 {
 	uint8_t secret[PCHAN_SECRET_LEN], buf[PCHAN_HELLO_LEN], sn[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
 	struct pchan_hello hello = { .kind = kind };
 	struct pchan_hdr h = { .type = PCHAN_T_HELLO, .length = PCHAN_HELLO_LEN };
 	struct pchan_geom g = { 0 };
 	int fd = pchan_connect(channel, 2000);
+	struct ptls_conn *c;
 
-	if (fd < 0 || pchan_parse_secret(SECRET, secret))
-		return -1;
+	if (fd < 0 || pchan_parse_secret(SECRET, secret)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	c = ptls_connect(test_tls(), fd, "127.0.0.1", id, secret, deadline_in(5000), err, err_len);
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	ptls_set_deadline(c, 0);
 	memcpy(hello.id, id, PCHAN_ID_LEN + 1);
 	pchan_nonce(hello.nonce);
 	pchan_encode_hello(&hello, buf);
-	if (pchan_send(fd, &h, buf) || pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000) ||
+	if (pchan_send(c, &h, buf) || pchan_recv(c, &h, buf, sizeof(buf), &g, 5000) ||
 	    h.type != PCHAN_T_CHALLENGE)
 		goto fail;
 	memcpy(sn, buf, sizeof(sn));
 	pchan_mac(secret, false, id, kind, hello.nonce, sn, mac);
 	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH, .length = PCHAN_MAC_LEN };
-	if (pchan_send(fd, &h, mac) || pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000))
+	if (pchan_send(c, &h, mac) || pchan_recv(c, &h, buf, sizeof(buf), &g, 5000))
 		goto fail;
 	if (h.type != PCHAN_T_AUTH_OK) {
 		snprintf(err, err_len, "%.*s", (int)h.length, (char *)buf);
@@ -629,27 +785,44 @@ static int fake_source(const char *channel, const char *id, enum pchan_kind kind
 	pchan_mac(secret, true, id, kind, hello.nonce, sn, mac);
 	if (!pchan_mac_equal(mac, buf))
 		goto fail;
-	return fd;
+	return c;
 fail:
-	close(fd);
-	return -1;
+	ptls_close(c);
+	return NULL;
 }
 
 /* The peer's error frame, then end of stream. */
-static int expect_refused(int fd, const char *needle)
+static int expect_refused(struct ptls_conn *c, const char *needle)
 {
 	struct pchan_geom g = { 0 };
 	struct pchan_hdr h;
 	char buf[2048];
-	int r = pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000);
+	int r = pchan_recv(c, &h, buf, sizeof(buf), &g, 5000);
 
 	if (r || h.type != PCHAN_T_ERROR || !strstr(buf, needle)) {
 		printf("    expected an error frame with \"%s\" (r=%d type=%u)\n", needle, r,
 		       r ? 0 : h.type);
 		return -1;
 	}
-	r = pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000);
+	r = pchan_recv(c, &h, buf, sizeof(buf), &g, 5000);
 	return r < 0 && errno == ECONNRESET ? 0 : -1;
+}
+
+/* End of stream (or a reset) within timeout_ms, whatever came before. */
+static int expect_closed(int fd, int timeout_ms)
+{
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, timeout_ms) != 1)
+			return -1;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return 0;
+	}
 }
 
 /* Malformed frames, out-of-range pages and strangers are refused; the job goes on. */
@@ -661,6 +834,7 @@ int t_mig_malformed_refused(const struct t_env *env)
 	const char *channel;
 	struct pchan_hdr h;
 	uint8_t page[MIG_PAGE] = { 0 }, junk[64];
+	struct ptls_conn *c;
 	int fd;
 
 	(void)env;
@@ -669,45 +843,64 @@ int t_mig_malformed_refused(const struct t_env *env)
 	in = mig_in(&p, id, "demo", UINT64_C(1) << 20, SECRET);
 	CHECK(in);
 	channel = str(in, "channel");
-	/* a stranger speaking something else */
+	/* a stranger speaking something else, and a plaintext page channel: not TLS */
 	fd = pchan_connect(channel, 2000);
 	CHECK(fd >= 0);
 	CHECK(write(fd, "GET / HTTP/1.1\r\n\r\n", 18) == 18);
-	CHECK_OK(expect_refused(fd, "bad magic"));
+	CHECK_OK(expect_closed(fd, 10000));
 	close(fd);
-	/* a hello for a job this agent does not have */
-	CHECK(fake_source(channel, "00000000-0000-4000-8000-000000000000", PCHAN_MAIN, err,
-			  sizeof(err)) < 0);
-	CHECK_OK(h_wait_log(p.dst.log, "page channel peer asked for an unknown migration", 5000));
-	/* authenticated, then a page beyond the region (256 pages) */
-	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK_OK(h_wait_log(p.dst.log, "page channel TLS handshake failed, dropped", 5000));
+	fd = pchan_connect(channel, 2000);
 	CHECK(fd >= 0);
+	{
+		struct pchan_hello hello = { .kind = PCHAN_MAIN };
+		uint8_t hb[PCHAN_HDR_LEN + PCHAN_HELLO_LEN];
+
+		h = (struct pchan_hdr){ .type = PCHAN_T_HELLO, .length = PCHAN_HELLO_LEN };
+		memcpy(hello.id, id, PCHAN_ID_LEN + 1);
+		pchan_encode_hdr(&h, hb);
+		pchan_encode_hello(&hello, hb + PCHAN_HDR_LEN);
+		CHECK(write(fd, hb, sizeof(hb)) == (ssize_t)sizeof(hb));
+	}
+	CHECK_OK(expect_closed(fd, 10000));
+	close(fd);
+	/* a hello for a job this agent does not have: no PSK for it, so no TLS */
+	CHECK(!fake_source(channel, "00000000-0000-4000-8000-000000000000", PCHAN_MAIN, err,
+			   sizeof(err)));
+	CHECK_OK(h_wait_log(p.dst.log, "page channel TLS handshake failed, dropped", 5000));
+	/* authenticated, then a page beyond the region (256 pages) */
+	c = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(c);
 	h = (struct pchan_hdr){ .type = PCHAN_T_PAGES, .seq = 1, .page = 256, .count = 1,
 				.length = MIG_PAGE };
-	CHECK_OK(pchan_send(fd, &h, page));
-	CHECK_OK(expect_refused(fd, "page range"));
-	close(fd);
+	CHECK_OK(pchan_send(c, &h, page));
+	CHECK_OK(expect_refused(c, "page range"));
+	ptls_close(c);
 	CHECK_OK(h_wait_log(p.dst.log, "page channel peer broke the protocol, dropped", 5000));
 	/* a demand request on the main channel, then garbage */
-	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
-	CHECK(fd >= 0);
+	c = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(c);
 	h = (struct pchan_hdr){ .type = PCHAN_T_REQUEST, .page = 1, .count = 1 };
-	CHECK_OK(pchan_send(fd, &h, NULL));
-	CHECK_OK(expect_refused(fd, "unexpected frame"));
-	close(fd);
-	fd = fake_source(channel, id, PCHAN_PREEMPT, err, sizeof(err));
-	CHECK(fd >= 0);
+	CHECK_OK(pchan_send(c, &h, NULL));
+	CHECK_OK(expect_refused(c, "unexpected frame"));
+	ptls_close(c);
+	c = fake_source(channel, id, PCHAN_PREEMPT, err, sizeof(err));
+	CHECK(c);
 	memset(junk, 0xAB, sizeof(junk));
-	CHECK(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
-	CHECK_OK(expect_refused(fd, "bad magic"));
-	close(fd);
+	{
+		struct iovec v = { .iov_base = junk, .iov_len = sizeof(junk) };
+
+		CHECK_OK(ptls_writev(c, &v, 1));
+	}
+	CHECK_OK(expect_refused(c, "bad magic"));
+	ptls_close(c);
 	/* nothing was staged from any of it, and the job still takes a proper source */
 	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
 	CHECK(m && strcmp(str(m, "phase"), "failed") && stat_of(m, "precopy_pages") == 0);
 	json_decref(m);
-	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
-	CHECK(fd >= 0);
-	close(fd);
+	c = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(c);
+	ptls_close(c);
 	/* control messages refuse bad input with clear codes */
 	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_IN, "CONFLICT", "{s:s, s:s, s:I, s:s}",
 			      "migration_id", id, "region_name", "demo", "length", (json_int_t)4096,
@@ -744,6 +937,13 @@ int t_mig_malformed_refused(const struct t_env *env)
 	return T_PASS;
 }
 
+static int secret_of(void *arg, const char *id, uint8_t secret[PCHAN_SECRET_LEN])
+{
+	(void)arg;
+	(void)id;
+	return pchan_parse_secret(SECRET, secret);
+}
+
 /* Fake destination: authenticates the source, then asks for a page beyond its region. */
 int t_mig_request_out_of_range(const struct t_env *env)
 {
@@ -751,7 +951,8 @@ int t_mig_request_out_of_range(const struct t_env *env)
 	struct h_proc src;
 	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], addr[64];
 	uint8_t secret[PCHAN_SECRET_LEN], buf[PCHAN_HELLO_LEN], sn[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
-	int lfd, fds[2] = { -1, -1 };
+	int lfd;
+	struct ptls_conn *cs[2] = { NULL, NULL };
 	json_t *out, *m;
 
 	(void)env;
@@ -769,27 +970,36 @@ int t_mig_request_out_of_range(const struct t_env *env)
 		struct pchan_hdr h;
 		struct pollfd pf = { .fd = lfd, .events = POLLIN };
 
+		char why[256];
+		int fd;
+
 		CHECK(poll(&pf, 1, 10000) == 1);
-		fds[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		CHECK(fds[i] >= 0);
-		CHECK_OK(pchan_recv(fds[i], &h, buf, sizeof(buf), &g, 5000));
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(fd >= 0);
+		char named[PCHAN_ID_LEN + 1];
+
+		cs[i] = ptls_accept(test_tls(), fd, secret_of, NULL, deadline_in(5000), named, why,
+				    sizeof(why));
+		CHECKF(cs[i], "%s", why);
+		ptls_set_deadline(cs[i], 0);
+		CHECK_OK(pchan_recv(cs[i], &h, buf, sizeof(buf), &g, 5000));
 		CHECK(h.type == PCHAN_T_HELLO && !pchan_decode_hello(buf, h.length, &hello));
 		CHECK(hello.kind == (i ? PCHAN_PREEMPT : PCHAN_MAIN) && !strcmp(hello.id, id));
 		pchan_nonce(sn);
 		h = (struct pchan_hdr){ .type = PCHAN_T_CHALLENGE, .length = PCHAN_NONCE_LEN };
-		CHECK_OK(pchan_send(fds[i], &h, sn));
-		CHECK_OK(pchan_recv(fds[i], &h, buf, sizeof(buf), &g, 5000));
+		CHECK_OK(pchan_send(cs[i], &h, sn));
+		CHECK_OK(pchan_recv(cs[i], &h, buf, sizeof(buf), &g, 5000));
 		CHECK(h.type == PCHAN_T_AUTH);
 		pchan_mac(secret, false, id, hello.kind, hello.nonce, sn, mac);
 		CHECK(pchan_mac_equal(mac, buf));
 		pchan_mac(secret, true, id, hello.kind, hello.nonce, sn, mac);
 		h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .length = PCHAN_MAC_LEN };
-		CHECK_OK(pchan_send(fds[i], &h, mac));
+		CHECK_OK(pchan_send(cs[i], &h, mac));
 	}
 	{
 		struct pchan_hdr h = { .type = PCHAN_T_REQUEST, .page = 1024, .count = 1 };
 
-		CHECK_OK(pchan_send(fds[1], &h, NULL));
+		CHECK_OK(pchan_send(cs[1], &h, NULL));
 	}
 	CHECK_OK(h_wait_log(p.src.log, "frame length or page range does not fit", 10000));
 	m = wait_phase(p.sctl, id, "paused precopy", 10000);
@@ -800,8 +1010,8 @@ int t_mig_request_out_of_range(const struct t_env *env)
 			      "snapshot_id", "00000000-0000-4000-8000-000000000001", "region_id", region,
 			      "path", "/nonexistent/snapshot.img", "kind", "full"));
 	/* cancel: the region goes back to its track uffd and its writers run */
-	close(fds[0]);
-	close(fds[1]);
+	ptls_close(cs[0]);
+	ptls_close(cs[1]);
 	close(lfd);
 	m = h_call(p.sctl, PROTO_T_MIGRATION_CANCEL, "{s:s}", "migration_id", id);
 	CHECK(m && !strcmp(str(m, "phase"), "cancelled"));
