@@ -7,6 +7,7 @@
  * captured while its writers are held.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1227,6 +1228,124 @@ int t_mig_source_workload_dies(const struct t_env *env)
 	json_decref(m);
 	CHECK_OK(kill(dst.pid, SIGKILL));
 	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+/* A client of one address that sends a byte every few hundred ms and never finishes. */
+struct trickler {
+	int fd;
+	uint64_t opened_ms, closed_ms; /* 0: still open */
+};
+
+static uint64_t mono_ms(void)
+{
+	return ptls_now_ns() / 1000000u;
+}
+
+static int trickle_open(const char *channel, const char *from)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, b = { .sin_family = AF_INET };
+	char host[64];
+	uint16_t port;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || pchan_parse_addr(channel, host, sizeof(host), &port) ||
+	    inet_pton(AF_INET, from, &a.sin_addr) != 1 || inet_pton(AF_INET, host, &b.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	b.sin_port = htons(port);
+	if (connect(fd, (struct sockaddr *)&b, sizeof(b))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * 40 connections from 127.0.0.2 that trickle a TLS record header a byte at
+ * a time: 8 of them (the per-address limit) get a handshake slot and lose
+ * it at the handshake deadline though they never stop sending, the others
+ * are refused at once; meanwhile the real source, from 127.0.0.1, connects
+ * at its first attempt and the job completes.
+ */
+int t_mig_trickling_clients(const struct t_env *env)
+{
+	static const char *const opts[] = { "--page-channel-handshake-timeout-ms", "1500", NULL };
+	static const uint8_t hello_start[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC };
+	enum { N = 40, DEADLINE_MS = 1500, SLACK_MS = 1500 };
+	struct trickler t[N];
+	struct pair p;
+	struct h_proc src;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	json_t *in, *out, *m;
+	const char *channel;
+	unsigned refused = 0, dropped = 0, open_left = N;
+	uint64_t start, worst = 0;
+
+	(void)env;
+	CHECK_OK(pair_start_with(&p, opts));
+	CHECK_OK(start_source(&p, &src, "4M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(4) << 20, SECRET);
+	CHECK(in);
+	channel = str(in, "channel");
+	for (int i = 0; i < N; i++) {
+		t[i].fd = trickle_open(channel, "127.0.0.2");
+		CHECKF(t[i].fd >= 0, "cannot connect from 127.0.0.2: %s", strerror(errno));
+		t[i].opened_ms = mono_ms();
+		t[i].closed_ms = 0;
+	}
+	out = mig_out(&p, id, region, channel, SECRET, json_object());
+	CHECK(out);
+	/* trickle until every connection is gone (or far past the deadline) */
+	start = mono_ms();
+	for (unsigned step = 0; open_left && mono_ms() - start < 4 * DEADLINE_MS; step++) {
+		for (int i = 0; i < N; i++) {
+			struct pollfd pf = { .fd = t[i].fd, .events = POLLIN };
+			uint8_t b = hello_start[step % sizeof(hello_start)];
+			char sink[64];
+
+			if (t[i].closed_ms)
+				continue;
+			if ((poll(&pf, 1, 0) == 1 && read(t[i].fd, sink, sizeof(sink)) <= 0) ||
+			    send(t[i].fd, &b, 1, MSG_NOSIGNAL) != 1) {
+				t[i].closed_ms = mono_ms();
+				open_left--;
+			}
+		}
+		nap_ms(100);
+	}
+	for (int i = 0; i < N; i++) {
+		uint64_t life = t[i].closed_ms - t[i].opened_ms;
+
+		CHECKF(t[i].closed_ms, "connection %d still open after %d ms of trickling", i,
+		       4 * DEADLINE_MS);
+		if (life < DEADLINE_MS / 2) {
+			refused++;
+		} else {
+			dropped++;
+			worst = life > worst ? life : worst;
+		}
+		close(t[i].fd);
+	}
+	t_logf("%u refused at once, %u dropped at the deadline (latest after %llu ms)", refused,
+	       dropped, (unsigned long long)worst);
+	CHECKF(dropped == 8 && refused == N - 8, "%u dropped, %u refused", dropped, refused);
+	CHECK(worst < DEADLINE_MS + SLACK_MS);
+	CHECK_OK(h_wait_log(p.dst.log, "too many page channel handshakes from one address", 5000));
+	/* the real source was not kept out: its first connection went through */
+	m = wait_phase(p.sctl, id, "postcopy completed", 30000);
+	CHECK(m);
+	CHECK(stat_of(m, "reconnects") == 0);
+	json_decref(m);
+	CHECK(!h_file_contains(p.src.log, "page channel connect failed"));
+	h_proc_write(&src, "exit\n");
+	h_proc_wait(&src, 10000);
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
