@@ -125,6 +125,9 @@ static const struct t_case cases[] = {
 	{ "session/working_set_replay", t_session_working_set_replay, T_NEEDS_UFFD },
 	{ "session/agent_killed_mid_restore", t_session_agent_killed, T_NEEDS_UFFD },
 	{ "session/commands", t_session_commands, T_NEEDS_UFFD },
+	{ "session/image_truncated_read_guarded", t_image_truncated_read_guarded, 0 },
+	{ "session/image_truncated_under_restore", t_session_image_truncated, T_NEEDS_UFFD },
+	{ "session/image_changed_while_agent_down", t_session_image_changed_while_down, T_NEEDS_UFFD },
 
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
 	{ "handoff/balloon_remove_reads_zero", t_handoff_balloon_remove, T_NEEDS_UFFD },
