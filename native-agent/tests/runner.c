@@ -129,6 +129,7 @@ static const struct t_case cases[] = {
 	{ "session/image_truncated_under_restore", t_session_image_truncated, T_NEEDS_UFFD },
 	{ "session/image_changed_while_agent_down", t_session_image_changed_while_down, T_NEEDS_UFFD },
 
+	{ "handoff/lib_trusts_peercred_not_hello", t_lib_trusts_peercred, 0 },
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
 	{ "handoff/balloon_remove_reads_zero", t_handoff_balloon_remove, T_NEEDS_UFFD },
 	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },
@@ -163,6 +164,7 @@ static const struct t_case cases[] = {
 	{ "life/uid_allowed", t_life_uid_allowed, T_NEEDS_ROOT },
 	{ "life/stale_socket_replaced", t_life_stale_socket, 0 },
 	{ "life/live_socket_kept", t_life_live_socket, 0 },
+	{ "life/socket_dir_owner_and_mode_checked", t_lifecycle_socket_dir_checked, 0 },
 	{ "life/second_agent_refused", t_life_second_agent, 0 },
 	{ "life/not_a_socket", t_life_not_a_socket, 0 },
 };
