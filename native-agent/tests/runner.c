@@ -89,6 +89,8 @@ static const struct t_case cases[] = {
 	{ "mig/wire_plaintext_control", t_mig_wire_plaintext_control, T_NEEDS_UFFD },
 	{ "mig/tampered_frame_aborts", t_mig_tampered_frame, T_NEEDS_UFFD },
 	{ "mig/trickling_clients_do_not_lock_out", t_mig_trickling_clients, T_NEEDS_UFFD },
+	{ "mig/certificates", t_mig_certificates, T_NEEDS_UFFD },
+	{ "mig/certificates_required", t_mig_certificates_required, T_NEEDS_UFFD },
 	{ "mig/wrong_secret", t_mig_wrong_secret, T_NEEDS_UFFD },
 	{ "mig/malformed_refused", t_mig_malformed_refused, T_NEEDS_UFFD },
 	{ "mig/request_out_of_range_and_cancel", t_mig_request_out_of_range, T_NEEDS_UFFD },
