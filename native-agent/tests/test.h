@@ -79,6 +79,7 @@ int t_mig_wire_plaintext_control(const struct t_env *env);
 int t_mig_tampered_frame(const struct t_env *env);
 int t_mig_trickling_clients(const struct t_env *env);
 int t_mig_certificates(const struct t_env *env);
+int t_mig_accept_emfile_backs_off(const struct t_env *env);
 int t_mig_certificates_required(const struct t_env *env);
 int t_mig_wrong_secret(const struct t_env *env);
 int t_mig_malformed_refused(const struct t_env *env);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -1442,6 +1443,85 @@ int t_mig_certificates_required(const struct t_env *env)
 	CHECK(h_file_contains(p.dst.log, "peer did not return a certificate") ||
 	      h_file_contains(p.dst.log, "no suitable signature") ||
 	      h_file_contains(p.dst.log, "certificate"));
+	json_decref(in);
+	return T_PASS;
+}
+
+/* ---- accept errors ----------------------------------------------------- */
+
+/* utime + stime of a process, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	/* after the command: state, then fields 4..13, then utime (14) and stime (15) */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
+/* The lowest descriptor number the process does not use. */
+static int lowest_free_fd(pid_t pid)
+{
+	char path[64];
+
+	for (int fd = 0; fd < 65536; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK))
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * Out of descriptors, the listener backs off instead of retrying accept()
+ * at once: the agent stays nearly idle with a connection queued, and takes
+ * it once descriptors are back.
+ */
+int t_mig_accept_emfile_backs_off(const struct t_env *env)
+{
+	struct pair p;
+	struct rlimit old, low;
+	char id[JX_UUID_LEN + 1], err[256] = "";
+	struct ptls_conn *c;
+	json_t *in;
+	long t0, t1;
+	int fd, lowest;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(1) << 20, SECRET);
+	CHECK(in);
+	lowest = lowest_free_fd(p.dst.pid);
+	CHECK(lowest > 0);
+	CHECK_OK(prlimit(p.dst.pid, RLIMIT_NOFILE, NULL, &old));
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	CHECK_OK(prlimit(p.dst.pid, RLIMIT_NOFILE, &low, NULL));
+	fd = pchan_connect(str(in, "channel"), 2000); /* queued by the kernel, not accepted */
+	CHECK(fd >= 0);
+	CHECK_OK(h_wait_log(p.dst.log, "page channel accept failed, backing off", 5000));
+	t0 = cpu_ticks(p.dst.pid);
+	nap_ms(1000);
+	t1 = cpu_ticks(p.dst.pid);
+	CHECK(t0 >= 0 && t1 >= 0);
+	/* a retry loop burns a whole CPU: about sysconf(_SC_CLK_TCK) ticks a second */
+	CHECKF(t1 - t0 < sysconf(_SC_CLK_TCK) / 4, "the agent used %ld ticks in 1 s", t1 - t0);
+	CHECK_OK(prlimit(p.dst.pid, RLIMIT_NOFILE, &old, NULL));
+	close(fd);
+	c = fake_source(str(in, "channel"), id, PCHAN_MAIN, err, sizeof(err));
+	CHECKF(c, "no connection once descriptors are back: %s", err);
+	ptls_close(c);
 	json_decref(in);
 	return T_PASS;
 }
