@@ -6,7 +6,10 @@
  * bench/migration-vs-qemu runs both in one invocation.
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
- *                      [--bandwidth BYTES_PER_S]
+ *                      [--bandwidth BYTES_PER_S] [--plaintext]
+ *
+ * The page channel is TLS 1.3 as in production; --plaintext runs both agents
+ * with --page-channel-plaintext, so two runs show what TLS costs.
  *
  * It starts build/faultline-agent twice and build/faultline-demo as both
  * workloads (mig-source writes as fast as it can; mig-dest reads every
@@ -109,6 +112,9 @@ static json_t *call(struct agent *a, uint8_t type, json_t *req)
 	return h.flags & PROTO_F_ERROR ? (json_decref(r), NULL) : r;
 }
 
+/* --plaintext: both agents without page channel TLS */
+static bool plaintext;
+
 static int agent_start(struct agent *a, const char *name, bool listen)
 {
 	char bin[PATH_MAX + 32], state[256], log[256];
@@ -125,12 +131,17 @@ static int agent_start(struct agent *a, const char *name, bool listen)
 	a->pid = fork();
 	if (a->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (listen)
-			execl(bin, bin, "--socket", a->sock, "--state-dir", state, "--log-file", log,
-			      "--page-channel-listen", "127.0.0.1:0", (char *)NULL);
-		else
-			execl(bin, bin, "--socket", a->sock, "--state-dir", state, "--log-file", log,
-			      (char *)NULL);
+		char *args[12] = { bin, "--socket", a->sock, "--state-dir", state, "--log-file", log };
+		int n = 7;
+
+		if (listen) {
+			args[n++] = "--page-channel-listen";
+			args[n++] = "127.0.0.1:0";
+		}
+		if (plaintext) /* what TLS costs: the same run without it */
+			args[n++] = "--page-channel-plaintext";
+		args[n] = NULL;
+		execv(bin, args);
 		_exit(127);
 	}
 	memcpy(sa.sun_path, a->sock, strlen(a->sock) + 1);
@@ -254,6 +265,8 @@ static double loopback_copy(const uint8_t *src, uint8_t *dst, uint64_t size)
 	if (s.fd < 0 || pthread_create(&t, NULL, sink_main, &s))
 		return -1;
 	fd = pchan_connect(addr, 2000);
+	if (fd >= 0 && fcntl(fd, F_SETFL, 0)) /* pchan_connect's socket is non-blocking */
+		fd = -1;
 	t0 = now_ms();
 	while (fd >= 0 && off < size) {
 		size_t n = size - off < (1u << 20) ? size - off : (1u << 20);
@@ -395,6 +408,7 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },     { "writers", required_argument, NULL, 'w' },
 		{ "repeat", required_argument, NULL, 'r' },   { "rounds", required_argument, NULL, 'R' },
 		{ "bandwidth", required_argument, NULL, 'b' }, { "granule", required_argument, NULL, 'g' },
+		{ "plaintext", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0;
@@ -426,9 +440,12 @@ int main(int argc, char **argv)
 		case 'g':
 			granule = (unsigned)atoi(optarg);
 			break;
+		case 'P':
+			plaintext = true;
+			break;
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
-					"[--rounds N] [--bandwidth BYTES_PER_S]\n");
+					"[--rounds N] [--bandwidth BYTES_PER_S] [--plaintext]\n");
 			return 2;
 		}
 	}

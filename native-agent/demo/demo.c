@@ -157,7 +157,8 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 't':
 			a->threads = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !a->threads || a->threads > 256)
+			/* 0: mig-source without writers (its pages keep their fill) */
+			if (*end || a->threads > 256)
 				return -1;
 			break;
 		case 'H':
@@ -359,7 +360,7 @@ static int run(const struct args *a)
 	sigset_t set;
 
 	if (!a->socket || !a->size || a->size % (a->hugetlb ? HUGE_2M : CONTENT_PAGE) ||
-	    (a->pause_after && a->threads != 1) || !ts)
+	    (a->pause_after && a->threads != 1) || !a->threads || !ts)
 		return usage();
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);

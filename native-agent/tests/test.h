@@ -74,6 +74,13 @@ int t_pchan_auth(const struct t_env *env);
 int t_mig_byte_for_byte(const struct t_env *env);
 int t_mig_byte_for_byte_256m(const struct t_env *env);
 int t_mig_cut_and_resume(const struct t_env *env);
+int t_mig_wire_encrypted(const struct t_env *env);
+int t_mig_wire_plaintext_control(const struct t_env *env);
+int t_mig_tampered_frame(const struct t_env *env);
+int t_mig_trickling_clients(const struct t_env *env);
+int t_mig_certificates(const struct t_env *env);
+int t_mig_accept_emfile_backs_off(const struct t_env *env);
+int t_mig_certificates_required(const struct t_env *env);
 int t_mig_wrong_secret(const struct t_env *env);
 int t_mig_malformed_refused(const struct t_env *env);
 int t_mig_request_out_of_range(const struct t_env *env);
@@ -156,6 +163,11 @@ int t_session_detach_populates(const struct t_env *env);
 int t_session_working_set_replay(const struct t_env *env);
 int t_session_agent_killed(const struct t_env *env);
 int t_session_commands(const struct t_env *env);
+int t_lib_trusts_peercred(const struct t_env *env);
+int t_lifecycle_socket_dir_checked(const struct t_env *env);
+int t_image_truncated_read_guarded(const struct t_env *env);
+int t_session_image_truncated(const struct t_env *env);
+int t_session_image_changed_while_down(const struct t_env *env);
 
 /* test_track.c */
 int t_track_two_uffds(const struct t_env *env);

@@ -6,10 +6,9 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <time.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +18,15 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "content.h"
-#include "hfc.h"
+#include "faultline.h"
 #include "fdstore.h"
+#include "flwire.h"
+#include "harness.h"
+#include "hfc.h"
 #include "hwork.h"
 #include "test.h"
 #include "uffd.h"
@@ -587,5 +590,68 @@ int t_handoff_uid_refused(const struct t_env *env)
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK_OK(h_wait_log(a.log, "peer refused: uid not allowed", H_TIMEOUT_MS));
 	CHECK(h_file_contains(a.log, "comp=handoff msg=\"peer refused: uid not allowed\""));
+	return T_PASS;
+}
+
+/* ---- libfaultline: whom it trusts -------------------------------------- */
+
+pid_t flc_agent_pid(const fl_client *c);
+
+struct fake_agent {
+	int lfd;
+	char path[128];
+	int conn;
+};
+
+/* Answers one hello with a pid that is not its own, then waits for the client to go. */
+static void *fake_agent_main(void *arg)
+{
+	struct fake_agent *f = arg;
+	struct flw w = { .fd = -1 };
+	struct proto_hdr h;
+	json_t *body = NULL, *reply;
+
+	f->conn = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (f->conn < 0)
+		return NULL;
+	w.fd = f->conn;
+	if (flw_recv(&w, 10000, -1, &h, &body) == FLW_FRAME && h.type == PROTO_T_HELLO) {
+		reply = json_pack("{s:s, s:s, s:i, s:i}", "agent", "faultline-agent", "version", "0",
+				  "protocol", PROTO_VERSION, "pid", 1);
+		flw_send(f->conn, PROTO_T_HELLO, PROTO_F_REPLY, h.id, reply, NULL);
+		json_decref(reply);
+	}
+	json_decref(body);
+	while (flw_recv(&w, 10000, -1, &h, &body) == FLW_FRAME)
+		json_decref(body);
+	flw_reset(&w);
+	return NULL;
+}
+
+/* The pid allowed to trace the workload is the socket's peer (SO_PEERCRED), not the hello's. */
+int t_lib_trusts_peercred(const struct t_env *env)
+{
+	struct fake_agent f = { .conn = -1 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[64];
+	pthread_t t;
+	fl_client *c;
+
+	(void)env;
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	snprintf(f.path, sizeof(f.path), "%s/agent.sock", dir);
+	memcpy(sa.sun_path, f.path, strlen(f.path) + 1);
+	f.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(f.lfd >= 0);
+	CHECK_OK(bind(f.lfd, (struct sockaddr *)&sa, sizeof(sa)));
+	CHECK_OK(listen(f.lfd, 4));
+	CHECK_OK(pthread_create(&t, NULL, fake_agent_main, &f));
+	c = fl_connect(f.path);
+	CHECKF(c, "%s", fl_last_error());
+	/* the hello said pid 1; the kernel says this process */
+	CHECKF(flc_agent_pid(c) == getpid(), "trusted pid %d", (int)flc_agent_pid(c));
+	fl_disconnect(c);
+	pthread_join(t, NULL);
+	close(f.lfd);
 	return T_PASS;
 }

@@ -362,3 +362,49 @@ int t_life_not_a_socket(const struct t_env *env)
 	close(fd);
 	return T_PASS;
 }
+
+/* A socket directory someone else could write into, or a symlink, is refused at start. */
+int t_lifecycle_socket_dir_checked(const struct t_env *env)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;     /* of <dir>/run; 0: a symlink to <dir>/real */
+		const char *log;
+	} cases[] = {
+		{ "world-writable", 0777, "the socket directory is writable by other users" },
+		{ "group-writable", 0770, "the socket directory is writable by other users" },
+		{ "symlink", 0, "the socket directory is not a directory (or is a symlink)" },
+		{ "private", 0700, NULL },
+		{ "sticky", 01777, NULL },
+	};
+
+	(void)env;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dir[64], run[128], real[128], sock[160];
+		struct h_agent a;
+
+		CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+		snprintf(run, sizeof(run), "%s/run", dir);
+		snprintf(real, sizeof(real), "%s/real", dir);
+		snprintf(sock, sizeof(sock), "%s/agent.sock", run);
+		if (cases[i].mode) {
+			CHECK_OK(mkdir(run, 0700));
+			CHECK_OK(chmod(run, cases[i].mode)); /* past the umask */
+		} else {
+			CHECK_OK(mkdir(real, 0700));
+			CHECK_OK(symlink(real, run));
+		}
+		CHECK_OK(h_agent_spawn(&a, dir, sock, NULL));
+		if (cases[i].log) {
+			CHECK_OK(h_agent_wait_exit(&a, H_TIMEOUT_MS));
+			CHECKF(h_agent_exit_code(&a) == 1, "%s: exit %d", cases[i].name,
+			       h_agent_exit_code(&a));
+			CHECKF(h_file_contains(a.log, cases[i].log), "%s", cases[i].name);
+		} else {
+			CHECKF(!h_agent_wait_ready(&a, H_TIMEOUT_MS), "%s: agent not ready", cases[i].name);
+			CHECK_OK(kill(a.pid, SIGTERM));
+			CHECK_OK(h_agent_wait_exit(&a, H_TIMEOUT_MS));
+		}
+	}
+	return T_PASS;
+}

@@ -7,6 +7,7 @@
  * captured while its writers are held.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +31,7 @@
 #include "netaddr.h"
 #include "pchan.h"
 #include "proto.h"
+#include "ptls.h"
 #include "test.h"
 
 #define MIG_PAGE 4096
@@ -168,16 +172,26 @@ struct pair {
 	char handoff[200];
 };
 
-static int pair_start(struct pair *p)
+/* extra: options for both agents (at most 6), NULL: none */
+static int pair_start_with(struct pair *p, const char *const *extra)
 {
-	static const char *const listen[] = { "--page-channel-listen", "127.0.0.1:0", NULL };
+	const char *dst[10] = { "--page-channel-listen", "127.0.0.1:0" };
+	unsigned n = 2;
 
-	if (h_agent_start(&p->src, NULL) || h_agent_start(&p->dst, listen))
+	for (unsigned i = 0; extra && extra[i] && n < 8; i++)
+		dst[n++] = extra[i];
+	dst[n] = NULL;
+	if (h_agent_start(&p->src, extra) || h_agent_start(&p->dst, dst))
 		return -1;
 	p->sctl = h_ctl_open(&p->src);
 	p->dctl = h_ctl_open(&p->dst);
 	snprintf(p->handoff, sizeof(p->handoff), "%s/handoff.sock", p->src.state);
 	return p->sctl < 0 || p->dctl < 0 ? -1 : 0;
+}
+
+static int pair_start(struct pair *p)
+{
+	return pair_start_with(p, NULL);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -242,10 +256,11 @@ static json_t *mig_out(struct pair *p, const char *id, const char *region, const
 		      "region_id", region, "destination", dest, "secret", secret, "options", options);
 }
 
-static int start_source(struct pair *p, struct h_proc *src, const char *size, char *region)
+static int start_source_n(struct pair *p, struct h_proc *src, const char *size, char *region,
+			  const char *threads)
 {
-	const char *args[] = { "mig-source", "--socket", p->handoff, "--size", size, "--threads", "2",
-			       "--name", "demo", NULL };
+	const char *args[] = { "mig-source", "--socket", p->handoff, "--size", size, "--threads",
+			       threads, "--name", "demo", NULL };
 	json_t *j;
 
 	if (h_demo(src, args))
@@ -258,6 +273,11 @@ static int start_source(struct pair *p, struct h_proc *src, const char *size, ch
 	snprintf(region, JX_UUID_LEN + 1, "%s", str(j, "region_id"));
 	json_decref(j);
 	return 0;
+}
+
+static int start_source(struct pair *p, struct h_proc *src, const char *size, char *region)
+{
+	return start_source_n(p, src, size, region, "2");
 }
 
 static int start_dest(struct h_proc *dst, const char *sock, const char *size, const char *dump)
@@ -334,7 +354,32 @@ struct relay {
 	char addr[64], target[64];
 	_Atomic int cut, refuse, stop, conns;
 	pthread_t t;
+	/* source -> destination bytes of the first connection: kept, and one flipped */
+	uint8_t *cap;
+	size_t cap_len, cap_max;
+	uint64_t first_seen;   /* relay thread: bytes of the first connection so far */
+	_Atomic uint64_t flip_at; /* offset in the first connection; 0: none */
+	_Atomic int flipped;
+	int first_fd;          /* relay thread: the first connection's source side */
 };
+
+/* The first connection's source bytes: captured, and the one at flip_at flipped. */
+static void relay_look(struct relay *r, uint8_t *buf, size_t len)
+{
+	uint64_t at = atomic_load(&r->flip_at);
+
+	if (at && at >= r->first_seen && at < r->first_seen + len) {
+		buf[at - r->first_seen] ^= 0x01;
+		atomic_store(&r->flipped, 1);
+	}
+	if (r->cap && r->cap_len < r->cap_max) {
+		size_t k = len < r->cap_max - r->cap_len ? len : r->cap_max - r->cap_len;
+
+		memcpy(r->cap + r->cap_len, buf, k);
+		r->cap_len += k;
+	}
+	r->first_seen += len;
+}
 
 static void *relay_main(void *arg)
 {
@@ -370,9 +415,16 @@ static void *relay_main(void *arg)
 				close(c);
 			} else if (c >= 0) {
 				t = pchan_connect(r->target, 2000);
+				/* the relay writes whole reads: blocking */
+				if (t >= 0 && fcntl(t, F_SETFL, 0)) {
+					close(t);
+					t = -1;
+				}
 				if (t < 0) {
 					close(c);
 				} else {
+					if (r->first_fd < 0)
+						r->first_fd = c;
 					fds[n][0] = c;
 					fds[n][1] = t;
 					n++;
@@ -387,7 +439,11 @@ static void *relay_main(void *arg)
 				if (!pf[1 + 2 * i + (unsigned)side].revents)
 					continue;
 				got = read(fds[i][side], buf, sizeof(buf));
+				if (got > 0 && !side && fds[i][0] == r->first_fd)
+					relay_look(r, (uint8_t *)buf, (size_t)got);
 				if (got <= 0 || write(fds[i][!side], buf, (size_t)got) != got) {
+					if (fds[i][0] == r->first_fd)
+						r->first_fd = -2; /* gone: later connections go through untouched */
 					close(fds[i][0]);
 					close(fds[i][1]);
 					fds[i][0] = fds[n - 1][0];
@@ -410,6 +466,7 @@ next_round:;
 static int relay_start(struct relay *r, const char *target)
 {
 	memset(r, 0, sizeof(*r));
+	r->first_fd = -1;
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	r->lfd = pchan_listen("127.0.0.1:0", r->addr, sizeof(r->addr));
 	if (r->lfd < 0)
@@ -422,6 +479,20 @@ static void relay_stop(struct relay *r)
 	atomic_store(&r->stop, 1);
 	pthread_join(r->t, NULL);
 	close(r->lfd);
+	free(r->cap);
+}
+
+/* A run of len bytes equal to b in buf: page contents in clear. */
+static bool has_run(const uint8_t *buf, size_t n, uint8_t b, size_t len)
+{
+	size_t run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		run = buf[i] == b ? run + 1 : 0;
+		if (run >= len)
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -429,8 +500,28 @@ static void relay_stop(struct relay *r)
  * rounds, the destination workload's first writes and then a read of every
  * page, completion, the source told; every byte compared.
  */
+enum relay_mode { RELAY_NONE, RELAY_CUT, RELAY_CAPTURE, RELAY_FLIP };
+
+static int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
+		       const char *const *extra);
+
 static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 {
+	return migrate_via(size_s, size, cut ? RELAY_CUT : RELAY_NONE, NULL);
+}
+
+/*
+ * extra: more agent options for both agents (NULL: none).  RELAY_CAPTURE
+ * keeps the main channel's bytes and checks that no page content is in
+ * them (TLS), or is (--page-channel-plaintext, the test's own control);
+ * RELAY_FLIP flips one byte of it, 1 MiB in: that connection must end,
+ * the job resume on a new one and the bytes still arrive exact.
+ */
+static int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
+		       const char *const *extra)
+{
+	bool cut = mode == RELAY_CUT, relayed = mode != RELAY_NONE;
+	bool plain = extra && extra[0] && !strcmp(extra[0], "--page-channel-plaintext");
 	struct pair p;
 	struct h_proc src, dst;
 	struct relay relay;
@@ -439,20 +530,28 @@ static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 	const char *sock, *channel;
 	long diff;
 
-	CHECK_OK(pair_start(&p));
-	CHECK_OK(start_source(&p, &src, size_s, region));
+	CHECK_OK(pair_start_with(&p, extra));
+	/* captured: no writers, so that every populated page is 0x5A, a pattern to look for */
+	CHECK_OK(start_source_n(&p, &src, size_s, region, mode == RELAY_CAPTURE ? "0" : "2"));
 	new_id(id);
 	in = mig_in(&p, id, "demo", size, SECRET);
 	CHECK(in && !strcmp(str(in, "phase"), "precopy") && !strcmp(str(in, "role"), "destination"));
 	sock = str(json_object_get(in, "session"), "socket");
 	channel = str(in, "channel");
 	CHECK(sock && channel);
-	if (cut)
+	if (relayed)
 		CHECK_OK(relay_start(&relay, channel));
+	if (mode == RELAY_CAPTURE) {
+		relay.cap_max = (size_t)size * 2;
+		relay.cap = malloc(relay.cap_max);
+		CHECK(relay.cap);
+	}
+	if (mode == RELAY_FLIP)
+		atomic_store(&relay.flip_at, 1u << 20);
 	/* with a cut the background push is slowed, so that the cut lands mid-postcopy */
 	opts = json_pack("{s:i, s:s, s:I}", "max_rounds", 3, "postcopy", "auto",
 			 "bandwidth_bytes_per_s", (json_int_t)(cut ? size / 2 : 0));
-	out = mig_out(&p, id, region, cut ? relay.addr : channel, SECRET, opts);
+	out = mig_out(&p, id, region, relayed ? relay.addr : channel, SECRET, opts);
 	CHECK(out && !strcmp(str(out, "phase"), "precopy") && !strcmp(str(out, "role"), "source"));
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
@@ -494,9 +593,21 @@ static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 	json_decref(j);
 	m = wait_phase(p.sctl, id, "completed", 60000);
 	CHECK(m);
-	if (cut)
+	if (cut || mode == RELAY_FLIP)
 		CHECK(stat_of(m, "reconnects") >= 1);
 	json_decref(m);
+	if (mode == RELAY_FLIP) {
+		CHECK(atomic_load(&relay.flipped));
+		CHECK_OK(h_wait_log(p.dst.log, "page channel data failed its integrity check", 5000));
+	}
+	if (mode == RELAY_CAPTURE) {
+		/* the populated pages are all 0x5A: in clear, long runs of it */
+		t_logf("captured %zu bytes of the main channel", relay.cap_len);
+		CHECK(relay.cap_len >= size / 2);
+		CHECKF(has_run(relay.cap, relay.cap_len, 0x5A, 256) == plain,
+		       plain ? "page contents not found in a plaintext channel: the check is blind"
+			     : "page contents travel in clear");
+	}
 	m = wait_phase(p.dctl, id, "completed", 60000);
 	CHECK(m);
 	CHECK(json_is_integer(json_object_get(json_object_get(m, "stats"), "downtime_ms")));
@@ -539,11 +650,31 @@ static int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 	h_proc_write(&dst, "exit\n");
 	CHECK_OK(h_proc_wait(&src, 10000));
 	CHECK_OK(h_proc_wait(&dst, 10000));
-	if (cut)
+	if (relayed)
 		relay_stop(&relay);
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
+}
+
+int t_mig_wire_encrypted(const struct t_env *env)
+{
+	(void)env;
+	return migrate_via("16M", UINT64_C(16) << 20, RELAY_CAPTURE, NULL);
+}
+
+int t_mig_wire_plaintext_control(const struct t_env *env)
+{
+	static const char *const plain[] = { "--page-channel-plaintext", NULL };
+
+	(void)env;
+	return migrate_via("16M", UINT64_C(16) << 20, RELAY_CAPTURE, plain);
+}
+
+int t_mig_tampered_frame(const struct t_env *env)
+{
+	(void)env;
+	return migrate_via("16M", UINT64_C(16) << 20, RELAY_FLIP, NULL);
 }
 
 int t_mig_byte_for_byte(const struct t_env *env)
@@ -600,28 +731,55 @@ int t_mig_wrong_secret(const struct t_env *env)
 	return T_PASS;
 }
 
+/* The TLS contexts of the tests' fake peers: the job's secret as PSK, as the agents'. */
+static struct ptls *test_tls(void)
+{
+	static struct ptls *t;
+	struct ptls_opts o = { 0 };
+	char why[256];
+
+	if (!t)
+		t = ptls_new(&o, why, sizeof(why));
+	return t;
+}
+
+static uint64_t deadline_in(unsigned ms)
+{
+	return ptls_now_ns() + (uint64_t)ms * 1000000u;
+}
+
 /* Authenticates to the destination's page channel as the source would. */
-static int fake_source(const char *channel, const char *id, enum pchan_kind kind, char *err,
-		       size_t err_len)
+static struct ptls_conn *fake_source(const char *channel, const char *id, enum pchan_kind kind,
+				     char *err, size_t err_len)
 {
 	uint8_t secret[PCHAN_SECRET_LEN], buf[PCHAN_HELLO_LEN], sn[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
 	struct pchan_hello hello = { .kind = kind };
 	struct pchan_hdr h = { .type = PCHAN_T_HELLO, .length = PCHAN_HELLO_LEN };
 	struct pchan_geom g = { 0 };
 	int fd = pchan_connect(channel, 2000);
+	struct ptls_conn *c;
 
-	if (fd < 0 || pchan_parse_secret(SECRET, secret))
-		return -1;
+	if (fd < 0 || pchan_parse_secret(SECRET, secret)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	c = ptls_connect(test_tls(), fd, "127.0.0.1", id, secret, deadline_in(5000), err, err_len);
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	ptls_set_deadline(c, 0);
 	memcpy(hello.id, id, PCHAN_ID_LEN + 1);
 	pchan_nonce(hello.nonce);
 	pchan_encode_hello(&hello, buf);
-	if (pchan_send(fd, &h, buf) || pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000) ||
+	if (pchan_send(c, &h, buf) || pchan_recv(c, &h, buf, sizeof(buf), &g, 5000) ||
 	    h.type != PCHAN_T_CHALLENGE)
 		goto fail;
 	memcpy(sn, buf, sizeof(sn));
 	pchan_mac(secret, false, id, kind, hello.nonce, sn, mac);
 	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH, .length = PCHAN_MAC_LEN };
-	if (pchan_send(fd, &h, mac) || pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000))
+	if (pchan_send(c, &h, mac) || pchan_recv(c, &h, buf, sizeof(buf), &g, 5000))
 		goto fail;
 	if (h.type != PCHAN_T_AUTH_OK) {
 		snprintf(err, err_len, "%.*s", (int)h.length, (char *)buf);
@@ -630,27 +788,44 @@ static int fake_source(const char *channel, const char *id, enum pchan_kind kind
 	pchan_mac(secret, true, id, kind, hello.nonce, sn, mac);
 	if (!pchan_mac_equal(mac, buf))
 		goto fail;
-	return fd;
+	return c;
 fail:
-	close(fd);
-	return -1;
+	ptls_close(c);
+	return NULL;
 }
 
 /* The peer's error frame, then end of stream. */
-static int expect_refused(int fd, const char *needle)
+static int expect_refused(struct ptls_conn *c, const char *needle)
 {
 	struct pchan_geom g = { 0 };
 	struct pchan_hdr h;
 	char buf[2048];
-	int r = pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000);
+	int r = pchan_recv(c, &h, buf, sizeof(buf), &g, 5000);
 
 	if (r || h.type != PCHAN_T_ERROR || !strstr(buf, needle)) {
 		printf("    expected an error frame with \"%s\" (r=%d type=%u)\n", needle, r,
 		       r ? 0 : h.type);
 		return -1;
 	}
-	r = pchan_recv(fd, &h, buf, sizeof(buf), &g, 5000);
+	r = pchan_recv(c, &h, buf, sizeof(buf), &g, 5000);
 	return r < 0 && errno == ECONNRESET ? 0 : -1;
+}
+
+/* End of stream (or a reset) within timeout_ms, whatever came before. */
+static int expect_closed(int fd, int timeout_ms)
+{
+	char buf[4096];
+
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, timeout_ms) != 1)
+			return -1;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return 0;
+	}
 }
 
 /* Malformed frames, out-of-range pages and strangers are refused; the job goes on. */
@@ -662,6 +837,7 @@ int t_mig_malformed_refused(const struct t_env *env)
 	const char *channel;
 	struct pchan_hdr h;
 	uint8_t page[MIG_PAGE] = { 0 }, junk[64];
+	struct ptls_conn *c;
 	int fd;
 
 	(void)env;
@@ -670,45 +846,64 @@ int t_mig_malformed_refused(const struct t_env *env)
 	in = mig_in(&p, id, "demo", UINT64_C(1) << 20, SECRET);
 	CHECK(in);
 	channel = str(in, "channel");
-	/* a stranger speaking something else */
+	/* a stranger speaking something else, and a plaintext page channel: not TLS */
 	fd = pchan_connect(channel, 2000);
 	CHECK(fd >= 0);
 	CHECK(write(fd, "GET / HTTP/1.1\r\n\r\n", 18) == 18);
-	CHECK_OK(expect_refused(fd, "bad magic"));
+	CHECK_OK(expect_closed(fd, 10000));
 	close(fd);
-	/* a hello for a job this agent does not have */
-	CHECK(fake_source(channel, "00000000-0000-4000-8000-000000000000", PCHAN_MAIN, err,
-			  sizeof(err)) < 0);
-	CHECK_OK(h_wait_log(p.dst.log, "page channel peer asked for an unknown migration", 5000));
-	/* authenticated, then a page beyond the region (256 pages) */
-	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK_OK(h_wait_log(p.dst.log, "page channel TLS handshake failed, dropped", 5000));
+	fd = pchan_connect(channel, 2000);
 	CHECK(fd >= 0);
+	{
+		struct pchan_hello hello = { .kind = PCHAN_MAIN };
+		uint8_t hb[PCHAN_HDR_LEN + PCHAN_HELLO_LEN];
+
+		h = (struct pchan_hdr){ .type = PCHAN_T_HELLO, .length = PCHAN_HELLO_LEN };
+		memcpy(hello.id, id, PCHAN_ID_LEN + 1);
+		pchan_encode_hdr(&h, hb);
+		pchan_encode_hello(&hello, hb + PCHAN_HDR_LEN);
+		CHECK(write(fd, hb, sizeof(hb)) == (ssize_t)sizeof(hb));
+	}
+	CHECK_OK(expect_closed(fd, 10000));
+	close(fd);
+	/* a hello for a job this agent does not have: no PSK for it, so no TLS */
+	CHECK(!fake_source(channel, "00000000-0000-4000-8000-000000000000", PCHAN_MAIN, err,
+			   sizeof(err)));
+	CHECK_OK(h_wait_log(p.dst.log, "page channel TLS handshake failed, dropped", 5000));
+	/* authenticated, then a page beyond the region (256 pages) */
+	c = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(c);
 	h = (struct pchan_hdr){ .type = PCHAN_T_PAGES, .seq = 1, .page = 256, .count = 1,
 				.length = MIG_PAGE };
-	CHECK_OK(pchan_send(fd, &h, page));
-	CHECK_OK(expect_refused(fd, "page range"));
-	close(fd);
+	CHECK_OK(pchan_send(c, &h, page));
+	CHECK_OK(expect_refused(c, "page range"));
+	ptls_close(c);
 	CHECK_OK(h_wait_log(p.dst.log, "page channel peer broke the protocol, dropped", 5000));
 	/* a demand request on the main channel, then garbage */
-	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
-	CHECK(fd >= 0);
+	c = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(c);
 	h = (struct pchan_hdr){ .type = PCHAN_T_REQUEST, .page = 1, .count = 1 };
-	CHECK_OK(pchan_send(fd, &h, NULL));
-	CHECK_OK(expect_refused(fd, "unexpected frame"));
-	close(fd);
-	fd = fake_source(channel, id, PCHAN_PREEMPT, err, sizeof(err));
-	CHECK(fd >= 0);
+	CHECK_OK(pchan_send(c, &h, NULL));
+	CHECK_OK(expect_refused(c, "unexpected frame"));
+	ptls_close(c);
+	c = fake_source(channel, id, PCHAN_PREEMPT, err, sizeof(err));
+	CHECK(c);
 	memset(junk, 0xAB, sizeof(junk));
-	CHECK(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
-	CHECK_OK(expect_refused(fd, "bad magic"));
-	close(fd);
+	{
+		struct iovec v = { .iov_base = junk, .iov_len = sizeof(junk) };
+
+		CHECK_OK(ptls_writev(c, &v, 1));
+	}
+	CHECK_OK(expect_refused(c, "bad magic"));
+	ptls_close(c);
 	/* nothing was staged from any of it, and the job still takes a proper source */
 	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
 	CHECK(m && strcmp(str(m, "phase"), "failed") && stat_of(m, "precopy_pages") == 0);
 	json_decref(m);
-	fd = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
-	CHECK(fd >= 0);
-	close(fd);
+	c = fake_source(channel, id, PCHAN_MAIN, err, sizeof(err));
+	CHECK(c);
+	ptls_close(c);
 	/* control messages refuse bad input with clear codes */
 	CHECK_OK(h_call_error(p.dctl, PROTO_T_MIGRATION_IN, "CONFLICT", "{s:s, s:s, s:I, s:s}",
 			      "migration_id", id, "region_name", "demo", "length", (json_int_t)4096,
@@ -745,6 +940,13 @@ int t_mig_malformed_refused(const struct t_env *env)
 	return T_PASS;
 }
 
+static int secret_of(void *arg, const char *id, uint8_t secret[PCHAN_SECRET_LEN])
+{
+	(void)arg;
+	(void)id;
+	return pchan_parse_secret(SECRET, secret);
+}
+
 /* Fake destination: authenticates the source, then asks for a page beyond its region. */
 int t_mig_request_out_of_range(const struct t_env *env)
 {
@@ -752,7 +954,8 @@ int t_mig_request_out_of_range(const struct t_env *env)
 	struct h_proc src;
 	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], addr[64];
 	uint8_t secret[PCHAN_SECRET_LEN], buf[PCHAN_HELLO_LEN], sn[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
-	int lfd, fds[2] = { -1, -1 };
+	int lfd;
+	struct ptls_conn *cs[2] = { NULL, NULL };
 	json_t *out, *m;
 
 	(void)env;
@@ -770,27 +973,36 @@ int t_mig_request_out_of_range(const struct t_env *env)
 		struct pchan_hdr h;
 		struct pollfd pf = { .fd = lfd, .events = POLLIN };
 
+		char why[256];
+		int fd;
+
 		CHECK(poll(&pf, 1, 10000) == 1);
-		fds[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		CHECK(fds[i] >= 0);
-		CHECK_OK(pchan_recv(fds[i], &h, buf, sizeof(buf), &g, 5000));
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(fd >= 0);
+		char named[PCHAN_ID_LEN + 1];
+
+		cs[i] = ptls_accept(test_tls(), fd, secret_of, NULL, deadline_in(5000), named, why,
+				    sizeof(why));
+		CHECKF(cs[i], "%s", why);
+		ptls_set_deadline(cs[i], 0);
+		CHECK_OK(pchan_recv(cs[i], &h, buf, sizeof(buf), &g, 5000));
 		CHECK(h.type == PCHAN_T_HELLO && !pchan_decode_hello(buf, h.length, &hello));
 		CHECK(hello.kind == (i ? PCHAN_PREEMPT : PCHAN_MAIN) && !strcmp(hello.id, id));
 		pchan_nonce(sn);
 		h = (struct pchan_hdr){ .type = PCHAN_T_CHALLENGE, .length = PCHAN_NONCE_LEN };
-		CHECK_OK(pchan_send(fds[i], &h, sn));
-		CHECK_OK(pchan_recv(fds[i], &h, buf, sizeof(buf), &g, 5000));
+		CHECK_OK(pchan_send(cs[i], &h, sn));
+		CHECK_OK(pchan_recv(cs[i], &h, buf, sizeof(buf), &g, 5000));
 		CHECK(h.type == PCHAN_T_AUTH);
 		pchan_mac(secret, false, id, hello.kind, hello.nonce, sn, mac);
 		CHECK(pchan_mac_equal(mac, buf));
 		pchan_mac(secret, true, id, hello.kind, hello.nonce, sn, mac);
 		h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .length = PCHAN_MAC_LEN };
-		CHECK_OK(pchan_send(fds[i], &h, mac));
+		CHECK_OK(pchan_send(cs[i], &h, mac));
 	}
 	{
 		struct pchan_hdr h = { .type = PCHAN_T_REQUEST, .page = 1024, .count = 1 };
 
-		CHECK_OK(pchan_send(fds[1], &h, NULL));
+		CHECK_OK(pchan_send(cs[1], &h, NULL));
 	}
 	CHECK_OK(h_wait_log(p.src.log, "frame length or page range does not fit", 10000));
 	m = wait_phase(p.sctl, id, "paused precopy", 10000);
@@ -801,8 +1013,8 @@ int t_mig_request_out_of_range(const struct t_env *env)
 			      "snapshot_id", "00000000-0000-4000-8000-000000000001", "region_id", region,
 			      "path", "/nonexistent/snapshot.img", "kind", "full"));
 	/* cancel: the region goes back to its track uffd and its writers run */
-	close(fds[0]);
-	close(fds[1]);
+	ptls_close(cs[0]);
+	ptls_close(cs[1]);
 	close(lfd);
 	m = h_call(p.sctl, PROTO_T_MIGRATION_CANCEL, "{s:s}", "migration_id", id);
 	CHECK(m && !strcmp(str(m, "phase"), "cancelled"));
@@ -1020,5 +1232,297 @@ int t_mig_source_workload_dies(const struct t_env *env)
 	CHECK_OK(h_proc_wait(&dst, 10000));
 	json_decref(in);
 	json_decref(out);
+	return T_PASS;
+}
+
+/* A client of one address that sends a byte every few hundred ms and never finishes. */
+struct trickler {
+	int fd;
+	uint64_t opened_ms, closed_ms; /* 0: still open */
+};
+
+static uint64_t mono_ms(void)
+{
+	return ptls_now_ns() / 1000000u;
+}
+
+static int trickle_open(const char *channel, const char *from)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, b = { .sin_family = AF_INET };
+	char host[64];
+	uint16_t port;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || netaddr_parse(channel, host, sizeof(host), &port) ||
+	    inet_pton(AF_INET, from, &a.sin_addr) != 1 || inet_pton(AF_INET, host, &b.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	b.sin_port = htons(port);
+	if (connect(fd, (struct sockaddr *)&b, sizeof(b))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * 40 connections from 127.0.0.2 that trickle a TLS record header a byte at
+ * a time: 8 of them (the per-address limit) get a handshake slot and lose
+ * it at the handshake deadline though they never stop sending, the others
+ * are refused at once; meanwhile the real source, from 127.0.0.1, connects
+ * at its first attempt and the job completes.
+ */
+int t_mig_trickling_clients(const struct t_env *env)
+{
+	static const char *const opts[] = { "--page-channel-handshake-timeout-ms", "1500", NULL };
+	static const uint8_t hello_start[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC };
+	enum { N = 40, DEADLINE_MS = 1500, SLACK_MS = 1500 };
+	struct trickler t[N];
+	struct pair p;
+	struct h_proc src;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	json_t *in, *out, *m;
+	const char *channel;
+	unsigned refused = 0, dropped = 0, open_left = N;
+	uint64_t start, worst = 0;
+
+	(void)env;
+	CHECK_OK(pair_start_with(&p, opts));
+	CHECK_OK(start_source(&p, &src, "4M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(4) << 20, SECRET);
+	CHECK(in);
+	channel = str(in, "channel");
+	for (int i = 0; i < N; i++) {
+		t[i].fd = trickle_open(channel, "127.0.0.2");
+		CHECKF(t[i].fd >= 0, "cannot connect from 127.0.0.2: %s", strerror(errno));
+		t[i].opened_ms = mono_ms();
+		t[i].closed_ms = 0;
+	}
+	out = mig_out(&p, id, region, channel, SECRET, json_object());
+	CHECK(out);
+	/* trickle until every connection is gone (or far past the deadline) */
+	start = mono_ms();
+	for (unsigned step = 0; open_left && mono_ms() - start < 4 * DEADLINE_MS; step++) {
+		for (int i = 0; i < N; i++) {
+			struct pollfd pf = { .fd = t[i].fd, .events = POLLIN };
+			uint8_t b = hello_start[step % sizeof(hello_start)];
+			char sink[64];
+
+			if (t[i].closed_ms)
+				continue;
+			if ((poll(&pf, 1, 0) == 1 && read(t[i].fd, sink, sizeof(sink)) <= 0) ||
+			    send(t[i].fd, &b, 1, MSG_NOSIGNAL) != 1) {
+				t[i].closed_ms = mono_ms();
+				open_left--;
+			}
+		}
+		nap_ms(100);
+	}
+	for (int i = 0; i < N; i++) {
+		uint64_t life = t[i].closed_ms - t[i].opened_ms;
+
+		CHECKF(t[i].closed_ms, "connection %d still open after %d ms of trickling", i,
+		       4 * DEADLINE_MS);
+		if (life < DEADLINE_MS / 2) {
+			refused++;
+		} else {
+			dropped++;
+			worst = life > worst ? life : worst;
+		}
+		close(t[i].fd);
+	}
+	t_logf("%u refused at once, %u dropped at the deadline (latest after %llu ms)", refused,
+	       dropped, (unsigned long long)worst);
+	CHECKF(dropped == 8 && refused == N - 8, "%u dropped, %u refused", dropped, refused);
+	CHECK(worst < DEADLINE_MS + SLACK_MS);
+	CHECK_OK(h_wait_log(p.dst.log, "too many page channel handshakes from one address", 5000));
+	/* the real source was not kept out: its first connection went through */
+	m = wait_phase(p.sctl, id, "postcopy completed", 30000);
+	CHECK(m);
+	CHECK(stat_of(m, "reconnects") == 0);
+	json_decref(m);
+	CHECK(!h_file_contains(p.src.log, "page channel connect failed"));
+	h_proc_write(&src, "exit\n");
+	h_proc_wait(&src, 10000);
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+/* ---- certificates ------------------------------------------------------ */
+
+static int run_openssl(const char *const *argv)
+{
+	char out[4096], err[4096];
+	int status = -1;
+
+	if (h_run_capture(argv, out, sizeof(out), err, sizeof(err), &status) || status) {
+		printf("    %s %s failed (%d): %s\n", argv[0], argv[1], status, err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A test CA and one certificate for 127.0.0.1 (both agents use it: each
+ * end presents it and checks the other's against the CA), made with the
+ * openssl command.  opts gets the agent options, ending in NULL.
+ */
+static int make_certs(const char *dir, char paths[3][160], const char *opts[8])
+{
+	char cakey[160], csr[160], ext[160];
+	FILE *f;
+
+	snprintf(paths[0], 160, "%s/agent.pem", dir);
+	snprintf(paths[1], 160, "%s/agent.key", dir);
+	snprintf(paths[2], 160, "%s/ca.pem", dir);
+	snprintf(cakey, sizeof(cakey), "%s/ca.key", dir);
+	snprintf(csr, sizeof(csr), "%s/agent.csr", dir);
+	snprintf(ext, sizeof(ext), "%s/ext.cnf", dir);
+	f = fopen(ext, "w");
+	if (!f)
+		return -1;
+	fputs("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n", f);
+	fclose(f);
+	{
+		const char *const ca[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+					   "ec_paramgen_curve:P-256", "-nodes", "-keyout", cakey, "-out",
+					   paths[2], "-days", "1", "-subj", "/CN=faultline test CA", NULL };
+		const char *const req[] = { "/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt",
+					    "ec_paramgen_curve:P-256", "-nodes", "-keyout", paths[1], "-out",
+					    csr, "-subj", "/CN=faultline test agent", NULL };
+		const char *const sign[] = { "/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", paths[2], "-CAkey",
+					     cakey, "-CAcreateserial", "-out", paths[0], "-days", "1",
+					     "-extfile", ext, NULL };
+
+		if (run_openssl(ca) || run_openssl(req) || run_openssl(sign))
+			return -1;
+	}
+	opts[0] = "--page-channel-cert";
+	opts[1] = paths[0];
+	opts[2] = "--page-channel-key";
+	opts[3] = paths[1];
+	opts[4] = "--page-channel-ca";
+	opts[5] = paths[2];
+	opts[6] = NULL;
+	return 0;
+}
+
+/* Certificates instead of the PSK: the migration arrives byte-exact. */
+int t_mig_certificates(const struct t_env *env)
+{
+	char dir[64], paths[3][160];
+	const char *opts[8];
+
+	(void)env;
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	CHECK_OK(make_certs(dir, paths, opts));
+	return migrate_via("16M", UINT64_C(16) << 20, RELAY_NONE, opts);
+}
+
+/* With certificates configured, a peer that only knows the job's secret gets no TLS session. */
+int t_mig_certificates_required(const struct t_env *env)
+{
+	char dir[64], paths[3][160], id[JX_UUID_LEN + 1], err[256] = "";
+	const char *opts[8];
+	struct pair p;
+	json_t *in;
+
+	(void)env;
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	CHECK_OK(make_certs(dir, paths, opts));
+	CHECK_OK(pair_start_with(&p, opts));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(1) << 20, SECRET);
+	CHECK(in);
+	CHECK(!fake_source(str(in, "channel"), id, PCHAN_MAIN, err, sizeof(err)));
+	CHECK_OK(h_wait_log(p.dst.log, "page channel TLS handshake failed, dropped", 5000));
+	CHECK(h_file_contains(p.dst.log, "peer did not return a certificate") ||
+	      h_file_contains(p.dst.log, "no suitable signature") ||
+	      h_file_contains(p.dst.log, "certificate"));
+	json_decref(in);
+	return T_PASS;
+}
+
+/* ---- accept errors ----------------------------------------------------- */
+
+/* utime + stime of a process, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	/* after the command: state, then fields 4..13, then utime (14) and stime (15) */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
+/* The lowest descriptor number the process does not use. */
+static int lowest_free_fd(pid_t pid)
+{
+	char path[64];
+
+	for (int fd = 0; fd < 65536; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK))
+			return fd;
+	}
+	return -1;
+}
+
+/*
+ * Out of descriptors, the listener backs off instead of retrying accept()
+ * at once: the agent stays nearly idle with a connection queued, and takes
+ * it once descriptors are back.
+ */
+int t_mig_accept_emfile_backs_off(const struct t_env *env)
+{
+	struct pair p;
+	struct rlimit old, low;
+	char id[JX_UUID_LEN + 1], err[256] = "";
+	struct ptls_conn *c;
+	json_t *in;
+	long t0, t1;
+	int fd, lowest;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(1) << 20, SECRET);
+	CHECK(in);
+	lowest = lowest_free_fd(p.dst.pid);
+	CHECK(lowest > 0);
+	CHECK_OK(prlimit(p.dst.pid, RLIMIT_NOFILE, NULL, &old));
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	CHECK_OK(prlimit(p.dst.pid, RLIMIT_NOFILE, &low, NULL));
+	fd = pchan_connect(str(in, "channel"), 2000); /* queued by the kernel, not accepted */
+	CHECK(fd >= 0);
+	CHECK_OK(h_wait_log(p.dst.log, "page channel accept failed, backing off", 5000));
+	t0 = cpu_ticks(p.dst.pid);
+	nap_ms(1000);
+	t1 = cpu_ticks(p.dst.pid);
+	CHECK(t0 >= 0 && t1 >= 0);
+	/* a retry loop burns a whole CPU: about sysconf(_SC_CLK_TCK) ticks a second */
+	CHECKF(t1 - t0 < sysconf(_SC_CLK_TCK) / 4, "the agent used %ld ticks in 1 s", t1 - t0);
+	CHECK_OK(prlimit(p.dst.pid, RLIMIT_NOFILE, &old, NULL));
+	close(fd);
+	c = fake_source(str(in, "channel"), id, PCHAN_MAIN, err, sizeof(err));
+	CHECKF(c, "no connection once descriptors are back: %s", err);
+	ptls_close(c);
+	json_decref(in);
 	return T_PASS;
 }

@@ -13,7 +13,7 @@
 /* Parses a NULL-terminated argument list; what went to stderr lands in err. */
 static enum opts_action parse(struct opts *o, const char *const *args, char *err, size_t err_len)
 {
-	char *argv[32];
+	char *argv[48];
 	int argc = 0;
 	FILE *out = fopen("/dev/null", "w");
 	FILE *errf = fmemopen(err, err_len, "w");
@@ -57,6 +57,8 @@ int t_opts_defaults(const struct t_env *env)
 	CHECK(o.workers == (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
 	CHECK(o.spin_us == 50 && o.populate_chunk_pages == 512);
 	CHECK(o.fd_store == FDSTORE_KEEPER);
+	/* the page channel: TLS with the job's secret, a 5 s handshake */
+	CHECK(!o.page_channel_plaintext && !o.page_channel_cert && o.page_channel_handshake_ms == 5000);
 	opts_fini(&o);
 	return T_PASS;
 }
@@ -69,7 +71,9 @@ int t_opts_allow_uid(const struct t_env *env)
 		"--max-clients", "3", "--stall-timeout-ms", "250", "--handoff-allow-uid", "1001",
 		"--handoff-socket", "/tmp/h.sock", "--allow-image-dir", "/srv/a",
 		"--allow-image-dir=/srv/b", "--workers", "3", "--spin-us", "0",
-		"--populate-chunk-pages", "64", NULL,
+		"--populate-chunk-pages", "64", "--page-channel-cert", "/etc/fl/c.pem",
+		"--page-channel-key", "/etc/fl/k.pem", "--page-channel-ca", "/etc/fl/ca.pem",
+		"--page-channel-handshake-timeout-ms", "1500", NULL,
 	};
 	struct opts o;
 	char err[512] = "";
@@ -78,6 +82,8 @@ int t_opts_allow_uid(const struct t_env *env)
 
 	(void)env;
 	CHECKF(parse(&o, args, err, sizeof(err)) == OPTS_RUN, "%s", err);
+	CHECK(!strcmp(o.page_channel_cert, "/etc/fl/c.pem") && !strcmp(o.page_channel_key, "/etc/fl/k.pem") &&
+	      !strcmp(o.page_channel_ca, "/etc/fl/ca.pem") && o.page_channel_handshake_ms == 1500);
 	for (unsigned i = 0; i < o.n_allow_uids; i++) {
 		has_1000 |= o.allow_uids[i] == 1000;
 		has_65534 |= o.allow_uids[i] == 65534;
@@ -100,7 +106,7 @@ int t_opts_allow_uid(const struct t_env *env)
 int t_opts_rejects(const struct t_env *env)
 {
 	static const struct {
-		const char *args[4];
+		const char *args[6];
 		const char *message;
 	} bad[] = {
 		{ { "--bogus" }, "unknown option '--bogus'" },
@@ -125,6 +131,11 @@ int t_opts_rejects(const struct t_env *env)
 		{ { "--fd-store", "disk" }, "--fd-store: 'disk' is not keeper, systemd or off" },
 		{ { "--spin-us", "10001" }, "--spin-us" },
 		{ { "--populate-chunk-pages", "0" }, "--populate-chunk-pages" },
+		{ { "--page-channel-cert", "/c.pem" }, "go together" },
+		{ { "--page-channel-key", "/k.pem", "--page-channel-ca", "/ca.pem" }, "go together" },
+		{ { "--page-channel-ca", "" }, "--page-channel-ca: empty path" },
+		{ { "--page-channel-handshake-timeout-ms", "99" }, "100..600000" },
+		{ { "--page-channel-handshake-timeout-ms", "x" }, "--page-channel-handshake" },
 	};
 
 	(void)env;

@@ -222,6 +222,37 @@ static int prepare_state_dir(struct agent *ag)
 	return 0;
 }
 
+/*
+ * Whoever may write a socket's directory may put their own socket under
+ * its name: the directory must be ours (or root's) and writable by nobody
+ * else, unless it is sticky (/tmp: others cannot remove or rename ours).
+ */
+static int check_socket_dir(struct agent *ag, const char *dir)
+{
+	struct stat st;
+
+	if (lstat(dir, &st)) {
+		pr_perror(&ag->log, "cannot stat the socket directory", LF_STR("path", dir));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		pr_err(&ag->log, "the socket directory is not a directory (or is a symlink)",
+		       LF_STR("path", dir));
+		return -1;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		pr_err(&ag->log, "the socket directory belongs to another user, refused",
+		       LF_STR("path", dir), LF_UINT("owner", st.st_uid));
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		pr_err(&ag->log, "the socket directory is writable by other users, refused",
+		       LF_STR("path", dir));
+		return -1;
+	}
+	return 0;
+}
+
 /* Only a socket's own directory is created; 0755 so that uids granted
  * access to the socket (--allow-uid plus an ACL) can reach it. */
 static int prepare_socket_dir(struct agent *ag, const char *path)
@@ -233,7 +264,7 @@ static int prepare_socket_dir(struct agent *ag, const char *path)
 		pr_perror(&ag->log, "out of memory");
 		return -1;
 	}
-	if (mkdir_p(&ag->log, dirname(copy), 0755))
+	if (mkdir_p(&ag->log, dirname(copy), 0755) || check_socket_dir(ag, copy))
 		ret = -1;
 	free(copy);
 	return ret;

@@ -10,14 +10,76 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image.h"
+
+/*
+ * A read of an image mapping past the end of a file truncated meanwhile
+ * raises SIGBUS.  The reads are made with this thread's guard set; the
+ * handler jumps back to it.  A SIGBUS anywhere else is a bug and keeps its
+ * default action (the handler gives it back and the access faults again).
+ */
+static _Thread_local sigjmp_buf *volatile image_guard;
+static pthread_once_t image_sig_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	sigjmp_buf *g = image_guard;
+
+	(void)si;
+	(void)uc;
+	if (g) {
+		image_guard = NULL;
+		siglongjmp(*g, 1);
+	}
+	signal(sig, SIG_DFL);
+}
+
+static void install_sigbus(void)
+{
+	/* SA_NODEFER: leaving by siglongjmp must not leave SIGBUS blocked */
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The first reason wins; changed is set after why, so readers of changed see it whole. */
+__attribute__((format(printf, 2, 3))) static void mark_changed(struct image *im, const char *fmt,
+								 ...)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	va_list ap;
+
+	pthread_mutex_lock(&mu);
+	if (!atomic_load(&im->changed)) {
+		va_start(ap, fmt);
+		vsnprintf(im->why, sizeof(im->why), fmt, ap);
+		va_end(ap);
+		atomic_store(&im->changed, true);
+	}
+	pthread_mutex_unlock(&mu);
+}
 
 static bool inside(const char *path, const char *dir)
 {
@@ -104,6 +166,9 @@ enum image_err image_open(const char *path, char *const *dirs, unsigned n_dirs,
 	im->size = (uint64_t)st.st_size;
 	im->map = map;
 	im->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+	im->ino = (uint64_t)st.st_ino;
+	im->dev = (uint64_t)st.st_dev;
+	pthread_once(&image_sig_once, install_sigbus);
 	*out = im;
 	return IMAGE_OK;
 
@@ -129,27 +194,78 @@ void image_put(struct image *im)
 }
 
 /*
+ * Whether the file is still the one opened: size, mtime and inode (fstat
+ * on the descriptor sees the file even when its name now points elsewhere;
+ * a new file renamed over the name leaves the opened one intact and is not
+ * a change of it).  Any thread.
+ */
+bool image_changed(struct image *im, bool force)
+{
+	uint64_t now, last;
+	struct stat st;
+
+	if (atomic_load_explicit(&im->changed, memory_order_acquire))
+		return true;
+	now = coarse_ns();
+	last = atomic_load_explicit(&im->checked_ns, memory_order_relaxed);
+	if (!force && last && now - last < (uint64_t)IMAGE_CHECK_MS * 1000000u)
+		return false;
+	atomic_store_explicit(&im->checked_ns, now ? now : 1, memory_order_relaxed);
+	if (fstat(im->fd, &st)) {
+		mark_changed(im, "cannot stat it: %s", strerror(errno));
+	} else if ((uint64_t)st.st_size != im->size) {
+		mark_changed(im, "its size went from %llu to %llu bytes", (unsigned long long)im->size,
+			     (unsigned long long)st.st_size);
+	} else if ((uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec !=
+		   im->mtime_ns || (uint64_t)st.st_ino != im->ino) {
+		mark_changed(im, "it was written to (mtime %llu ns, now %llu ns)",
+			     (unsigned long long)im->mtime_ns,
+			     (unsigned long long)st.st_mtim.tv_sec * 1000000000u +
+				     (unsigned long long)st.st_mtim.tv_nsec);
+	}
+	return atomic_load(&im->changed);
+}
+
+const char *image_change_why(struct image *im)
+{
+	return atomic_load(&im->changed) ? im->why : "";
+}
+
+/*
  * All-zero test for a page about to be installed.  Data pages almost always
  * differ in their first word, so the common case costs one load; the page
- * is read into the cache anyway by the copy that follows.
+ * is read into the cache anyway by the copy that follows.  A page gone
+ * from a truncated file is not zero: the image is marked changed, and the
+ * copy that follows fails (EFAULT).
  */
-bool image_zero(const struct image *im, uint64_t off, size_t len)
+bool image_zero(struct image *im, uint64_t off, size_t len)
 {
 	const uint8_t *p = im->map + off;
+	sigjmp_buf jb;
 	uint64_t w;
+	bool zero = true;
 
 	if (off >= im->size)
 		return true;
 	if (len > im->size - off)
 		len = (size_t)(im->size - off);
-	if (len < sizeof(w)) {
-		for (size_t i = 0; i < len; i++) {
-			if (p[i])
-				return false;
-		}
-		return true;
+	if (sigsetjmp(jb, 0)) {
+		mark_changed(im, "it was truncated (a read at offset %llu faulted; %llu bytes at open)",
+			     (unsigned long long)off, (unsigned long long)im->size);
+		return false;
 	}
-	memcpy(&w, p, sizeof(w));
-	/* zero first word and every byte equal to the one 8 before it: all zero */
-	return !w && !memcmp(p, p + sizeof(w), len - sizeof(w));
+	image_guard = &jb;
+	/* the reads below must not move out of the guarded stretch */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (len < sizeof(w)) {
+		for (size_t i = 0; i < len && zero; i++)
+			zero = !p[i];
+	} else {
+		memcpy(&w, p, sizeof(w));
+		/* zero first word and every byte equal to the one 8 before it: all zero */
+		zero = !w && !memcmp(p, p + sizeof(w), len - sizeof(w));
+	}
+	atomic_signal_fence(memory_order_seq_cst);
+	image_guard = NULL;
+	return zero;
 }

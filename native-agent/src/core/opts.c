@@ -24,6 +24,7 @@
 #define MAX_WORKERS 256
 #define DEFAULT_SNAPSHOT_BUFFER (UINT64_C(64) << 20)
 #define DEFAULT_TRACK_GRANULE 16
+#define DEFAULT_HANDSHAKE_MS 5000
 
 enum {
 	OPT_SOCKET = 0x100,
@@ -45,6 +46,11 @@ enum {
 	OPT_SNAPSHOT_COMPRESS,
 	OPT_TRACK_GRANULE,
 	OPT_FD_STORE,
+	OPT_PAGE_CHANNEL_CERT,
+	OPT_PAGE_CHANNEL_KEY,
+	OPT_PAGE_CHANNEL_CA,
+	OPT_PAGE_CHANNEL_PLAINTEXT,
+	OPT_PAGE_CHANNEL_HANDSHAKE,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +73,11 @@ static const struct option long_opts[] = {
 	{ "snapshot-compress", optional_argument, NULL, OPT_SNAPSHOT_COMPRESS },
 	{ "track-granule-pages", required_argument, NULL, OPT_TRACK_GRANULE },
 	{ "fd-store", required_argument, NULL, OPT_FD_STORE },
+	{ "page-channel-cert", required_argument, NULL, OPT_PAGE_CHANNEL_CERT },
+	{ "page-channel-key", required_argument, NULL, OPT_PAGE_CHANNEL_KEY },
+	{ "page-channel-ca", required_argument, NULL, OPT_PAGE_CHANNEL_CA },
+	{ "page-channel-plaintext", no_argument, NULL, OPT_PAGE_CHANNEL_PLAINTEXT },
+	{ "page-channel-handshake-timeout-ms", required_argument, NULL, OPT_PAGE_CHANNEL_HANDSHAKE },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -105,6 +116,15 @@ static void usage(FILE *f)
 		"  --page-channel-listen HOST:PORT\n"
 		"                           accept migrations' page channels here (TCP; port 0\n"
 		"                           picks one, see migration_in); default: none\n"
+		"  --page-channel-cert FILE, --page-channel-key FILE, --page-channel-ca FILE\n"
+		"                           authenticate page channels with these X.509 files (PEM;\n"
+		"                           all three, both directions) instead of the job's secret\n"
+		"                           as TLS 1.3 pre-shared key (the default)\n"
+		"  --page-channel-plaintext no TLS on page channels: pages travel in clear, for\n"
+		"                           measurements on a trusted link only (both agents)\n"
+		"  --page-channel-handshake-timeout-ms MS\n"
+		"                           a page channel connection must be through TLS and\n"
+		"                           authentication within MS of its accept (default: %d)\n"
 		"\n"
 		"  --allow-snapshot-dir DIR snapshot images are written and read only inside DIR\n"
 		"                           after resolving symlinks (repeatable; default:\n"
@@ -123,7 +143,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 on clean shutdown, 1 on failure, 2 on bad usage.\n",
 		DEFAULT_MAX_CLIENTS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_SPIN_US,
-		DEFAULT_POPULATE_CHUNK_PAGES, DEFAULT_TRACK_GRANULE);
+		DEFAULT_POPULATE_CHUNK_PAGES, DEFAULT_HANDSHAKE_MS, DEFAULT_TRACK_GRANULE);
 }
 
 static int parse_unsigned(const char *s, unsigned long long max, unsigned long long *v)
@@ -333,6 +353,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 	o->log_level = LOG_LVL_INFO;
 	o->max_clients = DEFAULT_MAX_CLIENTS;
 	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
+	o->page_channel_handshake_ms = DEFAULT_HANDSHAKE_MS;
 	o->spin_us = DEFAULT_SPIN_US;
 	o->populate_chunk_pages = DEFAULT_POPULATE_CHUNK_PAGES;
 	o->snapshot_buffer_bytes = DEFAULT_SNAPSHOT_BUFFER;
@@ -443,6 +464,31 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 				goto nomem;
 			break;
 		}
+		case OPT_PAGE_CHANNEL_CERT:
+		case OPT_PAGE_CHANNEL_KEY:
+		case OPT_PAGE_CHANNEL_CA: {
+			char **dst = c == OPT_PAGE_CHANNEL_CERT ? &o->page_channel_cert
+				     : c == OPT_PAGE_CHANNEL_KEY ? &o->page_channel_key
+								 : &o->page_channel_ca;
+
+			if (!*optarg) {
+				fprintf(err, AGENT_NAME ": --page-channel-%s: empty path\n",
+					c == OPT_PAGE_CHANNEL_CERT ? "cert" : c == OPT_PAGE_CHANNEL_KEY ? "key"
+													: "ca");
+				goto usage_error;
+			}
+			if (replace(dst, optarg))
+				goto nomem;
+			break;
+		}
+		case OPT_PAGE_CHANNEL_PLAINTEXT:
+			o->page_channel_plaintext = true;
+			break;
+		case OPT_PAGE_CHANNEL_HANDSHAKE:
+			if (parse_range("--page-channel-handshake-timeout-ms", optarg, 100, 600000,
+					&o->page_channel_handshake_ms, err))
+				goto usage_error;
+			break;
 		case OPT_STATE_DIR:
 			if (!*optarg) {
 				fprintf(err, AGENT_NAME ": --state-dir: empty path\n");
@@ -502,6 +548,16 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 		fprintf(err, AGENT_NAME ": unexpected argument '%s'\n", argv[optind]);
 		goto usage_error;
 	}
+	if (!!o->page_channel_cert != !!o->page_channel_key ||
+	    !!o->page_channel_cert != !!o->page_channel_ca) {
+		fprintf(err, AGENT_NAME ": --page-channel-cert, --page-channel-key and "
+			     "--page-channel-ca go together\n");
+		goto usage_error;
+	}
+	if (o->page_channel_plaintext && o->page_channel_cert) {
+		fprintf(err, AGENT_NAME ": --page-channel-plaintext and certificates exclude each other\n");
+		goto usage_error;
+	}
 	if (set_defaults(o, err))
 		goto usage_error;
 	return OPTS_RUN;
@@ -521,7 +577,10 @@ void opts_fini(struct opts *o)
 	free(o->log_file);
 	free(o->handoff_socket);
 	free(o->page_channel_listen);
-	o->page_channel_listen = NULL;
+	free(o->page_channel_cert);
+	free(o->page_channel_key);
+	free(o->page_channel_ca);
+	o->page_channel_listen = o->page_channel_cert = o->page_channel_key = o->page_channel_ca = NULL;
 	o->socket_path = o->state_dir = o->log_file = o->handoff_socket = NULL;
 	for (unsigned i = 0; i < o->n_image_dirs; i++)
 		free(o->image_dirs[i]);

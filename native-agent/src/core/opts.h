@@ -5,6 +5,7 @@
 #ifndef FAULTLINE_OPTS_H
 #define FAULTLINE_OPTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -45,6 +46,9 @@ struct opts {
 	/* page channel (PROTOCOL.md §3) */
 	char *page_channel_listen; /* NULL: no listener */
 	enum fdstore_kind fd_store; /* where uffds that outlive the agent go (fdstore.h) */
+	char *page_channel_cert, *page_channel_key, *page_channel_ca; /* all or none: certificates */
+	bool page_channel_plaintext;         /* no TLS (both agents must say so) */
+	unsigned page_channel_handshake_ms;  /* whole handshake, TCP accept to auth_ok */
 };
 
 enum opts_action {

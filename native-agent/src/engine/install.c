@@ -141,6 +141,11 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 	uint64_t max_run = u->w->zero_len / r->page_size;
 
 	memset(out, 0, sizeof(*out));
+	/* a file changed under the restore is not served, not even in part */
+	if (r->image && image_changed(r->image, false)) {
+		out->err = ESTALE;
+		return INSTALL_FAILED;
+	}
 	while (p < end) {
 		uint64_t q, done;
 		bool zero, wp;
@@ -372,7 +377,13 @@ void install_fail(struct ufd *u, struct region *r, int err, const char *what)
 	if (r->w.failed)
 		return;
 	r->w.failed = true;
-	snprintf(d.reason, sizeof(d.reason), "%s failed: %s", what, strerror(err));
+	if (r->image && image_changed(r->image, true)) {
+		pr_err(u->w->log, "restore image changed under a running restore, its regions fail",
+		       LF_STR("image", r->image->path), LF_STR("change", image_change_why(r->image)));
+		snprintf(d.reason, sizeof(d.reason), "image changed under the restore: %.50s",
+			 image_change_why(r->image));
+	} else
+		snprintf(d.reason, sizeof(d.reason), "%s failed: %s", what, strerror(err));
 	pr_err(u->w->log, "region no longer served", LF_STR("region", r->id),
 	       LF_STR("reason", d.reason));
 	fault_post(u->w->e, &d);

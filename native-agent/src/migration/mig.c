@@ -5,8 +5,8 @@
  * its region moved.  See mig.h.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -28,6 +28,7 @@
 #include "hist.h"
 #include "mig.h"
 #include "netaddr.h"
+#include "ptls.h"
 #include "region.h"
 #include "srv.h"
 #include "track.h"
@@ -36,8 +37,10 @@
 #define LOG_COMP "migration"
 #include "log.h"
 
-#define MIG_AUTH_TIMEOUT_MS 5000
-#define MIG_MAX_HANDSHAKES 32
+#define MIG_MAX_HANDSHAKES 32     /* connections not yet authenticated */
+#define MIG_MAX_PEER_HANDSHAKES 8 /* of them from one address */
+#define MIG_ACCEPT_BACKOFF_MIN_MS 10
+#define MIG_ACCEPT_BACKOFF_MAX_MS 1000
 #define MIG_DEFAULT_GRANULE 1
 
 struct mig_extra {
@@ -60,7 +63,13 @@ struct mig_reg {
 	pthread_t listen_th;
 	bool listening;
 	char bound[300];
-	unsigned handshakes;
+	unsigned handshakes;     /* listener threads alive (handshake, then reader) */
+	unsigned pending;        /* of them in their handshake */
+	struct {
+		char addr[INET6_ADDRSTRLEN];
+		unsigned n;      /* handshakes from addr; 0: entry free */
+	} peers[MIG_MAX_HANDSHAKES];
+	struct ptls *tls;        /* both directions' TLS contexts */
 	int notify_fd;
 	struct loop_handler notify_h;
 	struct agent *ag;
@@ -300,17 +309,51 @@ json_t *mig_json(struct mig *m)
 struct hs {
 	struct mig_reg *reg;
 	int fd;
-	char peer[80];
+	char peer[INET6_ADDRSTRLEN];
 };
 
-static void refuse(int fd, const char *why)
+static void refuse(struct ptls_conn *c, const char *why)
 {
 	struct pchan_hdr h = { .type = PCHAN_T_ERROR, .length = (uint32_t)strlen(why) + 1 };
 
-	pchan_send(fd, &h, why);
+	pchan_send(c, &h, why);
 }
 
-/* One incoming connection: proves the peer, then becomes its reader. */
+/* TLS's PSK lookup: the secret of a destination job (any thread). */
+static int psk_of(void *arg, const char *id, uint8_t secret[PCHAN_SECRET_LEN])
+{
+	struct mig_reg *reg = arg;
+	struct mig *m;
+	int r = -1;
+
+	pthread_mutex_lock(&reg->mu);
+	m = find_locked(reg, id);
+	if (m && m->role == MIG_DEST) {
+		memcpy(secret, m->secret, PCHAN_SECRET_LEN);
+		r = 0;
+	}
+	pthread_mutex_unlock(&reg->mu);
+	return r;
+}
+
+/* The handshake is over (either way): the peer's slot is free again. */
+static void hs_done(struct mig_reg *reg, const char *peer)
+{
+	pthread_mutex_lock(&reg->mu);
+	for (unsigned i = 0; i < MIG_MAX_HANDSHAKES; i++) {
+		if (reg->peers[i].n && !strcmp(reg->peers[i].addr, peer)) {
+			reg->peers[i].n--;
+			break;
+		}
+	}
+	reg->pending--;
+	pthread_mutex_unlock(&reg->mu);
+}
+
+/*
+ * One incoming connection: TLS, then the proof of the job's secret, all
+ * within one deadline from the accept; then it becomes its reader.
+ */
 static void *hs_main(void *arg)
 {
 	struct hs *hs = arg;
@@ -321,20 +364,45 @@ static void *hs_main(void *arg)
 	struct pchan_hdr h;
 	uint8_t buf[PCHAN_HELLO_LEN], snonce[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN],
 		secret[PCHAN_SECRET_LEN];
+	struct ptls_conn *c;
 	struct mig *m = NULL;
 	uint64_t last = 0;
+	bool counted = true;
+	char why[256], named[PCHAN_ID_LEN + 1];
 	int r;
 
-	r = pchan_recv(hs->fd, &h, buf, sizeof(buf), &g, MIG_AUTH_TIMEOUT_MS);
+	c = ptls_accept(reg->tls, hs->fd, psk_of, reg,
+			ptls_now_ns() + (uint64_t)ag->opts.page_channel_handshake_ms * 1000000u, named,
+			why, sizeof(why));
+	if (!c && *named) {
+		pr_warn(&ag->log, "page channel peer failed authentication, dropped",
+			LF_STR("peer", hs->peer), LF_STR("migration", named), LF_STR("error", why));
+		close(hs->fd);
+		goto out;
+	}
+	if (!c) {
+		pr_warn(&ag->log, "page channel TLS handshake failed, dropped", LF_STR("peer", hs->peer),
+			LF_STR("error", why));
+		close(hs->fd);
+		goto out;
+	}
+	r = pchan_recv(c, &h, buf, sizeof(buf), &g, -1);
 	if (r || h.type != PCHAN_T_HELLO || pchan_decode_hello(buf, h.length, &hello)) {
-		const char *why = r > 0 ? pchan_result_str(r) : r < 0 ? strerror(errno)
-							      : "expected a hello frame";
+		const char *e = r > 0 ? pchan_result_str(r) : r < 0 ? strerror(errno)
+								   : "expected a hello frame";
 
 		pr_warn(&ag->log, "page channel peer dropped before authentication",
-			LF_STR("peer", hs->peer), LF_STR("error", why));
+			LF_STR("peer", hs->peer), LF_STR("error", e));
 		if (r >= 0)
-			refuse(hs->fd, why);
-		goto close_fd;
+			refuse(c, e);
+		goto close_c;
+	}
+	/* the TLS key was this job's: the hello must not name another one */
+	if (*ptls_identity(c) && strcmp(ptls_identity(c), hello.id)) {
+		pr_warn(&ag->log, "page channel peer failed authentication, dropped",
+			LF_STR("peer", hs->peer), LF_STR("migration", hello.id));
+		refuse(c, "authentication failed");
+		goto close_c;
 	}
 	pthread_mutex_lock(&reg->mu);
 	m = find_locked(reg, hello.id);
@@ -348,40 +416,49 @@ static void *hs_main(void *arg)
 	if (!m) {
 		pr_warn(&ag->log, "page channel peer asked for an unknown migration, dropped",
 			LF_STR("peer", hs->peer), LF_STR("migration", hello.id));
-		refuse(hs->fd, "unknown migration");
-		goto close_fd;
+		refuse(c, "unknown migration");
+		goto close_c;
 	}
 	h = (struct pchan_hdr){ .type = PCHAN_T_CHALLENGE, .length = PCHAN_NONCE_LEN };
-	if (pchan_nonce(snonce) || pchan_send(hs->fd, &h, snonce))
+	if (pchan_nonce(snonce) || pchan_send(c, &h, snonce))
 		goto put;
-	r = pchan_recv(hs->fd, &h, buf, sizeof(buf), &g, MIG_AUTH_TIMEOUT_MS);
+	r = pchan_recv(c, &h, buf, sizeof(buf), &g, -1);
 	if (r || h.type != PCHAN_T_AUTH ||
 	    pchan_mac(secret, false, hello.id, hello.kind, hello.nonce, snonce, mac) ||
 	    !pchan_mac_equal(mac, buf)) {
 		pr_warn(&ag->log, "page channel peer failed authentication, dropped",
-			LF_STR("peer", hs->peer), LF_STR("migration", hello.id));
-		refuse(hs->fd, "authentication failed");
+			LF_STR("peer", hs->peer), LF_STR("migration", hello.id),
+			LF_STR("error", r < 0 ? strerror(errno) : "wrong proof"));
+		refuse(c, "authentication failed");
 		goto put;
 	}
+	/* authenticated: from here on the connection does not hold a handshake slot */
+	ptls_set_deadline(c, 0);
+	hs_done(reg, hs->peer);
+	counted = false;
 	if (pchan_mac(secret, true, hello.id, hello.kind, hello.nonce, snonce, mac) ||
-	    mig_dst_conn(m, hs->fd, hello.kind, &last)) {
-		refuse(hs->fd, "the migration does not take connections now");
+	    mig_dst_conn(m, c, hello.kind, &last)) {
+		refuse(c, "the migration does not take connections now");
 		goto put;
 	}
 	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .seq = last, .length = PCHAN_MAC_LEN };
-	pchan_send(hs->fd, &h, mac); /* a failure shows in the reader at once */
+	pchan_send(c, &h, mac); /* a failure shows in the reader at once */
 	pr_info(&ag->log, "page channel connected", LF_STR("peer", hs->peer),
 		LF_STR("migration", m->id), LF_STR("channel", hello.kind == PCHAN_MAIN ? "main" : "preempt"),
+		LF_STR("tls", ptls_plaintext(reg->tls) ? "off" : ptls_certs(reg->tls) ? "certificates"
+										   : "psk"),
 		LF_UINT("last_seq", last));
-	memset(secret, 0, sizeof(secret));
-	mig_dst_run_conn(m, hs->fd, hello.kind);
-	hs->fd = -1; /* closed by the reader */
+	OPENSSL_cleanse(secret, sizeof(secret));
+	mig_dst_run_conn(m, c, hello.kind);
+	c = NULL; /* closed by the reader */
 put:
-	memset(secret, 0, sizeof(secret));
+	OPENSSL_cleanse(secret, sizeof(secret));
 	mig_put(reg, m);
-close_fd:
-	if (hs->fd >= 0)
-		close(hs->fd);
+close_c:
+	ptls_close(c);
+out:
+	if (counted)
+		hs_done(reg, hs->peer);
 	pthread_mutex_lock(&reg->mu);
 	reg->handshakes--;
 	pthread_cond_broadcast(&reg->cond);
@@ -390,38 +467,90 @@ close_fd:
 	return NULL;
 }
 
+/*
+ * Admits a connection into its handshake: at most MIG_MAX_HANDSHAKES at
+ * once, and at most MIG_MAX_PEER_HANDSHAKES from one address, so that
+ * one host trickling bytes cannot take every slot; each slot is held for
+ * at most the handshake deadline.  Under reg->mu.
+ */
+static const char *admit_locked(struct mig_reg *reg, const char *peer)
+{
+	unsigned free_slot = MIG_MAX_HANDSHAKES;
+
+	if (reg->pending >= MIG_MAX_HANDSHAKES)
+		return "too many page channel handshakes, dropped";
+	for (unsigned i = 0; i < MIG_MAX_HANDSHAKES; i++) {
+		if (reg->peers[i].n && !strcmp(reg->peers[i].addr, peer)) {
+			if (reg->peers[i].n >= MIG_MAX_PEER_HANDSHAKES)
+				return "too many page channel handshakes from one address, dropped";
+			reg->peers[i].n++;
+			reg->pending++;
+			return NULL;
+		}
+		if (!reg->peers[i].n && free_slot == MIG_MAX_HANDSHAKES)
+			free_slot = i;
+	}
+	/* pending < MIG_MAX_HANDSHAKES: some entry is free */
+	snprintf(reg->peers[free_slot].addr, sizeof(reg->peers[free_slot].addr), "%s", peer);
+	reg->peers[free_slot].n = 1;
+	reg->pending++;
+	return NULL;
+}
+
+static void nap_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 static void *listen_main(void *arg)
 {
 	struct mig_reg *reg = arg;
+	unsigned backoff = 0;
 
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(reg->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		const char *full;
 		struct hs *hs;
 		pthread_t t;
 		pthread_attr_t at;
-		char host[64] = "?";
+		char host[INET6_ADDRSTRLEN] = "?";
 
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
+			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* the connection stays queued; retrying at once would spin */
+				backoff = !backoff ? MIG_ACCEPT_BACKOFF_MIN_MS
+					  : backoff * 2 > MIG_ACCEPT_BACKOFF_MAX_MS ? MIG_ACCEPT_BACKOFF_MAX_MS
+										    : backoff * 2;
+				if (backoff == MIG_ACCEPT_BACKOFF_MIN_MS || backoff == MIG_ACCEPT_BACKOFF_MAX_MS)
+					pr_pwarn(&reg->ag->log, "page channel accept failed, backing off",
+						 LF_UINT("backoff_ms", backoff));
+				nap_ms(backoff);
+				continue;
+			}
 			return NULL; /* shut down */
 		}
+		backoff = 0;
 		if (ss.ss_family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
 		else if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
 		pthread_mutex_lock(&reg->mu);
-		if (reg->handshakes >= MIG_MAX_HANDSHAKES) {
-			pthread_mutex_unlock(&reg->mu);
-			pr_warn(&reg->ag->log, "too many page channel connections, dropped",
-				LF_STR("peer", host));
+		full = admit_locked(reg, host);
+		if (!full)
+			reg->handshakes++;
+		pthread_mutex_unlock(&reg->mu);
+		if (full) {
+			pr_warn(&reg->ag->log, full, LF_STR("peer", host));
 			close(fd);
 			continue;
 		}
-		reg->handshakes++;
-		pthread_mutex_unlock(&reg->mu);
 		hs = calloc(1, sizeof(*hs));
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
@@ -436,12 +565,18 @@ static void *listen_main(void *arg)
 		if (!hs || pthread_create(&t, &at, hs_main, hs)) {
 			free(hs);
 			close(fd);
+			hs_done(reg, host);
 			pthread_mutex_lock(&reg->mu);
 			reg->handshakes--;
 			pthread_mutex_unlock(&reg->mu);
 		}
 		pthread_attr_destroy(&at);
 	}
+}
+
+struct ptls *mig_tls(struct agent *ag)
+{
+	return ag->mig->tls;
 }
 
 /* ---- telling source workloads ------------------------------------------ */
@@ -517,6 +652,22 @@ int mig_start(struct agent *ag)
 			return -1;
 		}
 	}
+	{
+		struct ptls_opts to = { .plaintext = ag->opts.page_channel_plaintext,
+					.cert = ag->opts.page_channel_cert,
+					.key = ag->opts.page_channel_key,
+					.ca = ag->opts.page_channel_ca };
+		char why[300];
+
+		reg->tls = ptls_new(&to, why, sizeof(why));
+		if (!reg->tls) {
+			pr_err(&ag->log, "cannot set up page channel TLS", LF_STR("error", why));
+			return -1;
+		}
+		if (to.plaintext)
+			pr_warn(&ag->log, "page channels without TLS (--page-channel-plaintext): pages "
+				"travel in clear and unprotected");
+	}
 	if (!ag->opts.page_channel_listen)
 		return 0;
 	reg->listen_fd = pchan_listen(ag->opts.page_channel_listen, reg->bound, sizeof(reg->bound));
@@ -584,6 +735,7 @@ void mig_stop(struct agent *ag)
 		loop_del(&ag->loop, reg->notify_fd, &reg->notify_h);
 		close(reg->notify_fd);
 	}
+	ptls_free(reg->tls);
 	pthread_mutex_destroy(&reg->mu);
 	pthread_cond_destroy(&reg->cond);
 	free(reg);

@@ -39,6 +39,7 @@
 #include "hsk.h"
 #include "mig.h"
 #include "mono.h"
+#include "ptls.h"
 #include "region.h"
 #include "uffd_compat.h"
 
@@ -63,7 +64,7 @@ struct mig_dst {
 	uint64_t held;               /* ready pages after the switchover */
 	uint64_t switch_ns;          /* when the switchover arrived (CLOCK_MONOTONIC) */
 	bool done_sent;
-	int main_fd, pre_fd;         /* written under mu and send_mu */
+	struct ptls_conn *main_c, *pre_c; /* written under mu and send_mu */
 	bool main_busy, pre_busy;
 	unsigned threads;            /* connection threads running */
 	bool pre_new;                /* a new preempt channel: resend pending requests */
@@ -76,7 +77,7 @@ struct mig_dst {
 	bool fault_started;
 	int ev_fd;
 	_Atomic bool ev_stop;
-	pthread_mutex_t send_mu;     /* writes to main_fd and pre_fd */
+	pthread_mutex_t send_mu;     /* writes to main_c and pre_c */
 	uint64_t bg_cursor;
 };
 
@@ -183,12 +184,12 @@ static void send_done(struct mig_dst *d)
 {
 	struct mig *m = d->m;
 	struct pchan_hdr h = { .type = PCHAN_T_DONE };
-	int fd;
+	struct ptls_conn *c;
 
 	bool due;
 
 	pthread_mutex_lock(&m->mu);
-	due = d->held == m->n_pages && !d->done_sent && d->main_fd >= 0;
+	due = d->held == m->n_pages && !d->done_sent && d->main_c;
 	if (due)
 		d->done_sent = true;
 	pthread_mutex_unlock(&m->mu);
@@ -197,8 +198,8 @@ static void send_done(struct mig_dst *d)
 	pr_info(&m->ag->log, "migration: every page is here", LF_STR("migration", m->id));
 	/* the descriptor is read under send_mu: its reader clears it there before closing it */
 	pthread_mutex_lock(&d->send_mu);
-	fd = d->main_fd;
-	if (fd >= 0 && pchan_send(fd, &h, NULL))
+	c = d->main_c;
+	if (c && pchan_send(c, &h, NULL))
 		pr_pwarn(&m->ag->log, "cannot send done", LF_STR("migration", m->id));
 	pthread_mutex_unlock(&d->send_mu);
 }
@@ -252,10 +253,10 @@ static void deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, bo
  * kind is shut down and its thread finishes first, so that last_seq is
  * final when the source is told.  Returns -1 when the job is stopping.
  */
-int mig_dst_conn(struct mig *m, int fd, enum pchan_kind kind, uint64_t *last_seq)
+int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq)
 {
 	struct mig_dst *d;
-	int *slot;
+	struct ptls_conn **slot;
 	bool *busy;
 
 	pthread_mutex_lock(&m->mu);
@@ -266,10 +267,10 @@ int mig_dst_conn(struct mig *m, int fd, enum pchan_kind kind, uint64_t *last_seq
 	}
 	/* counted from here, so that stopping the job waits for this thread too */
 	d->threads++;
-	slot = kind == PCHAN_MAIN ? &d->main_fd : &d->pre_fd;
+	slot = kind == PCHAN_MAIN ? &d->main_c : &d->pre_c;
 	busy = kind == PCHAN_MAIN ? &d->main_busy : &d->pre_busy;
-	if (*slot >= 0)
-		shutdown(*slot, SHUT_RDWR);
+	if (*slot)
+		ptls_shutdown(*slot);
 	while (*busy && !m->stop)
 		pthread_cond_wait(&m->cond, &m->mu);
 	if (m->stop || m->phase == MIG_CANCELLED || m->phase == MIG_FAILED ||
@@ -281,13 +282,13 @@ int mig_dst_conn(struct mig *m, int fd, enum pchan_kind kind, uint64_t *last_seq
 	}
 	*busy = true;
 	pthread_mutex_lock(&d->send_mu);
-	*slot = fd;
+	*slot = c;
 	pthread_mutex_unlock(&d->send_mu);
 	if (kind == PCHAN_MAIN) {
 		/* bounds the precopy backlog the switchover frames wait behind */
 		int sz = 1 << 20;
 
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(ptls_fd(c), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
 	*last_seq = d->last_seq;
 	if (kind == PCHAN_MAIN) {
@@ -306,7 +307,7 @@ int mig_dst_conn(struct mig *m, int fd, enum pchan_kind kind, uint64_t *last_seq
 	return 0;
 }
 
-static void send_ack(struct mig_dst *d, int fd)
+static void send_ack(struct mig_dst *d, struct ptls_conn *c)
 {
 	struct pchan_hdr h = { .type = PCHAN_T_ACK };
 
@@ -314,16 +315,9 @@ static void send_ack(struct mig_dst *d, int fd)
 	h.seq = d->last_seq;
 	pthread_mutex_unlock(&d->m->mu);
 	pthread_mutex_lock(&d->send_mu);
-	if (pchan_send(fd, &h, NULL))
-		shutdown(fd, SHUT_RDWR);
+	if (pchan_send(c, &h, NULL))
+		ptls_shutdown(c);
 	pthread_mutex_unlock(&d->send_mu);
-}
-
-static bool input_pending(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) == 1;
 }
 
 static int on_stale(struct mig_dst *d, const struct pchan_hdr *h, const uint8_t *buf)
@@ -359,7 +353,7 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 }
 
 /* The rest of a connection's life, in the listener's handshake thread. */
-void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
+void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 {
 	struct mig_dst *d = m->dst;
 	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
@@ -373,12 +367,12 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 	if (kind == PCHAN_MAIN)
 		send_done(d); /* finished before a cut: the source may not know */
 	while (buf) {
-		r = pchan_recv_hdr(fd, &h, &g, -1);
+		r = pchan_recv_hdr(c, &h, &g, -1);
 		if (!r && h.type == PCHAN_T_PAGES)
 			/* checked against the region: it fits in the staging */
-			r = pchan_recv_payload(fd, d->staging + h.page * m->page_size, h.length, -1);
+			r = pchan_recv_payload(c, d->staging + h.page * m->page_size, h.length, -1);
 		else if (!r)
-			r = h.length > cap ? PCHAN_TOO_LARGE : pchan_recv_payload(fd, buf, h.length, -1);
+			r = h.length > cap ? PCHAN_TOO_LARGE : pchan_recv_payload(c, buf, h.length, -1);
 		if (r)
 			break;
 		if (kind == PCHAN_PREEMPT) {
@@ -437,11 +431,15 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 			pthread_mutex_unlock(&m->mu);
 			unacked++;
 		}
-		if (unacked && (unacked >= DST_ACK_EVERY || !input_pending(fd))) {
-			send_ack(d, fd);
+		if (unacked && (unacked >= DST_ACK_EVERY || !ptls_pending(c))) {
+			send_ack(d, c);
 			unacked = 0;
 		}
 	}
+	if (r < 0 && errno == EBADMSG && !m->stop)
+		pr_warn(&m->ag->log, "page channel data failed its integrity check (tampered with or "
+			"corrupted on the way), dropped", LF_STR("migration", m->id),
+			LF_STR("channel", kind == PCHAN_MAIN ? "main" : "preempt"));
 	free(buf);
 	if ((why && *why) || r > 0) {
 		struct pchan_hdr e = { .type = PCHAN_T_ERROR };
@@ -451,20 +449,20 @@ void mig_dst_run_conn(struct mig *m, int fd, enum pchan_kind kind)
 			LF_STR("migration", m->id), LF_STR("error", text));
 		e.length = (uint32_t)strlen(text) + 1;
 		pthread_mutex_lock(&d->send_mu);
-		pchan_send(fd, &e, text);
+		pchan_send(c, &e, text);
 		pthread_mutex_unlock(&d->send_mu);
 	}
 	pthread_mutex_lock(&m->mu);
 	pthread_mutex_lock(&d->send_mu);
 	if (kind == PCHAN_MAIN) {
-		d->main_fd = -1;
+		d->main_c = NULL;
 		d->main_busy = false;
 	} else {
-		d->pre_fd = -1;
+		d->pre_c = NULL;
 		d->pre_busy = false;
 	}
 	pthread_mutex_unlock(&d->send_mu);
-	close(fd);
+	ptls_close(c);
 	if (kind == PCHAN_MAIN && !m->stop &&
 	    (m->phase == MIG_PRECOPY || m->phase == MIG_POSTCOPY || m->phase == MIG_SWITCHOVER)) {
 		mig_set_phase(m, MIG_PAUSED);
@@ -493,8 +491,8 @@ static void request(struct mig_dst *d, uint64_t p)
 	       !abit_set(d->want, p + h.count))
 		h.count++;
 	pthread_mutex_lock(&d->send_mu);
-	if (d->pre_fd >= 0 && pchan_send(d->pre_fd, &h, NULL))
-		shutdown(d->pre_fd, SHUT_RDWR);
+	if (d->pre_c && pchan_send(d->pre_c, &h, NULL))
+		ptls_shutdown(d->pre_c);
 	pthread_mutex_unlock(&d->send_mu);
 	pthread_mutex_lock(&m->mu);
 	m->st.postcopy_requests++;
@@ -747,7 +745,7 @@ int mig_dst_start(struct mig *m, char *why, size_t why_len)
 		return snprintf(why, why_len, "out of memory"), -1;
 	m->dst = d;
 	d->m = m;
-	d->main_fd = d->pre_fd = d->uffd = d->pidfd = -1;
+	d->uffd = d->pidfd = -1;
 	pthread_mutex_init(&d->send_mu, NULL);
 	d->staging = mmap(NULL, m->length, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -776,10 +774,10 @@ void mig_dst_stop(struct mig *m)
 		return;
 	pthread_mutex_lock(&m->mu);
 	m->stop = true;
-	if (d->main_fd >= 0)
-		shutdown(d->main_fd, SHUT_RDWR);
-	if (d->pre_fd >= 0)
-		shutdown(d->pre_fd, SHUT_RDWR);
+	if (d->main_c)
+		ptls_shutdown(d->main_c);
+	if (d->pre_c)
+		ptls_shutdown(d->pre_c);
 	pthread_cond_broadcast(&m->cond);
 	while (d->threads)
 		pthread_cond_wait(&m->cond, &m->mu);
@@ -813,8 +811,8 @@ void mig_dst_kick(struct mig *m)
 {
 	struct mig_dst *d = m->dst;
 
-	if (d->main_fd >= 0)
-		shutdown(d->main_fd, SHUT_RDWR);
-	if (d->pre_fd >= 0)
-		shutdown(d->pre_fd, SHUT_RDWR);
+	if (d->main_c)
+		ptls_shutdown(d->main_c);
+	if (d->pre_c)
+		ptls_shutdown(d->pre_c);
 }

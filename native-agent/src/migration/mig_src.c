@@ -39,7 +39,9 @@
 #include "agent.h"
 #include "bitmap.h"
 #include "mig.h"
+#include "netaddr.h"
 #include "mono.h"
+#include "ptls.h"
 #include "region.h"
 #include "track.h"
 #include "uffd_compat.h"
@@ -50,7 +52,6 @@
 #define SRC_WINDOW 1024       /* pages looked at per step */
 #define SRC_FRAME_PAGES 64    /* pages per PAGES frame (256 KiB of 4 KiB pages) */
 #define SRC_STALE_WORDS 8192  /* bitmap words per STALE frame (64 KiB) */
-#define SRC_AUTH_TIMEOUT_MS 5000
 #define SRC_BACKOFF_MIN_MS 50
 #define SRC_BACKOFF_MAX_MS 2000
 #define SRC_IDLE_WAIT_MS 10
@@ -72,7 +73,7 @@ struct mig_src {
 	bool moved;            /* the range is on the hold uffd */
 	pthread_t main_th, fault_th, rd_th, pre_th;
 	bool main_started, fault_started, rd_started, pre_started;
-	int main_fd, pre_fd;   /* under mu for shutdown(); used by their threads */
+	struct ptls_conn *main_c, *pre_c; /* under mu for shutdown; used by their threads */
 	bool broken;           /* under mu: a connection failed */
 	bool done_seen;        /* under mu: the destination sent DONE */
 	uint64_t acked;        /* under mu */
@@ -283,7 +284,7 @@ static void count(struct mig_src *s, enum stream st, uint64_t pages, uint64_t by
  * unpopulated page is ever touched.  main: frames get a sequence number
  * and the pages remember it.
  */
-static int send_range(struct mig_src *s, int fd, uint64_t first, uint64_t n, enum stream st,
+static int send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, uint64_t n, enum stream st,
 		      uint8_t *buf, struct runs *r)
 {
 	struct mig *m = s->m;
@@ -302,7 +303,7 @@ static int send_range(struct mig_src *s, int fd, uint64_t first, uint64_t n, enu
 
 			if (main)
 				h.seq = ++s->seq;
-			if (pchan_send(fd, &h, NULL))
+			if (pchan_send(c, &h, NULL))
 				return -1;
 			for (uint64_t p = cur; main && p < rf; p++)
 				s->sent_seq[p] = h.seq;
@@ -319,7 +320,7 @@ static int send_range(struct mig_src *s, int fd, uint64_t first, uint64_t n, enu
 				return -2;
 			if (main)
 				h.seq = ++s->seq;
-			if (pchan_send(fd, &h, buf))
+			if (pchan_send(c, &h, buf))
 				return -1;
 			for (uint64_t q = p; main && q < p + k; q++)
 				s->sent_seq[q] = h.seq;
@@ -335,7 +336,7 @@ static int send_range(struct mig_src *s, int fd, uint64_t first, uint64_t n, enu
 
 /* ---- connections ------------------------------------------------------- */
 
-static int handshake(struct mig_src *s, int fd, enum pchan_kind kind, uint64_t *last_seq,
+static int handshake(struct mig_src *s, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq,
 		     char *why, size_t why_len)
 {
 	struct mig *m = s->m;
@@ -349,17 +350,17 @@ static int handshake(struct mig_src *s, int fd, enum pchan_kind kind, uint64_t *
 	if (pchan_nonce(hello.nonce))
 		return snprintf(why, why_len, "no random bytes"), -1;
 	pchan_encode_hello(&hello, buf);
-	if (pchan_send(fd, &h, buf))
+	if (pchan_send(c, &h, buf))
 		return snprintf(why, why_len, "send hello: %s", strerror(errno)), -1;
-	r = pchan_recv(fd, &h, buf, sizeof(buf), &g, SRC_AUTH_TIMEOUT_MS);
+	r = pchan_recv(c, &h, buf, sizeof(buf), &g, -1);
 	if (!r && h.type == PCHAN_T_CHALLENGE) {
 		memcpy(snonce, buf, PCHAN_NONCE_LEN);
 		if (pchan_mac(m->secret, false, m->id, kind, hello.nonce, snonce, mac))
 			return snprintf(why, why_len, "HMAC failed"), -1;
 		h = (struct pchan_hdr){ .type = PCHAN_T_AUTH, .length = PCHAN_MAC_LEN };
-		if (pchan_send(fd, &h, mac))
+		if (pchan_send(c, &h, mac))
 			return snprintf(why, why_len, "send auth: %s", strerror(errno)), -1;
-		r = pchan_recv(fd, &h, buf, sizeof(buf), &g, SRC_AUTH_TIMEOUT_MS);
+		r = pchan_recv(c, &h, buf, sizeof(buf), &g, -1);
 	}
 	if (r < 0)
 		return snprintf(why, why_len, "%s", strerror(errno)), -1;
@@ -390,7 +391,7 @@ static void *reader_main(void *arg)
 	uint8_t buf[1024];
 
 	for (;;) {
-		int r = pchan_recv(s->main_fd, &h, buf, sizeof(buf), &g, -1);
+		int r = pchan_recv(s->main_c, &h, buf, sizeof(buf), &g, -1);
 
 		if (r) {
 			pthread_mutex_lock(&m->mu);
@@ -429,7 +430,7 @@ static void *preempt_main(void *arg)
 	int r = -1;
 
 	while (runs) {
-		r = pchan_recv(s->pre_fd, &h, small, sizeof(small), &g, -1);
+		r = pchan_recv(s->pre_c, &h, small, sizeof(small), &g, -1);
 		if (r)
 			break;
 		if (h.type != PCHAN_T_REQUEST) {
@@ -448,7 +449,7 @@ static void *preempt_main(void *arg)
 		}
 		/* the background push goes on where the workload is (locality) */
 		atomic_store(&s->hint, h.page + h.count + 1);
-		r = send_range(s, s->pre_fd, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
+		r = send_range(s, s->pre_c, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
 		if (r == -2) {
 			mig_fail(m, "cannot read the region's pages: %s", strerror(errno));
 			break;
@@ -473,10 +474,10 @@ static void disconnect(struct mig_src *s)
 	struct mig *m = s->m;
 
 	pthread_mutex_lock(&m->mu);
-	if (s->main_fd >= 0)
-		shutdown(s->main_fd, SHUT_RDWR);
-	if (s->pre_fd >= 0)
-		shutdown(s->pre_fd, SHUT_RDWR);
+	if (s->main_c)
+		ptls_shutdown(s->main_c);
+	if (s->pre_c)
+		ptls_shutdown(s->pre_c);
 	pthread_mutex_unlock(&m->mu);
 	if (s->rd_started)
 		pthread_join(s->rd_th, NULL);
@@ -484,15 +485,13 @@ static void disconnect(struct mig_src *s)
 		pthread_join(s->pre_th, NULL);
 	s->rd_started = s->pre_started = false;
 	pthread_mutex_lock(&m->mu);
-	if (s->main_fd >= 0)
-		close(s->main_fd);
-	if (s->pre_fd >= 0)
-		close(s->pre_fd);
-	s->main_fd = s->pre_fd = -1;
+	ptls_close(s->main_c);
+	ptls_close(s->pre_c);
+	s->main_c = s->pre_c = NULL;
 	pthread_mutex_unlock(&m->mu);
 }
 
-static int send_switch(struct mig_src *s, int fd)
+static int send_switch(struct mig_src *s, struct ptls_conn *c)
 {
 	struct mig *m = s->m;
 	uint64_t words = BITMAP_WORDS(m->n_pages);
@@ -513,7 +512,7 @@ static int send_switch(struct mig_src *s, int fd)
 				le[i * 8 + (uint64_t)b] = (uint8_t)(s->todo[w + i] >> (8 * b));
 		}
 		pthread_mutex_unlock(&m->mu);
-		r = pchan_send(fd, &h, le);
+		r = pchan_send(c, &h, le);
 		free(le);
 		if (r)
 			return -1;
@@ -525,11 +524,46 @@ static int send_switch(struct mig_src *s, int fd)
 
 		for (int b = 0; b < 8; b++)
 			ms[b] = (uint8_t)(at >> (56 - 8 * b));
-		if (pchan_send(fd, &h, ms))
+		if (pchan_send(c, &h, ms))
 			return -1;
 		s->switch_seq = h.seq;
 	}
 	return 0;
+}
+
+/* One connection of kind, TLS and the proof of the secret within one deadline. */
+static struct ptls_conn *connect_one(struct mig_src *s, const char *addr, enum pchan_kind kind,
+				     uint64_t *last, char *why, size_t why_len)
+{
+	struct mig *m = s->m;
+	uint64_t deadline = ptls_now_ns() + (uint64_t)m->ag->opts.page_channel_handshake_ms * 1000000u;
+	struct ptls_conn *c;
+	char host[256], e[256];
+	uint16_t port;
+	int fd;
+
+	if (netaddr_parse(addr, host, sizeof(host), &port))
+		return snprintf(why, why_len, "bad destination %s", addr), NULL;
+	fd = pchan_connect(addr, (int)m->ag->opts.page_channel_handshake_ms);
+	if (fd < 0)
+		return snprintf(why, why_len, "connect %s: %s", addr, strerror(errno)), NULL;
+	if (kind == PCHAN_MAIN) {
+		/* what is queued when the switchover comes is sent before the stale bitmap */
+		int sz = SRC_SNDBUF;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	c = ptls_connect(mig_tls(m->ag), fd, host, m->id, m->secret, deadline, e, sizeof(e));
+	if (!c) {
+		close(fd);
+		return snprintf(why, why_len, "%.40s: %.200s", addr, e), NULL;
+	}
+	if (handshake(s, c, kind, last, why, why_len)) {
+		ptls_close(c);
+		return NULL;
+	}
+	ptls_set_deadline(c, 0);
+	return c;
 }
 
 static int connect_all(struct mig_src *s, char *why, size_t why_len)
@@ -539,43 +573,27 @@ static int connect_all(struct mig_src *s, char *why, size_t why_len)
 	uint64_t last = 0, last2 = 0;
 	uint8_t setup[12];
 	struct pchan_hdr h = { .type = PCHAN_T_SETUP, .length = 12 };
-	int mfd, pfd;
+	struct ptls_conn *mc, *pc;
 
 	pthread_mutex_lock(&m->mu);
 	memcpy(addr, m->channel, sizeof(addr));
 	pthread_mutex_unlock(&m->mu);
-	mfd = pchan_connect(addr, SRC_AUTH_TIMEOUT_MS);
-	if (mfd < 0)
-		return snprintf(why, why_len, "connect %s: %s", addr, strerror(errno)), -1;
-	{
-		/* what is queued when the switchover comes is sent before the stale bitmap */
-		int sz = SRC_SNDBUF;
-
-		setsockopt(mfd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	}
-	if (handshake(s, mfd, PCHAN_MAIN, &last, why, why_len)) {
-		close(mfd);
+	mc = connect_one(s, addr, PCHAN_MAIN, &last, why, why_len);
+	if (!mc)
 		return -1;
-	}
-	pfd = pchan_connect(addr, SRC_AUTH_TIMEOUT_MS);
-	if (pfd < 0) {
-		snprintf(why, why_len, "connect %s: %s", addr, strerror(errno));
-		close(mfd);
-		return -1;
-	}
-	if (handshake(s, pfd, PCHAN_PREEMPT, &last2, why, why_len)) {
-		close(mfd);
-		close(pfd);
+	pc = connect_one(s, addr, PCHAN_PREEMPT, &last2, why, why_len);
+	if (!pc) {
+		ptls_close(mc);
 		return -1;
 	}
 	for (int b = 0; b < 8; b++)
 		setup[b] = (uint8_t)(m->length >> (56 - 8 * b));
 	for (int b = 0; b < 4; b++)
 		setup[8 + b] = (uint8_t)(m->page_size >> (24 - 8 * b));
-	if (pchan_send(mfd, &h, setup)) {
+	if (pchan_send(mc, &h, setup)) {
 		snprintf(why, why_len, "send setup: %s", strerror(errno));
-		close(mfd);
-		close(pfd);
+		ptls_close(mc);
+		ptls_close(pc);
 		return -1;
 	}
 	/* whatever was sent after the destination's last processed frame may be lost */
@@ -585,12 +603,12 @@ static int connect_all(struct mig_src *s, char *why, size_t why_len)
 			bitmap_set(s->todo, p, 1);
 	}
 	s->acked = last;
-	s->main_fd = mfd;
-	s->pre_fd = pfd;
+	s->main_c = mc;
+	s->pre_c = pc;
 	s->broken = false;
 	s->done_seen = false;
 	pthread_mutex_unlock(&m->mu);
-	if (s->switch_seq > last && send_switch(s, mfd)) {
+	if (s->switch_seq > last && send_switch(s, mc)) {
 		snprintf(why, why_len, "send switchover: %s", strerror(errno));
 		disconnect(s);
 		return -1;
@@ -703,7 +721,7 @@ static int switchover(struct mig_src *s)
 	pthread_mutex_unlock(&m->mu);
 	pr_info(&m->ag->log, "migration switchover: the source holds its writers",
 		LF_STR("migration", m->id), LF_UINT("stale_pages", m->st.remaining_pages));
-	return send_switch(s, s->main_fd) ? 3 : 0;
+	return send_switch(s, s->main_c) ? 3 : 0;
 }
 
 /* After the switchover frame: every page protected, so no writer runs here any more. */
@@ -758,7 +776,7 @@ static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct 
 		if (!r && st == ST_PRECOPY)
 			r = protect_window(s, first, n);
 		if (!r)
-			r = send_range(s, s->main_fd, first, n, st, s->buf, runs);
+			r = send_range(s, s->main_c, first, n, st, s->buf, runs);
 		if (r == -2) {
 			mig_fail(s->m, "cannot read the region's pages: %s", strerror(errno));
 			return -1;
@@ -829,7 +847,7 @@ static int postcopy(struct mig_src *s, struct runs *runs)
 			continue;
 		}
 		pthread_mutex_unlock(&m->mu);
-		if (pchan_send(s->main_fd, &h, NULL))
+		if (pchan_send(s->main_c, &h, NULL))
 			pr_pwarn(&m->ag->log, "cannot confirm completion to the destination",
 				 LF_STR("migration", m->id));
 		pthread_mutex_lock(&m->mu);
@@ -871,7 +889,7 @@ static void *main_thread(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&m->mu);
-		if (s->main_fd < 0) {
+		if (!s->main_c) {
 			if (connect_all(s, why, sizeof(why))) {
 				pthread_mutex_lock(&m->mu);
 				mig_set_phase(m, MIG_PAUSED);
@@ -903,7 +921,7 @@ static void *main_thread(void *arg)
 			if (r == 2)
 				r = switchover(s);
 		} else if (!s->switch_seq) {
-			r = send_switch(s, s->main_fd) ? 3 : 0; /* a cut came before it was out */
+			r = send_switch(s, s->main_c) ? 3 : 0; /* a cut came before it was out */
 		} else {
 			r = 0;
 		}
@@ -915,7 +933,7 @@ static void *main_thread(void *arg)
 		}
 		if (!r && s->switch_seq)
 			r = postcopy(s, runs);
-		if (r < 0 && s->main_fd >= 0) {
+		if (r < 0 && s->main_c) {
 			/* the destination cannot finish without us: it should fail loudly too */
 			struct pchan_hdr e = { .type = PCHAN_T_ERROR };
 			char text[300];
@@ -924,7 +942,7 @@ static void *main_thread(void *arg)
 			snprintf(text, sizeof(text), "the source failed: %s", m->error);
 			pthread_mutex_unlock(&m->mu);
 			e.length = (uint32_t)strlen(text) + 1;
-			pchan_send(s->main_fd, &e, text);
+			pchan_send(s->main_c, &e, text);
 		}
 		if (r == 3 || r == 1 || r < 0) {
 			bool completed;
@@ -956,7 +974,6 @@ int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int ho
 	s->m = m;
 	s->pid = pid;
 	s->start = start;
-	s->main_fd = s->pre_fd = -1;
 	s->track_fd = dup(track_fd);
 	s->hold_fd = dup(hold_fd);
 	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1017,10 +1034,10 @@ void mig_src_stop(struct mig *m, bool cancel)
 		return;
 	pthread_mutex_lock(&m->mu);
 	m->stop = true;
-	if (s->main_fd >= 0)
-		shutdown(s->main_fd, SHUT_RDWR);
-	if (s->pre_fd >= 0)
-		shutdown(s->pre_fd, SHUT_RDWR);
+	if (s->main_c)
+		ptls_shutdown(s->main_c);
+	if (s->pre_c)
+		ptls_shutdown(s->pre_c);
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->mu);
 	if (s->main_started)
@@ -1062,10 +1079,10 @@ void mig_src_kick(struct mig *m)
 {
 	struct mig_src *s = m->src;
 
-	if (s && s->main_fd >= 0 && m->want_pause) {
-		shutdown(s->main_fd, SHUT_RDWR);
-		if (s->pre_fd >= 0)
-			shutdown(s->pre_fd, SHUT_RDWR);
+	if (s && s->main_c && m->want_pause) {
+		ptls_shutdown(s->main_c);
+		if (s->pre_c)
+			ptls_shutdown(s->pre_c);
 	}
 	pthread_cond_broadcast(&m->cond);
 }

@@ -24,6 +24,7 @@
 #include "bytes.h"
 #include "netaddr.h"
 #include "pchan.h"
+#include "ptls.h"
 
 void pchan_encode_hdr(const struct pchan_hdr *h, uint8_t out[PCHAN_HDR_LEN])
 {
@@ -250,31 +251,8 @@ int pchan_parse_secret(const char *hex, uint8_t out[PCHAN_SECRET_LEN])
 
 /* ---- blocking I/O ------------------------------------------------------ */
 
-static int write_iov(int fd, struct iovec *iov, int n)
-{
-	while (n) {
-		ssize_t w = writev(fd, iov, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		while (n && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (uint8_t *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
-	return 0;
-}
-
-int pchan_sendv(int fd, const struct pchan_hdr *h, const void *a, size_t alen, const void *b,
-		size_t blen)
+int pchan_sendv(struct ptls_conn *c, const struct pchan_hdr *h, const void *a, size_t alen,
+		const void *b, size_t blen)
 {
 	uint8_t hdr[PCHAN_HDR_LEN];
 	struct iovec iov[3] = {
@@ -284,84 +262,51 @@ int pchan_sendv(int fd, const struct pchan_hdr *h, const void *a, size_t alen, c
 	};
 
 	pchan_encode_hdr(h, hdr);
-	return write_iov(fd, iov, 3);
+	return ptls_writev(c, iov, 3);
 }
 
-int pchan_send(int fd, const struct pchan_hdr *h, const void *payload)
+int pchan_send(struct ptls_conn *c, const struct pchan_hdr *h, const void *payload)
 {
-	return pchan_sendv(fd, h, payload, h->length, NULL, 0);
-}
-
-static int read_full(int fd, void *buf, size_t len, int timeout_ms)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n;
-
-		if (timeout_ms >= 0) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			int r = poll(&p, 1, timeout_ms);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				if (!r)
-					errno = ETIMEDOUT;
-				return -1;
-			}
-		}
-		n = recv(fd, (uint8_t *)buf + got, len - got, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (!n) {
-			errno = ECONNRESET;
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	return 0;
+	return pchan_sendv(c, h, payload, h->length, NULL, 0);
 }
 
 /*
  * One frame: 0, -1 with errno (I/O, end of stream: ECONNRESET, timeout:
- * ETIMEDOUT), or a positive pchan_result when the peer broke the protocol.
- * timeout_ms < 0 waits for ever (another thread ends the wait with
- * shutdown(2)).
+ * ETIMEDOUT, a TLS record that fails its integrity check: EBADMSG), or a
+ * positive pchan_result when the peer broke the protocol.  timeout_ms < 0
+ * waits for ever (another thread ends the wait with ptls_shutdown()).
  */
-int pchan_recv(int fd, struct pchan_hdr *h, void *payload, size_t cap,
+int pchan_recv(struct ptls_conn *c, struct pchan_hdr *h, void *payload, size_t cap,
 	       const struct pchan_geom *g, int timeout_ms)
 {
-	int r = pchan_recv_hdr(fd, h, g, timeout_ms);
+	int r = pchan_recv_hdr(c, h, g, timeout_ms);
 
 	if (r)
 		return r;
 	if (h->length > cap)
 		return PCHAN_TOO_LARGE;
-	return pchan_recv_payload(fd, payload, h->length, timeout_ms);
+	return pchan_recv_payload(c, payload, h->length, timeout_ms);
 }
 
 /* The payload of a header read with pchan_recv_hdr(), wherever the caller wants it. */
-int pchan_recv_payload(int fd, void *buf, size_t len, int timeout_ms)
+int pchan_recv_payload(struct ptls_conn *c, void *buf, size_t len, int timeout_ms)
 {
-	return len && read_full(fd, buf, len, timeout_ms) ? -1 : 0;
+	return len && ptls_read(c, buf, len, timeout_ms) ? -1 : 0;
 }
 
 /* A header, checked (pchan_recv()'s results); its payload is still to be read. */
-int pchan_recv_hdr(int fd, struct pchan_hdr *h, const struct pchan_geom *g, int timeout_ms)
+int pchan_recv_hdr(struct ptls_conn *c, struct pchan_hdr *h, const struct pchan_geom *g,
+		   int timeout_ms)
 {
 	uint8_t hdr[PCHAN_HDR_LEN];
 	enum pchan_result r;
 
-	if (read_full(fd, hdr, 5, timeout_ms))
+	if (ptls_read(c, hdr, 5, timeout_ms))
 		return -1;
 	r = pchan_decode_hdr(hdr, 5, h);
 	if (r != PCHAN_NEED_MORE)
 		return r == PCHAN_OK ? PCHAN_BAD_SHAPE : (int)r;
-	if (read_full(fd, hdr + 5, PCHAN_HDR_LEN - 5, timeout_ms))
+	if (ptls_read(c, hdr + 5, PCHAN_HDR_LEN - 5, timeout_ms))
 		return -1;
 	r = pchan_decode_hdr(hdr, PCHAN_HDR_LEN, h);
 	if (r == PCHAN_OK)
@@ -408,9 +353,7 @@ int pchan_connect(const char *addr, int timeout_ms)
 			errno = err ? err : ETIMEDOUT;
 			goto next;
 		}
-		/* the threads use blocking I/O from here on */
-		if (fcntl(fd, F_SETFL, 0))
-			goto next;
+		/* ptls.c waits in poll(2): the socket stays non-blocking */
 		tune(fd);
 		break;
 next:

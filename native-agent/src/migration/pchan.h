@@ -96,15 +96,18 @@ bool pchan_mac_equal(const uint8_t *a, const uint8_t *b);
 int pchan_nonce(uint8_t out[PCHAN_NONCE_LEN]);
 int pchan_parse_secret(const char *hex, uint8_t out[PCHAN_SECRET_LEN]);
 
-/* ---- blocking I/O for the migration threads ---------------------------- */
+/* ---- blocking I/O for the migration threads (over ptls.h) --------------- */
 
-int pchan_send(int fd, const struct pchan_hdr *h, const void *payload);
-int pchan_sendv(int fd, const struct pchan_hdr *h, const void *a, size_t alen, const void *b,
-		size_t blen);
-int pchan_recv(int fd, struct pchan_hdr *h, void *payload, size_t cap,
+struct ptls_conn;
+
+int pchan_send(struct ptls_conn *c, const struct pchan_hdr *h, const void *payload);
+int pchan_sendv(struct ptls_conn *c, const struct pchan_hdr *h, const void *a, size_t alen,
+		const void *b, size_t blen);
+int pchan_recv(struct ptls_conn *c, struct pchan_hdr *h, void *payload, size_t cap,
 	       const struct pchan_geom *g, int timeout_ms);
-int pchan_recv_hdr(int fd, struct pchan_hdr *h, const struct pchan_geom *g, int timeout_ms);
-int pchan_recv_payload(int fd, void *buf, size_t len, int timeout_ms);
+int pchan_recv_hdr(struct ptls_conn *c, struct pchan_hdr *h, const struct pchan_geom *g,
+		   int timeout_ms);
+int pchan_recv_payload(struct ptls_conn *c, void *buf, size_t len, int timeout_ms);
 int pchan_connect(const char *addr, int timeout_ms);
 int pchan_listen(const char *addr, char *bound, size_t bound_len);
 

@@ -128,6 +128,12 @@ static void save(struct restore *s)
 		json_object_set_new(o, "working_set_saved", json_boolean(s->ws_saved));
 		json_object_set_new(o, "image_resolved", s->image ? json_string(s->image->path)
 								  : json_null());
+		/* a restarted agent serves the same file or nothing (reopen()) */
+		if (s->image)
+			json_object_set_new(o, "image_identity",
+					    json_pack("{s:I, s:I, s:I}", "size", (json_int_t)s->image->size,
+						      "mtime_ns", (json_int_t)s->image->mtime_ns, "ino",
+						      (json_int_t)s->image->ino));
 		text = json_dumps(o, JSON_COMPACT);
 	}
 	if (!path || !text || afile_write(path, text, strlen(text), 0600))
@@ -448,6 +454,8 @@ static void reopen(struct agent *ag, const char *file)
 	struct cmd_error err = { 0 };
 	struct restore *s = calloc(1, sizeof(*s));
 	const char *state, *id;
+	struct { uint64_t size, mtime_ns, ino; } was = { 0 };
+	bool has_identity;
 	size_t i;
 
 	id = json_string_value(json_object_get(o, "id"));
@@ -499,6 +507,11 @@ static void reopen(struct agent *ag, const char *file)
 	}
 	if (json_is_string(json_object_get(o, "error")))
 		s->error = strdup(json_string_value(json_object_get(o, "error")));
+	v = json_object_get(o, "image_identity");
+	has_identity = json_is_object(v);
+	was.size = (uint64_t)json_integer_value(json_object_get(v, "size"));
+	was.mtime_ns = (uint64_t)json_integer_value(json_object_get(v, "mtime_ns"));
+	was.ino = (uint64_t)json_integer_value(json_object_get(v, "ino"));
 	json_decref(o);
 	if (!s->name || !s->labels || !s->image_path) {
 		session_free(s);
@@ -509,6 +522,16 @@ static void reopen(struct agent *ag, const char *file)
 		if (!s->sock_path)
 			s->sock_path = path_in(ag->opts.state_dir, "restore", s->id, ".sock");
 		restore_fail(s, err.message);
+	} else if (has_identity && s->state != RESTORE_FAILED &&
+		   (s->image->size != was.size || s->image->mtime_ns != was.mtime_ns ||
+		    s->image->ino != was.ino)) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "the image %.300s changed while the agent was down (size %llu, "
+			 "was %llu; mtime %llu ns, was %llu ns): it is not served", s->image->path,
+			 (unsigned long long)s->image->size, (unsigned long long)was.size,
+			 (unsigned long long)s->image->mtime_ns, (unsigned long long)was.mtime_ns);
+		restore_fail(s, why);
 	}
 	s->next = ag->restores;
 	ag->restores = s;

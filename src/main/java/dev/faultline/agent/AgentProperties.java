@@ -27,6 +27,8 @@ import org.springframework.validation.annotation.Validated;
  * @param pingInterval how often a READY agent is pinged to detect a hung process
  * @param pageChannel the address the primary agent's page channel listens on (host:port;
  *     unset: the agent's default); peers reach it there during migrations
+ * @param pageChannelTls how the embedded agents protect their page channels (TLS 1.3 with the
+ *     job's secret as pre-shared key unless certificates are given; plaintext only on request)
  * @param extraNodes further agents this service instance manages as nodes of their own (two
  *     nodes on one machine for tests, or several agents on one host)
  */
@@ -44,7 +46,41 @@ public record AgentProperties(
         @NotNull @DefaultValue("15s") Duration restartBackoffMax,
         @NotNull @DefaultValue("2s") Duration pingInterval,
         String pageChannel,
+        @NotNull @DefaultValue @Valid PageChannelTls pageChannelTls,
         @NotNull @DefaultValue List<@Valid ExtraNode> extraNodes) {
+
+    /**
+     * Page channel protection of the agents this service starts (the agent's
+     * {@code --page-channel-cert/-key/-ca} and {@code --page-channel-plaintext}).
+     *
+     * @param cert PEM certificate chain this agent presents (with key and ca, or none of them)
+     * @param key PEM private key of that certificate
+     * @param ca PEM certificates a peer agent's certificate must chain to
+     * @param plaintext no TLS at all: pages cross the network in clear (measurements only)
+     */
+    public record PageChannelTls(Path cert, Path key, Path ca, @DefaultValue("false") boolean plaintext) {
+
+        @jakarta.validation.constraints.AssertTrue(
+                message = "cert, key and ca go together, and certificates exclude plaintext")
+        boolean isConsistent() {
+            boolean any = cert != null || key != null || ca != null;
+            boolean all = cert != null && key != null && ca != null;
+            return (!any || all) && !(all && plaintext);
+        }
+
+        /** The agent's command-line options for this setting. */
+        List<String> agentOptions() {
+            if (plaintext) {
+                return List.of("--page-channel-plaintext");
+            }
+            if (cert == null) {
+                return List.of();
+            }
+            return List.of("--page-channel-cert", cert.toAbsolutePath().toString(),
+                    "--page-channel-key", key.toAbsolutePath().toString(),
+                    "--page-channel-ca", ca.toAbsolutePath().toString());
+        }
+    }
 
     /**
      * Another agent managed by this instance.

@@ -3,15 +3,20 @@ package dev.faultline.agent;
 import dev.faultline.event.EventService;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -219,6 +224,7 @@ class AgentSupervisor {
         if (pageChannel != null) {
             command.addAll(List.of("--page-channel-listen", pageChannel));
         }
+        command.addAll(properties.pageChannelTls().agentOptions());
         properties.allowUids().forEach(uid -> command.addAll(List.of("--allow-uid", uid.toString())));
         for (Path dir : properties.imageDirs(dataDir)) {
             Files.createDirectories(dir);
@@ -448,20 +454,55 @@ class AgentSupervisor {
 
     /**
      * {@code <data-dir>/run/agent.sock}, or a short private directory under /tmp when the data
-     * directory's path is too long for a Unix socket address.
+     * directory's path is too long for a Unix socket address. Either directory must be ours and
+     * private: whoever can write it can put a socket of their own under the agent's name.
      */
     static Path embeddedSocketPath(Path dataDir) {
         Path preferred = dataDir.resolve("run").resolve("agent.sock");
-        Path dir = preferred.toString().length() <= MAX_SOCKET_PATH ? preferred.getParent()
-                : Path.of(System.getProperty("java.io.tmpdir"), "faultline-" + shortHash(dataDir.toString()));
+        boolean fallback = preferred.toString().length() > MAX_SOCKET_PATH;
+        Path dir = !fallback ? preferred.getParent()
+                : Path.of(System.getProperty("java.io.tmpdir"),
+                        "faultline-" + shortHash(System.getProperty("user.name") + dataDir));
         try {
-            if (!Files.isDirectory(dir)) {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                if (fallback) {
+                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                } else {
+                    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                }
             }
+            checkSocketDir(dir, fallback);
         } catch (IOException e) {
             throw new IllegalStateException("cannot create the agent socket directory " + dir + ": " + e.getMessage(), e);
         }
         return dir.resolve("agent.sock");
+    }
+
+    /**
+     * The socket directory is a real directory owned by this process's user, writable by nobody
+     * else; a shared one (the /tmp fallback) must moreover be private entirely (0700).
+     */
+    static void checkSocketDir(Path dir, boolean shared) throws IOException {
+        PosixFileAttributes attrs = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (!attrs.isDirectory()) {
+            throw new IllegalStateException("the agent socket directory " + dir + " is not a directory (or is a symlink)");
+        }
+        // uids, not names: a uid without a passwd entry has no name to compare (containers)
+        int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        if (owner != me) {
+            throw new IllegalStateException("the agent socket directory " + dir + " belongs to uid " + owner
+                    + ", not to this service's uid " + me + ": refusing to use it");
+        }
+        Set<PosixFilePermission> perms = attrs.permissions();
+        Set<PosixFilePermission> others = shared
+                ? EnumSet.complementOf(EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
+                        PosixFilePermission.OWNER_EXECUTE))
+                : EnumSet.of(PosixFilePermission.GROUP_WRITE, PosixFilePermission.OTHERS_WRITE);
+        if (perms.stream().anyMatch(others::contains)) {
+            throw new IllegalStateException("the agent socket directory " + dir + " has mode "
+                    + PosixFilePermissions.toString(perms) + ", open to other users: refusing to use it");
+        }
     }
 
     private static String shortHash(String s) {
