@@ -175,8 +175,8 @@ static int try_connect(const struct sockaddr_un *sa)
 static int spawn_keeper(struct log *lg, const char *exe, const char *path)
 {
 	int pipefd[2], status;
-	char ready[16], c;
 	pid_t pid;
+	char c;
 	ssize_t n;
 
 	if (pipe2(pipefd, O_CLOEXEC))
@@ -195,10 +195,14 @@ static int spawn_keeper(struct log *lg, const char *exe, const char *path)
 		setsid();
 		if (fork() != 0)
 			_exit(0);
-		if (dup2(pipefd[1], 3) < 0)
+		/* only async-signal-safe calls here: the agent has threads */
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		/* not the agent's stdout or stderr: whoever reads them would wait for the keeper */
+		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0 ||
+		    dup2(pipefd[1], 3) < 0)
 			_exit(127);
-		snprintf(ready, sizeof(ready), "%d", 3);
-		execl(exe, exe, "--fd-keeper", path, ready, (char *)NULL);
+		execl(exe, exe, "--fd-keeper", path, "3", (char *)NULL);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -632,6 +636,9 @@ int fdstore_keeper_main(const char *path, int ready_fd)
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return 2;
+	/* nothing of the agent's but the readiness pipe: a uffd inherited by
+	 * accident would be held here for good */
+	syscall(SYS_close_range, ready_fd >= 0 ? ready_fd + 1 : 3, ~0U, 0);
 	memcpy(sa.sun_path, path, strlen(path));
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
