@@ -285,8 +285,9 @@ static json_t *stats_json(const struct region *r)
 	jx_put(s, "bytes_installed", json_integer((json_int_t)region_stat(&r->st.bytes)), &ok);
 	jx_put(s, "latency_ns", lat, &ok);
 	jx_put(s, "blocked_ns", json_integer((json_int_t)region_stat(&r->st.lat_sum)), &ok);
-	retries = json_pack("{s:I, s:I}", "eexist", (json_int_t)region_stat(&r->st.eexist),
-			    "eagain", (json_int_t)region_stat(&r->st.eagain));
+	retries = json_pack("{s:I, s:I, s:I}", "eexist", (json_int_t)region_stat(&r->st.eexist),
+			    "eagain", (json_int_t)region_stat(&r->st.eagain), "refault",
+			    (json_int_t)region_stat(&r->st.refaults));
 	jx_put(s, "retries", retries, &ok);
 	if (!ok) {
 		json_decref(s);

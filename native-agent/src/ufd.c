@@ -440,8 +440,19 @@ static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_
 	struct install_out out, back;
 	enum install_res res;
 
-	if (bitmap_test(r->w.present_map, p))
-		return install_wake(u, addr, r->page_size);
+	/*
+	 * A missing fault says the page is not there, whatever the map says:
+	 * the kernel zaps a removed range only after the agent has read its
+	 * REMOVE event, so an install in between (populator, fault-around)
+	 * can be undone behind the map's back.  Waking the thread would make
+	 * it fault again for ever; the page is installed again instead (a
+	 * thread that faulted on a page just installed meets EEXIST: woken).
+	 */
+	if (bitmap_test(r->w.present_map, p)) {
+		bitmap_clear(r->w.present_map, p, 1);
+		region_stat_add(&r->st.present, (uint64_t)-1);
+		region_stat_add(&r->st.refaults, 1);
+	}
 	if (we > r->n_pages)
 		we = r->n_pages;
 	res = install_range(u, r, p, we - p, RP_AROUND, p, true, &out);

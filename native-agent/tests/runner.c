@@ -122,6 +122,15 @@ static const struct t_case cases[] = {
 	{ "session/agent_killed_mid_restore", t_session_agent_killed, T_NEEDS_UFFD },
 	{ "session/commands", t_session_commands, T_NEEDS_UFFD },
 
+	{ "balloon/firecracker_active", t_balloon_fc_active, T_NEEDS_UFFD },
+	{ "balloon/firecracker_after_complete", t_balloon_fc_complete, T_NEEDS_UFFD },
+	{ "balloon/firecracker_snapshot_after_complete", t_balloon_fc_snapshot_complete, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_after_complete", t_balloon_lib_complete, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_wp_active", t_balloon_lib_wp_active, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_wp_after_complete", t_balloon_lib_wp_complete, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_snapshot_after_complete", t_balloon_lib_snapshot_complete, T_NEEDS_UFFD },
+	{ "balloon/install_racing_the_zap", t_balloon_racing_install, T_NEEDS_UFFD },
+
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
 	{ "handoff/balloon_remove_reads_zero", t_handoff_balloon_remove, T_NEEDS_UFFD },
 	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },

@@ -135,6 +135,16 @@ int t_restore_fault_around(const struct t_env *env);
 int t_restore_thp(const struct t_env *env);
 int t_restore_hugetlb(const struct t_env *env);
 
+/* test_balloon.c */
+int t_balloon_fc_active(const struct t_env *env);
+int t_balloon_fc_complete(const struct t_env *env);
+int t_balloon_fc_snapshot_complete(const struct t_env *env);
+int t_balloon_lib_complete(const struct t_env *env);
+int t_balloon_lib_wp_active(const struct t_env *env);
+int t_balloon_lib_wp_complete(const struct t_env *env);
+int t_balloon_lib_snapshot_complete(const struct t_env *env);
+int t_balloon_racing_install(const struct t_env *env);
+
 /* test_handoff.c */
 int t_handoff_firecracker(const struct t_env *env);
 int t_handoff_balloon_remove(const struct t_env *env);
