@@ -10,12 +10,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -30,64 +27,12 @@
 
 #define MIB (UINT64_C(1) << 20)
 #define SEED 11
-/* a fault answered at once takes microseconds; this bound only catches hangs */
-#define READ_BOUND_MS 5000
 
 static const char *str(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
 
 	return json_is_string(v) ? json_string_value(v) : "";
-}
-
-/* ---- bounded reads ------------------------------------------------------ */
-
-struct bread {
-	const uint8_t *src;
-	size_t len;
-	uint8_t *dst;
-	int done_fd;
-};
-
-static void *bread_main(void *arg)
-{
-	struct bread *b = arg;
-	uint64_t one = 1;
-
-	memcpy(b->dst, b->src, b->len);
-	if (write(b->done_fd, &one, sizeof(one)) < 0)
-		abort();
-	return NULL;
-}
-
-/*
- * Copies [src, src + len) to dst in another thread; -1 (ETIMEDOUT) if it has
- * not finished within READ_BOUND_MS.  The stuck thread is left behind: the
- * test process ends soon after.
- */
-static int bounded_read(const uint8_t *src, size_t len, uint8_t *dst)
-{
-	static struct bread b;
-	struct pollfd pfd;
-	pthread_t t;
-	int n;
-
-	b = (struct bread){ .src = src, .len = len, .dst = dst,
-			    .done_fd = eventfd(0, EFD_CLOEXEC) };
-	if (b.done_fd < 0 || pthread_create(&t, NULL, bread_main, &b))
-		return -1;
-	pfd = (struct pollfd){ .fd = b.done_fd, .events = POLLIN };
-	do
-		n = poll(&pfd, 1, READ_BOUND_MS);
-	while (n < 0 && errno == EINTR);
-	if (n != 1) {
-		pthread_detach(t);
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	pthread_join(t, NULL);
-	close(b.done_fd);
-	return 0;
 }
 
 /* ---- Firecracker's handshake, done by the test as Firecracker does it ---- */
@@ -292,7 +237,7 @@ static int balloon_one(const struct balloon_case *bc)
 	rs = source_start(bc->source, &a, ctl, len, expect);
 	CHECKF(rs && json_is_string(json_object_get(rs, "socket")), "%s: no restore session", bc->name);
 	CHECK_OK(guest_start(&g, bc->guest, str(rs, "socket"), len));
-	CHECKF(bounded_read(g.mem, len, buf) == 0, "%s: reading the restored memory hangs", bc->name);
+	CHECKF(h_read_bounded(g.mem, len, buf) == 0, "%s: reading the restored memory hangs", bc->name);
 	CHECKF(!memcmp(buf, expect, len), "%s: restored memory differs", bc->name);
 	if (bc->when == BW_COMPLETE) {
 		CHECK_OK(h_wait_log(a.log, "msg=\"session complete\"", H_TIMEOUT_MS));
@@ -303,7 +248,7 @@ static int balloon_one(const struct balloon_case *bc)
 	for (int round = 0; round < 2; round++) {
 		CHECK_OK(madvise(g.mem + first * CONTENT_PAGE, n * CONTENT_PAGE, MADV_DONTNEED));
 		memset(expect + first * CONTENT_PAGE, 0, n * CONTENT_PAGE);
-		CHECKF(bounded_read(g.mem, len, buf) == 0,
+		CHECKF(h_read_bounded(g.mem, len, buf) == 0,
 		       "%s: a read after the balloon took pages hangs (round %d)", bc->name, round);
 		for (uint64_t p = 0; p < pages; p++)
 			CHECKF(!memcmp(buf + p * CONTENT_PAGE, expect + p * CONTENT_PAGE, CONTENT_PAGE),
@@ -391,51 +336,8 @@ int t_balloon_lib_snapshot_complete(const struct t_env *env)
  * window) meets the old page (EEXIST) or puts a page there that the zap then
  * takes away.  The agent must not keep believing such a page is present: a
  * missing fault on it has to install it again, not just wake the thread
- * (which faults again, for ever).  The window is made wide here by running
- * the thread that removes at SCHED_IDLE on a CPU kept busy, so that it
- * zaps long after the agent read the event.
+ * (which faults again, for ever).  h_remove_late() widens the window.
  */
-struct racer {
-	uint8_t *addr;
-	size_t len;
-	int cpu;
-	atomic_bool stop;
-	int ret;
-};
-
-static int pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
-static void *busy_main(void *arg)
-{
-	struct racer *rc = arg;
-
-	if (pin(rc->cpu))
-		return NULL;
-	while (!atomic_load_explicit(&rc->stop, memory_order_relaxed))
-		;
-	return NULL;
-}
-
-static void *remover_main(void *arg)
-{
-	struct racer *rc = arg;
-	struct sched_param sp = { 0 };
-
-	if (pin(rc->cpu) || sched_setscheduler(0, SCHED_IDLE, &sp)) {
-		rc->ret = -1;
-		return NULL;
-	}
-	rc->ret = madvise(rc->addr, rc->len, MADV_DONTNEED);
-	return NULL;
-}
-
 int t_balloon_racing_install(const struct t_env *env)
 {
 	static const char *const extra[] = { "--spin-us", "0", "--populate-chunk-pages", "16", NULL };
@@ -460,25 +362,15 @@ int t_balloon_racing_install(const struct t_env *env)
 	for (uint64_t p = 0; p < pages; p++)
 		content_page(SEED, p, expect + p * CONTENT_PAGE);
 	CHECK_OK(guest_start(&g, G_FIRECRACKER, str(rs, "socket"), len));
-	CHECKF(bounded_read(g.mem, len, buf) == 0, "reading the restored memory hangs");
+	CHECKF(h_read_bounded(g.mem, len, buf) == 0, "reading the restored memory hangs");
 	CHECK(!memcmp(buf, expect, len));
 	CHECK_OK(h_wait_log(a.log, "msg=\"session complete\"", H_TIMEOUT_MS));
 	for (unsigned round = 0; round < 24; round++) {
 		/* ranges of different sizes and places, each removed while the last ones refill */
 		uint64_t first = (round * 97) % (pages / 2), n = 64 + (round * 211) % (pages / 2);
-		struct racer rc = { .cpu = sched_getcpu() == 0 ? 1 : 0 };
-		pthread_t busy, remover;
-
-		rc.addr = g.mem + first * CONTENT_PAGE;
-		rc.len = n * CONTENT_PAGE;
-		CHECK_OK(pthread_create(&busy, NULL, busy_main, &rc));
-		CHECK_OK(pthread_create(&remover, NULL, remover_main, &rc));
-		pthread_join(remover, NULL);
-		atomic_store(&rc.stop, true);
-		pthread_join(busy, NULL);
-		CHECK_OK(rc.ret);
+		CHECK_OK(h_remove_late(g.mem + first * CONTENT_PAGE, n * CONTENT_PAGE));
 		memset(expect + first * CONTENT_PAGE, 0, n * CONTENT_PAGE);
-		CHECKF(bounded_read(g.mem, len, buf) == 0,
+		CHECKF(h_read_bounded(g.mem, len, buf) == 0,
 		       "round %u: a read after removing pages %llu..%llu hangs", round,
 		       (unsigned long long)first, (unsigned long long)(first + n - 1));
 		for (uint64_t p = 0; p < pages; p++)
