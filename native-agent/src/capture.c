@@ -160,6 +160,12 @@ void cap_start(struct ufd *u, struct region *r, struct capture *c)
 		}
 		u->fd = track_fd(t);
 		pr_info(u->w->log, "region moved to its hold uffd", LF_STR("region", r->id));
+		if (ufd_after_move(u, r)) {
+			fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+			     "reading the page table of region %s after its move: %s", r->id,
+			     strerror(errno));
+			return;
+		}
 	}
 	/* round 1: what is writable now (never protected, or lifted since the last T) */
 	first = bitmap_new(t->n_pages);
@@ -271,6 +277,21 @@ static int copy_in(struct ufd *u, struct region *r, uint8_t *dst, uint64_t first
 enum save_res { SAVE_OK, SAVE_FULL, SAVE_FAILED };
 
 /*
+ * Whether page p has bytes to read.  A page the workload removed while it
+ * was write-protected is left as a uffd-wp marker, which PAGEMAP_SCAN
+ * reports as swapped: reading it would raise a missing fault that only
+ * this worker can resolve, and the read would wait for ever.  Removed and
+ * not installed again, it reads zero.
+ */
+static bool has_data(const struct region *r, const uint64_t *present, uint64_t first, uint64_t p)
+{
+	if (!bitmap_test(present, p - first))
+		return false;
+	return !(r->w.removed_map && bitmap_test(r->w.removed_map, p) &&
+		 !bitmap_test(r->w.present_map, p));
+}
+
+/*
  * Saves the pages of [first, first + n) that are in the save set and not
  * saved yet.  keep: ring pages to leave free (the background leaves room
  * for write faults).  Pages are marked saved as they go, so a call that
@@ -297,10 +318,10 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
 			p++;
 			continue;
 		}
-		data = bitmap_test(present, p - first);
+		data = has_data(r, present, first, p);
 		q = p + 1;
 		while (q < first + n && q - p < SNAPIMG_MAX_CHUNK_PAGES && bitmap_test(c->save, q) &&
-		       !bitmap_test(c->done, q) && bitmap_test(present, q - first) == data)
+		       !bitmap_test(c->done, q) && has_data(r, present, first, q) == data)
 			q++;
 		if (!data) {
 			if (snapw_zero(c->w, p, q - p))
@@ -344,6 +365,8 @@ enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint6
 		if (hold_lift_early(&c->h, page)) {
 			if (errno == ESRCH)
 				return INSTALL_GONE;
+			if (errno == EAGAIN)
+				return INSTALL_MM_CHANGING; /* retried after the events are read */
 			fail(u, r, c, PROTO_E_INTERNAL, "lifting the protection of a page: %s",
 			     strerror(errno));
 			return INSTALL_OK;
@@ -370,6 +393,8 @@ enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page, uint6
 	if (track_lift(t, page, &first, &n)) {
 		if (errno == ESRCH)
 			return INSTALL_GONE;
+		if (errno == EAGAIN)
+			return INSTALL_MM_CHANGING; /* retried after the events are read */
 		fail(u, r, c, PROTO_E_INTERNAL, "lifting the protection of a page: %s", strerror(errno));
 		return INSTALL_OK;
 	}
@@ -433,8 +458,11 @@ void cap_step(struct ufd *u, struct region *r)
 			at_t(u, r, c);
 			break;
 		case HOLD_FAILED:
-			fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
-			     "write-protecting region %s: %s", r->id, strerror(errno));
+			/* EAGAIN: a change of the workload's mappings is pending (a fork, a
+			 * removal): the snapshot gives way, as it does to the change itself */
+			fail(u, r, c, errno == ESRCH || errno == EAGAIN ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+			     "write-protecting region %s: %s", r->id,
+			     errno == EAGAIN ? "the workload changed its mappings" : strerror(errno));
 			break;
 		}
 		return;

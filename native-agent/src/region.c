@@ -64,7 +64,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 {
 	struct region *r = region_new(NULL, src->name, src->labels, new_start,
 				      n_pages * src->page_size, src->page_size);
-	uint64_t present = 0;
+	uint64_t present = 0, gone = 0;
 
 	if (!r)
 		return NULL;
@@ -94,9 +94,26 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 		}
 		bitmap_copy(r->w.removed_map, src->w.removed_map, first_page, n_pages);
 	}
+	/*
+	 * A forked child has the parent's holes too: without them its region
+	 * never completes, and the background populator retries unmapped pages
+	 * for ever (at idle priority, where a loaded host starves its faults).
+	 */
+	if (src->w.gone_map) {
+		r->w.gone_map = bitmap_new(n_pages);
+		if (!r->w.gone_map) {
+			r->image = NULL; /* not ours to put */
+			region_put(r);
+			return NULL;
+		}
+		bitmap_copy(r->w.gone_map, src->w.gone_map, first_page, n_pages);
+		for (uint64_t i = 0; i < n_pages; i++)
+			gone += bitmap_test(r->w.gone_map, i);
+	}
 	for (uint64_t i = 0; i < n_pages; i++)
 		present += bitmap_test(r->w.present_map, i);
 	atomic_init(&r->st.present, present);
+	atomic_init(&r->st.gone, gone);
 	return r;
 }
 

@@ -70,6 +70,7 @@ static const struct t_case cases[] = {
 	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
 	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
+	{ "engine/fork_child_keeps_holes", t_engine_fork_keeps_holes, T_NEEDS_UFFD },
 
 	{ "track/two_uffds", t_track_two_uffds, T_NEEDS_UFFD },
 	{ "track/dirty_exact_async", t_track_dirty_exact_async, T_NEEDS_UFFD },
@@ -131,6 +132,10 @@ static const struct t_case cases[] = {
 	{ "balloon/libfaultline_wp_after_complete", t_balloon_lib_wp_complete, T_NEEDS_UFFD },
 	{ "balloon/libfaultline_snapshot_after_complete", t_balloon_lib_snapshot_complete, T_NEEDS_UFFD },
 	{ "balloon/install_racing_the_zap", t_balloon_racing_install, T_NEEDS_UFFD },
+
+	{ "stress/restore", t_stress_restore, T_NEEDS_UFFD },
+	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD | T_LONG },
+	{ "stress/self_check", t_stress_self_check, T_NEEDS_UFFD },
 
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
 	{ "handoff/balloon_remove_reads_zero", t_handoff_balloon_remove, T_NEEDS_UFFD },

@@ -126,6 +126,7 @@ int t_engine_threaded_restore(const struct t_env *env);
 int t_engine_hugetlb_remove(const struct t_env *env);
 int t_engine_partial_remap(const struct t_env *env);
 int t_engine_fork_adopted(const struct t_env *env);
+int t_engine_fork_keeps_holes(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);
@@ -145,6 +146,11 @@ int t_balloon_lib_wp_active(const struct t_env *env);
 int t_balloon_lib_wp_complete(const struct t_env *env);
 int t_balloon_lib_snapshot_complete(const struct t_env *env);
 int t_balloon_racing_install(const struct t_env *env);
+
+/* test_stress.c */
+int t_stress_restore(const struct t_env *env);
+int t_stress_snapshot(const struct t_env *env);
+int t_stress_self_check(const struct t_env *env);
 
 /* test_handoff.c */
 int t_handoff_firecracker(const struct t_env *env);
