@@ -132,9 +132,10 @@ static const struct t_case cases[] = {
 	{ "balloon/libfaultline_wp_after_complete", t_balloon_lib_wp_complete, T_NEEDS_UFFD },
 	{ "balloon/libfaultline_snapshot_after_complete", t_balloon_lib_snapshot_complete, T_NEEDS_UFFD },
 	{ "balloon/install_racing_the_zap", t_balloon_racing_install, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_wp_after_snapshot", t_balloon_lib_wp_snapshot, T_NEEDS_UFFD },
 
 	{ "stress/restore", t_stress_restore, T_NEEDS_UFFD },
-	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD | T_LONG },
+	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD },
 	{ "stress/self_check", t_stress_self_check, T_NEEDS_UFFD },
 
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },

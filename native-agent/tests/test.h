@@ -146,6 +146,7 @@ int t_balloon_lib_wp_active(const struct t_env *env);
 int t_balloon_lib_wp_complete(const struct t_env *env);
 int t_balloon_lib_snapshot_complete(const struct t_env *env);
 int t_balloon_racing_install(const struct t_env *env);
+int t_balloon_lib_wp_snapshot(const struct t_env *env);
 
 /* test_stress.c */
 int t_stress_restore(const struct t_env *env);

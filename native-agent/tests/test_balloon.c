@@ -206,6 +206,7 @@ static json_t *source_start(enum source_kind kind, struct h_agent *a, int ctl, s
 enum balloon_when {
 	BW_ACTIVE,   /* pages touched, session still ACTIVE */
 	BW_COMPLETE, /* session COMPLETE (every page present) */
+	BW_SNAPSHOT, /* COMPLETE, then a snapshot taken: clean pages are write-protected */
 };
 
 struct balloon_case {
@@ -239,10 +240,27 @@ static int balloon_one(const struct balloon_case *bc)
 	CHECK_OK(guest_start(&g, bc->guest, str(rs, "socket"), len));
 	CHECKF(h_read_bounded(g.mem, len, buf) == 0, "%s: reading the restored memory hangs", bc->name);
 	CHECKF(!memcmp(buf, expect, len), "%s: restored memory differs", bc->name);
-	if (bc->when == BW_COMPLETE) {
+	if (bc->when != BW_ACTIVE) {
 		CHECK_OK(h_wait_log(a.log, "msg=\"session complete\"", H_TIMEOUT_MS));
 		r = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(rs, "id"));
 		CHECK(r && !strcmp(str(r, "state"), "COMPLETE"));
+		json_decref(r);
+	}
+	if (bc->when == BW_SNAPSHOT) {
+		char path[300];
+
+		/*
+		 * Pages removed and not touched again are write-protected by the
+		 * snapshot while they have no page (uffd-wp markers, WP_UNPOPULATED):
+		 * the capture must not read them through the workload (a fault only
+		 * its own worker resolves), and they read zero afterwards.
+		 */
+		CHECK_OK(madvise(g.mem + first * CONTENT_PAGE, n * CONTENT_PAGE, MADV_DONTNEED));
+		snprintf(path, sizeof(path), "%s/snapshots/guest.flsnap", a.state);
+		r = h_call(ctl, PROTO_T_SNAPSHOT_TAKE, "{s:s, s:s, s:s, s:s}", "snapshot_id",
+			   "ba11005e-0000-4000-8000-000000000002", "region_id", fl_region_id(g.r), "path",
+			   path, "kind", "full");
+		CHECKF(r, "%s: snapshot_take failed", bc->name);
 		json_decref(r);
 	}
 	for (int round = 0; round < 2; round++) {
@@ -273,6 +291,7 @@ static const struct balloon_case cases[] = {
 	{ "lib_wp_active", S_IMAGE, G_LIB_WP, BW_ACTIVE },
 	{ "lib_wp_complete", S_IMAGE, G_LIB_WP, BW_COMPLETE },
 	{ "lib_snapshot_complete", S_SNAPSHOT, G_LIB, BW_COMPLETE },
+	{ "lib_wp_after_snapshot", S_IMAGE, G_LIB_WP, BW_SNAPSHOT },
 };
 
 /* Each case in its own process: a hung read leaves a thread stuck in a fault. */
@@ -383,4 +402,10 @@ int t_balloon_racing_install(const struct t_env *env)
 	free(buf);
 	free(expect);
 	return T_PASS;
+}
+
+int t_balloon_lib_wp_snapshot(const struct t_env *env)
+{
+	(void)env;
+	return run_named("lib_wp_after_snapshot");
 }
