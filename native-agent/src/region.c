@@ -10,6 +10,7 @@
 #include "bitmap.h"
 #include "image.h"
 #include "region.h"
+#include "track.h"
 
 /* detached regions kept for listing, oldest dropped first */
 #define REGION_KEEP_DETACHED 256
@@ -119,6 +120,12 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 
 static void region_free_maps(struct region *r)
 {
+	/* still tracked: the agent stopped while the region was attached */
+	if (r->w.wp) {
+		track_fini(r->w.wp);
+		free(r->w.wp);
+		r->w.wp = NULL;
+	}
 	free(r->w.present_map);
 	free(r->w.removed_map);
 	free(r->w.gone_map);

@@ -1135,7 +1135,9 @@ int t_mig_dst_remove_after_complete(const struct t_env *env)
 			CHECKF(!memcmp(buf + pg * MIG_PAGE, ref + pg * MIG_PAGE, MIG_PAGE),
 			       "round %u: page %llu differs", round, (unsigned long long)pg);
 	}
+	fl_region_unregister(r);
 	fl_disconnect(c);
+	munmap(mem, size);
 	json_decref(in);
 	json_decref(out);
 	free(ref);
