@@ -690,8 +690,11 @@ static int run_child(uint64_t seed, unsigned rounds, enum variant variant, bool 
 	if (pid == 0) {
 		int res = run(seed, rounds, variant, self_check);
 
-		/* the agents this run started are stopped here; a failed run keeps its directory */
-		if (!h_cleanup(res == T_PASS, false) && res == T_PASS)
+		/*
+		 * The agents this run started are stopped here; a failed run keeps its
+		 * directory, except in the self-check, where failing is the point.
+		 */
+		if (!h_cleanup(res == T_PASS || self_check, false) && res == T_PASS)
 			res = T_FAIL;
 		fflush(NULL);
 		_exit(res);
