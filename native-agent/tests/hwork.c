@@ -6,11 +6,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -322,4 +327,131 @@ int h_demo_run(const char *const *args, json_t **summary)
 	if (h_proc_wait(&p, 60000))
 		return -1;
 	return p.status;
+}
+
+/* ---- reads that may hang, and removals that zap late -------------------- */
+
+struct bread {
+	const void *src;
+	size_t len;
+	void *dst;
+	int done_fd;
+};
+
+static void *bread_main(void *arg)
+{
+	struct bread *b = arg;
+	uint64_t one = 1;
+
+	memcpy(b->dst, b->src, b->len);
+	if (write(b->done_fd, &one, sizeof(one)) < 0)
+		abort();
+	return NULL;
+}
+
+/*
+ * Copies [src, src + len) to dst in another thread; -1 (ETIMEDOUT) if that
+ * has not finished within H_READ_BOUND_MS, e.g. because a fault is never
+ * resolved.  The stuck thread is left behind (the test process ends soon
+ * after; its state is leaked on purpose).
+ */
+int h_read_bounded(const void *src, size_t len, void *dst)
+{
+	struct bread *b = malloc(sizeof(*b));
+	struct pollfd pfd;
+	pthread_t t;
+	int n;
+
+	if (!b)
+		return -1;
+	*b = (struct bread){ .src = src, .len = len, .dst = dst,
+			     .done_fd = eventfd(0, EFD_CLOEXEC) };
+	if (b->done_fd < 0 || pthread_create(&t, NULL, bread_main, b)) {
+		if (b->done_fd >= 0)
+			close(b->done_fd);
+		free(b);
+		return -1;
+	}
+	pfd = (struct pollfd){ .fd = b->done_fd, .events = POLLIN };
+	do
+		n = poll(&pfd, 1, H_READ_BOUND_MS);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		pthread_detach(t);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	pthread_join(t, NULL);
+	close(b->done_fd);
+	free(b);
+	return 0;
+}
+
+struct racer {
+	void *addr;
+	size_t len;
+	int cpu;
+	atomic_bool stop;
+	int ret, err;
+};
+
+static int pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *busy_main(void *arg)
+{
+	struct racer *rc = arg;
+
+	if (pin(rc->cpu))
+		return NULL;
+	while (!atomic_load_explicit(&rc->stop, memory_order_relaxed))
+		;
+	return NULL;
+}
+
+static void *remover_main(void *arg)
+{
+	struct racer *rc = arg;
+	struct sched_param sp = { 0 };
+
+	rc->ret = -1;
+	if (pin(rc->cpu) || sched_setscheduler(0, SCHED_IDLE, &sp)) {
+		rc->err = errno;
+		return NULL;
+	}
+	rc->ret = madvise(rc->addr, rc->len, MADV_DONTNEED);
+	rc->err = errno;
+	return NULL;
+}
+
+/*
+ * MADV_DONTNEED of [addr, addr + len), from a thread at SCHED_IDLE on a CPU
+ * another thread keeps busy.  The kernel sends UFFD_EVENT_REMOVE before it
+ * zaps the range and lets installs through again as soon as the event is
+ * read: this widens that window from microseconds to milliseconds, as a
+ * descheduled vCPU thread does.  Needs a second CPU for the agent.
+ */
+int h_remove_late(void *addr, size_t len)
+{
+	struct racer rc = { .addr = addr, .len = len, .cpu = sched_getcpu() == 0 ? 1 : 0 };
+	pthread_t busy, remover;
+
+	if (pthread_create(&busy, NULL, busy_main, &rc))
+		return -1;
+	if (pthread_create(&remover, NULL, remover_main, &rc)) {
+		atomic_store(&rc.stop, true);
+		pthread_join(busy, NULL);
+		return -1;
+	}
+	pthread_join(remover, NULL);
+	atomic_store(&rc.stop, true);
+	pthread_join(busy, NULL);
+	errno = rc.err;
+	return rc.ret;
 }

@@ -8,6 +8,7 @@
 #define FAULTLINE_HWORK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -41,5 +42,10 @@ int h_proc_write(struct h_proc *p, const char *s);
 int h_proc_wait(struct h_proc *p, int timeout_ms);
 int h_demo_run(const char *const *args, json_t **summary);
 int h_hugepages(unsigned n);
+
+/* a fault answered at once takes microseconds; this bound only catches hangs */
+#define H_READ_BOUND_MS 5000
+int h_read_bounded(const void *src, size_t len, void *dst);
+int h_remove_late(void *addr, size_t len);
 
 #endif /* FAULTLINE_HWORK_H */

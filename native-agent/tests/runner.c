@@ -72,6 +72,7 @@ static const struct t_case cases[] = {
 	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
 	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
+	{ "engine/fork_child_keeps_holes", t_engine_fork_keeps_holes, T_NEEDS_UFFD },
 
 	{ "track/two_uffds", t_track_two_uffds, T_NEEDS_UFFD },
 	{ "track/dirty_exact_async", t_track_dirty_exact_async, T_NEEDS_UFFD },
@@ -100,6 +101,7 @@ static const struct t_case cases[] = {
 	{ "mig/source_agent_killed_gives_writers_back", t_mig_source_agent_killed, T_NEEDS_UFFD },
 	{ "mig/pause_resume_switchover", t_mig_pause_resume_switchover, T_NEEDS_UFFD },
 	{ "mig/source_workload_dies", t_mig_source_workload_dies, T_NEEDS_UFFD },
+	{ "mig/destination_remove_after_complete", t_mig_dst_remove_after_complete, T_NEEDS_UFFD },
 	{ "mig_long/byte_for_byte_256m", t_mig_byte_for_byte_256m, T_NEEDS_UFFD | T_LONG },
 	{ "snapimg/roundtrip", t_snapimg_roundtrip, 0 },
 	{ "snapimg/refusals", t_snapimg_refusals, 0 },
@@ -135,6 +137,20 @@ static const struct t_case cases[] = {
 	{ "session/image_changed_while_agent_down", t_session_image_changed_while_down, T_NEEDS_UFFD },
 
 	{ "handoff/lib_trusts_peercred_not_hello", t_lib_trusts_peercred, 0 },
+	{ "balloon/firecracker_active", t_balloon_fc_active, T_NEEDS_UFFD },
+	{ "balloon/firecracker_after_complete", t_balloon_fc_complete, T_NEEDS_UFFD },
+	{ "balloon/firecracker_snapshot_after_complete", t_balloon_fc_snapshot_complete, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_after_complete", t_balloon_lib_complete, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_wp_active", t_balloon_lib_wp_active, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_wp_after_complete", t_balloon_lib_wp_complete, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_snapshot_after_complete", t_balloon_lib_snapshot_complete, T_NEEDS_UFFD },
+	{ "balloon/install_racing_the_zap", t_balloon_racing_install, T_NEEDS_UFFD },
+	{ "balloon/libfaultline_wp_after_snapshot", t_balloon_lib_wp_snapshot, T_NEEDS_UFFD },
+
+	{ "stress/restore", t_stress_restore, T_NEEDS_UFFD },
+	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD },
+	{ "stress/self_check", t_stress_self_check, T_NEEDS_UFFD },
+
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
 	{ "handoff/balloon_remove_reads_zero", t_handoff_balloon_remove, T_NEEDS_UFFD },
 	{ "handoff/firecracker_survives_agent_kill", t_handoff_firecracker_agent_killed, T_NEEDS_UFFD },

@@ -87,6 +87,7 @@ int t_mig_request_out_of_range(const struct t_env *env);
 int t_mig_source_agent_killed(const struct t_env *env);
 int t_mig_pause_resume_switchover(const struct t_env *env);
 int t_mig_source_workload_dies(const struct t_env *env);
+int t_mig_dst_remove_after_complete(const struct t_env *env);
 
 /* test_proto.c */
 int t_proto_golden_bytes(const struct t_env *env);
@@ -134,6 +135,7 @@ int t_engine_threaded_restore(const struct t_env *env);
 int t_engine_hugetlb_remove(const struct t_env *env);
 int t_engine_partial_remap(const struct t_env *env);
 int t_engine_fork_adopted(const struct t_env *env);
+int t_engine_fork_keeps_holes(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);
@@ -143,6 +145,22 @@ int t_restore_zero_pages(const struct t_env *env);
 int t_restore_fault_around(const struct t_env *env);
 int t_restore_thp(const struct t_env *env);
 int t_restore_hugetlb(const struct t_env *env);
+
+/* test_balloon.c */
+int t_balloon_fc_active(const struct t_env *env);
+int t_balloon_fc_complete(const struct t_env *env);
+int t_balloon_fc_snapshot_complete(const struct t_env *env);
+int t_balloon_lib_complete(const struct t_env *env);
+int t_balloon_lib_wp_active(const struct t_env *env);
+int t_balloon_lib_wp_complete(const struct t_env *env);
+int t_balloon_lib_snapshot_complete(const struct t_env *env);
+int t_balloon_racing_install(const struct t_env *env);
+int t_balloon_lib_wp_snapshot(const struct t_env *env);
+
+/* test_stress.c */
+int t_stress_restore(const struct t_env *env);
+int t_stress_snapshot(const struct t_env *env);
+int t_stress_self_check(const struct t_env *env);
 
 /* test_handoff.c */
 int t_handoff_firecracker(const struct t_env *env);

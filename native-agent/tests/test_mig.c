@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,9 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultline.h"
 #include "harness.h"
 #include "hwork.h"
 #include "jx.h"
+#include "mono.h"
 #include "netaddr.h"
 #include "pchan.h"
 #include "proto.h"
@@ -745,7 +749,7 @@ static struct ptls *test_tls(void)
 
 static uint64_t deadline_in(unsigned ms)
 {
-	return ptls_now_ns() + (uint64_t)ms * 1000000u;
+	return mono_now_ns() + (uint64_t)ms * 1000000u;
 }
 
 /* Authenticates to the destination's page channel as the source would. */
@@ -1243,7 +1247,7 @@ struct trickler {
 
 static uint64_t mono_ms(void)
 {
-	return ptls_now_ns() / 1000000u;
+	return mono_now_ms();
 }
 
 static int trickle_open(const char *channel, const char *from)
@@ -1524,5 +1528,123 @@ int t_mig_accept_emfile_backs_off(const struct t_env *env)
 	CHECKF(c, "no connection once descriptors are back: %s", err);
 	ptls_close(c);
 	json_decref(in);
+
+/* ---- the destination region after the migration completed --------------- */
+
+struct toucher {
+	volatile uint8_t *addr;
+	size_t len;
+	bool drop;
+	atomic_bool stop;
+	int done_fd;
+};
+
+/*
+ * Reads one byte of every page again and again (faulting on what was
+ * removed), or drops the range again and again (MADV_DONTNEED), so that
+ * faults meet pending removals (EAGAIN from the agent's installs).
+ */
+static void *toucher_main(void *arg)
+{
+	struct toucher *t = arg;
+	uint64_t one = 1;
+	unsigned sum = 0;
+
+	while (!atomic_load(&t->stop)) {
+		if (t->drop) {
+			madvise((void *)t->addr, t->len, MADV_DONTNEED);
+			continue;
+		}
+		for (size_t off = 0; off < t->len; off += MIG_PAGE)
+			sum += t->addr[off];
+	}
+	(void)sum;
+	if (write(t->done_fd, &one, sizeof(one)) < 0)
+		abort();
+	return NULL;
+}
+
+/*
+ * The test is the destination workload (libfaultline, in process).  Once
+ * both sides report the migration completed, ranges of the region are
+ * removed (MADV_DONTNEED, zapped late) while another thread keeps faulting
+ * on them: every read returns promptly, removed pages read zero and the
+ * others keep the migrated bytes.
+ */
+int t_mig_dst_remove_after_complete(const struct t_env *env)
+{
+	const uint64_t size = UINT64_C(16) << 20, pages = size / MIG_PAGE;
+	struct pair p;
+	struct h_proc src;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	uint8_t *mem, *ref = malloc(size), *buf = malloc(size);
+	json_t *in, *out, *m;
+	fl_client *c;
+	fl_region *r;
+
+	(void)env;
+	CHECK(ref && buf);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return t_skip("late removals need a second CPU for the agent");
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:i, s:s}", "max_rounds", 2, "postcopy", "auto"));
+	CHECK(out);
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(mem != MAP_FAILED);
+	c = fl_connect(str(json_object_get(in, "session"), "socket"));
+	CHECKF(c && !fl_region_register(c, mem, size, "demo", NULL, FL_MODE_MISSING, &r),
+	       "register the destination: %s", fl_last_error());
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	m = wait_phase(p.dctl, id, "completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	CHECKF(h_read_bounded(mem, size, ref) == 0, "reading the migrated region hangs");
+	for (unsigned round = 0; round < 8; round++) {
+		uint64_t first = (round * 131) % (pages / 2), n = 32 + (round * 257) % (pages / 4);
+		/* the reader and the dropper share the last 16 pages; the late removal is elsewhere */
+		struct toucher t[2] = {
+			{ .addr = mem + size - 16 * MIG_PAGE, .len = 16 * MIG_PAGE },
+			{ .addr = mem + size - 16 * MIG_PAGE, .len = 16 * MIG_PAGE, .drop = true },
+		};
+		pthread_t th[2];
+
+		for (int k = 0; k < 2; k++) {
+			t[k].done_fd = eventfd(0, EFD_CLOEXEC);
+			CHECK(t[k].done_fd >= 0 && !pthread_create(&th[k], NULL, toucher_main, &t[k]));
+		}
+		CHECK_OK(h_remove_late(mem + first * MIG_PAGE, n * MIG_PAGE));
+		for (int k = 0; k < 2; k++) {
+			struct pollfd pfd = { .fd = t[k].done_fd, .events = POLLIN };
+
+			atomic_store(&t[k].stop, true);
+			CHECKF(poll(&pfd, 1, H_READ_BOUND_MS) == 1,
+			       "round %u: a thread %s the last 16 pages while pages %llu..%llu were removed"
+			       " hangs", round, t[k].drop ? "dropping" : "reading",
+			       (unsigned long long)first, (unsigned long long)(first + n - 1));
+			pthread_join(th[k], NULL);
+			close(t[k].done_fd);
+		}
+		memset(ref + size - 16 * MIG_PAGE, 0, 16 * MIG_PAGE);
+		memset(ref + first * MIG_PAGE, 0, n * MIG_PAGE);
+		CHECKF(h_read_bounded(mem, size, buf) == 0, "round %u: a read after the removal hangs",
+		       round);
+		for (uint64_t pg = 0; pg < pages; pg++)
+			CHECKF(!memcmp(buf + pg * MIG_PAGE, ref + pg * MIG_PAGE, MIG_PAGE),
+			       "round %u: page %llu differs", round, (unsigned long long)pg);
+	}
+	fl_region_unregister(r);
+	fl_disconnect(c);
+	munmap(mem, size);
+	json_decref(in);
+	json_decref(out);
+	free(ref);
+	free(buf);
 	return T_PASS;
 }

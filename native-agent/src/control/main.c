@@ -360,6 +360,19 @@ int main(int argc, char **argv)
 	pr_info(&ag.log, "starting", LF_STR("version", AGENT_VERSION), LF_INT("pid", ag.pid),
 		LF_STR("socket", ag.opts.socket_path), LF_STR("state_dir", ag.opts.state_dir),
 		LF_STR("kernel", ag.uts.release));
+#ifdef FAULTLINE_FAULT_INJECTION
+	pr_warn(&ag.log, "test build with fault injection (FAULTLINE_INJECT), never for production",
+		LF_STR("inject", getenv("FAULTLINE_INJECT") ? getenv("FAULTLINE_INJECT") : ""));
+#else
+	if (getenv("FAULTLINE_INJECT")) {
+		/* a test setting meant for build/faultline-agent-inject must not go unnoticed */
+		pr_err(&ag.log, "FAULTLINE_INJECT is set but this agent has no fault injection; refusing"
+				" to start");
+		fprintf(stderr, AGENT_NAME ": FAULTLINE_INJECT is set but this agent has no fault"
+				" injection; refusing to start\n");
+		goto fini_log;
+	}
+#endif
 
 	if (loop_init(&ag.loop)) {
 		pr_perror(&ag.log, "cannot create event loop");

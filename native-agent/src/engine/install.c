@@ -69,7 +69,8 @@ static bool page_busy(const struct region *r, uint64_t p)
  * stop in *err (0 when everything was installed).  Huge pages have no
  * zeropage ioctl: their zeros are copied from a never-touched mapping, as
  * are the zeros of a page that must stay write-protected (wp: a region
- * tracked on its hold uffd; the zeropage ioctl cannot protect).
+ * tracked on its hold uffd; the zeropage ioctl cannot protect), and all
+ * zeros of a write-tracked region (see below).
  */
 static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bool zero,
 		     bool wake, bool wp, int *err)
@@ -78,7 +79,12 @@ static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bo
 	__s64 done;
 	int ret;
 
-	if (zero && r->page_size == base_page() && !wp) {
+	/*
+	 * Not on a write-tracked region: a page removed while write-protected
+	 * is left as a uffd-wp marker, which UFFDIO_ZEROPAGE takes for a page
+	 * (EEXIST) and UFFDIO_COPY replaces; the thread would fault for ever.
+	 */
+	if (zero && r->page_size == base_page() && !wp && !r->w.wp) {
 		struct uffdio_zeropage zp = {
 			.range = { .start = dst, .len = len },
 			.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,

@@ -17,6 +17,7 @@
 #include "hist.h"
 #include "image.h"
 #include "region.h"
+#include "track.h"
 
 /* detached regions kept for listing, oldest dropped first */
 #define REGION_KEEP_DETACHED 256
@@ -72,7 +73,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 {
 	struct region *r = region_new(NULL, src->name, src->labels, new_start,
 				      n_pages * src->page_size, src->page_size);
-	uint64_t present = 0;
+	uint64_t present = 0, gone = 0;
 
 	if (!r)
 		return NULL;
@@ -102,14 +103,37 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 		}
 		bitmap_copy(r->w.removed_map, src->w.removed_map, first_page, n_pages);
 	}
+	/*
+	 * A forked child has the parent's holes too: without them its region
+	 * never completes, and the background populator retries unmapped pages
+	 * for ever (at idle priority, where a loaded host starves its faults).
+	 */
+	if (src->w.gone_map) {
+		r->w.gone_map = bitmap_new(n_pages);
+		if (!r->w.gone_map) {
+			r->image = NULL; /* not ours to put */
+			region_put(r);
+			return NULL;
+		}
+		bitmap_copy(r->w.gone_map, src->w.gone_map, first_page, n_pages);
+		for (uint64_t i = 0; i < n_pages; i++)
+			gone += bitmap_test(r->w.gone_map, i);
+	}
 	for (uint64_t i = 0; i < n_pages; i++)
 		present += bitmap_test(r->w.present_map, i);
 	atomic_init(&r->st.present, present);
+	atomic_init(&r->st.gone, gone);
 	return r;
 }
 
 static void region_free_maps(struct region *r)
 {
+	/* still tracked: the agent stopped while the region was attached */
+	if (r->w.wp) {
+		track_fini(r->w.wp);
+		free(r->w.wp);
+		r->w.wp = NULL;
+	}
 	free(r->w.present_map);
 	free(r->w.removed_map);
 	free(r->w.gone_map);
@@ -274,8 +298,9 @@ static json_t *stats_json(const struct region *r)
 	jx_put(s, "bytes_installed", json_integer((json_int_t)region_stat(&r->st.bytes)), &ok);
 	jx_put(s, "latency_ns", lat, &ok);
 	jx_put(s, "blocked_ns", json_integer((json_int_t)region_stat(&r->st.lat_sum)), &ok);
-	retries = json_pack("{s:I, s:I}", "eexist", (json_int_t)region_stat(&r->st.eexist),
-			    "eagain", (json_int_t)region_stat(&r->st.eagain));
+	retries = json_pack("{s:I, s:I, s:I}", "eexist", (json_int_t)region_stat(&r->st.eexist),
+			    "eagain", (json_int_t)region_stat(&r->st.eagain), "refault",
+			    (json_int_t)region_stat(&r->st.refaults));
 	jx_put(s, "retries", retries, &ok);
 	if (!ok) {
 		json_decref(s);

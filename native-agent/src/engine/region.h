@@ -52,6 +52,7 @@ struct region_stats {
 	_Atomic uint64_t lat_count, lat_sum, lat_max;
 	_Atomic uint64_t lat_hist[HIST_BUCKETS];
 	_Atomic uint64_t eexist, eagain;
+	_Atomic uint64_t refaults; /* missing faults on pages the map had present */
 	_Atomic uint64_t present; /* pages */
 	_Atomic uint64_t gone;    /* pages unmapped by the workload */
 };

@@ -217,6 +217,48 @@ static void on_remove(struct ufd *u, uint64_t start, uint64_t end, bool unmap)
 	}
 }
 
+static int mark_populated(void *arg, uint64_t first, uint64_t n, uint64_t categories)
+{
+	(void)categories;
+	bitmap_set(arg, first, n);
+	return 0;
+}
+
+/*
+ * The range of r moved between its two uffds (track.h): for a moment it
+ * was registered on neither, and a MADV_DONTNEED then raised no REMOVE
+ * event.  Pages the map has present that the page table has not are such
+ * pages: they read zero from now on, as removed ones do.  (A madvise that
+ * found the range unregistered has zapped before the registration on the
+ * new uffd could complete, so the scan after it sees every such page.)
+ */
+int ufd_after_move(struct ufd *u, struct region *r)
+{
+	uint64_t *pop = bitmap_new(r->n_pages), gone = 0;
+
+	if (!pop || !ensure_map(&r->w.removed_map, r->n_pages) ||
+	    track_scan(r->w.wp, 0, r->n_pages, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0,
+		       PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, mark_populated, pop)) {
+		free(pop);
+		return -1;
+	}
+	for (uint64_t p = 0; p < r->n_pages; p++) {
+		if (!bitmap_test(r->w.present_map, p) || bitmap_test(pop, p) ||
+		    (r->w.gone_map && bitmap_test(r->w.gone_map, p)))
+			continue;
+		bitmap_clear(r->w.present_map, p, 1);
+		bitmap_set(r->w.removed_map, p, 1);
+		gone++;
+	}
+	free(pop);
+	if (gone) {
+		region_stat_add(&r->st.present, (uint64_t)-gone);
+		pr_info(u->w->log, "pages released while the region moved between its uffds",
+			LF_STR("region", r->id), LF_UINT("pages", gone));
+	}
+	return 0;
+}
+
 /* A clone that could not be adopted: it never held a reference to the image. */
 static void discard_clone(struct region *c)
 {
@@ -304,10 +346,32 @@ static void on_fork(struct ufd *u, int child_fd)
 	worker_add_ufd(u->w, c);
 }
 
+#ifdef FAULTLINE_FAULT_INJECTION
+/*
+ * Test builds only (build/faultline-agent-inject, never installed): with
+ * FAULTLINE_INJECT=ignore-remove the engine drops REMOVE events, so that
+ * removed pages are served from the image again.  The stress test runs it
+ * to prove that it catches such a bug (tests/test_stress.c).
+ */
+static bool inject_ignore_remove(void)
+{
+	const char *v = getenv("FAULTLINE_INJECT");
+
+	return v && !strcmp(v, "ignore-remove");
+}
+#else
+static bool inject_ignore_remove(void)
+{
+	return false;
+}
+#endif
+
 static void on_event(struct ufd *u, const struct uffd_msg *m)
 {
 	switch (m->event) {
 	case UFFD_EVENT_REMOVE:
+		if (inject_ignore_remove())
+			break;
 		on_remove(u, m->arg.remove.start, m->arg.remove.end, false);
 		break;
 	case UFFD_EVENT_UNMAP:
@@ -444,8 +508,19 @@ static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_
 	struct install_out out, back;
 	enum install_res res;
 
-	if (bitmap_test(r->w.present_map, p))
-		return install_wake(u, addr, r->page_size);
+	/*
+	 * A missing fault says the page is not there, whatever the map says:
+	 * the kernel zaps a removed range only after the agent has read its
+	 * REMOVE event, so an install in between (populator, fault-around)
+	 * can be undone behind the map's back.  Waking the thread would make
+	 * it fault again for ever; the page is installed again instead (a
+	 * thread that faulted on a page just installed meets EEXIST: woken).
+	 */
+	if (bitmap_test(r->w.present_map, p)) {
+		bitmap_clear(r->w.present_map, p, 1);
+		region_stat_add(&r->st.present, (uint64_t)-1);
+		region_stat_add(&r->st.refaults, 1);
+	}
 	if (we > r->n_pages)
 		we = r->n_pages;
 	res = install_range(u, r, p, we - p, RP_AROUND, p, true, &out);
@@ -489,10 +564,16 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 			if (res == INSTALL_WAIT)
 				return res;
 		} else if (r->w.wp && r->w.wp->where == TRACK_ON_HOLD) {
-			/* between snapshots: the first write to a granule marks it written */
-			res = track_lift(r->w.wp, p, &first, &n) ? (errno == ESRCH ? INSTALL_GONE
-											: INSTALL_FAILED)
-								  : INSTALL_OK;
+			/*
+			 * between snapshots: the first write to a granule marks it written.
+			 * EAGAIN: a removal or a move not read yet; the fault is retried
+			 * after it, like an install (failing the region here left the
+			 * writer blocked for good).
+			 */
+			res = !track_lift(r->w.wp, p, &first, &n) ? INSTALL_OK
+			      : errno == ESRCH			? INSTALL_GONE
+			      : errno == EAGAIN			? INSTALL_MM_CHANGING
+								: INSTALL_FAILED;
 		} else {
 			res = install_unprotect(u, page, r->page_size);
 		}

@@ -54,5 +54,6 @@ void ufd_gone(struct ufd *u, const char *reason);
 int ufd_read(struct ufd *u);
 int ufd_read_fd(struct ufd *u, int fd);
 int ufd_resolve(struct ufd *u);
+int ufd_after_move(struct ufd *u, struct region *r);
 
 #endif /* FAULTLINE_UFD_H */

@@ -338,12 +338,29 @@ static bool handle(struct worker *w, const struct epoll_event *ev, int n)
 	return served;
 }
 
+/* Whether a snapshot of one of u's regions is still taken (faults may wait for its writer). */
+static bool capturing(const struct ufd *u)
+{
+	for (unsigned i = 0; i < u->n_regs; i++) {
+		if (u->regs[i]->w.cap)
+			return true;
+	}
+	return false;
+}
+
 /* Faults that met a changing mm: read the events that explain it, retry. */
 static bool retry_pending(struct worker *w)
 {
 	bool pending = false;
 
 	for (struct ufd *u = w->ufds; u; u = u->next) {
+		/*
+		 * Faults that waited for room in a snapshot's buffer whose snapshot
+		 * ended meanwhile (aborted by a removal, say): nothing else would
+		 * resolve them, and their threads would wait for ever.
+		 */
+		if (!u->dead && u->waits_space && !capturing(u))
+			ufd_resolve(u);
 		if (u->dead || !u->mm_changing)
 			continue;
 		if (ufd_read(u) < 0 || ufd_resolve(u) < 0)

@@ -27,6 +27,7 @@
 #include "conn.h"
 #include "hist.h"
 #include "mig.h"
+#include "mono.h"
 #include "netaddr.h"
 #include "ptls.h"
 #include "region.h"
@@ -372,7 +373,7 @@ static void *hs_main(void *arg)
 	int r;
 
 	c = ptls_accept(reg->tls, hs->fd, psk_of, reg,
-			ptls_now_ns() + (uint64_t)ag->opts.page_channel_handshake_ms * 1000000u, named,
+			mono_now_ns() + (uint64_t)ag->opts.page_channel_handshake_ms * 1000000u, named,
 			why, sizeof(why));
 	if (!c && *named) {
 		pr_warn(&ag->log, "page channel peer failed authentication, dropped",

@@ -163,13 +163,22 @@ static void install(struct mig_dst *d, uint64_t first, uint64_t n)
 		}
 		done = cp.copy > 0 ? (uint64_t)cp.copy / m->page_size : 0;
 		if (!done) {
-			/* present already (EEXIST), or the mm is changing: wake and move on */
+			/*
+			 * Present already (EEXIST), or the mm is changing (EAGAIN: a
+			 * removal not read yet, and the page is not installed).  Either
+			 * way its thread is woken: it faults again, and that fault is
+			 * served once the removal has been applied.
+			 */
 			struct uffdio_range r = { .start = cp.dst, .len = m->page_size };
+			bool present = errno == EEXIST;
 
-			if (errno == EEXIST)
-				abit_set(d->installed, p);
 			ioctl(d->uffd, UFFDIO_WAKE, &r);
-			done = 1;
+			if (present) {
+				abit_set(d->installed, p);
+				served(d, p, mono_now_ns());
+			}
+			p++;
+			continue;
 		}
 		now = mono_now_ns();
 		for (uint64_t k = p; k < p + done; k++) {
@@ -499,24 +508,31 @@ static void request(struct mig_dst *d, uint64_t p)
 	pthread_mutex_unlock(&m->mu);
 }
 
+/*
+ * A missing fault on p.  It says the page is not there, whatever
+ * `installed` says: an install can land after a removal's event was read
+ * and before the kernel zapped the range (see on_remove), and only waking
+ * the thread would make it fault again for ever.  So the page is installed
+ * again (a thread that faulted on a page just installed meets EEXIST and
+ * is woken).
+ */
 static void serve(struct mig_dst *d, uint64_t p)
 {
+	abit_clear(d->installed, p);
 	if (abit_test(d->removed, p)) {
 		/* dropped by the workload: it reads zero now, never the migrated bytes */
 		struct uffdio_zeropage zp = {
 			.range = { .start = d->start + p * d->m->page_size, .len = d->m->page_size },
 		};
+		int err = ioctl(d->uffd, UFFDIO_ZEROPAGE, &zp) ? errno : 0;
 
-		if (ioctl(d->uffd, UFFDIO_ZEROPAGE, &zp) && errno != EAGAIN)
+		/* EEXIST: there; EAGAIN: a removal not read yet, it faults again after it */
+		if (err)
 			ioctl(d->uffd, UFFDIO_WAKE, &zp.range);
-		abit_set(d->installed, p);
-		served(d, p, mono_now_ns());
-	} else if (abit_test(d->installed, p)) {
-		struct uffdio_range r = { .start = d->start + p * d->m->page_size,
-					  .len = d->m->page_size };
-
-		ioctl(d->uffd, UFFDIO_WAKE, &r);
-		served(d, p, mono_now_ns());
+		if (!err || err == EEXIST) {
+			abit_set(d->installed, p);
+			served(d, p, mono_now_ns());
+		}
 	} else if (abit_test(d->ready, p)) {
 		install(d, p, 1);
 	} else {
@@ -538,9 +554,11 @@ static void resend_requests(struct mig_dst *d)
 
 /*
  * MADV_DONTNEED / munmap by the workload: those pages are not present any
- * more and must read as zero from now on.  (A page being installed by a
- * reader thread at this very moment can still land after the event was
- * read; the kernel refuses installs only while the event is pending.)
+ * more and must read as zero from now on.  The kernel zaps the range only
+ * after this event was read, and refuses installs only while it is pending:
+ * a page installed in between (by a reader thread, or the background
+ * installer) is taken away again, so `installed` can be wrong for it until
+ * its next fault, which serve() takes as the truth.
  */
 static void on_remove(struct mig_dst *d, uint64_t start, uint64_t end)
 {

@@ -536,7 +536,7 @@ static struct ptls_conn *connect_one(struct mig_src *s, const char *addr, enum p
 				     uint64_t *last, char *why, size_t why_len)
 {
 	struct mig *m = s->m;
-	uint64_t deadline = ptls_now_ns() + (uint64_t)m->ag->opts.page_channel_handshake_ms * 1000000u;
+	uint64_t deadline = mono_now_ns() + (uint64_t)m->ag->opts.page_channel_handshake_ms * 1000000u;
 	struct ptls_conn *c;
 	char host[256], e[256];
 	uint16_t port;

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "mono.h"
 #include "ptls.h"
 
 /* a TLS record's plaintext at most: one SSL_write per record */
@@ -46,14 +47,6 @@ struct ptls_conn {
 	uint8_t psk[PCHAN_SECRET_LEN];
 	char identity[PCHAN_ID_LEN + 1];
 };
-
-uint64_t ptls_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void ssl_why(char *why, size_t why_len, const char *what)
 {
@@ -241,7 +234,7 @@ static int wait_fd(struct ptls_conn *c, short ev, int timeout_ms)
 		struct pollfd p = { .fd = c->fd, .events = ev };
 
 		if (dl) {
-			uint64_t now = ptls_now_ns();
+			uint64_t now = mono_now_ns();
 			int left;
 
 			if (now >= dl) {
@@ -259,7 +252,7 @@ static int wait_fd(struct ptls_conn *c, short ev, int timeout_ms)
 			return -1;
 		if (r)
 			return 0;
-		if (!dl || ptls_now_ns() >= dl || timeout_ms >= 0) {
+		if (!dl || mono_now_ns() >= dl || timeout_ms >= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}

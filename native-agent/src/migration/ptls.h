@@ -60,6 +60,5 @@ const char *ptls_identity(const struct ptls_conn *c);
 int ptls_fd(const struct ptls_conn *c);
 void ptls_shutdown(struct ptls_conn *c);
 void ptls_close(struct ptls_conn *c);
-uint64_t ptls_now_ns(void);
 
 #endif /* FAULTLINE_PTLS_H */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -148,6 +149,12 @@ static void cap_start(struct ufd *u, struct region *r, void *ctx)
 		}
 		u->fd = track_fd(t);
 		pr_info(u->w->log, "region moved to its hold uffd", LF_STR("region", r->id));
+		if (ufd_after_move(u, r)) {
+			fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+			     "reading the page table of region %s after its move: %s", r->id,
+			     strerror(errno));
+			return;
+		}
 	}
 	/* round 1: what is writable now (never protected, or lifted since the last T) */
 	first = bitmap_new(t->n_pages);
@@ -219,6 +226,7 @@ static void at_t(struct ufd *u, struct region *r, struct capture *c)
 struct scan_out {
 	uint64_t base;
 	uint64_t *present; /* page populated with data (not the zero pfn) */
+	uint64_t *swapped; /* not present: swapped out, or a uffd-wp marker */
 };
 
 static int mark_present(void *arg, uint64_t first, uint64_t n, uint64_t cat)
@@ -228,17 +236,55 @@ static int mark_present(void *arg, uint64_t first, uint64_t n, uint64_t cat)
 	if ((cat & PAGE_IS_PFNZERO) && !(cat & PAGE_IS_SWAPPED))
 		return 0; /* the shared zero page: reads as zero */
 	bitmap_set(s->present, first - s->base, n);
+	if (!(cat & PAGE_IS_PRESENT))
+		bitmap_set(s->swapped, first - s->base, n);
+	return 0;
+}
+
+/*
+ * A page PAGEMAP_SCAN reports swapped may be a uffd-wp marker instead: what
+ * a page removed while write-protected leaves.  Reading a marker through
+ * process_vm_readv raises a missing fault that only this worker resolves,
+ * so the read would wait for ever.  A zero page installed (protected) where
+ * the page table has no page tells them apart: it succeeds on a marker
+ * (the page had no bytes: zero), and meets EEXIST on a swapped-out page,
+ * which is read as usual.  0, or -1 with errno.
+ */
+static int settle_swapped(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
+			  uint64_t *present, const uint64_t *swapped)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		struct uffdio_copy cp = {
+			.dst = region_start(r) + (first + i) * r->page_size,
+			.src = (uintptr_t)u->w->zero,
+			.len = r->page_size,
+			.mode = UFFDIO_COPY_MODE_WP | UFFDIO_COPY_MODE_DONTWAKE,
+		};
+
+		if (!bitmap_test(swapped, i))
+			continue;
+		if (!ioctl(u->fd, UFFDIO_COPY, &cp)) {
+			bitmap_clear(present, i, 1);
+			region_stat_add(&r->st.present, bitmap_set(r->w.present_map, first + i, 1));
+		} else if (errno != EEXIST) {
+			return -1;
+		}
+	}
 	return 0;
 }
 
 /* Which of pages [first, first + n) hold data; n <= 64 * words of present. */
-static int populated(struct track *t, uint64_t first, uint64_t n, uint64_t *present)
+static int populated(struct ufd *u, struct region *r, uint64_t first, uint64_t n, uint64_t *present)
 {
-	struct scan_out s = { .base = first, .present = present };
+	uint64_t swapped[BITMAP_WORDS(CAP_SCAN_PAGES)];
+	struct scan_out s = { .base = first, .present = present, .swapped = swapped };
 
 	memset(present, 0, BITMAP_WORDS(n) * sizeof(uint64_t));
-	return track_scan(t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, PAGE_IS_PFNZERO, 0,
-			  mark_present, &s);
+	memset(swapped, 0, sizeof(swapped));
+	if (track_scan(r->w.wp, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0,
+		       PAGE_IS_PFNZERO | PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, mark_present, &s))
+		return -1;
+	return settle_swapped(u, r, first, n, present, swapped);
 }
 
 /* Pages [first, first + n) of the workload into the ring. */
@@ -258,6 +304,7 @@ static int copy_in(struct ufd *u, struct region *r, uint8_t *dst, uint64_t first
 
 enum save_res { SAVE_OK, SAVE_FULL, SAVE_FAILED };
 
+
 /*
  * Saves the pages of [first, first + n) that are in the save set and not
  * saved yet.  keep: ring pages to leave free (the background leaves room
@@ -268,11 +315,10 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
 				uint64_t n, uint64_t keep)
 {
 	uint64_t present[BITMAP_WORDS(CAP_SCAN_PAGES)];
-	struct track *t = r->w.wp;
 	uint64_t p = first;
 
-	if (populated(t, first, n, present)) {
-		fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+	if (populated(u, r, first, n, present)) {
+		fail(u, r, c, errno == ESRCH || errno == EAGAIN ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
 		     "reading the page table of region %s: %s", r->id, strerror(errno));
 		return SAVE_FAILED;
 	}
@@ -333,6 +379,8 @@ static enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page
 		if (hold_lift_early(&c->h, page)) {
 			if (errno == ESRCH)
 				return INSTALL_GONE;
+			if (errno == EAGAIN)
+				return INSTALL_MM_CHANGING; /* retried after the events are read */
 			fail(u, r, c, PROTO_E_INTERNAL, "lifting the protection of a page: %s",
 			     strerror(errno));
 			return INSTALL_OK;
@@ -359,6 +407,8 @@ static enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page
 	if (track_lift(t, page, &first, &n)) {
 		if (errno == ESRCH)
 			return INSTALL_GONE;
+		if (errno == EAGAIN)
+			return INSTALL_MM_CHANGING; /* retried after the events are read */
 		fail(u, r, c, PROTO_E_INTERNAL, "lifting the protection of a page: %s", strerror(errno));
 		return INSTALL_OK;
 	}
@@ -422,8 +472,11 @@ static void cap_step(struct ufd *u, struct region *r)
 			at_t(u, r, c);
 			break;
 		case HOLD_FAILED:
-			fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
-			     "write-protecting region %s: %s", r->id, strerror(errno));
+			/* EAGAIN: a change of the workload's mappings is pending (a fork, a
+			 * removal): the snapshot gives way, as it does to the change itself */
+			fail(u, r, c, errno == ESRCH || errno == EAGAIN ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
+			     "write-protecting region %s: %s", r->id,
+			     errno == EAGAIN ? "the workload changed its mappings" : strerror(errno));
 			break;
 		}
 		return;
