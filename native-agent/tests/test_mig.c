@@ -1528,6 +1528,8 @@ int t_mig_accept_emfile_backs_off(const struct t_env *env)
 	CHECKF(c, "no connection once descriptors are back: %s", err);
 	ptls_close(c);
 	json_decref(in);
+	return T_PASS;
+}
 
 /* ---- the destination region after the migration completed --------------- */
 

@@ -338,11 +338,11 @@ static bool handle(struct worker *w, const struct epoll_event *ev, int n)
 	return served;
 }
 
-/* Whether a snapshot of one of u's regions is still taken (faults may wait for its writer). */
+/* Whether a strategy (a snapshot) still runs on one of u's regions (faults may wait for it). */
 static bool capturing(const struct ufd *u)
 {
 	for (unsigned i = 0; i < u->n_regs; i++) {
-		if (u->regs[i]->w.cap)
+		if (u->regs[i]->w.strat)
 			return true;
 	}
 	return false;

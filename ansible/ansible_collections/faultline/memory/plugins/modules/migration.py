@@ -161,23 +161,23 @@ migration:
       description: The migration's id.
       type: str
       sample: 7c1d9a4e-3b2f-4e8a-9c1d-5f6e7a8b9c0d
-    regionId:
+    region_id:
       description: The id of the region being migrated (on the source node).
       type: str
       sample: 0b0f6c1e-2a8e-4c1f-9d55-6f1a3b7e9c21
-    regionName:
+    region_name:
       description: The region's name.
       type: str
       sample: db-cache
-    sourceNode:
+    source_node:
       description: The node the region is migrated from.
       type: str
       sample: node-a
-    destinationNode:
+    destination_node:
       description: The node the region is migrated to.
       type: str
       sample: node-b
-    destinationRegionId:
+    destination_region_id:
       description: The id of the region on the destination node, once it exists.
       type: str
       sample: null
@@ -185,15 +185,15 @@ migration:
       description: C(PENDING), C(PRECOPY), C(SWITCHOVER), C(POSTCOPY), C(COMPLETED), C(PAUSED), C(FAILED) or C(CANCELLED).
       type: str
       sample: COMPLETED
-    pausedIn:
+    paused_in:
       description: The phase a PAUSED migration paused in.
       type: str
       sample: null
     options:
       description: The options the migration runs with.
       type: dict
-      sample: {"maxDowntimeMs": 10, "bandwidthLimitBytesPerSec": 0, "maxPrecopyRounds": 10, "postcopy": "auto",
-               "postcopyAfterMs": 30000}
+      sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
+               "postcopy_after_ms": 30000}
     error:
       description: Why it FAILED.
       type: str
@@ -207,7 +207,7 @@ migration:
       description: Its statistics (bytes transferred by phase, downtime, dirty rate, demand latency), named after
         libvirt's and QEMU's.
       type: dict
-      sample: {"regionBytes": 2147483648, "downtimeMs": 8, "rounds": 3}
+      sample: {"region_bytes": 2147483648, "downtime_ms": 8, "rounds": 3}
 region:
   description: The region the task resolved, without its live statistics.
   returned: when the task named a region
@@ -215,7 +215,6 @@ region:
   sample: {"id": "0b0f6c1e-2a8e-4c1f-9d55-6f1a3b7e9c21", "name": "db-cache", "node": "node-a", "state": "ATTACHED"}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
@@ -224,6 +223,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.api import (
 )
 from ansible_collections.faultline.memory.plugins.module_utils.regions import find_region
 from ansible_collections.faultline.memory.plugins.module_utils.wait import wait_for
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 # The way forward, in order; PAUSED, FAILED and CANCELLED are off it.
 PROGRESS = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']
@@ -412,7 +412,7 @@ def cancelled(module, client, outcome):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             state=dict(type='str', default='started', choices=['started', 'paused', 'cancelled']),
             id=dict(type='str'),

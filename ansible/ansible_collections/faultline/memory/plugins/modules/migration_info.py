@@ -56,7 +56,7 @@ EXAMPLES = r'''
 
 - name: How long was the workload stopped?
   ansible.builtin.debug:
-    msg: "{{ latest.migrations[0].stats.downtimeMs }} ms"
+    msg: "{{ latest.migrations[0].stats.downtime_ms }} ms"
   when: latest.migrations | length > 0
 
 - name: Every migration that failed
@@ -76,23 +76,23 @@ migrations:
       description: The migration's id.
       type: str
       sample: 7c1d9a4e-3b2f-4e8a-9c1d-5f6e7a8b9c0d
-    regionId:
+    region_id:
       description: The id of the region being migrated (on the source node).
       type: str
       sample: 0b0f6c1e-2a8e-4c1f-9d55-6f1a3b7e9c21
-    regionName:
+    region_name:
       description: The region's name.
       type: str
       sample: db-cache
-    sourceNode:
+    source_node:
       description: The node the region is migrated from.
       type: str
       sample: node-a
-    destinationNode:
+    destination_node:
       description: The node the region is migrated to.
       type: str
       sample: node-b
-    destinationRegionId:
+    destination_region_id:
       description: The id of the region on the destination node, once it exists.
       type: str
       sample: null
@@ -100,15 +100,15 @@ migrations:
       description: C(PENDING), C(PRECOPY), C(SWITCHOVER), C(POSTCOPY), C(COMPLETED), C(PAUSED), C(FAILED) or C(CANCELLED).
       type: str
       sample: POSTCOPY
-    pausedIn:
+    paused_in:
       description: The phase a PAUSED migration paused in.
       type: str
       sample: null
     options:
       description: The options the migration runs with.
       type: dict
-      sample: {"maxDowntimeMs": 10, "bandwidthLimitBytesPerSec": 0, "maxPrecopyRounds": 10, "postcopy": "auto",
-               "postcopyAfterMs": 30000}
+      sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
+               "postcopy_after_ms": 30000}
     error:
       description: Why it FAILED.
       type: str
@@ -121,10 +121,9 @@ migrations:
     stats:
       description: Its statistics (bytes transferred by phase, remaining bytes, dirty rate, downtime, demand latency).
       type: dict
-      sample: {"regionBytes": 2147483648, "remainingBytes": 0, "downtimeMs": 8}
+      sample: {"region_bytes": 2147483648, "remaining_bytes": 0, "downtime_ms": 8}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
@@ -132,6 +131,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.api import (
     faultline_argument_spec,
 )
 from ansible_collections.faultline.memory.plugins.module_utils.regions import find_region
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 PHASES = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED', 'PAUSED', 'FAILED', 'CANCELLED']
 
@@ -149,7 +149,7 @@ def read(module, client):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             id=dict(type='str'),
             region_id=dict(type='str'),

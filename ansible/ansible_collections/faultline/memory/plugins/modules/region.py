@@ -169,7 +169,7 @@ region:
       description: The region's length in bytes.
       type: int
       sample: 16777216
-    pageSize:
+    page_size:
       description: The region's page size in bytes.
       type: int
       sample: 4096
@@ -184,20 +184,19 @@ region:
       sample: libfaultline
     backing:
       description: Where the region's pages come from (C(kind) C(anonymous), C(image) or C(migration), C(path),
-        C(offset), C(restoreId)).
+        C(offset), C(restore_id)).
       type: dict
-      sample: {"kind": "image", "path": "/var/lib/faultline/images/db.img", "offset": 0, "restoreId": null}
-    attachedAt:
+      sample: {"kind": "image", "path": "/var/lib/faultline/images/db.img", "offset": 0, "restore_id": null}
+    attached_at:
       description: When the region was attached.
       type: str
       sample: "2026-11-24T22:40:08.717Z"
-    detachedAt:
+    detached_at:
       description: When the region was detached; null while it is not.
       type: str
       sample: null
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
@@ -208,6 +207,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.api import (
 from ansible_collections.faultline.memory.plugins.module_utils.regions import find_region, read_region
 from ansible_collections.faultline.memory.plugins.module_utils.state import ResourceState, write_if_match
 from ansible_collections.faultline.memory.plugins.module_utils.wait import wait_for
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 # Counters that move on their own while a workload runs: a diff of them would never be empty.
 LIVE_FIELDS = ('pages', 'stats')
@@ -308,7 +308,7 @@ def detach(module, client, path, state):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             id=dict(type='str'),
             name=dict(type='str'),

@@ -99,7 +99,7 @@ regions:
       description: The region's length in bytes.
       type: int
       sample: 16777216
-    pageSize:
+    page_size:
       description: The region's page size in bytes.
       type: int
       sample: 4096
@@ -114,14 +114,14 @@ regions:
       sample: libfaultline
     backing:
       description: Where the region's pages come from (C(kind) C(anonymous), C(image) or C(migration), C(path),
-        C(offset), C(restoreId)).
+        C(offset), C(restore_id)).
       type: dict
-      sample: {"kind": "image", "path": "/var/lib/faultline/images/db.img", "offset": 0, "restoreId": null}
-    attachedAt:
+      sample: {"kind": "image", "path": "/var/lib/faultline/images/db.img", "offset": 0, "restore_id": null}
+    attached_at:
       description: When the region was attached.
       type: str
       sample: "2026-11-24T22:40:08.717Z"
-    detachedAt:
+    detached_at:
       description: When the region was detached; null while it is not.
       type: str
       sample: null
@@ -134,10 +134,9 @@ regions:
         - The agent's live statistics of the region (faults, installed pages by path, fault latency);
           null while the agent is unreachable or the region is detached.
       type: dict
-      sample: {"faults": {"missing": 256, "wp": 0, "minor": 0}, "zeroPages": 512}
+      sample: {"faults": {"missing": 256, "wp": 0, "minor": 0}, "zero_pages": 512}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
@@ -145,6 +144,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.api import (
     faultline_argument_spec,
 )
 from ansible_collections.faultline.memory.plugins.module_utils.regions import REGION_STATES, list_regions
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 
 def read(module, client):
@@ -162,7 +162,7 @@ def read(module, client):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             id=dict(type='str'),
             name=dict(type='str'),

@@ -143,15 +143,15 @@ snapshot:
       description: The snapshot's id.
       type: str
       sample: 68eeb537-b2d9-4191-8a4a-d2906abecc6e
-    regionId:
+    region_id:
       description: The id of the region it is a snapshot of.
       type: str
       sample: 7c2230fb-1e82-41fc-bcdd-5ad9ae12f20f
-    regionName:
+    region_name:
       description: The region's name when the snapshot was taken.
       type: str
       sample: db-cache
-    regionLabels:
+    region_labels:
       description: The region's labels when the snapshot was taken.
       type: dict
       sample: {"app": "db"}
@@ -159,7 +159,7 @@ snapshot:
       description: C(FULL) or C(INCREMENTAL).
       type: str
       sample: FULL
-    parentId:
+    parent_id:
       description: The snapshot an incremental one is based on; null for a full one.
       type: str
       sample: null
@@ -167,31 +167,31 @@ snapshot:
       description: C(PENDING), C(RUNNING), C(COMPLETED), C(FAILED), C(DELETING) or C(DELETED).
       type: str
       sample: COMPLETED
-    policyId:
+    policy_id:
       description: The policy that took it; null when taken on request.
       type: str
       sample: null
-    requestedBy:
+    requested_by:
       description: The name of the token that asked for it, or C(policy:<name>).
       type: str
       sample: ci
-    createdAt:
+    created_at:
       description: When it was asked for.
       type: str
       sample: "2026-11-24T22:46:03.137885Z"
-    completedAt:
+    completed_at:
       description: When it completed or failed.
       type: str
       sample: "2026-11-24T22:46:04.169226Z"
-    sizeBytes:
+    size_bytes:
       description: Size of its image; null until it completed.
       type: int
       sample: 16777216
     verification:
       description: The outcome of the last verification (C(state) C(UNVERIFIED), C(VERIFIED) or C(CORRUPT), and
-        C(lastVerifiedAt)).
+        C(last_verified_at)).
       type: dict
-      sample: {"state": "VERIFIED", "lastVerifiedAt": "2026-11-24T23:00:00Z"}
+      sample: {"state": "VERIFIED", "last_verified_at": "2026-11-24T23:00:00Z"}
     error:
       description: Why it failed; null unless it FAILED.
       type: str
@@ -225,7 +225,6 @@ operation:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
@@ -235,6 +234,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.api import (
 from ansible_collections.faultline.memory.plugins.module_utils.duration import duration_seconds
 from ansible_collections.faultline.memory.plugins.module_utils.regions import find_region
 from ansible_collections.faultline.memory.plugins.module_utils.wait import wait_for
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 BEING_TAKEN = ('PENDING', 'RUNNING')
 OPERATION_DONE = ('SUCCEEDED', 'FAILED')
@@ -392,7 +392,7 @@ def absent(module, client, outcome):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             state=dict(type='str', default='present', choices=['present', 'absent']),
             id=dict(type='str'),

@@ -100,11 +100,11 @@ snapshots:
       description: The snapshot's id.
       type: str
       sample: 68eeb537-b2d9-4191-8a4a-d2906abecc6e
-    regionId:
+    region_id:
       description: The id of the region it is a snapshot of.
       type: str
       sample: 7c2230fb-1e82-41fc-bcdd-5ad9ae12f20f
-    regionName:
+    region_name:
       description: The region's name when the snapshot was taken.
       type: str
       sample: db-cache
@@ -112,7 +112,7 @@ snapshots:
       description: C(FULL) or C(INCREMENTAL).
       type: str
       sample: FULL
-    parentId:
+    parent_id:
       description: The snapshot an incremental one is based on; null for a full one.
       type: str
       sample: null
@@ -120,29 +120,28 @@ snapshots:
       description: C(PENDING), C(RUNNING), C(COMPLETED), C(FAILED), C(DELETING) or C(DELETED).
       type: str
       sample: COMPLETED
-    policyId:
+    policy_id:
       description: The policy that took it; null when taken on request.
       type: str
       sample: null
-    createdAt:
+    created_at:
       description: When it was asked for.
       type: str
       sample: "2026-11-24T22:46:03.137885Z"
-    sizeBytes:
+    size_bytes:
       description: Size of its image; null until it completed.
       type: int
       sample: 16777216
     verification:
-      description: The outcome of the last verification (C(state), C(lastVerifiedAt)).
+      description: The outcome of the last verification (C(state), C(last_verified_at)).
       type: dict
-      sample: {"state": "UNVERIFIED", "lastVerifiedAt": null}
+      sample: {"state": "UNVERIFIED", "last_verified_at": null}
     error:
       description: Why it failed; null unless it FAILED.
       type: str
       sample: null
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
@@ -150,6 +149,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.api import (
     faultline_argument_spec,
 )
 from ansible_collections.faultline.memory.plugins.module_utils.regions import find_region
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 STATES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'DELETING', 'DELETED']
 
@@ -174,7 +174,7 @@ def read(module, client):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             id=dict(type='str'),
             region_id=dict(type='str'),

@@ -170,24 +170,24 @@ policy:
       description: The cron expression.
       type: str
       sample: "0 * * * *"
-    timeZone:
+    time_zone:
       description: The time zone the schedule is read in.
       type: str
       sample: Europe/Berlin
-    fullEvery:
+    full_every:
       description: Every Nth snapshot of a region is full.
       type: int
       sample: 24
     retention:
-      description: The retention rules (C(keepLast), C(hourly), C(daily), C(weekly), C(monthly), C(maxAge) in ISO 8601
-        or null, C(keepVerified)).
+      description: The retention rules (C(keep_last), C(hourly), C(daily), C(weekly), C(monthly), C(max_age) in ISO 8601
+        or null, C(keep_verified)).
       type: dict
-      sample: {"keepLast": 3, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "maxAge": "P400D", "keepVerified": 2}
+      sample: {"keep_last": 3, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "max_age": "P400D", "keep_verified": 2}
     paused:
       description: Whether the policy is paused.
       type: bool
       sample: false
-    requireQuiesce:
+    require_quiesce:
       description: Whether an unquiesced snapshot counts as failed.
       type: bool
       sample: false
@@ -195,25 +195,24 @@ policy:
       description: The policy's version, which is also its ETag.
       type: int
       sample: 3
-    createdAt:
+    created_at:
       description: When the policy was created.
       type: str
       sample: "2026-11-24T22:42:44.816807234Z"
-    updatedAt:
+    updated_at:
       description: When the policy was last changed.
       type: str
       sample: "2026-11-24T22:42:44.816807234Z"
-    lastFireTime:
+    last_fire_time:
       description: The latest scheduled time that has run; null before the first.
       type: str
       sample: null
-    nextRunAt:
+    next_run_at:
       description: The next scheduled time (UTC); null while paused.
       type: str
       sample: "2026-11-25T03:00:00Z"
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
@@ -227,6 +226,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.state import (
     differences,
     write_if_match,
 )
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 # Fields that change without the definition changing: the ETag, times, the scheduler's progress.
 VOLATILE_FIELDS = ('version', 'createdAt', 'updatedAt', 'lastFireTime', 'nextRunAt')
@@ -343,7 +343,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             name=dict(type='str', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),

@@ -49,7 +49,7 @@ EXAMPLES = r'''
 - name: Show it
   ansible.builtin.debug:
     msg:
-      - "next runs: {{ db_policy.policies[0].preview.nextRuns | map(attribute='at') | list }}"
+      - "next runs: {{ db_policy.policies[0].preview.next_runs | map(attribute='at') | list }}"
       - "would prune: {{ db_policy.policies[0].preview.retention.prune }}"
 
 - name: Every paused policy
@@ -84,24 +84,24 @@ policies:
       description: The cron expression.
       type: str
       sample: "0 * * * *"
-    timeZone:
+    time_zone:
       description: The time zone the schedule is read in.
       type: str
       sample: Europe/Berlin
-    fullEvery:
+    full_every:
       description: Every Nth snapshot of a region is full.
       type: int
       sample: 24
     retention:
-      description: The retention rules (C(keepLast), C(hourly), C(daily), C(weekly), C(monthly), C(maxAge) in ISO 8601
-        or null, C(keepVerified)).
+      description: The retention rules (C(keep_last), C(hourly), C(daily), C(weekly), C(monthly), C(max_age) in ISO 8601
+        or null, C(keep_verified)).
       type: dict
-      sample: {"keepLast": 3, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "maxAge": "P400D", "keepVerified": 2}
+      sample: {"keep_last": 3, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12, "max_age": "P400D", "keep_verified": 2}
     paused:
       description: Whether the policy is paused.
       type: bool
       sample: false
-    requireQuiesce:
+    require_quiesce:
       description: Whether an unquiesced snapshot counts as failed.
       type: bool
       sample: false
@@ -109,47 +109,47 @@ policies:
       description: The policy's version, which is also its ETag.
       type: int
       sample: 3
-    createdAt:
+    created_at:
       description: When the policy was created.
       type: str
       sample: "2026-11-24T22:42:44.816807234Z"
-    updatedAt:
+    updated_at:
       description: When the policy was last changed.
       type: str
       sample: "2026-11-24T22:42:44.816807234Z"
-    lastFireTime:
+    last_fire_time:
       description: The latest scheduled time that has run; null before the first.
       type: str
       sample: null
-    nextRunAt:
+    next_run_at:
       description: The next scheduled time (UTC); null while paused.
       type: str
       sample: "2026-11-25T03:00:00Z"
     preview:
       description:
         - What the policy would do, with I(preview=true).
-        - C(nextRuns) lists the next fire times (C(at) in the policy's zone with its offset, C(utc)).
-        - C(retention) is a dry run of retention now, C(evaluatedAt), how many snapshots it would C(keep) and
+        - C(next_runs) lists the next fire times (C(at) in the policy's zone with its offset, C(utc)).
+        - C(retention) is a dry run of retention now, C(evaluated_at), how many snapshots it would C(keep) and
           C(prune), and for each of the policy's C(snapshots) its C(decision) (C(KEEP) or C(PRUNE)) and the
           C(reasons).
       returned: when I(preview=true)
       type: dict
       sample:
-        policyId: 10c79f4d-0746-446e-897d-e8a1f4d31e78
+        policy_id: 10c79f4d-0746-446e-897d-e8a1f4d31e78
         name: db-hourly
         paused: false
-        timeZone: Europe/Berlin
-        nextRuns: [{"at": "2026-03-29T01:00:00+01:00", "utc": "2026-03-29T00:00:00Z"}]
-        retention: {"evaluatedAt": "2026-03-28T23:41:07Z", "keep": 0, "prune": 0, "snapshots": []}
+        time_zone: Europe/Berlin
+        next_runs: [{"at": "2026-03-29T01:00:00+01:00", "utc": "2026-03-29T00:00:00Z"}]
+        retention: {"evaluated_at": "2026-03-28T23:41:07Z", "keep": 0, "prune": 0, "snapshots": []}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
     api_path,
     faultline_argument_spec,
 )
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 
 def read(module, client):
@@ -165,7 +165,7 @@ def read(module, client):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             name=dict(type='str'),
             preview=dict(type='bool', default=False),

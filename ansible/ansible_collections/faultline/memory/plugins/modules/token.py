@@ -126,19 +126,19 @@ token:
       description: The first characters of the secret, to tell tokens apart.
       type: str
       sample: flt_AbCdEfGh
-    createdAt:
+    created_at:
       description: When the token was issued.
       type: str
       sample: "2025-11-24T20:30:00.123456Z"
-    createdBy:
+    created_by:
       description: Name of the token that issued it.
       type: str
       sample: admin
-    expiresAt:
+    expires_at:
       description: When the token stops working; null when it does not expire.
       type: str
       sample: "2030-01-01T00:00:00Z"
-    lastUsedAt:
+    last_used_at:
       description: When the token was last used (to the minute); null when never.
       type: str
       sample: null
@@ -155,7 +155,6 @@ secret:
 import datetime
 import re
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
@@ -163,6 +162,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.api import (
     faultline_argument_spec,
 )
 from ansible_collections.faultline.memory.plugins.module_utils.state import ResourceState
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 ROLES = ['VIEWER', 'OPERATOR', 'ADMIN']
 
@@ -256,7 +256,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             name=dict(type='str', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),

@@ -32,7 +32,7 @@ EXAMPLES = r'''
 
 - name: Show tokens that were never used
   ansible.builtin.debug:
-    msg: "{{ all_tokens.tokens | selectattr('lastUsedAt', 'none') | map(attribute='name') | list }}"
+    msg: "{{ all_tokens.tokens | selectattr('last_used_at', 'none') | map(attribute='name') | list }}"
 
 - name: Is there a token for CI?
   faultline.memory.token_info:
@@ -64,35 +64,35 @@ tokens:
       description: The first characters of the secret, to tell tokens apart.
       type: str
       sample: flt_AbCdEfGh
-    createdAt:
+    created_at:
       description: When the token was issued.
       type: str
       sample: "2025-11-24T20:30:00.123456Z"
-    createdBy:
+    created_by:
       description: Name of the token that issued it.
       type: str
       sample: admin
-    expiresAt:
+    expires_at:
       description: When the token stops working; null when it does not expire.
       type: str
       sample: null
-    lastUsedAt:
+    last_used_at:
       description: When the token was last used (to the minute); null when never.
       type: str
       sample: "2025-11-24T21:02:00Z"
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.faultline.memory.plugins.module_utils.api import (
     FaultlineClient,
     FaultlineError,
     api_path,
     faultline_argument_spec,
 )
+from ansible_collections.faultline.memory.plugins.module_utils.results import FaultlineModule
 
 
 def main():
-    module = AnsibleModule(
+    module = FaultlineModule(
         argument_spec=faultline_argument_spec(
             name=dict(type='str'),
         ),

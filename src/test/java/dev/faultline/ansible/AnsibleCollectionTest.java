@@ -42,7 +42,8 @@ import tools.jackson.databind.json.JsonMapper;
  * region of its own: the demo workload restored from an image (a restore session and
  * {@code faultline-demo restore --hold}, as {@code LazyRestoreTest} does), passed to the playbook as
  * {@code faultline_region_id} and {@code faultline_region_name}, and stopped after the target. A
- * target may change its region as it likes, even detach it.
+ * target may change its region as it likes, even detach it. The restore targets also get the demo
+ * workload's image ({@code faultline_image}) and the demo itself ({@code faultline_demo}).
  */
 class AnsibleCollectionTest extends ServiceTest {
 
@@ -130,7 +131,7 @@ class AnsibleCollectionTest extends ServiceTest {
             targets = dirs.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList();
         }
         assertThat(targets).as("integration targets")
-                .contains("token", "region", "snapshot", "snapshot_policy", "migration");
+                .contains("token", "region", "snapshot", "snapshot_policy", "migration", "restore", "restore_info");
         Path image = demoImage();
         for (String target : targets) {
             String output;
@@ -144,6 +145,8 @@ class AnsibleCollectionTest extends ServiceTest {
                         BIN.resolve("ansible-playbook").toString(), "-e", "@" + config, "-e", "target=" + target,
                         "-e", "faultline_region_id=" + region.id(), "-e", "faultline_region_name=" + region.name(),
                         "-e", "faultline_destination_node=" + SECOND_NODE,
+                        // the restore targets open sessions for the image and run the demo workload on them
+                        "-e", "faultline_image=" + image, "-e", "faultline_demo=" + NativeTools.demo(),
                         "run.yml");
             }
 

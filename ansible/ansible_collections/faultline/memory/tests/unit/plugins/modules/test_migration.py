@@ -153,7 +153,7 @@ class StartTest(unittest.TestCase):
 
         self.assertTrue(result['changed'])
         self.assertEqual(result['migration']['phase'], 'PENDING')
-        self.assertEqual(result['migration']['destinationNode'], 'node-b')
+        self.assertEqual(result['migration']['destination_node'], 'node-b')
 
     def test_starting_needs_a_destination(self):
         api = ScriptedApi(region_by_id(), jobs_of_region())

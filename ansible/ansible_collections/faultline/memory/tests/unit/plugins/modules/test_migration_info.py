@@ -3,6 +3,7 @@
 
 import unittest
 
+from ansible_collections.faultline.memory.plugins.module_utils.results import snake_case_keys as returned
 from ansible_collections.faultline.memory.plugins.modules import migration_info
 from ansible_collections.faultline.memory.tests.unit.scripted_api import ScriptedApi, problem, reply, run_module
 
@@ -24,7 +25,7 @@ class MigrationInfoTest(unittest.TestCase):
 
         api.assert_done()
         self.assertFalse(result['changed'])
-        self.assertEqual(result['migrations'], [M1, M2])
+        self.assertEqual(result['migrations'], returned([M1, M2]))
 
     def test_the_region_by_name_a_phase_and_a_limit(self):
         api = ScriptedApi(page('/api/v1/regions?page=0&size=500', [dict(id='r1', name='db', state='ATTACHED')]),
@@ -33,13 +34,13 @@ class MigrationInfoTest(unittest.TestCase):
         result = run_module(migration_info.main, dict(region='db', phase='FAILED', limit=1), api)
 
         api.assert_done()
-        self.assertEqual(result['migrations'], [M2])
+        self.assertEqual(result['migrations'], returned([M2]))
 
     def test_by_id_one_or_none(self):
         api = ScriptedApi(reply('GET', '/api/v1/migrations/m1', json_body=M1),
                           problem('GET', '/api/v1/migrations/m9', 404, 'not-found', 'Not found', 'no migration m9'))
 
-        self.assertEqual(run_module(migration_info.main, dict(id='m1'), api)['migrations'], [M1])
+        self.assertEqual(run_module(migration_info.main, dict(id='m1'), api)['migrations'], returned([M1]))
         self.assertEqual(run_module(migration_info.main, dict(id='m9'), api)['migrations'], [])
 
 

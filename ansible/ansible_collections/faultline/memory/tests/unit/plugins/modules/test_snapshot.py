@@ -6,6 +6,7 @@ import unittest
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
+from ansible_collections.faultline.memory.plugins.module_utils.results import snake_case_keys as returned
 from ansible_collections.faultline.memory.plugins.modules import snapshot
 from ansible_collections.faultline.memory.tests.unit.scripted_api import ScriptedApi, problem, reply, run_module
 
@@ -122,7 +123,7 @@ class TakeTest(unittest.TestCase):
         result = run_snapshot(api, check_mode=True, region_id=REGION_ID)
 
         self.assertTrue(result['changed'])
-        self.assertEqual(result['snapshot'], dict(regionId=REGION_ID, regionName='db', kind='FULL', parentId=None))
+        self.assertEqual(result['snapshot'], dict(region_id=REGION_ID, region_name='db', kind='FULL', parent_id=None))
 
     def test_one_job_per_region_is_the_service_s_refusal(self):
         api = ScriptedApi(region_by_id(), problem('POST', SNAPSHOTS, 409, 'snapshot-in-progress', 'Snapshot in progress',
@@ -144,7 +145,7 @@ class UnlessNewerThanTest(unittest.TestCase):
         result = run_snapshot(api, region_id=REGION_ID, unless_newer_than='1h')
 
         self.assertFalse(result['changed'])
-        self.assertEqual(result['snapshot'], done)
+        self.assertEqual(result['snapshot'], returned(done))
         self.assertEqual(result['diff']['before'], result['diff']['after'])
 
     def test_no_recent_snapshot_means_one_is_taken(self):
@@ -217,7 +218,7 @@ class ExistingSnapshotTest(unittest.TestCase):
         self.assertTrue(result['changed'])
         self.assertEqual(result['operation']['result'], 'VERIFIED')
         self.assertEqual(result['diff']['before']['verification']['state'], 'UNVERIFIED')
-        self.assertEqual(result['diff']['after']['verification'], verified)
+        self.assertEqual(result['diff']['after']['verification'], returned(verified))
 
     def test_a_corrupt_snapshot_fails_the_task(self):
         corrupt = dict(state='CORRUPT', lastVerifiedAt='2026-11-24T23:00:00Z')
@@ -229,7 +230,7 @@ class ExistingSnapshotTest(unittest.TestCase):
 
         self.assertTrue(result['failed'])
         self.assertEqual(result['msg'], "verifying snapshot s1 of region 'db' found it CORRUPT: page 17")
-        self.assertEqual(result['snapshot']['verification'], corrupt)
+        self.assertEqual(result['snapshot']['verification'], returned(corrupt))
 
     def test_a_verification_that_failed_fails_with_its_error(self):
         api = ScriptedApi(get(state='COMPLETED'),

@@ -4,6 +4,7 @@
 import unittest
 from urllib.parse import parse_qs, urlsplit
 
+from ansible_collections.faultline.memory.plugins.module_utils.results import snake_case_keys as returned
 from ansible_collections.faultline.memory.plugins.modules import snapshot_info
 from ansible_collections.faultline.memory.tests.unit.scripted_api import ScriptedApi, problem, reply, run_module
 
@@ -25,11 +26,11 @@ class SnapshotInfoTest(unittest.TestCase):
 
         api.assert_done()
         self.assertFalse(result['changed'])
-        self.assertEqual(result['snapshots'], [S1, S2])
+        self.assertEqual(result['snapshots'], returned([S1, S2]))
 
     def test_the_filters_are_the_service_s(self):
         api = ScriptedApi(page('/api/v1/snapshots?createdFrom=2026-11-01T00%3A00%3A00Z&createdTo=2026-12-01T00%3A00%3A00Z'
-                               '&kind=FULL&page=0&policyId=p1&regionId=r1&size=500&state=COMPLETED&state=FAILED', [S1, S2]))
+                               '&kind=FULL&page=0&policyId=p1&regionId=r1&size=500&state=COMPLETED&state=FAILED', returned([S1, S2])))
 
         result = run_module(snapshot_info.main, dict(region_id='r1', policy_id='p1', state=['COMPLETED', 'FAILED'],
                                                      kind='FULL', created_from='2026-11-01T00:00:00Z',
@@ -46,7 +47,7 @@ class SnapshotInfoTest(unittest.TestCase):
         result = run_module(snapshot_info.main, dict(region='db', policy='db-hourly', limit=1), api)
 
         api.assert_done()
-        self.assertEqual(result['snapshots'], [S1])
+        self.assertEqual(result['snapshots'], returned([S1]))
         self.assertEqual(parse_qs(urlsplit(api.sent[2].path).query)['size'], ['1'])
 
     def test_an_unknown_policy_name_has_no_snapshots(self):
@@ -58,7 +59,7 @@ class SnapshotInfoTest(unittest.TestCase):
         api = ScriptedApi(reply('GET', '/api/v1/snapshots/s1', json_body=S1),
                           problem('GET', '/api/v1/snapshots/s9', 404, 'not-found', 'Not found', 'no snapshot s9'))
 
-        self.assertEqual(run_module(snapshot_info.main, dict(id='s1'), api)['snapshots'], [S1])
+        self.assertEqual(run_module(snapshot_info.main, dict(id='s1'), api)['snapshots'], returned([S1]))
         self.assertEqual(run_module(snapshot_info.main, dict(id='s9'), api)['snapshots'], [])
 
     def test_a_bad_filter_is_the_service_s_refusal(self):

@@ -3,6 +3,7 @@
 
 import unittest
 
+from ansible_collections.faultline.memory.plugins.module_utils.results import snake_case_keys as returned
 from ansible_collections.faultline.memory.plugins.modules import snapshot_policy
 from ansible_collections.faultline.memory.tests.unit.scripted_api import ScriptedApi, problem, reply, run_module
 
@@ -57,9 +58,9 @@ class PresentTest(unittest.TestCase):
         result = run_policy(api, **TASK)
 
         self.assertTrue(result['changed'])
-        self.assertEqual(result['policy'], created)
+        self.assertEqual(result['policy'], returned(created))
         self.assertEqual(result['diff']['before'], {})
-        self.assertNotIn('nextRunAt', result['diff']['after'], 'the diff leaves out what changes by itself')
+        self.assertNotIn('next_run_at', result['diff']['after'], 'the diff leaves out what changes by itself')
 
     def test_the_same_policy_spelled_differently_is_no_change(self):
         api = ScriptedApi(listing(POLICY), get())
@@ -67,7 +68,7 @@ class PresentTest(unittest.TestCase):
         result = run_policy(api, **TASK)
 
         self.assertFalse(result['changed'])
-        self.assertEqual(result['policy'], POLICY)
+        self.assertEqual(result['policy'], returned(POLICY))
         self.assertEqual(result['diff']['before'], result['diff']['after'])
 
     def test_max_age_in_either_style_is_compared_as_a_duration(self):
@@ -106,7 +107,7 @@ class PresentTest(unittest.TestCase):
         result = run_policy(api, name='db-hourly', retention=dict(keep_last=5))
 
         self.assertTrue(result['changed'])
-        self.assertEqual(result['policy']['retention'], wanted)
+        self.assertEqual(result['policy']['retention'], returned(wanted))
 
     def test_check_mode_predicts_the_change_and_writes_nothing(self):
         api = ScriptedApi(listing(POLICY), get())
@@ -114,9 +115,9 @@ class PresentTest(unittest.TestCase):
         result = run_policy(api, check_mode=True, **task(full_every=6, require_quiesce=True))
 
         self.assertTrue(result['changed'])
-        self.assertEqual(result['policy']['fullEvery'], 6)
-        self.assertEqual(result['policy']['requireQuiesce'], True)
-        self.assertEqual(result['diff']['before']['fullEvery'], 24)
+        self.assertEqual(result['policy']['full_every'], 6)
+        self.assertEqual(result['policy']['require_quiesce'], True)
+        self.assertEqual(result['diff']['before']['full_every'], 24)
 
     def test_check_mode_of_a_new_policy_creates_nothing(self):
         api = ScriptedApi(listing())
@@ -125,7 +126,7 @@ class PresentTest(unittest.TestCase):
 
         self.assertTrue(result['changed'])
         self.assertEqual(result['policy']['selector'], 'app=db,tier in (prod,staging)')
-        self.assertEqual(result['policy']['retention']['maxAge'], 'P400D')
+        self.assertEqual(result['policy']['retention']['max_age'], 'P400D')
 
     def test_creating_needs_selector_schedule_and_time_zone(self):
         api = ScriptedApi(listing())

@@ -3,6 +3,7 @@
 
 import unittest
 
+from ansible_collections.faultline.memory.plugins.module_utils.results import snake_case_keys as returned
 from ansible_collections.faultline.memory.plugins.modules import snapshot_policy_info
 from ansible_collections.faultline.memory.tests.unit.scripted_api import ScriptedApi, reply, run_module
 
@@ -31,7 +32,7 @@ class SnapshotPolicyInfoTest(unittest.TestCase):
         result = run_module(snapshot_policy_info.main, dict(name='db-hourly', preview=True, preview_count=3), api)
 
         api.assert_done()
-        self.assertEqual(result['policies'], [dict(DB, preview=PREVIEW)])
+        self.assertEqual(result['policies'], returned([dict(DB, preview=PREVIEW)]))
 
     def test_an_unknown_name_is_an_empty_list(self):
         api = ScriptedApi(reply('GET', '/api/v1/snapshot-policies', json_body=[DB]))

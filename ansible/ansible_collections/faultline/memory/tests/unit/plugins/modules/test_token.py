@@ -3,6 +3,7 @@
 
 import unittest
 
+from ansible_collections.faultline.memory.plugins.module_utils.results import snake_case_keys as returned
 from ansible_collections.faultline.memory.plugins.modules import token
 from ansible_collections.faultline.memory.tests.unit.scripted_api import (
     ADMIN_TOKEN,
@@ -58,7 +59,7 @@ class PresentTest(unittest.TestCase):
 
         self.assertFalse(result['changed'])
         self.assertNotIn('secret', result)
-        self.assertEqual(result['token'], GRAFANA)
+        self.assertEqual(result['token'], returned(GRAFANA))
         self.assertEqual(result['diff']['before'], result['diff']['after'])
 
     def test_check_mode_reports_the_token_it_would_issue_and_issues_none(self):
@@ -175,7 +176,7 @@ class AbsentTest(unittest.TestCase):
 
         api.assert_done()
         self.assertTrue(result['changed'])
-        self.assertEqual(result['diff'], dict(before=GRAFANA, after={}))
+        self.assertEqual(result['diff'], dict(before=returned(GRAFANA), after={}))
 
     def test_a_missing_token_is_not_a_change(self):
         api = ScriptedApi(listing(ADMIN))

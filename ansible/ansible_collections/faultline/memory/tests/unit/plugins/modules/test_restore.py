@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+"""The restore module against a scripted service: open a session for an image or a snapshot, wait, close."""
+
+import unittest
+
+from ansible_collections.faultline.memory.plugins.modules import restore
+from ansible_collections.faultline.memory.tests.unit.scripted_api import ScriptedApi, problem, reply, run_module
+
+RESTORES = '/api/v1/restores'
+IMAGE = '/var/lib/faultline/images/db.img'
+SESSION = dict(id='r1', node='node-a', name='db', labels={'app': 'db'}, image=dict(path=IMAGE, size=16777216),
+               socket='/var/lib/faultline/agent/restore/r1.sock', state='WAITING', createdAt='2026-11-24T22:46:03Z',
+               closedAt=None, options=dict(faultAroundPages=16, populateDelayMs=1000, workingSet='auto'), regions=[],
+               source=None, pages=None, progress=None, workingSet=None, error=None)
+SNAPSHOT = '/api/v1/snapshots/s1'
+
+
+def session(**fields):
+    copy = dict(SESSION)
+    copy.update(fields)
+    return copy
+
+
+def listing(*sessions):
+    return reply('GET', RESTORES, json_body=list(sessions))
+
+
+def get(**fields):
+    return reply('GET', RESTORES + '/r1', json_body=session(**fields))
+
+
+def run_restore(api, check_mode=False, **args):
+    result = run_module(restore.main, args, api, check_mode=check_mode, diff=True)
+    api.assert_done()
+    return result
+
+
+TASK = dict(name='db', image=IMAGE, labels={'app': 'db'})
+
+
+class FromAnImageTest(unittest.TestCase):
+
+    def test_a_missing_session_is_opened_with_the_options_the_task_sets(self):
+        api = ScriptedApi(listing(session(id='r0', state='CLOSED')),
+                          reply('POST', RESTORES, 201, SESSION,
+                                expect=dict(image=IMAGE, name='db', labels={'app': 'db'}, workingSet='replay')))
+
+        result = run_restore(api, working_set='replay', **TASK)
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['restore']['socket'], SESSION['socket'])
+        self.assertEqual(result['restore']['options']['fault_around_pages'], 16)
+        self.assertEqual(result['diff']['before'], {})
+        self.assertEqual(result['diff']['after']['state'], 'WAITING')
+
+    def test_an_open_session_of_the_name_is_no_change(self):
+        api = ScriptedApi(listing(session(state='ACTIVE', progress=0.5, pages=dict(total=4, present=2))))
+
+        result = run_restore(api, **TASK)
+
+        self.assertFalse(result['changed'])
+        self.assertEqual(result['restore']['progress'], 0.5)
+        self.assertEqual(result['diff']['before'], result['diff']['after'])
+        self.assertNotIn('progress', result['diff']['after'], 'the diff leaves out the live progress')
+
+    def test_a_label_a_session_does_not_have_fails_the_task_without_replace(self):
+        api = ScriptedApi(listing(SESSION))
+
+        result = run_restore(api, name='db', image=IMAGE, labels={'app': 'db', 'tier': 'gold'})
+
+        self.assertTrue(result['failed'])
+        self.assertFalse(result['changed'])
+        self.assertIn("restore session r1 'db' cannot be changed (labels are", result['msg'])
+        self.assertIn('set replace: true', result['msg'])
+
+    def test_replace_closes_the_session_and_opens_another(self):
+        api = ScriptedApi(listing(SESSION), reply('DELETE', RESTORES + '/r1', 204), get(state='CLOSED'),
+                          reply('POST', RESTORES, 201, session(id='r2', options=dict(SESSION['options'],
+                                                                                     faultAroundPages=64))))
+
+        result = run_restore(api, fault_around_pages=64, replace=True, **TASK)
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['restore']['id'], 'r2')
+        self.assertEqual(result['diff']['before']['id'], 'r1')
+
+    def test_waits_until_the_session_is_complete(self):
+        api = ScriptedApi(listing(SESSION), get(state='ACTIVE', progress=0.3), get(state='COMPLETE', progress=1.0))
+
+        result = run_restore(api, wait_for='COMPLETE', **TASK)
+
+        self.assertFalse(result['changed'])
+        self.assertEqual(result['restore']['state'], 'COMPLETE')
+
+    def test_a_session_that_failed_while_waited_for_fails_the_task_with_its_error(self):
+        api = ScriptedApi(listing(SESSION), get(state='FAILED', error='image changed under the session'))
+
+        result = run_restore(api, wait_for='ACTIVE', **TASK)
+
+        self.assertTrue(result['failed'])
+        self.assertIn("restore session r1 'db' is FAILED: image changed under the session", result['msg'])
+        self.assertEqual(result['restore']['state'], 'FAILED')
+
+    def test_check_mode_opens_nothing(self):
+        api = ScriptedApi(listing())
+
+        result = run_restore(api, check_mode=True, populate_delay_ms=-1, **TASK)
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['restore'], dict(name='db', labels={'app': 'db'}, image=dict(path=IMAGE),
+                                                 state='WAITING', options=dict(populate_delay_ms=-1)))
+
+    def test_the_service_s_refusal_fails_the_task_in_its_words(self):
+        api = ScriptedApi(listing(), problem('POST', RESTORES, 403, 'image-not-allowed', 'Image not allowed',
+                                             'image /etc/passwd is outside the allowed directories'))
+
+        result = run_restore(api, name='db', image='/etc/passwd')
+
+        self.assertTrue(result['failed'])
+        self.assertIn('is outside the allowed directories [image-not-allowed]', result['msg'])
+
+
+class FromASnapshotTest(unittest.TestCase):
+
+    def operation(self, state, **fields):
+        op = dict(id='o1', snapshotId='s1', kind='RESTORE', state=state, restoreName='db-copy', restoreLabels=None,
+                  restoreId=None, error=None)
+        op.update(fields)
+        return op
+
+    def test_the_snapshot_is_restored_and_its_operation_waited_for(self):
+        api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
+                          reply('GET', SNAPSHOT + '/operations', json_body=[self.operation('FAILED')]),
+                          reply('POST', SNAPSHOT + '/restore', 202, self.operation('PENDING'), expect=dict(name='db-copy')),
+                          reply('GET', SNAPSHOT + '/operations/o1', json_body=self.operation('SUCCEEDED', restoreId='r9')),
+                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'))
+
+        result = run_restore(api, name='db-copy', snapshot_id='s1')
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['operation']['restore_id'], 'r9')
+        self.assertNotIn('restore', result)
+        self.assertEqual(result['diff']['after'], dict(snapshot_id='s1', name='db-copy', labels=None))
+
+    def test_an_earlier_restore_of_the_snapshot_under_the_name_is_no_change(self):
+        done = self.operation('SUCCEEDED', restoreId='r9')
+        api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
+                          reply('GET', SNAPSHOT + '/operations', json_body=[done]),
+                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'),
+                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'))
+
+        result = run_restore(api, name='db-copy', snapshot_id='s1')
+
+        self.assertFalse(result['changed'])
+        self.assertEqual(result['diff']['before'], result['diff']['after'])
+
+    def test_a_state_past_waiting_cannot_be_waited_for_on_a_session_the_service_does_not_list(self):
+        done = self.operation('SUCCEEDED', restoreId='r9')
+        api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
+                          reply('GET', SNAPSHOT + '/operations', json_body=[done]),
+                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'),
+                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'))
+
+        result = run_restore(api, name='db-copy', snapshot_id='s1', wait_for='COMPLETE')
+
+        self.assertTrue(result['failed'])
+        self.assertIn('the service does not list it', result['msg'])
+
+    def test_check_mode_restores_nothing(self):
+        api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
+                          reply('GET', SNAPSHOT + '/operations', json_body=[]))
+
+        result = run_restore(api, check_mode=True, name='db-copy', snapshot_id='s1', labels={'app': 'copy'})
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['diff']['after'], dict(snapshot_id='s1', name='db-copy', labels={'app': 'copy'}))
+
+
+class AbsentTest(unittest.TestCase):
+
+    def test_the_open_session_of_the_name_is_closed(self):
+        api = ScriptedApi(listing(SESSION, session(id='r0', state='CLOSED')), reply('DELETE', RESTORES + '/r1', 204),
+                          get(state='CLOSED', closedAt='2026-11-24T23:00:00Z'))
+
+        result = run_restore(api, name='db', state='absent')
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['restore']['state'], 'CLOSED')
+        self.assertEqual(result['diff']['before']['state'], 'WAITING')
+
+    def test_no_open_session_is_no_change(self):
+        api = ScriptedApi(listing(session(state='CLOSED')))
+
+        self.assertFalse(run_restore(api, name='db', state='absent')['changed'])
+
+    def test_by_id_in_check_mode_closes_nothing(self):
+        api = ScriptedApi(get())
+
+        result = run_restore(api, check_mode=True, id='r1', state='absent')
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['diff']['after']['state'], 'CLOSED')
+
+    def test_a_session_still_being_populated_is_the_service_s_refusal(self):
+        api = ScriptedApi(listing(session(state='ACTIVE')),
+                          problem('DELETE', RESTORES + '/r1', 409, 'conflict', 'Conflict',
+                                  'region 7c22 of restore session r1 is attached and not fully populated'))
+
+        result = run_restore(api, name='db', state='absent')
+
+        self.assertTrue(result['failed'])
+        self.assertIn('not fully populated [conflict]', result['msg'])
+
+
+if __name__ == '__main__':
+    unittest.main()
