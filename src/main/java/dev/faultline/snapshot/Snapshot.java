@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import dev.faultline.label.LabelsJson;
 import dev.faultline.web.ApiException;
 import jakarta.persistence.Column;
@@ -171,8 +172,9 @@ class Snapshot {
         checksum = result.checksum();
         quiesced = result.quiesced();
         if (result.writerStall() != null) {
-            stallMaxUs = result.writerStall().maxMicros();
-            stallP999Us = result.writerStall().p999Micros();
+            // the columns keep the agent's microseconds (all it measures to); the API shows ns
+            stallMaxUs = result.writerStall().maxNs() / 1000;
+            stallP999Us = result.writerStall().p999Ns() == null ? null : result.writerStall().p999Ns() / 1000;
             stallCount = result.writerStall().count();
         }
     }
@@ -239,7 +241,8 @@ class Snapshot {
                 startedAt != null && completedAt != null ? Duration.between(startedAt, completedAt).toMillis() : null,
                 sizeBytes,
                 pagesTotal == null ? null : new SnapshotView.Pages(pagesTotal, pagesPresent, pagesZero),
-                stallCount == null ? null : new SnapshotView.WriterStall(stallMaxUs, stallP999Us, stallCount),
+                stallCount == null ? null : new LatencySummary(stallCount, null, null,
+                        stallP999Us == null ? null : stallP999Us * 1000, stallMaxUs * 1000),
                 quiesced, new SnapshotView.Verification(verifiedState, lastVerifiedAt), checksum, imagePath, error);
     }
 

@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -49,7 +50,7 @@ public class FakeSnapshotEngine implements SnapshotEngine {
         }
         takes.add(request);
         return new TakeResult(8 << 20, 2048, 1500, 300, "sha256:" + request.snapshotId(), quiesced,
-                new WriterStall(180, 95, 12));
+                new LatencySummary(12, null, null, 95_000L, 180_000));
     }
 
     @Override

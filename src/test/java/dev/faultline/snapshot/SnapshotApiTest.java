@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import static dev.faultline.TestApi.map;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -77,7 +78,7 @@ class SnapshotApiTest extends ServiceTest {
                 .containsExactly(failed.id().toString(), incremental.id().toString(), full.id().toString());
         JsonNode first = all.path("items").get(2);
         assertThat(first.path("pages").path("present").asLong()).isEqualTo(1500);
-        assertThat(first.path("writerStall").path("p999Us").asLong()).isEqualTo(95);
+        assertThat(first.path("writerStall").path("p999Ns").asLong()).isEqualTo(95_000);
         assertThat(first.path("durationMs").asLong()).isEqualTo(30_000);
 
         assertThat(admin().get("/api/v1/snapshots?regionId=" + region + "&kind=INCREMENTAL").json()
@@ -193,7 +194,7 @@ class SnapshotApiTest extends ServiceTest {
             s.fail("engine said no", now.plusSeconds(30));
         } else {
             s.complete(new SnapshotEngine.TakeResult(8 << 20, 2048, 1500, 300, "sha256:x", Quiesce.YES,
-                    new SnapshotEngine.WriterStall(180, 95, 12)), now.plusSeconds(30));
+                    new LatencySummary(12, null, null, 95_000L, 180_000)), now.plusSeconds(30));
         }
         return snapshots.saveAndFlush(s);
     }

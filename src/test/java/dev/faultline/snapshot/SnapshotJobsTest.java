@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -94,7 +95,7 @@ class SnapshotJobsTest {
         assertThat(done.regionName()).isEqualTo("db");
         assertThat(done.regionLabels()).containsEntry("app", "db");
         assertThat(done.pages()).isEqualTo(new SnapshotView.Pages(2048, 1500, 300));
-        assertThat(done.writerStall()).isEqualTo(new SnapshotView.WriterStall(180, 95, 12));
+        assertThat(done.writerStall()).isEqualTo(new LatencySummary(12, null, null, 95_000L, 180_000));
         assertThat(done.quiesced()).isEqualTo(Quiesce.YES);
         assertThat(done.checksum()).isEqualTo("sha256:" + done.id());
         assertThat(done.verification().state()).isEqualTo(VerifiedState.UNVERIFIED);
@@ -167,7 +168,7 @@ class SnapshotJobsTest {
         executor.hold();
         UUID id = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
         executor.dropHeldJobs();
-        SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, engine,
+        SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, node -> engine,
                 new SnapshotProperties(properties.dir(), DataSize.ofTerabytes(1_000_000), 1), clock, Runnable::run,
                 transactions, events, () -> Set.of(SnapshotTestConfig.NODE));
 
