@@ -5,6 +5,7 @@ import { Button } from '@/components/ui/button';
 import { Card } from '@/components/ui/card';
 import { ConfirmAction } from '@/components/ui/confirm-action';
 import { ErrorMessage } from '@/components/ui/error-message';
+import { Fact } from '@/components/ui/fact';
 import { LineChart } from '@/components/ui/line-chart';
 import { ProgressBar } from '@/components/ui/progress-bar';
 import { paths } from '@/config/paths';
@@ -20,15 +21,6 @@ import { LabelsEditor } from './labels-editor';
 import { RegionStateBadge } from './region-state-badge';
 
 import './regions.css';
-
-function Fact({ label, children }: { label: string; children: React.ReactNode }) {
-  return (
-    <div>
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}
 
 function Geometry({ region }: { region: RegionWithEtag }) {
   const pages = region.pageSize > 0 ? region.length / region.pageSize : 0;
@@ -166,8 +158,8 @@ function LiveStats({ region, samples }: { region: RegionWithEtag; samples: Retur
             {formatCount(stats.faults.minor)} minor
           </Fact>
           <Fact label="Latency since attach">
-            p50 {formatNanos(stats.latencyNs.p50)} · p99 {formatNanos(stats.latencyNs.p99)} · max{' '}
-            {formatNanos(stats.latencyNs.max)}
+            p50 {formatNanos(stats.latency.p50Ns)} · p99 {formatNanos(stats.latency.p99Ns)} · max{' '}
+            {formatNanos(stats.latency.maxNs)}
           </Fact>
           <Fact label="Threads blocked">{formatNanos(stats.blockedNs)} in total</Fact>
         </dl>
