@@ -1,6 +1,8 @@
 package dev.faultline.snapshot;
 
 import dev.faultline.LatencySummary;
+import org.hibernate.annotations.JdbcTypeCode;
+import org.hibernate.type.SqlTypes;
 import dev.faultline.label.LabelsJson;
 import dev.faultline.web.ApiException;
 import jakarta.persistence.Column;
@@ -35,8 +37,10 @@ class Snapshot {
     @Version
     private long version;
 
+    // a VARCHAR(36) column (V20): the region feature's table was not there to reference
     @Column(name = "region_id", nullable = false, length = 36)
-    private String regionId;
+    @JdbcTypeCode(SqlTypes.VARCHAR)
+    private UUID regionId;
 
     /** The node of the region: only the instance managing it runs this snapshot's jobs. */
     @Column(length = 64)
@@ -65,7 +69,8 @@ class Snapshot {
      * it makes "one snapshot job per region at a time" hold even between service instances.
      */
     @Column(name = "active_region_id", unique = true, length = 36)
-    private String activeRegionId;
+    @JdbcTypeCode(SqlTypes.VARCHAR)
+    private UUID activeRegionId;
 
     @Column(name = "policy_id")
     private UUID policyId;
@@ -250,7 +255,7 @@ class Snapshot {
         return id;
     }
 
-    String regionId() {
+    UUID regionId() {
         return regionId;
     }
 

@@ -168,7 +168,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
                     record("snapshot.running", s, "snapshot of region '" + s.regionName() + "' started");
                     SnapshotEngine.Image parent = s.parentId() == null ? null
                             : snapshots.findById(s.parentId()).map(Snapshot::image).orElse(null);
-                    return new Take(s.node(), new SnapshotEngine.TakeRequest(s.id(), UUID.fromString(s.regionId()), s.kind(),
+                    return new Take(s.node(), new SnapshotEngine.TakeRequest(s.id(), s.regionId(), s.kind(),
                             s.image().path(), parent, s.requireQuiesce()));
                 }));
         if (take.isEmpty()) {

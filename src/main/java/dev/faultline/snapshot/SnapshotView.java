@@ -20,7 +20,7 @@ import java.util.UUID;
  */
 public record SnapshotView(
         UUID id,
-        String regionId,
+        UUID regionId,
         String regionName,
         Map<String, String> regionLabels,
         SnapshotKind kind,

@@ -32,7 +32,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void takingASnapshotOfARegionTheServiceDoesNotKnowIsANotFoundProblem() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
 
         TestApi.Response r = admin().post("/api/v1/snapshots", map("regionId", region));
 
@@ -55,7 +55,7 @@ class SnapshotApiTest extends ServiceTest {
     @Test
     void aViewerListsAndReadsSnapshotsButCannotTakeOne() {
         String viewer = token("VIEWER");
-        Snapshot full = save(UUID.randomUUID().toString(), null, SnapshotState.COMPLETED);
+        Snapshot full = save(UUID.randomUUID(), null, SnapshotState.COMPLETED);
 
         assertThat(api(viewer).get("/api/v1/snapshots").status()).isEqualTo(200);
         assertThat(api(viewer).get("/api/v1/snapshots/" + full.id()).json().path("state").asString()).isEqualTo("COMPLETED");
@@ -67,7 +67,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void theCatalogIsListedNewestFirstWithFiltersAndPages() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
         Snapshot full = save(region, null, SnapshotState.COMPLETED);
         Snapshot incremental = save(region, full, SnapshotState.COMPLETED);
         Snapshot failed = save(region, null, SnapshotState.FAILED);
@@ -92,7 +92,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void aSnapshotAnIncrementalDependsOnIsKeptUnlessConsolidationIsAskedFor() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
         Snapshot full = save(region, null, SnapshotState.COMPLETED);
         Snapshot incremental = save(region, full, SnapshotState.COMPLETED);
 
@@ -114,7 +114,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void verifyingAndRestoringRunThroughTheEngine() {
-        Snapshot full = save(UUID.randomUUID().toString(), null, SnapshotState.COMPLETED);
+        Snapshot full = save(UUID.randomUUID(), null, SnapshotState.COMPLETED);
 
         TestApi.Response verify = admin().post("/api/v1/snapshots/" + full.id() + "/verify", map());
         assertThat(verify.status()).isEqualTo(202);
@@ -140,7 +140,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void aFailedSnapshotIsDeletedAndThenLeftOutOfLists() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
         Snapshot failed = save(region, null, SnapshotState.FAILED);
 
         assertThat(admin().post("/api/v1/snapshots/" + failed.id() + "/restore", map()).status())
@@ -182,13 +182,13 @@ class SnapshotApiTest extends ServiceTest {
     }
 
     /** A catalog row as a working engine would have left it. */
-    private Snapshot save(String regionId, Snapshot parent, SnapshotState state) {
+    private Snapshot save(UUID regionId, Snapshot parent, SnapshotState state) {
         UUID id = UUID.randomUUID();
         Instant now = nextCreatedAt;
         nextCreatedAt = nextCreatedAt.plusSeconds(60);
         Snapshot s = new Snapshot(id, new RegionInfo(regionId, "db", Map.of("app", "db"), RegionInfo.State.ATTACHED),
                 parent == null ? SnapshotKind.FULL : SnapshotKind.INCREMENTAL, parent == null ? null : parent.id(),
-                null, false, "test", DATA_DIR.resolve("snapshots").resolve(regionId).resolve(id + ".img"), now);
+                null, false, "test", DATA_DIR.resolve("snapshots").resolve(regionId.toString()).resolve(id + ".img"), now);
         s.start(now);
         if (state == SnapshotState.FAILED) {
             s.fail("engine said no", now.plusSeconds(30));

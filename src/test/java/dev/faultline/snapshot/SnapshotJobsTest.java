@@ -99,7 +99,7 @@ class SnapshotJobsTest {
         assertThat(done.quiesced()).isEqualTo(Quiesce.YES);
         assertThat(done.checksum()).isEqualTo("sha256:" + done.id());
         assertThat(done.verification().state()).isEqualTo(VerifiedState.UNVERIFIED);
-        assertThat(done.imagePath()).isEqualTo(properties.dir().resolve(db.id()).resolve(done.id() + ".img").toString());
+        assertThat(done.imagePath()).isEqualTo(properties.dir().resolve(db.id().toString()).resolve(done.id() + ".img").toString());
         assertThat(engine.takes).singleElement().satisfies(t -> {
             assertThat(t.kind()).isEqualTo(SnapshotKind.FULL);
             assertThat(t.parent()).isNull();
@@ -139,7 +139,7 @@ class SnapshotJobsTest {
         assertThatThrownBy(() -> service.take(gone.id(), SnapshotKind.FULL, null, "ops"))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
                 .hasMessageContaining("DETACHED");
-        assertThatThrownBy(() -> service.take(UUID.randomUUID().toString(), SnapshotKind.FULL, null, "ops"))
+        assertThatThrownBy(() -> service.take(UUID.randomUUID(), SnapshotKind.FULL, null, "ops"))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.NOT_FOUND));
     }
 
