@@ -26,7 +26,7 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
     /** Before any agent reported: the whole region remains. */
     static MigrationStats initial(long regionBytes) {
         return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0), regionBytes, 0, 0, 0,
-                LatencySummary.NONE, 0, 0);
+                new LatencySummary(0, 0L, 0L, null, 0), 0, 0);
     }
 
     /**

@@ -5,6 +5,7 @@ import dev.faultline.agent.AgentSnapshots;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.UUID;
 
 /**
  * The snapshot engine of one node's agent ({@link AgentSnapshots}), in the catalog's terms.
@@ -75,10 +76,10 @@ class AgentSnapshotEngine implements SnapshotEngine {
     }
 
     @Override
-    public String restore(RestoreRequest request) {
+    public UUID restore(RestoreRequest request) {
         try {
             return agent.restore(request.chain().stream().map(AgentSnapshotEngine::image).toList(), request.name(),
-                    request.labels()).toString();
+                    request.labels());
         } catch (AgentException e) {
             throw failure("restoring snapshot " + request.snapshotId(), e);
         }

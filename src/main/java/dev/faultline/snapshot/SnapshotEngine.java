@@ -44,7 +44,7 @@ public interface SnapshotEngine {
     void delete(Image image);
 
     /** Opens a restore session serving the chain; returns the session's id. */
-    String restore(RestoreRequest request);
+    UUID restore(RestoreRequest request);
 
     /** A snapshot's image file. */
     record Image(UUID snapshotId, Path path) {

@@ -258,7 +258,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
             });
             return snapshotsInChain.stream().map(Snapshot::image).toList();
         });
-        String restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
+        UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
                 op.restoreLabels()));
         inTransaction(() -> {
             loadOperation(op.id()).restored(restoreId, clock.instant());

@@ -77,11 +77,16 @@ public class FakeSnapshotEngine implements SnapshotEngine {
     }
 
     @Override
-    public String restore(RestoreRequest request) {
+    public java.util.UUID restore(RestoreRequest request) {
         if (unavailable) {
             return new UnavailableSnapshotEngine().restore(request);
         }
         restores.add(request);
-        return "restore-" + request.snapshotId();
+        return restoreIdOf(request.snapshotId());
+    }
+
+    /** The id of the restore session this engine opens for a snapshot. */
+    public static java.util.UUID restoreIdOf(java.util.UUID snapshotId) {
+        return java.util.UUID.nameUUIDFromBytes(("restore-" + snapshotId).getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 }

@@ -248,7 +248,7 @@ class SnapshotJobsTest {
 
         SnapshotOperationView done = service.operation(incremental, op.id());
         assertThat(done.state()).isEqualTo(OperationState.SUCCEEDED);
-        assertThat(done.restoreId()).isEqualTo("restore-" + incremental);
+        assertThat(done.restoreId()).isEqualTo(FakeSnapshotEngine.restoreIdOf(incremental));
         assertThat(engine.restores).singleElement().satisfies(r -> {
             assertThat(r.chain()).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full, incremental);
             assertThat(r.name()).isEqualTo("db-restored");
