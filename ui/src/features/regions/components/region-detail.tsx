@@ -11,7 +11,7 @@ import { ProgressBar } from '@/components/ui/progress-bar';
 import { paths } from '@/config/paths';
 import { isApiError } from '@/lib/api-client';
 import { Authorized } from '@/lib/authorization';
-import { formatBytes, formatCount, formatDateTime, formatHex, formatNanos, formatRate } from '@/lib/format';
+import { formatBytes, formatCount, formatDateTime, formatHex, formatLatency, formatNanos, formatRate } from '@/lib/format';
 import { useSamples } from '@/lib/use-samples';
 
 import { useDetachRegion } from '../api/detach-region';
@@ -157,10 +157,7 @@ function LiveStats({ region, samples }: { region: RegionWithEtag; samples: Retur
             {formatCount(stats.faults.missing)} missing · {formatCount(stats.faults.wp)} write-protect ·{' '}
             {formatCount(stats.faults.minor)} minor
           </Fact>
-          <Fact label="Latency since attach">
-            p50 {formatNanos(stats.latency.p50Ns)} · p99 {formatNanos(stats.latency.p99Ns)} · max{' '}
-            {formatNanos(stats.latency.maxNs)}
-          </Fact>
+          <Fact label="Latency since attach">{formatLatency(stats.latency)}</Fact>
           <Fact label="Threads blocked">{formatNanos(stats.blockedNs)} in total</Fact>
         </dl>
       ) : (

@@ -12,7 +12,7 @@ import { Field } from '@/components/ui/field';
 import { paths } from '@/config/paths';
 import { fieldErrorOf, isApiError, isProblem } from '@/lib/api-client';
 import { Authorized } from '@/lib/authorization';
-import { formatBytes, formatCount, formatDateTime, formatMillis, formatNanos } from '@/lib/format';
+import { formatBytes, formatCount, formatDateTime, formatLatency, formatMillis } from '@/lib/format';
 import { parseLabels } from '@/lib/labels';
 
 import { useDeleteSnapshot } from '../api/delete-snapshot';
@@ -244,7 +244,7 @@ export function SnapshotDetail({ id }: { id: string }) {
             </Fact>
             <Fact label="Quiesced">{s.quiesced ?? (s.requireQuiesce ? 'required' : 'not asked')}</Fact>
             <Fact label="Writers held">
-              {s.writerStall ? `${formatCount(s.writerStall.count)} times, max ${formatNanos(s.writerStall.maxNs)}, p99.9 ${formatNanos(s.writerStall.p999Ns)}` : '—'}
+              {s.writerStall ? `${formatCount(s.writerStall.count)} times, ${formatLatency(s.writerStall)}` : '—'}
             </Fact>
             <Fact label="Checksum">
               <span className="mono facts__wrap">{s.checksum ?? '—'}</span>
