@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatBytes, formatHex, formatNanos, formatPercent } from '@/lib/format';
+import { formatBytes, formatHex, formatLatency, formatNanos, formatPercent } from '@/lib/format';
 
 describe('format', () => {
   it('prints bytes in binary units', () => {
@@ -21,6 +21,17 @@ describe('format', () => {
     expect(formatNanos(850)).toBe('850 ns');
     expect(formatNanos(12_400)).toBe('12.4 µs');
     expect(formatNanos(3_200_000)).toBe('3.2 ms');
+  });
+
+  it('prints every latency summary the same way, leaving out percentiles that were not measured', () => {
+    expect(formatLatency({ count: 3, p50Ns: 900, p99Ns: 12_400, p999Ns: null, maxNs: 3_200_000 })).toBe(
+      'p50 900 ns · p99 12.4 µs · max 3.2 ms',
+    );
+    expect(formatLatency({ count: 3, p50Ns: null, p99Ns: null, p999Ns: 80_000, maxNs: 120_000 })).toBe(
+      'p99.9 80 µs · max 120 µs',
+    );
+    expect(formatLatency({ count: 0, p50Ns: 0, p99Ns: 0, p999Ns: null, maxNs: 0 })).toBe('—');
+    expect(formatLatency(null)).toBe('—');
   });
 
   it('never rounds an unfinished fraction up to 100 %', () => {

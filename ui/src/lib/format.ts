@@ -1,3 +1,5 @@
+import type { LatencySummary } from '@/lib/api-types';
+
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 const time = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
 
@@ -71,6 +73,20 @@ export function formatNanos(ns: number | null | undefined): string {
   if (ns < 1_000_000) return `${decimal.format(ns / 1_000)} µs`;
   if (ns < 1_000_000_000) return `${decimal.format(ns / 1_000_000)} ms`;
   return `${decimal.format(ns / 1_000_000_000)} s`;
+}
+
+/**
+ * A LatencySummary the one way every page shows it: the percentiles it has, then the maximum;
+ * a dash when nothing was measured.
+ */
+export function formatLatency(summary: LatencySummary | null | undefined): string {
+  if (!summary || summary.count === 0) return '—';
+  const parts: string[] = [];
+  if (summary.p50Ns !== null) parts.push(`p50 ${formatNanos(summary.p50Ns)}`);
+  if (summary.p99Ns !== null) parts.push(`p99 ${formatNanos(summary.p99Ns)}`);
+  if (summary.p999Ns !== null) parts.push(`p99.9 ${formatNanos(summary.p999Ns)}`);
+  parts.push(`max ${formatNanos(summary.maxNs)}`);
+  return parts.join(' · ');
 }
 
 export function formatMillis(ms: number | null | undefined): string {

@@ -1,3 +1,5 @@
+import type { LatencySummary } from '@/lib/api-types';
+
 /** Types of the migrations contract (docs/api-migrations.md). */
 export type MigrationPhase = 'PENDING' | 'PRECOPY' | 'SWITCHOVER' | 'POSTCOPY' | 'COMPLETED' | 'PAUSED' | 'FAILED' | 'CANCELLED';
 
@@ -55,13 +57,14 @@ export type Migration = {
     dirtyRateBytesPerSec: number;
     rounds: number;
     postcopyRequests: number;
-    demandLatency: { count: number; p50Ns: number; p99Ns: number; maxNs: number };
+    /** How long the destination's faults waited for pages fetched on demand. */
+    demandLatency: LatencySummary;
     blockedNs: number;
     throughputBytesPerSec: number;
   };
 };
 
-export type Page<T> = { items: T[]; page: number; size: number; totalItems: number; totalPages: number };
+export type { Page } from '@/lib/api-types';
 
 export const migrationKeys = {
   all: ['migrations'] as const,

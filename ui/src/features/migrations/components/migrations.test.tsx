@@ -42,7 +42,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
       dirtyRateBytesPerSec: 64 * 1024 ** 2,
       rounds: 3,
       postcopyRequests: 0,
-      demandLatency: { count: 0, p50Ns: 0, p99Ns: 0, maxNs: 0 },
+      demandLatency: { count: 0, p50Ns: 0, p99Ns: 0, p999Ns: null, maxNs: 0 },
       blockedNs: 0,
       throughputBytesPerSec: 900 * 1024 ** 2,
     },

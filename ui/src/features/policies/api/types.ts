@@ -62,7 +62,7 @@ export type PolicyRun = {
   recordedAt: string;
 };
 
-export type Page<T> = { items: T[]; page: number; size: number; totalItems: number; totalPages: number };
+export type { Page } from '@/lib/api-types';
 
 export const policyKeys = {
   all: ['policies'] as const,

@@ -1,4 +1,6 @@
-/** Types of the regions API (RegionView and the agent's RegionStats on the service side). */
+/** Types of the regions API (RegionView and its FaultStats). */
+import type { LatencySummary } from '@/lib/api-types';
+
 export type RegionState = 'ATTACHED' | 'DETACHING' | 'DETACHED';
 export const regionStates: readonly RegionState[] = ['ATTACHED', 'DETACHING', 'DETACHED'];
 
@@ -9,8 +11,10 @@ export type RegionStats = {
   installed: { demand: number; faultAround: number; prefetch: number; background: number };
   zeroPages: number;
   bytesInstalled: number;
-  /** Nanoseconds from read() of the fault event to the ioctl that woke the thread; bucket i counts [2^i, 2^(i+1)). */
-  latencyNs: { count: number; sum: number; max: number; p50: number; p99: number; buckets: number[] };
+  /** Fault latency: from read() of the fault event to the ioctl that woke the thread. */
+  latency: LatencySummary;
+  /** The same latencies as a log2 histogram: bucket i counts [2^i, 2^(i+1)) ns. */
+  latencyBuckets: number[];
   blockedNs: number;
   retries: { eexist: number; eagain: number };
 };
@@ -35,7 +39,7 @@ export type Region = {
   stats: RegionStats | null;
 };
 
-export type Page<T> = { items: T[]; page: number; size: number; totalItems: number; totalPages: number };
+export type { Page } from '@/lib/api-types';
 
 export const regionKeys = {
   all: ['regions'] as const,

@@ -5,12 +5,13 @@ import { Button } from '@/components/ui/button';
 import { Card } from '@/components/ui/card';
 import { ConfirmAction } from '@/components/ui/confirm-action';
 import { ErrorMessage } from '@/components/ui/error-message';
+import { Fact } from '@/components/ui/fact';
 import { LineChart } from '@/components/ui/line-chart';
 import { ProgressBar } from '@/components/ui/progress-bar';
 import { paths } from '@/config/paths';
 import { isApiError } from '@/lib/api-client';
 import { Authorized } from '@/lib/authorization';
-import { formatBytes, formatCount, formatDateTime, formatHex, formatNanos, formatRate } from '@/lib/format';
+import { formatBytes, formatCount, formatDateTime, formatHex, formatLatency, formatNanos, formatRate } from '@/lib/format';
 import { useSamples } from '@/lib/use-samples';
 
 import { useDetachRegion } from '../api/detach-region';
@@ -20,15 +21,6 @@ import { LabelsEditor } from './labels-editor';
 import { RegionStateBadge } from './region-state-badge';
 
 import './regions.css';
-
-function Fact({ label, children }: { label: string; children: React.ReactNode }) {
-  return (
-    <div>
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}
 
 function Geometry({ region }: { region: RegionWithEtag }) {
   const pages = region.pageSize > 0 ? region.length / region.pageSize : 0;
@@ -165,10 +157,7 @@ function LiveStats({ region, samples }: { region: RegionWithEtag; samples: Retur
             {formatCount(stats.faults.missing)} missing · {formatCount(stats.faults.wp)} write-protect ·{' '}
             {formatCount(stats.faults.minor)} minor
           </Fact>
-          <Fact label="Latency since attach">
-            p50 {formatNanos(stats.latencyNs.p50)} · p99 {formatNanos(stats.latencyNs.p99)} · max{' '}
-            {formatNanos(stats.latencyNs.max)}
-          </Fact>
+          <Fact label="Latency since attach">{formatLatency(stats.latency)}</Fact>
           <Fact label="Threads blocked">{formatNanos(stats.blockedNs)} in total</Fact>
         </dl>
       ) : (

@@ -11,7 +11,8 @@ function stats(missing: number, buckets: number[]): RegionStats {
     installed: { demand: missing, faultAround: 0, prefetch: 0, background: 0 },
     zeroPages: 0,
     bytesInstalled: 0,
-    latencyNs: { count, sum: 0, max: 0, p50: 0, p99: 0, buckets },
+    latency: { count, p50Ns: 0, p99Ns: 0, p999Ns: null, maxNs: 0 },
+    latencyBuckets: buckets,
     blockedNs: 0,
     retries: { eexist: 0, eagain: 0 },
   };

@@ -50,9 +50,9 @@ export function intervalLatency(samples: readonly Sample<RegionStats | null>[]):
     const before = samples[i - 1]!.value;
     const after = samples[i]!.value;
     const t = samples[i]!.t;
-    const restarted = !before || !after || after.latencyNs.count < before.latencyNs.count;
-    p50.push({ t, v: restarted ? null : intervalQuantile(before.latencyNs.buckets, after.latencyNs.buckets, 0.5) });
-    p99.push({ t, v: restarted ? null : intervalQuantile(before.latencyNs.buckets, after.latencyNs.buckets, 0.99) });
+    const restarted = !before || !after || after.latency.count < before.latency.count;
+    p50.push({ t, v: restarted ? null : intervalQuantile(before.latencyBuckets, after.latencyBuckets, 0.5) });
+    p99.push({ t, v: restarted ? null : intervalQuantile(before.latencyBuckets, after.latencyBuckets, 0.99) });
   }
   return { p50, p99 };
 }

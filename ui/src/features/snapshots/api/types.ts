@@ -1,3 +1,5 @@
+import type { LatencySummary } from '@/lib/api-types';
+
 export type SnapshotState = 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'DELETING' | 'DELETED';
 export const snapshotStates: readonly SnapshotState[] = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'DELETING', 'DELETED'];
 export type SnapshotKind = 'FULL' | 'INCREMENTAL';
@@ -20,7 +22,8 @@ export type Snapshot = {
   durationMs: number | null;
   sizeBytes: number | null;
   pages: { total: number; present: number; zero: number } | null;
-  writerStall: { maxUs: number; p999Us: number; count: number } | null;
+  /** How long writes to pages not yet saved were held while the snapshot ran. */
+  writerStall: LatencySummary | null;
   quiesced: 'YES' | 'NO' | 'TIMEOUT' | null;
   verification: { state: 'UNVERIFIED' | 'VERIFIED' | 'CORRUPT'; lastVerifiedAt: string | null } | null;
   checksum: string | null;
@@ -47,7 +50,7 @@ export type SnapshotOperation = {
   error: string | null;
 };
 
-export type Page<T> = { items: T[]; page: number; size: number; totalItems: number; totalPages: number };
+export type { Page } from '@/lib/api-types';
 
 export type SnapshotFilter = {
   regionId?: string;

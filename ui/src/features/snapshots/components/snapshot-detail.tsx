@@ -7,11 +7,12 @@ import { Card } from '@/components/ui/card';
 import { ConfirmAction } from '@/components/ui/confirm-action';
 import { Dialog } from '@/components/ui/dialog';
 import { ErrorMessage } from '@/components/ui/error-message';
+import { Fact } from '@/components/ui/fact';
 import { Field } from '@/components/ui/field';
 import { paths } from '@/config/paths';
 import { fieldErrorOf, isApiError, isProblem } from '@/lib/api-client';
 import { Authorized } from '@/lib/authorization';
-import { formatBytes, formatCount, formatDateTime, formatMillis } from '@/lib/format';
+import { formatBytes, formatCount, formatDateTime, formatLatency, formatMillis } from '@/lib/format';
 import { parseLabels } from '@/lib/labels';
 
 import { useDeleteSnapshot } from '../api/delete-snapshot';
@@ -21,15 +22,6 @@ import { useRestoreSnapshot } from '../api/restore-snapshot';
 import type { Snapshot } from '../api/types';
 import { useVerifySnapshot } from '../api/verify-snapshot';
 import { StateBadge } from './snapshot-state-badge';
-
-function Fact({ label, children }: { label: string; children: React.ReactNode }) {
-  return (
-    <div>
-      <dt>{label}</dt>
-      <dd>{children}</dd>
-    </div>
-  );
-}
 
 function RestoreDialog({ snapshot }: { snapshot: Snapshot }) {
   const [open, setOpen] = useState(false);
@@ -252,7 +244,7 @@ export function SnapshotDetail({ id }: { id: string }) {
             </Fact>
             <Fact label="Quiesced">{s.quiesced ?? (s.requireQuiesce ? 'required' : 'not asked')}</Fact>
             <Fact label="Writers held">
-              {s.writerStall ? `${formatCount(s.writerStall.count)} times, max ${s.writerStall.maxUs} µs, p99.9 ${s.writerStall.p999Us} µs` : '—'}
+              {s.writerStall ? `${formatCount(s.writerStall.count)} times, ${formatLatency(s.writerStall)}` : '—'}
             </Fact>
             <Fact label="Checksum">
               <span className="mono facts__wrap">{s.checksum ?? '—'}</span>

@@ -3,21 +3,38 @@ package dev.faultline.agent;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.function.Predicate;
 import tools.jackson.databind.JsonNode;
 
 /**
- * What the rest of the service uses to talk to one node's agent. Calls fail fast with
+ * What the rest of the service uses to talk to one node's agent: typed methods that take and
+ * return the service's own types. Only this package knows the wire format (message types,
+ * snake_case JSON, the agent's records); ArchitectureTest keeps it so. Calls fail fast with
  * {@link AgentException} (code UNAVAILABLE) while the agent is not READY, rather than queueing
- * behind a restart. {@link NodeAgents} has one per node this instance manages; the bean of
- * this type is the primary node's.
+ * behind a restart. {@link NodeAgents} has one per node this instance manages
+ * ({@link NodeAgents#forNode}); the bean of this type is the primary node's.
  */
 public class AgentClient {
 
     private final AgentSupervisor supervisor;
+    private final AgentSnapshots snapshots;
+    private final AgentMigrations migrations;
 
     AgentClient(AgentSupervisor supervisor) {
         this.supervisor = supervisor;
+        this.snapshots = new AgentSnapshots(this);
+        this.migrations = new AgentMigrations(this);
+    }
+
+    /** This node's snapshot engine (PROTOCOL.md §1.10). */
+    public AgentSnapshots snapshots() {
+        return snapshots;
+    }
+
+    /** This node's side of migrations (PROTOCOL.md §1.9). */
+    public AgentMigrations migrations() {
+        return migrations;
     }
 
     /** The node this agent serves. */
@@ -29,18 +46,41 @@ public class AgentClient {
         return supervisor.status();
     }
 
-    public JsonNode call(MessageType type, Object payload) {
+    JsonNode call(MessageType type, Object payload) {
         return call(type, payload, supervisor.requestTimeout());
     }
 
     /** For requests that legitimately take long, such as detaching a large lazily restored region. */
-    public JsonNode call(MessageType type, Object payload, Duration timeout) {
+    JsonNode call(MessageType type, Object payload, Duration timeout) {
         return supervisor.connection().call(type, payload, timeout);
     }
 
     /** A request whose reply is read into {@code replyType} (snake_case names, unknown fields ignored). */
-    public <T> T call(MessageType type, Object payload, Class<T> replyType) {
+    <T> T call(MessageType type, Object payload, Class<T> replyType) {
         return AgentJson.MAPPER.treeToValue(call(type, payload), replyType);
+    }
+
+    /**
+     * Asks the agent to release a region (region_detach); with {@code populate} it first installs
+     * every missing page. Blocks until the agent answered or {@code timeout} passed.
+     */
+    public void detachRegion(UUID regionId, boolean populate, Duration timeout) {
+        call(MessageType.REGION_DETACH, Map.of("id", regionId.toString(), "populate", populate), timeout);
+    }
+
+    /** Opens a restore session serving an image file (restore_create); returns it as the agent holds it. */
+    public AgentRestore createRestore(AgentRestore.CreateRequest request) {
+        return call(MessageType.RESTORE_CREATE, request, AgentRestore.class);
+    }
+
+    /** One restore session (restore_get). */
+    public AgentRestore restore(UUID restoreId) {
+        return call(MessageType.RESTORE_GET, Map.of("id", restoreId.toString()), AgentRestore.class);
+    }
+
+    /** Closes a restore session's socket (restore_delete). */
+    public void deleteRestore(UUID restoreId) {
+        call(MessageType.RESTORE_DELETE, Map.of("id", restoreId.toString()));
     }
 
     public List<AgentRegion> regions() {

@@ -1,39 +1,37 @@
 package dev.faultline.agent;
 
-import java.util.List;
+import dev.faultline.LatencySummary;
+import java.time.Instant;
 import java.util.Map;
+import java.util.UUID;
 
 /**
- * A migration as one agent reports it (PROTOCOL.md §1.9): its own side of the job, the source's
- * or the destination's. Each side fills the statistics it knows; the service merges the two.
+ * One agent's side of a migration job, the source's or the destination's, in the service's
+ * names and units (the wire's are in {@link MigrationWire}). Each side fills the statistics it
+ * knows; the service merges the two.
  *
  * @param role {@code source} or {@code destination}
- * @param phase {@code precopy}, {@code switchover}, {@code postcopy}, {@code completed},
- *     {@code paused}, {@code failed} or {@code cancelled}
- * @param pausedIn while paused: {@code precopy} or {@code postcopy}
+ * @param phase the service's spelling: PRECOPY, SWITCHOVER, POSTCOPY, COMPLETED, PAUSED, FAILED or
+ *     CANCELLED (an agent has no PENDING: a job is pending until an agent accepted it)
+ * @param pausedIn while paused: PRECOPY or POSTCOPY
  * @param channel host:port of the destination agent's page channel
- * @param session destination only: the restore-like session the destination workload attaches to
+ * @param sessionSocket destination only: the handoff socket the destination workload attaches to
  * @param destinationRegionId destination only: the region once the destination workload attached
+ * @param switchoverAt when the source held its writers; null before switchover
  */
-public record AgentMigration(String migrationId, String role, String regionId, String regionName, String phase,
-        String pausedIn, String error, String channel, AgentRestore session, String destinationRegionId,
-        Stats stats) {
+public record AgentMigration(UUID migrationId, String role, UUID regionId, String regionName, String phase,
+        String pausedIn, String error, String channel, String sessionSocket, UUID destinationRegionId,
+        Instant switchoverAt, Stats stats) {
 
     /** Absent fields are null: the reporting side does not know them. */
-    public record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long switchoverAtMs,
-            Long precopyBytes, Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes,
-            Long demandPages, Long remainingBytes, Long dirtyRateBytesPerS, Long rounds, Long postcopyRequests,
-            Latency demandLatency, Long blockedNs, Long throughputBytesPerS) {
+    public record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long precopyBytes,
+            Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes, Long demandPages,
+            Long remainingBytes, Long dirtyRateBytesPerSec, Long rounds, Long postcopyRequests,
+            LatencySummary demandLatency, Long blockedNs, Long throughputBytesPerSec) {
     }
 
-    public record Latency(long count, long p50Ns, long p99Ns, long maxNs) {
-    }
-
-    public record ListReply(List<AgentMigration> migrations) {
-    }
-
-    /** What migration_in takes (to the destination agent). The secret never appears in toString. */
-    public record InRequest(String migrationId, String regionName, long length, int pageSize,
+    /** What the destination agent is asked to prepare (migration_in). The secret never appears in toString. */
+    public record InRequest(UUID migrationId, String regionName, long length, int pageSize,
             Map<String, String> labels, String secret) {
         @Override
         public String toString() {
@@ -42,26 +40,22 @@ public record AgentMigration(String migrationId, String role, String regionId, S
         }
     }
 
-    /** What migration_out takes (to the source agent). The secret never appears in toString. */
-    public record OutRequest(String migrationId, String regionId, String destination, String secret,
-            Options options) {
+    /**
+     * What the source agent is asked to do (migration_out). The secret never appears in toString.
+     *
+     * @param destination host:port of the destination's page channel
+     * @param bandwidthLimitBytesPerSec page channel limit; 0 = unlimited
+     * @param postcopy {@code auto} or {@code manual}
+     */
+    public record OutRequest(UUID migrationId, UUID regionId, String destination, String secret,
+            long bandwidthLimitBytesPerSec, int maxPrecopyRounds, long maxDowntimeMs, String postcopy,
+            long postcopyAfterMs) {
         @Override
         public String toString() {
             return "OutRequest[migrationId=" + migrationId + ", regionId=" + regionId + ", destination="
-                    + destination + ", options=" + options + ", secret=<redacted>]";
+                    + destination + ", bandwidthLimitBytesPerSec=" + bandwidthLimitBytesPerSec + ", maxPrecopyRounds="
+                    + maxPrecopyRounds + ", maxDowntimeMs=" + maxDowntimeMs + ", postcopy=" + postcopy
+                    + ", postcopyAfterMs=" + postcopyAfterMs + ", secret=<redacted>]";
         }
-    }
-
-    /** @param postcopy {@code auto} or {@code manual} */
-    public record Options(long bandwidthBytesPerS, int maxRounds, long maxDowntimeMs, String postcopy,
-            long postcopyAfterMs) {
-    }
-
-    /** migration_resume; {@code destination} (optional) points the source at a new page channel address. */
-    public record ResumeRequest(String migrationId, String destination) {
-    }
-
-    /** The request of migration_get, switchover, pause, cancel and delete. */
-    public record Ref(String migrationId) {
     }
 }

@@ -3,10 +3,11 @@ package dev.faultline.agent;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 /** A restore session as the agent reports it (PROTOCOL.md §1.8). */
-public record AgentRestore(String id, String name, Image image, String socket, String state, Instant createdAt,
-        Options options, List<String> regions, String source, AgentRegion.Pages pages, WorkingSet workingSet,
+public record AgentRestore(UUID id, String name, Image image, String socket, String state, Instant createdAt,
+        Options options, List<UUID> regions, String source, AgentRegion.Pages pages, WorkingSet workingSet,
         String error) {
 
     public record Image(String path, long size) {
@@ -20,7 +21,7 @@ public record AgentRestore(String id, String name, Image image, String socket, S
     }
 
     /** What restore_create takes. {@code id} is the service's own id for the session. */
-    public record CreateRequest(String id, String name, Map<String, String> labels, String image, long imageOffset,
+    public record CreateRequest(UUID id, String name, Map<String, String> labels, String image, long imageOffset,
             int faultAroundPages, long populateDelayMs, String workingSet) {
     }
 }

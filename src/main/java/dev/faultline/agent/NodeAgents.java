@@ -63,6 +63,22 @@ public class NodeAgents implements SmartLifecycle {
         return Optional.ofNullable(clients.get(name));
     }
 
+    /**
+     * The agent of a node this instance manages, for a feature about to act on that node (its
+     * region, its snapshot, its side of a migration). Throws {@link AgentException} with code
+     * {@link #NOT_MANAGED} for a node another service instance manages.
+     */
+    public AgentClient forNode(String name) {
+        AgentClient client = name == null ? null : clients.get(name);
+        if (client == null) {
+            throw new AgentException(NOT_MANAGED, "node " + name + " is managed by another service instance");
+        }
+        return client;
+    }
+
+    /** The code of {@link #forNode}'s exception. */
+    public static final String NOT_MANAGED = "NOT_MANAGED";
+
     /** Every node this instance manages, the primary first. */
     public List<AgentClient> all() {
         return List.copyOf(clients.values());

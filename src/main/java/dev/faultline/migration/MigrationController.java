@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonAnySetter;
 import dev.faultline.security.TokenPrincipal;
 import dev.faultline.web.PageResponse;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
@@ -41,7 +42,8 @@ class MigrationController {
     }
 
     record CreateMigrationRequest(
-            @NotNull @Pattern(regexp = UUID_PATTERN, message = "must be a region id (a UUID)") String regionId,
+            @NotNull @Pattern(regexp = UUID_PATTERN, message = "must be a region id (a UUID)")
+            @Schema(format = "uuid") String regionId,
             @NotBlank @Size(max = 64) String destinationNode,
             @Valid Options options) {
     }

@@ -79,5 +79,12 @@ interface MigrationEngine {
     record Side(UUID migrationId, String role, MigrationPhase phase, MigrationPhase pausedIn, String error,
             String channel, String socket, UUID destinationRegionId, Instant switchedOverAt,
             AgentMigration.Stats stats) {
+
+        /** What one agent reported; its phase is never PENDING (the adapter refuses unknown phases). */
+        static Side of(AgentMigration m) {
+            return new Side(m.migrationId(), m.role(), MigrationPhase.valueOf(m.phase()),
+                    m.pausedIn() == null ? null : MigrationPhase.valueOf(m.pausedIn()), m.error(), m.channel(),
+                    m.sessionSocket(), m.destinationRegionId(), m.switchoverAt(), m.stats());
+        }
     }
 }

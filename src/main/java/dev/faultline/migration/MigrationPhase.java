@@ -1,7 +1,5 @@
 package dev.faultline.migration;
 
-import java.util.Locale;
-
 /**
  * The phases of a migration job (docs/api-migrations.md). The happy path is PENDING, PRECOPY,
  * SWITCHOVER, POSTCOPY, COMPLETED; PAUSED remembers the phase it paused in; COMPLETED, FAILED
@@ -34,10 +32,5 @@ enum MigrationPhase {
             case POSTCOPY -> COMPLETED;
             default -> throw new IllegalStateException(this + " has no next phase");
         };
-    }
-
-    /** The agent's lower-case phase name; null for null. */
-    static MigrationPhase fromAgent(String phase) {
-        return phase == null ? null : valueOf(phase.toUpperCase(Locale.ROOT));
     }
 }

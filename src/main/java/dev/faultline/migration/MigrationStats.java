@@ -1,5 +1,6 @@
 package dev.faultline.migration;
 
+import dev.faultline.LatencySummary;
 import dev.faultline.agent.AgentMigration;
 import java.util.function.Function;
 
@@ -11,23 +12,21 @@ import java.util.function.Function;
  * @param setupMs from the job's start to the first page sent
  * @param downtimeMs from the source's hold to the destination's first served fault (null before switchover)
  * @param remainingBytes what the destination does not hold yet
+ * @param demandLatency how long the destination's faults waited for a page fetched on demand
  * @param blockedNs total time the destination's faulting threads waited for pages
  */
 record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtimeMs, Transferred transferred,
-        long remainingBytes, long dirtyRateBytesPerSec, long rounds, long postcopyRequests, DemandLatency demandLatency,
+        long remainingBytes, long dirtyRateBytesPerSec, long rounds, long postcopyRequests, LatencySummary demandLatency,
         long blockedNs, long throughputBytesPerSec) {
 
     record Transferred(long precopyBytes, long postcopyBytes, long demandBytes, long precopyPages, long postcopyPages,
             long demandPages) {
     }
 
-    record DemandLatency(long count, long p50Ns, long p99Ns, long maxNs) {
-    }
-
     /** Before any agent reported: the whole region remains. */
     static MigrationStats initial(long regionBytes) {
         return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0), regionBytes, 0, 0, 0,
-                new DemandLatency(0, 0, 0, 0), 0, 0);
+                new LatencySummary(0, 0L, 0L, null, 0), 0, 0);
     }
 
     /**
@@ -39,7 +38,7 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
     MigrationStats merge(AgentMigration.Stats source, AgentMigration.Stats destination) {
         S src = new S(source, destination);
         S dst = new S(destination, source);
-        AgentMigration.Latency latency = dst.pick(AgentMigration.Stats::demandLatency);
+        LatencySummary latency = dst.pick(AgentMigration.Stats::demandLatency);
         Long downtime = dst.pick(AgentMigration.Stats::downtimeMs);
         return new MigrationStats(
                 src.pick(AgentMigration.Stats::regionBytes, regionBytes),
@@ -54,13 +53,12 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
                         src.pick(AgentMigration.Stats::postcopyPages, transferred.postcopyPages()),
                         dst.pick(AgentMigration.Stats::demandPages, transferred.demandPages())),
                 src.pick(AgentMigration.Stats::remainingBytes, remainingBytes),
-                src.pick(AgentMigration.Stats::dirtyRateBytesPerS, dirtyRateBytesPerSec),
+                src.pick(AgentMigration.Stats::dirtyRateBytesPerSec, dirtyRateBytesPerSec),
                 src.pick(AgentMigration.Stats::rounds, rounds),
                 src.pick(AgentMigration.Stats::postcopyRequests, postcopyRequests),
-                latency == null ? demandLatency
-                        : new DemandLatency(latency.count(), latency.p50Ns(), latency.p99Ns(), latency.maxNs()),
+                latency == null ? demandLatency : latency,
                 dst.pick(AgentMigration.Stats::blockedNs, blockedNs),
-                src.pick(AgentMigration.Stats::throughputBytesPerS, throughputBytesPerSec));
+                src.pick(AgentMigration.Stats::throughputBytesPerSec, throughputBytesPerSec));
     }
 
     /** Once the destination holds every page, nothing remains, whatever the last sample said. */

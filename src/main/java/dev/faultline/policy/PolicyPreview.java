@@ -22,7 +22,7 @@ record PolicyPreview(UUID policyId, String name, boolean paused, String timeZone
     }
 
     /** One snapshot of the policy and what retention decides for it, with every reason. */
-    record RetentionItem(UUID snapshotId, String regionId, String regionName, Instant createdAt, SnapshotState state,
+    record RetentionItem(UUID snapshotId, UUID regionId, String regionName, Instant createdAt, SnapshotState state,
             SnapshotKind kind, Retention.Decision decision, List<String> reasons) {
     }
 }

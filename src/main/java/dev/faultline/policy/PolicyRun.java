@@ -1,5 +1,7 @@
 package dev.faultline.policy;
 
+import org.hibernate.annotations.JdbcTypeCode;
+import org.hibernate.type.SqlTypes;
 import dev.faultline.snapshot.SnapshotKind;
 import jakarta.persistence.Column;
 import jakarta.persistence.Entity;
@@ -28,7 +30,8 @@ class PolicyRun {
     private Instant fireTime;
 
     @Column(name = "region_id", length = 36)
-    private String regionId;
+    @JdbcTypeCode(SqlTypes.VARCHAR)
+    private UUID regionId;
 
     @Column(name = "region_name")
     private String regionName;
@@ -49,7 +52,7 @@ class PolicyRun {
     protected PolicyRun() {
     }
 
-    PolicyRun(UUID policyId, Instant fireTime, String regionId, String regionName, UUID snapshotId, SnapshotKind kind,
+    PolicyRun(UUID policyId, Instant fireTime, UUID regionId, String regionName, UUID snapshotId, SnapshotKind kind,
             String skippedReason, Instant recordedAt) {
         this.id = UUID.randomUUID();
         this.policyId = policyId;

@@ -9,6 +9,6 @@ import java.util.UUID;
  * snapshot was started, else {@code skippedReason}. A fire time that matched no region has one
  * entry without a region.
  */
-record PolicyRunView(Instant fireTime, String regionId, String regionName, UUID snapshotId, SnapshotKind kind,
+record PolicyRunView(Instant fireTime, UUID regionId, String regionName, UUID snapshotId, SnapshotKind kind,
         String skippedReason, Instant recordedAt) {
 }

@@ -136,7 +136,7 @@ class PolicyService {
         Set<UUID> neededOutside = snapshots.neededOutsidePolicy(policy.id(),
                 candidates.stream().map(SnapshotView::id).toList());
         Map<String, List<SnapshotView>> byRegion = candidates.stream()
-                .collect(Collectors.groupingBy(SnapshotView::regionId, TreeMap::new, Collectors.toList()));
+                .collect(Collectors.groupingBy(s -> s.regionId().toString(), TreeMap::new, Collectors.toList()));
         ZoneId zone = policy.parsedSchedule().zone();
         List<PolicyPreview.RetentionItem> plan = new ArrayList<>(candidates.size());
         for (List<SnapshotView> region : byRegion.values()) {

@@ -52,7 +52,7 @@ class FaultMetrics implements MultiCollector {
         GaugeSnapshot.Builder pages = GaugeSnapshot.builder().name("faultline_region_pages")
                 .help("Pages of a region, total and present");
         for (AgentRegion r : live.values()) {
-            Labels region = Labels.of("region", r.id(), "name", r.name());
+            Labels region = Labels.of("region", r.id().toString(), "name", r.name());
             RegionStats s = r.stats();
             if (s != null) {
                 if (s.latencyNs() != null) {

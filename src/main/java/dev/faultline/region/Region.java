@@ -95,7 +95,7 @@ class Region {
 
     static Region attached(String node, AgentRegion reported, Instant now) {
         Region region = new Region();
-        region.id = UUID.fromString(reported.id());
+        region.id = reported.id();
         region.node = node;
         region.name = reported.name();
         region.labels = reported.labels() == null ? new TreeMap<>() : new TreeMap<>(reported.labels());
@@ -124,7 +124,7 @@ class Region {
         backingKind = backing == null || backing.kind() == null ? "anonymous" : backing.kind();
         backingPath = backing == null ? null : backing.path();
         backingOffset = backing == null ? null : backing.offset();
-        restoreId = backing == null || backing.restoreId() == null ? null : UUID.fromString(backing.restoreId());
+        restoreId = backing == null ? null : backing.restoreId();
         RegionState reportedState = RegionState.valueOf(reported.state());
         if (reportedState == RegionState.DETACHED) {
             markDetached(now);
@@ -177,7 +177,8 @@ class Region {
                 new RegionView.Owner(ownerPid, ownerUid, ownerCommand), startAddress, length, pageSize,
                 modes.isEmpty() ? List.of() : List.of(modes.split(",")), source,
                 new RegionView.Backing(backingKind, backingPath, backingOffset, restoreId), state, attachedAt, detachedAt,
-                live == null ? null : live.pages(), live == null ? null : live.stats(), version);
+                live == null || live.pages() == null ? null : new RegionView.Pages(live.pages().total(), live.pages().present()),
+                live == null ? null : FaultStats.of(live.stats()), version);
     }
 
     private String snapshotOfStoredFields() {

@@ -5,7 +5,6 @@ import dev.faultline.agent.NodeAgents;
 import dev.faultline.agent.AgentException;
 import dev.faultline.agent.AgentRegion;
 import dev.faultline.agent.AgentState;
-import dev.faultline.agent.MessageType;
 import dev.faultline.event.EventService;
 import dev.faultline.label.LabelSelector;
 import dev.faultline.label.Labels;
@@ -88,7 +87,7 @@ public class RegionService implements DisposableBean {
                 continue;
             }
             Map<UUID, AgentRegion> byId = new HashMap<>();
-            reported.forEach(r -> byId.put(UUID.fromString(r.id()), r));
+            reported.forEach(r -> byId.put(r.id(), r));
             tx.executeWithoutResult(status -> converge(agent.node(), byId));
             byId.keySet().forEach(id -> nodeOf.put(id, agent.node()));
             all.putAll(byId);
@@ -109,7 +108,7 @@ public class RegionService implements DisposableBean {
     private void converge(String node, Map<UUID, AgentRegion> reported) {
         var now = clock.instant();
         for (AgentRegion r : reported.values()) {
-            Optional<Region> known = regions.findById(UUID.fromString(r.id()));
+            Optional<Region> known = regions.findById(r.id());
             if (known.isEmpty()) {
                 regions.save(Region.attached(node, r, now));
                 String backing = r.backing() == null ? "anonymous" : r.backing().kind();
@@ -260,7 +259,7 @@ public class RegionService implements DisposableBean {
     private void detachInBackground(AgentClient agent, UUID id, boolean populate) {
         detaches.execute(() -> {
             try {
-                agent.call(MessageType.REGION_DETACH, Map.of("id", id.toString(), "populate", populate), DETACH_TIMEOUT);
+                agent.detachRegion(id, populate, DETACH_TIMEOUT);
                 log.info("region {} detached{}", id, populate ? " after populating it" : "");
             } catch (AgentException e) {
                 log.warn("detaching region {} failed: {} ({})", id, e.getMessage(), e.code());

@@ -1,8 +1,6 @@
 package dev.faultline.region;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
-import dev.faultline.agent.AgentRegion;
-import dev.faultline.agent.RegionStats;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -16,8 +14,12 @@ import java.util.UUID;
  */
 public record RegionView(UUID id, String node, String name, Map<String, String> labels, Owner owner, long start,
         long length, int pageSize, List<String> modes, String source, Backing backing, RegionState state,
-        Instant attachedAt, Instant detachedAt, AgentRegion.Pages pages, RegionStats stats,
+        Instant attachedAt, Instant detachedAt, Pages pages, FaultStats stats,
         @JsonIgnore long version) {
+
+    /** Pages of the region, and how many of them hold data. */
+    public record Pages(long total, long present) {
+    }
 
     public record Owner(Long pid, Long uid, String command) {
     }

@@ -7,7 +7,6 @@ import dev.faultline.agent.AgentException;
 import dev.faultline.agent.AgentProperties;
 import dev.faultline.agent.AgentRestore;
 import dev.faultline.agent.AgentState;
-import dev.faultline.agent.MessageType;
 import dev.faultline.event.EventService;
 import dev.faultline.node.NodeService;
 import dev.faultline.node.NodeView;
@@ -104,9 +103,9 @@ public class RestoreService {
                 options.faultAroundPages(), options.populateDelayMs(), options.workingSet(), clock.instant());
         AgentRestore created;
         try {
-            created = agent.call(MessageType.RESTORE_CREATE, new AgentRestore.CreateRequest(session.id().toString(),
-                    options.name(), options.labels(), image.toString(), 0, options.faultAroundPages(),
-                    options.populateDelayMs(), options.workingSet()), AgentRestore.class);
+            created = agent.createRestore(new AgentRestore.CreateRequest(session.id(), options.name(),
+                    options.labels(), image.toString(), 0, options.faultAroundPages(), options.populateDelayMs(),
+                    options.workingSet()));
         } catch (AgentException e) {
             session.fail("the agent refused the session: " + e.getMessage());
             sessions.save(session);
@@ -171,9 +170,9 @@ public class RestoreService {
             if (size == 0) {
                 throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + image + " is empty");
             }
-            AgentRestore created = agent.call(MessageType.RESTORE_CREATE, new AgentRestore.CreateRequest(
-                    session.id().toString(), session.name(), session.labels(), image.toString(), 0,
-                    session.faultAroundPages(), session.populateDelayMs(), session.workingSet()), AgentRestore.class);
+            AgentRestore created = agent.createRestore(new AgentRestore.CreateRequest(session.id(), session.name(),
+                    session.labels(), image.toString(), 0, session.faultAroundPages(), session.populateDelayMs(),
+                    session.workingSet()));
             session.openedAsRequested(image.toString(), size, created.socket());
             live.put(session.id(), created);
             log.info("restore session {} '{}' requested through another instance: hand memory over at {}",
@@ -207,7 +206,7 @@ public class RestoreService {
             AgentClient agent = agents.node(session.node()).orElseThrow(() -> new ApiException(ProblemKind.CONFLICT,
                     "restore session " + id + " is on node " + session.node() + ", which another service instance manages"));
             try {
-                agent.call(MessageType.RESTORE_DELETE, Map.of("id", id.toString()));
+                agent.deleteRestore(id);
             } catch (AgentException e) {
                 if (!"NOT_FOUND".equals(e.code())) {
                     throw translate(e, "close the restore session");
@@ -240,7 +239,7 @@ public class RestoreService {
         Map<UUID, AgentRestore> byId = new HashMap<>();
         for (AgentRestore r : reported) {
             try {
-                byId.put(UUID.fromString(r.id()), r);
+                byId.put(r.id(), r);
             } catch (IllegalArgumentException notOurs) {
                 // a session created on the agent directly, not through this service
             }
@@ -318,6 +317,9 @@ public class RestoreService {
                 new RestoreView.Image(s.imagePath(), s.imageSize()), s.socket(), s.state(), s.createdAt(), s.closedAt(),
                 new RestoreView.Options(s.faultAroundPages(), s.populateDelayMs(), s.workingSet()),
                 r == null || r.regions() == null ? List.of() : r.regions(), r == null ? null : r.source(),
-                r == null ? null : r.pages(), progress, r == null ? null : r.workingSet(), s.error());
+                r == null || r.pages() == null ? null : new RestoreView.Pages(r.pages().total(), r.pages().present()),
+                progress, r == null || r.workingSet() == null ? null : new RestoreView.WorkingSet(r.workingSet().mode(),
+                        r.workingSet().file(), r.workingSet().recordedPages(), r.workingSet().replayedPages()),
+                s.error());
     }
 }

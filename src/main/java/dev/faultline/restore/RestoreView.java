@@ -1,7 +1,5 @@
 package dev.faultline.restore;
 
-import dev.faultline.agent.AgentRegion;
-import dev.faultline.agent.AgentRestore;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -15,10 +13,18 @@ import java.util.UUID;
  * @param progress pages present / total, 0 to 1 (null until a workload attached)
  */
 public record RestoreView(UUID id, String node, String name, Map<String, String> labels, Image image, String socket,
-        RestoreState state, Instant createdAt, Instant closedAt, Options options, List<String> regions, String source,
-        AgentRegion.Pages pages, Double progress, AgentRestore.WorkingSet workingSet, String error) {
+        RestoreState state, Instant createdAt, Instant closedAt, Options options, List<UUID> regions, String source,
+        Pages pages, Double progress, WorkingSet workingSet, String error) {
 
     public record Image(String path, long size) {
+    }
+
+    /** Pages of the session's region, and how many of them hold data. */
+    public record Pages(long total, long present) {
+    }
+
+    /** @param mode {@code off}, {@code record}, {@code replay} or {@code auto} */
+    public record WorkingSet(String mode, String file, long recordedPages, long replayedPages) {
     }
 
     public record Options(int faultAroundPages, long populateDelayMs, String workingSet) {

@@ -1,34 +1,25 @@
 package dev.faultline.snapshot;
 
-import dev.faultline.agent.AgentClient;
 import dev.faultline.agent.AgentException;
-import dev.faultline.agent.MessageType;
+import dev.faultline.agent.AgentSnapshots;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Locale;
-import java.util.Map;
-import tools.jackson.databind.JsonNode;
+import java.util.UUID;
 
 /**
- * The snapshot engine of the agent (native-agent/PROTOCOL.md §1.10). Every call blocks until the
- * agent replied: takes, verifications, consolidations and restores are deferred replies that
- * may take minutes for a large region, so they get explicit timeouts instead of the client's
- * default. Agent errors become {@link SnapshotEngineException}s whose message says what the agent
- * said, prefixed by what was being done.
+ * The snapshot engine of one node's agent ({@link AgentSnapshots}), in the catalog's terms.
+ * Agent errors become {@link SnapshotEngineException}s whose message says what the agent said,
+ * prefixed by what was being done.
  */
 class AgentSnapshotEngine implements SnapshotEngine {
 
-    /** A capture writes the whole region once; 30 minutes is ~20 GiB at a slow disk's 12 MB/s. */
-    static final Duration LONG_CALL = Duration.ofMinutes(30);
-    static final Duration SHORT_CALL = Duration.ofSeconds(30);
     /** How long a workload may take to finish its in-flight I/O before the snapshot goes on without. */
     static final Duration QUIESCE_TIMEOUT = Duration.ofSeconds(5);
 
-    private final AgentClient agent;
+    private final AgentSnapshots agent;
 
-    AgentSnapshotEngine(AgentClient agent) {
+    AgentSnapshotEngine(AgentSnapshots agent) {
         this.agent = agent;
     }
 
@@ -39,32 +30,24 @@ class AgentSnapshotEngine implements SnapshotEngine {
         } catch (IOException e) {
             throw new SnapshotEngineException("cannot create " + request.path().getParent() + ": " + e, e);
         }
-        Map<String, Object> payload = new LinkedHashMap<>();
-        payload.put("snapshot_id", request.snapshotId().toString());
-        payload.put("region_id", request.regionId());
-        payload.put("path", request.path().toString());
-        payload.put("kind", request.kind().name().toLowerCase(Locale.ROOT));
-        if (request.parent() != null) {
-            payload.put("parent", Map.of("snapshot_id", request.parent().snapshotId().toString(),
-                    "path", request.parent().path().toString()));
-        }
         // asked only when required: a workload without a handler answers "no" and the catalog fails the take
-        payload.put("quiesce", request.requireQuiesce());
-        payload.put("quiesce_timeout_ms", QUIESCE_TIMEOUT.toMillis());
-        JsonNode r = call("taking snapshot " + request.snapshotId(), MessageType.SNAPSHOT_TAKE, payload, LONG_CALL);
-        JsonNode stall = r.path("writer_stall");
-        return new TakeResult(r.path("size_bytes").asLong(), r.path("pages_total").asLong(),
-                r.path("pages_present").asLong(), r.path("pages_zero").asLong(), r.path("checksum").asString(),
-                quiesce(r.path("quiesced")),
-                stall.isObject() ? new WriterStall(stall.path("max_us").asLong(), stall.path("p999_us").asLong(),
-                        stall.path("count").asLong()) : null);
+        AgentSnapshots.Taken r;
+        try {
+            r = agent.take(new AgentSnapshots.TakeRequest(request.snapshotId(), request.regionId(),
+                    AgentSnapshots.Kind.valueOf(request.kind().name()), request.path(), image(request.parent()),
+                    request.requireQuiesce(), QUIESCE_TIMEOUT));
+        } catch (AgentException e) {
+            throw failure("taking snapshot " + request.snapshotId(), e);
+        }
+        return new TakeResult(r.sizeBytes(), r.pagesTotal(), r.pagesPresent(), r.pagesZero(), r.checksum(),
+                r.quiesced() == null ? null : Quiesce.valueOf(r.quiesced().name()), r.writerStall());
     }
 
     @Override
     public Verification verify(Image image) {
         try {
-            JsonNode r = agent.call(MessageType.SNAPSHOT_VERIFY, Map.of("path", image.path().toString()), LONG_CALL);
-            return new Verification(r.path("intact").asBoolean(), r.path("detail").asString());
+            AgentSnapshots.Verified r = agent.verify(image(image));
+            return new Verification(r.intact(), r.detail());
         } catch (AgentException e) {
             if ("NOT_FOUND".equals(e.code())) {
                 return new Verification(false, "the image is missing: " + e.getMessage());
@@ -75,41 +58,38 @@ class AgentSnapshotEngine implements SnapshotEngine {
 
     @Override
     public Consolidation consolidate(Image parent, Image child) {
-        JsonNode r = call("consolidating snapshot " + parent.snapshotId() + " into " + child.snapshotId(),
-                MessageType.SNAPSHOT_CONSOLIDATE, Map.of("parent_path", parent.path().toString(),
-                        "child_path", child.path().toString()), LONG_CALL);
-        return new Consolidation(r.path("size_bytes").asLong(), r.path("checksum").asString());
+        try {
+            AgentSnapshots.Consolidated r = agent.consolidate(image(parent), image(child));
+            return new Consolidation(r.sizeBytes(), r.checksum());
+        } catch (AgentException e) {
+            throw failure("consolidating snapshot " + parent.snapshotId() + " into " + child.snapshotId(), e);
+        }
     }
 
     @Override
     public void delete(Image image) {
-        call("deleting snapshot " + image.snapshotId(), MessageType.SNAPSHOT_DELETE,
-                Map.of("path", image.path().toString()), SHORT_CALL);
+        try {
+            agent.delete(image(image));
+        } catch (AgentException e) {
+            throw failure("deleting snapshot " + image.snapshotId(), e);
+        }
     }
 
     @Override
-    public String restore(RestoreRequest request) {
-        Map<String, Object> payload = new LinkedHashMap<>();
-        payload.put("chain", request.chain().stream().map(i -> i.path().toString()).toList());
-        payload.put("mode", "lazy");
-        if (request.name() != null) {
-            payload.put("name", request.name());
-        }
-        payload.put("labels", request.labels() == null ? Map.of() : request.labels());
-        JsonNode r = call("restoring snapshot " + request.snapshotId(), MessageType.SNAPSHOT_RESTORE, payload,
-                LONG_CALL);
-        return r.path("id").asString();
-    }
-
-    private JsonNode call(String what, MessageType type, Object payload, Duration timeout) {
+    public UUID restore(RestoreRequest request) {
         try {
-            return agent.call(type, payload, timeout);
+            return agent.restore(request.chain().stream().map(AgentSnapshotEngine::image).toList(), request.name(),
+                    request.labels());
         } catch (AgentException e) {
-            throw failure(what, e);
+            throw failure("restoring snapshot " + request.snapshotId(), e);
         }
     }
 
-    private static SnapshotEngineException failure(String what, AgentException e) {
+    private static AgentSnapshots.Image image(Image image) {
+        return image == null ? null : new AgentSnapshots.Image(image.snapshotId(), image.path());
+    }
+
+    static SnapshotEngineException failure(String what, AgentException e) {
         String why = switch (e.code()) {
             case AgentException.UNAVAILABLE -> "the agent is not available: " + e.getMessage();
             case AgentException.TIMEOUT -> "the agent did not answer in time: " + e.getMessage();
@@ -119,16 +99,5 @@ class AgentSnapshotEngine implements SnapshotEngine {
             default -> e.getMessage();
         };
         return new SnapshotEngineException(what + " failed: " + why, e);
-    }
-
-    private static Quiesce quiesce(JsonNode q) {
-        if (!q.isString()) {
-            return null;
-        }
-        return switch (q.asString()) {
-            case "yes" -> Quiesce.YES;
-            case "timeout" -> Quiesce.TIMEOUT;
-            default -> Quiesce.NO;
-        };
     }
 }

@@ -3,6 +3,7 @@ package dev.faultline.snapshot;
 import dev.faultline.label.LabelSelector;
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
 
 /**
  * The port through which snapshots and policies look up regions (owned by the region feature,
@@ -10,8 +11,8 @@ import java.util.Optional;
  */
 public interface RegionDirectory {
 
-    /** The region with this id (the agent's UUID, as text), in any state. */
-    Optional<RegionInfo> find(String regionId);
+    /** The region with this id, in any state. */
+    Optional<RegionInfo> find(UUID regionId);
 
     /** Every region, in any state, whose labels the selector matches. */
     List<RegionInfo> select(LabelSelector selector);

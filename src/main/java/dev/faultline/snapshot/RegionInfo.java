@@ -1,18 +1,19 @@
 package dev.faultline.snapshot;
 
 import java.util.Map;
+import java.util.UUID;
 
 /**
  * What snapshots need to know about a region: who it is, whether faults are served, and the node
  * whose agent holds it (its snapshot jobs run there; null when unknown).
  */
-public record RegionInfo(String id, String name, Map<String, String> labels, State state, String node) {
+public record RegionInfo(UUID id, String name, Map<String, String> labels, State state, String node) {
 
     public RegionInfo {
         labels = Map.copyOf(labels);
     }
 
-    public RegionInfo(String id, String name, Map<String, String> labels, State state) {
+    public RegionInfo(UUID id, String name, Map<String, String> labels, State state) {
         this(id, name, labels, state, null);
     }
 

@@ -17,14 +17,8 @@ class RegionServiceDirectory implements RegionDirectory {
     }
 
     @Override
-    public Optional<RegionInfo> find(String regionId) {
-        UUID id;
-        try {
-            id = UUID.fromString(regionId);
-        } catch (IllegalArgumentException notAnId) {
-            return Optional.empty();
-        }
-        return regions.find(id).map(RegionServiceDirectory::info);
+    public Optional<RegionInfo> find(UUID regionId) {
+        return regions.find(regionId).map(RegionServiceDirectory::info);
     }
 
     @Override
@@ -33,7 +27,7 @@ class RegionServiceDirectory implements RegionDirectory {
     }
 
     private static RegionInfo info(RegionView region) {
-        return new RegionInfo(region.id().toString(), region.name(), region.labels(),
+        return new RegionInfo(region.id(), region.name(), region.labels(),
                 RegionInfo.State.valueOf(region.state().name()), region.node());
     }
 }

@@ -1,5 +1,8 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
+import org.hibernate.annotations.JdbcTypeCode;
+import org.hibernate.type.SqlTypes;
 import dev.faultline.label.LabelsJson;
 import dev.faultline.web.ApiException;
 import jakarta.persistence.Column;
@@ -34,8 +37,10 @@ class Snapshot {
     @Version
     private long version;
 
+    // a VARCHAR(36) column (V20): the region feature's table was not there to reference
     @Column(name = "region_id", nullable = false, length = 36)
-    private String regionId;
+    @JdbcTypeCode(SqlTypes.VARCHAR)
+    private UUID regionId;
 
     /** The node of the region: only the instance managing it runs this snapshot's jobs. */
     @Column(length = 64)
@@ -64,7 +69,8 @@ class Snapshot {
      * it makes "one snapshot job per region at a time" hold even between service instances.
      */
     @Column(name = "active_region_id", unique = true, length = 36)
-    private String activeRegionId;
+    @JdbcTypeCode(SqlTypes.VARCHAR)
+    private UUID activeRegionId;
 
     @Column(name = "policy_id")
     private UUID policyId;
@@ -171,8 +177,9 @@ class Snapshot {
         checksum = result.checksum();
         quiesced = result.quiesced();
         if (result.writerStall() != null) {
-            stallMaxUs = result.writerStall().maxMicros();
-            stallP999Us = result.writerStall().p999Micros();
+            // the columns keep the agent's microseconds (all it measures to); the API shows ns
+            stallMaxUs = result.writerStall().maxNs() / 1000;
+            stallP999Us = result.writerStall().p999Ns() == null ? null : result.writerStall().p999Ns() / 1000;
             stallCount = result.writerStall().count();
         }
     }
@@ -239,7 +246,8 @@ class Snapshot {
                 startedAt != null && completedAt != null ? Duration.between(startedAt, completedAt).toMillis() : null,
                 sizeBytes,
                 pagesTotal == null ? null : new SnapshotView.Pages(pagesTotal, pagesPresent, pagesZero),
-                stallCount == null ? null : new SnapshotView.WriterStall(stallMaxUs, stallP999Us, stallCount),
+                stallCount == null ? null : new LatencySummary(stallCount, null, null,
+                        stallP999Us == null ? null : stallP999Us * 1000, stallMaxUs * 1000),
                 quiesced, new SnapshotView.Verification(verifiedState, lastVerifiedAt), checksum, imagePath, error);
     }
 
@@ -247,7 +255,7 @@ class Snapshot {
         return id;
     }
 
-    String regionId() {
+    UUID regionId() {
         return regionId;
     }
 

@@ -1,22 +1,31 @@
 package dev.faultline.snapshot;
 
-import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentException;
+import dev.faultline.agent.NodeAgents;
 import dev.faultline.region.RegionService;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 
 /**
- * The two ports the snapshot feature depends on, and the threads its jobs run on. The engine is
- * the agent's ({@link AgentSnapshotEngine}); the agent writes images only inside
+ * The two ports the snapshot feature depends on, and the threads its jobs run on. The engine of
+ * a node is that node's agent's ({@link AgentSnapshotEngine}); an agent writes images only inside
  * {@code faultline.snapshots.dir}, which the embedded agent is given as its snapshot directory.
  */
 @Configuration
 class SnapshotConfig {
 
     @Bean
-    SnapshotEngine snapshotEngine(AgentClient agent) {
-        return new AgentSnapshotEngine(agent);
+    SnapshotEngines snapshotEngines(NodeAgents agents) {
+        return node -> {
+            try {
+                // a snapshot whose region's node was never known (taken before nodes existed) stays on the primary
+                return new AgentSnapshotEngine((node == null ? agents.local() : agents.forNode(node)).snapshots());
+            } catch (AgentException e) {
+                throw new SnapshotEngineException("snapshot jobs of node " + node + " cannot run here: "
+                        + e.getMessage(), e);
+            }
+        };
     }
 
     @Bean

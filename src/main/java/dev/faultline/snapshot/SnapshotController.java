@@ -5,6 +5,8 @@ import dev.faultline.security.TokenPrincipal;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
+import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
@@ -47,7 +49,9 @@ class SnapshotController {
      *     completed snapshot
      */
     record TakeSnapshotRequest(
-            @NotNull @Pattern(regexp = UUID_PATTERN, message = "must be a region id (a UUID)") String regionId,
+            // text checked here so a malformed id gets a field error, not an unreadable body
+            @NotNull @Pattern(regexp = UUID_PATTERN, message = "must be a region id (a UUID)")
+            @Schema(format = "uuid") String regionId,
             SnapshotKind kind,
             UUID parentId) {
     }
@@ -60,7 +64,7 @@ class SnapshotController {
     @Operation(summary = "Take a snapshot of a region now; answers 202 with the snapshot in PENDING")
     ResponseEntity<SnapshotView> take(@Valid @RequestBody TakeSnapshotRequest request,
             @AuthenticationPrincipal TokenPrincipal caller) {
-        SnapshotView snapshot = snapshots.take(request.regionId(),
+        SnapshotView snapshot = snapshots.take(UUID.fromString(request.regionId()),
                 request.kind() == null ? SnapshotKind.FULL : request.kind(), request.parentId(), caller.name());
         return ResponseEntity.accepted().location(URI.create("/api/v1/snapshots/" + snapshot.id())).body(snapshot);
     }
@@ -69,7 +73,7 @@ class SnapshotController {
     @Operation(summary = "List snapshots, newest first; without a state filter, DELETED ones are left out")
     PageResponse<SnapshotView> list(
             @RequestParam(required = false) @Pattern(regexp = UUID_PATTERN, message = "must be a region id (a UUID)")
-            String regionId,
+            @Parameter(schema = @Schema(format = "uuid")) String regionId,
             @RequestParam(required = false) UUID policyId,
             @RequestParam(name = "state", required = false) List<SnapshotState> states,
             @RequestParam(required = false) SnapshotKind kind,
@@ -80,7 +84,7 @@ class SnapshotController {
         if (createdFrom != null && createdTo != null && !createdFrom.isBefore(createdTo)) {
             throw new ApiException(ProblemKind.BAD_REQUEST, "createdFrom must be before createdTo");
         }
-        return snapshots.list(new SnapshotFilter(regionId, policyId, states, kind, createdFrom, createdTo), page, size);
+        return snapshots.list(new SnapshotFilter(regionId == null ? null : UUID.fromString(regionId), policyId, states, kind, createdFrom, createdTo), page, size);
     }
 
     @GetMapping("/{id}")

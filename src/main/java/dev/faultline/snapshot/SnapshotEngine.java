@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -24,8 +25,9 @@ import java.util.UUID;
  *     it does not wait for a workload to attach.
  * </ul>
  *
- * <p>{@code SnapshotConfig} chooses the implementation; until the agent speaks the snapshot
- * messages it is {@link UnavailableSnapshotEngine}.
+ * <p>There is one engine per node ({@link SnapshotEngines}): a snapshot's jobs run on its
+ * region's node. {@link UnavailableSnapshotEngine} stands in for an agent that does not speak the
+ * snapshot messages.
  */
 public interface SnapshotEngine {
 
@@ -42,7 +44,7 @@ public interface SnapshotEngine {
     void delete(Image image);
 
     /** Opens a restore session serving the chain; returns the session's id. */
-    String restore(RestoreRequest request);
+    UUID restore(RestoreRequest request);
 
     /** A snapshot's image file. */
     record Image(UUID snapshotId, Path path) {
@@ -53,7 +55,7 @@ public interface SnapshotEngine {
      * @param requireQuiesce the engine should fail the take rather than write an image that was
      *     not quiesced (the catalog also fails it when the result says it was not)
      */
-    record TakeRequest(UUID snapshotId, String regionId, SnapshotKind kind, Path path, Image parent,
+    record TakeRequest(UUID snapshotId, UUID regionId, SnapshotKind kind, Path path, Image parent,
             boolean requireQuiesce) {
     }
 
@@ -62,10 +64,7 @@ public interface SnapshotEngine {
      * @param writerStall how long writers to not-yet-saved pages were held; null when not measured
      */
     record TakeResult(long sizeBytes, long pagesTotal, long pagesPresent, long pagesZero, String checksum,
-            Quiesce quiesced, WriterStall writerStall) {
-    }
-
-    record WriterStall(long maxMicros, long p999Micros, long count) {
+            Quiesce quiesced, LatencySummary writerStall) {
     }
 
     /** @param detail what was found, e.g. the first page whose checksum did not match */

@@ -15,7 +15,7 @@ import org.springframework.data.jpa.domain.Specification;
  * @param createdFrom created at or after (inclusive)
  * @param createdTo created before (exclusive)
  */
-public record SnapshotFilter(String regionId, UUID policyId, List<SnapshotState> states, SnapshotKind kind,
+public record SnapshotFilter(UUID regionId, UUID policyId, List<SnapshotState> states, SnapshotKind kind,
         Instant createdFrom, Instant createdTo) {
 
     public SnapshotFilter {

@@ -56,7 +56,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
     private final SnapshotRepository snapshots;
     private final SnapshotOperationRepository operations;
     private final SnapshotService service;
-    private final SnapshotEngine engine;
+    private final SnapshotEngines engines;
     private final SnapshotProperties properties;
     private final Clock clock;
     private final Executor executor;
@@ -67,13 +67,13 @@ class SnapshotJobs implements SmartInitializingSingleton {
     private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
 
     SnapshotJobs(SnapshotRepository snapshots, SnapshotOperationRepository operations, SnapshotService service,
-            SnapshotEngine engine, SnapshotProperties properties, Clock clock,
+            SnapshotEngines engines, SnapshotProperties properties, Clock clock,
             @Qualifier("snapshotJobExecutor") Executor executor, PlatformTransactionManager transactions,
             EventService events, LocalNodes localNodes) {
         this.snapshots = snapshots;
         this.operations = operations;
         this.service = service;
-        this.engine = engine;
+        this.engines = engines;
         this.properties = properties;
         this.clock = clock;
         this.executor = executor;
@@ -157,25 +157,31 @@ class SnapshotJobs implements SmartInitializingSingleton {
         }
     }
 
+    /** A claimed take and the node whose engine runs it (its region's). */
+    private record Take(String node, SnapshotEngine.TakeRequest request) {
+    }
+
     void take(UUID snapshotId) {
-        Optional<SnapshotEngine.TakeRequest> request = startOnce(() -> snapshots.claimPending(snapshotId)
+        Optional<Take> take = startOnce(() -> snapshots.claimPending(snapshotId)
                 .map(s -> {
                     s.start(clock.instant());
                     record("snapshot.running", s, "snapshot of region '" + s.regionName() + "' started");
                     SnapshotEngine.Image parent = s.parentId() == null ? null
                             : snapshots.findById(s.parentId()).map(Snapshot::image).orElse(null);
-                    return new SnapshotEngine.TakeRequest(s.id(), s.regionId(), s.kind(), s.image().path(), parent,
-                            s.requireQuiesce());
+                    return new Take(s.node(), new SnapshotEngine.TakeRequest(s.id(), s.regionId(), s.kind(),
+                            s.image().path(), parent, s.requireQuiesce()));
                 }));
-        if (request.isEmpty()) {
+        if (take.isEmpty()) {
             return;
         }
+        SnapshotEngine.TakeRequest request = take.get().request();
         try {
             requireFreeSpace();
-            SnapshotEngine.TakeResult result = engine.take(request.get());
-            if (request.get().requireQuiesce() && result.quiesced() != Quiesce.YES) {
+            SnapshotEngine engine = engines.on(take.get().node());
+            SnapshotEngine.TakeResult result = engine.take(request);
+            if (request.requireQuiesce() && result.quiesced() != Quiesce.YES) {
                 throw new SnapshotEngineException("the workload was not quiesced (" + result.quiesced()
-                        + ") and the policy requires quiesce; " + discard(request.get()));
+                        + ") and the policy requires quiesce; " + discard(engine, request));
             }
             inTransaction(() -> {
                 Snapshot s = loadSnapshot(snapshotId);
@@ -194,7 +200,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     /** Removes the image of a take that must not count; says how that went. */
-    private String discard(SnapshotEngine.TakeRequest request) {
+    private String discard(SnapshotEngine engine, SnapshotEngine.TakeRequest request) {
         try {
             engine.delete(new SnapshotEngine.Image(request.snapshotId(), request.path()));
             return "the image was discarded";
@@ -229,7 +235,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     private void verify(SnapshotOperation op) {
-        SnapshotEngine.Verification verification = engine.verify(read(op.snapshotId()).image());
+        SnapshotEngine.Verification verification = engines.on(op.node()).verify(read(op.snapshotId()).image());
         String outcome = (verification.intact() ? VerifiedState.VERIFIED : VerifiedState.CORRUPT)
                 + (verification.detail() == null ? "" : ": " + verification.detail());
         inTransaction(() -> {
@@ -252,7 +258,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
             });
             return snapshotsInChain.stream().map(Snapshot::image).toList();
         });
-        String restoreId = engine.restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
+        UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
                 op.restoreLabels()));
         inTransaction(() -> {
             loadOperation(op.id()).restored(restoreId, clock.instant());
@@ -271,7 +277,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
             for (Snapshot child : inTransaction(() -> liveDependents(snapshot.id()))) {
                 requireConsolidatable(child);
                 requireFreeSpace();
-                SnapshotEngine.Consolidation result = engine.consolidate(snapshot.image(), child.image());
+                SnapshotEngine.Consolidation result = engines.on(op.node()).consolidate(snapshot.image(), child.image());
                 inTransaction(() -> loadSnapshot(child.id()).rebase(snapshot.parentId(), snapshot.kind(), result));
                 consolidated++;
             }
@@ -286,7 +292,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
         } else if (snapshot.state() != SnapshotState.DELETING) {
             throw new IllegalStateException("snapshot " + snapshot.id() + " is " + snapshot.state());
         }
-        engine.delete(snapshot.image());
+        engines.on(op.node()).delete(snapshot.image());
         String outcome = consolidated == 0 ? "deleted"
                 : "consolidated into " + consolidated + " dependent snapshot(s), then deleted";
         inTransaction(() -> {

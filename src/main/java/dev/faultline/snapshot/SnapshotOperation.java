@@ -1,5 +1,7 @@
 package dev.faultline.snapshot;
 
+import org.hibernate.annotations.JdbcTypeCode;
+import org.hibernate.type.SqlTypes;
 import dev.faultline.label.LabelsJson;
 import dev.faultline.web.ApiException;
 import jakarta.persistence.Column;
@@ -70,7 +72,8 @@ class SnapshotOperation {
     private Instant finishedAt;
 
     @Column(name = "restore_id", length = 64)
-    private String restoreId;
+    @JdbcTypeCode(SqlTypes.VARCHAR)
+    private UUID restoreId;
 
     @Column(length = Snapshot.MAX_ERROR_LENGTH)
     private String result;
@@ -124,7 +127,7 @@ class SnapshotOperation {
         result = Snapshot.truncate(outcome);
     }
 
-    void restored(String sessionId, Instant now) {
+    void restored(UUID sessionId, Instant now) {
         require(kind == OperationKind.RESTORE, "record a restore session for");
         restoreId = sessionId;
         succeed("restore session " + sessionId + " opened", now);

@@ -26,7 +26,7 @@ public record SnapshotOperationView(
         Instant requestedAt,
         Instant startedAt,
         Instant finishedAt,
-        String restoreId,
+        UUID restoreId,
         String result,
         String error) {
 }

@@ -15,11 +15,11 @@ interface SnapshotRepository extends JpaRepository<Snapshot, UUID>, JpaSpecifica
     /** Far beyond any sensible chain; only a corrupt parent cycle reaches it. */
     int MAX_CHAIN = 100_000;
 
-    Optional<Snapshot> findByActiveRegionId(String regionId);
+    Optional<Snapshot> findByActiveRegionId(UUID regionId);
 
-    Optional<Snapshot> findFirstByRegionIdAndStateOrderByCreatedAtDesc(String regionId, SnapshotState state);
+    Optional<Snapshot> findFirstByRegionIdAndStateOrderByCreatedAtDesc(UUID regionId, SnapshotState state);
 
-    Optional<Snapshot> findFirstByRegionIdAndPolicyIdAndStateOrderByCreatedAtDesc(String regionId, UUID policyId,
+    Optional<Snapshot> findFirstByRegionIdAndPolicyIdAndStateOrderByCreatedAtDesc(UUID regionId, UUID policyId,
             SnapshotState state);
 
     List<Snapshot> findByParentIdAndStateInOrderByCreatedAtAsc(UUID parentId, Collection<SnapshotState> states);

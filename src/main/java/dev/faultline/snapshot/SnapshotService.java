@@ -56,7 +56,7 @@ public class SnapshotService {
      * that is null on the region's latest completed snapshot.
      */
     @Transactional
-    public SnapshotView take(String regionId, SnapshotKind kind, UUID parentId, String requestedBy) {
+    public SnapshotView take(UUID regionId, SnapshotKind kind, UUID parentId, String requestedBy) {
         RegionInfo region = regions.find(regionId).orElseThrow(() -> ApiException.notFound("region", regionId));
         if (!region.attached()) {
             throw ApiException.conflict("region " + regionId + " is " + region.state()
@@ -256,7 +256,7 @@ public class SnapshotService {
         return resumed;
     }
 
-    private Snapshot parentFor(String regionId, UUID parentId) {
+    private Snapshot parentFor(UUID regionId, UUID parentId) {
         Snapshot parent;
         if (parentId == null) {
             parent = snapshots.findFirstByRegionIdAndStateOrderByCreatedAtDesc(regionId, SnapshotState.COMPLETED)
@@ -284,7 +284,7 @@ public class SnapshotService {
             String requestedBy) {
         UUID id = UUID.randomUUID();
         // The canonical UUID form, never the raw id, names the directory: no path can escape it.
-        Path image = properties.dir().resolve(UUID.fromString(region.id()).toString()).resolve(id + ".img");
+        Path image = properties.dir().resolve(region.id().toString()).resolve(id + ".img");
         SnapshotKind kind = parent == null ? SnapshotKind.FULL : SnapshotKind.INCREMENTAL;
         Snapshot snapshot = new Snapshot(id, region, kind, parent == null ? null : parent.id(), policyId,
                 requireQuiesce, requestedBy, image, clock.instant());

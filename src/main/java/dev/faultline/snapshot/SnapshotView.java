@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import java.time.Instant;
 import java.util.Map;
 import java.util.UUID;
@@ -14,11 +15,12 @@ import java.util.UUID;
  * @param policyId the policy that took it; null when taken on request
  * @param requestedBy the token name, or {@code policy:<name>}
  * @param durationMs from start to completion (or failure)
+ * @param writerStall how long writes to pages not yet saved were held while the snapshot ran
  * @param quiesced whether the workload confirmed it was quiescent; null when not asked
  */
 public record SnapshotView(
         UUID id,
-        String regionId,
+        UUID regionId,
         String regionName,
         Map<String, String> regionLabels,
         SnapshotKind kind,
@@ -34,7 +36,7 @@ public record SnapshotView(
         Long durationMs,
         Long sizeBytes,
         Pages pages,
-        WriterStall writerStall,
+        LatencySummary writerStall,
         Quiesce quiesced,
         Verification verification,
         String checksum,
@@ -43,10 +45,6 @@ public record SnapshotView(
 
     /** Page counts of the region: {@code present} pages held data, {@code zero} ones were all-zero. */
     public record Pages(long total, long present, long zero) {
-    }
-
-    /** How long writers to pages not yet saved were held while the snapshot ran. */
-    public record WriterStall(long maxUs, long p999Us, long count) {
     }
 
     public record Verification(VerifiedState state, Instant lastVerifiedAt) {

@@ -30,7 +30,7 @@ class UnavailableSnapshotEngine implements SnapshotEngine {
     }
 
     @Override
-    public String restore(RestoreRequest request) {
+    public java.util.UUID restore(RestoreRequest request) {
         throw new SnapshotEngineException(MESSAGE);
     }
 }

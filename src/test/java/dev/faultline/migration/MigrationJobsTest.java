@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.faultline.JpaSliceTest;
 import dev.faultline.MutableClock;
+import dev.faultline.LatencySummary;
 import dev.faultline.agent.AgentMigration;
 import dev.faultline.event.EventService;
 import dev.faultline.event.EventView;
@@ -472,14 +473,14 @@ class MigrationJobsTest {
 
     /** What a source measures; the destination's figures are zero there. */
     static AgentMigration.Stats source(long sent, long remaining, long rounds, long dirtyRate) {
-        return new AgentMigration.Stats(REGION_BYTES, 12L, 3000L, null, null, sent, sent / 4096, 0L, 0L, 0L, 0L,
-                remaining, dirtyRate, rounds, 0L, new AgentMigration.Latency(0, 0, 0, 0), 0L, 1L << 30);
+        return new AgentMigration.Stats(REGION_BYTES, 12L, 3000L, null, sent, sent / 4096, 0L, 0L, 0L, 0L,
+                remaining, dirtyRate, rounds, 0L, new LatencySummary(0, 0L, 0L, null, 0), 0L, 1L << 30);
     }
 
     /** What a destination measures; the source's figures are zero there. */
     static AgentMigration.Stats destination(long demandBytes, Long downtime) {
-        return new AgentMigration.Stats(REGION_BYTES, 0L, 2900L, downtime, null, 0L, 0L, 0L, 0L, demandBytes,
-                demandBytes / 4096, 0L, 0L, 0L, 0L, new AgentMigration.Latency(demandBytes / 4096, 40_000, 90_000,
+        return new AgentMigration.Stats(REGION_BYTES, 0L, 2900L, downtime, 0L, 0L, 0L, 0L, demandBytes,
+                demandBytes / 4096, 0L, 0L, 0L, 0L, new LatencySummary(demandBytes / 4096, 40_000L, 90_000L, null,
                         120_000), 1_000_000L, 0L);
     }
 

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 class RegionTest {
 
     private static final Instant T0 = Instant.parse("2026-11-24T10:00:00Z");
-    private static final String ID = UUID.randomUUID().toString();
+    private static final UUID ID = UUID.randomUUID();
 
     @Test
     void aNewRegionTakesTheWorkloadsLabelsAndTheAgentsGeometry() {

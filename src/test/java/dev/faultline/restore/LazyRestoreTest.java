@@ -61,8 +61,8 @@ class LazyRestoreTest extends ServiceTest {
             assertThat(installed).as("every page installed once: %s", stats).isEqualTo(16384);
             assertThat(stats.path("zeroPages").asLong()).as("the image's all-zero pages (every 8th)").isEqualTo(2048);
             assertThat(stats.at("/installed/faultAround").asLong()).as("fault-around installs neighbours").isPositive();
-            assertThat(stats.at("/latencyNs/count").asLong()).isEqualTo(stats.at("/faults/missing").asLong());
-            assertThat(stats.at("/latencyNs/p99").asLong()).isGreaterThanOrEqualTo(stats.at("/latencyNs/p50").asLong());
+            assertThat(stats.at("/latency/count").asLong()).isEqualTo(stats.at("/faults/missing").asLong());
+            assertThat(stats.at("/latency/p99Ns").asLong()).isGreaterThanOrEqualTo(stats.at("/latency/p50Ns").asLong());
 
             JsonNode restored = Await.until("the session to be COMPLETE", SYNC,
                     () -> admin().get("/api/v1/restores/" + session.path("id").asString()).json(),

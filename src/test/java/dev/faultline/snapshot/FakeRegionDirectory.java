@@ -11,7 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /** Regions that tests register by hand. */
 public class FakeRegionDirectory implements RegionDirectory {
 
-    private final Map<String, RegionInfo> regions = new ConcurrentHashMap<>();
+    private final Map<UUID, RegionInfo> regions = new ConcurrentHashMap<>();
 
     public RegionInfo add(String name, Map<String, String> labels) {
         return add(name, labels, RegionInfo.State.ATTACHED);
@@ -22,7 +22,7 @@ public class FakeRegionDirectory implements RegionDirectory {
     }
 
     public RegionInfo add(String name, Map<String, String> labels, RegionInfo.State state, String node) {
-        RegionInfo region = new RegionInfo(UUID.randomUUID().toString(), name, labels, state, node);
+        RegionInfo region = new RegionInfo(UUID.randomUUID(), name, labels, state, node);
         regions.put(region.id(), region);
         return region;
     }
@@ -32,7 +32,7 @@ public class FakeRegionDirectory implements RegionDirectory {
     }
 
     @Override
-    public Optional<RegionInfo> find(String regionId) {
+    public Optional<RegionInfo> find(UUID regionId) {
         return Optional.ofNullable(regions.get(regionId));
     }
 

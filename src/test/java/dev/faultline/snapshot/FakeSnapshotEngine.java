@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -49,7 +50,7 @@ public class FakeSnapshotEngine implements SnapshotEngine {
         }
         takes.add(request);
         return new TakeResult(8 << 20, 2048, 1500, 300, "sha256:" + request.snapshotId(), quiesced,
-                new WriterStall(180, 95, 12));
+                new LatencySummary(12, null, null, 95_000L, 180_000));
     }
 
     @Override
@@ -76,11 +77,16 @@ public class FakeSnapshotEngine implements SnapshotEngine {
     }
 
     @Override
-    public String restore(RestoreRequest request) {
+    public java.util.UUID restore(RestoreRequest request) {
         if (unavailable) {
             return new UnavailableSnapshotEngine().restore(request);
         }
         restores.add(request);
-        return "restore-" + request.snapshotId();
+        return restoreIdOf(request.snapshotId());
+    }
+
+    /** The id of the restore session this engine opens for a snapshot. */
+    public static java.util.UUID restoreIdOf(java.util.UUID snapshotId) {
+        return java.util.UUID.nameUUIDFromBytes(("restore-" + snapshotId).getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 }

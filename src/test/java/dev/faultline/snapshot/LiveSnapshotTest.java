@@ -2,12 +2,16 @@ package dev.faultline.snapshot;
 
 import static dev.faultline.TestApi.map;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.faultline.Await;
 import dev.faultline.NativeTools;
 import dev.faultline.ServiceTest;
 import dev.faultline.TestApi;
-import dev.faultline.agent.MessageType;
+import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentException;
+import dev.faultline.agent.AgentRegion;
+import dev.faultline.agent.AgentRestore;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -96,6 +100,40 @@ class LiveSnapshotTest extends ServiceTest {
         }
     }
 
+    @Test
+    void aRegionOnTheSecondNodeIsSnapshottedVerifiedAndRestoredByThatNodesAgent() throws Exception {
+        AgentClient second = nodes.forNode(SECOND_NODE);
+        try (NativeTools.Child ledger = new NativeTools.Child(NativeTools.demo().toString(), "ledger", "--socket",
+                second.status().handoffSocket(), "--size", SIZE, "--accounts", ACCOUNTS, "--rate", "50000",
+                "--name", "ledger-b-" + UUID.randomUUID().toString().substring(0, 8))) {
+            UUID regionId = UUID.fromString(JSON.readTree(ledger.awaitLine("region_id")).path("region_id").asString());
+            JsonNode region = Await.until("the ledger's region", JOB, () -> admin().get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200).json();
+            assertThat(region.path("node").asString()).isEqualTo(SECOND_NODE);
+            // only the second node's agent holds the region: the primary's could not have taken it
+            assertThat(second.regions()).extracting(AgentRegion::id).contains(regionId);
+            assertThat(agent.regions()).extracting(AgentRegion::id).doesNotContain(regionId);
+
+            JsonNode full = take(map("regionId", regionId.toString(), "kind", "FULL"));
+            assertThat(full.at("/pages/total").asLong()).isEqualTo(4096);
+            assertThat(full.at("/writerStall/maxNs").isNumber()).as("writer stalls in ns: %s", full).isTrue();
+
+            JsonNode verified = operation(admin().post("/api/v1/snapshots/" + full.path("id").asString() + "/verify",
+                    map()));
+            assertThat(verified.path("state").asString()).as("%s", verified).isEqualTo("SUCCEEDED");
+
+            JsonNode restored = operation(admin().post("/api/v1/snapshots/" + full.path("id").asString()
+                    + "/restore", map("name", "ledger-b-restored")));
+            assertThat(restored.path("state").asString()).as("%s", restored).isEqualTo("SUCCEEDED");
+            UUID session = UUID.fromString(restored.path("restoreId").asString());
+            assertThat(second.restore(session).state()).isEqualTo("WAITING");
+            assertThatThrownBy(() -> agent.restore(session)).isInstanceOfSatisfying(AgentException.class,
+                    e -> assertThat(e.code()).isEqualTo("NOT_FOUND"));
+            second.deleteRestore(session);
+            assertThat(ledger.terminate()).isZero();
+        }
+    }
+
     /** Takes a snapshot through the API and waits for it to end; it must have COMPLETED. */
     private JsonNode take(Map<String, Object> request) {
         TestApi.Response r = admin().post("/api/v1/snapshots", request);
@@ -123,10 +161,10 @@ class LiveSnapshotTest extends ServiceTest {
         JsonNode op = operation(admin().post("/api/v1/snapshots/" + s.path("id").asString() + "/restore",
                 map("name", "ledger-restored", "labels", Map.of("app", "ledger"))));
         assertThat(op.path("state").asString()).as("%s", op).isEqualTo("SUCCEEDED");
-        JsonNode session = agent.call(MessageType.RESTORE_GET, Map.of("id", op.path("restoreId").asString()));
-        assertThat(session.path("state").asString()).isEqualTo("WAITING");
+        AgentRestore session = agent.restore(UUID.fromString(op.path("restoreId").asString()));
+        assertThat(session.state()).isEqualTo("WAITING");
         String out = NativeTools.run(NativeTools.demo().toString(), "ledger-check", "--socket",
-                session.path("socket").asString(), "--size", SIZE, "--accounts", ACCOUNTS);
+                session.socket(), "--size", SIZE, "--accounts", ACCOUNTS);
         return JSON.readTree(out.lines().filter(l -> l.contains("region_id")).findFirst().orElseThrow());
     }
 }

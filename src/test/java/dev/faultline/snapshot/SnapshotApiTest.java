@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import static dev.faultline.TestApi.map;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -31,7 +32,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void takingASnapshotOfARegionTheServiceDoesNotKnowIsANotFoundProblem() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
 
         TestApi.Response r = admin().post("/api/v1/snapshots", map("regionId", region));
 
@@ -54,7 +55,7 @@ class SnapshotApiTest extends ServiceTest {
     @Test
     void aViewerListsAndReadsSnapshotsButCannotTakeOne() {
         String viewer = token("VIEWER");
-        Snapshot full = save(UUID.randomUUID().toString(), null, SnapshotState.COMPLETED);
+        Snapshot full = save(UUID.randomUUID(), null, SnapshotState.COMPLETED);
 
         assertThat(api(viewer).get("/api/v1/snapshots").status()).isEqualTo(200);
         assertThat(api(viewer).get("/api/v1/snapshots/" + full.id()).json().path("state").asString()).isEqualTo("COMPLETED");
@@ -66,7 +67,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void theCatalogIsListedNewestFirstWithFiltersAndPages() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
         Snapshot full = save(region, null, SnapshotState.COMPLETED);
         Snapshot incremental = save(region, full, SnapshotState.COMPLETED);
         Snapshot failed = save(region, null, SnapshotState.FAILED);
@@ -77,7 +78,7 @@ class SnapshotApiTest extends ServiceTest {
                 .containsExactly(failed.id().toString(), incremental.id().toString(), full.id().toString());
         JsonNode first = all.path("items").get(2);
         assertThat(first.path("pages").path("present").asLong()).isEqualTo(1500);
-        assertThat(first.path("writerStall").path("p999Us").asLong()).isEqualTo(95);
+        assertThat(first.path("writerStall").path("p999Ns").asLong()).isEqualTo(95_000);
         assertThat(first.path("durationMs").asLong()).isEqualTo(30_000);
 
         assertThat(admin().get("/api/v1/snapshots?regionId=" + region + "&kind=INCREMENTAL").json()
@@ -91,7 +92,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void aSnapshotAnIncrementalDependsOnIsKeptUnlessConsolidationIsAskedFor() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
         Snapshot full = save(region, null, SnapshotState.COMPLETED);
         Snapshot incremental = save(region, full, SnapshotState.COMPLETED);
 
@@ -113,7 +114,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void verifyingAndRestoringRunThroughTheEngine() {
-        Snapshot full = save(UUID.randomUUID().toString(), null, SnapshotState.COMPLETED);
+        Snapshot full = save(UUID.randomUUID(), null, SnapshotState.COMPLETED);
 
         TestApi.Response verify = admin().post("/api/v1/snapshots/" + full.id() + "/verify", map());
         assertThat(verify.status()).isEqualTo(202);
@@ -139,7 +140,7 @@ class SnapshotApiTest extends ServiceTest {
 
     @Test
     void aFailedSnapshotIsDeletedAndThenLeftOutOfLists() {
-        String region = UUID.randomUUID().toString();
+        UUID region = UUID.randomUUID();
         Snapshot failed = save(region, null, SnapshotState.FAILED);
 
         assertThat(admin().post("/api/v1/snapshots/" + failed.id() + "/restore", map()).status())
@@ -181,19 +182,19 @@ class SnapshotApiTest extends ServiceTest {
     }
 
     /** A catalog row as a working engine would have left it. */
-    private Snapshot save(String regionId, Snapshot parent, SnapshotState state) {
+    private Snapshot save(UUID regionId, Snapshot parent, SnapshotState state) {
         UUID id = UUID.randomUUID();
         Instant now = nextCreatedAt;
         nextCreatedAt = nextCreatedAt.plusSeconds(60);
         Snapshot s = new Snapshot(id, new RegionInfo(regionId, "db", Map.of("app", "db"), RegionInfo.State.ATTACHED),
                 parent == null ? SnapshotKind.FULL : SnapshotKind.INCREMENTAL, parent == null ? null : parent.id(),
-                null, false, "test", DATA_DIR.resolve("snapshots").resolve(regionId).resolve(id + ".img"), now);
+                null, false, "test", DATA_DIR.resolve("snapshots").resolve(regionId.toString()).resolve(id + ".img"), now);
         s.start(now);
         if (state == SnapshotState.FAILED) {
             s.fail("engine said no", now.plusSeconds(30));
         } else {
             s.complete(new SnapshotEngine.TakeResult(8 << 20, 2048, 1500, 300, "sha256:x", Quiesce.YES,
-                    new SnapshotEngine.WriterStall(180, 95, 12)), now.plusSeconds(30));
+                    new LatencySummary(12, null, null, 95_000L, 180_000)), now.plusSeconds(30));
         }
         return snapshots.saveAndFlush(s);
     }

@@ -50,7 +50,7 @@ class SnapshotControllerTest {
     static class Security {
     }
 
-    static final String REGION = "0b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77";
+    static final UUID REGION = UUID.fromString("0b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77");
     static final String OPERATOR = "Bearer flt_operator";
     static final String VIEWER = "Bearer flt_viewer";
 
@@ -104,7 +104,7 @@ class SnapshotControllerTest {
         UUID policy = UUID.randomUUID();
 
         mvc.perform(get("/api/v1/snapshots").header("Authorization", VIEWER)
-                        .param("regionId", REGION).param("policyId", policy.toString())
+                        .param("regionId", REGION.toString()).param("policyId", policy.toString())
                         .param("state", "COMPLETED").param("state", "FAILED").param("kind", "FULL")
                         .param("createdFrom", "2026-01-01T00:00:00Z").param("createdTo", "2026-02-01T00:00:00Z")
                         .param("page", "2").param("size", "10"))

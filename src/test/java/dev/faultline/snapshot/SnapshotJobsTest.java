@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.LatencySummary;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -94,11 +95,11 @@ class SnapshotJobsTest {
         assertThat(done.regionName()).isEqualTo("db");
         assertThat(done.regionLabels()).containsEntry("app", "db");
         assertThat(done.pages()).isEqualTo(new SnapshotView.Pages(2048, 1500, 300));
-        assertThat(done.writerStall()).isEqualTo(new SnapshotView.WriterStall(180, 95, 12));
+        assertThat(done.writerStall()).isEqualTo(new LatencySummary(12, null, null, 95_000L, 180_000));
         assertThat(done.quiesced()).isEqualTo(Quiesce.YES);
         assertThat(done.checksum()).isEqualTo("sha256:" + done.id());
         assertThat(done.verification().state()).isEqualTo(VerifiedState.UNVERIFIED);
-        assertThat(done.imagePath()).isEqualTo(properties.dir().resolve(db.id()).resolve(done.id() + ".img").toString());
+        assertThat(done.imagePath()).isEqualTo(properties.dir().resolve(db.id().toString()).resolve(done.id() + ".img").toString());
         assertThat(engine.takes).singleElement().satisfies(t -> {
             assertThat(t.kind()).isEqualTo(SnapshotKind.FULL);
             assertThat(t.parent()).isNull();
@@ -138,7 +139,7 @@ class SnapshotJobsTest {
         assertThatThrownBy(() -> service.take(gone.id(), SnapshotKind.FULL, null, "ops"))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
                 .hasMessageContaining("DETACHED");
-        assertThatThrownBy(() -> service.take(UUID.randomUUID().toString(), SnapshotKind.FULL, null, "ops"))
+        assertThatThrownBy(() -> service.take(UUID.randomUUID(), SnapshotKind.FULL, null, "ops"))
                 .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.NOT_FOUND));
     }
 
@@ -167,7 +168,7 @@ class SnapshotJobsTest {
         executor.hold();
         UUID id = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
         executor.dropHeldJobs();
-        SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, engine,
+        SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, node -> engine,
                 new SnapshotProperties(properties.dir(), DataSize.ofTerabytes(1_000_000), 1), clock, Runnable::run,
                 transactions, events, () -> Set.of(SnapshotTestConfig.NODE));
 
@@ -247,7 +248,7 @@ class SnapshotJobsTest {
 
         SnapshotOperationView done = service.operation(incremental, op.id());
         assertThat(done.state()).isEqualTo(OperationState.SUCCEEDED);
-        assertThat(done.restoreId()).isEqualTo("restore-" + incremental);
+        assertThat(done.restoreId()).isEqualTo(FakeSnapshotEngine.restoreIdOf(incremental));
         assertThat(engine.restores).singleElement().satisfies(r -> {
             assertThat(r.chain()).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full, incremental);
             assertThat(r.name()).isEqualTo("db-restored");

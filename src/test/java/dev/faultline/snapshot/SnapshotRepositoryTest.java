@@ -22,8 +22,8 @@ import org.springframework.data.domain.Sort;
 class SnapshotRepositoryTest {
 
     static final Instant T0 = Instant.parse("2026-03-01T00:00:00Z");
-    static final String DB = "0b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77";
-    static final String WEB = "5d7c2f9e-0000-4000-8000-000000000001";
+    static final UUID DB = UUID.fromString("0b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77");
+    static final UUID WEB = UUID.fromString("5d7c2f9e-0000-4000-8000-000000000001");
 
     @Autowired
     SnapshotRepository snapshots;
@@ -118,7 +118,7 @@ class SnapshotRepositoryTest {
     }
 
     /** A snapshot driven through its own state machine to the wanted state. */
-    private Snapshot save(String regionId, UUID policyId, Snapshot parent, SnapshotState state, Instant createdAt) {
+    private Snapshot save(UUID regionId, UUID policyId, Snapshot parent, SnapshotState state, Instant createdAt) {
         UUID id = UUID.randomUUID();
         Snapshot s = new Snapshot(id, new RegionInfo(regionId, "r", Map.of("app", "x"), RegionInfo.State.ATTACHED),
                 parent == null ? SnapshotKind.FULL : SnapshotKind.INCREMENTAL, parent == null ? null : parent.id(),

@@ -34,6 +34,12 @@ public class SnapshotTestConfig {
         return new FakeSnapshotEngine();
     }
 
+    /** Every node's engine is the fake: jobs run here for the nodes {@link #localNodes} names. */
+    @Bean
+    SnapshotEngines snapshotEngines(FakeSnapshotEngine engine) {
+        return node -> engine;
+    }
+
     @Bean
     FakeRegionDirectory regionDirectory() {
         return new FakeRegionDirectory();
