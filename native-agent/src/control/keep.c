@@ -315,9 +315,8 @@ void keep_recover(struct agent *ag, keep_serve_fn serve)
 {
 	struct recovery rc = { .ag = ag, .serve = serve };
 
-	if (!ag->fdstore)
-		return;
-	if (fdstore_list(ag->fdstore, recover_one, &rc))
+	/* no store (its keeper exits once every workload it kept for has): records are orphans */
+	if (ag->fdstore && fdstore_list(ag->fdstore, recover_one, &rc))
 		pr_pwarn(&ag->log, "cannot list the kept uffds");
 	remove_orphans(ag);
 }
