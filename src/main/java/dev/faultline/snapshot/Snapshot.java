@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.label.LabelLimits;
 import dev.faultline.label.LabelsJson;
 import dev.faultline.web.ApiException;
 import jakarta.persistence.Column;
@@ -45,7 +46,7 @@ class Snapshot {
     private String regionName;
 
     @Convert(converter = LabelsJson.class)
-    @Column(name = "region_labels", nullable = false, length = 4000)
+    @Column(name = "region_labels", nullable = false, length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> regionLabels;
 
     @Enumerated(EnumType.STRING)

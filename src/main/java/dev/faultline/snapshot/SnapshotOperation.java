@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.label.LabelLimits;
 import dev.faultline.label.LabelsJson;
 import dev.faultline.web.ApiException;
 import jakarta.persistence.Column;
@@ -54,7 +55,7 @@ class SnapshotOperation {
     private String restoreName;
 
     @Convert(converter = LabelsJson.class)
-    @Column(name = "restore_labels", length = 4000)
+    @Column(name = "restore_labels", length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> restoreLabels;
 
     @Column(name = "requested_by", nullable = false, length = 128)
