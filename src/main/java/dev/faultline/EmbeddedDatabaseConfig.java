@@ -15,11 +15,13 @@ import org.springframework.context.annotation.Configuration;
 @ConditionalOnExpression("'${spring.datasource.url:}'.isEmpty()")
 class EmbeddedDatabaseConfig {
 
-    static final String H2_OPTIONS = ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
+    static final String H2_OPTIONS = ";MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH;TRACE_LEVEL_FILE=0";
 
     @Bean
-    JdbcConnectionDetails embeddedH2(FaultlineProperties properties) {
-        String url = "jdbc:h2:file:" + properties.dataDir().resolve("faultline") + H2_OPTIONS;
+    JdbcConnectionDetails embeddedH2(DataDirectory dataDir) {
+        // H2 creates its file with the process umask; created first, 0600, it keeps that mode
+        dataDir.createPrivate("faultline.mv.db");
+        String url = "jdbc:h2:file:" + dataDir.path().resolve("faultline") + H2_OPTIONS;
         return new JdbcConnectionDetails() {
             @Override
             public String getUsername() {

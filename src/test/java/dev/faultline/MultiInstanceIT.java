@@ -57,8 +57,11 @@ class MultiInstanceIT {
     static void startTwoInstancesOnOneDatabase() throws Exception {
         postgres = PostgresServer.start();
         String db = postgres.createDatabase();
-        a = new ServiceProcess("node-a", Files.createTempDirectory("fl-it-a-"), db, withPageChannel(SETTINGS));
-        b = new ServiceProcess("node-b", Files.createTempDirectory("fl-it-b-"), db, withPageChannel(SETTINGS));
+        // instances sharing a database share the key sealing the migration secrets in it (docs/security.md)
+        Map<String, String> settings = new java.util.HashMap<>(SETTINGS);
+        settings.put("faultline.secret-key-file", Files.createTempDirectory("fl-it-key-").resolve("secret.key").toString());
+        a = new ServiceProcess("node-a", Files.createTempDirectory("fl-it-a-"), db, withPageChannel(settings));
+        b = new ServiceProcess("node-b", Files.createTempDirectory("fl-it-b-"), db, withPageChannel(settings));
         a.start();
         token = a.awaitAdminToken(); // the first instance on the empty database bootstraps it, once
         a.awaitUp(token);

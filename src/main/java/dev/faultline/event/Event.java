@@ -48,8 +48,11 @@ class Event {
         this.subjectType = subjectType;
         this.subjectId = subjectId;
         this.message = message.length() > 1024 ? message.substring(0, 1021) + "..." : message;
-        this.data = data;
+        // the column's width: an oversized detail must not cost the event (nor its caller's transaction)
+        this.data = data != null && data.length() > MAX_DATA_LENGTH ? "{\"truncated\":true}" : data;
     }
+
+    static final int MAX_DATA_LENGTH = 8192;
 
     EventView view() {
         return new EventView(id, occurredAt, node, kind, subjectType, subjectId, message, data);

@@ -1,5 +1,6 @@
 package dev.faultline.event;
 
+import dev.faultline.security.TokenPrincipal;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.constraints.Max;
@@ -7,6 +8,7 @@ import jakarta.validation.constraints.Min;
 import java.util.List;
 import org.springframework.http.MediaType;
 import org.springframework.validation.annotation.Validated;
+import org.springframework.security.core.annotation.AuthenticationPrincipal;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
@@ -36,7 +38,7 @@ class EventController {
     @GetMapping(value = "/stream", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
     @Operation(summary = "Server-sent events; each has an id, reconnect with Last-Event-ID to resume without gaps")
     SseEmitter stream(@RequestHeader(value = "Last-Event-ID", required = false) Long lastEventId,
-            @RequestParam(required = false) Long after) {
-        return events.subscribe(lastEventId != null ? lastEventId : after);
+            @RequestParam(required = false) Long after, @AuthenticationPrincipal TokenPrincipal caller) {
+        return events.subscribe(lastEventId != null ? lastEventId : after, caller.tokenId());
     }
 }

@@ -1,11 +1,17 @@
 package dev.faultline.event;
 
 import dev.faultline.FaultlineProperties;
+import dev.faultline.security.TokenRevoked;
+import dev.faultline.web.ApiException;
+import dev.faultline.web.ProblemKind;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -15,6 +21,7 @@ import net.javacrumbs.shedlock.spring.annotation.SchedulerLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.EventListener;
 import org.springframework.data.domain.Limit;
 import org.springframework.http.MediaType;
 import org.springframework.jdbc.core.JdbcTemplate;
@@ -48,6 +55,9 @@ public class EventService implements SmartLifecycle {
     private final String node;
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private final List<SseEmitter> subscribers = new CopyOnWriteArrayList<>();
+    /** The streams each token holds open, to bound them and to close them when it is revoked. */
+    private final Map<UUID, List<SseEmitter>> streamsOf = new HashMap<>();
+    private final int maxStreamsPerToken;
     private volatile ScheduledExecutorService tailer;
     private volatile long lastBroadcast;
     private final JdbcTemplate jdbc;
@@ -63,6 +73,7 @@ public class EventService implements SmartLifecycle {
         this.notifications = EventNotifications.supported(dataSource)
                 ? new EventNotifications(dataSource, this::wake) : null;
         this.properties = eventProperties;
+        this.maxStreamsPerToken = eventProperties.maxStreamsPerToken();
         this.clock = clock;
         this.node = properties.nodeName();
     }
@@ -118,11 +129,28 @@ public class EventService implements SmartLifecycle {
      * replay and the registration run on the tailer thread, between two broadcasts, so no event
      * is missed or sent twice.
      */
-    public SseEmitter subscribe(Long afterId) {
+    public SseEmitter subscribe(Long afterId, UUID tokenId) {
         SseEmitter emitter = new SseEmitter(Duration.ofMinutes(30).toMillis());
-        emitter.onCompletion(() -> subscribers.remove(emitter));
-        emitter.onTimeout(() -> subscribers.remove(emitter));
-        emitter.onError(e -> subscribers.remove(emitter));
+        synchronized (streamsOf) {
+            List<SseEmitter> held = streamsOf.computeIfAbsent(tokenId, id -> new ArrayList<>());
+            if (held.size() >= maxStreamsPerToken) {
+                throw new ApiException(ProblemKind.TOO_MANY_REQUESTS, "this token already holds " + held.size()
+                        + " event streams (faultline.events.max-streams-per-token): close one first");
+            }
+            held.add(emitter);
+        }
+        Runnable forget = () -> {
+            subscribers.remove(emitter);
+            synchronized (streamsOf) {
+                List<SseEmitter> held = streamsOf.get(tokenId);
+                if (held != null && held.remove(emitter) && held.isEmpty()) {
+                    streamsOf.remove(tokenId);
+                }
+            }
+        };
+        emitter.onCompletion(forget);
+        emitter.onTimeout(forget);
+        emitter.onError(e -> forget.run());
         ScheduledExecutorService t = tailer;
         if (t == null) {
             emitter.complete();
@@ -143,6 +171,22 @@ public class EventService implements SmartLifecycle {
             }
         });
         return emitter;
+    }
+
+    /** A revoked token's streams end now: what it could read until then is all it gets. */
+    @EventListener
+    void tokenRevoked(TokenRevoked revoked) {
+        List<SseEmitter> held;
+        synchronized (streamsOf) {
+            held = streamsOf.remove(revoked.tokenId());
+        }
+        if (held != null) {
+            held.forEach(emitter -> {
+                subscribers.remove(emitter);
+                emitter.complete();
+            });
+            log.info("closed {} event stream(s) of revoked token {}", held.size(), revoked.tokenId());
+        }
     }
 
     private void tail() {

@@ -116,8 +116,8 @@ class Migration {
     @Column(nullable = false, length = 4000)
     private MigrationStats stats;
 
-    /** 64 hex characters while the job is active; null once it has ended. */
-    @Column(length = 64)
+    /** While the job is active: its secret as {@link dev.faultline.security.SecretBox} sealed it; null once it has ended. */
+    @Column(length = 256)
     private String secret;
 
     /** Whether the source's / destination's agent was told to forget the job after it ended. */

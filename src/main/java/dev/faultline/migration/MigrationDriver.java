@@ -1,6 +1,7 @@
 package dev.faultline.migration;
 
 import dev.faultline.event.EventService;
+import dev.faultline.security.SecretBox;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -53,6 +54,7 @@ class MigrationDriver implements SmartLifecycle {
 
     private static final Logger log = LoggerFactory.getLogger(MigrationDriver.class);
 
+    private final SecretBox secrets;
     private final MigrationRepository jobs;
     private final MigrationEngine engine;
     private final MigrationDirectory directory;
@@ -67,7 +69,9 @@ class MigrationDriver implements SmartLifecycle {
     private volatile ScheduledExecutorService loop;
 
     MigrationDriver(MigrationRepository jobs, MigrationEngine engine, MigrationDirectory directory,
-            MigrationProperties properties, Clock clock, PlatformTransactionManager transactions, EventService events) {
+            MigrationProperties properties, Clock clock, PlatformTransactionManager transactions, EventService events,
+            SecretBox secrets) {
+        this.secrets = secrets;
         this.jobs = jobs;
         this.engine = engine;
         this.directory = directory;
@@ -181,7 +185,7 @@ class MigrationDriver implements SmartLifecycle {
             return;
         }
         MigrationEngine.OutRequest out = new MigrationEngine.OutRequest(job.id(), job.regionId(), channel,
-                job.secret(), job.options());
+                secrets.open(job.secret()), job.options());
         MigrationEngine.Side started;
         try {
             started = engine.migrateOut(job.sourceNode(), out);
@@ -208,7 +212,7 @@ class MigrationDriver implements SmartLifecycle {
         MigrationDirectory.Region r = region.get();
         try {
             return engine.migrateIn(job.destinationNode(), new MigrationEngine.InRequest(job.id(), r.name(),
-                    r.length(), r.pageSize(), r.labels(), job.secret()));
+                    r.length(), r.pageSize(), r.labels(), secrets.open(job.secret())));
         } catch (MigrationEngineException e) {
             MigrationEngine.Side existing = e.reason() == MigrationEngineException.Reason.CONFLICT
                     ? alreadyThere(job, job.destinationNode()) : null;

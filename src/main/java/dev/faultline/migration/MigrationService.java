@@ -1,6 +1,7 @@
 package dev.faultline.migration;
 
 import dev.faultline.event.EventService;
+import dev.faultline.security.SecretBox;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.PageResponse;
 import dev.faultline.web.ProblemKind;
@@ -31,6 +32,8 @@ class MigrationService {
     private static final Logger log = LoggerFactory.getLogger(MigrationService.class);
     private static final SecureRandom RANDOM = new SecureRandom();
 
+    /** Seals the job secret before it is stored: the database never holds it readable. */
+    private final SecretBox secrets;
     private final MigrationRepository jobs;
     private final MigrationEngine engine;
     private final MigrationDirectory directory;
@@ -40,7 +43,9 @@ class MigrationService {
     private final EventService events;
 
     MigrationService(MigrationRepository jobs, MigrationEngine engine, MigrationDirectory directory,
-            MigrationDriver driver, Clock clock, PlatformTransactionManager transactions, EventService events) {
+            MigrationDriver driver, Clock clock, PlatformTransactionManager transactions, EventService events,
+            SecretBox secrets) {
+        this.secrets = secrets;
         this.jobs = jobs;
         this.engine = engine;
         this.directory = directory;
@@ -81,7 +86,7 @@ class MigrationService {
             throw inProgress(regionId, active);
         });
         Migration job = new Migration(regionId, region.name(), region.length(), region.node(), destination.name(),
-                options, newSecret(), requestedBy, clock.instant());
+                options, secrets.seal(newSecret()), requestedBy, clock.instant());
         Migration saved;
         try {
             saved = tx.execute(status -> {

@@ -1,6 +1,7 @@
 package dev.faultline.region;
 
 import dev.faultline.agent.AgentRegion;
+import dev.faultline.label.LabelLimits;
 import dev.faultline.label.LabelsJson;
 import jakarta.persistence.Column;
 import jakarta.persistence.Convert;
@@ -35,7 +36,7 @@ class Region {
     private String name;
 
     @Convert(converter = LabelsJson.class)
-    @Column(nullable = false)
+    @Column(nullable = false, length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> labels = new TreeMap<>();
 
     @Column(name = "owner_pid")
@@ -94,11 +95,16 @@ class Region {
     }
 
     static Region attached(String node, AgentRegion reported, Instant now) {
+        return attached(node, reported, dev.faultline.label.Labels.keep(reported.labels()).labels(), now);
+    }
+
+    /** @param labels the reported labels that keep to the service's limits ({@link dev.faultline.label.Labels#keep}) */
+    static Region attached(String node, AgentRegion reported, Map<String, String> labels, Instant now) {
         Region region = new Region();
         region.id = reported.id();
         region.node = node;
         region.name = reported.name();
-        region.labels = reported.labels() == null ? new TreeMap<>() : new TreeMap<>(reported.labels());
+        region.labels = new TreeMap<>(labels);
         region.attachedAt = reported.attachedAt() == null ? now : reported.attachedAt();
         region.state = RegionState.ATTACHED;
         region.observe(reported, now);

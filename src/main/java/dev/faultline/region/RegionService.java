@@ -7,6 +7,7 @@ import dev.faultline.agent.AgentRegion;
 import dev.faultline.agent.AgentState;
 import dev.faultline.event.EventService;
 import dev.faultline.label.LabelSelector;
+import dev.faultline.label.LabelLimits;
 import dev.faultline.label.Labels;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.PageResponse;
@@ -110,7 +111,18 @@ public class RegionService implements DisposableBean {
         for (AgentRegion r : reported.values()) {
             Optional<Region> known = regions.findById(r.id());
             if (known.isEmpty()) {
-                regions.save(Region.attached(node, r, now));
+                Labels.Kept labels = Labels.keep(r.labels());
+                regions.save(Region.attached(node, r, labels.labels(), now));
+                if (!labels.dropped().isEmpty()) {
+                    // the workload named them; the region is still managed, without them
+                    log.warn("region {} '{}': {} reported label(s) left out, beyond the label limits: {}", r.id(),
+                            r.name(), labels.dropped().size(), labels.dropped());
+                    events.publish("region.labels-dropped", "region", r.id(), "region '" + r.name() + "': "
+                            + labels.dropped().size() + " label(s) its workload declared were left out (more than "
+                            + LabelLimits.MAX_LABELS + " labels, or a key or value beyond Kubernetes' syntax and lengths)",
+                            Map.of("count", labels.dropped().size(),
+                                    "dropped", labels.dropped().subList(0, Math.min(16, labels.dropped().size()))));
+                }
                 String backing = r.backing() == null ? "anonymous" : r.backing().kind();
                 log.info("region {} '{}' attached ({} bytes, {} backing)", r.id(), r.name(), r.length(), backing);
                 events.publish("region.attached", "region", r.id(), "region '" + r.name() + "' attached: "

@@ -10,6 +10,7 @@ import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
@@ -34,15 +35,16 @@ class RestoreController {
         this.restores = restores;
     }
 
+    /** Each bound is the database column's and the agent's (restore_create in native-agent/src/restore.c). */
     record CreateRestoreRequest(
-            @NotBlank String image,
-            @NotBlank @Pattern(regexp = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}",
-                    message = "must be 1-128 letters, digits, '.', '_' or '-'") String name,
+            @NotBlank @Size(max = 4096) String image,
+            @NotBlank @Pattern(regexp = "[A-Za-z0-9][A-Za-z0-9._-]{0,126}",
+                    message = "must be 1-127 letters, digits, '.', '_' or '-'") String name,
             Map<String, String> labels,
             @Min(0) @Max(512) Integer faultAroundPages,
-            @Min(-1) Long populateDelayMs,
+            @Min(-1) @Max(86_400_000) Long populateDelayMs,
             @Pattern(regexp = "off|record|replay|auto", message = "must be off, record, replay or auto") String workingSet,
-            String node) {
+            @Size(min = 1, max = 64) String node) {
     }
 
     @PostMapping

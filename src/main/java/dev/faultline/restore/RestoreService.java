@@ -107,18 +107,35 @@ public class RestoreService {
                     options.labels(), image.toString(), 0, options.faultAroundPages(), options.populateDelayMs(),
                     options.workingSet()));
         } catch (AgentException e) {
-            session.fail("the agent refused the session: " + e.getMessage());
-            sessions.save(session);
+            // nothing was created: the caller gets the agent's reason, and the database no row
             throw translate(e, "create the restore session");
         }
         session.opened(created.socket());
-        RestoreSession saved = sessions.save(session);
+        RestoreSession saved;
+        try {
+            saved = sessions.save(session);
+        } catch (RuntimeException e) {
+            // a session the database does not know could never be listed nor deleted: close it
+            closeUnrecorded(agent, session.id(), e);
+            throw e;
+        }
         live.put(saved.id(), created);
         log.info("restore session {} '{}' of {} ({} bytes): hand memory over at {}", saved.id(), saved.name(),
                 image, size, created.socket());
         events.publish("restore.created", "restore", saved.id(), "restore session '" + saved.name() + "' of "
                 + image + " is waiting for a workload at " + created.socket(), Map.of("image", image.toString(), "size", size));
         return view(saved);
+    }
+
+    private static void closeUnrecorded(AgentClient agent, UUID id, RuntimeException cause) {
+        try {
+            agent.call(MessageType.RESTORE_DELETE, Map.of("id", id.toString()));
+            log.warn("restore session {} could not be recorded, so its agent session was closed again", id, cause);
+        } catch (AgentException e) {
+            cause.addSuppressed(e);
+            log.error("restore session {} could not be recorded, and closing it on node {} failed too: {}", id,
+                    agent.node(), e.getMessage(), cause);
+        }
     }
 
     private RestoreView request(Options options) {

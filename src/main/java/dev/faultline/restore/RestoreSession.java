@@ -1,5 +1,6 @@
 package dev.faultline.restore;
 
+import dev.faultline.label.LabelLimits;
 import dev.faultline.label.LabelsJson;
 import jakarta.persistence.Column;
 import jakarta.persistence.Convert;
@@ -29,7 +30,7 @@ class RestoreSession {
     private String name;
 
     @Convert(converter = LabelsJson.class)
-    @Column(nullable = false)
+    @Column(nullable = false, length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> labels = new TreeMap<>();
 
     @Column(name = "image_path", nullable = false)
@@ -123,7 +124,7 @@ class RestoreSession {
     void fail(String reason) {
         if (!state.isFinal()) {
             state = RestoreState.FAILED;
-            error = reason;
+            error = reason.length() > 1024 ? reason.substring(0, 1021) + "..." : reason; // the column's width
         }
     }
 

@@ -1,12 +1,9 @@
 package dev.faultline.security;
 
-import dev.faultline.FaultlineProperties;
+import dev.faultline.DataDirectory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.ApplicationArguments;
@@ -25,16 +22,16 @@ class AdminTokenBootstrap implements ApplicationRunner {
     static final String FILE_NAME = "admin-token";
 
     private final TokenService tokens;
-    private final Path dataDir;
+    private final DataDirectory dataDir;
 
-    AdminTokenBootstrap(TokenService tokens, FaultlineProperties properties) {
+    AdminTokenBootstrap(TokenService tokens, DataDirectory dataDir) {
         this.tokens = tokens;
-        this.dataDir = properties.dataDir();
+        this.dataDir = dataDir;
     }
 
     @Override
     public void run(ApplicationArguments args) throws IOException {
-        Path file = dataDir.resolve(FILE_NAME);
+        Path file = dataDir.path().resolve(FILE_NAME);
         if (tokens.any()) {
             log.debug("API tokens exist; not creating an admin token");
             return;
@@ -42,11 +39,7 @@ class AdminTokenBootstrap implements ApplicationRunner {
         // The file is written before the token is stored: a crash in between leaves no token, so
         // the next start issues a new one, instead of a stored token whose secret nobody has.
         String secret = tokens.newSecret();
-        Files.createDirectories(dataDir);
-        Path tmp = Files.createTempFile(dataDir, ".admin-token", ".tmp",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, secret + "\n", StandardCharsets.US_ASCII);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        dataDir.writePrivate(FILE_NAME, (secret + "\n").getBytes(StandardCharsets.US_ASCII)); // fsynced, 0600
         tokens.issue("admin", Role.ADMIN, null, "bootstrap", secret);
         log.info("created the first admin token; its secret is in {}", file);
     }

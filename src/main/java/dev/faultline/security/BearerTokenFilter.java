@@ -1,5 +1,9 @@
 package dev.faultline.security;
 
+import dev.faultline.web.ProblemKind;
+import dev.faultline.web.Problems;
+import java.time.Clock;
+import java.time.Duration;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
@@ -30,9 +34,27 @@ class BearerTokenFilter extends OncePerRequestFilter {
     private final AuthenticationEntryPoint entryPoint;
     private final SecurityContextHolderStrategy contexts = SecurityContextHolder.getContextHolderStrategy();
 
-    BearerTokenFilter(TokenService tokens, AuthenticationEntryPoint entryPoint) {
+    /** Failed authentications allowed per source address, and per presented token, in one window. */
+    static final int MAX_FAILURES_PER_SOURCE = 20;
+    static final int MAX_FAILURES_PER_TOKEN = 10;
+    static final Duration FAILURE_WINDOW = Duration.ofMinutes(1);
+    /** "flt_" and 8 characters: enough to tell tokens apart, too little to be a secret. */
+    private static final int TOKEN_KEY_LENGTH = 12;
+
+    private final Problems problems;
+    private final FailedAuthentications bySource;
+    private final FailedAuthentications byToken;
+
+    BearerTokenFilter(TokenService tokens, AuthenticationEntryPoint entryPoint, Problems problems, Clock clock) {
         this.tokens = tokens;
         this.entryPoint = entryPoint;
+        this.problems = problems;
+        this.bySource = new FailedAuthentications(MAX_FAILURES_PER_SOURCE, FAILURE_WINDOW, clock);
+        this.byToken = new FailedAuthentications(MAX_FAILURES_PER_TOKEN, FAILURE_WINDOW, clock);
+    }
+
+    private static Duration later(Duration a, Duration b) {
+        return a == null ? b : b == null || a.compareTo(b) >= 0 ? a : b;
     }
 
     @Override
@@ -48,8 +70,23 @@ class BearerTokenFilter extends OncePerRequestFilter {
                     new BadCredentialsException("the Authorization header must be 'Bearer <token>'"));
             return;
         }
-        Optional<TokenPrincipal> principal = tokens.authenticate(header.substring(SCHEME.length()).strip());
+        String presented = header.substring(SCHEME.length()).strip();
+        String source = "source:" + request.getRemoteAddr();
+        String token = "token:" + presented.substring(0, Math.min(TOKEN_KEY_LENGTH, presented.length()));
+        Optional<TokenPrincipal> principal = tokens.authenticate(presented);
         if (principal.isEmpty()) {
+            // A good token always passes, even from a refused source: all local clients share
+            // 127.0.0.1, and one misbehaving client must not lock the operator out.
+            Duration blocked = later(bySource.blockedFor(source), byToken.blockedFor(token));
+            if (blocked != null) {
+                long seconds = Math.max(1, blocked.toSeconds());
+                response.setHeader(HttpHeaders.RETRY_AFTER, Long.toString(seconds));
+                problems.write(request, response, ProblemKind.TOO_MANY_REQUESTS, "too many failed authentications"
+                        + " from this address or with this token; retry in " + seconds + " s");
+                return;
+            }
+            bySource.failed(source);
+            byToken.failed(token);
             entryPoint.commence(request, response,
                     new BadCredentialsException("the bearer token is unknown, revoked or expired"));
             return;

@@ -1,5 +1,7 @@
 package dev.faultline.security;
 
+import java.time.Clock;
+import org.springframework.beans.factory.ObjectProvider;
 import dev.faultline.web.ProblemKind;
 import dev.faultline.web.Problems;
 import jakarta.servlet.DispatcherType;
@@ -26,7 +28,8 @@ import org.springframework.security.web.access.intercept.AuthorizationFilter;
 class SecurityConfig {
 
     @Bean
-    SecurityFilterChain apiSecurity(HttpSecurity http, TokenService tokens, Problems problems) throws Exception {
+    SecurityFilterChain apiSecurity(HttpSecurity http, TokenService tokens, Problems problems,
+            ObjectProvider<Clock> clock) throws Exception {
         AuthenticationEntryPoint unauthorized = (request, response, e) -> {
             response.setHeader("WWW-Authenticate", "Bearer realm=\"faultline\"");
             problems.write(request, response, ProblemKind.UNAUTHORIZED,
@@ -42,7 +45,7 @@ class SecurityConfig {
                 .requestCache(AbstractHttpConfigurer::disable)
                 .sessionManagement(s -> s.sessionCreationPolicy(SessionCreationPolicy.STATELESS))
                 .exceptionHandling(e -> e.authenticationEntryPoint(unauthorized).accessDeniedHandler(forbidden))
-                .addFilterBefore(new BearerTokenFilter(tokens, unauthorized), AuthorizationFilter.class)
+                .addFilterBefore(new BearerTokenFilter(tokens, unauthorized, problems, clock.getIfAvailable(Clock::systemUTC)), AuthorizationFilter.class)
                 .authorizeHttpRequests(auth -> auth
                         .dispatcherTypeMatchers(DispatcherType.ERROR, DispatcherType.FORWARD, DispatcherType.ASYNC).permitAll()
                         .requestMatchers(EndpointRequest.to("health")).permitAll()

@@ -13,6 +13,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 
@@ -26,11 +27,13 @@ public class TokenService {
 
     private final ApiTokenRepository tokens;
     private final Clock clock;
+    private final ApplicationEventPublisher published;
     private final SecureRandom random = new SecureRandom();
 
-    TokenService(ApiTokenRepository tokens, Clock clock) {
+    TokenService(ApiTokenRepository tokens, Clock clock, ApplicationEventPublisher published) {
         this.tokens = tokens;
         this.clock = clock;
+        this.published = published;
     }
 
     @Transactional
@@ -90,6 +93,7 @@ public class TokenService {
                     "'" + token.name() + "' is the last admin token; create another admin token first");
         }
         tokens.delete(token);
+        published.publishEvent(new TokenRevoked(id));
     }
 
     String newSecret() {

@@ -1,6 +1,7 @@
 package dev.faultline.snapshot;
 
 import dev.faultline.LatencySummary;
+import dev.faultline.label.LabelLimits;
 import org.hibernate.annotations.JdbcTypeCode;
 import org.hibernate.type.SqlTypes;
 import dev.faultline.label.LabelsJson;
@@ -50,7 +51,7 @@ class Snapshot {
     private String regionName;
 
     @Convert(converter = LabelsJson.class)
-    @Column(name = "region_labels", nullable = false, length = 4000)
+    @Column(name = "region_labels", nullable = false, length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> regionLabels;
 
     @Enumerated(EnumType.STRING)

@@ -1,6 +1,7 @@
 package dev.faultline.snapshot;
 
 import dev.faultline.web.PageResponse;
+import dev.faultline.label.Labels;
 import dev.faultline.security.TokenPrincipal;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
@@ -57,7 +58,7 @@ class SnapshotController {
     }
 
     /** Both optional: by default the restored region is named and labelled like the snapshot's region. */
-    record RestoreSnapshotRequest(@Size(min = 1, max = 255) String name, @Size(max = 64) Map<String, String> labels) {
+    record RestoreSnapshotRequest(@Size(min = 1, max = 127) String name, @Size(max = 64) Map<String, String> labels) {
     }
 
     @PostMapping
@@ -105,6 +106,10 @@ class SnapshotController {
             @Valid @RequestBody(required = false) RestoreSnapshotRequest request,
             @AuthenticationPrincipal TokenPrincipal caller) {
         RestoreSnapshotRequest options = request == null ? new RestoreSnapshotRequest(null, null) : request;
+        String labelsProblem = options.labels() == null ? null : Labels.problem(options.labels());
+        if (labelsProblem != null) {
+            throw new ApiException(ProblemKind.VALIDATION, "labels: " + labelsProblem);
+        }
         return accepted(snapshots.restore(id, options.name(), options.labels(), caller.name()));
     }
 

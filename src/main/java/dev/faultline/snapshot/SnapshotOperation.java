@@ -1,5 +1,6 @@
 package dev.faultline.snapshot;
 
+import dev.faultline.label.LabelLimits;
 import org.hibernate.annotations.JdbcTypeCode;
 import org.hibernate.type.SqlTypes;
 import dev.faultline.label.LabelsJson;
@@ -56,7 +57,7 @@ class SnapshotOperation {
     private String restoreName;
 
     @Convert(converter = LabelsJson.class)
-    @Column(name = "restore_labels", length = 4000)
+    @Column(name = "restore_labels", length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> restoreLabels;
 
     @Column(name = "requested_by", nullable = false, length = 128)

@@ -1,5 +1,6 @@
 package dev.faultline.web;
 
+import io.swagger.v3.oas.annotations.Hidden;
 import jakarta.servlet.RequestDispatcher;
 import jakarta.servlet.http.HttpServletRequest;
 import org.springframework.boot.webmvc.error.ErrorController;
@@ -14,12 +15,14 @@ import org.springframework.web.bind.annotation.RestController;
  * the servlet container to /error; answering them as problem+json keeps one error shape.
  */
 @RestController
+@Hidden
 class ProblemErrorController implements ErrorController {
 
     @RequestMapping(value = "/error", produces = {MediaType.APPLICATION_PROBLEM_JSON_VALUE, MediaType.APPLICATION_JSON_VALUE, MediaType.ALL_VALUE})
     ResponseEntity<ProblemDetail> error(HttpServletRequest request) {
         Object code = request.getAttribute(RequestDispatcher.ERROR_STATUS_CODE);
-        int status = code instanceof Integer i ? i : 500;
+        // no status: a client asked for /error itself, which is not a resource
+        int status = code instanceof Integer i ? i : 404;
         Object uri = request.getAttribute(RequestDispatcher.ERROR_REQUEST_URI);
         ProblemKind kind = ProblemKind.forStatus(status);
         ProblemDetail problem = Problems.of(kind, kind.title(), uri == null ? null : uri.toString());

@@ -25,6 +25,8 @@ public enum ProblemKind {
     PRECONDITION_FAILED(HttpStatus.PRECONDITION_FAILED, "precondition-failed", "Precondition failed"),
     PRECONDITION_REQUIRED(HttpStatus.PRECONDITION_REQUIRED, "precondition-required", "Precondition required"),
     IMAGE_NOT_ALLOWED(HttpStatus.UNPROCESSABLE_CONTENT, "image-not-allowed", "Image outside the allowed directories"),
+    PAYLOAD_TOO_LARGE(HttpStatus.CONTENT_TOO_LARGE, "payload-too-large", "Request body too large"),
+    TOO_MANY_REQUESTS(HttpStatus.TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
     UNSUPPORTED_MEDIA_TYPE(HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
     UNPROCESSABLE(HttpStatus.UNPROCESSABLE_CONTENT, "unprocessable", "Request cannot be carried out"),
     AGENT_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, "agent-unavailable", "Agent unavailable"),

@@ -19,6 +19,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import dev.faultline.security.SecretBox;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -41,6 +42,9 @@ class MigrationEndToEndTest extends ServiceTest {
     static final String TAG = "agent-migration";
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    @Autowired
+    SecretBox secrets;
 
     @Autowired
     MigrationDriver driver;
@@ -275,7 +279,7 @@ class MigrationEndToEndTest extends ServiceTest {
             // memory, as after a restart) takes over from the job table and the agents
             driver.stop();
             MigrationDriver restarted = new MigrationDriver(jobs, engine, directory, properties, clock, transactions,
-                    events);
+                    events, secrets);
             try {
                 restarted.start();
                 assertThat(admin().post(job + "/start-postcopy", map()).status()).isEqualTo(202);

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import dev.faultline.security.SecretBox;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.context.annotation.Import;
 import org.springframework.test.context.TestPropertySource;
@@ -37,6 +38,12 @@ import tools.jackson.databind.json.JsonMapper;
 class MigrationJobsTest {
 
     static final long REGION_BYTES = 256L << 20;
+
+    @Autowired
+    SecretBox secrets;
+
+    @Autowired
+    org.springframework.jdbc.core.JdbcTemplate jdbc;
 
     @Autowired
     MigrationService service;
@@ -105,6 +112,10 @@ class MigrationJobsTest {
         String json = JsonMapper.builder().build().writeValueAsString(precopy);
         assertThat(json).as("the secret never leaves the service").doesNotContain(in.secret())
                 .doesNotContainIgnoringCase("secret");
+        String stored = jdbc.queryForObject("SELECT secret FROM migration WHERE id = ?", String.class, id);
+        assertThat(stored).as("the database holds the secret sealed, not readable").startsWith("v1:")
+                .doesNotContain(in.secret());
+        assertThat(secrets.open(stored)).isEqualTo(in.secret());
 
         clock.advance(Duration.ofSeconds(2));
         agents.report("node-a", id, MigrationPhase.PRECOPY, null, source(200L << 20, 100L << 20, 3, 50L << 20));
@@ -349,7 +360,7 @@ class MigrationJobsTest {
         agents.report("node-a", id, MigrationPhase.POSTCOPY, null, source(256L << 20, 1L << 20, 5, 0));
         agents.report("node-b", id, MigrationPhase.POSTCOPY, null, destination(4096, 3L));
 
-        MigrationDriver restarted = new MigrationDriver(jobs, agents, directory, properties, clock, transactions, events);
+        MigrationDriver restarted = new MigrationDriver(jobs, agents, directory, properties, clock, transactions, events, secrets);
         restarted.poll();
 
         MigrationView view = service.get(id);
@@ -369,7 +380,7 @@ class MigrationJobsTest {
         agents.migrateOut("node-a", new MigrationEngine.OutRequest(id, demo.id(), FakeMigrationEngine.CHANNEL, secret,
                 MigrationOptions.DEFAULTS));
 
-        MigrationDriver restarted = new MigrationDriver(jobs, agents, directory, properties, clock, transactions, events);
+        MigrationDriver restarted = new MigrationDriver(jobs, agents, directory, properties, clock, transactions, events, secrets);
         restarted.poll();
 
         MigrationView view = service.get(id);
@@ -384,7 +395,7 @@ class MigrationJobsTest {
         agents.migrateIn("node-b", new MigrationEngine.InRequest(orphan, "lost", REGION_BYTES, 4096, Map.of(),
                 "0".repeat(64)));
 
-        new MigrationDriver(jobs, agents, directory, properties, clock, transactions, events).poll();
+        new MigrationDriver(jobs, agents, directory, properties, clock, transactions, events, secrets).poll();
 
         assertThat(agents.calls).contains("list@node-a", "list@node-b", "cancel@node-b", "delete@node-b");
         assertThat(agents.peek("node-b", orphan)).isEmpty();

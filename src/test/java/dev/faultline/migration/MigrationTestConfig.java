@@ -6,6 +6,7 @@ import dev.faultline.event.EventProperties;
 import dev.faultline.event.EventService;
 import java.time.Instant;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import dev.faultline.security.SecretBox;
 import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Import;
@@ -25,6 +26,11 @@ class MigrationTestConfig {
     @Bean
     MutableClock clock() {
         return new MutableClock(START);
+    }
+
+    @Bean
+    SecretBox secretBox() throws java.io.IOException {
+        return SecretBox.withKeyFile(java.nio.file.Files.createTempDirectory("fl-key-").resolve("secret.key"));
     }
 
     @Bean

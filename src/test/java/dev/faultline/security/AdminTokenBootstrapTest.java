@@ -9,6 +9,7 @@ import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
+import dev.faultline.DataDirectory;
 import dev.faultline.FaultlineProperties;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +31,7 @@ class AdminTokenBootstrapTest {
         when(tokens.any()).thenReturn(false);
         when(tokens.newSecret()).thenReturn("flt_s3cr3t-value-that-must-not-be-logged");
 
-        new AdminTokenBootstrap(tokens, new FaultlineProperties(dataDir, "test-node")).run(null);
+        new AdminTokenBootstrap(tokens, new DataDirectory(new FaultlineProperties(dataDir, "test-node"))).run(null);
 
         Path file = dataDir.resolve("admin-token");
         assertThat(Files.readString(file)).isEqualTo("flt_s3cr3t-value-that-must-not-be-logged\n");
@@ -43,7 +44,7 @@ class AdminTokenBootstrapTest {
         TokenService tokens = mock(TokenService.class);
         when(tokens.any()).thenReturn(true);
 
-        new AdminTokenBootstrap(tokens, new FaultlineProperties(dataDir, "test-node")).run(null);
+        new AdminTokenBootstrap(tokens, new DataDirectory(new FaultlineProperties(dataDir, "test-node"))).run(null);
 
         verify(tokens, never()).issue(any(), any(), any(), any(), any());
         assertThat(dataDir.resolve("admin-token")).doesNotExist();
