@@ -129,7 +129,7 @@ public class RestoreService {
 
     private static void closeUnrecorded(AgentClient agent, UUID id, RuntimeException cause) {
         try {
-            agent.call(MessageType.RESTORE_DELETE, Map.of("id", id.toString()));
+            agent.deleteRestore(id);
             log.warn("restore session {} could not be recorded, so its agent session was closed again", id, cause);
         } catch (AgentException e) {
             cause.addSuppressed(e);
