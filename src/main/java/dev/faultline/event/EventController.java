@@ -1,11 +1,11 @@
 package dev.faultline.event;
 
-import dev.faultline.security.TokenPrincipal;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import java.util.List;
+import java.util.UUID;
 import org.springframework.http.MediaType;
 import org.springframework.validation.annotation.Validated;
 import org.springframework.security.core.annotation.AuthenticationPrincipal;
@@ -38,7 +38,8 @@ class EventController {
     @GetMapping(value = "/stream", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
     @Operation(summary = "Server-sent events; each has an id, reconnect with Last-Event-ID to resume without gaps")
     SseEmitter stream(@RequestHeader(value = "Last-Event-ID", required = false) Long lastEventId,
-            @RequestParam(required = false) Long after, @AuthenticationPrincipal TokenPrincipal caller) {
-        return events.subscribe(lastEventId != null ? lastEventId : after, caller.tokenId());
+            @RequestParam(required = false) Long after,
+            @AuthenticationPrincipal(expression = "tokenId") UUID tokenId) {
+        return events.subscribe(lastEventId != null ? lastEventId : after, tokenId);
     }
 }

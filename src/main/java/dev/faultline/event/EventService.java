@@ -1,7 +1,7 @@
 package dev.faultline.event;
 
 import dev.faultline.FaultlineProperties;
-import dev.faultline.security.TokenRevoked;
+import dev.faultline.TokenRevoked;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import java.io.IOException;

@@ -14,6 +14,7 @@ import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -145,7 +146,7 @@ public class RestoreService {
             throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "node " + node.name() + " is DOWN (its instance last"
                     + " reported at " + node.lastHeartbeat() + ")");
         }
-        if (!Path.of(options.image()).isAbsolute()) {
+        if (!imagePath(options.image()).isAbsolute()) {
             throw new ApiException(ProblemKind.VALIDATION, "image must be an absolute path, not '" + options.image() + "'");
         }
         RestoreSession saved = sessions.save(RestoreSession.requested(node.name(), options.name(), options.labels(),
@@ -284,8 +285,17 @@ public class RestoreService {
         return true;
     }
 
+    /** The image as a path; a string that is none (a NUL character, say) is the caller's error. */
+    private static Path imagePath(String image) {
+        try {
+            return Path.of(image);
+        } catch (InvalidPathException e) {
+            throw new ApiException(ProblemKind.VALIDATION, "image is not a valid path: " + e.getReason());
+        }
+    }
+
     private Path checkImage(String image) {
-        Path path = Path.of(image);
+        Path path = imagePath(image);
         if (!path.isAbsolute()) {
             throw new ApiException(ProblemKind.VALIDATION, "image must be an absolute path, not '" + image + "'");
         }

@@ -1,5 +1,6 @@
 package dev.faultline.security;
 
+import dev.faultline.TokenRevoked;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package dev.faultline.security;
+package dev.faultline;
 
 import java.util.UUID;
 
