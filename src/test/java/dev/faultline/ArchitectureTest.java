@@ -69,7 +69,9 @@ class ArchitectureTest {
 
     /** What agents report, typed but shaped like the wire: features may read them, REST views never show them. */
     private static final Set<String> AGENT_RECORDS = Set.of("dev.faultline.agent.AgentRegion",
-            "dev.faultline.agent.RegionStats", "dev.faultline.agent.AgentRestore", "dev.faultline.agent.AgentMigration");
+            "dev.faultline.agent.RegionStats", "dev.faultline.agent.AgentRestore", "dev.faultline.agent.AgentMigration",
+            "dev.faultline.agent.AgentStatus", "dev.faultline.agent.AgentState", "dev.faultline.agent.AgentMode",
+            "dev.faultline.agent.KernelInfo", "dev.faultline.agent.UffdCapabilities");
 
     static final ArchRule MODULE_GRAPH = classes().should(dependOnlyOnAllowedModules());
 
@@ -82,8 +84,9 @@ class ArchitectureTest {
                     c -> c.getName().equals("tools.jackson.databind.JsonNode")));
 
     static final ArchRule REST_VIEWS_EMBED_NO_AGENT_RECORD = noClasses()
-            .that(describe("are REST views (records named *View, and their nested types) or controllers",
-                    c -> outermost(c).getSimpleName().endsWith("View") || outermost(c).isAnnotatedWith(RestController.class)))
+            .that(describe("are REST views (records named *View, HostInfo, and their nested types) or controllers",
+                    c -> outermost(c).getSimpleName().endsWith("View") || outermost(c).isAnnotatedWith(RestController.class)
+                            || outermost(c).getName().equals("dev.faultline.host.HostInfo")))
             .should().dependOnClassesThat(among("agent records or wire types", union(WIRE_TYPES, AGENT_RECORDS)));
 
     static final ArchRule SHARED_KERNEL_KNOWS_NO_WEB = noClasses()
@@ -136,6 +139,7 @@ class ArchitectureTest {
         assertViolated(MODULE_GRAPH, "WireLeakingRegionView", "dev.faultline.snapshot.SnapshotView");
         assertViolated(ONLY_AGENT_SPEAKS_THE_WIRE_FORMAT, "WireLeakingRegionView", "MessageType");
         assertViolated(REST_VIEWS_EMBED_NO_AGENT_RECORD, "WireLeakingRegionView", "AgentRegion");
+        assertViolated(REST_VIEWS_EMBED_NO_AGENT_RECORD, "WireLeakingRegionView", "AgentStatus");
         assertViolated(SHARED_KERNEL_KNOWS_NO_WEB, "WebAwareLabels", "ApiException");
         assertViolated(ONLY_THE_HTTP_EDGE_KNOWS_WEB, "WebAwareSnapshotRule", "ApiException");
         assertViolated(ONLY_THE_HTTP_EDGE_KNOWS_WEB, "WebAwareLabels", "ApiException");
