@@ -19,6 +19,7 @@ import com.tngtech.archunit.lang.EvaluationResult;
 import com.tngtech.archunit.lang.SimpleConditionEvent;
 import dev.faultline.label.WebAwareLabels;
 import dev.faultline.region.WireLeakingRegionView;
+import dev.faultline.snapshot.WebAwareSnapshotRule;
 import jakarta.persistence.Entity;
 import java.util.Map;
 import java.util.Set;
@@ -29,7 +30,7 @@ import org.springframework.web.bind.annotation.RestController;
 /**
  * The package-by-feature rules of STYLE.md and the module graph of docs/architecture.md,
  * enforced. Each module rule is also shown to fail on test fixtures that break it on purpose
- * ({@link WireLeakingRegionView}, {@link WebAwareLabels}), so a rule that matches nothing cannot
+ * ({@link WireLeakingRegionView}, {@link WebAwareLabels}, {@link WebAwareSnapshotRule}), so a rule that matches nothing cannot
  * pass silently.
  */
 class ArchitectureTest {
@@ -40,7 +41,7 @@ class ArchitectureTest {
 
     /** The deliberately violating test classes, imported on their own. */
     private static final JavaClasses VIOLATIONS = new ClassFileImporter()
-            .importClasses(WireLeakingRegionView.class, WebAwareLabels.class);
+            .importClasses(WireLeakingRegionView.class, WebAwareLabels.class, WebAwareSnapshotRule.class);
 
     /**
      * Which module may use which (docs/architecture.md, "Modules"). The root package
@@ -54,7 +55,7 @@ class ArchitectureTest {
             Map.entry("agent", Set.of("event")),
             Map.entry("host", Set.of("agent")),
             Map.entry("security", Set.of("web")),
-            Map.entry("node", Set.of("agent", "event", "web")),
+            Map.entry("node", Set.of("agent", "event")),
             Map.entry("region", Set.of("agent", "event", "label", "web")),
             Map.entry("restore", Set.of("agent", "event", "label", "node", "web")),
             Map.entry("snapshot", Set.of("agent", "event", "label", "node", "region", "security", "web")),
@@ -68,7 +69,9 @@ class ArchitectureTest {
 
     /** What agents report, typed but shaped like the wire: features may read them, REST views never show them. */
     private static final Set<String> AGENT_RECORDS = Set.of("dev.faultline.agent.AgentRegion",
-            "dev.faultline.agent.RegionStats", "dev.faultline.agent.AgentRestore", "dev.faultline.agent.AgentMigration");
+            "dev.faultline.agent.RegionStats", "dev.faultline.agent.AgentRestore", "dev.faultline.agent.AgentMigration",
+            "dev.faultline.agent.AgentStatus", "dev.faultline.agent.AgentState", "dev.faultline.agent.AgentMode",
+            "dev.faultline.agent.KernelInfo", "dev.faultline.agent.UffdCapabilities");
 
     static final ArchRule MODULE_GRAPH = classes().should(dependOnlyOnAllowedModules());
 
@@ -81,8 +84,9 @@ class ArchitectureTest {
                     c -> c.getName().equals("tools.jackson.databind.JsonNode")));
 
     static final ArchRule REST_VIEWS_EMBED_NO_AGENT_RECORD = noClasses()
-            .that(describe("are REST views (records named *View, and their nested types) or controllers",
-                    c -> outermost(c).getSimpleName().endsWith("View") || outermost(c).isAnnotatedWith(RestController.class)))
+            .that(describe("are REST views (records named *View, HostInfo, and their nested types) or controllers",
+                    c -> outermost(c).getSimpleName().endsWith("View") || outermost(c).isAnnotatedWith(RestController.class)
+                            || outermost(c).getName().equals("dev.faultline.host.HostInfo")))
             .should().dependOnClassesThat(among("agent records or wire types", union(WIRE_TYPES, AGENT_RECORDS)));
 
     static final ArchRule SHARED_KERNEL_KNOWS_NO_WEB = noClasses()
@@ -90,6 +94,22 @@ class ArchitectureTest {
                     "dev.faultline.workload..")
             .or(describe("are in the root package", c -> c.getPackageName().equals("dev.faultline")))
             .should().dependOnClassesThat().resideInAPackage("dev.faultline.web..");
+
+    /**
+     * Entities and services refuse with {@code dev.faultline.DomainException}; only controllers and
+     * the filter chain ({@code SecurityConfig}, and {@code BearerTokenFilter}, which answers 429
+     * before any controller runs) speak HTTP problems. Services may
+     * fill {@code web.PageResponse}, the list envelope their controllers return.
+     */
+    static final ArchRule ONLY_THE_HTTP_EDGE_KNOWS_WEB = noClasses()
+            .that().resideOutsideOfPackage("dev.faultline.web..")
+            .and(describe("are not controllers", c -> !outermost(c).isAnnotatedWith(RestController.class)))
+            .and(describe("are not the security filter chain",
+                    c -> !outermost(c).getName().equals("dev.faultline.security.SecurityConfig")
+                            && !outermost(c).getName().equals("dev.faultline.security.BearerTokenFilter")))
+            .should().dependOnClassesThat(describe("are in web (except the list envelope PageResponse)",
+                    c -> c.getPackageName().startsWith("dev.faultline.web")
+                            && !outermost(c).getName().equals("dev.faultline.web.PageResponse")));
 
     @Test
     void modulesUseOnlyTheModulesTheGraphAllows() {
@@ -112,11 +132,19 @@ class ArchitectureTest {
     }
 
     @Test
+    void onlyControllersAndTheFilterChainKnowWeb() {
+        ONLY_THE_HTTP_EDGE_KNOWS_WEB.check(CLASSES);
+    }
+
+    @Test
     void eachModuleRuleFailsOnAClassThatBreaksIt() {
         assertViolated(MODULE_GRAPH, "WireLeakingRegionView", "dev.faultline.snapshot.SnapshotView");
         assertViolated(ONLY_AGENT_SPEAKS_THE_WIRE_FORMAT, "WireLeakingRegionView", "MessageType");
         assertViolated(REST_VIEWS_EMBED_NO_AGENT_RECORD, "WireLeakingRegionView", "AgentRegion");
+        assertViolated(REST_VIEWS_EMBED_NO_AGENT_RECORD, "WireLeakingRegionView", "AgentStatus");
         assertViolated(SHARED_KERNEL_KNOWS_NO_WEB, "WebAwareLabels", "ApiException");
+        assertViolated(ONLY_THE_HTTP_EDGE_KNOWS_WEB, "WebAwareSnapshotRule", "ApiException");
+        assertViolated(ONLY_THE_HTTP_EDGE_KNOWS_WEB, "WebAwareLabels", "ApiException");
     }
 
     private static void assertViolated(ArchRule rule, String offender, String target) {

@@ -64,10 +64,12 @@ options:
       - This and the other migration options apply when the task starts a migration; a migration that is already
         running keeps the options it was started with.
     type: int
-  bandwidth_limit:
+  bandwidth_limit_bytes_per_sec:
     description:
       - Bytes per second the migration may send; C(0) is unlimited, the service's default.
+      - The REST API's C(options.bandwidthLimitBytesPerSec); C(bandwidth_limit) is the name earlier versions used.
     type: int
+    aliases: [bandwidth_limit]
   max_precopy_rounds:
     description:
       - How many rounds of copying dirty pages precopy runs at most. The service's default is C(10).
@@ -204,10 +206,15 @@ migration:
       elements: dict
       sample: [{"phase": "PENDING", "at": "2026-11-24T20:00:00Z"}, {"phase": "PRECOPY", "at": "2026-11-24T20:00:01Z"}]
     stats:
-      description: Its statistics (bytes transferred by phase, downtime, dirty rate, demand latency), named after
-        libvirt's and QEMU's.
+      description:
+        - Its statistics (bytes transferred by phase, downtime, dirty rate, demand latency), named after
+          libvirt's and QEMU's.
+        - C(demand_latency) is how long faults on the destination waited for their page, in nanoseconds, as a latency
+          summary (C(count), C(p50_ns), C(p99_ns), C(p999_ns), C(max_ns); C(p999_ns) is null, it is not measured).
+          Rates are C(dirty_rate_bytes_per_sec) and C(throughput_bytes_per_sec).
       type: dict
-      sample: {"region_bytes": 2147483648, "downtime_ms": 8, "rounds": 3}
+      sample: {"region_bytes": 2147483648, "downtime_ms": 8, "rounds": 3,
+               "demand_latency": {"count": 40, "p50_ns": 90000, "p99_ns": 400000, "p999_ns": null, "max_ns": 512000}}
 region:
   description: The region the task resolved, without its live statistics.
   returned: when the task named a region
@@ -228,7 +235,7 @@ from ansible_collections.faultline.memory.plugins.module_utils.results import Fa
 # The way forward, in order; PAUSED, FAILED and CANCELLED are off it.
 PROGRESS = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']
 ENDED = ('COMPLETED', 'FAILED', 'CANCELLED')
-OPTIONS = (('maxDowntimeMs', 'max_downtime_ms'), ('bandwidthLimitBytesPerSec', 'bandwidth_limit'),
+OPTIONS = (('maxDowntimeMs', 'max_downtime_ms'), ('bandwidthLimitBytesPerSec', 'bandwidth_limit_bytes_per_sec'),
            ('maxPrecopyRounds', 'max_precopy_rounds'), ('postcopy', 'postcopy'), ('postcopyAfterMs', 'postcopy_after_ms'))
 
 
@@ -421,7 +428,7 @@ def main():
             region_selector=dict(type='str'),
             destination_node=dict(type='str'),
             max_downtime_ms=dict(type='int'),
-            bandwidth_limit=dict(type='int'),
+            bandwidth_limit_bytes_per_sec=dict(type='int', aliases=['bandwidth_limit']),
             max_precopy_rounds=dict(type='int'),
             postcopy=dict(type='str', choices=['auto', 'manual']),
             postcopy_after_ms=dict(type='int'),

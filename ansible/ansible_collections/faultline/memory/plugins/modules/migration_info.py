@@ -119,9 +119,14 @@ migrations:
       elements: dict
       sample: [{"phase": "PENDING", "at": "2026-11-24T20:00:00Z"}]
     stats:
-      description: Its statistics (bytes transferred by phase, remaining bytes, dirty rate, downtime, demand latency).
+      description:
+        - Its statistics (bytes transferred by phase, remaining bytes, dirty rate, downtime, demand latency).
+        - C(demand_latency) is how long faults on the destination waited for their page, in nanoseconds, as a latency
+          summary (C(count), C(p50_ns), C(p99_ns), C(p999_ns), C(max_ns); C(p999_ns) is null, it is not measured).
+          Rates are C(dirty_rate_bytes_per_sec) and C(throughput_bytes_per_sec).
       type: dict
-      sample: {"region_bytes": 2147483648, "remaining_bytes": 0, "downtime_ms": 8}
+      sample: {"region_bytes": 2147483648, "remaining_bytes": 0, "downtime_ms": 8,
+               "demand_latency": {"count": 40, "p50_ns": 90000, "p99_ns": 400000, "p999_ns": null, "max_ns": 512000}}
 '''
 
 from ansible_collections.faultline.memory.plugins.module_utils.api import (

@@ -133,8 +133,12 @@ regions:
       description:
         - The agent's live statistics of the region (faults, installed pages by path, fault latency);
           null while the agent is unreachable or the region is detached.
+        - C(latency) is the fault latency in nanoseconds as a latency summary (C(count), C(p50_ns), C(p99_ns),
+          C(p999_ns), C(max_ns); C(p999_ns) is null, the agent does not compute it), C(latency_buckets) its log2
+          histogram (bucket i counts latencies from 2^i to 2^(i+1) ns), C(blocked_ns) how long faulting threads waited.
       type: dict
-      sample: {"faults": {"missing": 256, "wp": 0, "minor": 0}, "zero_pages": 512}
+      sample: {"faults": {"missing": 256, "wp": 0, "minor": 0}, "zero_pages": 512,
+               "latency": {"count": 256, "p50_ns": 4096, "p99_ns": 32768, "p999_ns": null, "max_ns": 61440}}
 '''
 
 from ansible_collections.faultline.memory.plugins.module_utils.api import (

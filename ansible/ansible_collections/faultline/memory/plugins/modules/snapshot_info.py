@@ -132,6 +132,13 @@ snapshots:
       description: Size of its image; null until it completed.
       type: int
       sample: 16777216
+    writer_stall:
+      description:
+        - How long writes to pages not yet saved were held while the snapshot ran, in nanoseconds, as a latency
+          summary (C(count), C(p50_ns), C(p99_ns), C(p999_ns), C(max_ns)); null while it was not measured.
+        - A snapshot measures C(p999_ns) and C(max_ns); C(p50_ns) and C(p99_ns) are null.
+      type: dict
+      sample: {"count": 12, "p50_ns": null, "p99_ns": null, "p999_ns": 48000, "max_ns": 51200}
     verification:
       description: The outcome of the last verification (C(state), C(last_verified_at)).
       type: dict

@@ -2,8 +2,8 @@ package dev.faultline.event;
 
 import dev.faultline.FaultlineProperties;
 import dev.faultline.TokenRevoked;
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -134,7 +134,7 @@ public class EventService implements SmartLifecycle {
         synchronized (streamsOf) {
             List<SseEmitter> held = streamsOf.computeIfAbsent(tokenId, id -> new ArrayList<>());
             if (held.size() >= maxStreamsPerToken) {
-                throw new ApiException(ProblemKind.TOO_MANY_REQUESTS, "this token already holds " + held.size()
+                throw new DomainException(Problem.TOO_MANY_REQUESTS, "this token already holds " + held.size()
                         + " event streams (faultline.events.max-streams-per-token): close one first");
             }
             held.add(emitter);

@@ -1,6 +1,7 @@
 package dev.faultline.host;
 
 import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentStatus;
 import dev.faultline.agent.KernelInfo;
 import dev.faultline.agent.UffdCapabilities;
 import java.io.IOException;
@@ -33,11 +34,29 @@ public class HostService {
     }
 
     public HostInfo host() {
-        return new HostInfo(read("hostname", "localhost"), kernel, jvmUffd, agent.status());
+        return new HostInfo(read("hostname", "localhost"), view(kernel), view(jvmUffd), view(agent.status()));
     }
 
     public KernelInfo kernel() {
         return kernel;
+    }
+
+    /** The agent's records in the API's own types: the one place that maps them (ArchitectureTest). */
+    static HostInfo.Agent view(AgentStatus status) {
+        return new HostInfo.Agent(status.state() == null ? null : HostInfo.State.valueOf(status.state().name()),
+                status.mode() == null ? null : HostInfo.Mode.valueOf(status.mode().name()), status.socket(),
+                status.pid(), status.version(), status.protocol(), status.restarts(), status.since(),
+                status.lastError(), view(status.kernel()), view(status.userfaultfd()), status.handoffSocket(),
+                status.node(), status.pageChannel());
+    }
+
+    static HostInfo.Kernel view(KernelInfo kernel) {
+        return kernel == null ? null : new HostInfo.Kernel(kernel.sysname(), kernel.release(), kernel.machine());
+    }
+
+    static HostInfo.Userfaultfd view(UffdCapabilities uffd) {
+        return uffd == null ? null : new HostInfo.Userfaultfd(uffd.available(), uffd.source(), uffd.api(),
+                uffd.features(), uffd.ioctls(), uffd.pagemapScan(), uffd.error());
     }
 
     private static String read(String name, String fallback) {

@@ -1,7 +1,7 @@
 package dev.faultline.migration;
 
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import jakarta.persistence.Column;
 import jakarta.persistence.Convert;
 import jakarta.persistence.Entity;
@@ -178,7 +178,7 @@ class Migration {
             throw wrongPhase("cancel", "it has already ended");
         }
         if (pastSwitchover()) {
-            throw new ApiException(ProblemKind.MIGRATION_PAST_SWITCHOVER, "migration " + id + " is " + describePhase()
+            throw new DomainException(Problem.MIGRATION_PAST_SWITCHOVER, "migration " + id + " is " + describePhase()
                     + ": past switchover the destination runs the region and cancel could lose its writes;"
                     + " resume it if it is paused (recovery, not cancel, is the way on)");
         }
@@ -322,8 +322,8 @@ class Migration {
         return phase == MigrationPhase.PAUSED ? "PAUSED in " + pausedIn : phase.name();
     }
 
-    private ApiException wrongPhase(String action, String rule) {
-        return new ApiException(ProblemKind.MIGRATION_WRONG_PHASE,
+    private DomainException wrongPhase(String action, String rule) {
+        return new DomainException(Problem.MIGRATION_WRONG_PHASE,
                 "cannot " + action + " migration " + id + ": it is " + describePhase() + "; " + rule);
     }
 

@@ -1,10 +1,10 @@
 package dev.faultline.migration;
 
 import dev.faultline.event.EventService;
+import dev.faultline.DomainException;
 import dev.faultline.security.SecretBox;
-import dev.faultline.web.ApiException;
 import dev.faultline.web.PageResponse;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.Problem;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.HexFormat;
@@ -58,28 +58,28 @@ class MigrationService {
     /** Checks the request and records the job in PENDING; the driver sets it up on both agents. */
     MigrationView create(UUID regionId, String destinationNode, MigrationOptions options, String requestedBy) {
         MigrationDirectory.Region region = directory.region(regionId)
-                .orElseThrow(() -> ApiException.notFound("region", regionId));
+                .orElseThrow(() -> DomainException.notFound("region", regionId));
         MigrationDirectory.Node destination = directory.node(destinationNode)
-                .orElseThrow(() -> ApiException.notFound("node", destinationNode));
+                .orElseThrow(() -> DomainException.notFound("node", destinationNode));
         if (!region.attached()) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "region " + regionId + " '" + region.name()
+            throw new DomainException(Problem.UNPROCESSABLE, "region " + regionId + " '" + region.name()
                     + "' is not attached to an agent: only a region a workload has registered can migrate");
         }
         if (destination.name().equals(region.node())) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "region " + regionId + " '" + region.name()
+            throw new DomainException(Problem.UNPROCESSABLE, "region " + regionId + " '" + region.name()
                     + "' is already on node " + region.node() + ": destinationNode must be another node");
         }
         if (!destination.up()) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "destination node " + destination.name()
+            throw new DomainException(Problem.UNPROCESSABLE, "destination node " + destination.name()
                     + " is DOWN (its service instance stopped reporting); choose a node that is UP");
         }
         boolean sourceUp = directory.node(region.node()).map(MigrationDirectory.Node::up).orElse(false);
         if (!sourceUp) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "source node " + region.node() + " of region " + regionId
+            throw new DomainException(Problem.UNPROCESSABLE, "source node " + region.node() + " of region " + regionId
                     + " is DOWN; a migration needs both agents");
         }
         if (options.bandwidthLimitBytesPerSec() > 0 && options.bandwidthLimitBytesPerSec() < region.pageSize()) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "options.bandwidthLimitBytesPerSec must be 0 (unlimited)"
+            throw new DomainException(Problem.UNPROCESSABLE, "options.bandwidthLimitBytesPerSec must be 0 (unlimited)"
                     + " or at least one page (" + region.pageSize() + " bytes) per second");
         }
         jobs.findByActiveRegionId(regionId).ifPresent(active -> {
@@ -179,7 +179,7 @@ class MigrationService {
                     engine.cancel(job.sourceNode(), id);
                 } catch (MigrationEngineException e) {
                     if (e.reason() == MigrationEngineException.Reason.CONFLICT) {
-                        throw new ApiException(ProblemKind.MIGRATION_PAST_SWITCHOVER, "migration " + id
+                        throw new DomainException(Problem.MIGRATION_PAST_SWITCHOVER, "migration " + id
                                 + " switched over meanwhile, so it can no longer be cancelled: " + e.getMessage());
                     }
                     if (e.reason() != MigrationEngineException.Reason.NOT_FOUND) {
@@ -211,7 +211,7 @@ class MigrationService {
     }
 
     private Migration load(UUID id) {
-        return tx.execute(status -> jobs.findById(id).orElseThrow(() -> ApiException.notFound("migration", id)));
+        return tx.execute(status -> jobs.findById(id).orElseThrow(() -> DomainException.notFound("migration", id)));
     }
 
     private MigrationView view(Migration job) {
@@ -220,7 +220,7 @@ class MigrationService {
 
     private String managed(String node, String action) {
         if (!engine.manages(node)) {
-            throw new ApiException(ProblemKind.CONFLICT, "cannot " + action + " here: node " + node
+            throw new DomainException(Problem.CONFLICT, "cannot " + action + " here: node " + node
                     + " is managed by another service instance; send the request to that instance");
         }
         return node;
@@ -234,18 +234,18 @@ class MigrationService {
         }
     }
 
-    private static ApiException translate(MigrationEngineException e, String action) {
-        ProblemKind kind = switch (e.reason()) {
-            case UNAVAILABLE -> ProblemKind.AGENT_UNAVAILABLE;
-            case CONFLICT -> ProblemKind.MIGRATION_WRONG_PHASE;
-            case NOT_MANAGED -> ProblemKind.CONFLICT;
-            default -> ProblemKind.AGENT_ERROR;
+    private static DomainException translate(MigrationEngineException e, String action) {
+        Problem kind = switch (e.reason()) {
+            case UNAVAILABLE -> Problem.AGENT_UNAVAILABLE;
+            case CONFLICT -> Problem.MIGRATION_WRONG_PHASE;
+            case NOT_MANAGED -> Problem.CONFLICT;
+            default -> Problem.AGENT_ERROR;
         };
-        return new ApiException(kind, "could not " + action + ": " + e.getMessage(), e);
+        return new DomainException(kind, "could not " + action + ": " + e.getMessage(), e);
     }
 
-    private static ApiException inProgress(UUID regionId, Migration active) {
-        return new ApiException(ProblemKind.MIGRATION_IN_PROGRESS, "region " + regionId + " is already being migrated"
+    private static DomainException inProgress(UUID regionId, Migration active) {
+        return new DomainException(Problem.MIGRATION_IN_PROGRESS, "region " + regionId + " is already being migrated"
                 + " by job " + active.id() + " (" + active.phase() + " to " + active.destinationNode()
                 + "); one active migration per region");
     }

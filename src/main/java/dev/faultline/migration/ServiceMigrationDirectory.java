@@ -4,7 +4,7 @@ import dev.faultline.node.NodeService;
 import dev.faultline.node.NodeView;
 import dev.faultline.region.RegionService;
 import dev.faultline.region.RegionState;
-import dev.faultline.web.ApiException;
+import dev.faultline.DomainException;
 import java.util.Optional;
 import java.util.UUID;
 import org.springframework.stereotype.Component;
@@ -32,7 +32,7 @@ class ServiceMigrationDirectory implements MigrationDirectory {
         NodeView node;
         try {
             node = nodes.get(name);
-        } catch (ApiException notFound) {
+        } catch (DomainException notFound) {
             return Optional.empty();
         }
         return Optional.of(new Node(node.name(), node.state() == NodeView.State.UP,

@@ -5,7 +5,7 @@ import dev.faultline.agent.AgentStatus;
 import dev.faultline.agent.NodeAgents;
 import dev.faultline.agent.UffdCapabilities;
 import dev.faultline.event.EventService;
-import dev.faultline.web.ApiException;
+import dev.faultline.DomainException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,7 +83,7 @@ public class NodeService implements LocalNodes, NodeStatus {
     public NodeView get(String name) {
         var now = clock.instant();
         return nodes.findById(name).map(n -> n.view(instanceId, now, properties.downAfter()))
-                .orElseThrow(() -> ApiException.notFound("node", name));
+                .orElseThrow(() -> DomainException.notFound("node", name));
     }
 
     private static List<String> capabilities(UffdCapabilities uffd) {

@@ -4,8 +4,8 @@ import dev.faultline.web.PageResponse;
 import dev.faultline.snapshot.SnapshotService;
 import dev.faultline.snapshot.SnapshotView;
 import dev.faultline.snapshot.VerifiedState;
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -158,18 +158,18 @@ class PolicyService {
         } catch (OptimisticLockingFailureException e) {
             throw changedMeanwhile(policy, e);
         } catch (DataIntegrityViolationException e) {
-            throw ApiException.conflict("a policy named '" + policy.name() + "' already exists");
+            throw DomainException.conflict("a policy named '" + policy.name() + "' already exists");
         }
     }
 
-    private static ApiException changedMeanwhile(SnapshotPolicy policy, Exception cause) {
-        return new ApiException(ProblemKind.PRECONDITION_FAILED, "policy " + policy.id()
+    private static DomainException changedMeanwhile(SnapshotPolicy policy, Exception cause) {
+        return new DomainException(Problem.PRECONDITION_FAILED, "policy " + policy.id()
                 + " was changed meanwhile; GET it again and reapply your change", cause);
     }
 
     private void requireNameFree(String name) {
         if (policies.existsByName(name)) {
-            throw ApiException.conflict("a policy named '" + name + "' already exists");
+            throw DomainException.conflict("a policy named '" + name + "' already exists");
         }
     }
 
@@ -180,7 +180,7 @@ class PolicyService {
     private static void requireMatch(String ifMatch, SnapshotPolicy policy) {
         String current = "\"" + policy.version() + "\"";
         if (ifMatch == null || ifMatch.isBlank()) {
-            throw new ApiException(ProblemKind.PRECONDITION_REQUIRED, "send If-Match with the policy's ETag ("
+            throw new DomainException(Problem.PRECONDITION_REQUIRED, "send If-Match with the policy's ETag ("
                     + current + ", from GET) so that a concurrent change is never overwritten");
         }
         for (String tag : ifMatch.split(",")) {
@@ -188,11 +188,11 @@ class PolicyService {
                 return;
             }
         }
-        throw new ApiException(ProblemKind.PRECONDITION_FAILED, "If-Match " + ifMatch.strip()
+        throw new DomainException(Problem.PRECONDITION_FAILED, "If-Match " + ifMatch.strip()
                 + " does not match the policy's current ETag " + current + "; GET it again and reapply your change");
     }
 
     private SnapshotPolicy load(UUID id) {
-        return policies.findById(id).orElseThrow(() -> ApiException.notFound("snapshot policy", id));
+        return policies.findById(id).orElseThrow(() -> DomainException.notFound("snapshot policy", id));
     }
 }

@@ -9,9 +9,9 @@ import dev.faultline.event.EventService;
 import dev.faultline.label.LabelSelector;
 import dev.faultline.label.LabelLimits;
 import dev.faultline.label.Labels;
-import dev.faultline.web.ApiException;
+import dev.faultline.DomainException;
 import dev.faultline.web.PageResponse;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.Problem;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Comparator;
@@ -183,7 +183,7 @@ public class RegionService implements DisposableBean {
 
     @Transactional(readOnly = true)
     public RegionView get(UUID id) {
-        return find(id).orElseThrow(() -> ApiException.notFound("region", id));
+        return find(id).orElseThrow(() -> DomainException.notFound("region", id));
     }
 
     /**
@@ -192,9 +192,9 @@ public class RegionService implements DisposableBean {
      */
     @Transactional
     public RegionView relabel(UUID id, long expectedVersion, Map<String, String> changes) {
-        Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));
+        Region region = regions.findById(id).orElseThrow(() -> DomainException.notFound("region", id));
         if (region.version() != expectedVersion) {
-            throw new ApiException(ProblemKind.PRECONDITION_FAILED, "region " + id + " changed since version "
+            throw new DomainException(Problem.PRECONDITION_FAILED, "region " + id + " changed since version "
                     + expectedVersion + " (it is at " + region.version() + "): read it again and retry");
         }
         Map<String, String> merged = new TreeMap<>(region.labels());
@@ -207,7 +207,7 @@ public class RegionService implements DisposableBean {
         });
         String problem = Labels.problem(merged);
         if (problem != null) {
-            throw new ApiException(ProblemKind.VALIDATION, "labels: " + problem);
+            throw new DomainException(Problem.VALIDATION, "labels: " + problem);
         }
         region.relabel(merged);
         return view(regions.saveAndFlush(region));
@@ -227,7 +227,7 @@ public class RegionService implements DisposableBean {
         if (managed.isEmpty()) {
             // another instance manages the node: record the request, that instance claims it within a second
             return tx.execute(status -> {
-                Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));
+                Region region = regions.findById(id).orElseThrow(() -> DomainException.notFound("region", id));
                 RegionState before = region.state();
                 region.requestDetach(populate);
                 Region saved = regions.save(region);
@@ -237,11 +237,11 @@ public class RegionService implements DisposableBean {
         }
         AgentClient agent = managed.get();
         if (agent.status().state() != AgentState.READY) {
-            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent of node " + current.node() + " is "
+            throw new DomainException(Problem.AGENT_UNAVAILABLE, "the agent of node " + current.node() + " is "
                     + agent.status().state() + "; try again when it is READY");
         }
         RegionView detaching = tx.execute(status -> {
-            Region region = regions.findById(id).orElseThrow(() -> ApiException.notFound("region", id));
+            Region region = regions.findById(id).orElseThrow(() -> DomainException.notFound("region", id));
             RegionState before = region.state();
             region.detaching();
             Region saved = regions.save(region);
@@ -299,7 +299,7 @@ public class RegionService implements DisposableBean {
         try {
             return LabelSelector.parse(selector == null ? "" : selector);
         } catch (IllegalArgumentException e) {
-            throw new ApiException(ProblemKind.VALIDATION, "selector: " + e.getMessage());
+            throw new DomainException(Problem.VALIDATION, "selector: " + e.getMessage());
         }
     }
 

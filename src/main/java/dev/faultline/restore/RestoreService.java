@@ -10,8 +10,8 @@ import dev.faultline.agent.AgentState;
 import dev.faultline.event.EventService;
 import dev.faultline.node.NodeService;
 import dev.faultline.node.NodeView;
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -87,15 +87,15 @@ public class RestoreService {
         try {
             size = Files.size(image);
         } catch (IOException e) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "cannot read image " + image + ": " + e.getMessage());
+            throw new DomainException(Problem.UNPROCESSABLE, "cannot read image " + image + ": " + e.getMessage());
         }
         if (size == 0) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + image + " is empty");
+            throw new DomainException(Problem.UNPROCESSABLE, "image " + image + " is empty");
         }
         AgentClient agent = options.node() == null ? agents.local() : agents.node(options.node()).orElseThrow(() ->
-                new ApiException(ProblemKind.UNPROCESSABLE, "node '" + options.node() + "' is not managed by this service instance"));
+                new DomainException(Problem.UNPROCESSABLE, "node '" + options.node() + "' is not managed by this service instance"));
         if (agent.status().state() != AgentState.READY) {
-            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "the agent of node " + agent.node() + " is "
+            throw new DomainException(Problem.AGENT_UNAVAILABLE, "the agent of node " + agent.node() + " is "
                     + agent.status().state());
         }
         // Saved only once the agent has opened the session: a sync running in between must never
@@ -140,14 +140,14 @@ public class RestoreService {
     }
 
     private RestoreView request(Options options) {
-        NodeView node = nodes.find(options.node()).orElseThrow(() -> new ApiException(ProblemKind.UNPROCESSABLE,
+        NodeView node = nodes.find(options.node()).orElseThrow(() -> new DomainException(Problem.UNPROCESSABLE,
                 "node '" + options.node() + "' is not known: no service instance has reported it (GET /api/v1/nodes)"));
         if (node.state() != NodeView.State.UP) {
-            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, "node " + node.name() + " is DOWN (its instance last"
+            throw new DomainException(Problem.AGENT_UNAVAILABLE, "node " + node.name() + " is DOWN (its instance last"
                     + " reported at " + node.lastHeartbeat() + ")");
         }
         if (!imagePath(options.image()).isAbsolute()) {
-            throw new ApiException(ProblemKind.VALIDATION, "image must be an absolute path, not '" + options.image() + "'");
+            throw new DomainException(Problem.VALIDATION, "image must be an absolute path, not '" + options.image() + "'");
         }
         RestoreSession saved = sessions.save(RestoreSession.requested(node.name(), options.name(), options.labels(),
                 options.image(), options.faultAroundPages(), options.populateDelayMs(), options.workingSet(),
@@ -161,7 +161,7 @@ public class RestoreService {
             current = sessions.findById(saved.id()).orElse(current);
         }
         if (current.state() == RestoreState.FAILED) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "node " + node.name() + " could not open the restore"
+            throw new DomainException(Problem.UNPROCESSABLE, "node " + node.name() + " could not open the restore"
                     + " session: " + current.error());
         }
         return view(current);
@@ -186,7 +186,7 @@ public class RestoreService {
             Path image = checkImage(session.imagePath());
             long size = Files.size(image);
             if (size == 0) {
-                throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + image + " is empty");
+                throw new DomainException(Problem.UNPROCESSABLE, "image " + image + " is empty");
             }
             AgentRestore created = agent.createRestore(new AgentRestore.CreateRequest(session.id(), session.name(),
                     session.labels(), image.toString(), 0, session.faultAroundPages(), session.populateDelayMs(),
@@ -198,7 +198,7 @@ public class RestoreService {
             events.publish("restore.created", "restore", session.id(), "restore session '" + session.name() + "' of "
                     + image + " is waiting for a workload at " + created.socket(),
                     Map.of("image", image.toString(), "size", size));
-        } catch (ApiException | AgentException | IOException e) {
+        } catch (DomainException | AgentException | IOException e) {
             String reason = e instanceof AgentException ? "the agent refused the session: " + e.getMessage()
                     : e.getMessage();
             session.fail(reason);
@@ -214,14 +214,14 @@ public class RestoreService {
 
     @Transactional(readOnly = true)
     public RestoreView get(UUID id) {
-        return view(sessions.findById(id).orElseThrow(() -> ApiException.notFound("restore session", id)));
+        return view(sessions.findById(id).orElseThrow(() -> DomainException.notFound("restore session", id)));
     }
 
     /** Closes the session's socket. Refused while a region is attached and not fully populated. */
     public void delete(UUID id) {
-        RestoreSession session = sessions.findById(id).orElseThrow(() -> ApiException.notFound("restore session", id));
+        RestoreSession session = sessions.findById(id).orElseThrow(() -> DomainException.notFound("restore session", id));
         if (session.state() != RestoreState.CLOSED && session.state() != RestoreState.FAILED) {
-            AgentClient agent = agents.node(session.node()).orElseThrow(() -> new ApiException(ProblemKind.CONFLICT,
+            AgentClient agent = agents.node(session.node()).orElseThrow(() -> new DomainException(Problem.CONFLICT,
                     "restore session " + id + " is on node " + session.node() + ", which another service instance manages"));
             try {
                 agent.deleteRestore(id);
@@ -290,22 +290,22 @@ public class RestoreService {
         try {
             return Path.of(image);
         } catch (InvalidPathException e) {
-            throw new ApiException(ProblemKind.VALIDATION, "image is not a valid path: " + e.getReason());
+            throw new DomainException(Problem.VALIDATION, "image is not a valid path: " + e.getReason());
         }
     }
 
     private Path checkImage(String image) {
         Path path = imagePath(image);
         if (!path.isAbsolute()) {
-            throw new ApiException(ProblemKind.VALIDATION, "image must be an absolute path, not '" + image + "'");
+            throw new DomainException(Problem.VALIDATION, "image must be an absolute path, not '" + image + "'");
         }
         Path real;
         try {
             real = path.toRealPath();
         } catch (NoSuchFileException e) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + path + " does not exist");
+            throw new DomainException(Problem.UNPROCESSABLE, "image " + path + " does not exist");
         } catch (IOException e) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "cannot resolve image " + path + ": " + e.getMessage());
+            throw new DomainException(Problem.UNPROCESSABLE, "cannot resolve image " + path + ": " + e.getMessage());
         }
         boolean allowed = imageDirs.stream().anyMatch(dir -> {
             try {
@@ -315,25 +315,25 @@ public class RestoreService {
             }
         });
         if (!allowed) {
-            throw new ApiException(ProblemKind.IMAGE_NOT_ALLOWED, "image " + real + " is outside the allowed directories "
+            throw new DomainException(Problem.IMAGE_NOT_ALLOWED, "image " + real + " is outside the allowed directories "
                     + imageDirs + " (faultline.agent.image-dirs)");
         }
         if (!Files.isRegularFile(real) || !Files.isReadable(real)) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "image " + real + " is not a readable regular file");
+            throw new DomainException(Problem.UNPROCESSABLE, "image " + real + " is not a readable regular file");
         }
         return real;
     }
 
-    private static ApiException translate(AgentException e, String what) {
-        ProblemKind kind = switch (e.code()) {
-            case AgentException.UNAVAILABLE, AgentException.TIMEOUT -> ProblemKind.AGENT_UNAVAILABLE;
-            case "PERMISSION_DENIED" -> ProblemKind.IMAGE_NOT_ALLOWED;
-            case "BAD_REQUEST" -> ProblemKind.UNPROCESSABLE;
-            case "CONFLICT" -> ProblemKind.CONFLICT;
-            case "NOT_FOUND" -> ProblemKind.NOT_FOUND;
-            default -> ProblemKind.AGENT_ERROR;
+    private static DomainException translate(AgentException e, String what) {
+        Problem kind = switch (e.code()) {
+            case AgentException.UNAVAILABLE, AgentException.TIMEOUT -> Problem.AGENT_UNAVAILABLE;
+            case "PERMISSION_DENIED" -> Problem.IMAGE_NOT_ALLOWED;
+            case "BAD_REQUEST" -> Problem.UNPROCESSABLE;
+            case "CONFLICT" -> Problem.CONFLICT;
+            case "NOT_FOUND" -> Problem.NOT_FOUND;
+            default -> Problem.AGENT_ERROR;
         };
-        return new ApiException(kind, "the agent could not " + what + ": " + e.getMessage(), e);
+        return new DomainException(kind, "the agent could not " + what + ": " + e.getMessage(), e);
     }
 
     private RestoreView view(RestoreSession s) {

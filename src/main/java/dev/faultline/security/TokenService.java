@@ -1,8 +1,8 @@
 package dev.faultline.security;
 
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import dev.faultline.TokenRevoked;
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -47,10 +47,10 @@ public class TokenService {
     IssuedToken issue(String name, Role role, Instant expiresAt, String createdBy, String secret) {
         Instant now = clock.instant();
         if (expiresAt != null && !expiresAt.isAfter(now)) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE, "expiresAt " + expiresAt + " is not in the future");
+            throw new DomainException(Problem.UNPROCESSABLE, "expiresAt " + expiresAt + " is not in the future");
         }
         if (tokens.existsByName(name)) {
-            throw ApiException.conflict("a token named '" + name + "' already exists");
+            throw DomainException.conflict("a token named '" + name + "' already exists");
         }
         ApiToken token = tokens.save(new ApiToken(name, role, hash(secret), secret.substring(0, SHOWN_CHARS), now,
                 createdBy, expiresAt));
@@ -87,10 +87,10 @@ public class TokenService {
     /** Revokes a token; the last usable admin token cannot be revoked, or nobody could manage tokens. */
     @Transactional
     public void revoke(UUID id) {
-        ApiToken token = tokens.findById(id).orElseThrow(() -> ApiException.notFound("token", id));
+        ApiToken token = tokens.findById(id).orElseThrow(() -> DomainException.notFound("token", id));
         Instant now = clock.instant();
         if (token.role() == Role.ADMIN && !token.isExpired(now) && tokens.countActiveAdmins(now) <= 1) {
-            throw new ApiException(ProblemKind.LAST_ADMIN_TOKEN,
+            throw new DomainException(Problem.LAST_ADMIN_TOKEN,
                     "'" + token.name() + "' is the last admin token; create another admin token first");
         }
         tokens.delete(token);

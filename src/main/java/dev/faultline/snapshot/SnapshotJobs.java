@@ -1,6 +1,6 @@
 package dev.faultline.snapshot;
 
-import dev.faultline.web.ApiException;
+import dev.faultline.DomainException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -394,7 +394,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     private static String describe(RuntimeException e) {
-        if (e instanceof SnapshotEngineException || e instanceof IllegalStateException || e instanceof ApiException) {
+        if (e instanceof SnapshotEngineException || e instanceof IllegalStateException || e instanceof DomainException) {
             return e.getMessage();
         }
         log.warn("snapshot job failed unexpectedly", e);

@@ -4,7 +4,7 @@ import dev.faultline.label.LabelLimits;
 import org.hibernate.annotations.JdbcTypeCode;
 import org.hibernate.type.SqlTypes;
 import dev.faultline.label.LabelsJson;
-import dev.faultline.web.ApiException;
+import dev.faultline.DomainException;
 import jakarta.persistence.Column;
 import jakarta.persistence.Convert;
 import jakarta.persistence.Entity;
@@ -144,7 +144,7 @@ class SnapshotOperation {
 
     private void require(boolean allowed, String action) {
         if (!allowed) {
-            throw ApiException.conflict("cannot " + action + " " + kind + " operation " + id + " while it is " + state);
+            throw DomainException.conflict("cannot " + action + " " + kind + " operation " + id + " while it is " + state);
         }
     }
 

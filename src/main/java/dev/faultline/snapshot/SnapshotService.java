@@ -2,8 +2,8 @@ package dev.faultline.snapshot;
 
 import dev.faultline.node.NodeStatus;
 import dev.faultline.web.PageResponse;
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Collection;
@@ -57,18 +57,18 @@ public class SnapshotService {
      */
     @Transactional
     public SnapshotView take(UUID regionId, SnapshotKind kind, UUID parentId, String requestedBy) {
-        RegionInfo region = regions.find(regionId).orElseThrow(() -> ApiException.notFound("region", regionId));
+        RegionInfo region = regions.find(regionId).orElseThrow(() -> DomainException.notFound("region", regionId));
         if (!region.attached()) {
-            throw ApiException.conflict("region " + regionId + " is " + region.state()
+            throw DomainException.conflict("region " + regionId + " is " + region.state()
                     + "; only an ATTACHED region can be snapshotted");
         }
         Optional<String> down = nodes.down(region.node());
         if (down.isPresent()) {
-            throw new ApiException(ProblemKind.AGENT_UNAVAILABLE, down.get() + "; its regions cannot be snapshotted"
+            throw new DomainException(Problem.AGENT_UNAVAILABLE, down.get() + "; its regions cannot be snapshotted"
                     + " until it reports again");
         }
         if (kind == SnapshotKind.FULL && parentId != null) {
-            throw new ApiException(ProblemKind.UNPROCESSABLE,
+            throw new DomainException(Problem.UNPROCESSABLE,
                     "parentId names the base of an INCREMENTAL snapshot; a FULL snapshot has none");
         }
         Optional<Snapshot> active = snapshots.findByActiveRegionId(regionId);
@@ -171,7 +171,7 @@ public class SnapshotService {
             return Optional.of(op);
         }
         if (!consolidate) {
-            throw new ApiException(ProblemKind.SNAPSHOT_HAS_DEPENDENTS, "incremental snapshot(s) " + ids(dependents)
+            throw new DomainException(Problem.SNAPSHOT_HAS_DEPENDENTS, "incremental snapshot(s) " + ids(dependents)
                     + " depend on snapshot " + id + "; delete them first, or delete with ?consolidate=true to fold"
                     + " this snapshot into them");
         }
@@ -192,7 +192,7 @@ public class SnapshotService {
     @Transactional(readOnly = true)
     public SnapshotOperationView operation(UUID snapshotId, UUID operationId) {
         return operations.findByIdAndSnapshotId(operationId, snapshotId).map(SnapshotOperation::view)
-                .orElseThrow(() -> ApiException.notFound("operation", operationId));
+                .orElseThrow(() -> DomainException.notFound("operation", operationId));
     }
 
     /** A policy's snapshots that its retention rules judge: everything not being or already deleted. */
@@ -260,22 +260,22 @@ public class SnapshotService {
         Snapshot parent;
         if (parentId == null) {
             parent = snapshots.findFirstByRegionIdAndStateOrderByCreatedAtDesc(regionId, SnapshotState.COMPLETED)
-                    .orElseThrow(() -> ApiException.conflict("region " + regionId + " has no completed snapshot to"
+                    .orElseThrow(() -> DomainException.conflict("region " + regionId + " has no completed snapshot to"
                             + " base an incremental one on; take a FULL snapshot first"));
         } else {
-            parent = snapshots.findById(parentId).orElseThrow(() -> new ApiException(ProblemKind.UNPROCESSABLE,
+            parent = snapshots.findById(parentId).orElseThrow(() -> new DomainException(Problem.UNPROCESSABLE,
                     "parent snapshot " + parentId + " does not exist"));
             if (!parent.regionId().equals(regionId)) {
-                throw new ApiException(ProblemKind.UNPROCESSABLE, "parent snapshot " + parentId + " is of region "
+                throw new DomainException(Problem.UNPROCESSABLE, "parent snapshot " + parentId + " is of region "
                         + parent.regionId() + ", not " + regionId);
             }
             if (parent.state() != SnapshotState.COMPLETED) {
-                throw ApiException.conflict("parent snapshot " + parentId + " is " + parent.state()
+                throw DomainException.conflict("parent snapshot " + parentId + " is " + parent.state()
                         + "; an incremental snapshot needs a COMPLETED parent");
             }
         }
         if (beingDeleted(parent)) {
-            throw ApiException.conflict("parent snapshot " + parent.id() + " is being deleted");
+            throw DomainException.conflict("parent snapshot " + parent.id() + " is being deleted");
         }
         return parent;
     }
@@ -292,7 +292,7 @@ public class SnapshotService {
             snapshots.saveAndFlush(snapshot);
         } catch (DataIntegrityViolationException e) {
             // another request or service instance started a snapshot of this region meanwhile
-            throw new ApiException(ProblemKind.SNAPSHOT_IN_PROGRESS, "a snapshot of region " + region.id()
+            throw new DomainException(Problem.SNAPSHOT_IN_PROGRESS, "a snapshot of region " + region.id()
                     + " was started meanwhile; one snapshot job per region runs at a time", e);
         }
         events.publishEvent(new SnapshotEvents.TakeRequested(id, snapshot.node()));
@@ -307,7 +307,7 @@ public class SnapshotService {
         try {
             operations.saveAndFlush(op);
         } catch (DataIntegrityViolationException e) {
-            throw ApiException.conflict("another operation on snapshot " + op.snapshotId() + " started meanwhile");
+            throw DomainException.conflict("another operation on snapshot " + op.snapshotId() + " started meanwhile");
         }
         events.publishEvent(new SnapshotEvents.OperationRequested(op.id(), op.node()));
         return op.view();
@@ -323,26 +323,26 @@ public class SnapshotService {
     }
 
     private Snapshot load(UUID id) {
-        return snapshots.findById(id).orElseThrow(() -> ApiException.notFound("snapshot", id));
+        return snapshots.findById(id).orElseThrow(() -> DomainException.notFound("snapshot", id));
     }
 
     private static void requireCompleted(Snapshot snapshot, String what) {
         if (snapshot.state() != SnapshotState.COMPLETED) {
-            throw ApiException.conflict("snapshot " + snapshot.id() + " is " + snapshot.state()
+            throw DomainException.conflict("snapshot " + snapshot.id() + " is " + snapshot.state()
                     + "; only a COMPLETED snapshot can be " + what);
         }
     }
 
-    private static ApiException inProgress(Snapshot snapshot, String advice) {
-        return new ApiException(ProblemKind.SNAPSHOT_IN_PROGRESS, stillActive(snapshot) + "; " + advice);
+    private static DomainException inProgress(Snapshot snapshot, String advice) {
+        return new DomainException(Problem.SNAPSHOT_IN_PROGRESS, stillActive(snapshot) + "; " + advice);
     }
 
     private static String stillActive(Snapshot snapshot) {
         return "snapshot " + snapshot.id() + " of region " + snapshot.regionId() + " is still " + snapshot.state();
     }
 
-    private static ApiException busy(UUID snapshotId, SnapshotOperation active) {
-        return ApiException.conflict("snapshot " + snapshotId + " has a " + active.kind() + " operation ("
+    private static DomainException busy(UUID snapshotId, SnapshotOperation active) {
+        return DomainException.conflict("snapshot " + snapshotId + " has a " + active.kind() + " operation ("
                 + active.id() + ") in progress; try again when it has finished");
     }
 

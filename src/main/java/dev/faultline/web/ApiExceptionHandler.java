@@ -1,5 +1,6 @@
 package dev.faultline.web;
 
+import dev.faultline.DomainException;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.validation.ConstraintViolationException;
 import java.net.URI;
@@ -39,6 +40,11 @@ class ApiExceptionHandler extends ResponseEntityExceptionHandler {
             log.warn("{} {} failed: {}", request.getMethod(), request.getRequestURI(), ex.getMessage(), ex.getCause());
         }
         return problem(Problems.of(ex.kind(), ex.getMessage(), request.getRequestURI()));
+    }
+
+    @ExceptionHandler(DomainException.class)
+    ResponseEntity<Object> handleDomain(DomainException ex, HttpServletRequest request) {
+        return handleApi(new ApiException(ProblemKind.of(ex.kind()), ex.getMessage(), ex.getCause()), request);
     }
 
     @ExceptionHandler(ConstraintViolationException.class)

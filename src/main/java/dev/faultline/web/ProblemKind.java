@@ -1,5 +1,6 @@
 package dev.faultline.web;
 
+import dev.faultline.Problem;
 import java.net.URI;
 import org.springframework.http.HttpStatus;
 
@@ -55,6 +56,11 @@ public enum ProblemKind {
 
     public String title() {
         return title;
+    }
+
+    /** The kind with the type of the domain's problem: the same name, so the API's types stay as they are. */
+    public static ProblemKind of(Problem problem) {
+        return valueOf(problem.name());
     }
 
     /** The generic kind for a status raised by the framework rather than by our code. */

@@ -1,5 +1,6 @@
 package dev.faultline.host;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.BDDMockito.given;
 import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.get;
 import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.content;
@@ -28,6 +29,8 @@ import org.springframework.context.annotation.FilterType;
 import org.springframework.context.annotation.Import;
 import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.servlet.MockMvc;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /** Fast slice test of the host endpoint's JSON shape and its security, with the services mocked. */
 @WebMvcTest(HostController.class)
@@ -54,17 +57,51 @@ class HostControllerTest {
         KernelInfo kernel = new KernelInfo("Linux", "6.18.0", "x86_64");
         UffdCapabilities uffd = new UffdCapabilities(true, "dev_userfaultfd", 0xAA, List.of("wp_async", "move"),
                 List.of("register", "copy"), true, null);
-        given(hosts.host()).willReturn(new HostInfo("node-a", kernel, uffd, new AgentStatus(AgentState.READY,
-                AgentMode.EMBEDDED, "/run/a.sock", 42L, "0.1.0", 1, 0, Instant.parse("2026-01-01T00:00:00Z"), null,
-                kernel, uffd, "/run/h.sock", "node-a", null)));
+        given(hosts.host()).willReturn(new HostInfo("node-a", HostService.view(kernel), HostService.view(uffd),
+                HostService.view(new AgentStatus(AgentState.READY, AgentMode.EMBEDDED, "/run/a.sock", 42L, "0.1.0", 1,
+                        0, Instant.parse("2026-01-01T00:00:00Z"), "gone once", kernel, uffd, "/run/h.sock", "node-a",
+                        "127.0.0.1:7411"))));
 
         mvc.perform(get("/api/v1/host").header("Authorization", "Bearer flt_viewer"))
                 .andExpect(status().isOk())
                 .andExpect(jsonPath("$.hostname").value("node-a"))
+                .andExpect(jsonPath("$.kernel.release").value("6.18.0"))
                 .andExpect(jsonPath("$.userfaultfd.features[0]").value("wp_async"))
+                .andExpect(jsonPath("$.userfaultfd.api").value(0xAA))
                 .andExpect(jsonPath("$.userfaultfd.pagemapScan").value(true))
                 .andExpect(jsonPath("$.agent.state").value("READY"))
-                .andExpect(jsonPath("$.agent.since").value("2026-01-01T00:00:00Z"));
+                .andExpect(jsonPath("$.agent.mode").value("EMBEDDED"))
+                .andExpect(jsonPath("$.agent.since").value("2026-01-01T00:00:00Z"))
+                .andExpect(jsonPath("$.agent.kernel.machine").value("x86_64"))
+                .andExpect(jsonPath("$.agent.userfaultfd.ioctls[1]").value("copy"))
+                .andExpect(jsonPath("$.agent.pageChannel").value("127.0.0.1:7411"));
+    }
+
+    /** The names the API had while it showed the agent's own records; the UI's host page reads them. */
+    @Test
+    void theHostShowsTheSameFieldsAsBeforeItHadItsOwnTypes() throws Exception {
+        given(tokens.authenticate("flt_viewer")).willReturn(Optional.of(new TokenPrincipal(UUID.randomUUID(), "v", Role.VIEWER)));
+        KernelInfo kernel = new KernelInfo("Linux", "6.18.0", "x86_64");
+        UffdCapabilities uffd = new UffdCapabilities(true, "syscall", 0xAA, List.of(), List.of(), false, "none");
+        given(hosts.host()).willReturn(new HostInfo("node-a", HostService.view(kernel), HostService.view(uffd),
+                HostService.view(new AgentStatus(AgentState.DOWN, AgentMode.EXTERNAL, "/run/a.sock", 7L, "0.1.0", 1, 3,
+                        Instant.parse("2026-01-01T00:00:00Z"), "exited", kernel, uffd, "/run/h.sock", "node-a", "x:1"))));
+
+        String body = mvc.perform(get("/api/v1/host").header("Authorization", "Bearer flt_viewer"))
+                .andExpect(status().isOk()).andReturn().getResponse().getContentAsString();
+        JsonNode host = JsonMapper.builder().build().readTree(body);
+
+        assertThat(host.propertyNames())
+                .containsExactly("hostname", "kernel", "userfaultfd", "agent");
+        assertThat(host.get("kernel").propertyNames())
+                .containsExactly("sysname", "release", "machine");
+        assertThat(host.get("userfaultfd").propertyNames())
+                .containsExactly("available", "source", "api", "features", "ioctls", "pagemapScan", "error");
+        assertThat(host.get("agent").propertyNames()).containsExactly("state", "mode",
+                "socket", "pid", "version", "protocol", "restarts", "since", "lastError", "kernel", "userfaultfd",
+                "handoffSocket", "node", "pageChannel");
+        assertThat(host.at("/agent/mode").asString()).isEqualTo("EXTERNAL");
+        assertThat(host.at("/agent/state").asString()).isEqualTo("DOWN");
     }
 
     @Test

@@ -9,8 +9,8 @@ import dev.faultline.LatencySummary;
 import dev.faultline.agent.AgentMigration;
 import dev.faultline.event.EventService;
 import dev.faultline.event.EventView;
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -174,8 +174,8 @@ class MigrationJobsTest {
         MigrationView first = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops");
 
         assertThatThrownBy(() -> service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops"))
-                .isInstanceOfSatisfying(ApiException.class, e -> {
-                    assertThat(e.kind()).isEqualTo(ProblemKind.MIGRATION_IN_PROGRESS);
+                .isInstanceOfSatisfying(DomainException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(Problem.MIGRATION_IN_PROGRESS);
                     assertThat(e.getMessage()).contains(first.id().toString());
                 });
 
@@ -187,28 +187,28 @@ class MigrationJobsTest {
     @Test
     void theRegionAndNodesAreCheckedBeforeAJobIsRecorded() {
         assertProblem(() -> service.create(UUID.randomUUID(), "node-b", MigrationOptions.DEFAULTS, "ops"),
-                ProblemKind.NOT_FOUND, "region");
+                Problem.NOT_FOUND, "region");
         assertProblem(() -> service.create(demo.id(), "node-z", MigrationOptions.DEFAULTS, "ops"),
-                ProblemKind.NOT_FOUND, "node 'node-z' does not exist");
+                Problem.NOT_FOUND, "node 'node-z' does not exist");
         assertProblem(() -> service.create(demo.id(), "node-a", MigrationOptions.DEFAULTS, "ops"),
-                ProblemKind.UNPROCESSABLE, "already on node node-a");
+                Problem.UNPROCESSABLE, "already on node node-a");
         directory.node("node-b", false);
         assertProblem(() -> service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops"),
-                ProblemKind.UNPROCESSABLE, "node-b is DOWN");
+                Problem.UNPROCESSABLE, "node-b is DOWN");
         directory.node("node-b", true);
         assertProblem(() -> service.create(demo.id(), "node-b",
                 new MigrationOptions(10, 100, 10, MigrationOptions.Postcopy.AUTO, 0), "ops"),
-                ProblemKind.UNPROCESSABLE, "at least one page");
+                Problem.UNPROCESSABLE, "at least one page");
         directory.detach(demo.id());
         assertProblem(() -> service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops"),
-                ProblemKind.UNPROCESSABLE, "not attached");
+                Problem.UNPROCESSABLE, "not attached");
         assertThat(jobs.count()).isZero();
     }
 
     @Test
     void startPostcopyIsOnlyForAJobInPrecopy() {
         UUID id = service.create(demo.id(), "node-b", manual(), "ops").id();
-        assertProblem(() -> service.startPostcopy(id), ProblemKind.MIGRATION_WRONG_PHASE, "PENDING");
+        assertProblem(() -> service.startPostcopy(id), Problem.MIGRATION_WRONG_PHASE, "PENDING");
 
         driver.poll();
         MigrationView switching = service.startPostcopy(id);
@@ -216,7 +216,7 @@ class MigrationJobsTest {
         assertThat(agents.calls).contains("switchover@node-a");
         assertThat(switching.phase()).isEqualTo(MigrationPhase.SWITCHOVER);
         assertThat(switching.switchoverAt()).isNotNull();
-        assertProblem(() -> service.startPostcopy(id), ProblemKind.MIGRATION_WRONG_PHASE, "SWITCHOVER");
+        assertProblem(() -> service.startPostcopy(id), Problem.MIGRATION_WRONG_PHASE, "SWITCHOVER");
         assertThat(agents.count("switchover@node-a")).as("refused before asking the agent").isEqualTo(1);
     }
 
@@ -231,7 +231,7 @@ class MigrationJobsTest {
         assertThat(agents.calls).contains("cancel@node-a", "cancel@node-b");
         assertThat(events.recent(10, "migration", id.toString())).extracting(EventView::message)
                 .anyMatch(m -> m.contains("is CANCELLED"));
-        assertProblem(() -> service.cancel(id), ProblemKind.MIGRATION_WRONG_PHASE, "already ended");
+        assertProblem(() -> service.cancel(id), Problem.MIGRATION_WRONG_PHASE, "already ended");
 
         UUID late = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
         driver.poll();
@@ -239,11 +239,11 @@ class MigrationJobsTest {
         agents.report("node-b", late, MigrationPhase.POSTCOPY, null, null);
         driver.poll();
         agents.calls.clear();
-        assertProblem(() -> service.cancel(late), ProblemKind.MIGRATION_PAST_SWITCHOVER, "resume");
+        assertProblem(() -> service.cancel(late), Problem.MIGRATION_PAST_SWITCHOVER, "resume");
         agents.report("node-a", late, MigrationPhase.PAUSED, MigrationPhase.POSTCOPY, null);
         driver.poll();
         assertThat(service.get(late).phase()).isEqualTo(MigrationPhase.PAUSED);
-        assertProblem(() -> service.cancel(late), ProblemKind.MIGRATION_PAST_SWITCHOVER, "PAUSED in POSTCOPY");
+        assertProblem(() -> service.cancel(late), Problem.MIGRATION_PAST_SWITCHOVER, "PAUSED in POSTCOPY");
         assertThat(agents.calls).doesNotContain("cancel@node-a", "cancel@node-b");
     }
 
@@ -253,7 +253,7 @@ class MigrationJobsTest {
         driver.poll();
         agents.report("node-a", id, MigrationPhase.SWITCHOVER, null, null);
 
-        assertProblem(() -> service.cancel(id), ProblemKind.MIGRATION_PAST_SWITCHOVER, "switched over meanwhile");
+        assertProblem(() -> service.cancel(id), Problem.MIGRATION_PAST_SWITCHOVER, "switched over meanwhile");
         driver.poll();
         assertThat(service.get(id).phase()).isEqualTo(MigrationPhase.SWITCHOVER);
     }
@@ -272,7 +272,7 @@ class MigrationJobsTest {
         MigrationView paused = service.get(id);
         assertThat(paused.phase()).isEqualTo(MigrationPhase.PAUSED);
         assertThat(paused.pausedIn()).isEqualTo(MigrationPhase.POSTCOPY);
-        assertProblem(() -> service.pause(id), ProblemKind.MIGRATION_WRONG_PHASE, "PAUSED in POSTCOPY");
+        assertProblem(() -> service.pause(id), Problem.MIGRATION_WRONG_PHASE, "PAUSED in POSTCOPY");
 
         MigrationView resumed = service.resume(id);
 
@@ -281,13 +281,13 @@ class MigrationJobsTest {
         assertThat(resumed.pausedIn()).isNull();
         assertThat(resumed.timeline()).extracting(MigrationJson.Step::phase).endsWith(MigrationPhase.POSTCOPY,
                 MigrationPhase.PAUSED, MigrationPhase.POSTCOPY);
-        assertProblem(() -> service.resume(id), ProblemKind.MIGRATION_WRONG_PHASE, "only a PAUSED job");
+        assertProblem(() -> service.resume(id), Problem.MIGRATION_WRONG_PHASE, "only a PAUSED job");
     }
 
     @Test
     void pauseAsksOneAgentAndTheJobPausesInItsPhase() {
         UUID id = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
-        assertProblem(() -> service.pause(id), ProblemKind.MIGRATION_WRONG_PHASE, "PENDING");
+        assertProblem(() -> service.pause(id), Problem.MIGRATION_WRONG_PHASE, "PENDING");
         driver.poll();
 
         MigrationView paused = service.pause(id);
@@ -495,8 +495,8 @@ class MigrationJobsTest {
                         120_000), 1_000_000L, 0L);
     }
 
-    private static void assertProblem(Runnable call, ProblemKind kind, String detail) {
-        assertThatThrownBy(call::run).isInstanceOfSatisfying(ApiException.class, e -> {
+    private static void assertProblem(Runnable call, Problem kind, String detail) {
+        assertThatThrownBy(call::run).isInstanceOfSatisfying(DomainException.class, e -> {
             assertThat(e.kind()).isEqualTo(kind);
             assertThat(e.getMessage()).contains(detail);
         });

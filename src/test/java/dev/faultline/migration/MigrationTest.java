@@ -3,8 +3,8 @@ package dev.faultline.migration;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import java.time.Instant;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -50,8 +50,8 @@ class MigrationTest {
 
         assertThat(job.phase()).isEqualTo(MigrationPhase.PAUSED);
         assertThat(job.pastSwitchover()).isTrue();
-        assertThatThrownBy(() -> job.cancel(T0)).isInstanceOfSatisfying(ApiException.class,
-                e -> assertThat(e.kind()).isEqualTo(ProblemKind.MIGRATION_PAST_SWITCHOVER));
+        assertThatThrownBy(() -> job.cancel(T0)).isInstanceOfSatisfying(DomainException.class,
+                e -> assertThat(e.kind()).isEqualTo(Problem.MIGRATION_PAST_SWITCHOVER));
     }
 
     @Test
@@ -81,8 +81,8 @@ class MigrationTest {
         assertThat(job.phase()).isEqualTo(MigrationPhase.COMPLETED);
         assertThat(job.view(null).completedAt()).isEqualTo(T0.plusSeconds(5));
         assertThat(job.stats().remainingBytes()).isZero();
-        assertThatThrownBy(job::requireCancellable).isInstanceOfSatisfying(ApiException.class,
-                e -> assertThat(e.kind()).isEqualTo(ProblemKind.MIGRATION_PAST_SWITCHOVER));
+        assertThatThrownBy(job::requireCancellable).isInstanceOfSatisfying(DomainException.class,
+                e -> assertThat(e.kind()).isEqualTo(Problem.MIGRATION_PAST_SWITCHOVER));
     }
 
     @Test
@@ -96,8 +96,8 @@ class MigrationTest {
     }
 
     private static void assertWrongPhase(Runnable request) {
-        assertThatThrownBy(request::run).isInstanceOfSatisfying(ApiException.class,
-                e -> assertThat(e.kind()).isEqualTo(ProblemKind.MIGRATION_WRONG_PHASE));
+        assertThatThrownBy(request::run).isInstanceOfSatisfying(DomainException.class,
+                e -> assertThat(e.kind()).isEqualTo(Problem.MIGRATION_WRONG_PHASE));
     }
 
     private static Migration job() {

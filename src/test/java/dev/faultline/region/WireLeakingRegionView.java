@@ -1,6 +1,7 @@
 package dev.faultline.region;
 
 import dev.faultline.agent.AgentRegion;
+import dev.faultline.agent.AgentStatus;
 import dev.faultline.agent.MessageType;
 import dev.faultline.snapshot.SnapshotView;
 
@@ -9,7 +10,7 @@ import dev.faultline.snapshot.SnapshotView;
  * speaks the agent's wire format, a REST view embedding an agent record, and a use of the
  * snapshot feature, which region/ may not depend on. Lives in test sources only.
  */
-public record WireLeakingRegionView(AgentRegion agentRecord, SnapshotView lastSnapshot) {
+public record WireLeakingRegionView(AgentRegion agentRecord, AgentStatus agentStatus, SnapshotView lastSnapshot) {
 
     int detachMessage() {
         return MessageType.REGION_DETACH.code();

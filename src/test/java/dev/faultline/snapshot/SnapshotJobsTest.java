@@ -8,8 +8,8 @@ import dev.faultline.JpaSliceTest;
 import dev.faultline.event.EventService;
 import dev.faultline.event.EventView;
 import dev.faultline.MutableClock;
-import dev.faultline.web.ApiException;
-import dev.faultline.web.ProblemKind;
+import dev.faultline.DomainException;
+import dev.faultline.Problem;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -125,7 +125,7 @@ class SnapshotJobsTest {
         SnapshotView first = service.take(db.id(), SnapshotKind.FULL, null, "ops");
 
         assertThatThrownBy(() -> service.take(db.id(), SnapshotKind.FULL, null, "ops"))
-                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.SNAPSHOT_IN_PROGRESS))
+                .isInstanceOfSatisfying(DomainException.class, e -> assertThat(e.kind()).isEqualTo(Problem.SNAPSHOT_IN_PROGRESS))
                 .hasMessageContaining(first.id().toString());
         RegionInfo other = regions.add("web", Map.of());
         assertThat(service.take(other.id(), SnapshotKind.FULL, null, "ops").state()).as("other regions are not held up")
@@ -137,10 +137,10 @@ class SnapshotJobsTest {
         RegionInfo gone = regions.add("gone", Map.of(), RegionInfo.State.DETACHED);
 
         assertThatThrownBy(() -> service.take(gone.id(), SnapshotKind.FULL, null, "ops"))
-                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
+                .isInstanceOfSatisfying(DomainException.class, e -> assertThat(e.kind()).isEqualTo(Problem.CONFLICT))
                 .hasMessageContaining("DETACHED");
         assertThatThrownBy(() -> service.take(UUID.randomUUID(), SnapshotKind.FULL, null, "ops"))
-                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.NOT_FOUND));
+                .isInstanceOfSatisfying(DomainException.class, e -> assertThat(e.kind()).isEqualTo(Problem.NOT_FOUND));
     }
 
     @Test
@@ -157,10 +157,10 @@ class SnapshotJobsTest {
     @Test
     void anIncrementalSnapshotWithoutACompletedBaseIsRefused() {
         assertThatThrownBy(() -> service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops"))
-                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
+                .isInstanceOfSatisfying(DomainException.class, e -> assertThat(e.kind()).isEqualTo(Problem.CONFLICT))
                 .hasMessageContaining("take a FULL snapshot first");
         assertThatThrownBy(() -> service.take(db.id(), SnapshotKind.FULL, UUID.randomUUID(), "ops"))
-                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.UNPROCESSABLE));
+                .isInstanceOfSatisfying(DomainException.class, e -> assertThat(e.kind()).isEqualTo(Problem.UNPROCESSABLE));
     }
 
     @Test
@@ -263,8 +263,8 @@ class SnapshotJobsTest {
         UUID child = service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops").id();
 
         assertThatThrownBy(() -> service.delete(full, false, "ops"))
-                .isInstanceOfSatisfying(ApiException.class,
-                        e -> assertThat(e.kind()).isEqualTo(ProblemKind.SNAPSHOT_HAS_DEPENDENTS))
+                .isInstanceOfSatisfying(DomainException.class,
+                        e -> assertThat(e.kind()).isEqualTo(Problem.SNAPSHOT_HAS_DEPENDENTS))
                 .hasMessageContaining(child.toString()).hasMessageContaining("consolidate=true");
 
         SnapshotOperationView op = service.delete(full, true, "ops").orElseThrow();
@@ -340,7 +340,7 @@ class SnapshotJobsTest {
         executor.hold();
         service.verify(id, "ops");
         assertThatThrownBy(() -> service.delete(id, false, "ops"))
-                .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.kind()).isEqualTo(ProblemKind.CONFLICT))
+                .isInstanceOfSatisfying(DomainException.class, e -> assertThat(e.kind()).isEqualTo(Problem.CONFLICT))
                 .hasMessageContaining("VERIFY operation");
         assertThat(service.prune(id, "policy:x")).hasValueSatisfying(why -> assertThat(why).contains("VERIFY operation"));
         assertThat(Optional.of(service.get(id).state())).contains(SnapshotState.COMPLETED);
@@ -369,8 +369,8 @@ class SnapshotJobsTest {
         SnapshotTestConfig.DOWN_NODES.add("node-gone");
         try {
             assertThatThrownBy(() -> service.take(elsewhere.id(), SnapshotKind.FULL, null, "ops"))
-                    .isInstanceOfSatisfying(ApiException.class,
-                            e -> assertThat(e.kind()).isEqualTo(ProblemKind.AGENT_UNAVAILABLE))
+                    .isInstanceOfSatisfying(DomainException.class,
+                            e -> assertThat(e.kind()).isEqualTo(Problem.AGENT_UNAVAILABLE))
                     .hasMessageContaining("node node-gone is DOWN");
             SnapshotService.PolicyTakeOutcome skipped = new TransactionTemplate(transactions).execute(status ->
                     service.takeForPolicy(new SnapshotService.PolicyTake(elsewhere, UUID.randomUUID(), "p", 1, false)));

@@ -29,6 +29,9 @@ class GlossaryTest extends ServiceTest {
 
     private static final Path ARCHITECTURE = Path.of("docs", "architecture.md");
     private static final Pattern NAME = Pattern.compile("`([A-Za-z][A-Za-z0-9]*)`");
+    private static final Pattern SNAKE_NAME = Pattern.compile("`([a-z][a-z0-9_]*)`");
+    private static final Path ANSIBLE_MODULES = Path.of("ansible", "ansible_collections", "faultline", "memory",
+            "plugins", "modules");
     /**
      * The glossary's exceptions to "an id is a UUID": an event's id is its position in the log
      * (the SSE cursor), and its subject is a node's name for node events.
@@ -137,8 +140,33 @@ class GlossaryTest extends ServiceTest {
         return property.toString();
     }
 
-    /** One row of the glossary table: its concept, the REST names and the forbidden ones. */
-    record Row(String concept, Set<String> rest, Set<String> never) {
+    /**
+     * The collection's modules use every name the glossary gives for Ansible, as an option or a
+     * documented return value (the text of plugins/modules; what they return is the REST JSON in
+     * snake_case, which the collection's unit tests cover).
+     */
+    @Test
+    void everyNameTheGlossaryGivesForAnsibleIsUsedByTheCollection() throws IOException {
+        StringBuilder modules = new StringBuilder();
+        try (var files = Files.list(ANSIBLE_MODULES)) {
+            for (Path file : files.filter(f -> f.toString().endsWith(".py")).toList()) {
+                modules.append(Files.readString(file)).append('\n');
+            }
+        }
+        assertThat(modules).as("modules in %s", ANSIBLE_MODULES).isNotEmpty();
+        Set<String> missing = new TreeSet<>();
+        for (Row row : glossary()) {
+            for (String name : row.ansible()) {
+                if (!Pattern.compile("(?<![A-Za-z0-9_])" + Pattern.quote(name) + "(?![A-Za-z0-9_])").matcher(modules).find()) {
+                    missing.add(row.concept() + ": " + name);
+                }
+            }
+        }
+        assertThat(missing).as("glossary names the Ansible modules never use").isEmpty();
+    }
+
+    /** One row of the glossary table: its concept, the REST, Ansible and forbidden names. */
+    record Row(String concept, Set<String> rest, Set<String> ansible, Set<String> never) {
     }
 
     /** The table under "## Glossary" in docs/architecture.md. */
@@ -157,9 +185,18 @@ class GlossaryTest extends ServiceTest {
             String[] cells = line.split("\\|", -1);
             // | concept | REST and UI | Ansible | agent wire | unit | never |
             assertThat(cells).as("glossary row %s", line).hasSize(8);
-            rows.add(new Row(cells[1].strip(), names(cells[2]), names(cells[6])));
+            rows.add(new Row(cells[1].strip(), names(cells[2]), snakeNames(cells[3]), names(cells[6])));
         }
         return rows;
+    }
+
+    private static Set<String> snakeNames(String cell) {
+        Set<String> names = new LinkedHashSet<>();
+        Matcher m = SNAKE_NAME.matcher(cell);
+        while (m.find()) {
+            names.add(m.group(1));
+        }
+        return names;
     }
 
     private static Set<String> names(String cell) {

@@ -59,6 +59,19 @@ class StartTest(unittest.TestCase):
         self.assertIn('stats', result['migration'])
         self.assertNotIn('stats', result['region'])
 
+    def test_the_bandwidth_limit_has_the_glossary_name_and_the_old_one_as_alias(self):
+        for option in ('bandwidth_limit_bytes_per_sec', 'bandwidth_limit'):
+            api = ScriptedApi(region_by_id(), jobs_of_region(),
+                              reply('POST', MIGRATIONS, 202, JOB,
+                                    expect=dict(regionId=REGION_ID, destinationNode='node-b',
+                                                options=dict(bandwidthLimitBytesPerSec=1048576))))
+
+            result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False,
+                                   **{option: 1048576})
+
+            self.assertTrue(result['changed'], option)
+            self.assertEqual(result['migration']['options']['bandwidth_limit_bytes_per_sec'], 0, option)
+
     def test_waiting_for_a_phase_stops_there_or_past_it(self):
         api = ScriptedApi(region_by_id(), jobs_of_region(), reply('POST', MIGRATIONS, 202, JOB),
                           get(phase='PRECOPY'), get(phase='POSTCOPY'))
