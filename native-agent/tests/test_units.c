@@ -49,6 +49,17 @@ int t_unit_register_payload(const struct t_env *env)
 		  "\"name\"" },
 		{ "{\"labels\":{\"a\":1},\"start\":4096,\"length\":4096,\"page_size\":4096,"
 		  "\"modes\":[\"missing\"]}", "label" },
+		/* labels follow the service's (Kubernetes') rules */
+		{ "{\"labels\":{\"example.com/app\":\"db-1\",\"tier\":\"\"},\"start\":4096,"
+		  "\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"]}", NULL },
+		{ "{\"labels\":{\"-app\":\"x\"},\"start\":4096,\"length\":4096,\"page_size\":4096,"
+		  "\"modes\":[\"missing\"]}", "label" },
+		{ "{\"labels\":{\"app\":\"a b\"},\"start\":4096,\"length\":4096,\"page_size\":4096,"
+		  "\"modes\":[\"missing\"]}", "label" },
+		{ "{\"labels\":{\"Example.com/app\":\"x\"},\"start\":4096,\"length\":4096,"
+		  "\"page_size\":4096,\"modes\":[\"missing\"]}", "label" },
+		{ "{\"labels\":{\"app\":\"0123456789012345678901234567890123456789012345678901234567890123\"},"
+		  "\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"]}", "label" },
 		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"],"
 		  "\"resume_id\":\"0B0F6C1E-6A4E-4A53-9F59-2F1C3C9E1A77\"}", "resume_id" },
 		{ "{\"start\":4096,\"length\":4096,\"page_size\":4096,\"modes\":[\"missing\"],"

@@ -46,6 +46,53 @@ static int check_range(uint64_t start, uint64_t length, uint64_t ps, char *why, 
 	return 0;
 }
 
+/* [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? of 1-63 characters (a label name, or a value) */
+static bool name_ok(const char *s, size_t n)
+{
+	if (!n || n > HSK_LABEL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+
+		if (!alnum && ((c != '-' && c != '_' && c != '.') || i == 0 || i == n - 1))
+			return false;
+	}
+	return true;
+}
+
+/* a DNS subdomain: [a-z0-9]([-a-z0-9.]*[a-z0-9])? of 1-253 characters */
+static bool prefix_ok(const char *s, size_t n)
+{
+	if (!n || n > HSK_LABEL_PREFIX_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && ((c != '-' && c != '.') || i == 0 || i == n - 1))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Kubernetes' rules, the same as the service's (label/LabelLimits.java):
+ * a key is an optional prefix and '/', then a name; a value is empty or a
+ * name.
+ */
+bool hsk_label_ok(const char *key, const char *value)
+{
+	const char *slash = strchr(key, '/');
+	size_t vlen = strlen(value);
+
+	if (slash && (!prefix_ok(key, (size_t)(slash - key)) || !name_ok(slash + 1, strlen(slash + 1))))
+		return false;
+	if (!slash && !name_ok(key, strlen(key)))
+		return false;
+	return !vlen || name_ok(value, vlen);
+}
+
 static int parse_labels(json_t *labels, char *why, size_t why_len)
 {
 	const char *k;
@@ -56,10 +103,12 @@ static int parse_labels(json_t *labels, char *why, size_t why_len)
 	if (json_object_size(labels) > HSK_LABELS_MAX)
 		FAIL("at most %d labels", HSK_LABELS_MAX);
 	json_object_foreach(labels, k, v) {
-		if (!*k || strlen(k) > HSK_LABEL_LEN_MAX || !json_is_string(v) ||
-		    json_string_length(v) > HSK_LABEL_LEN_MAX)
-			FAIL("label \"%.32s\": keys and values are strings of 1-%d bytes", k,
-			     HSK_LABEL_LEN_MAX);
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+		    !hsk_label_ok(k, json_string_value(v)))
+			FAIL("label \"%.32s\": a key is [prefix/]name, a value empty or a name (a name: "
+			     "1-%d letters, digits, '-', '_' or '.', starting and ending with a letter or "
+			     "digit; a prefix: a DNS subdomain of at most %d characters)",
+			     k, HSK_LABEL_NAME_MAX, HSK_LABEL_PREFIX_MAX);
 	}
 	return 0;
 }

@@ -20,7 +20,9 @@
 
 #define HSK_NAME_MAX 127
 #define HSK_LABELS_MAX 64
-#define HSK_LABEL_LEN_MAX 128
+/* label limits: Kubernetes', the same as the service's (label/LabelLimits.java) */
+#define HSK_LABEL_NAME_MAX 63
+#define HSK_LABEL_PREFIX_MAX 253
 #define HSK_FC_MAX_REGIONS 64
 #define HSK_FC_MAX_MESSAGE 65536
 /* user addresses stay below this on every 64-bit Linux (5-level paging: 2^56) */
@@ -45,6 +47,7 @@ struct hsk_fc_region {
 };
 
 bool hsk_page_size_ok(uint64_t ps);
+bool hsk_label_ok(const char *key, const char *value);
 int hsk_parse_register(json_t *req, uint32_t base_page, struct hsk_register *out, char *why,
 		       size_t why_len);
 ssize_t hsk_fc_scan(const uint8_t *buf, size_t len);

@@ -16,6 +16,7 @@
 #include "afile.h"
 #include "agent.h"
 #include "conn.h"
+#include "hsk.h"
 #include "image.h"
 #include "region.h"
 #include "restore.h"
@@ -343,9 +344,14 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		return fail(err, PROTO_E_BAD_REQUEST, "\"name\" must be a non-empty string");
 	if (labels && !json_is_object(labels))
 		return fail(err, PROTO_E_BAD_REQUEST, "\"labels\" must be an object of strings");
+	if (labels && json_object_size(labels) > HSK_LABELS_MAX)
+		return fail(err, PROTO_E_BAD_REQUEST, "at most %d labels", HSK_LABELS_MAX);
 	json_object_foreach(labels, k, v) {
 		if (!json_is_string(v))
 			return fail(err, PROTO_E_BAD_REQUEST, "\"labels\" must be an object of strings");
+		/* the service's limits (Kubernetes'): what it would refuse is refused here too */
+		if (!hsk_label_ok(k, json_string_value(v)))
+			return fail(err, PROTO_E_BAD_REQUEST, "label \"%.32s\" is not a valid label", k);
 	}
 	if (!json_is_string(image) || json_string_value(image)[0] != '/')
 		return fail(err, PROTO_E_BAD_REQUEST, "\"image\" must be an absolute path");

@@ -7,9 +7,9 @@ package dev.faultline.label;
  * 64 labels; a key is an optional DNS-subdomain prefix of at most 253 characters and '/', then
  * a name of at most 63; a value is at most 63 characters.
  *
- * <p>The agent accepts up to {@link #AGENT_LENGTH_MAX} bytes per key and value from workloads
- * (native-agent/src/hsk.h); labels it reports that break these limits are left out by the
- * region sync with an event, never stored half-way and never failing the sync.
+ * <p>The agent applies the same rules to what workloads register (native-agent/src/engine/hsk.c,
+ * {@code hsk_label_ok}); labels an agent of another version reports that break these limits are
+ * left out by the region sync with an event, never stored half-way and never failing the sync.
  */
 public final class LabelLimits {
 
@@ -18,8 +18,6 @@ public final class LabelLimits {
     public static final int MAX_NAME_LENGTH = 63;
     public static final int MAX_KEY_LENGTH = MAX_PREFIX_LENGTH + 1 + MAX_NAME_LENGTH;
     public static final int MAX_VALUE_LENGTH = 63;
-    /** HSK_LABEL_LEN_MAX: the longest key or value the agent takes from a workload's handshake. */
-    public static final int AGENT_LENGTH_MAX = 128;
     /**
      * The longest stored form ({@link LabelsJson}: {"key":"value",...}, keys and values need no
      * escaping since their characters are restricted): the most and longest labels allowed.

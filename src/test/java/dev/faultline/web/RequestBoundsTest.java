@@ -2,12 +2,14 @@ package dev.faultline.web;
 
 import static dev.faultline.TestApi.map;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.faultline.Await;
 import dev.faultline.NativeTools;
 import dev.faultline.ServiceTest;
 import dev.faultline.TestApi;
 import dev.faultline.label.LabelLimits;
+import dev.faultline.workload.FaultlineException;
 import dev.faultline.workload.OffHeapRegion;
 import dev.faultline.workload.Workload;
 import java.io.IOException;
@@ -99,26 +101,26 @@ class RequestBoundsTest extends ServiceTest {
     }
 
     @Test
-    void aWorkloadsLabelsBeyondTheLimitsAreLeftOutWithAnEventAndTheSyncGoesOn() {
+    void aWorkloadWhoseLabelsBreakTheLimitsIsRefusedByTheAgentAndItsNodeSyncsOn() {
         Map<String, String> labels = new LinkedHashMap<>();
-        for (int i = 0; i < 40; i++) { // fit: 124-byte keys (the agent takes up to 128) and 63-byte values
-            labels.put(String.format("%02d", i) + "p".repeat(58) + "/" + "n".repeat(63), "v".repeat(63));
+        for (int i = 0; i < 40; i++) { // the longest keys and values the limits allow
+            labels.put(String.format("%02d", i) + "p".repeat(251) + "/" + "n".repeat(63), "v".repeat(63));
         }
-        for (int i = 0; i < 24; i++) { // values the agent takes (128 bytes) but Kubernetes' syntax does not
-            labels.put("long-" + i, "v".repeat(LabelLimits.AGENT_LENGTH_MAX));
-        }
+        Map<String, String> tooLong = new LinkedHashMap<>(labels);
+        tooLong.put("long", "v".repeat(LabelLimits.MAX_VALUE_LENGTH + 1));
         String name = "labels-" + UUID.randomUUID().toString().substring(0, 8);
-        try (Workload workload = Workload.connect(Path.of(agent.status().handoffSocket()));
-                OffHeapRegion many = workload.allocate(name, 1 << 20, labels);
-                OffHeapRegion plain = workload.allocate(name + "-plain", 1 << 20, Map.of("app", "plain"))) {
-            JsonNode region = Await.until("the region with many labels to be listed", Duration.ofSeconds(15),
-                    () -> admin().get("/api/v1/regions/" + many.id()), r -> r.status() == 200).json();
-            assertThat(region.path("labels").size()).isEqualTo(40);
-            assertThat(region.path("labels").has("long-0")).isFalse();
-            Await.until("the other region of the node to be listed too", Duration.ofSeconds(15),
-                    () -> admin().get("/api/v1/regions/" + plain.id()), r -> r.status() == 200);
-            JsonNode events = admin().get("/api/v1/events?subjectId=" + many.id()).json();
-            assertThat(events.toString()).contains("region.labels-dropped").contains("24 label(s)");
+        try (Workload workload = Workload.connect(Path.of(agent.status().handoffSocket()))) {
+            // the agent applies the same limits as the API: the workload is told why
+            assertThatThrownBy(() -> workload.allocate(name + "-refused", 1 << 20, tooLong))
+                    .isInstanceOf(FaultlineException.class).hasMessageContaining("label");
+            try (OffHeapRegion many = workload.allocate(name, 1 << 20, labels);
+                    OffHeapRegion plain = workload.allocate(name + "-plain", 1 << 20, Map.of("app", "plain"))) {
+                JsonNode region = Await.until("the region with many labels to be listed", Duration.ofSeconds(15),
+                        () -> admin().get("/api/v1/regions/" + many.id()), r -> r.status() == 200).json();
+                assertThat(region.path("labels").size()).isEqualTo(40);
+                Await.until("the other region of the node to be listed too", Duration.ofSeconds(15),
+                        () -> admin().get("/api/v1/regions/" + plain.id()), r -> r.status() == 200);
+            }
         }
     }
 
