@@ -2,7 +2,7 @@ package dev.faultline.migration;
 
 import com.fasterxml.jackson.annotation.JsonAnySetter;
 import dev.faultline.security.TokenPrincipal;
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.tags.Tag;

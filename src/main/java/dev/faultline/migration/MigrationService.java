@@ -3,7 +3,7 @@ package dev.faultline.migration;
 import dev.faultline.event.EventService;
 import dev.faultline.DomainException;
 import dev.faultline.security.SecretBox;
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.Problem;
 import java.security.SecureRandom;
 import java.time.Clock;

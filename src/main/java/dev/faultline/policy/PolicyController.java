@@ -1,6 +1,6 @@
 package dev.faultline.policy;
 
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import io.swagger.v3.oas.annotations.Operation;

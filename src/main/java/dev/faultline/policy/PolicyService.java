@@ -1,6 +1,6 @@
 package dev.faultline.policy;
 
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.snapshot.SnapshotService;
 import dev.faultline.snapshot.SnapshotView;
 import dev.faultline.snapshot.VerifiedState;

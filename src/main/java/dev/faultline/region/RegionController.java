@@ -1,7 +1,7 @@
 package dev.faultline.region;
 
 import dev.faultline.web.ApiException;
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.web.ProblemKind;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.Parameter;

@@ -10,7 +10,7 @@ import dev.faultline.label.LabelSelector;
 import dev.faultline.label.LabelLimits;
 import dev.faultline.label.Labels;
 import dev.faultline.DomainException;
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.Problem;
 import java.time.Clock;
 import java.time.Duration;

@@ -1,6 +1,6 @@
 package dev.faultline.snapshot;
 
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.label.Labels;
 import dev.faultline.security.TokenPrincipal;
 import dev.faultline.web.ApiException;

@@ -1,7 +1,7 @@
 package dev.faultline.snapshot;
 
 import dev.faultline.node.NodeStatus;
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.DomainException;
 import dev.faultline.Problem;
 import java.nio.file.Path;

@@ -16,7 +16,7 @@ import dev.faultline.security.Role;
 import dev.faultline.security.TokenPrincipal;
 import dev.faultline.security.TokenService;
 import dev.faultline.web.ApiException;
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import dev.faultline.web.ProblemKind;
 import dev.faultline.web.Problems;
 import java.time.Instant;

@@ -1,6 +1,6 @@
 package dev.faultline.snapshot;
 
-import dev.faultline.web.PageResponse;
+import dev.faultline.PageResponse;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
 import static org.mockito.ArgumentMatchers.anyBoolean;

@@ -1,4 +1,4 @@
-package dev.faultline.web;
+package dev.faultline;
 
 import java.util.List;
 import java.util.function.Function;
