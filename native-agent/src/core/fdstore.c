@@ -52,14 +52,16 @@ struct fdstore {
 	size_t n_inh;
 };
 
-int fdstore_send(int sock, const char *msg, int fd)
+/* msg, with fd (if >= 0) as SCM_RIGHTS, to the connected sock or to `to` (a datagram's address). */
+static int send_to(int sock, const struct sockaddr_un *to, socklen_t to_len, const char *msg, int fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctrl;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr mh = { .msg_name = (void *)to, .msg_namelen = to ? to_len : 0,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
 	if (fd >= 0) {
@@ -78,6 +80,11 @@ int fdstore_send(int sock, const char *msg, int fd)
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
+int fdstore_send(int sock, const char *msg, int fd)
+{
+	return send_to(sock, NULL, 0, msg, fd);
 }
 
 ssize_t fdstore_recv(int sock, char *buf, size_t len, int *fd)
@@ -337,31 +344,7 @@ static struct fdstore *systemd_open(struct log *lg)
 /* One sd_notify message, with fd (if >= 0) to be stored. */
 static int systemd_notify(struct fdstore *s, const char *msg, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctrl;
-	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
-	struct msghdr mh = { .msg_name = &s->notify, .msg_namelen = s->notify_len,
-			     .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&ctrl, 0, sizeof(ctrl));
-		mh.msg_control = ctrl.buf;
-		mh.msg_controllen = sizeof(ctrl.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(s->sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
+	if (send_to(s->sock, &s->notify, s->notify_len, msg, fd)) {
 		pr_pwarn(s->lg, "systemd's descriptor store unreachable");
 		return -1;
 	}
