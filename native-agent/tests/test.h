@@ -139,6 +139,7 @@ int t_engine_hugetlb_remove(const struct t_env *env);
 int t_engine_partial_remap(const struct t_env *env);
 int t_engine_fork_adopted(const struct t_env *env);
 int t_engine_fork_keeps_holes(const struct t_env *env);
+int t_engine_removed_wp_page_reads_zero(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);
@@ -196,6 +197,7 @@ int t_track_dirty_exact_async(const struct t_env *env);
 int t_track_dirty_exact_hold(const struct t_env *env);
 int t_track_move_forgets_and_wakes(const struct t_env *env);
 int t_track_reset_recovers(const struct t_env *env);
+int t_track_read_never_waits(const struct t_env *env);
 int t_track_soft_dirty_probe(const struct t_env *env);
 int t_hold_consistent_cut(const struct t_env *env);
 

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "faultline.h"
 #include "fluffd.h"
 #include "harness.h"
+#include "hwork.h"
 #include "hold.h"
 #include "mono.h"
 #include "test.h"
@@ -722,5 +725,92 @@ int t_hold_rounds_converge(const struct t_env *env)
 	free(w.log);
 	hold_end(&h);
 	wp_teardown(&f);
+	return T_PASS;
+}
+
+struct mem_read {
+	struct track *t;
+	uint8_t *buf;
+	uint64_t absent;
+	int ret, done_fd;
+};
+
+static void *mem_read_main(void *arg)
+{
+	struct mem_read *m = arg;
+
+	m->ret = track_read(m->t, 0, 8, m->buf, &m->absent);
+	eventfd_write(m->done_fd, 1);
+	return NULL;
+}
+
+/*
+ * The capture copies a workload's pages on the worker that resolves its
+ * faults, so the copy must never wait for a fault: a page that is not there
+ * (zapped after the page table was scanned, or a uffd-wp marker) reads as
+ * zeros at once instead.  process_vm_readv would wait here for ever, on a
+ * fault nobody reads.  (Found by stress/snapshot: a MADV_DONTNEED whose
+ * REMOVE the worker had read zapped a page between its scan and its copy.)
+ */
+int t_track_read_never_waits(const struct t_env *env)
+{
+	enum { PAGES = 8 };
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_WP_UNPOPULATED };
+	uint8_t *mem, src[PS], buf[PAGES * PS];
+	struct mem_read m = { .buf = buf };
+	struct uffdio_register reg;
+	struct uffdio_writeprotect wp;
+	struct pollfd pfd;
+	struct track t;
+	pthread_t th;
+	int fd;
+
+	(void)env;
+	mem = mmap(NULL, PAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(mem != MAP_FAILED);
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	CHECK(fd >= 0);
+	CHECK_OK(ioctl(fd, UFFDIO_API, &api));
+	reg = (struct uffdio_register){ .range = { (uintptr_t)mem, PAGES * PS },
+					.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP };
+	CHECK_OK(ioctl(fd, UFFDIO_REGISTER, &reg));
+	for (unsigned p = 0; p < PAGES; p += 2) { /* pages 0, 2, 4, 6 hold data */
+		struct uffdio_copy cp = { .dst = (uintptr_t)mem + p * PS, .src = (uintptr_t)src, .len = PS };
+
+		memset(src, 'a' + p, PS);
+		CHECK_OK(ioctl(fd, UFFDIO_COPY, &cp));
+	}
+	/* page 5: a marker (protected while not there) */
+	wp = (struct uffdio_writeprotect){ .range = { (uintptr_t)mem + 5 * PS, PS },
+					   .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	CHECK_OK(ioctl(fd, UFFDIO_WRITEPROTECT, &wp));
+	CHECK_OK(track_init(&t, getpid(), fd, -1, (uintptr_t)mem, PAGES, PS, reg.mode, 1));
+	m.t = &t;
+	m.done_fd = eventfd(0, EFD_CLOEXEC);
+	CHECK(m.done_fd >= 0);
+	memset(buf, 0xff, sizeof(buf));
+	CHECK_OK(pthread_create(&th, NULL, mem_read_main, &m));
+	pfd = (struct pollfd){ .fd = m.done_fd, .events = POLLIN };
+	if (poll(&pfd, 1, H_TIMEOUT_MS) != 1) {
+		pthread_detach(th);
+		CHECKF(false, "reading pages that are not there waited for a fault");
+	}
+	pthread_join(th, NULL);
+	CHECK_OK(m.ret);
+	CHECKF(m.absent == 4, "%llu pages read as absent, not 4", (unsigned long long)m.absent);
+	for (unsigned p = 0; p < PAGES; p++) {
+		uint8_t want = p % 2 ? 0 : (uint8_t)('a' + p);
+
+		for (unsigned i = 0; i < PS; i++)
+			CHECKF(buf[p * PS + i] == want, "page %u byte %u: 0x%02x, not 0x%02x", p, i,
+			       buf[p * PS + i], want);
+	}
+	/* no fault was raised on the way */
+	CHECK(read(fd, &(struct uffd_msg){ 0 }, sizeof(struct uffd_msg)) < 0 && errno == EAGAIN);
+	track_fini(&t);
+	close(m.done_fd);
+	close(fd);
+	munmap(mem, PAGES * PS);
 	return T_PASS;
 }

@@ -80,11 +80,13 @@ static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bo
 	int ret;
 
 	/*
-	 * Not on a write-tracked region: a page removed while write-protected
-	 * is left as a uffd-wp marker, which UFFDIO_ZEROPAGE takes for a page
-	 * (EEXIST) and UFFDIO_COPY replaces; the thread would fault for ever.
+	 * Not on a range registered for write protection: a page removed while
+	 * write-protected is left as a uffd-wp marker, which UFFDIO_ZEROPAGE
+	 * takes for a page (EEXIST) and UFFDIO_COPY replaces; the thread would
+	 * fault for ever.  A forked child inherits its parent's markers, so its
+	 * copy of a region has them without being tracked itself.
 	 */
-	if (zero && r->page_size == base_page() && !wp && !r->w.wp) {
+	if (zero && r->page_size == base_page() && !wp && !(r->modes & REGION_MODE_WP)) {
 		struct uffdio_zeropage zp = {
 			.range = { .start = dst, .len = len },
 			.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,

@@ -43,25 +43,36 @@ int track_init(struct track *t, pid_t pid, int track_fd, int hold_fd, uint64_t s
 	t->reg_mode = reg_mode;
 	t->granule = granule ? granule : 1;
 	t->where = TRACK_ON_TRACK;
+	t->pagemap_fd = t->mem_fd = -1;
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
 	t->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (t->pagemap_fd < 0)
-		return -1;
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	t->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (t->mem_fd < 0)
+		goto fail;
 	t->dirty = bitmap_new(n_pages);
 	if (!t->dirty) {
-		close(t->pagemap_fd);
-		t->pagemap_fd = -1;
 		errno = ENOMEM;
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	track_fini(t);
+	return -1;
 }
 
 void track_fini(struct track *t)
 {
+	int err = errno;
+
 	if (t->pagemap_fd >= 0)
 		close(t->pagemap_fd);
-	t->pagemap_fd = -1;
+	if (t->mem_fd >= 0)
+		close(t->mem_fd);
+	t->pagemap_fd = t->mem_fd = -1;
+	errno = err;
 	free(t->dirty);
 	t->dirty = NULL;
 }
@@ -204,6 +215,48 @@ int track_scan(const struct track *t, uint64_t first, uint64_t n, uint64_t anyof
 		if (a.walk_end <= a.start)
 			break;
 		a.start = a.walk_end;
+	}
+	return 0;
+}
+
+/*
+ * Copies pages [first, first + n) of the workload into dst.  It never waits
+ * for a fault to be resolved: it reads through /proc/<pid>/mem, whose page
+ * lookups may not wait for a userfault (the kernel fails them instead),
+ * whereas process_vm_readv waits - and the fault it waits for is one only
+ * the calling worker could resolve.  A page PAGEMAP_SCAN saw present can be
+ * zapped before it is read (a MADV_DONTNEED whose REMOVE event was read
+ * earlier zaps after the event is read, at a moment of its own), and a
+ * uffd-wp marker is no page: both read as zeros, which is what they hold,
+ * and are counted in *absent.  0, or -1 with errno (ESRCH: the workload's
+ * memory is gone).
+ */
+int track_read(const struct track *t, uint64_t first, uint64_t n, void *dst, uint64_t *absent)
+{
+	uint8_t *out = dst;
+	uint64_t done = 0, len = n * t->page_size;
+
+	*absent = 0;
+	while (done < len) {
+		off_t at = (off_t)(t->start + first * t->page_size + done);
+		ssize_t got = pread(t->mem_fd, out + done, len - done, at);
+
+		if (got > 0) {
+			done += (uint64_t)got;
+			continue;
+		}
+		if (got == 0) {
+			errno = ESRCH; /* no mm any more */
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EIO && errno != EFAULT)
+			return -1;
+		/* the page at `done` has nothing to read: zeros */
+		memset(out + done, 0, t->page_size - done % t->page_size);
+		done += t->page_size - done % t->page_size;
+		(*absent)++;
 	}
 	return 0;
 }

@@ -49,6 +49,7 @@ enum track_where {
 struct track {
 	pid_t pid;
 	int pagemap_fd;       /* /proc/<pid>/pagemap, owned */
+	int mem_fd;           /* /proc/<pid>/mem, owned: see track_read() */
 	int track_fd, hold_fd; /* not owned */
 	uint64_t start;       /* moves with the region (mremap): callers update it */
 	uint64_t n_pages;
@@ -73,6 +74,7 @@ int track_reset(struct track *t);
 int track_protect(const struct track *t, uint64_t first, uint64_t n);
 int track_unprotect(const struct track *t, uint64_t first, uint64_t n);
 int track_wake(const struct track *t, int fd, uint64_t first, uint64_t n);
+int track_read(const struct track *t, uint64_t first, uint64_t n, void *dst, uint64_t *absent);
 int track_scan(const struct track *t, uint64_t first, uint64_t n, uint64_t anyof,
 	       uint64_t required, uint64_t ret_mask, uint64_t flags, track_run_fn fn, void *arg);
 int track_written(struct track *t, uint64_t first, uint64_t n, uint64_t *map, bool rearm);

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bitmap.h"
@@ -223,83 +222,29 @@ static void at_t(struct ufd *u, struct region *r, struct capture *c)
 
 /* ---- copying pages -------------------------------------------------------- */
 
-struct scan_out {
-	uint64_t base;
-	uint64_t *present; /* page populated with data (not the zero pfn) */
-	uint64_t *swapped; /* not present: swapped out, or a uffd-wp marker */
-};
-
+/* Pages populated with data: present, or swapped out (the shared zero page reads as zero). */
 static int mark_present(void *arg, uint64_t first, uint64_t n, uint64_t cat)
 {
-	struct scan_out *s = arg;
+	uint64_t **present = arg;
 
 	if ((cat & PAGE_IS_PFNZERO) && !(cat & PAGE_IS_SWAPPED))
-		return 0; /* the shared zero page: reads as zero */
-	bitmap_set(s->present, first - s->base, n);
-	if (!(cat & PAGE_IS_PRESENT))
-		bitmap_set(s->swapped, first - s->base, n);
+		return 0;
+	bitmap_set(present[0], first - present[1][0], n);
 	return 0;
 }
 
 /*
- * A page PAGEMAP_SCAN reports swapped may be a uffd-wp marker instead: what
- * a page removed while write-protected leaves.  Reading a marker through
- * process_vm_readv raises a missing fault that only this worker resolves,
- * so the read would wait for ever.  A zero page installed (protected) where
- * the page table has no page tells them apart: it succeeds on a marker
- * (the page had no bytes: zero), and meets EEXIST on a swapped-out page,
- * which is read as usual.  0, or -1 with errno.
+ * Which of pages [first, first + n) hold data; n <= 64 * words of present.
+ * A uffd-wp marker (what a page removed while protected leaves) is reported
+ * as swapped too: track_read() reads it as the zeros it stands for.
  */
-static int settle_swapped(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
-			  uint64_t *present, const uint64_t *swapped)
+static int populated(struct region *r, uint64_t first, uint64_t n, uint64_t *present)
 {
-	for (uint64_t i = 0; i < n; i++) {
-		struct uffdio_copy cp = {
-			.dst = region_start(r) + (first + i) * r->page_size,
-			.src = (uintptr_t)u->w->zero,
-			.len = r->page_size,
-			.mode = UFFDIO_COPY_MODE_WP | UFFDIO_COPY_MODE_DONTWAKE,
-		};
-
-		if (!bitmap_test(swapped, i))
-			continue;
-		if (!ioctl(u->fd, UFFDIO_COPY, &cp)) {
-			bitmap_clear(present, i, 1);
-			region_stat_add(&r->st.present, bitmap_set(r->w.present_map, first + i, 1));
-		} else if (errno != EEXIST) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Which of pages [first, first + n) hold data; n <= 64 * words of present. */
-static int populated(struct ufd *u, struct region *r, uint64_t first, uint64_t n, uint64_t *present)
-{
-	uint64_t swapped[BITMAP_WORDS(CAP_SCAN_PAGES)];
-	struct scan_out s = { .base = first, .present = present, .swapped = swapped };
+	uint64_t base = first, *arg[2] = { present, &base };
 
 	memset(present, 0, BITMAP_WORDS(n) * sizeof(uint64_t));
-	memset(swapped, 0, sizeof(swapped));
-	if (track_scan(r->w.wp, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0,
-		       PAGE_IS_PFNZERO | PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, mark_present, &s))
-		return -1;
-	return settle_swapped(u, r, first, n, present, swapped);
-}
-
-/* Pages [first, first + n) of the workload into the ring. */
-static int copy_in(struct ufd *u, struct region *r, uint8_t *dst, uint64_t first, uint64_t n)
-{
-	struct iovec local = { .iov_base = dst, .iov_len = n * r->page_size };
-	struct iovec remote = { .iov_base = (void *)(uintptr_t)(region_start(r) + first * r->page_size),
-				.iov_len = n * r->page_size };
-	ssize_t got = process_vm_readv(u->pid, &local, 1, &remote, 1, 0);
-
-	if (got == (ssize_t)local.iov_len)
-		return 0;
-	if (got >= 0)
-		errno = EFAULT;
-	return -1;
+	return track_scan(r->w.wp, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0,
+			  PAGE_IS_PFNZERO | PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, mark_present, arg);
 }
 
 enum save_res { SAVE_OK, SAVE_FULL, SAVE_FAILED };
@@ -315,9 +260,9 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
 				uint64_t n, uint64_t keep)
 {
 	uint64_t present[BITMAP_WORDS(CAP_SCAN_PAGES)];
-	uint64_t p = first;
+	uint64_t p = first, absent;
 
-	if (populated(u, r, first, n, present)) {
+	if (populated(r, first, n, present)) {
 		fail(u, r, c, errno == ESRCH || errno == EAGAIN ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
 		     "reading the page table of region %s: %s", r->id, strerror(errno));
 		return SAVE_FAILED;
@@ -346,13 +291,14 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
 			dst = snapw_reserve(c->w, (uint32_t)(q - p));
 			if (!dst)
 				return SAVE_FULL;
-			if (copy_in(u, r, dst, p, q - p)) {
+			if (track_read(r->w.wp, p, q - p, dst, &absent)) {
 				fail(u, r, c, errno == ESRCH ? PROTO_E_CONFLICT : PROTO_E_INTERNAL,
 				     "reading pages %llu-%llu of region %s: %s", (unsigned long long)p,
 				     (unsigned long long)q - 1, r->id, strerror(errno));
 				return SAVE_FAILED;
 			}
 			snapw_commit(c->w, p, (uint32_t)(q - p));
+			c->res.zero_unread += absent;
 		}
 		bitmap_set(c->done, p, q - p);
 		p = q;
