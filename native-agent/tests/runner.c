@@ -150,7 +150,7 @@ static const struct t_case cases[] = {
 	{ "balloon/libfaultline_wp_after_snapshot", t_balloon_lib_wp_snapshot, T_NEEDS_UFFD },
 
 	{ "stress/restore", t_stress_restore, T_NEEDS_UFFD },
-	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD | T_OPEN_BUG },
+	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD },
 	{ "stress/self_check", t_stress_self_check, T_NEEDS_UFFD },
 
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
@@ -469,12 +469,6 @@ int main(int argc, char **argv)
 			continue;
 		if ((c->needs & T_LONG) && !n_filters)
 			continue; /* make check-long */
-		if ((c->needs & T_OPEN_BUG) && !n_filters) {
-			printf("[ SKIP ] %s: reproduces an open bug (docs/reliability.md, \"Open bugs\"); "
-			       "run it with -f %s\n", c->name, c->name);
-			skipped++;
-			continue;
-		}
 		printf("[ RUN  ] %s\n", c->name);
 		t0 = now_ms();
 		why = missing_reason(&env, c->needs);

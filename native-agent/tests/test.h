@@ -17,9 +17,6 @@
 #define T_NEEDS_UFFD (1u << 0) /* a userfaultfd can be created */
 #define T_NEEDS_ROOT (1u << 1) /* setuid() to another user is possible */
 #define T_LONG (1u << 2)       /* minutes or large memory: only when a filter names it */
-/* reproduces an open bug (docs/reliability.md "Open bugs"): reported as skipped, with why,
- * unless a filter names it; the fix removes the flag */
-#define T_OPEN_BUG (1u << 3)
 
 enum t_result {
 	T_PASS = 0,

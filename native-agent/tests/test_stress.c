@@ -210,11 +210,16 @@ static void *watchdog_main(void *arg)
 		/* a periodic check: nothing else can tell that an op is stuck */
 		if (poll(&pfd, 1, 100) != 0)
 			return NULL;
-		now = now_ns();
 		for (unsigned i = 0; i <= THREADS; i++) {
 			uint64_t since = atomic_load(&S.slots[i].since_ns);
 
-			if (since && now - since > (uint64_t)STRESS_BOUND_MS * 1000000u) {
+			/*
+			 * The clock after the slot: read before it, an op that began
+			 * in between would be older than the clock, and the unsigned
+			 * difference enormous (a false hang, seen on loaded machines).
+			 */
+			now = now_ns();
+			if (since && now > since && now - since > (uint64_t)STRESS_BOUND_MS * 1000000u) {
 				failf("%s %u blocked for more than %d ms in: %s",
 				      i == THREADS ? "the main thread" : "thread", i, STRESS_BOUND_MS,
 				      S.slots[i].what);
