@@ -4,14 +4,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "content.h"
@@ -119,63 +117,31 @@ bool h_zero_page(const uint8_t *p)
 	return true;
 }
 
-/* Guest memory touched on a thread of its own, so that a hang is a failure, not a hung test. */
-struct touch {
-	const uint8_t *mem;
-	uint64_t first, n;
-	bool zero;    /* the pages must read zero (removed), not the image */
-	uint64_t bad; /* pages with wrong bytes */
-};
-
-static void *touch_pages(void *arg)
-{
-	struct touch *t = arg;
-
-	for (uint64_t p = t->first; p < t->first + t->n; p++) {
-		const uint8_t *page = t->mem + p * CONTENT_PAGE;
-
-		if (t->zero ? !h_zero_page(page) : content_check(H_FC_SEED, p, page) != 0)
-			t->bad++;
-	}
-	return NULL;
-}
-
-/* 0 when every page of [first, first + n) of guest memory read right within timeout_ms. */
-/* A touch whose thread stayed blocked (reachable, so no leak is reported). */
-static struct touch *volatile abandoned;
-
+/*
+ * 0 when every page of [first, first + n) of guest memory read right
+ * (the image's bytes, or zeros) within timeout_ms; a read that hangs is a
+ * failure, not a hung test.
+ */
 int h_touch(const uint8_t *mem, uint64_t first, uint64_t n, bool zero, int timeout_ms)
 {
-	/* on the heap: a thread that stays blocked must not outlive the frame it writes to */
-	struct touch *t = calloc(1, sizeof(*t));
-	struct timespec deadline;
-	uint64_t bad;
-	pthread_t th;
+	uint8_t *buf = malloc(n * CONTENT_PAGE);
+	uint64_t bad = 0;
 
-	if (!t)
+	if (!buf)
 		return -1;
-	*t = (struct touch){ .mem = mem, .first = first, .n = n, .zero = zero };
-	if (pthread_create(&th, NULL, touch_pages, t)) {
-		free(t);
-		return -1;
-	}
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	if (pthread_timedjoin_np(th, NULL, &deadline)) {
-		/* it stays blocked in a fault, and t with it, until its fault is resolved */
+	if (h_read_within(mem + first * CONTENT_PAGE, n * CONTENT_PAGE, buf, timeout_ms)) {
 		printf("    guest pages %llu-%llu: a read blocked for %d ms\n",
 		       (unsigned long long)first, (unsigned long long)(first + n - 1), timeout_ms);
-		pthread_detach(th);
-		abandoned = t;
+		free(buf);
 		return -1;
 	}
-	bad = t->bad;
-	free(t);
+	for (uint64_t i = 0; i < n; i++) {
+		const uint8_t *page = buf + i * CONTENT_PAGE;
+
+		if (zero ? !h_zero_page(page) : content_check(H_FC_SEED, first + i, page) != 0)
+			bad++;
+	}
+	free(buf);
 	if (bad)
 		printf("    guest pages %llu-%llu: %llu pages wrong\n", (unsigned long long)first,
 		       (unsigned long long)(first + n - 1), (unsigned long long)bad);
