@@ -288,6 +288,7 @@ static int start_services(struct agent *ag)
 		return -1;
 	if (restore_init(ag))
 		return -1;
+	snap_recover(ag);
 	/* uffds a previous agent kept: served again before anything new arrives */
 	keep_open(ag, false);
 	keep_recover(ag, attach_kept_firecracker);

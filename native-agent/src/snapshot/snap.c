@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "capture.h"
+#include "inflight.h"
 #include "job.h"
 #include "region.h"
 #include "restore.h"
@@ -37,6 +38,7 @@ struct take {
 	struct capture *cap; /* the worker's until FAULT_CAPTURE_DONE */
 	uint64_t key;        /* deferred reply */
 	char region_id[JX_UUID_LEN + 1];
+	char snapshot_id[JX_UUID_LEN + 1]; /* recorded in flight (inflight.h) */
 	char *path;
 	bool incremental;
 	bool quiesce_asked;
@@ -129,6 +131,22 @@ static int check_path(struct agent *ag, json_t *v, const char *what, char *out, 
 	if ((size_t)snprintf(out, out_len, "%s/%s", strcmp(real, "/") ? real : "", slash + 1) >= out_len)
 		return fail(err, PROTO_E_BAD_REQUEST, "\"%s\" is too long", what);
 	return 0;
+}
+
+static bool path_allowed(struct agent *ag, const char *path)
+{
+	json_t *v = json_string(path);
+	struct cmd_error err;
+	char out[PATH_MAX];
+	bool ok = v && !check_path(ag, v, "path", out, sizeof(out), &err) && !strcmp(out, path);
+
+	json_decref(v);
+	return ok;
+}
+
+void snap_recover(struct agent *ag)
+{
+	inflight_recover(ag, path_allowed);
 }
 
 static bool same_path(const struct take *t, const char *path)
@@ -225,6 +243,7 @@ static void take_free(struct agent *ag, struct take *t)
 	}
 	if (t->timer_on)
 		loop_timer_fini(&ag->loop, &t->qtimer);
+	inflight_done(ag, t->snapshot_id);
 	free(t->path);
 	free(t);
 }
@@ -429,6 +448,13 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 	cap->req.hold = (struct hold_cfg){ .chunk_pages = SNAP_ROUND_CHUNK_PAGES,
 					   .final_pages = SNAP_FINAL_PAGES,
 					   .max_rounds = SNAP_MAX_ROUNDS };
+	/* recorded before its .tmp exists: a new agent removes what this one leaves */
+	if (inflight_note(ag, cap->req.snapshot_id, path)) {
+		fail(err, PROTO_E_INTERNAL, "cannot record the snapshot in the state directory: %s",
+		     strerror(errno));
+		goto free_take;
+	}
+	snprintf(t->snapshot_id, sizeof(t->snapshot_id), "%s", cap->req.snapshot_id);
 	cap->w = snapw_start(&wcfg, why, sizeof(why));
 	if (!cap->w) {
 		fail(err, PROTO_E_INTERNAL, "%s", why);
@@ -462,6 +488,8 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 free_writer:
 	snapw_free(cap->w);
 free_take:
+	if (t && t->snapshot_id[0])
+		inflight_done(ag, t->snapshot_id);
 	if (t)
 		free(t->path);
 	free(t);

@@ -29,6 +29,8 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 void snap_capture_done(struct agent *ag, struct fault_done *d);
 void snap_quiesce_reply(struct agent *ag, struct conn *c, const struct proto_hdr *h,
 			const uint8_t *payload);
+/* At start: removes the partial images of snapshots a killed agent left (inflight.h). */
+void snap_recover(struct agent *ag);
 void snap_fini(struct agent *ag);
 /* whether a snapshot of the region is being taken */
 bool snap_taking(struct agent *ag, const char *region_id, char *snapshot_id, size_t len);
