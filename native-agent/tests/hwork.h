@@ -50,6 +50,7 @@ int h_hugepages(unsigned n);
  * docs/reliability.md) was seen to answer a fault after more than 5 s.
  */
 #define H_READ_BOUND_MS 15000
+long h_proc_cpu_ticks(pid_t pid);
 int h_read_within(const void *src, size_t len, void *dst, int timeout_ms);
 int h_read_bounded(const void *src, size_t len, void *dst);
 int h_remove_late(void *addr, size_t len);

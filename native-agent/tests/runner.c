@@ -161,6 +161,7 @@ static const struct t_case cases[] = {
 	{ "handoff/firecracker_systemd_store", t_handoff_firecracker_systemd_store, T_NEEDS_UFFD },
 	{ "chaos/restore_libfaultline", t_chaos_restore_libfaultline, T_NEEDS_UFFD },
 	{ "chaos/restore_firecracker", t_chaos_restore_firecracker, T_NEEDS_UFFD },
+	{ "chaos/snapshot_ledger", t_chaos_snapshot_ledger, T_NEEDS_UFFD },
 	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },
 	{ "handoff/errors", t_handoff_errors, T_NEEDS_UFFD },
 	{ "handoff/uid_refused", t_handoff_uid_refused, T_NEEDS_ROOT },

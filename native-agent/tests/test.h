@@ -172,6 +172,7 @@ int t_handoff_keeper_bad_input(const struct t_env *env);
 int t_handoff_firecracker_systemd_store(const struct t_env *env);
 int t_chaos_restore_libfaultline(const struct t_env *env);
 int t_chaos_restore_firecracker(const struct t_env *env);
+int t_chaos_snapshot_ledger(const struct t_env *env);
 int t_handoff_anonymous(const struct t_env *env);
 int t_handoff_errors(const struct t_env *env);
 int t_handoff_uid_refused(const struct t_env *env);

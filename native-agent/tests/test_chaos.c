@@ -362,3 +362,178 @@ int t_chaos_restore_firecracker(const struct t_env *env)
 	}
 	return chaos_report(&c);
 }
+
+/* ---- live snapshots ------------------------------------------------------ */
+
+/* Whether the process used CPU within bound_ms: a writer held for good uses none. */
+static bool running(pid_t pid, int bound_ms)
+{
+	long t0 = h_proc_cpu_ticks(pid);
+
+	for (int waited = 0; t0 >= 0 && waited < bound_ms; waited += 20) {
+		long t = h_proc_cpu_ticks(pid);
+
+		if (t < 0)
+			return false;
+		if (t > t0 + 1) /* more than the tick the first reading may have straddled */
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* Whether region id is attached again (libfaultline re-registers it by itself). */
+static bool reattached(struct chaos *c, const char *id, int bound_ms)
+{
+	for (int waited = 0; waited < bound_ms; waited += 20) {
+		json_t *r = h_region_of(c->ctl, id);
+		bool yes = r && !strcmp(json_string_value(json_object_get(r, "state")) ?: "", "ATTACHED");
+
+		json_decref(r);
+		if (yes)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* The ledger in path's chain holds its invariant (faultline-demo ledger-check). */
+static bool ledger_ok(struct chaos *c, const char *const *chain, unsigned n)
+{
+	json_t *req = json_pack("{s:[], s:s}", "chain", "name", "chaos-check"), *s, *sum = NULL, *v;
+	bool ok = false;
+	int st = -1;
+
+	for (unsigned i = 0; req && i < n; i++)
+		json_array_append_new(json_object_get(req, "chain"), json_string(chain[i]));
+	s = req ? h_callj(c->ctl, PROTO_T_SNAPSHOT_RESTORE, req) : NULL;
+	json_decref(req);
+	if (!s)
+		return false;
+	{
+		const char *const args[] = { "ledger-check", "--socket",
+					     json_string_value(json_object_get(s, "socket")), "--size",
+					     "32M", "--accounts", "50000", NULL };
+
+		st = h_demo_run(args, &sum);
+	}
+	ok = st == 0 && json_is_true(json_object_get(sum, "ok"));
+	json_decref(sum);
+	v = h_call(c->ctl, PROTO_T_RESTORE_DELETE, "{s:s}", "id",
+		   json_string_value(json_object_get(s, "id")));
+	json_decref(v);
+	json_decref(s);
+	return ok;
+}
+
+/*
+ * A ledger (faultline-demo ledger: transfers between accounts as fast as
+ * it can, an invariant checkable at any instant) is snapshotted, full or
+ * incremental on the last snapshot that completed, and the agent dies
+ * within 1.5 s of the request: during the rounds, at T, while pages are
+ * saved or written out, or after the image is complete.  Then: the ledger
+ * goes on (its region re-registered, its writer not held), the snapshot in
+ * flight either completed (its image restores to a ledger that holds the
+ * invariant) or left nothing behind (no image, no .tmp: the new agent
+ * removed it at start), and a new full snapshot restores right.
+ */
+int t_chaos_snapshot_ledger(const struct t_env *env)
+{
+	struct chaos c;
+	struct h_proc ledger;
+	char handoff[192], snapdir[192], region[40], last[256] = "", last_id[40] = "";
+	json_t *hello;
+
+	(void)env;
+	CHECK_OK(chaos_init(&c, "snapshot-ledger"));
+	snprintf(handoff, sizeof(handoff), "%s/handoff.sock", c.a.state);
+	snprintf(snapdir, sizeof(snapdir), "%s/snapshots", c.a.state);
+	{
+		const char *const args[] = { "ledger", "--socket", handoff, "--size", "32M", "--accounts",
+					     "50000", NULL };
+
+		CHECK_OK(h_demo(&ledger, args));
+	}
+	hello = h_proc_json(&ledger, H_TIMEOUT_MS);
+	CHECK(hello && json_string_value(json_object_get(hello, "region_id")));
+	snprintf(region, sizeof(region), "%s", json_string_value(json_object_get(hello, "region_id")));
+	json_decref(hello);
+	for (unsigned round = 0; round < c.rounds; round++) {
+		uint64_t rs = c.seed + round;
+		bool incremental = last[0] && next(&rs) % 2;
+		unsigned delay_us = (unsigned)(next(&rs) % 1500000);
+		char id[40], path[256], tmp[300], after_id[40], after[256];
+		const char *chain[2];
+		json_t *req, *v;
+		struct stat st;
+		char *text;
+
+		snprintf(id, sizeof(id), "5a0a5a0a-0000-4000-8000-%012llx", (unsigned long long)round * 2 + 1);
+		snprintf(after_id, sizeof(after_id), "5a0a5a0a-0000-4000-8000-%012llx",
+			 (unsigned long long)round * 2 + 2);
+		snprintf(path, sizeof(path), "%s/chaos-%u.flsnap", snapdir, round);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		snprintf(after, sizeof(after), "%s/chaos-%u-after.flsnap", snapdir, round);
+		req = json_pack("{s:s, s:s, s:s, s:s}", "snapshot_id", id, "region_id", region, "path", path,
+				"kind", incremental ? "incremental" : "full");
+		if (incremental)
+			json_object_set_new(req, "parent", json_pack("{s:s, s:s}", "snapshot_id", last_id,
+								      "path", last));
+		text = json_dumps(req, JSON_COMPACT);
+		json_decref(req);
+		CHECK(text && !h_send_frame(c.ctl, PROTO_T_SNAPSHOT_TAKE, 0, 7000 + round, text));
+		free(text);
+		CHECK_OK(kill_and_restart(&c, delay_us));
+		if (!reattached(&c, region, CHAOS_BOUND_MS) || !running(ledger.pid, CHAOS_BOUND_MS)) {
+			c.hangs++;
+			printf("    round %u (seed %llu): the ledger %s after the restart\n", round,
+			       (unsigned long long)(c.seed + round),
+			       kill(ledger.pid, 0) ? "died" : "stays held");
+			break;
+		}
+		/* the snapshot in flight: complete and right, or gone without a trace */
+		chain[0] = incremental ? last : path;
+		chain[1] = path;
+		t_logf("round %u: %s snapshot, agent killed after %u us: %s", round,
+		       incremental ? "incremental" : "full", delay_us,
+		       !stat(path, &st) ? "it had completed" : "it was interrupted");
+		if (!stat(path, &st)) {
+			if (!ledger_ok(&c, chain, incremental ? 2 : 1)) {
+				c.wrong++;
+				printf("    round %u (seed %llu): the snapshot completed before the kill"
+				       " restores to a broken ledger\n", round, (unsigned long long)(c.seed + round));
+			}
+		}
+		if (!stat(tmp, &st)) {
+			c.leaks++;
+			printf("    round %u (seed %llu): %s left behind\n", round,
+			       (unsigned long long)(c.seed + round), tmp);
+		}
+		/* the new agent snapshots the region right (full: tracking restarted with it) */
+		v = h_call(c.ctl, PROTO_T_SNAPSHOT_TAKE, "{s:s, s:s, s:s, s:s}", "snapshot_id", after_id,
+			   "region_id", region, "path", after, "kind", "full");
+		chain[0] = after;
+		t_logf("round %u: the snapshot after the restart took %lld ms", round,
+		       (long long)json_integer_value(json_object_get(v, "duration_ms")));
+		if (!v || !ledger_ok(&c, chain, 1)) {
+			c.wrong++;
+			printf("    round %u (seed %llu): the snapshot after the restart %s\n", round,
+			       (unsigned long long)(c.seed + round), v ? "restores to a broken ledger" : "failed");
+		}
+		json_decref(v);
+		/* the parent of the next round's incremental: the last one that completed */
+		if (last[0])
+			json_decref(h_call(c.ctl, PROTO_T_SNAPSHOT_DELETE, "{s:s}", "path", last));
+		json_decref(h_call(c.ctl, PROTO_T_SNAPSHOT_DELETE, "{s:s}", "path", path));
+		snprintf(last, sizeof(last), "%s", after);
+		snprintf(last_id, sizeof(last_id), "%s", after_id);
+	}
+	kill(ledger.pid, SIGTERM);
+	if (h_proc_wait(&ledger, H_TIMEOUT_MS))
+		c.hangs++;
+	if (files_in(snapdir, ".tmp") || files_in(c.a.state, ".tmp")) {
+		c.leaks++;
+		printf("    temporary files left in %s\n", c.a.state);
+	}
+	return chaos_report(&c);
+}

@@ -1454,26 +1454,6 @@ int t_mig_certificates_required(const struct t_env *env)
 
 /* ---- accept errors ----------------------------------------------------- */
 
-/* utime + stime of a process, in clock ticks. */
-static long cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
-	/* after the command: state, then fields 4..13, then utime (14) and stime (15) */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (long)(ut + st);
-}
-
 /* The lowest descriptor number the process does not use. */
 static int lowest_free_fd(pid_t pid)
 {
@@ -1516,9 +1496,9 @@ int t_mig_accept_emfile_backs_off(const struct t_env *env)
 	fd = pchan_connect(str(in, "channel"), 2000); /* queued by the kernel, not accepted */
 	CHECK(fd >= 0);
 	CHECK_OK(h_wait_log(p.dst.log, "page channel accept failed, backing off", 5000));
-	t0 = cpu_ticks(p.dst.pid);
+	t0 = h_proc_cpu_ticks(p.dst.pid);
 	nap_ms(1000);
-	t1 = cpu_ticks(p.dst.pid);
+	t1 = h_proc_cpu_ticks(p.dst.pid);
 	CHECK(t0 >= 0 && t1 >= 0);
 	/* a retry loop burns a whole CPU: about sysconf(_SC_CLK_TCK) ticks a second */
 	CHECKF(t1 - t0 < sysconf(_SC_CLK_TCK) / 4, "the agent used %ld ticks in 1 s", t1 - t0);
