@@ -93,6 +93,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	memcpy(r->restore_id, src->restore_id, sizeof(r->restore_id));
 	r->w.fault_around = src->w.fault_around;
 	r->w.populate_after_ms = src->w.populate_after_ms;
+	r->w.clone = src->w.clone;
 	bitmap_copy(r->w.present_map, src->w.present_map, first_page, n_pages);
 	if (src->w.removed_map) {
 		r->w.removed_map = bitmap_new(n_pages);
