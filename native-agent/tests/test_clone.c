@@ -277,6 +277,8 @@ int t_clone_refusals(const struct t_env *env)
 			      image, "clone_memory", "shmem"));
 	CHECK_OK(h_call_error(ctl, PROTO_T_RESTORE_CREATE, "BAD_REQUEST", "{s:s, s:s, s:s}",
 			      "image", image, "mode", "clone", "clone_memory", "dram"));
+	CHECK_OK(h_call_error(ctl, PROTO_T_SNAPSHOT_RESTORE, "BAD_REQUEST", "{s:[s], s:s}", "chain",
+			      image, "restore_mode", "fork"));
 	{
 		json_t *rs = h_restore_create(ctl, image, "{}");
 		int fd;
