@@ -1,0 +1,4 @@
+-- How a restore session serves its image: copy (every page copied into the workload's own
+-- memory) or clone (one shared copy in memory, mapped copy-on-write by every clone).
+ALTER TABLE restore_session ADD COLUMN mode VARCHAR(8) DEFAULT 'copy' NOT NULL;
+ALTER TABLE restore_session ADD CONSTRAINT ck_restore_mode CHECK (mode IN ('copy', 'clone'));
