@@ -147,9 +147,9 @@ void bench_agent_stop(struct bench_agent *a)
 int bench_restore_create(struct bench_agent *a, const struct bench_env *env,
 			 const struct bench_case *c, char *socket, size_t len, char *id, size_t id_len)
 {
-	json_t *req = json_pack("{s:s, s:i, s:i, s:s}", "image", env->image, "fault_around_pages",
+	json_t *req = json_pack("{s:s, s:i, s:i, s:s, s:s}", "image", env->image, "fault_around_pages",
 				(int)c->fault_around, "populate_delay_ms", -1, "working_set",
-				c->working_set ? c->working_set : "off");
+				c->working_set ? c->working_set : "off", "mode", c->clone ? "clone" : "copy");
 	json_t *r = req ? call(a, PROTO_T_RESTORE_CREATE, req) : NULL;
 
 	json_decref(req);
@@ -159,6 +159,14 @@ int bench_restore_create(struct bench_agent *a, const struct bench_env *env,
 	snprintf(id, id_len, "%s", json_string_value(json_object_get(r, "id")));
 	json_decref(r);
 	return 0;
+}
+
+json_t *bench_restore_get(struct bench_agent *a, const char *id)
+{
+	json_t *req = json_pack("{s:s}", "id", id), *r = req ? call(a, PROTO_T_RESTORE_GET, req) : NULL;
+
+	json_decref(req);
+	return r;
 }
 
 /* Sessions go after each run, so that no image stays mapped in the agent. */
