@@ -112,10 +112,10 @@ int bench_clones(const struct bench_env *env, unsigned n)
 		       "| clones | sum of PSS | shared copy (resident) | sum of PSS + shared copy |"
 		       " private (written) | %u private copies |\n|---:|---:|---:|---:|---:|---:|\n",
 		       n, (unsigned long long)(env->size >> 20), n);
-		printf("| %zu | %.2f GiB | %.2f GiB | **%.2f GiB** | %.2f GiB | %.2f GiB |\n",
-		       json_array_size(json_object_get(cl, "clones")), pss / 1073741824.0,
-		       copy / 1073741824.0, (pss + copy) / 1073741824.0, priv / 1073741824.0,
-		       (double)n * (double)env->size / 1073741824.0);
+		printf("| %zu | %.1f MiB | %.1f MiB | **%.1f MiB** | %.1f MiB | %.1f MiB |\n",
+		       json_array_size(json_object_get(cl, "clones")), pss / 1048576.0,
+		       copy / 1048576.0, (pss + copy) / 1048576.0, priv / 1048576.0,
+		       (double)n * (double)env->size / 1048576.0);
 		ret = json_array_size(json_object_get(cl, "clones")) == n ? 0 : -1;
 	}
 	json_decref(s);

@@ -154,6 +154,14 @@ static uint64_t run_end(const struct region *r, uint64_t p, uint64_t end, bool z
  * Only a demand page is continued whatever the image says: a minor fault
  * means the page is in the copy's cache.
  */
+/* A zero page of the image: a hole in the shared copy (the map made when it was filled). */
+static bool shared_hole(struct region *r, uint64_t p)
+{
+	if (r->w.clone_holes)
+		return bitmap_test(r->w.clone_holes, p);
+	return image_zero(r->image, r->image_offset + p * r->page_size, r->page_size);
+}
+
 static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
 				       enum region_path path, uint64_t demand, bool wake,
 				       struct install_out *out)
@@ -169,10 +177,9 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 		p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, p, end);
 		if (p >= end)
 			break;
-		zero = image_zero(r->image, r->image_offset + p * r->page_size, r->page_size);
+		zero = shared_hole(r, p);
 		q = p + 1;
-		while (q < end && !page_busy(r, q) &&
-		       image_zero(r->image, r->image_offset + q * r->page_size, r->page_size) == zero)
+		while (q < end && !page_busy(r, q) && shared_hole(r, q) == zero)
 			q++;
 		if (zero) {
 			uint64_t d = demand >= p && demand < q ? demand : q;

@@ -228,6 +228,8 @@ int restore_region_setup(const struct restore *s, struct region *r, bool waits)
 	r->w.populate_after_ms = s->populate_delay_ms;
 	r->w.record = s->ws_mode == WS_RECORD && !s->ws_saved;
 	r->w.clone = s->mode == RESTORE_CLONE;
+	if (r->w.clone && s->share)
+		r->w.clone_holes = share_holes_of(s->share, r->image_offset, r->length, r->page_size);
 	return rws_prefetch(s, r, waits);
 }
 

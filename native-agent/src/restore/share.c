@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bitmap.h"
 #include "image.h"
 #include "mono.h"
 #include "share.h"
@@ -95,6 +96,7 @@ static int fill_shmem(struct share *sh, const struct image *im)
 				sh->filled += n;
 				p = q;
 			} else {
+				bitmap_set(sh->holes, (off + p) / sh->page_size, 1);
 				p += step;
 			}
 		}
@@ -151,6 +153,10 @@ static struct share *create(struct image *im, enum share_memory mem, char *why, 
 	what = "ftruncate";
 	if (ftruncate(sh->fd, (off_t)sh->size))
 		goto fail_fd;
+	what = "allocating its map of holes";
+	sh->holes = bitmap_new(sh->size / sh->page_size);
+	if (!sh->holes)
+		goto fail_fd;
 	what = "filling it from the image";
 	if (mem == SHARE_HUGETLBFS ? fill_hugetlbfs(sh, im) : fill_shmem(sh, im))
 		goto fail_fd;
@@ -165,6 +171,7 @@ fail_fd:
 		int err = errno;
 
 		close(sh->fd);
+		free(sh->holes);
 		errno = err;
 	}
 fail:
@@ -213,7 +220,26 @@ void share_put(struct share **list, struct share *sh)
 		}
 	}
 	close(sh->fd);
+	free(sh->holes);
 	free(sh);
+}
+
+/*
+ * The holes of [offset, offset + len) of the copy, as a map of its own (a
+ * region keeps it after its session and the copy went); NULL when the
+ * region's pages are not the copy's (the engine then asks the image).
+ */
+uint64_t *share_holes_of(const struct share *sh, uint64_t offset, uint64_t len, uint32_t page_size)
+{
+	uint64_t *map;
+
+	if (page_size != sh->page_size || offset % page_size || offset > sh->size ||
+	    len > sh->size - offset)
+		return NULL;
+	map = bitmap_new(len / page_size);
+	if (map)
+		bitmap_copy(map, sh->holes, offset / page_size, len / page_size);
+	return map;
 }
 
 /* A read-only description of the copy for a clone (it maps it MAP_PRIVATE). */

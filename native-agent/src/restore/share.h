@@ -36,6 +36,7 @@ struct share {
 	uint64_t dev, ino, mtime_ns;
 	uint64_t fill_ns;    /* how long filling it took */
 	uint64_t filled;     /* bytes written (zero pages are left as holes) */
+	uint64_t *holes;     /* pages left as holes, one bit per page_size */
 };
 
 /* What a clone's mapping of the shared copy holds, from /proc/PID/smaps. */
@@ -52,6 +53,7 @@ struct share *share_get(struct share **list, struct image *im, enum share_memory
 			struct log *lg, char *why, size_t why_len);
 void share_put(struct share **list, struct share *sh);
 int share_open_readonly(const struct share *sh);
+uint64_t *share_holes_of(const struct share *sh, uint64_t offset, uint64_t len, uint32_t page_size);
 uint64_t share_resident(const struct share *sh);
 int share_usage(pid_t pid, uint64_t start, uint64_t len, struct share_usage *out);
 
