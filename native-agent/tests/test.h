@@ -151,6 +151,7 @@ int t_restore_hugetlb(const struct t_env *env);
 /* test_clone.c */
 int t_clone_isolated(const struct t_env *env);
 int t_clone_refusals(const struct t_env *env);
+int t_clone_hugetlb(const struct t_env *env);
 
 /* test_balloon.c */
 int t_balloon_fc_active(const struct t_env *env);

@@ -32,6 +32,9 @@ struct clone_env {
 	const char *socket;
 	const char *image;
 	unsigned idx;
+	size_t unit;      /* the copy's page size: what a write copies, what a removal drops */
+	unsigned units;   /* region size in units */
+	unsigned writes;  /* units written */
 	int ready_w; /* child -> parent: registered and written */
 	int go_r;    /* parent -> child: everyone has written, check now */
 };
@@ -63,29 +66,32 @@ static long first_diff(const uint8_t *a, const uint8_t *b, unsigned pages)
 }
 
 /* The same write to the clone and to the reference: a pattern only this clone writes. */
-static void write_both(uint8_t *clone, uint8_t *ref, unsigned idx, unsigned p)
+static void write_both(uint8_t *clone, uint8_t *ref, unsigned idx, size_t unit, unsigned p)
 {
 	for (unsigned off = 0; off < CL_PS; off += 64) {
 		uint8_t v = (uint8_t)(0x40 + idx * 16 + (p + off / 64) % 16);
 
-		clone[(size_t)p * CL_PS + off] = v;
-		ref[(size_t)p * CL_PS + off] = v;
+		clone[(size_t)p * unit + off] = v;
+		ref[(size_t)p * unit + off] = v;
 	}
 }
 
 /* A clone process; exits 0 when everything it read was right. */
 static int clone_main(const struct clone_env *ce)
 {
-	size_t len = (size_t)CL_PAGES * CL_PS;
+	size_t len = ce->unit * ce->units;
+	unsigned pages = (unsigned)(len / CL_PS);
 	uint64_t rng = 1000 + ce->idx;
 	uint8_t *region, *ref, one = 1;
 	fl_client *c;
 	fl_region *r;
-	unsigned written = 0;
 	long d;
 	int fd;
 
-	region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* aligned to the copy's page size, which the mapping of it takes */
+	region = mmap(NULL, len + ce->unit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (region != MAP_FAILED)
+		region = (uint8_t *)(((uintptr_t)region + ce->unit - 1) & ~((uintptr_t)ce->unit - 1));
 	fd = open(ce->image, O_RDONLY | O_CLOEXEC);
 	ref = fd >= 0 ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) : MAP_FAILED;
 	if (region == MAP_FAILED || ref == MAP_FAILED) {
@@ -98,16 +104,12 @@ static int clone_main(const struct clone_env *ce)
 		return 1;
 	}
 	/* a random 10% of the pages get this clone's pattern */
-	for (unsigned i = 0; i < CL_PAGES / 10; i++) {
-		unsigned p = (unsigned)(rnd(&rng) % CL_PAGES);
-
-		write_both(region, ref, ce->idx, p);
-		written++;
-	}
+	for (unsigned i = 0; i < ce->writes; i++)
+		write_both(region, ref, ce->idx, ce->unit, (unsigned)(rnd(&rng) % ce->units));
 	if (write(ce->ready_w, &one, 1) != 1 || read(ce->go_r, &one, 1) != 1)
 		return 1;
 	/* every other clone has written by now: none of it may show here */
-	d = first_diff(region, ref, CL_PAGES);
+	d = first_diff(region, ref, pages);
 	if (d >= 0) {
 		printf("    clone %u: page %ld differs from the kernel's MAP_PRIVATE reference "
 		       "(clone byte 0x%02x, reference 0x%02x)\n", ce->idx, d, region[d * CL_PS],
@@ -115,18 +117,19 @@ static int clone_main(const struct clone_env *ce)
 		return 1;
 	}
 	/* MADV_DONTNEED of a private file mapping: the file's bytes again, written or not */
-	for (unsigned i = 0; i < 64; i++) {
-		unsigned p = (unsigned)(rnd(&rng) % (CL_PAGES - 4)), n = 1 + (unsigned)(rnd(&rng) % 4);
+	for (unsigned i = 0; i < (ce->units > 64 ? 64u : ce->units); i++) {
+		unsigned n = ce->units > 4 ? 1 + (unsigned)(rnd(&rng) % 4) : 1;
+		unsigned p = (unsigned)(rnd(&rng) % (ce->units - n + 1));
 
-		if (madvise(region + (size_t)p * CL_PS, (size_t)n * CL_PS, MADV_DONTNEED) ||
-		    madvise(ref + (size_t)p * CL_PS, (size_t)n * CL_PS, MADV_DONTNEED)) {
+		if (madvise(region + (size_t)p * ce->unit, (size_t)n * ce->unit, MADV_DONTNEED) ||
+		    madvise(ref + (size_t)p * ce->unit, (size_t)n * ce->unit, MADV_DONTNEED)) {
 			printf("    clone %u: madvise: %s\n", ce->idx, strerror(errno));
 			return 1;
 		}
 		if (i % 2)
-			write_both(region, ref, ce->idx, p);
+			write_both(region, ref, ce->idx, ce->unit, p);
 	}
-	d = first_diff(region, ref, CL_PAGES);
+	d = first_diff(region, ref, pages);
 	if (d >= 0) {
 		printf("    clone %u: after MADV_DONTNEED page %ld differs from the reference "
 		       "(clone byte 0x%02x, reference 0x%02x)\n", ce->idx, d, region[d * CL_PS],
@@ -135,7 +138,6 @@ static int clone_main(const struct clone_env *ce)
 	}
 	fl_region_unregister(r);
 	fl_disconnect(c);
-	(void)written;
 	return 0;
 }
 
@@ -195,7 +197,8 @@ int t_clone_isolated(const struct t_env *env)
 								 "shared_copy"), "bytes")) ==
 	      (json_int_t)CL_PAGES * CL_PS);
 	for (unsigned i = 0; i <= CL_CLONES; i++) {
-		ce[i] = (struct clone_env){ .socket = str(rs, "socket"), .image = image, .idx = i };
+		ce[i] = (struct clone_env){ .socket = str(rs, "socket"), .image = image, .idx = i,
+					    .unit = CL_PS, .units = CL_PAGES, .writes = CL_PAGES / 10 };
 		CHECK(!pipe2(ready[i], O_CLOEXEC) && !pipe2(go[i], O_CLOEXEC));
 	}
 	for (unsigned i = 0; i < CL_CLONES; i++) {
@@ -254,6 +257,67 @@ int t_clone_isolated(const struct t_env *env)
 	}
 	CHECK(minor > 0);
 	json_decref(got);
+	json_decref(rs);
+	close(ctl);
+	return T_PASS;
+}
+
+/*
+ * The shared copy on hugetlbfs (2 MiB pages): two clones, each writing one
+ * huge page of its own (the kernel copies the whole huge page) and dropping
+ * some with MADV_DONTNEED, against the kernel's MAP_PRIVATE of the image.
+ */
+int t_clone_hugetlb(const struct t_env *env)
+{
+	const char *const args[] = { "--workers", "2", NULL };
+	struct clone_env ce[2];
+	pid_t pids[2];
+	int ready[2][2], go[2][2];
+	char image[256];
+	struct h_agent a;
+	json_t *rs;
+	int ctl;
+
+	(void)env;
+	/* the copy's 4 pages, and each clone's private mapping reserves its 4 */
+	CHECK_OK(h_hugepages(12));
+	CHECK_OK(h_agent_start(&a, args));
+	CHECK((ctl = h_ctl_open(&a)) >= 0);
+	CHECK_OK(h_image(&a, "clone.mem", 8 << 20, 7, image, sizeof(image)));
+	rs = h_restore_create(ctl, image, "{\"mode\":\"clone\",\"clone_memory\":\"hugetlbfs\","
+					  "\"populate_delay_ms\":-1,\"working_set\":\"off\"}");
+	CHECK(rs);
+	CHECK(!strcmp(str(json_object_get(rs, "clone"), "memory"), "hugetlbfs"));
+	CHECK(json_integer_value(json_object_get(json_object_get(json_object_get(rs, "clone"),
+								 "shared_copy"), "page_size")) == 2 << 20);
+	for (unsigned i = 0; i < 2; i++) {
+		ce[i] = (struct clone_env){ .socket = str(rs, "socket"), .image = image, .idx = i,
+					    .unit = 2 << 20, .units = 4, .writes = 1 };
+		CHECK(!pipe2(ready[i], O_CLOEXEC) && !pipe2(go[i], O_CLOEXEC));
+		pids[i] = spawn(&ce[i], ready[i], go[i]);
+		CHECK(pids[i] > 0);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		CHECKF(!read_bounded(ready[i][0]), "clone %u never reported its writes", i);
+	for (unsigned i = 0; i < 2; i++) {
+		uint8_t one = 1;
+
+		CHECK(write(go[i][1], &one, 1) == 1);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		CHECKF(!wait_ok(pids[i]), "clone %u failed", i);
+	{
+		json_t *got = h_call(ctl, PROTO_T_REGION_LIST, "{s:b}", "include_detached", 1), *reg;
+		size_t i, n = 0;
+
+		json_array_foreach(json_object_get(got, "regions"), i, reg) {
+			CHECK(json_integer_value(json_object_get(reg, "page_size")) == 2 << 20);
+			CHECK(h_stat(reg, "faults", "minor") > 0 && h_stat(reg, "faults", "missing") == 0);
+			n++;
+		}
+		CHECK(n == 2);
+		json_decref(got);
+	}
 	json_decref(rs);
 	close(ctl);
 	return T_PASS;
