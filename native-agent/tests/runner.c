@@ -129,6 +129,7 @@ static const struct t_case cases[] = {
 
 	{ "clone/isolated_byte_exact", t_clone_isolated, T_NEEDS_UFFD },
 	{ "clone/hugetlb_2m", t_clone_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
+	{ "clone/agent_killed_mid_restore", t_clone_agent_killed, T_NEEDS_UFFD },
 	{ "clone/refusals", t_clone_refusals, T_NEEDS_UFFD },
 
 	{ "session/background_populator_completes", t_session_background_complete, T_NEEDS_UFFD },

@@ -323,6 +323,66 @@ int t_clone_hugetlb(const struct t_env *env)
 	return T_PASS;
 }
 
+static long long jnum(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/*
+ * The agent killed while a clone is half restored: the clone's threads
+ * wait, libfaultline registers the region again with the restarted agent
+ * (which reopens the session and makes its own copy), and the rest of the
+ * clone's faults are continued on the clone's own mapping: every byte right.
+ */
+int t_clone_agent_killed(const struct t_env *env)
+{
+	struct h_agent a, b;
+	struct h_proc p;
+	char image[256];
+	json_t *rs, *v, *sum, *reg;
+	int ctl;
+
+	(void)env;
+	CHECK_OK(h_agent_start(&a, NULL));
+	CHECK((ctl = h_ctl_open(&a)) >= 0);
+	CHECK_OK(h_image(&a, "clone.mem", 16 << 20, 7, image, sizeof(image)));
+	rs = h_restore_create(ctl, image, "{\"mode\":\"clone\",\"populate_delay_ms\":-1,"
+					  "\"fault_around_pages\":0,\"working_set\":\"off\"}");
+	CHECK(rs);
+	close(ctl);
+	{
+		const char *const args[] = { "restore", "--socket", str(rs, "socket"), "--size", "16M",
+					     "--seed", "7", "--pattern", "seq", "--pause-after", "1000",
+					     "--clone", NULL };
+
+		CHECK_OK(h_demo(&p, args));
+	}
+	v = h_proc_json(&p, H_TIMEOUT_MS);
+	CHECK(v && jnum(v, "paused") == 1000);
+	json_decref(v);
+
+	CHECK_OK(kill(a.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&a, H_TIMEOUT_MS));
+	CHECK_OK(h_proc_write(&p, "go\n"));
+	CHECK_OK(h_agent_spawn(&b, a.dir, a.sock, NULL));
+	CHECK_OK(h_agent_wait_ready(&b, H_TIMEOUT_MS));
+
+	sum = h_proc_json(&p, 30000);
+	CHECK(sum && jnum(sum, "touched") == 4096);
+	CHECKF(jnum(sum, "mismatches") == 0, "%lld pages wrong after the agent restart",
+	       jnum(sum, "mismatches"));
+	CHECK_OK(h_proc_wait(&p, H_TIMEOUT_MS));
+	CHECK(p.status == 0);
+	CHECK((ctl = h_ctl_open(&b)) >= 0);
+	reg = h_region_of(ctl, str(sum, "region_id"));
+	CHECK(reg && h_stat(reg, "faults", "minor") > 0 && h_stat(reg, "faults", "missing") == 0);
+	json_decref(reg);
+	json_decref(sum);
+	json_decref(rs);
+	close(ctl);
+	return T_PASS;
+}
+
 /* Bad requests get clear errors: an unknown mode, clone_memory on a copy session. */
 int t_clone_refusals(const struct t_env *env)
 {
