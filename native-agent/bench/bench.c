@@ -5,7 +5,14 @@
  * File backend), and a minimal one-page-per-fault uffd handler.  Prints
  * Markdown for docs/benchmarks.md.
  *
- *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH]
+ *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH] [--cold] [--clones N]
+ *
+ * --cold drops the image from the page cache before every run
+ * (posix_fadvise DONTNEED), so pages come from the disk; without it the
+ * image is read once first and every mode finds it in the page cache.
+ * --clones N measures only the memory N clones of the image take together
+ * (bench_clones.c).  Read touches are measured beside write touches, and
+ * the clone mode (one shared copy, PROTOCOL.md §2.6) beside copying.
  *
  * Every measurement is preceded by allocating, touching and freeing twice
  * the image size (VMs give idle memory back to the host, and first touches
@@ -61,7 +68,7 @@ static double median_u64(const struct bench_result *rs, unsigned n, size_t off)
 }
 
 struct summary {
-	double total_ms, touch_ms, ns_per_page, p50_us, p99_us, faults;
+	double total_ms, touch_ms, ns_per_page, p50_us, p99_us, faults, first_fault_ms;
 	double agent_faults, agent_prefetched, agent_p50_us, agent_p99_us;
 	uint64_t mismatches;
 };
@@ -87,14 +94,15 @@ static int measure(const struct bench_env *env, const struct bench_case *c, unsi
 	s->ns_per_page = MED(ns_per_page);
 	s->p50_us = MED(p50_us);
 	s->p99_us = MED(p99_us);
+	s->first_fault_ms = MED(first_fault_ms);
 	s->faults = MEDU(faults);
 	s->agent_faults = MEDU(agent_faults);
 	s->agent_prefetched = MEDU(agent_prefetched);
 	s->agent_p50_us = MED(agent_p50_us);
 	s->agent_p99_us = MED(agent_p99_us);
-	fprintf(stderr, "  %-24s %-6s x%u: %8.1f ms  %7.0f ns/page  p50 %6.1f us\n",
-		mode_names[c->mode], pattern_names[c->pattern], c->threads, s->touch_ms,
-		s->ns_per_page, s->p50_us);
+	fprintf(stderr, "  %-24s %-6s x%u%s%s: %8.1f ms  %7.0f ns/page  p50 %6.1f us\n",
+		mode_names[c->mode], pattern_names[c->pattern], c->threads, c->read ? " read" : "",
+		c->clone ? " clone" : "", s->touch_ms, s->ns_per_page, s->p50_us);
 	return 0;
 }
 
@@ -120,9 +128,11 @@ static void machine(const struct bench_env *env, unsigned repeat)
 		mem_kb = 0;
 	if (f)
 		fclose(f);
-	printf("Machine: %s, %ld CPUs, %.1f GiB RAM, Linux %s.  Image %llu MiB (in the page cache), "
+	printf("Machine: %s, %ld CPUs, %.1f GiB RAM, Linux %s.  Image %llu MiB (%s), "
 	       "%u repeats, medians.\n\n", model, sysconf(_SC_NPROCESSORS_ONLN),
-	       (double)mem_kb / (1 << 20), u.release, (unsigned long long)(env->size >> 20), repeat);
+	       (double)mem_kb / (1 << 20), u.release, (unsigned long long)(env->size >> 20),
+	       env->cold ? "dropped from the page cache before every run: --cold" : "in the page cache",
+	       repeat);
 }
 
 /* Reads the image once so that every mode finds it in the page cache. */
@@ -156,12 +166,82 @@ static void print_goals(const struct goal *g, unsigned n)
 											  : "**no**");
 }
 
+/*
+ * A guest mostly reads: read touches against the kernel's MAP_PRIVATE read
+ * of the image (Firecracker's File backend: page-cache pages mapped, no
+ * allocation, no copy), for copying restores and for clones, whose shared
+ * copy is made before the runs and kept by a session of its own (the
+ * steady state of many clones of one image).  Restore-to-first-fault is
+ * from the restore request (the kernel: from mmap) to the first touch
+ * served.
+ */
+static int reads_and_clones(struct bench_env *env, unsigned repeat, struct goal *goals, unsigned *ng)
+{
+	static const enum content_pattern pats[] = { CONTENT_SEQ, CONTENT_RANDOM };
+	struct bench_case keep = { .mode = BM_FAULTLINE, .clone = true, .fault_around = 16 };
+	struct summary s[2][2][4];
+	char socket[256], keeper[40];
+	unsigned g = 0;
+
+	if (bench_restore_create(&env->spin, env, &keep, socket, sizeof(socket), keeper, sizeof(keeper)))
+		return -1;
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned t = 0; t < 2; t++) {
+			/* MAP_PRIVATE read, faultline read, clone read, clone write */
+			const struct bench_case cs[4] = {
+				{ .mode = BM_FILE, .pattern = pats[p], .threads = t + 1, .read = true },
+				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1, .fault_around = 16,
+				  .read = true },
+				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1, .fault_around = 16,
+				  .read = true, .clone = true },
+				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1, .fault_around = 16,
+				  .clone = true },
+			};
+
+			for (unsigned m = 0; m < 4; m++) {
+				if (measure(env, &cs[m], repeat, &s[p][t][m]))
+					goto drop_keeper;
+			}
+		}
+	}
+	printf("\n### Read touches, and clones (one shared copy), fault-around 16\n\n"
+	       "| pattern | threads | kernel MAP_PRIVATE read | faultline read (copy) | faultline clone read |"
+	       " faultline clone write | clone read vs MAP_PRIVATE | restore to first fault:"
+	       " MAP_PRIVATE / copy / clone |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned t = 0; t < 2; t++) {
+			struct summary *x = s[p][t];
+
+			printf("| %s | %u | %.0f ms (%.0f ns/page) | %.0f ms (%.0f) | **%.0f ms (%.0f)** |"
+			       " %.0f ms (%.0f) | %.2fx | %.2f / %.2f / %.2f ms |\n",
+			       pattern_names[pats[p]], t + 1, x[0].touch_ms, x[0].ns_per_page, x[1].touch_ms,
+			       x[1].ns_per_page, x[2].touch_ms, x[2].ns_per_page, x[3].touch_ms,
+			       x[3].ns_per_page, x[2].touch_ms / x[0].touch_ms, x[0].first_fault_ms,
+			       x[1].first_fault_ms, x[2].first_fault_ms);
+			if (t == 0) {
+				static char what[2][80];
+
+				snprintf(what[p], sizeof(what[0]), "%s x1: clone read / MAP_PRIVATE read time",
+					 pattern_names[pats[p]]);
+				goals[g++] = (struct goal){ what[p], x[2].touch_ms / x[0].touch_ms, 1.5, true };
+			}
+		}
+	}
+	goals[g++] = (struct goal){ "clone: restore request to first served fault (ms)",
+				    s[1][0][2].first_fault_ms, 5, true };
+	*ng += g;
+	return bench_restore_delete(&env->spin, keeper);
+drop_keeper:
+	bench_restore_delete(&env->spin, keeper);
+	return -1;
+}
+
 static int run_all(struct bench_env *env, unsigned repeat)
 {
 	static const enum content_pattern pats[] = { CONTENT_SEQ, CONTENT_RANDOM };
 	struct summary s[2][2][4], nospin[2][2], wide[2], fa0_spin, fa0_nospin, lazy[2], replay[2];
 	struct bench_case c = { .fault_around = 16 };
-	struct goal goals[12];
+	struct goal goals[16];
 	unsigned ng = 0;
 
 	machine(env, repeat);
@@ -212,6 +292,9 @@ static int run_all(struct bench_env *env, unsigned repeat)
 			       x[3].agent_faults, x[3].agent_p50_us, x[3].agent_p99_us);
 		}
 	}
+
+	if (reads_and_clones(env, repeat, &goals[ng], &ng))
+		return -1;
 
 	/* a wider fault-around window: fewer round trips, cheaper pages per ioctl */
 	c = (struct bench_case){ .mode = BM_FAULTLINE, .pattern = CONTENT_RANDOM, .fault_around = 64 };
@@ -316,7 +399,7 @@ int main(int argc, char **argv)
 {
 	static char agent[PATH_MAX];
 	struct bench_env env = { .size = UINT64_C(1) << 30, .seed = 11 };
-	unsigned repeat = 3;
+	unsigned repeat = 3, clones = 0;
 	char images[192];
 	int ret;
 
@@ -327,8 +410,13 @@ int main(int argc, char **argv)
 			repeat = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--agent") && i + 1 < argc)
 			env.agent_path = argv[++i];
+		else if (!strcmp(argv[i], "--cold"))
+			env.cold = true;
+		else if (!strcmp(argv[i], "--clones") && i + 1 < argc)
+			clones = (unsigned)atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH] [--cold]"
+				" [--clones N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -353,12 +441,12 @@ int main(int argc, char **argv)
 	fprintf(stderr, "faultline-bench: writing a %llu MiB image in %s\n",
 		(unsigned long long)(env.size >> 20), env.dir);
 	if (mkdir(images, 0700) || content_write_image(env.image, env.size, env.seed) ||
-	    prewarm(env.image) || bench_agent_start(&env.spin, &env, "spin", "50") ||
+	    (!env.cold && prewarm(env.image)) || bench_agent_start(&env.spin, &env, "spin", "50") ||
 	    bench_agent_start(&env.nospin, &env, "nospin", "0")) {
 		fprintf(stderr, "faultline-bench: setup failed: %s\n", strerror(errno));
 		return 1;
 	}
-	ret = run_all(&env, repeat);
+	ret = clones ? bench_clones(&env, clones) : run_all(&env, repeat);
 	bench_agent_stop(&env.spin);
 	bench_agent_stop(&env.nospin);
 	unlink(env.image);

@@ -33,6 +33,7 @@ struct bench_env {
 	uint64_t seed;
 	struct bench_agent spin, nospin; /* --spin-us default and 0 */
 	const char *agent_path;
+	bool cold; /* --cold: the image leaves the page cache before each run */
 };
 
 struct bench_case {
@@ -42,6 +43,8 @@ struct bench_case {
 	bool nospin;
 	unsigned fault_around;
 	const char *working_set; /* faultline: "off", "record", "replay" */
+	bool read;               /* touch with a read instead of a write */
+	bool clone;              /* faultline: a session of mode clone (one shared copy) */
 };
 
 struct bench_result {
@@ -54,6 +57,7 @@ struct bench_result {
 	uint64_t agent_faults, agent_prefetched;
 	double agent_p50_us, agent_p99_us;
 	uint64_t mismatches;
+	double first_fault_ms; /* restore request (or mmap) to the first touch served */
 };
 
 int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const char *name,
@@ -64,6 +68,9 @@ struct json_t *bench_call(struct bench_agent *a, uint8_t type, struct json_t *re
 int bench_restore_create(struct bench_agent *a, const struct bench_env *env,
 			 const struct bench_case *c, char *socket, size_t len, char *id, size_t id_len);
 int bench_restore_delete(struct bench_agent *a, const char *id);
+struct json_t *bench_restore_get(struct bench_agent *a, const char *id);
+int bench_drop_cache(const char *path);
+int bench_clones(const struct bench_env *env, unsigned n);
 int bench_region_stats(struct bench_agent *a, const char *id, struct bench_result *r);
 int bench_run(const struct bench_env *env, const struct bench_case *c, struct bench_result *r);
 void bench_warm(uint64_t bytes);

@@ -39,6 +39,8 @@ struct toucher {
 	uint64_t n;
 	uint32_t *lat;
 	pthread_barrier_t *go;
+	bool read;
+	uint64_t first_ns; /* when its first touch was served */
 };
 
 static uint64_t now_ns(void)
@@ -68,11 +70,17 @@ static void *touch(void *arg)
 	pthread_barrier_wait(t->go);
 	for (uint64_t i = 0; i < t->n; i++) {
 		uint64_t *w = (uint64_t *)(t->mem + t->pages[i] * CONTENT_PAGE);
-		uint64_t t0 = now_ns(), d;
+		uint64_t t0 = now_ns(), t1, d;
 
-		__atomic_fetch_add(w, 0, __ATOMIC_RELAXED);
-		d = now_ns() - t0;
+		if (t->read)
+			(void)__atomic_load_n(w, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_add(w, 0, __ATOMIC_RELAXED);
+		t1 = now_ns();
+		d = t1 - t0;
 		t->lat[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+		if (!i)
+			t->first_ns = t1;
 	}
 	return NULL;
 }
@@ -84,9 +92,9 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Touches in parallel; returns the wall time from start to last touch. */
+/* Touches in parallel; returns the wall time from start to last touch, and when the first was served. */
 static uint64_t run_touchers(uint8_t *mem, const uint64_t *order, uint64_t n, unsigned threads,
-			     uint32_t *lat)
+			     uint32_t *lat, bool read, uint64_t *first_ns)
 {
 	struct toucher ts[2];
 	pthread_barrier_t go;
@@ -99,12 +107,18 @@ static uint64_t run_touchers(uint8_t *mem, const uint64_t *order, uint64_t n, un
 		ts[i].n = n * (i + 1) / threads - n * i / threads;
 		ts[i].lat = lat + n * i / threads;
 		ts[i].go = &go;
+		ts[i].read = read;
+		ts[i].first_ns = UINT64_MAX;
 		pthread_create(&ts[i].t, NULL, touch, &ts[i]);
 	}
 	pthread_barrier_wait(&go);
 	t0 = now_ns();
-	for (unsigned i = 0; i < threads; i++)
+	*first_ns = UINT64_MAX;
+	for (unsigned i = 0; i < threads; i++) {
 		pthread_join(ts[i].t, NULL);
+		if (ts[i].first_ns < *first_ns)
+			*first_ns = ts[i].first_ns;
+	}
 	t0 = now_ns() - t0;
 	pthread_barrier_destroy(&go);
 	return t0;
@@ -124,6 +138,25 @@ static void latencies(struct bench_result *r, uint32_t *lat, uint64_t n, bool al
 	qsort(lat, k, sizeof(*lat), cmp_u32);
 	r->p50_us = lat[k / 2] / 1000.0;
 	r->p99_us = lat[k * 99 / 100] / 1000.0;
+}
+
+/*
+ * --cold: the image's pages leave the page cache (clean pages of a file
+ * nobody maps go at once), so the next run reads them from the disk.
+ */
+int bench_drop_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -1;
+	err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -201,7 +234,7 @@ static int run_faultline(const struct bench_env *env, const struct bench_case *c
 	char socket[256], id[40], session[40];
 	fl_client *cl;
 	fl_region *reg;
-	uint64_t t0, touch;
+	uint64_t t0, touch, t_req = now_ns(), first;
 	int ret;
 
 	if (bench_restore_create(a, env, c, socket, sizeof(socket), session, sizeof(session)))
@@ -213,9 +246,10 @@ static int run_faultline(const struct bench_env *env, const struct bench_case *c
 		return -1;
 	}
 	r->total_ms = (double)(now_ns() - t0) / 1e6;
-	touch = run_touchers(mem, order, n, c->threads, lat);
+	touch = run_touchers(mem, order, n, c->threads, lat, c->read, &first);
 	r->touch_ms = (double)touch / 1e6;
 	r->total_ms += r->touch_ms;
+	r->first_fault_ms = (double)(first - t_req) / 1e6;
 	r->mismatches = verify(env, mem, order, n);
 	snprintf(id, sizeof(id), "%s", fl_region_id(reg));
 	/* unregistered first: the worker has then counted every fault */
@@ -233,11 +267,15 @@ int bench_run(const struct bench_env *env, const struct bench_case *c, struct be
 	int fd = -1, uffd = -1, stop[2] = { -1, -1 }, ret = -1;
 	uint8_t *mem;
 	pid_t handler = -1;
+	uint64_t t_map, first;
 
 	memset(r, 0, sizeof(*r));
 	if (!order || !lat)
 		goto free_bufs;
 	bench_warm(2 * env->size);
+	if (env->cold && bench_drop_cache(env->image))
+		goto free_bufs;
+	t_map = now_ns();
 	if (c->mode == BM_FILE) {
 		fd = open(env->image, O_RDONLY | O_CLOEXEC);
 		mem = fd < 0 ? MAP_FAILED : mmap(NULL, env->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -259,8 +297,9 @@ int bench_run(const struct bench_env *env, const struct bench_case *c, struct be
 		if (handler < 0)
 			goto unmap;
 	}
-	touch = run_touchers(mem, order, n, c->threads, lat);
+	touch = run_touchers(mem, order, n, c->threads, lat, c->read, &first);
 	r->touch_ms = r->total_ms = (double)touch / 1e6;
+	r->first_fault_ms = (double)(first - t_map) / 1e6;
 	if (c->mode != BM_ANON)
 		r->mismatches = verify(env, mem, order, n);
 	latencies(r, lat, n, c->mode != BM_MINIMAL);

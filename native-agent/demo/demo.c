@@ -5,7 +5,7 @@
  *   faultline-demo make-image --out FILE --size SIZE [--seed N]
  *   faultline-demo restore --socket PATH --size SIZE [--seed N]
  *                  [--pattern seq|random|hot10] [--threads N] [--hold]
- *                  [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]
+ *                  [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME] [--clone]
  *   faultline-demo anon --socket PATH --size SIZE [--hold]
  *   faultline-demo ledger --socket PATH --size SIZE [--accounts N] [--rate N] [--name NAME]
  *                  [--quiesce] [--quiesce-delay-ms MS]
@@ -19,7 +19,9 @@
  * the whole region again and prints the result, SIGTERM ends.  session
  * creates a restore session on the agent's control socket and prints it
  * (normally the control plane does this).  restore and anon register their
- * memory in missing and write-protect modes, so it can be snapshotted.
+ * memory in missing and write-protect modes, so it can be snapshotted;
+ * restore --clone registers in missing mode alone, as a clone session
+ * takes (PROTOCOL.md §2.6: libfaultline maps the session's shared copy).
  *
  * ledger is a workload whose consistency is checkable at any instant:
  * accounts spread over the region's pages, transfers between them that
@@ -71,7 +73,7 @@ struct args {
 	uint64_t size, seed, pause_after, mark, accounts, rate, quiesce_delay_ms;
 	enum content_pattern pattern;
 	unsigned threads;
-	bool hold, hugetlb, thp, anon, quiesce;
+	bool hold, hugetlb, thp, anon, quiesce, clone;
 };
 
 struct toucher {
@@ -96,7 +98,7 @@ static int usage(void)
 		"usage: faultline-demo make-image --out FILE --size SIZE [--seed N]\n"
 		"       faultline-demo restore --socket PATH --size SIZE [--seed N]\n"
 		"                      [--pattern seq|random|hot10] [--threads N] [--hold]\n"
-		"                      [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME]\n"
+		"                      [--hugetlb] [--thp] [--pause-after PAGES] [--name NAME] [--clone]\n"
 		"       faultline-demo anon --socket PATH --size SIZE [--hold]\n"
 		"       faultline-demo ledger --socket PATH --size SIZE [--accounts N] [--rate N]\n"
 		"                      [--name NAME] [--quiesce] [--quiesce-delay-ms MS]\n"
@@ -120,7 +122,8 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "options", required_argument, NULL, 'O' },	{ "dump", required_argument, NULL, 'o' },
 		{ "mark", required_argument, NULL, 'M' },	{ "accounts", required_argument, NULL, 'a' },
 		{ "rate", required_argument, NULL, 'r' },	{ "quiesce", no_argument, NULL, 'Q' },
-		{ "quiesce-delay-ms", required_argument, NULL, 'D' },	{ NULL, 0, NULL, 0 },
+		{ "quiesce-delay-ms", required_argument, NULL, 'D' },	{ "clone", no_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	int c;
@@ -160,6 +163,9 @@ static int parse(int argc, char **argv, struct args *a)
 			/* 0: mig-source without writers (its pages keep their fill) */
 			if (*end || a->threads > 256)
 				return -1;
+			break;
+		case 'C':
+			a->clone = true;
 			break;
 		case 'H':
 			a->hold = true;
@@ -378,7 +384,7 @@ static int run(const struct args *a)
 	t0 = now_us();
 	c = fl_connect(a->socket);
 	if (!c || fl_region_register(c, mem, a->size, a->name, "app=faultline-demo",
-				     FL_MODE_MISSING | FL_MODE_WP, &r)) {
+				     a->clone ? FL_MODE_MISSING : FL_MODE_MISSING | FL_MODE_WP, &r)) {
 		fprintf(stderr, "faultline-demo: %s\n", fl_last_error());
 		return 3;
 	}

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -44,6 +45,7 @@ struct fl_wait {
 	uint64_t id;
 	bool done;
 	int err;
+	int fd; /* a descriptor that came with the reply (clone_memory), or -1 */
 	json_t *reply;
 	char msg[200];
 };
@@ -79,6 +81,7 @@ struct fl_client {
 	bool has_thread;
 	bool stopping;
 	int wake[2];
+	bool clone; /* the hello said: a restore session of mode clone (PROTOCOL.md §2.5) */
 	int (*quiesce_fn)(void *arg, int phase); /* under mu */
 	void *quiesce_arg;
 };
@@ -181,6 +184,8 @@ static void deliver(fl_client *c, const struct proto_hdr *h, json_t *body)
 				 msg ? msg : "");
 		} else {
 			w->reply = json_incref(body);
+			if (h->type == PROTO_T_CLONE_MEMORY)
+				w->fd = flw_take_fd(&c->w);
 		}
 		pthread_cond_broadcast(&c->cv);
 		break;
@@ -331,11 +336,11 @@ static int call_direct(fl_client *c, uint8_t type, json_t *body, const int *pass
 	}
 }
 
-/* A request answered through the watcher. */
-static int call(fl_client *c, uint8_t type, json_t *body, const int *pass, int timeout_ms,
-		json_t **reply)
+/* A request answered through the watcher; fd_out: a descriptor the reply carries. */
+static int call_fd(fl_client *c, uint8_t type, json_t *body, const int *pass, int timeout_ms,
+		   json_t **reply, int *fd_out)
 {
-	struct fl_wait w = { .id = 0 };
+	struct fl_wait w = { .id = 0, .fd = -1 };
 	struct timespec deadline;
 	int ret = 0;
 
@@ -377,7 +382,17 @@ static int call(fl_client *c, uint8_t type, json_t *body, const int *pass, int t
 	if (w.err)
 		return set_error(w.err, "%s", w.msg);
 	*reply = w.reply;
+	if (fd_out)
+		*fd_out = w.fd;
+	else if (w.fd >= 0)
+		close(w.fd);
 	return 0;
+}
+
+static int call(fl_client *c, uint8_t type, json_t *body, const int *pass, int timeout_ms,
+		json_t **reply)
+{
+	return call_fd(c, type, body, pass, timeout_ms, reply, NULL);
 }
 
 /* ---- connection -------------------------------------------------------- */
@@ -423,6 +438,10 @@ static int open_connection(fl_client *c)
 		struct ucred cred = { 0 };
 		socklen_t cl = sizeof(cred);
 
+		const char *mode = json_string_value(json_object_get(json_object_get(reply, "restore"),
+								     "mode"));
+
+		c->clone = mode && !strcmp(mode, "clone");
 		json_decref(reply);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) || cl != sizeof(cred))
 			cred.pid = 0;
@@ -708,6 +727,43 @@ static int wait_reconnected(fl_client *c, uint64_t gen, const struct timespec *d
 	pthread_mutex_unlock(&c->mu);
 	return ret ? set_error(ret, "the agent did not come back: %s", strerror(ret)) : 0;
 }
+/*
+ * A clone session (PROTOCOL.md §2.5): the range becomes a private mapping
+ * of the image's shared copy, which the agent hands over with
+ * clone_memory; registered in minor mode, a read maps the shared page and
+ * a write copies that page alone (the kernel's copy-on-write).  What the
+ * range held before is replaced, as a restore replaces it anyway.
+ */
+static int map_clone(fl_client *c, void *addr, size_t len)
+{
+	json_t *body = json_object(), *reply = NULL;
+	json_int_t off, size;
+	int fd = -1, ret;
+	void *m;
+
+	ret = body ? call_fd(c, PROTO_T_CLONE_MEMORY, body, NULL, FL_TIMEOUT_MS, &reply, &fd)
+		   : set_error(ENOMEM, "out of memory");
+	json_decref(body);
+	if (ret)
+		return -1;
+	off = json_integer_value(json_object_get(reply, "offset"));
+	size = json_integer_value(json_object_get(reply, "image_size"));
+	json_decref(reply);
+	if (fd < 0)
+		return set_error(EPROTO, "the agent's clone_memory reply carries no descriptor");
+	if (off < 0 || size < off || (uint64_t)(size - off) < len) {
+		close(fd);
+		return set_error(EINVAL, "the region (%zu bytes) is larger than the image from offset %lld",
+				 len, (long long)off);
+	}
+	m = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE, fd, (off_t)off);
+	ret = errno;
+	close(fd); /* the mapping keeps the shared copy */
+	if (m == MAP_FAILED)
+		return set_error(ret, "cannot map the shared copy over the region: %s", strerror(ret));
+	return 0;
+}
+
 int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 		       const char *labels, unsigned modes, fl_region **out)
 {
@@ -724,6 +780,13 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 		return set_error(EINVAL, "c, addr, len and out are required");
 	if (!modes || (modes & ~(unsigned)(FL_MODE_MISSING | FL_MODE_WP | FL_MODE_MINOR)))
 		return set_error(EINVAL, "modes must be a non-empty set of FL_MODE_*");
+	if (c->clone) {
+		if (modes != FL_MODE_MISSING)
+			return set_error(EINVAL, "a clone session restores in FL_MODE_MISSING alone");
+		if (map_clone(c, addr, len))
+			return -1;
+		modes = FL_MODE_MINOR;
+	}
 	ps = flu_page_size(addr);
 	if ((uintptr_t)addr % ps || len % ps)
 		return set_error(EINVAL, "the range is not aligned to its page size %zu", ps);

@@ -104,6 +104,57 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * recv() that keeps descriptors the agent sent (only the reply to
+ * clone_memory carries one, PROTOCOL.md §2.5); beyond FLW_RX_FDS they are
+ * closed, never leaked.
+ */
+static ssize_t recv_some(struct flw *w)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * FLW_RX_FDS)];
+		struct cmsghdr align;
+	} ctrl;
+	struct iovec iov = { .iov_base = proto_buf_tail(&w->in), .iov_len = proto_buf_room(&w->in) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+			     .msg_controllen = sizeof(ctrl.buf) };
+	ssize_t n;
+
+	do
+		n = recvmsg(w->fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (w->n_rx_fds < FLW_RX_FDS)
+				w->rx_fds[w->n_rx_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
+int flw_take_fd(struct flw *w)
+{
+	int fd;
+
+	if (!w->n_rx_fds)
+		return -1;
+	fd = w->rx_fds[0];
+	memmove(w->rx_fds, w->rx_fds + 1, --w->n_rx_fds * sizeof(int));
+	return fd;
+}
+
 /* The next frame; its payload parsed (an empty one is {}). */
 enum flw_recv flw_recv(struct flw *w, int timeout_ms, int wake_fd, struct proto_hdr *h,
 		       json_t **body)
@@ -152,9 +203,7 @@ enum flw_recv flw_recv(struct flw *w, int timeout_ms, int wake_fd, struct proto_
 			continue;
 		if (proto_buf_reserve(&w->in, 16384, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD + 16384))
 			return FLW_ERROR;
-		do
-			n = recv(w->fd, proto_buf_tail(&w->in), proto_buf_room(&w->in), 0);
-		while (n < 0 && errno == EINTR);
+		n = recv_some(w);
 		if (n <= 0) {
 			if (!n)
 				errno = ECONNRESET;
@@ -169,5 +218,7 @@ void flw_reset(struct flw *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	w->fd = -1;
+	while (w->n_rx_fds)
+		close(w->rx_fds[--w->n_rx_fds]);
 	proto_buf_free(&w->in);
 }

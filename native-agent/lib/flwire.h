@@ -13,9 +13,13 @@
 
 #include "proto.h"
 
+#define FLW_RX_FDS 4
+
 struct flw {
 	int fd;
 	struct proto_buf in;
+	int rx_fds[FLW_RX_FDS]; /* descriptors received, oldest first, not taken yet */
+	unsigned n_rx_fds;
 };
 
 enum flw_recv {
@@ -34,5 +38,7 @@ int flw_send(int fd, uint8_t type, uint16_t flags, uint64_t id, json_t *body,
 enum flw_recv flw_recv(struct flw *w, int timeout_ms, int wake_fd, struct proto_hdr *h,
 		       json_t **body);
 void flw_reset(struct flw *w);
+/* The oldest descriptor received and not taken yet (the caller owns it), or -1. */
+int flw_take_fd(struct flw *w);
 
 #endif /* FAULTLINE_FLWIRE_H */

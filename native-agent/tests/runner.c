@@ -129,6 +129,11 @@ static const struct t_case cases[] = {
 	{ "restore/thp", t_restore_thp, T_NEEDS_UFFD },
 	{ "restore/hugetlb_2m", t_restore_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
 
+	{ "clone/isolated_byte_exact", t_clone_isolated, T_NEEDS_UFFD },
+	{ "clone/hugetlb_2m", t_clone_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
+	{ "clone/agent_killed_mid_restore", t_clone_agent_killed, T_NEEDS_UFFD },
+	{ "clone/refusals", t_clone_refusals, T_NEEDS_UFFD },
+
 	{ "session/background_populator_completes", t_session_background_complete, T_NEEDS_UFFD },
 	{ "session/detach_populates_then_releases", t_session_detach_populates, T_NEEDS_UFFD },
 	{ "session/working_set_replay", t_session_working_set_replay, T_NEEDS_UFFD },

@@ -146,6 +146,11 @@ int t_restore_zero_pages(const struct t_env *env);
 int t_restore_fault_around(const struct t_env *env);
 int t_restore_thp(const struct t_env *env);
 int t_restore_hugetlb(const struct t_env *env);
+/* test_clone.c */
+int t_clone_isolated(const struct t_env *env);
+int t_clone_refusals(const struct t_env *env);
+int t_clone_hugetlb(const struct t_env *env);
+int t_clone_agent_killed(const struct t_env *env);
 
 /* test_balloon.c */
 int t_balloon_fc_active(const struct t_env *env);

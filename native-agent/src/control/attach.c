@@ -229,6 +229,14 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 	if (region_table_overlap(ag->regions, conn_peer(c)->pid, hr.start, hr.length))
 		return refuse(fd, hold_fd, err, PROTO_E_CONFLICT,
 			      "the range overlaps a registered region of this process");
+	/* a clone maps the shared copy (clone_memory) and registers in minor mode, nothing else */
+	if (s && s->mode == RESTORE_CLONE && hr.modes != REGION_MODE_MINOR)
+		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
+			      "this restore session serves clones: map its shared memory (clone_memory) over "
+			      "the region and register it in mode \"minor\" only");
+	if (s && s->mode == RESTORE_COPY && (hr.modes & REGION_MODE_MINOR))
+		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
+			      "mode \"minor\" is for clone sessions; this one copies pages (missing mode)");
 	if (s && (!s->image || s->image->size < off || s->image->size - off < hr.length))
 		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
 			      s->image ? "the region is larger than the image" : "the session has no image");
@@ -336,6 +344,11 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 	}
 	if (!s->image) {
 		snprintf(why, why_len, "the session failed: %s", s->error ? s->error : "no image");
+		goto close_fd;
+	}
+	if (s->mode == RESTORE_CLONE) {
+		snprintf(why, why_len, "restore session %s serves clones (mode clone): Firecracker's "
+			 "handshake is served by copy sessions only", s->id);
 		goto close_fd;
 	}
 	made = firecracker_regions(ag, conn_peer(c), conn_ref(c), s, m, NULL, n, regs, why, why_len);

@@ -2,6 +2,7 @@
  * Handoff sockets; see handoff.h.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,25 @@ static int dispatch(struct handoff *hf, struct conn *c, const struct proto_hdr *
 					hf->session->error ? hf->session->error : "no image");
 		}
 		return attach_register(hf->ag, c, hf->session, h, req, fd, hold_fd, reply, err);
+	case PROTO_T_CLONE_MEMORY:
+		if (!hf->session)
+			return cmd_fail(err, PROTO_E_CONFLICT,
+					"clone_memory is asked on a restore session's socket, not here");
+		fd = restore_clone_fd(hf->session, reply, err);
+		if (fd < 0)
+			return -1;
+		if (conn_reply_fd(c, h->type, h->id, *reply, fd)) {
+			close(fd);
+			json_decref(*reply);
+			*reply = NULL;
+			return cmd_fail(err, PROTO_E_INTERNAL, "cannot send the shared memory: %s",
+					strerror(errno));
+		}
+		pr_info(&hf->ag->log, "shared memory handed to a clone", PEER_FIELDS(c),
+			LF_STR("restore", hf->session->id));
+		json_decref(*reply);
+		*reply = NULL;
+		return 1; /* replied */
 	case PROTO_T_REGION_UNREGISTER:
 		if (attach_unregister(hf->ag, conn_peer(c), req, err))
 			return -1;
@@ -109,7 +129,7 @@ static int dispatch(struct handoff *hf, struct conn *c, const struct proto_hdr *
 static bool known_type(uint8_t type)
 {
 	return type == PROTO_T_HELLO || type == PROTO_T_PING || type == PROTO_T_REGION_REGISTER ||
-	       type == PROTO_T_REGION_UNREGISTER;
+	       type == PROTO_T_REGION_UNREGISTER || type == PROTO_T_CLONE_MEMORY;
 }
 
 static void on_request(struct conn *c, const struct proto_hdr *h, const uint8_t *payload,

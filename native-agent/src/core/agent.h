@@ -25,6 +25,7 @@ struct srv_hub;
 struct srv;
 struct fault_engine;
 struct restore;
+struct share;
 struct mig_reg;
 struct jobs;
 struct take;
@@ -69,6 +70,7 @@ struct agent {
 	struct defer defer;
 	struct region_table *regions; /* every region served, by id (engine/region.h) */
 	struct restore *restores;
+	struct share *shares; /* shared copies of images for clone restores (restore/share.h) */
 	struct mig_reg *mig; /* migration jobs and the page channel listener */
 	struct take *takes;   /* snapshots being taken (snap.c) */
 	struct jobs *jobs;    /* verifications, consolidations (job.c) */

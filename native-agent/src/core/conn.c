@@ -68,6 +68,10 @@ struct conn {
 		int fd;
 	} fdq[CONN_FD_QUEUE];
 	unsigned n_fdq;
+	/* a descriptor that goes out with the first byte of a queued reply (conn_reply_fd) */
+	int out_fd;        /* -1: none */
+	uint64_t out_fd_at; /* its stream offset among bytes sent */
+	uint64_t out_sent;  /* bytes of output sent so far */
 };
 
 /* ---- output ------------------------------------------------------------ */
@@ -126,11 +130,48 @@ static int queue_json(struct conn *c, uint8_t type, uint16_t flags, uint64_t id,
 	return 0;
 }
 
+/*
+ * send(), except that the bytes before a pending descriptor's frame go
+ * alone and the frame's first byte carries the descriptor: the peer then
+ * receives it with the frame it belongs to.
+ */
+static ssize_t send_out(struct conn *c)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctrl;
+	struct iovec iov = { .iov_base = (void *)proto_buf_head(&c->out), .iov_len = c->out.len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (c->out_fd < 0 || c->out_sent > c->out_fd_at)
+		return send(c->fd, iov.iov_base, iov.iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (c->out_sent < c->out_fd_at) {
+		iov.iov_len = (size_t)(c->out_fd_at - c->out_sent);
+		return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	memset(&ctrl, 0, sizeof(ctrl));
+	mh.msg_control = ctrl.buf;
+	mh.msg_controllen = sizeof(ctrl.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &c->out_fd, sizeof(int));
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0) {
+		close(c->out_fd); /* the peer has its own now */
+		c->out_fd = -1;
+	}
+	return n;
+}
+
 static void flush(struct conn *c)
 {
 	while (c->out.len) {
-		ssize_t n = send(c->fd, proto_buf_head(&c->out), c->out.len,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send_out(c);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -144,6 +185,7 @@ static void flush(struct conn *c)
 			return;
 		}
 		proto_buf_consume(&c->out, (size_t)n);
+		c->out_sent += (uint64_t)n;
 		c->last_progress_ms = loop_now_ms();
 	}
 	proto_buf_shrink(&c->out, CONN_BUF_KEEP);
@@ -373,6 +415,8 @@ static void conn_free(struct conn *c)
 	close(c->fd);
 	for (unsigned i = 0; i < c->n_fdq; i++)
 		close(c->fdq[i].fd);
+	if (c->out_fd >= 0)
+		close(c->out_fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -525,6 +569,28 @@ void conn_reply(struct conn *c, uint8_t type, uint64_t id, json_t *body)
 	kick(c);
 }
 
+/*
+ * A reply that carries fd (SCM_RIGHTS, on its first byte); the connection
+ * owns fd from here and closes it once sent or when the peer is gone.  One
+ * at a time: -1 (EBUSY, nothing queued, fd still the caller's) while
+ * another one is still waiting to be sent.
+ */
+int conn_reply_fd(struct conn *c, uint8_t type, uint64_t id, json_t *body, int fd)
+{
+	if (c->out_fd >= 0 || c->dead) {
+		errno = c->dead ? ENOTCONN : EBUSY;
+		return -1;
+	}
+	c->out_fd_at = c->out_sent + c->out.len;
+	if (queue_json(c, type, PROTO_F_REPLY, id, body)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	c->out_fd = fd;
+	kick(c);
+	return 0;
+}
+
 void conn_error(struct conn *c, uint8_t type, uint64_t id, enum proto_err code,
 		const char *message)
 {
@@ -576,6 +642,7 @@ struct conn *conn_new(struct srv *s, int fd, const struct ucred *cred)
 	}
 	c->srv = s;
 	c->fd = fd;
+	c->out_fd = -1;
 	c->peer.serial = ++s->next_serial;
 	c->peer.pid = cred->pid;
 	c->peer.uid = cred->uid;

@@ -80,6 +80,7 @@ void *conn_opaque(const struct conn *c);
 void conn_set_opaque(struct conn *c, void *opaque);
 
 void conn_reply(struct conn *c, uint8_t type, uint64_t id, json_t *body);
+int conn_reply_fd(struct conn *c, uint8_t type, uint64_t id, json_t *body, int fd);
 void conn_error(struct conn *c, uint8_t type, uint64_t id, enum proto_err code,
 		const char *message);
 int conn_request(struct conn *c, uint8_t type, json_t *body, uint64_t *id);

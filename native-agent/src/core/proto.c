@@ -194,6 +194,8 @@ const char *proto_type_name(uint8_t type)
 		return "region_register";
 	case PROTO_T_REGION_UNREGISTER:
 		return "region_unregister";
+	case PROTO_T_CLONE_MEMORY:
+		return "clone_memory";
 	case PROTO_T_REGION_DETACHED:
 		return "region_detached";
 	case PROTO_T_REGION_MIGRATED:

@@ -141,6 +141,96 @@ static uint64_t run_end(const struct region *r, uint64_t p, uint64_t end, bool z
 	return q;
 }
 
+/*
+ * Installing into a clone (r->w.clone): the region is a MAP_PRIVATE mapping
+ * of the image's shared copy (restore/share.h), registered for minor
+ * faults.  UFFDIO_CONTINUE maps the copy's page, read-only, since the
+ * kernel never maps a page-cache page writable into a private mapping: a
+ * write then gets the kernel's copy-on-write of that page alone.  Nothing
+ * is copied here, and a REMOVE needs no care: a page dropped from a private
+ * file mapping reads the file's byte again, which is what CONTINUE maps.
+ *
+ * Zero pages of the image are holes in the shared copy, which CONTINUE
+ * cannot map (EFAULT: not in the page cache); a touch of a hole is no minor
+ * fault, the kernel serves it, so they count as present without an ioctl.
+ * Only a demand page is continued whatever the image says: a minor fault
+ * means the page is in the copy's cache.
+ */
+/* A zero page of the image: a hole in the shared copy (the map made when it was filled). */
+static bool shared_hole(struct region *r, uint64_t p)
+{
+	if (r->w.clone_holes)
+		return bitmap_test(r->w.clone_holes, p);
+	return image_zero(r->image, r->image_offset + p * r->page_size, r->page_size);
+}
+
+static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
+				       enum region_path path, uint64_t demand, bool wake,
+				       struct install_out *out)
+{
+	uint64_t p = first, end = first + n;
+
+	while (p < end) {
+		struct uffdio_continue cont = { .mode = wake ? 0 : UFFDIO_CONTINUE_MODE_DONTWAKE };
+		uint64_t q, done;
+		bool zero;
+		int err = 0;
+
+		p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, p, end);
+		if (p >= end)
+			break;
+		zero = shared_hole(r, p);
+		q = p + 1;
+		while (q < end && !page_busy(r, q) && shared_hole(r, q) == zero)
+			q++;
+		if (zero) {
+			uint64_t d = demand >= p && demand < q ? demand : q;
+
+			account(r, p, d - p, path, demand, true);
+			out->installed += d - p;
+			p = d;
+			if (d == q)
+				continue;
+			q = d + 1;
+		}
+		cont.range.start = region_start(r) + p * r->page_size;
+		cont.range.len = (q - p) * r->page_size;
+		if (ioctl(u->fd, UFFDIO_CONTINUE, &cont))
+			err = errno == EINTR ? EAGAIN : errno;
+		done = cont.mapped > 0 ? (uint64_t)cont.mapped / r->page_size : 0;
+		if (done) {
+			account(r, p, done, path, demand, zero);
+			out->installed += done;
+			if (wake && demand >= p && demand < p + done)
+				out->demand_woken = true;
+			p += done;
+		}
+		switch (err) {
+		case 0:
+			continue;
+		case EEXIST:
+			/* mapped already (the clone wrote it, or a fault-around did) */
+			region_stat_add(&r->st.eexist, 1);
+			region_stat_add(&r->st.present, bitmap_set(r->w.present_map, p, 1));
+			p++;
+			continue;
+		case EAGAIN:
+			if (done)
+				continue;
+			region_stat_add(&r->st.eagain, 1);
+			return INSTALL_MM_CHANGING;
+		case ESRCH:
+			return INSTALL_GONE;
+		case ENOENT:
+			return INSTALL_NOENT;
+		default:
+			out->err = err;
+			return INSTALL_FAILED;
+		}
+	}
+	return INSTALL_OK;
+}
+
 enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
 			       enum region_path path, uint64_t demand, bool wake,
 			       struct install_out *out)
@@ -149,6 +239,8 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 	uint64_t max_run = u->w->zero_len / r->page_size;
 
 	memset(out, 0, sizeof(*out));
+	if (r->w.clone)
+		return install_shared(u, r, first, n, path, demand, wake, out);
 	/* a file changed under the restore is not served, not even in part */
 	if (r->image && image_changed(r->image, false)) {
 		out->err = ESTALE;

@@ -93,6 +93,16 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	memcpy(r->restore_id, src->restore_id, sizeof(r->restore_id));
 	r->w.fault_around = src->w.fault_around;
 	r->w.populate_after_ms = src->w.populate_after_ms;
+	r->w.clone = src->w.clone;
+	if (src->w.clone_holes) {
+		r->w.clone_holes = bitmap_new(n_pages);
+		if (!r->w.clone_holes) {
+			r->image = NULL; /* not ours to put */
+			region_put(r);
+			return NULL;
+		}
+		bitmap_copy(r->w.clone_holes, src->w.clone_holes, first_page, n_pages);
+	}
 	bitmap_copy(r->w.present_map, src->w.present_map, first_page, n_pages);
 	if (src->w.removed_map) {
 		r->w.removed_map = bitmap_new(n_pages);
@@ -137,7 +147,8 @@ static void region_free_maps(struct region *r)
 	free(r->w.present_map);
 	free(r->w.removed_map);
 	free(r->w.gone_map);
-	r->w.present_map = r->w.removed_map = r->w.gone_map = NULL;
+	free(r->w.clone_holes);
+	r->w.present_map = r->w.removed_map = r->w.gone_map = r->w.clone_holes = NULL;
 	free(r->w.prefetch);
 	r->w.prefetch = NULL;
 	wset_rec_free(&r->w.rec);

@@ -73,6 +73,8 @@ struct region_work {
 	uint64_t detach_installed;
 	bool complete_sent;
 	bool failed;               /* an install failed; faults are left blocked */
+	bool clone;                /* maps a shared copy MAP_PRIVATE: installs are UFFDIO_CONTINUE */
+	uint64_t *clone_holes;     /* clone: its pages that are holes of the copy (zero), or NULL */
 	uint64_t *present_map, *removed_map, *gone_map;
 	int removed_log; /* REMOVE records of an image region (region_removed_*), -1: none */
 	struct track *wp;          /* write tracking (regions with a hold uffd), or NULL */

@@ -579,7 +579,8 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 		}
 	} else if (flags & UFFD_PAGEFAULT_FLAG_MINOR) {
 		kind = RF_MINOR;
-		res = install_continue(u, page, r->page_size);
+		/* a clone's window is continued as a copy's is installed (install.c) */
+		res = r->w.clone ? resolve_missing(u, r, p, now) : install_continue(u, page, r->page_size);
 	} else {
 		res = resolve_missing(u, r, p, now);
 	}

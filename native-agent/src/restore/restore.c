@@ -31,6 +31,7 @@
 
 static const char *const state_names[] = { "WAITING", "ACTIVE", "COMPLETE", "FAILED" };
 static const char *const ws_names[] = { "off", "record", "replay", "auto" };
+static const char *const mode_names[] = { "copy", "clone" };
 
 #define fail cmd_fail
 
@@ -39,6 +40,17 @@ static int ws_parse(const char *s, enum restore_ws *out)
 	for (unsigned i = 0; i < sizeof(ws_names) / sizeof(ws_names[0]); i++) {
 		if (!strcmp(s, ws_names[i])) {
 			*out = (enum restore_ws)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int mode_parse(const char *s, enum restore_mode *out)
+{
+	for (unsigned i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (!strcmp(s, mode_names[i])) {
+			*out = (enum restore_mode)i;
 			return 0;
 		}
 	}
@@ -74,6 +86,47 @@ static uint64_t session_pages(const struct restore *s, bool present)
 	return n;
 }
 
+/*
+ * Mode clone: the shared copy and what each clone holds.  A clone's private
+ * bytes are the pages it wrote (the kernel's copy-on-write copies), its
+ * shared bytes the pages of the shared copy it maps (PROTOCOL.md §1.8).
+ */
+static json_t *clone_json(const struct restore *s)
+{
+	json_t *clones = json_array(), *o;
+	uint64_t sum_pss = 0, sum_priv = 0;
+	bool ok = clones != NULL;
+
+	for (unsigned i = 0; ok && i < s->n_regions; i++) {
+		struct region *r = region_table_find(s->ag->regions, s->region_ids[i]);
+		struct share_usage u;
+
+		if (!r || region_state(r) == REGION_DETACHED || r->pid <= 0 ||
+		    share_usage(r->pid, region_start(r), r->length, &u))
+			continue;
+		sum_pss += u.pss;
+		sum_priv += u.priv;
+		ok = !json_array_append_new(clones, json_pack("{s:s, s:i, s:I, s:I, s:I}", "region",
+							    r->id, "pid", (int)r->pid, "shared_bytes",
+							    (json_int_t)u.shared, "private_bytes",
+							    (json_int_t)u.priv, "pss_bytes",
+							    (json_int_t)u.pss));
+	}
+	if (!ok) {
+		json_decref(clones);
+		return NULL;
+	}
+	o = json_pack("{s:s, s:{s:I, s:I, s:I, s:i, s:I}, s:o, s:I, s:I}", "memory",
+		      share_memory_name(s->clone_memory), "shared_copy", "bytes",
+		      (json_int_t)(s->share ? s->share->size : 0), "resident_bytes",
+		      (json_int_t)(s->share ? share_resident(s->share) : 0), "page_size",
+		      (json_int_t)(s->share ? s->share->page_size : 0), "sessions",
+		      s->share ? s->share->refs : 0, "fill_us",
+		      (json_int_t)(s->share ? s->share->fill_ns / 1000 : 0), "clones", clones,
+		      "private_bytes", (json_int_t)sum_priv, "pss_bytes", (json_int_t)sum_pss);
+	return o;
+}
+
 json_t *restore_json(const struct restore *s)
 {
 	json_t *o = json_object(), *ids = json_array(), *ws;
@@ -97,6 +150,8 @@ json_t *restore_json(const struct restore *s)
 				     (json_int_t)s->image_offset), &ok);
 	jx_put(o, "socket", json_string(s->sock_path), &ok);
 	jx_put(o, "state", json_string(state_names[s->state]), &ok);
+	jx_put(o, "mode", json_string(mode_names[s->mode]), &ok);
+	jx_put(o, "clone", s->mode == RESTORE_CLONE ? clone_json(s) : json_null(), &ok);
 	jx_put(o, "created_at", jx_time(s->created_ms), &ok);
 	jx_put(o, "options", json_pack("{s:i, s:I, s:s}", "fault_around_pages", (int)s->fault_around,
 				       "populate_delay_ms", (json_int_t)s->populate_delay_ms,
@@ -172,6 +227,9 @@ int restore_region_setup(const struct restore *s, struct region *r, bool waits)
 	r->w.fault_around = s->fault_around ? s->fault_around : 1;
 	r->w.populate_after_ms = s->populate_delay_ms;
 	r->w.record = s->ws_mode == WS_RECORD && !s->ws_saved;
+	r->w.clone = s->mode == RESTORE_CLONE;
+	if (r->w.clone && s->share)
+		r->w.clone_holes = share_holes_of(s->share, r->image_offset, r->length, r->page_size);
 	return rws_prefetch(s, r, waits);
 }
 
@@ -252,6 +310,7 @@ static void session_free(struct restore *s)
 		wset_rec_free(&s->recs[i]);
 	free(s->recs);
 	wset_free(&s->replay);
+	share_put(&s->ag->shares, s->share);
 	image_put(s->image);
 	json_decref(s->labels);
 	free(s->name);
@@ -282,6 +341,15 @@ static int session_open(struct restore *s, struct cmd_error *err)
 	if (s->image_offset >= s->image->size)
 		return fail(err, PROTO_E_BAD_REQUEST, "\"image_offset\" %llu is beyond the image (%llu bytes)",
 			    (unsigned long long)s->image_offset, (unsigned long long)s->image->size);
+	if (s->mode == RESTORE_CLONE) {
+		s->share = share_get(&ag->shares, s->image, s->clone_memory, &ag->log, why, sizeof(why));
+		if (!s->share)
+			return fail(err, PROTO_E_INTERNAL, "%s", why);
+		if (s->image_offset % s->share->page_size)
+			return fail(err, PROTO_E_BAD_REQUEST,
+				    "\"image_offset\" must be a multiple of the shared copy's page size %u",
+				    s->share->page_size);
+	}
 	if (s->ws_mode != WS_OFF && !s->ws_file) {
 		bool found = s->ws_mode != WS_RECORD && rws_find(s);
 
@@ -331,6 +399,7 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	json_t *id = json_object_get(req, "id"), *name = json_object_get(req, "name");
 	json_t *labels = json_object_get(req, "labels"), *image = json_object_get(req, "image");
 	json_t *ws = json_object_get(req, "working_set");
+	json_t *mode = json_object_get(req, "mode"), *mem = json_object_get(req, "clone_memory");
 	json_int_t off, around, delay;
 	struct restore *s;
 	const char *k;
@@ -377,6 +446,17 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 			    "\"working_set\" must be one of off, record, replay, auto");
 	}
 	s->ws_mode = s->ws_requested;
+	if ((mode && (!json_is_string(mode) || mode_parse(json_string_value(mode), &s->mode))) ||
+	    (mem && (!json_is_string(mem) ||
+		     share_memory_parse(json_string_value(mem), &s->clone_memory)))) {
+		free(s);
+		return fail(err, PROTO_E_BAD_REQUEST, mode && !json_is_string(mode) ? "\"mode\" must be a string"
+			    : "\"mode\" must be copy or clone, \"clone_memory\" shmem or hugetlbfs");
+	}
+	if (mem && s->mode != RESTORE_CLONE) {
+		free(s);
+		return fail(err, PROTO_E_BAD_REQUEST, "\"clone_memory\" applies to \"mode\": \"clone\" only");
+	}
 	s->name = strdup(name ? json_string_value(name) : "restore");
 	s->labels = labels ? json_incref(labels) : json_object();
 	s->image_path = strdup(json_string_value(image));
@@ -395,7 +475,7 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	ag->restores = s;
 	pr_info(&ag->log, "restore session created", LF_STR("id", s->id),
 		LF_STR("image", s->image->path), LF_STR("working_set", ws_names[s->ws_mode]),
-		LF_STR("socket", s->sock_path));
+		LF_STR("mode", mode_names[s->mode]), LF_STR("socket", s->sock_path));
 	*reply = restore_json(s);
 	return *reply ? 0 : fail(err, PROTO_E_INTERNAL, "out of memory");
 }
@@ -490,6 +570,9 @@ static void reopen(struct agent *ag, const char *file)
 		s->populate_delay_ms = -1;
 	s->image_offset &= ~(uint64_t)4095;
 	ws_parse(str_or(json_object_get(v, "working_set"), "off"), &s->ws_requested);
+	mode_parse(str_or(json_object_get(o, "mode"), "copy"), &s->mode);
+	share_memory_parse(str_or(json_object_get(json_object_get(o, "clone"), "memory"), "shmem"),
+			   &s->clone_memory);
 	v = json_object_get(o, "working_set");
 	ws_parse(str_or(json_object_get(v, "mode"), "off"), &s->ws_mode);
 	if (json_is_string(json_object_get(v, "file")))
@@ -614,4 +697,34 @@ bool restore_knows_region(struct agent *ag, const char *region_id)
 		}
 	}
 	return false;
+}
+
+/*
+ * clone_memory (PROTOCOL.md §2.5): a read-only descriptor of the shared
+ * copy for a workload of a clone session, which maps it MAP_PRIVATE over
+ * its region before registering it in minor mode.  Returns the descriptor.
+ */
+int restore_clone_fd(const struct restore *s, json_t **reply, struct cmd_error *err)
+{
+	int fd;
+
+	if (s->mode != RESTORE_CLONE)
+		return fail(err, PROTO_E_CONFLICT,
+			    "restore session %s copies pages (mode copy): it has no shared memory to map",
+			    s->id);
+	if (!s->share)
+		return fail(err, PROTO_E_CONFLICT, "the session failed: %s",
+			    s->error ? s->error : "no shared copy");
+	fd = share_open_readonly(s->share);
+	if (fd < 0)
+		return fail(err, PROTO_E_INTERNAL, "cannot open the shared copy: %s", strerror(errno));
+	*reply = json_pack("{s:s, s:I, s:I, s:I, s:I}", "memory", share_memory_name(s->share->memory),
+			   "offset", (json_int_t)s->image_offset, "image_size",
+			   (json_int_t)s->image->size, "size", (json_int_t)s->share->size, "page_size",
+			   (json_int_t)s->share->page_size);
+	if (!*reply) {
+		close(fd);
+		return fail(err, PROTO_E_INTERNAL, "out of memory");
+	}
+	return fd;
 }

@@ -20,6 +20,7 @@
 
 #include "cmd.h"
 #include "jx.h"
+#include "share.h"
 #include "wset.h"
 
 struct agent;
@@ -29,6 +30,9 @@ struct region;
 
 enum restore_state { RESTORE_WAITING, RESTORE_ACTIVE, RESTORE_COMPLETE, RESTORE_FAILED };
 enum restore_ws { WS_OFF, WS_RECORD, WS_REPLAY, WS_AUTO };
+/* copy: every page is copied into the workload's own memory (UFFDIO_COPY);
+ * clone: the workload maps the image's shared copy (share.h) MAP_PRIVATE */
+enum restore_mode { RESTORE_COPY, RESTORE_CLONE };
 
 #define RESTORE_MAX_REGIONS 64
 
@@ -58,6 +62,9 @@ struct restore {
 	char region_ids[RESTORE_MAX_REGIONS][JX_UUID_LEN + 1];
 	unsigned n_regions;
 	int source; /* enum region_source, -1 before the first registration */
+	enum restore_mode mode;
+	enum share_memory clone_memory;
+	struct share *share; /* mode clone: the image's shared copy (a reference) */
 };
 
 int restore_init(struct agent *ag);
@@ -74,5 +81,6 @@ void restore_region_ready(struct restore *s, struct region *r);
 void restore_region_complete(struct restore *s, struct region *r, struct wset_rec *rec);
 void restore_region_detached(struct restore *s, struct region *r, struct wset_rec *rec);
 void restore_fail(struct restore *s, const char *why);
+int restore_clone_fd(const struct restore *s, json_t **reply, struct cmd_error *err);
 
 #endif /* FAULTLINE_RESTORE_H */

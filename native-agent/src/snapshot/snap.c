@@ -952,8 +952,16 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 	struct region *r = NULL;
 	bool eager = mode && json_is_string(mode) && !strcmp(json_string_value(mode), "eager");
 
+	json_t *rmode = json_object_get(req, "restore_mode");
+
 	if (mode && !eager && (!json_is_string(mode) || strcmp(json_string_value(mode), "lazy")))
 		return fail(err, PROTO_E_BAD_REQUEST, "\"mode\" must be lazy or eager");
+	/* the session's own mode (restore_create's "mode"), checked before the chain is read */
+	if (rmode && (!json_is_string(rmode) || (strcmp(json_string_value(rmode), "copy") &&
+						 strcmp(json_string_value(rmode), "clone"))))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"restore_mode\" must be copy or clone");
+	if (rmode && eager)
+		return fail(err, PROTO_E_BAD_REQUEST, "\"restore_mode\" is for lazy restores (a session)");
 	if (eager) {
 		if (!json_is_string(rid))
 			return fail(err, PROTO_E_BAD_REQUEST, "an eager restore needs \"region_id\"");
@@ -991,6 +999,11 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
 	json_object_del(create, "mode");
+	if (rmode && (json_object_set(create, "mode", rmode) || json_object_del(create, "restore_mode"))) {
+		free(flat);
+		json_decref(create);
+		return fail(err, PROTO_E_INTERNAL, "out of memory");
+	}
 	free(flat);
 	sj = sj_new(ag, eager ? SJ_EAGER : SJ_RESTORE, s, h, err);
 	if (!sj) {

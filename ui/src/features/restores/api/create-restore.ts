@@ -2,7 +2,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 
 import { apiClient } from '@/lib/api-client';
 
-import { type RestoreSession, restoreKeys } from './types';
+import { type RestoreMode, type RestoreSession, restoreKeys } from './types';
 
 export type CreateRestoreInput = {
   image: string;
@@ -11,10 +11,11 @@ export type CreateRestoreInput = {
   faultAroundPages: number;
   populateDelayMs: number;
   workingSet: 'auto' | 'record' | 'replay' | 'off';
+  mode: RestoreMode;
 };
 
 /** The service's defaults (docs/restore.md), which the form starts from. */
-export const restoreDefaults = { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto' } as const;
+export const restoreDefaults = { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto', mode: 'copy' } as const;
 
 /** `POST /api/v1/restores`: opens a session; its socket is what the workload or Firecracker connects to. */
 export function createRestore(input: CreateRestoreInput): Promise<RestoreSession> {

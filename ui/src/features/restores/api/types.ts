@@ -11,14 +11,27 @@ export type RestoreSession = {
   state: RestoreState;
   createdAt: string;
   closedAt: string | null;
-  options: { faultAroundPages: number; populateDelayMs: number; workingSet: string };
+  /** mode: copy (pages copied into each workload) or clone (one shared copy, copy-on-write per clone). */
+  options: { faultAroundPages: number; populateDelayMs: number; workingSet: string; mode: RestoreMode };
   regions: string[];
   source: string | null;
   pages: { total: number; present: number } | null;
   /** Pages present / total, 0 to 1; null until a workload attached. */
   progress: number | null;
   workingSet: { mode: string; file: string | null; recordedPages: number; replayedPages: number } | null;
+  /** Mode clone: the image's one copy in memory and what each clone holds beside it; null otherwise. */
+  clones: RestoreClones | null;
   error: string | null;
+};
+
+export type RestoreMode = 'copy' | 'clone';
+
+export type RestoreClones = {
+  sharedBytes: number;
+  sharedResidentBytes: number;
+  privateBytes: number;
+  pssBytes: number;
+  clones: { regionId: string; pid: number; sharedBytes: number; privateBytes: number; pssBytes: number }[];
 };
 
 export const restoreKeys = {

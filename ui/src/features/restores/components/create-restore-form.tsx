@@ -9,7 +9,7 @@ import { parseLabels } from '@/lib/labels';
 import { type CreateRestoreInput, restoreDefaults, useCreateRestore } from '../api/create-restore';
 import type { RestoreSession } from '../api/types';
 
-const formFields = ['image', 'name', 'labels', 'faultAroundPages', 'populateDelayMs', 'workingSet'];
+const formFields = ['image', 'name', 'labels', 'faultAroundPages', 'populateDelayMs', 'workingSet', 'mode'];
 
 /** Opens a lazy-restore session for an image; hands the created session to `onCreated`. */
 export function CreateRestoreForm({ onCreated }: { onCreated: (session: RestoreSession) => void }) {
@@ -20,6 +20,7 @@ export function CreateRestoreForm({ onCreated }: { onCreated: (session: RestoreS
   const [faultAround, setFaultAround] = useState(String(restoreDefaults.faultAroundPages));
   const [populateDelay, setPopulateDelay] = useState(String(restoreDefaults.populateDelayMs));
   const [workingSet, setWorkingSet] = useState<CreateRestoreInput['workingSet']>(restoreDefaults.workingSet);
+  const [mode, setMode] = useState<CreateRestoreInput['mode']>(restoreDefaults.mode);
   const [local, setLocal] = useState<Record<string, string>>({});
 
   function submit(event: FormEvent) {
@@ -41,6 +42,7 @@ export function CreateRestoreForm({ onCreated }: { onCreated: (session: RestoreS
         faultAroundPages: Number(faultAround),
         populateDelayMs: Number(populateDelay),
         workingSet,
+        mode,
       },
       { onSuccess: onCreated },
     );
@@ -142,6 +144,23 @@ export function CreateRestoreForm({ onCreated }: { onCreated: (session: RestoreS
                 <option value="record">record</option>
                 <option value="replay">replay</option>
                 <option value="off">off</option>
+              </select>
+            )}
+          </Field>
+          <Field
+            label="Mode"
+            hint="copy: every page is copied into the workload. clone: one shared copy of the image in memory for every workload of this image; each copies only the pages it writes."
+            error={errorOf('mode')}
+          >
+            {(control) => (
+              <select
+                {...control}
+                name="mode"
+                value={mode}
+                onChange={(event) => setMode(event.target.value as CreateRestoreInput['mode'])}
+              >
+                <option value="copy">copy</option>
+                <option value="clone">clone</option>
               </select>
             )}
           </Field>

@@ -92,7 +92,7 @@ export function RestoresList() {
                     <div className="muted" style={{ fontSize: '0.8rem' }}>
                       {formatAge(session.createdAt)} ago · fault-around {session.options.faultAroundPages} ·
                       populate {session.options.populateDelayMs < 0 ? 'never' : `${session.options.populateDelayMs} ms`} ·
-                      working set {session.options.workingSet}
+                      working set {session.options.workingSet} · mode {session.options.mode}
                     </div>
                   </th>
                   <td>
@@ -119,6 +119,13 @@ export function RestoresList() {
                       <div className="muted" style={{ fontSize: '0.8rem' }}>
                         working set {session.workingSet.mode}: {formatCount(session.workingSet.recordedPages)} recorded,{' '}
                         {formatCount(session.workingSet.replayedPages)} replayed
+                      </div>
+                    ) : null}
+                    {session.clones ? (
+                      <div className="muted" style={{ fontSize: '0.8rem' }} data-testid="restore-clones">
+                        {session.clones.clones.length} {session.clones.clones.length === 1 ? 'clone' : 'clones'}: shared copy{' '}
+                        {formatBytes(session.clones.sharedBytes)} ({formatBytes(session.clones.sharedResidentBytes)} in memory),
+                        private {formatBytes(session.clones.privateBytes)}, PSS {formatBytes(session.clones.pssBytes)}
                       </div>
                     ) : null}
                   </td>

@@ -21,12 +21,13 @@ function session(overrides: Partial<RestoreSession> = {}): RestoreSession {
     state: 'WAITING',
     createdAt: '2026-11-24T20:00:00Z',
     closedAt: null,
-    options: { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto' },
+    options: { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto', mode: 'copy' },
     regions: [],
     source: null,
     pages: null,
     progress: null,
     workingSet: null,
+    clones: null,
     error: null,
     ...overrides,
   };
@@ -47,6 +48,7 @@ describe('restores', () => {
     expect(within(form).getByLabelText('Fault-around pages')).toHaveValue('16');
     expect(within(form).getByLabelText('Background populate delay (ms)')).toHaveValue('1000');
     expect(within(form).getByLabelText('Working set')).toHaveValue('auto');
+    expect(within(form).getByLabelText('Mode')).toHaveValue('copy');
     await user.type(within(form).getByLabelText('Image path'), '/var/lib/faultline/images/vm.img');
     await user.type(within(form).getByLabelText('Name'), 'vm');
     await user.type(within(form).getByLabelText('Labels'), 'app=vm');
@@ -60,12 +62,50 @@ describe('restores', () => {
       faultAroundPages: 16,
       populateDelayMs: 1000,
       workingSet: 'auto',
+      mode: 'copy',
     });
     expect(screen.getByTestId('restore-socket')).toHaveTextContent('/var/lib/faultline/agent/restore/ce08121d.sock');
     await user.click(screen.getByRole('button', { name: 'Copy socket path' }));
     // user-event stands in for the system clipboard.
     expect(await navigator.clipboard.readText()).toBe('/var/lib/faultline/agent/restore/ce08121d.sock');
     expect(await screen.findByText('Copied')).toBeInTheDocument();
+  });
+
+  it('opens a clone session when asked and shows what its clones hold', async () => {
+    let body: Record<string, unknown> | null = null;
+    const clones = {
+      sharedBytes: 268435456,
+      sharedResidentBytes: 268435456,
+      privateBytes: 8192,
+      pssBytes: 134221824,
+      clones: [
+        { regionId: '0b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77', pid: 42, sharedBytes: 268435456, privateBytes: 4096, pssBytes: 67110912 },
+        { regionId: '1b0f6c1e-6a4e-4a53-9f59-2f1c3c9e1a77', pid: 43, sharedBytes: 268435456, privateBytes: 4096, pssBytes: 67110912 },
+      ],
+    };
+    server.use(
+      http.post('/api/v1/restores', async ({ request }) => {
+        body = (await request.json()) as Record<string, unknown>;
+        return HttpResponse.json(session({ options: { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto', mode: 'clone' } }), {
+          status: 201,
+        });
+      }),
+      http.get('/api/v1/restores', () =>
+        HttpResponse.json([session({ state: 'ACTIVE', options: { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto', mode: 'clone' }, clones })]),
+      ),
+    );
+    const { user } = renderApp({ path: '/restores', session: admin });
+
+    const form = await screen.findByRole('form', { name: 'New restore session' });
+    await user.type(within(form).getByLabelText('Image path'), '/var/lib/faultline/images/vm.img');
+    await user.type(within(form).getByLabelText('Name'), 'vm');
+    await user.selectOptions(within(form).getByLabelText('Mode'), 'clone');
+    await user.click(within(form).getByRole('button', { name: 'Open restore session' }));
+
+    await waitFor(() => expect(body).not.toBeNull());
+    expect(body).toMatchObject({ mode: 'clone' });
+    expect(await screen.findByTestId('restore-clones')).toHaveTextContent('2 clones: shared copy 256 MiB');
+    expect(screen.getByTestId('restore-clones')).toHaveTextContent('private 8 KiB');
   });
 
   it('shows why an image is refused next to the image path', async () => {

@@ -79,6 +79,14 @@ options:
         (replay if recorded, else record; the service's default), or C(off). Only for an I(image).
     type: str
     choices: [auto, record, replay, 'off']
+  mode:
+    description:
+      - C(copy) copies every page into the workload's own memory (the service's default). C(clone) keeps one copy of
+        the image in shared memory for every workload restored from it, each of which maps it copy-on-write and holds
+        privately only the pages it writes (libfaultline workloads; Firecracker's handshake is served by C(copy)
+        sessions). Only for an I(image).
+    type: str
+    choices: [copy, clone]
   replace:
     description:
       - Whether a session of this name whose image, node, labels or options differ from the task's is closed and a
@@ -197,9 +205,16 @@ restore:
       type: str
       sample: null
     options:
-      description: Its options, C(fault_around_pages), C(populate_delay_ms) and C(working_set).
+      description: Its options, C(fault_around_pages), C(populate_delay_ms), C(working_set) and C(mode).
       type: dict
-      sample: {"fault_around_pages": 16, "populate_delay_ms": 1000, "working_set": "auto"}
+      sample: {"fault_around_pages": 16, "populate_delay_ms": 1000, "working_set": "auto", "mode": "copy"}
+    clones:
+      description:
+        - With I(mode=clone), the image's shared copy (C(shared_bytes), C(shared_resident_bytes)) and what the clones
+          hold beside it (C(private_bytes), C(pss_bytes), and each clone's in C(clones)); null for C(copy).
+      type: dict
+      sample: {"shared_bytes": 268435456, "shared_resident_bytes": 268435456, "private_bytes": 4096,
+               "pss_bytes": 134221824, "clones": []}
     regions:
       description: The ids of the regions attached to it.
       type: list
@@ -269,10 +284,10 @@ OPEN = ('REQUESTED', 'WAITING', 'ACTIVE', 'COMPLETE')
 PROGRESS = list(OPEN)
 OPERATION_DONE = ('SUCCEEDED', 'FAILED')
 # What the diff leaves out: the live progress, which changes while the task reads it.
-VOLATILE = ('pages', 'progress', 'workingSet', 'regions')
+VOLATILE = ('pages', 'progress', 'workingSet', 'regions', 'clones')
 # (API field of the session's options, module option)
 OPTIONS = (('faultAroundPages', 'fault_around_pages'), ('populateDelayMs', 'populate_delay_ms'),
-           ('workingSet', 'working_set'))
+           ('workingSet', 'working_set'), ('mode', 'mode'))
 
 
 class StepFailed(FaultlineError):
@@ -503,6 +518,7 @@ def main():
             fault_around_pages=dict(type='int'),
             populate_delay_ms=dict(type='int'),
             working_set=dict(type='str', choices=['auto', 'record', 'replay', 'off']),
+            mode=dict(type='str', choices=['copy', 'clone']),
             replace=dict(type='bool', default=False),
             wait=dict(type='bool', default=True),
             wait_for=dict(type='str', default='WAITING', choices=['WAITING', 'ACTIVE', 'COMPLETE']),
@@ -512,7 +528,7 @@ def main():
                      ('state', 'absent', ['name', 'id'], True)],
         mutually_exclusive=[('image', 'snapshot_id'), ('name', 'id'), ('snapshot_id', 'node'),
                             ('snapshot_id', 'fault_around_pages'), ('snapshot_id', 'populate_delay_ms'),
-                            ('snapshot_id', 'working_set'), ('snapshot_id', 'replace')],
+                            ('snapshot_id', 'working_set'), ('snapshot_id', 'mode'), ('snapshot_id', 'replace')],
         supports_check_mode=True,
     )
     if module.params['labels'] is not None:

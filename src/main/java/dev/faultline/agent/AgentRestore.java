@@ -1,5 +1,6 @@
 package dev.faultline.agent;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -8,7 +9,18 @@ import java.util.UUID;
 /** A restore session as the agent reports it (PROTOCOL.md §1.8). */
 public record AgentRestore(UUID id, String name, Image image, String socket, String state, Instant createdAt,
         Options options, List<UUID> regions, String source, AgentRegion.Pages pages, WorkingSet workingSet,
-        String error) {
+        String error, String mode, @JsonProperty("clone") Clone cloneUsage) {
+
+    /** Mode clone: the image's shared copy and what each clone holds (PROTOCOL.md §1.8). */
+    public record Clone(String memory, SharedCopy sharedCopy, List<Usage> clones, long privateBytes, long pssBytes) {
+    }
+
+    /** @param sessions clone sessions of this agent using the copy */
+    public record SharedCopy(long bytes, long residentBytes, long pageSize, int sessions, long fillUs) {
+    }
+
+    public record Usage(UUID region, long pid, long sharedBytes, long privateBytes, long pssBytes) {
+    }
 
     public record Image(String path, long size) {
     }
@@ -22,6 +34,6 @@ public record AgentRestore(UUID id, String name, Image image, String socket, Str
 
     /** What restore_create takes. {@code id} is the service's own id for the session. */
     public record CreateRequest(UUID id, String name, Map<String, String> labels, String image, long imageOffset,
-            int faultAroundPages, long populateDelayMs, String workingSet) {
+            int faultAroundPages, long populateDelayMs, String workingSet, String mode) {
     }
 }

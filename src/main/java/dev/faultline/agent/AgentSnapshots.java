@@ -106,7 +106,13 @@ public final class AgentSnapshots {
      * returns the session's id at once.
      */
     public UUID restore(List<Image> chain, String name, Map<String, String> labels) {
+        return restore(chain, name, labels, "copy");
+    }
+
+    /** @param restoreMode the session's mode: {@code copy} or {@code clone} (PROTOCOL.md §2.6) */
+    public UUID restore(List<Image> chain, String name, Map<String, String> labels, String restoreMode) {
         Map<String, Object> payload = new LinkedHashMap<>();
+        payload.put("restore_mode", restoreMode);
         payload.put("chain", chain.stream().map(i -> i.path().toString()).toList());
         payload.put("mode", "lazy");
         if (name != null) {

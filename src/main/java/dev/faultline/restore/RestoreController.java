@@ -44,6 +44,7 @@ class RestoreController {
             @Min(0) @Max(512) Integer faultAroundPages,
             @Min(-1) @Max(86_400_000) Long populateDelayMs,
             @Pattern(regexp = "off|record|replay|auto", message = "must be off, record, replay or auto") String workingSet,
+            @Pattern(regexp = "copy|clone", message = "must be copy or clone") String mode,
             @Size(min = 1, max = 64) String node) {
     }
 
@@ -59,7 +60,8 @@ class RestoreController {
                 request.image(),
                 request.faultAroundPages() == null ? 16 : request.faultAroundPages(),
                 request.populateDelayMs() == null ? 1000 : request.populateDelayMs(),
-                request.workingSet() == null ? "auto" : request.workingSet()));
+                request.workingSet() == null ? "auto" : request.workingSet(),
+                request.mode() == null ? "copy" : request.mode()));
         URI location = URI.create("/api/v1/restores/" + created.id());
         if (created.state() == RestoreState.REQUESTED) {
             // the instance managing the node has not opened it yet: poll the session

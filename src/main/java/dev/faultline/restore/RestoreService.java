@@ -70,7 +70,7 @@ public class RestoreService {
 
     /** @param node the node whose agent serves the session; null: this instance's primary node */
     record Options(String node, String name, Map<String, String> labels, String image, int faultAroundPages,
-            long populateDelayMs, String workingSet) {
+            long populateDelayMs, String workingSet, String mode) {
     }
 
     /**
@@ -101,12 +101,13 @@ public class RestoreService {
         // Saved only once the agent has opened the session: a sync running in between must never
         // find a session in the database that the agent does not have yet.
         RestoreSession session = new RestoreSession(agent.node(), options.name(), options.labels(), image.toString(), size,
-                options.faultAroundPages(), options.populateDelayMs(), options.workingSet(), clock.instant());
+                options.faultAroundPages(), options.populateDelayMs(), options.workingSet(), options.mode(),
+                clock.instant());
         AgentRestore created;
         try {
             created = agent.createRestore(new AgentRestore.CreateRequest(session.id(), options.name(),
                     options.labels(), image.toString(), 0, options.faultAroundPages(), options.populateDelayMs(),
-                    options.workingSet()));
+                    options.workingSet(), options.mode()));
         } catch (AgentException e) {
             // nothing was created: the caller gets the agent's reason, and the database no row
             throw translate(e, "create the restore session");
@@ -151,7 +152,7 @@ public class RestoreService {
         }
         RestoreSession saved = sessions.save(RestoreSession.requested(node.name(), options.name(), options.labels(),
                 options.image(), options.faultAroundPages(), options.populateDelayMs(), options.workingSet(),
-                clock.instant()));
+                options.mode(), clock.instant()));
         log.info("restore session {} '{}' requested for node {}, which another instance manages", saved.id(),
                 saved.name(), node.name());
         long deadline = System.nanoTime() + requestWait.toNanos();
@@ -190,7 +191,7 @@ public class RestoreService {
             }
             AgentRestore created = agent.createRestore(new AgentRestore.CreateRequest(session.id(), session.name(),
                     session.labels(), image.toString(), 0, session.faultAroundPages(), session.populateDelayMs(),
-                    session.workingSet()));
+                    session.workingSet(), session.mode()));
             session.openedAsRequested(image.toString(), size, created.socket());
             live.put(session.id(), created);
             log.info("restore session {} '{}' requested through another instance: hand memory over at {}",
@@ -342,11 +343,23 @@ public class RestoreService {
                 : (double) r.pages().present() / r.pages().total();
         return new RestoreView(s.id(), s.node(), s.name(), Map.copyOf(s.labels()),
                 new RestoreView.Image(s.imagePath(), s.imageSize()), s.socket(), s.state(), s.createdAt(), s.closedAt(),
-                new RestoreView.Options(s.faultAroundPages(), s.populateDelayMs(), s.workingSet()),
+                new RestoreView.Options(s.faultAroundPages(), s.populateDelayMs(), s.workingSet(), s.mode()),
                 r == null || r.regions() == null ? List.of() : r.regions(), r == null ? null : r.source(),
                 r == null || r.pages() == null ? null : new RestoreView.Pages(r.pages().total(), r.pages().present()),
                 progress, r == null || r.workingSet() == null ? null : new RestoreView.WorkingSet(r.workingSet().mode(),
                         r.workingSet().file(), r.workingSet().recordedPages(), r.workingSet().replayedPages()),
-                s.error());
+                r == null ? null : clones(r.cloneUsage()), s.error());
+    }
+
+    private static RestoreView.Clones clones(AgentRestore.Clone c) {
+        if (c == null) {
+            return null;
+        }
+        AgentRestore.SharedCopy copy = c.sharedCopy();
+        List<RestoreView.Clone> each = c.clones() == null ? List.of() : c.clones().stream()
+                .map(u -> new RestoreView.Clone(u.region(), u.pid(), u.sharedBytes(), u.privateBytes(), u.pssBytes()))
+                .toList();
+        return new RestoreView.Clones(copy == null ? 0 : copy.bytes(), copy == null ? 0 : copy.residentBytes(),
+                c.privateBytes(), c.pssBytes(), each);
     }
 }

@@ -48,6 +48,10 @@ class RestoreSession {
     @Column(name = "working_set", nullable = false)
     private String workingSet;
 
+    /** {@code copy} or {@code clone} (PROTOCOL.md §2.6). */
+    @Column(nullable = false, length = 8)
+    private String mode = "copy";
+
     private String socket;
 
     @Enumerated(EnumType.STRING)
@@ -70,7 +74,13 @@ class RestoreSession {
 
     RestoreSession(String node, String name, Map<String, String> labels, String imagePath, long imageSize,
             int faultAroundPages, long populateDelayMs, String workingSet, Instant now) {
+        this(node, name, labels, imagePath, imageSize, faultAroundPages, populateDelayMs, workingSet, "copy", now);
+    }
+
+    RestoreSession(String node, String name, Map<String, String> labels, String imagePath, long imageSize,
+            int faultAroundPages, long populateDelayMs, String workingSet, String mode, Instant now) {
         this.id = UUID.randomUUID();
+        this.mode = mode;
         this.node = node;
         this.name = name;
         this.labels = new TreeMap<>(labels);
@@ -86,8 +96,13 @@ class RestoreSession {
     /** A session for another instance's node: that instance checks the image and opens it. */
     static RestoreSession requested(String node, String name, Map<String, String> labels, String imagePath,
             int faultAroundPages, long populateDelayMs, String workingSet, Instant now) {
+        return requested(node, name, labels, imagePath, faultAroundPages, populateDelayMs, workingSet, "copy", now);
+    }
+
+    static RestoreSession requested(String node, String name, Map<String, String> labels, String imagePath,
+            int faultAroundPages, long populateDelayMs, String workingSet, String mode, Instant now) {
         RestoreSession session = new RestoreSession(node, name, labels, imagePath, 0, faultAroundPages,
-                populateDelayMs, workingSet, now);
+                populateDelayMs, workingSet, mode, now);
         session.state = RestoreState.REQUESTED;
         return session;
     }
@@ -169,6 +184,10 @@ class RestoreSession {
 
     String workingSet() {
         return workingSet;
+    }
+
+    String mode() {
+        return mode;
     }
 
     String socket() {

@@ -14,7 +14,7 @@ import java.util.UUID;
  */
 public record RestoreView(UUID id, String node, String name, Map<String, String> labels, Image image, String socket,
         RestoreState state, Instant createdAt, Instant closedAt, Options options, List<UUID> regions, String source,
-        Pages pages, Double progress, WorkingSet workingSet, String error) {
+        Pages pages, Double progress, WorkingSet workingSet, Clones clones, String error) {
 
     public record Image(String path, long size) {
     }
@@ -27,6 +27,23 @@ public record RestoreView(UUID id, String node, String name, Map<String, String>
     public record WorkingSet(String mode, String file, long recordedPages, long replayedPages) {
     }
 
-    public record Options(int faultAroundPages, long populateDelayMs, String workingSet) {
+    /** @param mode {@code copy} (pages copied into each workload) or {@code clone} (one shared copy) */
+    public record Options(int faultAroundPages, long populateDelayMs, String workingSet, String mode) {
+    }
+
+    /**
+     * Mode clone: the image's one copy in memory and what each clone holds beside it.
+     *
+     * @param sharedBytes size of the shared copy
+     * @param sharedResidentBytes memory the shared copy holds now (zero pages take none)
+     * @param privateBytes pages the clones wrote (their own copies), summed
+     * @param pssBytes the clones' proportional set size over their regions, summed
+     */
+    public record Clones(long sharedBytes, long sharedResidentBytes, long privateBytes, long pssBytes,
+            List<Clone> clones) {
+    }
+
+    /** One clone: the pages of the shared copy it maps, and the pages it wrote. */
+    public record Clone(UUID regionId, long pid, long sharedBytes, long privateBytes, long pssBytes) {
     }
 }

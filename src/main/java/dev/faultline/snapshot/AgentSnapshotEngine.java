@@ -79,7 +79,7 @@ class AgentSnapshotEngine implements SnapshotEngine {
     public UUID restore(RestoreRequest request) {
         try {
             return agent.restore(request.chain().stream().map(AgentSnapshotEngine::image).toList(), request.name(),
-                    request.labels());
+                    request.labels(), request.mode());
         } catch (AgentException e) {
             throw failure("restoring snapshot " + request.snapshotId(), e);
         }

@@ -58,7 +58,8 @@ class SnapshotController {
     }
 
     /** Both optional: by default the restored region is named and labelled like the snapshot's region. */
-    record RestoreSnapshotRequest(@Size(min = 1, max = 127) String name, @Size(max = 64) Map<String, String> labels) {
+    record RestoreSnapshotRequest(@Size(min = 1, max = 127) String name, @Size(max = 64) Map<String, String> labels,
+            @Pattern(regexp = "copy|clone", message = "must be copy or clone") String mode) {
     }
 
     @PostMapping
@@ -105,12 +106,13 @@ class SnapshotController {
     ResponseEntity<SnapshotOperationView> restore(@PathVariable UUID id,
             @Valid @RequestBody(required = false) RestoreSnapshotRequest request,
             @AuthenticationPrincipal TokenPrincipal caller) {
-        RestoreSnapshotRequest options = request == null ? new RestoreSnapshotRequest(null, null) : request;
+        RestoreSnapshotRequest options = request == null ? new RestoreSnapshotRequest(null, null, null) : request;
         String labelsProblem = options.labels() == null ? null : Labels.problem(options.labels());
         if (labelsProblem != null) {
             throw new ApiException(ProblemKind.VALIDATION, "labels: " + labelsProblem);
         }
-        return accepted(snapshots.restore(id, options.name(), options.labels(), caller.name()));
+        return accepted(snapshots.restore(id, options.name(), options.labels(),
+                options.mode() == null ? "copy" : options.mode(), caller.name()));
     }
 
     @DeleteMapping("/{id}")

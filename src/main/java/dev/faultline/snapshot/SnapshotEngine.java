@@ -76,6 +76,7 @@ public interface SnapshotEngine {
     }
 
     /** @param chain the full image first, then each incremental up to the snapshot restored */
-    record RestoreRequest(UUID snapshotId, List<Image> chain, String name, Map<String, String> labels) {
+    /** @param mode the session's mode, {@code copy} or {@code clone} */
+    record RestoreRequest(UUID snapshotId, List<Image> chain, String name, Map<String, String> labels, String mode) {
     }
 }

@@ -259,7 +259,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
             return snapshotsInChain.stream().map(Snapshot::image).toList();
         });
         UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
-                op.restoreLabels()));
+                op.restoreLabels(), op.restoreMode()));
         inTransaction(() -> {
             loadOperation(op.id()).restored(restoreId, clock.instant());
             recordOperation(op, "succeeded", "restore session " + restoreId);

@@ -60,6 +60,10 @@ class SnapshotOperation {
     @Column(name = "restore_labels", length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> restoreLabels;
 
+    /** RESTORE only: the session's mode, {@code copy} or {@code clone}. */
+    @Column(name = "restore_mode", length = 8)
+    private String restoreMode;
+
     @Column(name = "requested_by", nullable = false, length = 128)
     private String requestedBy;
 
@@ -100,10 +104,11 @@ class SnapshotOperation {
         return new SnapshotOperation(snapshot, OperationKind.VERIFY, requestedBy, now);
     }
 
-    static SnapshotOperation restore(Snapshot snapshot, String name, Map<String, String> labels, String requestedBy,
-            Instant now) {
+    static SnapshotOperation restore(Snapshot snapshot, String name, Map<String, String> labels, String mode,
+            String requestedBy, Instant now) {
         SnapshotOperation op = new SnapshotOperation(snapshot, OperationKind.RESTORE, requestedBy, now);
         op.restoreName = name;
+        op.restoreMode = mode;
         op.restoreLabels = Map.copyOf(labels);
         return op;
     }
@@ -150,7 +155,7 @@ class SnapshotOperation {
 
     SnapshotOperationView view() {
         return new SnapshotOperationView(id, snapshotId, kind, state, consolidate, restoreName, restoreLabels,
-                requestedBy, requestedAt, startedAt, finishedAt, restoreId, result, error);
+                restoreMode, requestedBy, requestedAt, startedAt, finishedAt, restoreId, result, error);
     }
 
     UUID id() {
@@ -179,6 +184,11 @@ class SnapshotOperation {
 
     String restoreName() {
         return restoreName;
+    }
+
+    /** Rows from before clone restores have none: they copied. */
+    String restoreMode() {
+        return restoreMode == null ? "copy" : restoreMode;
     }
 
     Map<String, String> restoreLabels() {

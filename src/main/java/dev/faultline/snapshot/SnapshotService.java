@@ -139,10 +139,17 @@ public class SnapshotService {
     /** Restores into a new region named and labelled like the snapshot's region unless given. */
     @Transactional
     public SnapshotOperationView restore(UUID id, String name, Map<String, String> labels, String requestedBy) {
+        return restore(id, name, labels, "copy", requestedBy);
+    }
+
+    /** @param mode the session's mode: {@code copy} or {@code clone} (one shared copy for every clone) */
+    @Transactional
+    public SnapshotOperationView restore(UUID id, String name, Map<String, String> labels, String mode,
+            String requestedBy) {
         Snapshot snapshot = load(id);
         requireCompleted(snapshot, "restored");
         return submit(SnapshotOperation.restore(snapshot, name != null ? name : snapshot.regionName(),
-                labels != null ? labels : snapshot.regionLabels(), requestedBy, clock.instant()));
+                labels != null ? labels : snapshot.regionLabels(), mode, requestedBy, clock.instant()));
     }
 
     /**

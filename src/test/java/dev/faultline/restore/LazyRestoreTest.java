@@ -94,6 +94,44 @@ class LazyRestoreTest extends ServiceTest {
     }
 
     @Test
+    void twoClonesOfOneImageReadEveryByteFromOneSharedCopyAndTheSessionShowsWhatEachHolds() throws Exception {
+        Path image = image("clone", "16M", 9);
+        TestApi.Response created = admin().post("/api/v1/restores", map("image", image.toString(), "name",
+                "clone-" + shortId(), "workingSet", "off", "populateDelayMs", -1, "mode", "clone"));
+        assertThat(created.status()).as(created.body()).isEqualTo(201);
+        JsonNode session = created.json();
+        assertThat(session.at("/options/mode").asString()).isEqualTo("clone");
+        String socket = session.path("socket").asString();
+
+        try (NativeTools.Child first = new NativeTools.Child(NativeTools.demo().toString(), "restore", "--socket",
+                socket, "--size", "16M", "--seed", "9", "--pattern", "random", "--hold", "--clone");
+                NativeTools.Child second = new NativeTools.Child(NativeTools.demo().toString(), "restore", "--socket",
+                        socket, "--size", "16M", "--seed", "9", "--pattern", "seq", "--hold", "--clone")) {
+            for (NativeTools.Child clone : new NativeTools.Child[] {first, second}) {
+                JsonNode summary = JSON.readTree(clone.awaitLine("region_id"));
+                assertThat(summary.path("mismatches").asLong()).as("every byte of the image").isZero();
+                assertThat(summary.path("touched").asLong()).isEqualTo(4096);
+            }
+            JsonNode clones = Await.until("both clones accounted", SYNC,
+                    () -> admin().get("/api/v1/restores/" + session.path("id").asString()),
+                    r -> r.json().at("/clones/clones").size() == 2).json().path("clones");
+            assertThat(clones.path("sharedBytes").asLong()).as("one copy of the image").isEqualTo(16L << 20);
+            for (JsonNode clone : clones.path("clones")) {
+                // they only read: everything they map is the shared copy's
+                assertThat(clone.path("sharedBytes").asLong()).isPositive();
+                assertThat(clone.path("privateBytes").asLong()).isLessThan(1L << 20);
+                assertThat(clone.path("regionId").asString()).isNotEmpty();
+            }
+            assertThat(first.terminate()).isZero();
+            assertThat(second.terminate()).isZero();
+        }
+        TestApi.Response badMode = admin().post("/api/v1/restores", map("image", image.toString(), "name", "x",
+                "mode", "fork"));
+        assertThat(badMode.status()).isEqualTo(400);
+        assertThat(badMode.json().path("errors").findValuesAsString("field")).contains("mode");
+    }
+
+    @Test
     void aJvmRegistersOffHeapMemoryThroughJnaAndReadsTheImageBack() throws Exception {
         Path image = image("jvm", "16M", 11);
         byte[] expected = Files.readAllBytes(image);

@@ -61,7 +61,7 @@ class LiveSnapshotTest extends ServiceTest {
             assertThat(verified.path("state").asString()).as("%s", verified).isEqualTo("SUCCEEDED");
             assertThat(snapshot(incremental).at("/verification/state").asString()).isEqualTo("VERIFIED");
 
-            JsonNode check = restoreAndCheck(incremental);
+            JsonNode check = restoreAndCheck(incremental, "copy");
             assertThat(check.path("ok").asBoolean()).as("the ledger's invariant: %s", check).isTrue();
             assertThat(check.path("total").asLong()).isEqualTo(20000L * 1000);
 
@@ -75,7 +75,8 @@ class LiveSnapshotTest extends ServiceTest {
             JsonNode standalone = snapshot(incremental);
             assertThat(standalone.path("kind").asString()).as("consolidated: %s", standalone).isEqualTo("FULL");
             assertThat(standalone.at("/verification/state").asString()).isEqualTo("UNVERIFIED");
-            JsonNode again = restoreAndCheck(standalone);
+            // a clone of the snapshot: the ledger checked through one shared copy of its image
+            JsonNode again = restoreAndCheck(standalone, "clone");
             assertThat(again.path("ok").asBoolean()).as("the consolidated image alone: %s", again).isTrue();
 
             // a flipped byte in its first stored page
@@ -157,12 +158,14 @@ class LiveSnapshotTest extends ServiceTest {
     }
 
     /** Restores the snapshot through the API and lets a fresh ledger-check process attach to the session. */
-    private JsonNode restoreAndCheck(JsonNode s) throws Exception {
+    private JsonNode restoreAndCheck(JsonNode s, String mode) throws Exception {
         JsonNode op = operation(admin().post("/api/v1/snapshots/" + s.path("id").asString() + "/restore",
-                map("name", "ledger-restored", "labels", Map.of("app", "ledger"))));
+                map("name", "ledger-restored", "labels", Map.of("app", "ledger"), "mode", mode)));
         assertThat(op.path("state").asString()).as("%s", op).isEqualTo("SUCCEEDED");
+        assertThat(op.path("restoreMode").asString()).isEqualTo(mode);
         AgentRestore session = agent.restore(UUID.fromString(op.path("restoreId").asString()));
         assertThat(session.state()).isEqualTo("WAITING");
+        assertThat(session.mode()).isEqualTo(mode);
         String out = NativeTools.run(NativeTools.demo().toString(), "ledger-check", "--socket",
                 session.socket(), "--size", SIZE, "--accounts", ACCOUNTS);
         return JSON.readTree(out.lines().filter(l -> l.contains("region_id")).findFirst().orElseThrow());

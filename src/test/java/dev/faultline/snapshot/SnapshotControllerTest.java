@@ -154,7 +154,7 @@ class SnapshotControllerTest {
     void deletingAnswers202WithTheOperationOr204WhenNothingIsLeftToDelete() throws Exception {
         UUID id = UUID.randomUUID();
         SnapshotOperationView op = new SnapshotOperationView(UUID.randomUUID(), id, OperationKind.DELETE,
-                OperationState.PENDING, true, null, null, "ci", Instant.now(), null, null, null, null, null);
+                OperationState.PENDING, true, null, null, null, "ci", Instant.now(), null, null, null, null, null);
         given(snapshots.delete(id, true, "ci")).willReturn(Optional.of(op));
         UUID gone = UUID.randomUUID();
         given(snapshots.delete(gone, false, "ci")).willReturn(Optional.empty());
@@ -184,13 +184,32 @@ class SnapshotControllerTest {
     @Test
     void aRestoreWithoutABodyUsesTheSnapshotsRegionNameAndLabels() throws Exception {
         UUID id = UUID.randomUUID();
-        given(snapshots.restore(id, null, null, "ci")).willReturn(new SnapshotOperationView(UUID.randomUUID(), id,
-                OperationKind.RESTORE, OperationState.PENDING, false, "db", Map.of("app", "db"), "ci", Instant.now(),
-                null, null, null, null, null));
+        given(snapshots.restore(id, null, null, "copy", "ci")).willReturn(new SnapshotOperationView(UUID.randomUUID(),
+                id, OperationKind.RESTORE, OperationState.PENDING, false, "db", Map.of("app", "db"), "copy", "ci",
+                Instant.now(), null, null, null, null, null));
 
         mvc.perform(post("/api/v1/snapshots/" + id + "/restore").header("Authorization", OPERATOR))
                 .andExpect(status().isAccepted())
-                .andExpect(jsonPath("$.restoreName").value("db"));
+                .andExpect(jsonPath("$.restoreName").value("db"))
+                .andExpect(jsonPath("$.restoreMode").value("copy"));
+    }
+
+    @Test
+    void aRestoreTakesTheSessionModeCloneAndRefusesAnyOther() throws Exception {
+        UUID id = UUID.randomUUID();
+        given(snapshots.restore(id, null, null, "clone", "ci")).willReturn(new SnapshotOperationView(UUID.randomUUID(),
+                id, OperationKind.RESTORE, OperationState.PENDING, false, "db", Map.of(), "clone", "ci",
+                Instant.now(), null, null, null, null, null));
+
+        mvc.perform(post("/api/v1/snapshots/" + id + "/restore").header("Authorization", OPERATOR)
+                        .contentType(MediaType.APPLICATION_JSON).content("{\"mode\": \"clone\"}"))
+                .andExpect(status().isAccepted())
+                .andExpect(jsonPath("$.restoreMode").value("clone"));
+        mvc.perform(post("/api/v1/snapshots/" + id + "/restore").header("Authorization", OPERATOR)
+                        .contentType(MediaType.APPLICATION_JSON).content("{\"mode\": \"fork\"}"))
+                .andExpect(status().isBadRequest())
+                .andExpect(content().contentType("application/problem+json"))
+                .andExpect(jsonPath("$.errors[0].field").value("mode"));
     }
 
     private static SnapshotView pending() {

@@ -53,6 +53,26 @@ class FromAnImageTest(unittest.TestCase):
         self.assertEqual(result['diff']['before'], {})
         self.assertEqual(result['diff']['after']['state'], 'WAITING')
 
+    def test_a_clone_session_is_opened_with_its_mode_and_another_mode_is_a_difference(self):
+        clone = session(options=dict(SESSION['options'], mode='clone'),
+                        clones=dict(sharedBytes=16777216, sharedResidentBytes=16777216, privateBytes=0, pssBytes=0,
+                                    clones=[]))
+        api = ScriptedApi(listing(), reply('POST', RESTORES, 201, clone,
+                                           expect=dict(image=IMAGE, name='db', labels={'app': 'db'}, mode='clone')))
+
+        result = run_restore(api, mode='clone', **TASK)
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['restore']['options']['mode'], 'clone')
+        self.assertEqual(result['restore']['clones']['shared_bytes'], 16777216)
+        self.assertNotIn('clones', result['diff']['after'], 'the diff leaves out the live accounting')
+
+        again = run_restore(ScriptedApi(listing(clone)), mode='clone', **TASK)
+        self.assertFalse(again['changed'])
+        refused = run_restore(ScriptedApi(listing(clone)), mode='copy', **TASK)
+        self.assertTrue(refused['failed'])
+        self.assertIn('mode is clone, the task wants copy', refused['msg'])
+
     def test_an_open_session_of_the_name_is_no_change(self):
         api = ScriptedApi(listing(session(state='ACTIVE', progress=0.5, pages=dict(total=4, present=2))))
 
