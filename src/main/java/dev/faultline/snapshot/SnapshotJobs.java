@@ -63,13 +63,15 @@ class SnapshotJobs implements SmartInitializingSingleton {
     private final TransactionTemplate tx;
     private final EventService events;
     private final LocalNodes localNodes;
+    private final RestoreSessions restoreSessions;
     /** Jobs submitted to the executor and not yet finished, so the poller does not queue them twice. */
     private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
 
     SnapshotJobs(SnapshotRepository snapshots, SnapshotOperationRepository operations, SnapshotService service,
             SnapshotEngines engines, SnapshotProperties properties, Clock clock,
             @Qualifier("snapshotJobExecutor") Executor executor, PlatformTransactionManager transactions,
-            EventService events, LocalNodes localNodes) {
+            EventService events, LocalNodes localNodes, RestoreSessions restoreSessions) {
+        this.restoreSessions = restoreSessions;
         this.snapshots = snapshots;
         this.operations = operations;
         this.service = service;
@@ -258,8 +260,10 @@ class SnapshotJobs implements SmartInitializingSingleton {
             });
             return snapshotsInChain.stream().map(Snapshot::image).toList();
         });
-        UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
-                op.restoreLabels()));
+        UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(UUID.randomUUID(),
+                op.snapshotId(), chain, op.restoreName(), op.restoreLabels()));
+        // a restore session like any other: listed, deletable, its files removed when it ends
+        restoreSessions.recordOpened(op.node(), restoreId);
         inTransaction(() -> {
             loadOperation(op.id()).restored(restoreId, clock.instant());
             recordOperation(op, "succeeded", "restore session " + restoreId);

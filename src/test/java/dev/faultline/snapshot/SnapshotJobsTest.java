@@ -56,6 +56,9 @@ class SnapshotJobsTest {
     FakeSnapshotEngine engine;
 
     @Autowired
+    FakeRestoreSessions restoreSessions;
+
+    @Autowired
     SnapshotNodeDown nodeDown;
 
     @Autowired
@@ -170,7 +173,7 @@ class SnapshotJobsTest {
         executor.dropHeldJobs();
         SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, node -> engine,
                 new SnapshotProperties(properties.dir(), DataSize.ofTerabytes(1_000_000), 1), clock, Runnable::run,
-                transactions, events, () -> Set.of(SnapshotTestConfig.NODE));
+                transactions, events, () -> Set.of(SnapshotTestConfig.NODE), restoreSessions);
 
         withHugeMinimum.take(id);
 
@@ -248,12 +251,28 @@ class SnapshotJobsTest {
 
         SnapshotOperationView done = service.operation(incremental, op.id());
         assertThat(done.state()).isEqualTo(OperationState.SUCCEEDED);
-        assertThat(done.restoreId()).isEqualTo(FakeSnapshotEngine.restoreIdOf(incremental));
         assertThat(engine.restores).singleElement().satisfies(r -> {
+            assertThat(r.sessionId()).isEqualTo(done.restoreId());
+            assertThat(r.snapshotId()).isEqualTo(incremental);
             assertThat(r.chain()).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full, incremental);
             assertThat(r.name()).isEqualTo("db-restored");
             assertThat(r.labels()).as("labels default to the region's").isEqualTo(Map.of("app", "db"));
         });
+        assertThat(restoreSessions.recorded).as("recorded by the restore feature like any session")
+                .contains(new FakeRestoreSessions.Recorded(SnapshotTestConfig.NODE, done.restoreId()));
+    }
+
+    @Test
+    void aRestoreWhoseSessionCannotBeRecordedFailsWithTheReason() {
+        UUID full = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        restoreSessions.failing = "the database is read-only";
+
+        SnapshotOperationView op = service.restore(full, "unrecorded", null, "ops");
+
+        SnapshotOperationView done = service.operation(full, op.id());
+        assertThat(done.state()).isEqualTo(OperationState.FAILED);
+        assertThat(done.error()).contains("the database is read-only");
+        assertThat(done.restoreId()).isNull();
     }
 
     @Test

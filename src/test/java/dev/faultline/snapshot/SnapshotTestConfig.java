@@ -41,6 +41,11 @@ public class SnapshotTestConfig {
     }
 
     @Bean
+    FakeRestoreSessions restoreSessions() {
+        return new FakeRestoreSessions();
+    }
+
+    @Bean
     FakeRegionDirectory regionDirectory() {
         return new FakeRegionDirectory();
     }
