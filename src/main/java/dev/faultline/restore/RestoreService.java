@@ -21,6 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -258,7 +259,7 @@ public class RestoreService {
     /** Closes the session's socket. Refused while a region is attached and not fully populated. */
     public void delete(UUID id) {
         RestoreSession session = sessions.findById(id).orElseThrow(() -> DomainException.notFound("restore session", id));
-        java.util.Optional<AgentClient> agent = agents.node(session.node());
+        Optional<AgentClient> agent = agents.node(session.node());
         if (agent.isEmpty() && !session.state().isFinal()) {
             throw new DomainException(Problem.CONFLICT, "restore session " + id + " is on node " + session.node()
                     + ", which another service instance manages");
