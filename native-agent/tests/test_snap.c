@@ -1085,3 +1085,103 @@ out:
 	teardown(&f);
 	return ret;
 }
+
+/* Whether the agent's restore_list has session id, and (if want_snap) with that snapshot_id. */
+static bool listed(int ctl, const char *id, const char *want_snap)
+{
+	json_t *l = h_call(ctl, PROTO_T_RESTORE_LIST, "{}"), *v;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(l, "restores"), i, v) {
+		if (!strcmp(json_string_value(json_object_get(v, "id")), id))
+			found = !want_snap || !strcmp(want_snap, json_string_value(json_object_get(v, "snapshot_id"))
+						      ? json_string_value(json_object_get(v, "snapshot_id")) : "");
+	}
+	json_decref(l);
+	return found;
+}
+
+/*
+ * A snapshot restore session is a restore session the service can own: it
+ * takes the service's id and the snapshot's, reports both (also after a
+ * kill -9 and restart), and its flat image lives exactly as long as it
+ * does.  A flat image no session serves (an agent killed while flattening)
+ * is removed when the next agent starts.
+ */
+int t_snap_restore_session_files(const struct t_env *env)
+{
+	static const char snap_id[] = "5a0a5a0a-0000-4000-8000-0000000000e1";
+	static const char sid[] = "5a0a5a0a-0000-4000-8000-0000000000e2";
+	struct snap_fixture f;
+	struct h_agent b;
+	char img[256], flat[300], orphan[300];
+	struct stat st;
+	uint64_t w0, w1;
+	json_t *v;
+	int fd, ret = T_FAIL;
+
+	(void)env;
+	if (fixture(&f, 1024, FL_MODE_WP, NULL))
+		goto out;
+	snprintf(img, sizeof(img), "%s/sessions.flsnap", f.snapdir);
+	v = take(&f, snap_id, img, NULL, NULL, &w0, &w1);
+	if (!v)
+		goto out;
+	json_decref(v);
+	if (h_call_error(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "BAD_REQUEST", "{s:[s], s:s}", "chain", img,
+			 "snapshot_id", "not-a-uuid")) {
+		printf("    a bad snapshot_id was not refused\n");
+		goto out;
+	}
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "{s:[s], s:s, s:s, s:s}", "chain", img, "id", sid,
+		   "snapshot_id", snap_id, "name", "sessions");
+	if (!v || strcmp(json_string_value(json_object_get(v, "id")), sid) ||
+	    !json_is_string(json_object_get(v, "snapshot_id")) ||
+	    strcmp(json_string_value(json_object_get(v, "snapshot_id")), snap_id)) {
+		printf("    snapshot_restore did not take the service's ids\n");
+		json_decref(v);
+		goto out;
+	}
+	json_decref(v);
+	snprintf(flat, sizeof(flat), "%s/snaprestore/%s.mem", f.a.state, sid);
+	snprintf(orphan, sizeof(orphan), "%s/snaprestore/%s.mem", f.a.state,
+		 "5a0a5a0a-0000-4000-8000-0000000000e3");
+	if (stat(flat, &st)) {
+		printf("    no flat image at %s\n", flat);
+		goto out;
+	}
+	/* what an agent killed between flattening and opening its session leaves */
+	fd = open(orphan, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	close(fd);
+	if (kill(f.a.pid, SIGKILL) || h_agent_wait_exit(&f.a, H_TIMEOUT_MS))
+		goto out;
+	close(f.ctl);
+	f.ctl = -1;
+	if (h_agent_spawn(&b, f.a.dir, f.a.sock, NULL) || h_agent_wait_ready(&b, H_TIMEOUT_MS))
+		goto out;
+	f.a = b;
+	f.ctl = h_ctl_open(&f.a);
+	if (f.ctl < 0)
+		goto out;
+	if (!listed(f.ctl, sid, snap_id) || stat(flat, &st)) {
+		printf("    after the restart the session or its flat image is gone\n");
+		goto out;
+	}
+	if (!stat(orphan, &st)) {
+		printf("    the flat image no session serves survived the restart\n");
+		goto out;
+	}
+	v = h_call(f.ctl, PROTO_T_RESTORE_DELETE, "{s:s}", "id", sid);
+	json_decref(v);
+	if (!v || listed(f.ctl, sid, NULL) || !stat(flat, &st)) {
+		printf("    restore_delete left the session or its flat image\n");
+		goto out;
+	}
+	ret = T_PASS;
+out:
+	teardown(&f);
+	return ret;
+}

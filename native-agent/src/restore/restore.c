@@ -144,6 +144,7 @@ json_t *restore_json(const struct restore *s)
 		       (json_int_t)s->replayed_pages);
 	jx_put(o, "id", json_string(s->id), &ok);
 	jx_put(o, "name", json_string(s->name), &ok);
+	jx_put(o, "snapshot_id", s->snapshot_id[0] ? json_string(s->snapshot_id) : json_null(), &ok);
 	jx_put(o, "labels", json_incref(s->labels), &ok);
 	jx_put(o, "image", json_pack("{s:s, s:I, s:I}", "path", s->image_path, "size",
 				     (json_int_t)(s->image ? s->image->size : 0), "offset",
@@ -398,7 +399,7 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 {
 	json_t *id = json_object_get(req, "id"), *name = json_object_get(req, "name");
 	json_t *labels = json_object_get(req, "labels"), *image = json_object_get(req, "image");
-	json_t *ws = json_object_get(req, "working_set");
+	json_t *ws = json_object_get(req, "working_set"), *snap = json_object_get(req, "snapshot_id");
 	json_t *mode = json_object_get(req, "mode"), *mem = json_object_get(req, "clone_memory");
 	json_int_t off, around, delay;
 	struct restore *s;
@@ -411,6 +412,8 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		return fail(err, PROTO_E_CONFLICT, "restore session %s exists", json_string_value(id));
 	if (name && (!json_is_string(name) || !json_string_length(name)))
 		return fail(err, PROTO_E_BAD_REQUEST, "\"name\" must be a non-empty string");
+	if (snap && !json_is_null(snap) && (!json_is_string(snap) || !jx_uuid_valid(json_string_value(snap))))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"snapshot_id\" must be a lower-case UUID");
 	if (labels && !json_is_object(labels))
 		return fail(err, PROTO_E_BAD_REQUEST, "\"labels\" must be an object of strings");
 	if (labels && json_object_size(labels) > HSK_LABELS_MAX)
@@ -462,6 +465,8 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	s->image_path = strdup(json_string_value(image));
 	if (id)
 		memcpy(s->id, json_string_value(id), JX_UUID_LEN + 1);
+	if (json_is_string(snap))
+		memcpy(s->snapshot_id, json_string_value(snap), JX_UUID_LEN + 1);
 	if ((!id && jx_uuid_new(s->id)) || !s->name || !s->labels || !s->image_path) {
 		session_free(s);
 		return fail(err, PROTO_E_INTERNAL, "cannot set the session up: %s", strerror(errno));
@@ -554,6 +559,9 @@ static void reopen(struct agent *ag, const char *file)
 	}
 	s->ag = ag;
 	memcpy(s->id, id, JX_UUID_LEN + 1);
+	v = json_object_get(o, "snapshot_id");
+	if (json_is_string(v) && jx_uuid_valid(json_string_value(v)))
+		memcpy(s->snapshot_id, json_string_value(v), JX_UUID_LEN + 1);
 	s->name = strdup(str_or(json_object_get(o, "name"), "restore"));
 	v = json_object_get(o, "labels");
 	s->labels = json_is_object(v) ? json_incref(v) : json_object();
@@ -628,6 +636,57 @@ static void reopen(struct agent *ag, const char *file)
 		LF_STR("state", state_names[s->state]));
 }
 
+/* Whether path is the image a session serves (as requested or resolved). */
+static bool image_in_use(struct agent *ag, const char *path, const char *resolved)
+{
+	for (struct restore *s = ag->restores; s; s = s->next) {
+		if ((s->image_path && !strcmp(s->image_path, path)) ||
+		    (s->image && (!strcmp(s->image->path, path) || !strcmp(s->image->path, resolved))))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * At start, after the sessions are reopened: a flat image of a snapshot
+ * chain no session serves is left by an agent killed while flattening (or
+ * between flattening and opening the session).  No job runs yet, so every
+ * such file is garbage: removed, and logged.
+ */
+static void restore_sweep_flat_images(struct agent *ag)
+{
+	char dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2], resolved[PATH_MAX + NAME_MAX + 2];
+	struct dirent *de;
+	DIR *d;
+
+	if (!ag->snap_restore_dir)
+		return;
+	if (!realpath(ag->snap_restore_dir, dir)) {
+		pr_pwarn(&ag->log, "cannot resolve the snapshot restore directory",
+			 LF_STR("path", ag->snap_restore_dir));
+		return;
+	}
+	d = opendir(dir);
+	if (!d) {
+		pr_pwarn(&ag->log, "cannot read the snapshot restore directory", LF_STR("path", dir));
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ag->snap_restore_dir, de->d_name);
+		snprintf(resolved, sizeof(resolved), "%s/%s", dir, de->d_name);
+		if (image_in_use(ag, path, resolved))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0))
+			pr_pwarn(&ag->log, "cannot remove a flat image no session serves",
+				 LF_STR("path", resolved));
+		else
+			pr_info(&ag->log, "flat image no session serves removed", LF_STR("path", resolved));
+	}
+	closedir(d);
+}
+
 int restore_init(struct agent *ag)
 {
 	char *dir = NULL, *ws = NULL;
@@ -661,6 +720,7 @@ int restore_init(struct agent *ag)
 		free(file);
 	}
 	closedir(d);
+	restore_sweep_flat_images(ag);
 	ret = 0;
 free_paths:
 	free(dir);

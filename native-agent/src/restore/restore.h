@@ -40,6 +40,7 @@ struct restore {
 	struct restore *next;
 	struct agent *ag;
 	char id[JX_UUID_LEN + 1];
+	char snapshot_id[JX_UUID_LEN + 1]; /* the snapshot restored (snapshot_restore); "" for an image */
 	char *name;
 	json_t *labels;
 	struct image *image;

@@ -979,6 +979,10 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 		return fail(err, PROTO_E_BAD_REQUEST, "\"id\" must be a lower-case UUID");
 	if (id && restore_find(ag, json_string_value(id)))
 		return fail(err, PROTO_E_CONFLICT, "restore session %s exists", json_string_value(id));
+	/* checked again by restore_create, but refused before the chain is flattened */
+	v = json_object_get(req, "snapshot_id");
+	if (v && !json_is_null(v) && (!json_is_string(v) || !jx_uuid_valid(json_string_value(v))))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"snapshot_id\" must be a lower-case UUID");
 	json_array_foreach(chain, i, v) {
 		if (check_path(ag, v, "chain[]", path, sizeof(path), err))
 			return -1;

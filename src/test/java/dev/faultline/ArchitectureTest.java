@@ -58,7 +58,7 @@ class ArchitectureTest {
             Map.entry("node", Set.of("agent", "event")),
             Map.entry("region", Set.of("agent", "event", "label", "web")),
             Map.entry("restore", Set.of("agent", "event", "label", "node", "web")),
-            Map.entry("snapshot", Set.of("agent", "event", "label", "node", "region", "security", "web")),
+            Map.entry("snapshot", Set.of("agent", "event", "label", "node", "region", "restore", "security", "web")),
             Map.entry("policy", Set.of("label", "snapshot", "web")),
             Map.entry("migration", Set.of("agent", "event", "node", "region", "security", "web")));
 

@@ -5,7 +5,10 @@ export type RestoreSession = {
   node: string;
   name: string;
   labels: Record<string, string>;
+  /** For a snapshot's session, the agent's flat copy of the snapshot's chain. */
   image: { path: string; size: number };
+  /** The snapshot a session restored through POST /snapshots/{id}/restore serves; null for an image's. */
+  snapshotId: string | null;
   /** The handoff socket to give the workload (FAULTLINE_HANDOFF) or Firecracker (mem_backend.backend_path). */
   socket: string | null;
   state: RestoreState;

@@ -76,7 +76,7 @@ export function RestoresList() {
               <tr>
                 <th scope="col">Name</th>
                 <th scope="col">State</th>
-                <th scope="col">Image</th>
+                <th scope="col">Image or snapshot</th>
                 <th scope="col">Progress</th>
                 <th scope="col">Socket and regions</th>
                 <th scope="col">
@@ -100,8 +100,18 @@ export function RestoresList() {
                     {session.error ? <div className="field__error">{session.error}</div> : null}
                   </td>
                   <td>
-                    <span className="mono facts__wrap">{session.image.path}</span>
-                    <div className="muted">{formatBytes(session.image.size)}</div>
+                    {session.snapshotId ? (
+                      <div>
+                        <Link to={paths.snapshot(session.snapshotId)}>snapshot {session.snapshotId.slice(0, 8)}</Link>
+                      </div>
+                    ) : null}
+                    <span className={session.snapshotId ? 'mono facts__wrap muted' : 'mono facts__wrap'}>
+                      {session.image.path}
+                    </span>
+                    <div className="muted">
+                      {formatBytes(session.image.size)}
+                      {session.snapshotId ? ' · flat copy of its chain, removed with the session' : ''}
+                    </div>
                   </td>
                   <td>
                     {session.pages && session.pages.total > 0 ? (

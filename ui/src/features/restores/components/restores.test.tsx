@@ -17,6 +17,7 @@ function session(overrides: Partial<RestoreSession> = {}): RestoreSession {
     name: 'vm',
     labels: {},
     image: { path: '/var/lib/faultline/images/vm.img', size: 268435456 },
+    snapshotId: null,
     socket: '/var/lib/faultline/agent/restore/ce08121d.sock',
     state: 'WAITING',
     createdAt: '2026-11-24T20:00:00Z',
@@ -147,6 +148,33 @@ describe('restores', () => {
     const alert = await within(screen.getByRole('dialog')).findByRole('alert');
     expect(alert).toHaveTextContent('Detach the region first');
     expect(within(alert).getByRole('link', { name: /Open region 0b0f6c1e/ })).toHaveAttribute('href', '/regions/0b0f6c1e-8a4d-4c52-9f3e-5d7a1b2c3d4e');
+  });
+
+  it('lists a snapshot\'s session with a link to its snapshot and lets it be closed', async () => {
+    const snapshotId = '68eeb537-b2d9-4191-8a4a-d2906abecc6e';
+    let deleted: string | undefined;
+    server.use(
+      http.get('/api/v1/restores', () =>
+        HttpResponse.json([
+          session({
+            name: 'db-yesterday',
+            snapshotId,
+            image: { path: '/var/lib/faultline/agent/snaprestore/ce08121d.mem', size: 16777216 },
+          }),
+        ]),
+      ),
+      http.delete('/api/v1/restores/:id', ({ params }) => {
+        deleted = params.id as string;
+        return new HttpResponse(null, { status: 204 });
+      }),
+    );
+    const { user } = renderApp({ path: '/restores', session: admin });
+    const link = await screen.findByRole('link', { name: 'snapshot 68eeb537' });
+    expect(link).toHaveAttribute('href', `/snapshots/${snapshotId}`);
+    expect(screen.getByText(/flat copy of its chain/)).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Close restore session db-yesterday' }));
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Close session' }));
+    await waitFor(() => expect(deleted).toBe('ce08121d-7e56-4968-8f6f-6706b6f79c23'));
   });
 
   it('offers a viewer the sessions but not the form', async () => {

@@ -51,8 +51,11 @@ options:
     description:
       - Id of a C(COMPLETED) snapshot to restore (with the incremental snapshots' chain it ends).
       - The session is opened by a restore operation on the snapshot; the task waits for that operation and returns it
-        as I(operation). Its session is not listed by the service's restore sessions yet, so only I(wait_for=WAITING)
-        can be waited for, and I(state=absent) does not see it.
+        as I(operation), then waits for the session (listed by the service like every restore session, with the
+        snapshot's id in I(snapshot_id)) to reach I(wait_for). I(state=absent) closes it like any other session, which
+        also removes the agent's flat copy of the snapshot's chain.
+      - A session of the name that is still open is no change; once it is closed or failed, the task restores the
+        snapshot again.
     type: str
   labels:
     description:
@@ -164,7 +167,7 @@ restore:
   description:
     - The session after the task, as the service shows it (with I(state=absent), as it was closed).
     - In check mode, when a session would be opened, only the fields the task determines.
-    - For a I(snapshot_id), the session the service lists for the operation's I(restore_id), if it lists one.
+    - For a I(snapshot_id), the session the operation opened (its I(restore_id)).
   returned: when there is a session
   type: dict
   contains:
@@ -185,9 +188,15 @@ restore:
       type: dict
       sample: {"app": "db"}
     image:
-      description: The image, C(path) (symbolic links resolved) and C(size) in bytes.
+      description:
+        - The image, C(path) (symbolic links resolved) and C(size) in bytes.
+        - For a snapshot's session, the agent's flat copy of the snapshot's chain, removed when the session is closed.
       type: dict
       sample: {"path": "/var/lib/faultline/images/db-cache.img", "size": 268435456}
+    snapshot_id:
+      description: The snapshot the session serves; null for an image's session.
+      type: str
+      sample: null
     socket:
       description: The handoff socket to give the workload or Firecracker.
       type: str
@@ -344,7 +353,9 @@ def differences(module, session):
     """What of the task differs from the open session: ['image is ..., the task wants ...', ...]."""
     params = module.params
     found = []
-    if params['image'] is not None and not same_image(session.get('image'), params['image']):
+    if session.get('snapshotId'):
+        found.append('it restores snapshot %s, the task wants the image %s' % (session['snapshotId'], params['image']))
+    elif params['image'] is not None and not same_image(session.get('image'), params['image']):
         found.append('image is %s, the task wants %s' % ((session.get('image') or {}).get('path'), params['image']))
     if params['node'] is not None and session.get('node') != params['node']:
         found.append('node is %s, the task wants %s' % (session.get('node'), params['node']))
@@ -443,7 +454,7 @@ def await_operation(module, client, operation):
 
 
 def listed_session(client, operation):
-    """The session the operation opened, if the service lists it (its restore sessions are the agent's own)."""
+    """The session the operation opened; None before it succeeded or when the service has no record of it."""
     if not operation.get('restoreId'):
         return None
     found = client.get_or_none(api_path('restores', operation['restoreId']))
@@ -458,8 +469,9 @@ def present_from_snapshot(module, client, outcome):
     restores = [o for o in client.get(api_path('snapshots', snapshot_id, 'operations')).body or []
                 if o.get('kind') == 'RESTORE' and o.get('restoreName') == params['name'] and o.get('state') != 'FAILED']
     for operation in restores:  # newest first
+        # one still running is waited for; a finished one counts while its session is open
         session = listed_session(client, operation)
-        if session is None or session.get('state') in OPEN:
+        if operation.get('state') != 'SUCCEEDED' or (session is not None and session.get('state') in OPEN):
             outcome.operation = operation
             outcome.session = session
             outcome.before = operation_view(operation)
@@ -482,12 +494,10 @@ def present_from_snapshot(module, client, outcome):
     if outcome.operation['state'] == 'FAILED':
         raise StepFailed('restoring snapshot %s FAILED: %s' % (snapshot_id, outcome.operation.get('error')))
     outcome.session = listed_session(client, outcome.operation)
-    if outcome.session is not None:
-        await_state(module, client, outcome)
-    elif params['wait_for'] != 'WAITING':
-        raise StepFailed('restore session %s of snapshot %s is open, but the service does not list it, so the task '
-                         'cannot wait for it to be %s' % (outcome.operation.get('restoreId'), snapshot_id,
-                                                          params['wait_for']))
+    if outcome.session is None:
+        raise StepFailed('restoring snapshot %s opened restore session %s, but the service has no record of it'
+                         % (snapshot_id, outcome.operation.get('restoreId')))
+    await_state(module, client, outcome)
 
 
 def absent(module, client, outcome):

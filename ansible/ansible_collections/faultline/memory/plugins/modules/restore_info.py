@@ -34,6 +34,10 @@ options:
     description:
       - Only sessions on this node.
     type: str
+  snapshot_id:
+    description:
+      - Only the sessions that serve this snapshot (opened by restoring it).
+    type: str
 seealso:
   - module: faultline.memory.restore
 '''
@@ -79,6 +83,10 @@ restores:
       description: The image, C(path) and C(size) in bytes.
       type: dict
       sample: {"path": "/var/lib/faultline/images/db-cache.img", "size": 268435456}
+    snapshot_id:
+      description: The snapshot the session serves; null for an image's session, whose I(image) is then the file given.
+      type: str
+      sample: null
     socket:
       description: The handoff socket to give the workload or Firecracker.
       type: str
@@ -142,6 +150,7 @@ def read(module, client):
     # the service's list has no filters: it is short, sessions are closed rather than kept open
     return [s for s in client.get(api_path('restores')).body or []
             if params['name'] in (None, s.get('name')) and params['node'] in (None, s.get('node'))
+            and params['snapshot_id'] in (None, s.get('snapshotId'))
             and (not params['state'] or s.get('state') in params['state'])]
 
 
@@ -152,8 +161,9 @@ def main():
             name=dict(type='str'),
             state=dict(type='list', elements='str', choices=STATES),
             node=dict(type='str'),
+            snapshot_id=dict(type='str'),
         ),
-        mutually_exclusive=[('id', 'name'), ('id', 'state'), ('id', 'node')],
+        mutually_exclusive=[('id', 'name'), ('id', 'state'), ('id', 'node'), ('id', 'snapshot_id')],
         supports_check_mode=True,
     )
     try:

@@ -6,10 +6,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-/** A restore session as the agent reports it (PROTOCOL.md §1.8). */
+/**
+ * A restore session as the agent reports it (PROTOCOL.md §1.8).
+ *
+ * @param snapshotId the snapshot a session opened by snapshot_restore serves; null for an image's
+ * @param labels the labels the restored region gets
+ */
 public record AgentRestore(UUID id, String name, Image image, String socket, String state, Instant createdAt,
         Options options, List<UUID> regions, String source, AgentRegion.Pages pages, WorkingSet workingSet,
-        String error, String mode, @JsonProperty("clone") Clone cloneUsage) {
+        String error, UUID snapshotId, Map<String, String> labels, String mode,
+        @JsonProperty("clone") Clone cloneUsage) {
 
     /** Mode clone: the image's shared copy and what each clone holds (PROTOCOL.md §1.8). */
     public record Clone(String memory, SharedCopy sharedCopy, List<Usage> clones, long privateBytes, long pssBytes) {

@@ -102,16 +102,17 @@ public final class AgentSnapshots {
     }
 
     /**
-     * snapshot_restore: opens a lazy restore session serving the chain (the full image first);
-     * returns the session's id at once.
+     * snapshot_restore: opens a lazy restore session serving the chain (the full image first)
+     * under the service's {@code sessionId}; the agent keeps {@code snapshotId} with the session
+     * and reports it, so a session the service did not record can be adopted with its snapshot.
+     * Returns the session's id once it is open.
      */
-    public UUID restore(List<Image> chain, String name, Map<String, String> labels) {
-        return restore(chain, name, labels, "copy");
-    }
-
     /** @param restoreMode the session's mode: {@code copy} or {@code clone} (PROTOCOL.md §2.6) */
-    public UUID restore(List<Image> chain, String name, Map<String, String> labels, String restoreMode) {
+    public UUID restore(UUID sessionId, UUID snapshotId, List<Image> chain, String name, Map<String, String> labels,
+            String restoreMode) {
         Map<String, Object> payload = new LinkedHashMap<>();
+        payload.put("id", sessionId.toString());
+        payload.put("snapshot_id", snapshotId.toString());
         payload.put("restore_mode", restoreMode);
         payload.put("chain", chain.stream().map(i -> i.path().toString()).toList());
         payload.put("mode", "lazy");

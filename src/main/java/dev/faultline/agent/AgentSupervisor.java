@@ -84,6 +84,8 @@ class AgentSupervisor {
     private volatile AgentConnection connection;
     private volatile AgentStatus status;
     private volatile boolean running;
+    /** How often the agent became READY (its first start, every restart, every reconnect), for Prometheus. */
+    private final java.util.concurrent.atomic.AtomicLong readies = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param externalSocket the control socket of an agent run by someone else, or null to start
@@ -112,6 +114,10 @@ class AgentSupervisor {
 
     AgentStatus status() {
         return status;
+    }
+
+    long readies() {
+        return readies.get();
     }
 
     /** The live connection, or an UNAVAILABLE error saying why there is none. */
@@ -280,6 +286,7 @@ class AgentSupervisor {
         connection = conn;
         conn.onClose(cause -> onSupervisorThread(() -> connectionLost(conn, gen, cause)));
         readyAt = clock.instant();
+        readies.incrementAndGet();
         publish(AgentState.READY, null);
         log.info("agent READY: version {} pid {}, uffd {}", version, agentPid(), userfaultfd.available()
                 ? userfaultfd.features().size() + " features" : "unavailable (" + userfaultfd.error() + ")");

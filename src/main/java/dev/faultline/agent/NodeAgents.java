@@ -80,6 +80,11 @@ public class NodeAgents implements SmartLifecycle {
     public static final String NOT_MANAGED = "NOT_MANAGED";
 
     /** Every node this instance manages, the primary first. */
+    /** Every node's supervisor, for {@code AgentMetrics}. */
+    java.util.Collection<AgentSupervisor> supervisors() {
+        return java.util.Collections.unmodifiableCollection(supervisors.values());
+    }
+
     public List<AgentClient> all() {
         return List.copyOf(clients.values());
     }

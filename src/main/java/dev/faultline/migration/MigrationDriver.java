@@ -63,6 +63,8 @@ class MigrationDriver implements SmartLifecycle {
     private final TransactionTemplate tx;
     private final EventService events;
     private final Map<UUID, MigrationStats> live = new ConcurrentHashMap<>();
+    /** The phase of each job in {@link #live} at its last poll (for Prometheus). */
+    private final Map<UUID, MigrationPhase> phases = new ConcurrentHashMap<>();
     private final Map<UUID, Instant> lastProgress = new ConcurrentHashMap<>();
     private final Map<UUID, Object> locks = new ConcurrentHashMap<>();
     private final Set<String> reconciled = ConcurrentHashMap.newKeySet();
@@ -98,6 +100,7 @@ class MigrationDriver implements SmartLifecycle {
             guarded(id, () -> forget(id));
         }
         live.keySet().retainAll(activeIds);
+        phases.keySet().retainAll(activeIds);
         lastProgress.keySet().retainAll(activeIds);
     }
 
@@ -116,6 +119,11 @@ class MigrationDriver implements SmartLifecycle {
     /** The latest merged statistics of the jobs this instance drives (for GET and Prometheus). */
     Map<UUID, MigrationStats> live() {
         return Map.copyOf(live);
+    }
+
+    /** The phase of a job in {@link #live()} at its last poll; null when it has none (ended meanwhile). */
+    MigrationPhase livePhase(UUID id) {
+        return phases.get(id);
     }
 
     Optional<MigrationStats> live(UUID id) {
@@ -321,6 +329,7 @@ class MigrationDriver implements SmartLifecycle {
         } else if (t.phase().isFinal()) {
             live.remove(id);
         } else {
+            phases.put(id, t.phase());
             live.put(id, t.stats());
         }
     }

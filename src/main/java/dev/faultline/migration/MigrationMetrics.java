@@ -19,6 +19,8 @@ class MigrationMetrics implements MultiCollector {
 
     static final String REMAINING = "faultline_migration_remaining_bytes";
     static final String DIRTY_RATE = "faultline_migration_dirty_rate_bytes_per_second";
+    /** 1 for the job's current phase, 0 for the others (a state set, as kube-state-metrics has them). */
+    static final String PHASE = "faultline_migration_phase";
 
     private final MigrationDriver driver;
 
@@ -33,18 +35,27 @@ class MigrationMetrics implements MultiCollector {
                 .help("Bytes of the region the destination does not hold yet, per running migration");
         GaugeSnapshot.Builder dirtyRate = GaugeSnapshot.builder().name(DIRTY_RATE)
                 .help("Rate at which the source workload dirties pages already sent, per running migration");
+        GaugeSnapshot.Builder phase = GaugeSnapshot.builder().name(PHASE)
+                .help("1 for the phase each running migration is in, 0 for the others");
         for (Map.Entry<UUID, MigrationStats> job : driver.live().entrySet()) {
             Labels labels = Labels.of("migration", job.getKey().toString());
+            MigrationPhase current = driver.livePhase(job.getKey());
+            if (current != null) {
+                for (MigrationPhase p : MigrationPhase.values()) {
+                    phase.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder()
+                            .labels(labels.add("phase", p.name())).value(p == current ? 1 : 0).build());
+                }
+            }
             remaining.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels)
                     .value(job.getValue().remainingBytes()).build());
             dirtyRate.dataPoint(GaugeSnapshot.GaugeDataPointSnapshot.builder().labels(labels)
                     .value(job.getValue().dirtyRateBytesPerSec()).build());
         }
-        return MetricSnapshots.of(remaining.build(), dirtyRate.build());
+        return MetricSnapshots.of(remaining.build(), dirtyRate.build(), phase.build());
     }
 
     @Override
     public List<String> getPrometheusNames() {
-        return List.of(REMAINING, DIRTY_RATE);
+        return List.of(REMAINING, DIRTY_RATE, PHASE);
     }
 }

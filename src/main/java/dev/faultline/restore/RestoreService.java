@@ -19,10 +19,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.EnumSet;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
@@ -52,13 +52,21 @@ public class RestoreService {
     private final TransactionTemplate tx;
     private final EventService events;
     private final Map<UUID, AgentRestore> live = new ConcurrentHashMap<>();
+    /**
+     * Sessions this service is opening or closing on an agent right now: the reconciliation leaves
+     * them alone (it would adopt one not recorded yet, or fail one the agent has just closed).
+     */
+    private final Set<UUID> busy = ConcurrentHashMap.newKeySet();
+    private final RestoreReconciler reconciler;
     private final NodeService nodes;
     /** How long a request for another instance's node waits for that instance to open the session. */
     private final Duration requestWait;
 
     RestoreService(RestoreRepository sessions, NodeAgents agents, Clock clock, FaultlineProperties faultline,
-            AgentProperties agentProperties, TransactionTemplate tx, EventService events, NodeService nodes) {
+            AgentProperties agentProperties, TransactionTemplate tx, EventService events, NodeService nodes,
+            RestoreReconciler reconciler) {
         this.nodes = nodes;
+        this.reconciler = reconciler;
         this.requestWait = agentProperties.requestTimeout().multipliedBy(2).plusSeconds(1);
         this.sessions = sessions;
         this.events = events;
@@ -104,22 +112,27 @@ public class RestoreService {
                 options.faultAroundPages(), options.populateDelayMs(), options.workingSet(), options.mode(),
                 clock.instant());
         AgentRestore created;
-        try {
-            created = agent.createRestore(new AgentRestore.CreateRequest(session.id(), options.name(),
-                    options.labels(), image.toString(), 0, options.faultAroundPages(), options.populateDelayMs(),
-                    options.workingSet(), options.mode()));
-        } catch (AgentException e) {
-            // nothing was created: the caller gets the agent's reason, and the database no row
-            throw translate(e, "create the restore session");
-        }
-        session.opened(created.socket());
         RestoreSession saved;
+        busy.add(session.id());
         try {
-            saved = sessions.save(session);
-        } catch (RuntimeException e) {
-            // a session the database does not know could never be listed nor deleted: close it
-            closeUnrecorded(agent, session.id(), e);
-            throw e;
+            try {
+                created = agent.createRestore(new AgentRestore.CreateRequest(session.id(), options.name(),
+                        options.labels(), image.toString(), 0, options.faultAroundPages(), options.populateDelayMs(),
+                        options.workingSet(), options.mode()));
+            } catch (AgentException e) {
+                // nothing was created: the caller gets the agent's reason, and the database no row
+                throw translate(e, "create the restore session");
+            }
+            session.opened(created.socket());
+            try {
+                saved = sessions.save(session);
+            } catch (RuntimeException e) {
+                // a session the database does not know could never be listed nor deleted: close it
+                closeUnrecorded(agent, session.id(), e);
+                throw e;
+            }
+        } finally {
+            busy.remove(session.id());
         }
         live.put(saved.id(), created);
         log.info("restore session {} '{}' of {} ({} bytes): hand memory over at {}", saved.id(), saved.name(),
@@ -127,6 +140,32 @@ public class RestoreService {
         events.publish("restore.created", "restore", saved.id(), "restore session '" + saved.name() + "' of "
                 + image + " is waiting for a workload at " + created.socket(), Map.of("image", image.toString(), "size", size));
         return view(saved);
+    }
+
+    /**
+     * Records a session the agent of {@code node} opened for this service by other means than
+     * {@link #create} (a snapshot's restore, {@code snapshot_restore}), as the agent reports it.
+     * When it cannot be recorded the agent's session is closed again.
+     *
+     * @param node null: this instance's primary node
+     */
+    public void recordOpened(String node, UUID id) {
+        AgentClient agent = node == null ? agents.local() : agents.node(node).orElseThrow(() ->
+                new DomainException(Problem.UNPROCESSABLE, "node '" + node + "' is not managed by this service instance"));
+        AgentRestore reported;
+        try {
+            reported = agent.restore(id);
+        } catch (AgentException e) {
+            // left to the next reconciliation, which adopts it if the agent still has it
+            throw translate(e, "report the restore session " + id + " it opened");
+        }
+        try {
+            reconciler.adopt(agent.node(), reported, false);
+        } catch (RuntimeException e) {
+            closeUnrecorded(agent, id, e);
+            throw e;
+        }
+        live.put(id, reported);
     }
 
     private static void closeUnrecorded(AgentClient agent, UUID id, RuntimeException cause) {
@@ -221,19 +260,37 @@ public class RestoreService {
     /** Closes the session's socket. Refused while a region is attached and not fully populated. */
     public void delete(UUID id) {
         RestoreSession session = sessions.findById(id).orElseThrow(() -> DomainException.notFound("restore session", id));
-        if (session.state() != RestoreState.CLOSED && session.state() != RestoreState.FAILED) {
-            AgentClient agent = agents.node(session.node()).orElseThrow(() -> new DomainException(Problem.CONFLICT,
-                    "restore session " + id + " is on node " + session.node() + ", which another service instance manages"));
-            try {
-                agent.deleteRestore(id);
-            } catch (AgentException e) {
-                if (!"NOT_FOUND".equals(e.code())) {
-                    throw translate(e, "close the restore session");
+        Optional<AgentClient> agent = agents.node(session.node());
+        if (agent.isEmpty() && !session.state().isFinal()) {
+            throw new DomainException(Problem.CONFLICT, "restore session " + id + " is on node " + session.node()
+                    + ", which another service instance manages");
+        }
+        busy.add(id);
+        try {
+            // a FAILED session may still hold its socket (and a snapshot's flat image) on the agent
+            if (agent.isPresent() && session.state() != RestoreState.CLOSED) {
+                try {
+                    agent.get().deleteRestore(id);
+                } catch (AgentException e) {
+                    if (session.state() == RestoreState.FAILED) {
+                        // recorded CLOSED below: the reconciliation closes it on the agent once it can
+                        log.info("restore session {} is closed; its agent will be told when it can: {}", id,
+                                e.getMessage());
+                    } else if (!"NOT_FOUND".equals(e.code())) {
+                        throw translate(e, "close the restore session");
+                    }
                 }
             }
+            tx.executeWithoutResult(status -> {
+                // read again: a reconciliation may have changed it while the agent closed it
+                RestoreSession current = sessions.findById(id).orElseThrow(() ->
+                        DomainException.notFound("restore session", id));
+                current.close(clock.instant());
+                sessions.save(current);
+            });
+        } finally {
+            busy.remove(id);
         }
-        session.close(clock.instant());
-        sessions.save(session);
         live.remove(id);
         events.publish("restore.closed", "restore", id, "restore session '" + session.name() + "' closed", null);
     }
@@ -255,35 +312,13 @@ public class RestoreService {
             log.debug("restore sync of node {} skipped: {}", agent.node(), e.getMessage());
             return;
         }
-        Map<UUID, AgentRestore> byId = new HashMap<>();
+        Set<UUID> observed = reconciler.reconcile(agent.node(), reported, busy, agent::deleteRestore);
+        observed.forEach(live::remove);
         for (AgentRestore r : reported) {
-            try {
-                byId.put(r.id(), r);
-            } catch (IllegalArgumentException notOurs) {
-                // a session created on the agent directly, not through this service
+            if (r.id() != null) {
+                live.put(r.id(), r);
             }
         }
-        tx.executeWithoutResult(status -> {
-            var now = clock.instant();
-            for (RestoreSession s : sessions.findByNodeAndStateIn(agent.node(),
-                    EnumSet.of(RestoreState.WAITING, RestoreState.ACTIVE, RestoreState.COMPLETE))) {
-                AgentRestore r = byId.get(s.id());
-                boolean changed = r == null ? failMissing(s) : s.observe(RestoreState.valueOf(r.state()), r.error(), now);
-                if (changed) {
-                    sessions.save(s);
-                    events.publish("restore." + s.state().name().toLowerCase(java.util.Locale.ROOT), "restore", s.id(),
-                            "restore session '" + s.name() + "' is " + s.state()
-                                    + (s.error() == null ? "" : ": " + s.error()), null);
-                }
-                live.remove(s.id());
-            }
-        });
-        live.putAll(byId);
-    }
-
-    private static boolean failMissing(RestoreSession s) {
-        s.fail("the agent no longer has this session (was its state directory removed?)");
-        return true;
     }
 
     /** The image as a path; a string that is none (a NUL character, say) is the caller's error. */
@@ -342,7 +377,7 @@ public class RestoreService {
         Double progress = r == null || r.pages() == null || r.pages().total() == 0 ? null
                 : (double) r.pages().present() / r.pages().total();
         return new RestoreView(s.id(), s.node(), s.name(), Map.copyOf(s.labels()),
-                new RestoreView.Image(s.imagePath(), s.imageSize()), s.socket(), s.state(), s.createdAt(), s.closedAt(),
+                new RestoreView.Image(s.imagePath(), s.imageSize()), s.snapshotId(), s.socket(), s.state(), s.createdAt(), s.closedAt(),
                 new RestoreView.Options(s.faultAroundPages(), s.populateDelayMs(), s.workingSet(), s.mode()),
                 r == null || r.regions() == null ? List.of() : r.regions(), r == null ? null : r.source(),
                 r == null || r.pages() == null ? null : new RestoreView.Pages(r.pages().total(), r.pages().present()),

@@ -39,6 +39,10 @@ class RestoreSession {
     @Column(name = "image_size", nullable = false)
     private long imageSize;
 
+    /** The snapshot a session of a snapshot's restore serves (its image is the agent's flat copy); null for an image. */
+    @Column(name = "snapshot_id")
+    private UUID snapshotId;
+
     @Column(name = "fault_around_pages", nullable = false)
     private int faultAroundPages;
 
@@ -104,6 +108,27 @@ class RestoreSession {
         RestoreSession session = new RestoreSession(node, name, labels, imagePath, 0, faultAroundPages,
                 populateDelayMs, workingSet, mode, now);
         session.state = RestoreState.REQUESTED;
+        return session;
+    }
+
+    /**
+     * A session an agent holds that this service had not recorded: one a snapshot's restore just
+     * opened, or one found on the agent (opened while the service was down or lost its record).
+     * Its fields are what the agent reports.
+     */
+    static RestoreSession adopted(UUID id, String node, String name, Map<String, String> labels, UUID snapshotId,
+            String imagePath, long imageSize, String socket, int faultAroundPages, long populateDelayMs,
+            String workingSet, RestoreState state, String error, Instant createdAt) {
+        RestoreSession session = new RestoreSession(node, name, labels, imagePath, imageSize, faultAroundPages,
+                populateDelayMs, workingSet, createdAt);
+        session.id = id;
+        session.snapshotId = snapshotId;
+        session.socket = socket;
+        if (state == RestoreState.FAILED) {
+            session.fail(error == null ? "failed on the agent" : error);
+        } else {
+            session.state = state;
+        }
         return session;
     }
 
@@ -192,6 +217,10 @@ class RestoreSession {
 
     String socket() {
         return socket;
+    }
+
+    UUID snapshotId() {
+        return snapshotId;
     }
 
     RestoreState state() {

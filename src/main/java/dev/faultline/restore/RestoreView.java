@@ -8,11 +8,14 @@ import java.util.UUID;
 /**
  * A restore session as the API shows it.
  *
+ * @param snapshotId the snapshot the session serves (restored through {@code POST /snapshots/{id}/restore});
+ *     its {@code image} is then the agent's flat copy of the snapshot's chain. Null for an image's session.
  * @param socket the handoff socket to give the workload ({@code FAULTLINE_HANDOFF}) or
  *     Firecracker ({@code mem_backend.backend_path})
  * @param progress pages present / total, 0 to 1 (null until a workload attached)
  */
-public record RestoreView(UUID id, String node, String name, Map<String, String> labels, Image image, String socket,
+public record RestoreView(UUID id, String node, String name, Map<String, String> labels, Image image, UUID snapshotId,
+        String socket,
         RestoreState state, Instant createdAt, Instant closedAt, Options options, List<UUID> regions, String source,
         Pages pages, Double progress, WorkingSet workingSet, Clones clones, String error) {
 

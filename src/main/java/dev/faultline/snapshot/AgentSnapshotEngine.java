@@ -78,8 +78,9 @@ class AgentSnapshotEngine implements SnapshotEngine {
     @Override
     public UUID restore(RestoreRequest request) {
         try {
-            return agent.restore(request.chain().stream().map(AgentSnapshotEngine::image).toList(), request.name(),
-                    request.labels(), request.mode());
+            return agent.restore(request.sessionId(), request.snapshotId(),
+                    request.chain().stream().map(AgentSnapshotEngine::image).toList(), request.name(), request.labels(),
+                    request.mode());
         } catch (AgentException e) {
             throw failure("restoring snapshot " + request.snapshotId(), e);
         }

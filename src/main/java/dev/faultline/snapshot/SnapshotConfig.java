@@ -3,12 +3,13 @@ package dev.faultline.snapshot;
 import dev.faultline.agent.AgentException;
 import dev.faultline.agent.NodeAgents;
 import dev.faultline.region.RegionService;
+import dev.faultline.restore.RestoreService;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 
 /**
- * The two ports the snapshot feature depends on, and the threads its jobs run on. The engine of
+ * The ports the snapshot feature depends on, and the threads its jobs run on. The engine of
  * a node is that node's agent's ({@link AgentSnapshotEngine}); an agent writes images only inside
  * {@code faultline.snapshots.dir}, which the embedded agent is given as its snapshot directory.
  */
@@ -31,6 +32,11 @@ class SnapshotConfig {
     @Bean
     RegionDirectory regionDirectory(RegionService regions) {
         return new RegionServiceDirectory(regions);
+    }
+
+    @Bean
+    RestoreSessions restoreSessions(RestoreService restores) {
+        return new RestoreServiceSessions(restores);
     }
 
     /** Jobs still running at shutdown are interrupted; the next start marks them FAILED. */

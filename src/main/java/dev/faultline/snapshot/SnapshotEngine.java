@@ -43,7 +43,7 @@ public interface SnapshotEngine {
     /** Removes an image, see above. */
     void delete(Image image);
 
-    /** Opens a restore session serving the chain; returns the session's id. */
+    /** Opens a restore session serving the chain under {@code request.sessionId()}; returns that id. */
     UUID restore(RestoreRequest request);
 
     /** A snapshot's image file. */
@@ -75,8 +75,12 @@ public interface SnapshotEngine {
     record Consolidation(long sizeBytes, String checksum) {
     }
 
-    /** @param chain the full image first, then each incremental up to the snapshot restored */
-    /** @param mode the session's mode, {@code copy} or {@code clone} */
-    record RestoreRequest(UUID snapshotId, List<Image> chain, String name, Map<String, String> labels, String mode) {
+    /**
+     * @param sessionId the id the session gets (the catalog's, so the restore feature can record it)
+     * @param chain the full image first, then each incremental up to the snapshot restored
+     * @param mode the session's mode, {@code copy} or {@code clone}
+     */
+    record RestoreRequest(UUID sessionId, UUID snapshotId, List<Image> chain, String name, Map<String, String> labels,
+            String mode) {
     }
 }

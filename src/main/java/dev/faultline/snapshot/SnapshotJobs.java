@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -63,13 +64,17 @@ class SnapshotJobs implements SmartInitializingSingleton {
     private final TransactionTemplate tx;
     private final EventService events;
     private final LocalNodes localNodes;
+    private final RestoreSessions restoreSessions;
+    private final SnapshotMetrics metrics;
     /** Jobs submitted to the executor and not yet finished, so the poller does not queue them twice. */
     private final Set<UUID> inFlight = ConcurrentHashMap.newKeySet();
 
     SnapshotJobs(SnapshotRepository snapshots, SnapshotOperationRepository operations, SnapshotService service,
             SnapshotEngines engines, SnapshotProperties properties, Clock clock,
             @Qualifier("snapshotJobExecutor") Executor executor, PlatformTransactionManager transactions,
-            EventService events, LocalNodes localNodes) {
+            EventService events, LocalNodes localNodes, RestoreSessions restoreSessions, SnapshotMetrics metrics) {
+        this.restoreSessions = restoreSessions;
+        this.metrics = metrics;
         this.snapshots = snapshots;
         this.operations = operations;
         this.service = service;
@@ -131,7 +136,10 @@ class SnapshotJobs implements SmartInitializingSingleton {
         Set<String> mine = localNodes.names();
         int interrupted = inTransaction(() -> {
             List<Snapshot> running = snapshots.findByStateInForNodes(Set.of(SnapshotState.RUNNING), mine);
-            running.forEach(s -> s.fail(INTERRUPTED, clock.instant()));
+            running.forEach(s -> {
+                s.fail(INTERRUPTED, clock.instant());
+                metrics.failed(s.kind(), null, SnapshotMetrics.Reason.INTERRUPTED);
+            });
             List<SnapshotOperation> runningOps = operations.findByStateInForNodes(Set.of(OperationState.RUNNING), mine);
             runningOps.forEach(op -> op.fail(INTERRUPTED, clock.instant()));
             return running.size() + runningOps.size();
@@ -175,6 +183,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
             return;
         }
         SnapshotEngine.TakeRequest request = take.get().request();
+        long started = System.nanoTime();
         try {
             requireFreeSpace();
             SnapshotEngine engine = engines.on(take.get().node());
@@ -189,7 +198,9 @@ class SnapshotJobs implements SmartInitializingSingleton {
                 record("snapshot.completed", s, "snapshot of region '" + s.regionName() + "' completed: "
                         + result.sizeBytes() + " bytes, " + result.pagesPresent() + " pages");
             });
+            metrics.completed(request.kind(), Duration.ofNanos(System.nanoTime() - started));
         } catch (RuntimeException e) {
+            metrics.failed(request.kind(), Duration.ofNanos(System.nanoTime() - started), SnapshotMetrics.classify(e));
             String reason = describe(e);
             inTransaction(() -> {
                 Snapshot s = loadSnapshot(snapshotId);
@@ -258,8 +269,10 @@ class SnapshotJobs implements SmartInitializingSingleton {
             });
             return snapshotsInChain.stream().map(Snapshot::image).toList();
         });
-        UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(op.snapshotId(), chain, op.restoreName(),
-                op.restoreLabels(), op.restoreMode()));
+        UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(UUID.randomUUID(),
+                op.snapshotId(), chain, op.restoreName(), op.restoreLabels(), op.restoreMode()));
+        // a restore session like any other: listed, deletable, its files removed when it ends
+        restoreSessions.recordOpened(op.node(), restoreId);
         inTransaction(() -> {
             loadOperation(op.id()).restored(restoreId, clock.instant());
             recordOperation(op, "succeeded", "restore session " + restoreId);

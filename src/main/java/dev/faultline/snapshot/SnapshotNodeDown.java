@@ -22,8 +22,11 @@ class SnapshotNodeDown implements NodeDownHandler {
     private final EventService events;
     private final Clock clock;
 
+    private final SnapshotMetrics metrics;
+
     SnapshotNodeDown(SnapshotRepository snapshots, SnapshotOperationRepository operations, EventService events,
-            Clock clock) {
+            Clock clock, SnapshotMetrics metrics) {
+        this.metrics = metrics;
         this.snapshots = snapshots;
         this.operations = operations;
         this.events = events;
@@ -35,6 +38,7 @@ class SnapshotNodeDown implements NodeDownHandler {
         Instant now = clock.instant();
         for (Snapshot s : snapshots.findByNodeAndStateIn(node, Set.of(SnapshotState.PENDING, SnapshotState.RUNNING))) {
             s.fail(reason, now);
+            metrics.failed(s.kind(), null, SnapshotMetrics.Reason.INTERRUPTED);
             events.publish("snapshot.failed", "snapshot", s.id(), "snapshot of region '" + s.regionName()
                     + "' failed: " + reason, Map.of("regionId", s.regionId(), "kind", s.kind().name()));
         }

@@ -7,10 +7,6 @@ import dev.faultline.Await;
 import dev.faultline.NativeTools;
 import dev.faultline.ServiceTest;
 import dev.faultline.TestApi;
-import io.prometheus.metrics.model.registry.MultiCollector;
-import io.prometheus.metrics.model.snapshots.CounterSnapshot;
-import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
-import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,18 +21,15 @@ import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
-import org.springframework.beans.factory.annotation.Autowired;
 import org.yaml.snakeyaml.Yaml;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The Grafana dashboard and the Prometheus alert rules in deploy/ use only metrics this service
- * really exports: every series name in their queries is in a scrape of /actuator/prometheus taken
- * while a restored region serves faults, or, for the per-job series of migrations (exported only
- * while a job runs), is a sample name of one of the service's own Prometheus collectors, spelled
- * as that collector's type makes it ({@code _total} for a counter, {@code _bucket}/{@code _sum}/{@code
- * _count} for a histogram).
+ * really exports: every series name in their queries is in one scrape of /actuator/prometheus,
+ * taken while a restored region serves faults, after a snapshot was taken and while a migration
+ * runs (its per-job series exist only then), with both nodes' agents READY.
  */
 class DashboardMetricsTest extends ServiceTest {
 
@@ -49,29 +42,47 @@ class DashboardMetricsTest extends ServiceTest {
     private static final Pattern SERIES = Pattern.compile(
             "(?<![$\\w])([a-zA-Z_:][a-zA-Z0-9_:]*)(?=\\s*[{\\[])|(?<![$\\w])((?:faultline|jvm|http|process|hikaricp|system|tomcat|executor|logback)_[a-zA-Z0-9_]+)");
 
-    @Autowired
-    List<MultiCollector> collectors;
-
     @Test
-    void everyMetricTheDashboardAndTheAlertRulesUseIsOneTheServiceExports() throws IOException {
+    void everyMetricTheDashboardAndTheAlertRulesUseIsOneTheServiceExports() throws Exception {
         Map<String, String> used = new LinkedHashMap<>();
         dashboardQueries().forEach((where, expr) -> seriesIn(expr).forEach(s -> used.putIfAbsent(s, where)));
         alertQueries().forEach((where, expr) -> seriesIn(expr).forEach(s -> used.putIfAbsent(s, where)));
         assertThat(used.keySet()).as("series the dashboard and alerts use")
                 .contains("faultline_faults_total", "faultline_fault_duration_seconds_bucket", "faultline_region_pages",
-                        "faultline_migration_remaining_bytes", "faultline_migration_dirty_rate_bytes_per_second");
+                        "faultline_migration_remaining_bytes", "faultline_migration_dirty_rate_bytes_per_second",
+                        "faultline_migration_phase", "faultline_snapshot_duration_seconds_bucket",
+                        "faultline_snapshot_failures_total", "faultline_agent_up", "faultline_agent_restarts_total",
+                        "faultline_agent_ready_total");
 
-        Set<String> scraped;
-        try (RestoredRegion ignored = RestoredRegion.start(admin(), image())) {
-            scraped = sampleNames(admin().get("/actuator/prometheus", "text/plain").body());
+        String exposition;
+        try (RestoredRegion ignored = RestoredRegion.start(admin(), image());
+                NativeTools.Child ledger = new NativeTools.Child(NativeTools.demo().toString(), "ledger", "--socket",
+                        agent.status().handoffSocket(), "--size", "4M", "--accounts", "2000", "--rate", "1000",
+                        "--name", "dashboard-ledger-" + UUID.randomUUID().toString().substring(0, 8))) {
+            String ledgerRegion = JSON.readTree(ledger.awaitLine("region_id")).path("region_id").asString();
+            Await.until("the ledger's region", Duration.ofSeconds(15),
+                    () -> admin().get("/api/v1/regions/" + ledgerRegion), r -> r.status() == 200);
+            takeSnapshotOf(ledgerRegion);
+            try (RunningMigration migration = RunningMigration.start(admin(), agent.status().handoffSocket())) {
+                exposition = Await.until("the migration's series in the scrape", Duration.ofSeconds(30),
+                        () -> admin().get("/actuator/prometheus", "text/plain").body(),
+                        m -> m.contains("faultline_migration_phase{migration=\"" + migration.id()
+                                + "\",phase=\"PRECOPY\"} 1"));
+            }
+            assertThat(ledger.terminate()).isZero();
         }
-        Set<String> collected = collectorSampleNames();
-        assertThat(scraped).as("the scrape with a restored region").contains("faultline_faults_total",
-                "faultline_fault_duration_seconds_bucket", "faultline_region_pages", "http_server_requests_seconds_count");
+        Set<String> scraped = sampleNames(exposition);
+        assertThat(scraped).as("the scrape with a restored region, a snapshot and a migration").contains(
+                "faultline_faults_total", "faultline_fault_duration_seconds_bucket", "faultline_region_pages",
+                "http_server_requests_seconds_count", "faultline_migration_remaining_bytes",
+                "faultline_snapshot_duration_seconds_bucket", "faultline_snapshot_failures_total", "faultline_agent_up");
+        assertThat(exposition).as("the snapshot taken is counted")
+                .containsPattern("faultline_snapshot_duration_seconds_count\\{kind=\"full\",outcome=\"completed\"\\} [1-9]")
+                .contains("faultline_agent_up{node=\"node-a\"} 1").contains("faultline_agent_up{node=\"" + SECOND_NODE + "\"} 1");
 
         List<String> missing = new ArrayList<>();
         used.forEach((series, where) -> {
-            if (!scraped.contains(series) && !collected.contains(series) && !PROMETHEUS_OWN.contains(series)) {
+            if (!scraped.contains(series) && !PROMETHEUS_OWN.contains(series)) {
                 missing.add(series + " (" + where + ")");
             }
         });
@@ -162,23 +173,14 @@ class DashboardMetricsTest extends ServiceTest {
         return names;
     }
 
-    /** The sample names of the service's own collectors, data or not, as their types spell them. */
-    private Set<String> collectorSampleNames() {
-        Set<String> names = new TreeSet<>();
-        for (MultiCollector collector : collectors) {
-            for (MetricSnapshot snapshot : collector.collect()) {
-                String name = snapshot.getMetadata().getPrometheusName();
-                if (snapshot instanceof CounterSnapshot) {
-                    names.add(name + "_total");
-                } else if (snapshot instanceof HistogramSnapshot) {
-                    names.addAll(List.of(name + "_bucket", name + "_sum", name + "_count"));
-                } else {
-                    names.add(name);
-                }
-            }
-        }
-        assertThat(names).as("the service's collectors").contains("faultline_migration_remaining_bytes");
-        return names;
+    /** A full snapshot of the region through the API; it must complete. */
+    private void takeSnapshotOf(String regionId) {
+        TestApi.Response r = admin().post("/api/v1/snapshots", map("regionId", regionId, "kind", "FULL"));
+        assertThat(r.status()).as("%s", r.body()).isEqualTo(202);
+        String location = r.headers().firstValue("Location").orElseThrow();
+        JsonNode s = Await.until("the snapshot to end", Duration.ofSeconds(60), () -> admin().get(location).json(),
+                j -> j.path("state").asString().equals("COMPLETED") || j.path("state").asString().equals("FAILED"));
+        assertThat(s.path("state").asString()).as("%s", s).isEqualTo("COMPLETED");
     }
 
     private static Path image() throws IOException {
@@ -221,6 +223,48 @@ class DashboardMetricsTest extends ServiceTest {
                 Thread.currentThread().interrupt();
             } finally {
                 demo.close();
+            }
+        }
+    }
+
+    /**
+     * The migration demo's source on the primary node, migrating to the second node with a manual
+     * switchover, so it stays in PRECOPY until it is cancelled on close.
+     */
+    private record RunningMigration(NativeTools.Child source, String id, TestApi api)
+            implements AutoCloseable {
+
+        static RunningMigration start(TestApi api, String handoffSocket) {
+            String name = "dashboard-mig-" + UUID.randomUUID().toString().substring(0, 8);
+            NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                    "--socket", handoffSocket, "--size", "16M", "--name", name, "--threads", "1");
+            try {
+                String regionId = JSON.readTree(source.awaitLine("region_id")).path("region_id").asString();
+                Await.until("the source region to be listed", Duration.ofSeconds(15),
+                        () -> api.get("/api/v1/regions/" + regionId), r -> r.status() == 200);
+                TestApi.Response created = api.post("/api/v1/migrations", map("regionId", regionId,
+                        "destinationNode", SECOND_NODE, "options", map("postcopy", "manual")));
+                assertThat(created.status()).as(created.body()).isEqualTo(202);
+                String location = created.headers().firstValue("Location").orElseThrow();
+                JsonNode job = Await.until("the migration's precopy", Duration.ofSeconds(30),
+                        () -> api.get(location).json(), j -> !j.path("phase").asString().equals("PENDING"));
+                assertThat(job.path("phase").asString()).as("%s", job).isEqualTo("PRECOPY");
+                return new RunningMigration(source, job.path("id").asString(), api);
+            } catch (RuntimeException | AssertionError e) {
+                source.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                api.post("/api/v1/migrations/" + id + "/cancel", map());
+                source.terminate();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                source.close();
             }
         }
     }

@@ -82,11 +82,6 @@ public class FakeSnapshotEngine implements SnapshotEngine {
             return new UnavailableSnapshotEngine().restore(request);
         }
         restores.add(request);
-        return restoreIdOf(request.snapshotId());
-    }
-
-    /** The id of the restore session this engine opens for a snapshot. */
-    public static java.util.UUID restoreIdOf(java.util.UUID snapshotId) {
-        return java.util.UUID.nameUUIDFromBytes(("restore-" + snapshotId).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return request.sessionId();
     }
 }

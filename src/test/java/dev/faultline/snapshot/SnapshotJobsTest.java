@@ -56,6 +56,15 @@ class SnapshotJobsTest {
     FakeSnapshotEngine engine;
 
     @Autowired
+    FakeRestoreSessions restoreSessions;
+
+    @Autowired
+    SnapshotMetrics metrics;
+
+    @Autowired
+    io.micrometer.core.instrument.MeterRegistry meters;
+
+    @Autowired
     SnapshotNodeDown nodeDown;
 
     @Autowired
@@ -87,6 +96,7 @@ class SnapshotJobsTest {
 
     @Test
     void aSnapshotTakenWithAWorkingEngineCompletesWithTheEngineMeasurements() {
+        long timed = duration("full", "completed").count();
         SnapshotView pending = service.take(db.id(), SnapshotKind.FULL, null, "ops");
 
         assertThat(pending.state()).as("the API answers before the job has run").isEqualTo(SnapshotState.PENDING);
@@ -99,6 +109,7 @@ class SnapshotJobsTest {
         assertThat(done.quiesced()).isEqualTo(Quiesce.YES);
         assertThat(done.checksum()).isEqualTo("sha256:" + done.id());
         assertThat(done.verification().state()).isEqualTo(VerifiedState.UNVERIFIED);
+        assertThat(duration("full", "completed").count()).as("its duration is in the histogram").isEqualTo(timed + 1);
         assertThat(done.imagePath()).isEqualTo(properties.dir().resolve(db.id().toString()).resolve(done.id() + ".img").toString());
         assertThat(engine.takes).singleElement().satisfies(t -> {
             assertThat(t.kind()).isEqualTo(SnapshotKind.FULL);
@@ -170,8 +181,9 @@ class SnapshotJobsTest {
         executor.dropHeldJobs();
         SnapshotJobs withHugeMinimum = new SnapshotJobs(snapshots, operations, service, node -> engine,
                 new SnapshotProperties(properties.dir(), DataSize.ofTerabytes(1_000_000), 1), clock, Runnable::run,
-                transactions, events, () -> Set.of(SnapshotTestConfig.NODE));
+                transactions, events, () -> Set.of(SnapshotTestConfig.NODE), restoreSessions, metrics);
 
+        double noSpace = failures("full", "no_space");
         withHugeMinimum.take(id);
 
         SnapshotView failed = service.get(id);
@@ -179,6 +191,29 @@ class SnapshotJobsTest {
         assertThat(failed.error()).startsWith("only ").contains(" MiB are free in " + properties.dir())
                 .endsWith("less than faultline.snapshots.min-free-space (1048576000000 MiB)");
         assertThat(engine.takes).as("the engine was not asked").isEmpty();
+        assertThat(failures("full", "no_space")).as("counted by its reason class").isEqualTo(noSpace + 1);
+    }
+
+    @Test
+    void aFailureIsClassifiedByWhatAnOperatorDoesAboutIt() {
+        assertThat(SnapshotMetrics.classify(new SnapshotEngineException("taking snapshot x failed: the agent is not"
+                + " available", new dev.faultline.agent.AgentException("UNAVAILABLE", "agent is DOWN"))))
+                .isEqualTo(SnapshotMetrics.Reason.AGENT_UNAVAILABLE);
+        assertThat(SnapshotMetrics.classify(new SnapshotEngineException("not enough disk space",
+                new dev.faultline.agent.AgentException("NO_SPACE", "ENOSPC")))).isEqualTo(SnapshotMetrics.Reason.NO_SPACE);
+        assertThat(SnapshotMetrics.classify(new SnapshotEngineException("checksum", new dev.faultline.agent.AgentException(
+                "BAD_REQUEST", "page 3")))).isEqualTo(SnapshotMetrics.Reason.AGENT_ERROR);
+        assertThat(SnapshotMetrics.classify(new SnapshotEngineException("the workload was not quiesced (TIMEOUT) and"
+                + " the policy requires quiesce"))).isEqualTo(SnapshotMetrics.Reason.NOT_QUIESCED);
+        assertThat(SnapshotMetrics.classify(new IllegalStateException("boom"))).isEqualTo(SnapshotMetrics.Reason.OTHER);
+    }
+
+    private io.micrometer.core.instrument.Timer duration(String kind, String outcome) {
+        return meters.get(SnapshotMetrics.DURATION).tags("kind", kind, "outcome", outcome).timer();
+    }
+
+    private double failures(String kind, String reason) {
+        return meters.get(SnapshotMetrics.FAILURES).tags("kind", kind, "reason", reason).counter().count();
     }
 
     @Test
@@ -248,12 +283,28 @@ class SnapshotJobsTest {
 
         SnapshotOperationView done = service.operation(incremental, op.id());
         assertThat(done.state()).isEqualTo(OperationState.SUCCEEDED);
-        assertThat(done.restoreId()).isEqualTo(FakeSnapshotEngine.restoreIdOf(incremental));
         assertThat(engine.restores).singleElement().satisfies(r -> {
+            assertThat(r.sessionId()).isEqualTo(done.restoreId());
+            assertThat(r.snapshotId()).isEqualTo(incremental);
             assertThat(r.chain()).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full, incremental);
             assertThat(r.name()).isEqualTo("db-restored");
             assertThat(r.labels()).as("labels default to the region's").isEqualTo(Map.of("app", "db"));
         });
+        assertThat(restoreSessions.recorded).as("recorded by the restore feature like any session")
+                .contains(new FakeRestoreSessions.Recorded(SnapshotTestConfig.NODE, done.restoreId()));
+    }
+
+    @Test
+    void aRestoreWhoseSessionCannotBeRecordedFailsWithTheReason() {
+        UUID full = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        restoreSessions.failing = "the database is read-only";
+
+        SnapshotOperationView op = service.restore(full, "unrecorded", null, "ops");
+
+        SnapshotOperationView done = service.operation(full, op.id());
+        assertThat(done.state()).isEqualTo(OperationState.FAILED);
+        assertThat(done.error()).contains("the database is read-only");
+        assertThat(done.restoreId()).isNull();
     }
 
     @Test

@@ -18,7 +18,7 @@ import org.springframework.context.annotation.Import;
  * with a fake engine and region directory, a test clock, and jobs run on the caller's thread.
  */
 @TestConfiguration(proxyBeanMethods = false)
-@Import({SnapshotService.class, SnapshotJobs.class, SnapshotNodeDown.class, EventService.class})
+@Import({SnapshotService.class, SnapshotJobs.class, SnapshotNodeDown.class, SnapshotMetrics.class, EventService.class})
 @EnableConfigurationProperties({SnapshotProperties.class, FaultlineProperties.class, EventProperties.class})
 public class SnapshotTestConfig {
 
@@ -38,6 +38,16 @@ public class SnapshotTestConfig {
     @Bean
     SnapshotEngines snapshotEngines(FakeSnapshotEngine engine) {
         return node -> engine;
+    }
+
+    @Bean
+    io.micrometer.core.instrument.simple.SimpleMeterRegistry meterRegistry() {
+        return new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    }
+
+    @Bean
+    FakeRestoreSessions restoreSessions() {
+        return new FakeRestoreSessions();
     }
 
     @Bean

@@ -148,43 +148,77 @@ class FromASnapshotTest(unittest.TestCase):
         op.update(fields)
         return op
 
-    def test_the_snapshot_is_restored_and_its_operation_waited_for(self):
+    def snapshot_session(self, state='WAITING'):
+        return session(id='r9', name='db-copy', snapshotId='s1', state=state,
+                       image=dict(path='/var/lib/faultline/agent/snaprestore/r9.mem', size=16777216))
+
+    def test_the_snapshot_is_restored_its_operation_waited_for_and_its_session_returned(self):
         api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
                           reply('GET', SNAPSHOT + '/operations', json_body=[self.operation('FAILED')]),
                           reply('POST', SNAPSHOT + '/restore', 202, self.operation('PENDING'), expect=dict(name='db-copy')),
                           reply('GET', SNAPSHOT + '/operations/o1', json_body=self.operation('SUCCEEDED', restoreId='r9')),
-                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'))
+                          reply('GET', RESTORES + '/r9', json_body=self.snapshot_session()))
 
         result = run_restore(api, name='db-copy', snapshot_id='s1')
 
         self.assertTrue(result['changed'])
         self.assertEqual(result['operation']['restore_id'], 'r9')
-        self.assertNotIn('restore', result)
+        self.assertEqual(result['restore']['snapshot_id'], 's1')
+        self.assertEqual(result['restore']['state'], 'WAITING')
         self.assertEqual(result['diff']['after'], dict(snapshot_id='s1', name='db-copy', labels=None))
 
-    def test_an_earlier_restore_of_the_snapshot_under_the_name_is_no_change(self):
+    def test_an_earlier_restore_of_the_snapshot_under_the_name_whose_session_is_open_is_no_change(self):
         done = self.operation('SUCCEEDED', restoreId='r9')
         api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
                           reply('GET', SNAPSHOT + '/operations', json_body=[done]),
-                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'),
-                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'))
+                          reply('GET', RESTORES + '/r9', json_body=self.snapshot_session()),
+                          reply('GET', RESTORES + '/r9', json_body=self.snapshot_session()))
 
         result = run_restore(api, name='db-copy', snapshot_id='s1')
 
         self.assertFalse(result['changed'])
         self.assertEqual(result['diff']['before'], result['diff']['after'])
 
-    def test_a_state_past_waiting_cannot_be_waited_for_on_a_session_the_service_does_not_list(self):
+    def test_an_earlier_restore_whose_session_was_closed_restores_the_snapshot_again(self):
+        done = self.operation('SUCCEEDED', restoreId='r8')
+        api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
+                          reply('GET', SNAPSHOT + '/operations', json_body=[done]),
+                          reply('GET', RESTORES + '/r8', json_body=session(id='r8', name='db-copy', snapshotId='s1',
+                                                                           state='CLOSED')),
+                          reply('POST', SNAPSHOT + '/restore', 202, self.operation('PENDING', id='o2'),
+                                expect=dict(name='db-copy')),
+                          reply('GET', SNAPSHOT + '/operations/o2',
+                                json_body=self.operation('SUCCEEDED', id='o2', restoreId='r9')),
+                          reply('GET', RESTORES + '/r9', json_body=self.snapshot_session()))
+
+        result = run_restore(api, name='db-copy', snapshot_id='s1')
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['operation']['restore_id'], 'r9')
+
+    def test_waits_for_a_snapshot_s_session_to_be_complete(self):
         done = self.operation('SUCCEEDED', restoreId='r9')
         api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
                           reply('GET', SNAPSHOT + '/operations', json_body=[done]),
-                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'),
-                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'))
+                          reply('GET', RESTORES + '/r9', json_body=self.snapshot_session()),
+                          reply('GET', RESTORES + '/r9', json_body=self.snapshot_session('ACTIVE')),
+                          reply('GET', RESTORES + '/r9', json_body=self.snapshot_session('COMPLETE')))
 
         result = run_restore(api, name='db-copy', snapshot_id='s1', wait_for='COMPLETE')
 
+        self.assertFalse(result['changed'])
+        self.assertEqual(result['restore']['state'], 'COMPLETE')
+
+    def test_a_snapshot_s_session_the_service_has_no_record_of_fails_the_task(self):
+        api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),
+                          reply('GET', SNAPSHOT + '/operations', json_body=[self.operation('RUNNING')]),
+                          reply('GET', SNAPSHOT + '/operations/o1', json_body=self.operation('SUCCEEDED', restoreId='r9')),
+                          problem('GET', RESTORES + '/r9', 404, 'not-found', 'Not found', 'no restore session r9'))
+
+        result = run_restore(api, name='db-copy', snapshot_id='s1')
+
         self.assertTrue(result['failed'])
-        self.assertIn('the service does not list it', result['msg'])
+        self.assertIn('has no record of it', result['msg'])
 
     def test_check_mode_restores_nothing(self):
         api = ScriptedApi(reply('GET', SNAPSHOT, json_body=dict(id='s1', state='COMPLETED')),

@@ -8,7 +8,7 @@ from ansible_collections.faultline.memory.tests.unit.scripted_api import Scripte
 
 R1 = dict(id='r1', node='node-a', name='db', state='ACTIVE', labels={'appTier': 'gold'}, workingSet=dict(mode='record'))
 R2 = dict(id='r2', node='node-b', name='db', state='CLOSED', labels={}, workingSet=None)
-R3 = dict(id='r3', node='node-a', name='web', state='WAITING', labels={}, workingSet=None)
+R3 = dict(id='r3', node='node-a', name='web', state='WAITING', labels={}, workingSet=None, snapshotId='s1')
 
 
 def listing():
@@ -28,9 +28,9 @@ class RestoreInfoTest(unittest.TestCase):
         self.assertEqual(result['restores'][0]['working_set'], dict(mode='record'))
         self.assertEqual(result['restores'][0]['labels'], {'appTier': 'gold'})
 
-    def test_filters_by_name_state_and_node(self):
+    def test_filters_by_name_state_node_and_snapshot(self):
         for args, ids in ((dict(name='db'), ['r1', 'r2']), (dict(state=['WAITING', 'ACTIVE']), ['r1', 'r3']),
-                          (dict(node='node-a', name='db'), ['r1'])):
+                          (dict(node='node-a', name='db'), ['r1']), (dict(snapshot_id='s1'), ['r3'])):
             with self.subTest(args=args):
                 result = run_module(restore_info.main, args, ScriptedApi(listing()))
                 self.assertEqual([r['id'] for r in result['restores']], ids)
