@@ -71,6 +71,7 @@ static const struct t_case cases[] = {
 	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
 	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
 	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
+	{ "engine/mremap_into_a_hole", t_engine_remap_into_hole, T_NEEDS_UFFD },
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
 	{ "engine/fork_child_keeps_holes", t_engine_fork_keeps_holes, T_NEEDS_UFFD },
 

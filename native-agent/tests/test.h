@@ -137,6 +137,7 @@ int t_engine_eagain_retry(const struct t_env *env);
 int t_engine_threaded_restore(const struct t_env *env);
 int t_engine_hugetlb_remove(const struct t_env *env);
 int t_engine_partial_remap(const struct t_env *env);
+int t_engine_remap_into_hole(const struct t_env *env);
 int t_engine_fork_adopted(const struct t_env *env);
 int t_engine_fork_keeps_holes(const struct t_env *env);
 
