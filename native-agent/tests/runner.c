@@ -71,6 +71,7 @@ static const struct t_case cases[] = {
 	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
 	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
 	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
+	{ "engine/mremap_into_a_hole", t_engine_remap_into_hole, T_NEEDS_UFFD },
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
 	{ "engine/fork_child_keeps_holes", t_engine_fork_keeps_holes, T_NEEDS_UFFD },
 	{ "engine/removed_wp_page_reads_zero", t_engine_removed_wp_page_reads_zero, T_NEEDS_UFFD },
@@ -157,6 +158,8 @@ static const struct t_case cases[] = {
 
 	{ "stress/restore", t_stress_restore, T_NEEDS_UFFD },
 	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD },
+	{ "stress/migration", t_stress_migration, T_NEEDS_UFFD },
+	{ "stress/open_bugs", t_stress_open_bugs, T_NEEDS_UFFD | T_OPEN_BUG },
 	{ "stress/self_check", t_stress_self_check, T_NEEDS_UFFD },
 
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },
@@ -476,6 +479,12 @@ int main(int argc, char **argv)
 			continue;
 		if ((c->needs & T_LONG) && !n_filters)
 			continue; /* make check-long */
+		if ((c->needs & T_OPEN_BUG) && !n_filters) {
+			printf("[ SKIP ] %s: reproduces an open bug (docs/reliability.md, \"Open bugs\"); "
+			       "run it with -f %s\n", c->name, c->name);
+			skipped++;
+			continue;
+		}
 		printf("[ RUN  ] %s\n", c->name);
 		t0 = now_ms();
 		why = missing_reason(&env, c->needs);

@@ -17,6 +17,9 @@
 #define T_NEEDS_UFFD (1u << 0) /* a userfaultfd can be created */
 #define T_NEEDS_ROOT (1u << 1) /* setuid() to another user is possible */
 #define T_LONG (1u << 2)       /* minutes or large memory: only when a filter names it */
+/* reproduces an open bug (docs/reliability.md "Open bugs"): reported as skipped, with why,
+ * unless a filter names it; the fix removes the flag */
+#define T_OPEN_BUG (1u << 3)
 
 enum t_result {
 	T_PASS = 0,
@@ -134,6 +137,7 @@ int t_engine_eagain_retry(const struct t_env *env);
 int t_engine_threaded_restore(const struct t_env *env);
 int t_engine_hugetlb_remove(const struct t_env *env);
 int t_engine_partial_remap(const struct t_env *env);
+int t_engine_remap_into_hole(const struct t_env *env);
 int t_engine_fork_adopted(const struct t_env *env);
 int t_engine_fork_keeps_holes(const struct t_env *env);
 int t_engine_removed_wp_page_reads_zero(const struct t_env *env);
@@ -166,6 +170,8 @@ int t_balloon_lib_wp_snapshot(const struct t_env *env);
 /* test_stress.c */
 int t_stress_restore(const struct t_env *env);
 int t_stress_snapshot(const struct t_env *env);
+int t_stress_migration(const struct t_env *env);
+int t_stress_open_bugs(const struct t_env *env);
 int t_stress_self_check(const struct t_env *env);
 
 /* test_handoff.c */

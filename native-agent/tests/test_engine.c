@@ -336,6 +336,42 @@ int t_engine_partial_remap(const struct t_env *env)
 }
 
 /*
+ * A part moved (mremap) into a hole the workload unmapped in the same
+ * region: two regions now cover those addresses, the old one with the
+ * pages gone.  Faults there belong to the moved part: its image pages,
+ * zero once removed.  (Found by stress/open_bugs: the old region answered,
+ * installed nothing and the reader faulted for ever.)
+ */
+int t_engine_remap_into_hole(const struct t_env *env)
+{
+	enum { PAGES = 64, HOLE = 40, FIRST = 8, N = 4 };
+	struct fixture f;
+	struct region *moved;
+	uint8_t *dst, buf[N * CONTENT_PAGE];
+
+	(void)env;
+	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 1, 1));
+	CHECK_OK(fault_attach(f.e, dup(f.uffd), -1, -1, getpid(), &f.r, 1));
+	CHECK_OK(munmap(f.mem + HOLE * CONTENT_PAGE, N * CONTENT_PAGE));
+	dst = f.mem + HOLE * CONTENT_PAGE;
+	CHECK(mremap(f.mem + FIRST * CONTENT_PAGE, N * CONTENT_PAGE, N * CONTENT_PAGE,
+		     MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst);
+	moved = wait_done(f.e, FAULT_ADOPT);
+	CHECK(moved && region_start(moved) == (uintptr_t)dst && moved->n_pages == N);
+	CHECKF(h_read_bounded(dst, sizeof(buf), buf) == 0, "a read of the moved part hangs");
+	for (unsigned i = 0; i < N; i++)
+		CHECKF(content_check(SEED, FIRST + i, buf + i * CONTENT_PAGE) == 0, "moved page %u", i);
+	CHECK_OK(madvise(dst + CONTENT_PAGE, CONTENT_PAGE, MADV_DONTNEED));
+	CHECKF(h_read_bounded(dst, sizeof(buf), buf) == 0, "a read after a removal hangs");
+	CHECK(zero(buf + CONTENT_PAGE));
+	CHECK(content_check(SEED, FIRST + 2, buf + 2 * CONTENT_PAGE) == 0);
+	moved->image = image_get(f.im); /* adopted: the loop thread's reference */
+	teardown(&f);
+	region_put(moved);
+	return T_PASS;
+}
+
+/*
  * fork() of a process whose uffd asked for UFFD_FEATURE_EVENT_FORK: the
  * child's uffd is adopted, so the child's missing pages come from the image
  * too instead of turning into zeros.

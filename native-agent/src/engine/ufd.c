@@ -68,16 +68,29 @@ int ufd_add_region(struct ufd *u, struct region *r)
 	return 0;
 }
 
+/*
+ * The region that serves addr.  Ranges of a uffd's regions can overlap
+ * where one has a hole: the workload unmapped part of a region, the kernel
+ * placed another mapping there, and a part of a region was moved into it
+ * (mremap), which the agent follows as a region of its own.  The page
+ * belongs to the region for which it is not gone.
+ */
 static struct region *ufd_find(const struct ufd *u, uint64_t addr)
 {
+	struct region *hole = NULL;
+
 	for (unsigned i = 0; i < u->n_regs; i++) {
 		struct region *r = u->regs[i];
 		uint64_t start = region_start(r);
 
-		if (addr >= start && addr - start < r->length)
+		if (addr < start || addr - start >= r->length)
+			continue;
+		if (!bitmap_test(r->w.gone_map, (addr - start) / r->page_size))
 			return r;
+		if (!hole)
+			hole = r;
 	}
-	return NULL;
+	return hole;
 }
 
 /* The region's write tracking ends (released, or its range is not whole any more). */
@@ -293,6 +306,9 @@ static void on_remap(struct ufd *u, uint64_t from, uint64_t to, uint64_t len)
 			continue;
 		}
 		if (!pages_of(r, from, from + len, &first, &last))
+			continue;
+		/* a hole of r where another region lives now (see ufd_find): not r's to move */
+		if (bitmap_count(r->w.gone_map, first, last - first) == last - first)
 			continue;
 		region_stat_add(&r->st.events[RE_REMAP], 1);
 		strategy_abort(u, r, PROTO_E_CONFLICT, "the workload moved part of the region during the snapshot");

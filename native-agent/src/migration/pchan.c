@@ -101,7 +101,8 @@ enum pchan_result pchan_check(const struct pchan_hdr *h, const struct pchan_geom
 		return in_region(h, g) && !h->length ? PCHAN_OK : PCHAN_BAD_SHAPE;
 	case PCHAN_T_STALE:
 		/* whole words of the bitmap, starting at a word boundary */
-		if (!in_region(h, g) || h->page % 64 || h->length != (h->count + 63) / 64 * 8)
+		/* in 64 bits: count + 63 wraps in 32 (found by fuzz_pchan, region of 2^32 pages) */
+		if (!in_region(h, g) || h->page % 64 || h->length != ((uint64_t)h->count + 63) / 64 * 8)
 			return PCHAN_BAD_SHAPE;
 		return PCHAN_OK;
 	case PCHAN_T_SWITCHOVER:

@@ -1,0 +1,471 @@
+/*
+ * The migration source's pages and connections (PROTOCOL.md §3): reading
+ * the workload's pages and sending them (throttled background stream,
+ * zero runs for unpopulated pages), the handshake, the reader of the main
+ * channel (acks, done), the server of demand requests on the preempt
+ * channel, and the switchover frames.  See mig_src.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "bitmap.h"
+#include "mig.h"
+#include "netaddr.h"
+#include "mono.h"
+#include "ptls.h"
+#include "region.h"
+#include "track.h"
+#include "uffd_compat.h"
+
+#define LOG_COMP "migration"
+#include "log.h"
+#include "mig_src.h"
+
+/* ---- reading and sending pages ----------------------------------------- */
+
+
+static int add_run(void *arg, uint64_t first, uint64_t n, uint64_t categories)
+{
+	struct runs *r = arg;
+
+	(void)categories;
+	if (r->count && r->first[r->count - 1] + r->n[r->count - 1] == first) {
+		r->n[r->count - 1] += n;
+		return 0;
+	}
+	if (r->count == SRC_WINDOW)
+		return -1;
+	r->first[r->count] = first;
+	r->n[r->count++] = n;
+	return 0;
+}
+
+static int read_pages(struct mig_src *s, uint64_t first, uint64_t n, uint8_t *buf)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = n * s->m->page_size };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)(s->start + first * s->m->page_size),
+				.iov_len = local.iov_len };
+	ssize_t got = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+
+	if (got != (ssize_t)local.iov_len) {
+		if (got >= 0)
+			errno = EFAULT;
+		return -1;
+	}
+	return 0;
+}
+
+
+/* Waits for tokens of the background stream's bucket (demand pages never do). */
+static int throttle(struct mig_src *s, uint64_t bytes)
+{
+	struct mig *m = s->m;
+	uint64_t bw = m->bw_bytes_per_s;
+	double burst;
+
+	if (!bw)
+		return 0;
+	burst = (double)bw / 20 > 262144.0 ? (double)bw / 20 : 262144.0;
+	for (;;) {
+		uint64_t t = mono_now_ns();
+		double need;
+
+		s->tokens += (double)(t - s->tok_ns) * (double)bw / 1e9;
+		s->tok_ns = t;
+		if (s->tokens > burst)
+			s->tokens = burst;
+		if (s->tokens >= (double)bytes || s->tokens >= burst) {
+			s->tokens -= (double)bytes;
+			return 0;
+		}
+		need = ((double)bytes - s->tokens) / (double)bw * 1000.0;
+		pthread_mutex_lock(&m->mu);
+		if (m->stop || s->broken || (m->want_switchover && !s->holding)) {
+			pthread_mutex_unlock(&m->mu);
+			return 0;
+		}
+		mig_wait_ms(m, (uint64_t)need + 1);
+		pthread_mutex_unlock(&m->mu);
+	}
+}
+
+static void count(struct mig_src *s, enum stream st, uint64_t pages, uint64_t bytes)
+{
+	struct mig_stats *x = &s->m->st;
+
+	pthread_mutex_lock(&s->m->mu);
+	if (!x->setup_ms)
+		x->setup_ms = jx_now_ms() - s->m->created_ms;
+	switch (st) {
+	case ST_PRECOPY:
+		x->precopy_pages += pages;
+		x->precopy_bytes += bytes;
+		break;
+	case ST_POSTCOPY:
+		x->postcopy_pages += pages;
+		x->postcopy_bytes += bytes;
+		break;
+	case ST_DEMAND:
+		x->demand_pages += pages;
+		x->demand_bytes += bytes;
+		break;
+	}
+	pthread_mutex_unlock(&s->m->mu);
+}
+
+/*
+ * Sends pages [first, first + n) on fd: populated pages (present or
+ * swapped; PAGEMAP_SCAN) as data, the rest as zero runs, so that no
+ * unpopulated page is ever touched.  main: frames get a sequence number
+ * and the pages remember it.
+ */
+int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, uint64_t n, enum stream st,
+		      uint8_t *buf, struct runs *r)
+{
+	struct mig *m = s->m;
+	uint64_t cur = first, end = first + n;
+	bool main = st != ST_DEMAND;
+
+	r->count = 0;
+	if (track_scan(&s->t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, 0, 0, add_run, r))
+		return -2;
+	for (unsigned i = 0; i <= r->count; i++) {
+		uint64_t rf = i < r->count ? r->first[i] : end, rn = i < r->count ? r->n[i] : 0;
+
+		if (rf > cur) {
+			struct pchan_hdr h = { .type = PCHAN_T_ZERO, .page = cur,
+					       .count = (uint32_t)(rf - cur) };
+
+			if (main)
+				h.seq = ++s->seq;
+			if (pchan_send(c, &h, NULL))
+				return -1;
+			for (uint64_t p = cur; main && p < rf; p++)
+				s->sent_seq[p] = h.seq;
+			count(s, st, rf - cur, 0);
+		}
+		for (uint64_t p = rf; p < rf + rn;) {
+			uint64_t k = rf + rn - p < SRC_FRAME_PAGES ? rf + rn - p : SRC_FRAME_PAGES;
+			struct pchan_hdr h = { .type = PCHAN_T_PAGES, .page = p, .count = (uint32_t)k,
+					       .length = (uint32_t)(k * m->page_size) };
+
+			if (main && throttle(s, h.length))
+				return -1;
+			if (read_pages(s, p, k, buf))
+				return -2;
+			if (main)
+				h.seq = ++s->seq;
+			if (pchan_send(c, &h, buf))
+				return -1;
+			for (uint64_t q = p; main && q < p + k; q++)
+				s->sent_seq[q] = h.seq;
+			count(s, st, k, h.length);
+			if (main)
+				s->round_bytes += h.length;
+			p += k;
+		}
+		cur = rf + rn;
+	}
+	return 0;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static int handshake(struct mig_src *s, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq,
+		     char *why, size_t why_len)
+{
+	struct mig *m = s->m;
+	struct pchan_hello hello = { .kind = kind };
+	uint8_t buf[PCHAN_HELLO_LEN], snonce[PCHAN_NONCE_LEN], mac[PCHAN_MAC_LEN];
+	struct pchan_geom g = { 0 };
+	struct pchan_hdr h = { .type = PCHAN_T_HELLO, .length = PCHAN_HELLO_LEN };
+	int r;
+
+	memcpy(hello.id, m->id, PCHAN_ID_LEN + 1);
+	if (pchan_nonce(hello.nonce))
+		return snprintf(why, why_len, "no random bytes"), -1;
+	pchan_encode_hello(&hello, buf);
+	if (pchan_send(c, &h, buf))
+		return snprintf(why, why_len, "send hello: %s", strerror(errno)), -1;
+	r = pchan_recv(c, &h, buf, sizeof(buf), &g, -1);
+	if (!r && h.type == PCHAN_T_CHALLENGE) {
+		memcpy(snonce, buf, PCHAN_NONCE_LEN);
+		if (pchan_mac(m->secret, false, m->id, kind, hello.nonce, snonce, mac))
+			return snprintf(why, why_len, "HMAC failed"), -1;
+		h = (struct pchan_hdr){ .type = PCHAN_T_AUTH, .length = PCHAN_MAC_LEN };
+		if (pchan_send(c, &h, mac))
+			return snprintf(why, why_len, "send auth: %s", strerror(errno)), -1;
+		r = pchan_recv(c, &h, buf, sizeof(buf), &g, -1);
+	}
+	if (r < 0)
+		return snprintf(why, why_len, "%s", strerror(errno)), -1;
+	if (r > 0)
+		return snprintf(why, why_len, "%s", pchan_result_str(r)), -1;
+	if (h.type == PCHAN_T_ERROR) {
+		snprintf(why, why_len, "refused by the destination: %.*s", (int)h.length, (char *)buf);
+		return -1;
+	}
+	if (h.type != PCHAN_T_AUTH_OK)
+		return snprintf(why, why_len, "unexpected %s frame", pchan_type_name(h.type)), -1;
+	if (pchan_mac(m->secret, true, m->id, kind, hello.nonce, snonce, mac) ||
+	    !pchan_mac_equal(mac, buf)) {
+		pr_warn(&m->ag->log, "page channel peer failed authentication, dropped",
+			LF_STR("migration", m->id), LF_STR("peer", m->channel));
+		return snprintf(why, why_len, "the destination failed authentication"), -1;
+	}
+	*last_seq = h.seq;
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct mig_src *s = arg;
+	struct mig *m = s->m;
+	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
+	struct pchan_hdr h;
+	uint8_t buf[1024];
+
+	for (;;) {
+		int r = pchan_recv(s->main_c, &h, buf, sizeof(buf), &g, -1);
+
+		if (r) {
+			pthread_mutex_lock(&m->mu);
+			if (!m->stop && !s->broken)
+				pr_warn(&m->ag->log, "page channel broken", LF_STR("migration", m->id),
+					LF_STR("channel", "main"),
+					LF_STR("error", r < 0 ? strerror(errno) : pchan_result_str(r)));
+			s->broken = true;
+			pthread_cond_broadcast(&m->cond);
+			pthread_mutex_unlock(&m->mu);
+			return NULL;
+		}
+		pthread_mutex_lock(&m->mu);
+		if (h.type == PCHAN_T_ACK && h.seq > s->acked)
+			s->acked = h.seq;
+		else if (h.type == PCHAN_T_DONE)
+			s->done_seen = true;
+		else if (h.type == PCHAN_T_ERROR)
+			pr_warn(&m->ag->log, "the destination reports an error", LF_STR("migration", m->id),
+				LF_STR("error", (char *)buf));
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->mu);
+	}
+}
+
+/* Demand requests: answered from the held memory, ahead of everything else. */
+static void *preempt_main(void *arg)
+{
+	struct mig_src *s = arg;
+	struct mig *m = s->m;
+	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
+	struct runs *runs = malloc(sizeof(*runs));
+	struct pchan_hdr h;
+	uint8_t small[64];
+	bool settled;
+	int r = -1;
+
+	while (runs) {
+		r = pchan_recv(s->pre_c, &h, small, sizeof(small), &g, -1);
+		if (r)
+			break;
+		if (h.type != PCHAN_T_REQUEST) {
+			r = PCHAN_BAD_TYPE;
+			break;
+		}
+		pthread_mutex_lock(&m->mu);
+		m->st.postcopy_requests++;
+		bitmap_clear(s->todo, h.page, h.count);
+		settled = s->settled;
+		pthread_mutex_unlock(&m->mu);
+		/* before settle() is through, a page may still take a write: stop it first */
+		if (!settled && track_protect(&s->t, h.page, h.count)) {
+			mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
+			break;
+		}
+		/* the background push goes on where the workload is (locality) */
+		atomic_store(&s->hint, h.page + h.count + 1);
+		r = mig_src_send_range(s, s->pre_c, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
+		if (r == -2) {
+			mig_fail(m, "cannot read the region's pages: %s", strerror(errno));
+			break;
+		}
+		if (r)
+			break;
+	}
+	free(runs);
+	pthread_mutex_lock(&m->mu);
+	if (!m->stop && !s->broken)
+		pr_warn(&m->ag->log, "page channel broken", LF_STR("migration", m->id),
+			LF_STR("channel", "preempt"),
+			LF_STR("error", r < 0 ? strerror(errno) : pchan_result_str(r)));
+	s->broken = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+void mig_src_disconnect(struct mig_src *s)
+{
+	struct mig *m = s->m;
+
+	pthread_mutex_lock(&m->mu);
+	if (s->main_c)
+		ptls_shutdown(s->main_c);
+	if (s->pre_c)
+		ptls_shutdown(s->pre_c);
+	pthread_mutex_unlock(&m->mu);
+	if (s->rd_started)
+		pthread_join(s->rd_th, NULL);
+	if (s->pre_started)
+		pthread_join(s->pre_th, NULL);
+	s->rd_started = s->pre_started = false;
+	pthread_mutex_lock(&m->mu);
+	ptls_close(s->main_c);
+	ptls_close(s->pre_c);
+	s->main_c = s->pre_c = NULL;
+	pthread_mutex_unlock(&m->mu);
+}
+
+int mig_src_send_switch(struct mig_src *s, struct ptls_conn *c)
+{
+	struct mig *m = s->m;
+	uint64_t words = BITMAP_WORDS(m->n_pages);
+
+	for (uint64_t w = 0; w < words; w += SRC_STALE_WORDS) {
+		uint64_t nw = words - w < SRC_STALE_WORDS ? words - w : SRC_STALE_WORDS;
+		uint64_t pages = m->n_pages - w * 64 < nw * 64 ? m->n_pages - w * 64 : nw * 64;
+		uint8_t *le = malloc(nw * 8);
+		struct pchan_hdr h = { .type = PCHAN_T_STALE, .seq = ++s->seq, .page = w * 64,
+				       .count = (uint32_t)pages, .length = (uint32_t)(nw * 8) };
+		int r;
+
+		if (!le)
+			return -1;
+		pthread_mutex_lock(&m->mu);
+		for (uint64_t i = 0; i < nw; i++) {
+			for (int b = 0; b < 8; b++)
+				le[i * 8 + (uint64_t)b] = (uint8_t)(s->todo[w + i] >> (8 * b));
+		}
+		pthread_mutex_unlock(&m->mu);
+		r = pchan_send(c, &h, le);
+		free(le);
+		if (r)
+			return -1;
+	}
+	{
+		uint8_t ms[8];
+		uint64_t at = m->st.switchover_at_ms;
+		struct pchan_hdr h = { .type = PCHAN_T_SWITCHOVER, .seq = ++s->seq, .length = 8 };
+
+		for (int b = 0; b < 8; b++)
+			ms[b] = (uint8_t)(at >> (56 - 8 * b));
+		if (pchan_send(c, &h, ms))
+			return -1;
+		s->switch_seq = h.seq;
+	}
+	return 0;
+}
+
+/* One connection of kind, TLS and the proof of the secret within one deadline. */
+static struct ptls_conn *connect_one(struct mig_src *s, const char *addr, enum pchan_kind kind,
+				     uint64_t *last, char *why, size_t why_len)
+{
+	struct mig *m = s->m;
+	uint64_t deadline = mono_now_ns() + (uint64_t)m->ag->opts.page_channel_handshake_ms * 1000000u;
+	struct ptls_conn *c;
+	char host[256], e[256];
+	uint16_t port;
+	int fd;
+
+	if (netaddr_parse(addr, host, sizeof(host), &port))
+		return snprintf(why, why_len, "bad destination %s", addr), NULL;
+	fd = pchan_connect(addr, (int)m->ag->opts.page_channel_handshake_ms);
+	if (fd < 0)
+		return snprintf(why, why_len, "connect %s: %s", addr, strerror(errno)), NULL;
+	if (kind == PCHAN_MAIN) {
+		/* what is queued when the switchover comes is sent before the stale bitmap */
+		int sz = SRC_SNDBUF;
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	c = ptls_connect(mig_tls(m->ag), fd, host, m->id, m->secret, deadline, e, sizeof(e));
+	if (!c) {
+		close(fd);
+		return snprintf(why, why_len, "%.40s: %.200s", addr, e), NULL;
+	}
+	if (handshake(s, c, kind, last, why, why_len)) {
+		ptls_close(c);
+		return NULL;
+	}
+	ptls_set_deadline(c, 0);
+	return c;
+}
+
+int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len)
+{
+	struct mig *m = s->m;
+	char addr[sizeof(m->channel)];
+	uint64_t last = 0, last2 = 0;
+	uint8_t setup[12];
+	struct pchan_hdr h = { .type = PCHAN_T_SETUP, .length = 12 };
+	struct ptls_conn *mc, *pc;
+
+	pthread_mutex_lock(&m->mu);
+	memcpy(addr, m->channel, sizeof(addr));
+	pthread_mutex_unlock(&m->mu);
+	mc = connect_one(s, addr, PCHAN_MAIN, &last, why, why_len);
+	if (!mc)
+		return -1;
+	pc = connect_one(s, addr, PCHAN_PREEMPT, &last2, why, why_len);
+	if (!pc) {
+		ptls_close(mc);
+		return -1;
+	}
+	for (int b = 0; b < 8; b++)
+		setup[b] = (uint8_t)(m->length >> (56 - 8 * b));
+	for (int b = 0; b < 4; b++)
+		setup[8 + b] = (uint8_t)(m->page_size >> (24 - 8 * b));
+	if (pchan_send(mc, &h, setup)) {
+		snprintf(why, why_len, "send setup: %s", strerror(errno));
+		ptls_close(mc);
+		ptls_close(pc);
+		return -1;
+	}
+	/* whatever was sent after the destination's last processed frame may be lost */
+	pthread_mutex_lock(&m->mu);
+	for (uint64_t p = 0; p < m->n_pages; p++) {
+		if (s->sent_seq[p] > last)
+			bitmap_set(s->todo, p, 1);
+	}
+	s->acked = last;
+	s->main_c = mc;
+	s->pre_c = pc;
+	s->broken = false;
+	s->done_seen = false;
+	pthread_mutex_unlock(&m->mu);
+	if (s->switch_seq > last && mig_src_send_switch(s, mc)) {
+		snprintf(why, why_len, "send switchover: %s", strerror(errno));
+		mig_src_disconnect(s);
+		return -1;
+	}
+	if (!pthread_create(&s->rd_th, NULL, reader_main, s))
+		s->rd_started = true;
+	if (!pthread_create(&s->pre_th, NULL, preempt_main, s))
+		s->pre_started = true;
+	if (!s->rd_started || !s->pre_started) {
+		snprintf(why, why_len, "cannot start threads");
+		mig_src_disconnect(s);
+		return -1;
+	}
+	return 0;
+}
