@@ -31,6 +31,9 @@ import org.springframework.validation.annotation.Validated;
  *     job's secret as pre-shared key unless certificates are given; plaintext only on request)
  * @param extraNodes further agents this service instance manages as nodes of their own (two
  *     nodes on one machine for tests, or several agents on one host)
+ * @param maxClients how many workloads (connections) the embedded agents serve at once per
+ *     socket; unset: what their file descriptor limit allows (the agent raises its soft
+ *     RLIMIT_NOFILE to the hard limit and keeps a reserve), reported by {@code /api/v1/host}
  */
 @ConfigurationProperties("faultline.agent")
 @Validated
@@ -47,7 +50,8 @@ public record AgentProperties(
         @NotNull @DefaultValue("2s") Duration pingInterval,
         String pageChannel,
         @NotNull @DefaultValue @Valid PageChannelTls pageChannelTls,
-        @NotNull @DefaultValue List<@Valid ExtraNode> extraNodes) {
+        @NotNull @DefaultValue List<@Valid ExtraNode> extraNodes,
+        @jakarta.validation.constraints.Min(1) @jakarta.validation.constraints.Max(65536) Integer maxClients) {
 
     /**
      * Page channel protection of the agents this service starts (the agent's

@@ -78,6 +78,7 @@ class AgentSupervisor {
     private KernelInfo kernel;
     private UffdCapabilities userfaultfd;
     private String handoff;
+    private AgentLimits limits;
 
     /** Created by each start(): a Lifecycle may be stopped and started again (Spring pauses idle test contexts). */
     private volatile ScheduledExecutorService executor;
@@ -226,6 +227,9 @@ class AgentSupervisor {
         }
         command.addAll(properties.pageChannelTls().agentOptions());
         properties.allowUids().forEach(uid -> command.addAll(List.of("--allow-uid", uid.toString())));
+        if (properties.maxClients() != null) { // unset: the agent derives it from RLIMIT_NOFILE
+            command.addAll(List.of("--max-clients", properties.maxClients().toString()));
+        }
         for (Path dir : properties.imageDirs(dataDir)) {
             Files.createDirectories(dir);
             command.addAll(List.of("--allow-image-dir", dir.toString()));
@@ -275,6 +279,7 @@ class AgentSupervisor {
         protocol = agentProtocol;
         kernel = KernelInfo.fromAgent(hello.path("kernel"));
         userfaultfd = UffdCapabilities.fromAgent(hello.path("uffd"));
+        limits = AgentLimits.fromAgent(hello.path("limits"));
         handoff = hello.path("handoff_socket").isString() ? hello.path("handoff_socket").asString()
                 : embedded ? handoffSocket().toString() : null;
         connection = conn;
@@ -417,7 +422,7 @@ class AgentSupervisor {
         synchronized (stateChanged) {
             status = new AgentStatus(state, mode(), socket.toString(),
                     state == AgentState.READY ? agentPid() : null, version, protocol, Math.max(0, launches - 1),
-                    since, lastError, kernel, userfaultfd, handoff, node, pageChannel);
+                    since, lastError, kernel, userfaultfd, handoff, node, pageChannel, limits);
             stateChanged.notifyAll();
         }
         if (previous.state() != state && state != AgentState.STARTING) {
