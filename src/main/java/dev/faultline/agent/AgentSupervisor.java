@@ -65,6 +65,9 @@ class AgentSupervisor {
     private final Path socket;
     private final Object stateChanged = new Object();
     private final ObjectProvider<EventService> events;
+    /** The agent's change events, delivered in order on a thread of their own (PROTOCOL.md §1.11). */
+    private final AgentEventStream changes;
+    private final java.util.concurrent.ExecutorService changeDelivery;
 
     // Touched only on the supervisor thread.
     private ProcessHandle agentProcess;
@@ -103,6 +106,12 @@ class AgentSupervisor {
         this.clock = Clock.systemUTC();
         this.clientName = clientName;
         this.socket = embedded ? embeddedSocketPath(nodeDir) : externalSocket.toAbsolutePath();
+        this.changeDelivery = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "agent-changes-" + node);
+            t.setDaemon(true);
+            return t;
+        });
+        this.changes = new AgentEventStream(changeDelivery);
         this.status = new AgentStatus(AgentState.DOWN, mode(), socket.toString(), null, null, null, 0,
                 clock.instant(), null, null, null, null, node, pageChannel);
     }
@@ -113,6 +122,10 @@ class AgentSupervisor {
 
     AgentStatus status() {
         return status;
+    }
+
+    AgentEventStream changes() {
+        return changes;
     }
 
     /** The live connection, or an UNAVAILABLE error saying why there is none. */
@@ -286,8 +299,25 @@ class AgentSupervisor {
         conn.onClose(cause -> onSupervisorThread(() -> connectionLost(conn, gen, cause)));
         readyAt = clock.instant();
         publish(AgentState.READY, null);
+        subscribe(conn);
         log.info("agent READY: version {} pid {}, uffd {}", version, agentPid(), userfaultfd.available()
                 ? userfaultfd.features().size() + " features" : "unavailable (" + userfaultfd.error() + ")");
+    }
+
+    /**
+     * Asks for change events; from then on listeners re-read the full state only now and after
+     * a gap. An agent without events (UNKNOWN_TYPE) is read in full by the services' polling.
+     */
+    private void subscribe(AgentConnection conn) {
+        conn.onEvent(event -> changes.onEvent(conn, event));
+        try {
+            JsonNode reply = conn.call(MessageType.SUBSCRIBE,
+                    Map.of("stats_interval_ms", properties.statsInterval().toMillis()), properties.requestTimeout());
+            changes.connected(conn, reply.path("seq").asLong(0));
+        } catch (AgentException e) {
+            changes.disconnected();
+            log.info("node {}: the agent sends no change events ({}); its state is polled", node, e.getMessage());
+        }
     }
 
     private void failed(long gen, Exception e) {
@@ -327,6 +357,7 @@ class AgentSupervisor {
             return;
         }
         connection = null;
+        changes.disconnected();
         publish(AgentState.DOWN, "control connection lost: " + cause.getMessage());
         if (!embedded) {
             scheduleRelaunch();
@@ -410,6 +441,7 @@ class AgentSupervisor {
     private void closeConnection() {
         AgentConnection conn = connection;
         connection = null;
+        changes.disconnected();
         if (conn != null) {
             conn.close();
         }

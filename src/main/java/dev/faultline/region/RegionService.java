@@ -1,5 +1,7 @@
 package dev.faultline.region;
 
+import dev.faultline.agent.AgentChangeListener;
+import dev.faultline.agent.AgentChangeListener.RegionChange;
 import dev.faultline.agent.AgentClient;
 import dev.faultline.agent.NodeAgents;
 import dev.faultline.agent.AgentException;
@@ -17,8 +19,6 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,7 +40,7 @@ import org.springframework.transaction.support.TransactionTemplate;
  * the API's changes (labels, detach).
  */
 @Service
-public class RegionService implements DisposableBean {
+public class RegionService implements DisposableBean, AgentChangeListener {
 
     private static final Logger log = LoggerFactory.getLogger(RegionService.class);
     /** Populating a large lazily restored region before release may take a while. */
@@ -54,6 +54,7 @@ public class RegionService implements DisposableBean {
     private final Map<UUID, AgentRegion> live = new ConcurrentHashMap<>();
     /** Which node reported a live region (only the sync thread writes it). */
     private final Map<UUID, String> nodeOf = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong fullSyncs = new java.util.concurrent.atomic.AtomicLong();
     private final ExecutorService detaches = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "region-detach");
         t.setDaemon(true);
@@ -67,6 +68,45 @@ public class RegionService implements DisposableBean {
         this.agents = agents;
         this.clock = clock;
         this.tx = tx;
+        agents.all().forEach(agent -> agent.addChangeListener(this));
+    }
+
+    /** Full reads of a node's regions since the start (on (re)connect, after a gap, or polled). */
+    long fullSyncs() {
+        return fullSyncs.get();
+    }
+
+    /** The node's agent (re)connected, or lost events: read all its regions. */
+    @Override
+    public void resync(AgentClient agent) {
+        syncNode(agent);
+    }
+
+    /**
+     * Regions as the agent pushed them. Changes of state go to the database, in one
+     * transaction, as a full read would take them; statistics only refresh the live view
+     * (they are not stored).
+     */
+    @Override
+    public synchronized void regionsChanged(AgentClient agent, List<RegionChange> changes) {
+        if (changes.stream().anyMatch(c -> !c.statisticsOnly())) {
+            var now = clock.instant();
+            tx.executeWithoutResult(status -> changes.stream().filter(c -> !c.statisticsOnly())
+                    .forEach(c -> apply(agent.node(), c.region(), now)));
+        }
+        for (RegionChange c : changes) {
+            nodeOf.put(c.region().id(), agent.node());
+            live.put(c.region().id(), c.region());
+        }
+    }
+
+    /** Polls the nodes whose agents push no changes (older agents); the others need no polling. */
+    public void syncPolled() {
+        for (AgentClient agent : agents.all()) {
+            if (!agent.pushesChanges()) {
+                syncNode(agent);
+            }
+        }
     }
 
     /**
@@ -75,26 +115,25 @@ public class RegionService implements DisposableBean {
      * longer has it.
      */
     public void sync() {
-        Map<UUID, AgentRegion> all = new HashMap<>();
-        Set<UUID> unknownState = new HashSet<>();
-        for (AgentClient agent : agents.all()) {
-            List<AgentRegion> reported = agent.status().state() == AgentState.READY ? read(agent) : null;
-            if (reported == null) {
-                live.forEach((id, r) -> {
-                    if (agent.node().equals(nodeOf.get(id))) {
-                        unknownState.add(id);
-                    }
-                });
-                continue;
-            }
-            Map<UUID, AgentRegion> byId = new HashMap<>();
-            reported.forEach(r -> byId.put(r.id(), r));
-            tx.executeWithoutResult(status -> converge(agent.node(), byId));
-            byId.keySet().forEach(id -> nodeOf.put(id, agent.node()));
-            all.putAll(byId);
+        agents.all().forEach(this::syncNode);
+    }
+
+    /**
+     * One node: its agent's full list, converged. Serialised, because change events of the
+     * same node (applied on another thread) must not interleave with a full read.
+     */
+    private synchronized void syncNode(AgentClient agent) {
+        List<AgentRegion> reported = agent.status().state() == AgentState.READY ? read(agent) : null;
+        if (reported == null) {
+            return; // its regions keep their last known state until its agent answers
         }
-        live.keySet().removeIf(id -> !all.containsKey(id) && !unknownState.contains(id));
-        live.putAll(all);
+        fullSyncs.incrementAndGet();
+        Map<UUID, AgentRegion> byId = new HashMap<>();
+        reported.forEach(r -> byId.put(r.id(), r));
+        tx.executeWithoutResult(status -> converge(agent.node(), byId));
+        byId.keySet().forEach(id -> nodeOf.put(id, agent.node()));
+        live.keySet().removeIf(id -> agent.node().equals(nodeOf.get(id)) && !byId.containsKey(id));
+        live.putAll(byId);
     }
 
     private static List<AgentRegion> read(AgentClient agent) {
@@ -109,6 +148,22 @@ public class RegionService implements DisposableBean {
     private void converge(String node, Map<UUID, AgentRegion> reported) {
         var now = clock.instant();
         for (AgentRegion r : reported.values()) {
+            apply(node, r, now);
+        }
+        for (Region gone : regions.findByNodeAndStateIn(node, EnumSet.of(RegionState.ATTACHED, RegionState.DETACHING))) {
+            if (!reported.containsKey(gone.id())) {
+                RegionState before = gone.state();
+                gone.markDetached(now);
+                regions.save(gone);
+                log.info("region {} '{}' is no longer held by the agent: DETACHED", gone.id(), gone.name());
+                stateEvent(gone, before);
+            }
+        }
+    }
+
+    /** One region as its agent reports it, into the database (in the caller's transaction). */
+    private void apply(String node, AgentRegion r, java.time.Instant now) {
+        {
             Optional<Region> known = regions.findById(r.id());
             if (known.isEmpty()) {
                 Labels.Kept labels = Labels.keep(r.labels());
@@ -134,15 +189,6 @@ public class RegionService implements DisposableBean {
                     regions.save(known.get());
                     stateEvent(known.get(), before);
                 }
-            }
-        }
-        for (Region gone : regions.findByNodeAndStateIn(node, EnumSet.of(RegionState.ATTACHED, RegionState.DETACHING))) {
-            if (!reported.containsKey(gone.id())) {
-                RegionState before = gone.state();
-                gone.markDetached(now);
-                regions.save(gone);
-                log.info("region {} '{}' is no longer held by the agent: DETACHED", gone.id(), gone.name());
-                stateEvent(gone, before);
             }
         }
     }
@@ -276,7 +322,9 @@ public class RegionService implements DisposableBean {
             } catch (AgentException e) {
                 log.warn("detaching region {} failed: {} ({})", id, e.getMessage(), e.code());
             } finally {
-                sync();
+                if (!agent.pushesChanges()) {
+                    syncNode(agent); // with events, the agent's DETACHED arrives by itself
+                }
             }
         });
     }

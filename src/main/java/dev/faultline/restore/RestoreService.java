@@ -246,7 +246,8 @@ public class RestoreService {
         }
     }
 
-    private void sync(AgentClient agent) {
+    /** One node's sessions, read in full (its agent (re)connected, lost events, or is polled). */
+    void sync(AgentClient agent) {
         List<AgentRestore> reported;
         try {
             reported = agent.restores();
@@ -264,20 +265,47 @@ public class RestoreService {
         }
         tx.executeWithoutResult(status -> {
             var now = clock.instant();
-            for (RestoreSession s : sessions.findByNodeAndStateIn(agent.node(),
-                    EnumSet.of(RestoreState.WAITING, RestoreState.ACTIVE, RestoreState.COMPLETE))) {
-                AgentRestore r = byId.get(s.id());
-                boolean changed = r == null ? failMissing(s) : s.observe(RestoreState.valueOf(r.state()), r.error(), now);
-                if (changed) {
-                    sessions.save(s);
-                    events.publish("restore." + s.state().name().toLowerCase(java.util.Locale.ROOT), "restore", s.id(),
-                            "restore session '" + s.name() + "' is " + s.state()
-                                    + (s.error() == null ? "" : ": " + s.error()), null);
-                }
+            for (RestoreSession s : sessions.findByNodeAndStateIn(agent.node(), OPEN)) {
+                converge(s, byId.get(s.id()), now);
                 live.remove(s.id());
             }
         });
         live.putAll(byId);
+    }
+
+    /** One session as its agent reports it now: a change event named it. */
+    void refresh(AgentClient agent, UUID id) {
+        AgentRestore reported;
+        try {
+            reported = agent.restore(id);
+        } catch (AgentException e) {
+            if (!"NOT_FOUND".equals(e.code())) {
+                log.debug("restore session {} not refreshed: {}", id, e.getMessage());
+                return;
+            }
+            reported = null;
+        }
+        AgentRestore r = reported;
+        tx.executeWithoutResult(status -> sessions.findById(id)
+                .filter(s -> s.node().equals(agent.node()) && OPEN.contains(s.state()))
+                .ifPresent(s -> converge(s, r, clock.instant())));
+        if (r != null) {
+            live.put(id, r);
+        }
+    }
+
+    private static final java.util.Set<RestoreState> OPEN =
+            EnumSet.of(RestoreState.WAITING, RestoreState.ACTIVE, RestoreState.COMPLETE);
+
+    /** In the caller's transaction. */
+    private void converge(RestoreSession s, AgentRestore r, java.time.Instant now) {
+        boolean changed = r == null ? failMissing(s) : s.observe(RestoreState.valueOf(r.state()), r.error(), now);
+        if (changed) {
+            sessions.save(s);
+            events.publish("restore." + s.state().name().toLowerCase(java.util.Locale.ROOT), "restore", s.id(),
+                    "restore session '" + s.name() + "' is " + s.state()
+                            + (s.error() == null ? "" : ": " + s.error()), null);
+        }
     }
 
     private static boolean failMissing(RestoreSession s) {
