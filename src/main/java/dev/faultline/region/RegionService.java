@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.data.domain.PageRequest;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
@@ -201,9 +202,19 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         }
     }
 
+    /**
+     * One page, newest first. Without a label selector the database pages and counts (a
+     * host with thousands of regions reads one page); labels are a JSON column, so a selector
+     * still filters every row here.
+     */
     @Transactional(readOnly = true)
     public PageResponse<RegionView> list(String selector, RegionState state, int page, int size) {
         LabelSelector filter = parseSelector(selector);
+        if (filter.requirements().isEmpty()) {
+            PageRequest request = PageRequest.of(page, size);
+            return PageResponse.of(state == null ? regions.findAllByOrderByAttachedAtDesc(request)
+                    : regions.findByStateOrderByAttachedAtDesc(state, request), this::view);
+        }
         List<RegionView> matching = regions.findAllByOrderByAttachedAtDesc().stream()
                 .filter(r -> state == null || r.state() == state)
                 .filter(r -> filter.matches(r.labels()))

@@ -54,6 +54,17 @@ class DensityTest extends ServiceTest {
             Set<String> listed = new HashSet<>();
             page.path("items").forEach(r -> listed.add(r.path("id").asString()));
             assertThat(listed).isEqualTo(registered);
+
+            // without a selector the database pages: one page of ten, the total counted there
+            JsonNode firstTen = admin().get("/api/v1/regions?state=ATTACHED&size=10").json();
+            assertThat(firstTen.path("items").size()).isEqualTo(10);
+            assertThat(firstTen.path("totalItems").asInt()).isGreaterThanOrEqualTo(WORKLOADS);
+            List<java.time.Instant> attachedAt = new ArrayList<>();
+            firstTen.path("items").forEach(r -> {
+                assertThat(r.path("state").asString()).isEqualTo("ATTACHED");
+                attachedAt.add(java.time.Instant.parse(r.path("attachedAt").asString()));
+            });
+            assertThat(attachedAt).as("newest first").isSortedAccordingTo(java.util.Comparator.reverseOrder());
         } finally {
             regions.forEach(OffHeapRegion::close);
             workloads.forEach(Workload::close);
