@@ -22,4 +22,17 @@ interface RegionRepository extends JpaRepository<Region, UUID> {
     Page<Region> findAllByOrderByAttachedAtDesc(Pageable page);
 
     Page<Region> findByStateOrderByAttachedAtDesc(RegionState state, Pageable page);
+
+    /** Regions and their bytes, by state: counted by the database, not by loading rows. */
+    @Query("select r.state as state, count(r) as regions, coalesce(sum(r.length), 0) as bytes from Region r"
+            + " group by r.state")
+    List<StateTotal> totalsByState();
+
+    interface StateTotal {
+        RegionState getState();
+
+        long getRegions();
+
+        long getBytes();
+    }
 }

@@ -223,6 +223,25 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         return PageResponse.of(matching, page, size);
     }
 
+    /** Counts and bytes by the database (one grouped query), faults from the live statistics. */
+    @Transactional(readOnly = true)
+    public RegionTotals totals() {
+        long[] n = new long[RegionState.values().length];
+        long bytes = 0;
+        for (RegionRepository.StateTotal t : regions.totalsByState()) {
+            n[t.getState().ordinal()] = t.getRegions();
+            if (t.getState() == RegionState.ATTACHED) {
+                bytes = t.getBytes();
+            }
+        }
+        long faults = live.values().stream().filter(r -> "ATTACHED".equals(r.state()) && r.stats() != null
+                && r.stats().faults() != null)
+                .mapToLong(r -> r.stats().faults().missing() + r.stats().faults().wp() + r.stats().faults().minor())
+                .sum();
+        return new RegionTotals(java.util.Arrays.stream(n).sum(), n[RegionState.ATTACHED.ordinal()],
+                n[RegionState.DETACHING.ordinal()], n[RegionState.DETACHED.ordinal()], bytes, faults);
+    }
+
     /** Every region matching a selector, in no particular order (for policies and bulk actions). */
     @Transactional(readOnly = true)
     public List<RegionView> find(LabelSelector selector, RegionState state) {

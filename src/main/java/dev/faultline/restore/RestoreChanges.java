@@ -46,6 +46,10 @@ class RestoreChanges implements AgentChangeListener {
 
     @Override
     public void restoreChanged(AgentClient agent, UUID restoreId, boolean deleted) {
-        restores.refresh(agent, restoreId);
+        if (deleted) {
+            restores.forget(restoreId);
+        } else {
+            restores.refresh(agent, restoreId);
+        }
     }
 }

@@ -273,25 +273,32 @@ public class RestoreService {
         live.putAll(byId);
     }
 
-    /** One session as its agent reports it now: a change event named it. */
+    /**
+     * One session as its agent reports it now: a change event named it. A session the agent
+     * no longer has is left to whoever deleted it (this service's delete, racing with this
+     * event, would otherwise find the row changed under it) and to the next full read.
+     */
     void refresh(AgentClient agent, UUID id) {
-        AgentRestore reported;
+        AgentRestore r;
         try {
-            reported = agent.restore(id);
+            r = agent.restore(id);
         } catch (AgentException e) {
-            if (!"NOT_FOUND".equals(e.code())) {
+            if ("NOT_FOUND".equals(e.code())) {
+                live.remove(id);
+            } else {
                 log.debug("restore session {} not refreshed: {}", id, e.getMessage());
-                return;
             }
-            reported = null;
+            return;
         }
-        AgentRestore r = reported;
         tx.executeWithoutResult(status -> sessions.findById(id)
                 .filter(s -> s.node().equals(agent.node()) && OPEN.contains(s.state()))
                 .ifPresent(s -> converge(s, r, clock.instant())));
-        if (r != null) {
-            live.put(id, r);
-        }
+        live.put(id, r);
+    }
+
+    /** The agent deleted the session: its live view goes; the row is its deleter's to close. */
+    void forget(UUID id) {
+        live.remove(id);
     }
 
     private static final java.util.Set<RestoreState> OPEN =

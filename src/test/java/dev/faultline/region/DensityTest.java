@@ -65,6 +65,12 @@ class DensityTest extends ServiceTest {
                 attachedAt.add(java.time.Instant.parse(r.path("attachedAt").asString()));
             });
             assertThat(attachedAt).as("newest first").isSortedAccordingTo(java.util.Comparator.reverseOrder());
+
+            // the overview's totals, counted by the database
+            JsonNode totals = admin().get("/api/v1/regions/totals").json();
+            assertThat(totals.path("attached").asLong()).isGreaterThanOrEqualTo(WORKLOADS);
+            assertThat(totals.path("total").asLong()).isGreaterThanOrEqualTo(totals.path("attached").asLong());
+            assertThat(totals.path("bytesAttached").asLong()).isGreaterThanOrEqualTo(WORKLOADS * (64L << 10));
         } finally {
             regions.forEach(OffHeapRegion::close);
             workloads.forEach(Workload::close);
