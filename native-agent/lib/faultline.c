@@ -135,6 +135,7 @@ static int error_errno(const char *code)
 	} map[] = {
 		{ "BAD_REQUEST", EINVAL }, { "CONFLICT", EEXIST },	   { "NOT_FOUND", ENOENT },
 		{ "PERMISSION_DENIED", EACCES }, { "INTERNAL", EIO }, { "NOT_NEGOTIATED", EPROTO },
+		{ "TOO_MANY_CLIENTS", EAGAIN },
 	};
 
 	for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++) {
@@ -306,19 +307,30 @@ static int call_direct(fl_client *c, uint8_t type, json_t *body, const int *pass
 {
 	uint64_t id = next_id(c);
 
+	int send_err = 0;
+
 	*reply = NULL;
+	/*
+	 * A peer that refused the connection (too many clients) has sent why
+	 * and closed, maybe before our request went out: read its frame
+	 * before reporting the failed send.
+	 */
 	if (send_frame(c, type, 0, id, body, pass))
-		return set_error(errno, "cannot send %s: %s", proto_type_name(type), strerror(errno));
+		send_err = errno;
 	for (;;) {
 		struct proto_hdr h;
 		json_t *b;
-		enum flw_recv r = flw_recv(&c->w, FL_TIMEOUT_MS, c->wake[0], &h, &b);
+		enum flw_recv r = flw_recv(&c->w, send_err ? 100 : FL_TIMEOUT_MS, c->wake[0], &h, &b);
 
+		if (send_err && r != FLW_FRAME)
+			return set_error(send_err, "cannot send %s: %s", proto_type_name(type),
+					 strerror(send_err));
 		if (r == FLW_TIMEOUT)
 			return set_error(ETIMEDOUT, "no reply to %s", proto_type_name(type));
 		if (r != FLW_FRAME)
 			return set_error(r == FLW_STOPPED ? ECANCELED : errno, "agent connection lost");
-		if ((h.flags & PROTO_F_REPLY) && h.id == id) {
+		/* an error that answers no request (id 0) ends the connection: it is the answer */
+		if ((h.flags & PROTO_F_REPLY) && (h.id == id || (h.id == 0 && (h.flags & PROTO_F_ERROR)))) {
 			if (h.flags & PROTO_F_ERROR) {
 				const char *code = json_string_value(json_object_get(b, "code"));
 				const char *msg = json_string_value(json_object_get(b, "message"));

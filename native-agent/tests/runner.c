@@ -63,6 +63,7 @@ static const struct t_case cases[] = {
 	{ "unit/register_payload", t_unit_register_payload, 0 },
 	{ "unit/firecracker_handshake", t_unit_firecracker_handshake, 0 },
 	{ "unit/working_set_file", t_unit_working_set_file, 0 },
+	{ "unit/fd_limits", t_unit_fd_limits, 0 },
 	{ "unit/image_paths", t_unit_image_paths, 0 },
 	{ "unit/bytes", t_unit_bytes, 0 },
 	{ "unit/histogram", t_unit_histogram, 0 },
@@ -172,6 +173,7 @@ static const struct t_case cases[] = {
 	{ "chaos/restore_firecracker", t_chaos_restore_firecracker, T_NEEDS_UFFD },
 	{ "chaos/snapshot_ledger", t_chaos_snapshot_ledger, T_NEEDS_UFFD },
 	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },
+	{ "handoff/refusal_is_explained", t_handoff_refusal_is_explained, 0 },
 	{ "handoff/errors", t_handoff_errors, T_NEEDS_UFFD },
 	{ "handoff/uid_refused", t_handoff_uid_refused, T_NEEDS_ROOT },
 
@@ -192,6 +194,9 @@ static const struct t_case cases[] = {
 	{ "ctl/pipelined_flood", t_ctl_pipelined_flood, 0 },
 	{ "ctl/never_reads_is_dropped", t_ctl_never_reads, 0 },
 	{ "ctl/max_clients", t_ctl_max_clients, 0 },
+	{ "ctl/limits_follow_nofile", t_ctl_limits_follow_nofile, 0 },
+	{ "notify/region_events", t_notify_region_events, T_NEEDS_UFFD },
+	{ "notify/gap_when_behind", t_notify_gap_when_behind, T_NEEDS_UFFD },
 
 	{ "life/options", t_life_options, 0 },
 	{ "life/socket_mode_0600", t_life_socket_mode, 0 },

@@ -131,6 +131,7 @@ int t_unit_working_set_file(const struct t_env *env);
 int t_unit_image_paths(const struct t_env *env);
 int t_unit_bytes(const struct t_env *env);
 int t_unit_histogram(const struct t_env *env);
+int t_unit_fd_limits(const struct t_env *env);
 
 /* test_engine.c */
 int t_engine_eagain_retry(const struct t_env *env);
@@ -185,6 +186,7 @@ int t_chaos_restore_libfaultline(const struct t_env *env);
 int t_chaos_restore_firecracker(const struct t_env *env);
 int t_chaos_snapshot_ledger(const struct t_env *env);
 int t_handoff_anonymous(const struct t_env *env);
+int t_handoff_refusal_is_explained(const struct t_env *env);
 int t_handoff_errors(const struct t_env *env);
 int t_handoff_uid_refused(const struct t_env *env);
 
@@ -248,6 +250,9 @@ int t_ctl_peer_dies_mid_frame(const struct t_env *env);
 int t_ctl_never_reads(const struct t_env *env);
 int t_ctl_pipelined_flood(const struct t_env *env);
 int t_ctl_max_clients(const struct t_env *env);
+int t_ctl_limits_follow_nofile(const struct t_env *env);
+int t_notify_region_events(const struct t_env *env);
+int t_notify_gap_when_behind(const struct t_env *env);
 
 /* test_lifecycle.c */
 int t_life_options(const struct t_env *env);

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fdlim.h"
 #include "harness.h"
 #include "uffd_compat.h"
 #include "test.h"
@@ -502,6 +504,8 @@ int t_ctl_max_clients(const struct t_env *env)
 	CHECK_OK(h_hello(c1));
 	CHECK_OK(h_hello(c2));
 	CHECK((c3 = h_connect(a.sock)) >= 0);
+	/* the refused peer is told why (type 0, id 0), then closed */
+	CHECK_OK(h_expect_error(c3, 0, 0, "TOO_MANY_CLIENTS"));
 	CHECK_OK(h_expect_closed(c3, H_TIMEOUT_MS));
 	CHECK_OK(h_wait_log(a.log, "too many clients", H_TIMEOUT_MS));
 	CHECK_OK(h_ping(c1, 2));
@@ -606,6 +610,36 @@ int t_ctl_pipelined_flood(const struct t_env *env)
 	free(out);
 	CHECK_OK(h_ping(fd, N + 1));
 	CHECK(h_file_contains(a.log, "client resumed"));
+	close(fd);
+	return T_PASS;
+}
+
+/*
+ * Without --max-clients the limit follows the descriptors: the soft
+ * RLIMIT_NOFILE is raised to the hard one and the hello reports both.
+ */
+int t_ctl_limits_follow_nofile(const struct t_env *env)
+{
+	struct h_agent a;
+	struct rlimit rl;
+	json_t *r, *lim;
+	int fd;
+
+	(void)env;
+	CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));
+	CHECK_OK(h_agent_start(&a, NULL));
+	CHECK((fd = h_connect(a.sock)) >= 0);
+	r = h_request(fd, PROTO_T_HELLO, 1, "{}");
+	CHECK(r);
+	lim = json_object_get(r, "limits");
+	CHECKF(json_is_object(lim), "hello has no limits");
+	CHECKF((rlim_t)json_integer_value(json_object_get(lim, "nofile")) == rl.rlim_max,
+	       "nofile %lld, hard limit %llu", (long long)json_integer_value(json_object_get(lim, "nofile")),
+	       (unsigned long long)rl.rlim_max);
+	CHECKF(json_integer_value(json_object_get(lim, "max_clients")) ==
+		       (json_int_t)fdlim_max_clients(rl.rlim_max),
+	       "max_clients %lld", (long long)json_integer_value(json_object_get(lim, "max_clients")));
+	json_decref(r);
 	close(fd);
 	return T_PASS;
 }

@@ -655,3 +655,28 @@ int t_lib_trusts_peercred(const struct t_env *env)
 	close(f.lfd);
 	return T_PASS;
 }
+
+/*
+ * A workload over the agent's client limit learns why from
+ * fl_last_error(), with EAGAIN: it may retry once a slot is free.
+ */
+int t_handoff_refusal_is_explained(const struct t_env *env)
+{
+	static const char *const args[] = { "--max-clients", "1", NULL };
+	struct h_agent a;
+	char sock[192];
+	fl_client *c1, *c2;
+
+	(void)env;
+	CHECK_OK(h_agent_start(&a, args));
+	snprintf(sock, sizeof(sock), "%s/handoff.sock", a.state);
+	c1 = fl_connect(sock);
+	CHECKF(c1, "first client: %s", fl_last_error());
+	errno = 0;
+	c2 = fl_connect(sock);
+	CHECKF(!c2 && errno == EAGAIN, "second client: errno %d, %s", errno, fl_last_error());
+	CHECKF(strstr(fl_last_error(), "TOO_MANY_CLIENTS") && strstr(fl_last_error(), "at most 1"),
+	       "fl_last_error: %s", fl_last_error());
+	fl_disconnect(c1);
+	return T_PASS;
+}

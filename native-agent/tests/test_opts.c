@@ -47,7 +47,7 @@ int t_opts_defaults(const struct t_env *env)
 		CHECK(!strcmp(o.state_dir, "/home/u/.state/faultline"));
 	}
 	CHECK(o.log_file == NULL && o.log_level == LOG_LVL_INFO);
-	CHECK(o.max_clients == 64 && o.stall_timeout_ms == 30000);
+	CHECK(o.max_clients == 0 && o.stall_timeout_ms == 30000);
 	CHECK(o.allow_uids[0] == 0);
 	CHECK(o.n_allow_uids == (geteuid() == 0 ? 1u : 2u));
 	CHECK(o.n_handoff_uids == o.n_allow_uids && o.handoff_uids[0] == 0);

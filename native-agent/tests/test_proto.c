@@ -395,10 +395,11 @@ int t_proto_error_codes(const struct t_env *env)
 		"BAD_MAGIC", "BAD_VERSION", "FRAME_TOO_LARGE", "BAD_FRAME", "BAD_PAYLOAD",
 		"UNKNOWN_TYPE", "NOT_NEGOTIATED", "BAD_REQUEST", "INTERNAL", "NOT_FOUND",
 		"CONFLICT", "PERMISSION_DENIED", "UNAVAILABLE", "NO_SPACE",
+		"TOO_MANY_CLIENTS",
 	};
 
 	(void)env;
-	for (int e = PROTO_E_BAD_MAGIC; e <= PROTO_E_NO_SPACE; e++)
+	for (int e = PROTO_E_BAD_MAGIC; e <= PROTO_E_TOO_MANY_CLIENTS; e++)
 		CHECKF(!strcmp(proto_err_code((enum proto_err)e), want[e]), "code %d", e);
 	CHECK(proto_result_err(PROTO_BAD_MAGIC) == PROTO_E_BAD_MAGIC);
 	CHECK(proto_result_err(PROTO_BAD_VERSION) == PROTO_E_BAD_VERSION);

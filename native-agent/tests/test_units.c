@@ -14,6 +14,7 @@
 
 #include "bytes.h"
 #include "content.h"
+#include "fdlim.h"
 #include "hist.h"
 #include "harness.h"
 #include "hsk.h"
@@ -290,4 +291,28 @@ int t_unit_histogram(const struct t_env *env)
 		       (unsigned long long)cases[i].hi);
 	}
 	return 0;
+}
+
+/* The client limit that a descriptor limit allows (fdlim.h). */
+int t_unit_fd_limits(const struct t_env *env)
+{
+	static const struct {
+		uint64_t nofile;
+		unsigned clients;
+	} cases[] = {
+		{ 0, FDLIM_MIN_CLIENTS },
+		{ 1024, (1024 - FDLIM_RESERVE) / FDLIM_PER_CLIENT },
+		{ 20000, (20000 - FDLIM_RESERVE) / FDLIM_PER_CLIENT },
+		{ FDLIM_RESERVE, FDLIM_MIN_CLIENTS },
+		{ 1048576, FDLIM_MAX_CLIENTS },
+		{ UINT64_MAX, FDLIM_MAX_CLIENTS },
+	};
+
+	(void)env;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECKF(fdlim_max_clients(cases[i].nofile) == cases[i].clients, "nofile %llu: %u",
+		       (unsigned long long)cases[i].nofile, fdlim_max_clients(cases[i].nofile));
+	/* the old fixed default of 64 is below what a stock 1024 allows */
+	CHECK(fdlim_max_clients(1024) > 64);
+	return T_PASS;
 }

@@ -17,6 +17,7 @@
 #include "image.h"
 #include "keep.h"
 #include "mig.h"
+#include "notify.h"
 #include "region.h"
 #include "restore.h"
 #include "snap.h"
@@ -150,6 +151,7 @@ static int start_serving(struct agent *ag, struct region **regs, unsigned n, int
 		region_table_add(ag->regions, regs[i]);
 		if (regs[i]->ctl.session)
 			restore_region_added(regs[i]->ctl.session, regs[i], false);
+		notify_region(ag, regs[i], "region_attached");
 		pr_info(&ag->log, "region attached", LF_STR("id", regs[i]->id),
 			LF_STR("name", regs[i]->name), LF_INT("pid", pid),
 			LF_HEX("start", region_start(regs[i])), LF_UINT("length", regs[i]->length),
@@ -432,6 +434,7 @@ int attach_unregister(struct agent *ag, const struct conn_peer *peer, json_t *re
 	if (region_state(r) == REGION_DETACHED)
 		return 0;
 	region_set_state(r, REGION_DETACHING);
+	notify_region(ag, r, "region_state");
 	if (fault_release(ag->engine, r))
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
 	return 0;
@@ -458,6 +461,7 @@ int attach_detach(struct agent *ag, struct region *r, bool populate, struct conn
 			return fail(err, PROTO_E_INTERNAL, "out of memory");
 		}
 		region_set_state(r, REGION_DETACHING);
+		notify_region(ag, r, "region_state");
 	}
 	if (defer_add(&ag->defer, r->ctl.detach_key, ref, type, id))
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
@@ -516,6 +520,7 @@ static void on_detached(struct agent *ag, struct fault_done *d)
 		restore_region_detached(r->ctl.session, r, &d->rec);
 	keep_release(ag, r);
 	region_removed_forget(ag->removed_dir, r->id);
+	notify_region(ag, r, "region_state");
 	region_table_detached(ag->regions, r);
 }
 
@@ -544,6 +549,7 @@ static void on_done(struct agent *ag, struct fault_done *d)
 		pr_info(&ag->log, "region complete", LF_STR("id", r->id), LF_UINT("pages", r->n_pages));
 		if (r->ctl.session)
 			restore_region_complete(r->ctl.session, r, &d->rec);
+		notify_region(ag, r, "region_state");
 		break;
 	case FAULT_DETACHED:
 		on_detached(ag, d);
@@ -557,6 +563,7 @@ static void on_done(struct agent *ag, struct fault_done *d)
 		region_table_add(ag->regions, r);
 		if (r->ctl.session)
 			restore_region_added(r->ctl.session, r, true);
+		notify_region(ag, r, "region_attached");
 		pr_info(&ag->log, "region adopted", LF_STR("id", r->id), LF_STR("from", d->parent->id),
 			LF_HEX("start", region_start(r)), LF_UINT("length", r->length));
 		break;

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "jx.h"
 #include "mig.h"
+#include "notify.h"
 #include "region.h"
 #include "restore.h"
 #include "snap.h"
@@ -104,6 +105,9 @@ static int cmd_hello(struct agent *ag, struct cmd_session *s, const struct proto
 	jx_put(r, "uffd", uffd_json(&ag->uffd), &ok);
 	jx_put(r, "handoff_socket", json_string(ag->opts.handoff_socket), &ok);
 	jx_put(r, "workers", json_integer(ag->opts.workers), &ok);
+	jx_put(r, "limits", json_pack("{s:I, s:I}", "max_clients", (json_int_t)ag->opts.max_clients,
+				      "nofile", (json_int_t)(ag->nofile > INT64_MAX ? INT64_MAX : ag->nofile)),
+	       &ok);
 	if (!ok) {
 		json_decref(r);
 		return cmd_fail(err, PROTO_E_INTERNAL, "cannot build hello reply");
@@ -281,6 +285,7 @@ static int cmd_restore_delete(struct agent *ag, struct cmd_session *s, const str
 	pr_info(&ag->log, "restore session delete requested", SESSION_FIELDS(s), LF_STR("id", id));
 	if (restore_delete(ag, rs, err))
 		return -1;
+	notify_restore(ag, id, true);
 	*reply = json_object();
 	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
@@ -290,6 +295,30 @@ static int cmd_migration(struct agent *ag, struct cmd_session *s, const struct p
 {
 	(void)s;
 	return mig_command(ag, h->type, req, reply, err);
+}
+
+/* subscribe (PROTOCOL.md §1.11): change events on this connection from now on. */
+static int cmd_subscribe(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
+			 json_t *req, json_t **reply, struct cmd_error *err)
+{
+	json_t *interval = json_object_get(req, "stats_interval_ms");
+	json_int_t ms = NOTIFY_STATS_DEFAULT_MS;
+	uint64_t seq;
+
+	(void)h;
+	if (interval && !json_is_integer(interval))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"stats_interval_ms\" must be an integer");
+	if (interval)
+		ms = json_integer_value(interval);
+	if (ms < NOTIFY_STATS_MIN_MS || ms > NOTIFY_STATS_MAX_MS)
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"stats_interval_ms\" must be %d to %d",
+				NOTIFY_STATS_MIN_MS, NOTIFY_STATS_MAX_MS);
+	if (notify_subscribe(ag, s->ref, (unsigned)ms, &seq))
+		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	pr_info(&ag->log, "client subscribed to events", SESSION_FIELDS(s),
+		LF_UINT("stats_interval_ms", (unsigned)ms), LF_UINT("seq", seq));
+	*reply = json_pack("{s:I, s:I}", "seq", (json_int_t)seq, "stats_interval_ms", ms);
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 
 static const struct cmd cmd_table[] = {
@@ -317,6 +346,7 @@ static const struct cmd cmd_table[] = {
 	{ PROTO_T_SNAPSHOT_DELETE, false, snap_delete },
 	{ PROTO_T_SNAPSHOT_CONSOLIDATE, false, snap_consolidate },
 	{ PROTO_T_SNAPSHOT_RESTORE, false, snap_restore },
+	{ PROTO_T_SUBSCRIBE, false, cmd_subscribe },
 };
 
 /*

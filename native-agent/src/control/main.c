@@ -20,9 +20,11 @@
 #include "attach.h"
 #include "conn.h"
 #include "ctl.h"
+#include "fdlim.h"
 #include "fdstore.h"
 #include "handoff.h"
 #include "mig.h"
+#include "notify.h"
 #include "region.h"
 #include "job.h"
 #include "keep.h"
@@ -270,6 +272,25 @@ static int prepare_socket_dir(struct agent *ag, const char *path)
 	return ret;
 }
 
+/*
+ * No default limit below what the descriptors allow: the soft limit goes
+ * up to the hard one, and an unset --max-clients follows from it.  A given
+ * one is kept, with a warning when the descriptors cannot back it.
+ */
+static void set_client_limit(struct agent *ag)
+{
+	unsigned fits;
+
+	ag->nofile = fdlim_raise(&ag->log);
+	fits = ag->nofile ? fdlim_max_clients(ag->nofile) : FDLIM_MIN_CLIENTS;
+	if (!ag->opts.max_clients)
+		ag->opts.max_clients = fits;
+	else if (ag->opts.max_clients > fits)
+		pr_warn(&ag->log, "--max-clients exceeds what RLIMIT_NOFILE allows; connections beyond it may fail",
+			LF_UINT("max_clients", ag->opts.max_clients), LF_UINT("nofile", ag->nofile),
+			LF_UINT("fits", fits));
+}
+
 /* The fault engine, the sockets and the persisted restore sessions. */
 static int start_services(struct agent *ag)
 {
@@ -278,8 +299,9 @@ static int start_services(struct agent *ag)
 		pr_perror(&ag->log, "out of memory");
 		return -1;
 	}
-	if (job_init(ag) || attach_start(ag))
+	if (job_init(ag) || attach_start(ag) || notify_init(ag))
 		return -1;
+	ag->restore_changed = notify_restore;
 	ag->ctl = ctl_start(ag);
 	if (!ag->ctl)
 		return -1;
@@ -306,6 +328,9 @@ static void stop_services(struct agent *ag)
 {
 	if (ag->ctl)
 		srv_stop(ag->ctl);
+	/* no subscriber is left to tell */
+	ag->restore_changed = NULL;
+	notify_fini(ag);
 	handoff_stop(ag->handoff);
 	mig_stop(ag);
 	attach_stop(ag);
@@ -405,12 +430,14 @@ int main(int argc, char **argv)
 		goto unlock_state;
 
 	uffd_probe(&ag.uffd, &ag.log);
+	set_client_limit(&ag);
 
 	if (start_services(&ag))
 		goto stop_services;
 	pr_info(&ag.log, "ready", LF_STR("socket", ag.opts.socket_path),
 		LF_STR("handoff_socket", ag.opts.handoff_socket),
-		LF_UINT("max_clients", ag.opts.max_clients), LF_UINT("workers", ag.opts.workers));
+		LF_UINT("max_clients", ag.opts.max_clients), LF_UINT("nofile", ag.nofile),
+		LF_UINT("workers", ag.opts.workers));
 	notify_supervisor(&ag, "READY=1");
 
 	if (loop_run(&ag.loop))

@@ -32,6 +32,7 @@ struct take;
 struct mig;
 struct region_table;
 struct fdstore;
+struct notify;
 
 /*
  * Handoff sockets are served by control/ (a workload's messages there go to
@@ -62,6 +63,7 @@ struct agent {
 	struct loop loop;
 	struct uffd_probe uffd;
 	struct utsname uts;
+	uint64_t nofile; /* RLIMIT_NOFILE in force after start (fdlim.h), 0 unknown */
 	struct srv_hub *hub; /* every listening socket, to find connections by conn_ref */
 	struct srv *ctl;
 	struct srv *handoff; /* general handoff socket */
@@ -69,6 +71,9 @@ struct agent {
 	struct agent_hold_user hold_users[AGENT_HOLD_USERS];
 	struct defer defer;
 	struct region_table *regions; /* every region served, by id (engine/region.h) */
+	struct notify *notify;        /* change events for control clients (control/notify.h) */
+	/* set by main(): restore/ reports a session's state change to control/ through it */
+	void (*restore_changed)(struct agent *ag, const char *restore_id, bool gone);
 	struct restore *restores;
 	struct share *shares; /* shared copies of images for clone restores (restore/share.h) */
 	struct mig_reg *mig; /* migration jobs and the page channel listener */

@@ -614,6 +614,24 @@ int conn_request(struct conn *c, uint8_t type, json_t *body, uint64_t *id)
 	return 0;
 }
 
+int conn_notify(struct conn *c, uint8_t type, json_t *body)
+{
+	if (c->dead || c->closing) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (throttled(c)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (queue_json(c, type, 0, 0, body)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	kick(c);
+	return 0;
+}
+
 void conn_take_fds(struct conn *c, uint64_t off, struct conn_fds *fds)
 {
 	take_fds(c, off, fds);

@@ -84,6 +84,12 @@ int conn_reply_fd(struct conn *c, uint8_t type, uint64_t id, json_t *body, int f
 void conn_error(struct conn *c, uint8_t type, uint64_t id, enum proto_err code,
 		const char *message);
 int conn_request(struct conn *c, uint8_t type, json_t *body, uint64_t *id);
+/*
+ * A notification (request id 0, no flags, never answered).  Refused with
+ * EAGAIN instead of queued while the peer has not read what is queued
+ * already: notifications are the first thing a slow reader loses.
+ */
+int conn_notify(struct conn *c, uint8_t type, json_t *body);
 void conn_close(struct conn *c, const char *reason);
 /* For raw handlers: claims the descriptors that arrived with stream byte off. */
 void conn_take_fds(struct conn *c, uint64_t off, struct conn_fds *fds);

@@ -17,7 +17,6 @@
 #include "netaddr.h"
 #include "proto.h"
 
-#define DEFAULT_MAX_CLIENTS 64
 #define DEFAULT_STALL_TIMEOUT_MS 30000
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_POPULATE_CHUNK_PAGES 512
@@ -98,7 +97,8 @@ static void usage(FILE *f)
 		"  --log-file PATH          append logs here instead of stderr; SIGHUP reopens it\n"
 		"  --allow-uid UID          also accept control clients with this uid (repeatable;\n"
 		"                           root and the agent's own uid are always accepted)\n"
-		"  --max-clients N          concurrent control connections (default: %d)\n"
+		"  --max-clients N          concurrent connections per socket (default: what\n"
+		"                           RLIMIT_NOFILE allows, after raising it to its hard limit)\n"
 		"  --stall-timeout-ms MS    drop a client whose replies stay unread this long\n"
 		"                           (default: %d)\n"
 		"\n"
@@ -142,7 +142,7 @@ static void usage(FILE *f)
 		"  -h, --help               print this help, then exit\n"
 		"\n"
 		"Exit status: 0 on clean shutdown, 1 on failure, 2 on bad usage.\n",
-		DEFAULT_MAX_CLIENTS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_SPIN_US,
+		DEFAULT_STALL_TIMEOUT_MS, DEFAULT_SPIN_US,
 		DEFAULT_POPULATE_CHUNK_PAGES, DEFAULT_HANDSHAKE_MS, DEFAULT_TRACK_GRANULE);
 }
 
@@ -351,7 +351,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 
 	memset(o, 0, sizeof(*o));
 	o->log_level = LOG_LVL_INFO;
-	o->max_clients = DEFAULT_MAX_CLIENTS;
+	o->max_clients = 0; /* derived from RLIMIT_NOFILE at start (fdlim.h) */
 	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
 	o->page_channel_handshake_ms = DEFAULT_HANDSHAKE_MS;
 	o->spin_us = DEFAULT_SPIN_US;

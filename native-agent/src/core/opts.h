@@ -23,7 +23,7 @@ struct opts {
 	enum log_level log_level;
 	uid_t allow_uids[OPTS_MAX_UIDS]; /* always holds root and the agent's euid */
 	unsigned n_allow_uids;
-	unsigned max_clients;
+	unsigned max_clients; /* 0: not given, main() derives it (fdlim.h) */
 	unsigned stall_timeout_ms;
 	/* handoff sockets (PROTOCOL.md §2) */
 	char *handoff_socket;

@@ -160,6 +160,7 @@ const char *proto_err_code(enum proto_err err)
 		[PROTO_E_PERMISSION_DENIED] = "PERMISSION_DENIED",
 		[PROTO_E_UNAVAILABLE] = "UNAVAILABLE",
 		[PROTO_E_NO_SPACE] = "NO_SPACE",
+		[PROTO_E_TOO_MANY_CLIENTS] = "TOO_MANY_CLIENTS",
 	};
 
 	if ((unsigned)err >= sizeof(codes) / sizeof(codes[0]))
@@ -232,6 +233,10 @@ const char *proto_type_name(uint8_t type)
 		return "snapshot_restore";
 	case PROTO_T_SNAPSHOT_STATUS:
 		return "snapshot_status";
+	case PROTO_T_SUBSCRIBE:
+		return "subscribe";
+	case PROTO_T_EVENT:
+		return "event";
 	}
 	return NULL;
 }

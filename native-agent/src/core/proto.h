@@ -57,6 +57,9 @@ enum proto_type {
 	PROTO_T_SNAPSHOT_CONSOLIDATE = 0x43,
 	PROTO_T_SNAPSHOT_RESTORE = 0x44,
 	PROTO_T_SNAPSHOT_STATUS = 0x45,
+	/* change events (PROTOCOL.md §1.11) */
+	PROTO_T_SUBSCRIBE = 0x50,
+	PROTO_T_EVENT = 0x51,
 };
 
 struct proto_hdr {
@@ -100,6 +103,7 @@ enum proto_err {
 	PROTO_E_PERMISSION_DENIED,
 	PROTO_E_UNAVAILABLE,
 	PROTO_E_NO_SPACE,
+	PROTO_E_TOO_MANY_CLIENTS,
 };
 
 struct proto_frame {

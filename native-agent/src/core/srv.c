@@ -6,13 +6,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "proto.h"
 #include "srv.h"
 
 #define SRV_ACCEPT_BATCH 16
@@ -28,6 +31,32 @@ static bool uid_allowed(const struct srv *s, uid_t uid)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Tells a refused peer why before closing (PROTOCOL.md §1.4): one error
+ * frame, type 0 and request id 0, like the other errors that answer no
+ * request.  A fresh socket's buffer always has room for it; if the send
+ * fails anyway the peer only sees the close, as before.
+ */
+static void refuse(struct srv *s, int fd)
+{
+	char body[200];
+	uint8_t frame[PROTO_HDR_LEN + sizeof(body)];
+	struct proto_hdr h;
+	int n;
+
+	n = snprintf(body, sizeof(body),
+		     "{\"code\":\"%s\",\"message\":\"too many clients: this socket serves at most %u at once "
+		     "(the agent's --max-clients)\",\"max_clients\":%u}",
+		     proto_err_code(PROTO_E_TOO_MANY_CLIENTS), s->cfg.max_clients, s->cfg.max_clients);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return;
+	h = proto_hdr_make(0, PROTO_F_REPLY | PROTO_F_ERROR, 0, (uint32_t)n);
+	proto_encode_hdr(&h, frame);
+	memcpy(frame + PROTO_HDR_LEN, body, (size_t)n);
+	if (send(fd, frame, PROTO_HDR_LEN + (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		s_log(s, LOG_LVL_DEBUG, errno, "could not tell the refused peer why");
 }
 
 static void accept_conn(struct srv *s, int fd)
@@ -47,6 +76,7 @@ static void accept_conn(struct srv *s, int fd)
 	if (s->n_conns >= s->cfg.max_clients) {
 		s_log(s, LOG_LVL_WARN, 0, "peer refused: too many clients", LF_INT("pid", cred.pid),
 		      LF_UINT("uid", cred.uid), LF_UINT("max_clients", s->cfg.max_clients));
+		refuse(s, fd);
 		goto close_fd;
 	}
 	conn_new(s, fd, &cred);

@@ -101,6 +101,7 @@ struct region_ctl {
 	bool complete;
 	int mig_track_fd, mig_hold_fd; /* copies of a hold-capable region's uffds, -1: none */
 	char kept[64];             /* its uffd's name in the descriptor store (keep.h), "": none */
+	uint64_t stats_sig;        /* counters when last pushed to subscribers (control/notify.c) */
 };
 
 struct region {

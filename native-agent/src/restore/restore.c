@@ -209,6 +209,8 @@ static void set_state(struct restore *s, enum restore_state st)
 		LF_STR("to", state_names[st]));
 	s->state = st;
 	save(s);
+	if (s->ag->restore_changed)
+		s->ag->restore_changed(s->ag, s->id, false);
 }
 
 void restore_fail(struct restore *s, const char *why)

@@ -2,7 +2,7 @@ import { act, screen, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { adminIdentity, adminToken, page, region, regionStats } from '@/testing/mocks/fixtures';
+import { adminIdentity, adminToken } from '@/testing/mocks/fixtures';
 import { server } from '@/testing/mocks/server';
 import { renderApp } from '@/testing/test-utils';
 
@@ -35,11 +35,9 @@ describe('overview', () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     let faults = 1000;
     server.use(
-      http.get('/api/v1/regions', () => {
-        const answer = page([
-          region({ stats: regionStats({ faults: { missing: faults, wp: 0, minor: 0 } }) }),
-          region({ id: 'gone', state: 'DETACHED', length: 4096, stats: null }),
-        ]);
+      // one attached region of 64 MiB and one detached: counted by the service
+      http.get('/api/v1/regions/totals', () => {
+        const answer = { total: 2, attached: 1, detaching: 0, detached: 1, bytesAttached: 64 << 20, faults };
         faults += 1500;
         return HttpResponse.json(answer);
       }),

@@ -75,6 +75,9 @@ export const handlers = [
   http.get('/api/v1/host', authed('/api/v1/host', () => HttpResponse.json(hostInfo()))),
   http.get('/api/v1/events/stream', authed('/api/v1/events/stream', (request) => eventStream(request))),
   http.get('/api/v1/events', authed('/api/v1/events', () => HttpResponse.json([]))),
+  http.get('/api/v1/regions/totals', authed('/api/v1/regions/totals', () =>
+    HttpResponse.json({ total: 0, attached: 0, detaching: 0, detached: 0, bytesAttached: 0, faults: 0 }),
+  )),
   http.get('/api/v1/regions', authed('/api/v1/regions', () => HttpResponse.json(page([])))),
   http.get('/api/v1/snapshots', authed('/api/v1/snapshots', () => HttpResponse.json(page([])))),
   http.get('/api/v1/restores', authed('/api/v1/restores', () => HttpResponse.json([]))),

@@ -48,6 +48,9 @@ public abstract class ServiceTest {
         registry.add("faultline.data-dir", DATA_DIR::toString);
         registry.add("faultline.node-name", () -> "node-a");
         registry.add("faultline.agent.extra-nodes[0].name", () -> SECOND_NODE);
+        // above the agent's old fixed limit of 64, below what the descriptors allow: proves the
+        // setting reaches the embedded agents (region/DensityTest)
+        registry.add("faultline.agent.max-clients", () -> "300");
         // Both page channels on loopback, on ports the kernel picks (the agents report them), so
         // the two nodes can migrate to each other. Only an agent with page channels (issue 7)
         // takes the option; this goes once every agent has them.

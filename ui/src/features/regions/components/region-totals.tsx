@@ -2,18 +2,17 @@ import { Sparkline } from '@/components/ui/line-chart';
 import { formatBytes, formatCount, formatRate } from '@/lib/format';
 import { useSamples } from '@/lib/use-samples';
 
-import { useRegions } from '../api/get-regions';
-import { totalFaults } from '../api/types';
+import { useRegionTotals } from '../api/get-region-totals';
 
 /**
  * Tiles for the overview: regions attached, bytes they manage, and faults per second computed
- * from the growth of the fault counters between two polls.
+ * from the growth of the fault counters between two polls. The service counts them, so the
+ * overview costs the same with five regions or five thousand.
  */
 export function RegionTotals() {
-  const regions = useRegions({ size: 500 }, 3_000);
-  const attached = regions.data?.items.filter((region) => region.state === 'ATTACHED') ?? [];
-  const faults = regions.data ? attached.reduce((sum, region) => sum + totalFaults(region.stats), 0) : undefined;
-  const samples = useSamples(faults, regions.dataUpdatedAt, 'all');
+  const totals = useRegionTotals(3_000);
+  const faults = totals.data?.faults;
+  const samples = useSamples(faults, totals.dataUpdatedAt, 'all');
   const points = samples.slice(1).map((sample, i) => {
     const before = samples[i]!;
     const seconds = (sample.t - before.t) / 1000;
@@ -28,13 +27,13 @@ export function RegionTotals() {
       <div className="tile">
         <dt>Regions attached</dt>
         <dd>
-          {regions.data ? formatCount(attached.length) : '—'}{' '}
-          {regions.data ? <small>of {formatCount(regions.data.totalItems)}</small> : null}
+          {totals.data ? formatCount(totals.data.attached) : '—'}{' '}
+          {totals.data ? <small>of {formatCount(totals.data.total)}</small> : null}
         </dd>
       </div>
       <div className="tile">
         <dt>Bytes managed</dt>
-        <dd>{regions.data ? formatBytes(attached.reduce((sum, region) => sum + region.length, 0)) : '—'}</dd>
+        <dd>{totals.data ? formatBytes(totals.data.bytesAttached) : '—'}</dd>
       </div>
       <div className="tile">
         <dt>Faults/s</dt>

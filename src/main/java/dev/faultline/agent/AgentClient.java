@@ -23,6 +23,7 @@ public class AgentClient {
 
     AgentClient(AgentSupervisor supervisor) {
         this.supervisor = supervisor;
+        supervisor.changes().bind(this);
         this.snapshots = new AgentSnapshots(this);
         this.migrations = new AgentMigrations(this);
     }
@@ -35,6 +36,34 @@ public class AgentClient {
     /** This node's side of migrations (PROTOCOL.md §1.9). */
     public AgentMigrations migrations() {
         return migrations;
+    }
+
+    /**
+     * Tells {@code listener} of this node's changes from now on (PROTOCOL.md §1.11); if events
+     * flow already, it is first asked to read the full state.
+     */
+    public void addChangeListener(AgentChangeListener listener) {
+        supervisor.changes().add(listener, supervisor.changes().active());
+    }
+
+    /** Whether the agent pushes its changes; when not (an older agent), its state must be polled. */
+    public boolean pushesChanges() {
+        return supervisor.changes().active();
+    }
+
+    /** Full reads asked of the listeners since the service started (each (re)connect and each gap). */
+    public long resyncs() {
+        return supervisor.changes().resyncs();
+    }
+
+    /** How many times events were found missing. */
+    public long eventGaps() {
+        return supervisor.changes().gaps();
+    }
+
+    /** Tests: stop reading the control connection, so the agent drops events for it. */
+    AutoCloseable holdReading() {
+        return supervisor.connection().holdReading();
     }
 
     /** The node this agent serves. */

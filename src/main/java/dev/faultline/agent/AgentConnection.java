@@ -38,6 +38,10 @@ final class AgentConnection implements AutoCloseable {
     private final AtomicLong requestIds = new AtomicLong();
     private final CompletableFuture<Throwable> closed = new CompletableFuture<>();
     private final Object writeLock = new Object();
+    /** Receives the agent's event notifications (PROTOCOL.md §1.11), on the reader thread. */
+    private volatile Consumer<JsonNode> events = e -> { };
+    /** Tests hold the reader to make the agent drop events for a slow subscriber. */
+    private final java.util.concurrent.locks.ReentrantLock reading = new java.util.concurrent.locks.ReentrantLock();
 
     private AgentConnection(SocketChannel channel) {
         this.channel = channel;
@@ -61,6 +65,16 @@ final class AgentConnection implements AutoCloseable {
     /** Runs {@code listener} once, with the cause, when the connection is gone. */
     void onClose(Consumer<Throwable> listener) {
         closed.thenAccept(listener);
+    }
+
+    void onEvent(Consumer<JsonNode> listener) {
+        events = listener;
+    }
+
+    /** Stops reading until the returned handle is closed (tests: a subscriber that falls behind). */
+    AutoCloseable holdReading() {
+        reading.lock();
+        return reading::unlock;
     }
 
     boolean isOpen() {
@@ -121,6 +135,8 @@ final class AgentConnection implements AutoCloseable {
         try {
             while (true) {
                 header.clear();
+                reading.lock();
+                reading.unlock();
                 readFully(header);
                 Frame.Header h = Frame.decodeHeader(header.flip());
                 ByteBuffer payload = ByteBuffer.allocate(h.length());
@@ -133,7 +149,8 @@ final class AgentConnection implements AutoCloseable {
     }
 
     private void dispatch(Frame.Header header, byte[] payload) throws Frame.ProtocolException {
-        if ((header.flags() & Frame.FLAG_REPLY) == 0) {
+        boolean event = header.flags() == 0 && header.requestId() == 0 && header.type() == MessageType.EVENT.code();
+        if ((header.flags() & Frame.FLAG_REPLY) == 0 && !event) {
             throw new Frame.ProtocolException("agent sent a request frame of type " + header.type());
         }
         JsonNode body;
@@ -141,6 +158,10 @@ final class AgentConnection implements AutoCloseable {
             body = payload.length == 0 ? json.createObjectNode() : json.readTree(payload);
         } catch (JacksonException e) {
             throw new Frame.ProtocolException("agent sent a payload that is not JSON: " + e.getOriginalMessage());
+        }
+        if (event) {
+            events.accept(body);
+            return;
         }
         CompletableFuture<JsonNode> reply = pending.remove(header.requestId());
         if (reply == null) {

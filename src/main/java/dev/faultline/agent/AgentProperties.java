@@ -31,6 +31,11 @@ import org.springframework.validation.annotation.Validated;
  *     job's secret as pre-shared key unless certificates are given; plaintext only on request)
  * @param extraNodes further agents this service instance manages as nodes of their own (two
  *     nodes on one machine for tests, or several agents on one host)
+ * @param maxClients how many workloads (connections) the embedded agents serve at once per
+ *     socket; unset: what their file descriptor limit allows (the agent raises its soft
+ *     RLIMIT_NOFILE to the hard limit and keeps a reserve), reported by {@code /api/v1/host}
+ * @param statsInterval how often an agent pushes the statistics of regions whose counters
+ *     moved (for the UI and metrics); changes of state are pushed at once whatever this is
  */
 @ConfigurationProperties("faultline.agent")
 @Validated
@@ -47,7 +52,14 @@ public record AgentProperties(
         @NotNull @DefaultValue("2s") Duration pingInterval,
         String pageChannel,
         @NotNull @DefaultValue @Valid PageChannelTls pageChannelTls,
-        @NotNull @DefaultValue List<@Valid ExtraNode> extraNodes) {
+        @NotNull @DefaultValue List<@Valid ExtraNode> extraNodes,
+        @jakarta.validation.constraints.Min(1) @jakarta.validation.constraints.Max(65536) Integer maxClients,
+        @NotNull @DefaultValue("2s") Duration statsInterval) {
+
+    @jakarta.validation.constraints.AssertTrue(message = "stats-interval must be 100ms to 1h")
+    boolean isStatsIntervalInRange() {
+        return statsInterval == null || (statsInterval.toMillis() >= 100 && statsInterval.toMillis() <= 3_600_000);
+    }
 
     /**
      * Page channel protection of the agents this service starts (the agent's

@@ -65,6 +65,9 @@ class AgentSupervisor {
     private final Path socket;
     private final Object stateChanged = new Object();
     private final ObjectProvider<EventService> events;
+    /** The agent's change events, delivered in order on a thread of their own (PROTOCOL.md §1.11). */
+    private final AgentEventStream changes;
+    private final java.util.concurrent.ExecutorService changeDelivery;
 
     // Touched only on the supervisor thread.
     private ProcessHandle agentProcess;
@@ -78,6 +81,7 @@ class AgentSupervisor {
     private KernelInfo kernel;
     private UffdCapabilities userfaultfd;
     private String handoff;
+    private AgentLimits limits;
 
     /** Created by each start(): a Lifecycle may be stopped and started again (Spring pauses idle test contexts). */
     private volatile ScheduledExecutorService executor;
@@ -104,6 +108,12 @@ class AgentSupervisor {
         this.clock = Clock.systemUTC();
         this.clientName = clientName;
         this.socket = embedded ? embeddedSocketPath(nodeDir) : externalSocket.toAbsolutePath();
+        this.changeDelivery = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "agent-changes-" + node);
+            t.setDaemon(true);
+            return t;
+        });
+        this.changes = new AgentEventStream(changeDelivery);
         this.status = new AgentStatus(AgentState.DOWN, mode(), socket.toString(), null, null, null, 0,
                 clock.instant(), null, null, null, null, node, pageChannel);
     }
@@ -118,6 +128,10 @@ class AgentSupervisor {
 
     long readies() {
         return readies.get();
+    }
+
+    AgentEventStream changes() {
+        return changes;
     }
 
     /** The live connection, or an UNAVAILABLE error saying why there is none. */
@@ -232,6 +246,9 @@ class AgentSupervisor {
         }
         command.addAll(properties.pageChannelTls().agentOptions());
         properties.allowUids().forEach(uid -> command.addAll(List.of("--allow-uid", uid.toString())));
+        if (properties.maxClients() != null) { // unset: the agent derives it from RLIMIT_NOFILE
+            command.addAll(List.of("--max-clients", properties.maxClients().toString()));
+        }
         for (Path dir : properties.imageDirs(dataDir)) {
             Files.createDirectories(dir);
             command.addAll(List.of("--allow-image-dir", dir.toString()));
@@ -281,6 +298,7 @@ class AgentSupervisor {
         protocol = agentProtocol;
         kernel = KernelInfo.fromAgent(hello.path("kernel"));
         userfaultfd = UffdCapabilities.fromAgent(hello.path("uffd"));
+        limits = AgentLimits.fromAgent(hello.path("limits"));
         handoff = hello.path("handoff_socket").isString() ? hello.path("handoff_socket").asString()
                 : embedded ? handoffSocket().toString() : null;
         connection = conn;
@@ -288,8 +306,25 @@ class AgentSupervisor {
         readyAt = clock.instant();
         readies.incrementAndGet();
         publish(AgentState.READY, null);
+        subscribe(conn);
         log.info("agent READY: version {} pid {}, uffd {}", version, agentPid(), userfaultfd.available()
                 ? userfaultfd.features().size() + " features" : "unavailable (" + userfaultfd.error() + ")");
+    }
+
+    /**
+     * Asks for change events; from then on listeners re-read the full state only now and after
+     * a gap. An agent without events (UNKNOWN_TYPE) is read in full by the services' polling.
+     */
+    private void subscribe(AgentConnection conn) {
+        conn.onEvent(event -> changes.onEvent(conn, event));
+        try {
+            JsonNode reply = conn.call(MessageType.SUBSCRIBE,
+                    Map.of("stats_interval_ms", properties.statsInterval().toMillis()), properties.requestTimeout());
+            changes.connected(conn, reply.path("seq").asLong(0));
+        } catch (AgentException e) {
+            changes.disconnected();
+            log.info("node {}: the agent sends no change events ({}); its state is polled", node, e.getMessage());
+        }
     }
 
     private void failed(long gen, Exception e) {
@@ -329,6 +364,7 @@ class AgentSupervisor {
             return;
         }
         connection = null;
+        changes.disconnected();
         publish(AgentState.DOWN, "control connection lost: " + cause.getMessage());
         if (!embedded) {
             scheduleRelaunch();
@@ -412,6 +448,7 @@ class AgentSupervisor {
     private void closeConnection() {
         AgentConnection conn = connection;
         connection = null;
+        changes.disconnected();
         if (conn != null) {
             conn.close();
         }
@@ -424,7 +461,7 @@ class AgentSupervisor {
         synchronized (stateChanged) {
             status = new AgentStatus(state, mode(), socket.toString(),
                     state == AgentState.READY ? agentPid() : null, version, protocol, Math.max(0, launches - 1),
-                    since, lastError, kernel, userfaultfd, handoff, node, pageChannel);
+                    since, lastError, kernel, userfaultfd, handoff, node, pageChannel, limits);
             stateChanged.notifyAll();
         }
         if (previous.state() != state && state != AgentState.STARTING) {

@@ -25,7 +25,10 @@ public enum MessageType {
     SNAPSHOT_VERIFY(0x41),
     SNAPSHOT_DELETE(0x42),
     SNAPSHOT_CONSOLIDATE(0x43),
-    SNAPSHOT_RESTORE(0x44);
+    SNAPSHOT_RESTORE(0x44),
+    SUBSCRIBE(0x50),
+    /** A notification from the agent (PROTOCOL.md §1.11), never sent by the service. */
+    EVENT(0x51);
 
     private final int code;
 

@@ -40,11 +40,23 @@ public record HostInfo(String hostname, Kernel kernel, Userfaultfd userfaultfd, 
      * @param userfaultfd what the agent probed at start (null until READY once)
      * @param handoffSocket where workloads hand their memory to the agent (null when unknown)
      * @param pageChannel the address its page channel listens on (null: the agent's default)
+     * @param limits how many workloads the agent serves at once (null until READY once)
      */
     @Schema(name = "AgentStatus")
     public record Agent(State state, Mode mode, String socket, Long pid, String version, Integer protocol,
             int restarts, Instant since, String lastError, Kernel kernel, Userfaultfd userfaultfd,
-            String handoffSocket, String node, String pageChannel) {
+            String handoffSocket, String node, String pageChannel, Limits limits) {
+    }
+
+    /**
+     * The agent's connection limits (native-agent/PROTOCOL.md §1.4).
+     *
+     * @param maxClients workloads (connections) served at once per handoff socket; one more is
+     *     refused and told why
+     * @param openFiles the agent's file descriptor limit (RLIMIT_NOFILE) it was derived from
+     */
+    @Schema(name = "AgentLimits")
+    public record Limits(long maxClients, long openFiles) {
     }
 
     /** Where the link to the agent stands: requests are served only while {@code READY}. */

@@ -47,7 +47,8 @@ public class HostService {
                 status.mode() == null ? null : HostInfo.Mode.valueOf(status.mode().name()), status.socket(),
                 status.pid(), status.version(), status.protocol(), status.restarts(), status.since(),
                 status.lastError(), view(status.kernel()), view(status.userfaultfd()), status.handoffSocket(),
-                status.node(), status.pageChannel());
+                status.node(), status.pageChannel(), status.limits() == null ? null
+                        : new HostInfo.Limits(status.limits().maxClients(), status.limits().openFiles()));
     }
 
     static HostInfo.Kernel view(KernelInfo kernel) {

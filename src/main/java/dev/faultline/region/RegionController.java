@@ -47,6 +47,12 @@ class RegionController {
         return regions.list(selector, state, page, size);
     }
 
+    @GetMapping("/totals")
+    @Operation(summary = "How many regions there are by state, the bytes attached and their faults (for the overview)")
+    RegionTotals totals() {
+        return regions.totals();
+    }
+
     @GetMapping("/{id}")
     @Operation(summary = "A region with its live statistics; the ETag is for If-Match on PATCH")
     ResponseEntity<RegionView> get(@PathVariable UUID id) {

@@ -3,6 +3,8 @@ package dev.faultline.region;
 import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.Pageable;
 import org.springframework.data.jpa.repository.JpaRepository;
 import org.springframework.data.jpa.repository.Query;
 
@@ -16,4 +18,21 @@ interface RegionRepository extends JpaRepository<Region, UUID> {
     List<Region> claimDetachRequests(Collection<String> nodes);
 
     List<Region> findAllByOrderByAttachedAtDesc();
+
+    Page<Region> findAllByOrderByAttachedAtDesc(Pageable page);
+
+    Page<Region> findByStateOrderByAttachedAtDesc(RegionState state, Pageable page);
+
+    /** Regions and their bytes, by state: counted by the database, not by loading rows. */
+    @Query("select r.state as state, count(r) as regions, coalesce(sum(r.length), 0) as bytes from Region r"
+            + " group by r.state")
+    List<StateTotal> totalsByState();
+
+    interface StateTotal {
+        RegionState getState();
+
+        long getRegions();
+
+        long getBytes();
+    }
 }

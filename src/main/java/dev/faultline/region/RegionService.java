@@ -1,5 +1,7 @@
 package dev.faultline.region;
 
+import dev.faultline.agent.AgentChangeListener;
+import dev.faultline.agent.AgentChangeListener.RegionChange;
 import dev.faultline.agent.AgentClient;
 import dev.faultline.agent.NodeAgents;
 import dev.faultline.agent.AgentException;
@@ -17,8 +19,6 @@ import java.time.Duration;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.data.domain.PageRequest;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
@@ -40,7 +41,7 @@ import org.springframework.transaction.support.TransactionTemplate;
  * the API's changes (labels, detach).
  */
 @Service
-public class RegionService implements DisposableBean {
+public class RegionService implements DisposableBean, AgentChangeListener {
 
     private static final Logger log = LoggerFactory.getLogger(RegionService.class);
     /** Populating a large lazily restored region before release may take a while. */
@@ -54,6 +55,7 @@ public class RegionService implements DisposableBean {
     private final Map<UUID, AgentRegion> live = new ConcurrentHashMap<>();
     /** Which node reported a live region (only the sync thread writes it). */
     private final Map<UUID, String> nodeOf = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicLong fullSyncs = new java.util.concurrent.atomic.AtomicLong();
     private final ExecutorService detaches = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "region-detach");
         t.setDaemon(true);
@@ -67,6 +69,45 @@ public class RegionService implements DisposableBean {
         this.agents = agents;
         this.clock = clock;
         this.tx = tx;
+        agents.all().forEach(agent -> agent.addChangeListener(this));
+    }
+
+    /** Full reads of a node's regions since the start (on (re)connect, after a gap, or polled). */
+    long fullSyncs() {
+        return fullSyncs.get();
+    }
+
+    /** The node's agent (re)connected, or lost events: read all its regions. */
+    @Override
+    public void resync(AgentClient agent) {
+        syncNode(agent);
+    }
+
+    /**
+     * Regions as the agent pushed them. Changes of state go to the database, in one
+     * transaction, as a full read would take them; statistics only refresh the live view
+     * (they are not stored).
+     */
+    @Override
+    public synchronized void regionsChanged(AgentClient agent, List<RegionChange> changes) {
+        if (changes.stream().anyMatch(c -> !c.statisticsOnly())) {
+            var now = clock.instant();
+            tx.executeWithoutResult(status -> changes.stream().filter(c -> !c.statisticsOnly())
+                    .forEach(c -> apply(agent.node(), c.region(), now)));
+        }
+        for (RegionChange c : changes) {
+            nodeOf.put(c.region().id(), agent.node());
+            live.put(c.region().id(), c.region());
+        }
+    }
+
+    /** Polls the nodes whose agents push no changes (older agents); the others need no polling. */
+    public void syncPolled() {
+        for (AgentClient agent : agents.all()) {
+            if (!agent.pushesChanges()) {
+                syncNode(agent);
+            }
+        }
     }
 
     /**
@@ -75,26 +116,25 @@ public class RegionService implements DisposableBean {
      * longer has it.
      */
     public void sync() {
-        Map<UUID, AgentRegion> all = new HashMap<>();
-        Set<UUID> unknownState = new HashSet<>();
-        for (AgentClient agent : agents.all()) {
-            List<AgentRegion> reported = agent.status().state() == AgentState.READY ? read(agent) : null;
-            if (reported == null) {
-                live.forEach((id, r) -> {
-                    if (agent.node().equals(nodeOf.get(id))) {
-                        unknownState.add(id);
-                    }
-                });
-                continue;
-            }
-            Map<UUID, AgentRegion> byId = new HashMap<>();
-            reported.forEach(r -> byId.put(r.id(), r));
-            tx.executeWithoutResult(status -> converge(agent.node(), byId));
-            byId.keySet().forEach(id -> nodeOf.put(id, agent.node()));
-            all.putAll(byId);
+        agents.all().forEach(this::syncNode);
+    }
+
+    /**
+     * One node: its agent's full list, converged. Serialised, because change events of the
+     * same node (applied on another thread) must not interleave with a full read.
+     */
+    private synchronized void syncNode(AgentClient agent) {
+        List<AgentRegion> reported = agent.status().state() == AgentState.READY ? read(agent) : null;
+        if (reported == null) {
+            return; // its regions keep their last known state until its agent answers
         }
-        live.keySet().removeIf(id -> !all.containsKey(id) && !unknownState.contains(id));
-        live.putAll(all);
+        fullSyncs.incrementAndGet();
+        Map<UUID, AgentRegion> byId = new HashMap<>();
+        reported.forEach(r -> byId.put(r.id(), r));
+        tx.executeWithoutResult(status -> converge(agent.node(), byId));
+        byId.keySet().forEach(id -> nodeOf.put(id, agent.node()));
+        live.keySet().removeIf(id -> agent.node().equals(nodeOf.get(id)) && !byId.containsKey(id));
+        live.putAll(byId);
     }
 
     private static List<AgentRegion> read(AgentClient agent) {
@@ -109,6 +149,22 @@ public class RegionService implements DisposableBean {
     private void converge(String node, Map<UUID, AgentRegion> reported) {
         var now = clock.instant();
         for (AgentRegion r : reported.values()) {
+            apply(node, r, now);
+        }
+        for (Region gone : regions.findByNodeAndStateIn(node, EnumSet.of(RegionState.ATTACHED, RegionState.DETACHING))) {
+            if (!reported.containsKey(gone.id())) {
+                RegionState before = gone.state();
+                gone.markDetached(now);
+                regions.save(gone);
+                log.info("region {} '{}' is no longer held by the agent: DETACHED", gone.id(), gone.name());
+                stateEvent(gone, before);
+            }
+        }
+    }
+
+    /** One region as its agent reports it, into the database (in the caller's transaction). */
+    private void apply(String node, AgentRegion r, java.time.Instant now) {
+        {
             Optional<Region> known = regions.findById(r.id());
             if (known.isEmpty()) {
                 Labels.Kept labels = Labels.keep(r.labels());
@@ -136,15 +192,6 @@ public class RegionService implements DisposableBean {
                 }
             }
         }
-        for (Region gone : regions.findByNodeAndStateIn(node, EnumSet.of(RegionState.ATTACHED, RegionState.DETACHING))) {
-            if (!reported.containsKey(gone.id())) {
-                RegionState before = gone.state();
-                gone.markDetached(now);
-                regions.save(gone);
-                log.info("region {} '{}' is no longer held by the agent: DETACHED", gone.id(), gone.name());
-                stateEvent(gone, before);
-            }
-        }
     }
 
     private void stateEvent(Region region, RegionState before) {
@@ -155,15 +202,44 @@ public class RegionService implements DisposableBean {
         }
     }
 
+    /**
+     * One page, newest first. Without a label selector the database pages and counts (a
+     * host with thousands of regions reads one page); labels are a JSON column, so a selector
+     * still filters every row here.
+     */
     @Transactional(readOnly = true)
     public PageResponse<RegionView> list(String selector, RegionState state, int page, int size) {
         LabelSelector filter = parseSelector(selector);
+        if (filter.requirements().isEmpty()) {
+            PageRequest request = PageRequest.of(page, size);
+            return PageResponse.of(state == null ? regions.findAllByOrderByAttachedAtDesc(request)
+                    : regions.findByStateOrderByAttachedAtDesc(state, request), this::view);
+        }
         List<RegionView> matching = regions.findAllByOrderByAttachedAtDesc().stream()
                 .filter(r -> state == null || r.state() == state)
                 .filter(r -> filter.matches(r.labels()))
                 .map(this::view)
                 .toList();
         return PageResponse.of(matching, page, size);
+    }
+
+    /** Counts and bytes by the database (one grouped query), faults from the live statistics. */
+    @Transactional(readOnly = true)
+    public RegionTotals totals() {
+        long[] n = new long[RegionState.values().length];
+        long bytes = 0;
+        for (RegionRepository.StateTotal t : regions.totalsByState()) {
+            n[t.getState().ordinal()] = t.getRegions();
+            if (t.getState() == RegionState.ATTACHED) {
+                bytes = t.getBytes();
+            }
+        }
+        long faults = live.values().stream().filter(r -> "ATTACHED".equals(r.state()) && r.stats() != null
+                && r.stats().faults() != null)
+                .mapToLong(r -> r.stats().faults().missing() + r.stats().faults().wp() + r.stats().faults().minor())
+                .sum();
+        return new RegionTotals(java.util.Arrays.stream(n).sum(), n[RegionState.ATTACHED.ordinal()],
+                n[RegionState.DETACHING.ordinal()], n[RegionState.DETACHED.ordinal()], bytes, faults);
     }
 
     /** Every region matching a selector, in no particular order (for policies and bulk actions). */
@@ -276,7 +352,9 @@ public class RegionService implements DisposableBean {
             } catch (AgentException e) {
                 log.warn("detaching region {} failed: {} ({})", id, e.getMessage(), e.code());
             } finally {
-                sync();
+                if (!agent.pushesChanges()) {
+                    syncNode(agent); // with events, the agent's DETACHED arrives by itself
+                }
             }
         });
     }

@@ -3,7 +3,11 @@ package dev.faultline.region;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
 
-/** Converges on the agent's regions every {@code faultline.regions.sync-interval} (default 1 s). */
+/**
+ * Polls, every {@code faultline.regions.sync-interval} (default 1 s), the regions of agents
+ * that push no changes (older agents). Agents that push them (PROTOCOL.md §1.11) are read in
+ * full only when they (re)connect or events were lost.
+ */
 @Component
 class RegionSync {
 
@@ -15,6 +19,6 @@ class RegionSync {
 
     @Scheduled(fixedDelayString = "${faultline.regions.sync-interval:1s}", initialDelayString = "${faultline.regions.sync-interval:1s}")
     void sync() {
-        regions.sync();
+        regions.syncPolled();
     }
 }

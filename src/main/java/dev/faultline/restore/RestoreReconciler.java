@@ -102,6 +102,33 @@ class RestoreReconciler {
     }
 
     /**
+     * One session as the agent of {@code node} reports it now (a change event named it): a
+     * recorded open session follows its state, one not recorded is adopted, one being opened
+     * or closed by this service ({@code busy}) is left to that.
+     */
+    void observe(String node, AgentRestore r, Set<UUID> busy) {
+        if (r.id() == null || busy.contains(r.id())) {
+            return;
+        }
+        boolean[] known = { false };
+        tx.executeWithoutResult(status -> sessions.findById(r.id()).ifPresent(s -> {
+            known[0] = true;
+            if (!s.node().equals(node) || !OPEN.contains(s.state())) {
+                return;
+            }
+            if (s.observe(state(r), r.error(), clock.instant())) {
+                sessions.save(s);
+                events.publish("restore." + s.state().name().toLowerCase(Locale.ROOT), "restore", s.id(),
+                        "restore session '" + s.name() + "' is " + s.state()
+                                + (s.error() == null ? "" : ": " + s.error()), null);
+            }
+        }));
+        if (!known[0]) {
+            adopt(node, r, true);
+        }
+    }
+
+    /**
      * Records a session the agent of {@code node} holds, as it reports it; a session recorded
      * already is left as it is.
      *

@@ -304,7 +304,8 @@ public class RestoreService {
         }
     }
 
-    private void sync(AgentClient agent) {
+    /** One node's sessions, read in full (its agent (re)connected, lost events, or is polled). */
+    void sync(AgentClient agent) {
         List<AgentRestore> reported;
         try {
             reported = agent.restores();
@@ -319,6 +320,32 @@ public class RestoreService {
                 live.put(r.id(), r);
             }
         }
+    }
+
+    /**
+     * One session as its agent reports it now: a change event named it. A session the agent
+     * no longer has is left to whoever deleted it (this service's delete, racing with this
+     * event, would otherwise find the row changed under it) and to the next full read.
+     */
+    void refresh(AgentClient agent, UUID id) {
+        AgentRestore r;
+        try {
+            r = agent.restore(id);
+        } catch (AgentException e) {
+            if ("NOT_FOUND".equals(e.code())) {
+                live.remove(id);
+            } else {
+                log.debug("restore session {} not refreshed: {}", id, e.getMessage());
+            }
+            return;
+        }
+        reconciler.observe(agent.node(), r, busy);
+        live.put(id, r);
+    }
+
+    /** The agent deleted the session: its live view goes; the row is its deleter's to close. */
+    void forget(UUID id) {
+        live.remove(id);
     }
 
     /** The image as a path; a string that is none (a NUL character, say) is the caller's error. */

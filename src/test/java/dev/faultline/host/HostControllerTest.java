@@ -99,7 +99,7 @@ class HostControllerTest {
                 .containsExactly("available", "source", "api", "features", "ioctls", "pagemapScan", "error");
         assertThat(host.get("agent").propertyNames()).containsExactly("state", "mode",
                 "socket", "pid", "version", "protocol", "restarts", "since", "lastError", "kernel", "userfaultfd",
-                "handoffSocket", "node", "pageChannel");
+                "handoffSocket", "node", "pageChannel", "limits");
         assertThat(host.at("/agent/mode").asString()).isEqualTo("EXTERNAL");
         assertThat(host.at("/agent/state").asString()).isEqualTo("DOWN");
     }

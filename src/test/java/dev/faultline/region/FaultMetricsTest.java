@@ -2,10 +2,22 @@ package dev.faultline.region;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.faultline.agent.AgentRegion;
+import dev.faultline.agent.RegionStats;
+import dev.faultline.label.LabelSelector;
 import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.DataPointSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 class FaultMetricsTest {
@@ -31,5 +43,71 @@ class FaultMetricsTest {
             total += buckets.getCount(i);
         }
         assertThat(total).isEqualTo(14);
+    }
+
+    @Test
+    void topNKeepsTheBusiestRegionsOwnSeriesAndTheHostSumsCoverEveryRegion() {
+        List<AgentRegion> live = List.of(region("quiet", 1, Map.of("tier", "web")), region("busy", 50, Map.of("tier", "db")),
+                region("middle", 10, Map.of("tier", "db")));
+
+        MetricSnapshots top1 = FaultMetrics.collect(live, r -> true, 1);
+
+        assertThat(regionsWithSeries(top1)).containsExactly("busy");
+        assertThat(value(top1, "faultline_host_faults", "kind", "missing")).isEqualTo(61);
+        assertThat(value(top1, "faultline_host_region_pages", "state", "total")).isEqualTo(3 * 16);
+        assertThat(value(top1, "faultline_host_regions", "state", "ATTACHED")).isEqualTo(3);
+    }
+
+    @Test
+    void offLeavesOnlyTheHostSumsAndASelectorChoosesByLabels() {
+        List<AgentRegion> live = List.of(region("a", 1, Map.of("tier", "web")), region("b", 2, Map.of("tier", "db")));
+        LabelSelector db = LabelSelector.parse("tier=db");
+
+        assertThat(regionsWithSeries(FaultMetrics.collect(live, r -> true, 0))).isEmpty();
+        assertThat(value(FaultMetrics.collect(live, r -> true, 0), "faultline_host_faults", "kind", "missing")).isEqualTo(3);
+        assertThat(regionsWithSeries(FaultMetrics.collect(live, r -> db.matches(r.labels()), -1))).containsExactly("b");
+        assertThat(regionsWithSeries(FaultMetrics.collect(live, r -> true, -1))).containsExactlyInAnyOrder("a", "b");
+    }
+
+    private static AgentRegion region(String name, long missing, Map<String, String> labels) {
+        RegionStats stats = new RegionStats(new RegionStats.Faults(missing, 0, 0), new RegionStats.Events(0, 0, 0, 0),
+                new RegionStats.Installed(missing, 0, 0, 0), 0, missing * 4096,
+                new RegionStats.Latency(missing, missing * 1000, 1000, 1000, 1000, Collections.nCopies(64, 0L)), 0,
+                new RegionStats.Retries(0, 0));
+        return new AgentRegion(UUID.randomUUID(), name, labels, null, 0, 16 * 4096, 4096, List.of("missing"),
+                "libfaultline", null, "ATTACHED", null, new AgentRegion.Pages(16, missing), stats);
+    }
+
+    private static Set<String> regionsWithSeries(MetricSnapshots snapshots) {
+        Set<String> names = new TreeSet<>();
+        for (MetricSnapshot m : snapshots) {
+            if (!m.getMetadata().getPrometheusName().startsWith("faultline_host_")) {
+                m.getDataPoints().forEach(p -> {
+                    String n = p.getLabels().get("name");
+                    if (n != null) {
+                        names.add(n);
+                    }
+                });
+            }
+        }
+        return names;
+    }
+
+    private static double value(MetricSnapshots snapshots, String metric, String label, String labelValue) {
+        for (MetricSnapshot m : snapshots) {
+            if (m.getMetadata().getPrometheusName().equals(metric)) {
+                for (DataPointSnapshot p : m.getDataPoints()) {
+                    if (labelValue.equals(p.getLabels().get(label))) {
+                        if (p instanceof CounterSnapshot.CounterDataPointSnapshot c) {
+                            return c.getValue();
+                        }
+                        if (p instanceof GaugeSnapshot.GaugeDataPointSnapshot g) {
+                            return g.getValue();
+                        }
+                    }
+                }
+            }
+        }
+        throw new AssertionError("no " + metric + "{" + label + "=" + labelValue + "}");
     }
 }

@@ -1,0 +1,43 @@
+package dev.faultline.region;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.faultline.Await;
+import dev.faultline.ServiceTest;
+import dev.faultline.TestApi;
+import dev.faultline.workload.OffHeapRegion;
+import dev.faultline.workload.Workload;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+
+/**
+ * The service learns of attaches and detaches from the events its agent pushes
+ * (PROTOCOL.md §1.11), not by reading every region again.
+ */
+class ChangeEventsTest extends ServiceTest {
+
+    @Autowired
+    RegionService regions;
+
+    @Test
+    void anAttachAndADetachShowUpInTheApiWithinASecondWithoutAFullRead() {
+        assertThat(agent.pushesChanges()).as("the embedded agent pushes its changes").isTrue();
+        long fullReads = regions.fullSyncs();
+        String name = "events-" + UUID.randomUUID().toString().substring(0, 8);
+        try (Workload workload = Workload.connect(Path.of(agent.status().handoffSocket()))) {
+            OffHeapRegion region = workload.allocate(name, 64 << 10, Map.of("app", name));
+            Await.until("the attached region in the API", Duration.ofSeconds(1),
+                    () -> admin().get("/api/v1/regions/" + region.id()), r -> r.status() == 200);
+            String id = region.id();
+            region.close();
+            TestApi.Response detached = Await.until("the region DETACHED in the API", Duration.ofSeconds(1),
+                    () -> admin().get("/api/v1/regions/" + id), r -> "DETACHED".equals(r.json().path("state").asString()));
+            assertThat(detached.json().path("name").asString()).isEqualTo(name);
+        }
+        assertThat(regions.fullSyncs()).as("full reads of the agent's regions meanwhile").isEqualTo(fullReads);
+    }
+}
