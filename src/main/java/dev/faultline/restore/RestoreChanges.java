@@ -47,7 +47,7 @@ class RestoreChanges implements AgentChangeListener {
     @Override
     public void restoreChanged(AgentClient agent, UUID restoreId, boolean deleted) {
         if (deleted) {
-            restores.forget(restoreId);
+            restores.forget(agent, restoreId);
         } else {
             restores.refresh(agent, restoreId);
         }

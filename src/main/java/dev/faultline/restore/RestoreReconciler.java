@@ -128,6 +128,21 @@ class RestoreReconciler {
         }
     }
 
+    /** A session the agent of {@code node} no longer has: an open one not being closed here fails. */
+    void lost(String node, UUID id, Set<UUID> busy) {
+        if (busy.contains(id)) {
+            return;
+        }
+        tx.executeWithoutResult(status -> sessions.findById(id)
+                .filter(s -> s.node().equals(node) && OPEN.contains(s.state()) && !busy.contains(id))
+                .ifPresent(s -> {
+                    fail(s, MISSING);
+                    sessions.save(s);
+                    events.publish("restore.failed", "restore", s.id(), "restore session '" + s.name()
+                            + "' is FAILED: " + s.error(), null);
+                }));
+    }
+
     /**
      * Records a session the agent of {@code node} holds, as it reports it; a session recorded
      * already is left as it is.

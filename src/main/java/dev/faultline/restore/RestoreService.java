@@ -343,9 +343,14 @@ public class RestoreService {
         live.put(id, r);
     }
 
-    /** The agent deleted the session: its live view goes; the row is its deleter's to close. */
-    void forget(UUID id) {
+    /**
+     * The agent deleted the session: its live view goes. Deleted by this service, the row is
+     * its delete's to close; deleted behind the service's back, the session has FAILED, as a
+     * full read would find.
+     */
+    void forget(AgentClient agent, UUID id) {
         live.remove(id);
+        reconciler.lost(agent.node(), id, busy);
     }
 
     /** The image as a path; a string that is none (a NUL character, say) is the caller's error. */

@@ -150,6 +150,36 @@ class RestoreReconcilerTest {
     }
 
     @Test
+    void aChangeEventFollowsARecordedSessionAndAdoptsAnUnknownOne() {
+        AgentRestore open = agentSession(UUID.randomUUID(), "followed", null, "WAITING", null);
+        reconciler.adopt(NODE, open, false);
+
+        reconciler.observe(NODE, agentSession(open.id(), "followed", null, "ACTIVE", null), Set.of());
+        AgentRestore unknown = agentSession(UUID.randomUUID(), "found", UUID.randomUUID(), "WAITING", null);
+        reconciler.observe(NODE, unknown, Set.of());
+
+        assertThat(sessions.findById(open.id()).orElseThrow().state()).isEqualTo(RestoreState.ACTIVE);
+        assertThat(sessions.findById(unknown.id()).orElseThrow().snapshotId()).isEqualTo(unknown.snapshotId());
+    }
+
+    @Test
+    void aSessionTheAgentDeletedFailsUnlessThisServiceIsClosingIt() {
+        AgentRestore lost = agentSession(UUID.randomUUID(), "lost", null, "ACTIVE", null);
+        AgentRestore closing = agentSession(UUID.randomUUID(), "closing", null, "ACTIVE", null);
+        reconciler.adopt(NODE, lost, false);
+        reconciler.adopt(NODE, closing, false);
+
+        reconciler.lost(NODE, lost.id(), Set.of());
+        reconciler.lost(NODE, closing.id(), Set.of(closing.id()));
+        reconciler.lost("node-b", lost.id(), Set.of());
+
+        RestoreSession failed = sessions.findById(lost.id()).orElseThrow();
+        assertThat(failed.state()).isEqualTo(RestoreState.FAILED);
+        assertThat(failed.error()).isEqualTo(RestoreReconciler.MISSING);
+        assertThat(sessions.findById(closing.id()).orElseThrow().state()).isEqualTo(RestoreState.ACTIVE);
+    }
+
+    @Test
     void recordingASessionTwiceKeepsTheFirstRecord() {
         AgentRestore open = agentSession(UUID.randomUUID(), "twice", UUID.randomUUID(), "WAITING", null);
 
