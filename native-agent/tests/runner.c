@@ -105,6 +105,7 @@ static const struct t_case cases[] = {
 	{ "mig/source_agent_killed_gives_writers_back", t_mig_source_agent_killed, T_NEEDS_UFFD },
 	{ "mig/pause_resume_switchover", t_mig_pause_resume_switchover, T_NEEDS_UFFD },
 	{ "mig/source_workload_dies", t_mig_source_workload_dies, T_NEEDS_UFFD },
+	{ "mig/switchover_unrecorded", t_mig_switchover_unrecorded, T_NEEDS_UFFD },
 	{ "mig/destination_remove_after_complete", t_mig_dst_remove_after_complete, T_NEEDS_UFFD },
 	{ "mig_long/byte_for_byte_256m", t_mig_byte_for_byte_256m, T_NEEDS_UFFD | T_LONG },
 	{ "snapimg/roundtrip", t_snapimg_roundtrip, 0 },

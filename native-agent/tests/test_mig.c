@@ -1244,6 +1244,61 @@ int t_mig_source_workload_dies(const struct t_env *env)
 	return T_PASS;
 }
 
+/*
+ * The switchover marker cannot be written (here: a directory is in its
+ * place): no switchover.  The job fails with the reason before the source
+ * holds its writers, the destination is told, and the source workload goes
+ * on writing - the region's only current copy stays where it is.
+ */
+int t_mig_switchover_unrecorded(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], path[400];
+	json_t *in, *out, *m;
+	long t0, t;
+	int waited = 0;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	snprintf(path, sizeof(path), "%s/migration", p.src.state);
+	CHECK(!mkdir(path, 0700) || errno == EEXIST);
+	snprintf(path, sizeof(path), "%s/migration/%s.held", p.src.state, region);
+	CHECK_OK(mkdir(path, 0700));
+	snprintf(path, sizeof(path), "%s/migration/%s.held/in-the-way", p.src.state, region);
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET, json_object());
+	CHECK(out);
+	m = wait_phase(p.sctl, id, "failed completed", 60000);
+	CHECKF(m && !strcmp(str(m, "phase"), "failed") && strstr(str(m, "error") ?: "", "cannot record the switchover"),
+	       "the source's job: %s", m ? str(m, "phase") : "no answer");
+	json_decref(m);
+	m = wait_phase(p.dctl, id, "failed", 30000);
+	CHECK(m && strstr(str(m, "error") ?: "", "the source failed"));
+	json_decref(m);
+	/* the source workload is not held: it uses CPU */
+	t0 = h_proc_cpu_ticks(src.pid);
+	for (t = t0; t0 >= 0 && t <= t0 + 1 && waited < 10000; waited += 20) {
+		nap_ms(20);
+		t = h_proc_cpu_ticks(src.pid);
+	}
+	CHECKF(t > t0 + 1, "the source workload stays held after the failed switchover");
+	CHECK_OK(kill(src.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&src, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
 /* A client of one address that sends a byte every few hundred ms and never finishes. */
 struct trickler {
 	int fd;

@@ -234,10 +234,16 @@ static int switchover(struct mig_src *s)
 {
 	struct mig *m = s->m;
 
-	/* before the hold: a restart must never give back writers whose region runs elsewhere */
-	if (mig_mark_held(m))
-		pr_pwarn(&m->ag->log, "cannot record the switchover; an agent restart would not "
-			 "know the region moved", LF_STR("migration", m->id));
+	/*
+	 * Before the hold: a restart must never give back writers whose region
+	 * runs elsewhere.  Without the record there is no switchover: the job
+	 * fails while the region's only current copy is still here, running.
+	 */
+	if (mig_mark_held(m)) {
+		mig_fail(m, "cannot record the switchover in the state directory (%s): no switchover, "
+			 "the region stays on this host", strerror(errno));
+		return -1;
+	}
 	take_dirty(s, true);
 	pthread_mutex_lock(&m->mu);
 	m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
