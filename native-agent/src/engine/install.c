@@ -142,6 +142,51 @@ static uint64_t run_end(const struct region *r, uint64_t p, uint64_t end, bool z
 }
 
 /*
+ * After one install ioctl from *p that installed done pages and stopped
+ * with err (0: it did them all): the pages are accounted and *p moves past
+ * them and, on EEXIST, past the page found present.  Returns true when the
+ * range ends here with *res; false to go on from *p.
+ */
+static bool installed(struct region *r, uint64_t *p, uint64_t done, int err, enum region_path path,
+		      uint64_t demand, bool wake, bool zero, struct install_out *out,
+		      enum install_res *res)
+{
+	if (done) {
+		account(r, *p, done, path, demand, zero);
+		out->installed += done;
+		if (wake && demand >= *p && demand < *p + done)
+			out->demand_woken = true;
+		*p += done;
+	}
+	switch (err) {
+	case 0:
+		return false;
+	case EEXIST:
+		/* present already (installed before an agent restart, written by a clone): installed */
+		region_stat_add(&r->st.eexist, 1);
+		region_stat_add(&r->st.present, bitmap_set(r->w.present_map, *p, 1));
+		(*p)++;
+		return false;
+	case EAGAIN:
+		if (done)
+			return false; /* stopped at a present page: the next round sees EEXIST */
+		region_stat_add(&r->st.eagain, 1);
+		*res = INSTALL_MM_CHANGING;
+		return true;
+	case ESRCH:
+		*res = INSTALL_GONE;
+		return true;
+	case ENOENT:
+		*res = INSTALL_NOENT;
+		return true;
+	default:
+		out->err = err;
+		*res = INSTALL_FAILED;
+		return true;
+	}
+}
+
+/*
  * Installing into a clone (r->w.clone): the region is a MAP_PRIVATE mapping
  * of the image's shared copy (restore/share.h), registered for minor
  * faults.  UFFDIO_CONTINUE maps the copy's page, read-only, since the
@@ -169,6 +214,7 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 				       struct install_out *out)
 {
 	uint64_t p = first, end = first + n;
+	enum install_res res;
 
 	while (p < end) {
 		struct uffdio_continue cont = { .mode = wake ? 0 : UFFDIO_CONTINUE_MODE_DONTWAKE };
@@ -198,35 +244,8 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 		if (ioctl(u->fd, UFFDIO_CONTINUE, &cont))
 			err = errno == EINTR ? EAGAIN : errno;
 		done = cont.mapped > 0 ? (uint64_t)cont.mapped / r->page_size : 0;
-		if (done) {
-			account(r, p, done, path, demand, zero);
-			out->installed += done;
-			if (wake && demand >= p && demand < p + done)
-				out->demand_woken = true;
-			p += done;
-		}
-		switch (err) {
-		case 0:
-			continue;
-		case EEXIST:
-			/* mapped already (the clone wrote it, or a fault-around did) */
-			region_stat_add(&r->st.eexist, 1);
-			region_stat_add(&r->st.present, bitmap_set(r->w.present_map, p, 1));
-			p++;
-			continue;
-		case EAGAIN:
-			if (done)
-				continue;
-			region_stat_add(&r->st.eagain, 1);
-			return INSTALL_MM_CHANGING;
-		case ESRCH:
-			return INSTALL_GONE;
-		case ENOENT:
-			return INSTALL_NOENT;
-		default:
-			out->err = err;
-			return INSTALL_FAILED;
-		}
+		if (installed(r, &p, done, err, path, demand, wake, zero, out, &res))
+			return res;
 	}
 	return INSTALL_OK;
 }
@@ -237,6 +256,7 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 {
 	uint64_t p = first, end = first + n;
 	uint64_t max_run = u->w->zero_len / r->page_size;
+	enum install_res res;
 
 	memset(out, 0, sizeof(*out));
 	if (r->w.clone)
@@ -259,35 +279,8 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 		q = run_end(r, p, end, zero, wp,
 			    zero && (r->page_size != base_page() || wp) ? max_run : end - p);
 		done = fill(u, r, p, q - p, zero, wake, wp, &err) / r->page_size;
-		if (done) {
-			account(r, p, done, path, demand, zero);
-			out->installed += done;
-			if (wake && demand >= p && demand < p + done)
-				out->demand_woken = true;
-			p += done;
-		}
-		switch (err) {
-		case 0:
-			continue;
-		case EEXIST:
-			/* present already (installed before an agent restart): same as installed */
-			region_stat_add(&r->st.eexist, 1);
-			region_stat_add(&r->st.present, bitmap_set(r->w.present_map, p, 1));
-			p++;
-			continue;
-		case EAGAIN:
-			if (done)
-				continue; /* stopped at a present page: the next round sees EEXIST */
-			region_stat_add(&r->st.eagain, 1);
-			return INSTALL_MM_CHANGING;
-		case ESRCH:
-			return INSTALL_GONE;
-		case ENOENT:
-			return INSTALL_NOENT;
-		default:
-			out->err = err;
-			return INSTALL_FAILED;
-		}
+		if (installed(r, &p, done, err, path, demand, wake, zero, out, &res))
+			return res;
 	}
 	return INSTALL_OK;
 }
