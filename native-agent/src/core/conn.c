@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "scm.h"
 #include "log.h"
 #include "loop.h"
 #include "srv.h"
@@ -137,13 +138,9 @@ static int queue_json(struct conn *c, uint8_t type, uint16_t flags, uint64_t id,
  */
 static ssize_t send_out(struct conn *c)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctrl;
+	union scm_fd_buf ctrl;
 	struct iovec iov = { .iov_base = (void *)proto_buf_head(&c->out), .iov_len = c->out.len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	ssize_t n;
 
 	if (c->out_fd < 0 || c->out_sent > c->out_fd_at)
@@ -152,14 +149,7 @@ static ssize_t send_out(struct conn *c)
 		iov.iov_len = (size_t)(c->out_fd_at - c->out_sent);
 		return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
-	memset(&ctrl, 0, sizeof(ctrl));
-	mh.msg_control = ctrl.buf;
-	mh.msg_controllen = sizeof(ctrl.buf);
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &c->out_fd, sizeof(int));
+	scm_attach_fd(&mh, &ctrl, c->out_fd);
 	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n > 0) {
 		close(c->out_fd); /* the peer has its own now */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fdstore.h"
+#include "scm.h"
 #include "mono.h"
 
 #define LOG_COMP "fdstore"
@@ -55,27 +56,14 @@ struct fdstore {
 /* msg, with fd (if >= 0) as SCM_RIGHTS, to the connected sock or to `to` (a datagram's address). */
 static int send_to(int sock, const struct sockaddr_un *to, socklen_t to_len, const char *msg, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctrl;
+	union scm_fd_buf ctrl;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = strlen(msg) };
 	struct msghdr mh = { .msg_name = (void *)to, .msg_namelen = to ? to_len : 0,
 			     .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&ctrl, 0, sizeof(ctrl));
-		mh.msg_control = ctrl.buf;
-		mh.msg_controllen = sizeof(ctrl.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		scm_attach_fd(&mh, &ctrl, fd);
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
