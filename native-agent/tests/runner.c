@@ -124,6 +124,7 @@ static const struct t_case cases[] = {
 	{ "snap/quiesce_yes_no_timeout", t_snap_quiesce, T_NEEDS_UFFD },
 	{ "snap/bounded_buffer", t_snap_bounded_buffer, T_NEEDS_UFFD },
 	{ "snap/restore_session_files", t_snap_restore_session_files, T_NEEDS_UFFD },
+	{ "snap/chain_bad_page", t_snap_chain_bad_page, T_NEEDS_UFFD },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },

@@ -13,6 +13,7 @@
  * absent from an incremental image and its never-touched pages are zero.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "content.h"
@@ -164,6 +166,29 @@ static uint8_t *flatten(const char *dir, char *const *chain, unsigned n, uint64_
 		close(fd);
 	unlink(out);
 	return buf;
+}
+
+/* What a restore session serves: fresh memory registered on its socket, read whole. */
+static uint8_t *restored(const char *sock, uint64_t pages)
+{
+	uint8_t *mem = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *copy = malloc(pages * PS);
+	fl_client *c = mem != MAP_FAILED ? fl_connect(sock) : NULL;
+	fl_region *r = NULL;
+
+	if (!c || !copy || fl_region_register(c, mem, pages * PS, "restored", NULL, FL_MODE_MISSING, &r)) {
+		printf("    register on %s: %s\n", sock, fl_last_error());
+		free(copy);
+		copy = NULL;
+	} else {
+		memcpy(copy, mem, pages * PS);
+		fl_region_unregister(r);
+	}
+	if (c)
+		fl_disconnect(c);
+	if (mem != MAP_FAILED)
+		munmap(mem, pages * PS);
+	return copy;
 }
 
 struct snap_fixture {
@@ -365,22 +390,11 @@ int t_snap_full_and_incremental_under_writer(const struct t_env *env)
 		goto out;
 	}
 	{
-		uint8_t *mem = mmap(NULL, f.pages * PS, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		fl_client *c = fl_connect(json_string_value(json_object_get(v, "socket")));
-		fl_region *r = NULL;
-		bool same;
+		uint8_t *got = restored(json_string_value(json_object_get(v, "socket")), f.pages);
+		bool same = got && !memcmp(got, img2, f.pages * PS);
 
 		json_decref(v);
-		if (mem == MAP_FAILED || !c ||
-		    fl_region_register(c, mem, f.pages * PS, "restored", NULL, FL_MODE_MISSING, &r)) {
-			printf("    restored register: %s\n", fl_last_error());
-			goto out;
-		}
-		same = !memcmp(mem, img2, f.pages * PS);
-		fl_region_unregister(r);
-		fl_disconnect(c);
-		munmap(mem, f.pages * PS);
+		free(got);
 		if (!same) {
 			printf("    the restored memory differs from the chain\n");
 			goto out;
@@ -460,7 +474,9 @@ static int expect_refused(int ctl, const char *path, const char *needle)
 		ret = -1;
 	}
 	json_decref(v);
-	if (!ret && h_call_error(ctl, PROTO_T_SNAPSHOT_RESTORE, "BAD_REQUEST", "{s:[s]}", "chain", path))
+	/* served directly, a chain is read as pages are asked for: "verify" reads it all first */
+	if (!ret && h_call_error(ctl, PROTO_T_SNAPSHOT_RESTORE, "BAD_REQUEST", "{s:[s], s:b}", "chain",
+				 path, "verify", 1))
 		ret = -1;
 	return ret;
 }
@@ -1103,19 +1119,129 @@ static bool listed(int ctl, const char *id, const char *want_snap)
 }
 
 /*
+ * A chain is served as its pages are asked for, each checked against its
+ * sum first: a page whose bytes were damaged on disk is never installed.
+ * The region restoring it fails and the session says why, instead of a
+ * workload reading a wrong byte; the agent serves on.  (With "verify" the
+ * restore is refused up front: snap/refusals.)
+ */
+int t_snap_chain_bad_page(const struct t_env *env)
+{
+	static const char id[] = "5a0a5a0a-0000-4000-8000-0000000000c1";
+	struct snap_fixture f;
+	char img[256], bad[256], rid[64] = "", sock[300] = "";
+	uint8_t *good = NULL;
+	uint64_t w0, w1;
+	pid_t child = -1;
+	json_t *v;
+	int ret = T_FAIL;
+
+	(void)env;
+	if (fixture(&f, 1024, FL_MODE_WP, NULL))
+		goto out;
+	snprintf(img, sizeof(img), "%s/good.flsnap", f.snapdir);
+	snprintf(bad, sizeof(bad), "%s/bad.flsnap", f.snapdir);
+	v = take(&f, id, img, NULL, NULL, &w0, &w1);
+	json_decref(v);
+	/* a flipped byte in the first page's data */
+	if (!v || copy_file(img, bad) || patch(bad, 4096 + 32 + 100, 0x01))
+		goto out;
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "{s:[s], s:i}", "chain", bad, "populate_delay_ms", -1);
+	if (v) {
+		snprintf(rid, sizeof(rid), "%s", json_string_value(json_object_get(v, "id")));
+		snprintf(sock, sizeof(sock), "%s", json_string_value(json_object_get(v, "socket")));
+	}
+	json_decref(v);
+	if (!sock[0]) {
+		printf("    a chain whose metadata is intact was not restored lazily\n");
+		goto out;
+	}
+	child = fork();
+	if (child == 0) {
+		/* blocks on the damaged page: it must never return with bytes */
+		uint8_t *m = restored(sock, f.pages);
+
+		_exit(m ? 3 : 4);
+	}
+	if (child < 0)
+		goto out;
+	v = NULL;
+	for (int i = 0; i < 1000; i++) {
+		v = h_call(f.ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", rid);
+		if (v && !strcmp(json_string_value(json_object_get(v, "state")), "FAILED"))
+			break;
+		json_decref(v);
+		v = NULL;
+		usleep(10000);
+	}
+	if (!v || !strstr(json_string_value(json_object_get(v, "error")), "checksum mismatch at page 0")) {
+		printf("    the session did not fail with the damaged page: %s\n",
+		       v ? json_string_value(json_object_get(v, "error")) : "still not FAILED");
+		json_decref(v);
+		goto out;
+	}
+	json_decref(v);
+	{
+		int st;
+
+		if (waitpid(child, &st, WNOHANG) != 0) {
+			printf("    the workload of the damaged page went on (status %d)\n", st);
+			child = -1;
+			goto out;
+		}
+	}
+	/* the agent serves on: the intact image restores every byte */
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "{s:[s]}", "chain", img);
+	good = v ? restored(json_string_value(json_object_get(v, "socket")), f.pages) : NULL;
+	json_decref(v);
+	if (!good || memcmp(good, f.mem, f.pages * PS)) {
+		printf("    the intact image was not restored whole after the damaged one failed\n");
+		goto out;
+	}
+	ret = T_PASS;
+out:
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	free(good);
+	teardown(&f);
+	return ret;
+}
+
+/* Entries of a directory (0 when it does not exist), "." and ".." aside. */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
  * A snapshot restore session is a restore session the service can own: it
- * takes the service's id and the snapshot's, reports both (also after a
- * kill -9 and restart), and its flat image lives exactly as long as it
- * does.  A flat image no session serves (an agent killed while flattening)
- * is removed when the next agent starts.
+ * takes the service's id and the snapshot's and reports both, also after a
+ * kill -9 and restart.  It serves its chain (a full image and an
+ * incremental) straight from the snapshot files, byte for byte as the
+ * chain flattened, before and after the restart: nothing is written under
+ * <state>/snaprestore.  A flat image an older agent left there that no
+ * session serves is removed when the next agent starts.
  */
 int t_snap_restore_session_files(const struct t_env *env)
 {
+	static const char full_id[] = "5a0a5a0a-0000-4000-8000-0000000000e0";
 	static const char snap_id[] = "5a0a5a0a-0000-4000-8000-0000000000e1";
 	static const char sid[] = "5a0a5a0a-0000-4000-8000-0000000000e2";
 	struct snap_fixture f;
 	struct h_agent b;
-	char img[256], flat[300], orphan[300];
+	char full[256], inc[256], flatdir[300], orphan[400], sock[300];
+	char *chain[2] = { full, inc };
+	uint8_t *want = NULL, *got = NULL;
 	struct stat st;
 	uint64_t w0, w1;
 	json_t *v;
@@ -1124,34 +1250,61 @@ int t_snap_restore_session_files(const struct t_env *env)
 	(void)env;
 	if (fixture(&f, 1024, FL_MODE_WP, NULL))
 		goto out;
-	snprintf(img, sizeof(img), "%s/sessions.flsnap", f.snapdir);
-	v = take(&f, snap_id, img, NULL, NULL, &w0, &w1);
+	snprintf(full, sizeof(full), "%s/sessions-full.flsnap", f.snapdir);
+	snprintf(inc, sizeof(inc), "%s/sessions-inc.flsnap", f.snapdir);
+	v = take(&f, full_id, full, NULL, NULL, &w0, &w1);
 	if (!v)
 		goto out;
 	json_decref(v);
-	if (h_call_error(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "BAD_REQUEST", "{s:[s], s:s}", "chain", img,
-			 "snapshot_id", "not-a-uuid")) {
-		printf("    a bad snapshot_id was not refused\n");
+	/* pages the incremental holds: every third page changed, a few zeroed */
+	for (uint64_t p = 0; p < f.pages; p += 3)
+		memset(f.mem + p * PS, (int)(p % 251) + 1, PS);
+	for (uint64_t p = 1; p < f.pages; p += 97)
+		memset(f.mem + p * PS, 0, PS);
+	v = take(&f, snap_id, inc, full_id, full, &w0, &w1);
+	if (!v)
+		goto out;
+	json_decref(v);
+	want = flatten(f.a.dir, chain, 2, f.pages);
+	if (!want || memcmp(want, f.mem, f.pages * PS)) {
+		printf("    the chain does not hold the memory it was taken of\n");
 		goto out;
 	}
-	v = h_call(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "{s:[s], s:s, s:s, s:s}", "chain", img, "id", sid,
-		   "snapshot_id", snap_id, "name", "sessions");
+	if (h_call_error(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "BAD_REQUEST", "{s:[s], s:s}", "chain", full,
+			 "snapshot_id", "not-a-uuid") ||
+	    h_call_error(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "BAD_REQUEST", "{s:[s], s:s}", "chain", full,
+			 "verify", "yes")) {
+		printf("    a bad snapshot_id or verify was not refused\n");
+		goto out;
+	}
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "{s:[s,s], s:s, s:s, s:s}", "chain", full, inc, "id",
+		   sid, "snapshot_id", snap_id, "name", "sessions");
 	if (!v || strcmp(json_string_value(json_object_get(v, "id")), sid) ||
 	    !json_is_string(json_object_get(v, "snapshot_id")) ||
-	    strcmp(json_string_value(json_object_get(v, "snapshot_id")), snap_id)) {
-		printf("    snapshot_restore did not take the service's ids\n");
+	    strcmp(json_string_value(json_object_get(v, "snapshot_id")), snap_id) ||
+	    json_array_size(json_object_get(v, "chain")) != 2) {
+		printf("    snapshot_restore did not take the service's ids or report its chain\n");
 		json_decref(v);
 		goto out;
 	}
+	snprintf(sock, sizeof(sock), "%s", json_string_value(json_object_get(v, "socket")));
 	json_decref(v);
-	snprintf(flat, sizeof(flat), "%s/snaprestore/%s.mem", f.a.state, sid);
-	snprintf(orphan, sizeof(orphan), "%s/snaprestore/%s.mem", f.a.state,
-		 "5a0a5a0a-0000-4000-8000-0000000000e3");
-	if (stat(flat, &st)) {
-		printf("    no flat image at %s\n", flat);
+	snprintf(flatdir, sizeof(flatdir), "%s/snaprestore", f.a.state);
+	if (entries(flatdir)) {
+		printf("    the chain was copied into %s\n", flatdir);
 		goto out;
 	}
-	/* what an agent killed between flattening and opening its session leaves */
+	got = restored(sock, f.pages);
+	if (!got || memcmp(got, want, f.pages * PS)) {
+		printf("    the session serves other bytes than the chain holds\n");
+		goto out;
+	}
+	free(got);
+	got = NULL;
+	/* what an older agent, which flattened chains, could leave */
+	snprintf(orphan, sizeof(orphan), "%s/5a0a5a0a-0000-4000-8000-0000000000e3.mem", flatdir);
+	if (mkdir(flatdir, 0700) && errno != EEXIST)
+		goto out;
 	fd = open(orphan, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto out;
@@ -1166,22 +1319,29 @@ int t_snap_restore_session_files(const struct t_env *env)
 	f.ctl = h_ctl_open(&f.a);
 	if (f.ctl < 0)
 		goto out;
-	if (!listed(f.ctl, sid, snap_id) || stat(flat, &st)) {
-		printf("    after the restart the session or its flat image is gone\n");
+	if (!listed(f.ctl, sid, snap_id)) {
+		printf("    after the restart the session is gone\n");
 		goto out;
 	}
 	if (!stat(orphan, &st)) {
 		printf("    the flat image no session serves survived the restart\n");
 		goto out;
 	}
+	got = restored(sock, f.pages);
+	if (!got || memcmp(got, want, f.pages * PS)) {
+		printf("    after the restart the session serves other bytes than the chain holds\n");
+		goto out;
+	}
 	v = h_call(f.ctl, PROTO_T_RESTORE_DELETE, "{s:s}", "id", sid);
 	json_decref(v);
-	if (!v || listed(f.ctl, sid, NULL) || !stat(flat, &st)) {
-		printf("    restore_delete left the session or its flat image\n");
+	if (!v || listed(f.ctl, sid, NULL) || stat(full, &st) || stat(inc, &st)) {
+		printf("    restore_delete left the session, or took the snapshot files with it\n");
 		goto out;
 	}
 	ret = T_PASS;
 out:
+	free(want);
+	free(got);
 	teardown(&f);
 	return ret;
 }

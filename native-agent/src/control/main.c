@@ -30,6 +30,7 @@
 #include "keep.h"
 #include "restore.h"
 #include "snap.h"
+#include "snapchain.h"
 #include "srv.h"
 
 #define LOG_COMP "agent"
@@ -302,6 +303,7 @@ static int start_services(struct agent *ag)
 	if (job_init(ag) || attach_start(ag) || notify_init(ag))
 		return -1;
 	ag->restore_changed = notify_restore;
+	ag->open_chain = snapchain_open;
 	ag->ctl = ctl_start(ag);
 	if (!ag->ctl)
 		return -1;

@@ -57,6 +57,8 @@ struct agent_hold_user {
 
 #define AGENT_HOLD_USERS 2
 
+struct image;
+
 struct agent {
 	struct opts opts;
 	struct log log;
@@ -75,11 +77,14 @@ struct agent {
 	/* set by main(): restore/ reports a session's state change to control/ through it */
 	void (*restore_changed)(struct agent *ag, const char *restore_id, bool gone);
 	struct restore *restores;
+	/* set by main(): restore/ reopens a session's snapshot chain through it (snapshot/snapchain.h) */
+	int (*open_chain)(char *const *chain, unsigned n_chain, struct image **out, char *why,
+			  size_t why_len);
 	struct share *shares; /* shared copies of images for clone restores (restore/share.h) */
 	struct mig_reg *mig; /* migration jobs and the page channel listener */
 	struct take *takes;   /* snapshots being taken (snap.c) */
 	struct jobs *jobs;    /* verifications, consolidations (job.c) */
-	char *snap_restore_dir; /* <state-dir>/snaprestore: flat images of restored chains */
+	char *snap_restore_dir; /* <state-dir>/snaprestore: flat images left by older agents */
 	char *removed_dir;      /* <state-dir>/removed: removed pages of image regions */
 	struct fault_engine *engine;
 	struct fdstore *fdstore; /* keeps uffds across restarts (control/keep.h), or NULL */

@@ -65,8 +65,7 @@ static uint64_t coarse_ns(void)
 }
 
 /* The first reason wins; changed is set after why, so readers of changed see it whole. */
-__attribute__((format(printf, 2, 3))) static void mark_changed(struct image *im, const char *fmt,
-								 ...)
+void image_mark_changed(struct image *im, const char *fmt, ...)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	va_list ap;
@@ -177,6 +176,27 @@ close_fd:
 	return IMAGE_INVALID;
 }
 
+/* An image read through ops (which own ctx); one reference. */
+struct image *image_new(const struct image_ops *ops, void *ctx, const char *path, uint64_t size,
+			uint64_t mtime_ns, uint64_t ino, uint64_t dev)
+{
+	struct image *im = calloc(1, sizeof(*im));
+
+	if (!im || !(im->path = strdup(path))) {
+		free(im);
+		return NULL;
+	}
+	im->refs = 1;
+	im->ops = ops;
+	im->ctx = ctx;
+	im->fd = -1;
+	im->size = size;
+	im->mtime_ns = mtime_ns;
+	im->ino = ino;
+	im->dev = dev;
+	return im;
+}
+
 struct image *image_get(struct image *im)
 {
 	im->refs++;
@@ -187,8 +207,12 @@ void image_put(struct image *im)
 {
 	if (!im || --im->refs)
 		return;
-	munmap((void *)im->map, im->size);
-	close(im->fd);
+	if (im->ops) {
+		im->ops->close(im);
+	} else {
+		munmap((void *)im->map, im->size);
+		close(im->fd);
+	}
 	free(im->path);
 	free(im);
 }
@@ -211,14 +235,16 @@ bool image_changed(struct image *im, bool force)
 	if (!force && last && now - last < (uint64_t)IMAGE_CHECK_MS * 1000000u)
 		return false;
 	atomic_store_explicit(&im->checked_ns, now ? now : 1, memory_order_relaxed);
-	if (fstat(im->fd, &st)) {
-		mark_changed(im, "cannot stat it: %s", strerror(errno));
+	if (im->ops) {
+		im->ops->check(im);
+	} else if (fstat(im->fd, &st)) {
+		image_mark_changed(im, "cannot stat it: %s", strerror(errno));
 	} else if ((uint64_t)st.st_size != im->size) {
-		mark_changed(im, "its size went from %llu to %llu bytes", (unsigned long long)im->size,
+		image_mark_changed(im, "its size went from %llu to %llu bytes", (unsigned long long)im->size,
 			     (unsigned long long)st.st_size);
 	} else if ((uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec !=
 		   im->mtime_ns || (uint64_t)st.st_ino != im->ino) {
-		mark_changed(im, "it was written to (mtime %llu ns, now %llu ns)",
+		image_mark_changed(im, "it was written to (mtime %llu ns, now %llu ns)",
 			     (unsigned long long)im->mtime_ns,
 			     (unsigned long long)st.st_mtim.tv_sec * 1000000000u +
 				     (unsigned long long)st.st_mtim.tv_nsec);
@@ -240,7 +266,7 @@ const char *image_change_why(struct image *im)
  */
 bool image_zero(struct image *im, uint64_t off, size_t len)
 {
-	const uint8_t *p = im->map + off;
+	const uint8_t *p;
 	sigjmp_buf jb;
 	uint64_t w;
 	bool zero = true;
@@ -249,8 +275,11 @@ bool image_zero(struct image *im, uint64_t off, size_t len)
 		return true;
 	if (len > im->size - off)
 		len = (size_t)(im->size - off);
+	if (im->ops)
+		return im->ops->zero(im, off, len);
+	p = im->map + off;
 	if (sigsetjmp(jb, 0)) {
-		mark_changed(im, "it was truncated (a read at offset %llu faulted; %llu bytes at open)",
+		image_mark_changed(im, "it was truncated (a read at offset %llu faulted; %llu bytes at open)",
 			     (unsigned long long)off, (unsigned long long)im->size);
 		return false;
 	}
@@ -268,4 +297,57 @@ bool image_zero(struct image *im, uint64_t off, size_t len)
 	atomic_signal_fence(memory_order_seq_cst);
 	image_guard = NULL;
 	return zero;
+}
+
+/*
+ * The bytes at off, for an install to copy from: at most len of them, *avail
+ * contiguous.  A file's are its mapping (the copy's EFAULT tells of a
+ * truncation); an image with ops reads and checks them (NULL: it is marked
+ * changed, with the reason).
+ */
+const uint8_t *image_bytes(struct image *im, uint64_t off, size_t len, size_t *avail)
+{
+	if (im->ops)
+		return im->ops->bytes(im, off, len, avail);
+	*avail = len;
+	return im->map + off;
+}
+
+/* len bytes at off into buf (any thread, never through the mapping); -1 with errno. */
+int image_read(struct image *im, uint64_t off, void *buf, size_t len)
+{
+	uint8_t *to = buf;
+
+	if (off > im->size || len > im->size - off) {
+		errno = EIO;
+		return -1;
+	}
+	while (len) {
+		size_t n;
+
+		if (im->ops) {
+			const uint8_t *p = im->ops->bytes(im, off, len, &n);
+
+			if (!p) {
+				errno = EIO;
+				return -1;
+			}
+			memcpy(to, p, n);
+		} else {
+			ssize_t got = pread(im->fd, to, len, (off_t)off);
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				if (!got)
+					errno = EIO;
+				return -1;
+			}
+			n = (size_t)got;
+		}
+		to += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
 }

@@ -21,12 +21,31 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct image;
+
+/*
+ * An image that is not one file's bytes (a snapshot chain read through its
+ * images, snapshot/snapchain.h): the engine reads it through these.  Any
+ * thread; what bytes() returns stays valid on the calling thread until its
+ * next call of bytes() on any image.
+ */
+struct image_ops {
+	/* at most len bytes at off, contiguous (*avail > 0); NULL once the image is changed */
+	const uint8_t *(*bytes)(struct image *im, uint64_t off, size_t len, size_t *avail);
+	bool (*zero)(struct image *im, uint64_t off, size_t len);
+	/* compares the files with what was opened, image_mark_changed() if not */
+	void (*check)(struct image *im);
+	void (*close)(struct image *im);
+};
+
 struct image {
 	int refs; /* loop thread only; workers use the image while a region holds a ref */
+	const struct image_ops *ops; /* NULL: a file, mapped */
+	void *ctx;                   /* the ops' own */
 	char *path;
 	int fd;
 	uint64_t size;
-	const uint8_t *map;
+	const uint8_t *map; /* a file's mapping; NULL with ops */
 	uint64_t mtime_ns;
 	uint64_t ino, dev;
 	_Atomic bool changed;         /* sticky: the file is not what was opened */
@@ -47,7 +66,12 @@ enum image_err image_open(const char *path, char *const *dirs, unsigned n_dirs,
 			  struct image **out, char *why, size_t why_len);
 struct image *image_get(struct image *im);
 void image_put(struct image *im);
+struct image *image_new(const struct image_ops *ops, void *ctx, const char *path, uint64_t size,
+			uint64_t mtime_ns, uint64_t ino, uint64_t dev);
+const uint8_t *image_bytes(struct image *im, uint64_t off, size_t len, size_t *avail);
+int image_read(struct image *im, uint64_t off, void *buf, size_t len);
 bool image_zero(struct image *im, uint64_t off, size_t len);
+__attribute__((format(printf, 2, 3))) void image_mark_changed(struct image *im, const char *fmt, ...);
 bool image_changed(struct image *im, bool force);
 const char *image_change_why(struct image *im);
 

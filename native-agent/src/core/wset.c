@@ -178,15 +178,22 @@ int wset_decode(const uint8_t *buf, size_t len, struct wset *out, char *why, siz
 	return 0;
 }
 
-void wset_ident_of(const struct image *im, struct wset_ident *id)
+void wset_ident_of(struct image *im, struct wset_ident *id)
 {
 	XXH64_state_t st;
 	size_t edge = im->size < 8192 ? (size_t)im->size : 4096;
+	uint8_t buf[4096];
 
+	/* an unreadable edge samples as zeros: the restore fails on it anyway */
 	XXH64_reset(&st, 0);
-	XXH64_update(&st, im->map, edge);
-	if (im->size >= 8192)
-		XXH64_update(&st, im->map + im->size - 4096, 4096);
+	if (image_read(im, 0, buf, edge))
+		memset(buf, 0, edge);
+	XXH64_update(&st, buf, edge);
+	if (im->size >= 8192) {
+		if (image_read(im, im->size - 4096, buf, 4096))
+			memset(buf, 0, 4096);
+		XXH64_update(&st, buf, 4096);
+	}
 	id->image_size = im->size;
 	id->image_mtime_ns = im->mtime_ns;
 	id->sample_hash = XXH64_digest(&st);

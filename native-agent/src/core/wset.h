@@ -60,7 +60,7 @@ int wset_from_recs(struct wset *w, struct wset_rec *const *recs, unsigned n_recs
 size_t wset_encoded_len(uint64_t n_runs);
 void wset_encode(const struct wset *w, uint8_t *out);
 int wset_decode(const uint8_t *buf, size_t len, struct wset *out, char *why, size_t why_len);
-void wset_ident_of(const struct image *im, struct wset_ident *id);
+void wset_ident_of(struct image *im, struct wset_ident *id);
 int wset_load(const char *path, struct wset *out, char *why, size_t why_len);
 int wset_store(const char *path, const struct wset *w);
 void wset_free(struct wset *w);

@@ -101,10 +101,22 @@ static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bo
 			.mode = (wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE) | (wp ? UFFDIO_COPY_MODE_WP : 0),
 		};
 
-		if (zero)
+		if (zero) {
 			cp.src = (uintptr_t)u->w->zero;
-		else
-			cp.src = (uintptr_t)(r->image->map + r->image_offset + p * r->page_size);
+		} else {
+			/* an image read through its ops may give fewer: the caller goes on after them */
+			size_t avail;
+			const uint8_t *src = image_bytes(r->image, r->image_offset + p * r->page_size,
+							 (size_t)len, &avail);
+
+			if (!src) {
+				*err = EIO; /* the image is marked changed: the region fails */
+				return 0;
+			}
+			if (avail < len)
+				cp.len = avail / r->page_size * r->page_size;
+			cp.src = (uintptr_t)src;
+		}
 		ret = ioctl(u->fd, UFFDIO_COPY, &cp);
 		done = cp.copy;
 	}

@@ -149,6 +149,15 @@ json_t *restore_json(const struct restore *s)
 	jx_put(o, "image", json_pack("{s:s, s:I, s:I}", "path", s->image_path, "size",
 				     (json_int_t)(s->image ? s->image->size : 0), "offset",
 				     (json_int_t)s->image_offset), &ok);
+	if (s->chain) {
+		json_t *chain = json_array();
+
+		for (unsigned i = 0; chain && i < s->n_chain; i++) {
+			if (json_array_append_new(chain, json_string(s->chain[i])))
+				ok = false;
+		}
+		jx_put(o, "chain", chain, &ok);
+	}
 	jx_put(o, "socket", json_string(s->sock_path), &ok);
 	jx_put(o, "state", json_string(state_names[s->state]), &ok);
 	jx_put(o, "mode", json_string(mode_names[s->mode]), &ok);
@@ -318,6 +327,9 @@ static void session_free(struct restore *s)
 	json_decref(s->labels);
 	free(s->name);
 	free(s->image_path);
+	for (unsigned i = 0; i < s->n_chain; i++)
+		free(s->chain[i]);
+	free(s->chain);
 	free(s->ws_file);
 	free(s->error);
 	free(s->sock_path);
@@ -333,14 +345,22 @@ static int session_open(struct restore *s, struct cmd_error *err)
 
 	char *dirs[OPTS_MAX_IMAGE_DIRS + 1];
 
-	/* the agent's own flat images of snapshot chains (snap.c) are allowed too */
-	memcpy(dirs, ag->opts.image_dirs, ag->opts.n_image_dirs * sizeof(dirs[0]));
-	dirs[ag->opts.n_image_dirs] = ag->snap_restore_dir;
-	ie = image_open(s->image_path, dirs, ag->opts.n_image_dirs + (ag->snap_restore_dir != NULL),
-			&s->image, why, sizeof(why));
-	if (ie != IMAGE_OK)
-		return fail(err, ie == IMAGE_DENIED ? PROTO_E_PERMISSION_DENIED
-			    : ie == IMAGE_INVALID ? PROTO_E_BAD_REQUEST : PROTO_E_INTERNAL, "%s", why);
+	if (s->chain && !s->image) {
+		/* reopened at start: its paths were checked when the session was made */
+		if (!ag->open_chain || ag->open_chain(s->chain, s->n_chain, &s->image, why, sizeof(why)))
+			return fail(err, PROTO_E_BAD_REQUEST, "%s", ag->open_chain ? why : "no chain reader");
+	} else if (!s->image) {
+		/* flat images of snapshot chains left by older agents are allowed too */
+		memcpy(dirs, ag->opts.image_dirs, ag->opts.n_image_dirs * sizeof(dirs[0]));
+		dirs[ag->opts.n_image_dirs] = ag->snap_restore_dir;
+		ie = image_open(s->image_path, dirs,
+				ag->opts.n_image_dirs + (ag->snap_restore_dir != NULL), &s->image, why,
+				sizeof(why));
+		if (ie != IMAGE_OK)
+			return fail(err, ie == IMAGE_DENIED ? PROTO_E_PERMISSION_DENIED
+				    : ie == IMAGE_INVALID ? PROTO_E_BAD_REQUEST : PROTO_E_INTERNAL, "%s",
+				    why);
+	}
 	if (s->image_offset >= s->image->size)
 		return fail(err, PROTO_E_BAD_REQUEST, "\"image_offset\" %llu is beyond the image (%llu bytes)",
 			    (unsigned long long)s->image_offset, (unsigned long long)s->image->size);
@@ -360,7 +380,8 @@ static int session_open(struct restore *s, struct cmd_error *err)
 			return fail(err, PROTO_E_BAD_REQUEST, "no working set is recorded for %s",
 				    s->image->path);
 		s->ws_mode = found ? WS_REPLAY : WS_RECORD;
-		if (!found)
+		/* never beside a chain's images: the snapshot directories are the service's */
+		if (!found && !s->chain)
 			s->ws_file = rws_path(ag, s->image, true);
 		if (!s->ws_file)
 			s->ws_file = rws_path(ag, s->image, false);
@@ -397,7 +418,45 @@ static int get_int(json_t *req, const char *key, json_int_t lo, json_int_t hi, j
 	return 0;
 }
 
+static int create(struct agent *ag, json_t *req, char *const *chain, unsigned n_chain,
+		  struct image **im, json_t **reply, struct cmd_error *err);
+
+/* restore_create: a session serving an image file. */
 int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
+{
+	return create(ag, req, NULL, 0, NULL, reply, err);
+}
+
+/*
+ * A session serving a snapshot chain (snapshot_restore) that the caller
+ * checked the paths of and opened as im; im's reference is taken, also
+ * when the session cannot be made.
+ */
+int restore_create_chain(struct agent *ag, json_t *req, char *const *chain, unsigned n_chain,
+			 struct image *im, json_t **reply, struct cmd_error *err)
+{
+	int ret = create(ag, req, chain, n_chain, &im, reply, err);
+
+	image_put(im); /* NULL once the session took it */
+	return ret;
+}
+
+/* Copies of the paths of a chain into s; -1 when out of memory. */
+static int set_chain(struct restore *s, char *const *chain, unsigned n_chain)
+{
+	s->chain = calloc(n_chain, sizeof(*s->chain));
+	if (!s->chain)
+		return -1;
+	for (; s->n_chain < n_chain; s->n_chain++) {
+		s->chain[s->n_chain] = strdup(chain[s->n_chain]);
+		if (!s->chain[s->n_chain])
+			return -1;
+	}
+	return 0;
+}
+
+static int create(struct agent *ag, json_t *req, char *const *chain, unsigned n_chain,
+		  struct image **im, json_t **reply, struct cmd_error *err)
 {
 	json_t *id = json_object_get(req, "id"), *name = json_object_get(req, "name");
 	json_t *labels = json_object_get(req, "labels"), *image = json_object_get(req, "image");
@@ -469,7 +528,12 @@ int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		memcpy(s->id, json_string_value(id), JX_UUID_LEN + 1);
 	if (json_is_string(snap))
 		memcpy(s->snapshot_id, json_string_value(snap), JX_UUID_LEN + 1);
-	if ((!id && jx_uuid_new(s->id)) || !s->name || !s->labels || !s->image_path) {
+	if (im) {
+		s->image = *im;
+		*im = NULL;
+	}
+	if ((!id && jx_uuid_new(s->id)) || !s->name || !s->labels || !s->image_path ||
+	    (chain && set_chain(s, chain, n_chain))) {
 		session_free(s);
 		return fail(err, PROTO_E_INTERNAL, "cannot set the session up: %s", strerror(errno));
 	}
@@ -529,7 +593,7 @@ int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err)
 		pr_perror(&ag->log, "cannot remove persisted session", LF_STR("id", s->id));
 	free(path);
 	pr_info(&ag->log, "restore session deleted", LF_STR("id", s->id));
-	/* a flat image of a snapshot chain belongs to its session */
+	/* a flat image of a snapshot chain (made by agents before chains were served) */
 	if (s->image && ag->snap_restore_dir &&
 	    !strncmp(s->image->path, ag->snap_restore_dir, strlen(ag->snap_restore_dir)) &&
 	    s->image->path[strlen(ag->snap_restore_dir)] == '/' && unlink(s->image->path))
@@ -548,7 +612,7 @@ static void reopen(struct agent *ag, const char *file)
 	struct restore *s = calloc(1, sizeof(*s));
 	const char *state, *id;
 	struct { uint64_t size, mtime_ns, ino; } was = { 0 };
-	bool has_identity;
+	bool has_identity, chain_bad = false;
 	size_t i;
 
 	id = json_string_value(json_object_get(o, "id"));
@@ -568,6 +632,19 @@ static void reopen(struct agent *ag, const char *file)
 	v = json_object_get(o, "labels");
 	s->labels = json_is_object(v) ? json_incref(v) : json_object();
 	s->image_path = strdup(str_or(json_object_get(json_object_get(o, "image"), "path"), ""));
+	v = json_object_get(o, "chain");
+	if (json_is_array(v) && json_array_size(v) && json_array_size(v) <= 256) {
+		json_t *p;
+
+		s->chain = calloc(json_array_size(v), sizeof(*s->chain));
+		json_array_foreach(v, i, p) {
+			if (s->chain && json_is_string(p) && (s->chain[s->n_chain] = strdup(json_string_value(p))))
+				s->n_chain++;
+		}
+		chain_bad = s->n_chain != json_array_size(v);
+	} else if (v) {
+		chain_bad = true;
+	}
 	v = json_object_get(o, "image");
 	s->image_offset = (uint64_t)json_integer_value(json_object_get(v, "offset"));
 	v = json_object_get(o, "options");
@@ -616,7 +693,9 @@ static void reopen(struct agent *ag, const char *file)
 		session_free(s);
 		return;
 	}
-	if (session_open(s, &err)) {
+	if (chain_bad)
+		fail(&err, PROTO_E_INTERNAL, "the snapshot chain of the persisted session is unreadable");
+	if (chain_bad || session_open(s, &err)) {
 		/* kept, so that clients see why; it serves nothing */
 		if (!s->sock_path)
 			s->sock_path = path_in(ag->opts.state_dir, "restore", s->id, ".sock");

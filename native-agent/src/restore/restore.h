@@ -45,6 +45,8 @@ struct restore {
 	json_t *labels;
 	struct image *image;
 	char *image_path; /* as requested; image->path is the resolved one */
+	char **chain;     /* a snapshot chain served directly (snapshot_restore), oldest first */
+	unsigned n_chain;
 	uint64_t image_offset;
 	unsigned fault_around;
 	int64_t populate_delay_ms;
@@ -74,6 +76,8 @@ struct restore *restore_find(struct agent *ag, const char *id);
 bool restore_knows_region(struct agent *ag, const char *region_id);
 json_t *restore_json(const struct restore *s);
 int restore_create(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err);
+int restore_create_chain(struct agent *ag, json_t *req, char *const *chain, unsigned n_chain,
+			 struct image *im, json_t **reply, struct cmd_error *err);
 int restore_delete(struct agent *ag, struct restore *s, struct cmd_error *err);
 
 int restore_region_setup(const struct restore *s, struct region *r, bool waits);

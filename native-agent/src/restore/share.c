@@ -47,28 +47,8 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return !p[0] && !memcmp(p, p + 1, len - 1);
 }
 
-/* Reads len bytes of the image at off into buf; a short file is an error (EIO). */
-static int read_image(const struct image *im, uint64_t off, uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(im->fd, buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (!n)
-				errno = EIO;
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* shmem: the non-zero pages are written, zero pages stay holes (no memory). */
-static int fill_shmem(struct share *sh, const struct image *im)
+static int fill_shmem(struct share *sh, struct image *im)
 {
 	uint8_t *buf = malloc(SHARE_CHUNK);
 	int ret = -1;
@@ -78,7 +58,7 @@ static int fill_shmem(struct share *sh, const struct image *im)
 	for (uint64_t off = 0; off < im->size; off += SHARE_CHUNK) {
 		size_t len = im->size - off < SHARE_CHUNK ? (size_t)(im->size - off) : SHARE_CHUNK;
 
-		if (read_image(im, off, buf, len))
+		if (image_read(im, off, buf, len))
 			goto free_buf;
 		for (size_t p = 0; p < len;) {
 			size_t q = p, step = sh->page_size;
@@ -108,14 +88,14 @@ free_buf:
 }
 
 /* hugetlbfs has no write(): the image is read into a shared mapping of it. */
-static int fill_hugetlbfs(struct share *sh, const struct image *im)
+static int fill_hugetlbfs(struct share *sh, struct image *im)
 {
 	uint8_t *map = mmap(NULL, sh->size, PROT_READ | PROT_WRITE, MAP_SHARED, sh->fd, 0);
 	int ret;
 
 	if (map == MAP_FAILED)
 		return -1;
-	ret = read_image(im, 0, map, im->size);
+	ret = image_read(im, 0, map, im->size);
 	if (!ret)
 		sh->filled = sh->size;
 	munmap(map, sh->size);

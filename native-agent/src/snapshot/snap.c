@@ -15,11 +15,13 @@
 
 #include "agent.h"
 #include "capture.h"
+#include "image.h"
 #include "inflight.h"
 #include "job.h"
 #include "region.h"
 #include "restore.h"
 #include "snap.h"
+#include "snapchain.h"
 #include "snapfile.h"
 
 #define LOG_COMP "snapshot"
@@ -601,6 +603,8 @@ struct snap_job {
 	char **chain;            /* restore: full image first */
 	unsigned n_chain;
 	json_t *create;          /* restore: the restore_create request to make at the end */
+	struct image *im;        /* restore, eager: the chain opened (snapchain.h) */
+	bool verify;             /* restore, eager: every page checked before anything is served */
 	bool compress;
 	int level;
 	uint64_t buffer_bytes;
@@ -615,7 +619,6 @@ struct snap_job {
 	enum proto_err code;
 	char detail[768];
 	struct snapw_result res;
-	uint64_t pages_total;
 };
 
 static void sj_free(struct snap_job *sj)
@@ -626,6 +629,7 @@ static void sj_free(struct snap_job *sj)
 		free(sj->chain[i]);
 	free(sj->chain);
 	json_decref(sj->create);
+	image_put(sj->im);
 	free(sj);
 }
 
@@ -659,55 +663,61 @@ static void run_consolidate(struct job *j)
 	sj->code = PROTO_E_BAD_REQUEST;
 }
 
+/*
+ * The chain opened (headers and metadata checked; with "verify" every page
+ * too) for the session to serve it directly (snapchain.h).  Job thread.
+ */
+static int open_chain(struct snap_job *sj)
+{
+	if (snapchain_open(sj->chain, sj->n_chain, &sj->im, sj->detail, sizeof(sj->detail))) {
+		sj->code = errno == ENOMEM ? PROTO_E_INTERNAL : PROTO_E_BAD_REQUEST;
+		return -1;
+	}
+	if (sj->verify && snapchain_verify(sj->im, sj->detail, sizeof(sj->detail))) {
+		sj->code = PROTO_E_BAD_REQUEST;
+		return -1;
+	}
+	return 0;
+}
+
 static void run_restore(struct job *j)
 {
 	struct snap_job *sj = (struct snap_job *)j;
 
-	sj->ret = snapfile_flatten(sj->chain, sj->n_chain,
-				   json_string_value(json_object_get(sj->create, "image")), &sj->pages_total,
-				   sj->detail, sizeof(sj->detail));
-	sj->code = !sj->ret ? PROTO_E_INTERNAL : errno == ENOSPC ? PROTO_E_NO_SPACE
-			     : errno == EIO ? PROTO_E_INTERNAL : PROTO_E_BAD_REQUEST;
+	sj->ret = open_chain(sj);
 }
 
 /*
- * Eager restore: the chain flattened (every page checked) into a temporary
- * file, then written into the attached region with process_vm_writev, the
- * way a debugger writes memory: present pages are overwritten, missing ones
- * fault in through the region's own handling (a write-protected page is
- * lifted by its worker and marked written, so the next incremental snapshot
- * holds it).  The workload should be paused by its owner meanwhile.
+ * Eager restore: the chain read (every page checked) and written into the
+ * attached region with process_vm_writev, the way a debugger writes
+ * memory: present pages are overwritten, missing ones fault in through the
+ * region's own handling (a write-protected page is lifted by its worker and
+ * marked written, so the next incremental snapshot holds it).  The workload
+ * should be paused by its owner meanwhile.
  */
 static void run_eager(struct job *j)
 {
 	struct snap_job *sj = (struct snap_job *)j;
-	const char *flat = json_string_value(json_object_get(sj->create, "image"));
-	uint64_t pages = 0, len = sj->n_pages * sj->page_size, off = 0;
+	uint64_t len = sj->n_pages * sj->page_size, off = 0;
 	size_t blen = 1u << 20;
 	uint8_t *buf = NULL;
-	struct stat st;
-	int fd = -1;
 
 	sj->ret = -1;
-	if (snapfile_flatten(sj->chain, sj->n_chain, flat, &pages, sj->detail, sizeof(sj->detail))) {
-		sj->code = errno == ENOSPC ? PROTO_E_NO_SPACE : errno == EINVAL ? PROTO_E_BAD_REQUEST
-										: PROTO_E_INTERNAL;
+	if (open_chain(sj))
+		return;
+	sj->code = PROTO_E_BAD_REQUEST;
+	if (sj->im->size != len) {
+		snprintf(sj->detail, sizeof(sj->detail),
+			 "the chain holds %llu bytes; region %s has %llu pages of %u bytes",
+			 (unsigned long long)sj->im->size, sj->region_id,
+			 (unsigned long long)sj->n_pages, sj->page_size);
 		return;
 	}
-	fd = open(flat, O_RDONLY | O_CLOEXEC);
 	buf = malloc(blen);
-	sj->code = PROTO_E_BAD_REQUEST;
-	if (fd < 0 || !buf || fstat(fd, &st)) {
+	if (!buf) {
 		sj->code = PROTO_E_INTERNAL;
-		snprintf(sj->detail, sizeof(sj->detail), "reading the flattened chain: %s", strerror(errno));
-		goto out;
-	}
-	if (pages != sj->n_pages || (uint64_t)st.st_size != len) {
-		snprintf(sj->detail, sizeof(sj->detail),
-			 "the chain holds %llu pages (%llu bytes); region %s has %llu pages of %u bytes",
-			 (unsigned long long)pages, (unsigned long long)st.st_size, sj->region_id,
-			 (unsigned long long)sj->n_pages, sj->page_size);
-		goto out;
+		snprintf(sj->detail, sizeof(sj->detail), "out of memory");
+		return;
 	}
 	while (off < len) {
 		size_t n = len - off < blen ? (size_t)(len - off) : blen;
@@ -715,10 +725,9 @@ static void run_eager(struct job *j)
 		struct iovec remote = { .iov_base = (void *)(uintptr_t)(sj->start + off), .iov_len = n };
 		ssize_t w;
 
-		if (pread(fd, buf, n, (off_t)off) != (ssize_t)n) {
-			sj->code = PROTO_E_INTERNAL;
-			snprintf(sj->detail, sizeof(sj->detail), "reading the flattened chain: %s",
-				 strerror(errno ? errno : EIO));
+		if (image_read(sj->im, off, buf, n)) {
+			snprintf(sj->detail, sizeof(sj->detail), "reading the chain: %s",
+				 image_change_why(sj->im)[0] ? image_change_why(sj->im) : strerror(errno));
 			goto out;
 		}
 		w = process_vm_writev(sj->pid, &local, 1, &remote, 1, 0);
@@ -736,10 +745,7 @@ static void run_eager(struct job *j)
 	sj->installed = len / sj->page_size;
 	sj->ret = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(buf);
-	unlink(flat);
 }
 
 static void answer(struct agent *ag, struct snap_job *sj, json_t *body)
@@ -798,11 +804,12 @@ static void job_done(struct agent *ag, struct job *j)
 			defer_fail(&ag->defer, ag->hub, sj->key, sj->code, sj->detail);
 			break;
 		}
-		if (restore_create(ag, sj->create, &reply, &err)) {
-			unlink(json_string_value(json_object_get(sj->create, "image")));
+		if (restore_create_chain(ag, sj->create, sj->chain, sj->n_chain, sj->im, &reply, &err)) {
+			sj->im = NULL; /* taken, also on failure */
 			defer_fail(&ag->defer, ag->hub, sj->key, err.code, err.message);
 			break;
 		}
+		sj->im = NULL;
 		answer(ag, sj, reply);
 		break;
 	}
@@ -939,8 +946,9 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 		 json_t **reply, struct cmd_error *err)
 {
 	json_t *chain = json_object_get(req, "chain"), *mode = json_object_get(req, "mode");
-	json_t *id = json_object_get(req, "id"), *create = NULL, *v;
-	char sid[JX_UUID_LEN + 1], path[PATH_MAX], *flat = NULL;
+	json_t *id = json_object_get(req, "id"), *verify = json_object_get(req, "verify"), *create = NULL;
+	char sid[JX_UUID_LEN + 1], path[PATH_MAX];
+	json_t *v;
 	struct snap_job *sj;
 	size_t i;
 
@@ -975,6 +983,8 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 				return fail(err, PROTO_E_CONFLICT, "a snapshot of region %s is being taken", r->id);
 		}
 	}
+	if (verify && !json_is_boolean(verify))
+		return fail(err, PROTO_E_BAD_REQUEST, "\"verify\" must be true or false");
 	if (id && (!json_is_string(id) || !jx_uuid_valid(json_string_value(id))))
 		return fail(err, PROTO_E_BAD_REQUEST, "\"id\" must be a lower-case UUID");
 	if (id && restore_find(ag, json_string_value(id)))
@@ -991,30 +1001,29 @@ int snap_restore(struct agent *ag, struct cmd_session *s, const struct proto_hdr
 		snprintf(sid, sizeof(sid), "%s", json_string_value(id));
 	else if (jx_uuid_new(sid))
 		return fail(err, PROTO_E_INTERNAL, "cannot make an id");
-	if (asprintf(&flat, "%s/%s.%s", ag->snap_restore_dir, sid, eager ? "eager" : "mem") < 0)
-		return fail(err, PROTO_E_INTERNAL, "out of memory");
-	/* the session is made by restore_create once the flat image exists */
+	/* the session is made once the chain is open; its image is the newest of the chain */
+	check_path(ag, json_array_get(chain, json_array_size(chain) - 1), "chain[]", path, sizeof(path),
+		   err);
 	create = json_deep_copy(req);
 	if (!create || json_object_del(create, "chain") ||
 	    json_object_set_new(create, "id", json_string(sid)) ||
-	    json_object_set_new(create, "image", json_string(flat))) {
-		free(flat);
+	    json_object_set_new(create, "image", json_string(path))) {
 		json_decref(create);
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
 	json_object_del(create, "mode");
+	json_object_del(create, "verify");
 	if (rmode && (json_object_set(create, "mode", rmode) || json_object_del(create, "restore_mode"))) {
-		free(flat);
 		json_decref(create);
 		return fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
-	free(flat);
 	sj = sj_new(ag, eager ? SJ_EAGER : SJ_RESTORE, s, h, err);
 	if (!sj) {
 		json_decref(create);
 		return -1;
 	}
 	sj->create = create;
+	sj->verify = json_is_true(verify);
 	if (eager) {
 		snprintf(sj->region_id, sizeof(sj->region_id), "%s", r->id);
 		sj->pid = r->pid;
