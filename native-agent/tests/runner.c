@@ -125,6 +125,7 @@ static const struct t_case cases[] = {
 	{ "snap/bounded_buffer", t_snap_bounded_buffer, T_NEEDS_UFFD },
 	{ "snap/restore_session_files", t_snap_restore_session_files, T_NEEDS_UFFD },
 	{ "snap/chain_bad_page", t_snap_chain_bad_page, T_NEEDS_UFFD },
+	{ "snap/chain_session_consolidated", t_snap_chain_session_consolidated, T_NEEDS_UFFD },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },

@@ -223,6 +223,7 @@ int t_snap_restored_region(const struct t_env *env);
 int t_snap_eager_restore(const struct t_env *env);
 int t_snap_restore_session_files(const struct t_env *env);
 int t_snap_chain_bad_page(const struct t_env *env);
+int t_snap_chain_session_consolidated(const struct t_env *env);
 int t_snap_quiesce(const struct t_env *env);
 int t_snap_bounded_buffer(const struct t_env *env);
 int t_hold_rounds_converge(const struct t_env *env);

@@ -1209,6 +1209,127 @@ out:
 	return ret;
 }
 
+/* A new agent on f's state directory after kill -9 of the one running. */
+static int restart(struct snap_fixture *f)
+{
+	struct h_agent b;
+
+	if (kill(f->a.pid, SIGKILL) || h_agent_wait_exit(&f->a, H_TIMEOUT_MS))
+		return -1;
+	close(f->ctl);
+	f->ctl = -1;
+	if (h_agent_spawn(&b, f->a.dir, f->a.sock, NULL) || h_agent_wait_ready(&b, H_TIMEOUT_MS))
+		return -1;
+	f->a = b;
+	f->ctl = h_ctl_open(&f->a);
+	return f->ctl < 0 ? -1 : 0;
+}
+
+/* The state and error of restore session id. */
+static const char *session_state(int ctl, const char *id, char *err, size_t len)
+{
+	static char state[32];
+	json_t *v = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", id);
+
+	snprintf(state, sizeof(state), "%s", v ? json_string_value(json_object_get(v, "state")) : "?");
+	snprintf(err, len, "%s", v && json_is_string(json_object_get(v, "error"))
+				 ? json_string_value(json_object_get(v, "error")) : "");
+	json_decref(v);
+	return state;
+}
+
+/*
+ * A session serving a chain (full, incremental, incremental) survives what
+ * the service does to the chain while it runs: the newest image
+ * consolidated with its parent (rewritten to stand on the full image) and
+ * the parent deleted, then kill -9 of the agent.  The restarted agent finds
+ * the images the newest needs by their snapshot ids and serves the same
+ * bytes.  A chain whose newest image was replaced by other memory is
+ * reopened FAILED, with the reason.
+ */
+int t_snap_chain_session_consolidated(const struct t_env *env)
+{
+	static const char ids[3][37] = { "5a0a5a0a-0000-4000-8000-0000000000b1",
+					 "5a0a5a0a-0000-4000-8000-0000000000b2",
+					 "5a0a5a0a-0000-4000-8000-0000000000b3" };
+	static const char sid[] = "5a0a5a0a-0000-4000-8000-0000000000b4";
+	static const char other_id[] = "5a0a5a0a-0000-4000-8000-0000000000b5";
+	struct snap_fixture f;
+	char paths[3][256], other[256], sock[300] = "", err[512];
+	char *chain[3] = { paths[0], paths[1], paths[2] };
+	uint8_t *want = NULL, *got = NULL;
+	const char *state;
+	uint64_t w0, w1;
+	json_t *v;
+	int ret = T_FAIL;
+
+	(void)env;
+	if (fixture(&f, 1024, FL_MODE_WP, NULL))
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/cons-%d.flsnap", f.snapdir, i);
+		for (uint64_t p = (uint64_t)i; i && p < f.pages; p += 5)
+			memset(f.mem + p * PS, 0x30 + i * 7 + (int)(p % 13), PS);
+		v = take(&f, ids[i], paths[i], i ? ids[i - 1] : NULL, i ? paths[i - 1] : NULL, &w0, &w1);
+		json_decref(v);
+		if (!v)
+			goto out;
+	}
+	want = flatten(f.a.dir, chain, 3, f.pages);
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_RESTORE, "{s:[s,s,s], s:s, s:i}", "chain", paths[0], paths[1],
+		   paths[2], "id", sid, "populate_delay_ms", -1);
+	if (v)
+		snprintf(sock, sizeof(sock), "%s", json_string_value(json_object_get(v, "socket")));
+	json_decref(v);
+	if (!want || !sock[0])
+		goto out;
+	/* the service's retention: the newest folded onto its parent's parent, the parent gone */
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_CONSOLIDATE, "{s:s, s:s}", "parent_path", paths[1],
+		   "child_path", paths[2]);
+	json_decref(v);
+	if (!v || unlink(paths[1]))
+		goto out;
+	got = restored(sock, f.pages);
+	if (!got || memcmp(got, want, f.pages * PS)) {
+		printf("    the running session served other bytes after the consolidation\n");
+		goto out;
+	}
+	free(got);
+	got = NULL;
+	if (restart(&f))
+		goto out;
+	state = session_state(f.ctl, sid, err, sizeof(err));
+	if (!strcmp(state, "FAILED") || !strcmp(state, "?")) {
+		printf("    after the restart the session is %s: %s\n", state, err);
+		goto out;
+	}
+	got = restored(sock, f.pages);
+	if (!got || memcmp(got, want, f.pages * PS)) {
+		printf("    after the restart the session serves other bytes than the chain held\n");
+		goto out;
+	}
+	/* other memory under the newest image's name: not served */
+	memset(f.mem, 0x77, PS);
+	snprintf(other, sizeof(other), "%s/other.flsnap", f.snapdir);
+	v = take(&f, other_id, other, NULL, NULL, &w0, &w1);
+	json_decref(v);
+	if (!v)
+		goto out;
+	if (rename(other, paths[2]) || restart(&f))
+		goto out;
+	state = session_state(f.ctl, sid, err, sizeof(err));
+	if (strcmp(state, "FAILED") || !strstr(err, "holds other memory")) {
+		printf("    a chain replaced by other memory was reopened %s: %s\n", state, err);
+		goto out;
+	}
+	ret = T_PASS;
+out:
+	free(want);
+	free(got);
+	teardown(&f);
+	return ret;
+}
+
 /* Entries of a directory (0 when it does not exist), "." and ".." aside. */
 static int entries(const char *dir)
 {

@@ -303,7 +303,7 @@ static int start_services(struct agent *ag)
 	if (job_init(ag) || attach_start(ag) || notify_init(ag))
 		return -1;
 	ag->restore_changed = notify_restore;
-	ag->open_chain = snapchain_open;
+	ag->open_chain = snapchain_reopen;
 	ag->ctl = ctl_start(ag);
 	if (!ag->ctl)
 		return -1;

@@ -48,6 +48,7 @@ struct image {
 	const uint8_t *map; /* a file's mapping; NULL with ops */
 	uint64_t mtime_ns;
 	uint64_t ino, dev;
+	uint8_t content_id[16];       /* of the memory it holds when known (a snapshot's), else zero */
 	_Atomic bool changed;         /* sticky: the file is not what was opened */
 	_Atomic uint64_t checked_ns;  /* last fstat (CLOCK_MONOTONIC_COARSE) */
 	char why[160];                /* set once, before changed */

@@ -184,6 +184,19 @@ json_t *restore_json(const struct restore *s)
 
 /* ---- persistence ------------------------------------------------------- */
 
+/* The image's content id in hex, or "" when it has none. */
+static void content_hex(const struct image *im, char out[2 * sizeof(im->content_id) + 1])
+{
+	bool any = false;
+
+	for (size_t i = 0; i < sizeof(im->content_id); i++) {
+		any |= im->content_id[i] != 0;
+		sprintf(out + 2 * i, "%02x", im->content_id[i]);
+	}
+	if (!any)
+		out[0] = '\0';
+}
+
 /* What a restarted agent needs; pages and counters are rebuilt by serving. */
 static void save(struct restore *s)
 {
@@ -195,11 +208,16 @@ static void save(struct restore *s)
 		json_object_set_new(o, "image_resolved", s->image ? json_string(s->image->path)
 								  : json_null());
 		/* a restarted agent serves the same file or nothing (reopen()) */
-		if (s->image)
+		if (s->image) {
+			char cid[2 * sizeof(s->image->content_id) + 1];
+
+			content_hex(s->image, cid);
 			json_object_set_new(o, "image_identity",
-					    json_pack("{s:I, s:I, s:I}", "size", (json_int_t)s->image->size,
+					    json_pack("{s:I, s:I, s:I, s:s?}", "size", (json_int_t)s->image->size,
 						      "mtime_ns", (json_int_t)s->image->mtime_ns, "ino",
-						      (json_int_t)s->image->ino));
+						      (json_int_t)s->image->ino, "content_id",
+						      cid[0] ? cid : NULL));
+		}
 		text = json_dumps(o, JSON_COMPACT);
 	}
 	if (!path || !text || afile_write(path, text, strlen(text), 0600))
@@ -611,7 +629,8 @@ static void reopen(struct agent *ag, const char *file)
 	struct cmd_error err = { 0 };
 	struct restore *s = calloc(1, sizeof(*s));
 	const char *state, *id;
-	struct { uint64_t size, mtime_ns, ino; } was = { 0 };
+	struct { uint64_t size, mtime_ns, ino; char content[40]; } was = { 0 };
+	char cid[40];
 	bool has_identity, chain_bad = false;
 	size_t i;
 
@@ -688,6 +707,7 @@ static void reopen(struct agent *ag, const char *file)
 	was.size = (uint64_t)json_integer_value(json_object_get(v, "size"));
 	was.mtime_ns = (uint64_t)json_integer_value(json_object_get(v, "mtime_ns"));
 	was.ino = (uint64_t)json_integer_value(json_object_get(v, "ino"));
+	snprintf(was.content, sizeof(was.content), "%s", str_or(json_object_get(v, "content_id"), ""));
 	json_decref(o);
 	if (!s->name || !s->labels || !s->image_path) {
 		session_free(s);
@@ -700,6 +720,17 @@ static void reopen(struct agent *ag, const char *file)
 		if (!s->sock_path)
 			s->sock_path = path_in(ag->opts.state_dir, "restore", s->id, ".sock");
 		restore_fail(s, err.message);
+	} else if (has_identity && s->state != RESTORE_FAILED && was.content[0]) {
+		/* a snapshot chain: the same memory, whatever consolidation did to its files */
+		content_hex(s->image, cid);
+		if (strcmp(cid, was.content)) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "the snapshot chain of %.300s holds other memory than when"
+				 " the session began (content id %s, was %s): it is not served",
+				 s->image->path, cid[0] ? cid : "none", was.content);
+			restore_fail(s, why);
+		}
 	} else if (has_identity && s->state != RESTORE_FAILED &&
 		   (s->image->size != was.size || s->image->mtime_ns != was.mtime_ns ||
 		    s->image->ino != was.ino)) {

@@ -18,7 +18,7 @@
 #include "snapfile.h"
 
 struct file_ident {
-	uint64_t size, mtime_ns, ino;
+	uint64_t size, mtime_ns, ino, dev;
 };
 
 struct snapchain {
@@ -276,50 +276,121 @@ static const struct image_ops chain_ops = {
 	.close = chain_close,
 };
 
-int snapchain_open(char *const *chain, unsigned n_chain, struct image **out, char *why,
-		   size_t why_len)
+/* Opens path as the next image of ch (its identity noted); -1 with why. */
+static int add(struct snapchain *ch, const char *path, char *why, size_t why_len)
 {
-	struct snapchain *ch = calloc(1, sizeof(*ch));
-	uint64_t mtime = 0;
+	struct snapfile *f = &ch->f[ch->n];
 	struct stat st;
+
+	if (snapfile_open(f, path, why, why_len))
+		return -1;
+	if (fstat(f->fd, &st)) {
+		snprintf(why, why_len, "%.300s: %s", path, strerror(errno));
+		snapfile_close(f);
+		return -1;
+	}
+	ch->ident[ch->n++] = (struct file_ident){ .size = (uint64_t)st.st_size,
+						  .mtime_ns = f->mtime_ns,
+						  .ino = (uint64_t)st.st_ino,
+						  .dev = (uint64_t)st.st_dev };
+	return 0;
+}
+
+/* Every path a link on the one before it, the first a full image (a new session). */
+static int open_strict(struct snapchain *ch, char *const *chain, unsigned n_chain, char *why,
+		       size_t why_len)
+{
 	char inner[512];
 
+	for (unsigned k = 0; k < n_chain; k++) {
+		if (add(ch, chain[k], why, why_len))
+			return -1;
+		if (k == 0 && (ch->f[0].im.h.flags & SNAPIMG_F_INCREMENTAL)) {
+			snprintf(why, why_len, "%.300s is incremental: a chain starts with a full image",
+				 chain[0]);
+			return -1;
+		}
+		if (k && snapimg_check_parent(&ch->f[k].im, &ch->f[k - 1].im, inner, sizeof(inner))) {
+			snprintf(why, why_len, "%.200s: %.500s", chain[k], inner);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The images the newest one needs, found among the paths of a session's
+ * chain (a restarted agent): from the newest, each parent is the nearest
+ * older path whose snapshot id is the one the image was based on, up to a
+ * full image.  A consolidation since the session began (a child rewritten
+ * to stand on its grandparent, or alone) or the deletion of an image no
+ * longer needed leaves the same memory, which is served; a missing link
+ * is an error.  Opened newest first, then put oldest first.
+ */
+static int open_linked(struct snapchain *ch, char *const *chain, unsigned n_chain, char *why,
+		       size_t why_len)
+{
+	char inner[512], id[37];
+	int k = (int)n_chain - 1;
+
+	if (add(ch, chain[k], why, why_len))
+		return -1;
+	while (ch->f[ch->n - 1].im.h.flags & SNAPIMG_F_INCREMENTAL) {
+		const struct snapimg *cur = &ch->f[ch->n - 1].im;
+		bool found = false;
+
+		for (k--; k >= 0 && !found; k--) {
+			if (add(ch, chain[k], inner, sizeof(inner)))
+				continue; /* gone, or not an image any more: not a link */
+			if (memcmp(ch->f[ch->n - 1].im.h.snapshot_id, cur->h.parent_id, SNAPIMG_ID_LEN)) {
+				snapfile_close(&ch->f[--ch->n]);
+				continue;
+			}
+			if (snapimg_check_parent(cur, &ch->f[ch->n - 1].im, inner, sizeof(inner))) {
+				snprintf(why, why_len, "%.200s: %.500s", chain[k], inner);
+				return -1;
+			}
+			found = true;
+		}
+		k++;
+		if (!found) {
+			snapimg_id_str(cur->h.parent_id, id);
+			snprintf(why, why_len, "%.200s: its parent, snapshot %s, is in none of the older"
+				 " images of the chain", ch->f[ch->n - 1].path, id);
+			return -1;
+		}
+	}
+	for (unsigned a = 0, b = ch->n - 1; a < b; a++, b--) {
+		struct snapfile tf = ch->f[a];
+		struct file_ident ti = ch->ident[a];
+
+		ch->f[a] = ch->f[b];
+		ch->f[b] = tf;
+		ch->ident[a] = ch->ident[b];
+		ch->ident[b] = ti;
+	}
+	return 0;
+}
+
+static int open_chain(char *const *chain, unsigned n_chain, bool linked, struct image **out,
+		      char *why, size_t why_len)
+{
+	struct snapchain *ch = calloc(1, sizeof(*ch));
+	const struct snapimg_hdr *newest;
+	uint64_t mtime = 0;
+
 	*out = NULL;
-	if (!ch || !(ch->f = calloc(n_chain, sizeof(*ch->f))) ||
+	if (!ch || !n_chain || !(ch->f = calloc(n_chain, sizeof(*ch->f))) ||
 	    !(ch->ident = calloc(n_chain, sizeof(*ch->ident)))) {
 		if (ch)
 			free(ch->f);
 		free(ch);
-		snprintf(why, why_len, "out of memory");
+		snprintf(why, why_len, n_chain ? "out of memory" : "an empty chain");
 		return -1;
 	}
-	for (; ch->n < n_chain; ch->n++) {
-		unsigned k = ch->n;
-
-		if (snapfile_open(&ch->f[k], chain[k], why, why_len))
-			goto fail;
-		if (fstat(ch->f[k].fd, &st)) {
-			snprintf(why, why_len, "%.300s: %s", chain[k], strerror(errno));
-			ch->n++;
-			goto fail;
-		}
-		ch->ident[k] = (struct file_ident){ .size = (uint64_t)st.st_size,
-						    .mtime_ns = ch->f[k].mtime_ns,
-						    .ino = (uint64_t)st.st_ino };
-		if (ch->f[k].mtime_ns > mtime)
-			mtime = ch->f[k].mtime_ns;
-		if (k == 0 && (ch->f[0].im.h.flags & SNAPIMG_F_INCREMENTAL)) {
-			snprintf(why, why_len, "%.300s is incremental: a chain starts with a full image",
-				 chain[0]);
-			ch->n++;
-			goto fail;
-		}
-		if (k && snapimg_check_parent(&ch->f[k].im, &ch->f[k - 1].im, inner, sizeof(inner))) {
-			snprintf(why, why_len, "%.200s: %.500s", chain[k], inner);
-			ch->n++;
-			goto fail;
-		}
-	}
+	if (linked ? open_linked(ch, chain, n_chain, why, why_len)
+		   : open_strict(ch, chain, n_chain, why, why_len))
+		goto fail;
 	ch->pages = ch->f[0].im.h.page_count;
 	ch->ps = ch->f[0].im.h.page_size;
 	ch->src = calloc(ch->pages ? ch->pages : 1, sizeof(*ch->src));
@@ -333,26 +404,43 @@ int snapchain_open(char *const *chain, unsigned n_chain, struct image **out, cha
 	for (unsigned k = 0; k < ch->n; k++) {
 		const uint8_t *map = ch->f[k].im.map;
 
+		if (ch->f[k].mtime_ns > mtime)
+			mtime = ch->f[k].mtime_ns;
 		for (uint64_t p = 0; p < ch->pages; p++) {
-			enum snapimg_page s = snapimg_map_get(map, p);
+			enum snapimg_page st = snapimg_map_get(map, p);
 
-			if (s == SNAPIMG_PRESENT)
+			if (st == SNAPIMG_PRESENT)
 				ch->src[p] = (uint16_t)(k + 1);
-			else if (s == SNAPIMG_ZERO)
+			else if (st == SNAPIMG_ZERO)
 				ch->src[p] = 0;
 		}
 	}
 	ch->gen = atomic_fetch_add(&next_gen, 1);
+	newest = &ch->f[ch->n - 1].im.h;
 	*out = image_new(&chain_ops, ch, ch->f[ch->n - 1].path, ch->pages * ch->ps, mtime,
-			 ch->ident[ch->n - 1].ino, (uint64_t)st.st_dev);
+			 ch->ident[ch->n - 1].ino, ch->ident[ch->n - 1].dev);
 	if (!*out) {
 		snprintf(why, why_len, "out of memory");
 		goto fail;
 	}
+	/* what a restarted agent compares: the memory, whatever consolidation did to the files */
+	memcpy((*out)->content_id, newest->content_id, sizeof((*out)->content_id));
 	return 0;
 fail:
 	chain_free(ch);
 	return -1;
+}
+
+int snapchain_open(char *const *chain, unsigned n_chain, struct image **out, char *why,
+		   size_t why_len)
+{
+	return open_chain(chain, n_chain, false, out, why, why_len);
+}
+
+int snapchain_reopen(char *const *chain, unsigned n_chain, struct image **out, char *why,
+		     size_t why_len)
+{
+	return open_chain(chain, n_chain, true, out, why, why_len);
 }
 
 int snapchain_verify(struct image *im, char *why, size_t why_len)

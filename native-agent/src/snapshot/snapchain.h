@@ -20,9 +20,21 @@
 
 struct image;
 
-/* Opens and checks the chain (blocking file I/O: a job thread, or start-up); one reference. */
+/*
+ * Opens and checks the chain: the full image first, each path a link on the
+ * one before it.  Blocking file I/O (a job thread).  One reference.
+ */
 int snapchain_open(char *const *chain, unsigned n_chain, struct image **out, char *why,
 		   size_t why_len);
+/*
+ * The same chain for a restarted agent: the images the newest one needs,
+ * found among the paths by their snapshot ids, so that a consolidation or
+ * the deletion of a link no longer needed since the session began does not
+ * stop it; the image's content_id is the newest image's (restore.c
+ * compares it with the one recorded).  At start-up, before clients.
+ */
+int snapchain_reopen(char *const *chain, unsigned n_chain, struct image **out, char *why,
+		     size_t why_len);
 /* Every page of every image of the chain read and checked (for "verify": true). */
 int snapchain_verify(struct image *im, char *why, size_t why_len);
 
