@@ -186,6 +186,7 @@ int t_handoff_firecracker_systemd_store(const struct t_env *env);
 int t_chaos_restore_libfaultline(const struct t_env *env);
 int t_chaos_restore_firecracker(const struct t_env *env);
 int t_chaos_snapshot_ledger(const struct t_env *env);
+int t_chaos_consolidate(const struct t_env *env);
 int t_handoff_anonymous(const struct t_env *env);
 int t_handoff_refusal_is_explained(const struct t_env *env);
 int t_handoff_errors(const struct t_env *env);

@@ -397,28 +397,41 @@ static bool reattached(struct chaos *c, const char *id, int bound_ms)
 	return false;
 }
 
-/* The ledger in path's chain holds its invariant (faultline-demo ledger-check). */
-static bool ledger_ok(struct chaos *c, const char *const *chain, unsigned n)
+/* The ledger a restore session serves holds its invariant (faultline-demo ledger-check). */
+static bool session_ledger_ok(const char *sock)
 {
-	json_t *req = json_pack("{s:[], s:s}", "chain", "name", "chaos-check"), *s, *sum = NULL, *v;
-	bool ok = false;
-	int st = -1;
+	const char *const args[] = { "ledger-check", "--socket", sock, "--size", "32M", "--accounts",
+				     "50000", NULL };
+	json_t *sum = NULL;
+	int st = h_demo_run(args, &sum);
+	bool ok = st == 0 && json_is_true(json_object_get(sum, "ok"));
+
+	json_decref(sum);
+	return ok;
+}
+
+/* A restore session of a snapshot chain, or NULL (refused). */
+static json_t *chain_session(struct chaos *c, const char *const *chain, unsigned n)
+{
+	json_t *req = json_pack("{s:[], s:s, s:i}", "chain", "name", "chaos-check",
+				"populate_delay_ms", -1), *s;
 
 	for (unsigned i = 0; req && i < n; i++)
 		json_array_append_new(json_object_get(req, "chain"), json_string(chain[i]));
 	s = req ? h_callj(c->ctl, PROTO_T_SNAPSHOT_RESTORE, req) : NULL;
 	json_decref(req);
+	return s;
+}
+
+/* The ledger in path's chain holds its invariant. */
+static bool ledger_ok(struct chaos *c, const char *const *chain, unsigned n)
+{
+	json_t *s = chain_session(c, chain, n), *v;
+	bool ok;
+
 	if (!s)
 		return false;
-	{
-		const char *const args[] = { "ledger-check", "--socket",
-					     json_string_value(json_object_get(s, "socket")), "--size",
-					     "32M", "--accounts", "50000", NULL };
-
-		st = h_demo_run(args, &sum);
-	}
-	ok = st == 0 && json_is_true(json_object_get(sum, "ok"));
-	json_decref(sum);
+	ok = session_ledger_ok(json_string_value(json_object_get(s, "socket")));
 	v = h_call(c->ctl, PROTO_T_RESTORE_DELETE, "{s:s}", "id",
 		   json_string_value(json_object_get(s, "id")));
 	json_decref(v);
@@ -534,6 +547,131 @@ int t_chaos_snapshot_ledger(const struct t_env *env)
 	if (files_in(snapdir, ".tmp") || files_in(c.a.state, ".tmp")) {
 		c.leaks++;
 		printf("    temporary files left in %s\n", c.a.state);
+	}
+	return chaos_report(&c);
+}
+
+/* A snapshot of the ledger's region, waited for; false when it failed. */
+static bool take_snapshot(struct chaos *c, const char *region, const char *id, const char *path,
+			  const char *parent_id, const char *parent_path)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "snapshot_id", id, "region_id", region, "path",
+				path, "kind", parent_id ? "incremental" : "full"), *v;
+
+	if (req && parent_id)
+		json_object_set_new(req, "parent", json_pack("{s:s, s:s}", "snapshot_id", parent_id,
+							      "path", parent_path));
+	v = req ? h_callj(c->ctl, PROTO_T_SNAPSHOT_TAKE, req) : NULL;
+	json_decref(req);
+	json_decref(v);
+	return v != NULL;
+}
+
+/*
+ * The service's retention on a running ledger's chain (full A, incremental
+ * B on A, incremental C on B): C is consolidated onto B's parent while a
+ * restore session serves the chain, and the agent dies within 1 s of
+ * the request (before, during or after the rewrite of C).  Then: the
+ * ledger goes on; no C.tmp is left (the new agent removes it at start);
+ * C is either as it was (the chain A, B, C restores) or consolidated (A, C
+ * restores), with the ledger's invariant either way; and the session
+ * opened before the kill serves a ledger that holds it too.
+ */
+int t_chaos_consolidate(const struct t_env *env)
+{
+	struct chaos c;
+	struct h_proc ledger;
+	char handoff[192], snapdir[192], region[40];
+	json_t *hello;
+
+	(void)env;
+	CHECK_OK(chaos_init(&c, "consolidate"));
+	snprintf(handoff, sizeof(handoff), "%s/handoff.sock", c.a.state);
+	snprintf(snapdir, sizeof(snapdir), "%s/snapshots", c.a.state);
+	{
+		const char *const args[] = { "ledger", "--socket", handoff, "--size", "32M", "--accounts",
+					     "50000", NULL };
+
+		CHECK_OK(h_demo(&ledger, args));
+	}
+	hello = h_proc_json(&ledger, H_TIMEOUT_MS);
+	CHECK(hello && json_string_value(json_object_get(hello, "region_id")));
+	snprintf(region, sizeof(region), "%s", json_string_value(json_object_get(hello, "region_id")));
+	json_decref(hello);
+	for (unsigned round = 0; round < c.rounds; round++) {
+		uint64_t rs = c.seed + round;
+		unsigned delay_us = (unsigned)(next(&rs) % 1000000);
+		char ids[3][40], paths[3][256], tmp[300], sid[40] = "", sock[300] = "";
+		const char *abc[3] = { paths[0], paths[1], paths[2] }, *ac[2] = { paths[0], paths[2] };
+		json_t *req, *v;
+		struct stat st;
+		char *text;
+		bool done;
+
+		for (int i = 0; i < 3; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "5a0a5a0a-0000-4000-8000-%012llx",
+				 (unsigned long long)round * 3 + (unsigned)i + 1);
+			snprintf(paths[i], sizeof(paths[i]), "%s/cons-%u-%d.flsnap", snapdir, round, i);
+			CHECK(take_snapshot(&c, region, ids[i], paths[i], i ? ids[i - 1] : NULL,
+					    i ? paths[i - 1] : NULL));
+		}
+		snprintf(tmp, sizeof(tmp), "%s.tmp", paths[2]);
+		v = chain_session(&c, abc, 3);
+		CHECK(v);
+		snprintf(sid, sizeof(sid), "%s", json_string_value(json_object_get(v, "id")));
+		snprintf(sock, sizeof(sock), "%s", json_string_value(json_object_get(v, "socket")));
+		json_decref(v);
+		req = json_pack("{s:s, s:s}", "parent_path", paths[1], "child_path", paths[2]);
+		text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+		json_decref(req);
+		CHECK(text && !h_send_frame(c.ctl, PROTO_T_SNAPSHOT_CONSOLIDATE, 0, 9000 + round, text));
+		free(text);
+		CHECK_OK(kill_and_restart(&c, delay_us));
+		if (!reattached(&c, region, CHAOS_BOUND_MS) || !running(ledger.pid, CHAOS_BOUND_MS)) {
+			c.hangs++;
+			printf("    round %u (seed %llu): the ledger %s after the restart\n", round,
+			       (unsigned long long)(c.seed + round),
+			       kill(ledger.pid, 0) ? "died" : "stays held");
+			break;
+		}
+		if (!stat(tmp, &st)) {
+			c.leaks++;
+			printf("    round %u (seed %llu): %s left behind\n", round,
+			       (unsigned long long)(c.seed + round), tmp);
+		}
+		done = !ledger_ok(&c, abc, 3);
+		t_logf("round %u: agent killed %u us after the consolidation request: %s", round, delay_us,
+		       done ? "C was consolidated" : "C was not");
+		if (done && !ledger_ok(&c, ac, 2)) {
+			c.wrong++;
+			printf("    round %u (seed %llu): neither A,B,C nor A,C restores a ledger that holds"
+			       " its invariant\n", round, (unsigned long long)(c.seed + round));
+		}
+		if (!session_ledger_ok(sock)) {
+			c.wrong++;
+			printf("    round %u (seed %llu): the session opened before the kill does not serve"
+			       " the ledger\n", round, (unsigned long long)(c.seed + round));
+		}
+		v = h_call(c.ctl, PROTO_T_RESTORE_DELETE, "{s:s}", "id", sid);
+		json_decref(v);
+		for (int i = 0; i < 3; i++)
+			json_decref(h_call(c.ctl, PROTO_T_SNAPSHOT_DELETE, "{s:s}", "path", paths[i]));
+	}
+	kill(ledger.pid, SIGTERM);
+	if (h_proc_wait(&ledger, H_TIMEOUT_MS))
+		c.hangs++;
+	if (files_in(snapdir, ".tmp") || files_in(c.a.state, ".tmp")) {
+		c.leaks++;
+		printf("    temporary files left in %s\n", c.a.state);
+	}
+	{
+		char dir[320];
+
+		snprintf(dir, sizeof(dir), "%s/inflight", c.a.state);
+		if (files_in(dir, ".json")) {
+			c.leaks++;
+			printf("    in-flight records left in %s\n", dir);
+		}
 	}
 	return chaos_report(&c);
 }

@@ -1,6 +1,7 @@
 /*
- * Snapshots in flight, recorded in the state directory: a capture writes
- * its image to <path>.tmp and renames it into place when it completes, so
+ * Snapshots in flight, recorded in the state directory: a capture (or a
+ * consolidation, under an id of its own) writes its image to <path>.tmp
+ * and renames it into place when it completes, so
  * an agent killed in the middle leaves a partial .tmp that nobody would
  * remove.  Before the .tmp is created the take is recorded
  * (<state>/inflight/<snapshot_id>.json, fsynced); the record goes when the

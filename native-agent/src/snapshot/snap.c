@@ -605,6 +605,7 @@ struct snap_job {
 	json_t *create;          /* restore: the restore_create request to make at the end */
 	struct image *im;        /* restore, eager: the chain opened (snapchain.h) */
 	bool verify;             /* restore, eager: every page checked before anything is served */
+	char inflight_id[JX_UUID_LEN + 1]; /* consolidate: its record in <state>/inflight */
 	bool compress;
 	int level;
 	uint64_t buffer_bytes;
@@ -771,6 +772,7 @@ static void job_done(struct agent *ag, struct job *j)
 		answer(ag, sj, json_pack("{s:b, s:s}", "intact", sj->ret == 0, "detail", sj->detail));
 		break;
 	case SJ_CONSOLIDATE:
+		inflight_done(ag, sj->inflight_id); /* the .tmp is renamed into place or removed */
 		if (sj->ret) {
 			pr_warn(&ag->log, "snapshot consolidation failed", LF_STR("child", sj->path2),
 				LF_STR("reason", sj->detail));
@@ -901,6 +903,13 @@ int snap_consolidate(struct agent *ag, struct cmd_session *s, const struct proto
 	sj->buffer_bytes = ag->opts.snapshot_buffer_bytes;
 	if (!sj->path || !sj->path2) {
 		defer_fail(&ag->defer, ag->hub, sj->key, PROTO_E_INTERNAL, "out of memory");
+		sj_free(sj);
+		return CMD_DEFERRED;
+	}
+	/* the child is rewritten to <child>.tmp: a killed agent's is removed by the next one */
+	if (jx_uuid_new(sj->inflight_id) || inflight_note(ag, sj->inflight_id, child)) {
+		defer_fail(&ag->defer, ag->hub, sj->key, PROTO_E_INTERNAL,
+			   "cannot record the consolidation in the state directory");
 		sj_free(sj);
 		return CMD_DEFERRED;
 	}
