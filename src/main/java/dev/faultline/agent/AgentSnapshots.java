@@ -103,19 +103,26 @@ public final class AgentSnapshots {
 
     /**
      * snapshot_restore: opens a lazy restore session serving the chain (the full image first)
+     * straight from its files
      * under the service's {@code sessionId}; the agent keeps {@code snapshotId} with the session
      * and reports it, so a session the service did not record can be adopted with its snapshot.
      * Returns the session's id once it is open.
      */
-    /** @param restoreMode the session's mode: {@code copy} or {@code clone} (PROTOCOL.md §2.6) */
+    /**
+     * @param restoreMode the session's mode: {@code copy} or {@code clone} (PROTOCOL.md §2.6)
+     * @param verify read and check every page of the chain before the session opens
+     */
     public UUID restore(UUID sessionId, UUID snapshotId, List<Image> chain, String name, Map<String, String> labels,
-            String restoreMode) {
+            String restoreMode, boolean verify) {
         Map<String, Object> payload = new LinkedHashMap<>();
         payload.put("id", sessionId.toString());
         payload.put("snapshot_id", snapshotId.toString());
         payload.put("restore_mode", restoreMode);
         payload.put("chain", chain.stream().map(i -> i.path().toString()).toList());
         payload.put("mode", "lazy");
+        if (verify) {
+            payload.put("verify", true);
+        }
         if (name != null) {
             payload.put("name", name);
         }

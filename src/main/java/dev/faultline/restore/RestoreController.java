@@ -83,7 +83,7 @@ class RestoreController {
     }
 
     @DeleteMapping("/{id}")
-    @Operation(summary = "Close the session's socket (and a snapshot's session's flat image); refused while an attached"
+    @Operation(summary = "Close the session's socket and let go of its images; refused while an attached"
             + " region is not fully populated")
     ResponseEntity<Void> delete(@PathVariable UUID id) {
         restores.delete(id);

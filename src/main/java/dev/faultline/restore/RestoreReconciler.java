@@ -27,7 +27,7 @@ import org.springframework.transaction.support.TransactionTemplate;
  * <li>a session the agent holds that is not recorded is adopted: recorded as the agent reports it
  *     (a snapshot's restore opened while the service was down, or one whose recording was lost);
  * <li>a session recorded as ended (CLOSED, FAILED) that the agent still holds is closed there,
- *     which removes its socket and, for a snapshot's session, its flat image.
+ *     which removes its socket and lets go of the images it serves.
  * </ul>
  */
 @Component

@@ -267,7 +267,7 @@ public class RestoreService {
         }
         busy.add(id);
         try {
-            // a FAILED session may still hold its socket (and a snapshot's flat image) on the agent
+            // a FAILED session may still hold its socket (and its open images) on the agent
             if (agent.isPresent() && session.state() != RestoreState.CLOSED) {
                 try {
                     agent.get().deleteRestore(id);

@@ -80,7 +80,7 @@ class AgentSnapshotEngine implements SnapshotEngine {
         try {
             return agent.restore(request.sessionId(), request.snapshotId(),
                     request.chain().stream().map(AgentSnapshotEngine::image).toList(), request.name(), request.labels(),
-                    request.mode());
+                    request.mode(), request.verify());
         } catch (AgentException e) {
             throw failure("restoring snapshot " + request.snapshotId(), e);
         }

@@ -291,4 +291,8 @@ class Snapshot {
     boolean requireQuiesce() {
         return requireQuiesce;
     }
+
+    VerifiedState verifiedState() {
+        return verifiedState;
+    }
 }

@@ -79,8 +79,10 @@ public interface SnapshotEngine {
      * @param sessionId the id the session gets (the catalog's, so the restore feature can record it)
      * @param chain the full image first, then each incremental up to the snapshot restored
      * @param mode the session's mode, {@code copy} or {@code clone}
+     * @param verify every page of the chain read and checked before the session opens (the agent
+     *     serves the chain straight from its files and otherwise checks each page as it is served)
      */
     record RestoreRequest(UUID sessionId, UUID snapshotId, List<Image> chain, String name, Map<String, String> labels,
-            String mode) {
+            String mode, boolean verify) {
     }
 }

@@ -257,6 +257,7 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     private void restore(SnapshotOperation op) {
+        boolean[] suspect = {false};
         List<SnapshotEngine.Image> chain = inTransaction(() -> {
             List<Snapshot> snapshotsInChain = snapshots.chainEndingAt(loadSnapshot(op.snapshotId()));
             Snapshot base = snapshotsInChain.get(0);
@@ -267,10 +268,12 @@ class SnapshotJobs implements SmartInitializingSingleton {
             snapshotsInChain.stream().filter(s -> s.state() != SnapshotState.COMPLETED).findFirst().ifPresent(s -> {
                 throw new IllegalStateException("snapshot " + s.id() + " in its chain is " + s.state());
             });
+            // a link found corrupt is checked whole by the agent first: refused then, with the page
+            suspect[0] = snapshotsInChain.stream().anyMatch(s -> s.verifiedState() == VerifiedState.CORRUPT);
             return snapshotsInChain.stream().map(Snapshot::image).toList();
         });
         UUID restoreId = engines.on(op.node()).restore(new SnapshotEngine.RestoreRequest(UUID.randomUUID(),
-                op.snapshotId(), chain, op.restoreName(), op.restoreLabels(), op.restoreMode()));
+                op.snapshotId(), chain, op.restoreName(), op.restoreLabels(), op.restoreMode(), suspect[0]));
         // a restore session like any other: listed, deletable, its files removed when it ends
         restoreSessions.recordOpened(op.node(), restoreId);
         inTransaction(() -> {

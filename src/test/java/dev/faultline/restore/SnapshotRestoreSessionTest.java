@@ -23,9 +23,9 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * A snapshot's restore session is a restore session like the others, end to end with the real
- * agent: listed with its snapshot, served to a fresh process, deleted with its flat image, and
- * reconciled both ways after the agent is killed, after the service lost its record and after the
- * agent lost the session.
+ * agent: listed with its snapshot, served to a fresh process straight from the snapshot's image
+ * (no copy), deleted, and reconciled both ways after the agent is killed, after the service lost
+ * its record and after the agent lost the session.
  */
 class SnapshotRestoreSessionTest extends ServiceTest {
 
@@ -42,7 +42,7 @@ class SnapshotRestoreSessionTest extends ServiceTest {
     RestoreService restores;
 
     @Test
-    void aSnapshotsSessionIsListedServedAndDeletedWithItsFlatImage() throws Exception {
+    void aSnapshotsSessionIsListedServedFromTheSnapshotsImageAndDeleted() throws Exception {
         try (NativeTools.Child ledger = ledger()) {
             JsonNode snapshot = take(regionOf(ledger));
 
@@ -50,9 +50,11 @@ class SnapshotRestoreSessionTest extends ServiceTest {
             assertThat(session.path("state").asString()).isEqualTo("WAITING");
             assertThat(session.path("node").asString()).isEqualTo("node-a");
             assertThat(session.path("labels").path("app").asString()).isEqualTo("ledger");
-            Path flat = Path.of(session.at("/image/path").asString());
-            assertThat(flat).exists();
-            assertThat(flat.getParent().getFileName().toString()).isEqualTo("snaprestore");
+            Path image = Path.of(session.at("/image/path").asString());
+            assertThat(image).as("served from the snapshot's own image")
+                    .isEqualTo(Path.of(snapshot.path("imagePath").asString()).toRealPath());
+            assertThat(snapRestoreDir(session)).as("no copy of the chain is written")
+                    .satisfiesAnyOf(d -> assertThat(d).doesNotExist(), d -> assertThat(d).isEmptyDirectory());
             assertThat(session.at("/image/size").asLong()).isEqualTo(8L << 20);
             assertThat(admin().get("/api/v1/restores").json().findValuesAsString("id"))
                     .contains(session.path("id").asString());
@@ -66,7 +68,7 @@ class SnapshotRestoreSessionTest extends ServiceTest {
             TestApi.Response deleted = admin().delete("/api/v1/restores/" + id);
             assertThat(deleted.status()).as(deleted.body()).isEqualTo(204);
             assertThat(admin().get("/api/v1/restores/" + id).json().path("state").asString()).isEqualTo("CLOSED");
-            assertThat(flat).as("the flat image goes with its session").doesNotExist();
+            assertThat(image).as("the snapshot's image stays with the snapshot").exists();
             assertThatThrownBy(() -> agent.restore(UUID.fromString(id))).isInstanceOfSatisfying(AgentException.class,
                     e -> assertThat(e.code()).isEqualTo("NOT_FOUND"));
             assertThat(ledger.terminate()).isZero();
@@ -74,14 +76,14 @@ class SnapshotRestoreSessionTest extends ServiceTest {
     }
 
     @Test
-    void afterAgentKillsALostRecordAndALostSessionTheSessionsConvergeAndNoFlatImageIsLeft() throws Exception {
+    void afterAgentKillsALostRecordAndALostSessionTheSessionsConvergeAndNoOldFlatImageIsLeft() throws Exception {
         try (NativeTools.Child ledger = ledger()) {
             JsonNode snapshot = take(regionOf(ledger));
             JsonNode session = restore(snapshot, "restarts-" + shortId());
             UUID id = UUID.fromString(session.path("id").asString());
-            Path flat = Path.of(session.at("/image/path").asString());
-            Path orphan = flat.resolveSibling(UUID.randomUUID() + ".mem");
-            // what an agent killed while flattening a chain leaves behind
+            Path image = Path.of(session.at("/image/path").asString());
+            // what an older agent, which copied chains, could leave behind
+            Path orphan = Files.createDirectories(snapRestoreDir(session)).resolve(UUID.randomUUID() + ".mem");
             Files.write(orphan, new byte[4096]);
 
             // the agent is killed: the next one reopens the session, and removes the orphan
@@ -91,7 +93,6 @@ class SnapshotRestoreSessionTest extends ServiceTest {
                     && !s.pid().equals(before.pid()), Duration.ofSeconds(15));
             assertThat(after.state()).as("replaced agent: %s", after).isEqualTo(AgentState.READY);
             assertThat(agent.restore(id).state()).isEqualTo("WAITING");
-            assertThat(flat).exists();
             assertThat(orphan).as("a flat image no session serves").doesNotExist();
             assertThat(admin().get("/api/v1/restores/" + id).json().path("state").asString()).isEqualTo("WAITING");
 
@@ -114,7 +115,7 @@ class SnapshotRestoreSessionTest extends ServiceTest {
             JsonNode failed = Await.until("the session to fail", SYNC,
                     () -> admin().get("/api/v1/restores/" + id).json(), s -> s.path("state").asString().equals("FAILED"));
             assertThat(failed.path("error").asString()).contains("no longer has this session");
-            assertThat(flat).doesNotExist();
+            assertThat(image).as("the snapshot's image stays with the snapshot").exists();
             assertThat(admin().delete("/api/v1/restores/" + id).status()).as("a failed session is deletable")
                     .isEqualTo(204);
             assertThat(ledger.terminate()).isZero();
@@ -158,6 +159,12 @@ class SnapshotRestoreSessionTest extends ServiceTest {
         assertThat(session.json().path("snapshotId").asString()).isEqualTo(snapshot.path("id").asString());
         assertThat(session.json().path("name").asString()).isEqualTo(name);
         return session.json();
+    }
+
+    /** Where agents before chains were served directly wrote their copies: <state>/snaprestore. */
+    private static Path snapRestoreDir(JsonNode session) {
+        // the session's socket is <state>/restore/<id>.sock
+        return Path.of(session.path("socket").asString()).getParent().getParent().resolve("snaprestore");
     }
 
     private static String shortId() {

@@ -289,9 +289,25 @@ class SnapshotJobsTest {
             assertThat(r.chain()).extracting(SnapshotEngine.Image::snapshotId).containsExactly(full, incremental);
             assertThat(r.name()).isEqualTo("db-restored");
             assertThat(r.labels()).as("labels default to the region's").isEqualTo(Map.of("app", "db"));
+            assertThat(r.verify()).as("served straight from the files, each page checked as it goes").isFalse();
         });
         assertThat(restoreSessions.recorded).as("recorded by the restore feature like any session")
                 .contains(new FakeRestoreSessions.Recorded(SnapshotTestConfig.NODE, done.restoreId()));
+    }
+
+    @Test
+    void aChainWithALinkFoundCorruptIsCheckedWholeBeforeItIsServed() {
+        UUID full = service.take(db.id(), SnapshotKind.FULL, null, "ops").id();
+        clock.advance(Duration.ofMinutes(1));
+        UUID incremental = service.take(db.id(), SnapshotKind.INCREMENTAL, null, "ops").id();
+        engine.findCorruption();
+        service.verify(full, "ops");
+        assertThat(service.get(full).verification().state()).isEqualTo(VerifiedState.CORRUPT);
+
+        service.restore(incremental, "db-restored", null, "ops");
+
+        assertThat(engine.restores).singleElement().satisfies(r -> assertThat(r.verify())
+                .as("the agent reads the whole chain first and refuses it with the page").isTrue());
     }
 
     @Test
