@@ -36,7 +36,8 @@ import org.springframework.transaction.support.TransactionTemplate;
  * step that changes the catalog is a short transaction of its own, and the state machines of
  * {@link Snapshot} and {@link SnapshotOperation} make a second runner of the same job stop at its
  * first step. A job interrupted by a restart is never left RUNNING: at start, RUNNING takes and
- * operations are marked FAILED ("interrupted by restart"), PENDING ones are started again, and
+ * operations are marked FAILED ("interrupted by restart"; such a take is then deleted, since the
+ * agent may have completed its image meanwhile), PENDING ones are started again, and
  * deletions are resumed (a DELETING snapshot is only ever deleted).
  *
  * <p>With several service instances on one database, a job belongs to the node of its snapshot's
@@ -139,6 +140,9 @@ class SnapshotJobs implements SmartInitializingSingleton {
             running.forEach(s -> {
                 s.fail(INTERRUPTED, clock.instant());
                 metrics.failed(s.kind(), null, SnapshotMetrics.Reason.INTERRUPTED);
+                // the agent went on without us: its image may be complete by now, and nothing else
+                // would remove it; deleted (resumed below, and when the agent connects)
+                s.markDeleting();
             });
             List<SnapshotOperation> runningOps = operations.findByStateInForNodes(Set.of(OperationState.RUNNING), mine);
             runningOps.forEach(op -> op.fail(INTERRUPTED, clock.instant()));
@@ -162,6 +166,21 @@ class SnapshotJobs implements SmartInitializingSingleton {
         if (interrupted + pendingTakes.size() + pendingOps.size() > 0) {
             log.info("snapshot jobs after restart: {} interrupted (FAILED), {} deletions resumed, {} takes and {}"
                     + " operations started", interrupted, deletions, pendingTakes.size(), pendingOps.size());
+        }
+    }
+
+    /**
+     * An agent (re)connected: deletions that could not reach it (a restart runs before the
+     * agent is READY; the agent was down) go on now.
+     */
+    void agentConnected(String node) {
+        try {
+            int resumed = service.resumeDeletions(null, "agent " + node + " connected");
+            if (resumed > 0) {
+                log.info("{} snapshot deletion(s) resumed: node {}'s agent connected", resumed, node);
+            }
+        } catch (RuntimeException e) {
+            log.warn("resuming deletions when node {}'s agent connected: {}", node, e.getMessage());
         }
     }
 

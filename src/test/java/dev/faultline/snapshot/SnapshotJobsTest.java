@@ -245,8 +245,10 @@ class SnapshotJobsTest {
 
         jobs.recoverAfterRestart();
 
-        assertThat(service.get(running).state()).isEqualTo(SnapshotState.FAILED);
+        // failed, and its image (the agent may have completed it without us) deleted
+        assertThat(service.get(running).state()).isEqualTo(SnapshotState.DELETED);
         assertThat(service.get(running).error()).isEqualTo("interrupted by restart");
+        assertThat(engine.deleted).extracting(SnapshotEngine.Image::snapshotId).containsExactly(running);
         assertThat(service.get(pending).state()).isEqualTo(SnapshotState.COMPLETED);
         assertThat(snapshots.findByActiveRegionId(db.id())).isEmpty();
     }
