@@ -349,6 +349,8 @@ bool install_pending(const struct region *r, uint64_t now_ns)
 {
 	if (strategy_runnable(r))
 		return true;
+	if (strategy_owns_missing(r))
+		return false; /* its step does the population, the detach too */
 	if (r->w.detach)
 		return true; /* finishing a detach is work even when nothing is missing */
 	if (r->w.failed)
@@ -434,6 +436,8 @@ enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
 		r->w.strat->step(u, r);
 		return INSTALL_OK;
 	}
+	if (strategy_owns_missing(r))
+		return INSTALL_OK;
 	if (r->w.failed) {
 		/* nothing more can be installed; the detach still has to end */
 		ufd_drop_region(u, r, true, "detached without populating: installs failed");

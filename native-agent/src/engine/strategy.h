@@ -66,6 +66,12 @@ static inline bool strategy_runnable(const struct region *r)
 	return r->w.strat && r->w.strat->runnable(r);
 }
 
+/* The strategy decides which missing pages can be installed (only it populates r). */
+static inline bool strategy_owns_missing(const struct region *r)
+{
+	return r->w.strat && r->w.strat->missing_fault;
+}
+
 static inline void strategy_abort(struct ufd *u, struct region *r, int code, const char *why)
 {
 	if (r->w.strat)

@@ -311,27 +311,28 @@ static bool dst_runnable(const struct region *r)
 {
 	struct mig_dst *d = dst_of(r);
 	const struct dst_reg *e = reg_of(d, r);
+	uint64_t p = r->w.bg_cursor;
 
-	if (!d->watching || (e && !e->u) || r->w.detach)
+	if (!d->watching || (e && !e->u) || r->w.failed)
 		return true;
-	return atomic_load(&d->live) && r->w.bg_cursor < r->n_pages && !r->w.failed;
+	/* staged pages are current only once the source holds */
+	if (!atomic_load(&d->live))
+		return false;
+	/* a detach waits at a page that is not here yet (region_detach before the end) */
+	if (r->w.detach)
+		return p >= r->n_pages || bitmap_test(r->w.present_map, p) ||
+		       bitmap_test(r->w.gone_map, p) || installable(d, r, base_of(d, r), p);
+	return p < r->n_pages;
 }
 
 /* Releases r to its workload once every page is installed. */
 static void finish_detach(struct ufd *u, struct region *r, struct mig_dst *d)
 {
-	uint64_t base = base_of(d, r);
 	uint64_t p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, 0, r->n_pages);
 
 	if (p < r->n_pages) {
-		if (installable(d, r, base, p)) {
-			r->w.bg_cursor = p;
-			return;
-		}
-		/* a page that never arrived (region_detach before the end): never zero */
-		pr_warn(&d->m->ag->log, "destination region left registered: a page is not installed",
-			LF_STR("migration", d->m->id), LF_STR("region", r->id), LF_UINT("page", p));
-		ufd_drop_region(u, r, false, "detached before every page arrived: left registered");
+		/* again from there; a page not here yet is waited for (dst_runnable) */
+		r->w.bg_cursor = p;
 		return;
 	}
 	pr_info(&d->m->ag->log, "destination region released to its workload",
@@ -351,12 +352,12 @@ static void dst_step(struct ufd *u, struct region *r)
 		return;
 	}
 	if (r->w.failed) {
-		if (r->w.detach)
-			ufd_drop_region(u, r, true, "detached without populating: installs failed");
+		/* not served any more: its faults stay blocked (a detach unregisters, as for any region) */
+		leave(u, r, d);
 		return;
 	}
-	if (!atomic_load(&d->live) && !r->w.detach)
-		return;
+	if (!atomic_load(&d->live))
+		return; /* staged pages may still be stale */
 	if (r->w.bg_cursor >= r->n_pages) {
 		if (r->w.detach)
 			finish_detach(u, r, d);
