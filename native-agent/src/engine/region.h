@@ -35,7 +35,7 @@
 #define REGION_MAX_LENGTH (UINT64_C(1) << 40)
 
 enum region_state { REGION_ATTACHED, REGION_DETACHING, REGION_DETACHED };
-/* REGION_STAGED: a migration destination, pages from the staging of migration/mig_dst.c */
+/* REGION_STAGED: bytes from a staging area that its strategy fills (a migration destination) */
 enum region_kind { REGION_ANON, REGION_IMAGE, REGION_STAGED };
 enum region_source { REGION_SRC_LIBFAULTLINE, REGION_SRC_FIRECRACKER };
 
