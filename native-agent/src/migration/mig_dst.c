@@ -111,7 +111,8 @@ void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, b
 	if (switched) {
 		/* the worker installs them (and wakes the faults parked for them) */
 		pthread_mutex_lock(&d->q_mu);
-		if (d->n_arrived == d->cap_arrived) {
+		/* no region served yet: its background install finds them staged */
+		if (d->on_worker && d->n_arrived == d->cap_arrived) {
 			size_t cap = d->cap_arrived ? d->cap_arrived * 2 : 16;
 			struct dst_run *q = realloc(d->arrived, cap * sizeof(*q));
 
@@ -121,7 +122,7 @@ void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, b
 			}
 		}
 		/* out of memory: their faults still find them staged */
-		if (d->n_arrived < d->cap_arrived)
+		if (d->on_worker && d->n_arrived < d->cap_arrived)
 			d->arrived[d->n_arrived++] = (struct dst_run){ .first = first, .n = n, .demand = demand };
 		pthread_mutex_unlock(&d->q_mu);
 		mig_dst_poke(d);
@@ -151,7 +152,9 @@ static struct region *new_region(struct mig *m, struct conn *c, const struct hsk
 	r->w.strat_ctx = d;
 	d->regs[0] = (struct dst_reg){ .r = r };
 	d->n_regs = 1;
+	pthread_mutex_lock(&d->q_mu);
 	d->on_worker = true;
+	pthread_mutex_unlock(&d->q_mu);
 	return r;
 }
 
@@ -163,7 +166,7 @@ int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t 
 	struct hsk_register hr;
 	struct region *r;
 	char why[256];
-	int pidfd;
+	int pidfd, fl;
 
 	if (hsk_parse_register(req, (uint32_t)sysconf(_SC_PAGESIZE), &hr, why, sizeof(why))) {
 		close(fd);
@@ -185,20 +188,28 @@ int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t 
 		close(fd);
 		return cmd_fail(err, PROTO_E_INTERNAL, "the fault engine is not running");
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, conn_peer(c)->pid, 0);
+	/* the engine reads it without blocking (libfaultline opens it so; made sure of) */
+	fl = fcntl(fd, F_GETFL);
+	pidfd = fl >= 0 && !fcntl(fd, F_SETFL, fl | O_NONBLOCK)
+			? (int)syscall(SYS_pidfd_open, conn_peer(c)->pid, 0)
+			: -1;
 	r = pidfd >= 0 ? new_region(m, c, &hr) : NULL;
 	if (!r) {
 		close(fd);
 		if (pidfd >= 0)
 			close(pidfd);
 		d->n_regs = 0;
+		pthread_mutex_lock(&d->q_mu);
 		d->on_worker = false;
+		pthread_mutex_unlock(&d->q_mu);
 		return cmd_fail(err, PROTO_E_INTERNAL, "cannot attach the workload: %s", strerror(errno));
 	}
 	/* the engine owns fd and pidfd from here on, also when this fails */
 	if (fault_attach(ag->engine, fd, -1, pidfd, r->pid, &r, 1)) {
 		d->n_regs = 0;
+		pthread_mutex_lock(&d->q_mu);
 		d->on_worker = false;
+		pthread_mutex_unlock(&d->q_mu);
 		region_put(r);
 		return cmd_fail(err, PROTO_E_INTERNAL, "cannot attach the workload: %s", strerror(errno));
 	}

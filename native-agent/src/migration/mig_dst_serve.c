@@ -94,7 +94,8 @@ static void watch(struct ufd *u, struct mig_dst *d, bool on)
 
 /*
  * r leaves the strategy (dropped, failed, or the worker stops).  The last
- * region to go tells mig_dst_stop, after which d may be gone.
+ * region to go tells mig_dst_stop, after which d may be gone: callers do
+ * not touch d after the last leave().
  */
 static void leave(struct ufd *u, struct region *r, struct mig_dst *d)
 {
@@ -262,7 +263,8 @@ static void resend_requests(struct mig_dst *d)
 /* Every region of the workload stops being served: its faults stay blocked. */
 static void fail_all(struct mig_dst *d, const char *why)
 {
-	while (d->n_regs) {
+	/* d may be gone once the last region left: counted first */
+	for (size_t n = d->n_regs; n; n--) {
 		struct dst_reg e = d->regs[0];
 
 		pr_warn(&d->m->ag->log, "destination region left registered, its faults wait",
