@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -28,7 +27,6 @@
 #include "mono.h"
 #include "ptls.h"
 #include "region.h"
-#include "uffd_compat.h"
 
 #define LOG_COMP "migration"
 #include "log.h"
