@@ -76,6 +76,7 @@ static const struct t_case cases[] = {
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
 	{ "engine/fork_child_keeps_holes", t_engine_fork_keeps_holes, T_NEEDS_UFFD },
 	{ "engine/removed_wp_page_reads_zero", t_engine_removed_wp_page_reads_zero, T_NEEDS_UFFD },
+	{ "engine/strategy_parks_missing", t_engine_strategy_parks_missing, T_NEEDS_UFFD },
 
 	{ "track/two_uffds", t_track_two_uffds, T_NEEDS_UFFD },
 	{ "track/dirty_exact_async", t_track_dirty_exact_async, T_NEEDS_UFFD },

@@ -143,6 +143,7 @@ int t_engine_remap_into_hole(const struct t_env *env);
 int t_engine_fork_adopted(const struct t_env *env);
 int t_engine_fork_keeps_holes(const struct t_env *env);
 int t_engine_removed_wp_page_reads_zero(const struct t_env *env);
+int t_engine_strategy_parks_missing(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);

@@ -26,6 +26,7 @@
 #include "image.h"
 #include "log.h"
 #include "region.h"
+#include "strategy.h"
 #include "test.h"
 #include "uffd.h"
 #include "ufd.h"
@@ -503,5 +504,113 @@ int t_engine_removed_wp_page_reads_zero(const struct t_env *env)
 	child_region->image = image_get(f.im);
 	teardown(&f);
 	region_put(child_region);
+	return T_PASS;
+}
+
+/*
+ * A strategy that owns a region's missing pages (a migration destination,
+ * strategy.h missing_fault): a fault on a page it does not have yet is
+ * parked, and the faults behind it are served meanwhile; when the page
+ * comes the parked fault is resolved again.  A page removed while its
+ * fault was parked reads zero: the engine's map stays the truth.
+ */
+static uint64_t g_park_page;
+static bool g_park_released;
+
+static void park_nop(struct ufd *u, struct region *r)
+{
+	(void)u;
+	(void)r;
+}
+
+static bool park_runnable(const struct region *r)
+{
+	(void)r;
+	return false;
+}
+
+static void park_abort(struct ufd *u, struct region *r, int code, const char *why)
+{
+	(void)u;
+	(void)r;
+	(void)code;
+	(void)why;
+}
+
+static enum missing_answer park_missing(struct ufd *u, struct region *r, uint64_t page,
+					uint64_t read_ns)
+{
+	(void)u;
+	(void)r;
+	(void)read_ns;
+	return page == g_park_page && !g_park_released ? MISSING_WAIT : MISSING_INSTALL;
+}
+
+static const struct region_strategy park_strategy = {
+	.name = "park",
+	.runnable = park_runnable,
+	.step = park_nop,
+	.wake = park_nop,
+	.abort = park_abort,
+	.missing_fault = park_missing,
+};
+
+int t_engine_strategy_parks_missing(const struct t_env *env)
+{
+	struct fixture f;
+	struct toucher a = { 0 }, c = { 0 }, d = { 0 };
+	struct remover rm = { 0 };
+	struct ufd *u;
+
+	(void)env;
+	CHECK_OK(setup(&f, 64 * CONTENT_PAGE, 0, 1));
+	f.r->w.strat = &park_strategy;
+	u = ufd_new(fault_manual_worker(f.e), dup(f.uffd), -1, getpid());
+	CHECK(u && !ufd_add_region(u, f.r));
+
+	/* page 5 is not there yet: parked */
+	g_park_page = 5;
+	g_park_released = false;
+	a.page = f.mem + 5 * CONTENT_PAGE;
+	CHECK_OK(pthread_create(&a.t, NULL, touch, &a));
+	CHECK_OK(wait_readable(f.uffd));
+	CHECK(ufd_read(u) == 1 && ufd_resolve(u) == 0);
+	CHECK(u->n_todo == 0 && u->n_parked == 1);
+	/* a fault behind it does not wait for it */
+	c.page = f.mem + 9 * CONTENT_PAGE;
+	CHECK_OK(pthread_create(&c.t, NULL, touch, &c));
+	CHECK_OK(wait_readable(f.uffd));
+	CHECK(ufd_read(u) == 1 && ufd_resolve(u) == 0 && u->n_parked == 1);
+	CHECK_OK(pthread_join(c.t, NULL));
+	CHECK(content_check(SEED, 9, c.copy) == 0);
+	/* nothing new: it stays parked */
+	CHECK(ufd_unpark(u) == 0 && u->n_parked == 1);
+	/* the page came */
+	g_park_released = true;
+	CHECK(ufd_unpark(u) == 0 && u->n_parked == 0 && u->n_todo == 0);
+	CHECK_OK(pthread_join(a.t, NULL));
+	CHECK(content_check(SEED, 5, a.copy) == 0);
+	CHECK(region_stat(&f.r->st.faults[RF_MISSING]) == 2);
+
+	/* parked, then removed by the workload before the page came: zero */
+	g_park_page = 20;
+	g_park_released = false;
+	d.page = f.mem + 20 * CONTENT_PAGE;
+	CHECK_OK(pthread_create(&d.t, NULL, touch, &d));
+	CHECK_OK(wait_readable(f.uffd));
+	CHECK(ufd_read(u) == 1 && ufd_resolve(u) == 0 && u->n_parked == 1);
+	rm.addr = f.mem + 20 * CONTENT_PAGE;
+	rm.len = 2 * CONTENT_PAGE;
+	CHECK_OK(pthread_create(&rm.t, NULL, do_remove, &rm));
+	CHECK_OK(wait_readable(f.uffd));
+	CHECK(ufd_read(u) == 1 && region_stat(&f.r->st.events[RE_REMOVE]) == 1);
+	CHECK_OK(pthread_join(rm.t, NULL));
+	CHECK(rm.ret == 0);
+	g_park_released = true;
+	CHECK(ufd_unpark(u) == 0 && u->n_parked == 0);
+	CHECK_OK(pthread_join(d.t, NULL));
+	CHECKF(zero(d.copy), "a page removed while its fault was parked must read zero");
+	ufd_free(u);
+	teardown(&f);
 	return T_PASS;
 }

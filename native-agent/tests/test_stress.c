@@ -978,16 +978,18 @@ ready:
 			continue;
 		}
 		/*
-		 * Open bugs (docs/reliability.md): a part of a restored region moved
+		 * Open bug (docs/reliability.md): a part of a restored region moved
 		 * by mremap can hang its readers, and so can a child forked after
-		 * one; a migration destination follows neither mremap nor fork.
-		 * Those ops run in stress/open_bugs only, until they are fixed.
+		 * one.  That op runs for restores in stress/open_bugs only, until it
+		 * is fixed; a migration destination (served by the engine through
+		 * its strategy, which follows moved parts and forked children) runs
+		 * every op.
 		 */
-		if (what < 3 && S.all_ops)
+		if (what < 3 && (S.all_ops || variant == V_MIGRATION))
 			change_layout(&rng, false);
 		else if (what < 5)
 			change_layout(&rng, true);
-		else if (what < 7 && (S.all_ops || variant != V_MIGRATION))
+		else if (what < 7)
 			fork_check(&rng);
 	}
 	atomic_store(&S.quit, true);
@@ -1145,19 +1147,19 @@ int t_stress_snapshot(const struct t_env *env)
 }
 
 /*
- * The open bugs the program found (docs/reliability.md), with every op:
- * passes once they are fixed; until then `make check` skips it and says so.
+ * The open bug the program found (docs/reliability.md), with every op:
+ * passes once it is fixed; until then `make check` skips it and says so.
+ * (The migration destination runs every op in stress/migration.)
  */
 int t_stress_open_bugs(const struct t_env *env)
 {
-	int a, b;
+	int a;
 
 	(void)env;
 	g_all_ops = true;
 	a = run_budget(V_RESTORE, 1000, STRESS_SEEDS, 24);
-	b = run_budget(V_MIGRATION, 4000, STRESS_SEEDS / 2 + 2, 24);
 	g_all_ops = false;
-	return a == T_PASS && b == T_PASS ? T_PASS : T_FAIL;
+	return a;
 }
 
 /*

@@ -32,11 +32,14 @@ static uint32_t base_page(void)
 }
 
 /* Pages that must read as zero: anonymous backing, removed by the workload
- * (balloon semantics: never re-read from the image) or zero in the image. */
+ * (balloon semantics: never re-read from the image or the staging) or zero
+ * in the image. */
 static bool page_zero(const struct region *r, uint64_t p)
 {
 	if (r->kind == REGION_ANON || bitmap_test(r->w.removed_map, p))
 		return true;
+	if (r->kind == REGION_STAGED)
+		return false; /* zero runs were staged as zeros */
 	return image_zero(r->image, r->image_offset + p * r->page_size, r->page_size);
 }
 
@@ -103,6 +106,8 @@ static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bo
 
 		if (zero) {
 			cp.src = (uintptr_t)u->w->zero;
+		} else if (r->kind == REGION_STAGED) {
+			cp.src = (uintptr_t)(r->w.staged + p * r->page_size);
 		} else {
 			/* an image read through its ops may give fewer: the caller goes on after them */
 			size_t avail;
@@ -273,6 +278,11 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 	memset(out, 0, sizeof(*out));
 	if (r->w.clone)
 		return install_shared(u, r, first, n, path, demand, wake, out);
+	/* a migration destination whose job ended before every page arrived */
+	if (r->kind == REGION_STAGED && !r->w.staged) {
+		out->err = ENODATA;
+		return INSTALL_FAILED;
+	}
 	/* a file changed under the restore is not served, not even in part */
 	if (r->image && image_changed(r->image, false)) {
 		out->err = ESTALE;
@@ -351,6 +361,8 @@ bool install_pending(const struct region *r, uint64_t now_ns)
 {
 	if (strategy_runnable(r))
 		return true;
+	if (strategy_owns_missing(r))
+		return false; /* its step does the population, the detach too */
 	if (r->w.detach)
 		return true; /* finishing a detach is work even when nothing is missing */
 	if (r->w.failed)
@@ -436,6 +448,8 @@ enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
 		r->w.strat->step(u, r);
 		return INSTALL_OK;
 	}
+	if (strategy_owns_missing(r))
+		return INSTALL_OK;
 	if (r->w.failed) {
 		/* nothing more can be installed; the detach still has to end */
 		ufd_drop_region(u, r, true, "detached without populating: installs failed");

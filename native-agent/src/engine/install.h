@@ -29,6 +29,7 @@ enum install_res {
 	INSTALL_NOENT,
 	INSTALL_FAILED,
 	INSTALL_WAIT, /* a snapshot's buffer is full: retried when the writer drained it */
+	INSTALL_PARK, /* a strategy has no page yet (strategy.h missing_fault): parked, later faults go on */
 };
 
 #define INSTALL_NO_DEMAND UINT64_MAX

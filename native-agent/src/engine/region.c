@@ -94,6 +94,7 @@ struct region *region_clone(const struct region *src, uint64_t first_page, uint6
 	r->w.fault_around = src->w.fault_around;
 	r->w.populate_after_ms = src->w.populate_after_ms;
 	r->w.clone = src->w.clone;
+	r->w.staged = src->w.staged ? src->w.staged + first_page * src->page_size : NULL;
 	if (src->w.clone_holes) {
 		r->w.clone_holes = bitmap_new(n_pages);
 		if (!r->w.clone_holes) {
@@ -250,6 +251,8 @@ json_t *region_backing_json(const struct region *r)
 		return NULL;
 	if (r->kind == REGION_ANON) {
 		jx_put(b, "kind", json_string("anonymous"), &ok);
+	} else if (r->kind == REGION_STAGED) {
+		jx_put(b, "kind", json_string("migration"), &ok);
 	} else {
 		jx_put(b, "kind", json_string("image"), &ok);
 		jx_put(b, "path", json_string(r->image_path), &ok);

@@ -35,7 +35,8 @@
 #define REGION_MAX_LENGTH (UINT64_C(1) << 40)
 
 enum region_state { REGION_ATTACHED, REGION_DETACHING, REGION_DETACHED };
-enum region_kind { REGION_ANON, REGION_IMAGE };
+/* REGION_STAGED: bytes from a staging area that its strategy fills (a migration destination) */
+enum region_kind { REGION_ANON, REGION_IMAGE, REGION_STAGED };
 enum region_source { REGION_SRC_LIBFAULTLINE, REGION_SRC_FIRECRACKER };
 
 /* how a page was installed (stats "installed") */
@@ -81,6 +82,8 @@ struct region_work {
 	const struct region_strategy *strat; /* strategy.h: a live capture, or NULL */
 	void *strat_ctx;
 	char last_capture[JX_UUID_LEN + 1]; /* last snapshot completed since attach, "" none */
+	/* REGION_STAGED: the bytes of page 0 (read-only here; its strategy says which are current) */
+	const uint8_t *staged;
 };
 
 struct restore;

@@ -7,6 +7,12 @@
  * hands one to the region's worker with fault_strategy(); every hook runs
  * on that worker, and the strategy tells its owner it is done through its
  * own fault_done message.  A region has at most one strategy at a time.
+ *
+ * A strategy may also own the region's missing pages (a migration
+ * destination: missing_fault): a fault it cannot answer yet is parked by
+ * the engine (kept queued, its thread blocked) and resolved again each
+ * time the strategy's watched descriptor wakes the worker ("pages ready").
+ * The engine's page-state map stays the truth for every event meanwhile.
  */
 #ifndef FAULTLINE_STRATEGY_H
 #define FAULTLINE_STRATEGY_H
@@ -19,6 +25,12 @@
 
 struct fault_engine;
 struct ufd;
+
+/* what missing_fault answers */
+enum missing_answer {
+	MISSING_INSTALL, /* the engine installs the page now (from the region's backing) */
+	MISSING_WAIT,    /* not here yet: the fault stays parked until the strategy wakes the worker */
+};
 
 struct region_strategy {
 	const char *name;
@@ -39,11 +51,25 @@ struct region_strategy {
 	void (*abort)(struct ufd *u, struct region *r, int code, const char *why);
 	/* every page installed now must be write-protected */
 	bool (*protects_all)(const struct region *r);
+	/* appended (migration destination); NULL: the engine serves missing faults itself */
+	/* a missing fault on page; read_ns: when it was read (parked faults keep theirs) */
+	enum missing_answer (*missing_fault)(struct ufd *u, struct region *r, uint64_t page,
+					     uint64_t read_ns);
+	/* the worker lets go of r for good (dropped, unregistered, workload gone); NULL: nothing */
+	void (*dropped)(struct ufd *u, struct region *r);
+	/* child was born from r in the worker (mremap'd part, fork copy); NULL: it goes without */
+	void (*follow)(struct region *r, struct region *child);
 };
 
 static inline bool strategy_runnable(const struct region *r)
 {
 	return r->w.strat && r->w.strat->runnable(r);
+}
+
+/* The strategy decides which missing pages can be installed (only it populates r). */
+static inline bool strategy_owns_missing(const struct region *r)
+{
+	return r->w.strat && r->w.strat->missing_fault;
 }
 
 static inline void strategy_abort(struct ufd *u, struct region *r, int code, const char *why)

@@ -50,6 +50,7 @@ void ufd_free(struct ufd *u)
 		close(u->pidfd);
 	free(u->regs);
 	free(u->todo);
+	free(u->parked);
 	free(u);
 }
 
@@ -125,6 +126,8 @@ void ufd_drop_region(struct ufd *u, struct region *r, bool unregister, const cha
 	struct uffdio_range range = { .start = region_start(r), .len = r->length };
 
 	strategy_abort(u, r, PROTO_E_CONFLICT, reason);
+	if (r->w.strat && r->w.strat->dropped)
+		r->w.strat->dropped(u, r);
 	if (unregister && region_stat(&r->st.gone) < r->n_pages &&
 	    ioctl(u->fd, UFFDIO_UNREGISTER, &range) && errno != ESRCH)
 		pr_pwarn(u->w->log, "UFFDIO_UNREGISTER failed", LF_STR("region", r->id));
@@ -151,6 +154,7 @@ void ufd_gone(struct ufd *u, const char *reason)
 	while (u->n_regs)
 		ufd_drop_region(u, u->regs[0], false, reason);
 	u->n_todo = 0;
+	u->n_parked = 0;
 	u->dead = true;
 }
 
@@ -285,6 +289,8 @@ static void adopt(struct ufd *u, struct region *parent, struct region *child)
 	struct fault_done d = { .kind = FAULT_ADOPT, .r = child, .parent = parent };
 
 	child->w.populate_at_ns = parent->w.populate_at_ns;
+	if (parent->w.strat && parent->w.strat->follow)
+		parent->w.strat->follow(parent, child);
 	fault_post(u->w->e, &d);
 }
 
@@ -406,17 +412,27 @@ static void on_event(struct ufd *u, const struct uffd_msg *m)
 
 /* ---- faults ------------------------------------------------------------ */
 
+static int grow(struct ufd_fault **q, size_t n, size_t *cap, size_t more)
+{
+	size_t want = *cap ? *cap : FAULT_BATCH;
+	struct ufd_fault *t;
+
+	while (want < n + more)
+		want *= 2;
+	if (want == *cap)
+		return 0;
+	t = realloc(*q, want * sizeof(*t));
+	if (!t)
+		return -1;
+	*q = t;
+	*cap = want;
+	return 0;
+}
+
 static int push_fault(struct ufd *u, const struct uffd_msg *m, uint64_t now)
 {
-	if (u->n_todo == u->cap_todo) {
-		size_t cap = u->cap_todo ? u->cap_todo * 2 : FAULT_BATCH;
-		struct ufd_fault *t = realloc(u->todo, cap * sizeof(*t));
-
-		if (!t)
-			return -1;
-		u->todo = t;
-		u->cap_todo = cap;
-	}
+	if (grow(&u->todo, u->n_todo, &u->cap_todo, 1))
+		return -1;
 	u->todo[u->n_todo].msg = *m;
 	u->todo[u->n_todo++].read_ns = now;
 	return 0;
@@ -597,6 +613,9 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 		kind = RF_MINOR;
 		/* a clone's window is continued as a copy's is installed (install.c) */
 		res = r->w.clone ? resolve_missing(u, r, p, now) : install_continue(u, page, r->page_size);
+	} else if (r->w.strat && r->w.strat->missing_fault &&
+		   r->w.strat->missing_fault(u, r, p, f->read_ns) == MISSING_WAIT) {
+		return INSTALL_PARK;
 	} else {
 		res = resolve_missing(u, r, p, now);
 	}
@@ -627,6 +646,15 @@ int ufd_resolve(struct ufd *u)
 	for (i = 0; i < u->n_todo; i++) {
 		enum install_res res = resolve_one(u, &u->todo[i]);
 
+		if (res == INSTALL_PARK) {
+			/* its thread stays blocked; out of memory: it stays queued instead */
+			if (grow(&u->parked, u->n_parked, &u->cap_parked, 1)) {
+				u->waits_space = true;
+				break;
+			}
+			u->parked[u->n_parked++] = u->todo[i];
+			continue;
+		}
 		if (res == INSTALL_MM_CHANGING) {
 			u->mm_changing = true;
 			break;
@@ -644,4 +672,41 @@ int ufd_resolve(struct ufd *u)
 	memmove(u->todo, u->todo + i, (u->n_todo - i) * sizeof(*u->todo));
 	u->n_todo -= i;
 	return u->mm_changing;
+}
+
+/*
+ * The strategy of one of u's regions has pages it did not have (strategy.h).
+ * A parked fault whose page the map has present now is done: the install
+ * that made it present woke its thread (strategies install with wake, and
+ * a page zapped after that faults anew).  The others go back to the front
+ * of the queue, older first, and are resolved again (a page removed
+ * meanwhile reads zero).  Returns as ufd_resolve().
+ */
+int ufd_unpark(struct ufd *u)
+{
+	uint64_t now = mono_now_ns();
+	size_t keep = 0;
+
+	if (!u->n_parked || u->dead)
+		return 0;
+	for (size_t i = 0; i < u->n_parked; i++) {
+		uint64_t addr = u->parked[i].msg.arg.pagefault.address;
+		struct region *r = ufd_find(u, addr);
+
+		if (r && bitmap_test(r->w.present_map, (addr - region_start(r)) / r->page_size)) {
+			region_stat_add(&r->st.faults[RF_MISSING], 1);
+			region_latency(r, now - u->parked[i].read_ns);
+			u->w->last_fault_ns = now;
+			continue;
+		}
+		u->parked[keep++] = u->parked[i];
+	}
+	u->n_parked = keep;
+	if (grow(&u->todo, u->n_todo, &u->cap_todo, u->n_parked))
+		return 0; /* out of memory: they stay parked until the next time */
+	memmove(u->todo + u->n_parked, u->todo, u->n_todo * sizeof(*u->todo));
+	memcpy(u->todo, u->parked, u->n_parked * sizeof(*u->todo));
+	u->n_todo += u->n_parked;
+	u->n_parked = 0;
+	return ufd_resolve(u);
 }

@@ -7,7 +7,10 @@
  * Faults are queued in `todo` as they are read and resolved in order; a
  * resolution that meets a changing mm (EAGAIN) stops there and the queue
  * is retried after the events that caused it have been read and applied,
- * whatever order the kernel delivered faults and events in.
+ * whatever order the kernel delivered faults and events in.  A missing
+ * fault whose page a strategy does not have yet (a migration destination)
+ * is parked instead: it leaves the queue, the faults behind it go on, and
+ * ufd_unpark() queues it again when the strategy says pages arrived.
  */
 #ifndef FAULTLINE_UFD_H
 #define FAULTLINE_UFD_H
@@ -44,6 +47,9 @@ struct ufd {
 	bool mm_changing; /* todo waits for the mm to settle */
 	bool waits_space; /* todo waits for a snapshot writer to drain its buffer */
 	bool dead;        /* no regions left or owner gone: the worker frees it */
+	/* appended: faults waiting for a strategy's page (INSTALL_PARK), in read order */
+	struct ufd_fault *parked;
+	size_t n_parked, cap_parked;
 };
 
 struct ufd *ufd_new(struct worker *w, int fd, int pidfd, pid_t pid);
@@ -54,6 +60,7 @@ void ufd_gone(struct ufd *u, const char *reason);
 int ufd_read(struct ufd *u);
 int ufd_read_fd(struct ufd *u, int fd);
 int ufd_resolve(struct ufd *u);
+int ufd_unpark(struct ufd *u);
 int ufd_after_move(struct ufd *u, struct region *r);
 
 #endif /* FAULTLINE_UFD_H */

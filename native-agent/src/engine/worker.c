@@ -328,6 +328,11 @@ static bool handle(struct worker *w, const struct epoll_event *ev, int n)
 				if (t->u->waits_space && ufd_resolve(t->u) >= 0)
 					served = true;
 			}
+			/* pages arrived: faults parked for them, on every uffd (forked children too) */
+			for (struct ufd *u = w->ufds; u; u = u->next) {
+				if (u->n_parked && !u->dead && ufd_unpark(u) >= 0)
+					served = true;
+			}
 			break;
 		case TAG_PIDFD:
 			if (!t->u->dead)

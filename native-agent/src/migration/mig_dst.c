@@ -1,18 +1,11 @@
 /*
  * The destination side of a migration (PROTOCOL.md §3): pages are staged
  * as they arrive (anonymous memory of the agent), the workload attaches by
- * region name on the job's session socket in MISSING mode, and after the
- * switchover its faults are served from the staging when the staged page
- * is current, else requested from the source on the preempt channel.
- *
- * Threads: one fault thread per attached workload (reads its uffd, serves
- * from staging, sends demand requests, installs staged pages in the
- * background when idle), and one thread per page channel connection (the
- * listener's handshake thread carries on as its reader; mig_dst_conn.c).  Pages are
- * installed by whichever thread has them first; UFFDIO_COPY of a page
- * already present answers EEXIST, and its wake-up reaches a thread that
- * faulted on it whether or not its fault message was read yet, so
- * nobody waits for a page that is there.  Page bitmaps are atomic words.
+ * region name on the job's session socket in MISSING mode, and its region
+ * is served by the fault engine like any other, through the strategy of
+ * mig_dst_serve.c: after the switchover its faults are served from the
+ * staging when the staged page is current, else requested from the source
+ * on the preempt channel.  See mig_dst.h for the threads.
  *
  * Acknowledgement: a data frame of the main channel is acknowledged
  * (cumulatively, by its sequence number) once its pages are in the
@@ -22,118 +15,37 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "bitmap.h"
 #include "conn.h"
+#include "fault.h"
 #include "hsk.h"
 #include "mig.h"
 #include "mono.h"
 #include "ptls.h"
 #include "region.h"
-#include "uffd_compat.h"
+#include "strategy.h"
 
 #define LOG_COMP "migration"
 #include "log.h"
 
 #include "mig_dst.h"
 
-void mig_dst_wake_fault_thread(struct mig_dst *d)
+/* Tells the region's worker to look (pages ready, a new channel, the end). */
+void mig_dst_poke(struct mig_dst *d)
 {
 	uint64_t one = 1;
 
 	if (d->ev_fd >= 0 && write(d->ev_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_pwarn(&d->m->ag->log, "cannot wake the fault thread");
-}
-
-/* ---- installing -------------------------------------------------------- */
-
-static void served(struct mig_dst *d, uint64_t p, uint64_t now)
-{
-	struct mig *m = d->m;
-	uint64_t t = atomic_exchange(&d->fault_ns[p], 0);
-
-	if (!t)
-		return;
-	pthread_mutex_lock(&m->mu);
-	/* a workload that attached early waited for the switchover, not for a page */
-	if (t < d->switch_ns)
-		t = d->switch_ns;
-	if (!m->st.first_fault_ms)
-		m->st.first_fault_ms = jx_now_ms();
-	mig_latency(m, now > t ? now - t : 0);
-	pthread_mutex_unlock(&m->mu);
-}
-
-/*
- * Installs the staged, current pages of [first, first + n) that are not
- * installed yet.  Only after the switchover and with a workload attached.
- */
-static void install(struct mig_dst *d, uint64_t first, uint64_t n)
-{
-	struct mig *m = d->m;
-	uint64_t p = first, end = first + n;
-
-	if (!d->attached)
-		return;
-	while (p < end) {
-		uint64_t q;
-		struct uffdio_copy cp;
-		uint64_t done, now;
-
-		if (abit_test(d->installed, p) || !abit_test(d->ready, p) || abit_test(d->removed, p)) {
-			p++;
-			continue;
-		}
-		q = p + 1;
-		while (q < end && !abit_test(d->installed, q) && abit_test(d->ready, q) &&
-		       !abit_test(d->removed, q))
-			q++;
-		cp = (struct uffdio_copy){ .dst = d->start + p * m->page_size,
-					   .src = (uintptr_t)(d->staging + p * m->page_size),
-					   .len = (q - p) * m->page_size };
-		if (ioctl(d->uffd, UFFDIO_COPY, &cp) && errno != EEXIST && errno != EAGAIN) {
-			if (errno != ENOENT && errno != ESRCH)
-				pr_pwarn(&m->ag->log, "cannot install a page", LF_STR("migration", m->id),
-					 LF_UINT("page", p));
-			return;
-		}
-		done = cp.copy > 0 ? (uint64_t)cp.copy / m->page_size : 0;
-		if (!done) {
-			/*
-			 * Present already (EEXIST), or the mm is changing (EAGAIN: a
-			 * removal not read yet, and the page is not installed).  Either
-			 * way its thread is woken: it faults again, and that fault is
-			 * served once the removal has been applied.
-			 */
-			struct uffdio_range r = { .start = cp.dst, .len = m->page_size };
-			bool present = errno == EEXIST;
-
-			ioctl(d->uffd, UFFDIO_WAKE, &r);
-			if (present) {
-				abit_set(d->installed, p);
-				served(d, p, mono_now_ns());
-			}
-			p++;
-			continue;
-		}
-		now = mono_now_ns();
-		for (uint64_t k = p; k < p + done; k++) {
-			abit_set(d->installed, k);
-			served(d, k, now);
-		}
-		p += done;
-	}
+		pr_pwarn(&d->m->ag->log, "cannot wake the destination's fault worker");
 }
 
 void mig_dst_send_done(struct mig_dst *d)
@@ -164,7 +76,7 @@ void mig_dst_send_done(struct mig_dst *d)
  * Pages of a PAGES frame (data: their bytes were read straight into the
  * staging; once the source holds, a page read again gets the same bytes,
  * so a concurrent install from it reads the same either way) or of a ZERO
- * frame.
+ * frame.  Connection threads.
  */
 void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, bool demand)
 {
@@ -197,209 +109,70 @@ void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, b
 	}
 	pthread_mutex_unlock(&m->mu);
 	if (switched) {
-		install(d, first, n);
+		/* the worker installs them (and wakes the faults parked for them) */
+		pthread_mutex_lock(&d->q_mu);
+		/* no region served yet: its background install finds them staged */
+		if (d->on_worker && d->n_arrived == d->cap_arrived) {
+			size_t cap = d->cap_arrived ? d->cap_arrived * 2 : 16;
+			struct dst_run *q = realloc(d->arrived, cap * sizeof(*q));
+
+			if (q) {
+				d->arrived = q;
+				d->cap_arrived = cap;
+			}
+		}
+		/* out of memory: their faults still find them staged */
+		if (d->on_worker && d->n_arrived < d->cap_arrived)
+			d->arrived[d->n_arrived++] = (struct dst_run){ .first = first, .n = n, .demand = demand };
+		pthread_mutex_unlock(&d->q_mu);
+		mig_dst_poke(d);
 		mig_dst_send_done(d);
 	}
 }
 
-/* ---- the fault thread -------------------------------------------------- */
-
-/*
- * Asks for page p and the missing pages right after it (a workload that
- * reads on will want them next; one round trip instead of sixteen).
- */
-static void request(struct mig_dst *d, uint64_t p)
-{
-	struct mig *m = d->m;
-	struct pchan_hdr h = { .type = PCHAN_T_REQUEST, .page = p, .count = 1 };
-
-	if (abit_set(d->want, p))
-		return; /* asked already; a new channel resends every pending request */
-	while (h.count < DST_REQ_AHEAD && p + h.count < m->n_pages &&
-	       !abit_test(d->ready, p + h.count) && !abit_test(d->removed, p + h.count) &&
-	       !abit_set(d->want, p + h.count))
-		h.count++;
-	pthread_mutex_lock(&d->send_mu);
-	if (d->pre_c && pchan_send(d->pre_c, &h, NULL))
-		ptls_shutdown(d->pre_c);
-	pthread_mutex_unlock(&d->send_mu);
-	pthread_mutex_lock(&m->mu);
-	m->st.postcopy_requests++;
-	pthread_mutex_unlock(&m->mu);
-}
-
-/*
- * A missing fault on p.  It says the page is not there, whatever
- * `installed` says: an install can land after a removal's event was read
- * and before the kernel zapped the range (see on_remove), and only waking
- * the thread would make it fault again for ever.  So the page is installed
- * again (a thread that faulted on a page just installed meets EEXIST and
- * is woken).
- */
-static void serve(struct mig_dst *d, uint64_t p)
-{
-	abit_clear(d->installed, p);
-	if (abit_test(d->removed, p)) {
-		/* dropped by the workload: it reads zero now, never the migrated bytes */
-		struct uffdio_zeropage zp = {
-			.range = { .start = d->start + p * d->m->page_size, .len = d->m->page_size },
-		};
-		int err = ioctl(d->uffd, UFFDIO_ZEROPAGE, &zp) ? errno : 0;
-
-		/* EEXIST: there; EAGAIN: a removal not read yet, it faults again after it */
-		if (err)
-			ioctl(d->uffd, UFFDIO_WAKE, &zp.range);
-		if (!err || err == EEXIST) {
-			abit_set(d->installed, p);
-			served(d, p, mono_now_ns());
-		}
-	} else if (abit_test(d->ready, p)) {
-		install(d, p, 1);
-	} else {
-		request(d, p);
-	}
-}
-
-static void resend_requests(struct mig_dst *d)
-{
-	struct mig *m = d->m;
-
-	for (uint64_t p = 0; p < m->n_pages; p++) {
-		if (abit_test(d->want, p) && !abit_test(d->ready, p)) {
-			abit_clear(d->want, p);
-			request(d, p);
-		}
-	}
-}
-
-/*
- * MADV_DONTNEED / munmap by the workload: those pages are not present any
- * more and must read as zero from now on.  The kernel zaps the range only
- * after this event was read, and refuses installs only while it is pending:
- * a page installed in between (by a reader thread, or the background
- * installer) is taken away again, so `installed` can be wrong for it until
- * its next fault, which serve() takes as the truth.
- */
-static void on_remove(struct mig_dst *d, uint64_t start, uint64_t end)
-{
-	struct mig *m = d->m;
-	uint64_t lo = start > d->start ? start : d->start;
-	uint64_t hi = end < d->start + m->length ? end : d->start + m->length;
-
-	for (uint64_t a = lo; a < hi; a += m->page_size) {
-		uint64_t p = (a - d->start) / m->page_size;
-
-		abit_set(d->removed, p);
-		abit_clear(d->installed, p);
-	}
-}
-
-static void *fault_main(void *arg)
-{
-	struct mig_dst *d = arg;
-	struct mig *m = d->m;
-	struct uffd_msg msgs[64];
-	bool was_switched = false;
-
-	for (;;) {
-		struct pollfd pf[3] = { { .fd = d->uffd, .events = POLLIN },
-					{ .fd = d->ev_fd, .events = POLLIN },
-					{ .fd = d->pidfd, .events = POLLIN } };
-		bool switched, pre_new, idle_work;
-		uint64_t cnt;
-		ssize_t n;
-
-		pthread_mutex_lock(&m->mu);
-		switched = d->switched;
-		pre_new = d->pre_new;
-		d->pre_new = false;
-		pthread_mutex_unlock(&m->mu);
-		if (d->ev_stop)
-			break;
-		if (switched && !was_switched) {
-			/* faults that came before the switchover waited for it */
-			was_switched = true;
-			for (uint64_t p = 0; p < m->n_pages; p++) {
-				if (atomic_load(&d->fault_ns[p]))
-					serve(d, p);
-			}
-		}
-		if (pre_new && switched)
-			resend_requests(d);
-		idle_work = switched && d->bg_cursor < m->n_pages;
-		if (poll(pf, 3, idle_work ? 0 : -1) < 0 && errno != EINTR)
-			break;
-		if (pf[1].revents && read(d->ev_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-			break;
-		if (pf[2].revents) {
-			pr_info(&m->ag->log, "the destination workload exited", LF_STR("migration", m->id));
-			break;
-		}
-		if (!pf[0].revents) {
-			if (idle_work) {
-				/*
-				 * Pages staged before the switchover that nobody touched yet:
-				 * installed while idle.  Pages not here yet are installed
-				 * when they arrive, removed ones read zero: both are skipped.
-				 */
-				while (d->bg_cursor < m->n_pages &&
-				       (abit_test(d->installed, d->bg_cursor) ||
-					abit_test(d->removed, d->bg_cursor) ||
-					!abit_test(d->ready, d->bg_cursor)))
-					d->bg_cursor++;
-				if (d->bg_cursor < m->n_pages)
-					install(d, d->bg_cursor,
-						m->n_pages - d->bg_cursor < DST_BG_CHUNK
-							? m->n_pages - d->bg_cursor
-							: DST_BG_CHUNK);
-			}
-			continue;
-		}
-		n = read(d->uffd, msgs, sizeof(msgs));
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			break;
-		}
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
-			uint64_t addr = msgs[i].arg.pagefault.address, p, t;
-
-			if (msgs[i].event == UFFD_EVENT_REMOVE || msgs[i].event == UFFD_EVENT_UNMAP) {
-				on_remove(d, msgs[i].arg.remove.start, msgs[i].arg.remove.end);
-				continue;
-			}
-			if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
-				if (msgs[i].event == UFFD_EVENT_FORK)
-					close((int)msgs[i].arg.fork.ufd);
-				continue;
-			}
-			if (addr < d->start || addr - d->start >= m->length)
-				continue;
-			p = (addr - d->start) / m->page_size;
-			t = 0;
-			atomic_compare_exchange_strong(&d->fault_ns[p], &t, mono_now_ns());
-			if (switched)
-				serve(d, p);
-		}
-	}
-	return NULL;
-}
-
 /* ---- the workload attaches --------------------------------------------- */
+
+static struct region *new_region(struct mig *m, struct conn *c, const struct hsk_register *hr)
+{
+	struct mig_dst *d = m->dst;
+	struct region *r = region_new(NULL, hr->name, hr->labels ? hr->labels : m->labels, hr->start,
+				      hr->length, hr->page_size);
+
+	if (!r)
+		return NULL;
+	r->pid = conn_peer(c)->pid;
+	r->uid = conn_peer(c)->uid;
+	r->modes = hr->modes;
+	r->features = hr->features;
+	r->source = REGION_SRC_LIBFAULTLINE;
+	r->kind = REGION_STAGED;
+	r->ctl.conn = conn_ref(c);
+	r->w.staged = d->staging;
+	r->w.strat = &mig_dst_strategy;
+	r->w.strat_ctx = d;
+	d->regs[0] = (struct dst_reg){ .r = r };
+	d->n_regs = 1;
+	pthread_mutex_lock(&d->q_mu);
+	d->on_worker = true;
+	pthread_mutex_unlock(&d->q_mu);
+	return r;
+}
 
 int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t **reply,
 		     struct cmd_error *err)
 {
+	struct agent *ag = m->ag;
 	struct mig_dst *d = m->dst;
 	struct hsk_register hr;
+	struct region *r;
 	char why[256];
-	int fl;
+	int pidfd, fl;
 
 	if (hsk_parse_register(req, (uint32_t)sysconf(_SC_PAGESIZE), &hr, why, sizeof(why))) {
 		close(fd);
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "%s", why);
 	}
-	if (!d || d->attached) {
+	if (!d || d->r) {
 		close(fd);
 		return cmd_fail(err, PROTO_E_CONFLICT, "a workload is attached to this migration already");
 	}
@@ -411,65 +184,81 @@ int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t 
 				"in missing mode",
 				m->region_name, (unsigned long long)m->length, m->page_size);
 	}
-	d->pidfd = (int)syscall(SYS_pidfd_open, conn_peer(c)->pid, 0);
+	if (!ag->engine) {
+		close(fd);
+		return cmd_fail(err, PROTO_E_INTERNAL, "the fault engine is not running");
+	}
+	/* the engine reads it without blocking (libfaultline opens it so; made sure of) */
 	fl = fcntl(fd, F_GETFL);
-	if (d->pidfd < 0 || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK)) {
+	pidfd = fl >= 0 && !fcntl(fd, F_SETFL, fl | O_NONBLOCK)
+			? (int)syscall(SYS_pidfd_open, conn_peer(c)->pid, 0)
+			: -1;
+	r = pidfd >= 0 ? new_region(m, c, &hr) : NULL;
+	if (!r) {
 		close(fd);
-		if (d->pidfd >= 0)
-			close(d->pidfd);
-		d->pidfd = -1;
-		return cmd_fail(err, PROTO_E_INTERNAL, "cannot watch the workload: %s", strerror(errno));
+		if (pidfd >= 0)
+			close(pidfd);
+		d->n_regs = 0;
+		pthread_mutex_lock(&d->q_mu);
+		d->on_worker = false;
+		pthread_mutex_unlock(&d->q_mu);
+		return cmd_fail(err, PROTO_E_INTERNAL, "cannot attach the workload: %s", strerror(errno));
 	}
-	d->uffd = fd;
-	d->pid = conn_peer(c)->pid;
-	d->start = hr.start;
-	d->attached = true;
-	if (pthread_create(&d->fault_th, NULL, fault_main, d)) {
-		d->attached = false;
-		close(fd);
-		close(d->pidfd);
-		d->uffd = d->pidfd = -1;
-		return cmd_fail(err, PROTO_E_INTERNAL, "cannot start the fault thread");
+	/* the engine owns fd and pidfd from here on, also when this fails */
+	if (fault_attach(ag->engine, fd, -1, pidfd, r->pid, &r, 1)) {
+		d->n_regs = 0;
+		pthread_mutex_lock(&d->q_mu);
+		d->on_worker = false;
+		pthread_mutex_unlock(&d->q_mu);
+		region_put(r);
+		return cmd_fail(err, PROTO_E_INTERNAL, "cannot attach the workload: %s", strerror(errno));
 	}
-	d->fault_started = true;
+	/* listed like any region; the job keeps a reference of its own until it ends */
+	region_table_add(ag->regions, r);
+	r->ctl.refs++;
+	d->r = r;
 	pthread_mutex_lock(&m->mu);
-	jx_uuid_new(m->region_id);
+	memcpy(m->region_id, r->id, sizeof(m->region_id));
 	pthread_mutex_unlock(&m->mu);
-	pr_info(&m->ag->log, "migration destination attached", LF_STR("migration", m->id),
-		LF_STR("region", m->region_id), LF_INT("pid", d->pid), LF_HEX("start", d->start));
+	pr_info(&ag->log, "migration destination attached", LF_STR("migration", m->id),
+		LF_STR("region", m->region_id), LF_INT("pid", r->pid), LF_HEX("start", hr.start),
+		LF_UINT("worker", r->ctl.worker));
 	*reply = json_pack("{s:s, s:{s:s, s:s}}", "id", m->region_id, "backing", "kind", "migration",
 			   "migration_id", m->id);
 	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 
 /*
- * The job ends (deleted, or the agent stops) after the destination got
- * every page: what is still only staged is installed, then the range is
- * unregistered, so the workload owns plain memory that no agent serves any
- * more (a page it drops later reads zero, as anonymous memory does).  A
- * job that had not got every page leaves the range registered: its
- * faults wait rather than read zeros.
+ * The job ends (deleted, or the agent stops): the region's worker lets go
+ * of it, and the staging can go.  With every page here the worker installs
+ * what is still only staged and unregisters the range, so the workload owns
+ * plain memory that no agent serves any more (a page it drops later reads
+ * zero, as anonymous memory does).  A job that had not got every page
+ * leaves the range registered and not served: its faults wait rather than
+ * read zeros.  Loop thread; waits for the worker (it never waits for this
+ * thread).
  */
-static void release_region(struct mig_dst *d)
+static void let_go(struct mig_dst *d)
 {
 	struct mig *m = d->m;
-	struct uffdio_range r = { .start = d->start, .len = m->length };
+	bool all_held;
 
-	if (!d->attached || !d->switched || d->held != m->n_pages)
+	if (!d->r)
 		return;
-	install(d, 0, m->n_pages);
-	for (uint64_t p = 0; p < m->n_pages; p++) {
-		if (!abit_test(d->installed, p) && !abit_test(d->removed, p)) {
-			pr_warn(&m->ag->log, "destination region left registered: a page is not installed",
-				LF_STR("migration", m->id), LF_UINT("page", p));
-			return;
-		}
-	}
-	if (ioctl(d->uffd, UFFDIO_UNREGISTER, &r) && errno != ESRCH)
-		pr_pwarn(&m->ag->log, "cannot unregister the destination region", LF_STR("migration", m->id));
-	else
-		pr_info(&m->ag->log, "destination region released to its workload",
-			LF_STR("migration", m->id), LF_STR("region", m->region_id));
+	pthread_mutex_lock(&m->mu);
+	all_held = d->switched && d->held == m->n_pages;
+	pthread_mutex_unlock(&m->mu);
+	pthread_mutex_lock(&d->q_mu);
+	d->end = true;
+	d->all_held = all_held;
+	pthread_mutex_unlock(&d->q_mu);
+	mig_dst_poke(d);
+	pthread_mutex_lock(&d->q_mu);
+	while (d->on_worker)
+		pthread_cond_wait(&d->q_cond, &d->q_mu);
+	pthread_mutex_unlock(&d->q_mu);
+	region_put(d->r);
+	d->r = NULL;
 }
 
 /* ---- start and stop ---------------------------------------------------- */
@@ -483,17 +272,18 @@ int mig_dst_start(struct mig *m, char *why, size_t why_len)
 		return snprintf(why, why_len, "out of memory"), -1;
 	m->dst = d;
 	d->m = m;
-	d->uffd = d->pidfd = -1;
 	pthread_mutex_init(&d->send_mu, NULL);
+	pthread_mutex_init(&d->q_mu, NULL);
+	pthread_cond_init(&d->q_cond, NULL);
 	d->staging = mmap(NULL, m->length, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	d->ready = calloc(words, sizeof(uint64_t));
-	d->installed = calloc(words, sizeof(uint64_t));
 	d->want = calloc(words, sizeof(uint64_t));
-	d->removed = calloc(words, sizeof(uint64_t));
 	d->fault_ns = calloc(m->n_pages, sizeof(uint64_t));
+	d->regs = calloc(4, sizeof(*d->regs));
+	d->cap_regs = 4;
 	d->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->staging == MAP_FAILED || !d->ready || !d->installed || !d->want || !d->removed || !d->fault_ns ||
+	if (d->staging == MAP_FAILED || !d->ready || !d->want || !d->fault_ns || !d->regs ||
 	    d->ev_fd < 0) {
 		if (d->staging == MAP_FAILED)
 			d->staging = NULL;
@@ -521,26 +311,19 @@ void mig_dst_stop(struct mig *m)
 		pthread_cond_wait(&m->cond, &m->mu);
 	m->dst = NULL;
 	pthread_mutex_unlock(&m->mu);
-	if (d->fault_started) {
-		d->ev_stop = true;
-		mig_dst_wake_fault_thread(d);
-		pthread_join(d->fault_th, NULL);
-	}
-	release_region(d);
-	if (d->uffd >= 0)
-		close(d->uffd);
-	if (d->pidfd >= 0)
-		close(d->pidfd);
+	let_go(d);
 	if (d->ev_fd >= 0)
 		close(d->ev_fd);
 	if (d->staging)
 		munmap(d->staging, m->length);
 	free((void *)d->ready);
-	free((void *)d->installed);
 	free((void *)d->want);
-	free((void *)d->removed);
-	free((void *)d->fault_ns);
+	free(d->fault_ns);
+	free(d->arrived);
+	free(d->regs);
 	pthread_mutex_destroy(&d->send_mu);
+	pthread_mutex_destroy(&d->q_mu);
+	pthread_cond_destroy(&d->q_cond);
 	free(d);
 }
 

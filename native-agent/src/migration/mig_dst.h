@@ -1,8 +1,15 @@
 /*
- * The destination side of a migration, shared by mig_dst.c (staging,
- * installs, the fault thread, the workload, start and stop) and
- * mig_dst_conn.c (the page channel connections and their frames).
- * Private to src/migration/.
+ * The destination side of a migration, shared by mig_dst.c (staging, the
+ * workload attaching, start and stop), mig_dst_conn.c (the page channel
+ * connections and their frames) and mig_dst_serve.c (the strategy that
+ * serves the workload's region on the fault engine).  Private to
+ * src/migration/.
+ *
+ * Threads: the connection threads stage pages (staging, `ready`) and tell
+ * the region's fault worker through ev_fd ("pages ready"); the worker
+ * alone installs pages, reads the uffd and sends demand requests.  Staging
+ * bytes are written before their `ready` bit is set (release), and the
+ * worker reads them after seeing it (acquire).
  */
 #ifndef FAULTLINE_MIG_DST_H
 #define FAULTLINE_MIG_DST_H
@@ -17,17 +24,29 @@
 #include "ptls.h"
 
 #define DST_ACK_EVERY 32       /* data frames between two acks while busy */
-#define DST_BG_CHUNK 256       /* pages installed per idle step */
+#define DST_BG_CHUNK 256       /* pages installed per background step */
 #define DST_REQ_AHEAD 16       /* a demand request also asks for this many missing pages after */
+
+struct region;
+struct region_strategy;
+
+/* a region of the workload the strategy serves: the attached one, or one born from it */
+struct dst_reg {
+	struct region *r;
+	struct ufd *u; /* the uffd serving it, once a hook told (NULL before) */
+};
+
+/* pages staged after the switchover, waiting for the worker to install them */
+struct dst_run {
+	uint64_t first, n;
+	bool demand;
+};
 
 struct mig_dst {
 	struct mig *m;
 	uint8_t *staging;
 	_Atomic uint64_t *ready;     /* staged and current */
-	_Atomic uint64_t *installed; /* in the workload's memory */
 	_Atomic uint64_t *want;      /* requested from the source, not arrived */
-	_Atomic uint64_t *removed;   /* the workload dropped them (MADV_DONTNEED): zero from now on */
-	_Atomic uint64_t *fault_ns;  /* when a thread first faulted on the page, 0: none */
 	/* under m->mu */
 	uint64_t last_seq;
 	bool switched;
@@ -37,19 +56,28 @@ struct mig_dst {
 	struct ptls_conn *main_c, *pre_c; /* written under mu and send_mu */
 	bool main_busy, pre_busy;
 	unsigned threads;            /* connection threads running */
-	bool pre_new;                /* a new preempt channel: resend pending requests */
-	/* the attached workload */
-	_Atomic bool attached;
-	int uffd, pidfd;
-	pid_t pid;
-	uint64_t start;
-	pthread_t fault_th;
-	bool fault_started;
-	int ev_fd;
-	_Atomic bool ev_stop;
+	_Atomic bool live;           /* switched, for the worker without the lock */
+	_Atomic bool pre_new;        /* a new preempt channel: resend pending requests */
 	pthread_mutex_t send_mu;     /* writes to main_c and pre_c */
-	uint64_t bg_cursor;
+	/* the attached workload's region, served by a fault worker (mig_dst_serve.c) */
+	struct region *r;            /* loop thread: a reference of its own; NULL: not attached */
+	int ev_fd;                   /* pages ready / the job ends: -> the worker */
+	pthread_mutex_t q_mu;        /* guards the fields down to q_cond */
+	struct dst_run *arrived;     /* staged since the worker last looked */
+	size_t n_arrived, cap_arrived;
+	bool end;                    /* the job ends: the worker lets go of the region */
+	bool all_held;               /* with end: every page is here, the region is released */
+	bool on_worker;              /* the strategy runs on the region's worker */
+	pthread_cond_t q_cond;       /* on_worker went false */
+	/* the worker's (set up by the loop thread before the region is attached) */
+	struct dst_reg *regs;        /* regions served; the job waits for it to empty */
+	size_t n_regs, cap_regs;
+	bool watching;               /* ev_fd is in the worker's epoll set, */
+	struct ufd *watch_u;         /* with this uffd's strategy tag */
+	uint64_t *fault_ns;          /* when a thread first waited for the page, 0: none */
 };
+
+extern const struct region_strategy mig_dst_strategy;
 
 static inline bool abit_test(_Atomic uint64_t *map, uint64_t p)
 {
@@ -71,7 +99,7 @@ static inline bool abit_clear(_Atomic uint64_t *map, uint64_t p)
 	return atomic_fetch_and_explicit(&map[p / 64], ~bit, memory_order_acq_rel) & bit;
 }
 
-void mig_dst_wake_fault_thread(struct mig_dst *d);
+void mig_dst_poke(struct mig_dst *d);
 void mig_dst_send_done(struct mig_dst *d);
 void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, bool demand);
 

@@ -2,7 +2,9 @@
  * The migration destination's page channel connections (PROTOCOL.md §3):
  * a new authenticated connection takes over from the previous one of its
  * kind, its frames (pages, zero runs, stale bitmap, switchover, complete)
- * are staged and acknowledged.  See mig_dst.c.
+ * are staged and acknowledged.  These threads never touch the workload's
+ * memory: after the switchover they hand what they staged to the region's
+ * fault worker (mig_dst_deliver, mig_dst_poke).  See mig_dst.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -26,7 +27,6 @@
 #include "mono.h"
 #include "ptls.h"
 #include "region.h"
-#include "uffd_compat.h"
 
 #define LOG_COMP "migration"
 #include "log.h"
@@ -89,7 +89,7 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	}
 	pthread_mutex_unlock(&m->mu);
 	if (kind == PCHAN_PREEMPT)
-		mig_dst_wake_fault_thread(d);
+		mig_dst_poke(d);
 	return 0;
 }
 
@@ -126,6 +126,7 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 		held += abit_test(d->ready, p);
 	pthread_mutex_lock(&m->mu);
 	d->switched = true;
+	atomic_store(&d->live, true);
 	d->switch_ns = mono_now_ns();
 	d->held = held;
 	m->st.switchover_at_ms = at;
@@ -134,7 +135,8 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 	pthread_mutex_unlock(&m->mu);
 	pr_info(&m->ag->log, "migration switchover: the destination runs", LF_STR("migration", m->id),
 		LF_UINT("stale_pages", m->n_pages - held));
-	mig_dst_wake_fault_thread(d);
+	/* the faults parked until now are resolved again, the background install starts */
+	mig_dst_poke(d);
 	mig_dst_send_done(d);
 }
 
