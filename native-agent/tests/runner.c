@@ -124,6 +124,8 @@ static const struct t_case cases[] = {
 	{ "snap/quiesce_yes_no_timeout", t_snap_quiesce, T_NEEDS_UFFD },
 	{ "snap/bounded_buffer", t_snap_bounded_buffer, T_NEEDS_UFFD },
 	{ "snap/restore_session_files", t_snap_restore_session_files, T_NEEDS_UFFD },
+	{ "snap/thp_under_writer", t_snap_thp, T_NEEDS_UFFD },
+	{ "snap/hugetlb_2m_under_writer", t_snap_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },
