@@ -1148,6 +1148,13 @@ int t_snap_bounded_buffer(const struct t_env *env)
 		printf("    the agent grew by %llu KiB for a 1 MiB buffer\n", (unsigned long long)(hwm - rss0));
 		goto out;
 	}
+	/* the reply's own account of it: the buffer configured, never more of it used or touched */
+	if (jint(r, "buffer", "bytes") != 1u << 20 || !jint(r, "buffer", "peak_bytes") ||
+	    jint(r, "buffer", "peak_bytes") > jint(r, "buffer", "bytes") ||
+	    jint(r, "buffer", "resident_bytes") > jint(r, "buffer", "bytes")) {
+		printf("    the reply's buffer figures are not within the 1 MiB buffer\n");
+		goto out;
+	}
 	flat = flatten(f.a.dir, chain, 1, f.pages);
 	k = flat ? check_cut(flat, f.pages, f.w.log, written(&f.w)) : -1;
 	if (k < 0 || (uint64_t)k < w0 || (uint64_t)k > w1) {
