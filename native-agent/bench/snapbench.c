@@ -508,10 +508,12 @@ int main(int argc, char **argv)
 		ag[1][i] = (double)jget(reply, "writer_stall", "p999_us");
 		ag[2][i] = (double)jget(reply, "buffer", "peak_bytes") / 1048576.0;
 		ag[3][i] = (double)jget(reply, "buffer", "resident_bytes") / 1048576.0;
-		fprintf(stderr, "repeat %u: baseline %.1f M stores/s; fork max %.1f ms; faultline max %.1f ms"
+		fprintf(stderr, "repeat %u: baseline %.1f M stores/s (fork %.2f, faultline %.2f during the"
+			" snapshot); fork max %.1f ms; faultline max %.1f ms"
 			" (agent: max %lld us, p99.9 %lld us, %lld faults, %d rounds, final round %lld pages in"
 			" %lld us, %lld pages copied on fault, %lld saved ahead, buffer peak %.1f MiB)\n", i,
-			base[i], fk[0][i], fl[0][i], (long long)jget(reply, "writer_stall", "max_us"),
+			base[i], fk[2][i] * base[i], fl[2][i] * base[i], fk[0][i], fl[0][i],
+			(long long)jget(reply, "writer_stall", "max_us"),
 			(long long)jget(reply, "writer_stall", "p999_us"),
 			(long long)jget(reply, "writer_stall", "count"), (int)jget(reply, "capture", "rounds"),
 			(long long)jget(reply, "capture", "final_round_pages"),

@@ -42,6 +42,7 @@ struct writer {
 	uint32_t *log;    /* log[g]: the page generation g went to */
 	_Atomic uint64_t written; /* generations completed */
 	_Atomic bool stop;
+	bool sequential;  /* pages in address order (wrapping) instead of at random */
 	pthread_t thread;
 };
 
@@ -56,7 +57,8 @@ static void *writer_main(void *arg)
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		p = x % (w->pages / 2); /* the upper half stays as filled: absent in an increment */
+		/* the upper half stays as filled: absent in an increment */
+		p = w->sequential ? g % (w->pages / 2) : x % (w->pages / 2);
 		w->log[g] = (uint32_t)p;
 		w->mem[p * (PS / 8)] = g;
 		atomic_store_explicit(&w->written, g, memory_order_release);
@@ -1270,11 +1272,12 @@ out:
 }
 
 /*
- * A full capture and an incremental one under the writer, on huge pages:
- * both images are consistent cuts inside their requests (byte-exact
- * against the writer's log), in the region's own page size.
+ * A full capture and an incremental one under the writer (on huge pages,
+ * or moving through memory in order): both images are consistent cuts
+ * inside their requests (byte-exact against the writer's log), in the
+ * region's own page size.
  */
-static int huge_case(enum fixture_mem kind, uint64_t want_page_size)
+static int cut_case(enum fixture_mem kind, uint64_t want_page_size, bool sequential)
 {
 	static const char full_id[] = "5a0a5a0a-0000-4000-8000-000000000301";
 	static const char inc_id[] = "5a0a5a0a-0000-4000-8000-000000000302";
@@ -1286,7 +1289,10 @@ static int huge_case(enum fixture_mem kind, uint64_t want_page_size)
 	int64_t k1, k2;
 	int ret = T_FAIL;
 
-	if (fixture_mem(&f, 8192, FL_MODE_WP, NULL, kind) || start_writer(&f))
+	if (fixture_mem(&f, 8192, FL_MODE_WP, NULL, kind))
+		goto out;
+	f.w.sequential = sequential;
+	if (start_writer(&f))
 		goto out;
 	snprintf(full, sizeof(full), "%s/huge-full.flsnap", f.snapdir);
 	snprintf(inc, sizeof(inc), "%s/huge-inc.flsnap", f.snapdir);
@@ -1349,12 +1355,23 @@ out:
 int t_snap_thp(const struct t_env *env)
 {
 	(void)env;
-	return huge_case(MEM_THP, PS);
+	return cut_case(MEM_THP, PS, false);
 }
 
 /* hugetlbfs 2 MiB pages: saved whole, one 2 MiB page per write fault. */
 int t_snap_hugetlb(const struct t_env *env)
 {
 	(void)env;
-	return huge_case(MEM_HUGETLB, HUGE_2M);
+	return cut_case(MEM_HUGETLB, HUGE_2M, false);
+}
+
+/*
+ * A writer moving through memory in address order: the background saves
+ * ahead of it (the pages after the granule each fault met), and the images
+ * are still exact.
+ */
+int t_snap_sequential_writer(const struct t_env *env)
+{
+	(void)env;
+	return cut_case(MEM_4K, PS, true);
 }

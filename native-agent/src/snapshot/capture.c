@@ -27,10 +27,10 @@
 
 /* pages per PAGEMAP_SCAN of a save */
 #define CAP_SCAN_PAGES 512u
-/* pages the background saves between two looks for a waiting write fault */
-#define CAP_BG_CHUNK 128u
-/* pages after a write fault's granule the background saves first */
-#define CAP_AHEAD_PAGES 64u
+/* bytes the background saves between two looks for a waiting write fault */
+#define CAP_BG_CHUNK_BYTES (512u << 10)
+/* bytes after a write fault's granule the background saves first */
+#define CAP_AHEAD_BYTES (256u << 10)
 #define CAP_AHEAD_SLOTS (sizeof(((struct capture *)0)->ahead) / sizeof(uint64_t))
 
 /* ---- bookkeeping ---------------------------------------------------------- */
@@ -521,7 +521,9 @@ static void cap_step(struct ufd *u, struct region *r)
 					*at = n_pages;
 				continue;
 			}
-			n = ahead ? CAP_AHEAD_PAGES : CAP_BG_CHUNK;
+			/* in bytes: a 2 MiB page region looks for faults after every page */
+			n = (ahead ? CAP_AHEAD_BYTES : CAP_BG_CHUNK_BYTES) / r->page_size;
+			n = n ? n : 1;
 			n = n_pages - p < n ? n_pages - p : n;
 			switch (save_range(u, r, c, p, n, c->req.reserve_pages, false)) {
 			case SAVE_FULL:

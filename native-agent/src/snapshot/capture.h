@@ -23,7 +23,7 @@
  *      finds them saved, its fault then only lifts), then the pages written
  *      during the protection rounds (written just before T: the likeliest
  *      to be written again), then the rest in address order.  It works in
- *      chunks of CAP_BG_CHUNK pages and stops as soon as a fault waits.  It
+ *      chunks of 512 KiB and stops as soon as a fault waits.  It
  *      leaves the last quarter of the ring to write faults; once a write
  *      fault found no room (the writer copies faster than the disk takes
  *      it) it leaves them 7/8: saving ahead then only takes room a fault
