@@ -113,6 +113,7 @@ static const struct t_case cases[] = {
 	{ "snapimg/parent_links", t_snapimg_parent_links, 0 },
 	{ "snapimg/consolidate", t_snapimg_consolidate, 0 },
 	{ "snapimg/incomplete", t_snapimg_incomplete, 0 },
+	{ "snapimg/ring_follows_use", t_snapimg_ring_follows_use, 0 },
 	{ "snap/full_and_incremental_under_writer", t_snap_full_and_incremental_under_writer,
 	  T_NEEDS_UFFD },
 	{ "snap/refusals", t_snap_refusals, T_NEEDS_UFFD },

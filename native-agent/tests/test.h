@@ -235,6 +235,7 @@ int t_snapimg_refusals(const struct t_env *env);
 int t_snapimg_parent_links(const struct t_env *env);
 int t_snapimg_consolidate(const struct t_env *env);
 int t_snapimg_incomplete(const struct t_env *env);
+int t_snapimg_ring_follows_use(const struct t_env *env);
 
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);
