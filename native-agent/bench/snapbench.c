@@ -24,7 +24,11 @@
  * stall against fork()'s / 10, throughput against 70% of baseline, extra
  * memory against the configured buffer, p99.9 store latency).
  *
- *   faultline-snapbench [--size SIZE] [--repeat N] [--seconds S] [--buffer SIZE] [--agent PATH]
+ *   faultline-snapbench [--size SIZE] [--repeat N] [--seconds S] [--buffer SIZE] [--thp]
+ *                       [--agent PATH]
+ *
+ * --thp puts the region on transparent huge pages (MADV_HUGEPAGE, 2 MiB
+ * aligned) instead of 4 KiB pages (MADV_NOHUGEPAGE).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -421,6 +425,8 @@ int main(int argc, char **argv)
 	/* from the agent's replies: its stall max and p99.9 (us), ring peak and resident (MiB) */
 	double ag[4][MAX_REPEAT];
 	uint64_t buffer = UINT64_C(64) << 20;
+	bool thp = false;
+	uint8_t *raw;
 	char buffer_arg[32];
 	const char *agent_extra[] = { "--snapshot-buffer-bytes", buffer_arg, NULL };
 	struct result r;
@@ -439,9 +445,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--buffer") && i + 1 < argc &&
 			 !content_parse_size(argv[i + 1], &buffer))
 			i++;
+		else if (!strcmp(argv[i], "--thp"))
+			thp = true;
 		else {
 			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--seconds S] [--buffer SIZE]"
-				" [--agent PATH]\n", argv[0]);
+				" [--thp] [--agent PATH]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -469,12 +477,16 @@ int main(int argc, char **argv)
 	/* these VMs give idle memory back to the host: make the host give it again first */
 	bench_warm(2 * env.size);
 	w.pages = env.size / PS;
-	w.mem = mmap(NULL, env.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* 2 MiB aligned, so that --thp gets huge pages from the first byte */
+	raw = mmap(NULL, env.size + (2u << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	w.mem = raw == MAP_FAILED ? raw
+				  : (uint8_t *)(((uintptr_t)raw + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
 	w.seen = calloc((w.pages + 63) / 64, 8);
 	w.st.hist = calloc(LAT_BUCKETS, sizeof(uint64_t));
 	if (w.mem == MAP_FAILED || !w.seen || !w.st.hist)
 		return 1;
-	madvise(w.mem, env.size, MADV_NOHUGEPAGE);
+	madvise(w.mem, env.size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	memset(w.mem, 0x5a, env.size);
 	{
 		char hs[256];
@@ -526,11 +538,12 @@ int main(int argc, char **argv)
 	pthread_join(w.thread, NULL);
 	fl_region_unregister(reg);
 	fl_disconnect(c);
-	munmap(w.mem, env.size);
+	munmap(raw, env.size + (2u << 20));
 
-	printf("Live snapshot of a %llu MiB region (4 KiB pages) under a writer storing to random"
+	printf("Live snapshot of a %llu MiB region (%s) under a writer storing to random"
 	       " pages as fast as it can; baseline %.1f M stores/s; medians of %u.\n\n",
-	       (unsigned long long)(env.size >> 20), median(base, repeat), repeat);
+	       (unsigned long long)(env.size >> 20),
+	       thp ? "transparent huge pages" : "4 KiB pages", median(base, repeat), repeat);
 	printf("| snapshot | writer's longest stall (ms) | p99.9 store (us) | writer throughput vs"
 	       " baseline | extra memory (MiB) | snapshot MB/s | duration (ms) |\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|\n");

@@ -26,15 +26,18 @@
 /*
  * Page cache kept dirty by the writer is written back a window at a time,
  * window = buffer / SNAPW_WINDOW_DIV within [MIN, MAX], with at most
- * SNAPW_WINDOWS_IN_FLIGHT windows not yet known to be on disk.  The writer
- * waits for the disk only when more are, and only after it has handed the
- * ring space back, so one wait holds a write fault that waits for room for
- * about one window's disk time (a 64 MiB window held writers for ~80 ms).
+ * SNAPW_WINDOWS_IN_FLIGHT windows not yet known to be on disk (half the
+ * buffer: enough queued I/O for a disk with high latency, since what is in
+ * flight over the latency is the most it can write).  The writer waits for
+ * the disk only when more are, one window at a time, and only after it has
+ * handed the ring space back, so one wait holds a write fault that waits
+ * for room for about one window's disk time (waiting for a whole 64 MiB
+ * window at once held writers for ~80 ms).
  */
 #define SNAPW_WINDOW_DIV 16u
 #define SNAPW_WINDOW_MIN (UINT64_C(1) << 20)
 #define SNAPW_WINDOW_MAX (UINT64_C(16) << 20)
-#define SNAPW_WINDOWS_IN_FLIGHT 3u
+#define SNAPW_WINDOWS_IN_FLIGHT 8u
 /* ring memory faulted in ahead of use by snapw_grow(), off the write-fault path */
 #define SNAPW_GROW_PAGES_BYTES (UINT64_C(2) << 20)
 

@@ -20,7 +20,7 @@
  * not costs the whole buffer and no more.  Besides the ring, the writer
  * keeps the page map (2 bits per page), the checksums (8 bytes per page),
  * the chunk index, a 1 MiB write buffer, and in the page cache at most
- * three writeback windows of buffer_bytes / 16 (1-16 MiB) not yet on disk.
+ * eight writeback windows of buffer_bytes / 16 (1-16 MiB) not yet on disk.
  *
  * Threads: one producer, the writer thread; the ring is single-producer
  * single-consumer with acquire/release counters, no lock.
