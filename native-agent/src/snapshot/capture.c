@@ -183,6 +183,8 @@ static void cap_start(struct ufd *u, struct region *r, void *ctx)
 	/* whatever is writable may have been written: it belongs to this capture */
 	for (uint64_t i = 0; i < BITMAP_WORDS(t->n_pages); i++)
 		t->dirty[i] |= first[i];
+	/* faults before T lift a granule each: the final round is that much larger */
+	c->req.hold.final_pages *= t->granule;
 	if (hold_start(&c->h, t, &c->req.hold, first)) {
 		free(first);
 		fail(u, r, c, PROTO_E_INTERNAL, "out of memory");
@@ -342,10 +344,12 @@ static enum install_res fault_save(struct ufd *u, struct region *r, struct captu
 	uint64_t first, n, before = c->res.zero_unread, pending = 0;
 
 	if (c->phase == CAP_ROUNDS) {
-		bitmap_set(t->dirty, page, 1);
-		bitmap_set(c->hot, page, 1);
+		/* the granule, as after T: one fault per granule a writer touches, not per page */
+		track_lift_range(t, page, &first, &n);
+		bitmap_set(t->dirty, first, n);
+		bitmap_set(c->hot, first, n);
 		c->res.faults_before_t++;
-		if (hold_lift_early(&c->h, page)) {
+		if (hold_lift_early_range(&c->h, first, n)) {
 			if (errno == ESRCH)
 				return INSTALL_GONE;
 			if (errno == EAGAIN)

@@ -6,7 +6,7 @@
  *      kept there: see track.h for why), and the rounds of hold.h protect
  *      whatever is writable (everything the first time, then what was
  *      written since the last capture) until T.  Write faults before T are
- *      lifted at once and the page is marked written.
+ *      lifted at once, a granule each, and the granule is marked written.
  *   2. At T the save set is fixed: every page for a full image, the pages
  *      written since the parent's T for an incremental one.  The tracking
  *      interval of the next capture starts at T.
