@@ -111,11 +111,16 @@ int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const 
 		return -1;
 	a->pid = fork();
 	if (a->pid == 0) {
+		const char *argv[32] = { env->agent_path, "--socket", a->sock, "--state-dir", state,
+					 "--log-file", log, "--allow-image-dir", images, "--spin-us",
+					 spin_us };
+		unsigned n = 11;
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("NOTIFY_SOCKET", sa.sun_path, 1);
-		execl(env->agent_path, env->agent_path, "--socket", a->sock, "--state-dir", state,
-		      "--log-file", log, "--allow-image-dir", images, "--spin-us", spin_us,
-		      (char *)NULL);
+		for (unsigned i = 0; env->agent_extra && env->agent_extra[i] && n < 31; i++)
+			argv[n++] = env->agent_extra[i];
+		execv(env->agent_path, (char *const *)argv);
 		_exit(127);
 	}
 	pfd = (struct pollfd){ .fd = nfd, .events = POLLIN };

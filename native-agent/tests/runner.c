@@ -114,6 +114,7 @@ static const struct t_case cases[] = {
 	{ "snapimg/parent_links", t_snapimg_parent_links, 0 },
 	{ "snapimg/consolidate", t_snapimg_consolidate, 0 },
 	{ "snapimg/incomplete", t_snapimg_incomplete, 0 },
+	{ "snapimg/ring_follows_use", t_snapimg_ring_follows_use, 0 },
 	{ "snap/full_and_incremental_under_writer", t_snap_full_and_incremental_under_writer,
 	  T_NEEDS_UFFD },
 	{ "snap/refusals", t_snap_refusals, T_NEEDS_UFFD },
@@ -127,6 +128,9 @@ static const struct t_case cases[] = {
 	{ "snap/restore_session_files", t_snap_restore_session_files, T_NEEDS_UFFD },
 	{ "snap/chain_bad_page", t_snap_chain_bad_page, T_NEEDS_UFFD },
 	{ "snap/chain_session_consolidated", t_snap_chain_session_consolidated, T_NEEDS_UFFD },
+	{ "snap/thp_under_writer", t_snap_thp, T_NEEDS_UFFD },
+	{ "snap/hugetlb_2m_under_writer", t_snap_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
+	{ "snap/sequential_writer", t_snap_sequential_writer, T_NEEDS_UFFD },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },

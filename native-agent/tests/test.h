@@ -228,6 +228,9 @@ int t_snap_chain_bad_page(const struct t_env *env);
 int t_snap_chain_session_consolidated(const struct t_env *env);
 int t_snap_quiesce(const struct t_env *env);
 int t_snap_bounded_buffer(const struct t_env *env);
+int t_snap_thp(const struct t_env *env);
+int t_snap_hugetlb(const struct t_env *env);
+int t_snap_sequential_writer(const struct t_env *env);
 int t_hold_rounds_converge(const struct t_env *env);
 
 /* test_snapimg.c */
@@ -236,6 +239,7 @@ int t_snapimg_refusals(const struct t_env *env);
 int t_snapimg_parent_links(const struct t_env *env);
 int t_snapimg_consolidate(const struct t_env *env);
 int t_snapimg_incomplete(const struct t_env *env);
+int t_snapimg_ring_follows_use(const struct t_env *env);
 
 /* test_ctl.c */
 int t_ctl_hello(const struct t_env *env);

@@ -519,3 +519,62 @@ int t_snapimg_incomplete(const struct t_env *env)
 	CHECK(access(tmp, F_OK) != 0 && access(path, F_OK) != 0);
 	return T_PASS;
 }
+
+/*
+ * The writer's ring takes the memory it holds at most, not its capacity:
+ * committed a run at a time, each after the ring drained, a 4 MiB ring
+ * touches one run's worth and reports that as its peak; runs committed
+ * without waking the writer thread (snapw_commit_later) reach it on
+ * snapw_publish; the image is whole.
+ */
+int t_snapimg_ring_follows_use(const struct t_env *env)
+{
+	struct snapw_cfg cfg = { .buffer_bytes = 1024 * PS };
+	const uint64_t pages = 512, run = 16;
+	struct snapw_result res;
+	struct snapw *w;
+	char dir[64], path[128], why[512];
+
+	(void)env;
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/ring", dir);
+	cfg.path = path;
+	cfg.hdr.page_size = PS;
+	cfg.hdr.page_count = pages;
+	cfg.hdr.region_start = 0x7f0000000000;
+	ids(1, cfg.hdr.snapshot_id, cfg.hdr.content_id);
+	w = snapw_start(&cfg, why, sizeof(why));
+	CHECKF(w != NULL, "snapw_start: %s", why);
+	for (uint64_t first = 0; first < pages; first += run) {
+		uint8_t *dst;
+
+		/* the ring is empty again before every run */
+		while (snapw_free_pages(w) != snapw_ring_pages(w))
+			CHECK_OK(wait_fd(snapw_space_fd(w)));
+		dst = snapw_reserve(w, (uint32_t)run);
+		CHECK(dst != NULL);
+		for (uint64_t i = 0; i < run; i++)
+			content_page(11, first + i, dst + i * PS);
+		if ((first / run) % 2) {
+			snapw_commit_later(w, first, (uint32_t)run);
+			snapw_publish(w);
+		} else {
+			snapw_commit(w, first, (uint32_t)run);
+		}
+	}
+	while (snapw_finish(w, SNAPIMG_Q_NOT_ASKED, 1700000000000ull))
+		CHECK_OK(wait_fd(snapw_space_fd(w)));
+	while (!snapw_done(w))
+		CHECK_OK(wait_fd(snapw_done_fd(w)));
+	CHECKF(snapw_result(w, &res, why, sizeof(why)) == 0, "writer: %s", why);
+	t_logf("ring of %llu bytes: peak %llu, resident %llu", (unsigned long long)(1024 * PS),
+	       (unsigned long long)snapw_peak_bytes(w), (unsigned long long)snapw_resident_bytes(w));
+	CHECKF(snapw_peak_bytes(w) == run * PS && snapw_resident_bytes(w) == run * PS,
+	       "peak %llu, resident %llu bytes for runs of %llu",
+	       (unsigned long long)snapw_peak_bytes(w), (unsigned long long)snapw_resident_bytes(w),
+	       (unsigned long long)(run * PS));
+	snapw_free(w);
+	CHECKF(snapfile_verify(path, why, sizeof(why)) == 0, "%s", why);
+	CHECK(res.pages_present + res.pages_zero == pages && res.pages_absent == 0);
+	return T_PASS;
+}

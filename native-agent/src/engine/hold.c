@@ -156,14 +156,24 @@ enum hold_step hold_step(struct hold *h)
  */
 int hold_lift_early(struct hold *h, uint64_t page)
 {
+	return hold_lift_early_range(h, page, 1);
+}
+
+/*
+ * The same for pages [first, first + n): a caller that lifts a granule per
+ * fault (a random writer then faults once per granule before T, not once
+ * per page) has all of it protected again in the next round.
+ */
+int hold_lift_early_range(struct hold *h, uint64_t first, uint64_t n)
+{
 	if (h->phase != HOLD_ROUNDS) {
 		errno = EINVAL;
 		return -1;
 	}
-	h->n_lifted += !bitmap_test(h->lifted, page);
-	bitmap_set(h->lifted, page, 1);
+	h->n_lifted += n - bitmap_count(h->lifted, first, n);
+	bitmap_set(h->lifted, first, n);
 	h->lifted_total++;
-	return track_unprotect(h->t, page, 1);
+	return track_unprotect(h->t, first, n);
 }
 
 void hold_end(struct hold *h)

@@ -8,8 +8,9 @@
  *   round 1 protects the pages asked for (all of them, or the pages that
  *     may have been written since the last capture), a chunk at a time;
  *   a write fault during a non-final round is resolved at once: the caller
- *     calls hold_lift_early(), which lifts the protection (waking the
- *     writer) and records the page for the next round;
+ *     calls hold_lift_early() (or _range(), for the page's granule), which
+ *     lifts the protection (waking the writer) and records the pages for
+ *     the next round;
  *   round i+1 protects again only what was lifted during round i;
  *   when what is left is small (cfg.final_pages) or rounds run out, the
  *     final round protects it in one go while the caller reads no faults:
@@ -63,6 +64,7 @@ struct hold {
 int hold_start(struct hold *h, struct track *t, const struct hold_cfg *cfg, const uint64_t *only);
 enum hold_step hold_step(struct hold *h);
 int hold_lift_early(struct hold *h, uint64_t page);
+int hold_lift_early_range(struct hold *h, uint64_t first, uint64_t n);
 void hold_end(struct hold *h);
 
 #endif /* FAULTLINE_HOLD_H */

@@ -140,6 +140,9 @@ void worker_add_ufd(struct worker *w, struct ufd *u)
 static void start_tracking(struct worker *w, struct ufd *u, struct region *r)
 {
 	uint64_t mode = UFFDIO_REGISTER_MODE_WP;
+	/* the granule is in base pages: a 2 MiB page is one granule of its own (a
+	 * 16-page granule of them would copy 32 MiB on one write fault) */
+	uint64_t granule = (uint64_t)w->cfg->track_granule * (uint64_t)sysconf(_SC_PAGESIZE) / r->page_size;
 
 	if (!r->hold || u->hold_fd < 0 || u->n_regs != 1)
 		return;
@@ -147,7 +150,7 @@ static void start_tracking(struct worker *w, struct ufd *u, struct region *r)
 		mode |= UFFDIO_REGISTER_MODE_MISSING;
 	r->w.wp = calloc(1, sizeof(*r->w.wp));
 	if (!r->w.wp || track_init(r->w.wp, u->pid, u->own_fd, u->hold_fd, region_start(r), r->n_pages,
-				   r->page_size, mode, w->cfg->track_granule)) {
+				   r->page_size, mode, granule ? granule : 1)) {
 		pr_pwarn(w->log, "region cannot be tracked; snapshots of it are refused",
 			 LF_STR("region", r->id));
 		free(r->w.wp);

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,13 @@
 #define LOG_COMP "snapshot"
 #include "log.h"
 
-/* pages per PAGEMAP_SCAN of the background copy */
+/* pages per PAGEMAP_SCAN of a save */
 #define CAP_SCAN_PAGES 512u
+/* bytes the background saves between two looks for a waiting write fault */
+#define CAP_BG_CHUNK_BYTES (512u << 10)
+/* bytes after a write fault's granule the background saves first */
+#define CAP_AHEAD_BYTES (256u << 10)
+#define CAP_AHEAD_SLOTS (sizeof(((struct capture *)0)->ahead) / sizeof(uint64_t))
 
 /* ---- bookkeeping ---------------------------------------------------------- */
 
@@ -54,8 +60,11 @@ static void end(struct ufd *u, struct region *r, struct capture *c)
 	struct fault_done d = { .kind = FAULT_CAPTURE_DONE, .r = r, .cap = c };
 
 	watch(u, c, false);
+	snapw_publish(c->w);
 	if (c->hold_started)
 		hold_end(&c->h);
+	c->res.buffer_peak_bytes = snapw_peak_bytes(c->w);
+	c->res.buffer_resident_bytes = snapw_resident_bytes(c->w);
 	c->res.duration_ms = (mono_now_ns() - c->start_ns) / 1000000u;
 	c->res.stall_p999_ns = c->res.stall_count ? hist_quantile(c->stall_hist, 0.999, c->res.stall_max_ns) : 0;
 	c->res.rounds = c->h.round;
@@ -65,7 +74,8 @@ static void end(struct ufd *u, struct region *r, struct capture *c)
 	free(c->save);
 	free(c->done);
 	free(c->prev_dirty);
-	c->save = c->done = c->prev_dirty = NULL;
+	free(c->hot);
+	c->save = c->done = c->prev_dirty = c->hot = NULL;
 	c->phase = CAP_OVER;
 	r->w.strat = NULL;
 	r->w.strat_ctx = NULL;
@@ -157,7 +167,9 @@ static void cap_start(struct ufd *u, struct region *r, void *ctx)
 	}
 	/* round 1: what is writable now (never protected, or lifted since the last T) */
 	first = bitmap_new(t->n_pages);
-	if (!first) {
+	c->hot = bitmap_new(t->n_pages);
+	if (!first || !c->hot) {
+		free(first);
 		fail(u, r, c, PROTO_E_INTERNAL, "out of memory");
 		return;
 	}
@@ -171,6 +183,8 @@ static void cap_start(struct ufd *u, struct region *r, void *ctx)
 	/* whatever is writable may have been written: it belongs to this capture */
 	for (uint64_t i = 0; i < BITMAP_WORDS(t->n_pages); i++)
 		t->dirty[i] |= first[i];
+	/* faults before T lift a granule each: the final round is that much larger */
+	c->req.hold.final_pages *= t->granule;
 	if (hold_start(&c->h, t, &c->req.hold, first)) {
 		free(first);
 		fail(u, r, c, PROTO_E_INTERNAL, "out of memory");
@@ -254,10 +268,11 @@ enum save_res { SAVE_OK, SAVE_FULL, SAVE_FAILED };
  * Saves the pages of [first, first + n) that are in the save set and not
  * saved yet.  keep: ring pages to leave free (the background leaves room
  * for write faults).  Pages are marked saved as they go, so a call that
- * stops for room continues where it stopped.
+ * stops for room continues where it stopped.  A write fault's copies wake
+ * the image writer later (snapw_publish() once the writer is let go).
  */
 static enum save_res save_range(struct ufd *u, struct region *r, struct capture *c, uint64_t first,
-				uint64_t n, uint64_t keep)
+				uint64_t n, uint64_t keep, bool for_fault)
 {
 	uint64_t present[BITMAP_WORDS(CAP_SCAN_PAGES)];
 	uint64_t p = first, absent;
@@ -286,8 +301,14 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
 				return SAVE_FULL;
 			c->res.zero_unread += q - p;
 		} else {
-			if (snapw_free_pages(c->w) < keep + (q - p))
+			uint64_t room = snapw_free_pages(c->w);
+
+			room = room > keep ? room - keep : 0;
+			if (!room)
 				return SAVE_FULL;
+			/* a run longer than the room left is saved in parts */
+			if (q - p > room)
+				q = p + room;
 			dst = snapw_reserve(c->w, (uint32_t)(q - p));
 			if (!dst)
 				return SAVE_FULL;
@@ -297,10 +318,14 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
 				     (unsigned long long)q - 1, r->id, strerror(errno));
 				return SAVE_FAILED;
 			}
-			snapw_commit(c->w, p, (uint32_t)(q - p));
+			if (for_fault)
+				snapw_commit_later(c->w, p, (uint32_t)(q - p));
+			else
+				snapw_commit(c->w, p, (uint32_t)(q - p));
 			c->res.zero_unread += absent;
 		}
 		bitmap_set(c->done, p, q - p);
+		c->n_saved += q - p;
 		p = q;
 	}
 	return SAVE_OK;
@@ -312,17 +337,19 @@ static enum save_res save_range(struct ufd *u, struct region *r, struct capture 
  * first where it still has to be, then lifted (and marked written for the
  * next capture).  No room in the ring: the fault waits for the writer.
  */
-static enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page,
-				  uint64_t read_ns)
+static enum install_res fault_save(struct ufd *u, struct region *r, struct capture *c,
+				   uint64_t page, uint64_t read_ns)
 {
-	struct capture *c = cap_of(r);
 	struct track *t = r->w.wp;
 	uint64_t first, n, before = c->res.zero_unread, pending = 0;
 
 	if (c->phase == CAP_ROUNDS) {
-		bitmap_set(t->dirty, page, 1);
+		/* the granule, as after T: one fault per granule a writer touches, not per page */
+		track_lift_range(t, page, &first, &n);
+		bitmap_set(t->dirty, first, n);
+		bitmap_set(c->hot, first, n);
 		c->res.faults_before_t++;
-		if (hold_lift_early(&c->h, page)) {
+		if (hold_lift_early_range(&c->h, first, n)) {
 			if (errno == ESRCH)
 				return INSTALL_GONE;
 			if (errno == EAGAIN)
@@ -338,8 +365,11 @@ static enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page
 	for (uint64_t p = first; c->phase == CAP_SAVING && p < first + n; p++)
 		pending += bitmap_test(c->save, p) && !bitmap_test(c->done, p);
 	if (pending) {
-		switch (save_range(u, r, c, first, n, 0)) {
+		switch (save_range(u, r, c, first, n, 0, true)) {
 		case SAVE_FULL:
+			/* the writer outpaces the disk: the background gives faults more room */
+			if (c->req.reserve_pages < snapw_ring_pages(c->w) - snapw_ring_pages(c->w) / 8)
+				c->req.reserve_pages = snapw_ring_pages(c->w) - snapw_ring_pages(c->w) / 8;
 			return INSTALL_WAIT;
 		case SAVE_FAILED:
 			return INSTALL_OK; /* the capture ended; the lift below still lets the writer go */
@@ -360,7 +390,28 @@ static enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page
 	}
 	c->res.faults_after_t++;
 	stall(c, mono_now_ns() - read_ns);
+	/* the background saves what follows next: a writer moving on finds it saved */
+	if (c->phase == CAP_SAVING && first + n < t->n_pages &&
+	    (!c->n_ahead || c->ahead[c->n_ahead - 1] != first + n)) {
+		if (c->n_ahead == CAP_AHEAD_SLOTS) {
+			memmove(c->ahead, c->ahead + 1, (CAP_AHEAD_SLOTS - 1) * sizeof(uint64_t));
+			c->n_ahead--;
+		}
+		c->ahead[c->n_ahead++] = first + n;
+	}
 	return INSTALL_OK;
+}
+
+static enum install_res cap_fault(struct ufd *u, struct region *r, uint64_t page,
+				  uint64_t read_ns)
+{
+	struct capture *c = cap_of(r);
+	enum install_res res = fault_save(u, r, c, page, read_ns);
+
+	/* the writer is on its way (or waits for room): now the image writer may be woken */
+	if (cap_of(r) == c)
+		snapw_publish(c->w);
+	return res;
 }
 
 /* ---- background ------------------------------------------------------------ */
@@ -404,6 +455,32 @@ static void finished(struct ufd *u, struct region *r, struct capture *c)
 	end(u, r, c);
 }
 
+/* The first page from `from` still to be saved (and in `only`, if given), or n_pages. */
+static uint64_t next_todo(const struct capture *c, const uint64_t *only, uint64_t from,
+			  uint64_t n_pages)
+{
+	for (uint64_t wi = from / 64; wi < BITMAP_WORDS(n_pages); wi++) {
+		uint64_t m = c->save[wi] & ~c->done[wi] & (only ? only[wi] : ~UINT64_C(0));
+
+		if (wi == from / 64)
+			m &= ~UINT64_C(0) << (from % 64);
+		if (m) {
+			uint64_t p = wi * 64 + (uint64_t)__builtin_ctzll(m);
+
+			return p < n_pages ? p : n_pages;
+		}
+	}
+	return n_pages;
+}
+
+/* Whether a write fault is waiting to be read: the background then stops for it. */
+static bool fault_waiting(const struct ufd *u)
+{
+	struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
 static void cap_step(struct ufd *u, struct region *r)
 {
 	struct capture *c = cap_of(r);
@@ -427,28 +504,51 @@ static void cap_step(struct ufd *u, struct region *r)
 		}
 		return;
 	case CAP_SAVING:
+		snapw_grow(c->w);
 		for (budget = c->req.step_pages; budget && c->cursor < n_pages;) {
-			uint64_t p = c->cursor, n;
+			uint64_t *at, p, n, before = c->n_saved;
+			bool ahead = c->n_ahead > 0;
 
-			/* skip what needs nothing, a word at a time */
-			while (p < n_pages && (!bitmap_test(c->save, p) || bitmap_test(c->done, p)))
-				p = p % 64 == 0 && !(c->save[p / 64] & ~c->done[p / 64]) ? p + 64 : p + 1;
-			if (p >= n_pages) {
-				c->cursor = n_pages;
-				break;
+			/* ahead of the writer first, then what it wrote before T, then in order */
+			if (ahead) {
+				p = c->ahead[--c->n_ahead];
+				at = NULL;
+			} else if (c->hot_cursor < n_pages) {
+				p = next_todo(c, c->hot, c->hot_cursor, n_pages);
+				at = &c->hot_cursor;
+			} else {
+				p = next_todo(c, NULL, c->cursor, n_pages);
+				at = &c->cursor;
 			}
-			n = n_pages - p < CAP_SCAN_PAGES ? n_pages - p : CAP_SCAN_PAGES;
-			switch (save_range(u, r, c, p, n, c->req.reserve_pages)) {
+			if (p >= n_pages) {
+				if (at)
+					*at = n_pages;
+				continue;
+			}
+			/* in bytes: a 2 MiB page region looks for faults after every page */
+			n = (ahead ? CAP_AHEAD_BYTES : CAP_BG_CHUNK_BYTES) / r->page_size;
+			n = n ? n : 1;
+			n = n_pages - p < n ? n_pages - p : n;
+			switch (save_range(u, r, c, p, n, c->req.reserve_pages, false)) {
 			case SAVE_FULL:
-				c->cursor = p;
+				if (at)
+					*at = p;
+				else
+					c->ahead[c->n_ahead++] = p; /* where it stopped: first next time */
 				return;
 			case SAVE_FAILED:
 				return;
 			case SAVE_OK:
 				break;
 			}
-			c->cursor = p + n;
+			if (at)
+				*at = p + n;
+			if (at != &c->cursor)
+				c->res.saved_ahead += c->n_saved - before;
 			budget = budget > n ? budget - n : 0;
+			/* a write fault waits: it goes first */
+			if (fault_waiting(u))
+				return;
 		}
 		if (c->cursor >= n_pages)
 			c->phase = CAP_FINISHING;

@@ -462,8 +462,10 @@ int snap_take(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h
 		fail(err, PROTO_E_INTERNAL, "%s", why);
 		goto free_take;
 	}
-	/* write faults always find room for their own granule; the background keeps off it */
+	/* write faults always find room for their own granule; the background keeps off it
+	 * (more of it once the writer outpaces the disk: capture.c) */
 	cap->req.reserve_pages = snapw_ring_pages(cap->w) / 4;
+	cap->res.buffer_bytes = snapw_ring_pages(cap->w) * r->page_size;
 	cap->req.step_pages = SNAP_STEP_PAGES;
 	t->cap = cap;
 	t->incremental = incremental;
@@ -520,7 +522,7 @@ static json_t *take_reply(const struct take *t, const struct capture *c)
 
 	snapimg_checksum_str(res->img.checksum, sum);
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:{s:I, s:I, s:I},"
-			 " s:I, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I}}",
+			 " s:I, s:{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
 			 "snapshot_id", c->req.snapshot_id, "region_id", t->region_id, "path", t->path,
 			 "kind", t->incremental ? "incremental" : "full",
 			 "size_bytes", (json_int_t)res->img.size_bytes,
@@ -539,7 +541,11 @@ static json_t *take_reply(const struct take *t, const struct capture *c)
 			 "final_round_us", (json_int_t)(res->final_ns / 1000),
 			 "copied_on_fault", (json_int_t)res->copied_on_fault,
 			 "faults_before_t", (json_int_t)res->faults_before_t,
-			 "faults_after_t", (json_int_t)res->faults_after_t);
+			 "faults_after_t", (json_int_t)res->faults_after_t,
+			 "saved_ahead", (json_int_t)res->saved_ahead,
+			 "buffer", "bytes", (json_int_t)res->buffer_bytes,
+			 "peak_bytes", (json_int_t)res->buffer_peak_bytes,
+			 "resident_bytes", (json_int_t)res->buffer_resident_bytes);
 }
 
 /* FAULT_CAPTURE_AT_T and FAULT_CAPTURE_DONE, on the loop thread (also while the engine stops). */

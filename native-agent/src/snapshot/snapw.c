@@ -23,8 +23,27 @@
 
 #define SNAPW_RECS 4096
 #define SNAPW_WBUF (UINT64_C(1) << 20)
-/* page cache kept dirty by the writer: written back a window at a time */
-#define SNAPW_SYNC_WINDOW (UINT64_C(64) << 20)
+/*
+ * Page cache kept dirty by the writer is written back a window at a time,
+ * window = buffer / SNAPW_WINDOW_DIV within [MIN, MAX], with at most
+ * SNAPW_WINDOWS_IN_FLIGHT windows not yet known to be on disk (half the
+ * buffer: enough queued I/O for a disk with high latency, since what is in
+ * flight over the latency is the most it can write).  The writer waits for
+ * the disk only when more are, one window at a time, and only after it has
+ * handed the ring space back, so one wait holds a write fault that waits
+ * for room for about one window's disk time (waiting for a whole 64 MiB
+ * window at once held writers for ~80 ms).
+ */
+#define SNAPW_WINDOW_DIV 16u
+#define SNAPW_WINDOW_MIN (UINT64_C(1) << 20)
+#define SNAPW_WINDOW_MAX (UINT64_C(16) << 20)
+#define SNAPW_WINDOWS_IN_FLIGHT 8u
+/* ring memory faulted in ahead of use by snapw_grow(), off the write-fault path */
+#define SNAPW_GROW_PAGES_BYTES (UINT64_C(2) << 20)
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 enum rec_kind { REC_DATA, REC_ZERO, REC_END };
 
@@ -49,6 +68,10 @@ struct snapw {
 	/* written by the producer */
 	_Atomic uint64_t prod_pages, prod_recs;
 	uint32_t pend_skip;
+	uint64_t head;      /* next ring page to fill; back to 0 whenever the ring is empty */
+	uint64_t touched;   /* ring pages [0, touched) have been faulted in */
+	uint64_t peak_used; /* most ring pages in use at once */
+	bool unpublished;   /* committed without waking the writer thread yet */
 	uint8_t quiesced;
 	uint64_t created_ms;
 	/* written by the writer thread */
@@ -69,6 +92,7 @@ struct snapw {
 	uint64_t wbuf_off;  /* file offset of wbuf[0] */
 	uint64_t synced;    /* written back and dropped from the page cache up to here */
 	uint64_t started_sync;
+	uint64_t window;    /* bytes per writeback window */
 	ZSTD_CCtx *zc;
 	uint8_t *zbuf;
 	size_t zcap;
@@ -127,38 +151,110 @@ uint8_t *snapw_reserve(struct snapw *w, uint32_t n_pages)
 {
 	uint64_t prod = atomic_load_explicit(&w->prod_pages, memory_order_relaxed);
 	uint64_t cons = atomic_load_explicit(&w->cons_pages, memory_order_acquire);
-	uint64_t pos = prod % w->cap, skip;
+	uint64_t skip;
 
 	if (!n_pages || n_pages > w->cap / 2 || !rec_room(w))
 		return NULL;
-	skip = w->cap - pos < n_pages ? w->cap - pos : 0;
+	/*
+	 * An empty ring starts again at its beginning: the pages in use are
+	 * [head - used, head) wrapping at cap, so with none in use any head is
+	 * right, and the memory the ring touches follows the most it ever held
+	 * rather than its capacity.
+	 */
+	if (prod == cons)
+		w->head = 0;
+	skip = w->cap - w->head < n_pages ? w->cap - w->head : 0;
 	if (prod + skip + n_pages - cons > w->cap)
 		return NULL;
 	w->pend_skip = (uint32_t)skip;
-	return w->ring + ((prod + skip) % w->cap) * w->ps;
+	return w->ring + (skip ? 0 : w->head) * w->ps;
 }
 
-static void push(struct snapw *w, const struct rec *r, uint64_t pages_used)
+static void push(struct snapw *w, const struct rec *r, uint64_t pages_used, bool wake)
 {
 	uint64_t k = atomic_load_explicit(&w->prod_recs, memory_order_relaxed);
+	uint64_t prod = atomic_load_explicit(&w->prod_pages, memory_order_relaxed) + pages_used;
+	uint64_t used = prod - atomic_load_explicit(&w->cons_pages, memory_order_acquire);
 
 	w->recs[k % SNAPW_RECS] = *r;
-	atomic_store_explicit(&w->prod_pages,
-			      atomic_load_explicit(&w->prod_pages, memory_order_relaxed) + pages_used,
-			      memory_order_release);
+	atomic_store_explicit(&w->prod_pages, prod, memory_order_release);
 	atomic_store_explicit(&w->prod_recs, k + 1, memory_order_release);
-	signal_fd(w->data_fd);
+	if (used > w->peak_used)
+		w->peak_used = used;
+	w->unpublished = true;
+	if (wake)
+		snapw_publish(w);
+}
+
+static void commit(struct snapw *w, uint64_t first_page, uint32_t n_pages, bool wake)
+{
+	uint64_t slot = w->pend_skip ? 0 : w->head;
+	struct rec r = { .kind = REC_DATA, .skip = w->pend_skip, .first = first_page, .n = n_pages,
+			 .slot = slot };
+
+	w->head = slot + n_pages == w->cap ? 0 : slot + n_pages;
+	if (slot + n_pages > w->touched)
+		w->touched = slot + n_pages;
+	push(w, &r, w->pend_skip + (uint64_t)n_pages, wake);
+	w->pend_skip = 0;
 }
 
 /* The pages just reserved hold pages [first_page, first_page + n_pages). */
 void snapw_commit(struct snapw *w, uint64_t first_page, uint32_t n_pages)
 {
-	uint64_t prod = atomic_load_explicit(&w->prod_pages, memory_order_relaxed);
-	struct rec r = { .kind = REC_DATA, .skip = w->pend_skip, .first = first_page, .n = n_pages,
-			 .slot = (prod + w->pend_skip) % w->cap };
+	commit(w, first_page, n_pages, true);
+}
 
-	push(w, &r, w->pend_skip + (uint64_t)n_pages);
-	w->pend_skip = 0;
+/*
+ * The same without waking the writer thread: a write fault lifts its
+ * protection first and calls snapw_publish() after, so the eventfd write
+ * (and the wake-up of a thread on another CPU) is not part of its stall.
+ */
+void snapw_commit_later(struct snapw *w, uint64_t first_page, uint32_t n_pages)
+{
+	commit(w, first_page, n_pages, false);
+}
+
+/* Wakes the writer thread for what was committed since the last wake. */
+void snapw_publish(struct snapw *w)
+{
+	if (!w->unpublished)
+		return;
+	w->unpublished = false;
+	signal_fd(w->data_fd);
+}
+
+/*
+ * Faults in up to 2 MiB of ring memory ahead of where the ring is used,
+ * so that a write fault copying into it rarely takes the agent's own page
+ * faults.  Called by the producer between its background steps; the ring
+ * grows this way only as far as it is being used (plus the 2 MiB).
+ */
+void snapw_grow(struct snapw *w)
+{
+	uint64_t prod = atomic_load_explicit(&w->prod_pages, memory_order_relaxed);
+	uint64_t used = prod - atomic_load_explicit(&w->cons_pages, memory_order_acquire);
+	uint64_t ahead = SNAPW_GROW_PAGES_BYTES / w->ps ? SNAPW_GROW_PAGES_BYTES / w->ps : 1;
+	uint64_t want = w->head + ahead > used + ahead ? w->head + ahead : used + ahead;
+
+	if (want > w->cap)
+		want = w->cap;
+	if (want <= w->touched)
+		return;
+	/* best effort: without it the pages are faulted in when first copied into */
+	if (!madvise(w->ring + w->touched * w->ps, (want - w->touched) * w->ps, MADV_POPULATE_WRITE))
+		w->touched = want;
+}
+
+/* Most ring bytes in use at once, and ring bytes faulted in, so far. */
+uint64_t snapw_peak_bytes(const struct snapw *w)
+{
+	return w->peak_used * w->ps;
+}
+
+uint64_t snapw_resident_bytes(const struct snapw *w)
+{
+	return w->touched * w->ps;
 }
 
 /* Pages known to be zero without reading them (never populated). -1: no room now. */
@@ -168,7 +264,7 @@ int snapw_zero(struct snapw *w, uint64_t first_page, uint64_t n_pages)
 
 	if (!rec_room(w))
 		return -1;
-	push(w, &r, 0);
+	push(w, &r, 0, true);
 	return 0;
 }
 
@@ -194,7 +290,7 @@ int snapw_finish(struct snapw *w, uint8_t quiesced, uint64_t created_ms)
 		return -1;
 	w->quiesced = quiesced;
 	w->created_ms = created_ms;
-	push(w, &r, 0);
+	push(w, &r, 0, true);
 	return 0;
 }
 
@@ -242,26 +338,35 @@ static void set_error(struct snapw *w, int err, const char *what)
 }
 
 /*
- * Written data leaves the page cache a window at a time: writeback of the
- * window just written starts, the one before is waited for and dropped.
- * The final fsync then has little left to do, and a snapshot of a large
- * region does not push the workload's own pages out of memory.
+ * Written data leaves the page cache a window at a time: writeback of each
+ * window starts as soon as it is written (no waiting), and settle() waits
+ * for the oldest ones and drops them.  The final fsync then has little
+ * left to do, and a snapshot of a large region does not push the
+ * workload's own pages out of memory.
  */
 static void writeback(struct snapw *w, uint64_t end)
 {
-	while (end - w->started_sync >= SNAPW_SYNC_WINDOW) {
-		uint64_t from = w->started_sync;
+	while (end - w->started_sync >= w->window) {
+		sync_file_range(w->fd, (off64_t)w->started_sync, (off64_t)w->window,
+				SYNC_FILE_RANGE_WRITE);
+		w->started_sync += w->window;
+	}
+}
 
-		sync_file_range(w->fd, (off64_t)from, SNAPW_SYNC_WINDOW, SYNC_FILE_RANGE_WRITE);
-		if (from > w->synced) {
-			sync_file_range(w->fd, (off64_t)w->synced, (off64_t)(from - w->synced),
-					SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-						SYNC_FILE_RANGE_WAIT_AFTER);
-			posix_fadvise(w->fd, (off_t)w->synced, (off_t)(from - w->synced),
-				      POSIX_FADV_DONTNEED);
-			w->synced = from;
-		}
-		w->started_sync = from + SNAPW_SYNC_WINDOW;
+/*
+ * Waits for the disk while more than SNAPW_WINDOWS_IN_FLIGHT windows are
+ * not known to be written back.  Called between records, after the ring
+ * space of the last one was handed back, so a producer waiting for room
+ * gets it before the writer thread waits here.
+ */
+static void settle(struct snapw *w)
+{
+	while (w->started_sync - w->synced > SNAPW_WINDOWS_IN_FLIGHT * w->window) {
+		sync_file_range(w->fd, (off64_t)w->synced, (off64_t)w->window,
+				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					SYNC_FILE_RANGE_WAIT_AFTER);
+		posix_fadvise(w->fd, (off_t)w->synced, (off_t)w->window, POSIX_FADV_DONTNEED);
+		w->synced += w->window;
 	}
 }
 
@@ -502,6 +607,8 @@ static void *writer_main(void *arg)
 				snapimg_map_set(w->map, p, SNAPIMG_ZERO);
 		/* after an error the ring is still drained, so the producer never waits forever */
 		release(w, &r);
+		if (!w->err)
+			settle(w);
 	}
 	atomic_store_explicit(&w->done, true, memory_order_release);
 	signal_fd(w->done_fd);
@@ -535,8 +642,11 @@ struct snapw *snapw_start(const struct snapw_cfg *cfg, char *why, size_t why_len
 	if (w->path && asprintf(&w->tmp, "%s.tmp", cfg->path) < 0)
 		w->tmp = NULL;
 	bytes = w->cap * w->ps;
-	w->ring = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		       -1, 0);
+	w->window = cfg->buffer_bytes / SNAPW_WINDOW_DIV;
+	w->window = w->window < SNAPW_WINDOW_MIN ? SNAPW_WINDOW_MIN
+		    : w->window > SNAPW_WINDOW_MAX ? SNAPW_WINDOW_MAX : w->window;
+	/* faulted in as it is used (snapw_grow), so memory follows the write rate up to the bound */
+	w->ring = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	w->map = calloc(snapimg_map_len(w->pages), 1);
 	w->sums = calloc(w->pages, sizeof(uint64_t));
 	w->wbuf = malloc(SNAPW_WBUF);

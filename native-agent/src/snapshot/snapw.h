@@ -13,9 +13,14 @@
  *
  * Memory: the ring holds at most `buffer_bytes` of pages, fixed when the
  * writer starts (copied-but-unwritten pages never exceed it; a producer
- * that finds no room waits on space_fd).  Besides the ring, the writer
+ * that finds no room waits on space_fd).  Its memory is faulted in as it
+ * is used (snapw_grow() keeps 2 MiB ready ahead) and an empty ring starts
+ * again at its beginning, so what it takes follows the most it held at
+ * once: a writer that the disk keeps up with costs a few MiB, one it does
+ * not costs the whole buffer and no more.  Besides the ring, the writer
  * keeps the page map (2 bits per page), the checksums (8 bytes per page),
- * the chunk index and a 1 MiB write buffer.
+ * the chunk index, a 1 MiB write buffer, and in the page cache at most
+ * eight writeback windows of buffer_bytes / 16 (1-16 MiB) not yet on disk.
  *
  * Threads: one producer, the writer thread; the ring is single-producer
  * single-consumer with acquire/release counters, no lock.
@@ -50,6 +55,11 @@ uint64_t snapw_ring_pages(const struct snapw *w);
 uint64_t snapw_free_pages(const struct snapw *w);
 uint8_t *snapw_reserve(struct snapw *w, uint32_t n_pages);
 void snapw_commit(struct snapw *w, uint64_t first_page, uint32_t n_pages);
+void snapw_commit_later(struct snapw *w, uint64_t first_page, uint32_t n_pages);
+void snapw_publish(struct snapw *w);
+void snapw_grow(struct snapw *w);
+uint64_t snapw_peak_bytes(const struct snapw *w);
+uint64_t snapw_resident_bytes(const struct snapw *w);
 int snapw_zero(struct snapw *w, uint64_t first_page, uint64_t n_pages);
 int snapw_space_fd(const struct snapw *w);
 int snapw_done_fd(const struct snapw *w);
