@@ -76,6 +76,9 @@ static const struct t_case cases[] = {
 	{ "engine/fork_child_adopted", t_engine_fork_adopted, T_NEEDS_UFFD },
 	{ "engine/fork_child_keeps_holes", t_engine_fork_keeps_holes, T_NEEDS_UFFD },
 	{ "engine/removed_wp_page_reads_zero", t_engine_removed_wp_page_reads_zero, T_NEEDS_UFFD },
+	{ "engine/crew_every_piece_once", t_crew_every_piece_once, 0 },
+	{ "engine/crew_pieces_overlap", t_crew_pieces_overlap, 0 },
+	{ "engine/helpers_remove_reads_zero", t_engine_helpers_remove_reads_zero, T_NEEDS_UFFD },
 
 	{ "track/two_uffds", t_track_two_uffds, T_NEEDS_UFFD },
 	{ "track/dirty_exact_async", t_track_dirty_exact_async, T_NEEDS_UFFD },

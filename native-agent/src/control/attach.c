@@ -602,6 +602,7 @@ int attach_start(struct agent *ag)
 		.spin_us = ag->opts.spin_us,
 		.chunk_pages = ag->opts.populate_chunk_pages,
 		.track_granule = ag->opts.track_granule,
+		.install_helpers = ag->opts.install_helpers,
 	};
 
 	ag->engine = fault_start(&ag->log, &cfg);

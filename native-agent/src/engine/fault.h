@@ -41,6 +41,7 @@ struct fault_cfg {
 	unsigned spin_us;     /* upper bound of the adaptive spin, 0: never spin */
 	unsigned chunk_pages; /* largest background install between two polls */
 	unsigned track_granule; /* pages lifted per write fault of a tracked region */
+	unsigned install_helpers; /* threads that share a worker's installs (crew.h), 0: none */
 };
 
 enum fault_done_kind {
