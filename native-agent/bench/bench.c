@@ -6,6 +6,8 @@
  * Markdown for docs/benchmarks.md.
  *
  *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH] [--cold] [--clones N]
+ *                   [--install-helpers N]
+ * --install-helpers N is handed to the agents (default: the agent's, online CPUs - 1).
  *
  * --cold drops the image from the page cache before every run
  * (posix_fadvise DONTNEED), so pages come from the disk; without it the
@@ -414,9 +416,11 @@ int main(int argc, char **argv)
 			env.cold = true;
 		else if (!strcmp(argv[i], "--clones") && i + 1 < argc)
 			clones = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--install-helpers") && i + 1 < argc)
+			env.install_helpers = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH] [--cold]"
-				" [--clones N]\n", argv[0]);
+				" [--clones N] [--install-helpers N]\n", argv[0]);
 			return 2;
 		}
 	}

@@ -34,6 +34,7 @@ struct bench_env {
 	struct bench_agent spin, nospin; /* --spin-us default and 0 */
 	const char *agent_path;
 	bool cold; /* --cold: the image leaves the page cache before each run */
+	const char *install_helpers; /* --install-helpers N for the agents, NULL: their default */
 };
 
 struct bench_case {

@@ -113,9 +113,12 @@ int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const 
 	if (a->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("NOTIFY_SOCKET", sa.sun_path, 1);
-		execl(env->agent_path, env->agent_path, "--socket", a->sock, "--state-dir", state,
-		      "--log-file", log, "--allow-image-dir", images, "--spin-us", spin_us,
-		      (char *)NULL);
+		const char *argv[] = { env->agent_path, "--socket", a->sock, "--state-dir", state,
+				       "--log-file", log, "--allow-image-dir", images, "--spin-us",
+				       spin_us, env->install_helpers ? "--install-helpers" : NULL,
+				       env->install_helpers, NULL };
+
+		execv(env->agent_path, (char *const *)argv);
 		_exit(127);
 	}
 	pfd = (struct pollfd){ .fd = nfd, .events = POLLIN };

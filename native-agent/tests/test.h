@@ -147,6 +147,8 @@ int t_engine_removed_wp_page_reads_zero(const struct t_env *env);
 int t_crew_every_piece_once(const struct t_env *env);
 int t_crew_pieces_overlap(const struct t_env *env);
 int t_engine_helpers_remove_reads_zero(const struct t_env *env);
+int t_unit_fault_around_policy(const struct t_env *env);
+int t_engine_fault_around_adapts(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);

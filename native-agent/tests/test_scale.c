@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "around.h"
 #include "content.h"
 #include "crew.h"
 #include "fault.h"
@@ -333,5 +335,162 @@ int t_engine_helpers_remove_reads_zero(const struct t_env *env)
 	munmap(mem, (size_t)PAGES * CONTENT_PAGE);
 	log_fini(&lg);
 	free(own);
+	return T_PASS;
+}
+
+/* ---- adaptive fault-around (engine/around.h) ----------------------------- */
+
+/*
+ * A counter once it reached want, or its value after H_TIMEOUT_MS: the
+ * worker counts a fault after its install woke the thread.
+ */
+static uint64_t wait_stat(const _Atomic uint64_t *c, uint64_t want)
+{
+	struct timespec t0, now;
+	uint64_t v;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((v = region_stat(c)) < want) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > H_TIMEOUT_MS / 1000)
+			break;
+		sched_yield();
+	}
+	return v;
+}
+
+/* Each fault of a sequence and the window it must get. */
+int t_unit_fault_around_policy(const struct t_env *env)
+{
+	enum { MAXF = 8 };
+	static const struct {
+		const char *name;
+		unsigned floor;
+		uint64_t n;
+		unsigned nf;
+		uint64_t p[MAXF], first[MAXF], end[MAXF];
+	} cases[] = {
+		{ "one page never grows", 1, 1000, 3, { 5, 6, 7 }, { 5, 6, 7 }, { 6, 7, 8 } },
+		{ "a run doubles up to 16 times the floor", 16, 100000, 6,
+		  { 0, 16, 48, 112, 240, 496 }, { 0, 16, 48, 112, 240, 496 },
+		  { 16, 48, 112, 240, 496, 752 } },
+		{ "random touches keep the floor, aligned", 16, 100000, 3, { 1000, 37, 5000 },
+		  { 992, 32, 4992 }, { 1008, 48, 5008 } },
+		{ "a random touch does not break a run", 16, 100000, 4, { 0, 16, 3000, 48 },
+		  { 0, 16, 2992, 48 }, { 16, 48, 3008, 112 } },
+		{ "a skip within the window continues the run", 16, 100000, 2, { 0, 20 }, { 0, 20 },
+		  { 16, 52 } },
+		{ "the region's end clamps", 16, 40, 2, { 0, 16 }, { 0, 16 }, { 16, 40 } },
+		{ "a fifth stream evicts the oldest", 16, 100000, 6, { 0, 1000, 2000, 3000, 4000, 16 },
+		  { 0, 992, 2000, 2992, 4000, 16 }, { 16, 1008, 2016, 3008, 4016, 32 } },
+		{ "two threads' runs are followed apart", 16, 100000, 5, { 0, 4096, 16, 4112, 48 },
+		  { 0, 4096, 16, 4112, 48 }, { 16, 4112, 48, 4144, 112 } },
+		{ "the largest window is the ceiling", 512, 100000, 3, { 0, 512, 1024 },
+		  { 0, 512, 1024 }, { 512, 1024, 1536 } },
+		{ "a floor of 64 grows to 512", 64, 100000, 5, { 0, 64, 192, 448, 960 },
+		  { 0, 64, 192, 448, 960 }, { 64, 192, 448, 960, 1472 } },
+	};
+
+	(void)env;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct around a;
+
+		memset(&a, 0, sizeof(a));
+		for (unsigned i = 0; i < cases[c].nf; i++) {
+			uint64_t first, end;
+
+			around_window(&a, cases[c].floor, cases[c].p[i], cases[c].n, &first, &end);
+			CHECKF(first == cases[c].first[i] && end == cases[c].end[i],
+			       "%s: fault %u at %llu got [%llu, %llu), want [%llu, %llu)", cases[c].name,
+			       i, (unsigned long long)cases[c].p[i], (unsigned long long)first,
+			       (unsigned long long)end, (unsigned long long)cases[c].first[i],
+			       (unsigned long long)cases[c].end[i]);
+		}
+	}
+	return T_PASS;
+}
+
+/*
+ * Real faults: touches far apart install one floor window each; a
+ * sequential read of another part then takes one fault per growing window.
+ */
+int t_engine_fault_around_adapts(const struct t_env *env)
+{
+	enum { N = 8192, FLOOR = 16, SEQ = 4096 };
+	static const unsigned far[] = { 9, 3, 14, 0, 7, 12, 1, 5 };
+	struct fault_cfg cfg = { .workers = 1, .spin_us = 20, .chunk_pages = 512,
+				 .install_helpers = 1 };
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMOVE };
+	char dir[64], path[128], why[256];
+	char *dirs[1] = { dir };
+	struct uffdio_register reg;
+	struct fault_engine *e;
+	struct image *im;
+	struct region *r;
+	struct log lg;
+	enum uffd_source src;
+	uint64_t windows = 0, faults;
+	volatile uint8_t sink = 0;
+	uint8_t *mem;
+	bool umo;
+	int fd;
+
+	(void)env;
+	CHECK_OK(log_init(&lg, LOG_LVL_WARN, NULL));
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/image", dir);
+	CHECK_OK(content_write_image(path, (uint64_t)N * CONTENT_PAGE, SEED));
+	CHECKF(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_OK, "image: %s", why);
+	mem = mmap(NULL, (size_t)N * CONTENT_PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(mem != MAP_FAILED);
+	fd = uffd_open(O_CLOEXEC | O_NONBLOCK, &src, &umo, NULL, 0);
+	CHECK(fd >= 0);
+	reg = (struct uffdio_register){ .range = { .start = (uintptr_t)mem,
+						   .len = (uint64_t)N * CONTENT_PAGE },
+					.mode = UFFDIO_REGISTER_MODE_MISSING };
+	CHECK_OK(ioctl(fd, UFFDIO_API, &api));
+	CHECK_OK(ioctl(fd, UFFDIO_REGISTER, &reg));
+	r = region_new(NULL, "around", NULL, (uintptr_t)mem, (uint64_t)N * CONTENT_PAGE,
+		       CONTENT_PAGE);
+	CHECK(r);
+	r->kind = REGION_IMAGE;
+	r->image = image_get(im);
+	r->modes = REGION_MODE_MISSING;
+	r->w.fault_around = FLOOR;
+	e = fault_start(&lg, &cfg);
+	CHECK(e);
+	CHECK_OK(fault_attach(e, dup(fd), -1, -1, getpid(), &r, 1));
+
+	/* far apart, in no order: one floor window each */
+	for (unsigned i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+		uint64_t p = SEQ + far[i] * 256 + 7;
+
+		CHECK(content_check(SEED, p, mem + p * CONTENT_PAGE) == 0);
+		faults = wait_stat(&r->st.faults[RF_MISSING], i + 1);
+		CHECKF(faults == i + 1 && region_stat(&r->st.present) == (i + 1) * FLOOR,
+		       "touch %u: %llu faults, %llu pages present", i, (unsigned long long)faults,
+		       (unsigned long long)region_stat(&r->st.present));
+	}
+	/* in order: the window doubles along the run */
+	for (uint64_t p = 0; p < SEQ; p++)
+		sink ^= mem[p * CONTENT_PAGE];
+	(void)sink;
+	for (uint64_t p = 0, w = FLOOR; p < SEQ;
+	     p += w, w = w * 2 > FLOOR * AROUND_GROWTH ? FLOOR * AROUND_GROWTH : w * 2)
+		windows++;
+	CHECK(windows == around_run_faults(FLOOR, SEQ));
+	faults = wait_stat(&r->st.faults[RF_MISSING], sizeof(far) / sizeof(far[0]) + windows) -
+		 sizeof(far) / sizeof(far[0]);
+	CHECKF(faults == windows, "%llu faults for the sequential part, want %llu",
+	       (unsigned long long)faults, (unsigned long long)windows);
+	for (uint64_t p = 0; p < SEQ; p += 61)
+		CHECK(content_check(SEED, p, mem + p * CONTENT_PAGE) == 0);
+	fault_stop(e, NULL, NULL);
+	region_put(r);
+	image_put(im);
+	close(fd);
+	munmap(mem, (size_t)N * CONTENT_PAGE);
+	log_fini(&lg);
 	return T_PASS;
 }

@@ -10,6 +10,8 @@
  *     can only be installed after every event read before it was applied (a
  *     second installer could copy image bytes into a range the workload just
  *     MADV_DONTNEED'ed, after the kernel's mmap_changing guard was lifted).
+ *     Install helpers (crew.h) run pieces of one install beside the worker;
+ *     the worker plans and accounts them and reads nothing until all ended.
  *   - A worker reads up to FAULT_BATCH messages per read(2), resolves them,
  *     then polls (spins) for a bounded, adaptive time before sleeping in
  *     epoll: waking a sleeping thread on another CPU costs more than the

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "around.h"
 #include "conn.h"
 #include "hist.h"
 #include "jx.h"
@@ -81,6 +82,7 @@ struct region_work {
 	const struct region_strategy *strat; /* strategy.h: a live capture, or NULL */
 	void *strat_ctx;
 	char last_capture[JX_UUID_LEN + 1]; /* last snapshot completed since attach, "" none */
+	struct around around;      /* fault-around windows that adapt (around.h); floor fault_around */
 };
 
 struct restore;
