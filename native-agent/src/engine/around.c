@@ -40,8 +40,9 @@ void around_window(struct around *a, unsigned floor, uint64_t p, uint64_t n, uin
 
 		a->s[k].win = w * 2 > ceiling(floor) ? ceiling(floor) : w * 2;
 		a->runs++;
-		ws = p;
-		we = p + a->s[k].win;
+		/* from the run's end, so that a reader that skips leaves no gap behind */
+		ws = a->s[k].next;
+		we = ws + a->s[k].win;
 	} else {
 		k = lru;
 		a->s[k].win = floor;

@@ -5,7 +5,9 @@
  * The region's configured window (restore option fault_around_pages) is the
  * floor.  A fault that continues a run (it lands at or just after the end
  * of a window installed before, within that window's size) doubles that
- * run's window, up to AROUND_GROWTH times the floor and AROUND_MAX_PAGES: a
+ * run's window, which goes on from where the run ended (no gap behind a
+ * reader that skips pages), up to AROUND_GROWTH times the floor and
+ * AROUND_MAX_PAGES: a
  * sequential reader takes one fault per growing window instead of one per
  * 16 pages.  Runs are followed per stream (AROUND_STREAMS of them, least
  * recently used replaced), so that threads reading their own parts in
