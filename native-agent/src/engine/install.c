@@ -200,10 +200,16 @@ static bool installed(struct region *r, uint64_t *p, uint64_t done, int err, enu
  * file mapping reads the file's byte again, which is what CONTINUE maps.
  *
  * Zero pages of the image are holes in the shared copy, which CONTINUE
- * cannot map (EFAULT: not in the page cache); a touch of a hole is no minor
- * fault, the kernel serves it, so they count as present without an ioctl.
- * Only a demand page is continued whatever the image says: a minor fault
- * means the page is in the copy's cache.
+ * cannot map (EFAULT: not in the page cache).  A touch of a hole is no
+ * minor fault: the kernel fills the hole in the shared copy (a read fault
+ * of a private mapping does; it stays for every clone after, which then
+ * takes a minor fault there).  A clone registered for missing faults too
+ * (shmem copies) gets a missing fault instead, and holes are mapped to the
+ * zero page with UFFDIO_ZEROPAGE, in the window like the rest: the copy
+ * never grows and no clone faults on a hole twice.  Without missing mode
+ * (hugetlbfs copies, older clients) holes count as present without an
+ * ioctl, and only a demand page is continued whatever the image says: a
+ * minor fault means the page is in the copy's cache.
  */
 /* A zero page of the image: a hole in the shared copy (the map made when it was filled). */
 static bool shared_hole(struct region *r, uint64_t p)
@@ -233,6 +239,12 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 		q = p + 1;
 		while (q < end && !page_busy(r, q) && shared_hole(r, q) == zero)
 			q++;
+		if (zero && (r->modes & REGION_MODE_MISSING)) {
+			done = fill(u, r, p, q - p, true, wake, false, &err) / r->page_size;
+			if (installed(r, &p, done, err, path, demand, wake, true, out, &res))
+				return res;
+			continue;
+		}
 		if (zero) {
 			uint64_t d = demand >= p && demand < q ? demand : q;
 
