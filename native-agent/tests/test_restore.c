@@ -126,6 +126,20 @@ static int restore_run(const struct restore_case *rc)
 								 !strcmp(rc->threads, "1")) == T_PASS);
 	json_decref(reg);
 	json_decref(sum);
+	/* restore-to-run: registered, then the first fault served, then COMPLETE */
+	reg = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(rs, "id"));
+	CHECK(reg && !strcmp(str(reg, "state"), "COMPLETE"));
+	{
+		json_t *t = json_object_get(reg, "timing");
+
+		CHECKF(json_is_integer(json_object_get(t, "registered_ms")) &&
+			       json_is_integer(json_object_get(t, "first_fault_ms")) &&
+			       json_is_integer(json_object_get(t, "complete_ms")),
+		       "timing %s", json_dumps(t, JSON_COMPACT));
+		CHECK(num(t, "registered_ms") >= 0 && num(t, "registered_ms") <= num(t, "first_fault_ms") &&
+		      num(t, "first_fault_ms") <= num(t, "complete_ms"));
+	}
+	json_decref(reg);
 	json_decref(rs);
 	close(ctl);
 	return T_PASS;
