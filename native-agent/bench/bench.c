@@ -209,7 +209,8 @@ static int reads_and_clones(struct bench_env *env, unsigned repeat, struct goal 
 			}
 		}
 	}
-	printf("\n### Read touches, and clones (one shared copy), fault-around 16 (clones: %u)\n\n"
+	printf("\n### Read touches, and clones (one shared copy), fault-around 16 (clones: %u, at"
+	       " least 64 in the agent)\n\n"
 	       "| pattern | threads | kernel MAP_PRIVATE read | faultline read (copy) | faultline clone read |"
 	       " faultline clone write | clone read vs MAP_PRIVATE | restore to first fault:"
 	       " MAP_PRIVATE / copy / clone |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",

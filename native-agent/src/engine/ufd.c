@@ -520,6 +520,7 @@ static void record(struct region *r, uint64_t now, uint64_t first, uint64_t n)
 static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_t p, uint64_t now)
 {
 	uint64_t ws, we;
+	unsigned floor;
 	uint64_t addr = region_start(r) + p * r->page_size;
 	struct install_out out, back;
 	enum install_res res;
@@ -537,7 +538,10 @@ static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_
 		region_stat_add(&r->st.present, (uint64_t)-1);
 		region_stat_add(&r->st.refaults, 1);
 	}
-	around_window(&r->w.around, r->w.fault_around, p, r->n_pages, &ws, &we);
+	floor = r->w.fault_around;
+	if (r->w.clone && floor > 1 && floor < AROUND_CLONE_FLOOR)
+		floor = AROUND_CLONE_FLOOR;
+	around_window(&r->w.around, floor, p, r->n_pages, &ws, &we);
 	res = install_range(u, r, p, we - p, RP_AROUND, p, true, &out);
 	if (res == INSTALL_MM_CHANGING && !out.demand_woken)
 		return res;
