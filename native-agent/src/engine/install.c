@@ -294,13 +294,18 @@ static void run_piece(void *ctx, unsigned i)
 		   rd->r->page_size;
 }
 
-/* Pages per piece: the range shared among the worker and its helpers, not below a minimum. */
+/*
+ * Pages per piece: the range shared among the worker and its helpers, not
+ * below a minimum.  Not shared while the worker runs at idle priority
+ * (background installs): helpers run at normal priority, and background
+ * work must only take CPU nobody else wants.
+ */
 static uint64_t piece_pages(const struct ufd *u, const struct region *r, uint64_t n)
 {
 	uint64_t min = INSTALL_MIN_PIECE_BYTES / r->page_size, each;
 	unsigned hands = crew_helpers(u->w->crew) + 1;
 
-	if (hands == 1)
+	if (hands == 1 || u->w->idle_prio)
 		return n;
 	min = min ? min : 1;
 	each = (n + hands - 1) / hands;
