@@ -6,6 +6,10 @@
  * Markdown for docs/benchmarks.md.
  *
  *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH] [--cold] [--clones N]
+ *                   [--install-helpers N]
+ * --install-helpers N is handed to the agents (default: the agent's, online CPUs - 1).
+ * --reads runs only the read touches and clones table; --clone-around N is the
+ * clone sessions' fault_around_pages there (default 16).
  *
  * --cold drops the image from the page cache before every run
  * (posix_fadvise DONTNEED), so pages come from the disk; without it the
@@ -100,9 +104,10 @@ static int measure(const struct bench_env *env, const struct bench_case *c, unsi
 	s->agent_prefetched = MEDU(agent_prefetched);
 	s->agent_p50_us = MED(agent_p50_us);
 	s->agent_p99_us = MED(agent_p99_us);
-	fprintf(stderr, "  %-24s %-6s x%u%s%s: %8.1f ms  %7.0f ns/page  p50 %6.1f us\n",
+	fprintf(stderr, "  %-24s %-6s x%u%s%s: %8.1f ms  %7.0f ns/page  p50 %6.1f us  agent faults %llu\n",
 		mode_names[c->mode], pattern_names[c->pattern], c->threads, c->read ? " read" : "",
-		c->clone ? " clone" : "", s->touch_ms, s->ns_per_page, s->p50_us);
+		c->clone ? " clone" : "", s->touch_ms, s->ns_per_page, s->p50_us,
+		(unsigned long long)s->agent_faults);
 	return 0;
 }
 
@@ -192,10 +197,10 @@ static int reads_and_clones(struct bench_env *env, unsigned repeat, struct goal 
 				{ .mode = BM_FILE, .pattern = pats[p], .threads = t + 1, .read = true },
 				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1, .fault_around = 16,
 				  .read = true },
-				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1, .fault_around = 16,
-				  .read = true, .clone = true },
-				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1, .fault_around = 16,
-				  .clone = true },
+				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1,
+				  .fault_around = env->clone_around, .read = true, .clone = true },
+				{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = t + 1,
+				  .fault_around = env->clone_around, .clone = true },
 			};
 
 			for (unsigned m = 0; m < 4; m++) {
@@ -204,10 +209,12 @@ static int reads_and_clones(struct bench_env *env, unsigned repeat, struct goal 
 			}
 		}
 	}
-	printf("\n### Read touches, and clones (one shared copy), fault-around 16\n\n"
+	printf("\n### Read touches, and clones (one shared copy), fault-around 16 (clones: %u, at"
+	       " least 64 in the agent)\n\n"
 	       "| pattern | threads | kernel MAP_PRIVATE read | faultline read (copy) | faultline clone read |"
 	       " faultline clone write | clone read vs MAP_PRIVATE | restore to first fault:"
-	       " MAP_PRIVATE / copy / clone |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+	       " MAP_PRIVATE / copy / clone |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+	       env->clone_around);
 	for (unsigned p = 0; p < 2; p++) {
 		for (unsigned t = 0; t < 2; t++) {
 			struct summary *x = s[p][t];
@@ -395,11 +402,25 @@ static int run_all(struct bench_env *env, unsigned repeat)
 	return 0;
 }
 
+/* --reads: only the read touches and clones table, with its goals */
+static int reads_only_run(struct bench_env *env, unsigned repeat)
+{
+	struct goal goals[4];
+	unsigned ng = 0;
+
+	machine(env, repeat);
+	if (reads_and_clones(env, repeat, goals, &ng))
+		return -1;
+	print_goals(goals, ng);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char agent[PATH_MAX];
-	struct bench_env env = { .size = UINT64_C(1) << 30, .seed = 11 };
+	struct bench_env env = { .size = UINT64_C(1) << 30, .seed = 11, .clone_around = 16 };
 	unsigned repeat = 3, clones = 0;
+	bool reads_only = false;
 	char images[192];
 	int ret;
 
@@ -414,9 +435,15 @@ int main(int argc, char **argv)
 			env.cold = true;
 		else if (!strcmp(argv[i], "--clones") && i + 1 < argc)
 			clones = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--install-helpers") && i + 1 < argc)
+			env.install_helpers = argv[++i];
+		else if (!strcmp(argv[i], "--reads"))
+			reads_only = true;
+		else if (!strcmp(argv[i], "--clone-around") && i + 1 < argc)
+			env.clone_around = (unsigned)atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH] [--cold]"
-				" [--clones N]\n", argv[0]);
+				" [--clones N] [--install-helpers N] [--reads] [--clone-around N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -446,7 +473,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "faultline-bench: setup failed: %s\n", strerror(errno));
 		return 1;
 	}
-	ret = clones ? bench_clones(&env, clones) : run_all(&env, repeat);
+	if (clones)
+		ret = bench_clones(&env, clones);
+	else if (reads_only)
+		ret = reads_only_run(&env, repeat);
+	else
+		ret = run_all(&env, repeat);
 	bench_agent_stop(&env.spin);
 	bench_agent_stop(&env.nospin);
 	unlink(env.image);

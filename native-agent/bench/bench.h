@@ -35,6 +35,8 @@ struct bench_env {
 	const char *agent_path;
 	bool cold; /* --cold: the image leaves the page cache before each run */
 	const char *const *agent_extra; /* more agent options (NULL-terminated), or NULL */
+	const char *install_helpers; /* --install-helpers N for the agents, NULL: their default */
+	unsigned clone_around;       /* --clone-around N: fault_around_pages of clone sessions */
 };
 
 struct bench_case {

@@ -118,6 +118,10 @@ int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const 
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setenv("NOTIFY_SOCKET", sa.sun_path, 1);
+		if (env->install_helpers && n < 29) {
+			argv[n++] = "--install-helpers";
+			argv[n++] = env->install_helpers;
+		}
 		for (unsigned i = 0; env->agent_extra && env->agent_extra[i] && n < 31; i++)
 			argv[n++] = env->agent_extra[i];
 		execv(env->agent_path, (char *const *)argv);

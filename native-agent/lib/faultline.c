@@ -797,7 +797,17 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 			return set_error(EINVAL, "a clone session restores in FL_MODE_MISSING alone");
 		if (map_clone(c, addr, len))
 			return -1;
+		/*
+		 * Missing too on a shmem copy: a read of one of its holes (a zero page
+		 * of the image) is no minor fault, and the kernel would fill the hole
+		 * in the shared copy for every clone after it; as a missing fault the
+		 * agent maps the zero page instead.  A hugetlbfs copy keeps minor
+		 * alone: a private 2 MiB zero page per clone costs more than one in
+		 * the copy.
+		 */
 		modes = FL_MODE_MINOR;
+		if (flu_page_size(addr) == (size_t)sysconf(_SC_PAGESIZE))
+			modes |= FL_MODE_MISSING;
 	}
 	ps = flu_page_size(addr);
 	if ((uintptr_t)addr % ps || len % ps)

@@ -144,6 +144,12 @@ int t_engine_fork_adopted(const struct t_env *env);
 int t_engine_fork_keeps_holes(const struct t_env *env);
 int t_engine_removed_wp_page_reads_zero(const struct t_env *env);
 int t_engine_strategy_parks_missing(const struct t_env *env);
+/* test_scale.c */
+int t_crew_every_piece_once(const struct t_env *env);
+int t_crew_pieces_overlap(const struct t_env *env);
+int t_engine_helpers_remove_reads_zero(const struct t_env *env);
+int t_unit_fault_around_policy(const struct t_env *env);
+int t_engine_fault_around_adapts(const struct t_env *env);
 
 /* test_restore.c */
 int t_restore_seq(const struct t_env *env);

@@ -231,11 +231,15 @@ int attach_register(struct agent *ag, struct conn *c, struct restore *s, const s
 	if (region_table_overlap(ag->regions, conn_peer(c)->pid, hr.start, hr.length))
 		return refuse(fd, hold_fd, err, PROTO_E_CONFLICT,
 			      "the range overlaps a registered region of this process");
-	/* a clone maps the shared copy (clone_memory) and registers in minor mode, nothing else */
-	if (s && s->mode == RESTORE_CLONE && hr.modes != REGION_MODE_MINOR)
+	/*
+	 * A clone maps the shared copy (clone_memory) and registers in minor mode,
+	 * with missing for the copy's holes (install.c) or without (older clients).
+	 */
+	if (s && s->mode == RESTORE_CLONE && hr.modes != REGION_MODE_MINOR &&
+	    hr.modes != (REGION_MODE_MINOR | REGION_MODE_MISSING))
 		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
 			      "this restore session serves clones: map its shared memory (clone_memory) over "
-			      "the region and register it in mode \"minor\" only");
+			      "the region and register it in mode \"minor\" (and \"missing\") only");
 	if (s && s->mode == RESTORE_COPY && (hr.modes & REGION_MODE_MINOR))
 		return refuse(fd, hold_fd, err, PROTO_E_BAD_REQUEST,
 			      "mode \"minor\" is for clone sessions; this one copies pages (missing mode)");
@@ -602,6 +606,7 @@ int attach_start(struct agent *ag)
 		.spin_us = ag->opts.spin_us,
 		.chunk_pages = ag->opts.populate_chunk_pages,
 		.track_granule = ag->opts.track_granule,
+		.install_helpers = ag->opts.install_helpers,
 	};
 
 	ag->engine = fault_start(&ag->log, &cfg);

@@ -21,6 +21,7 @@
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_POPULATE_CHUNK_PAGES 512
 #define MAX_WORKERS 256
+#define MAX_DEFAULT_INSTALL_HELPERS 8
 #define DEFAULT_SNAPSHOT_BUFFER (UINT64_C(64) << 20)
 #define DEFAULT_TRACK_GRANULE 16
 #define DEFAULT_HANDSHAKE_MS 5000
@@ -50,6 +51,7 @@ enum {
 	OPT_PAGE_CHANNEL_CA,
 	OPT_PAGE_CHANNEL_PLAINTEXT,
 	OPT_PAGE_CHANNEL_HANDSHAKE,
+	OPT_INSTALL_HELPERS,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +66,7 @@ static const struct option long_opts[] = {
 	{ "handoff-allow-uid", required_argument, NULL, OPT_HANDOFF_ALLOW_UID },
 	{ "allow-image-dir", required_argument, NULL, OPT_ALLOW_IMAGE_DIR },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "install-helpers", required_argument, NULL, OPT_INSTALL_HELPERS },
 	{ "spin-us", required_argument, NULL, OPT_SPIN_US },
 	{ "populate-chunk-pages", required_argument, NULL, OPT_POPULATE_CHUNK },
 	{ "page-channel-listen", required_argument, NULL, OPT_PAGE_CHANNEL_LISTEN },
@@ -109,6 +112,9 @@ static void usage(FILE *f)
 		"  --allow-image-dir DIR    restore images must lie inside DIR after resolving\n"
 		"                           symlinks (repeatable; default: <state-dir>/images)\n"
 		"  --workers N              fault worker threads (default: online CPUs)\n"
+		"  --install-helpers N      threads that share the workers' page installs, so a\n"
+		"                           region's restore scales with CPUs; 0: none (default:\n"
+		"                           online CPUs - 1, at most %d)\n"
 		"  --spin-us US             longest a worker polls for the next fault before it\n"
 		"                           sleeps; adapts below it, 0 never spins (default: %d)\n"
 		"  --populate-chunk-pages N largest install of the background populator between\n"
@@ -143,7 +149,7 @@ static void usage(FILE *f)
 		"  -h, --help               print this help, then exit\n"
 		"\n"
 		"Exit status: 0 on clean shutdown, 1 on failure, 2 on bad usage.\n",
-		DEFAULT_STALL_TIMEOUT_MS, DEFAULT_SPIN_US,
+		DEFAULT_STALL_TIMEOUT_MS, MAX_DEFAULT_INSTALL_HELPERS, DEFAULT_SPIN_US,
 		DEFAULT_POPULATE_CHUNK_PAGES, DEFAULT_HANDSHAKE_MS, DEFAULT_TRACK_GRANULE);
 }
 
@@ -279,6 +285,12 @@ static int set_defaults(struct opts *o, FILE *err)
 
 		o->workers = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
 	}
+	if (o->install_helpers == OPTS_DERIVED) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+
+		o->install_helpers = n < 1 ? 0 : n > MAX_DEFAULT_INSTALL_HELPERS
+						 ? MAX_DEFAULT_INSTALL_HELPERS : (unsigned)n;
+	}
 	return 0;
 }
 
@@ -356,6 +368,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
 	o->page_channel_handshake_ms = DEFAULT_HANDSHAKE_MS;
 	o->spin_us = DEFAULT_SPIN_US;
+	o->install_helpers = OPTS_DERIVED;
 	o->populate_chunk_pages = DEFAULT_POPULATE_CHUNK_PAGES;
 	o->snapshot_buffer_bytes = DEFAULT_SNAPSHOT_BUFFER;
 	o->track_granule = DEFAULT_TRACK_GRANULE;
@@ -441,6 +454,11 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 			break;
 		case OPT_WORKERS:
 			if (parse_range("--workers", optarg, 1, MAX_WORKERS, &o->workers, err))
+				goto usage_error;
+			break;
+		case OPT_INSTALL_HELPERS:
+			if (parse_range("--install-helpers", optarg, 0, MAX_WORKERS, &o->install_helpers,
+					err))
 				goto usage_error;
 			break;
 		case OPT_SPIN_US:

@@ -5,6 +5,7 @@
 #ifndef FAULTLINE_OPTS_H
 #define FAULTLINE_OPTS_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,9 @@
 
 #define OPTS_MAX_UIDS 64
 #define OPTS_MAX_IMAGE_DIRS 16
+
+/* a count derived from the host when not given */
+#define OPTS_DERIVED UINT_MAX
 
 struct opts {
 	char *socket_path;
@@ -49,6 +53,7 @@ struct opts {
 	char *page_channel_cert, *page_channel_key, *page_channel_ca; /* all or none: certificates */
 	bool page_channel_plaintext;         /* no TLS (both agents must say so) */
 	unsigned page_channel_handshake_ms;  /* whole handshake, TCP accept to auth_ok */
+	unsigned install_helpers; /* fault engine: threads sharing installs (OPTS_DERIVED: from CPUs) */
 };
 
 enum opts_action {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crew.h"
 #include "fault.h"
 #include "install.h"
 #include "region.h"
@@ -37,6 +38,7 @@ struct fault_engine {
 	struct fault_done *done;
 	size_t n_done, cap_done;
 	void *zero;
+	struct crew *crew;
 };
 
 /* ---- completions (worker -> loop thread) ------------------------------- */
@@ -134,6 +136,11 @@ struct fault_engine *fault_start(struct log *lg, const struct fault_cfg *cfg)
 	}
 	for (unsigned i = 0; i < e->n_workers; i++)
 		e->workers[i].ep = e->workers[i].cmd_fd = -1;
+	e->crew = crew_start(lg, cfg->install_helpers, cfg->spin_us);
+	if (!e->crew) {
+		pr_perror(lg, "cannot start the install helpers");
+		goto free_engine;
+	}
 	can_idle = cfg->workers && can_leave_idle();
 	for (unsigned i = 0; i < e->n_workers; i++) {
 		struct worker *w = &e->workers[i];
@@ -142,6 +149,7 @@ struct fault_engine *fault_start(struct log *lg, const struct fault_cfg *cfg)
 			pr_perror(lg, "cannot set up a fault worker", LF_UINT("worker", i));
 			goto stop_workers;
 		}
+		w->crew = e->crew;
 		if (!cfg->workers)
 			continue; /* driven by hand (tests) */
 		if ((errno = pthread_create(&w->thread, NULL, worker_main, w))) {
@@ -151,6 +159,7 @@ struct fault_engine *fault_start(struct log *lg, const struct fault_cfg *cfg)
 		w->running = true;
 	}
 	pr_info(lg, "fault engine started", LF_UINT("workers", cfg->workers),
+		LF_UINT("install_helpers", cfg->install_helpers),
 		LF_UINT("spin_us", cfg->spin_us), LF_UINT("chunk_pages", cfg->chunk_pages),
 		LF_BOOL("idle_priority", can_idle));
 	return e;
@@ -159,6 +168,7 @@ stop_workers:
 	fault_stop(e, NULL, NULL);
 	return NULL;
 free_engine:
+	crew_stop(e->crew);
 	if (e->notify_fd >= 0)
 		close(e->notify_fd);
 	if (e->zero != MAP_FAILED && e->zero)
@@ -186,6 +196,8 @@ void fault_stop(struct fault_engine *e, fault_drain_fn drain, void *arg)
 			w->stop = true; /* racy but only on out of memory: the join still ends */
 		pthread_join(w->thread, NULL);
 	}
+	/* after the workers: no install runs any more */
+	crew_stop(e->crew);
 	for (unsigned i = 0; i < e->n_workers; i++)
 		worker_fini(&e->workers[i]);
 	for (size_t i = 0; i < e->n_done; i++) {

@@ -10,6 +10,8 @@
  *     can only be installed after every event read before it was applied (a
  *     second installer could copy image bytes into a range the workload just
  *     MADV_DONTNEED'ed, after the kernel's mmap_changing guard was lifted).
+ *     Install helpers (crew.h) run pieces of one install beside the worker;
+ *     the worker plans and accounts them and reads nothing until all ended.
  *   - A worker reads up to FAULT_BATCH messages per read(2), resolves them,
  *     then polls (spins) for a bounded, adaptive time before sleeping in
  *     epoll: waking a sleeping thread on another CPU costs more than the
@@ -41,6 +43,7 @@ struct fault_cfg {
 	unsigned spin_us;     /* upper bound of the adaptive spin, 0: never spin */
 	unsigned chunk_pages; /* largest background install between two polls */
 	unsigned track_granule; /* pages lifted per write fault of a tracked region */
+	unsigned install_helpers; /* threads that share a worker's installs (crew.h), 0: none */
 };
 
 enum fault_done_kind {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bitmap.h"
+#include "crew.h"
 #include "image.h"
 #include "install.h"
 #include "strategy.h"
@@ -21,6 +22,9 @@
 /* a demand fault this recent makes background chunks small */
 #define INSTALL_QUIET_NS 2000000u
 #define INSTALL_BUSY_CHUNK 32u
+/* an install split among helpers: no piece smaller than this, at most this many per round */
+#define INSTALL_MIN_PIECE_BYTES (32u << 10)
+#define INSTALL_MAX_PIECES 16u
 
 static uint32_t base_page(void)
 {
@@ -213,10 +217,16 @@ static bool installed(struct region *r, uint64_t *p, uint64_t done, int err, enu
  * file mapping reads the file's byte again, which is what CONTINUE maps.
  *
  * Zero pages of the image are holes in the shared copy, which CONTINUE
- * cannot map (EFAULT: not in the page cache); a touch of a hole is no minor
- * fault, the kernel serves it, so they count as present without an ioctl.
- * Only a demand page is continued whatever the image says: a minor fault
- * means the page is in the copy's cache.
+ * cannot map (EFAULT: not in the page cache).  A touch of a hole is no
+ * minor fault: the kernel fills the hole in the shared copy (a read fault
+ * of a private mapping does; it stays for every clone after, which then
+ * takes a minor fault there).  A clone registered for missing faults too
+ * (shmem copies) gets a missing fault instead, and holes are mapped to the
+ * zero page with UFFDIO_ZEROPAGE, in the window like the rest: the copy
+ * never grows and no clone faults on a hole twice.  Without missing mode
+ * (hugetlbfs copies, older clients) holes count as present without an
+ * ioctl, and only a demand page is continued whatever the image says: a
+ * minor fault means the page is in the copy's cache.
  */
 /* A zero page of the image: a hole in the shared copy (the map made when it was filled). */
 static bool shared_hole(struct region *r, uint64_t p)
@@ -246,6 +256,12 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 		q = p + 1;
 		while (q < end && !page_busy(r, q) && shared_hole(r, q) == zero)
 			q++;
+		if (zero && (r->modes & REGION_MODE_MISSING)) {
+			done = fill(u, r, p, q - p, true, wake, false, &err) / r->page_size;
+			if (installed(r, &p, done, err, path, demand, wake, true, out, &res))
+				return res;
+			continue;
+		}
 		if (zero) {
 			uint64_t d = demand >= p && demand < q ? demand : q;
 
@@ -267,13 +283,89 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 	return INSTALL_OK;
 }
 
+/*
+ * Pieces of one install round (crew.h): planned from the maps by the
+ * worker, run by it and the install helpers, accounted by the worker.
+ */
+struct install_piece {
+	uint64_t p, n;
+	bool zero, wp;
+	uint64_t done; /* pages */
+	int err;
+};
+
+struct install_round {
+	struct ufd *u;
+	struct region *r;
+	bool wake;
+	unsigned n;
+	struct install_piece pc[INSTALL_MAX_PIECES];
+};
+
+static void run_piece(void *ctx, unsigned i)
+{
+	struct install_round *rd = ctx;
+	struct install_piece *pc = &rd->pc[i];
+
+	pc->done = fill(rd->u, rd->r, pc->p, pc->n, pc->zero, rd->wake, pc->wp, &pc->err) /
+		   rd->r->page_size;
+}
+
+/*
+ * Pages per piece: the range shared among the worker and its helpers, not
+ * below a minimum.  Not shared while the worker runs at idle priority
+ * (background installs): helpers run at normal priority, and background
+ * work must only take CPU nobody else wants.
+ */
+static uint64_t piece_pages(const struct ufd *u, const struct region *r, uint64_t n)
+{
+	uint64_t min = INSTALL_MIN_PIECE_BYTES / r->page_size, each;
+	unsigned hands = crew_helpers(u->w->crew) + 1;
+
+	if (hands == 1 || u->w->idle_prio)
+		return n;
+	min = min ? min : 1;
+	each = (n + hands - 1) / hands;
+	return each < min ? min : each;
+}
+
+/* Plans the pieces of the missing pages from p on, up to end; returns where planning stopped. */
+static uint64_t plan(struct install_round *rd, uint64_t p, uint64_t end, uint64_t each)
+{
+	struct region *r = rd->r;
+	uint64_t max_run = rd->u->w->zero_len / r->page_size;
+
+	rd->n = 0;
+	while (p < end && rd->n < INSTALL_MAX_PIECES) {
+		struct install_piece *pc;
+		bool zero, wp;
+		uint64_t q;
+
+		p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, p, end);
+		if (p >= end)
+			break;
+		zero = page_zero(r, p);
+		wp = install_wp(r, p);
+		q = run_end(r, p, end, zero, wp,
+			    zero && (r->page_size != base_page() || wp) ? max_run : end - p);
+		for (; p < q && rd->n < INSTALL_MAX_PIECES; p += pc->n) {
+			pc = &rd->pc[rd->n++];
+			pc->p = p;
+			pc->n = q - p < each ? q - p : each;
+			pc->zero = zero;
+			pc->wp = wp;
+		}
+	}
+	return p;
+}
+
 enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
 			       enum region_path path, uint64_t demand, bool wake,
 			       struct install_out *out)
 {
-	uint64_t p = first, end = first + n;
-	uint64_t max_run = u->w->zero_len / r->page_size;
-	enum install_res res;
+	uint64_t p = first, end = first + n, each;
+	struct install_round rd = { .u = u, .r = r, .wake = wake };
+	enum install_res res = INSTALL_OK;
 
 	memset(out, 0, sizeof(*out));
 	if (r->w.clone)
@@ -288,21 +380,35 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 		out->err = ESTALE;
 		return INSTALL_FAILED;
 	}
+	each = piece_pages(u, r, n);
 	while (p < end) {
-		uint64_t q, done;
-		bool zero, wp;
-		int err;
+		uint64_t from = p, next = plan(&rd, p, end, each);
+		bool stop = false;
 
-		p = bitmap_next_clear2(r->w.present_map, r->w.gone_map, p, end);
-		if (p >= end)
+		if (!rd.n)
 			break;
-		zero = page_zero(r, p);
-		wp = install_wp(r, p);
-		q = run_end(r, p, end, zero, wp,
-			    zero && (r->page_size != base_page() || wp) ? max_run : end - p);
-		done = fill(u, r, p, q - p, zero, wake, wp, &err) / r->page_size;
-		if (installed(r, &p, done, err, path, demand, wake, zero, out, &res))
+		crew_run(u->w->crew, run_piece, &rd, rd.n);
+		/*
+		 * In plan order: every piece's pages are accounted, the first
+		 * error ends the range.  A piece that stopped early (a present
+		 * page, progress then EAGAIN) is planned again from its stop.
+		 */
+		for (unsigned i = 0; i < rd.n; i++) {
+			struct install_piece *pc = &rd.pc[i];
+			uint64_t at = pc->p;
+			enum install_res pr = INSTALL_OK;
+
+			if (installed(r, &at, pc->done, pc->err, path, demand, wake, pc->zero, out,
+				      &pr) && !stop) {
+				stop = true;
+				res = pr;
+			}
+			if (at < pc->p + pc->n && at < next)
+				next = at;
+		}
+		if (stop)
 			return res;
+		p = next > from ? next : from;
 	}
 	return INSTALL_OK;
 }

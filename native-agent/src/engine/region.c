@@ -204,6 +204,9 @@ static const char *region_state_name(enum region_state s)
 /* Worker only: one fault's latency into the log2 histogram. */
 void region_latency(struct region *r, uint64_t ns)
 {
+	/* restore-to-run (restore.c "timing"): once per region, off the common path */
+	if (!region_stat(&r->st.lat_count))
+		atomic_store_explicit(&r->st.first_served_ms, jx_now_ms(), memory_order_relaxed);
 	region_stat_add(&r->st.lat_count, 1);
 	region_stat_add(&r->st.lat_sum, ns);
 	region_stat_add(&r->st.lat_hist[hist_bucket(ns)], 1);

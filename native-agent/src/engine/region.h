@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "around.h"
 #include "conn.h"
 #include "hist.h"
 #include "jx.h"
@@ -56,6 +57,7 @@ struct region_stats {
 	_Atomic uint64_t refaults; /* missing faults on pages the map had present */
 	_Atomic uint64_t present; /* pages */
 	_Atomic uint64_t gone;    /* pages unmapped by the workload */
+	_Atomic uint64_t first_served_ms; /* unix ms the first fault was served, 0: none yet */
 };
 
 /* Set up by the loop thread before attach, then owned by the worker. */
@@ -84,6 +86,7 @@ struct region_work {
 	char last_capture[JX_UUID_LEN + 1]; /* last snapshot completed since attach, "" none */
 	/* REGION_STAGED: the bytes of page 0 (read-only here; its strategy says which are current) */
 	const uint8_t *staged;
+	struct around around;      /* fault-around windows that adapt (around.h); floor fault_around */
 };
 
 struct restore;

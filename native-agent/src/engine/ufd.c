@@ -529,13 +529,14 @@ static void record(struct region *r, uint64_t now, uint64_t first, uint64_t n)
 
 /*
  * The faulting page first, together with the rest of its fault-around
- * window ahead of it, in one ioctl that wakes the thread; then the part of
- * the window behind it.  Sequential access faults at window starts, so it
- * costs one ioctl there.
+ * window (around.h) ahead of it, in one install that wakes the thread; then
+ * the part of the window behind it.  A run's window starts at the fault, so
+ * sequential access costs one install per window.
  */
 static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_t p, uint64_t now)
 {
-	uint64_t win = r->w.fault_around, ws = p - p % win, we = ws + win;
+	uint64_t ws, we;
+	unsigned floor;
 	uint64_t addr = region_start(r) + p * r->page_size;
 	struct install_out out, back;
 	enum install_res res;
@@ -553,8 +554,10 @@ static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_
 		region_stat_add(&r->st.present, (uint64_t)-1);
 		region_stat_add(&r->st.refaults, 1);
 	}
-	if (we > r->n_pages)
-		we = r->n_pages;
+	floor = r->w.fault_around;
+	if (r->w.clone && floor > 1 && floor < AROUND_CLONE_FLOOR)
+		floor = AROUND_CLONE_FLOOR;
+	around_window(&r->w.around, floor, p, r->n_pages, &ws, &we);
 	res = install_range(u, r, p, we - p, RP_AROUND, p, true, &out);
 	if (res == INSTALL_MM_CHANGING && !out.demand_woken)
 		return res;

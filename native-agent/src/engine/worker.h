@@ -16,6 +16,7 @@
 struct log;
 struct region;
 
+struct crew;
 struct ufd;
 struct region_strategy;
 
@@ -51,6 +52,7 @@ struct worker {
 	const uint8_t *zero;    /* read-only zero source for huge page copies */
 	size_t zero_len;
 	struct uffd_msg msgs[FAULT_BATCH];
+	struct crew *crew;      /* install helpers of the engine (crew.h), shared by its workers */
 };
 
 enum worker_cmd { WC_ATTACH, WC_DETACH, WC_RELEASE, WC_STOP, WC_STRATEGY };

@@ -127,6 +127,34 @@ static json_t *clone_json(const struct restore *s)
 	return o;
 }
 
+/* Milliseconds from the session's creation to at, or null before it happened. */
+static json_t *since_created(const struct restore *s, uint64_t at)
+{
+	return at ? json_integer(at > s->created_ms ? (json_int_t)(at - s->created_ms) : 0)
+		  : json_null();
+}
+
+/*
+ * Restore-to-run: from the restore request (the session's creation) to the
+ * first region registered, the first fault served and COMPLETE.  The first
+ * fault is the earliest of the session's regions the agent still lists.
+ */
+static json_t *timing_json(const struct restore *s)
+{
+	uint64_t first = 0;
+
+	for (unsigned i = 0; i < s->n_regions; i++) {
+		struct region *r = region_table_find(s->ag->regions, s->region_ids[i]);
+		uint64_t t = r ? region_stat(&r->st.first_served_ms) : 0;
+
+		if (t && (!first || t < first))
+			first = t;
+	}
+	return json_pack("{s:o, s:o, s:o}", "registered_ms", since_created(s, s->first_region_ms),
+			 "first_fault_ms", since_created(s, first), "complete_ms",
+			 since_created(s, s->complete_ms));
+}
+
 json_t *restore_json(const struct restore *s)
 {
 	json_t *o = json_object(), *ids = json_array(), *ws;
@@ -174,6 +202,7 @@ json_t *restore_json(const struct restore *s)
 	jx_put(o, "pages", json_pack("{s:I, s:I}", "total", (json_int_t)session_pages(s, false),
 				     "present", (json_int_t)session_pages(s, true)), &ok);
 	jx_put(o, "working_set", ws, &ok);
+	jx_put(o, "timing", timing_json(s), &ok);
 	jx_put(o, "error", s->error ? json_string(s->error) : json_null(), &ok);
 	if (!ok) {
 		json_decref(o);
@@ -274,6 +303,8 @@ void restore_region_added(struct restore *s, struct region *r, bool adopted)
 		memcpy(s->region_ids[s->n_regions++], r->id, JX_UUID_LEN + 1);
 	if (s->source < 0)
 		s->source = (int)r->source;
+	if (!s->first_region_ms)
+		s->first_region_ms = jx_now_ms();
 	/* a new workload after a complete restore starts another one */
 	if (!adopted && (s->state == RESTORE_WAITING || s->state == RESTORE_COMPLETE))
 		set_state(s, RESTORE_ACTIVE);
@@ -312,6 +343,8 @@ void restore_region_complete(struct restore *s, struct region *r, struct wset_re
 		return;
 	if (rws_save(s))
 		save(s);
+	if (!s->complete_ms)
+		s->complete_ms = jx_now_ms();
 	set_state(s, RESTORE_COMPLETE);
 }
 

@@ -68,6 +68,7 @@ struct restore {
 	enum restore_mode mode;
 	enum share_memory clone_memory;
 	struct share *share; /* mode clone: the image's shared copy (a reference) */
+	uint64_t first_region_ms, complete_ms; /* restore-to-run (unix ms, 0: not yet) */
 };
 
 int restore_init(struct agent *ag);
