@@ -301,7 +301,7 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         }
         Optional<AgentClient> managed = agents.node(current.node());
         if (managed.isEmpty()) {
-            // another instance manages the node: record the request, that instance claims it within a second
+            // another instance manages the node: record the request, that instance claims it within its request poll interval
             return tx.execute(status -> {
                 Region region = regions.findById(id).orElseThrow(() -> DomainException.notFound("region", id));
                 RegionState before = region.state();
@@ -329,7 +329,8 @@ public class RegionService implements DisposableBean, AgentChangeListener {
     }
 
     /** Carries out the detaches asked through other instances for this instance's nodes. */
-    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    @Scheduled(fixedDelayString = "${faultline.nodes.request-poll-interval:5s}",
+            initialDelayString = "${faultline.nodes.request-poll-interval:5s}")
     public void detachRequested() {
         List<String> mine = agents.all().stream().map(AgentClient::node).toList();
         Map<UUID, Boolean> claimed = new HashMap<>();

@@ -36,7 +36,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Lazy-restore sessions on the agents of this instance's nodes. A session for a node another
- * instance manages is recorded REQUESTED; that instance claims it within a second (its
+ * instance manages is recorded REQUESTED; that instance claims it within faultline.nodes.request-poll-interval (its
  * {@link #openRequested()} poller, FOR UPDATE SKIP LOCKED), checks the image on its host and
  * has its agent open the socket, and the requesting call waits for that a few seconds.
  */
@@ -208,7 +208,8 @@ public class RestoreService {
     }
 
     /** Opens the sessions requested through other instances for this instance's nodes. */
-    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    @Scheduled(fixedDelayString = "${faultline.nodes.request-poll-interval:5s}",
+            initialDelayString = "${faultline.nodes.request-poll-interval:5s}")
     public void openRequested() {
         List<String> mine = agents.all().stream().map(AgentClient::node).collect(Collectors.toList());
         tx.executeWithoutResult(status -> {
