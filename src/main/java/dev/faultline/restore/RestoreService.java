@@ -1,5 +1,6 @@
 package dev.faultline.restore;
 
+import dev.faultline.PageResponse;
 import dev.faultline.FaultlineProperties;
 import dev.faultline.agent.AgentClient;
 import dev.faultline.agent.NodeAgents;
@@ -31,6 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
+import org.springframework.data.domain.Pageable;
 import org.springframework.transaction.annotation.Transactional;
 import org.springframework.transaction.support.TransactionTemplate;
 
@@ -248,9 +250,10 @@ public class RestoreService {
         }
     }
 
+    /** One page of the sessions that match, read and counted by the database. */
     @Transactional(readOnly = true)
-    public List<RestoreView> list() {
-        return sessions.findAllByOrderByCreatedAtDesc().stream().map(this::view).toList();
+    public PageResponse<RestoreView> list(RestoreFilter filter, Pageable page) {
+        return PageResponse.of(sessions.findAll(filter.specification(), page), this::view);
     }
 
     @Transactional(readOnly = true)

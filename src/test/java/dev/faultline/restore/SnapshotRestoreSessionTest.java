@@ -54,7 +54,7 @@ class SnapshotRestoreSessionTest extends ServiceTest {
             assertThat(flat).exists();
             assertThat(flat.getParent().getFileName().toString()).isEqualTo("snaprestore");
             assertThat(session.at("/image/size").asLong()).isEqualTo(8L << 20);
-            assertThat(admin().get("/api/v1/restores").json().findValuesAsString("id"))
+            assertThat(admin().get("/api/v1/restores?size=500").json().path("items").findValuesAsString("id"))
                     .contains(session.path("id").asString());
 
             String out = NativeTools.run(NativeTools.demo().toString(), "ledger-check", "--socket",
