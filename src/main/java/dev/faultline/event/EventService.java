@@ -118,9 +118,22 @@ public class EventService implements SmartLifecycle {
 
     @Transactional(readOnly = true)
     public List<EventView> recent(int limit, String subjectType, String subjectId) {
-        List<Event> found = subjectType != null && subjectId != null
-                ? events.findBySubjectTypeAndSubjectIdOrderByIdDesc(subjectType, subjectId, Limit.of(limit))
-                : events.findByOrderByIdDesc(Limit.of(limit));
+        return recent(limit, subjectType, subjectId, null);
+    }
+
+    /**
+     * The newest {@code limit} events (of one subject, if given) older than event {@code before}
+     * (if given): the next page of the log is the one before the last id of this one. By id,
+     * not by offset, so events published meanwhile do not shift the pages.
+     */
+    @Transactional(readOnly = true)
+    public List<EventView> recent(int limit, String subjectType, String subjectId, Long before) {
+        boolean subject = subjectType != null && subjectId != null;
+        List<Event> found = before == null
+                ? (subject ? events.findBySubjectTypeAndSubjectIdOrderByIdDesc(subjectType, subjectId, Limit.of(limit))
+                        : events.findByOrderByIdDesc(Limit.of(limit)))
+                : (subject ? events.findBySubjectTypeAndSubjectIdAndIdLessThanOrderByIdDesc(subjectType, subjectId,
+                        before, Limit.of(limit)) : events.findByIdLessThanOrderByIdDesc(before, Limit.of(limit)));
         return found.stream().map(Event::view).toList();
     }
 
