@@ -15,9 +15,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -611,11 +611,14 @@ class MigrationDriver implements SmartLifecycle {
         if (properties.pollInterval().isZero()) {
             return;
         }
-        loop = Executors.newSingleThreadScheduledExecutor(r -> {
+        ScheduledThreadPoolExecutor l = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "migration-driver");
             t.setDaemon(true);
             return t;
         });
+        // stop() waits for a round that runs, not for one that is only scheduled (up to the idle interval away)
+        l.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        loop = l;
         schedule(properties.pollInterval());
     }
 
