@@ -7,9 +7,11 @@ workloads through libfaultline (one connection and one small region each, from t
 process), and reports: time to register, service and agent CPU idle and while every region
 faults, REST p50/p99 of the region list and of one region, memory per region in the agent
 and the service, and the delay from an attach to the API. Last, it creates restore sessions
-through the API, each served to a workload.
+through the API, each served to a workload that reads its whole region and checks it against
+the image, and times the paged restore list.
 
 Usage: bench/density/density.py [--scales 100,1000,5000] [--sessions 1000] [--region-kib 64]
+                               [--settle-seconds 30] [--idle-seconds 10] [--fault-seconds 10]
 Needs: mvn -B -DskipTests package (target/faultline-*.jar, native-agent/build/*).
 """
 import argparse, ctypes, ctypes.util, glob, json, mmap, os, resource, shutil, socket, statistics
@@ -19,6 +21,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.path.join(ROOT, "native-agent", "build")
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = mmap.PAGESIZE
+
+
+def progress(what):
+    print(f"# {time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
 
 
 def cpu_seconds(pid):
@@ -137,6 +143,7 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--region-kib", type=int, default=64)
     ap.add_argument("--idle-seconds", type=int, default=10)
+    ap.add_argument("--settle-seconds", type=int, default=30)
     ap.add_argument("--fault-seconds", type=int, default=10)
     ap.add_argument("--requests", type=int, default=200)
     args = ap.parse_args()
@@ -144,9 +151,12 @@ def main():
     size = args.region_kib * 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    need = 2 * max(scales) + 2 * args.sessions + 256
+    # this process holds a connection per workload; the agent (which inherits the limit) holds
+    # each one's connection and userfaultfd
+    need = 2 * (max(scales) + args.sessions) + 256
     if hard < need:
-        sys.exit(f"RLIMIT_NOFILE hard limit {hard} < {need} descriptors this run needs")
+        sys.exit(f"RLIMIT_NOFILE hard limit {hard} < {need} descriptors this run needs: raise it "
+                 f"(ulimit -Hn, or LimitNOFILE= in a unit) or run smaller --scales / --sessions")
 
     jar = sorted(glob.glob(os.path.join(ROOT, "target", "faultline-*.jar")))[-1]
     work = tempfile.mkdtemp(prefix="fl-density-")
@@ -171,6 +181,7 @@ def main():
         regions = []
         base_agent, base_service = rss_bytes(agent.pid), rss_bytes(service.pid)
         for n in scales:
+            progress(f"registering workloads up to {n}")
             t = time.monotonic()
             while len(regions) < n:
                 regions.append(lib.workload(handoff, f"w{len(regions)}", size))
@@ -182,12 +193,15 @@ def main():
             wait("the probe region", 30, lambda: api.get(f"/api/v1/regions/{rid}"))
             delay_ms = (time.monotonic() - t) * 1000
             regions.append((addr, rid))
-            time.sleep(3)  # the statistics of the new regions settle
+            # the statistics of the new regions go out, and the JIT compiles what registering
+            # ran: idle is measured once the service has nothing left to catch up on
+            time.sleep(args.settle_seconds)
             idle = cpu_share([service.pid, agent.pid], args.idle_seconds)
             busy = cpu_share([service.pid, agent.pid], args.fault_seconds,
                              lambda s: lib.fault_all(regions, size, s))
             list_p = api.timed("/api/v1/regions?size=100", args.requests)
             get_p = api.timed(f"/api/v1/regions/{regions[len(regions) // 2][1]}", args.requests)
+            progress(f"{len(regions)} workloads measured")
             row = {"workloads": len(regions), "register_s": round(register_s, 2),
                    "attach_to_api_ms": round(delay_ms, 1),
                    "service_idle_cpu": round(idle[service.pid], 4), "agent_idle_cpu": round(idle[agent.pid], 4),
@@ -203,14 +217,24 @@ def main():
             image = os.path.join(work, "images", "density.img")
             subprocess.run([os.path.join(BUILD, "faultline-demo"), "make-image", "--out", image, "--size",
                             f"{args.region_kib}K"], check=True, stdout=subprocess.DEVNULL)
+            with open(image, "rb") as f:
+                content = f.read()
+            progress(f"creating {args.sessions} restore sessions")
             t = time.monotonic()
             sockets = [api.call("POST", "/api/v1/restores", {"image": image, "name": f"s{i}", "workingSet": "off"})
                        ["socket"] for i in range(args.sessions)]
             create_s = time.monotonic() - t
+            wrong = 0
             for i, s in enumerate(sockets):
-                lib.workload(s, f"r{i}", size)
+                addr, _ = lib.workload(s, f"r{i}", size)
+                # each workload reads its whole region: every page is a fault the session serves from the image
+                wrong += ctypes.string_at(addr, size) != content
             serve_s = time.monotonic() - t
-            row = {"sessions": args.sessions, "create_s": round(create_s, 2), "create_and_serve_s": round(serve_s, 2)}
+            listed = api.get("/api/v1/restores?size=1")["totalItems"]
+            list_p = api.timed("/api/v1/restores?size=100", args.requests)
+            row = {"sessions": args.sessions, "create_s": round(create_s, 2), "create_and_serve_s": round(serve_s, 2),
+                   "served_wrong": wrong, "listed": listed,
+                   "list_p50_ms": round(list_p[0], 1), "list_p99_ms": round(list_p[1], 1)}
             print(json.dumps(row), flush=True)
             results["restore"] = row
         print(json.dumps(results))

@@ -80,7 +80,8 @@ export const handlers = [
   )),
   http.get('/api/v1/regions', authed('/api/v1/regions', () => HttpResponse.json(page([])))),
   http.get('/api/v1/snapshots', authed('/api/v1/snapshots', () => HttpResponse.json(page([])))),
-  http.get('/api/v1/restores', authed('/api/v1/restores', () => HttpResponse.json([]))),
+  http.get('/api/v1/restores', authed('/api/v1/restores', () =>
+    HttpResponse.json({ items: [], page: 0, size: 25, totalItems: 0, totalPages: 0 }))),
   http.get('/api/v1/snapshot-policies', authed('/api/v1/snapshot-policies', () => HttpResponse.json([]))),
   // Not implemented by the service yet: it answers 404 like any unknown path.
   http.get('/api/v1/nodes', () => notFound('/api/v1/nodes')),

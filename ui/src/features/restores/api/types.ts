@@ -37,9 +37,14 @@ export type RestoreClones = {
   clones: { regionId: string; pid: number; sharedBytes: number; privateBytes: number; pssBytes: number }[];
 };
 
+export const restoreStates: RestoreState[] = ['REQUESTED', 'WAITING', 'ACTIVE', 'COMPLETE', 'FAILED', 'CLOSED'];
+
+/** What the service sorts the list by (`sort=field,direction`). */
+export type RestoreSort = 'createdAt,desc' | 'createdAt,asc' | 'name,asc' | 'name,desc' | 'state,asc' | 'node,asc';
+
 export const restoreKeys = {
   all: ['restores'] as const,
-  list: () => ['restores', 'list'] as const,
+  list: (params: object = {}) => ['restores', 'list', params] as const,
 };
 
 export function isOpen(state: RestoreState): boolean {

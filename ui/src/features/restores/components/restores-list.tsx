@@ -1,9 +1,11 @@
-import { Link } from 'react-router';
+import { Link, useSearchParams } from 'react-router';
 
 import { Badge, type BadgeTone } from '@/components/ui/badge';
 import { Card } from '@/components/ui/card';
 import { ConfirmAction } from '@/components/ui/confirm-action';
 import { ErrorMessage } from '@/components/ui/error-message';
+import { Field } from '@/components/ui/field';
+import { Pagination } from '@/components/ui/pagination';
 import { ProgressBar } from '@/components/ui/progress-bar';
 import { paths } from '@/config/paths';
 import { isApiError } from '@/lib/api-client';
@@ -12,7 +14,7 @@ import { formatAge, formatBytes, formatCount } from '@/lib/format';
 
 import { useDeleteRestore } from '../api/delete-restore';
 import { useRestores } from '../api/get-restores';
-import { isOpen, type RestoreSession, type RestoreState } from '../api/types';
+import { isOpen, type RestoreSession, type RestoreSort, type RestoreState, restoreStates } from '../api/types';
 import { SocketHandoff } from './socket-handoff';
 
 const tones: Record<RestoreState, BadgeTone> = {
@@ -61,14 +63,71 @@ function CloseSession({ session }: { session: RestoreSession }) {
   );
 }
 
+const pageSize = 25;
+
+const sorts: { value: RestoreSort; label: string }[] = [
+  { value: 'createdAt,desc', label: 'Newest first' },
+  { value: 'createdAt,asc', label: 'Oldest first' },
+  { value: 'name,asc', label: 'Name' },
+  { value: 'state,asc', label: 'State' },
+  { value: 'node,asc', label: 'Node' },
+];
+
+/**
+ * One page of the sessions, filtered and sorted by the service (a host may hold thousands). The
+ * filter lives in the URL, so a filtered view can be bookmarked and survives a reload.
+ */
 export function RestoresList() {
-  const restores = useRestores();
+  const [params, setParams] = useSearchParams();
+  const state = (params.get('state') ?? '') as RestoreState | '';
+  const sort = (sorts.find((s) => s.value === params.get('sort'))?.value ?? 'createdAt,desc') as RestoreSort;
+  const page = Math.max(0, Number(params.get('page') ?? 0) || 0);
+  const restores = useRestores({ state, sort, page, size: pageSize });
+
+  function update(next: { state?: string; sort?: string; page?: number }) {
+    const merged = new URLSearchParams(params);
+    for (const [key, value] of Object.entries(next)) {
+      if (value === '' || value === undefined || value === 0 || value === 'createdAt,desc') merged.delete(key);
+      else merged.set(key, String(value));
+    }
+    setParams(merged, { replace: true });
+  }
+
+  const items = restores.data?.items;
   return (
-    <Card title="Restore sessions">
+    <Card title="Restore sessions" aside={restores.isFetching ? <span className="muted">updating…</span> : null}>
+      <div className="toolbar" role="search" aria-label="Filter restore sessions">
+        <Field label="State">
+          {(control) => (
+            <select {...control} value={state} onChange={(event) => update({ state: event.target.value, page: 0 })}>
+              <option value="">Any state</option>
+              {restoreStates.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Sort by">
+          {(control) => (
+            <select {...control} value={sort} onChange={(event) => update({ sort: event.target.value, page: 0 })}>
+              {sorts.map((s) => (
+                <option key={s.value} value={s.value}>
+                  {s.label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+      </div>
       {restores.isPending ? <p role="status">Loading restore sessions…</p> : null}
       {restores.isError ? <ErrorMessage error={restores.error} title="Could not load restore sessions" /> : null}
-      {restores.data?.length === 0 ? <p className="empty">No restore sessions yet.</p> : null}
-      {restores.data && restores.data.length > 0 ? (
+      {items?.length === 0 ? (
+        <p className="empty">{state ? 'No restore session in this state.' : 'No restore sessions yet.'}</p>
+      ) : null}
+      {restores.data && items && items.length > 0 ? (
+        <>
         <div className="table-scroll">
           <table className="data-table">
             <caption className="visually-hidden">Restore sessions</caption>
@@ -85,7 +144,7 @@ export function RestoresList() {
               </tr>
             </thead>
             <tbody>
-              {restores.data.map((session) => (
+              {items.map((session) => (
                 <tr key={session.id} data-restore={session.name}>
                   <th scope="row">
                     {session.name}
@@ -159,6 +218,14 @@ export function RestoresList() {
             </tbody>
           </table>
         </div>
+        <Pagination
+          page={restores.data.page}
+          totalPages={restores.data.totalPages}
+          totalItems={restores.data.totalItems}
+          noun="sessions"
+          onPage={(next) => update({ page: next })}
+        />
+        </>
       ) : null}
     </Card>
   );

@@ -3,6 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 
 import type { RestoreSession } from '@/features/restores/api/types';
+import type { Page } from '@/lib/api-types';
 import { adminIdentity, adminToken, viewerIdentity, viewerToken } from '@/testing/mocks/fixtures';
 import { problemHeaders } from '@/testing/mocks/handlers';
 import { server } from '@/testing/mocks/server';
@@ -34,7 +35,41 @@ function session(overrides: Partial<RestoreSession> = {}): RestoreSession {
   };
 }
 
+function page(items: RestoreSession[], number = 0, totalItems = items.length, size = 25): Page<RestoreSession> {
+  return { items, page: number, size, totalItems, totalPages: Math.ceil(totalItems / size) };
+}
+
 describe('restores', () => {
+  it('asks the service for one page, filtered by state and sorted, and pages through the count it gives', async () => {
+    const asked: URLSearchParams[] = [];
+    server.use(
+      http.get('/api/v1/restores', ({ request }) => {
+        const query = new URL(request.url).searchParams;
+        asked.push(query);
+        const number = Number(query.get('page'));
+        return HttpResponse.json(page([session({ id: `id-${number}`, name: `vm-${number}` })], number, 60));
+      }),
+    );
+    const { user } = renderApp({ path: '/restores', session: admin });
+
+    expect(await screen.findByText('vm-0')).toBeInTheDocument();
+    expect(asked[0]?.get('sort')).toBe('createdAt,desc');
+    expect(asked[0]?.get('size')).toBe('25');
+    expect(asked[0]?.has('state')).toBe(false);
+    expect(screen.getByText(/Page 1 of 3/)).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Next page' }));
+    expect(await screen.findByText('vm-1')).toBeInTheDocument();
+    expect(asked.at(-1)?.get('page')).toBe('1');
+
+    await user.selectOptions(screen.getByLabelText('State'), 'ACTIVE');
+    await waitFor(() => expect(asked.at(-1)?.get('state')).toBe('ACTIVE'));
+    expect(asked.at(-1)?.get('page')).toBe('0');
+
+    await user.selectOptions(screen.getByLabelText('Sort by'), 'name,asc');
+    await waitFor(() => expect(asked.at(-1)?.get('sort')).toBe('name,asc'));
+  });
+
   it('opens a session with the documented defaults and hands over its socket with a copy button', async () => {
     let body: unknown = null;
     server.use(
@@ -92,7 +127,7 @@ describe('restores', () => {
         });
       }),
       http.get('/api/v1/restores', () =>
-        HttpResponse.json([session({ state: 'ACTIVE', options: { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto', mode: 'clone' }, clones })]),
+        HttpResponse.json(page([session({ state: 'ACTIVE', options: { faultAroundPages: 16, populateDelayMs: 1000, workingSet: 'auto', mode: 'clone' }, clones })])),
       ),
     );
     const { user } = renderApp({ path: '/restores', session: admin });
@@ -131,7 +166,7 @@ describe('restores', () => {
   it('explains a refused close: detach the region first, with a link to it', async () => {
     server.use(
       http.get('/api/v1/restores', () =>
-        HttpResponse.json([session({ state: 'ACTIVE', regions: ['0b0f6c1e-8a4d-4c52-9f3e-5d7a1b2c3d4e'], pages: { total: 100, present: 40 }, progress: 0.4 })]),
+        HttpResponse.json(page([session({ state: 'ACTIVE', regions: ['0b0f6c1e-8a4d-4c52-9f3e-5d7a1b2c3d4e'], pages: { total: 100, present: 40 }, progress: 0.4 })])),
       ),
       http.delete('/api/v1/restores/:id', () =>
         HttpResponse.json(
@@ -155,13 +190,15 @@ describe('restores', () => {
     let deleted: string | undefined;
     server.use(
       http.get('/api/v1/restores', () =>
-        HttpResponse.json([
-          session({
-            name: 'db-yesterday',
-            snapshotId,
-            image: { path: '/var/lib/faultline/agent/snaprestore/ce08121d.mem', size: 16777216 },
-          }),
-        ]),
+        HttpResponse.json(
+          page([
+            session({
+              name: 'db-yesterday',
+              snapshotId,
+              image: { path: '/var/lib/faultline/agent/snaprestore/ce08121d.mem', size: 16777216 },
+            }),
+          ]),
+        ),
       ),
       http.delete('/api/v1/restores/:id', ({ params }) => {
         deleted = params.id as string;
@@ -178,7 +215,7 @@ describe('restores', () => {
   });
 
   it('offers a viewer the sessions but not the form', async () => {
-    server.use(http.get('/api/v1/restores', () => HttpResponse.json([session()])));
+    server.use(http.get('/api/v1/restores', () => HttpResponse.json(page([session()]))));
     renderApp({ path: '/restores', session: { token: viewerToken, identity: viewerIdentity } });
     expect(await screen.findByText('vm')).toBeInTheDocument();
     expect(screen.queryByRole('form', { name: 'New restore session' })).toBeNull();

@@ -244,6 +244,9 @@ class FaultlineClient(object):
         while True:
             query.update(page=page, size=size)
             body = self.get(path, query=query).body or {}
+            if isinstance(body, list):
+                # a service from before this list was paged answers every item, ignoring the query
+                return body if limit is None else body[:limit]
             items.extend(body.get('items') or [])
             if limit is not None and len(items) >= limit:
                 return items[:limit]

@@ -341,7 +341,9 @@ class Outcome(object):
 
 def open_sessions(client, name):
     """The open sessions of this name, newest first (the service lists sessions newest first)."""
-    return [s for s in client.get(api_path('restores')).body or [] if s.get('name') == name and s.get('state') in OPEN]
+    found = client.get_items(api_path('restores'), query=dict(name=name, state=list(OPEN)))
+    # filtered again: a service from before the paged list ignores the query
+    return [s for s in found if s.get('name') == name and s.get('state') in OPEN]
 
 
 def same_image(current, wanted):

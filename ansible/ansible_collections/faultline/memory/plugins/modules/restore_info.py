@@ -8,6 +8,7 @@ version_added: 0.1.0
 description:
   - Lists the service's restore sessions, newest first, with their progress (pages present of total) and working
     set, closed and failed ones included.
+  - The service filters and pages the list; the module reads every page of what matches.
   - Needs a C(VIEWER) token in I(token).
 author:
   - Faultline maintainers (!UNKNOWN)
@@ -147,8 +148,10 @@ def read(module, client):
     if params['id'] is not None:
         found = client.get_or_none(api_path('restores', params['id']))
         return [found.body] if found is not None else []
-    # the service's list has no filters: it is short, sessions are closed rather than kept open
-    return [s for s in client.get(api_path('restores')).body or []
+    # the service filters and pages; the same filters here keep a service from before that right
+    query = dict(name=params['name'], node=params['node'], snapshotId=params['snapshot_id'],
+                 state=params['state'] or None)
+    return [s for s in client.get_items(api_path('restores'), query=query)
             if params['name'] in (None, s.get('name')) and params['node'] in (None, s.get('node'))
             and params['snapshot_id'] in (None, s.get('snapshotId'))
             and (not params['state'] or s.get('state') in params['state'])]

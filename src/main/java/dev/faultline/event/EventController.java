@@ -1,6 +1,7 @@
 package dev.faultline.event;
 
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
@@ -29,10 +30,12 @@ class EventController {
     }
 
     @GetMapping
-    @Operation(summary = "Recent events, newest first, optionally of one subject")
+    @Operation(summary = "Recent events, newest first, optionally of one subject; older ones page by id with before")
     List<EventView> recent(@RequestParam(defaultValue = "100") @Min(1) @Max(1000) int limit,
-            @RequestParam(required = false) String subjectType, @RequestParam(required = false) String subjectId) {
-        return events.recent(limit, subjectType, subjectId);
+            @RequestParam(required = false) String subjectType, @RequestParam(required = false) String subjectId,
+            @Parameter(description = "only events with a smaller id: the last id of the previous page")
+            @RequestParam(required = false) @Min(1) Long before) {
+        return events.recent(limit, subjectType, subjectId, before);
     }
 
     @GetMapping(value = "/stream", produces = MediaType.TEXT_EVENT_STREAM_VALUE)

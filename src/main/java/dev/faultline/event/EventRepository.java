@@ -13,5 +13,10 @@ interface EventRepository extends JpaRepository<Event, Long> {
 
     List<Event> findBySubjectTypeAndSubjectIdOrderByIdDesc(String subjectType, String subjectId, Limit limit);
 
+    List<Event> findByIdLessThanOrderByIdDesc(long before, Limit limit);
+
+    List<Event> findBySubjectTypeAndSubjectIdAndIdLessThanOrderByIdDesc(String subjectType, String subjectId,
+            long before, Limit limit);
+
     long deleteByOccurredAtBefore(Instant cutoff);
 }

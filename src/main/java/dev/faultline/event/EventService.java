@@ -118,9 +118,22 @@ public class EventService implements SmartLifecycle {
 
     @Transactional(readOnly = true)
     public List<EventView> recent(int limit, String subjectType, String subjectId) {
-        List<Event> found = subjectType != null && subjectId != null
-                ? events.findBySubjectTypeAndSubjectIdOrderByIdDesc(subjectType, subjectId, Limit.of(limit))
-                : events.findByOrderByIdDesc(Limit.of(limit));
+        return recent(limit, subjectType, subjectId, null);
+    }
+
+    /**
+     * The newest {@code limit} events (of one subject, if given) older than event {@code before}
+     * (if given): the next page of the log is the one before the last id of this one. By id,
+     * not by offset, so events published meanwhile do not shift the pages.
+     */
+    @Transactional(readOnly = true)
+    public List<EventView> recent(int limit, String subjectType, String subjectId, Long before) {
+        boolean subject = subjectType != null && subjectId != null;
+        List<Event> found = before == null
+                ? (subject ? events.findBySubjectTypeAndSubjectIdOrderByIdDesc(subjectType, subjectId, Limit.of(limit))
+                        : events.findByOrderByIdDesc(Limit.of(limit)))
+                : (subject ? events.findBySubjectTypeAndSubjectIdAndIdLessThanOrderByIdDesc(subjectType, subjectId,
+                        before, Limit.of(limit)) : events.findByIdLessThanOrderByIdDesc(before, Limit.of(limit)));
         return found.stream().map(Event::view).toList();
     }
 
@@ -157,6 +170,9 @@ public class EventService implements SmartLifecycle {
             return emitter;
         }
         t.execute(() -> {
+            if (subscribers.isEmpty()) {
+                catchUp(); // nobody followed: the poll skipped what other instances published meanwhile
+            }
             long from = afterId != null ? Math.min(afterId, lastBroadcast) : lastBroadcast;
             try {
                 emitter.send(SseEmitter.event().comment("faultline events after id " + from));
@@ -186,6 +202,26 @@ public class EventService implements SmartLifecycle {
                 emitter.complete();
             });
             log.info("closed {} event stream(s) of revoked token {}", held.size(), revoked.tokenId());
+        }
+    }
+
+    /**
+     * The poll: only while somebody follows the stream. An idle service with no browser open
+     * reads nothing; events published here (or, on PostgreSQL, anywhere) still wake {@link #tail}.
+     */
+    private void poll() {
+        if (!subscribers.isEmpty()) {
+            tail();
+        }
+    }
+
+    /** Skips to the newest event without sending anything (nobody to send it to). */
+    private void catchUp() {
+        try {
+            events.findByOrderByIdDesc(Limit.of(1)).stream().findFirst()
+                    .ifPresent(e -> lastBroadcast = Math.max(lastBroadcast, e.id()));
+        } catch (RuntimeException e) {
+            log.warn("event stream could not read the newest event: {}", e.getMessage());
         }
     }
 
@@ -244,7 +280,7 @@ public class EventService implements SmartLifecycle {
             return thread;
         });
         long poll = properties.pollInterval().toMillis();
-        t.scheduleWithFixedDelay(this::tail, poll, poll, TimeUnit.MILLISECONDS);
+        t.scheduleWithFixedDelay(this::poll, poll, poll, TimeUnit.MILLISECONDS);
         t.scheduleWithFixedDelay(this::heartbeat, HEARTBEAT.toMillis(), HEARTBEAT.toMillis(), TimeUnit.MILLISECONDS);
         tailer = t;
         if (notifications != null) {

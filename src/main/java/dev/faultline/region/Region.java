@@ -3,15 +3,20 @@ package dev.faultline.region;
 import dev.faultline.agent.AgentRegion;
 import dev.faultline.label.LabelLimits;
 import dev.faultline.label.LabelsJson;
+import jakarta.persistence.CollectionTable;
 import jakarta.persistence.Column;
 import jakarta.persistence.Convert;
+import jakarta.persistence.ElementCollection;
 import jakarta.persistence.Entity;
 import jakarta.persistence.EnumType;
 import jakarta.persistence.Enumerated;
 import jakarta.persistence.Id;
+import jakarta.persistence.JoinColumn;
+import jakarta.persistence.MapKeyColumn;
 import jakarta.persistence.Table;
 import jakarta.persistence.Version;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -38,6 +43,16 @@ class Region {
     @Convert(converter = LabelsJson.class)
     @Column(nullable = false, length = LabelLimits.COLUMN_LENGTH)
     private Map<String, String> labels = new TreeMap<>();
+
+    /**
+     * The same labels one row each (region_label), for label selectors evaluated by the
+     * database ({@link RegionQuery}); written with {@link #labels}, never read for a view.
+     */
+    @ElementCollection
+    @CollectionTable(name = "region_label", joinColumns = @JoinColumn(name = "region_id"))
+    @MapKeyColumn(name = "label_key", length = LabelLimits.MAX_KEY_LENGTH)
+    @Column(name = "label_value", nullable = false, length = LabelLimits.MAX_VALUE_LENGTH)
+    private Map<String, String> labelRows = new HashMap<>();
 
     @Column(name = "owner_pid")
     private Long ownerPid;
@@ -105,6 +120,7 @@ class Region {
         region.node = node;
         region.name = reported.name();
         region.labels = new TreeMap<>(labels);
+        region.labelRows = new HashMap<>(labels);
         region.attachedAt = reported.attachedAt() == null ? now : reported.attachedAt();
         region.state = RegionState.ATTACHED;
         region.observe(reported, now);
@@ -176,6 +192,8 @@ class Region {
 
     void relabel(Map<String, String> merged) {
         labels = new TreeMap<>(merged);
+        labelRows.keySet().retainAll(merged.keySet()); // changed in place: only the rows that differ are written
+        labelRows.putAll(merged);
     }
 
     RegionView view(AgentRegion live) {

@@ -3,12 +3,11 @@ package dev.faultline.region;
 import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
-import org.springframework.data.domain.Page;
-import org.springframework.data.domain.Pageable;
 import org.springframework.data.jpa.repository.JpaRepository;
+import org.springframework.data.jpa.repository.JpaSpecificationExecutor;
 import org.springframework.data.jpa.repository.Query;
 
-interface RegionRepository extends JpaRepository<Region, UUID> {
+interface RegionRepository extends JpaRepository<Region, UUID>, JpaSpecificationExecutor<Region> {
 
     List<Region> findByNodeAndStateIn(String node, Collection<RegionState> states);
 
@@ -16,12 +15,6 @@ interface RegionRepository extends JpaRepository<Region, UUID> {
     @Query(value = "select * from region where detach_request is not null and node in (:nodes)"
             + " for update skip locked", nativeQuery = true)
     List<Region> claimDetachRequests(Collection<String> nodes);
-
-    List<Region> findAllByOrderByAttachedAtDesc();
-
-    Page<Region> findAllByOrderByAttachedAtDesc(Pageable page);
-
-    Page<Region> findByStateOrderByAttachedAtDesc(RegionState state, Pageable page);
 
     /** Regions and their bytes, by state: counted by the database, not by loading rows. */
     @Query("select r.state as state, count(r) as regions, coalesce(sum(r.length), 0) as bytes from Region r"

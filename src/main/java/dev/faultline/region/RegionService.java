@@ -16,7 +16,6 @@ import dev.faultline.PageResponse;
 import dev.faultline.Problem;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
@@ -31,6 +30,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
@@ -46,6 +46,8 @@ public class RegionService implements DisposableBean, AgentChangeListener {
     private static final Logger log = LoggerFactory.getLogger(RegionService.class);
     /** Populating a large lazily restored region before release may take a while. */
     private static final Duration DETACH_TIMEOUT = Duration.ofMinutes(10);
+    /** Ties broken by id, so that pages neither overlap nor skip a region. */
+    private static final Sort NEWEST_FIRST = Sort.by(Sort.Order.desc("attachedAt"), Sort.Order.desc("id"));
 
     private final RegionRepository regions;
     private final NodeAgents agents;
@@ -202,25 +204,12 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         }
     }
 
-    /**
-     * One page, newest first. Without a label selector the database pages and counts (a
-     * host with thousands of regions reads one page); labels are a JSON column, so a selector
-     * still filters every row here.
-     */
+    /** One page, newest first, filtered, paged and counted by the database (label selectors included). */
     @Transactional(readOnly = true)
     public PageResponse<RegionView> list(String selector, RegionState state, int page, int size) {
         LabelSelector filter = parseSelector(selector);
-        if (filter.requirements().isEmpty()) {
-            PageRequest request = PageRequest.of(page, size);
-            return PageResponse.of(state == null ? regions.findAllByOrderByAttachedAtDesc(request)
-                    : regions.findByStateOrderByAttachedAtDesc(state, request), this::view);
-        }
-        List<RegionView> matching = regions.findAllByOrderByAttachedAtDesc().stream()
-                .filter(r -> state == null || r.state() == state)
-                .filter(r -> filter.matches(r.labels()))
-                .map(this::view)
-                .toList();
-        return PageResponse.of(matching, page, size);
+        return PageResponse.of(regions.findAll(RegionQuery.matching(filter, state), PageRequest.of(page, size,
+                NEWEST_FIRST)), this::view);
     }
 
     /** Counts and bytes by the database (one grouped query), faults from the live statistics. */
@@ -242,13 +231,10 @@ public class RegionService implements DisposableBean, AgentChangeListener {
                 n[RegionState.DETACHING.ordinal()], n[RegionState.DETACHED.ordinal()], bytes, faults);
     }
 
-    /** Every region matching a selector, in no particular order (for policies and bulk actions). */
+    /** Every region matching a selector, by name (for policies and bulk actions), selected by the database. */
     @Transactional(readOnly = true)
     public List<RegionView> find(LabelSelector selector, RegionState state) {
-        return regions.findAllByOrderByAttachedAtDesc().stream()
-                .filter(r -> state == null || r.state() == state)
-                .filter(r -> selector.matches(r.labels()))
-                .sorted(Comparator.comparing(Region::name))
+        return regions.findAll(RegionQuery.matching(selector, state), Sort.by("name").and(Sort.by("id"))).stream()
                 .map(this::view).toList();
     }
 
@@ -301,7 +287,7 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         }
         Optional<AgentClient> managed = agents.node(current.node());
         if (managed.isEmpty()) {
-            // another instance manages the node: record the request, that instance claims it within a second
+            // another instance manages the node: record the request, that instance claims it within its request poll interval
             return tx.execute(status -> {
                 Region region = regions.findById(id).orElseThrow(() -> DomainException.notFound("region", id));
                 RegionState before = region.state();
@@ -329,7 +315,8 @@ public class RegionService implements DisposableBean, AgentChangeListener {
     }
 
     /** Carries out the detaches asked through other instances for this instance's nodes. */
-    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    @Scheduled(fixedDelayString = "${faultline.nodes.request-poll-interval:5s}",
+            initialDelayString = "${faultline.nodes.request-poll-interval:5s}")
     public void detachRequested() {
         List<String> mine = agents.all().stream().map(AgentClient::node).toList();
         Map<UUID, Boolean> claimed = new HashMap<>();

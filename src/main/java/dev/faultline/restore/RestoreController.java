@@ -1,9 +1,11 @@
 package dev.faultline.restore;
 
+import dev.faultline.PageResponse;
 import dev.faultline.label.Labels;
 import dev.faultline.web.ApiException;
 import dev.faultline.web.ProblemKind;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.Parameter;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
@@ -15,18 +17,23 @@ import java.net.URI;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
 import org.springframework.http.ResponseEntity;
+import org.springframework.validation.annotation.Validated;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 
 @RestController
 @RequestMapping("/api/v1/restores")
 @Tag(name = "Restores", description = "Lazy restore of processes and Firecracker microVMs from memory images")
+@Validated
 class RestoreController {
 
     private final RestoreService restores;
@@ -70,10 +77,36 @@ class RestoreController {
         return ResponseEntity.created(location).body(created);
     }
 
+    /** What a list may be sorted by: the API's name of each, the entity's property. */
+    private static final Map<String, String> SORTABLE = Map.of("createdAt", "createdAt", "name", "name",
+            "state", "state", "node", "node");
+
     @GetMapping
-    @Operation(summary = "Restore sessions, newest first, with progress")
-    List<RestoreView> list() {
-        return restores.list();
+    @Operation(summary = "Restore sessions, one page, with progress; newest first unless sorted otherwise")
+    PageResponse<RestoreView> list(
+            @Parameter(description = "any of these states (repeat the parameter or separate with commas)")
+            @RequestParam(name = "state", required = false) List<RestoreState> states,
+            @RequestParam(required = false) @Size(min = 1, max = 127) String name,
+            @RequestParam(required = false) @Size(min = 1, max = 64) String node,
+            @RequestParam(required = false) UUID snapshotId,
+            @Parameter(description = "createdAt, name, state or node, then ',asc' or ',desc' (default createdAt,desc)")
+            @RequestParam(defaultValue = "createdAt,desc") String sort,
+            @RequestParam(defaultValue = "0") @Min(0) int page,
+            @RequestParam(defaultValue = "50") @Min(1) @Max(500) int size) {
+        return restores.list(new RestoreFilter(states, name, node, snapshotId), PageRequest.of(page, size, sort(sort)));
+    }
+
+    /** {@code field[,asc|desc]}; ties broken by id so that pages do not overlap or skip. */
+    private static Sort sort(String sort) {
+        String[] parts = sort.split(",", -1);
+        String property = SORTABLE.get(parts[0].strip());
+        String direction = parts.length > 1 ? parts[1].strip().toLowerCase(java.util.Locale.ROOT) : "asc";
+        if (property == null || parts.length > 2 || !(direction.equals("asc") || direction.equals("desc"))) {
+            throw new ApiException(ProblemKind.VALIDATION, "sort: '" + sort + "' is not one of createdAt, name, state"
+                    + " or node, optionally followed by ',asc' or ',desc'");
+        }
+        Sort.Direction d = direction.equals("desc") ? Sort.Direction.DESC : Sort.Direction.ASC;
+        return Sort.by(d, property).and(Sort.by(d, "id"));
     }
 
     @GetMapping("/{id}")

@@ -4,9 +4,10 @@ import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
 import org.springframework.data.jpa.repository.JpaRepository;
+import org.springframework.data.jpa.repository.JpaSpecificationExecutor;
 import org.springframework.data.jpa.repository.Query;
 
-interface RestoreRepository extends JpaRepository<RestoreSession, UUID> {
+interface RestoreRepository extends JpaRepository<RestoreSession, UUID>, JpaSpecificationExecutor<RestoreSession> {
 
     List<RestoreSession> findAllByOrderByCreatedAtDesc();
 

@@ -1,5 +1,6 @@
 package dev.faultline.restore;
 
+import dev.faultline.PageResponse;
 import dev.faultline.FaultlineProperties;
 import dev.faultline.agent.AgentClient;
 import dev.faultline.agent.NodeAgents;
@@ -31,12 +32,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
+import org.springframework.data.domain.Pageable;
 import org.springframework.transaction.annotation.Transactional;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Lazy-restore sessions on the agents of this instance's nodes. A session for a node another
- * instance manages is recorded REQUESTED; that instance claims it within a second (its
+ * instance manages is recorded REQUESTED; that instance claims it within faultline.nodes.request-poll-interval (its
  * {@link #openRequested()} poller, FOR UPDATE SKIP LOCKED), checks the image on its host and
  * has its agent open the socket, and the requesting call waits for that a few seconds.
  */
@@ -208,7 +210,8 @@ public class RestoreService {
     }
 
     /** Opens the sessions requested through other instances for this instance's nodes. */
-    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    @Scheduled(fixedDelayString = "${faultline.nodes.request-poll-interval:5s}",
+            initialDelayString = "${faultline.nodes.request-poll-interval:5s}")
     public void openRequested() {
         List<String> mine = agents.all().stream().map(AgentClient::node).collect(Collectors.toList());
         tx.executeWithoutResult(status -> {
@@ -247,9 +250,10 @@ public class RestoreService {
         }
     }
 
+    /** One page of the sessions that match, read and counted by the database. */
     @Transactional(readOnly = true)
-    public List<RestoreView> list() {
-        return sessions.findAllByOrderByCreatedAtDesc().stream().map(this::view).toList();
+    public PageResponse<RestoreView> list(RestoreFilter filter, Pageable page) {
+        return PageResponse.of(sessions.findAll(filter.specification(), page), this::view);
     }
 
     @Transactional(readOnly = true)

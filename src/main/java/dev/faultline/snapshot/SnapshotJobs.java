@@ -105,7 +105,8 @@ class SnapshotJobs implements SmartInitializingSingleton {
     }
 
     /** Starts the PENDING jobs of this instance's nodes, e.g. those created through another instance. */
-    @Scheduled(fixedDelayString = "PT1S", initialDelayString = "PT1S")
+    @Scheduled(fixedDelayString = "${faultline.nodes.request-poll-interval:5s}",
+            initialDelayString = "${faultline.nodes.request-poll-interval:5s}")
     void startPending() {
         Set<String> mine = localNodes.names();
         inTransaction(() -> snapshots.findByStateInForNodes(Set.of(SnapshotState.PENDING), mine).stream()

@@ -7,6 +7,7 @@ import dev.faultline.JpaSliceTest;
 import dev.faultline.MutableClock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -45,6 +46,21 @@ class EventServiceTest {
 
         assertThat(events.recent(10, null, null)).extracting(EventView::message).containsExactly("new");
         assertThat(events.recent(10, "region", "r1")).hasSize(1);
+    }
+
+    @Test
+    void olderEventsPageByIdWithoutOverlapAlsoForOneSubject() {
+        for (int i = 0; i < 5; i++) {
+            events.publish("region.attached", "region", i % 2 == 0 ? "even" : "odd", "e" + i, null);
+        }
+
+        List<EventView> first = events.recent(2, null, null);
+        List<EventView> second = events.recent(2, null, null, first.get(1).id());
+        List<EventView> evenAfter = events.recent(10, "region", "even", events.recent(1, "region", "even").get(0).id());
+
+        assertThat(first).extracting(EventView::message).containsExactly("e4", "e3");
+        assertThat(second).extracting(EventView::message).containsExactly("e2", "e1");
+        assertThat(evenAfter).extracting(EventView::message).containsExactly("e2", "e0");
     }
 
     @Test

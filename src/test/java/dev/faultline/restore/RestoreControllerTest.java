@@ -1,14 +1,18 @@
 package dev.faultline.restore;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.eq;
 import static org.mockito.BDDMockito.given;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.verifyNoInteractions;
+import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.get;
 import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.post;
 import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.content;
 import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.jsonPath;
 import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.status;
 
+import dev.faultline.PageResponse;
 import dev.faultline.security.Role;
 import dev.faultline.security.TokenPrincipal;
 import dev.faultline.security.TokenService;
@@ -26,11 +30,13 @@ import org.springframework.boot.webmvc.test.autoconfigure.WebMvcTest;
 import org.springframework.context.annotation.ComponentScan;
 import org.springframework.context.annotation.FilterType;
 import org.springframework.context.annotation.Import;
+import org.springframework.data.domain.Pageable;
+import org.springframework.data.domain.Sort;
 import org.springframework.http.MediaType;
 import org.springframework.test.context.bean.override.mockito.MockitoBean;
 import org.springframework.test.web.servlet.MockMvc;
 
-/** The restore endpoint's contract for the session mode (copy or clone), with the service mocked. */
+/** The restore endpoints' contract (the session mode, the list's paging and filters), with the service mocked. */
 @WebMvcTest(RestoreController.class)
 @Import({Problems.class, RestoreControllerTest.Security.class})
 class RestoreControllerTest {
@@ -84,6 +90,57 @@ class RestoreControllerTest {
         verify(restores, org.mockito.Mockito.times(2)).create(options.capture());
         org.assertj.core.api.Assertions.assertThat(options.getAllValues()).extracting(RestoreService.Options::mode)
                 .containsExactly("clone", "copy");
+    }
+
+    @Test
+    void theListPassesPageSizeSortAndFiltersToTheDatabaseQuery() throws Exception {
+        UUID snapshot = UUID.randomUUID();
+        given(restores.list(any(), any())).willReturn(new PageResponse<>(List.of(view("copy")), 2, 10, 21, 3));
+
+        mvc.perform(get("/api/v1/restores").header("Authorization", OPERATOR).param("state", "WAITING,ACTIVE")
+                        .param("name", "vm").param("node", "node-a").param("snapshotId", snapshot.toString())
+                        .param("sort", "name,asc").param("page", "2").param("size", "10"))
+                .andExpect(status().isOk())
+                .andExpect(jsonPath("$.items[0].name").value("vm"))
+                .andExpect(jsonPath("$.totalItems").value(21))
+                .andExpect(jsonPath("$.totalPages").value(3));
+        ArgumentCaptor<RestoreFilter> filter = ArgumentCaptor.forClass(RestoreFilter.class);
+        ArgumentCaptor<Pageable> page = ArgumentCaptor.forClass(Pageable.class);
+        verify(restores).list(filter.capture(), page.capture());
+        assertThat(filter.getValue()).isEqualTo(new RestoreFilter(List.of(RestoreState.WAITING, RestoreState.ACTIVE),
+                "vm", "node-a", snapshot));
+        assertThat(page.getValue().getPageNumber()).isEqualTo(2);
+        assertThat(page.getValue().getPageSize()).isEqualTo(10);
+        assertThat(page.getValue().getSort()).isEqualTo(Sort.by("name").ascending().and(Sort.by("id").ascending()));
+    }
+
+    @Test
+    void withoutParametersTheFirstFiftyNewestFirst() throws Exception {
+        given(restores.list(any(), any())).willReturn(new PageResponse<>(List.of(), 0, 50, 0, 0));
+
+        mvc.perform(get("/api/v1/restores").header("Authorization", OPERATOR)).andExpect(status().isOk());
+
+        ArgumentCaptor<Pageable> page = ArgumentCaptor.forClass(Pageable.class);
+        verify(restores).list(eq(new RestoreFilter(null, null, null, null)), page.capture());
+        assertThat(page.getValue().getPageSize()).isEqualTo(50);
+        assertThat(page.getValue().getSort()).isEqualTo(Sort.by("createdAt").descending().and(Sort.by("id").descending()));
+    }
+
+    @Test
+    void badPagingSortingOrFilteringIsAValidationProblemNamingTheParameter() throws Exception {
+        String[][] bad = {{"size", "0"}, {"size", "501"}, {"page", "-1"}, {"state", "SLEEPING"},
+                {"sort", "imagePath"}, {"sort", "name,up"}, {"sort", "name,asc,desc"}, {"snapshotId", "nope"},
+                {"page", "x"}};
+        for (String[] p : bad) {
+            mvc.perform(get("/api/v1/restores").header("Authorization", OPERATOR).param(p[0], p[1]))
+                    .andExpect(status().isBadRequest())
+                    .andExpect(content().contentType("application/problem+json"))
+                    .andExpect(jsonPath("$.type", org.hamcrest.Matchers.oneOf("https://faultline.dev/problems/validation",
+                            "https://faultline.dev/problems/bad-request"))) // a value of the wrong type: bad-request
+                    .andDo(r -> assertThat(r.getResponse().getContentAsString()).as("%s=%s", p[0], p[1])
+                            .contains(p[0]).doesNotContain("Exception"));
+        }
+        verifyNoInteractions(restores);
     }
 
     private static RestoreView view(String mode) {

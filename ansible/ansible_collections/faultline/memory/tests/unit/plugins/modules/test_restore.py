@@ -21,8 +21,13 @@ def session(**fields):
     return copy
 
 
+# the open sessions of the task's name, filtered by the service
+OPEN_OF_DB = RESTORES + '?name=db&page=0&size=500&state=REQUESTED&state=WAITING&state=ACTIVE&state=COMPLETE'
+
+
 def listing(*sessions):
-    return reply('GET', RESTORES, json_body=list(sessions))
+    return reply('GET', OPEN_OF_DB, json_body=dict(items=list(sessions), page=0, size=500,
+                                                   totalItems=len(sessions), totalPages=1))
 
 
 def get(**fields):
