@@ -15,7 +15,15 @@ import java.util.UUID;
 public record AgentRestore(UUID id, String name, Image image, String socket, String state, Instant createdAt,
         Options options, List<UUID> regions, String source, AgentRegion.Pages pages, WorkingSet workingSet,
         String error, UUID snapshotId, Map<String, String> labels, String mode,
-        @JsonProperty("clone") Clone cloneUsage) {
+        @JsonProperty("clone") Clone cloneUsage, Timing timing) {
+
+    /**
+     * Restore-to-run (PROTOCOL.md §1.8): milliseconds from the restore request to the first region
+     * registered, the first fault served and COMPLETE; each null until it happened (or after an
+     * agent restart).
+     */
+    public record Timing(Long registeredMs, Long firstFaultMs, Long completeMs) {
+    }
 
     /** Mode clone: the image's shared copy and what each clone holds (PROTOCOL.md §1.8). */
     public record Clone(String memory, SharedCopy sharedCopy, List<Usage> clones, long privateBytes, long pssBytes) {

@@ -419,7 +419,11 @@ public class RestoreService {
                 r == null || r.pages() == null ? null : new RestoreView.Pages(r.pages().total(), r.pages().present()),
                 progress, r == null || r.workingSet() == null ? null : new RestoreView.WorkingSet(r.workingSet().mode(),
                         r.workingSet().file(), r.workingSet().recordedPages(), r.workingSet().replayedPages()),
-                r == null ? null : clones(r.cloneUsage()), s.error());
+                r == null ? null : clones(r.cloneUsage()), s.error(), r == null ? null : timing(r.timing()));
+    }
+
+    private static RestoreView.Timing timing(AgentRestore.Timing t) {
+        return t == null ? null : new RestoreView.Timing(t.registeredMs(), t.firstFaultMs(), t.completeMs());
     }
 
     private static RestoreView.Clones clones(AgentRestore.Clone c) {

@@ -17,7 +17,15 @@ import java.util.UUID;
 public record RestoreView(UUID id, String node, String name, Map<String, String> labels, Image image, UUID snapshotId,
         String socket,
         RestoreState state, Instant createdAt, Instant closedAt, Options options, List<UUID> regions, String source,
-        Pages pages, Double progress, WorkingSet workingSet, Clones clones, String error) {
+        Pages pages, Double progress, WorkingSet workingSet, Clones clones, String error, Timing timing) {
+
+    /**
+     * Restore-to-run, as the agent measured it: milliseconds from the request to the first
+     * workload registered, to the first fault served, and to COMPLETE; null until it happened,
+     * and after an agent restart (the agent does not keep them).
+     */
+    public record Timing(Long registeredMs, Long firstFaultMs, Long completeMs) {
+    }
 
     public record Image(String path, long size) {
     }

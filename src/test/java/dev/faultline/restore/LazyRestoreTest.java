@@ -68,6 +68,13 @@ class LazyRestoreTest extends ServiceTest {
                     () -> admin().get("/api/v1/restores/" + session.path("id").asString()).json(),
                     s -> s.path("state").asString().equals("COMPLETE"));
             assertThat(restored.path("progress").asDouble()).isEqualTo(1.0);
+            // restore-to-run: request, first workload, first fault served, COMPLETE, in that order
+            JsonNode timing = restored.path("timing");
+            assertThat(timing.path("registeredMs").isNumber()).as("timing: %s", timing).isTrue();
+            assertThat(timing.path("firstFaultMs").asLong()).as("timing: %s", timing)
+                    .isGreaterThanOrEqualTo(timing.path("registeredMs").asLong());
+            assertThat(timing.path("completeMs").asLong()).as("timing: %s", timing)
+                    .isGreaterThanOrEqualTo(timing.path("firstFaultMs").asLong());
             assertThat(restored.path("regions").get(0).asString()).isEqualTo(regionId);
 
             String metrics = admin().get("/actuator/prometheus", "text/plain").body();

@@ -147,6 +147,6 @@ class RestoreControllerTest {
         return new RestoreView(UUID.randomUUID(), "node-a", "vm", Map.of(), new RestoreView.Image("/images/vm.mem", 4096),
                 null, "/run/vm.sock", RestoreState.WAITING, Instant.parse("2026-12-07T06:00:00Z"), null,
                 new RestoreView.Options(16, 1000, "auto", mode), List.of(), null, null, null, null,
-                new RestoreView.Clones(4096, 4096, 0, 0, List.of()), null);
+                new RestoreView.Clones(4096, 4096, 0, 0, List.of()), null, new RestoreView.Timing(4L, 5L, null));
     }
 }

@@ -195,6 +195,6 @@ class RestoreReconcilerTest {
         return new AgentRestore(id, name, new AgentRestore.Image("/state/snaprestore/" + id + ".mem", 8L << 20),
                 "/state/restore/" + id + ".sock", state, NOW.minusSeconds(60),
                 new AgentRestore.Options(16, 1000, "auto"), List.of(), null, new AgentRegion.Pages(0, 0), null, error,
-                snapshotId, Map.of("app", "db"), "copy", null);
+                snapshotId, Map.of("app", "db"), "copy", null, null);
     }
 }
