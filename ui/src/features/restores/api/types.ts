@@ -5,7 +5,7 @@ export type RestoreSession = {
   node: string;
   name: string;
   labels: Record<string, string>;
-  /** For a snapshot's session, the agent's flat copy of the snapshot's chain. */
+  /** For a snapshot's session, the newest image of the snapshot's chain (served straight from the files). */
   image: { path: string; size: number };
   /** The snapshot a session restored through POST /snapshots/{id}/restore serves; null for an image's. */
   snapshotId: string | null;
@@ -25,6 +25,8 @@ export type RestoreSession = {
   /** Mode clone: the image's one copy in memory and what each clone holds beside it; null otherwise. */
   clones: RestoreClones | null;
   error: string | null;
+  /** Restore-to-run, ms from the request to the first workload, first fault served and COMPLETE; null until then. */
+  timing?: { registeredMs: number | null; firstFaultMs: number | null; completeMs: number | null } | null;
 };
 
 export type RestoreMode = 'copy' | 'clone';

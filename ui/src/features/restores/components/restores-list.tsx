@@ -190,6 +190,12 @@ export function RestoresList() {
                         {formatCount(session.workingSet.replayedPages)} replayed
                       </div>
                     ) : null}
+                    {session.timing && session.timing.firstFaultMs != null ? (
+                      <div className="muted" style={{ fontSize: '0.8rem' }} data-testid="restore-timing">
+                        first fault served {session.timing.firstFaultMs} ms after the request
+                        {session.timing.completeMs != null ? `, complete after ${session.timing.completeMs} ms` : ''}
+                      </div>
+                    ) : null}
                     {session.clones ? (
                       <div className="muted" style={{ fontSize: '0.8rem' }} data-testid="restore-clones">
                         {session.clones.clones.length} {session.clones.clones.length === 1 ? 'clone' : 'clones'}: shared copy{' '}

@@ -144,6 +144,19 @@ describe('restores', () => {
     expect(screen.getByTestId('restore-clones')).toHaveTextContent('private 8 KiB');
   });
 
+  it('shows how long a session took to serve its first fault and to complete', async () => {
+    server.use(
+      http.get('/api/v1/restores', () =>
+        HttpResponse.json(page([session({ state: 'COMPLETE', timing: { registeredMs: 4, firstFaultMs: 5, completeMs: 2210 } })])),
+      ),
+    );
+    renderApp({ path: '/restores', session: admin });
+
+    expect(await screen.findByTestId('restore-timing')).toHaveTextContent(
+      'first fault served 5 ms after the request, complete after 2210 ms',
+    );
+  });
+
   it('shows why an image is refused next to the image path', async () => {
     server.use(
       http.post('/api/v1/restores', () =>
