@@ -15,9 +15,9 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -32,7 +32,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 /**
  * Drives the running migration jobs of the nodes this instance manages: sets a job up on both
  * agents (destination first: its page channel address goes to the source), then polls both
- * sides about every 250 ms (every 5 s while no job runs), merges their statistics, follows the phase they report, publishes
+ * sides about every 250 ms, merges their statistics, follows the phase they report, publishes
  * events and keeps the final statistics. Everything it needs is in the job table and in the
  * agents, so an instance that restarts mid-job simply carries on from there; a job an agent no
  * longer knows fails cleanly (before switchover the other side is cancelled and the source
@@ -69,8 +69,6 @@ class MigrationDriver implements SmartLifecycle {
     private final Map<UUID, Object> locks = new ConcurrentHashMap<>();
     private final Set<String> reconciled = ConcurrentHashMap.newKeySet();
     private volatile ScheduledExecutorService loop;
-    /** The next round, once scheduled (guarded by this). */
-    private java.util.concurrent.ScheduledFuture<?> next;
 
     MigrationDriver(MigrationRepository jobs, MigrationEngine engine, MigrationDirectory directory,
             MigrationProperties properties, Clock clock, PlatformTransactionManager transactions, EventService events,
@@ -86,13 +84,9 @@ class MigrationDriver implements SmartLifecycle {
         this.events = events;
     }
 
-    /**
-     * One round: every active job this instance drives a side of, then the cleanup of ended ones.
-     * Whether there is anything left to follow: if not, the next round waits the idle interval.
-     */
-    boolean poll() {
+    /** One round: every active job this instance drives a side of, then the cleanup of ended ones. */
+    void poll() {
         engine.managedNodes().forEach(this::reconcileOnce);
-        boolean unreconciled = engine.managedNodes().stream().anyMatch(n -> engine.manages(n) && !reconciled.contains(n));
         List<Migration> active = inTransaction(() -> jobs.findByPhaseInOrderByCreatedAtAsc(ACTIVE));
         Set<UUID> activeIds = new HashSet<>();
         Set<String> nodes = new HashSet<>();
@@ -102,14 +96,12 @@ class MigrationDriver implements SmartLifecycle {
             nodes.add(job.destinationNode());
             guarded(job.id(), () -> drive(job.id()));
         }
-        List<UUID> ended = inTransaction(() -> jobs.findEndedNotForgotten(ENDED));
-        for (UUID id : ended) {
+        for (UUID id : inTransaction(() -> jobs.findEndedNotForgotten(ENDED))) {
             guarded(id, () -> forget(id));
         }
         live.keySet().retainAll(activeIds);
         phases.keySet().retainAll(activeIds);
         lastProgress.keySet().retainAll(activeIds);
-        return unreconciled || !active.isEmpty() || !ended.isEmpty();
     }
 
     /** Drives one job now, on the polling thread (right after it was created, rather than at the next poll). */
@@ -118,7 +110,6 @@ class MigrationDriver implements SmartLifecycle {
         if (l != null) {
             try {
                 l.execute(() -> guarded(id, () -> drive(id)));
-                schedule(properties.pollInterval()); // the job is followed at the running pace from now
             } catch (RejectedExecutionException stopping) {
                 // the next start picks the job up
             }
@@ -611,49 +602,20 @@ class MigrationDriver implements SmartLifecycle {
         if (properties.pollInterval().isZero()) {
             return;
         }
-        ScheduledThreadPoolExecutor l = new ScheduledThreadPoolExecutor(1, r -> {
+        ScheduledExecutorService l = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "migration-driver");
             t.setDaemon(true);
             return t;
         });
-        // stop() waits for a round that runs, not for one that is only scheduled (up to the idle interval away)
-        l.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        long every = properties.pollInterval().toMillis();
+        l.scheduleWithFixedDelay(() -> {
+            try {
+                poll();
+            } catch (RuntimeException e) {
+                log.warn("migration poll failed; trying again in {} ms", every, e);
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
         loop = l;
-        schedule(properties.pollInterval());
-    }
-
-    /**
-     * A round on the polling thread, then the next one: at the poll interval while a job runs,
-     * at the idle interval when none does (a job created here is kicked at once; one created
-     * through another instance waits at most the idle interval).
-     */
-    private void round() {
-        synchronized (this) {
-            next = null;
-        }
-        boolean busy = true;
-        try {
-            busy = poll();
-        } catch (RuntimeException e) {
-            log.warn("migration poll failed; trying again in {}", properties.pollInterval(), e);
-        }
-        schedule(busy ? properties.pollInterval() : properties.idlePollInterval());
-    }
-
-    /** The next round in {@code delay} at the latest. */
-    private synchronized void schedule(Duration delay) {
-        ScheduledExecutorService l = loop;
-        if (l == null || (next != null && next.getDelay(TimeUnit.MILLISECONDS) <= delay.toMillis())) {
-            return;
-        }
-        if (next != null) {
-            next.cancel(false);
-        }
-        try {
-            next = l.schedule(this::round, delay.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException stopping) {
-            next = null;
-        }
     }
 
     @Override

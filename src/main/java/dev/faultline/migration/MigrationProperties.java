@@ -9,8 +9,6 @@ import org.springframework.validation.annotation.Validated;
 /**
  * @param pollInterval how often the agents of running jobs are asked for their progress; zero
  *     stops the background polling (tests drive it themselves)
- * @param idlePollInterval how often the job table is looked at while no job runs (a job created
- *     through this instance starts at once; one created through another instance within this)
  * @param progressInterval how often a running job publishes a migration.progress event and
  *     stores its statistics
  * @param setupTimeout how long a job may wait in PENDING for an unreachable agent before it fails
@@ -19,6 +17,5 @@ import org.springframework.validation.annotation.Validated;
 @Validated
 record MigrationProperties(@NotNull @DefaultValue("250ms") Duration pollInterval,
         @NotNull @DefaultValue("1s") Duration progressInterval,
-        @NotNull @DefaultValue("30s") Duration setupTimeout,
-        @NotNull @DefaultValue("5s") Duration idlePollInterval) {
+        @NotNull @DefaultValue("30s") Duration setupTimeout) {
 }

@@ -468,16 +468,6 @@ class MigrationJobsTest {
     }
 
     @Test
-    void aPollSaysWhetherAJobIsLeftToFollowSoThatAnIdleInstancePollsAtTheIdleInterval() {
-        assertThat(driver.poll()).as("no job anywhere: the next round waits the idle interval").isFalse();
-        assertThat(properties.idlePollInterval()).isGreaterThan(properties.pollInterval());
-
-        service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops");
-
-        assertThat(driver.poll()).as("a running job is followed at the poll interval").isTrue();
-    }
-
-    @Test
     void aJobsOptionsAreHandedToTheSource() {
         MigrationOptions options = new MigrationOptions(25, 1L << 30, 3, MigrationOptions.Postcopy.MANUAL, 30_000);
         UUID id = service.create(demo.id(), "node-b", options, "ops").id();
