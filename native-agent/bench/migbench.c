@@ -1,12 +1,17 @@
 /*
  * faultline-migbench: a region migrated between two agents over loopback
- * while a writer never pauses, against a plain stop-and-copy of the same
+ * while a writer never pauses (as fast as it can, or at --rate writes per
+ * second, as QEMU's runs at 51,200), against a plain stop-and-copy of the same
  * size over the same loopback as the floor, in one run (docs/benchmarks.md
  * "Migration").  QEMU's postcopy is measured by bench/qemu/qemu-postcopy-bench;
  * bench/migration-vs-qemu runs both in one invocation.
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
- *                      [--bandwidth BYTES_PER_S] [--plaintext]
+ *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
+ *
+ * --rate: writes per second of all writer threads together (each stamps 16
+ * bytes of a random page; faultline-demo mig-source --rate); `max`, the
+ * default, writes as fast as the threads can.
  *
  * The page channel is TLS 1.3 as in production; --plaintext runs both agents
  * with --page-channel-plaintext, so two runs show what TLS costs.
@@ -302,23 +307,25 @@ static json_t *get(struct agent *a, const char *id)
 	return call(a, PROTO_T_MIGRATION_GET, json_pack("{s:s}", "migration_id", id));
 }
 
-static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, struct run *out)
+static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
+		   struct run *out)
 {
 	struct agent src, dst;
 	struct proc ws, wd;
-	char size_s[32], threads_s[16], handoff[256], id[64];
+	char size_s[32], threads_s[16], rate_s[32], handoff[256], id[64];
 	const char *sock;
 	json_t *j, *in, *m, *d;
 	int ret = -1;
 
 	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)size);
 	snprintf(threads_s, sizeof(threads_s), "%u", writers);
+	snprintf(rate_s, sizeof(rate_s), "%llu", (unsigned long long)rate); /* 0: unpaced */
 	if (agent_start(&src, "src", false) || agent_start(&dst, "dst", true))
 		return -1;
 	snprintf(handoff, sizeof(handoff), "%s/state/handoff.sock", src.dir);
 	{
 		const char *args[] = { "mig-source", "--socket", handoff, "--size", size_s, "--threads",
-				       threads_s, "--name", "bench", NULL };
+				       threads_s, "--rate", rate_s, "--name", "bench", NULL };
 
 		if (demo(&ws, args))
 			goto stop;
@@ -408,10 +415,11 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },     { "writers", required_argument, NULL, 'w' },
 		{ "repeat", required_argument, NULL, 'r' },   { "rounds", required_argument, NULL, 'R' },
 		{ "bandwidth", required_argument, NULL, 'b' }, { "granule", required_argument, NULL, 'g' },
-		{ "plaintext", no_argument, NULL, 'P' },
+		{ "plaintext", no_argument, NULL, 'P' },	{ "rate", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t size = UINT64_C(2) << 30, bw = 0;
+	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
+	char rate_text[64] = "as fast as they can", *end;
 	unsigned writers = 1, repeat = 3, rounds = 1;
 	char self[PATH_MAX];
 	ssize_t n;
@@ -443,9 +451,23 @@ int main(int argc, char **argv)
 		case 'P':
 			plaintext = true;
 			break;
+		case 'W':
+			if (!strcmp(optarg, "max")) {
+				rate = 0;
+				break;
+			}
+			errno = 0;
+			rate = strtoull(optarg, &end, 10);
+			if (errno || *end || !rate || optarg[0] == '-') {
+				fprintf(stderr, "faultline-migbench: --rate takes `max` or a number of "
+						"writes per second > 0, not \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
-					"[--rounds N] [--bandwidth BYTES_PER_S] [--plaintext]\n");
+					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
+					"[--plaintext]\n");
 			return 2;
 		}
 	}
@@ -473,9 +495,12 @@ int main(int argc, char **argv)
 	munmap(a, size);
 	munmap(b, size);
 
-	printf("region %llu MiB, %u writer thread(s) writing as fast as they can, switchover after "
+	if (rate)
+		snprintf(rate_text, sizeof(rate_text), "at %llu writes/s in all", (unsigned long long)rate);
+	printf("region %llu MiB, %u writer thread(s) writing %s, switchover after "
 	       "%u precopy round(s), granule %u page(s), loopback %.2f GB/s\n\n",
-	       (unsigned long long)(size >> 20), writers, rounds, granule, (double)size / lb_ms / 1e6);
+	       (unsigned long long)(size >> 20), writers, rate_text, rounds, granule,
+	       (double)size / lb_ms / 1e6);
 	printf("| run | total ms | total / (size / loopback) | downtime ms | demand p50 us | "
 	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | rounds |\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -484,7 +509,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < repeat; i++) {
 		struct run r = { 0 };
 
-		if (migrate(size, writers, rounds, bw, &r)) {
+		if (migrate(size, writers, rounds, bw, rate, &r)) {
 			printf("| faultline %u | failed |\n", i + 1);
 			continue;
 		}
