@@ -39,11 +39,21 @@ struct region_strategy {
 	void (*abort)(struct ufd *u, struct region *r, int code, const char *why);
 	/* every page installed now must be write-protected */
 	bool (*protects_all)(const struct region *r);
+	/* pages [first, first + n) were released (MADV_DONTNEED) and read zero from now on:
+	 * true when the strategy carries on (it noted them), false to be aborted; NULL: aborted */
+	bool (*pages_removed)(struct ufd *u, struct region *r, uint64_t first, uint64_t n);
 };
 
 static inline bool strategy_runnable(const struct region *r)
 {
 	return r->w.strat && r->w.strat->runnable(r);
+}
+
+/* A removal of pages: false when the strategy noted it and goes on (else it is aborted). */
+static inline bool strategy_keeps_after_remove(struct ufd *u, struct region *r, uint64_t first,
+					       uint64_t n)
+{
+	return r->w.strat && r->w.strat->pages_removed && r->w.strat->pages_removed(u, r, first, n);
 }
 
 static inline void strategy_abort(struct ufd *u, struct region *r, int code, const char *why)

@@ -131,8 +131,7 @@ const char *mig_phase_name(enum mig_phase p);
 
 /* ---- per role (mig_src.c, mig_dst.c) ------------------------------------ */
 
-int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int hold_fd,
-		  unsigned modes, char *why, size_t why_len);
+int mig_src_start(struct mig *m, struct region *r, char *why, size_t why_len);
 void mig_src_stop(struct mig *m, bool cancel);
 void mig_src_kick(struct mig *m);
 uint64_t mig_src_remaining(struct mig *m);

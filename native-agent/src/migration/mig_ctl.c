@@ -264,8 +264,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
 	add(reg, m);
-	if (mig_src_start(m, r->pid, region_start(r), r->ctl.mig_track_fd, r->ctl.mig_hold_fd, r->modes,
-			  why, sizeof(why))) {
+	if (mig_src_start(m, r, why, sizeof(why))) {
 		pthread_mutex_lock(&m->mu);
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		m->phase = MIG_FAILED;
