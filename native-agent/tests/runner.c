@@ -107,6 +107,7 @@ static const struct t_case cases[] = {
 	{ "mig/source_workload_dies", t_mig_source_workload_dies, T_NEEDS_UFFD },
 	{ "mig/switchover_unrecorded", t_mig_switchover_unrecorded, T_NEEDS_UFFD },
 	{ "mig/destination_remove_after_complete", t_mig_dst_remove_after_complete, T_NEEDS_UFFD },
+	{ "mig/switchover_gap_covered", t_mig_switchover_gap_covered, T_NEEDS_UFFD },
 	{ "mig_long/byte_for_byte_256m", t_mig_byte_for_byte_256m, T_NEEDS_UFFD | T_LONG },
 	{ "snapimg/roundtrip", t_snapimg_roundtrip, 0 },
 	{ "snapimg/refusals", t_snapimg_refusals, 0 },

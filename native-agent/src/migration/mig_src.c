@@ -188,6 +188,27 @@ static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct 
 	return 0;
 }
 
+/*
+ * Asks the worker for a round: what was written since the last one joins
+ * todo, protected again (EAGAIN: a change of the mappings met the
+ * protection; the pages stay dirty for the next one).
+ */
+static int next_round(struct mig_src *s)
+{
+	if (!mig_src_ask(s, SRC_REQ_ROUND) || errno == EAGAIN)
+		return 0;
+	if (errno == ENODEV)
+		engine_lost(s);
+	else
+		mig_fail(s->m, "cannot track the region's writes: %s", strerror(errno));
+	return -1;
+}
+
+/*
+ * Rounds until the switchover: each sends todo, then takes what was
+ * written meanwhile, which measures the dirty rate the switchover is
+ * decided by.
+ */
 static int precopy(struct mig_src *s, struct runs *runs)
 {
 	struct mig *m = s->m;
@@ -195,28 +216,24 @@ static int precopy(struct mig_src *s, struct runs *runs)
 				    ? mono_now_ns() + (uint64_t)m->postcopy_after_ms * 1000000u
 				    : 0;
 
+	if (next_round(s))
+		return -1;
 	for (;;) {
 		uint64_t t0 = mono_now_ns(), dirty, el;
 		int r;
 
 		s->round_bytes = 0;
-		/* EAGAIN: a change of the mappings met the protection; the pages stay dirty */
-		if (mig_src_ask(s, SRC_REQ_ROUND) && errno != EAGAIN) {
-			if (errno == ENODEV)
-				engine_lost(s);
-			else
-				mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
-			return -1;
-		}
 		r = pass(s, ST_PRECOPY, deadline, runs);
 		if (r)
 			return r;
 		el = mono_now_ns() - t0;
+		if (next_round(s))
+			return -1;
 		pthread_mutex_lock(&m->mu);
-		dirty = bitmap_count(s->dirty, 0, m->n_pages) * m->page_size;
+		dirty = s->round_taken * m->page_size;
 		m->st.rounds++;
 		m->st.dirty_rate = el ? (uint64_t)((double)dirty * 1e9 / (double)el) : 0;
-		m->st.remaining_pages = dirty / m->page_size;
+		m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
 		if (m->postcopy_auto && s->round_bytes &&
 		    ((double)dirty * (double)el / (double)s->round_bytes / 1e6 <=
 			     (double)m->max_downtime_ms ||

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "freeze.h"
 #include "mig.h"
 #include "ptls.h"
 #include "track.h"
@@ -35,6 +36,18 @@ enum mig_src_req {
 	SRC_REQ_END,    /* the job ends: give the region back (not switched over), or keep it held */
 };
 
+/*
+ * How the worker tracks writes during precopy (mig_src.c): on the track
+ * uffd with WP_ASYNC + PAGEMAP_SCAN, the workload stopped for the move to
+ * the hold uffd at the switchover; or on the hold uffd for the whole job,
+ * one fault per first write per granule per round (where the workload
+ * cannot be stopped, or when the job's options ask for it).
+ */
+enum mig_src_mode { SRC_MODE_ASYNC, SRC_MODE_HOLD };
+
+/* What a freeze of the workload is for (worker only). */
+enum mig_src_freeze { SRC_FZ_NONE, SRC_FZ_PROBE, SRC_FZ_SWITCH };
+
 struct region;
 
 struct mig_src {
@@ -53,7 +66,11 @@ struct mig_src {
 	bool give_back;        /* under mu: SRC_REQ_END gives the region back even if held */
 	char engine_why[160];  /* under mu: why it let go */
 	uint64_t *dirty;       /* under mu: written since their protection (the worker marks) */
-	uint64_t track_faults; /* under mu: write faults the worker lifted */
+	uint64_t round_taken;  /* under mu: pages the last SRC_REQ_ROUND added to todo */
+	enum mig_src_mode mode; /* set by the worker before engine_on, then fixed */
+	enum mig_src_freeze fz_for; /* worker: the freeze in progress is for this */
+	struct freeze fz;      /* worker */
+	uint64_t fz_seq;       /* worker: the request a freeze answers */
 	uint64_t *todo;        /* pages the destination must (re)receive; under mu */
 	uint64_t *sent_seq;    /* main thread: seq of the frame that last carried the page */
 	uint64_t seq;          /* main thread: last seq used on the main channel */

@@ -25,11 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "bitmap.h"
+#include "freeze.h"
+#include "mono.h"
 #include "mig.h"
 #include "region.h"
 #include "strategy.h"
@@ -160,6 +163,8 @@ static void let_go(struct ufd *u, struct region *r, struct mig_src *s, const cha
 	struct mig *m = s->m;
 	bool keep;
 
+	freeze_end(&s->fz);
+	s->fz_for = SRC_FZ_NONE;
 	watch(u, s, false);
 	pthread_mutex_lock(&m->mu);
 	keep = s->holding && !s->give_back;
@@ -183,19 +188,21 @@ static void let_go(struct ufd *u, struct region *r, struct mig_src *s, const cha
 
 /* ---- start ------------------------------------------------------------- */
 
-static void src_start(struct ufd *u, struct region *r, void *ctx)
+static void engine_on(struct mig_src *s, enum mig_src_mode mode)
 {
-	struct mig_src *s = ctx;
+	pthread_mutex_lock(&s->m->mu);
+	s->mode = mode;
+	s->m->st.tracking = mode == SRC_MODE_ASYNC ? "async" : "hold";
+	s->engine_on = true;
+	pthread_cond_broadcast(&s->m->cond);
+	pthread_mutex_unlock(&s->m->mu);
+}
+
+/* Tracking on the hold uffd for the whole job (the fallback). */
+static void start_on_hold(struct ufd *u, struct region *r, struct mig_src *s)
+{
 	struct track *t = r->w.wp;
 
-	r->w.strat = &mig_src_strategy;
-	r->w.strat_ctx = s;
-	watch(u, s, true);
-	if (!t || r->w.failed) {
-		let_go(u, r, s, !t ? "the region cannot be tracked (see the agent's log)"
-				   : "the region is not served any more (installs failed)");
-		return;
-	}
 	if (t->where != TRACK_ON_HOLD) {
 		if (track_move(t, TRACK_ON_HOLD)) {
 			char why[160];
@@ -210,10 +217,61 @@ static void src_start(struct ufd *u, struct region *r, void *ctx)
 			return;
 		}
 	}
-	pthread_mutex_lock(&s->m->mu);
-	s->engine_on = true;
-	pthread_cond_broadcast(&s->m->cond);
-	pthread_mutex_unlock(&s->m->mu);
+	engine_on(s, SRC_MODE_HOLD);
+}
+
+/*
+ * Tracking on the track uffd (the workload could be stopped: see
+ * freeze.h).  A capture may have left the range on the hold uffd: it goes
+ * back, unprotected (round 1 sends every page anyway).
+ */
+static void start_async(struct ufd *u, struct region *r, struct mig_src *s)
+{
+	struct track *t = r->w.wp;
+
+	if (t->where != TRACK_ON_TRACK) {
+		if (track_reset(t)) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "cannot move the region to its track uffd: %s", strerror(errno));
+			let_go(u, r, s, why);
+			return;
+		}
+		u->fd = track_fd(t);
+		if (ufd_after_move(u, r)) {
+			let_go(u, r, s, "cannot read the page table after moving the region to its track uffd");
+			return;
+		}
+	}
+	engine_on(s, SRC_MODE_ASYNC);
+}
+
+static void src_start(struct ufd *u, struct region *r, void *ctx)
+{
+	struct mig_src *s = ctx;
+	struct track *t = r->w.wp;
+
+	r->w.strat = &mig_src_strategy;
+	r->w.strat_ctx = s;
+	watch(u, s, true);
+	if (!t || r->w.failed) {
+		let_go(u, r, s, !t ? "the region cannot be tracked (see the agent's log)"
+				   : "the region is not served any more (installs failed)");
+		return;
+	}
+	if (s->m->track_on_hold) {
+		start_on_hold(u, r, s);
+		return;
+	}
+	/* whether the workload can be stopped for the switchover: once, now (step() ends it) */
+	if (freeze_begin(&s->fz, r->pid)) {
+		pr_pwarn(u->w->log, "cannot stop the workload's threads (ptrace); the migration tracks "
+			 "writes on the hold uffd, one fault per first write per granule and round",
+			 LF_STR("migration", s->m->id), LF_INT("pid", r->pid));
+		start_on_hold(u, r, s);
+		return;
+	}
+	s->fz_for = SRC_FZ_PROBE;
 }
 
 static void src_refuse(struct fault_engine *e, struct region *r, void *ctx, int code,
@@ -249,9 +307,11 @@ static int take_dirty(struct region *r, struct mig_src *s, bool hold)
 		s->holding = true;
 		m->st.switchover_at_ms = jx_now_ms();
 	}
+	s->round_taken = 0;
 	for (uint64_t i = 0; i < words; i++) {
 		d[i] = s->dirty[i];
 		s->dirty[i] = 0;
+		s->round_taken += (uint64_t)__builtin_popcountll(d[i] & ~s->todo[i]);
 		s->todo[i] |= d[i];
 	}
 	pthread_mutex_unlock(&m->mu);
@@ -271,6 +331,140 @@ static int take_dirty(struct region *r, struct mig_src *s, bool hold)
 	}
 	free(d);
 	return err;
+}
+
+/*
+ * A round on the track uffd: PAGEMAP_SCAN reports what was written since
+ * the last scan (no uffd-wp bit) and protects it again in the same walk,
+ * so that a write racing with the scan is reported now or next time.
+ */
+static int scan_round(struct region *r, struct mig_src *s)
+{
+	struct mig *m = s->m;
+	uint64_t words = BITMAP_WORDS(m->n_pages), *d = bitmap_new(m->n_pages), taken = 0;
+
+	if (!d)
+		return ENOMEM;
+	if (track_written(r->w.wp, 0, m->n_pages, d, true)) {
+		int err = errno;
+
+		free(d);
+		return err;
+	}
+	pthread_mutex_lock(&m->mu);
+	for (uint64_t i = 0; i < words; i++) {
+		uint64_t add = (d[i] | s->dirty[i]) & ~s->todo[i];
+
+		taken += (uint64_t)__builtin_popcountll(add);
+		s->todo[i] |= d[i] | s->dirty[i];
+		s->dirty[i] = 0;
+	}
+	s->round_taken = taken;
+	pthread_mutex_unlock(&m->mu);
+	free(d);
+	return 0;
+}
+
+#ifdef FAULTLINE_FAULT_INJECTION
+/*
+ * Test builds only (build/faultline-agent-inject): FAULTLINE_INJECT=mig-gap
+ * switches over without stopping the workload and widens the window
+ * between the last scan and the protection on the hold uffd, so that
+ * tests/test_mig.c can show that its writer catches an uncovered gap.
+ */
+static bool inject_gap(void)
+{
+	const char *v = getenv("FAULTLINE_INJECT");
+
+	return v && !strcmp(v, "mig-gap");
+}
+#else
+static bool inject_gap(void)
+{
+	return false;
+}
+#endif
+
+/*
+ * The switchover on the track uffd.  exact: the workload is stopped, so
+ * nothing is written between the last scan and the protection on the
+ * hold uffd, and what the scan reports is the final dirty set.  Else
+ * (the workload could not be stopped) every page is taken as stale: the
+ * destination gets all of them after the switchover, which is slow but
+ * never wrong.  On failure the range is left where it is and nothing is
+ * held.
+ */
+static int switch_async(struct ufd *u, struct region *r, struct mig_src *s, bool exact)
+{
+	struct mig *m = s->m;
+	struct track *t = r->w.wp;
+	uint64_t words = BITMAP_WORDS(m->n_pages), *d = bitmap_new(m->n_pages);
+	int err = 0;
+
+	if (!d)
+		return ENOMEM;
+	if (!exact)
+		bitmap_set(d, 0, m->n_pages);
+	else if (track_written(t, 0, m->n_pages, d, false))
+		goto fail;
+	if (inject_gap()) {
+		struct timespec gap = { .tv_nsec = 100000000 };
+
+		nanosleep(&gap, NULL);
+	}
+	if (track_move(t, TRACK_ON_HOLD))
+		goto fail;
+	u->fd = track_fd(t);
+	pthread_mutex_lock(&m->mu);
+	s->holding = true; /* from the protection on, writers wait */
+	m->st.switchover_at_ms = jx_now_ms();
+	pthread_mutex_unlock(&m->mu);
+	if (track_protect(t, 0, m->n_pages)) {
+		err = errno;
+		pr_perror(u->w->log, "cannot write-protect the region at the switchover; every page is "
+			  "stale", LF_STR("migration", m->id));
+		bitmap_set(d, 0, m->n_pages);
+	}
+	/* stopped, the workload released nothing while the range was registered nowhere */
+	if (!exact && ufd_after_move(u, r))
+		pr_pwarn(u->w->log, "cannot read the page table after the move to the hold uffd",
+			 LF_STR("migration", m->id));
+	pthread_mutex_lock(&m->mu);
+	for (uint64_t i = 0; i < words; i++) {
+		s->todo[i] |= d[i] | s->dirty[i];
+		s->dirty[i] = 0;
+	}
+	pthread_mutex_unlock(&m->mu);
+	free(d);
+	return err;
+fail:
+	err = errno;
+	free(d);
+	return err;
+}
+
+static void reply(struct mig_src *s, uint64_t seq, int err)
+{
+	pthread_mutex_lock(&s->m->mu);
+	s->req_err = err;
+	s->req_done = seq;
+	pthread_cond_broadcast(&s->m->cond);
+	pthread_mutex_unlock(&s->m->mu);
+}
+
+/* The switchover with the track uffd: the workload is stopped first (step() goes on). */
+static int begin_switch(struct ufd *u, struct region *r, struct mig_src *s, uint64_t seq)
+{
+	if (inject_gap())
+		return switch_async(u, r, s, true);
+	if (freeze_begin(&s->fz, r->pid)) {
+		pr_pwarn(u->w->log, "cannot stop the workload's threads for the switchover; every page "
+			 "is sent after it", LF_STR("migration", s->m->id));
+		return switch_async(u, r, s, false);
+	}
+	s->fz_for = SRC_FZ_SWITCH;
+	s->fz_seq = seq;
+	return -1; /* answered by step() */
 }
 
 /* The job thread asked for something (mig_src_ask). */
@@ -293,10 +487,20 @@ static void src_wake(struct ufd *u, struct region *r)
 	pthread_mutex_unlock(&m->mu);
 	if (seq == s->req_done)
 		return;
+	if (s->fz_for == SRC_FZ_SWITCH)
+		return; /* a switchover is under way: one request at a time */
 	switch (req) {
 	case SRC_REQ_ROUND:
+		err = s->mode == SRC_MODE_ASYNC ? scan_round(r, s) : take_dirty(r, s, false);
+		break;
 	case SRC_REQ_SWITCH:
-		err = take_dirty(r, s, req == SRC_REQ_SWITCH);
+		if (s->mode == SRC_MODE_HOLD) {
+			err = take_dirty(r, s, true);
+			break;
+		}
+		err = begin_switch(u, r, s, seq);
+		if (err < 0)
+			return;
 		break;
 	case SRC_REQ_END:
 		let_go(u, r, s, "the migration ended");
@@ -304,11 +508,7 @@ static void src_wake(struct ufd *u, struct region *r)
 	case SRC_REQ_NONE:
 		break;
 	}
-	pthread_mutex_lock(&m->mu);
-	s->req_err = err;
-	s->req_done = seq;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->mu);
+	reply(s, seq, err);
 }
 
 /* ---- faults and events ------------------------------------------------- */
@@ -331,7 +531,7 @@ static enum install_res src_write_fault(struct ufd *u, struct region *r, uint64_
 	}
 	pthread_mutex_lock(&s->m->mu);
 	bitmap_set(s->dirty, first, n);
-	s->track_faults++;
+	s->m->st.tracking_faults++;
 	pthread_mutex_unlock(&s->m->mu);
 	return INSTALL_OK;
 }
@@ -376,15 +576,52 @@ static void src_abort(struct ufd *u, struct region *r, int code, const char *why
 		mig_fail(m, "the region changed under the migration: %s", why);
 }
 
+/* Only while the workload is being stopped: everything else happens on faults and requests. */
 static bool src_runnable(const struct region *r)
 {
-	(void)r;
-	return false; /* everything happens on faults and requests */
+	const struct mig_src *s = src_of(r);
+
+	return s && s->fz_for != SRC_FZ_NONE;
 }
 
+/* Are all of the workload's threads stopped yet?  Faults are served in between. */
 static void src_step(struct ufd *u, struct region *r)
 {
-	(void)u, (void)r;
+	struct mig_src *s = src_of(r);
+	enum mig_src_freeze why = s->fz_for;
+	uint64_t ns;
+	int got = freeze_poll(&s->fz), err = 0;
+
+	if (!got)
+		return;
+	ns = mono_now_ns() - s->fz.begin_ns;
+	s->fz_for = SRC_FZ_NONE;
+	if (why == SRC_FZ_PROBE) {
+		freeze_end(&s->fz);
+		if (got < 0) {
+			pr_pwarn(u->w->log, "cannot stop the workload's threads; the migration tracks writes "
+				 "on the hold uffd", LF_STR("migration", s->m->id));
+			start_on_hold(u, r, s);
+		} else {
+			pr_info(u->w->log, "migration tracks writes with WP_ASYNC: the workload can be "
+				"stopped for the switchover", LF_STR("migration", s->m->id),
+				LF_UINT("stop_us", ns / 1000));
+			start_async(u, r, s);
+		}
+		return;
+	}
+	if (got > 0)
+		err = switch_async(u, r, s, true);
+	freeze_end(&s->fz);
+	if (got < 0) {
+		pr_pwarn(u->w->log, "cannot stop the workload's threads for the switchover; every page "
+			 "is sent after it", LF_STR("migration", s->m->id));
+		err = switch_async(u, r, s, false);
+	}
+	pr_info(u->w->log, "migration switchover: the workload was stopped for the move to the hold uffd",
+		LF_STR("migration", s->m->id), LF_UINT("stopped_us", (mono_now_ns() - s->fz.begin_ns) / 1000),
+		LF_UINT("stopping_us", ns / 1000));
+	reply(s, s->fz_seq, err);
 }
 
 /* Pages installed during the job (first touches) are protected: their writes are seen. */
