@@ -6,7 +6,9 @@
  * saves the page first) and has background steps of its own.  The owner
  * hands one to the region's worker with fault_strategy(); every hook runs
  * on that worker, and the strategy tells its owner it is done through its
- * own fault_done message.  A region has at most one strategy at a time.
+ * own fault_done message (a capture) or its own channel (a migration
+ * source, whose job thread waits for its answers).  A region has at most
+ * one strategy at a time.
  */
 #ifndef FAULTLINE_STRATEGY_H
 #define FAULTLINE_STRATEGY_H

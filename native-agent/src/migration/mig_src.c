@@ -3,20 +3,28 @@
  * exact dirty set, switchover, then demand and background pages until the
  * destination holds every page.
  *
- * Why the region sits on the hold uffd for the whole job, not on the track
- * uffd (WP_ASYNC + PAGEMAP_SCAN): moving a range between the two uffds
- * clears every uffd-wp bit (UFFDIO_UNREGISTER, measured in track.h), so
- * a switchover that scans the track uffd and then moves the range to the
- * hold uffd cannot see the writes made between the scan and the new
- * protection - a few milliseconds in which pages change unseen, and the
- * destination would run with them stale.  The range therefore moves to
- * the hold uffd once, before round 1 (which sends every page anyway), and
- * stays there: a first write per `granule` pages after each protection
- * costs one fault, which the region's fault worker resolves by lifting
- * the granule and marking it dirty (mig_src_engine.c).  At switchover the
- * worker simply stops lifting: from that instant every writer waits, and
- * the dirty set is exact by construction (tests/test_mig.c compares every
- * byte).
+ * Tracking (mig_src_engine.c runs it on the region's fault worker):
+ *   - "async": the region stays on its track uffd (WP_ASYNC) during
+ *     precopy; each round takes the pages written since the last one with
+ *     one PAGEMAP_SCAN that protects them again in the same walk, so no
+ *     write faults.  The switchover has to move the range to the hold uffd
+ *     (writers must wait from then on), and that move clears every uffd-wp
+ *     bit (UFFDIO_UNREGISTER, measured in track.h): writes between the last
+ *     scan and the new protection would go unseen and the destination
+ *     would run with those pages stale.  So the worker stops every thread
+ *     of the workload first (engine/freeze.h) and only then scans, moves
+ *     and protects: nothing can write in between, and the dirty set is
+ *     exact (tests/test_mig.c compares every byte, and shows that the
+ *     comparison catches a switchover made without the stop).
+ *   - "hold", where the workload cannot be stopped: the range moves to the
+ *     hold uffd once, before round 1 (which sends every page anyway), and
+ *     stays there; a first write per `granule` pages after each
+ *     protection costs one fault, which the worker resolves by lifting the
+ *     granule and marking it dirty.  At switchover the worker simply stops
+ *     lifting: from that instant every writer waits.
+ * Each round starts by asking the worker for what was written since the
+ * last one (SRC_REQ_ROUND: it joins todo, protected again), which also
+ * measures the dirty rate the switchover is decided by.
  *
  * Threads: the region's fault worker owns its uffds (the strategy in
  * mig_src_engine.c: write faults, protection at each round and at the

@@ -5,20 +5,26 @@
  * switchover and asks the worker for them through mig_src_ask(), then
  * sends what the answer put into todo.
  *
- * The region is on its hold uffd for the whole job (see mig_src.c for why
- * not on the track uffd).  Before the switchover a write to a protected
- * page lifts its granule and marks it dirty; at a round's start the worker
- * moves the dirty set into todo and protects it again, so that the job
- * thread reads every page of todo after its protection (a write before
- * that is in what it reads, a write after it faults and marks the page for
- * the next round).  The switchover takes the last dirty set the same way
- * and from then on lifts nothing: every page is protected and every
- * writer waits.  After the job, a region that switched over stays held
+ * At its start the job checks once that the workload's threads can be
+ * stopped (freeze.h), which decides how writes are tracked (mig_src.c):
+ *   - SRC_MODE_ASYNC: on the track uffd.  A round is one PAGEMAP_SCAN
+ *     that reports and re-protects what was written.  The switchover stops
+ *     the workload (polled from step(), faults are served meanwhile),
+ *     scans a last time, moves the range to the hold uffd, protects every
+ *     page and lets the workload go on: its writers then wait there.
+ *   - SRC_MODE_HOLD: on the hold uffd for the whole job.  A write to a
+ *     protected page lifts its granule and marks it dirty; at a round's
+ *     start the dirty set joins todo and is protected again, so that the
+ *     job thread reads every page of todo after its protection; the
+ *     switchover takes the last dirty set the same way and from then on
+ *     lifts nothing.
+ * After the job, a region that switched over stays held
  * (mig_held_strategy) until the workload lets go of it.
  *
- * Threads: every hook runs on the region's worker; the job's bitmaps are
- * shared with the job thread under m->mu.  `holding` is written by the
- * worker only, so the worker reads it without the lock.
+ * Threads: every hook runs on the region's worker (it is also the thread
+ * that traces the workload during a stop); the job's bitmaps are shared
+ * with the job thread under m->mu.  `holding` is written by the worker
+ * only, so the worker reads it without the lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
