@@ -80,6 +80,7 @@ static const struct t_case cases[] = {
 	{ "track/two_uffds", t_track_two_uffds, T_NEEDS_UFFD },
 	{ "track/dirty_exact_async", t_track_dirty_exact_async, T_NEEDS_UFFD },
 	{ "track/dirty_exact_hold", t_track_dirty_exact_hold, T_NEEDS_UFFD },
+	{ "track/freeze_stops_every_thread", t_track_freeze_stops_every_thread, 0 },
 	{ "track/move_forgets_and_wakes", t_track_move_forgets_and_wakes, T_NEEDS_UFFD },
 	{ "track/reset_recovers", t_track_reset_recovers, T_NEEDS_UFFD },
 	{ "track/read_never_waits", t_track_read_never_waits, T_NEEDS_UFFD },

@@ -208,6 +208,7 @@ int t_session_image_changed_while_down(const struct t_env *env);
 int t_track_two_uffds(const struct t_env *env);
 int t_track_dirty_exact_async(const struct t_env *env);
 int t_track_dirty_exact_hold(const struct t_env *env);
+int t_track_freeze_stops_every_thread(const struct t_env *env);
 int t_track_move_forgets_and_wakes(const struct t_env *env);
 int t_track_reset_recovers(const struct t_env *env);
 int t_track_read_never_waits(const struct t_env *env);

@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +134,9 @@ static int look(struct freeze *f, struct freeze_thread *t)
 		if (!ptrace(PTRACE_GETEVENTMSG, t->tid, NULL, &msg) && !find(f, (pid_t)msg) &&
 		    add(f, (pid_t)msg))
 			return -1;
-	} else if (!event && WSTOPSIG(st) != SIGTRAP) {
-		t->sig = WSTOPSIG(st); /* a signal arrived: delivered at the end */
+	} else if (!event) {
+		/* a signal-delivery stop (an interrupt stops with an event): delivered at the end */
+		t->sig = WSTOPSIG(st);
 	}
 	return 1;
 }

@@ -677,7 +677,7 @@ int mig_src_ask(struct mig_src *s, enum mig_src_req req)
 	pthread_mutex_lock(&m->mu);
 	while (s->req_done < seq && !s->engine_gone)
 		pthread_cond_wait(&m->cond, &m->mu);
-	err = s->engine_gone && req != SRC_REQ_END ? ENODEV : s->req_err;
+	err = s->engine_gone ? (req == SRC_REQ_END ? 0 : ENODEV) : s->req_err;
 	pthread_mutex_unlock(&m->mu);
 	errno = err;
 	return err ? -1 : 0;
