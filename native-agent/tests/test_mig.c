@@ -699,7 +699,7 @@ int t_mig_tampered_frame(const struct t_env *env)
  * A region migrated while 4 threads write to random pages without pause,
  * so that writes land in every instant around the switchover; then the
  * source's memory (held) and the destination's are compared page by page.
- * The writers are paced (100,000 writes/s in all): unpaced, they dirty
+ * The writers are paced (20,000 writes/s in all): unpaced, they dirty
  * every page between any two scans, everything is stale at the
  * switchover, and a lost write could not show.  tracking: the job's "tracking" option.  Returns the pages that
  * differ (or -1), and the tracking the source used into used[8].
@@ -716,7 +716,7 @@ static long migrate_hammered(const char *tracking, char used[8])
 	long diff = -1;
 
 	used[0] = '\0';
-	if (pair_start(&p) || start_source_paced(&p, &src, size_s, region, "4", "100000"))
+	if (pair_start(&p) || start_source_paced(&p, &src, size_s, region, "4", "20000"))
 		return -1;
 	new_id(id);
 	in = mig_in(&p, id, "demo", size, SECRET);

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,8 +599,10 @@ static void src_step(struct ufd *u, struct region *r)
 	uint64_t ns;
 	int got = freeze_poll(&s->fz), err = 0;
 
-	if (!got)
+	if (!got) {
+		sched_yield(); /* the threads to stop may need this CPU to get there */
 		return;
+	}
 	ns = mono_now_ns() - s->fz.begin_ns;
 	s->fz_for = SRC_FZ_NONE;
 	if (why == SRC_FZ_PROBE) {
