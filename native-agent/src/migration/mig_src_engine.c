@@ -164,7 +164,10 @@ static void give_back(struct ufd *u, struct region *r, struct mig_src *s)
 			 LF_STR("region", r->id));
 }
 
-/* The worker lets go of the job: it never touches s again. */
+/*
+ * The worker lets go of the job: it never touches s (or its job) again,
+ * which the loop thread may free as soon as engine_gone is set.
+ */
 static void let_go(struct ufd *u, struct region *r, struct mig_src *s, const char *why)
 {
 	struct mig *m = s->m;
@@ -574,13 +577,14 @@ static void src_abort(struct ufd *u, struct region *r, int code, const char *why
 	if (!s)
 		return;
 	m = s->m;
-	let_go(u, r, s, why);
 	pthread_mutex_lock(&m->mu);
 	over = m->phase == MIG_COMPLETED || m->phase == MIG_FAILED || m->phase == MIG_CANCELLED ||
 	       m->stop;
 	pthread_mutex_unlock(&m->mu);
 	if (!over)
 		mig_fail(m, "the region changed under the migration: %s", why);
+	/* last: once the worker has let go, the job (s and m) may be freed at any moment */
+	let_go(u, r, s, why);
 }
 
 /* Only while the workload is being stopped: everything else happens on faults and requests. */
