@@ -905,7 +905,7 @@ int t_track_freeze_stops_every_thread(const struct t_env *env)
 	if (child == 0)
 		fz_child();
 	CHECKF(fz_all_moved(zero, 10000), "the child's threads never ran");
-	CHECK_OK(freeze_begin(&f, child));
+	CHECKF(!freeze_begin(&f, child), "the workload cannot be stopped: %s", strerror(errno));
 	deadline = mono_now_ns() + UINT64_C(10000000000);
 	while ((got = freeze_poll(&f)) == 0 && mono_now_ns() < deadline)
 		sched_yield();

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,30 @@ static void drop(struct freeze *f, struct freeze_thread *t)
 }
 
 /*
+ * Whether a thread is exiting (a zombie until reaped) or gone: seizing it
+ * fails with EPERM, and it runs no code of the workload any more.
+ */
+static bool exiting(pid_t pid, pid_t tid)
+{
+	char path[80], buf[512], *close_paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": the state follows the last parenthesis (comm may hold one) */
+	close_paren = strrchr(buf, ')');
+	return !close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' || close_paren[2] == 'X';
+}
+
+/*
  * Seizes and interrupts every thread of the workload not seized yet.
  * Returns how many were new, or -1 (EPERM: not allowed to trace it; ESRCH:
  * the workload is gone).
@@ -69,7 +94,7 @@ static int seize_new(struct freeze *f)
 		if (tid <= 0 || find(f, tid))
 			continue;
 		if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACECLONE)) {
-			if (errno == ESRCH)
+			if (errno == ESRCH || (errno == EPERM && exiting(f->pid, tid)))
 				continue; /* exited meanwhile */
 			goto fail;
 		}
