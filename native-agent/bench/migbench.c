@@ -1,12 +1,20 @@
 /*
  * faultline-migbench: a region migrated between two agents over loopback
- * while a writer never pauses, against a plain stop-and-copy of the same
+ * while a writer never pauses (as fast as it can, or at --rate writes per
+ * second, as QEMU's runs at 51,200), against a plain stop-and-copy of the same
  * size over the same loopback as the floor, in one run (docs/benchmarks.md
  * "Migration").  QEMU's postcopy is measured by bench/qemu/qemu-postcopy-bench;
  * bench/migration-vs-qemu runs both in one invocation.
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
- *                      [--bandwidth BYTES_PER_S] [--plaintext]
+ *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
+ *                      [--tracking auto|hold]
+ *
+ * --rate: writes per second of all writer threads together (each stamps 16
+ * bytes of a random page; faultline-demo mig-source --rate); `max`, the
+ * default, writes as fast as the threads can.  --tracking: the job's
+ * "tracking" option (PROTOCOL.md migration_out): `hold` measures the
+ * source tracking writes on its hold uffd, as before WP_ASYNC tracking.
  *
  * The page channel is TLS 1.3 as in production; --plaintext runs both agents
  * with --page-channel-plaintext, so two runs show what TLS costs.
@@ -288,8 +296,9 @@ static double loopback_copy(const uint8_t *src, uint8_t *dst, uint64_t size)
 
 struct run {
 	double total_ms, downtime_ms, p50_us, p99_us, max_us, blocked_ms;
-	uint64_t sent, demand_pages, rounds, requests;
+	uint64_t sent, demand_pages, rounds, requests, tracking_faults;
 	double dst_total_ms;
+	char tracking[8];
 };
 
 static uint64_t st(json_t *m, const char *k)
@@ -302,23 +311,27 @@ static json_t *get(struct agent *a, const char *id)
 	return call(a, PROTO_T_MIGRATION_GET, json_pack("{s:s}", "migration_id", id));
 }
 
-static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, struct run *out)
+static const char *tracking = "auto";
+
+static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
+		   struct run *out)
 {
 	struct agent src, dst;
 	struct proc ws, wd;
-	char size_s[32], threads_s[16], handoff[256], id[64];
+	char size_s[32], threads_s[16], rate_s[32], handoff[256], id[64];
 	const char *sock;
 	json_t *j, *in, *m, *d;
 	int ret = -1;
 
 	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)size);
 	snprintf(threads_s, sizeof(threads_s), "%u", writers);
+	snprintf(rate_s, sizeof(rate_s), "%llu", (unsigned long long)rate); /* 0: unpaced */
 	if (agent_start(&src, "src", false) || agent_start(&dst, "dst", true))
 		return -1;
 	snprintf(handoff, sizeof(handoff), "%s/state/handoff.sock", src.dir);
 	{
 		const char *args[] = { "mig-source", "--socket", handoff, "--size", size_s, "--threads",
-				       threads_s, "--name", "bench", NULL };
+				       threads_s, "--rate", rate_s, "--name", "bench", NULL };
 
 		if (demo(&ws, args))
 			goto stop;
@@ -340,12 +353,13 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		goto stop;
 	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
 	m = call(&src, PROTO_T_MIGRATION_OUT,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i}}", "migration_id", id,
+		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s}}", "migration_id", id,
 			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
 			   json_string_value(json_object_get(in, "channel")), "secret",
 			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
 			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
-			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule));
+			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule,
+			   "tracking", tracking));
 	json_decref(j);
 	if (!m)
 		goto stop;
@@ -385,6 +399,12 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			out->demand_pages = st(d, "demand_pages");
 			out->rounds = st(m, "rounds");
 			out->requests = st(d, "postcopy_requests");
+			out->tracking_faults = st(m, "tracking_faults");
+			snprintf(out->tracking, sizeof(out->tracking), "%s",
+				 json_string_value(json_object_get(json_object_get(m, "stats"), "tracking"))
+					 ? json_string_value(json_object_get(json_object_get(m, "stats"),
+									     "tracking"))
+					 : "?");
 			ret = 0;
 			json_decref(m);
 			json_decref(d);
@@ -408,10 +428,12 @@ int main(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },     { "writers", required_argument, NULL, 'w' },
 		{ "repeat", required_argument, NULL, 'r' },   { "rounds", required_argument, NULL, 'R' },
 		{ "bandwidth", required_argument, NULL, 'b' }, { "granule", required_argument, NULL, 'g' },
-		{ "plaintext", no_argument, NULL, 'P' },
+		{ "plaintext", no_argument, NULL, 'P' },	{ "rate", required_argument, NULL, 'W' },
+		{ "tracking", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t size = UINT64_C(2) << 30, bw = 0;
+	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
+	char rate_text[64] = "as fast as they can", *end;
 	unsigned writers = 1, repeat = 3, rounds = 1;
 	char self[PATH_MAX];
 	ssize_t n;
@@ -443,9 +465,30 @@ int main(int argc, char **argv)
 		case 'P':
 			plaintext = true;
 			break;
+		case 'T':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "hold")) {
+				fprintf(stderr, "faultline-migbench: --tracking takes `auto` or `hold`\n");
+				return 2;
+			}
+			tracking = optarg;
+			break;
+		case 'W':
+			if (!strcmp(optarg, "max")) {
+				rate = 0;
+				break;
+			}
+			errno = 0;
+			rate = strtoull(optarg, &end, 10);
+			if (errno || *end || !rate || optarg[0] == '-') {
+				fprintf(stderr, "faultline-migbench: --rate takes `max` or a number of "
+						"writes per second > 0, not \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
-					"[--rounds N] [--bandwidth BYTES_PER_S] [--plaintext]\n");
+					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
+					"[--plaintext] [--tracking auto|hold]\n");
 			return 2;
 		}
 	}
@@ -473,26 +516,30 @@ int main(int argc, char **argv)
 	munmap(a, size);
 	munmap(b, size);
 
-	printf("region %llu MiB, %u writer thread(s) writing as fast as they can, switchover after "
+	if (rate)
+		snprintf(rate_text, sizeof(rate_text), "at %llu writes/s in all", (unsigned long long)rate);
+	printf("region %llu MiB, %u writer thread(s) writing %s, switchover after "
 	       "%u precopy round(s), granule %u page(s), loopback %.2f GB/s\n\n",
-	       (unsigned long long)(size >> 20), writers, rounds, granule, (double)size / lb_ms / 1e6);
+	       (unsigned long long)(size >> 20), writers, rate_text, rounds, granule,
+	       (double)size / lb_ms / 1e6);
 	printf("| run | total ms | total / (size / loopback) | downtime ms | demand p50 us | "
-	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | rounds |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	printf("| stop-and-copy (floor) | %.0f | %.2f | %.0f | - | - | - | %.0f | - | 1.00 | - |\n",
+	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | rounds | "
+	       "tracking | tracking faults |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+	printf("| stop-and-copy (floor) | %.0f | %.2f | %.0f | - | - | - | %.0f | - | 1.00 | - | - | - |\n",
 	       sc_ms, sc_ms / lb_ms, sc_ms, sc_ms);
 	for (unsigned i = 0; i < repeat; i++) {
 		struct run r = { 0 };
 
-		if (migrate(size, writers, rounds, bw, &r)) {
+		if (migrate(size, writers, rounds, bw, rate, &r)) {
 			printf("| faultline %u | failed |\n", i + 1);
 			continue;
 		}
 		printf("| faultline %u | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | %llu | %.2f | "
-		       "%llu |\n",
+		       "%llu | %s | %llu |\n",
 		       i + 1, r.total_ms, r.total_ms / lb_ms, r.downtime_ms, r.p50_us, r.p99_us, r.max_us,
 		       r.blocked_ms, (unsigned long long)r.demand_pages, (double)r.sent / (double)size,
-		       (unsigned long long)r.rounds);
+		       (unsigned long long)r.rounds, r.tracking, (unsigned long long)r.tracking_faults);
 		fflush(stdout);
 	}
 	return 0;

@@ -105,6 +105,7 @@ static int usage(void)
 		"       faultline-demo ledger-check --socket PATH --size SIZE [--accounts N]\n"
 		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n"
 		"       faultline-demo mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N]\n"
+		"                      [--rate WRITES_PER_S]\n"
 		"       faultline-demo mig-dest --socket SESSION --size SIZE --name NAME --dump FILE\n"
 		"                      [--mark N]\n");
 	return 2;
@@ -699,7 +700,7 @@ int main(int argc, char **argv)
 	if (!strcmp(a.cmd, "session"))
 		return session(&a);
 	if (!strcmp(a.cmd, "mig-source") && a.socket && a.size && !(a.size % CONTENT_PAGE))
-		return demo_mig_source(a.socket, a.size, a.name, a.threads);
+		return demo_mig_source(a.socket, a.size, a.name, a.threads, a.rate);
 	if (!strcmp(a.cmd, "mig-dest") && a.socket && a.size && !(a.size % CONTENT_PAGE) && a.out)
 		return demo_mig_dest(a.socket, a.size, a.name, a.out, a.mark);
 	if (!strcmp(a.cmd, "ledger"))

@@ -1,11 +1,14 @@
 /*
  * faultline-demo workloads for migrations (PROTOCOL.md §1.9, §3):
  *
- *   mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N]
+ *   mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N] [--rate N]
  *       registers fresh memory with FL_MODE_WP (track + hold uffds) on the
  *       agent's general handoff socket, fills every other 64 KiB of it, prints
  *       {"region_id":…} and writes continuously from N threads: each write
  *       stamps 16 bytes of a random page with a generation and the page.
+ *       --rate: N writes per second in all (shared by the threads, paced per
+ *       64 writes like bench/qemu/memwriter.c's fl_rate); 0: as fast as they
+ *       can.
  *   mig-dest --socket SESSION --size SIZE --name NAME --dump FILE [--mark N]
  *       attaches by region name on a migration's session socket (MISSING
  *       mode), writes a marker into the last 16 bytes of N pages spread over
@@ -41,8 +44,43 @@ struct writer {
 	pthread_t t;
 	uint8_t *mem;
 	uint64_t pages, seed;
+	uint64_t rate; /* writes per second of this thread, 0: unpaced */
 	_Atomic uint64_t writes;
 };
+
+/* writes between two looks at the clock, as memwriter's BATCH */
+#define PACE_BATCH 64u
+/* a paced writer that fell behind (held by a migration) catches up at most this much */
+#define PACE_MAX_BACKLOG_NS 10000000u
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Pacing only (the rate is the workload's, not a synchronisation): sleeps
+ * until `done` writes are due since *from.  A writer that fell far behind
+ * (it waited on a held page) does not burst to catch up: it restarts its
+ * schedule, at most PACE_MAX_BACKLOG_NS late, as memwriter does.
+ */
+static void pace(uint64_t rate, uint64_t *from, uint64_t *done)
+{
+	uint64_t due = *from + *done * 1000000000u / rate, now = mono_ns();
+
+	if (now < due) {
+		struct timespec nap = { (time_t)((due - now) / 1000000000u),
+					(long)((due - now) % 1000000000u) };
+
+		nanosleep(&nap, NULL);
+	} else if (now - due > PACE_MAX_BACKLOG_NS) {
+		*from = now - PACE_MAX_BACKLOG_NS;
+		*done = 0;
+	}
+}
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -55,7 +93,7 @@ static uint64_t xorshift(uint64_t *s)
 static void *write_loop(void *arg)
 {
 	struct writer *w = arg;
-	uint64_t s = w->seed | 1, gen = 0;
+	uint64_t s = w->seed | 1, gen = 0, from = mono_ns(), paced = 0;
 
 	for (;;) {
 		uint64_t p = xorshift(&s) % w->pages;
@@ -64,6 +102,8 @@ static void *write_loop(void *arg)
 		slot[0] = ++gen;
 		slot[1] = p ^ (w->seed << 40);
 		atomic_store_explicit(&w->writes, gen, memory_order_relaxed);
+		if (w->rate && ++paced % PACE_BATCH == 0)
+			pace(w->rate, &from, &paced);
 	}
 	return NULL;
 }
@@ -154,7 +194,8 @@ static int commands(uint8_t *mem, uint64_t size, fl_region *r, uint64_t mark,
 	_exit(0);
 }
 
-int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads)
+int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads,
+		    uint64_t rate)
 {
 	uint8_t *mem = map(size);
 	struct writer *ws = calloc(threads ? threads : 1, sizeof(*ws));
@@ -178,6 +219,10 @@ int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigne
 		ws[i].mem = mem;
 		ws[i].pages = size / 4096;
 		ws[i].seed = 0x9E3779B97F4A7C15ull * (i + 1);
+		/* the total shared out; a thread's share never rounds down to "unpaced" */
+		ws[i].rate = rate ? (rate / threads + (i < rate % threads)) : 0;
+		if (rate && !ws[i].rate)
+			ws[i].rate = 1;
 		if (pthread_create(&ws[i].t, NULL, write_loop, &ws[i]))
 			return 3;
 	}

@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads);
+int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads,
+		    uint64_t rate);
 int demo_mig_dest(const char *socket, uint64_t size, const char *name, const char *out,
 		  uint64_t mark);
 

@@ -92,6 +92,7 @@ int t_mig_pause_resume_switchover(const struct t_env *env);
 int t_mig_source_workload_dies(const struct t_env *env);
 int t_mig_switchover_unrecorded(const struct t_env *env);
 int t_mig_dst_remove_after_complete(const struct t_env *env);
+int t_mig_switchover_gap_covered(const struct t_env *env);
 
 /* test_proto.c */
 int t_proto_golden_bytes(const struct t_env *env);
@@ -215,6 +216,7 @@ int t_session_image_changed_while_down(const struct t_env *env);
 int t_track_two_uffds(const struct t_env *env);
 int t_track_dirty_exact_async(const struct t_env *env);
 int t_track_dirty_exact_hold(const struct t_env *env);
+int t_track_freeze_stops_every_thread(const struct t_env *env);
 int t_track_move_forgets_and_wakes(const struct t_env *env);
 int t_track_reset_recovers(const struct t_env *env);
 int t_track_read_never_waits(const struct t_env *env);

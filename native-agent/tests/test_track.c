@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,12 +21,14 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bitmap.h"
 #include "faultline.h"
 #include "fluffd.h"
+#include "freeze.h"
 #include "harness.h"
 #include "hwork.h"
 #include "hold.h"
@@ -812,5 +816,110 @@ int t_track_read_never_waits(const struct t_env *env)
 	close(m.done_fd);
 	close(fd);
 	munmap(mem, PAGES * PS);
+	return T_PASS;
+}
+
+/* ---- stopping a workload for a move (freeze.h) ---------------------------- */
+
+#define FZ_THREADS 3
+
+struct fz_shared {
+	_Atomic uint64_t count[FZ_THREADS + 2]; /* the threads, the main thread, threads born */
+};
+
+static struct fz_shared *fz_sh;
+
+static void *fz_count(void *arg)
+{
+	_Atomic uint64_t *c = arg;
+
+	for (;;)
+		atomic_fetch_add(c, 1);
+	return NULL;
+}
+
+static void *fz_born(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&fz_sh->count[FZ_THREADS + 1], 1);
+	return NULL;
+}
+
+/* The child: counting threads, and a main thread that keeps creating short-lived ones. */
+static void fz_child(void)
+{
+	pthread_t t;
+
+	for (unsigned i = 0; i < FZ_THREADS; i++)
+		if (pthread_create(&t, NULL, fz_count, &fz_sh->count[i]))
+			_exit(3);
+	for (;;) {
+		atomic_fetch_add(&fz_sh->count[FZ_THREADS], 1);
+		if (!pthread_create(&t, NULL, fz_born, NULL))
+			pthread_join(t, NULL);
+	}
+}
+
+static void fz_read(uint64_t out[FZ_THREADS + 2])
+{
+	for (unsigned i = 0; i < FZ_THREADS + 2; i++)
+		out[i] = atomic_load(&fz_sh->count[i]);
+}
+
+/* every counter moved past `since` within timeout_ms */
+static bool fz_all_moved(const uint64_t since[FZ_THREADS + 2], int timeout_ms)
+{
+	uint64_t deadline = mono_now_ns() + (uint64_t)timeout_ms * 1000000u, now[FZ_THREADS + 2];
+
+	do {
+		bool all = true;
+
+		fz_read(now);
+		for (unsigned i = 0; i < FZ_THREADS + 2; i++)
+			all &= now[i] > since[i];
+		if (all)
+			return true;
+		sched_yield();
+	} while (mono_now_ns() < deadline);
+	return false;
+}
+
+/*
+ * A stopped workload runs nothing at all - its threads, its main thread,
+ * threads it creates while being stopped - and runs on when let go.
+ */
+int t_track_freeze_stops_every_thread(const struct t_env *env)
+{
+	uint64_t zero[FZ_THREADS + 2] = { 0 }, a[FZ_THREADS + 2], b[FZ_THREADS + 2];
+	struct timespec pause = { .tv_nsec = 50000000 };
+	struct freeze f = { 0 };
+	uint64_t deadline;
+	pid_t child;
+	int got = 0, st;
+
+	(void)env;
+	fz_sh = mmap(NULL, sizeof(*fz_sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(fz_sh != MAP_FAILED);
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0)
+		fz_child();
+	CHECKF(fz_all_moved(zero, 10000), "the child's threads never ran");
+	CHECKF(!freeze_begin(&f, child), "the workload cannot be stopped: %s", strerror(errno));
+	deadline = mono_now_ns() + UINT64_C(10000000000);
+	while ((got = freeze_poll(&f)) == 0 && mono_now_ns() < deadline)
+		sched_yield();
+	CHECKF(got == 1, "the workload was not stopped (%d, %s)", got, strerror(errno));
+	fz_read(a);
+	nanosleep(&pause, NULL); /* observed, not waited for: nothing may move meanwhile */
+	fz_read(b);
+	CHECKF(!memcmp(a, b, sizeof(a)), "a thread ran while the workload was stopped");
+	freeze_end(&f);
+	CHECKF(fz_all_moved(b, 10000), "the workload did not run on after the stop");
+	kill(child, SIGKILL);
+	CHECK(waitpid(child, &st, 0) == child);
+	/* a workload that is gone cannot be stopped */
+	CHECK(freeze_begin(&f, child) < 0 && errno == ESRCH);
+	munmap(fz_sh, sizeof(*fz_sh));
 	return T_PASS;
 }

@@ -6,7 +6,9 @@
  * saves the page first) and has background steps of its own.  The owner
  * hands one to the region's worker with fault_strategy(); every hook runs
  * on that worker, and the strategy tells its owner it is done through its
- * own fault_done message.  A region has at most one strategy at a time.
+ * own fault_done message (a capture) or its own channel (a migration
+ * source, whose job thread waits for its answers).  A region has at most
+ * one strategy at a time.
  *
  * A strategy may also own the region's missing pages (a migration
  * destination: missing_fault): a fault it cannot answer yet is parked by
@@ -59,6 +61,9 @@ struct region_strategy {
 	void (*dropped)(struct ufd *u, struct region *r);
 	/* child was born from r in the worker (mremap'd part, fork copy); NULL: it goes without */
 	void (*follow)(struct region *r, struct region *child);
+	/* pages [first, first + n) were released (MADV_DONTNEED) and read zero from now on:
+	 * true when the strategy carries on (it noted them), false to be aborted; NULL: aborted */
+	bool (*pages_removed)(struct ufd *u, struct region *r, uint64_t first, uint64_t n);
 };
 
 static inline bool strategy_runnable(const struct region *r)
@@ -70,6 +75,13 @@ static inline bool strategy_runnable(const struct region *r)
 static inline bool strategy_owns_missing(const struct region *r)
 {
 	return r->w.strat && r->w.strat->missing_fault;
+}
+
+/* A removal of pages: false when the strategy noted it and goes on (else it is aborted). */
+static inline bool strategy_keeps_after_remove(struct ufd *u, struct region *r, uint64_t first,
+					       uint64_t n)
+{
+	return r->w.strat && r->w.strat->pages_removed && r->w.strat->pages_removed(u, r, first, n);
 }
 
 static inline void strategy_abort(struct ufd *u, struct region *r, int code, const char *why)

@@ -25,9 +25,11 @@
  * Hence a move between the uffds forgets which pages were written (the
  * brief's soft-dirty backstop cannot see writes made during the move on
  * such kernels): track_move() ends the tracking interval, and a caller
- * that needs an exact dirty set across captures keeps the range on the
+ * that needs an exact dirty set across it either keeps the range on the
  * hold uffd, where a first write per `granule` pages costs one fault that
- * the agent resolves by lifting the granule and marking it dirty.
+ * the agent resolves by lifting the granule and marking it dirty (live
+ * captures), or stops the workload's threads around the last scan and the
+ * move (freeze.h; a migration's switchover).
  *
  * Threads: a struct track belongs to the thread that serves its region
  * (the region's fault worker); the ioctls themselves may run anywhere.

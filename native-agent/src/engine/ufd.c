@@ -198,10 +198,11 @@ static void on_remove(struct ufd *u, uint64_t start, uint64_t end, bool unmap)
 			continue;
 		region_stat_add(&r->st.events[unmap ? RE_UNMAP : RE_REMOVE], 1);
 		/* pages still to be saved would be lost; their content changed for the next one */
-		strategy_abort(u, r, PROTO_E_CONFLICT,
-			  unmap ? "the workload unmapped memory of the region during the snapshot"
-				: "the workload released memory of the region (MADV_DONTNEED) during the"
-				  " snapshot");
+		if (unmap || !strategy_keeps_after_remove(u, r, first, last - first))
+			strategy_abort(u, r, PROTO_E_CONFLICT,
+				       unmap ? "the workload unmapped memory of the region during the snapshot"
+					     : "the workload released memory of the region (MADV_DONTNEED)"
+					       " during the snapshot");
 		if (r->w.wp && !unmap)
 			bitmap_set(r->w.wp->dirty, first, last - first);
 		if (r->w.wp && unmap && last - first < r->n_pages) {

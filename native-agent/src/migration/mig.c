@@ -226,6 +226,10 @@ json_t *mig_json(struct mig *m)
 	       &ok);
 	jx_put(stats, "dirty_rate_bytes_per_s", json_integer((json_int_t)st.dirty_rate), &ok);
 	jx_put(stats, "rounds", json_integer((json_int_t)st.rounds), &ok);
+	if (m->role == MIG_SOURCE) {
+		jx_put(stats, "tracking", st.tracking ? json_string(st.tracking) : json_null(), &ok);
+		jx_put(stats, "tracking_faults", json_integer((json_int_t)st.tracking_faults), &ok);
+	}
 	jx_put(stats, "postcopy_requests", json_integer((json_int_t)st.postcopy_requests), &ok);
 	jx_put(stats, "demand_latency",
 	       json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)st.lat_count, "p50_ns",

@@ -59,6 +59,8 @@ struct mig_stats {
 	uint64_t lat_count, lat_max, lat_hist[HIST_BUCKETS];
 	uint64_t blocked_ns;
 	uint64_t reconnects;
+	const char *tracking;        /* source: "async" or "hold" (mig_src.c), NULL before */
+	uint64_t tracking_faults;    /* source: write faults lifted while tracking on hold */
 };
 
 struct mig_src;
@@ -97,6 +99,7 @@ struct mig {
 	bool postcopy_auto;
 	int64_t postcopy_after_ms;   /* < 0: never */
 	uint64_t granule;            /* pages lifted per tracking fault */
+	bool track_on_hold;          /* "tracking": "hold": never WP_ASYNC (mig_src.c) */
 	struct mig_src *src;
 	struct mig_dst *dst;
 	int refs;                    /* loop thread */
@@ -131,8 +134,7 @@ const char *mig_phase_name(enum mig_phase p);
 
 /* ---- per role (mig_src.c, mig_dst.c) ------------------------------------ */
 
-int mig_src_start(struct mig *m, pid_t pid, uint64_t start, int track_fd, int hold_fd,
-		  unsigned modes, char *why, size_t why_len);
+int mig_src_start(struct mig *m, struct region *r, char *why, size_t why_len);
 void mig_src_stop(struct mig *m, bool cancel);
 void mig_src_kick(struct mig *m);
 uint64_t mig_src_remaining(struct mig *m);

@@ -185,7 +185,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256], host[256];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *rid = json_object_get(req, "region_id"), *dest = json_object_get(req, "destination");
-	json_t *opts = json_object_get(req, "options"), *pc;
+	json_t *opts = json_object_get(req, "options"), *pc, *tr;
 	uint64_t bw, rounds, downtime, granule;
 	int64_t after = 30000;
 	struct region *r;
@@ -210,6 +210,10 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	if (pc && !json_is_null(pc) && (!json_is_string(pc) || (strcmp(json_string_value(pc), "auto") &&
 								 strcmp(json_string_value(pc), "manual"))))
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"postcopy\" must be \"auto\" or \"manual\"");
+	tr = json_object_get(opts, "tracking");
+	if (tr && !json_is_null(tr) && (!json_is_string(tr) || (strcmp(json_string_value(tr), "auto") &&
+								 strcmp(json_string_value(tr), "hold"))))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"tracking\" must be \"auto\" or \"hold\"");
 	if (json_object_get(opts, "postcopy_after_ms")) {
 		json_t *a = json_object_get(opts, "postcopy_after_ms");
 
@@ -257,6 +261,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	m->max_downtime_ms = downtime;
 	m->postcopy_auto = !pc || json_is_null(pc) || !strcmp(json_string_value(pc), "auto");
 	m->postcopy_after_ms = after;
+	m->track_on_hold = tr && json_is_string(tr) && !strcmp(json_string_value(tr), "hold");
 	m->granule = granule ? granule : 1;
 	snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
 	if (!m->region_name || !m->labels) {
@@ -264,8 +269,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
 	add(reg, m);
-	if (mig_src_start(m, r->pid, region_start(r), r->ctl.mig_track_fd, r->ctl.mig_hold_fd, r->modes,
-			  why, sizeof(why))) {
+	if (mig_src_start(m, r, why, sizeof(why))) {
 		pthread_mutex_lock(&m->mu);
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		m->phase = MIG_FAILED;

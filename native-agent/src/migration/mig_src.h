@@ -1,8 +1,10 @@
 /*
- * The source side of a migration, shared by mig_src.c (the fault thread,
- * the main thread: rounds, switchover, push; start and stop) and
- * mig_src_conn.c (reading and sending pages, the page channel
- * connections and their threads).  Private to src/migration/.
+ * The source side of a migration, shared by mig_src.c (the job thread:
+ * rounds, switchover, push; start and stop), mig_src_engine.c (the
+ * strategy the region's fault worker runs for the job: write faults,
+ * protection, the requests of the job thread) and mig_src_conn.c
+ * (reading and sending pages, the page channel connections and their
+ * threads).  Private to src/migration/.
  */
 #ifndef FAULTLINE_MIG_SRC_H
 #define FAULTLINE_MIG_SRC_H
@@ -12,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "freeze.h"
 #include "mig.h"
 #include "ptls.h"
 #include "track.h"
@@ -22,24 +25,59 @@
 #define SRC_BACKOFF_MIN_MS 50
 #define SRC_BACKOFF_MAX_MS 2000
 #define SRC_IDLE_WAIT_MS 10
+#define SRC_ASK_TRIES 100     /* requests that met a change of the mappings (EAGAIN) */
 #define SRC_SNDBUF (1u << 20) /* main channel send buffer: bounds what the switchover queues behind */
+
+/* What the job thread asks the region's worker to do (mig_src_ask()). */
+enum mig_src_req {
+	SRC_REQ_NONE,
+	SRC_REQ_ROUND,  /* a round starts: what was written since the last one joins todo */
+	SRC_REQ_SWITCH, /* the hold: every writer waits from now on, the final dirty set joins todo */
+	SRC_REQ_END,    /* the job ends: give the region back (not switched over), or keep it held */
+};
+
+/*
+ * How the worker tracks writes during precopy (mig_src.c): on the track
+ * uffd with WP_ASYNC + PAGEMAP_SCAN, the workload stopped for the move to
+ * the hold uffd at the switchover; or on the hold uffd for the whole job,
+ * one fault per first write per granule per round (where the workload
+ * cannot be stopped, or when the job's options ask for it).
+ */
+enum mig_src_mode { SRC_MODE_ASYNC, SRC_MODE_HOLD };
+
+/* What a freeze of the workload is for (worker only). */
+enum mig_src_freeze { SRC_FZ_NONE, SRC_FZ_PROBE, SRC_FZ_SWITCH };
+
+struct region;
 
 struct mig_src {
 	struct mig *m;
-	struct track t;
+	struct track t;        /* job thread: reads (pagemap, mem) only, no uffd of its own */
 	pid_t pid;
 	uint64_t start;
-	int track_fd, hold_fd; /* our dups of the workload's uffds */
-	int stop_fd;           /* wakes the fault thread */
+	struct region *r;      /* the worker's; the job thread never touches it */
+	int req_fd;            /* eventfd: a request for the worker (watched through its strat_tag) */
+	enum mig_src_req req;  /* under mu */
+	uint64_t req_seq, req_done; /* under mu: asked, and answered, requests */
+	int req_err;           /* under mu: errno of the last request, 0 if it succeeded */
+	bool engine_on;        /* under mu: the worker runs the strategy */
+	bool engine_gone;      /* under mu: the worker let go of the region (or never took it) */
+	bool handed;           /* loop thread: fault_strategy() took the job */
+	bool give_back;        /* under mu: SRC_REQ_END gives the region back even if held */
+	char engine_why[160];  /* under mu: why it let go */
+	uint64_t *dirty;       /* under mu: written since their protection (the worker marks) */
+	uint64_t round_taken;  /* under mu: pages the last SRC_REQ_ROUND added to todo */
+	enum mig_src_mode mode; /* set by the worker before engine_on, then fixed */
+	enum mig_src_freeze fz_for; /* worker: the freeze in progress is for this */
+	struct freeze fz;      /* worker */
+	uint64_t fz_seq;       /* worker: the request a freeze answers */
 	uint64_t *todo;        /* pages the destination must (re)receive; under mu */
 	uint64_t *sent_seq;    /* main thread: seq of the frame that last carried the page */
 	uint64_t seq;          /* main thread: last seq used on the main channel */
 	uint64_t switch_seq;   /* seq of the SWITCHOVER frame, 0 before */
-	bool holding;          /* under mu: writers wait from now on */
-	bool settled;          /* under mu: every page is protected since the hold */
-	bool moved;            /* the range is on the hold uffd */
-	pthread_t main_th, fault_th, rd_th, pre_th;
-	bool main_started, fault_started, rd_started, pre_started;
+	bool holding;          /* under mu: writers wait from now on (every page protected) */
+	pthread_t main_th, rd_th, pre_th;
+	bool main_started, rd_started, pre_started;
 	struct ptls_conn *main_c, *pre_c; /* under mu for shutdown; used by their threads */
 	bool broken;           /* under mu: a connection failed */
 	bool done_seen;        /* under mu: the destination sent DONE */
@@ -63,5 +101,10 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 void mig_src_disconnect(struct mig_src *s);
 int mig_src_send_switch(struct mig_src *s, struct ptls_conn *c);
 int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len);
+
+/* mig_src_engine.c */
+extern const struct region_strategy mig_src_strategy;
+extern const struct region_strategy mig_held_strategy;
+int mig_src_ask(struct mig_src *s, enum mig_src_req req);
 
 #endif /* FAULTLINE_MIG_SRC_H */

@@ -50,21 +50,17 @@ static int add_run(void *arg, uint64_t first, uint64_t n, uint64_t categories)
 	return 0;
 }
 
+/*
+ * Through /proc/<pid>/mem (track_read): it never waits for a fault, which
+ * only the region's worker could resolve; a page released under the read
+ * reads as the zeros it holds.
+ */
 static int read_pages(struct mig_src *s, uint64_t first, uint64_t n, uint8_t *buf)
 {
-	struct iovec local = { .iov_base = buf, .iov_len = n * s->m->page_size };
-	struct iovec remote = { .iov_base = (void *)(uintptr_t)(s->start + first * s->m->page_size),
-				.iov_len = local.iov_len };
-	ssize_t got = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+	uint64_t absent;
 
-	if (got != (ssize_t)local.iov_len) {
-		if (got >= 0)
-			errno = EFAULT;
-		return -1;
-	}
-	return 0;
+	return track_read(&s->t, first, n, buf, &absent);
 }
-
 
 /* Waits for tokens of the background stream's bucket (demand pages never do). */
 static int throttle(struct mig_src *s, uint64_t bytes)
@@ -271,7 +267,6 @@ static void *preempt_main(void *arg)
 	struct runs *runs = malloc(sizeof(*runs));
 	struct pchan_hdr h;
 	uint8_t small[64];
-	bool settled;
 	int r = -1;
 
 	while (runs) {
@@ -282,16 +277,11 @@ static void *preempt_main(void *arg)
 			r = PCHAN_BAD_TYPE;
 			break;
 		}
+		/* every page is protected since the hold: what is read is final */
 		pthread_mutex_lock(&m->mu);
 		m->st.postcopy_requests++;
 		bitmap_clear(s->todo, h.page, h.count);
-		settled = s->settled;
 		pthread_mutex_unlock(&m->mu);
-		/* before settle() is through, a page may still take a write: stop it first */
-		if (!settled && track_protect(&s->t, h.page, h.count)) {
-			mig_fail(m, "cannot write-protect the region: %s", strerror(errno));
-			break;
-		}
 		/* the background push goes on where the workload is (locality) */
 		atomic_store(&s->hint, h.page + h.count + 1);
 		r = mig_src_send_range(s, s->pre_c, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
