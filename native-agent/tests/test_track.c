@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -850,6 +851,9 @@ static void fz_child(void)
 {
 	pthread_t t;
 
+	/* its threads spin for ever: it must not outlive a test that failed or timed out */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+		_exit(3);
 	for (unsigned i = 0; i < FZ_THREADS; i++)
 		if (pthread_create(&t, NULL, fz_count, &fz_sh->count[i]))
 			_exit(3);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,35 @@ static bool exiting(pid_t pid, pid_t tid)
 }
 
 /*
+ * Seizes one thread: 0, 1 when it exited meanwhile, -1 with errno.  A thread
+ * refuses to be seized (EPERM) from the moment it begins to exit, but /proc
+ * shows it as a zombie only at the end of its exit: an EPERM of a thread
+ * other than the main one is tried again for up to 10 ms, until the thread
+ * is seen exiting or is seized.  A workload that may not be traced refuses
+ * its main thread at once.
+ */
+static int seize(struct freeze *f, pid_t tid)
+{
+	uint64_t deadline = mono_now_ns() + UINT64_C(10000000);
+
+	for (;;) {
+		if (!ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACECLONE))
+			return 0;
+		if (errno == ESRCH)
+			return 1;
+		if (errno != EPERM || tid == f->pid)
+			return -1;
+		if (exiting(f->pid, tid))
+			return 1;
+		if (mono_now_ns() > deadline) {
+			errno = EPERM;
+			return -1;
+		}
+		sched_yield();
+	}
+}
+
+/*
  * Seizes and interrupts every thread of the workload not seized yet.
  * Returns how many were new, or -1 (EPERM: not allowed to trace it; ESRCH:
  * the workload is gone).
@@ -93,9 +123,10 @@ static int seize_new(struct freeze *f)
 
 		if (tid <= 0 || find(f, tid))
 			continue;
-		if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACECLONE)) {
-			if (errno == ESRCH || (errno == EPERM && exiting(f->pid, tid)))
-				continue; /* exited meanwhile */
+		switch (seize(f, tid)) {
+		case 1:
+			continue; /* exited meanwhile */
+		case -1:
 			goto fail;
 		}
 		if (add(f, tid)) {
