@@ -440,6 +440,32 @@ static bool ledger_ok(struct chaos *c, const char *const *chain, unsigned n)
 }
 
 /*
+ * The ledger the snapshot scenarios take their snapshots of (faultline-demo
+ * ledger, 32 MiB, 50,000 accounts) on the agent's handoff socket; its region
+ * id into region (40 bytes) and the snapshot directory into snapdir.
+ */
+static int ledger_start(struct chaos *c, struct h_proc *ledger, char *snapdir, size_t len,
+			char *region)
+{
+	char handoff[192];
+	const char *const args[] = { "ledger", "--socket", handoff, "--size", "32M", "--accounts",
+				     "50000", NULL };
+	json_t *hello;
+	const char *id;
+
+	snprintf(handoff, sizeof(handoff), "%s/handoff.sock", c->a.state);
+	snprintf(snapdir, len, "%s/snapshots", c->a.state);
+	if (h_demo(ledger, args))
+		return -1;
+	hello = h_proc_json(ledger, H_TIMEOUT_MS);
+	id = json_string_value(json_object_get(hello, "region_id"));
+	if (id)
+		snprintf(region, 40, "%s", id);
+	json_decref(hello);
+	return id ? 0 : -1;
+}
+
+/*
  * A ledger (faultline-demo ledger: transfers between accounts as fast as
  * it can, an invariant checkable at any instant) is snapshotted, full or
  * incremental on the last snapshot that completed, and the agent dies
@@ -454,23 +480,11 @@ int t_chaos_snapshot_ledger(const struct t_env *env)
 {
 	struct chaos c;
 	struct h_proc ledger;
-	char handoff[192], snapdir[192], region[40], last[256] = "", last_id[40] = "";
-	json_t *hello;
+	char snapdir[192], region[40], last[256] = "", last_id[40] = "";
 
 	(void)env;
 	CHECK_OK(chaos_init(&c, "snapshot-ledger"));
-	snprintf(handoff, sizeof(handoff), "%s/handoff.sock", c.a.state);
-	snprintf(snapdir, sizeof(snapdir), "%s/snapshots", c.a.state);
-	{
-		const char *const args[] = { "ledger", "--socket", handoff, "--size", "32M", "--accounts",
-					     "50000", NULL };
-
-		CHECK_OK(h_demo(&ledger, args));
-	}
-	hello = h_proc_json(&ledger, H_TIMEOUT_MS);
-	CHECK(hello && json_string_value(json_object_get(hello, "region_id")));
-	snprintf(region, sizeof(region), "%s", json_string_value(json_object_get(hello, "region_id")));
-	json_decref(hello);
+	CHECK_OK(ledger_start(&c, &ledger, snapdir, sizeof(snapdir), region));
 	for (unsigned round = 0; round < c.rounds; round++) {
 		uint64_t rs = c.seed + round;
 		bool incremental = last[0] && next(&rs) % 2;
@@ -581,23 +595,11 @@ int t_chaos_consolidate(const struct t_env *env)
 {
 	struct chaos c;
 	struct h_proc ledger;
-	char handoff[192], snapdir[192], region[40];
-	json_t *hello;
+	char snapdir[192], region[40];
 
 	(void)env;
 	CHECK_OK(chaos_init(&c, "consolidate"));
-	snprintf(handoff, sizeof(handoff), "%s/handoff.sock", c.a.state);
-	snprintf(snapdir, sizeof(snapdir), "%s/snapshots", c.a.state);
-	{
-		const char *const args[] = { "ledger", "--socket", handoff, "--size", "32M", "--accounts",
-					     "50000", NULL };
-
-		CHECK_OK(h_demo(&ledger, args));
-	}
-	hello = h_proc_json(&ledger, H_TIMEOUT_MS);
-	CHECK(hello && json_string_value(json_object_get(hello, "region_id")));
-	snprintf(region, sizeof(region), "%s", json_string_value(json_object_get(hello, "region_id")));
-	json_decref(hello);
+	CHECK_OK(ledger_start(&c, &ledger, snapdir, sizeof(snapdir), region));
 	for (unsigned round = 0; round < c.rounds; round++) {
 		uint64_t rs = c.seed + round;
 		unsigned delay_us = (unsigned)(next(&rs) % 1000000);

@@ -1444,7 +1444,6 @@ int t_snap_restore_session_files(const struct t_env *env)
 	static const char snap_id[] = "5a0a5a0a-0000-4000-8000-0000000000e1";
 	static const char sid[] = "5a0a5a0a-0000-4000-8000-0000000000e2";
 	struct snap_fixture f;
-	struct h_agent b;
 	char full[256], inc[256], flatdir[300], orphan[400], sock[300];
 	char *chain[2] = { full, inc };
 	uint8_t *want = NULL, *got = NULL;
@@ -1515,15 +1514,7 @@ int t_snap_restore_session_files(const struct t_env *env)
 	if (fd < 0)
 		goto out;
 	close(fd);
-	if (kill(f.a.pid, SIGKILL) || h_agent_wait_exit(&f.a, H_TIMEOUT_MS))
-		goto out;
-	close(f.ctl);
-	f.ctl = -1;
-	if (h_agent_spawn(&b, f.a.dir, f.a.sock, NULL) || h_agent_wait_ready(&b, H_TIMEOUT_MS))
-		goto out;
-	f.a = b;
-	f.ctl = h_ctl_open(&f.a);
-	if (f.ctl < 0)
+	if (restart(&f))
 		goto out;
 	if (!listed(f.ctl, sid, snap_id)) {
 		printf("    after the restart the session is gone\n");
