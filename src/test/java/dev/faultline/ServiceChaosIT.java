@@ -25,13 +25,14 @@ import tools.jackson.databind.json.JsonMapper;
  * embedded agent, a ledger (faultline-demo ledger: transfers between accounts as fast as it
  * can, an invariant checkable at any instant) writing into a region, a snapshot policy firing
  * every second (a full image every third, the last four kept: takes, deletions and
- * consolidations all the time), and the service killed with SIGKILL at seeded random moments,
- * then started again (it adopts the agent, which kept serving). Then, once the policy is
- * removed and the jobs settle:
+ * consolidations all the time), and at seeded random moments SIGKILL sent to the service (it
+ * is started again and adopts the agent, which kept serving), to the agent (the service starts
+ * a new one; the ledger's library registers its region again), or to both at once (the new
+ * service starts a new agent). Then, once the policy is removed and the jobs settle:
  *
  * <ul>
- * <li>hangs: the ledger went on through every kill, and no snapshot stays PENDING, RUNNING or
- *     DELETING;
+ * <li>hangs: the ledger went on through every kill (within 30 s of the service and its agent
+ *     being back), and no snapshot stays PENDING, RUNNING or DELETING;
  * <li>wrong bytes: every COMPLETED snapshot restores to a ledger that holds its invariant;
  * <li>leaks: every image file under the snapshots directory is a live snapshot's, and no
  *     {@code .tmp} is left.
@@ -46,6 +47,11 @@ class ServiceChaosIT {
     private static final String SIZE = "16M";
     private static final String ACCOUNTS = "20000";
     private static final Duration SETTLE = Duration.ofSeconds(120);
+
+    /** What one round kills. */
+    private enum Target {
+        SERVICE, AGENT, BOTH
+    }
 
     static PostgresServer postgres;
     static ServiceProcess service;
@@ -109,17 +115,27 @@ class ServiceChaosIT {
         String policyId = policy.json().path("id").asString();
 
         int hangs = 0;
+        Map<Target, Integer> kills = new java.util.EnumMap<>(Target.class);
         for (int round = 0; round < rounds; round++) {
+            Target target = Target.values()[random.nextInt(Target.values().length)];
             long delay = random.nextLong(2500);
             Thread.sleep(delay); // the moment of the kill, drawn from the seed; not a synchronisation
             long cpu = cpuTicks(ledger.process().pid());
-            service.kill();
-            service.start();
-            service.awaitUp(token);
-            System.out.printf("round %d: service killed %d ms into its run%n", round, delay);
+            long killedAgent = agentPid;
+            if (target != Target.SERVICE) {
+                killAgent(killedAgent);
+            }
+            if (target != Target.AGENT) {
+                service.kill();
+                service.start();
+                service.awaitUp(token);
+            }
+            agentPid = awaitAgentOtherThan(api, target == Target.SERVICE ? -1 : killedAgent);
+            kills.merge(target, 1, Integer::sum);
+            System.out.printf("round %d: %s killed %d ms into its run%n", round, target, delay);
             if (!running(ledger.process().pid(), cpu, Duration.ofSeconds(30))) {
                 hangs++;
-                System.out.printf("round %d (seed %d): the ledger is held%n", round, seed);
+                System.out.printf("round %d (seed %d): the ledger is held after a kill of %s%n", round, seed, target);
             }
         }
         TestApi after = service.api(token);
@@ -164,12 +180,25 @@ class ServiceChaosIT {
             System.out.printf("left behind: %s, of %s%n", p, owner);
         }
 
-        System.out.printf("service chaos: rounds=%d hangs=%d wrong_bytes=%d leaks=%d snapshots=%d seed=%d%n", rounds,
-                hangs, wrong, leaked.size(), completed.size(), seed);
+        System.out.printf("service chaos: rounds=%d kills=%s hangs=%d wrong_bytes=%d leaks=%d snapshots=%d seed=%d%n",
+                rounds, kills, hangs, wrong, leaked.size(), completed.size(), seed);
         assertThat(hangs).as("hangs (seed %d)", seed).isZero();
         assertThat(wrong).as("snapshots restoring to a broken ledger (seed %d)", seed).isZero();
         assertThat(leaked).as("files no live snapshot owns (seed %d)", seed).isEmpty();
         assertThat(ledger.terminate()).as("the ledger ran on through every kill").isZero();
+    }
+
+    /** kill -9 of the agent; the service sees its connection drop and starts another. */
+    private static void killAgent(long pid) {
+        ProcessHandle.of(pid).orElseThrow(() -> new AssertionError("agent " + pid + " is gone")).destroyForcibly();
+    }
+
+    /** The pid of the agent the service reports READY, once it is not {@code killed}. */
+    private static long awaitAgentOtherThan(TestApi api, long killed) {
+        JsonNode agent = Await.until("the service's agent to be READY again", SETTLE,
+                () -> api.get("/api/v1/host").json().path("agent"),
+                a -> a.path("state").asString().equals("READY") && a.path("pid").asLong() != killed);
+        return agent.path("pid").asLong();
     }
 
     private static long policyRuns(TestApi api, String policyId) {
