@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "region.h"
 #include "restore.h"
+#include "imgjob.h"
 #include "snap.h"
 
 #define LOG_COMP "cmd"
@@ -342,10 +343,10 @@ static const struct cmd cmd_table[] = {
 	{ PROTO_T_MIGRATION_CANCEL, false, cmd_migration },
 	{ PROTO_T_MIGRATION_DELETE, false, cmd_migration },
 	{ PROTO_T_SNAPSHOT_TAKE, false, snap_take },
-	{ PROTO_T_SNAPSHOT_VERIFY, false, snap_verify },
-	{ PROTO_T_SNAPSHOT_DELETE, false, snap_delete },
-	{ PROTO_T_SNAPSHOT_CONSOLIDATE, false, snap_consolidate },
-	{ PROTO_T_SNAPSHOT_RESTORE, false, snap_restore },
+	{ PROTO_T_SNAPSHOT_VERIFY, false, imgjob_verify },
+	{ PROTO_T_SNAPSHOT_DELETE, false, imgjob_delete },
+	{ PROTO_T_SNAPSHOT_CONSOLIDATE, false, imgjob_consolidate },
+	{ PROTO_T_SNAPSHOT_RESTORE, false, imgjob_restore },
 	{ PROTO_T_SUBSCRIBE, false, cmd_subscribe },
 };
 
