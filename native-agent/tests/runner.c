@@ -175,7 +175,6 @@ static const struct t_case cases[] = {
 	{ "stress/restore", t_stress_restore, T_NEEDS_UFFD },
 	{ "stress/snapshot", t_stress_snapshot, T_NEEDS_UFFD },
 	{ "stress/migration", t_stress_migration, T_NEEDS_UFFD },
-	{ "stress/open_bugs", t_stress_open_bugs, T_NEEDS_UFFD | T_OPEN_BUG },
 	{ "stress/self_check", t_stress_self_check, T_NEEDS_UFFD },
 
 	{ "handoff/firecracker", t_handoff_firecracker, T_NEEDS_UFFD },

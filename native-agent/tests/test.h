@@ -181,7 +181,6 @@ int t_balloon_lib_wp_snapshot(const struct t_env *env);
 int t_stress_restore(const struct t_env *env);
 int t_stress_snapshot(const struct t_env *env);
 int t_stress_migration(const struct t_env *env);
-int t_stress_open_bugs(const struct t_env *env);
 int t_stress_self_check(const struct t_env *env);
 
 /* test_handoff.c */

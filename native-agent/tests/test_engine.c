@@ -344,7 +344,7 @@ int t_engine_partial_remap(const struct t_env *env)
  * A part moved (mremap) into a hole the workload unmapped in the same
  * region: two regions now cover those addresses, the old one with the
  * pages gone.  Faults there belong to the moved part: its image pages,
- * zero once removed.  (Found by stress/open_bugs: the old region answered,
+ * zero once removed.  (Found by stress/restore's real mremap: the old region answered,
  * installed nothing and the reader faulted for ever.)
  */
 int t_engine_remap_into_hole(const struct t_env *env)

@@ -90,7 +90,6 @@ struct stress {
 	enum variant variant;
 	enum start start;
 	bool self_check;
-	bool all_ops;   /* also the ops that reproduce open bugs (stress/open_bugs) */
 	struct seg segs[MAX_SEGS];
 	unsigned n_segs;
 	struct slot slots[THREADS + 1];
@@ -101,7 +100,6 @@ struct stress {
 };
 
 static struct stress S;
-static bool g_all_ops; /* set by stress/open_bugs before its runs */
 
 static uint64_t now_ns(void)
 {
@@ -898,7 +896,6 @@ static int run(uint64_t seed, unsigned rounds, enum variant variant, bool self_c
 	S.rounds = rounds;
 	S.variant = variant;
 	S.self_check = self_check;
-	S.all_ops = g_all_ops;
 	S.start = variant == V_SNAPSHOT ? START_COMPLETE : (enum start)below(&rng, START_N);
 	subj = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ref = mmap(NULL, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -977,15 +974,7 @@ ready:
 				fork_check(&rng);
 			continue;
 		}
-		/*
-		 * Open bug (docs/reliability.md): a part of a restored region moved
-		 * by mremap can hang its readers, and so can a child forked after
-		 * one.  That op runs for restores in stress/open_bugs only, until it
-		 * is fixed; a migration destination (served by the engine through
-		 * its strategy, which follows moved parts and forked children) runs
-		 * every op.
-		 */
-		if (what < 3 && (S.all_ops || variant == V_MIGRATION))
+		if (what < 3)
 			change_layout(&rng, false);
 		else if (what < 5)
 			change_layout(&rng, true);
@@ -1144,22 +1133,6 @@ int t_stress_snapshot(const struct t_env *env)
 {
 	(void)env;
 	return run_budget(V_SNAPSHOT, 2000, STRESS_SEEDS / 2 + 1, 16);
-}
-
-/*
- * The open bug the program found (docs/reliability.md), with every op:
- * passes once it is fixed; until then `make check` skips it and says so.
- * (The migration destination runs every op in stress/migration.)
- */
-int t_stress_open_bugs(const struct t_env *env)
-{
-	int a;
-
-	(void)env;
-	g_all_ops = true;
-	a = run_budget(V_RESTORE, 1000, STRESS_SEEDS, 24);
-	g_all_ops = false;
-	return a;
 }
 
 /*
