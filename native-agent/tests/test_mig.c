@@ -1223,6 +1223,188 @@ int t_mig_source_agent_killed(const struct t_env *env)
 	return T_PASS;
 }
 
+/* Bytes of a file from off (0 when it is shorter or missing). */
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (long)st.st_size;
+}
+
+/* Pages that differ between two dumps other than page `except`; -1: unreadable. */
+static long compare_except(const char *a, const char *b, uint64_t size, uint64_t except,
+			   uint64_t *except_nonzero)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	uint8_t pa[MIG_PAGE], pb[MIG_PAGE];
+	uint64_t pages = size / MIG_PAGE, step = pages / MIG_MARKS;
+	long diff = 0;
+
+	*except_nonzero = 0;
+	if (!fa || !fb) {
+		if (fa)
+			fclose(fa);
+		if (fb)
+			fclose(fb);
+		return -1;
+	}
+	for (uint64_t p = 0; p < pages; p++) {
+		if (fread(pa, 1, MIG_PAGE, fa) != MIG_PAGE || fread(pb, 1, MIG_PAGE, fb) != MIG_PAGE) {
+			diff = -1;
+			break;
+		}
+		if (p == except) {
+			for (unsigned i = 0; i < MIG_PAGE; i++)
+				*except_nonzero += pb[i] != 0;
+			continue;
+		}
+		if (p % step == 0 && p / step < MIG_MARKS)
+			memcpy(pb + 4080, pa + 4080, 16);
+		if (memcmp(pa, pb, MIG_PAGE)) {
+			if (diff < 5)
+				printf("    page %llu differs\n", (unsigned long long)p);
+			diff++;
+		}
+	}
+	fclose(fa);
+	fclose(fb);
+	return diff;
+}
+
+/*
+ * The destination agent is killed (SIGKILL) in the middle of postcopy,
+ * after its workload dropped a page it never read.  Started again on the
+ * same state directory and address, it reads the job back from its
+ * journal (paused: the secret is not on disk), the workload registers its
+ * region again (libfaultline, resume_id), the control plane gives the
+ * secret back, the source reconnects and sends what the destination lost;
+ * the migration completes, every page equals the source's at the hold,
+ * the workload's own writes stay, and the dropped page reads zero.
+ */
+int t_mig_dst_agent_killed(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src, dst;
+	struct h_agent again;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300],
+		removed[400], journal[400], channel[300], dregion[JX_UUID_LEN + 1];
+	const char *extra[3] = { "--page-channel-listen", channel, NULL };
+	uint64_t size = UINT64_C(16) << 20, nonzero;
+	json_t *in, *out, *m, *j;
+	int dctl;
+	long diff;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	snprintf(channel, sizeof(channel), "%s", str(in, "channel"));
+	/* 4 MiB/s and a switchover at once: the background push lasts seconds */
+	out = mig_out(&p, id, region, channel, SECRET,
+		      json_pack("{s:s, s:n, s:I}", "postcopy", "manual", "postcopy_after_ms",
+				"bandwidth_bytes_per_s", (json_int_t)(size / 4)));
+	CHECK(out);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", "-"));
+	m = wait_phase(p.sctl, id, "postcopy", 30000);
+	CHECK(m);
+	json_decref(m);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	j = cmd(&src, line, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	/* the workload's marks are written: it runs on the destination */
+	j = h_proc_json(&dst, 30000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECKF(m && !strcmp(str(m, "phase"), "postcopy") && stat_of(m, "remaining_bytes") > 0,
+	       "the destination should be mid-postcopy: %s", m ? str(m, "phase") : "no answer");
+	snprintf(dregion, sizeof(dregion), "%s", str(m, "destination_region_id"));
+	json_decref(m);
+	/* dropped, never read: only the record says it must read zero */
+	j = cmd(&dst, "forget 11\n", 10000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	snprintf(removed, sizeof(removed), "%s/migration/%s.removed", p.dst.state, dregion);
+	for (int waited = 0; file_size(removed) < 16; waited += 10) {
+		CHECKF(waited < 10000, "no record of the removed page in %s", removed);
+		nap_ms(10);
+	}
+	snprintf(journal, sizeof(journal), "%s/migration/%s.job", p.dst.state, id);
+	{
+		char text[4096] = "";
+		FILE *f = fopen(journal, "r");
+		size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		text[n] = '\0';
+		CHECKF(n > 0, "no journal at %s", journal);
+		CHECKF(!strstr(text, SECRET) && !strstr(text, "secret"), "the secret is in the journal");
+	}
+	CHECK_OK(kill(p.dst.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&p.dst, H_TIMEOUT_MS));
+	close(p.dctl);
+	m = wait_phase(p.sctl, id, "paused", 10000);
+	CHECK(m);
+	json_decref(m);
+	CHECK_OK(h_agent_spawn(&again, p.dst.dir, p.dst.sock, extra));
+	CHECK_OK(h_agent_wait_ready(&again, H_TIMEOUT_MS));
+	dctl = h_ctl_open(&again);
+	CHECK(dctl >= 0);
+	m = h_call(dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECKF(m && !strcmp(str(m, "phase"), "paused") && strstr(str(m, "error") ?: "", "secret"),
+	       "the job read back: %s", m ? str(m, "phase") : "not found");
+	json_decref(m);
+	/* libfaultline registers the region again on the job's session socket */
+	CHECK_OK(h_wait_log(again.log, "migration destination attached again", 10000));
+	m = h_call(dctl, PROTO_T_MIGRATION_RESUME, "{s:s, s:s}", "migration_id", id, "secret", SECRET);
+	CHECK(m);
+	json_decref(m);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_RESUME, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(line, sizeof(line), "dump %s\n", ddump);
+	j = cmd(&dst, line, 60000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	m = wait_phase(dctl, id, "completed", 60000);
+	CHECK(m && !strcmp(str(m, "destination_region_id") ?: "", dregion));
+	json_decref(m);
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	CHECK(m && stat_of(m, "reconnects") >= 1);
+	json_decref(m);
+	diff = compare_except(sdump, ddump, size, 11, &nonzero);
+	CHECKF(diff == 0, "%ld pages differ between the source at the hold and the destination", diff);
+	CHECKF(nonzero == 0, "the page dropped before the restart reads %llu non-zero bytes",
+	       (unsigned long long)nonzero);
+	j = cmd(&dst, "check\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "markers_wrong")) == 0);
+	json_decref(j);
+	j = cmd(&src, "wait-migrated\n", 70000);
+	CHECK(j && json_is_true(json_object_get(j, "migrated")));
+	json_decref(j);
+	m = h_call(dctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	CHECKF(access(journal, F_OK) && access(removed, F_OK), "the job's files outlive its delete");
+	h_proc_write(&src, "exit\n");
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	close(dctl);
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
 /*
  * Operator controls: pause in precopy (both sides pause, nothing moves),
  * resume, then a manual switchover by request; the migration completes

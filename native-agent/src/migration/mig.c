@@ -40,6 +40,7 @@
 #include "log.h"
 
 #include "mig_reg.h"
+#include "mig_journal.h"
 
 const char *mig_phase_name(enum mig_phase p)
 {
@@ -376,6 +377,7 @@ int mig_start(struct agent *ag)
 	}
 	reg->listening = true;
 	pr_info(&ag->log, "page channel listening", LF_STR("address", reg->bound));
+	mig_journal_recover(ag);
 	return 0;
 }
 

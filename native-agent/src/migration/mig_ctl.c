@@ -36,6 +36,7 @@
 #define LOG_COMP "migration"
 #include "log.h"
 #include "mig_reg.h"
+#include "mig_journal.h"
 
 /* ---- control messages -------------------------------------------------- */
 
@@ -103,14 +104,17 @@ static int common(json_t *req, char *id, uint8_t secret[PCHAN_SECRET_LEN], struc
 	return 0;
 }
 
+static struct mig *dst_create(struct agent *ag, const char *id, const uint8_t *secret,
+			      const char *name, json_t *labels, uint64_t length, uint32_t page_size,
+			      json_t *j, struct cmd_error *err);
+
 static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
 {
 	struct mig_reg *reg = ag->mig;
-	char id[JX_UUID_LEN + 1], why[256];
+	char id[JX_UUID_LEN + 1];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *name = json_object_get(req, "region_name"), *labels = json_object_get(req, "labels");
 	uint64_t length, page_size;
-	struct mig_side *side;
 	struct mig *m;
 
 	if (common(req, id, secret, err) ||
@@ -135,15 +139,39 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 	pthread_mutex_unlock(&reg->mu);
 	if (m)
 		return cmd_fail(err, PROTO_E_CONFLICT, "migration %s exists", id);
+	m = dst_create(ag, id, secret, json_string_value(name), labels, length, (uint32_t)page_size,
+		       NULL, err);
+	if (!m)
+		return -1;
+	*reply = mig_json(m);
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+/*
+ * A destination job: its staging, its session socket, its journal (written
+ * before the job is listed or answered).  j: the journal it is made again
+ * from, NULL for a new one.  Loop thread.
+ */
+static struct mig *dst_create(struct agent *ag, const char *id, const uint8_t *secret,
+			      const char *name, json_t *labels, uint64_t length, uint32_t page_size,
+			      json_t *j, struct cmd_error *err)
+{
+	struct mig_reg *reg = ag->mig;
+	struct mig_side *side;
+	struct mig *m;
+	char why[256];
+
 	m = mig_new(ag, id, MIG_DEST);
 	side = calloc(1, sizeof(*side));
 	if (!m || !side)
 		goto oom;
-	memcpy(m->secret, secret, sizeof(secret));
-	m->region_name = strdup(json_string_value(name));
+	if (secret)
+		memcpy(m->secret, secret, PCHAN_SECRET_LEN);
+	m->need_secret = !secret;
+	m->region_name = strdup(name);
 	m->labels = labels ? json_deep_copy(labels) : json_object();
 	m->length = length;
-	m->page_size = (uint32_t)page_size;
+	m->page_size = page_size;
 	m->n_pages = length / page_size;
 	snprintf(m->channel, sizeof(m->channel), "%s", reg->bound);
 	if (!m->region_name || !m->labels)
@@ -151,7 +179,14 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 	if (mig_dst_start(m, why, sizeof(why))) {
 		mig_free(m);
 		free(side);
-		return cmd_fail(err, PROTO_E_INTERNAL, "%s", why);
+		cmd_fail(err, PROTO_E_INTERNAL, "%s", why);
+		return NULL;
+	}
+	if (j)
+		mig_dst_restore(m, j);
+	if (mig_journal_write(m)) {
+		cmd_fail(err, PROTO_E_INTERNAL, "cannot record the migration: %s", strerror(errno));
+		goto stop;
 	}
 	side->m = m;
 	snprintf(side->x.sock_path, sizeof(side->x.sock_path), "%s/migration", ag->opts.state_dir);
@@ -160,23 +195,53 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 		 ag->opts.state_dir, id);
 	side->x.sock = ag->handoff_ops.open_migration(ag, side->x.sock_path, m);
 	if (!side->x.sock) {
-		mig_dst_stop(m);
-		mig_free(m);
-		free(side);
-		return cmd_fail(err, PROTO_E_INTERNAL, "cannot open the session socket");
+		cmd_fail(err, PROTO_E_INTERNAL, "cannot open the session socket");
+		if (!j)
+			mig_journal_forget(m);
+		goto stop;
 	}
 	side->next = reg->sides;
 	reg->sides = side;
 	add(reg, m);
-	pr_info(&ag->log, "migration in", LF_STR("migration", id), LF_STR("region_name", m->region_name),
-		LF_UINT("length", length), LF_STR("socket", side->x.sock_path));
-	*reply = mig_json(m);
-	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	pr_info(&ag->log, j ? "migration in, resumed from its journal" : "migration in",
+		LF_STR("migration", id), LF_STR("region_name", m->region_name), LF_UINT("length", length),
+		LF_STR("socket", side->x.sock_path));
+	return m;
+stop:
+	mig_dst_stop(m);
+	mig_free(m);
+	free(side);
+	return NULL;
 oom:
 	if (m)
 		mig_free(m);
 	free(side);
-	return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	return NULL;
+}
+
+int mig_dst_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
+{
+	json_t *jid = json_object_get(o, "migration_id"), *name = json_object_get(o, "region_name");
+	json_t *len = json_object_get(o, "length"), *ps = json_object_get(o, "page_size");
+	json_t *labels = json_object_get(o, "labels");
+	struct cmd_error err = { 0 };
+	struct mig *m;
+
+	if (!json_is_string(jid) || !jx_uuid_valid(json_string_value(jid)) || !json_is_string(name) ||
+	    !json_is_integer(len) || !json_is_integer(ps) ||
+	    json_integer_value(ps) != (json_int_t)sysconf(_SC_PAGESIZE) || json_integer_value(len) <= 0 ||
+	    json_integer_value(len) % json_integer_value(ps) || (labels && !json_is_object(labels)) ||
+	    strcmp(json_string_value(json_object_get(o, "role")) ?: "", "destination"))
+		return snprintf(why, why_len, "not a destination job this agent can resume"), -1;
+	if (!ag->mig->listening)
+		return snprintf(why, why_len, "this agent has no page channel listener "
+					      "(--page-channel-listen)"), -1;
+	m = dst_create(ag, json_string_value(jid), NULL, json_string_value(name), labels,
+		       (uint64_t)json_integer_value(len), (uint32_t)json_integer_value(ps), o, &err);
+	if (!m)
+		return snprintf(why, why_len, "%s", err.message), -1;
+	return 0;
 }
 
 static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
@@ -335,7 +400,7 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 {
 	struct mig *m;
 	enum mig_phase phase;
-	json_t *dest;
+	json_t *dest, *sec;
 
 	switch (type) {
 	case PROTO_T_MIGRATION_IN:
@@ -402,6 +467,21 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 			if (m->role == MIG_SOURCE)
 				snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
 		}
+		sec = json_object_get(req, "secret");
+		if (sec && !json_is_null(sec)) {
+			uint8_t secret[PCHAN_SECRET_LEN];
+
+			if (!json_is_string(sec) || pchan_parse_secret(json_string_value(sec), secret)) {
+				pthread_mutex_unlock(&m->mu);
+				return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"secret\" must be 64 hex digits "
+						"(32 bytes)");
+			}
+			memcpy(m->secret, secret, sizeof(secret));
+			OPENSSL_cleanse(secret, sizeof(secret));
+			if (m->need_secret)
+				m->error[0] = '\0';
+			m->need_secret = false;
+		}
 		m->want_pause = false;
 		m->want_resume = true;
 		pthread_cond_broadcast(&m->cond);
@@ -429,6 +509,7 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 		pthread_mutex_unlock(&m->mu);
 		unlink_job(ag->mig, m);
 		mig_stop_job(ag, m, false);
+		mig_journal_forget(m);
 		mig_put(ag->mig, m);
 		*reply = json_object();
 		return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
