@@ -213,14 +213,19 @@ static void check_installed(struct mig_dst *d)
 	if (!switched)
 		return;
 	for (size_t i = 0; i < d->n_regs; i++) {
-		const struct region *r = d->regs[i].r;
+		struct region *r = d->regs[i].r;
 
 		if (r->w.failed)
 			return;
 		for (uint64_t p = 0; p < r->n_pages; p++) {
 			if (!bitmap_test(r->w.present_map, p) && !bitmap_test(r->w.gone_map, p) &&
-			    !bitmap_test(r->w.removed_map, p))
+			    !bitmap_test(r->w.removed_map, p)) {
+				/* an install that met a change of the mappings: the background goes
+				 * over it again; a page not here yet comes with its arrival */
+				if (installable(d, r, base_of(d, r), p) && r->w.bg_cursor > p)
+					r->w.bg_cursor = p;
 				return;
+			}
 		}
 	}
 	atomic_store(&d->all_installed, true);
