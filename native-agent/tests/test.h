@@ -89,6 +89,7 @@ int t_mig_malformed_refused(const struct t_env *env);
 int t_mig_request_out_of_range(const struct t_env *env);
 int t_mig_source_agent_killed(const struct t_env *env);
 int t_mig_dst_agent_killed(const struct t_env *env);
+int t_mig_source_agent_killed_held(const struct t_env *env);
 int t_mig_pause_resume_switchover(const struct t_env *env);
 int t_mig_source_workload_dies(const struct t_env *env);
 int t_mig_switchover_unrecorded(const struct t_env *env);

@@ -1406,6 +1406,76 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 }
 
 /*
+ * The source agent is killed after the switchover: the destination runs
+ * the region, so when libfaultline registers the source region again the
+ * restarted agent keeps it held (the marker): its writers must not run on
+ * the source again, whatever the agent does with the region's uffds.
+ */
+int t_mig_source_agent_killed_held(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src;
+	struct h_agent again;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	json_t *in, *out, *m, *j;
+	uint64_t w, w2;
+	int sctl;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:s, s:n, s:I}", "postcopy", "manual", "postcopy_after_ms",
+				"bandwidth_bytes_per_s", (json_int_t)(4 << 20)));
+	CHECK(out);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	m = wait_phase(p.sctl, id, "postcopy", 30000);
+	CHECK(m);
+	json_decref(m);
+	CHECK_OK(kill(p.src.pid, SIGKILL));
+	CHECK_OK(h_agent_wait_exit(&p.src, H_TIMEOUT_MS));
+	close(p.sctl);
+	CHECK_OK(h_agent_spawn(&again, p.src.dir, p.src.sock, NULL));
+	CHECK_OK(h_agent_wait_ready(&again, H_TIMEOUT_MS));
+	CHECK_OK(h_wait_log(again.log, "region stays held: it migrated to another host", 10000));
+	/* the region is served again: a region_get answers only once it is attached */
+	sctl = h_ctl_open(&again);
+	CHECK(sctl >= 0);
+	for (int waited = 0;; waited += 10) {
+		m = h_call(sctl, PROTO_T_REGION_GET, "{s:s}", "id", region);
+		if (m && !strcmp(str(m, "state") ?: "", "ATTACHED"))
+			break;
+		json_decref(m);
+		CHECKF(waited < 10000, "the source region is not attached again");
+		nap_ms(10);
+	}
+	json_decref(m);
+	/* held: the writers' count stays where it was */
+	j = cmd(&src, "dump /dev/null\n", 10000);
+	CHECK(j);
+	w = (uint64_t)json_integer_value(json_object_get(j, "writes"));
+	json_decref(j);
+	nap_ms(300); /* a span in which a running writer makes thousands of writes */
+	j = cmd(&src, "dump /dev/null\n", 10000);
+	CHECK(j);
+	w2 = (uint64_t)json_integer_value(json_object_get(j, "writes"));
+	json_decref(j);
+	CHECKF(w2 == w, "the source's writers ran again after the restart (%llu writes): split brain",
+	       (unsigned long long)(w2 - w));
+	CHECK_OK(kill(src.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&src, 10000));
+	close(sctl);
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+/*
  * Operator controls: pause in precopy (both sides pause, nothing moves),
  * resume, then a manual switchover by request; the migration completes
  * and the destination's copy equals the source's at the hold.

@@ -483,6 +483,7 @@ void mig_region_resumed(struct agent *ag, struct region *r, int fd, int hold_fd)
 
 	held_path(ag, r->id, path, sizeof(path));
 	if (!access(path, F_OK)) {
+		r->mig_held = true; /* the engine leaves it protected too (worker.c) */
 		pr_warn(&ag->log, "region stays held: it migrated to another host",
 			LF_STR("region", r->id), LF_STR("marker", path));
 		return;
