@@ -111,7 +111,7 @@ static const struct t_case cases[] = {
 	{ "mig/request_out_of_range_and_cancel", t_mig_request_out_of_range, T_NEEDS_UFFD },
 	{ "mig/source_agent_killed_gives_writers_back", t_mig_source_agent_killed, T_NEEDS_UFFD },
 	{ "mig/dst_agent_killed_after_switchover", t_mig_dst_agent_killed, T_NEEDS_UFFD },
-	{ "mig/source_agent_killed_after_switchover_stays_held", t_mig_source_agent_killed_held, T_NEEDS_UFFD },
+	{ "mig/source_agent_killed_after_switchover_resumes", t_mig_source_agent_killed_held, T_NEEDS_UFFD },
 	{ "mig/pause_resume_switchover", t_mig_pause_resume_switchover, T_NEEDS_UFFD },
 	{ "mig/source_workload_dies", t_mig_source_workload_dies, T_NEEDS_UFFD },
 	{ "mig/switchover_unrecorded", t_mig_switchover_unrecorded, T_NEEDS_UFFD },

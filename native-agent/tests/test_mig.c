@@ -1406,46 +1406,67 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 }
 
 /*
- * The source agent is killed after the switchover: the destination runs
- * the region, so when libfaultline registers the source region again the
- * restarted agent keeps it held (the marker): its writers must not run on
- * the source again, whatever the agent does with the region's uffds.
+ * The source agent is killed (SIGKILL) after the switchover, in the middle
+ * of the background push.  Started again, it reads the job back from its
+ * journal; libfaultline registers the source region again and the agent
+ * keeps it held (the marker): its writers never run on the source again.
+ * The control plane gives the secret back, the source sends every page and
+ * the switchover again, and the migration completes byte-exact.
  */
 int t_mig_source_agent_killed_held(const struct t_env *env)
 {
 	struct pair p;
-	struct h_proc src;
+	struct h_proc src, dst;
 	struct h_agent again;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	uint64_t size = UINT64_C(16) << 20, w, w2, nonzero;
 	json_t *in, *out, *m, *j;
-	uint64_t w, w2;
 	int sctl;
 
 	(void)env;
 	CHECK_OK(pair_start(&p));
 	CHECK_OK(start_source(&p, &src, "16M", region));
 	new_id(id);
-	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	in = mig_in(&p, id, "demo", size, SECRET);
 	CHECK(in);
 	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
 		      json_pack("{s:s, s:n, s:I}", "postcopy", "manual", "postcopy_after_ms",
-				"bandwidth_bytes_per_s", (json_int_t)(4 << 20)));
+				"bandwidth_bytes_per_s", (json_int_t)(size / 4)));
 	CHECK(out);
 	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
 	CHECK(m);
 	json_decref(m);
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", "-"));
 	m = wait_phase(p.sctl, id, "postcopy", 30000);
 	CHECK(m);
+	json_decref(m);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	j = cmd(&src, line, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	w = (uint64_t)json_integer_value(json_object_get(j, "writes"));
+	json_decref(j);
+	m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECKF(m && stat_of(m, "remaining_bytes") > 0, "the destination should miss pages still");
 	json_decref(m);
 	CHECK_OK(kill(p.src.pid, SIGKILL));
 	CHECK_OK(h_agent_wait_exit(&p.src, H_TIMEOUT_MS));
 	close(p.sctl);
+	m = wait_phase(p.dctl, id, "paused", 10000);
+	CHECK(m);
+	json_decref(m);
 	CHECK_OK(h_agent_spawn(&again, p.src.dir, p.src.sock, NULL));
 	CHECK_OK(h_agent_wait_ready(&again, H_TIMEOUT_MS));
 	CHECK_OK(h_wait_log(again.log, "region stays held: it migrated to another host", 10000));
-	/* the region is served again: a region_get answers only once it is attached */
 	sctl = h_ctl_open(&again);
 	CHECK(sctl >= 0);
+	m = h_call(sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECKF(m && !strcmp(str(m, "phase"), "paused") && strstr(str(m, "error") ?: "", "secret"),
+	       "the job read back: %s", m ? str(m, "phase") : "not found");
+	json_decref(m);
+	/* no cancel after the switchover, also after a restart */
+	CHECK_OK(h_call_error(sctl, PROTO_T_MIGRATION_CANCEL, "CONFLICT", "{s:s}", "migration_id", id));
+	/* the region is served again: region_get says ATTACHED once it is */
 	for (int waited = 0;; waited += 10) {
 		m = h_call(sctl, PROTO_T_REGION_GET, "{s:s}", "id", region);
 		if (m && !strcmp(str(m, "state") ?: "", "ATTACHED"))
@@ -1455,20 +1476,47 @@ int t_mig_source_agent_killed_held(const struct t_env *env)
 		nap_ms(10);
 	}
 	json_decref(m);
-	/* held: the writers' count stays where it was */
-	j = cmd(&src, "dump /dev/null\n", 10000);
-	CHECK(j);
-	w = (uint64_t)json_integer_value(json_object_get(j, "writes"));
-	json_decref(j);
-	nap_ms(300); /* a span in which a running writer makes thousands of writes */
+	/* held: the writers' count stays where it was at the hold */
 	j = cmd(&src, "dump /dev/null\n", 10000);
 	CHECK(j);
 	w2 = (uint64_t)json_integer_value(json_object_get(j, "writes"));
 	json_decref(j);
 	CHECKF(w2 == w, "the source's writers ran again after the restart (%llu writes): split brain",
 	       (unsigned long long)(w2 - w));
+	m = h_call(sctl, PROTO_T_MIGRATION_RESUME, "{s:s, s:s}", "migration_id", id, "secret", SECRET);
+	CHECK(m);
+	json_decref(m);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(line, sizeof(line), "dump %s\n", ddump);
+	j = h_proc_json(&dst, 60000); /* the marks are written */
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	j = cmd(&dst, line, 60000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	m = wait_phase(p.dctl, id, "completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	m = wait_phase(sctl, id, "completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	CHECK(compare_except(sdump, ddump, size, UINT64_MAX, &nonzero) == 0);
+	j = cmd(&dst, "check\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "markers_wrong")) == 0);
+	json_decref(j);
+	j = cmd(&src, "wait-migrated\n", 70000);
+	CHECK(j && json_is_true(json_object_get(j, "migrated")));
+	json_decref(j);
+	j = cmd(&src, "dump /dev/null\n", 10000);
+	CHECK(j && (uint64_t)json_integer_value(json_object_get(j, "writes")) == w);
+	json_decref(j);
+	m = h_call(sctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
 	CHECK_OK(kill(src.pid, SIGKILL));
 	CHECK_OK(h_proc_wait(&src, 10000));
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&dst, 10000));
 	close(sctl);
 	json_decref(in);
 	json_decref(out);

@@ -298,6 +298,7 @@ static void release_sources(struct agent *ag)
 		c = r ? srv_hub_find(ag->hub, r->ctl.conn) : NULL;
 		body = json_pack("{s:s, s:s, s:s}", "id", m->region_id, "migration_id", m->id,
 				 "destination", m->channel);
+		mig_journal_write(m); /* completed: a restart does not send it again */
 		if (!c || !body || conn_request(c, PROTO_T_REGION_MIGRATED, body, &id))
 			pr_warn(&ag->log, "cannot tell the workload its region migrated",
 				LF_STR("migration", m->id), LF_STR("region", m->region_id));
@@ -363,8 +364,10 @@ int mig_start(struct agent *ag)
 			pr_warn(&ag->log, "page channels without TLS (--page-channel-plaintext): pages "
 				"travel in clear and unprotected");
 	}
-	if (!ag->opts.page_channel_listen)
+	if (!ag->opts.page_channel_listen) {
+		mig_journal_recover(ag);
 		return 0;
+	}
 	reg->listen_fd = pchan_listen(ag->opts.page_channel_listen, reg->bound, sizeof(reg->bound));
 	if (reg->listen_fd < 0) {
 		pr_perror(&ag->log, "cannot listen for page channels",

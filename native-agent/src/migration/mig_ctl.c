@@ -220,7 +220,7 @@ oom:
 	return NULL;
 }
 
-int mig_dst_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
+static int dst_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 {
 	json_t *jid = json_object_get(o, "migration_id"), *name = json_object_get(o, "region_name");
 	json_t *len = json_object_get(o, "length"), *ps = json_object_get(o, "page_size");
@@ -244,10 +244,128 @@ int mig_dst_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 	return 0;
 }
 
+static uint64_t opt_u64(json_t *o, const char *k, uint64_t def)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v) : def;
+}
+
+/*
+ * A source job read back from its journal: it waits, paused, until its
+ * workload registered the region again and the control plane gave the
+ * secret again (migration_resume); it starts then (mig_src_start): a
+ * fresh precopy if it had not switched over (the restarted agent gave the
+ * region back to its writers), else, the region held (its marker), every
+ * page and the switchover again.
+ */
+static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
+{
+	json_t *jid = json_object_get(o, "migration_id"), *rid = json_object_get(o, "region_id");
+	json_t *name = json_object_get(o, "region_name"), *dest = json_object_get(o, "destination");
+	json_t *labels = json_object_get(o, "labels"), *opts = json_object_get(o, "options");
+	uint64_t len = opt_u64(o, "length", 0), ps = opt_u64(o, "page_size", 0);
+	char marker[512];
+	struct mig *m;
+
+	if (!json_is_string(jid) || !jx_uuid_valid(json_string_value(jid)) || !json_is_string(rid) ||
+	    !jx_uuid_valid(json_string_value(rid)) || !json_is_string(name) || !json_is_string(dest) ||
+	    ps != (uint64_t)sysconf(_SC_PAGESIZE) || !len || len % ps ||
+	    (labels && !json_is_object(labels)) || !json_is_object(opts))
+		return snprintf(why, why_len, "not a source job this agent can resume"), -1;
+	m = mig_new(ag, json_string_value(jid), MIG_SOURCE);
+	if (!m)
+		return snprintf(why, why_len, "out of memory"), -1;
+	snprintf(m->region_id, sizeof(m->region_id), "%s", json_string_value(rid));
+	m->region_name = strdup(json_string_value(name));
+	m->labels = labels ? json_deep_copy(labels) : json_object();
+	m->length = len;
+	m->page_size = (uint32_t)ps;
+	m->n_pages = len / ps;
+	m->created_ms = opt_u64(o, "created_ms", m->created_ms);
+	snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
+	m->bw_bytes_per_s = opt_u64(opts, "bandwidth_bytes_per_s", 0);
+	m->max_rounds = (unsigned)opt_u64(opts, "max_rounds", 10);
+	m->max_rounds = m->max_rounds ? m->max_rounds : 1;
+	m->max_downtime_ms = opt_u64(opts, "max_downtime_ms", 10);
+	m->postcopy_auto = !json_is_false(json_object_get(opts, "postcopy_auto"));
+	m->postcopy_after_ms = json_is_integer(json_object_get(opts, "postcopy_after_ms"))
+				       ? json_integer_value(json_object_get(opts, "postcopy_after_ms"))
+				       : 30000;
+	m->granule = opt_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE);
+	m->granule = m->granule ? m->granule : 1;
+	m->track_on_hold = json_is_true(json_object_get(opts, "tracking_hold"));
+	m->need_secret = true;
+	if (!m->region_name || !m->labels) {
+		mig_free(m);
+		return snprintf(why, why_len, "out of memory"), -1;
+	}
+	snprintf(marker, sizeof(marker), "%s/migration/%s.held", ag->opts.state_dir, m->region_id);
+	if (!access(marker, F_OK))
+		m->st.switchover_at_ms = jx_now_ms(); /* switched over: no cancel any more */
+	if (json_is_true(json_object_get(o, "completed"))) {
+		m->phase = m->paused_in = MIG_COMPLETED;
+		m->st.completed_ms = jx_now_ms();
+		m->released = true; /* told before the restart, or its workload is gone */
+	} else {
+		m->phase = MIG_PAUSED;
+		m->paused_in = m->st.switchover_at_ms ? MIG_POSTCOPY : MIG_PRECOPY;
+		snprintf(m->error, sizeof(m->error), "the agent restarted: the job waits for its region "
+			 "to be registered again and for its secret (migration_resume with \"secret\")");
+	}
+	add(ag->mig, m);
+	pr_info(&ag->log, "migration out, read back from its journal", LF_STR("migration", m->id),
+		LF_STR("region", m->region_id), LF_STR("phase", mig_phase_name(m->phase)));
+	return 0;
+}
+
+int mig_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
+{
+	const char *role = json_string_value(json_object_get(o, "role"));
+
+	if (role && !strcmp(role, "source"))
+		return src_recover(ag, o, why, why_len);
+	return dst_recover(ag, o, why, why_len);
+}
+
+/*
+ * migration_resume of a source job read back from its journal: it starts
+ * once its region is attached again and its secret is known.  Loop thread,
+ * m->mu not held.
+ */
+static int src_restart(struct agent *ag, struct mig *m, struct cmd_error *err)
+{
+	struct region *r = region_table_find(ag->regions, m->region_id);
+	char why[256];
+
+	if (!r || region_state(r) != REGION_ATTACHED)
+		return cmd_fail(err, PROTO_E_CONFLICT, "region %s is not registered again yet: resume "
+				"once its workload is back (region_get says ATTACHED)", m->region_id);
+	if (!r->hold || r->ctl.mig_track_fd < 0)
+		return cmd_fail(err, PROTO_E_CONFLICT, "region %s came back without its hold uffd",
+				m->region_id);
+	pthread_mutex_lock(&m->mu);
+	m->error[0] = '\0';
+	m->phase = m->paused_in = MIG_PRECOPY;
+	pthread_mutex_unlock(&m->mu);
+	if (mig_src_start(m, r, why, sizeof(why))) {
+		pthread_mutex_lock(&m->mu);
+		snprintf(m->error, sizeof(m->error), "%s", why);
+		m->phase = MIG_FAILED;
+		pthread_mutex_unlock(&m->mu);
+		pr_err(&ag->log, "migration could not start again", LF_STR("migration", m->id),
+		       LF_STR("error", why));
+		return 0;
+	}
+	pr_info(&ag->log, "migration out started again after an agent restart", LF_STR("migration", m->id),
+		LF_STR("region", r->id), LF_STR("held", r->mig_held ? "yes" : "no"));
+	return 0;
+}
+
 static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
 {
 	struct mig_reg *reg = ag->mig;
-	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256], host[256];
+	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256] = "", host[256];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *rid = json_object_get(req, "region_id"), *dest = json_object_get(req, "destination");
 	json_t *opts = json_object_get(req, "options"), *pc, *tr;
@@ -334,7 +452,10 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
 	add(reg, m);
-	if (mig_src_start(m, r, why, sizeof(why))) {
+	/* recorded before it starts: a restarted agent takes it up again */
+	if (mig_journal_write(m))
+		snprintf(why, sizeof(why), "cannot record the migration: %s", strerror(errno));
+	if (why[0] || mig_src_start(m, r, why, sizeof(why))) {
 		pthread_mutex_lock(&m->mu);
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		m->phase = MIG_FAILED;
@@ -485,6 +606,17 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 		m->want_pause = false;
 		m->want_resume = true;
 		pthread_cond_broadcast(&m->cond);
+		if (m->role == MIG_SOURCE && !m->src) {
+			if (m->need_secret) {
+				pthread_mutex_unlock(&m->mu);
+				return cmd_fail(err, PROTO_E_CONFLICT, "the agent restarted: give the job's "
+						"\"secret\" again to resume it");
+			}
+			pthread_mutex_unlock(&m->mu);
+			if (src_restart(ag, m, err))
+				return -1;
+			pthread_mutex_lock(&m->mu);
+		}
 		break;
 	case PROTO_T_MIGRATION_CANCEL:
 		if (phase == MIG_CANCELLED)

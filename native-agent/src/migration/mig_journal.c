@@ -46,28 +46,47 @@ void mig_journal_dir(const struct agent *ag, char *out, size_t len)
 	snprintf(out, len, "%s/migration", ag->opts.state_dir);
 }
 
+static json_t *dst_json(struct mig *m)
+{
+	struct mig_dst *d = m->dst;
+
+	return json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:O, s:s, s:I, s:s?, s:b, s:I, s:b, s:b}",
+			 "version", 1, "migration_id", m->id, "role", "destination", "region_name",
+			 m->region_name, "length", (json_int_t)m->length, "page_size", (int)m->page_size,
+			 "labels", m->labels, "channel", m->channel, "created_ms",
+			 (json_int_t)m->created_ms, "region_id", m->region_id[0] ? m->region_id : NULL,
+			 "switched", d && d->switched, "switchover_at_ms",
+			 (json_int_t)m->st.switchover_at_ms, "installed_all",
+			 d && atomic_load(&d->all_installed), "completed", m->phase == MIG_COMPLETED);
+}
+
+/* The source's: whether it switched over is its .held marker (mig.c), written apart. */
+static json_t *src_json(struct mig *m)
+{
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:i, s:O, s:s, s:I, s:b, s:{s:I, s:I, s:I, "
+			 "s:b, s:I, s:I, s:b}}",
+			 "version", 1, "migration_id", m->id, "role", "source", "region_id",
+			 m->region_id, "region_name", m->region_name, "length", (json_int_t)m->length,
+			 "page_size", (int)m->page_size, "labels", m->labels, "destination", m->channel,
+			 "created_ms", (json_int_t)m->created_ms, "completed", m->phase == MIG_COMPLETED,
+			 "options", "bandwidth_bytes_per_s", (json_int_t)m->bw_bytes_per_s, "max_rounds",
+			 (json_int_t)m->max_rounds, "max_downtime_ms", (json_int_t)m->max_downtime_ms,
+			 "postcopy_auto", m->postcopy_auto, "postcopy_after_ms",
+			 (json_int_t)m->postcopy_after_ms, "granule_pages", (json_int_t)m->granule,
+			 "tracking_hold", m->track_on_hold);
+}
+
 /* Any thread; takes m->mu.  -1 with errno when it could not be written. */
 int mig_journal_write(struct mig *m)
 {
-	struct mig_dst *d;
 	char path[512], *text = NULL;
 	json_t *o;
 	int r = -1;
 
-	if (m->role != MIG_DEST)
-		return 0;
 	job_path(m, path, sizeof(path));
 	pthread_mutex_lock(&jr_mu);
 	pthread_mutex_lock(&m->mu);
-	d = m->dst;
-	o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:O, s:s, s:I, s:s?, s:b, s:I, s:b, s:b}",
-		      "version", 1, "migration_id", m->id, "role", "destination", "region_name",
-		      m->region_name, "length", (json_int_t)m->length, "page_size", (int)m->page_size,
-		      "labels", m->labels, "channel", m->channel, "created_ms",
-		      (json_int_t)m->created_ms, "region_id", m->region_id[0] ? m->region_id : NULL,
-		      "switched", d && d->switched, "switchover_at_ms",
-		      (json_int_t)m->st.switchover_at_ms, "installed_all",
-		      d && atomic_load(&d->all_installed), "completed", m->phase == MIG_COMPLETED);
+	o = m->role == MIG_DEST ? dst_json(m) : src_json(m);
 	pthread_mutex_unlock(&m->mu);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (!text)
@@ -88,14 +107,12 @@ void mig_journal_forget(struct mig *m)
 {
 	char path[512];
 
-	if (m->role != MIG_DEST)
-		return;
 	job_path(m, path, sizeof(path));
 	pthread_mutex_lock(&jr_mu);
 	if (unlink(path) && errno != ENOENT)
 		pr_pwarn(&m->ag->log, "cannot remove the migration journal", LF_STR("path", path));
 	pthread_mutex_unlock(&jr_mu);
-	if (m->region_id[0]) {
+	if (m->role == MIG_DEST && m->region_id[0]) {
 		snprintf(path, sizeof(path), "%s/migration/%s.removed", m->ag->opts.state_dir,
 			 m->region_id);
 		if (unlink(path) && errno != ENOENT)
@@ -133,7 +150,7 @@ void mig_journal_recover(struct agent *ag)
 			       LF_STR("error", jerr.text));
 			continue;
 		}
-		if (mig_dst_recover(ag, o, why, sizeof(why)))
+		if (mig_recover(ag, o, why, sizeof(why)))
 			pr_err(&ag->log, "migration journal not resumed, left in place", LF_STR("path", path),
 			       LF_STR("error", why));
 		json_decref(o);

@@ -16,9 +16,9 @@ void mig_journal_forget(struct mig *m);
 void mig_journal_recover(struct agent *ag);
 void mig_journal_dir(const struct agent *ag, char *out, size_t len);
 
-/* mig_ctl.c: a destination job made again from its journal o */
 /* mig_dst.c: the state of a job read back from its journal j (before it is listed) */
 void mig_dst_restore(struct mig *m, json_t *j);
-int mig_dst_recover(struct agent *ag, json_t *o, char *why, size_t why_len);
+/* mig_ctl.c: a job made again from its journal o */
+int mig_recover(struct agent *ag, json_t *o, char *why, size_t why_len);
 
 #endif /* FAULTLINE_MIG_JOURNAL_H */
