@@ -1523,6 +1523,174 @@ int t_mig_source_agent_killed_held(const struct t_env *env)
 	return T_PASS;
 }
 
+enum restart_who { RS_SOURCE = 1, RS_DEST = 2, RS_BOTH = 3 };
+
+/* Kills agent a (SIGKILL) and starts it again on its state directory; *ctl: a new control connection. */
+static int restart_agent(struct h_agent *a, struct h_agent *again, int *ctl, const char *const *extra)
+{
+	if (kill(a->pid, SIGKILL) || h_agent_wait_exit(a, H_TIMEOUT_MS))
+		return -1;
+	close(*ctl);
+	if (h_agent_spawn(again, a->dir, a->sock, extra) || h_agent_wait_ready(again, H_TIMEOUT_MS))
+		return -1;
+	*ctl = h_ctl_open(again);
+	return *ctl < 0 ? -1 : 0;
+}
+
+/*
+ * One or both agents killed (SIGKILL) and started again, before the
+ * switchover (mid-precopy, the destination workload waiting) or after it
+ * (mid-push): the jobs come back paused from their journals, the workloads
+ * register again, the control plane gives the secrets back, and the
+ * migration completes with every page equal to the source's at the hold.
+ */
+static int migrate_through_restart(enum restart_who who, bool after_switchover)
+{
+	struct pair p;
+	struct h_proc src, dst;
+	struct h_agent s2, d2;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300],
+		channel[300];
+	const char *dextra[3] = { "--page-channel-listen", channel, NULL };
+	uint64_t size = UINT64_C(16) << 20, nonzero;
+	json_t *in, *out, *m, *j;
+	bool dumped = false;
+
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	snprintf(channel, sizeof(channel), "%s", str(in, "channel"));
+	out = mig_out(&p, id, region, channel, SECRET,
+		      json_pack("{s:s, s:n, s:I}", "postcopy", "manual", "postcopy_after_ms",
+				"bandwidth_bytes_per_s", (json_int_t)(size / 4)));
+	CHECK(out);
+	if (after_switchover) {
+		m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
+		CHECK(m);
+		json_decref(m);
+	}
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", "-"));
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	if (after_switchover) {
+		m = wait_phase(p.sctl, id, "postcopy", 30000);
+		CHECK(m);
+		json_decref(m);
+		j = cmd(&src, line, 30000);
+		CHECK(j && json_is_true(json_object_get(j, "ok")));
+		json_decref(j);
+		dumped = true;
+	} else {
+		/* mid-precopy: some pages staged, the destination's faults wait */
+		for (int waited = 0;; waited += 10) {
+			m = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+			if (m && (stat_of(m, "setup_ms") > 0 || waited > 10000))
+				break;
+			json_decref(m);
+			nap_ms(10);
+		}
+		CHECK(m && !strcmp(str(m, "phase"), "precopy"));
+		json_decref(m);
+	}
+	if (who & RS_SOURCE)
+		CHECK_OK(restart_agent(&p.src, &s2, &p.sctl, NULL));
+	if (who & RS_DEST)
+		CHECK_OK(restart_agent(&p.dst, &d2, &p.dctl, dextra));
+	if (who & RS_DEST)
+		CHECK_OK(h_wait_log(d2.log, "migration destination attached again", 10000));
+	if (who & RS_DEST) {
+		m = h_call(p.dctl, PROTO_T_MIGRATION_RESUME, "{s:s, s:s}", "migration_id", id, "secret",
+			   SECRET);
+		CHECK(m);
+		json_decref(m);
+	}
+	if (who & RS_SOURCE) {
+		/* resumed once the workload registered its region again */
+		for (int waited = 0;; waited += 10) {
+			m = h_call(p.sctl, PROTO_T_REGION_GET, "{s:s}", "id", region);
+			if (m && !strcmp(str(m, "state") ?: "", "ATTACHED"))
+				break;
+			json_decref(m);
+			CHECKF(waited < 10000, "the source region is not attached again");
+			nap_ms(10);
+		}
+		json_decref(m);
+	}
+	m = h_call(p.sctl, PROTO_T_MIGRATION_RESUME, "{s:s, s:s}", "migration_id", id, "secret", SECRET);
+	CHECK(m);
+	json_decref(m);
+	if (!after_switchover) {
+		m = wait_phase(p.sctl, id, "precopy", 30000);
+		CHECK(m);
+		json_decref(m);
+		m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
+		CHECK(m);
+		json_decref(m);
+		m = wait_phase(p.sctl, id, "postcopy completed", 30000);
+		CHECK(m);
+		json_decref(m);
+		j = cmd(&src, line, 30000);
+		CHECK(j && json_is_true(json_object_get(j, "ok")));
+		json_decref(j);
+		dumped = true;
+	}
+	CHECK(dumped);
+	j = h_proc_json(&dst, 60000); /* the marks are written */
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(line, sizeof(line), "dump %s\n", ddump);
+	j = cmd(&dst, line, 60000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	m = wait_phase(p.dctl, id, "completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	CHECK(compare_except(sdump, ddump, size, UINT64_MAX, &nonzero) == 0);
+	j = cmd(&dst, "check\n", 30000);
+	CHECK(j && json_integer_value(json_object_get(j, "markers_wrong")) == 0);
+	json_decref(j);
+	j = cmd(&src, "wait-migrated\n", 70000);
+	CHECK(j && json_is_true(json_object_get(j, "migrated")));
+	json_decref(j);
+	CHECK_OK(kill(src.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&src, 10000));
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+int t_mig_dst_killed_precopy(const struct t_env *env)
+{
+	(void)env;
+	return migrate_through_restart(RS_DEST, false);
+}
+
+int t_mig_src_killed_precopy(const struct t_env *env)
+{
+	(void)env;
+	return migrate_through_restart(RS_SOURCE, false);
+}
+
+int t_mig_both_killed_precopy(const struct t_env *env)
+{
+	(void)env;
+	return migrate_through_restart(RS_BOTH, false);
+}
+
+int t_mig_both_killed_postcopy(const struct t_env *env)
+{
+	(void)env;
+	return migrate_through_restart(RS_BOTH, true);
+}
+
 /*
  * Operator controls: pause in precopy (both sides pause, nothing moves),
  * resume, then a manual switchover by request; the migration completes
