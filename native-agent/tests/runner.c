@@ -194,6 +194,7 @@ static const struct t_case cases[] = {
 	{ "chaos/restore_firecracker", t_chaos_restore_firecracker, T_NEEDS_UFFD },
 	{ "chaos/snapshot_ledger", t_chaos_snapshot_ledger, T_NEEDS_UFFD },
 	{ "chaos/consolidate", t_chaos_consolidate, T_NEEDS_UFFD },
+	{ "chaos/migration", t_chaos_migration, T_NEEDS_UFFD },
 	{ "handoff/anonymous", t_handoff_anonymous, T_NEEDS_UFFD },
 	{ "handoff/refusal_is_explained", t_handoff_refusal_is_explained, 0 },
 	{ "handoff/errors", t_handoff_errors, T_NEEDS_UFFD },
