@@ -116,6 +116,7 @@ static const struct t_case cases[] = {
 	{ "mig/restart_src_precopy", t_mig_src_killed_precopy, T_NEEDS_UFFD },
 	{ "mig/restart_both_precopy", t_mig_both_killed_precopy, T_NEEDS_UFFD },
 	{ "mig/restart_both_postcopy", t_mig_both_killed_postcopy, T_NEEDS_UFFD },
+	{ "mig/restart_then_cancel", t_mig_cancel_survives_restart, T_NEEDS_UFFD },
 	{ "mig/pause_resume_switchover", t_mig_pause_resume_switchover, T_NEEDS_UFFD },
 	{ "mig/source_workload_dies", t_mig_source_workload_dies, T_NEEDS_UFFD },
 	{ "mig/switchover_unrecorded", t_mig_switchover_unrecorded, T_NEEDS_UFFD },

@@ -95,6 +95,7 @@ int t_mig_src_killed_precopy(const struct t_env *env);
 int t_mig_both_killed_precopy(const struct t_env *env);
 int t_mig_both_killed_postcopy(const struct t_env *env);
 int t_chaos_migration(const struct t_env *env);
+int t_mig_cancel_survives_restart(const struct t_env *env);
 int t_mig_pause_resume_switchover(const struct t_env *env);
 int t_mig_source_workload_dies(const struct t_env *env);
 int t_mig_switchover_unrecorded(const struct t_env *env);

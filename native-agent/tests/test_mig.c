@@ -1803,6 +1803,59 @@ int t_chaos_migration(const struct t_env *env)
 	return hangs || wrong || leaks ? T_FAIL : T_PASS;
 }
 
+/*
+ * A source job read back after a restart before its switchover can still
+ * be cancelled by the operator, and a cancelled job comes back cancelled
+ * from its journal after the next restart: it is never started again.
+ */
+int t_mig_cancel_survives_restart(const struct t_env *env)
+{
+	struct pair p;
+	struct h_proc src;
+	struct h_agent s2, s3;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1];
+	json_t *in, *out, *m;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, "16M", region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", UINT64_C(16) << 20, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:s, s:n}", "postcopy", "manual", "postcopy_after_ms"));
+	CHECK(out);
+	m = wait_phase(p.sctl, id, "precopy", 10000);
+	CHECK(m);
+	json_decref(m);
+	CHECK_OK(restart_agent(&p.src, &s2, &p.sctl, NULL));
+	m = h_call(p.sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "paused"));
+	json_decref(m);
+	/* no secret yet: a resume says what it needs */
+	CHECK_OK(h_call_error(p.sctl, PROTO_T_MIGRATION_RESUME, "CONFLICT", "{s:s}", "migration_id", id));
+	m = h_call(p.sctl, PROTO_T_MIGRATION_CANCEL, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "cancelled"));
+	json_decref(m);
+	CHECK_OK(restart_agent(&s2, &s3, &p.sctl, NULL));
+	m = h_call(p.sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && !strcmp(str(m, "phase"), "cancelled"));
+	json_decref(m);
+	CHECK_OK(h_call_error(p.sctl, PROTO_T_MIGRATION_RESUME, "CONFLICT", "{s:s, s:s}", "migration_id",
+			      id, "secret", SECRET));
+	m = h_call(p.sctl, PROTO_T_MIGRATION_DELETE, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	CHECK(mig_leftovers(s3.state) == 0);
+	CHECK_OK(kill(src.pid, SIGKILL));
+	CHECK_OK(h_proc_wait(&src, 10000));
+	close(p.sctl);
+	close(p.dctl);
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
 int t_mig_dst_killed_precopy(const struct t_env *env)
 {
 	(void)env;

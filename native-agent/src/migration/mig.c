@@ -79,6 +79,7 @@ void mig_fail(struct mig *m, const char *fmt, ...)
 	pr_err(&m->ag->log, "migration failed", LF_STR("migration", m->id), LF_STR("error", m->error));
 	mig_set_phase(m, MIG_FAILED);
 	pthread_mutex_unlock(&m->mu);
+	mig_journal_write(m); /* a restart must not start it again */
 }
 
 void mig_latency(struct mig *m, uint64_t ns)

@@ -303,7 +303,9 @@ static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 	snprintf(marker, sizeof(marker), "%s/migration/%s.held", ag->opts.state_dir, m->region_id);
 	if (!access(marker, F_OK))
 		m->st.switchover_at_ms = jx_now_ms(); /* switched over: no cancel any more */
-	if (json_is_true(json_object_get(o, "completed"))) {
+	if (mig_journal_ended(m, o)) {
+		/* stays so: nothing is started again */
+	} else if (json_is_true(json_object_get(o, "completed"))) {
 		m->phase = m->paused_in = MIG_COMPLETED;
 		m->st.completed_ms = jx_now_ms();
 		m->released = true; /* told before the restart, or its workload is gone */
@@ -353,6 +355,7 @@ static int src_restart(struct agent *ag, struct mig *m, struct cmd_error *err)
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		m->phase = MIG_FAILED;
 		pthread_mutex_unlock(&m->mu);
+		mig_journal_write(m);
 		pr_err(&ag->log, "migration could not start again", LF_STR("migration", m->id),
 		       LF_STR("error", why));
 		return 0;
@@ -460,6 +463,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		m->phase = MIG_FAILED;
 		pthread_mutex_unlock(&m->mu);
+		mig_journal_write(m);
 		pr_err(&ag->log, "migration could not start", LF_STR("migration", id), LF_STR("error", why));
 	} else {
 		pr_info(&ag->log, "migration out", LF_STR("migration", id), LF_STR("region", r->id),
@@ -630,6 +634,9 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 		mig_stop_job(ag, m, true);
 		pthread_mutex_lock(&m->mu);
 		m->phase = MIG_CANCELLED;
+		pthread_mutex_unlock(&m->mu);
+		mig_journal_write(m); /* a restart must not start it again */
+		pthread_mutex_lock(&m->mu);
 		pr_info(&ag->log, "migration cancelled", LF_STR("migration", m->id));
 		break;
 	case PROTO_T_MIGRATION_DELETE:

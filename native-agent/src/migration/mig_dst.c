@@ -377,6 +377,8 @@ void mig_dst_restore(struct mig *m, json_t *j)
 		atomic_store(&d->all_installed, true);
 	}
 	m->st.remaining_pages = m->n_pages - d->held;
+	if (mig_journal_ended(m, j))
+		return;
 	if (json_is_true(json_object_get(j, "completed"))) {
 		m->phase = m->paused_in = MIG_COMPLETED;
 		m->st.completed_ms = jx_now_ms();

@@ -76,6 +76,22 @@ static json_t *src_json(struct mig *m)
 			 "tracking_hold", m->track_on_hold);
 }
 
+/*
+ * A job that ended badly, as its journal says (loop thread, before the job
+ * is listed): it stays so.  Returns whether it had.
+ */
+bool mig_journal_ended(struct mig *m, json_t *j)
+{
+	const char *ended = json_string_value(json_object_get(j, "ended"));
+	const char *error = json_string_value(json_object_get(j, "error"));
+
+	if (!ended || (strcmp(ended, "failed") && strcmp(ended, "cancelled")))
+		return false;
+	m->phase = m->paused_in = !strcmp(ended, "failed") ? MIG_FAILED : MIG_CANCELLED;
+	snprintf(m->error, sizeof(m->error), "%s", error ? error : "");
+	return true;
+}
+
 /* Any thread; takes m->mu.  -1 with errno when it could not be written. */
 int mig_journal_write(struct mig *m)
 {
@@ -87,6 +103,13 @@ int mig_journal_write(struct mig *m)
 	pthread_mutex_lock(&jr_mu);
 	pthread_mutex_lock(&m->mu);
 	o = m->role == MIG_DEST ? dst_json(m) : src_json(m);
+	/* a job that failed or was cancelled comes back so, never started again */
+	if (o && (m->phase == MIG_FAILED || m->phase == MIG_CANCELLED) &&
+	    (json_object_set_new(o, "ended", json_string(mig_phase_name(m->phase))) ||
+	     json_object_set_new(o, "error", json_string(m->error)))) {
+		json_decref(o);
+		o = NULL;
+	}
 	pthread_mutex_unlock(&m->mu);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (!text)

@@ -11,7 +11,10 @@
 struct agent;
 struct mig;
 
+#include <stdbool.h>
+
 int mig_journal_write(struct mig *m);
+bool mig_journal_ended(struct mig *m, json_t *j);
 void mig_journal_forget(struct mig *m);
 void mig_journal_recover(struct agent *ag);
 void mig_journal_dir(const struct agent *ag, char *out, size_t len);
