@@ -1360,7 +1360,8 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 	dctl = h_ctl_open(&again);
 	CHECK(dctl >= 0);
 	m = h_call(dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
-	CHECKF(m && !strcmp(str(m, "phase"), "paused") && strstr(str(m, "error") ?: "", "secret"),
+	CHECKF(m && !strcmp(str(m, "phase"), "paused") && strstr(str(m, "error") ?: "", "secret") &&
+		       json_is_true(json_object_get(m, "needs_secret")),
 	       "the job read back: %s", m ? str(m, "phase") : "not found");
 	json_decref(m);
 	/* libfaultline registers the region again on the job's session socket */
@@ -1377,7 +1378,8 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 	CHECK(j && json_is_true(json_object_get(j, "ok")));
 	json_decref(j);
 	m = wait_phase(dctl, id, "completed", 60000);
-	CHECK(m && !strcmp(str(m, "destination_region_id") ?: "", dregion));
+	CHECK(m && !strcmp(str(m, "destination_region_id") ?: "", dregion) &&
+	      json_is_false(json_object_get(m, "needs_secret")));
 	json_decref(m);
 	m = wait_phase(p.sctl, id, "completed", 60000);
 	CHECK(m && stat_of(m, "reconnects") >= 1);

@@ -259,6 +259,8 @@ json_t *mig_json(struct mig *m)
 		       : phase == MIG_PAUSED ? json_string(mig_phase_name(MIG_PRECOPY)) : json_null(),
 	       &ok);
 	jx_put(o, "error", error[0] ? json_string(error) : json_null(), &ok);
+	/* read back from its journal after an agent restart: migration_resume must give the secret */
+	jx_put(o, "needs_secret", json_boolean(atomic_load(&m->need_secret)), &ok);
 	jx_put(o, "channel", json_string(channel), &ok);
 	if (m->role == MIG_DEST) {
 		jx_put(o, "session", session_json(m, x, attached), &ok);
