@@ -183,6 +183,19 @@ static int commands(uint8_t *mem, uint64_t size, fl_region *r, uint64_t mark,
 				nonzero += mem[pg * 4096 + i] != 0;
 			printf("{\"dropped\":%llu,\"nonzero_bytes\":%llu}\n", (unsigned long long)pg,
 			       (unsigned long long)nonzero);
+		} else if (!strncmp(line, "forget ", 7)) {
+			/* MADV_DONTNEED a page without reading it (the agent learns it from the event) */
+			uint64_t pg = strtoull(line + 7, NULL, 10) % (size / 4096);
+
+			printf("{\"forgotten\":%llu,\"ok\":%s}\n", (unsigned long long)pg,
+			       madvise(mem + pg * 4096, 4096, MADV_DONTNEED) ? "false" : "true");
+		} else if (!strncmp(line, "peek ", 5)) {
+			uint64_t pg = strtoull(line + 5, NULL, 10) % (size / 4096), nonzero = 0;
+
+			for (unsigned i = 0; i < 4096; i++)
+				nonzero += mem[pg * 4096 + i] != 0;
+			printf("{\"page\":%llu,\"nonzero_bytes\":%llu}\n", (unsigned long long)pg,
+			       (unsigned long long)nonzero);
 		} else if (!strcmp(line, "exit")) {
 			fflush(stdout);
 			_exit(0);
@@ -254,7 +267,8 @@ int demo_mig_dest(const char *socket, uint64_t size, const char *name, const cha
 		m[0] = MARK_MAGIC;
 		m[1] = i * step;
 	}
-	if (dump(mem, size, out))
+	/* "-": no dump now (a test asks for one later with the dump command) */
+	if (strcmp(out, "-") && dump(mem, size, out))
 		return 3;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("{\"dumped\":\"%s\",\"marked\":%llu,\"ms\":%lld}\n", out, (unsigned long long)mark,

@@ -137,6 +137,9 @@ struct region {
 	struct region_stats st;
 	struct region_work w;
 	struct region_ctl ctl;
+	/* added with migration restarts: resumed after its migration switched over (the
+	 * .held marker): it stays on its hold uffd, protected, its writers never woken */
+	bool mig_held;
 };
 
 struct region_table {

@@ -157,7 +157,8 @@ static void start_tracking(struct worker *w, struct ufd *u, struct region *r)
 		r->w.wp = NULL;
 		return;
 	}
-	if (r->resumed) {
+	/* a region that migrated away stays held: the destination runs it now */
+	if (r->resumed && !r->mig_held) {
 		if (track_reset(r->w.wp))
 			pr_pwarn(w->log, "resumed region: releasing its write protection failed",
 				 LF_STR("region", r->id));

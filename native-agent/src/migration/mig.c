@@ -40,6 +40,7 @@
 #include "log.h"
 
 #include "mig_reg.h"
+#include "mig_journal.h"
 
 const char *mig_phase_name(enum mig_phase p)
 {
@@ -78,6 +79,7 @@ void mig_fail(struct mig *m, const char *fmt, ...)
 	pr_err(&m->ag->log, "migration failed", LF_STR("migration", m->id), LF_STR("error", m->error));
 	mig_set_phase(m, MIG_FAILED);
 	pthread_mutex_unlock(&m->mu);
+	mig_journal_write(m); /* a restart must not start it again */
 }
 
 void mig_latency(struct mig *m, uint64_t ns)
@@ -257,6 +259,8 @@ json_t *mig_json(struct mig *m)
 		       : phase == MIG_PAUSED ? json_string(mig_phase_name(MIG_PRECOPY)) : json_null(),
 	       &ok);
 	jx_put(o, "error", error[0] ? json_string(error) : json_null(), &ok);
+	/* read back from its journal after an agent restart: migration_resume must give the secret */
+	jx_put(o, "needs_secret", json_boolean(atomic_load(&m->need_secret)), &ok);
 	jx_put(o, "channel", json_string(channel), &ok);
 	if (m->role == MIG_DEST) {
 		jx_put(o, "session", session_json(m, x, attached), &ok);
@@ -297,6 +301,7 @@ static void release_sources(struct agent *ag)
 		c = r ? srv_hub_find(ag->hub, r->ctl.conn) : NULL;
 		body = json_pack("{s:s, s:s, s:s}", "id", m->region_id, "migration_id", m->id,
 				 "destination", m->channel);
+		mig_journal_write(m); /* completed: a restart does not send it again */
 		if (!c || !body || conn_request(c, PROTO_T_REGION_MIGRATED, body, &id))
 			pr_warn(&ag->log, "cannot tell the workload its region migrated",
 				LF_STR("migration", m->id), LF_STR("region", m->region_id));
@@ -362,8 +367,10 @@ int mig_start(struct agent *ag)
 			pr_warn(&ag->log, "page channels without TLS (--page-channel-plaintext): pages "
 				"travel in clear and unprotected");
 	}
-	if (!ag->opts.page_channel_listen)
+	if (!ag->opts.page_channel_listen) {
+		mig_journal_recover(ag);
 		return 0;
+	}
 	reg->listen_fd = pchan_listen(ag->opts.page_channel_listen, reg->bound, sizeof(reg->bound));
 	if (reg->listen_fd < 0) {
 		pr_perror(&ag->log, "cannot listen for page channels",
@@ -376,6 +383,7 @@ int mig_start(struct agent *ag)
 	}
 	reg->listening = true;
 	pr_info(&ag->log, "page channel listening", LF_STR("address", reg->bound));
+	mig_journal_recover(ag);
 	return 0;
 }
 
@@ -481,6 +489,7 @@ void mig_region_resumed(struct agent *ag, struct region *r, int fd, int hold_fd)
 
 	held_path(ag, r->id, path, sizeof(path));
 	if (!access(path, F_OK)) {
+		r->mig_held = true; /* the engine leaves it protected too (worker.c) */
 		pr_warn(&ag->log, "region stays held: it migrated to another host",
 			LF_STR("region", r->id), LF_STR("marker", path));
 		return;

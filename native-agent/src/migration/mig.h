@@ -103,6 +103,9 @@ struct mig {
 	struct mig_src *src;
 	struct mig_dst *dst;
 	int refs;                    /* loop thread */
+	/* added with agent restarts (mig_journal.c): read back from a journal, the
+	 * secret not known yet (under mu; the listener refuses the job until set) */
+	_Atomic bool need_secret;
 };
 
 /* ---- loop thread ------------------------------------------------------- */

@@ -36,6 +36,7 @@
 #define LOG_COMP "migration"
 #include "log.h"
 #include "mig_reg.h"
+#include "mig_journal.h"
 
 /* ---- control messages -------------------------------------------------- */
 
@@ -103,14 +104,17 @@ static int common(json_t *req, char *id, uint8_t secret[PCHAN_SECRET_LEN], struc
 	return 0;
 }
 
+static struct mig *dst_create(struct agent *ag, const char *id, const uint8_t *secret,
+			      const char *name, json_t *labels, uint64_t length, uint32_t page_size,
+			      json_t *j, struct cmd_error *err);
+
 static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
 {
 	struct mig_reg *reg = ag->mig;
-	char id[JX_UUID_LEN + 1], why[256];
+	char id[JX_UUID_LEN + 1];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *name = json_object_get(req, "region_name"), *labels = json_object_get(req, "labels");
 	uint64_t length, page_size;
-	struct mig_side *side;
 	struct mig *m;
 
 	if (common(req, id, secret, err) ||
@@ -135,15 +139,39 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 	pthread_mutex_unlock(&reg->mu);
 	if (m)
 		return cmd_fail(err, PROTO_E_CONFLICT, "migration %s exists", id);
+	m = dst_create(ag, id, secret, json_string_value(name), labels, length, (uint32_t)page_size,
+		       NULL, err);
+	if (!m)
+		return -1;
+	*reply = mig_json(m);
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+/*
+ * A destination job: its staging, its session socket, its journal (written
+ * before the job is listed or answered).  j: the journal it is made again
+ * from, NULL for a new one.  Loop thread.
+ */
+static struct mig *dst_create(struct agent *ag, const char *id, const uint8_t *secret,
+			      const char *name, json_t *labels, uint64_t length, uint32_t page_size,
+			      json_t *j, struct cmd_error *err)
+{
+	struct mig_reg *reg = ag->mig;
+	struct mig_side *side;
+	struct mig *m;
+	char why[256];
+
 	m = mig_new(ag, id, MIG_DEST);
 	side = calloc(1, sizeof(*side));
 	if (!m || !side)
 		goto oom;
-	memcpy(m->secret, secret, sizeof(secret));
-	m->region_name = strdup(json_string_value(name));
+	if (secret)
+		memcpy(m->secret, secret, PCHAN_SECRET_LEN);
+	m->need_secret = !secret;
+	m->region_name = strdup(name);
 	m->labels = labels ? json_deep_copy(labels) : json_object();
 	m->length = length;
-	m->page_size = (uint32_t)page_size;
+	m->page_size = page_size;
 	m->n_pages = length / page_size;
 	snprintf(m->channel, sizeof(m->channel), "%s", reg->bound);
 	if (!m->region_name || !m->labels)
@@ -151,7 +179,14 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 	if (mig_dst_start(m, why, sizeof(why))) {
 		mig_free(m);
 		free(side);
-		return cmd_fail(err, PROTO_E_INTERNAL, "%s", why);
+		cmd_fail(err, PROTO_E_INTERNAL, "%s", why);
+		return NULL;
+	}
+	if (j)
+		mig_dst_restore(m, j);
+	if (mig_journal_write(m)) {
+		cmd_fail(err, PROTO_E_INTERNAL, "cannot record the migration: %s", strerror(errno));
+		goto stop;
 	}
 	side->m = m;
 	snprintf(side->x.sock_path, sizeof(side->x.sock_path), "%s/migration", ag->opts.state_dir);
@@ -160,29 +195,180 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 		 ag->opts.state_dir, id);
 	side->x.sock = ag->handoff_ops.open_migration(ag, side->x.sock_path, m);
 	if (!side->x.sock) {
-		mig_dst_stop(m);
-		mig_free(m);
-		free(side);
-		return cmd_fail(err, PROTO_E_INTERNAL, "cannot open the session socket");
+		cmd_fail(err, PROTO_E_INTERNAL, "cannot open the session socket");
+		if (!j)
+			mig_journal_forget(m);
+		goto stop;
 	}
 	side->next = reg->sides;
 	reg->sides = side;
 	add(reg, m);
-	pr_info(&ag->log, "migration in", LF_STR("migration", id), LF_STR("region_name", m->region_name),
-		LF_UINT("length", length), LF_STR("socket", side->x.sock_path));
-	*reply = mig_json(m);
-	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	pr_info(&ag->log, j ? "migration in, resumed from its journal" : "migration in",
+		LF_STR("migration", id), LF_STR("region_name", m->region_name), LF_UINT("length", length),
+		LF_STR("socket", side->x.sock_path));
+	return m;
+stop:
+	mig_dst_stop(m);
+	mig_free(m);
+	free(side);
+	return NULL;
 oom:
 	if (m)
 		mig_free(m);
 	free(side);
-	return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	return NULL;
+}
+
+static int dst_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
+{
+	json_t *jid = json_object_get(o, "migration_id"), *name = json_object_get(o, "region_name");
+	json_t *len = json_object_get(o, "length"), *ps = json_object_get(o, "page_size");
+	json_t *labels = json_object_get(o, "labels");
+	struct cmd_error err = { 0 };
+	struct mig *m;
+
+	if (!json_is_string(jid) || !jx_uuid_valid(json_string_value(jid)) || !json_is_string(name) ||
+	    !json_is_integer(len) || !json_is_integer(ps) ||
+	    json_integer_value(ps) != (json_int_t)sysconf(_SC_PAGESIZE) || json_integer_value(len) <= 0 ||
+	    json_integer_value(len) % json_integer_value(ps) || (labels && !json_is_object(labels)) ||
+	    strcmp(json_string_value(json_object_get(o, "role")) ?: "", "destination"))
+		return snprintf(why, why_len, "not a destination job this agent can resume"), -1;
+	if (!ag->mig->listening)
+		return snprintf(why, why_len, "this agent has no page channel listener "
+					      "(--page-channel-listen)"), -1;
+	m = dst_create(ag, json_string_value(jid), NULL, json_string_value(name), labels,
+		       (uint64_t)json_integer_value(len), (uint32_t)json_integer_value(ps), o, &err);
+	if (!m)
+		return snprintf(why, why_len, "%s", err.message), -1;
+	return 0;
+}
+
+static uint64_t opt_u64(json_t *o, const char *k, uint64_t def)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v) : def;
+}
+
+/*
+ * A source job read back from its journal: it waits, paused, until its
+ * workload registered the region again and the control plane gave the
+ * secret again (migration_resume); it starts then (mig_src_start): a
+ * fresh precopy if it had not switched over (the restarted agent gave the
+ * region back to its writers), else, the region held (its marker), every
+ * page and the switchover again.
+ */
+static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
+{
+	json_t *jid = json_object_get(o, "migration_id"), *rid = json_object_get(o, "region_id");
+	json_t *name = json_object_get(o, "region_name"), *dest = json_object_get(o, "destination");
+	json_t *labels = json_object_get(o, "labels"), *opts = json_object_get(o, "options");
+	uint64_t len = opt_u64(o, "length", 0), ps = opt_u64(o, "page_size", 0);
+	char marker[512];
+	struct mig *m;
+
+	if (!json_is_string(jid) || !jx_uuid_valid(json_string_value(jid)) || !json_is_string(rid) ||
+	    !jx_uuid_valid(json_string_value(rid)) || !json_is_string(name) || !json_is_string(dest) ||
+	    ps != (uint64_t)sysconf(_SC_PAGESIZE) || !len || len % ps ||
+	    (labels && !json_is_object(labels)) || !json_is_object(opts))
+		return snprintf(why, why_len, "not a source job this agent can resume"), -1;
+	m = mig_new(ag, json_string_value(jid), MIG_SOURCE);
+	if (!m)
+		return snprintf(why, why_len, "out of memory"), -1;
+	snprintf(m->region_id, sizeof(m->region_id), "%s", json_string_value(rid));
+	m->region_name = strdup(json_string_value(name));
+	m->labels = labels ? json_deep_copy(labels) : json_object();
+	m->length = len;
+	m->page_size = (uint32_t)ps;
+	m->n_pages = len / ps;
+	m->created_ms = opt_u64(o, "created_ms", m->created_ms);
+	snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
+	m->bw_bytes_per_s = opt_u64(opts, "bandwidth_bytes_per_s", 0);
+	m->max_rounds = (unsigned)opt_u64(opts, "max_rounds", 10);
+	m->max_rounds = m->max_rounds ? m->max_rounds : 1;
+	m->max_downtime_ms = opt_u64(opts, "max_downtime_ms", 10);
+	m->postcopy_auto = !json_is_false(json_object_get(opts, "postcopy_auto"));
+	m->postcopy_after_ms = json_is_integer(json_object_get(opts, "postcopy_after_ms"))
+				       ? json_integer_value(json_object_get(opts, "postcopy_after_ms"))
+				       : 30000;
+	m->granule = opt_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE);
+	m->granule = m->granule ? m->granule : 1;
+	m->track_on_hold = json_is_true(json_object_get(opts, "tracking_hold"));
+	m->need_secret = true;
+	if (!m->region_name || !m->labels) {
+		mig_free(m);
+		return snprintf(why, why_len, "out of memory"), -1;
+	}
+	snprintf(marker, sizeof(marker), "%s/migration/%s.held", ag->opts.state_dir, m->region_id);
+	if (!access(marker, F_OK))
+		m->st.switchover_at_ms = jx_now_ms(); /* switched over: no cancel any more */
+	if (mig_journal_ended(m, o)) {
+		/* stays so: nothing is started again */
+	} else if (json_is_true(json_object_get(o, "completed"))) {
+		m->phase = m->paused_in = MIG_COMPLETED;
+		m->st.completed_ms = jx_now_ms();
+		m->released = true; /* told before the restart, or its workload is gone */
+	} else {
+		m->phase = MIG_PAUSED;
+		m->paused_in = m->st.switchover_at_ms ? MIG_POSTCOPY : MIG_PRECOPY;
+		snprintf(m->error, sizeof(m->error), "the agent restarted: the job waits for its region "
+			 "to be registered again and for its secret (migration_resume with \"secret\")");
+	}
+	add(ag->mig, m);
+	pr_info(&ag->log, "migration out, read back from its journal", LF_STR("migration", m->id),
+		LF_STR("region", m->region_id), LF_STR("phase", mig_phase_name(m->phase)));
+	return 0;
+}
+
+int mig_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
+{
+	const char *role = json_string_value(json_object_get(o, "role"));
+
+	if (role && !strcmp(role, "source"))
+		return src_recover(ag, o, why, why_len);
+	return dst_recover(ag, o, why, why_len);
+}
+
+/*
+ * migration_resume of a source job read back from its journal: it starts
+ * once its region is attached again and its secret is known.  Loop thread,
+ * m->mu not held.
+ */
+static int src_restart(struct agent *ag, struct mig *m, struct cmd_error *err)
+{
+	struct region *r = region_table_find(ag->regions, m->region_id);
+	char why[256];
+
+	if (!r || region_state(r) != REGION_ATTACHED)
+		return cmd_fail(err, PROTO_E_CONFLICT, "region %s is not registered again yet: resume "
+				"once its workload is back (region_get says ATTACHED)", m->region_id);
+	if (!r->hold || r->ctl.mig_track_fd < 0)
+		return cmd_fail(err, PROTO_E_CONFLICT, "region %s came back without its hold uffd",
+				m->region_id);
+	pthread_mutex_lock(&m->mu);
+	m->error[0] = '\0';
+	m->phase = m->paused_in = MIG_PRECOPY;
+	pthread_mutex_unlock(&m->mu);
+	if (mig_src_start(m, r, why, sizeof(why))) {
+		pthread_mutex_lock(&m->mu);
+		snprintf(m->error, sizeof(m->error), "%s", why);
+		m->phase = MIG_FAILED;
+		pthread_mutex_unlock(&m->mu);
+		mig_journal_write(m);
+		pr_err(&ag->log, "migration could not start again", LF_STR("migration", m->id),
+		       LF_STR("error", why));
+		return 0;
+	}
+	pr_info(&ag->log, "migration out started again after an agent restart", LF_STR("migration", m->id),
+		LF_STR("region", r->id), LF_STR("held", r->mig_held ? "yes" : "no"));
+	return 0;
 }
 
 static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_error *err)
 {
 	struct mig_reg *reg = ag->mig;
-	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256], host[256];
+	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256] = "", host[256];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *rid = json_object_get(req, "region_id"), *dest = json_object_get(req, "destination");
 	json_t *opts = json_object_get(req, "options"), *pc, *tr;
@@ -269,11 +455,15 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	}
 	add(reg, m);
-	if (mig_src_start(m, r, why, sizeof(why))) {
+	/* recorded before it starts: a restarted agent takes it up again */
+	if (mig_journal_write(m))
+		snprintf(why, sizeof(why), "cannot record the migration: %s", strerror(errno));
+	if (why[0] || mig_src_start(m, r, why, sizeof(why))) {
 		pthread_mutex_lock(&m->mu);
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		m->phase = MIG_FAILED;
 		pthread_mutex_unlock(&m->mu);
+		mig_journal_write(m);
 		pr_err(&ag->log, "migration could not start", LF_STR("migration", id), LF_STR("error", why));
 	} else {
 		pr_info(&ag->log, "migration out", LF_STR("migration", id), LF_STR("region", r->id),
@@ -335,7 +525,7 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 {
 	struct mig *m;
 	enum mig_phase phase;
-	json_t *dest;
+	json_t *dest, *sec;
 
 	switch (type) {
 	case PROTO_T_MIGRATION_IN:
@@ -402,9 +592,35 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 			if (m->role == MIG_SOURCE)
 				snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
 		}
+		sec = json_object_get(req, "secret");
+		if (sec && !json_is_null(sec)) {
+			uint8_t secret[PCHAN_SECRET_LEN];
+
+			if (!json_is_string(sec) || pchan_parse_secret(json_string_value(sec), secret)) {
+				pthread_mutex_unlock(&m->mu);
+				return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"secret\" must be 64 hex digits "
+						"(32 bytes)");
+			}
+			memcpy(m->secret, secret, sizeof(secret));
+			OPENSSL_cleanse(secret, sizeof(secret));
+			if (m->need_secret)
+				m->error[0] = '\0';
+			m->need_secret = false;
+		}
 		m->want_pause = false;
 		m->want_resume = true;
 		pthread_cond_broadcast(&m->cond);
+		if (m->role == MIG_SOURCE && !m->src) {
+			if (m->need_secret) {
+				pthread_mutex_unlock(&m->mu);
+				return cmd_fail(err, PROTO_E_CONFLICT, "the agent restarted: give the job's "
+						"\"secret\" again to resume it");
+			}
+			pthread_mutex_unlock(&m->mu);
+			if (src_restart(ag, m, err))
+				return -1;
+			pthread_mutex_lock(&m->mu);
+		}
 		break;
 	case PROTO_T_MIGRATION_CANCEL:
 		if (phase == MIG_CANCELLED)
@@ -418,6 +634,9 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 		mig_stop_job(ag, m, true);
 		pthread_mutex_lock(&m->mu);
 		m->phase = MIG_CANCELLED;
+		pthread_mutex_unlock(&m->mu);
+		mig_journal_write(m); /* a restart must not start it again */
+		pthread_mutex_lock(&m->mu);
 		pr_info(&ag->log, "migration cancelled", LF_STR("migration", m->id));
 		break;
 	case PROTO_T_MIGRATION_DELETE:
@@ -429,6 +648,7 @@ int mig_command(struct agent *ag, uint8_t type, json_t *req, json_t **reply, str
 		pthread_mutex_unlock(&m->mu);
 		unlink_job(ag->mig, m);
 		mig_stop_job(ag, m, false);
+		mig_journal_forget(m);
 		mig_put(ag->mig, m);
 		*reply = json_object();
 		return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");

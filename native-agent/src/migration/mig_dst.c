@@ -38,6 +38,7 @@
 #include "log.h"
 
 #include "mig_dst.h"
+#include "mig_journal.h"
 
 /* Tells the region's worker to look (pages ready, a new channel, the end). */
 void mig_dst_poke(struct mig_dst *d)
@@ -57,7 +58,8 @@ void mig_dst_send_done(struct mig_dst *d)
 	bool due;
 
 	pthread_mutex_lock(&m->mu);
-	due = d->held == m->n_pages && !d->done_sent && d->main_c;
+	/* every page installed in the workload, not only staged: the staging dies with the agent */
+	due = d->switched && atomic_load(&d->all_installed) && !d->done_sent && d->main_c;
 	if (due)
 		d->done_sent = true;
 	pthread_mutex_unlock(&m->mu);
@@ -135,7 +137,9 @@ void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, b
 static struct region *new_region(struct mig *m, struct conn *c, const struct hsk_register *hr)
 {
 	struct mig_dst *d = m->dst;
-	struct region *r = region_new(NULL, hr->name, hr->labels ? hr->labels : m->labels, hr->start,
+	/* the workload registers again after an agent restart: same region, same id */
+	bool resumed = hr->resume && !strcmp(hr->resume_id, m->region_id);
+	struct region *r = region_new(resumed ? hr->resume_id : NULL, hr->name, hr->labels ? hr->labels : m->labels, hr->start,
 				      hr->length, hr->page_size);
 
 	if (!r)
@@ -150,6 +154,16 @@ static struct region *new_region(struct mig *m, struct conn *c, const struct hsk
 	r->w.staged = d->staging;
 	r->w.strat = &mig_dst_strategy;
 	r->w.strat_ctx = d;
+	r->resumed = resumed; /* its present pages are learnt from its pagemap (engine) */
+	{
+		char dir[512];
+
+		/* pages it removes read zero also after an agent restart (mig_journal.c) */
+		mig_journal_dir(m->ag, dir, sizeof(dir));
+		if (region_removed_open(r, dir, resumed))
+			pr_pwarn(&m->ag->log, "removed pages of the destination region will not survive "
+				 "an agent restart", LF_STR("migration", m->id));
+	}
 	d->regs[0] = (struct dst_reg){ .r = r };
 	d->n_regs = 1;
 	pthread_mutex_lock(&d->q_mu);
@@ -175,6 +189,11 @@ int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t 
 	if (!d || d->r) {
 		close(fd);
 		return cmd_fail(err, PROTO_E_CONFLICT, "a workload is attached to this migration already");
+	}
+	if (m->region_id[0] && !(hr.resume && !strcmp(hr.resume_id, m->region_id))) {
+		close(fd);
+		return cmd_fail(err, PROTO_E_CONFLICT, "region %s of this migration was attached before: "
+				"only its workload registers again (resume_id)", m->region_id);
 	}
 	if (strcmp(hr.name, m->region_name) || hr.length != m->length ||
 	    hr.page_size != m->page_size || !(hr.modes & REGION_MODE_MISSING)) {
@@ -220,7 +239,9 @@ int mig_dst_register(struct mig *m, struct conn *c, json_t *req, int fd, json_t 
 	pthread_mutex_lock(&m->mu);
 	memcpy(m->region_id, r->id, sizeof(m->region_id));
 	pthread_mutex_unlock(&m->mu);
-	pr_info(&ag->log, "migration destination attached", LF_STR("migration", m->id),
+	/* the id it resumes with after an agent restart */
+	mig_journal_write(m);
+	pr_info(&ag->log, r->resumed ? "migration destination attached again" : "migration destination attached", LF_STR("migration", m->id),
 		LF_STR("region", m->region_id), LF_INT("pid", r->pid), LF_HEX("start", hr.start),
 		LF_UINT("worker", r->ctl.worker));
 	*reply = json_pack("{s:s, s:{s:s, s:s}}", "id", m->region_id, "backing", "kind", "migration",
@@ -246,7 +267,7 @@ static void let_go(struct mig_dst *d)
 	if (!d->r)
 		return;
 	pthread_mutex_lock(&m->mu);
-	all_held = d->switched && d->held == m->n_pages;
+	all_held = d->switched && (d->held == m->n_pages || atomic_load(&d->all_installed));
 	pthread_mutex_unlock(&m->mu);
 	pthread_mutex_lock(&d->q_mu);
 	d->end = true;
@@ -325,6 +346,48 @@ void mig_dst_stop(struct mig *m)
 	pthread_mutex_destroy(&d->q_mu);
 	pthread_cond_destroy(&d->q_cond);
 	free(d);
+}
+
+/*
+ * A job read back from its journal (mig_journal.c): nothing staged, the
+ * secret not known.  A job whose pages were all installed in the workload
+ * is live at once: a page its workload does not hold was removed by it and
+ * reads zero (the staging is zero); else the source sends every page again
+ * when it reconnects (the destination answers with sequence 0), and the
+ * switchover too.  Loop thread, before the job is listed.
+ */
+void mig_dst_restore(struct mig *m, json_t *j)
+{
+	struct mig_dst *d = m->dst;
+	json_t *rid = json_object_get(j, "region_id");
+	bool all = json_is_true(json_object_get(j, "installed_all"));
+
+	if (json_is_string(rid) && jx_uuid_valid(json_string_value(rid)))
+		snprintf(m->region_id, sizeof(m->region_id), "%s", json_string_value(rid));
+	if (json_is_integer(json_object_get(j, "created_ms")))
+		m->created_ms = (uint64_t)json_integer_value(json_object_get(j, "created_ms"));
+	if (json_is_integer(json_object_get(j, "switchover_at_ms")))
+		m->st.switchover_at_ms = (uint64_t)json_integer_value(json_object_get(j, "switchover_at_ms"));
+	if (all) {
+		for (uint64_t p = 0; p < m->n_pages; p++)
+			abit_set(d->ready, p);
+		d->switched = true;
+		d->held = m->n_pages;
+		atomic_store(&d->live, true);
+		atomic_store(&d->all_installed, true);
+	}
+	m->st.remaining_pages = m->n_pages - d->held;
+	if (mig_journal_ended(m, j))
+		return;
+	if (json_is_true(json_object_get(j, "completed"))) {
+		m->phase = m->paused_in = MIG_COMPLETED;
+		m->st.completed_ms = jx_now_ms();
+		return;
+	}
+	m->paused_in = m->st.switchover_at_ms ? MIG_POSTCOPY : MIG_PRECOPY;
+	m->phase = MIG_PAUSED;
+	snprintf(m->error, sizeof(m->error), "the agent restarted: the job waits for its secret "
+		 "(migration_resume with \"secret\")");
 }
 
 /* An operator pause: the connections go, and stay refused until resume. */

@@ -75,6 +75,9 @@ struct mig_dst {
 	bool watching;               /* ev_fd is in the worker's epoll set, */
 	struct ufd *watch_u;         /* with this uffd's strategy tag */
 	uint64_t *fault_ns;          /* when a thread first waited for the page, 0: none */
+	/* added with agent restarts: every page of the workload installed (or removed,
+	 * or unmapped), journaled before `done` goes (mig_dst_serve.c, mig_journal.c) */
+	_Atomic bool all_installed;
 };
 
 extern const struct region_strategy mig_dst_strategy;

@@ -31,6 +31,7 @@
 #define LOG_COMP "migration"
 #include "log.h"
 #include "mig_dst.h"
+#include "mig_journal.h"
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -133,6 +134,7 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 	m->st.remaining_pages = m->n_pages - held;
 	mig_set_phase(m, MIG_POSTCOPY);
 	pthread_mutex_unlock(&m->mu);
+	mig_journal_write(m);
 	pr_info(&m->ag->log, "migration switchover: the destination runs", LF_STR("migration", m->id),
 		LF_UINT("stale_pages", m->n_pages - held));
 	/* the faults parked until now are resolved again, the background install starts */
@@ -205,6 +207,7 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 			m->st.remaining_pages = 0;
 			mig_set_phase(m, MIG_COMPLETED);
 			pthread_mutex_unlock(&m->mu);
+			mig_journal_write(m);
 			pr_info(&m->ag->log, "migration completed", LF_STR("migration", m->id));
 			break;
 		default:

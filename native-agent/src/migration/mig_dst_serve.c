@@ -48,6 +48,7 @@
 #include "log.h"
 
 #include "mig_dst.h"
+#include "mig_journal.h"
 
 static struct mig_dst *dst_of(const struct region *r)
 {
@@ -188,6 +189,55 @@ static enum install_res install_run(struct ufd *u, struct region *r, uint64_t fi
 		install_fail(u, r, EIO, "installing migrated pages");
 	install_check_complete(u, r);
 	return res;
+}
+
+/*
+ * Once every page is here and every page of every region of the workload
+ * is installed (or removed by it, or unmapped), the journal says so and
+ * `done` may go: only then may the source let go of its copy, because
+ * staged pages die with this agent and installed ones do not.
+ */
+static void check_installed(struct mig_dst *d)
+{
+	struct mig *m = d->m;
+	bool switched;
+
+	if (atomic_load(&d->all_installed) || !d->n_regs)
+		return;
+	pthread_mutex_lock(&m->mu);
+	switched = d->switched;
+	pthread_mutex_unlock(&m->mu);
+	/* installed after the switchover only, so from current pages (or zero when removed);
+	 * after an agent restart also pages the source sent on demand before it, which it
+	 * does not send again: what the workload holds is what counts */
+	if (!switched)
+		return;
+	for (size_t i = 0; i < d->n_regs; i++) {
+		struct region *r = d->regs[i].r;
+
+		if (r->w.failed)
+			return;
+		for (uint64_t p = 0; p < r->n_pages; p++) {
+			if (!bitmap_test(r->w.present_map, p) && !bitmap_test(r->w.gone_map, p) &&
+			    !bitmap_test(r->w.removed_map, p)) {
+				/* an install that met a change of the mappings: the background goes
+				 * over it again; a page not here yet comes with its arrival */
+				if (installable(d, r, base_of(d, r), p) && r->w.bg_cursor > p)
+					r->w.bg_cursor = p;
+				return;
+			}
+		}
+	}
+	atomic_store(&d->all_installed, true);
+	if (mig_journal_write(m)) {
+		/* not recorded: a restart would ask the source again, so it must not let go yet */
+		atomic_store(&d->all_installed, false);
+		return;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->st.remaining_pages = 0;
+	pthread_mutex_unlock(&m->mu);
+	mig_dst_send_done(d);
 }
 
 /* Pages staged since the last look, into every region that shows them. */
@@ -361,6 +411,7 @@ static void dst_step(struct ufd *u, struct region *r)
 	if (!atomic_load(&d->live))
 		return; /* staged pages may still be stale */
 	if (r->w.bg_cursor >= r->n_pages) {
+		check_installed(d);
 		if (r->w.detach)
 			finish_detach(u, r, d);
 		return;
@@ -370,6 +421,8 @@ static void dst_step(struct ufd *u, struct region *r)
 			    r->w.detach ? RP_DETACH : RP_BACKGROUND)) {
 	case INSTALL_OK:
 		r->w.bg_cursor = end;
+		if (end >= r->n_pages)
+			check_installed(d);
 		break;
 	case INSTALL_GONE:
 		ufd_gone(u, "workload exited");
@@ -410,6 +463,7 @@ static void dst_wake(struct ufd *u, struct region *r)
 	pthread_mutex_unlock(&d->q_mu);
 	install_arrived(d, runs, n);
 	free(runs);
+	check_installed(d);
 	if (atomic_exchange(&d->pre_new, false) && atomic_load(&d->live))
 		resend_requests(d);
 	if (end)

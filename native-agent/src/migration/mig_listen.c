@@ -63,7 +63,8 @@ static int psk_of(void *arg, const char *id, uint8_t secret[PCHAN_SECRET_LEN])
 
 	pthread_mutex_lock(&reg->mu);
 	m = mig_find_locked(reg, id);
-	if (m && m->role == MIG_DEST) {
+	/* a job read back from its journal has no secret until it is given again */
+	if (m && m->role == MIG_DEST && !m->need_secret) {
 		memcpy(secret, m->secret, PCHAN_SECRET_LEN);
 		r = 0;
 	}
@@ -141,7 +142,7 @@ static void *hs_main(void *arg)
 	}
 	pthread_mutex_lock(&reg->mu);
 	m = mig_find_locked(reg, hello.id);
-	if (m && m->role == MIG_DEST) {
+	if (m && m->role == MIG_DEST && !m->need_secret) {
 		m->refs++;
 		memcpy(secret, m->secret, sizeof(secret));
 	} else {

@@ -440,6 +440,14 @@ int mig_src_start(struct mig *m, struct region *r, char *why, size_t why_len)
 	/* nothing protected yet: round 1 protects and sends every page */
 	bitmap_set(s->dirty, 0, m->n_pages);
 	m->st.remaining_pages = m->n_pages;
+	if (r->mig_held) {
+		/* an agent restart after the switchover: the region is held already, and
+		 * what the destination got is not known here: everything goes again */
+		s->resumed_held = true;
+		bitmap_clear(s->dirty, 0, m->n_pages);
+		bitmap_set(s->todo, 0, m->n_pages);
+		s->switch_seq = UINT64_MAX; /* sent again on the first connection */
+	}
 	if (fault_strategy(m->ag->engine, r, &mig_src_strategy, s)) {
 		snprintf(why, why_len, "cannot hand the region's tracking to its fault worker");
 		goto fail;

@@ -87,6 +87,9 @@ struct mig_src {
 	double tokens;
 	uint64_t tok_ns;
 	uint64_t round_bytes;
+	/* added with agent restarts: the job read back from its journal for a region that
+	 * had switched over (held already): every page is sent again, and the switchover */
+	bool resumed_held;
 };
 
 struct runs {

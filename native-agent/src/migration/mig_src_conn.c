@@ -438,6 +438,8 @@ int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len)
 			bitmap_set(s->todo, p, 1);
 	}
 	s->acked = last;
+	if (s->seq < last)
+		s->seq = last; /* a source started again numbers on after what the destination saw */
 	s->main_c = mc;
 	s->pre_c = pc;
 	s->broken = false;

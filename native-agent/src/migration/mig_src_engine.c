@@ -264,6 +264,14 @@ static void src_start(struct ufd *u, struct region *r, void *ctx)
 	r->w.strat = &mig_src_strategy;
 	r->w.strat_ctx = s;
 	watch(u, s, true);
+	if (s->resumed_held) {
+		/* held since before the agent restarted: writers wait, nothing is tracked */
+		pthread_mutex_lock(&s->m->mu);
+		s->holding = true;
+		pthread_mutex_unlock(&s->m->mu);
+		engine_on(s, SRC_MODE_HOLD);
+		return;
+	}
 	if (!t || r->w.failed) {
 		let_go(u, r, s, !t ? "the region cannot be tracked (see the agent's log)"
 				   : "the region is not served any more (installs failed)");

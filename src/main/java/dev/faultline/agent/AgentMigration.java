@@ -18,10 +18,12 @@ import java.util.UUID;
  * @param sessionSocket destination only: the handoff socket the destination workload attaches to
  * @param destinationRegionId destination only: the region once the destination workload attached
  * @param switchoverAt when the source held its writers; null before switchover
+ * @param needsSecret the agent read the job back from its journal after a restart and waits,
+ *     PAUSED, for its secret (migration_resume with the secret)
  */
 public record AgentMigration(UUID migrationId, String role, UUID regionId, String regionName, String phase,
         String pausedIn, String error, String channel, String sessionSocket, UUID destinationRegionId,
-        Instant switchoverAt, Stats stats) {
+        Instant switchoverAt, Stats stats, boolean needsSecret) {
 
     /** Absent fields are null: the reporting side does not know them. */
     public record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long precopyBytes,

@@ -58,9 +58,13 @@ public final class AgentMigrations {
         return call(MessageType.MIGRATION_PAUSE, ref(migrationId));
     }
 
-    /** migration_resume; {@code destination} (optional) points the source at a new page channel address. */
-    public AgentMigration resume(UUID migrationId, String destination) {
-        return call(MessageType.MIGRATION_RESUME, new MigrationWire.ResumeRequest(migrationId.toString(), destination));
+    /**
+     * migration_resume; {@code destination} (optional) points the source at a new page channel
+     * address; {@code secret} (optional) gives a job an agent read back after a restart its secret.
+     */
+    public AgentMigration resume(UUID migrationId, String destination, String secret) {
+        return call(MessageType.MIGRATION_RESUME,
+                new MigrationWire.ResumeRequest(migrationId.toString(), destination, secret));
     }
 
     public AgentMigration cancel(UUID migrationId) {
@@ -108,7 +112,8 @@ public final class AgentMigrations {
                             s.downtimeMs(), s.precopyBytes(), s.precopyPages(), s.postcopyBytes(), s.postcopyPages(),
                             s.demandBytes(), s.demandPages(), s.remainingBytes(), s.dirtyRateBytesPerS(), s.rounds(),
                             s.postcopyRequests(), latency(s.demandLatency()), s.blockedNs(),
-                            s.throughputBytesPerS()));
+                            s.throughputBytesPerS()),
+                    Boolean.TRUE.equals(m.needsSecret()));
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new AgentException(UNREADABLE, "the agent reported migration " + m.migrationId()
                     + " with an id that is not a UUID: " + e.getMessage(), e);

@@ -15,7 +15,8 @@ final class MigrationWire {
     }
 
     record Reply(String migrationId, String role, String regionId, String regionName, String phase, String pausedIn,
-            String error, String channel, AgentRestore session, String destinationRegionId, Stats stats) {
+            String error, String channel, AgentRestore session, String destinationRegionId, Stats stats,
+            Boolean needsSecret) {
     }
 
     record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long switchoverAtMs,
@@ -53,7 +54,13 @@ final class MigrationWire {
             long postcopyAfterMs) {
     }
 
-    record ResumeRequest(String migrationId, String destination) {
+    /** migration_resume; the secret (null: not sent) never appears in toString. */
+    record ResumeRequest(String migrationId, String destination, String secret) {
+        @Override
+        public String toString() {
+            return "ResumeRequest[migrationId=" + migrationId + ", destination=" + destination + ", secret="
+                    + (secret == null ? "null" : "<redacted>") + "]";
+        }
     }
 
     record Ref(String migrationId) {

@@ -73,8 +73,8 @@ class AgentMigrationEngine implements MigrationEngine {
     }
 
     @Override
-    public Side resume(String node, UUID migrationId, String destination) {
-        return side(node, "migration_resume", a -> a.resume(migrationId, destination));
+    public Side resume(String node, UUID migrationId, String destination, String secret) {
+        return side(node, "migration_resume", a -> a.resume(migrationId, destination, secret));
     }
 
     @Override

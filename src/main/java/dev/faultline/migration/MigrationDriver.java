@@ -256,13 +256,55 @@ class MigrationDriver implements SmartLifecycle {
         Fetch d = destination ? fetch(job.destinationNode(), job.id()) : Fetch.NOT_VISIBLE;
         if (s.gone() || d.gone()) {
             String node = s.gone() ? job.sourceNode() : job.destinationNode();
-            // agents keep jobs in memory only (PROTOCOL.md §1.9): a restarted agent ends its side
+            // an agent journals its jobs (PROTOCOL.md §1.9): one that forgot this one lost its state directory
             failAndCancel(job.id(), "the agent of node " + node + " no longer knows this migration (was it restarted"
                     + " without its state?)" + (job.pastSwitchover() && s.gone()
                             ? "; the job had switched over, so the source agent keeps the region's writers held" : ""));
             return;
         }
-        apply(job.id(), s.side(), d.side());
+        MigrationEngine.Side destinationSide = giveSecret(job, job.destinationNode(), d.side());
+        MigrationEngine.Side sourceSide = follow(job, giveSecret(job, job.sourceNode(), s.side()), destinationSide);
+        apply(job.id(), sourceSide, destinationSide);
+    }
+
+    /**
+     * A destination agent that restarted may listen on another address (a port chosen at start):
+     * the source is pointed at it, as migration_resume with a destination does.
+     */
+    private MigrationEngine.Side follow(Migration job, MigrationEngine.Side source, MigrationEngine.Side destination) {
+        if (source == null || destination == null || source.phase().isFinal() || source.needsSecret()
+                || destination.channel() == null || destination.channel().equals(source.channel())) {
+            return source;
+        }
+        try {
+            MigrationEngine.Side moved = engine.resume(job.sourceNode(), job.id(), destination.channel(), null);
+            log.info("migration {}: the destination's page channel is now {}; the source follows it", job.id(),
+                    destination.channel());
+            return moved;
+        } catch (MigrationEngineException e) {
+            log.debug("migration {}: the source cannot follow the destination yet: {}", job.id(), e.getMessage());
+            return source;
+        }
+    }
+
+    /**
+     * A side whose agent restarted read the job back from its journal, without its secret (never
+     * on the agent's disk): it stays PAUSED until it is given the secret again. A source whose
+     * region is not registered again yet refuses (CONFLICT) and is asked again at the next poll.
+     */
+    private MigrationEngine.Side giveSecret(Migration job, String node, MigrationEngine.Side side) {
+        if (side == null || !side.needsSecret() || side.phase().isFinal()) {
+            return side;
+        }
+        try {
+            MigrationEngine.Side resumed = engine.resume(node, job.id(), null, secrets.open(job.secret()));
+            log.info("migration {}: the agent of node {} restarted; its side resumes ({})", job.id(), node,
+                    resumed.phase());
+            return resumed;
+        } catch (MigrationEngineException e) {
+            log.debug("migration {}: node {} cannot resume yet: {}", job.id(), node, e.getMessage());
+            return side;
+        }
     }
 
     private record Fetch(MigrationEngine.Side side, boolean gone) {

@@ -43,8 +43,12 @@ interface MigrationEngine {
 
     Side pause(String node, UUID migrationId);
 
-    /** @param destination source only: the destination's page channel, when it moved; else null */
-    Side resume(String node, UUID migrationId, String destination);
+    /**
+     * @param destination source only: the destination's page channel, when it moved; else null
+     * @param secret the job's secret, for an agent that read the job back after a restart
+     *     ({@link Side#needsSecret}); null to leave it as it is
+     */
+    Side resume(String node, UUID migrationId, String destination, String secret);
 
     /** Source: only before switchover (CONFLICT after). Destination: drops its staging and session. */
     Side cancel(String node, UUID migrationId);
@@ -75,16 +79,17 @@ interface MigrationEngine {
      * @param channel the destination's page channel address
      * @param socket destination: where its workload attaches
      * @param switchedOverAt when the source held its writers (null before)
+     * @param needsSecret the agent restarted and waits, PAUSED, for the job's secret
      */
     record Side(UUID migrationId, String role, MigrationPhase phase, MigrationPhase pausedIn, String error,
             String channel, String socket, UUID destinationRegionId, Instant switchedOverAt,
-            AgentMigration.Stats stats) {
+            AgentMigration.Stats stats, boolean needsSecret) {
 
         /** What one agent reported; its phase is never PENDING (the adapter refuses unknown phases). */
         static Side of(AgentMigration m) {
             return new Side(m.migrationId(), m.role(), MigrationPhase.valueOf(m.phase()),
                     m.pausedIn() == null ? null : MigrationPhase.valueOf(m.pausedIn()), m.error(), m.channel(),
-                    m.sessionSocket(), m.destinationRegionId(), m.switchoverAt(), m.stats());
+                    m.sessionSocket(), m.destinationRegionId(), m.switchoverAt(), m.stats(), m.needsSecret());
         }
     }
 }

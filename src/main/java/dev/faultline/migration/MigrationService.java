@@ -161,9 +161,12 @@ class MigrationService {
             if (!source && !destination) {
                 managed(job.sourceNode(), "resume");
             }
+            // the secret too: an agent that restarted since has the job back without it
+            String secret = secrets.open(job.secret());
             MigrationEngine.Side d = destination
-                    ? agent(() -> engine.resume(job.destinationNode(), id, null), "resume") : null;
-            MigrationEngine.Side s = source ? agent(() -> engine.resume(job.sourceNode(), id, null), "resume") : null;
+                    ? agent(() -> engine.resume(job.destinationNode(), id, null, secret), "resume") : null;
+            MigrationEngine.Side s = source
+                    ? agent(() -> engine.resume(job.sourceNode(), id, null, secret), "resume") : null;
             driver.apply(id, s, d);
             return get(id);
         });

@@ -26,6 +26,7 @@ class FakeMigrationEngine implements MigrationEngine {
     private final Set<String> unavailable = new HashSet<>();
     private final Map<String, MigrationEngineException.Reason> refuse = new HashMap<>();
     private final Map<String, Map<UUID, Side>> sides = new HashMap<>();
+    private final List<String> resumeSecrets = new ArrayList<>();
 
     synchronized void reset() {
         calls.clear();
@@ -36,6 +37,7 @@ class FakeMigrationEngine implements MigrationEngine {
         unavailable.clear();
         refuse.clear();
         sides.clear();
+        resumeSecrets.clear();
     }
 
     synchronized void notManaged(String node) {
@@ -60,6 +62,19 @@ class FakeMigrationEngine implements MigrationEngine {
         refuse.put(node + ":" + operation, reason);
     }
 
+    /** The agent of {@code node} restarted and read the job back: PAUSED until it is given its secret. */
+    synchronized void restarted(String node, UUID id) {
+        Side s = side(node, id);
+        MigrationPhase at = s.phase() == MigrationPhase.PAUSED ? s.pausedIn() : s.phase();
+        sides.get(node).put(id, new Side(id, s.role(), MigrationPhase.PAUSED, at, "waiting for its secret",
+                s.channel(), s.socket(), s.destinationRegionId(), s.switchedOverAt(), s.stats(), true));
+    }
+
+    /** The secrets migration_resume was given, in order (null: none). */
+    synchronized List<String> resumeSecrets() {
+        return new ArrayList<>(resumeSecrets);
+    }
+
     /** The agent of {@code node} lost the job (restarted without its state). */
     synchronized void forget(String node, UUID id) {
         sides.getOrDefault(node, Map.of()).remove(id);
@@ -70,25 +85,25 @@ class FakeMigrationEngine implements MigrationEngine {
             AgentMigration.Stats stats) {
         Side s = side(node, id);
         sides.get(node).put(id, new Side(id, s.role(), phase, pausedIn, s.error(), s.channel(), s.socket(),
-                s.destinationRegionId(), s.switchedOverAt(), stats));
+                s.destinationRegionId(), s.switchedOverAt(), stats, s.needsSecret()));
     }
 
     synchronized void switchedOver(String node, UUID id, Instant at) {
         Side s = side(node, id);
         sides.get(node).put(id, new Side(id, s.role(), s.phase(), s.pausedIn(), s.error(), s.channel(), s.socket(),
-                s.destinationRegionId(), at, s.stats()));
+                s.destinationRegionId(), at, s.stats(), s.needsSecret()));
     }
 
     synchronized void attached(String node, UUID id, UUID destinationRegionId) {
         Side s = side(node, id);
         sides.get(node).put(id, new Side(id, s.role(), s.phase(), s.pausedIn(), s.error(), s.channel(), s.socket(),
-                destinationRegionId, s.switchedOverAt(), s.stats()));
+                destinationRegionId, s.switchedOverAt(), s.stats(), s.needsSecret()));
     }
 
     synchronized void fail(String node, UUID id, String error) {
         Side s = side(node, id);
         sides.get(node).put(id, new Side(id, s.role(), MigrationPhase.FAILED, null, error, s.channel(), s.socket(),
-                s.destinationRegionId(), s.switchedOverAt(), s.stats()));
+                s.destinationRegionId(), s.switchedOverAt(), s.stats(), s.needsSecret()));
     }
 
     synchronized Optional<Side> peek(String node, UUID id) {
@@ -117,7 +132,7 @@ class FakeMigrationEngine implements MigrationEngine {
             throw new MigrationEngineException(MigrationEngineException.Reason.CONFLICT, "exists");
         }
         return put(node, new Side(request.migrationId(), "destination", MigrationPhase.PRECOPY, null, null, CHANNEL,
-                "/run/faultline/migrate-" + request.migrationId() + ".sock", null, null, null));
+                "/run/faultline/migrate-" + request.migrationId() + ".sock", null, null, null, false));
     }
 
     @Override
@@ -128,7 +143,7 @@ class FakeMigrationEngine implements MigrationEngine {
             throw new MigrationEngineException(MigrationEngineException.Reason.CONFLICT, "exists");
         }
         return put(node, new Side(request.migrationId(), "source", MigrationPhase.PRECOPY, null, null,
-                request.destination(), null, null, null, null));
+                request.destination(), null, null, null, null, false));
     }
 
     @Override
@@ -163,11 +178,16 @@ class FakeMigrationEngine implements MigrationEngine {
     }
 
     @Override
-    public synchronized Side resume(String node, UUID migrationId, String destination) {
+    public synchronized Side resume(String node, UUID migrationId, String destination, String secret) {
         enter(node, "resume");
+        resumeSecrets.add(secret);
         Side s = existing(node, migrationId);
+        if (s.needsSecret() && secret == null) {
+            throw new MigrationEngineException(MigrationEngineException.Reason.CONFLICT, "give the secret again");
+        }
         if (s.phase() == MigrationPhase.PAUSED) {
-            report(node, migrationId, s.pausedIn(), null, s.stats());
+            sides.get(node).put(migrationId, new Side(migrationId, s.role(), s.pausedIn(), null, null, s.channel(),
+                    s.socket(), s.destinationRegionId(), s.switchedOverAt(), s.stats(), false));
         }
         return peek(node, migrationId).orElseThrow();
     }

@@ -319,6 +319,40 @@ class MigrationJobsTest {
     }
 
     @Test
+    void anAgentThatRestartedAndReadTheJobBackIsGivenItsSecretAndTheJobGoesOn() {
+        UUID id = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
+        driver.poll();
+        String secret = agents.ins.get(0).secret();
+        agents.report("node-a", id, MigrationPhase.POSTCOPY, null, null);
+        agents.report("node-b", id, MigrationPhase.POSTCOPY, null, null);
+        driver.poll();
+
+        // the source agent restarted; its region is not registered again yet: it refuses once
+        agents.restarted("node-a", id);
+        agents.refuseNext("node-a", "resume", MigrationEngineException.Reason.CONFLICT);
+        driver.poll();
+        MigrationView waiting = service.get(id);
+        assertThat(waiting.phase()).isEqualTo(MigrationPhase.PAUSED);
+        assertThat(waiting.pausedIn()).isEqualTo(MigrationPhase.POSTCOPY);
+
+        driver.poll();
+
+        assertThat(agents.resumeSecrets()).as("the sealed secret, opened for the agent").containsExactly(secret);
+        MigrationView resumed = service.get(id);
+        assertThat(resumed.phase()).isEqualTo(MigrationPhase.POSTCOPY);
+        assertThat(resumed.timeline()).extracting(MigrationJson.Step::phase).endsWith(MigrationPhase.POSTCOPY,
+                MigrationPhase.PAUSED, MigrationPhase.POSTCOPY);
+
+        // the destination's agent too, and one that needs nothing is not asked
+        agents.restarted("node-b", id);
+        driver.poll();
+        assertThat(agents.resumeSecrets()).containsExactly(secret, secret);
+        assertThat(agents.peek("node-b", id).orElseThrow().needsSecret()).isFalse();
+        driver.poll();
+        assertThat(agents.resumeSecrets()).hasSize(2);
+    }
+
+    @Test
     void anAgentReportingAFailureFailsTheJobWithItsReason() {
         UUID id = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
         driver.poll();
