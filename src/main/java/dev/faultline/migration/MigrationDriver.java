@@ -32,10 +32,10 @@ import org.springframework.transaction.support.TransactionTemplate;
  * sides about every 250 ms, merges their statistics, follows the phase they report, publishes
  * events and keeps the final statistics. While no job runs it reads the job table only every
  * {@code faultline.migrations.idle-poll-interval} (5 s): a job created through this instance
- * wakes it at once, one created through another instance is found within that interval. Everything it needs is in the job table and in the
- * agents, so an instance that restarts mid-job simply carries on from there; a job an agent no
- * longer knows fails cleanly (before switchover the other side is cancelled and the source
- * region stays untouched).
+ * wakes it at once, one created through another instance is found within that interval.
+ * Everything it needs is in the job table and in the agents, so an instance that restarts
+ * mid-job simply carries on from there; a job an agent no longer knows fails cleanly (before
+ * switchover the other side is cancelled and the source region stays untouched).
  *
  * <p>Agent calls happen outside transactions; each change to a job is a short transaction of its
  * own. One lock per job keeps this instance's poll and API actions on the same job in turn;
