@@ -21,6 +21,7 @@
 
 #include "content.h"
 #include "faultline.h"
+#include "hfc.h"
 #include "hwork.h"
 #include "test.h"
 
@@ -533,5 +534,40 @@ int t_clone_timing(const struct t_env *env)
 		json_decref(rs);
 	}
 	close(ctl);
+	return T_PASS;
+}
+
+/*
+ * Firecracker's handshake on a clone session is refused with the reason
+ * (docs/restore.md "Clones and Firecracker"): the agent closes the
+ * connection, attaches nothing, and says why in its log; the session
+ * stays WAITING for a workload that can map the copy.
+ */
+int t_clone_firecracker_refused(const struct t_env *env)
+{
+	struct h_fc vm;
+	struct pollfd pfd;
+	char line[4096], *why = NULL;
+	json_t *got, *s;
+	FILE *log;
+
+	(void)env;
+	CHECK_OK(h_fc_start_with(&vm, NULL, "{\"name\":\"fc\",\"mode\":\"clone\",\"populate_delay_ms\":-1}"));
+	pfd = (struct pollfd){ .fd = vm.sock, .events = POLLIN };
+	CHECKF(poll(&pfd, 1, H_TIMEOUT_MS) == 1, "the agent kept Firecracker's connection open");
+	CHECK(read(vm.sock, line, sizeof(line)) <= 0);
+	got = h_call(vm.ctl, PROTO_T_REGION_LIST, "{s:b}", "include_detached", 1);
+	CHECK(got && json_array_size(json_object_get(got, "regions")) == 0);
+	json_decref(got);
+	s = h_call(vm.ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(vm.rs, "id"));
+	CHECK(s && !strcmp(str(s, "state"), "WAITING"));
+	json_decref(s);
+	log = fopen(vm.a.log, "re");
+	CHECK(log);
+	while (!why && fgets(line, sizeof(line), log))
+		why = strstr(line, "Firecracker handshake refused") ? strstr(line, "never a shared copy") : NULL;
+	fclose(log);
+	CHECKF(why, "no refusal with its reason in %s", vm.a.log);
+	h_fc_stop(&vm);
 	return T_PASS;
 }
