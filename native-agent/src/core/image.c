@@ -55,6 +55,18 @@ struct image_win {
 
 static _Thread_local struct image_win image_win;
 static atomic_uint_fast64_t image_serials;
+static pthread_key_t image_win_key; /* unmaps a thread's window when it ends */
+static pthread_once_t image_win_once = PTHREAD_ONCE_INIT;
+
+static void win_unmap(void *buf)
+{
+	munmap(buf, IMAGE_WINDOW_MAX);
+}
+
+static void win_key_make(void)
+{
+	pthread_key_create(&image_win_key, win_unmap);
+}
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -280,13 +292,6 @@ const char *image_change_why(struct image *im)
 	return atomic_load(&im->changed) ? im->why : "";
 }
 
-/*
- * All-zero test for a page about to be installed.  Data pages almost always
- * differ in their first word, so the common case costs one load; the page
- * is read into the cache anyway by the copy that follows.  A page gone
- * from a truncated file is not zero: the image is marked changed, and the
- * copy that follows fails (EFAULT).
- */
 /* The bytes at off in this thread's window, if it holds all len of them. */
 static const uint8_t *in_window(const struct image *im, uint64_t off, size_t len)
 {
@@ -320,8 +325,13 @@ int image_window(struct image *im, uint64_t off, size_t len)
 		void *b = mmap(NULL, IMAGE_WINDOW_MAX, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+		pthread_once(&image_win_once, win_key_make);
 		if (b == MAP_FAILED)
 			return -1;
+		if (pthread_setspecific(image_win_key, b)) {
+			munmap(b, IMAGE_WINDOW_MAX);
+			return -1;
+		}
 		w->buf = b;
 	}
 	w->serial = 0;
@@ -336,6 +346,13 @@ int image_window(struct image *im, uint64_t off, size_t len)
 	return 0;
 }
 
+/*
+ * All-zero test for a page about to be installed.  Data pages almost always
+ * differ in their first word, so the common case costs one load; the page
+ * is read into the cache anyway by the copy that follows.  A page gone
+ * from a truncated file is not zero: the image is marked changed, and the
+ * copy that follows fails (EFAULT).
+ */
 bool image_zero(struct image *im, uint64_t off, size_t len)
 {
 	const uint8_t *p;
