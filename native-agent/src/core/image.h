@@ -1,7 +1,8 @@
 /*
  * Memory images served by restore sessions: checked against the allowed
  * directories, opened once, mapped read-only and shared by every region
- * that restores from them (the mapping is the UFFDIO_COPY source).
+ * that restores from them (the UFFDIO_COPY source is an install's window,
+ * read with pread (image_window), or else the mapping).
  *
  * A file changed under a running restore must fail its sessions, never be
  * served in part: the kernel's copy from a truncated mapping fails with
