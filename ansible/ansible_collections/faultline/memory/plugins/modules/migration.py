@@ -10,6 +10,8 @@ description:
     complete.
   - A migration runs C(PENDING) > C(PRECOPY) > C(SWITCHOVER) > C(POSTCOPY) > C(COMPLETED); it may be C(PAUSED), and
     ends C(FAILED) or C(CANCELLED) instead.
+  - It is C(COMPLETED) once the destination workload (attached on the migration's C(destination_socket)) holds every
+    page; until a workload attaches there it stays C(POSTCOPY) and the source keeps its copy.
   - Idempotent. C(state=started) starts a migration only when the region is neither on I(destination_node) already,
     nor being migrated there, nor migrated there by an earlier migration; a PAUSED migration is resumed. A migration
     that FAILED or was CANCELLED does not count, so the next run starts a new one.

@@ -230,11 +230,29 @@ class AnsibleCollectionTest extends ServiceTest {
 
     /**
      * The migration target's region: {@code faultline-demo mig-source} writing to a region on the
-     * primary node, registered for write protection as a migration source must be. The destination
-     * agent holds every page once the job is COMPLETED, whether or not a destination workload has
-     * attached yet; {@code MigrationEndToEndTest} attaches one and compares every byte.
+     * primary node, registered for write protection as a migration source must be, and, once the
+     * playbook's migration has a destination session socket, {@code faultline-demo mig-dest}
+     * attached to it on the other node: a job COMPLETES when the destination workload holds every
+     * page (the staging dies with its agent, so the source keeps its copy until then).
+     * {@code MigrationEndToEndTest} compares every byte.
      */
-    private record MigratingRegion(NativeTools.Child source, String id, String name) implements TargetRegion {
+    private static final class MigratingRegion implements TargetRegion {
+
+        private final NativeTools.Child source;
+        private final String id;
+        private final String name;
+        private final Thread attacher;
+        private final java.util.concurrent.atomic.AtomicReference<NativeTools.Child> destination =
+                new java.util.concurrent.atomic.AtomicReference<>();
+
+        private MigratingRegion(NativeTools.Child source, String id, String name, TestApi api) {
+            this.source = source;
+            this.id = id;
+            this.name = name;
+            this.attacher = new Thread(() -> attachDestination(api, name), "ansible-it-mig-dest");
+            attacher.setDaemon(true);
+            attacher.start();
+        }
 
         static MigratingRegion start(TestApi api, String handoffSocket, String target) {
             String name = "ansible-it-" + target + "-" + UUID.randomUUID().toString().substring(0, 8);
@@ -245,21 +263,61 @@ class AnsibleCollectionTest extends ServiceTest {
                 Await.until("region " + id + " of the migration source to be listed ATTACHED", SYNC,
                         () -> api.get("/api/v1/regions/" + id),
                         r -> r.status() == 200 && r.json().path("state").asString().equals("ATTACHED"));
-                return new MigratingRegion(source, id, name);
+                return new MigratingRegion(source, id, name, api);
             } catch (RuntimeException | AssertionError e) {
                 source.close();
                 throw e;
             }
         }
 
+        /** The destination workload, on the session socket of the first migration of the region that has one. */
+        private void attachDestination(TestApi api, String name) {
+            try {
+                String socket = Await.until("a migration of " + id + " with a destination session socket",
+                        Duration.ofMinutes(10), () -> {
+                            for (JsonNode job : api.get("/api/v1/migrations?regionId=" + id).json().path("items")) {
+                                if (!job.path("destinationSocket").isNull()
+                                        && !job.path("destinationSocket").asString().isEmpty()) {
+                                    return job.path("destinationSocket").asString();
+                                }
+                            }
+                            return null;
+                        }, s -> s != null || Thread.currentThread().isInterrupted());
+                if (socket == null) {
+                    return;
+                }
+                Path dump = Files.createTempFile("ansible-it-mig-dest-", ".bin");
+                dump.toFile().deleteOnExit();
+                destination.set(new NativeTools.Child(NativeTools.demo().toString(), "mig-dest", "--socket", socket,
+                        "--size", DEMO_SIZE, "--name", name, "--dump", dump.toString()));
+            } catch (IOException | RuntimeException | AssertionError e) {
+                System.out.println("ansible-it: no destination workload attached: " + e);
+            }
+        }
+
+        @Override
+        public String id() {
+            return id;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
         @Override
         public void close() {
+            attacher.interrupt();
+            NativeTools.Child d = destination.get();
             try {
                 source.terminate();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } finally {
                 source.close();
+                if (d != null) {
+                    d.close();
+                }
             }
         }
     }
