@@ -146,6 +146,7 @@ def main():
     ap.add_argument("--settle-seconds", type=int, default=30)
     ap.add_argument("--fault-seconds", type=int, default=10)
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--jar", help="the service's jar (default: target/faultline-*.jar), e.g. to compare two builds")
     args = ap.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
     size = args.region_kib * 1024
@@ -158,7 +159,7 @@ def main():
         sys.exit(f"RLIMIT_NOFILE hard limit {hard} < {need} descriptors this run needs: raise it "
                  f"(ulimit -Hn, or LimitNOFILE= in a unit) or run smaller --scales / --sessions")
 
-    jar = sorted(glob.glob(os.path.join(ROOT, "target", "faultline-*.jar")))[-1]
+    jar = args.jar or sorted(glob.glob(os.path.join(ROOT, "target", "faultline-*.jar")))[-1]
     work = tempfile.mkdtemp(prefix="fl-density-")
     sock, port = os.path.join(work, "agent.sock"), free_port()
     agent = subprocess.Popen([os.path.join(BUILD, "faultline-agent"), "--socket", sock, "--state-dir",

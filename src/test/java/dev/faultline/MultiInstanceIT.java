@@ -42,6 +42,7 @@ class MultiInstanceIT {
     private static final Map<String, String> SETTINGS = Map.of(
             "faultline.nodes.heartbeat-interval", "500ms",
             "faultline.nodes.down-after", DOWN_AFTER.toMillis() + "ms",
+            "faultline.nodes.liveness-interval", "500ms",
             "faultline.snapshots.scheduler.interval", "200ms",
             "faultline.snapshots.min-free-space", "1MB");
 

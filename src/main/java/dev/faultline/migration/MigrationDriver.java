@@ -15,9 +15,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -33,10 +30,12 @@ import org.springframework.transaction.support.TransactionTemplate;
  * Drives the running migration jobs of the nodes this instance manages: sets a job up on both
  * agents (destination first: its page channel address goes to the source), then polls both
  * sides about every 250 ms, merges their statistics, follows the phase they report, publishes
- * events and keeps the final statistics. Everything it needs is in the job table and in the
- * agents, so an instance that restarts mid-job simply carries on from there; a job an agent no
- * longer knows fails cleanly (before switchover the other side is cancelled and the source
- * region stays untouched).
+ * events and keeps the final statistics. While no job runs it reads the job table only every
+ * {@code faultline.migrations.idle-poll-interval} (5 s): a job created through this instance
+ * wakes it at once, one created through another instance is found within that interval.
+ * Everything it needs is in the job table and in the agents, so an instance that restarts
+ * mid-job simply carries on from there; a job an agent no longer knows fails cleanly (before
+ * switchover the other side is cancelled and the source region stays untouched).
  *
  * <p>Agent calls happen outside transactions; each change to a job is a short transaction of its
  * own. One lock per job keeps this instance's poll and API actions on the same job in turn;
@@ -68,7 +67,18 @@ class MigrationDriver implements SmartLifecycle {
     private final Map<UUID, Instant> lastProgress = new ConcurrentHashMap<>();
     private final Map<UUID, Object> locks = new ConcurrentHashMap<>();
     private final Set<String> reconciled = ConcurrentHashMap.newKeySet();
-    private volatile ScheduledExecutorService loop;
+    /**
+     * The polling thread while started. Its rounds and waits are local to it: nothing of a
+     * stopped loop (a round it had planned) is seen by the next one. The first idle driver kept
+     * its next round in a field across stop and start, and a restarted loop took that cancelled,
+     * overdue round for one coming soon and never polled again (MigrationDriverPaceTest).
+     */
+    private volatile Thread loop;
+    /** Guards {@link #woken}; the loop waits on it between rounds. */
+    private final Object wakeUp = new Object();
+    private boolean woken;
+    /** How long the loop waits after its last round (null before the first): for tests. */
+    private volatile Duration pace;
 
     MigrationDriver(MigrationRepository jobs, MigrationEngine engine, MigrationDirectory directory,
             MigrationProperties properties, Clock clock, PlatformTransactionManager transactions, EventService events,
@@ -84,9 +94,16 @@ class MigrationDriver implements SmartLifecycle {
         this.events = events;
     }
 
-    /** One round: every active job this instance drives a side of, then the cleanup of ended ones. */
-    void poll() {
+    /**
+     * One round: every active job this instance drives a side of, then the cleanup of ended ones.
+     * Answers whether anything is left to follow at the poll interval: a job that has not ended,
+     * a node not reconciled yet, or a job that ended under {@link #FORGET_GRACE} ago and is not
+     * forgotten by both agents (later, a destination waiting for its workload is looked at only
+     * at the idle interval).
+     */
+    boolean poll() {
         engine.managedNodes().forEach(this::reconcileOnce);
+        boolean unreconciled = engine.managedNodes().stream().anyMatch(node -> !reconciled.contains(node));
         List<Migration> active = inTransaction(() -> jobs.findByPhaseInOrderByCreatedAtAsc(ACTIVE));
         Set<UUID> activeIds = new HashSet<>();
         Set<String> nodes = new HashSet<>();
@@ -96,24 +113,32 @@ class MigrationDriver implements SmartLifecycle {
             nodes.add(job.destinationNode());
             guarded(job.id(), () -> drive(job.id()));
         }
-        for (UUID id : inTransaction(() -> jobs.findEndedNotForgotten(ENDED))) {
-            guarded(id, () -> forget(id));
+        boolean forgetting = false;
+        Instant graceStart = clock.instant().minus(FORGET_GRACE);
+        for (Migration ended : inTransaction(() -> jobs.findEndedNotForgotten(ENDED))) {
+            guarded(ended.id(), () -> forget(ended.id()));
+            forgetting |= ended.endedAt() == null || ended.endedAt().isAfter(graceStart);
         }
         live.keySet().retainAll(activeIds);
         phases.keySet().retainAll(activeIds);
         lastProgress.keySet().retainAll(activeIds);
+        return unreconciled || !active.isEmpty() || forgetting;
     }
 
-    /** Drives one job now, on the polling thread (right after it was created, rather than at the next poll). */
+    /**
+     * A job was created here: the polling thread runs a round now (it sets the job up) rather
+     * than at the end of its idle wait, and follows it at the poll interval from then on.
+     */
     void kick(UUID id) {
-        ScheduledExecutorService l = loop;
-        if (l != null) {
-            try {
-                l.execute(() -> guarded(id, () -> drive(id)));
-            } catch (RejectedExecutionException stopping) {
-                // the next start picks the job up
-            }
+        synchronized (wakeUp) {
+            woken = true;
+            wakeUp.notifyAll();
         }
+    }
+
+    /** How long the polling thread waits after its last round: the poll or the idle interval. */
+    Duration pace() {
+        return pace;
     }
 
     /** The latest merged statistics of the jobs this instance drives (for GET and Prometheus). */
@@ -641,42 +666,70 @@ class MigrationDriver implements SmartLifecycle {
 
     @Override
     public void start() {
-        if (properties.pollInterval().isZero()) {
+        if (properties.pollInterval().isZero() || loop != null) {
             return;
         }
-        ScheduledExecutorService l = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "migration-driver");
-            t.setDaemon(true);
-            return t;
-        });
-        long every = properties.pollInterval().toMillis();
-        l.scheduleWithFixedDelay(() -> {
+        Thread t = new Thread(this::run, "migration-driver");
+        t.setDaemon(true);
+        loop = t;
+        t.start();
+    }
+
+    /** Rounds until stopped: at the poll interval while a job runs, else at the idle interval or a kick. */
+    private void run() {
+        Thread self = Thread.currentThread();
+        await(self, properties.pollInterval()); // the agents (phase 0) have just started
+        while (loop == self) {
+            Duration next;
             try {
-                poll();
+                next = poll() ? properties.pollInterval() : properties.idlePollInterval();
             } catch (RuntimeException e) {
-                log.warn("migration poll failed; trying again in {} ms", every, e);
+                next = properties.pollInterval();
+                log.warn("migration poll failed; trying again in {}", next, e);
             }
-        }, every, every, TimeUnit.MILLISECONDS);
-        loop = l;
+            pace = next;
+            await(self, next);
+        }
+    }
+
+    /** Waits {@code delay}, or less when kicked or stopped; a kick during a round is kept for after it. */
+    private void await(Thread self, Duration delay) {
+        long deadline = System.nanoTime() + delay.toNanos();
+        synchronized (wakeUp) {
+            try {
+                for (long left = delay.toNanos(); !woken && loop == self && left > 0;
+                        left = deadline - System.nanoTime()) {
+                    TimeUnit.NANOSECONDS.timedWait(wakeUp, left);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt(); // only stop() interrupts, after it ended the loop
+            }
+            woken = false;
+        }
     }
 
     @Override
     public void stop() {
-        ScheduledExecutorService l = loop;
+        Thread t = loop;
         loop = null;
-        if (l != null) {
-            // Not shutdownNow(): interrupting a poll in the middle of an agent call would close the
-            // agent's control connection (a socket channel is closed by an interrupt). A poll ends
-            // within the agents' request timeout.
-            l.shutdown();
-            try {
-                if (!l.awaitTermination(30, TimeUnit.SECONDS)) {
-                    log.warn("the migration poll did not end within 30 s; interrupting it");
-                    l.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        if (t == null) {
+            return;
+        }
+        synchronized (wakeUp) {
+            wakeUp.notifyAll();
+        }
+        // Not interrupted at once: interrupting a poll in the middle of an agent call would close
+        // the agent's control connection (a socket channel is closed by an interrupt). A poll ends
+        // within the agents' request timeout.
+        try {
+            t.join(TimeUnit.SECONDS.toMillis(30));
+            if (t.isAlive()) {
+                log.warn("the migration poll did not end within 30 s; interrupting it");
+                t.interrupt();
+                t.join(TimeUnit.SECONDS.toMillis(5));
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -12,10 +12,13 @@ import org.springframework.validation.annotation.Validated;
  * @param progressInterval how often a running job publishes a migration.progress event and
  *     stores its statistics
  * @param setupTimeout how long a job may wait in PENDING for an unreachable agent before it fails
+ * @param idlePollInterval how often the job table is read while no job runs: a job created through
+ *     this instance starts at once, one created through another instance within this
  */
 @ConfigurationProperties("faultline.migrations")
 @Validated
 record MigrationProperties(@NotNull @DefaultValue("250ms") Duration pollInterval,
         @NotNull @DefaultValue("1s") Duration progressInterval,
-        @NotNull @DefaultValue("30s") Duration setupTimeout) {
+        @NotNull @DefaultValue("30s") Duration setupTimeout,
+        @NotNull @DefaultValue("5s") Duration idlePollInterval) {
 }

@@ -15,7 +15,7 @@ interface MigrationRepository extends JpaRepository<Migration, UUID>, JpaSpecifi
     List<Migration> findByPhaseInOrderByCreatedAtAsc(Collection<MigrationPhase> phases);
 
     /** Ended jobs whose agents have not both been told to forget them yet. */
-    @Query("select m.id from Migration m where m.phase in :ended and (m.sourceForgotten = false"
+    @Query("select m from Migration m where m.phase in :ended and (m.sourceForgotten = false"
             + " or m.destinationForgotten = false)")
-    List<UUID> findEndedNotForgotten(Collection<MigrationPhase> ended);
+    List<Migration> findEndedNotForgotten(Collection<MigrationPhase> ended);
 }

@@ -41,7 +41,10 @@ public class NodeLiveness {
         this.clock = clock;
     }
 
-    @Scheduled(fixedDelayString = "${faultline.nodes.heartbeat-interval:2s}", initialDelayString = "${faultline.nodes.heartbeat-interval:2s}")
+    // Not at the heartbeat's pace: each run takes the cluster lock (two row updates) and reads
+    // the node table, and DOWN is a matter of down-after (10 s), so every 5 s is plenty.
+    @Scheduled(fixedDelayString = "${faultline.nodes.liveness-interval:5s}",
+            initialDelayString = "${faultline.nodes.liveness-interval:5s}")
     @SchedulerLock(name = "node-liveness", lockAtMostFor = "PT1M", lockAtLeastFor = "PT1S")
     public Integer markDeadNodes() { // boxed: ShedLock returns null when another instance holds the duty
         // The transaction starts inside the lock: ShedLock's row must commit on its own, visible to the others.

@@ -127,7 +127,15 @@ public class RestoreService {
             }
             session.opened(created.socket());
             try {
-                saved = sessions.save(session);
+                // the row and its event in one transaction: one commit per session, not two, and
+                // the event exists exactly when the session does
+                saved = tx.execute(status -> {
+                    RestoreSession s = sessions.save(session);
+                    events.publish("restore.created", "restore", s.id(), "restore session '" + s.name() + "' of "
+                            + image + " is waiting for a workload at " + created.socket(),
+                            Map.of("image", image.toString(), "size", size));
+                    return s;
+                });
             } catch (RuntimeException e) {
                 // a session the database does not know could never be listed nor deleted: close it
                 closeUnrecorded(agent, session.id(), e);
@@ -139,8 +147,6 @@ public class RestoreService {
         live.put(saved.id(), created);
         log.info("restore session {} '{}' of {} ({} bytes): hand memory over at {}", saved.id(), saved.name(),
                 image, size, created.socket());
-        events.publish("restore.created", "restore", saved.id(), "restore session '" + saved.name() + "' of "
-                + image + " is waiting for a workload at " + created.socket(), Map.of("image", image.toString(), "size", size));
         return view(saved);
     }
 
