@@ -8,7 +8,7 @@
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
- *                      [--tracking auto|hold]
+ *                      [--tracking auto|hold] [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
@@ -312,6 +312,7 @@ static json_t *get(struct agent *a, const char *id)
 }
 
 static const char *tracking = "auto";
+static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
 		   struct run *out)
@@ -364,6 +365,13 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 	if (!m)
 		goto stop;
 	json_decref(m);
+	if (verbose) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(stderr, "migbench: migration_out at %lld ms\n",
+			(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	}
 	{
 		const char *args[] = { "mig-dest", "--socket", sock, "--size", size_s, "--name", "bench",
 				       "--dump", "/dev/null", NULL };
@@ -386,8 +394,15 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			break;
 		}
 		if (!strcmp(a, "completed") && !strcmp(b, "completed")) {
-			json_t *lat = json_object_get(json_object_get(d, "stats"), "demand_latency");
+			json_t *lat;
 
+			if (verbose) {
+				json_dumpf(json_object_get(m, "stats"), stderr, JSON_COMPACT);
+				fputc('\n', stderr);
+				json_dumpf(json_object_get(d, "stats"), stderr, JSON_COMPACT);
+				fputc('\n', stderr);
+			}
+			lat = json_object_get(json_object_get(d, "stats"), "demand_latency");
 			out->total_ms = (double)st(m, "total_ms");
 			out->dst_total_ms = (double)st(d, "total_ms");
 			out->downtime_ms = (double)st(d, "downtime_ms");
@@ -430,6 +445,7 @@ int main(int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, 'b' }, { "granule", required_argument, NULL, 'g' },
 		{ "plaintext", no_argument, NULL, 'P' },	{ "rate", required_argument, NULL, 'W' },
 		{ "tracking", required_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -462,6 +478,9 @@ int main(int argc, char **argv)
 		case 'g':
 			granule = (unsigned)atoi(optarg);
 			break;
+		case 'v':
+			verbose = true;
+			break;
 		case 'P':
 			plaintext = true;
 			break;
@@ -488,7 +507,7 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
-					"[--plaintext] [--tracking auto|hold]\n");
+					"[--plaintext] [--tracking auto|hold] [--verbose]\n");
 			return 2;
 		}
 	}
