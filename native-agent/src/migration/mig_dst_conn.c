@@ -70,12 +70,6 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	pthread_mutex_lock(&d->send_mu);
 	*slot = c;
 	pthread_mutex_unlock(&d->send_mu);
-	if (kind == PCHAN_MAIN) {
-		/* bounds the precopy backlog the switchover frames wait behind */
-		int sz = 1 << 20;
-
-		setsockopt(ptls_fd(c), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	}
 	*last_seq = d->last_seq;
 	if (kind == PCHAN_MAIN) {
 		d->done_sent = false;
@@ -156,9 +150,14 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 		mig_dst_send_done(d); /* finished before a cut: the source may not know */
 	while (buf) {
 		r = pchan_recv_hdr(c, &h, &g, -1);
-		if (!r && h.type == PCHAN_T_PAGES)
+		if (!r && h.type == PCHAN_T_PAGES) {
 			/* checked against the region: it fits in the staging */
-			r = pchan_recv_payload(c, d->staging + h.page * m->page_size, h.length, -1);
+			uint8_t *at = d->staging + h.page * m->page_size;
+
+			/* one call populates the frame's pages, not one fault each (best effort) */
+			madvise(at, h.length, MADV_POPULATE_WRITE);
+			r = pchan_recv_payload(c, at, h.length, -1);
+		}
 		else if (!r)
 			r = h.length > cap ? PCHAN_TOO_LARGE : pchan_recv_payload(c, buf, h.length, -1);
 		if (r)

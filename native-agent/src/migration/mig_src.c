@@ -130,10 +130,40 @@ static void engine_lost(struct mig_src *s)
  * that met a change of the workload's mappings (EAGAIN) is asked again
  * after the worker has read it.
  */
+/*
+ * Before the workload stops: waits until the destination has staged every
+ * frame sent so far (its ACK), so that the stale bitmap and the
+ * SWITCHOVER frame find empty socket buffers and the downtime does not
+ * include draining the precopy backlog (at most SRC_DRAIN_MAX_MS; the
+ * workload still runs meanwhile).  1: stop or a broken connection.
+ */
+static int drain(struct mig_src *s)
+{
+	struct mig *m = s->m;
+	uint64_t deadline = mono_now_ns() + (uint64_t)SRC_DRAIN_MAX_MS * 1000000u;
+	int r = 0;
+
+	pthread_mutex_lock(&m->mu);
+	while (s->acked < s->seq && !m->stop && !s->broken && !m->want_pause) {
+		uint64_t now = mono_now_ns();
+
+		if (now >= deadline)
+			break;
+		mig_wait_ms(m, (deadline - now) / 1000000u + 1);
+	}
+	if (m->stop || s->broken || m->want_pause)
+		r = 1;
+	pthread_mutex_unlock(&m->mu);
+	return r;
+}
+
 static int switchover(struct mig_src *s)
 {
 	struct mig *m = s->m;
 	int r, tries = 0;
+
+	if (drain(s))
+		return interrupted(s, 0) == 3 ? 3 : 1;
 
 	/*
 	 * Before the hold: a restart must never give back writers whose region

@@ -26,7 +26,7 @@
 #define SRC_BACKOFF_MAX_MS 2000
 #define SRC_IDLE_WAIT_MS 10
 #define SRC_ASK_TRIES 100     /* requests that met a change of the mappings (EAGAIN) */
-#define SRC_SNDBUF (1u << 20) /* main channel send buffer: bounds what the switchover queues behind */
+#define SRC_DRAIN_MAX_MS 2000 /* the switchover waits this long at most for the precopy backlog's ack */
 
 /* What the job thread asks the region's worker to do (mig_src_ask()). */
 enum mig_src_req {
@@ -87,6 +87,7 @@ struct mig_src {
 	double tokens;
 	uint64_t tok_ns;
 	uint64_t round_bytes;
+	bool fz_stuck;         /* worker: the hold failed after the switchover; the workload stays stopped */
 };
 
 struct runs {

@@ -382,12 +382,11 @@ static struct ptls_conn *connect_one(struct mig_src *s, const char *addr, enum p
 	fd = pchan_connect(addr, (int)m->ag->opts.page_channel_handshake_ms);
 	if (fd < 0)
 		return snprintf(why, why_len, "connect %s: %s", addr, strerror(errno)), NULL;
-	if (kind == PCHAN_MAIN) {
-		/* what is queued when the switchover comes is sent before the stale bitmap */
-		int sz = SRC_SNDBUF;
-
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	}
+	/*
+	 * The kernel sizes the buffers (autotuning): a fixed small one stalls the
+	 * stream whenever either side waits for a CPU.  The switchover does not
+	 * queue behind them: it waits for the backlog's ack first (mig_src.c).
+	 */
 	c = ptls_connect(mig_tls(m->ag), fd, host, m->id, m->secret, deadline, e, sizeof(e));
 	if (!c) {
 		close(fd);
