@@ -306,6 +306,25 @@ static uint64_t st(json_t *m, const char *k)
 	return (uint64_t)json_integer_value(json_object_get(json_object_get(m, "stats"), k));
 }
 
+/* CPU time a process has used so far (user + system), from /proc/<pid>/stat */
+static double cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, stime = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* after "pid (comm)": state is field 3, utime 14, stime 15 */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) != 2)
+		return -1;
+	return (double)(ut + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static json_t *get(struct agent *a, const char *id)
 {
 	return call(a, PROTO_T_MIGRATION_GET, json_pack("{s:s}", "migration_id", id));
@@ -397,6 +416,8 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			json_t *lat;
 
 			if (verbose) {
+				fprintf(stderr, "migbench: cpu ms source agent %.0f, destination agent %.0f\n",
+					cpu_ms(src.pid), cpu_ms(dst.pid));
 				json_dumpf(json_object_get(m, "stats"), stderr, JSON_COMPACT);
 				fputc('\n', stderr);
 				json_dumpf(json_object_get(d, "stats"), stderr, JSON_COMPACT);

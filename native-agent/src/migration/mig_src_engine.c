@@ -448,7 +448,8 @@ static int switch_async(struct ufd *u, struct region *r, struct mig_src *s, bool
 
 		nanosleep(&gap, NULL);
 	}
-	if (track_move(t, TRACK_ON_HOLD)) {
+	/* told, the destination runs and asks for pages meanwhile: in steps, so they get through */
+	if (tell ? track_move_steps(t, TRACK_ON_HOLD, SRC_MOVE_STEP_PAGES) : track_move(t, TRACK_ON_HOLD)) {
 		if (tell)
 			goto stuck;
 		goto fail;
