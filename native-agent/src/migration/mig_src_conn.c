@@ -62,6 +62,19 @@ static int read_pages(struct mig_src *s, uint64_t first, uint64_t n, uint8_t *bu
 	return track_read(&s->t, first, n, buf, &absent);
 }
 
+static bool page_is_zero(const uint8_t *p, uint32_t len)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	uint64_t acc = 0;
+
+	for (uint32_t i = 0; i < len / 8; i++) {
+		acc |= w[i];
+		if ((i & 63) == 63 && acc)
+			return false;
+	}
+	return !acc;
+}
+
 /* Waits for tokens of the background stream's bucket (demand pages never do). */
 static int throttle(struct mig_src *s, uint64_t bytes)
 {
@@ -152,22 +165,33 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 		}
 		for (uint64_t p = rf; p < rf + rn;) {
 			uint64_t k = rf + rn - p < SRC_FRAME_PAGES ? rf + rn - p : SRC_FRAME_PAGES;
-			struct pchan_hdr h = { .type = PCHAN_T_PAGES, .page = p, .count = (uint32_t)k,
-					       .length = (uint32_t)(k * m->page_size) };
+			bool zero[SRC_FRAME_PAGES];
 
-			if (main && throttle(s, h.length))
+			if (main && throttle(s, k * m->page_size))
 				return -1;
 			if (read_pages(s, p, k, buf))
 				return -2;
-			if (main)
-				h.seq = ++s->seq;
-			if (pchan_send(c, &h, buf))
-				return -1;
-			for (uint64_t q = p; main && q < p + k; q++)
-				s->sent_seq[q] = h.seq;
-			count(s, st, k, h.length);
-			if (main)
-				s->round_bytes += h.length;
+			for (uint64_t x = 0; x < k; x++)
+				zero[x] = page_is_zero(buf + x * m->page_size, m->page_size);
+			/* populated pages of zeros travel as zero runs too: no bytes for them */
+			for (uint64_t x = 0, y; x < k; x = y) {
+				struct pchan_hdr h = { .type = zero[x] ? PCHAN_T_ZERO : PCHAN_T_PAGES,
+						       .page = p + x };
+
+				for (y = x + 1; y < k && zero[y] == zero[x]; y++)
+					;
+				h.count = (uint32_t)(y - x);
+				h.length = zero[x] ? 0 : (uint32_t)((y - x) * m->page_size);
+				if (main)
+					h.seq = ++s->seq;
+				if (pchan_send(c, &h, buf + x * m->page_size))
+					return -1;
+				for (uint64_t q = p + x; main && q < p + y; q++)
+					s->sent_seq[q] = h.seq;
+				count(s, st, y - x, h.length);
+				if (main)
+					s->round_bytes += h.length;
+			}
 			p += k;
 		}
 		cur = rf + rn;
