@@ -272,10 +272,18 @@ static int precopy(struct mig_src *s, struct runs *runs)
 		m->st.rounds++;
 		m->st.dirty_rate = el ? (uint64_t)((double)dirty * 1e9 / (double)el) : 0;
 		m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
+		/*
+		 * Switch over when what is still dirty could be sent within
+		 * max_downtime_ms at this round's bandwidth, after max_rounds, or
+		 * when the rounds stopped converging: written during the round at
+		 * least half of what it sent (dirty rate >= bandwidth / 2), so
+		 * another round would resend about as much again and postcopy sends
+		 * each remaining page once.
+		 */
 		if (m->postcopy_auto && s->round_bytes &&
 		    ((double)dirty * (double)el / (double)s->round_bytes / 1e6 <=
 			     (double)m->max_downtime_ms ||
-		     m->st.rounds >= m->max_rounds))
+		     m->st.rounds >= m->max_rounds || dirty * SRC_CONVERGE_DIV >= s->round_bytes))
 			m->want_switchover = true;
 		if (!s->round_bytes && !m->want_switchover && !m->stop)
 			mig_wait_ms(m, SRC_IDLE_WAIT_MS); /* nothing written: do not spin */

@@ -27,6 +27,7 @@
 #define SRC_IDLE_WAIT_MS 10
 #define SRC_ASK_TRIES 100     /* requests that met a change of the mappings (EAGAIN) */
 #define SRC_MOVE_STEP_PAGES 4096 /* pages moved to the hold uffd per step after the switchover (16 MiB) */
+#define SRC_CONVERGE_DIV 2     /* a round that dirtied >= 1/2 of what it sent does not converge */
 #define SRC_DRAIN_MAX_MS 2000 /* the switchover waits this long at most for the precopy backlog's ack */
 
 /* What the job thread asks the region's worker to do (mig_src_ask()). */
