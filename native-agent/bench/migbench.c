@@ -8,7 +8,7 @@
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
- *                      [--tracking auto|hold] [--verbose]
+ *                      [--tracking auto|hold] [--compress none|zstd] [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
@@ -331,6 +331,7 @@ static json_t *get(struct agent *a, const char *id)
 }
 
 static const char *tracking = "auto";
+static const char *compress = "none"; /* --compress none|zstd: the job's "compress" option */
 static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
@@ -373,13 +374,13 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		goto stop;
 	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
 	m = call(&src, PROTO_T_MIGRATION_OUT,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s}}", "migration_id", id,
+		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s}}", "migration_id", id,
 			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
 			   json_string_value(json_object_get(in, "channel")), "secret",
 			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
 			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
 			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule,
-			   "tracking", tracking));
+			   "tracking", tracking, "compress", compress));
 	json_decref(j);
 	if (!m)
 		goto stop;
@@ -467,6 +468,7 @@ int main(int argc, char **argv)
 		{ "plaintext", no_argument, NULL, 'P' },	{ "rate", required_argument, NULL, 'W' },
 		{ "tracking", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "compress", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -502,6 +504,13 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = true;
 			break;
+		case 'z':
+			if (strcmp(optarg, "none") && strcmp(optarg, "zstd")) {
+				fprintf(stderr, "faultline-migbench: --compress takes `none` or `zstd`\n");
+				return 2;
+			}
+			compress = optarg;
+			break;
 		case 'P':
 			plaintext = true;
 			break;
@@ -528,7 +537,7 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
-					"[--plaintext] [--tracking auto|hold] [--verbose]\n");
+					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] [--verbose]\n");
 			return 2;
 		}
 	}

@@ -61,6 +61,8 @@ struct mig_stats {
 	uint64_t reconnects;
 	const char *tracking;        /* source: "async" or "hold" (mig_src.c), NULL before */
 	uint64_t tracking_faults;    /* source: write faults lifted while tracking on hold */
+	uint64_t compressed_pages;   /* source: pages sent in pages_z frames (added with zstd) */
+	uint64_t compressed_bytes;   /* source: the payload bytes of those frames */
 };
 
 struct mig_src;
@@ -103,6 +105,7 @@ struct mig {
 	struct mig_src *src;
 	struct mig_dst *dst;
 	int refs;                    /* loop thread */
+	bool compress_zstd;          /* source option "compress": "zstd" (pages_z frames) */
 };
 
 /* ---- loop thread ------------------------------------------------------- */

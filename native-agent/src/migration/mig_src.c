@@ -46,6 +46,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "agent.h"
 #include "bitmap.h"
 #include "fault.h"
@@ -541,6 +543,10 @@ void mig_src_stop(struct mig *m, bool cancel)
 	free(s->sent_seq);
 	free(s->buf);
 	free(s->pre_buf);
+	for (int i = 0; i < 2; i++) {
+		ZSTD_freeCCtx(s->zc[i]);
+		free(s->zbuf[i]);
+	}
 	free(s);
 	m->src = NULL;
 }

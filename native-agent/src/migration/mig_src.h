@@ -90,6 +90,8 @@ struct mig_src {
 	uint64_t tok_ns;
 	uint64_t round_bytes;
 	bool fz_stuck;         /* worker: the hold failed after the switchover; the workload stays stopped */
+	void *zc[2];           /* "compress": "zstd": a ZSTD_CCtx per sender (main, preempt), lazily */
+	uint8_t *zbuf[2];      /* their output, ZSTD_compressBound() of a frame's pages */
 };
 
 struct runs {

@@ -17,6 +17,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "agent.h"
 #include "bitmap.h"
 #include "mig.h"
@@ -73,6 +75,34 @@ static bool page_is_zero(const uint8_t *p, uint32_t len)
 			return false;
 	}
 	return !acc;
+}
+
+/*
+ * "compress": "zstd": the pages of h (a PAGES frame) as one zstd frame, if
+ * that is smaller; h becomes PAGES_Z.  Returns the payload to send.  Fast
+ * level: it pays on links slower than the compressor (PROTOCOL.md §3.1).
+ */
+static const uint8_t *compress(struct mig_src *s, bool main, struct pchan_hdr *h, const uint8_t *raw)
+{
+	int i = main ? 0 : 1;
+	size_t cap = ZSTD_compressBound((size_t)SRC_FRAME_PAGES * s->m->page_size), n;
+
+	if (!s->zc[i])
+		s->zc[i] = ZSTD_createCCtx();
+	if (!s->zbuf[i])
+		s->zbuf[i] = malloc(cap);
+	if (!s->zc[i] || !s->zbuf[i])
+		return raw; /* out of memory: raw pages are as good */
+	n = ZSTD_compressCCtx(s->zc[i], s->zbuf[i], cap, raw, h->length, 1);
+	if (ZSTD_isError(n) || n >= h->length)
+		return raw;
+	pthread_mutex_lock(&s->m->mu);
+	s->m->st.compressed_pages += h->count;
+	s->m->st.compressed_bytes += n;
+	pthread_mutex_unlock(&s->m->mu);
+	h->type = PCHAN_T_PAGES_Z;
+	h->length = (uint32_t)n;
+	return s->zbuf[i];
 }
 
 /* Waits for tokens of the background stream's bucket (demand pages never do). */
@@ -167,8 +197,6 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 			uint64_t k = rf + rn - p < SRC_FRAME_PAGES ? rf + rn - p : SRC_FRAME_PAGES;
 			bool zero[SRC_FRAME_PAGES];
 
-			if (main && throttle(s, k * m->page_size))
-				return -1;
 			if (read_pages(s, p, k, buf))
 				return -2;
 			for (uint64_t x = 0; x < k; x++)
@@ -180,17 +208,24 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 
 				for (y = x + 1; y < k && zero[y] == zero[x]; y++)
 					;
+				const uint8_t *payload = buf + x * m->page_size;
+
 				h.count = (uint32_t)(y - x);
 				h.length = zero[x] ? 0 : (uint32_t)((y - x) * m->page_size);
+				if (!zero[x] && m->compress_zstd)
+					payload = compress(s, main, &h, payload);
+				if (main && h.length && throttle(s, h.length))
+					return -1;
 				if (main)
 					h.seq = ++s->seq;
-				if (pchan_send(c, &h, buf + x * m->page_size))
+				if (pchan_send(c, &h, payload))
 					return -1;
 				for (uint64_t q = p + x; main && q < p + y; q++)
 					s->sent_seq[q] = h.seq;
-				count(s, st, y - x, h.length);
+				/* page bytes, also when they travelled compressed */
+				count(s, st, y - x, zero[x] ? 0 : (y - x) * m->page_size);
 				if (main)
-					s->round_bytes += h.length;
+					s->round_bytes += zero[x] ? 0 : (y - x) * m->page_size;
 			}
 			p += k;
 		}
