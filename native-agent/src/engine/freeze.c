@@ -259,6 +259,11 @@ static void reap(pid_t tid, uint64_t deadline)
 	}
 }
 
+bool freeze_gone(const struct freeze *f)
+{
+	return exiting(f->pid, f->pid);
+}
+
 /* Every thread goes on (with the signal it caught, if any). */
 void freeze_end(struct freeze *f)
 {

@@ -65,8 +65,13 @@
 
 /* ---- the main thread --------------------------------------------------- */
 
-/* Next run of todo from *cursor (at most SRC_WINDOW pages), taken out of todo. */
-static bool next_todo(struct mig_src *s, uint64_t *cursor, uint64_t *first, uint64_t *n)
+/*
+ * Next run of todo from *cursor (at most `window` pages), taken out of todo.
+ * Postcopy takes one frame's worth at a time: pages taken are sent even if
+ * a demand request fetched them meanwhile, and at a limited bandwidth a
+ * whole SRC_WINDOW of them would keep the push busy for nothing.
+ */
+static bool next_todo(struct mig_src *s, uint64_t window, uint64_t *cursor, uint64_t *first, uint64_t *n)
 {
 	struct mig *m = s->m;
 	uint64_t p, q;
@@ -79,7 +84,7 @@ static bool next_todo(struct mig_src *s, uint64_t *cursor, uint64_t *first, uint
 		return false;
 	}
 	q = p;
-	while (q < m->n_pages && q - p < SRC_WINDOW && bitmap_test(s->todo, q))
+	while (q < m->n_pages && q - p < window && bitmap_test(s->todo, q))
 		q++;
 	bitmap_clear(s->todo, p, q - p);
 	pthread_mutex_unlock(&m->mu);
@@ -203,7 +208,7 @@ static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct 
 {
 	uint64_t cursor = 0, first, n, hint;
 
-	while (next_todo(s, &cursor, &first, &n)) {
+	while (next_todo(s, st == ST_POSTCOPY ? SRC_FRAME_PAGES : SRC_WINDOW, &cursor, &first, &n)) {
 		int r = interrupted(s, deadline_ns);
 
 		if (st == ST_POSTCOPY && (hint = atomic_exchange(&s->hint, 0)) &&
@@ -416,6 +421,10 @@ static void *main_thread(void *arg)
 		}
 		if (!r && s->switch_seq)
 			r = postcopy(s, runs);
+		pthread_mutex_lock(&m->mu);
+		if (m->phase == MIG_FAILED && r > 0)
+			r = -1; /* failed on another thread (a demand read): said here all the same */
+		pthread_mutex_unlock(&m->mu);
 		if (r < 0 && s->main_c) {
 			/* the destination cannot finish without us: it should fail loudly too */
 			struct pchan_hdr e = { .type = PCHAN_T_ERROR };

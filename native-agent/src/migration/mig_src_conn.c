@@ -105,7 +105,7 @@ static const uint8_t *compress(struct mig_src *s, bool main, struct pchan_hdr *h
 	return s->zbuf[i];
 }
 
-/* Waits for tokens of the background stream's bucket (demand pages never do). */
+/* Waits for tokens of the background stream's bucket (demand pages never do); 1: nothing more to send. */
 static int throttle(struct mig_src *s, uint64_t bytes)
 {
 	struct mig *m = s->m;
@@ -129,6 +129,10 @@ static int throttle(struct mig_src *s, uint64_t bytes)
 		}
 		need = ((double)bytes - s->tokens) / (double)bw * 1000.0;
 		pthread_mutex_lock(&m->mu);
+		if (s->done_seen) {
+			pthread_mutex_unlock(&m->mu);
+			return 1; /* the destination holds every page: nothing more to push */
+		}
 		if (m->stop || s->broken || (m->want_switchover && !s->holding)) {
 			pthread_mutex_unlock(&m->mu);
 			return 0;
@@ -215,7 +219,7 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 				if (!zero[x] && m->compress_zstd)
 					payload = compress(s, main, &h, payload);
 				if (main && h.length && throttle(s, h.length))
-					return -1;
+					return 0;
 				if (main)
 					h.seq = ++s->seq;
 				if (pchan_send(c, &h, payload))

@@ -490,6 +490,13 @@ static int switch_async(struct ufd *u, struct region *r, struct mig_src *s, bool
 	free(d);
 	return err;
 stuck:
+	if (freeze_gone(&s->fz)) {
+		/* killed while stopped: nothing of it will write; freeze_end() collects it */
+		pr_pwarn(u->w->log, "the workload went away during the move to the hold uffd",
+			 LF_STR("migration", m->id));
+		free(d);
+		return 0;
+	}
 	pr_perror(u->w->log, "cannot hold the region's writers after the switchover: the workload stays "
 		  "stopped until the migration ends", LF_STR("migration", m->id));
 	s->fz_stuck = true;
