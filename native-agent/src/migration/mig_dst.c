@@ -89,10 +89,13 @@ void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, b
 	pthread_mutex_lock(&m->mu);
 	switched = d->switched;
 	pthread_mutex_unlock(&m->mu);
+	/* a zero run before the switchover: one call for all of it */
+	if (!data && !switched && madvise(d->staging + first * m->page_size, n * m->page_size, MADV_DONTNEED))
+		memset(d->staging + first * m->page_size, 0, n * m->page_size);
 	for (uint64_t p = first; p < first + n; p++) {
 		if (switched && abit_test(d->ready, p))
 			continue; /* the source holds: a second copy is the same bytes */
-		if (!data && madvise(d->staging + p * m->page_size, m->page_size, MADV_DONTNEED))
+		if (!data && switched && madvise(d->staging + p * m->page_size, m->page_size, MADV_DONTNEED))
 			memset(d->staging + p * m->page_size, 0, m->page_size);
 		if (!abit_set(d->ready, p))
 			fresh++;

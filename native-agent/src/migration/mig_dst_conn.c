@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "agent.h"
 #include "bitmap.h"
 #include "conn.h"
@@ -71,12 +73,6 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	pthread_mutex_lock(&d->send_mu);
 	*slot = c;
 	pthread_mutex_unlock(&d->send_mu);
-	if (kind == PCHAN_MAIN) {
-		/* bounds the precopy backlog the switchover frames wait behind */
-		int sz = 1 << 20;
-
-		setsockopt(ptls_fd(c), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	}
 	*last_seq = d->last_seq;
 	if (kind == PCHAN_MAIN) {
 		d->done_sent = false;
@@ -153,18 +149,43 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 	struct pchan_hdr h;
 	int r = -1;
 	const char *why = NULL;
+	ZSTD_DCtx *zd = NULL;
 
 	if (kind == PCHAN_MAIN)
 		mig_dst_send_done(d); /* finished before a cut: the source may not know */
 	while (buf) {
 		r = pchan_recv_hdr(c, &h, &g, -1);
-		if (!r && h.type == PCHAN_T_PAGES)
+		if (!r && h.type == PCHAN_T_PAGES) {
 			/* checked against the region: it fits in the staging */
-			r = pchan_recv_payload(c, d->staging + h.page * m->page_size, h.length, -1);
+			uint8_t *at = d->staging + h.page * m->page_size;
+
+			/* one call populates the frame's pages, not one fault each (best effort) */
+			madvise(at, h.length, MADV_POPULATE_WRITE);
+			r = pchan_recv_payload(c, at, h.length, -1);
+		}
 		else if (!r)
 			r = h.length > cap ? PCHAN_TOO_LARGE : pchan_recv_payload(c, buf, h.length, -1);
 		if (r)
 			break;
+		if (h.type == PCHAN_T_PAGES_Z) {
+			/* checked against the region: count pages fit in the staging */
+			size_t want = (size_t)h.count * m->page_size, got;
+			uint8_t *at = d->staging + h.page * m->page_size;
+
+			if (!zd)
+				zd = ZSTD_createDCtx();
+			if (!zd) {
+				r = -1;
+				break;
+			}
+			madvise(at, want, MADV_POPULATE_WRITE);
+			got = ZSTD_decompressDCtx(zd, at, want, buf, h.length);
+			if (ZSTD_isError(got) || got != want) {
+				why = "compressed pages that do not decompress to their count of pages";
+				break;
+			}
+			h.type = PCHAN_T_PAGES; /* staged: from here on like any pages */
+		}
 		if (kind == PCHAN_PREEMPT) {
 			if (h.type != PCHAN_T_PAGES && h.type != PCHAN_T_ZERO) {
 				why = "only pages travel on the preempt channel";
@@ -232,6 +253,7 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 			"corrupted on the way), dropped", LF_STR("migration", m->id),
 			LF_STR("channel", kind == PCHAN_MAIN ? "main" : "preempt"));
 	free(buf);
+	ZSTD_freeDCtx(zd);
 	if ((why && *why) || r > 0) {
 		struct pchan_hdr e = { .type = PCHAN_T_ERROR };
 		const char *text = why ? why : pchan_result_str(r);
