@@ -61,6 +61,8 @@ struct bench_result {
 	double agent_p50_us, agent_p99_us;
 	uint64_t mismatches;
 	double first_fault_ms; /* restore request (or mmap) to the first touch served */
+	/* the agent's own restore-to-run (session "timing"), ms from the request; -1: not reported */
+	double agent_reply_ms, agent_registered_ms, agent_first_fault_ms;
 };
 
 int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const char *name,

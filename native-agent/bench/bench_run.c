@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "bench.h"
 #include "faultline.h"
 #include "uffd.h"
@@ -227,6 +229,19 @@ static uint64_t verify(const struct bench_env *env, const uint8_t *mem, const ui
 	return bad;
 }
 
+/* The agent's side of restore to first fault: its session's timing, in ms (-1: none). */
+static void agent_timing(struct bench_agent *a, const char *session, struct bench_result *r)
+{
+	json_t *s = bench_restore_get(a, session), *t = json_object_get(s, "timing");
+	json_t *v[3] = { json_object_get(t, "reply_us"), json_object_get(t, "registered_us"),
+			 json_object_get(t, "first_fault_us") };
+	double *out[3] = { &r->agent_reply_ms, &r->agent_registered_ms, &r->agent_first_fault_ms };
+
+	for (unsigned i = 0; i < 3; i++)
+		*out[i] = json_is_integer(v[i]) ? (double)json_integer_value(v[i]) / 1000.0 : -1;
+	json_decref(s);
+}
+
 static int run_faultline(const struct bench_env *env, const struct bench_case *c, uint8_t *mem,
 			 const uint64_t *order, uint64_t n, uint32_t *lat, struct bench_result *r)
 {
@@ -250,6 +265,7 @@ static int run_faultline(const struct bench_env *env, const struct bench_case *c
 	r->touch_ms = (double)touch / 1e6;
 	r->total_ms += r->touch_ms;
 	r->first_fault_ms = (double)(first - t_req) / 1e6;
+	agent_timing(a, session, r);
 	r->mismatches = verify(env, mem, order, n);
 	snprintf(id, sizeof(id), "%s", fl_region_id(reg));
 	/* unregistered first: the worker has then counted every fault */

@@ -746,10 +746,10 @@ static int wait_reconnected(fl_client *c, uint64_t gen, const struct timespec *d
  * a write copies that page alone (the kernel's copy-on-write).  What the
  * range held before is replaced, as a restore replaces it anyway.
  */
-static int map_clone(fl_client *c, void *addr, size_t len)
+static int map_clone(fl_client *c, void *addr, size_t len, size_t *page_size)
 {
 	json_t *body = json_object(), *reply = NULL;
-	json_int_t off, size;
+	json_int_t off, size, ps;
 	int fd = -1, ret;
 	void *m;
 
@@ -760,7 +760,10 @@ static int map_clone(fl_client *c, void *addr, size_t len)
 		return -1;
 	off = json_integer_value(json_object_get(reply, "offset"));
 	size = json_integer_value(json_object_get(reply, "image_size"));
+	ps = json_integer_value(json_object_get(reply, "page_size"));
 	json_decref(reply);
+	/* the copy's page size is the mapping's: no walk of /proc/self/smaps (ms for a big process) */
+	*page_size = ps >= 4096 && !(ps & (ps - 1)) ? (size_t)ps : 0;
 	if (fd < 0)
 		return set_error(EPROTO, "the agent's clone_memory reply carries no descriptor");
 	if (off < 0 || size < off || (uint64_t)(size - off) < len) {
@@ -795,8 +798,10 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 	if (c->clone) {
 		if (modes != FL_MODE_MISSING)
 			return set_error(EINVAL, "a clone session restores in FL_MODE_MISSING alone");
-		if (map_clone(c, addr, len))
+		if (map_clone(c, addr, len, &ps))
 			return -1;
+		if (!ps)
+			ps = flu_page_size(addr);
 		/*
 		 * Missing too on a shmem copy: a read of one of its holes (a zero page
 		 * of the image) is no minor fault, and the kernel would fill the hole
@@ -806,10 +811,11 @@ int fl_region_register(fl_client *c, void *addr, size_t len, const char *name,
 		 * the copy.
 		 */
 		modes = FL_MODE_MINOR;
-		if (flu_page_size(addr) == (size_t)sysconf(_SC_PAGESIZE))
+		if (ps == (size_t)sysconf(_SC_PAGESIZE))
 			modes |= FL_MODE_MISSING;
+	} else {
+		ps = flu_page_size(addr);
 	}
-	ps = flu_page_size(addr);
 	if ((uintptr_t)addr % ps || len % ps)
 		return set_error(EINVAL, "the range is not aligned to its page size %zu", ps);
 	lab = flu_labels(labels);

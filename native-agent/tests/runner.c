@@ -161,6 +161,8 @@ static const struct t_case cases[] = {
 	{ "clone/hugetlb_2m", t_clone_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
 	{ "clone/agent_killed_mid_restore", t_clone_agent_killed, T_NEEDS_UFFD },
 	{ "clone/refusals", t_clone_refusals, T_NEEDS_UFFD },
+	{ "clone/timing_ordered", t_clone_timing, T_NEEDS_UFFD },
+	{ "clone/firecracker_refused", t_clone_firecracker_refused, T_NEEDS_UFFD },
 
 	{ "session/background_populator_completes", t_session_background_complete, T_NEEDS_UFFD },
 	{ "session/detach_populates_then_releases", t_session_detach_populates, T_NEEDS_UFFD },

@@ -176,6 +176,8 @@ int t_clone_isolated(const struct t_env *env);
 int t_clone_refusals(const struct t_env *env);
 int t_clone_hugetlb(const struct t_env *env);
 int t_clone_agent_killed(const struct t_env *env);
+int t_clone_timing(const struct t_env *env);
+int t_clone_firecracker_refused(const struct t_env *env);
 
 /* test_balloon.c */
 int t_balloon_fc_active(const struct t_env *env);

@@ -21,6 +21,7 @@
 
 #include "content.h"
 #include "faultline.h"
+#include "hfc.h"
 #include "hwork.h"
 #include "test.h"
 
@@ -434,5 +435,139 @@ int t_clone_refusals(const struct t_env *env)
 		json_decref(rs);
 	}
 	close(ctl);
+	return T_PASS;
+}
+
+/* An integer member in microseconds or milliseconds, or -1 when absent or null. */
+static long long timing_of(json_t *session, const char *k)
+{
+	json_t *v = json_object_get(json_object_get(session, "timing"), k);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/*
+ * Restore-to-run (PROTOCOL.md §1.8 "timing"), for a copy and a clone
+ * session: each stage is reported once it happened, null before, in the
+ * order the path runs (request, reply, registration, first fault, COMPLETE).
+ * The session file names the region as soon as the registration is answered
+ * (a restarted agent needs it), and never holds what clones use (smaps, live).
+ * No durations are asserted: this machine's timing is the benchmark's.
+ */
+int t_clone_timing(const struct t_env *env)
+{
+	static const char *const modes[] = { "copy", "clone" };
+	struct h_agent a;
+	char image[256], opts[160], path[256];
+	uint8_t want[CL_PS], got[CL_PS];
+	int ctl;
+
+	(void)env;
+	CHECK_OK(h_agent_start(&a, NULL));
+	CHECK((ctl = h_ctl_open(&a)) >= 0);
+	CHECK_OK(h_image(&a, "timing.mem", 1 << 20, 11, image, sizeof(image)));
+	for (unsigned m = 0; m < 2; m++) {
+		size_t len = 1 << 20;
+		uint8_t *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		json_t *rs, *now, *file, *reg;
+		fl_client *c;
+		fl_region *r;
+		char id[40];
+
+		CHECK(mem != MAP_FAILED);
+		snprintf(opts, sizeof(opts), "{\"mode\":\"%s\",\"populate_delay_ms\":-1,"
+			 "\"working_set\":\"off\"}", modes[m]);
+		rs = h_restore_create(ctl, image, opts);
+		CHECKF(rs, "%s session not created", modes[m]);
+		snprintf(id, sizeof(id), "%s", str(rs, "id"));
+		CHECKF(timing_of(rs, "reply_us") >= 0, "%s: no reply_us in the reply", modes[m]);
+		CHECK(timing_of(rs, "registered_ms") == -1 && timing_of(rs, "registered_us") == -1);
+		CHECK(timing_of(rs, "first_fault_ms") == -1 && timing_of(rs, "first_fault_us") == -1);
+		CHECK(timing_of(rs, "complete_ms") == -1);
+
+		c = fl_connect(str(rs, "socket"));
+		CHECKF(c && !fl_region_register(c, mem, len, "timing", NULL, FL_MODE_MISSING, &r), "%s",
+		       fl_last_error());
+		/* answered: the file names the region already */
+		snprintf(path, sizeof(path), "%s/restore/%s.json", a.state, id);
+		file = json_load_file(path, 0, NULL);
+		CHECKF(file, "%s: no session file %s", modes[m], path);
+		CHECK(!strcmp(str(file, "state"), "ACTIVE"));
+		CHECK(!strcmp(json_string_value(json_array_get(json_object_get(file, "regions"), 0)),
+			      fl_region_id(r)));
+		if (m == 1)
+			CHECK(json_array_size(json_object_get(json_object_get(file, "clone"), "clones")) == 0);
+		json_decref(file);
+
+		content_page(11, 5, want);
+		CHECK_OK(h_read_bounded(mem + 5 * CL_PS, CL_PS, got));
+		CHECKF(!memcmp(want, got, CL_PS), "%s: page 5 is not the image's", modes[m]);
+		now = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", id);
+		CHECK(now);
+		CHECKF(timing_of(now, "reply_us") == timing_of(rs, "reply_us"), "%s: reply_us changed",
+		       modes[m]);
+		CHECKF(timing_of(now, "registered_us") >= timing_of(now, "reply_us") &&
+		       timing_of(now, "first_fault_us") >= timing_of(now, "registered_us"),
+		       "%s: reply %lld us, registered %lld us, first fault %lld us", modes[m],
+		       timing_of(now, "reply_us"), timing_of(now, "registered_us"),
+		       timing_of(now, "first_fault_us"));
+		CHECK(timing_of(now, "registered_ms") >= 0 &&
+		      timing_of(now, "first_fault_ms") >= timing_of(now, "registered_ms"));
+		CHECK(timing_of(now, "registered_ms") == timing_of(now, "registered_us") / 1000 &&
+		      timing_of(now, "first_fault_ms") == timing_of(now, "first_fault_us") / 1000);
+		CHECK(timing_of(now, "complete_ms") == -1);
+		json_decref(now);
+
+		/* every page installed: COMPLETE, after the first fault */
+		reg = h_call(ctl, PROTO_T_REGION_DETACH, "{s:s, s:b}", "id", fl_region_id(r), "populate", 1);
+		CHECK(reg);
+		json_decref(reg);
+		now = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", id);
+		CHECK(now && !strcmp(str(now, "state"), "COMPLETE"));
+		CHECKF(timing_of(now, "complete_ms") >= timing_of(now, "first_fault_ms"),
+		       "%s: complete at %lld ms, first fault at %lld ms", modes[m],
+		       timing_of(now, "complete_ms"), timing_of(now, "first_fault_ms"));
+		json_decref(now);
+		fl_region_unregister(r);
+		fl_disconnect(c);
+		munmap(mem, len);
+		json_decref(rs);
+	}
+	close(ctl);
+	return T_PASS;
+}
+
+/*
+ * Firecracker's handshake on a clone session is refused with the reason
+ * (docs/restore.md "Clones and Firecracker"): the agent closes the
+ * connection, attaches nothing, and says why in its log; the session
+ * stays WAITING for a workload that can map the copy.
+ */
+int t_clone_firecracker_refused(const struct t_env *env)
+{
+	struct h_fc vm;
+	struct pollfd pfd;
+	char line[4096], *why = NULL;
+	json_t *got, *s;
+	FILE *log;
+
+	(void)env;
+	CHECK_OK(h_fc_start_with(&vm, NULL, "{\"name\":\"fc\",\"mode\":\"clone\",\"populate_delay_ms\":-1}"));
+	pfd = (struct pollfd){ .fd = vm.sock, .events = POLLIN };
+	CHECKF(poll(&pfd, 1, H_TIMEOUT_MS) == 1, "the agent kept Firecracker's connection open");
+	CHECK(read(vm.sock, line, sizeof(line)) <= 0);
+	got = h_call(vm.ctl, PROTO_T_REGION_LIST, "{s:b}", "include_detached", 1);
+	CHECK(got && json_array_size(json_object_get(got, "regions")) == 0);
+	json_decref(got);
+	s = h_call(vm.ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(vm.rs, "id"));
+	CHECK(s && !strcmp(str(s, "state"), "WAITING"));
+	json_decref(s);
+	log = fopen(vm.a.log, "re");
+	CHECK(log);
+	while (!why && fgets(line, sizeof(line), log))
+		why = strstr(line, "Firecracker handshake refused") ? strstr(line, "never a shared copy") : NULL;
+	fclose(log);
+	CHECKF(why, "no refusal with its reason in %s", vm.a.log);
+	h_fc_stop(&vm);
 	return T_PASS;
 }

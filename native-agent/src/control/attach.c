@@ -353,8 +353,10 @@ int attach_firecracker(struct agent *ag, struct conn *c, struct restore *s,
 		goto close_fd;
 	}
 	if (s->mode == RESTORE_CLONE) {
-		snprintf(why, why_len, "restore session %s serves clones (mode clone): Firecracker's "
-			 "handshake is served by copy sessions only", s->id);
+		/* docs/restore.md "Clones and Firecracker": nothing of the copy can reach its memory */
+		snprintf(why, why_len, "restore session %s serves clones: Firecracker maps guest memory "
+			 "anonymous (missing faults only), never a shared copy; copy sessions serve it",
+			 s->id);
 		goto close_fd;
 	}
 	made = firecracker_regions(ag, conn_peer(c), conn_ref(c), s, m, NULL, n, regs, why, why_len);

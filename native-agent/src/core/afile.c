@@ -48,7 +48,9 @@ static void sync_dir(const char *path)
 	}
 }
 
-int afile_write(const char *path, const void *buf, size_t len, mode_t mode)
+enum how { DURABLE, STAGED, CREATED };
+
+static int replace(const char *path, const void *buf, size_t len, mode_t mode, enum how how)
 {
 	char tmp[PATH_MAX];
 	int fd, err;
@@ -60,11 +62,20 @@ int afile_write(const char *path, const void *buf, size_t len, mode_t mode)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, buf, len) || fsync(fd))
+	if (write_all(fd, buf, len))
 		goto close_tmp;
-	if (close(fd) || rename(tmp, path))
+	if (how == CREATED) {
+		/* named first: the file's fsync then commits the name with it, one journal commit */
+		if (rename(tmp, path))
+			goto close_tmp;
+		snprintf(tmp, sizeof(tmp), "%s", path); /* what a failure below removes */
+	}
+	if (how != STAGED && fsync(fd))
+		goto close_tmp;
+	if (close(fd) || (how != CREATED && rename(tmp, path)))
 		goto unlink_tmp;
-	sync_dir(path);
+	if (how != STAGED)
+		sync_dir(path);
 	return 0;
 
 close_tmp:
@@ -76,4 +87,19 @@ unlink_tmp:
 	unlink(tmp);
 	errno = err;
 	return -1;
+}
+
+int afile_write(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	return replace(path, buf, len, mode, DURABLE);
+}
+
+int afile_stage(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	return replace(path, buf, len, mode, STAGED);
+}
+
+int afile_create(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	return replace(path, buf, len, mode, CREATED);
 }

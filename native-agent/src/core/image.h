@@ -1,7 +1,8 @@
 /*
  * Memory images served by restore sessions: checked against the allowed
  * directories, opened once, mapped read-only and shared by every region
- * that restores from them (the mapping is the UFFDIO_COPY source).
+ * that restores from them (the UFFDIO_COPY source is an install's window,
+ * read with pread (image_window), or else the mapping).
  *
  * A file changed under a running restore must fail its sessions, never be
  * served in part: the kernel's copy from a truncated mapping fails with
@@ -52,6 +53,7 @@ struct image {
 	_Atomic bool changed;         /* sticky: the file is not what was opened */
 	_Atomic uint64_t checked_ns;  /* last fstat (CLOCK_MONOTONIC_COARSE) */
 	char why[160];                /* set once, before changed */
+	uint64_t serial;              /* a file's: names it in the threads' read windows (image_window) */
 };
 
 #define IMAGE_CHECK_MS 10
@@ -69,6 +71,7 @@ struct image *image_get(struct image *im);
 void image_put(struct image *im);
 struct image *image_new(const struct image_ops *ops, void *ctx, const char *path, uint64_t size,
 			uint64_t mtime_ns, uint64_t ino, uint64_t dev);
+int image_window(struct image *im, uint64_t off, size_t len);
 const uint8_t *image_bytes(struct image *im, uint64_t off, size_t len, size_t *avail);
 int image_read(struct image *im, uint64_t off, void *buf, size_t len);
 bool image_zero(struct image *im, uint64_t off, size_t len);

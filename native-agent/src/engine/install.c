@@ -380,6 +380,9 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 		out->err = ESTALE;
 		return INSTALL_FAILED;
 	}
+	/* the window's bytes read once, not through the mapping (image.c) */
+	if (r->kind == REGION_IMAGE)
+		image_window(r->image, r->image_offset + first * r->page_size, n * r->page_size);
 	each = piece_pages(u, r, n);
 	while (p < end) {
 		uint64_t from = p, next = plan(&rd, p, end, each);

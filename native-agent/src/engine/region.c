@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "hist.h"
 #include "image.h"
+#include "mono.h"
 #include "region.h"
 #include "track.h"
 
@@ -206,7 +207,7 @@ void region_latency(struct region *r, uint64_t ns)
 {
 	/* restore-to-run (restore.c "timing"): once per region, off the common path */
 	if (!region_stat(&r->st.lat_count))
-		atomic_store_explicit(&r->st.first_served_ms, jx_now_ms(), memory_order_relaxed);
+		atomic_store_explicit(&r->st.first_served_ns, mono_now_ns(), memory_order_relaxed);
 	region_stat_add(&r->st.lat_count, 1);
 	region_stat_add(&r->st.lat_sum, ns);
 	region_stat_add(&r->st.lat_hist[hist_bucket(ns)], 1);

@@ -57,7 +57,7 @@ struct region_stats {
 	_Atomic uint64_t refaults; /* missing faults on pages the map had present */
 	_Atomic uint64_t present; /* pages */
 	_Atomic uint64_t gone;    /* pages unmapped by the workload */
-	_Atomic uint64_t first_served_ms; /* unix ms the first fault was served, 0: none yet */
+	_Atomic uint64_t first_served_ns; /* mono_now_ns() of the first fault served, 0: none yet */
 };
 
 /* Set up by the loop thread before attach, then owned by the worker. */

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "hsk.h"
 #include "image.h"
+#include "mono.h"
 #include "region.h"
 #include "restore.h"
 #include "rws.h"
@@ -91,13 +92,14 @@ static uint64_t session_pages(const struct restore *s, bool present)
  * bytes are the pages it wrote (the kernel's copy-on-write copies), its
  * shared bytes the pages of the shared copy it maps (PROTOCOL.md §1.8).
  */
-static json_t *clone_json(const struct restore *s)
+static json_t *clone_json(const struct restore *s, bool live)
 {
 	json_t *clones = json_array(), *o;
 	uint64_t sum_pss = 0, sum_priv = 0;
 	bool ok = clones != NULL;
 
-	for (unsigned i = 0; ok && i < s->n_regions; i++) {
+	/* what clones hold is read from their smaps (ms for a large region): asked for, never persisted */
+	for (unsigned i = 0; ok && live && i < s->n_regions; i++) {
 		struct region *r = region_table_find(s->ag->regions, s->region_ids[i]);
 		struct share_usage u;
 
@@ -127,17 +129,19 @@ static json_t *clone_json(const struct restore *s)
 	return o;
 }
 
-/* Milliseconds from the session's creation to at, or null before it happened. */
-static json_t *since_created(const struct restore *s, uint64_t at)
+/* Time from the session's creation to at (mono ns) in units of unit_ns, or null before it happened. */
+static json_t *since_created(const struct restore *s, uint64_t at, uint64_t unit_ns)
 {
-	return at ? json_integer(at > s->created_ms ? (json_int_t)(at - s->created_ms) : 0)
-		  : json_null();
+	if (!at || !s->created_ns)
+		return json_null();
+	return json_integer(at > s->created_ns ? (json_int_t)((at - s->created_ns) / unit_ns) : 0);
 }
 
 /*
  * Restore-to-run: from the restore request (the session's creation) to the
- * first region registered, the first fault served and COMPLETE.  The first
- * fault is the earliest of the session's regions the agent still lists.
+ * first region registered, the first fault served and COMPLETE, in ms; and
+ * finer, in us, to the reply to the request too.  The first fault is the
+ * earliest of the session's regions the agent still lists.
  */
 static json_t *timing_json(const struct restore *s)
 {
@@ -145,17 +149,22 @@ static json_t *timing_json(const struct restore *s)
 
 	for (unsigned i = 0; i < s->n_regions; i++) {
 		struct region *r = region_table_find(s->ag->regions, s->region_ids[i]);
-		uint64_t t = r ? region_stat(&r->st.first_served_ms) : 0;
+		uint64_t t = r ? region_stat(&r->st.first_served_ns) : 0;
 
 		if (t && (!first || t < first))
 			first = t;
 	}
-	return json_pack("{s:o, s:o, s:o}", "registered_ms", since_created(s, s->first_region_ms),
-			 "first_fault_ms", since_created(s, first), "complete_ms",
-			 since_created(s, s->complete_ms));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "registered_ms",
+			 since_created(s, s->first_region_ns, 1000000), "first_fault_ms",
+			 since_created(s, first, 1000000), "complete_ms",
+			 since_created(s, s->complete_ns, 1000000), "reply_us",
+			 since_created(s, s->replied_ns, 1000), "registered_us",
+			 since_created(s, s->first_region_ns, 1000), "first_fault_us",
+			 since_created(s, first, 1000));
 }
 
-json_t *restore_json(const struct restore *s)
+/* live: with what each clone holds now (restore_get), else what a restart needs (persisted) */
+static json_t *session_json(const struct restore *s, bool live)
 {
 	json_t *o = json_object(), *ids = json_array(), *ws;
 	bool ok = o && ids;
@@ -189,7 +198,7 @@ json_t *restore_json(const struct restore *s)
 	jx_put(o, "socket", json_string(s->sock_path), &ok);
 	jx_put(o, "state", json_string(state_names[s->state]), &ok);
 	jx_put(o, "mode", json_string(mode_names[s->mode]), &ok);
-	jx_put(o, "clone", s->mode == RESTORE_CLONE ? clone_json(s) : json_null(), &ok);
+	jx_put(o, "clone", s->mode == RESTORE_CLONE ? clone_json(s, live) : json_null(), &ok);
 	jx_put(o, "created_at", jx_time(s->created_ms), &ok);
 	jx_put(o, "options", json_pack("{s:i, s:I, s:s}", "fault_around_pages", (int)s->fault_around,
 				       "populate_delay_ms", (json_int_t)s->populate_delay_ms,
@@ -211,6 +220,11 @@ json_t *restore_json(const struct restore *s)
 	return o;
 }
 
+json_t *restore_json(const struct restore *s)
+{
+	return session_json(s, true);
+}
+
 /* ---- persistence ------------------------------------------------------- */
 
 /* The image's content id in hex, or "" when it has none. */
@@ -226,10 +240,24 @@ static void content_hex(const struct image *im, char out[2 * sizeof(im->content_
 		out[0] = '\0';
 }
 
-/* What a restarted agent needs; pages and counters are rebuilt by serving. */
-static void save(struct restore *s)
+static void sync_cancel(struct restore *s)
 {
-	json_t *o = restore_json(s);
+	if (s->sync_armed) {
+		loop_timer_fini(&s->ag->loop, &s->sync);
+		s->sync_armed = false;
+	}
+}
+
+typedef int afile_fn(const char *path, const void *buf, size_t len, mode_t mode);
+
+/*
+ * What a restarted agent needs; pages and counters are rebuilt by serving.
+ * how: afile_write (on disk when it returns), afile_create (the same, for
+ * the session's first save) or afile_stage (save_soon).
+ */
+static void save_as(struct restore *s, afile_fn *how)
+{
+	json_t *o = session_json(s, false);
 	char *path = path_in(s->ag->opts.state_dir, "restore", s->id, ".json"), *text = NULL;
 
 	if (o) {
@@ -249,14 +277,44 @@ static void save(struct restore *s)
 		}
 		text = json_dumps(o, JSON_COMPACT);
 	}
-	if (!path || !text || afile_write(path, text, strlen(text), 0600))
+	if (how != afile_stage)
+		sync_cancel(s); /* this one is the newer content */
+	if (!path || !text || how(path, text, strlen(text), 0600))
 		pr_perror(&s->ag->log, "cannot persist restore session", LF_STR("id", s->id));
 	free(text);
 	free(path);
 	json_decref(o);
 }
 
-static void set_state(struct restore *s, enum restore_state st)
+static void save(struct restore *s)
+{
+	save_as(s, afile_write);
+}
+
+static void sync_due(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	save(t->opaque); /* cancels the timer */
+}
+
+/*
+ * Where a workload waits for the agent's answer (a registration): the file
+ * is replaced at once without waiting for the disk, which a restarted agent
+ * reads (a crash of the agent loses nothing), and written durably once the
+ * answer is out, a millisecond later on the loop, for a crash of the host.
+ * Without a timer (no fd) it is written durably at once.
+ */
+static void save_soon(struct restore *s)
+{
+	if (!s->sync_armed) {
+		s->sync_armed = !loop_timer_init(&s->ag->loop, &s->sync, sync_due, s);
+		if (s->sync_armed && loop_timer_arm(&s->sync, 1, 0))
+			sync_cancel(s);
+	}
+	save_as(s, s->sync_armed ? afile_stage : afile_write);
+}
+
+static void set_state_as(struct restore *s, enum restore_state st, bool soon)
 {
 	if (s->state == st)
 		return;
@@ -264,9 +322,17 @@ static void set_state(struct restore *s, enum restore_state st)
 		LF_STR("id", s->id), LF_STR("from", state_names[s->state]),
 		LF_STR("to", state_names[st]));
 	s->state = st;
-	save(s);
+	if (soon)
+		save_soon(s);
+	else
+		save(s);
 	if (s->ag->restore_changed)
 		s->ag->restore_changed(s->ag, s->id, false);
+}
+
+static void set_state(struct restore *s, enum restore_state st)
+{
+	set_state_as(s, st, false);
 }
 
 void restore_fail(struct restore *s, const char *why)
@@ -303,13 +369,18 @@ void restore_region_added(struct restore *s, struct region *r, bool adopted)
 		memcpy(s->region_ids[s->n_regions++], r->id, JX_UUID_LEN + 1);
 	if (s->source < 0)
 		s->source = (int)r->source;
-	if (!s->first_region_ms)
-		s->first_region_ms = jx_now_ms();
-	/* a new workload after a complete restore starts another one */
+	if (!s->first_region_ns)
+		s->first_region_ns = mono_now_ns();
+	/*
+	 * The workload waits (its registration is answered after this): the
+	 * file names the region before the answer, so that an agent restarted
+	 * after a crash keeps the region's record of removed pages
+	 * (attach_sweep_removed), and it is on disk a moment later.
+	 */
 	if (!adopted && (s->state == RESTORE_WAITING || s->state == RESTORE_COMPLETE))
-		set_state(s, RESTORE_ACTIVE);
+		set_state_as(s, RESTORE_ACTIVE, true);
 	else
-		save(s);
+		save_soon(s);
 }
 
 void restore_region_ready(struct restore *s, struct region *r)
@@ -343,8 +414,8 @@ void restore_region_complete(struct restore *s, struct region *r, struct wset_re
 		return;
 	if (rws_save(s))
 		save(s);
-	if (!s->complete_ms)
-		s->complete_ms = jx_now_ms();
+	if (!s->complete_ns)
+		s->complete_ns = mono_now_ns();
 	set_state(s, RESTORE_COMPLETE);
 }
 
@@ -368,6 +439,7 @@ void restore_region_detached(struct restore *s, struct region *r, struct wset_re
 
 static void session_free(struct restore *s)
 {
+	sync_cancel(s);
 	s->ag->handoff_ops.close(s->srv);
 	for (unsigned i = 0; i < s->n_recs; i++)
 		wset_rec_free(&s->recs[i]);
@@ -551,6 +623,7 @@ static int create(struct agent *ag, json_t *req, char *const *chain, unsigned n_
 	s->ag = ag;
 	s->source = -1;
 	s->created_ms = jx_now_ms();
+	s->created_ns = mono_now_ns();
 	s->image_offset = (uint64_t)off;
 	s->fault_around = (unsigned)around;
 	s->populate_delay_ms = delay;
@@ -592,7 +665,9 @@ static int create(struct agent *ag, json_t *req, char *const *chain, unsigned n_
 		session_free(s);
 		return -1;
 	}
-	save(s);
+	/* a new file: one journal commit (afile.h), and a workload may be about to connect */
+	save_as(s, afile_create);
+	s->replied_ns = mono_now_ns();
 	s->next = ag->restores;
 	ag->restores = s;
 	pr_info(&ag->log, "restore session created", LF_STR("id", s->id),
@@ -886,7 +961,7 @@ void restore_fini(struct agent *ag)
 			if (r && r->ctl.session == s && r->w.rec.n)
 				rws_keep(s, &r->w.rec);
 		}
-		if (rws_save(s))
+		if (rws_save(s) || s->sync_armed)
 			save(s);
 		session_free(s);
 	}

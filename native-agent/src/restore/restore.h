@@ -20,6 +20,7 @@
 
 #include "cmd.h"
 #include "jx.h"
+#include "loop.h"
 #include "share.h"
 #include "wset.h"
 
@@ -68,7 +69,12 @@ struct restore {
 	enum restore_mode mode;
 	enum share_memory clone_memory;
 	struct share *share; /* mode clone: the image's shared copy (a reference) */
-	uint64_t first_region_ms, complete_ms; /* restore-to-run (unix ms, 0: not yet) */
+	/* restore-to-run (timing in PROTOCOL.md §1.8): mono_now_ns() at the
+	 * request, its reply, the first region and COMPLETE; 0: not (yet) */
+	uint64_t created_ns, replied_ns, first_region_ns, complete_ns;
+	/* a save staged while a workload waited, made durable by this timer (save_soon) */
+	struct loop_timer sync;
+	bool sync_armed;
 };
 
 int restore_init(struct agent *ag);
