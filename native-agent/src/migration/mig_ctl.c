@@ -295,6 +295,7 @@ static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 	m->granule = opt_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE);
 	m->granule = m->granule ? m->granule : 1;
 	m->track_on_hold = json_is_true(json_object_get(opts, "tracking_hold"));
+	m->compress_zstd = json_is_true(json_object_get(opts, "compress_zstd"));
 	m->need_secret = true;
 	if (!m->region_name || !m->labels) {
 		mig_free(m);
