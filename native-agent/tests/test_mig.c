@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "faultline.h"
 #include "harness.h"
 #include "hwork.h"
@@ -2576,6 +2578,137 @@ int t_mig_zstd_byte_exact(const struct t_env *env)
 	CHECK_OK(h_proc_wait(&dst, 10000));
 	json_decref(in);
 	json_decref(out);
+	return T_PASS;
+}
+
+/* Page p's bytes as the fake source sends them first: its number in every byte. */
+static void first_copy(uint8_t *page, uint64_t p)
+{
+	memset(page, (int)(p * 7 + 1), MIG_PAGE);
+	memcpy(page, &p, sizeof(p));
+}
+
+/*
+ * After the switchover a staged page that is ready may be installed from
+ * the staging at any moment, so the destination never writes into it
+ * again: not a second copy of it (raw, or zstd, which decompresses with
+ * its output buffer as scratch), whatever it holds.  A fake source sends
+ * every page, the switchover, then the same pages again with other bytes
+ * (raw and pages_z, on both channels); the workload attaches only after
+ * that, so nothing was installed in between, and must read the first
+ * copies, byte for byte.  (Caught a destination that decompressed pages_z
+ * frames straight into the staging of pages being installed.)
+ */
+int t_mig_dest_keeps_first_copy(const struct t_env *env)
+{
+	const uint64_t pages = 256, size = pages * MIG_PAGE;
+	struct pair p;
+	struct h_proc dst;
+	char id[JX_UUID_LEN + 1], err[256] = "", ddump[256];
+	const char *args[] = { "mig-dest", "--socket", NULL, "--size", "1M", "--name", "demo",
+			       "--dump", NULL, NULL };
+	uint8_t *pg = malloc(64 * MIG_PAGE), *z = malloc(ZSTD_compressBound(64 * MIG_PAGE));
+	uint8_t setup[12], ms[8] = { 0 }, in[64];
+	struct pchan_geom g = { .n_pages = pages, .page_size = MIG_PAGE };
+	struct pchan_hdr h;
+	struct ptls_conn *c, *pc;
+	uint64_t seq = 0, acked = 0;
+	FILE *f;
+	json_t *j, *mi;
+
+	(void)env;
+	CHECK(pg && z);
+	CHECK_OK(pair_start(&p));
+	new_id(id);
+	mi = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(mi);
+	c = fake_source(str(mi, "channel"), id, PCHAN_MAIN, err, sizeof(err));
+	CHECKF(c, "main channel: %s", err);
+	pc = fake_source(str(mi, "channel"), id, PCHAN_PREEMPT, err, sizeof(err));
+	CHECKF(pc, "preempt channel: %s", err);
+	for (int b = 0; b < 8; b++)
+		setup[b] = (uint8_t)(size >> (56 - 8 * b));
+	for (int b = 0; b < 4; b++)
+		setup[8 + b] = (uint8_t)((uint32_t)MIG_PAGE >> (24 - 8 * b));
+	h = (struct pchan_hdr){ .type = PCHAN_T_SETUP, .length = 12 };
+	CHECK_OK(pchan_send(c, &h, setup));
+	for (uint64_t first = 0; first < pages; first += 64) {
+		for (uint64_t i = 0; i < 64; i++)
+			first_copy(pg + i * MIG_PAGE, first + i);
+		h = (struct pchan_hdr){ .type = PCHAN_T_PAGES, .seq = ++seq, .page = first, .count = 64,
+					.length = 64 * MIG_PAGE };
+		CHECK_OK(pchan_send(c, &h, pg));
+	}
+	h = (struct pchan_hdr){ .type = PCHAN_T_SWITCHOVER, .seq = ++seq, .length = 8 };
+	CHECK_OK(pchan_send(c, &h, ms));
+	/* the destination runs (as a real source, the preempt channel carries pages only from then on) */
+	j = wait_phase(p.dctl, id, "postcopy", 10000);
+	CHECK(j);
+	json_decref(j);
+	/* every page again, with other bytes: zstd and raw, main and preempt */
+	memset(pg, 0xEE, 64 * MIG_PAGE);
+	for (uint64_t first = 0; first < pages; first += 64) {
+		bool zstd = first / 64 % 2 == 0;
+		struct ptls_conn *on = first / 128 ? pc : c;
+		size_t n = zstd ? ZSTD_compress(z, ZSTD_compressBound(64 * MIG_PAGE), pg, 64 * MIG_PAGE, 1)
+				: 64 * MIG_PAGE;
+
+		CHECK(!ZSTD_isError(n));
+		h = (struct pchan_hdr){ .type = zstd ? PCHAN_T_PAGES_Z : PCHAN_T_PAGES,
+					.seq = on == c ? ++seq : 0, .page = first, .count = 64,
+					.length = (uint32_t)n };
+		CHECK_OK(pchan_send(on, &h, zstd ? z : pg));
+	}
+	/* a last frame on each channel after them: once it is staged, so are they */
+	first_copy(pg, pages - 1);
+	h = (struct pchan_hdr){ .type = PCHAN_T_PAGES, .page = pages - 1, .count = 1, .length = MIG_PAGE };
+	CHECK_OK(pchan_send(pc, &h, pg));
+	h.seq = ++seq;
+	CHECK_OK(pchan_send(c, &h, pg));
+	while (acked < seq) {
+		CHECK_OK(pchan_recv(c, &h, in, sizeof(in), &g, 10000));
+		if (h.type == PCHAN_T_ACK)
+			acked = h.seq;
+	}
+	j = NULL;
+	for (int i = 0; i < 1000; i++) {
+		json_decref(j);
+		j = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+		if (j && stat_of(j, "demand_pages") >= 128 + 1)
+			break;
+		nap_ms(10);
+	}
+	CHECKF(j && stat_of(j, "demand_pages") >= 128 + 1, "the preempt channel's pages were not staged");
+	json_decref(j);
+	/* now the workload: every page installed from the staging */
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	args[2] = str(json_object_get(mi, "session"), "socket");
+	args[8] = ddump;
+	CHECK_OK(h_demo(&dst, args));
+	j = h_proc_json(&dst, 10000);
+	CHECK(j && str(j, "region_id"));
+	json_decref(j);
+	j = h_proc_json(&dst, 30000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	f = fopen(ddump, "rb");
+	CHECK(f);
+	for (uint64_t q = 0; q < pages; q++) {
+		uint8_t want[MIG_PAGE];
+
+		CHECK(fread(pg, 1, MIG_PAGE, f) == MIG_PAGE);
+		first_copy(want, q);
+		CHECKF(!memcmp(pg, want, MIG_PAGE), "page %llu is not its first copy (byte 100: 0x%02x)",
+		       (unsigned long long)q, pg[100]);
+	}
+	fclose(f);
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	ptls_close(c);
+	ptls_close(pc);
+	json_decref(mi);
+	free(pg);
+	free(z);
 	return T_PASS;
 }
 

@@ -75,10 +75,11 @@ void mig_dst_send_done(struct mig_dst *d)
 }
 
 /*
- * Pages of a PAGES frame (data: their bytes were read straight into the
- * staging; once the source holds, a page read again gets the same bytes,
- * so a concurrent install from it reads the same either way) or of a ZERO
- * frame.  Connection threads.
+ * Pages of a PAGES frame (data: their bytes are in the staging already;
+ * after the switchover they were received aside and copied in only where
+ * the page was not ready, mig_dst_conn.c: a ready page may be installed at
+ * any moment, and once the source holds a second copy is the same bytes)
+ * or of a ZERO frame.  Connection threads.
  */
 void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, bool demand)
 {
