@@ -8,7 +8,7 @@
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
- *                      [--tracking auto|hold]
+ *                      [--tracking auto|hold] [--compress none|zstd] [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
@@ -306,12 +306,33 @@ static uint64_t st(json_t *m, const char *k)
 	return (uint64_t)json_integer_value(json_object_get(json_object_get(m, "stats"), k));
 }
 
+/* CPU time a process has used so far (user + system), from /proc/<pid>/stat */
+static double cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, stime = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* after "pid (comm)": state is field 3, utime 14, stime 15 */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime) != 2)
+		return -1;
+	return (double)(ut + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static json_t *get(struct agent *a, const char *id)
 {
 	return call(a, PROTO_T_MIGRATION_GET, json_pack("{s:s}", "migration_id", id));
 }
 
 static const char *tracking = "auto";
+static const char *compress = "none"; /* --compress none|zstd: the job's "compress" option */
+static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
 		   struct run *out)
@@ -353,17 +374,24 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		goto stop;
 	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
 	m = call(&src, PROTO_T_MIGRATION_OUT,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s}}", "migration_id", id,
+		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s}}", "migration_id", id,
 			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
 			   json_string_value(json_object_get(in, "channel")), "secret",
 			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
 			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
 			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule,
-			   "tracking", tracking));
+			   "tracking", tracking, "compress", compress));
 	json_decref(j);
 	if (!m)
 		goto stop;
 	json_decref(m);
+	if (verbose) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(stderr, "migbench: migration_out at %lld ms\n",
+			(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	}
 	{
 		const char *args[] = { "mig-dest", "--socket", sock, "--size", size_s, "--name", "bench",
 				       "--dump", "/dev/null", NULL };
@@ -386,8 +414,17 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			break;
 		}
 		if (!strcmp(a, "completed") && !strcmp(b, "completed")) {
-			json_t *lat = json_object_get(json_object_get(d, "stats"), "demand_latency");
+			json_t *lat;
 
+			if (verbose) {
+				fprintf(stderr, "migbench: cpu ms source agent %.0f, destination agent %.0f\n",
+					cpu_ms(src.pid), cpu_ms(dst.pid));
+				json_dumpf(json_object_get(m, "stats"), stderr, JSON_COMPACT);
+				fputc('\n', stderr);
+				json_dumpf(json_object_get(d, "stats"), stderr, JSON_COMPACT);
+				fputc('\n', stderr);
+			}
+			lat = json_object_get(json_object_get(d, "stats"), "demand_latency");
 			out->total_ms = (double)st(m, "total_ms");
 			out->dst_total_ms = (double)st(d, "total_ms");
 			out->downtime_ms = (double)st(d, "downtime_ms");
@@ -430,6 +467,8 @@ int main(int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, 'b' }, { "granule", required_argument, NULL, 'g' },
 		{ "plaintext", no_argument, NULL, 'P' },	{ "rate", required_argument, NULL, 'W' },
 		{ "tracking", required_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "compress", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -462,6 +501,16 @@ int main(int argc, char **argv)
 		case 'g':
 			granule = (unsigned)atoi(optarg);
 			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'z':
+			if (strcmp(optarg, "none") && strcmp(optarg, "zstd")) {
+				fprintf(stderr, "faultline-migbench: --compress takes `none` or `zstd`\n");
+				return 2;
+			}
+			compress = optarg;
+			break;
 		case 'P':
 			plaintext = true;
 			break;
@@ -488,7 +537,7 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
-					"[--plaintext] [--tracking auto|hold]\n");
+					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] [--verbose]\n");
 			return 2;
 		}
 	}

@@ -8,7 +8,7 @@
  *       stamps 16 bytes of a random page with a generation and the page.
  *       --rate: N writes per second in all (shared by the threads, paced per
  *       64 writes like bench/qemu/memwriter.c's fl_rate); 0: as fast as they
- *       can.
+ *       can.  --zero-holes: the other half is populated too, with zeros.
  *   mig-dest --socket SESSION --size SIZE --name NAME --dump FILE [--mark N]
  *       attaches by region name on a migration's session socket (MISSING
  *       mode), writes a marker into the last 16 bytes of N pages spread over
@@ -208,7 +208,7 @@ static int commands(uint8_t *mem, uint64_t size, fl_region *r, uint64_t mark,
 }
 
 int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads,
-		    uint64_t rate)
+		    uint64_t rate, bool zero_holes)
 {
 	uint8_t *mem = map(size);
 	struct writer *ws = calloc(threads ? threads : 1, sizeof(*ws));
@@ -220,6 +220,9 @@ int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigne
 	/* half populated, half never touched: the migration sends the holes as zero runs */
 	for (uint64_t off = 0; off < size; off += 2 * 65536)
 		memset(mem + off, 0x5A, 65536 < size - off ? 65536 : size - off);
+	/* --zero-holes: the holes populated, with zeros (read as zeros, sent as zero runs) */
+	for (uint64_t off = 65536; zero_holes && off < size; off += 2 * 65536)
+		memset(mem + off, 0, 65536 < size - off ? 65536 : size - off);
 	c = fl_connect(socket);
 	if (!c || fl_region_register(c, mem, size, name, "role=source", FL_MODE_WP, &r)) {
 		fprintf(stderr, "faultline-demo: %s\n", fl_last_error());

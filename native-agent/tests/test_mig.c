@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "faultline.h"
 #include "harness.h"
 #include "hwork.h"
@@ -85,6 +87,10 @@ int t_pchan_malformed(const struct t_env *env)
 		{ "pages huge index", { PCHAN_T_PAGES, 0, 1, UINT64_MAX, 1, 4096 }, PCHAN_BAD_SHAPE },
 		{ "pages length mismatch", { PCHAN_T_PAGES, 0, 1, 10, 2, 4096 }, PCHAN_BAD_SHAPE },
 		{ "pages zero count", { PCHAN_T_PAGES, 0, 1, 10, 0, 0 }, PCHAN_BAD_SHAPE },
+		{ "pages_z ok", { PCHAN_T_PAGES_Z, 0, 1, 10, 2, 100 }, PCHAN_OK },
+		{ "pages_z not smaller", { PCHAN_T_PAGES_Z, 0, 1, 10, 2, 8192 }, PCHAN_BAD_SHAPE },
+		{ "pages_z empty", { PCHAN_T_PAGES_Z, 0, 1, 10, 2, 0 }, PCHAN_BAD_SHAPE },
+		{ "pages_z past the end", { PCHAN_T_PAGES_Z, 0, 1, 99, 2, 100 }, PCHAN_BAD_SHAPE },
 		{ "zero with payload", { PCHAN_T_ZERO, 0, 1, 0, 100, 8 }, PCHAN_BAD_SHAPE },
 		{ "zero whole region", { PCHAN_T_ZERO, 0, 1, 0, 100, 0 }, PCHAN_OK },
 		{ "request ok", { PCHAN_T_REQUEST, 0, 0, 99, 1, 0 }, PCHAN_OK },
@@ -2456,5 +2462,317 @@ int t_mig_dst_remove_after_complete(const struct t_env *env)
 	json_decref(out);
 	free(ref);
 	free(buf);
+	return T_PASS;
+}
+
+/*
+ * Populated pages of zeros (the source's holes, written with zeros) travel
+ * as zero runs: no payload bytes for them, and they arrive as zeros; every
+ * page compared byte for byte.
+ */
+int t_mig_zero_pages_not_sent(const struct t_env *env)
+{
+	const char *size_s = "16M";
+	uint64_t size = UINT64_C(16) << 20, data;
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	const char *args[] = { "mig-source", "--socket", NULL, "--size", size_s, "--threads", "0",
+			       "--name", "demo", "--zero-holes", NULL };
+	json_t *in, *out, *m, *j;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	args[2] = p.handoff;
+	CHECK_OK(h_demo(&src, args));
+	j = h_proc_json(&src, 10000);
+	CHECK(j && str(j, "region_id"));
+	snprintf(region, sizeof(region), "%s", str(j, "region_id"));
+	json_decref(j);
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:i, s:s}", "max_rounds", 1, "postcopy", "auto"));
+	CHECK(out);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), size_s, ddump));
+	j = h_proc_json(&dst, 60000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	CHECK(m);
+	data = stat_of(m, "precopy_bytes") + stat_of(m, "postcopy_bytes") + stat_of(m, "demand_bytes");
+	t_logf("%llu payload bytes for %llu bytes of which half are zeros", (unsigned long long)data,
+	       (unsigned long long)size);
+	/* the 0x5A half, not a byte of the zero half (nothing writes: one round sends all) */
+	CHECKF(data == size / 2, "%llu payload bytes sent, expected %llu", (unsigned long long)data,
+	       (unsigned long long)(size / 2));
+	CHECK(stat_of(m, "precopy_pages") >= size / MIG_PAGE);
+	json_decref(m);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	j = cmd(&src, line, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	CHECK(compare_dumps(sdump, ddump, size) == 0);
+	h_proc_write(&src, "exit\n");
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+/*
+ * "compress": "zstd": pages travel as pages_z frames (the demo's 0x5A pages
+ * compress well) while two writers run, and every page arrives byte-exact.
+ */
+int t_mig_zstd_byte_exact(const struct t_env *env)
+{
+	const char *size_s = "16M";
+	uint64_t size = UINT64_C(16) << 20;
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	json_t *in, *out, *m, *j;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, size_s, region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:i, s:s, s:s}", "max_rounds", 2, "postcopy", "auto", "compress", "zstd"));
+	CHECK(out);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), size_s, ddump));
+	m = wait_phase(p.sctl, id, "postcopy completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	j = cmd(&src, line, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	j = h_proc_json(&dst, 60000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	CHECK(m);
+	t_logf("%llu pages compressed into %llu bytes", (unsigned long long)stat_of(m, "compressed_pages"),
+	       (unsigned long long)stat_of(m, "compressed_bytes"));
+	CHECK(stat_of(m, "compressed_pages") >= size / MIG_PAGE / 4);
+	CHECK(stat_of(m, "compressed_bytes") < stat_of(m, "compressed_pages") * MIG_PAGE / 2);
+	json_decref(m);
+	CHECK(compare_dumps(sdump, ddump, size) == 0);
+	/* an unknown compression is refused, not ignored */
+	m = mig_out(&p, "00000000-0000-4000-8000-000000000001", region, str(in, "channel"), SECRET,
+		    json_pack("{s:s}", "compress", "lz4"));
+	CHECK(!m);
+	h_proc_write(&src, "exit\n");
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
+/* Page p's bytes as the fake source sends them first: its number in every byte. */
+static void first_copy(uint8_t *page, uint64_t p)
+{
+	memset(page, (int)(p * 7 + 1), MIG_PAGE);
+	memcpy(page, &p, sizeof(p));
+}
+
+/*
+ * After the switchover a staged page that is ready may be installed from
+ * the staging at any moment, so the destination never writes into it
+ * again: not a second copy of it (raw, or zstd, which decompresses with
+ * its output buffer as scratch), whatever it holds.  A fake source sends
+ * every page, the switchover, then the same pages again with other bytes
+ * (raw and pages_z, on both channels); the workload attaches only after
+ * that, so nothing was installed in between, and must read the first
+ * copies, byte for byte.  (Caught a destination that decompressed pages_z
+ * frames straight into the staging of pages being installed.)
+ */
+int t_mig_dest_keeps_first_copy(const struct t_env *env)
+{
+	const uint64_t pages = 256, size = pages * MIG_PAGE;
+	struct pair p;
+	struct h_proc dst;
+	char id[JX_UUID_LEN + 1], err[256] = "", ddump[256];
+	const char *args[] = { "mig-dest", "--socket", NULL, "--size", "1M", "--name", "demo",
+			       "--dump", NULL, NULL };
+	uint8_t *pg = malloc(64 * MIG_PAGE), *z = malloc(ZSTD_compressBound(64 * MIG_PAGE));
+	uint8_t setup[12], ms[8] = { 0 }, in[64];
+	struct pchan_geom g = { .n_pages = pages, .page_size = MIG_PAGE };
+	struct pchan_hdr h;
+	struct ptls_conn *c, *pc;
+	uint64_t seq = 0, acked = 0;
+	FILE *f;
+	json_t *j, *mi;
+
+	(void)env;
+	CHECK(pg && z);
+	CHECK_OK(pair_start(&p));
+	new_id(id);
+	mi = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(mi);
+	c = fake_source(str(mi, "channel"), id, PCHAN_MAIN, err, sizeof(err));
+	CHECKF(c, "main channel: %s", err);
+	pc = fake_source(str(mi, "channel"), id, PCHAN_PREEMPT, err, sizeof(err));
+	CHECKF(pc, "preempt channel: %s", err);
+	for (int b = 0; b < 8; b++)
+		setup[b] = (uint8_t)(size >> (56 - 8 * b));
+	for (int b = 0; b < 4; b++)
+		setup[8 + b] = (uint8_t)((uint32_t)MIG_PAGE >> (24 - 8 * b));
+	h = (struct pchan_hdr){ .type = PCHAN_T_SETUP, .length = 12 };
+	CHECK_OK(pchan_send(c, &h, setup));
+	for (uint64_t first = 0; first < pages; first += 64) {
+		for (uint64_t i = 0; i < 64; i++)
+			first_copy(pg + i * MIG_PAGE, first + i);
+		h = (struct pchan_hdr){ .type = PCHAN_T_PAGES, .seq = ++seq, .page = first, .count = 64,
+					.length = 64 * MIG_PAGE };
+		CHECK_OK(pchan_send(c, &h, pg));
+	}
+	h = (struct pchan_hdr){ .type = PCHAN_T_SWITCHOVER, .seq = ++seq, .length = 8 };
+	CHECK_OK(pchan_send(c, &h, ms));
+	/* the destination runs (as a real source, the preempt channel carries pages only from then on) */
+	j = wait_phase(p.dctl, id, "postcopy", 10000);
+	CHECK(j);
+	json_decref(j);
+	/* every page again, with other bytes: zstd and raw, main and preempt */
+	memset(pg, 0xEE, 64 * MIG_PAGE);
+	for (uint64_t first = 0; first < pages; first += 64) {
+		bool zstd = first / 64 % 2 == 0;
+		struct ptls_conn *on = first / 128 ? pc : c;
+		size_t n = zstd ? ZSTD_compress(z, ZSTD_compressBound(64 * MIG_PAGE), pg, 64 * MIG_PAGE, 1)
+				: 64 * MIG_PAGE;
+
+		CHECK(!ZSTD_isError(n));
+		h = (struct pchan_hdr){ .type = zstd ? PCHAN_T_PAGES_Z : PCHAN_T_PAGES,
+					.seq = on == c ? ++seq : 0, .page = first, .count = 64,
+					.length = (uint32_t)n };
+		CHECK_OK(pchan_send(on, &h, zstd ? z : pg));
+	}
+	/* a last frame on each channel after them: once it is staged, so are they */
+	first_copy(pg, pages - 1);
+	h = (struct pchan_hdr){ .type = PCHAN_T_PAGES, .page = pages - 1, .count = 1, .length = MIG_PAGE };
+	CHECK_OK(pchan_send(pc, &h, pg));
+	h.seq = ++seq;
+	CHECK_OK(pchan_send(c, &h, pg));
+	while (acked < seq) {
+		CHECK_OK(pchan_recv(c, &h, in, sizeof(in), &g, 10000));
+		if (h.type == PCHAN_T_ACK)
+			acked = h.seq;
+	}
+	j = NULL;
+	for (int i = 0; i < 1000; i++) {
+		json_decref(j);
+		j = h_call(p.dctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+		if (j && stat_of(j, "demand_pages") >= 128 + 1)
+			break;
+		nap_ms(10);
+	}
+	CHECKF(j && stat_of(j, "demand_pages") >= 128 + 1, "the preempt channel's pages were not staged");
+	json_decref(j);
+	/* now the workload: every page installed from the staging */
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	args[2] = str(json_object_get(mi, "session"), "socket");
+	args[8] = ddump;
+	CHECK_OK(h_demo(&dst, args));
+	j = h_proc_json(&dst, 10000);
+	CHECK(j && str(j, "region_id"));
+	json_decref(j);
+	j = h_proc_json(&dst, 30000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	f = fopen(ddump, "rb");
+	CHECK(f);
+	for (uint64_t q = 0; q < pages; q++) {
+		uint8_t want[MIG_PAGE];
+
+		CHECK(fread(pg, 1, MIG_PAGE, f) == MIG_PAGE);
+		first_copy(want, q);
+		CHECKF(!memcmp(pg, want, MIG_PAGE), "page %llu is not its first copy (byte 100: 0x%02x)",
+		       (unsigned long long)q, pg[100]);
+	}
+	fclose(f);
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	ptls_close(c);
+	ptls_close(pc);
+	json_decref(mi);
+	free(pg);
+	free(z);
+	return T_PASS;
+}
+
+/*
+ * Demand pages go ahead of the background push and are not held to its
+ * bandwidth limit: the push is limited to 256 KiB/s (it would need a minute
+ * for this region), the switchover is asked for at once, so nearly every
+ * page is stale, and the destination workload still reads all of them in
+ * seconds, through demand requests; every page compared byte for byte.
+ */
+int t_mig_demand_ahead_of_push(const struct t_env *env)
+{
+	const char *size_s = "16M";
+	uint64_t size = UINT64_C(16) << 20, t0;
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	json_t *in, *out, *m, *j;
+	struct timespec ts;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, size_s, region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:s, s:n, s:i}", "postcopy", "manual", "postcopy_after_ms",
+				"bandwidth_bytes_per_s", 256 << 10));
+	CHECK(out);
+	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
+	CHECK(m);
+	json_decref(m);
+	m = wait_phase(p.sctl, id, "postcopy", 30000);
+	CHECK(m);
+	json_decref(m);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	j = cmd(&src, line, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), size_s, ddump));
+	/* the push alone would take 64 s: the dump must not wait for it */
+	j = h_proc_json(&dst, 30000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t_logf("destination read 16 MiB in %llu ms with the push limited to 256 KiB/s",
+	       (unsigned long long)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - t0));
+	m = h_call(p.sctl, PROTO_T_MIGRATION_GET, "{s:s}", "migration_id", id);
+	CHECK(m && stat_of(m, "demand_pages") >= size / MIG_PAGE / 4);
+	json_decref(m);
+	CHECK(compare_dumps(sdump, ddump, size) == 0);
+	m = wait_phase(p.sctl, id, "completed", 30000);
+	CHECK(m);
+	json_decref(m);
+	h_proc_write(&src, "exit\n");
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
 	return T_PASS;
 }

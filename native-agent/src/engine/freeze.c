@@ -232,6 +232,38 @@ int freeze_poll(struct freeze *f)
 	return added == 0;
 }
 
+/*
+ * A thread killed while stopped (SIGKILL ends a ptrace stop) exits as our
+ * tracee: its parent learns of the exit only once we have collected it, so
+ * it is waited for here (until deadline) rather than left to block the
+ * parent's waitpid().
+ */
+static void reap(pid_t tid, uint64_t deadline)
+{
+	for (;;) {
+		struct timespec ms = { .tv_nsec = 1000000 };
+		int st;
+		pid_t got = waitpid(tid, &st, WNOHANG | __WALL);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 || (got == tid && (WIFEXITED(st) || WIFSIGNALED(st))))
+			return; /* collected (ECHILD: not ours any more) */
+		if (mono_now_ns() >= deadline)
+			return;
+		if (got == tid && WIFSTOPPED(st)) {
+			ptrace(PTRACE_DETACH, tid, NULL, NULL); /* a stop after all: let it go */
+			continue;
+		}
+		nanosleep(&ms, NULL);
+	}
+}
+
+bool freeze_gone(const struct freeze *f)
+{
+	return exiting(f->pid, f->pid);
+}
+
 /* Every thread goes on (with the signal it caught, if any). */
 void freeze_end(struct freeze *f)
 {
@@ -254,7 +286,8 @@ void freeze_end(struct freeze *f)
 				nanosleep(&ms, NULL);
 		}
 		if (i < f->n && f->th[i].tid == tid) {
-			ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)f->th[i].sig);
+			if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)f->th[i].sig) && errno == ESRCH)
+				reap(tid, deadline);
 			drop(f, &f->th[i]);
 		}
 	}

@@ -51,5 +51,6 @@ struct freeze {
 int freeze_begin(struct freeze *f, pid_t pid);
 int freeze_poll(struct freeze *f);
 void freeze_end(struct freeze *f);
+bool freeze_gone(const struct freeze *f); /* the workload is exiting or gone (killed while stopped) */
 
 #endif /* FAULTLINE_FREEZE_H */

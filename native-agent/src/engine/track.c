@@ -103,6 +103,60 @@ int track_wake(const struct track *t, int fd, uint64_t first, uint64_t n)
  * dirty set stops being exact (see track.h): callers that need it exact
  * across a move treat every page as dirty.
  */
+/*
+ * track_move() a step of `step` pages at a time: UFFDIO_UNREGISTER holds the
+ * mm's mmap lock for writing while it walks every page table entry of its
+ * range (tens of ms per GiB), and whoever reads the memory meanwhile
+ * (/proc/<pid>/mem, a demand request of a migration) waits; between steps
+ * they get through.  Only for a workload that cannot run meanwhile (stopped,
+ * freeze.h): between steps the range is partly on each uffd.  On failure
+ * what was moved goes back, as track_move() does.
+ */
+int track_move_steps(struct track *t, enum track_where to, uint64_t step)
+{
+	struct uffdio_register reg = { .mode = t->reg_mode };
+	struct uffdio_range r;
+	int from = track_fd(t), dest = to == TRACK_ON_HOLD ? t->hold_fd : t->track_fd, err;
+	uint64_t done = 0;
+
+	if (to == t->where)
+		return 0;
+	if (!step || step >= t->n_pages)
+		return track_move(t, to);
+	while (done < t->n_pages) {
+		uint64_t k = t->n_pages - done < step ? t->n_pages - done : step;
+
+		r = range_of(t, done, k);
+		if (xioctl(from, UFFDIO_UNREGISTER, &r))
+			goto fail;
+		reg.range = r;
+		if (xioctl(dest, UFFDIO_REGISTER, &reg)) {
+			err = errno;
+			reg.range = r;
+			xioctl(from, UFFDIO_REGISTER, &reg);
+			errno = err;
+			goto fail;
+		}
+		done += k;
+	}
+	t->where = to;
+	t->continuous = false;
+	track_wake(t, from, 0, t->n_pages);
+	return 0;
+fail:
+	err = errno;
+	/* back where it was, unprotected: never leave the range unwatched */
+	if (done) {
+		r = range_of(t, 0, done);
+		xioctl(dest, UFFDIO_UNREGISTER, &r);
+		reg.range = r;
+		xioctl(from, UFFDIO_REGISTER, &reg);
+	}
+	track_wake(t, from, 0, t->n_pages);
+	errno = err;
+	return -1;
+}
+
 int track_move(struct track *t, enum track_where to)
 {
 	struct uffdio_range r = range_of(t, 0, t->n_pages);

@@ -72,6 +72,7 @@ int track_init(struct track *t, pid_t pid, int track_fd, int hold_fd, uint64_t s
 void track_fini(struct track *t);
 int track_fd(const struct track *t);
 int track_move(struct track *t, enum track_where to);
+int track_move_steps(struct track *t, enum track_where to, uint64_t step);
 int track_reset(struct track *t);
 int track_protect(const struct track *t, uint64_t first, uint64_t n);
 int track_unprotect(const struct track *t, uint64_t first, uint64_t n);

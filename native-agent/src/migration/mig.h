@@ -61,6 +61,8 @@ struct mig_stats {
 	uint64_t reconnects;
 	const char *tracking;        /* source: "async" or "hold" (mig_src.c), NULL before */
 	uint64_t tracking_faults;    /* source: write faults lifted while tracking on hold */
+	uint64_t compressed_pages;   /* source: pages sent in pages_z frames (added with zstd) */
+	uint64_t compressed_bytes;   /* source: the payload bytes of those frames */
 };
 
 struct mig_src;
@@ -106,6 +108,7 @@ struct mig {
 	/* added with agent restarts (mig_journal.c): read back from a journal, the
 	 * secret not known yet (under mu; the listener refuses the job until set) */
 	_Atomic bool need_secret;
+	bool compress_zstd;          /* source option "compress": "zstd" (pages_z frames) */
 };
 
 /* ---- loop thread ------------------------------------------------------- */

@@ -75,10 +75,11 @@ void mig_dst_send_done(struct mig_dst *d)
 }
 
 /*
- * Pages of a PAGES frame (data: their bytes were read straight into the
- * staging; once the source holds, a page read again gets the same bytes,
- * so a concurrent install from it reads the same either way) or of a ZERO
- * frame.  Connection threads.
+ * Pages of a PAGES frame (data: their bytes are in the staging already;
+ * after the switchover they were received aside and copied in only where
+ * the page was not ready, mig_dst_conn.c: a ready page may be installed at
+ * any moment, and once the source holds a second copy is the same bytes)
+ * or of a ZERO frame.  Connection threads.
  */
 void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, bool demand)
 {
@@ -89,10 +90,13 @@ void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, b
 	pthread_mutex_lock(&m->mu);
 	switched = d->switched;
 	pthread_mutex_unlock(&m->mu);
+	/* a zero run before the switchover: one call for all of it */
+	if (!data && !switched && madvise(d->staging + first * m->page_size, n * m->page_size, MADV_DONTNEED))
+		memset(d->staging + first * m->page_size, 0, n * m->page_size);
 	for (uint64_t p = first; p < first + n; p++) {
 		if (switched && abit_test(d->ready, p))
 			continue; /* the source holds: a second copy is the same bytes */
-		if (!data && madvise(d->staging + p * m->page_size, m->page_size, MADV_DONTNEED))
+		if (!data && switched && madvise(d->staging + p * m->page_size, m->page_size, MADV_DONTNEED))
 			memset(d->staging + p * m->page_size, 0, m->page_size);
 		if (!abit_set(d->ready, p))
 			fresh++;

@@ -9,7 +9,9 @@
  * the region's fault worker through ev_fd ("pages ready"); the worker
  * alone installs pages, reads the uffd and sends demand requests.  Staging
  * bytes are written before their `ready` bit is set (release), and the
- * worker reads them after seeing it (acquire).
+ * worker reads them after seeing it (acquire); once the destination runs,
+ * nothing but a page's final bytes is ever written into a ready page's
+ * staging (frames are received aside: mig_dst_conn.c).
  */
 #ifndef FAULTLINE_MIG_DST_H
 #define FAULTLINE_MIG_DST_H

@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "agent.h"
 #include "bitmap.h"
 #include "conn.h"
@@ -71,12 +73,6 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	pthread_mutex_lock(&d->send_mu);
 	*slot = c;
 	pthread_mutex_unlock(&d->send_mu);
-	if (kind == PCHAN_MAIN) {
-		/* bounds the precopy backlog the switchover frames wait behind */
-		int sz = 1 << 20;
-
-		setsockopt(ptls_fd(c), SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	}
 	*last_seq = d->last_seq;
 	if (kind == PCHAN_MAIN) {
 		d->done_sent = false;
@@ -142,29 +138,93 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 	mig_dst_send_done(d);
 }
 
+/*
+ * Pages of a data frame that were received (or decompressed) aside, into
+ * the staging; once the destination runs (live), only those not ready yet:
+ * a ready page may be installed by the worker at any moment, so nothing but
+ * its final bytes may ever be written into it, and a second copy of it is
+ * the same bytes anyway (mig_dst_deliver).
+ */
+static void stage_aside(struct mig_dst *d, uint64_t first, uint64_t n, const uint8_t *pages, bool live)
+{
+	uint32_t ps = d->m->page_size;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (!live || !abit_test(d->ready, first + i))
+			memcpy(d->staging + (first + i) * ps, pages + i * ps, ps);
+	}
+}
+
 /* The rest of a connection's life, in the listener's handshake thread. */
 void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 {
 	struct mig_dst *d = m->dst;
 	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
 	size_t cap = PCHAN_MAX_PAYLOAD;
-	uint8_t *buf = malloc(cap);
+	uint8_t *buf = malloc(cap), *scratch = NULL; /* scratch: a frame's pages received aside */
 	unsigned unacked = 0;
 	struct pchan_hdr h;
 	int r = -1;
 	const char *why = NULL;
+	ZSTD_DCtx *zd = NULL;
 
 	if (kind == PCHAN_MAIN)
 		mig_dst_send_done(d); /* finished before a cut: the source may not know */
 	while (buf) {
+		bool aside, live;
+
 		r = pchan_recv_hdr(c, &h, &g, -1);
-		if (!r && h.type == PCHAN_T_PAGES)
+		live = atomic_load(&d->live); /* main: only this thread's switchover frame changes it */
+		/*
+		 * Once the destination runs (the preempt channel: always), the worker installs
+		 * ready pages from the staging while frames arrive, also frames that carry some
+		 * of those pages again: their bytes go aside first and only pages not ready yet
+		 * are copied in (stage_aside).  Never into a ready page's staging: zstd
+		 * decompresses with its output buffer as scratch (literals at its end), and a
+		 * page installed meanwhile would get those bytes for good.  Before the
+		 * switchover nothing is installed: straight into the staging.
+		 */
+		aside = !r && (h.type == PCHAN_T_PAGES || h.type == PCHAN_T_PAGES_Z) &&
+			(kind == PCHAN_PREEMPT || live);
+		if (aside && !scratch && !(scratch = malloc(PCHAN_MAX_PAYLOAD))) {
+			r = -1;
+			break;
+		}
+		if (!r && h.type == PCHAN_T_PAGES) {
 			/* checked against the region: it fits in the staging */
-			r = pchan_recv_payload(c, d->staging + h.page * m->page_size, h.length, -1);
+			uint8_t *at = d->staging + h.page * m->page_size;
+
+			/* one call populates the frame's pages, not one fault each (best effort) */
+			if (!aside)
+				madvise(at, h.length, MADV_POPULATE_WRITE);
+			r = pchan_recv_payload(c, aside ? scratch : at, h.length, -1);
+		}
 		else if (!r)
 			r = h.length > cap ? PCHAN_TOO_LARGE : pchan_recv_payload(c, buf, h.length, -1);
 		if (r)
 			break;
+		if (h.type == PCHAN_T_PAGES_Z) {
+			/* checked against the region: count pages fit in the staging and in scratch */
+			size_t want = (size_t)h.count * m->page_size, got;
+			uint8_t *at = aside ? scratch : d->staging + h.page * m->page_size;
+
+			if (!zd)
+				zd = ZSTD_createDCtx();
+			if (!zd) {
+				r = -1;
+				break;
+			}
+			if (!aside)
+				madvise(at, want, MADV_POPULATE_WRITE);
+			got = ZSTD_decompressDCtx(zd, at, want, buf, h.length);
+			if (ZSTD_isError(got) || got != want) {
+				why = "compressed pages that do not decompress to their count of pages";
+				break;
+			}
+			h.type = PCHAN_T_PAGES; /* staged: from here on like any pages */
+		}
+		if (aside)
+			stage_aside(d, h.page, h.count, scratch, live);
 		if (kind == PCHAN_PREEMPT) {
 			if (h.type != PCHAN_T_PAGES && h.type != PCHAN_T_ZERO) {
 				why = "only pages travel on the preempt channel";
@@ -232,6 +292,8 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 			"corrupted on the way), dropped", LF_STR("migration", m->id),
 			LF_STR("channel", kind == PCHAN_MAIN ? "main" : "preempt"));
 	free(buf);
+	free(scratch);
+	ZSTD_freeDCtx(zd);
 	if ((why && *why) || r > 0) {
 		struct pchan_hdr e = { .type = PCHAN_T_ERROR };
 		const char *text = why ? why : pchan_result_str(r);

@@ -240,23 +240,37 @@ static void check_installed(struct mig_dst *d)
 	mig_dst_send_done(d);
 }
 
-/* Pages staged since the last look, into every region that shows them. */
+/* One staged run into every region that shows it. */
+static void install_one(struct mig_dst *d, const struct dst_run *run)
+{
+	for (size_t i = 0; i < d->n_regs; i++) {
+		struct region *r = d->regs[i].r;
+		uint64_t base = base_of(d, r), lo, hi;
+
+		if (!d->regs[i].u || r->w.failed)
+			continue; /* served from its next hook on */
+		lo = run->first > base ? run->first : base;
+		hi = run->first + run->n < base + r->n_pages ? run->first + run->n : base + r->n_pages;
+		if (lo < hi)
+			install_run(d->regs[i].u, r, lo - base, hi - lo,
+				    run->demand ? RP_PREFETCH : RP_BACKGROUND);
+	}
+}
+
+/*
+ * Pages staged since the last look.  Demand runs first: a batch may hold
+ * many background runs that arrived before a demanded page (the main
+ * channel's push), and the faulting thread must not wait for them.
+ */
 static void install_arrived(struct mig_dst *d, const struct dst_run *runs, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
-		for (size_t i = 0; i < d->n_regs; i++) {
-			struct region *r = d->regs[i].r;
-			uint64_t base = base_of(d, r), lo, hi;
-
-			if (!d->regs[i].u || r->w.failed)
-				continue; /* served from its next hook on */
-			lo = runs[k].first > base ? runs[k].first : base;
-			hi = runs[k].first + runs[k].n < base + r->n_pages ? runs[k].first + runs[k].n
-									     : base + r->n_pages;
-			if (lo < hi)
-				install_run(d->regs[i].u, r, lo - base, hi - lo,
-					    runs[k].demand ? RP_PREFETCH : RP_BACKGROUND);
-		}
+		if (runs[k].demand)
+			install_one(d, &runs[k]);
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (!runs[k].demand)
+			install_one(d, &runs[k]);
 	}
 }
 

@@ -46,6 +46,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "agent.h"
 #include "bitmap.h"
 #include "fault.h"
@@ -63,8 +65,13 @@
 
 /* ---- the main thread --------------------------------------------------- */
 
-/* Next run of todo from *cursor (at most SRC_WINDOW pages), taken out of todo. */
-static bool next_todo(struct mig_src *s, uint64_t *cursor, uint64_t *first, uint64_t *n)
+/*
+ * Next run of todo from *cursor (at most `window` pages), taken out of todo.
+ * Postcopy takes one frame's worth at a time: pages taken are sent even if
+ * a demand request fetched them meanwhile, and at a limited bandwidth a
+ * whole SRC_WINDOW of them would keep the push busy for nothing.
+ */
+static bool next_todo(struct mig_src *s, uint64_t window, uint64_t *cursor, uint64_t *first, uint64_t *n)
 {
 	struct mig *m = s->m;
 	uint64_t p, q;
@@ -77,7 +84,7 @@ static bool next_todo(struct mig_src *s, uint64_t *cursor, uint64_t *first, uint
 		return false;
 	}
 	q = p;
-	while (q < m->n_pages && q - p < SRC_WINDOW && bitmap_test(s->todo, q))
+	while (q < m->n_pages && q - p < window && bitmap_test(s->todo, q))
 		q++;
 	bitmap_clear(s->todo, p, q - p);
 	pthread_mutex_unlock(&m->mu);
@@ -130,10 +137,40 @@ static void engine_lost(struct mig_src *s)
  * that met a change of the workload's mappings (EAGAIN) is asked again
  * after the worker has read it.
  */
+/*
+ * Before the workload stops: waits until the destination has staged every
+ * frame sent so far (its ACK), so that the stale bitmap and the
+ * SWITCHOVER frame find empty socket buffers and the downtime does not
+ * include draining the precopy backlog (at most SRC_DRAIN_MAX_MS; the
+ * workload still runs meanwhile).  1: stop or a broken connection.
+ */
+static int drain(struct mig_src *s)
+{
+	struct mig *m = s->m;
+	uint64_t deadline = mono_now_ns() + (uint64_t)SRC_DRAIN_MAX_MS * 1000000u;
+	int r = 0;
+
+	pthread_mutex_lock(&m->mu);
+	while (s->acked < s->seq && !m->stop && !s->broken && !m->want_pause) {
+		uint64_t now = mono_now_ns();
+
+		if (now >= deadline)
+			break;
+		mig_wait_ms(m, (deadline - now) / 1000000u + 1);
+	}
+	if (m->stop || s->broken || m->want_pause)
+		r = 1;
+	pthread_mutex_unlock(&m->mu);
+	return r;
+}
+
 static int switchover(struct mig_src *s)
 {
 	struct mig *m = s->m;
 	int r, tries = 0;
+
+	if (drain(s))
+		return interrupted(s, 0) == 3 ? 3 : 1;
 
 	/*
 	 * Before the hold: a restart must never give back writers whose region
@@ -171,7 +208,7 @@ static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct 
 {
 	uint64_t cursor = 0, first, n, hint;
 
-	while (next_todo(s, &cursor, &first, &n)) {
+	while (next_todo(s, st == ST_POSTCOPY ? SRC_FRAME_PAGES : SRC_WINDOW, &cursor, &first, &n)) {
 		int r = interrupted(s, deadline_ns);
 
 		if (st == ST_POSTCOPY && (hint = atomic_exchange(&s->hint, 0)) &&
@@ -242,10 +279,18 @@ static int precopy(struct mig_src *s, struct runs *runs)
 		m->st.rounds++;
 		m->st.dirty_rate = el ? (uint64_t)((double)dirty * 1e9 / (double)el) : 0;
 		m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
+		/*
+		 * Switch over when what is still dirty could be sent within
+		 * max_downtime_ms at this round's bandwidth, after max_rounds, or
+		 * when the rounds stopped converging: written during the round at
+		 * least half of what it sent (dirty rate >= bandwidth / 2), so
+		 * another round would resend about as much again and postcopy sends
+		 * each remaining page once.
+		 */
 		if (m->postcopy_auto && s->round_bytes &&
 		    ((double)dirty * (double)el / (double)s->round_bytes / 1e6 <=
 			     (double)m->max_downtime_ms ||
-		     m->st.rounds >= m->max_rounds))
+		     m->st.rounds >= m->max_rounds || dirty * SRC_CONVERGE_DIV >= s->round_bytes))
 			m->want_switchover = true;
 		if (!s->round_bytes && !m->want_switchover && !m->stop)
 			mig_wait_ms(m, SRC_IDLE_WAIT_MS); /* nothing written: do not spin */
@@ -376,6 +421,10 @@ static void *main_thread(void *arg)
 		}
 		if (!r && s->switch_seq)
 			r = postcopy(s, runs);
+		pthread_mutex_lock(&m->mu);
+		if (m->phase == MIG_FAILED && r > 0)
+			r = -1; /* failed on another thread (a demand read): said here all the same */
+		pthread_mutex_unlock(&m->mu);
 		if (r < 0 && s->main_c) {
 			/* the destination cannot finish without us: it should fail loudly too */
 			struct pchan_hdr e = { .type = PCHAN_T_ERROR };
@@ -511,6 +560,10 @@ void mig_src_stop(struct mig *m, bool cancel)
 	free(s->sent_seq);
 	free(s->buf);
 	free(s->pre_buf);
+	for (int i = 0; i < 2; i++) {
+		ZSTD_freeCCtx(s->zc[i]);
+		free(s->zbuf[i]);
+	}
 	free(s);
 	m->src = NULL;
 }

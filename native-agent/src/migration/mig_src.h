@@ -26,7 +26,9 @@
 #define SRC_BACKOFF_MAX_MS 2000
 #define SRC_IDLE_WAIT_MS 10
 #define SRC_ASK_TRIES 100     /* requests that met a change of the mappings (EAGAIN) */
-#define SRC_SNDBUF (1u << 20) /* main channel send buffer: bounds what the switchover queues behind */
+#define SRC_MOVE_STEP_PAGES 4096 /* pages moved to the hold uffd per step after the switchover (16 MiB) */
+#define SRC_CONVERGE_DIV 2     /* a round that dirtied >= 1/2 of what it sent does not converge */
+#define SRC_DRAIN_MAX_MS 2000 /* the switchover waits this long at most for the precopy backlog's ack */
 
 /* What the job thread asks the region's worker to do (mig_src_ask()). */
 enum mig_src_req {
@@ -90,6 +92,9 @@ struct mig_src {
 	/* added with agent restarts: the job read back from its journal for a region that
 	 * had switched over (held already): every page is sent again, and the switchover */
 	bool resumed_held;
+	bool fz_stuck;         /* worker: the hold failed after the switchover; the workload stays stopped */
+	void *zc[2];           /* "compress": "zstd": a ZSTD_CCtx per sender (main, preempt), lazily */
+	uint8_t *zbuf[2];      /* their output, ZSTD_compressBound() of a frame's pages */
 };
 
 struct runs {

@@ -17,6 +17,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "agent.h"
 #include "bitmap.h"
 #include "mig.h"
@@ -62,7 +64,48 @@ static int read_pages(struct mig_src *s, uint64_t first, uint64_t n, uint8_t *bu
 	return track_read(&s->t, first, n, buf, &absent);
 }
 
-/* Waits for tokens of the background stream's bucket (demand pages never do). */
+static bool page_is_zero(const uint8_t *p, uint32_t len)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	uint64_t acc = 0;
+
+	for (uint32_t i = 0; i < len / 8; i++) {
+		acc |= w[i];
+		if ((i & 63) == 63 && acc)
+			return false;
+	}
+	return !acc;
+}
+
+/*
+ * "compress": "zstd": the pages of h (a PAGES frame) as one zstd frame, if
+ * that is smaller; h becomes PAGES_Z.  Returns the payload to send.  Fast
+ * level: it pays on links slower than the compressor (PROTOCOL.md §3.1).
+ */
+static const uint8_t *compress(struct mig_src *s, bool main, struct pchan_hdr *h, const uint8_t *raw)
+{
+	int i = main ? 0 : 1;
+	size_t cap = ZSTD_compressBound((size_t)SRC_FRAME_PAGES * s->m->page_size), n;
+
+	if (!s->zc[i])
+		s->zc[i] = ZSTD_createCCtx();
+	if (!s->zbuf[i])
+		s->zbuf[i] = malloc(cap);
+	if (!s->zc[i] || !s->zbuf[i])
+		return raw; /* out of memory: raw pages are as good */
+	n = ZSTD_compressCCtx(s->zc[i], s->zbuf[i], cap, raw, h->length, 1);
+	if (ZSTD_isError(n) || n >= h->length)
+		return raw;
+	pthread_mutex_lock(&s->m->mu);
+	s->m->st.compressed_pages += h->count;
+	s->m->st.compressed_bytes += n;
+	pthread_mutex_unlock(&s->m->mu);
+	h->type = PCHAN_T_PAGES_Z;
+	h->length = (uint32_t)n;
+	return s->zbuf[i];
+}
+
+/* Waits for tokens of the background stream's bucket (demand pages never do); 1: nothing more to send. */
 static int throttle(struct mig_src *s, uint64_t bytes)
 {
 	struct mig *m = s->m;
@@ -86,6 +129,10 @@ static int throttle(struct mig_src *s, uint64_t bytes)
 		}
 		need = ((double)bytes - s->tokens) / (double)bw * 1000.0;
 		pthread_mutex_lock(&m->mu);
+		if (s->done_seen) {
+			pthread_mutex_unlock(&m->mu);
+			return 1; /* the destination holds every page: nothing more to push */
+		}
 		if (m->stop || s->broken || (m->want_switchover && !s->holding)) {
 			pthread_mutex_unlock(&m->mu);
 			return 0;
@@ -152,22 +199,38 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 		}
 		for (uint64_t p = rf; p < rf + rn;) {
 			uint64_t k = rf + rn - p < SRC_FRAME_PAGES ? rf + rn - p : SRC_FRAME_PAGES;
-			struct pchan_hdr h = { .type = PCHAN_T_PAGES, .page = p, .count = (uint32_t)k,
-					       .length = (uint32_t)(k * m->page_size) };
+			bool zero[SRC_FRAME_PAGES];
 
-			if (main && throttle(s, h.length))
-				return -1;
 			if (read_pages(s, p, k, buf))
 				return -2;
-			if (main)
-				h.seq = ++s->seq;
-			if (pchan_send(c, &h, buf))
-				return -1;
-			for (uint64_t q = p; main && q < p + k; q++)
-				s->sent_seq[q] = h.seq;
-			count(s, st, k, h.length);
-			if (main)
-				s->round_bytes += h.length;
+			for (uint64_t x = 0; x < k; x++)
+				zero[x] = page_is_zero(buf + x * m->page_size, m->page_size);
+			/* populated pages of zeros travel as zero runs too: no bytes for them */
+			for (uint64_t x = 0, y; x < k; x = y) {
+				struct pchan_hdr h = { .type = zero[x] ? PCHAN_T_ZERO : PCHAN_T_PAGES,
+						       .page = p + x };
+
+				for (y = x + 1; y < k && zero[y] == zero[x]; y++)
+					;
+				const uint8_t *payload = buf + x * m->page_size;
+
+				h.count = (uint32_t)(y - x);
+				h.length = zero[x] ? 0 : (uint32_t)((y - x) * m->page_size);
+				if (!zero[x] && m->compress_zstd)
+					payload = compress(s, main, &h, payload);
+				if (main && h.length && throttle(s, h.length))
+					return 0;
+				if (main)
+					h.seq = ++s->seq;
+				if (pchan_send(c, &h, payload))
+					return -1;
+				for (uint64_t q = p + x; main && q < p + y; q++)
+					s->sent_seq[q] = h.seq;
+				/* page bytes, also when they travelled compressed */
+				count(s, st, y - x, zero[x] ? 0 : (y - x) * m->page_size);
+				if (main)
+					s->round_bytes += zero[x] ? 0 : (y - x) * m->page_size;
+			}
 			p += k;
 		}
 		cur = rf + rn;
@@ -382,12 +445,11 @@ static struct ptls_conn *connect_one(struct mig_src *s, const char *addr, enum p
 	fd = pchan_connect(addr, (int)m->ag->opts.page_channel_handshake_ms);
 	if (fd < 0)
 		return snprintf(why, why_len, "connect %s: %s", addr, strerror(errno)), NULL;
-	if (kind == PCHAN_MAIN) {
-		/* what is queued when the switchover comes is sent before the stale bitmap */
-		int sz = SRC_SNDBUF;
-
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	}
+	/*
+	 * The kernel sizes the buffers (autotuning): a fixed small one stalls the
+	 * stream whenever either side waits for a CPU.  The switchover does not
+	 * queue behind them: it waits for the backlog's ack first (mig_src.c).
+	 */
 	c = ptls_connect(mig_tls(m->ag), fd, host, m->id, m->secret, deadline, e, sizeof(e));
 	if (!c) {
 		close(fd);

@@ -403,20 +403,33 @@ static bool inject_gap(void)
 }
 #endif
 
+static void reply(struct mig_src *s, uint64_t seq, int err);
+
 /*
  * The switchover on the track uffd.  exact: the workload is stopped, so
  * nothing is written between the last scan and the protection on the
  * hold uffd, and what the scan reports is the final dirty set.  Else
  * (the workload could not be stopped) every page is taken as stale: the
  * destination gets all of them after the switchover, which is slow but
- * never wrong.  On failure the range is left where it is and nothing is
- * held.
+ * never wrong.
+ *
+ * tell (a request's seq, the workload stopped): the job thread is answered
+ * as soon as the dirty set is final, before the move and the protection
+ * (which walk every page table entry twice, tens of ms per GiB), so the
+ * destination runs while the stopped workload is moved onto the hold uffd.
+ * Nothing of the workload runs until freeze_end(): its memory cannot change
+ * meanwhile, and the job reads it through /proc only.  A move or protection
+ * that fails after that keeps the workload stopped (`stuck`) until the job
+ * ends: it must never write unseen once the destination runs.
+ *
+ * Without tell, on failure the range is left where it is and nothing is held.
  */
-static int switch_async(struct ufd *u, struct region *r, struct mig_src *s, bool exact)
+static int switch_async(struct ufd *u, struct region *r, struct mig_src *s, bool exact, uint64_t tell)
 {
 	struct mig *m = s->m;
 	struct track *t = r->w.wp;
 	uint64_t words = BITMAP_WORDS(m->n_pages), *d = bitmap_new(m->n_pages);
+	uint64_t t0 = mono_now_ns(), t1, t2, t3;
 	int err = 0;
 
 	if (!d)
@@ -425,36 +438,78 @@ static int switch_async(struct ufd *u, struct region *r, struct mig_src *s, bool
 		bitmap_set(d, 0, m->n_pages);
 	else if (track_written(t, 0, m->n_pages, d, false))
 		goto fail;
+	t1 = mono_now_ns();
+	if (tell) {
+		pthread_mutex_lock(&m->mu);
+		for (uint64_t i = 0; i < words; i++) {
+			s->todo[i] |= d[i] | s->dirty[i];
+			s->dirty[i] = 0;
+		}
+		s->holding = true; /* nothing runs; from freeze_end() on, writers wait */
+		/* the downtime starts when the workload's threads were told to stop (§1.9) */
+		m->st.switchover_at_ms = jx_now_ms() - (mono_now_ns() - s->fz.begin_ns) / 1000000u;
+		pthread_mutex_unlock(&m->mu);
+		reply(s, tell, 0);
+	}
 	if (inject_gap()) {
 		struct timespec gap = { .tv_nsec = 100000000 };
 
 		nanosleep(&gap, NULL);
 	}
-	if (track_move(t, TRACK_ON_HOLD))
+	/* told, the destination runs and asks for pages meanwhile: in steps, so they get through */
+	if (tell ? track_move_steps(t, TRACK_ON_HOLD, SRC_MOVE_STEP_PAGES) : track_move(t, TRACK_ON_HOLD)) {
+		if (tell)
+			goto stuck;
 		goto fail;
+	}
+	t2 = mono_now_ns();
 	u->fd = track_fd(t);
-	pthread_mutex_lock(&m->mu);
-	s->holding = true; /* from the protection on, writers wait */
-	m->st.switchover_at_ms = jx_now_ms();
-	pthread_mutex_unlock(&m->mu);
+	if (!tell) {
+		pthread_mutex_lock(&m->mu);
+		s->holding = true; /* from the protection on, writers wait */
+		m->st.switchover_at_ms =
+			jx_now_ms() - (s->fz.active ? (mono_now_ns() - s->fz.begin_ns) / 1000000u : 0);
+		pthread_mutex_unlock(&m->mu);
+	}
 	if (track_protect(t, 0, m->n_pages)) {
+		if (tell)
+			goto stuck;
 		err = errno;
 		pr_perror(u->w->log, "cannot write-protect the region at the switchover; every page is "
 			  "stale", LF_STR("migration", m->id));
 		bitmap_set(d, 0, m->n_pages);
 	}
+	t3 = mono_now_ns();
+	pr_info(u->w->log, "migration switchover: scanned, moved to the hold uffd and protected",
+		LF_STR("migration", m->id), LF_UINT("scan_us", (t1 - t0) / 1000),
+		LF_UINT("move_us", (t2 - t1) / 1000), LF_UINT("protect_us", (t3 - t2) / 1000));
 	/* stopped, the workload released nothing while the range was registered nowhere */
 	if (!exact && ufd_after_move(u, r))
 		pr_pwarn(u->w->log, "cannot read the page table after the move to the hold uffd",
 			 LF_STR("migration", m->id));
-	pthread_mutex_lock(&m->mu);
-	for (uint64_t i = 0; i < words; i++) {
-		s->todo[i] |= d[i] | s->dirty[i];
-		s->dirty[i] = 0;
+	if (!tell) {
+		pthread_mutex_lock(&m->mu);
+		for (uint64_t i = 0; i < words; i++) {
+			s->todo[i] |= d[i] | s->dirty[i];
+			s->dirty[i] = 0;
+		}
+		pthread_mutex_unlock(&m->mu);
 	}
-	pthread_mutex_unlock(&m->mu);
 	free(d);
 	return err;
+stuck:
+	if (freeze_gone(&s->fz)) {
+		/* killed while stopped: nothing of it will write; freeze_end() collects it */
+		pr_pwarn(u->w->log, "the workload went away during the move to the hold uffd",
+			 LF_STR("migration", m->id));
+		free(d);
+		return 0;
+	}
+	pr_perror(u->w->log, "cannot hold the region's writers after the switchover: the workload stays "
+		  "stopped until the migration ends", LF_STR("migration", m->id));
+	s->fz_stuck = true;
+	free(d);
+	return 0;
 fail:
 	err = errno;
 	free(d);
@@ -474,11 +529,11 @@ static void reply(struct mig_src *s, uint64_t seq, int err)
 static int begin_switch(struct ufd *u, struct region *r, struct mig_src *s, uint64_t seq)
 {
 	if (inject_gap())
-		return switch_async(u, r, s, true);
+		return switch_async(u, r, s, true, 0);
 	if (freeze_begin(&s->fz, r->pid)) {
 		pr_pwarn(u->w->log, "cannot stop the workload's threads for the switchover; every page "
 			 "is sent after it", LF_STR("migration", s->m->id));
-		return switch_async(u, r, s, false);
+		return switch_async(u, r, s, false, 0);
 	}
 	s->fz_for = SRC_FZ_SWITCH;
 	s->fz_seq = seq;
@@ -631,17 +686,23 @@ static void src_step(struct ufd *u, struct region *r)
 		}
 		return;
 	}
-	if (got > 0)
-		err = switch_async(u, r, s, true);
-	freeze_end(&s->fz);
-	if (got < 0) {
-		pr_pwarn(u->w->log, "cannot stop the workload's threads for the switchover; every page "
-			 "is sent after it", LF_STR("migration", s->m->id));
-		err = switch_async(u, r, s, false);
+	if (got > 0) {
+		/* answers the job thread itself, as soon as the dirty set is final */
+		err = switch_async(u, r, s, true, s->fz_seq);
+		pr_info(u->w->log, "migration switchover: the workload was stopped for the move to the "
+			"hold uffd", LF_STR("migration", s->m->id),
+			LF_UINT("stopped_us", (mono_now_ns() - s->fz.begin_ns) / 1000),
+			LF_UINT("stopping_us", ns / 1000));
+		if (!s->fz_stuck)
+			freeze_end(&s->fz);
+		if (err)
+			reply(s, s->fz_seq, err);
+		return;
 	}
-	pr_info(u->w->log, "migration switchover: the workload was stopped for the move to the hold uffd",
-		LF_STR("migration", s->m->id), LF_UINT("stopped_us", (mono_now_ns() - s->fz.begin_ns) / 1000),
-		LF_UINT("stopping_us", ns / 1000));
+	freeze_end(&s->fz);
+	pr_pwarn(u->w->log, "cannot stop the workload's threads for the switchover; every page "
+		 "is sent after it", LF_STR("migration", s->m->id));
+	err = switch_async(u, r, s, false, 0);
 	reply(s, s->fz_seq, err);
 }
 

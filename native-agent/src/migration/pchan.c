@@ -97,6 +97,12 @@ enum pchan_result pchan_check(const struct pchan_hdr *h, const struct pchan_geom
 		if (!in_region(h, g) || (uint64_t)h->count * g->page_size != h->length)
 			return PCHAN_BAD_SHAPE;
 		return PCHAN_OK;
+	case PCHAN_T_PAGES_Z:
+		/* never larger than the pages themselves: the source sends those raw instead */
+		if (!in_region(h, g) || !h->length || h->length >= (uint64_t)h->count * g->page_size ||
+		    (uint64_t)h->count * g->page_size > PCHAN_MAX_PAYLOAD)
+			return PCHAN_BAD_SHAPE;
+		return PCHAN_OK;
 	case PCHAN_T_ZERO:
 		return in_region(h, g) && !h->length ? PCHAN_OK : PCHAN_BAD_SHAPE;
 	case PCHAN_T_STALE:
@@ -152,6 +158,7 @@ const char *pchan_type_name(uint8_t type)
 	case PCHAN_T_SETUP: return "setup";
 	case PCHAN_T_PAGES: return "pages";
 	case PCHAN_T_ZERO: return "zero";
+	case PCHAN_T_PAGES_Z: return "pages_z";
 	case PCHAN_T_STALE: return "stale";
 	case PCHAN_T_SWITCHOVER: return "switchover";
 	case PCHAN_T_ACK: return "ack";

@@ -44,6 +44,7 @@ enum pchan_type {
 	PCHAN_T_DONE = 0x16,      /* dst -> src: the destination holds every page */
 	PCHAN_T_COMPLETE = 0x17,  /* src -> dst: the source saw DONE and releases */
 	PCHAN_T_REQUEST = 0x20,   /* dst -> src (preempt): demand pages */
+	PCHAN_T_PAGES_Z = 0x18,   /* src -> dst: count pages of data from page, one zstd frame */
 };
 
 enum pchan_kind { PCHAN_MAIN = 0, PCHAN_PREEMPT = 1 };
