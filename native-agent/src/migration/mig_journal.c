@@ -1,15 +1,17 @@
 /*
  * The migration journal (PROTOCOL.md §1.9 "Agent restarts"): what a
- * restarted agent needs to go on with a destination job, in
+ * restarted agent needs to go on with a job, on either side, in
  * <state-dir>/migration/<id>.job (JSON, mode 0600, written whole to a
  * temporary name, fsynced and renamed: core/afile.c).  The job's secret is
  * never in it: a job read back waits, paused, until the control plane
  * supplies the secret again (migration_resume with "secret").
  *
- * Written before what it records is acted on or answered: at migration_in,
- * when the workload attached (its region id, which it resumes with), at the
- * switchover, before `done` (every page installed in the workload) and at
- * completion.  Staged pages are not journaled: a restarted destination
+ * The destination's is written before what it records is acted on or
+ * answered: at migration_in, when the workload attached (its region id,
+ * which it resumes with), at the switchover, before `done` (every page
+ * installed in the workload) and at completion; the source's before the
+ * job starts, at completion, cancel and failure (whether it switched over
+ * is its .held marker, mig.c).  Staged pages are not journaled: a restarted destination
  * answers the source's reconnect with sequence 0 and is sent every page
  * again; what the workload holds it learns from its pagemap, the pages the
  * workload removed from <state-dir>/migration/<region id>.removed.
