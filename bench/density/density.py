@@ -159,8 +159,6 @@ def main():
     size = args.region_kib * 1024
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    # this process holds a connection per workload; the agent (which inherits the limit) holds
-    # each one's connection and userfaultfd
     # this process: about 4 per connection (measured: 5,000 single-region connections do not fit
     # 20,000); the agent: a connection and a uffd per workload
     need = max(4 * -(-max(scales) // args.regions_per_connection), 2 * max(scales)) + 2 * args.sessions + 256
