@@ -241,24 +241,7 @@ class MigrationEndToEndTest extends ServiceTest {
                             || isFinal(j));
             assertThat(going.path("phase").asString()).as("%s", going).isEqualTo("PRECOPY");
 
-            assertThat(admin().post(job + "/start-postcopy", map()).status()).isEqualTo(202);
-            JsonNode held = Await.until("postcopy", STEP, () -> admin().get(job).json(),
-                    j -> phaseIs(j, "POSTCOPY") || isFinal(j));
-            assertThat(held.path("phase").asString()).as("%s", held).isEqualTo("POSTCOPY");
-            Path sourceDump = dir.resolve(name + ".source");
-            assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
-            Path destinationDump = dir.resolve(name + ".destination");
-            try (NativeTools.Child destination = new NativeTools.Child(NativeTools.demo().toString(), "mig-dest",
-                    "--socket", held.path("destinationSocket").asString(), "--size", "16M", "--name", name,
-                    "--dump", destinationDump.toString(), "--mark", Integer.toString(MARKS))) {
-                line(destination, "dumped");
-                assertThat(differingPages(sourceDump, destinationDump)).as("pages that differ").isEmpty();
-                JsonNode done = Await.until("the job to complete", STEP, () -> admin().get(job).json(),
-                        MigrationEndToEndTest::isFinal);
-                assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
-                assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
-                command(destination, "exit", null);
-            }
+            switchOverAndCompareEveryPage(job, source, name, dir, "postcopy");
             command(source, "exit", null);
         }
     }
@@ -288,29 +271,38 @@ class MigrationEndToEndTest extends ServiceTest {
                     events, secrets);
             try {
                 restarted.start();
-                assertThat(admin().post(job + "/start-postcopy", map()).status()).isEqualTo(202);
-                JsonNode held = Await.until("the switchover, seen by the restarted driver", STEP,
-                        () -> admin().get(job).json(), j -> phaseIs(j, "POSTCOPY") || isFinal(j));
-                assertThat(held.path("phase").asString()).as("%s", held).isEqualTo("POSTCOPY");
-                Path sourceDump = dir.resolve(name + ".source");
-                assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
-                Path destinationDump = dir.resolve(name + ".destination");
-                try (NativeTools.Child destination = new NativeTools.Child(NativeTools.demo().toString(), "mig-dest",
-                        "--socket", held.path("destinationSocket").asString(), "--size", "16M", "--name", name,
-                        "--dump", destinationDump.toString(), "--mark", Integer.toString(MARKS))) {
-                    line(destination, "dumped");
-                    assertThat(differingPages(sourceDump, destinationDump)).as("pages that differ").isEmpty();
-                    JsonNode done = Await.until("the job to complete", STEP, () -> admin().get(job).json(),
-                            MigrationEndToEndTest::isFinal);
-                    assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
-                    assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
-                    command(destination, "exit", null);
-                }
+                switchOverAndCompareEveryPage(job, source, name, dir, "the switchover, seen by the restarted driver");
             } finally {
                 restarted.stop();
                 driver.start();
             }
             command(source, "exit", null);
+        }
+    }
+
+    /**
+     * Switches the job over now, dumps the (held) source, attaches the destination workload, and
+     * checks that every page arrived and the job COMPLETED.
+     */
+    private void switchOverAndCompareEveryPage(String job, NativeTools.Child source, String name, Path dir,
+            String switchover) throws IOException {
+        assertThat(admin().post(job + "/start-postcopy", map()).status()).isEqualTo(202);
+        JsonNode held = Await.until(switchover, STEP, () -> admin().get(job).json(),
+                j -> phaseIs(j, "POSTCOPY") || isFinal(j));
+        assertThat(held.path("phase").asString()).as("%s", held).isEqualTo("POSTCOPY");
+        Path sourceDump = dir.resolve(name + ".source");
+        assertThat(command(source, "dump " + sourceDump, "dumped").path("ok").asBoolean()).isTrue();
+        Path destinationDump = dir.resolve(name + ".destination");
+        try (NativeTools.Child destination = new NativeTools.Child(NativeTools.demo().toString(), "mig-dest",
+                "--socket", held.path("destinationSocket").asString(), "--size", "16M", "--name", name,
+                "--dump", destinationDump.toString(), "--mark", Integer.toString(MARKS))) {
+            line(destination, "dumped");
+            assertThat(differingPages(sourceDump, destinationDump)).as("pages that differ").isEmpty();
+            JsonNode done = Await.until("the job to complete", STEP, () -> admin().get(job).json(),
+                    MigrationEndToEndTest::isFinal);
+            assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
+            assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
+            command(destination, "exit", null);
         }
     }
 
