@@ -192,6 +192,21 @@ class MigrationDriver implements SmartLifecycle {
         }
     }
 
+    /**
+     * Brings a running job's phase up to what its agents report now, so that an action checks the
+     * phase they are in rather than the one the last poll saw (a source that reconnected since
+     * the job was seen PAUSED can be switched over at once). A job not set up yet is left alone.
+     */
+    void refresh(UUID id) {
+        withJob(id, () -> {
+            Migration job = inTransaction(() -> jobs.findById(id).orElse(null));
+            if (job != null && !job.phase().isFinal() && job.phase() != MigrationPhase.PENDING) {
+                observe(job, engine.manages(job.sourceNode()), engine.manages(job.destinationNode()));
+            }
+            return null;
+        });
+    }
+
     // --- setting a job up ---
 
     private void setUp(Migration job, boolean source, boolean destination) {

@@ -130,7 +130,7 @@ class MigrationService {
     /** Switch over now; the source holds its writers and the destination takes over. */
     MigrationView startPostcopy(UUID id) {
         return driver.withJob(id, () -> {
-            Migration job = load(id);
+            Migration job = current(id);
             job.requireStartPostcopy();
             MigrationEngine.Side side = agent(() -> engine.switchover(managed(job.sourceNode(), "switch over"), id),
                     "switch over");
@@ -141,7 +141,7 @@ class MigrationService {
 
     MigrationView pause(UUID id) {
         return driver.withJob(id, () -> {
-            Migration job = load(id);
+            Migration job = current(id);
             job.requirePausable();
             boolean atSource = engine.manages(job.sourceNode());
             String node = atSource ? job.sourceNode() : managed(job.destinationNode(), "pause");
@@ -154,7 +154,7 @@ class MigrationService {
     /** Resume where it stopped: both sides try again at once (they also retry on their own, with backoff). */
     MigrationView resume(UUID id) {
         return driver.withJob(id, () -> {
-            Migration job = load(id);
+            Migration job = current(id);
             job.requireResumable();
             boolean source = engine.manages(job.sourceNode());
             boolean destination = engine.manages(job.destinationNode());
@@ -211,6 +211,12 @@ class MigrationService {
             });
             return get(id);
         });
+    }
+
+    /** The job as its agents report it now (see MigrationDriver.refresh). */
+    private Migration current(UUID id) {
+        driver.refresh(id);
+        return load(id);
     }
 
     private Migration load(UUID id) {

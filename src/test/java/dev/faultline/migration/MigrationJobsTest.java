@@ -221,6 +221,26 @@ class MigrationJobsTest {
     }
 
     @Test
+    void anActionChecksThePhaseTheAgentsReportNowNotTheLastPolledOne() {
+        UUID id = service.create(demo.id(), "node-b", manual(), "ops").id();
+        driver.poll();
+        agents.report("node-a", id, MigrationPhase.PAUSED, MigrationPhase.PRECOPY, null);
+        agents.report("node-b", id, MigrationPhase.PAUSED, MigrationPhase.PRECOPY, null);
+        driver.poll();
+        assertThat(service.get(id).phase()).isEqualTo(MigrationPhase.PAUSED);
+        // the page channel came back on its own before the next poll
+        agents.report("node-a", id, MigrationPhase.PRECOPY, null, null);
+        agents.report("node-b", id, MigrationPhase.PRECOPY, null, null);
+
+        assertProblem(() -> service.resume(id), Problem.MIGRATION_WRONG_PHASE, "only a PAUSED job");
+        assertThat(agents.calls).doesNotContain("resume@node-a", "resume@node-b");
+        MigrationView switching = service.startPostcopy(id);
+
+        assertThat(agents.calls).contains("switchover@node-a");
+        assertThat(switching.phase()).isEqualTo(MigrationPhase.SWITCHOVER);
+    }
+
+    @Test
     void cancelBeforeSwitchoverLeavesTheSourceUntouchedAndIsRefusedAfter() {
         UUID id = service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops").id();
         driver.poll();
