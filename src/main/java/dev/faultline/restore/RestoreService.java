@@ -30,6 +30,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.dao.OptimisticLockingFailureException;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Service;
 import org.springframework.data.domain.Pageable;
@@ -46,6 +47,9 @@ import org.springframework.transaction.support.TransactionTemplate;
 public class RestoreService {
 
     private static final Logger log = LoggerFactory.getLogger(RestoreService.class);
+
+    /** How often a close is recorded again after meeting a concurrent update. */
+    private static final int CLOSE_ATTEMPTS = 5;
 
     private final RestoreRepository sessions;
     private final NodeAgents agents;
@@ -291,18 +295,37 @@ public class RestoreService {
                     }
                 }
             }
-            tx.executeWithoutResult(status -> {
-                // read again: a reconciliation may have changed it while the agent closed it
-                RestoreSession current = sessions.findById(id).orElseThrow(() ->
-                        DomainException.notFound("restore session", id));
-                current.close(clock.instant());
-                sessions.save(current);
-            });
+            recordClosed(id);
         } finally {
             busy.remove(id);
         }
         live.remove(id);
         events.publish("restore.closed", "restore", id, "restore session '" + session.name() + "' closed", null);
+    }
+
+    /**
+     * Records the session CLOSED. It is read again in the transaction (a reconciliation may have
+     * changed it while the agent closed it), and read and written again when an update by the
+     * agent's change events commits between the read and the write (the optimistic lock): that
+     * update (statistics, a workload that exited) does not change the outcome.
+     */
+    private void recordClosed(UUID id) {
+        for (int attempt = 1;; attempt++) {
+            try {
+                tx.executeWithoutResult(status -> {
+                    RestoreSession current = sessions.findById(id).orElseThrow(() ->
+                            DomainException.notFound("restore session", id));
+                    current.close(clock.instant());
+                    sessions.save(current);
+                });
+                return;
+            } catch (OptimisticLockingFailureException e) {
+                if (attempt == CLOSE_ATTEMPTS) {
+                    throw e;
+                }
+                log.debug("restore session {} changed while it was closed; recording it again", id);
+            }
+        }
     }
 
     /** Converges on every node's sessions; a session a READY agent no longer knows has FAILED. */
