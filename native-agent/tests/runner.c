@@ -170,6 +170,7 @@ static const struct t_case cases[] = {
 	{ "session/working_set_replay", t_session_working_set_replay, T_NEEDS_UFFD },
 	{ "session/agent_killed_mid_restore", t_session_agent_killed, T_NEEDS_UFFD },
 	{ "session/commands", t_session_commands, T_NEEDS_UFFD },
+	{ "session/lists_in_pages", t_lists_in_pages, T_NEEDS_UFFD },
 	{ "session/image_truncated_read_guarded", t_image_truncated_read_guarded, 0 },
 	{ "session/image_truncated_under_restore", t_session_image_truncated, T_NEEDS_UFFD },
 	{ "session/image_changed_while_agent_down", t_session_image_changed_while_down, T_NEEDS_UFFD },

@@ -219,6 +219,7 @@ int t_session_detach_populates(const struct t_env *env);
 int t_session_working_set_replay(const struct t_env *env);
 int t_session_agent_killed(const struct t_env *env);
 int t_session_commands(const struct t_env *env);
+int t_lists_in_pages(const struct t_env *env);
 int t_lib_trusts_peercred(const struct t_env *env);
 int t_lifecycle_socket_dir_checked(const struct t_env *env);
 int t_image_truncated_read_guarded(const struct t_env *env);

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
@@ -171,27 +172,128 @@ static int get_bool(json_t *req, const char *key, bool dflt, bool *out, struct c
 	return 0;
 }
 
+/*
+ * Lists in pages (PROTOCOL.md §1.3): a request with "after" or "limit" gets the
+ * items whose id sorts after "after" ("" = from the first), in id order, as
+ * many as "limit" and LIST_PAGE_BYTES allow (at least one), and "next": the
+ * last id given when more follow, else null.  Ids never change, so a reader
+ * that pages to the end has seen every item present from its first request
+ * to its last; what changed meanwhile comes as change events (§1.11).  A
+ * request without either gets everything in one reply, as before pages, and
+ * fails once that is beyond max_payload.
+ */
+#define LIST_PAGE_BYTES (PROTO_MAX_PAYLOAD / 4 * 3) /* room for the envelope */
+#define LIST_PAGE_LIMIT_MAX 10000
+
+struct list_req {
+	bool paged;
+	const char *after;
+	unsigned limit;
+};
+
+struct list_item {
+	const char *id;
+	const void *obj;
+};
+
+static int get_list_req(json_t *req, struct list_req *l, struct cmd_error *err)
+{
+	json_t *after = json_object_get(req, "after"), *limit = json_object_get(req, "limit");
+
+	l->paged = after || limit;
+	l->after = "";
+	l->limit = LIST_PAGE_LIMIT_MAX;
+	if (after && !json_is_string(after))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST,
+				"\"after\" must be a string: the \"next\" of the previous page, or \"\"");
+	if (after)
+		l->after = json_string_value(after);
+	if (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
+		      json_integer_value(limit) > LIST_PAGE_LIMIT_MAX))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"limit\" must be an integer from 1 to %d",
+				LIST_PAGE_LIMIT_MAX);
+	if (limit)
+		l->limit = (unsigned)json_integer_value(limit);
+	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct list_item *)a)->id, ((const struct list_item *)b)->id);
+}
+
+/* {key: [...]} (and "next" when paged) of items[0..n); takes items' order over when paged. */
+static int list_reply(const struct list_req *l, const char *key, struct list_item *items, size_t n,
+		      json_t *(*to_json)(const void *obj), json_t **reply, struct cmd_error *err)
+{
+	json_t *list = json_array(), *next = NULL;
+	size_t kept = 0, bytes = 0, given = 0;
+
+	if (l->paged) {
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(items[i].id, l->after) > 0)
+				items[kept++] = items[i];
+		}
+		n = kept;
+		qsort(items, n, sizeof(*items), by_id);
+	}
+	for (size_t i = 0; list && i < n; i++) {
+		json_t *j = to_json(items[i].obj);
+		size_t size = j ? json_dumpb(j, NULL, 0, JSON_COMPACT) + 1 : 0;
+
+		if (l->paged && j && given && (given == l->limit || bytes + size > LIST_PAGE_BYTES)) {
+			json_decref(j);
+			next = json_string(items[i - 1].id);
+			if (!next)
+				goto oom;
+			break;
+		}
+		if (!j || json_array_append_new(list, j))
+			goto oom;
+		bytes += size;
+		given++;
+	}
+	if (!list)
+		goto oom;
+	*reply = l->paged ? json_pack("{s:o, s:o}", key, list, "next", next ? next : json_null())
+			  : json_pack("{s:o}", key, list);
+	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+oom:
+	json_decref(list);
+	json_decref(next);
+	return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+}
+
+static json_t *region_item(const void *obj)
+{
+	return region_json(obj);
+}
+
 static int cmd_region_list(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
 			   json_t *req, json_t **reply, struct cmd_error *err)
 {
-	json_t *list = json_array();
+	struct list_item *items;
+	struct list_req l;
+	size_t n = 0, cap = 0;
 	bool all;
+	int rc;
 
 	(void)s;
 	(void)h;
-	if (!list || get_bool(req, "include_detached", false, &all, err)) {
-		json_decref(list);
-		return list ? -1 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
-	}
+	if (get_bool(req, "include_detached", false, &all, err) || get_list_req(req, &l, err))
+		return -1;
+	for (struct region *r = ag->regions->head; r; r = r->ctl.next)
+		cap++;
+	items = calloc(cap ? cap : 1, sizeof(*items));
+	if (!items)
+		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 	for (struct region *r = ag->regions->head; r; r = r->ctl.next) {
-		if ((all || region_state(r) != REGION_DETACHED) &&
-		    json_array_append_new(list, region_json(r))) {
-			json_decref(list);
-			return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
-		}
+		if (all || region_state(r) != REGION_DETACHED)
+			items[n++] = (struct list_item){ r->id, r };
 	}
-	*reply = json_pack("{s:o}", "regions", list);
-	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	rc = list_reply(&l, "regions", items, n, region_item, reply, err);
+	free(items);
+	return rc;
 }
 
 static int cmd_region_get(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
@@ -253,22 +355,34 @@ static int cmd_restore_get(struct agent *ag, struct cmd_session *s, const struct
 	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 
+static json_t *restore_item(const void *obj)
+{
+	return restore_json(obj);
+}
+
 static int cmd_restore_list(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
 			    json_t *req, json_t **reply, struct cmd_error *err)
 {
-	json_t *list = json_array();
+	struct list_item *items;
+	struct list_req l;
+	size_t n = 0;
+	int rc;
 
 	(void)s;
 	(void)h;
-	(void)req;
-	for (struct restore *rs = ag->restores; list && rs; rs = rs->next) {
-		if (json_array_append_new(list, restore_json(rs))) {
-			json_decref(list);
-			list = NULL;
-		}
-	}
-	*reply = list ? json_pack("{s:o}", "restores", list) : NULL;
-	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	if (get_list_req(req, &l, err))
+		return -1;
+	for (struct restore *rs = ag->restores; rs; rs = rs->next)
+		n++;
+	items = calloc(n ? n : 1, sizeof(*items));
+	if (!items)
+		return cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
+	n = 0;
+	for (struct restore *rs = ag->restores; rs; rs = rs->next)
+		items[n++] = (struct list_item){ rs->id, rs };
+	rc = list_reply(&l, "restores", items, n, restore_item, reply, err);
+	free(items);
+	return rc;
 }
 
 static int cmd_restore_delete(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,

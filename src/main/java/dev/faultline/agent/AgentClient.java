@@ -1,6 +1,8 @@
 package dev.faultline.agent;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -16,6 +18,9 @@ import tools.jackson.databind.JsonNode;
  * ({@link NodeAgents#forNode}); the bean of this type is the primary node's.
  */
 public class AgentClient {
+
+    /** The most items asked for in one page of a list; the agent also bounds a page by its size. */
+    static final int LIST_PAGE_LIMIT = 1000;
 
     private final AgentSupervisor supervisor;
     private final AgentSnapshots snapshots;
@@ -112,14 +117,40 @@ public class AgentClient {
         call(MessageType.RESTORE_DELETE, Map.of("id", restoreId.toString()));
     }
 
+    /** Every region the agent has, detached ones too, read in pages. */
     public List<AgentRegion> regions() {
-        return List.of(AgentJson.MAPPER.treeToValue(
-                call(MessageType.REGION_LIST, Map.of("include_detached", true)).path("regions"), AgentRegion[].class));
+        return pages(MessageType.REGION_LIST, Map.of("include_detached", true), "regions", AgentRegion[].class);
     }
 
+    /** Every restore session the agent has, read in pages. */
     public List<AgentRestore> restores() {
-        return List.of(AgentJson.MAPPER.treeToValue(
-                call(MessageType.RESTORE_LIST, Map.of()).path("restores"), AgentRestore[].class));
+        return pages(MessageType.RESTORE_LIST, Map.of(), "restores", AgentRestore[].class);
+    }
+
+    /**
+     * A list read page by page (PROTOCOL.md §1.3, "Lists in pages"), so that thousands of items
+     * never make one reply beyond the frame limit. The agent decides how much fits a page; an
+     * agent from before pages answers everything at once, without {@code next}.
+     */
+    private <T> List<T> pages(MessageType type, Map<String, Object> request, String key, Class<T[]> items) {
+        List<T> all = new ArrayList<>();
+        String after = "";
+        while (true) {
+            Map<String, Object> page = new HashMap<>(request);
+            page.put("after", after);
+            page.put("limit", LIST_PAGE_LIMIT);
+            JsonNode reply = call(type, page);
+            all.addAll(List.of(AgentJson.MAPPER.treeToValue(reply.path(key), items)));
+            JsonNode next = reply.path("next");
+            if (!next.isString()) {
+                return all;
+            }
+            if (next.asString().compareTo(after) <= 0) {
+                throw new AgentException("PROTOCOL", type + ": page after '" + after + "' named '" + next.asString()
+                        + "' as the next, which does not come after it");
+            }
+            after = next.asString();
+        }
     }
 
     /** Waits until the agent is in {@code state}; returns the status reached (which may be another on timeout). */

@@ -7,6 +7,7 @@ import dev.faultline.agent.NodeAgents;
 import dev.faultline.agent.AgentException;
 import dev.faultline.agent.AgentRegion;
 import dev.faultline.agent.AgentState;
+import dev.faultline.agent.OwedFullReads;
 import dev.faultline.event.EventService;
 import dev.faultline.label.LabelSelector;
 import dev.faultline.label.LabelLimits;
@@ -58,6 +59,7 @@ public class RegionService implements DisposableBean, AgentChangeListener {
     /** Which node reported a live region (only the sync thread writes it). */
     private final Map<UUID, String> nodeOf = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicLong fullSyncs = new java.util.concurrent.atomic.AtomicLong();
+    private final OwedFullReads owed = new OwedFullReads();
     private final ExecutorService detaches = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "region-detach");
         t.setDaemon(true);
@@ -103,10 +105,13 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         }
     }
 
-    /** Polls the nodes whose agents push no changes (older agents); the others need no polling. */
+    /**
+     * Polls the nodes whose agents push no changes (older agents), and those whose full read
+     * failed; the others need no polling.
+     */
     public void syncPolled() {
         for (AgentClient agent : agents.all()) {
-            if (!agent.pushesChanges()) {
+            if (!agent.pushesChanges() || owed.owed(agent.node())) {
                 syncNode(agent);
             }
         }
@@ -130,6 +135,7 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         if (reported == null) {
             return; // its regions keep their last known state until its agent answers
         }
+        owed.done(agent.node());
         fullSyncs.incrementAndGet();
         Map<UUID, AgentRegion> byId = new HashMap<>();
         reported.forEach(r -> byId.put(r.id(), r));
@@ -139,13 +145,22 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         live.putAll(byId);
     }
 
-    private static List<AgentRegion> read(AgentClient agent) {
+    private List<AgentRegion> read(AgentClient agent) {
         try {
             return agent.regions();
         } catch (AgentException e) {
-            log.debug("region sync of node {} skipped: {}", agent.node(), e.getMessage());
+            if (!owed.owed(agent.node())) {
+                log.info("reading the regions of node {} failed, read again at the next sync: {}", agent.node(),
+                        e.getMessage());
+            }
+            owed.failed(agent.node());
             return null;
         }
+    }
+
+    /** Whether a full read of {@code node}'s regions failed and is owed (the next sync does it). */
+    boolean owesFullRead(String node) {
+        return owed.owed(node);
     }
 
     private void converge(String node, Map<UUID, AgentRegion> reported) {

@@ -8,6 +8,7 @@ import dev.faultline.agent.AgentException;
 import dev.faultline.agent.AgentProperties;
 import dev.faultline.agent.AgentRestore;
 import dev.faultline.agent.AgentState;
+import dev.faultline.agent.OwedFullReads;
 import dev.faultline.event.EventService;
 import dev.faultline.node.NodeService;
 import dev.faultline.node.NodeView;
@@ -63,6 +64,7 @@ public class RestoreService {
      * them alone (it would adopt one not recorded yet, or fail one the agent has just closed).
      */
     private final Set<UUID> busy = ConcurrentHashMap.newKeySet();
+    private final OwedFullReads owed = new OwedFullReads();
     private final RestoreReconciler reconciler;
     private final NodeService nodes;
     /** How long a request for another instance's node waits for that instance to open the session. */
@@ -328,6 +330,11 @@ public class RestoreService {
         }
     }
 
+    /** Whether a full read of {@code node}'s sessions failed and is owed (the next sync does it). */
+    boolean owesFullRead(String node) {
+        return owed.owed(node);
+    }
+
     /** Converges on every node's sessions; a session a READY agent no longer knows has FAILED. */
     public void sync() {
         for (AgentClient agent : agents.all()) {
@@ -343,9 +350,14 @@ public class RestoreService {
         try {
             reported = agent.restores();
         } catch (AgentException e) {
-            log.debug("restore sync of node {} skipped: {}", agent.node(), e.getMessage());
+            if (!owed.owed(agent.node())) {
+                log.info("reading the restore sessions of node {} failed, read again at the next sync: {}",
+                        agent.node(), e.getMessage());
+            }
+            owed.failed(agent.node());
             return;
         }
+        owed.done(agent.node());
         Set<UUID> observed = reconciler.reconcile(agent.node(), reported, busy, agent::deleteRestore);
         observed.forEach(live::remove);
         for (AgentRestore r : reported) {
@@ -368,7 +380,10 @@ public class RestoreService {
             if ("NOT_FOUND".equals(e.code())) {
                 live.remove(id);
             } else {
-                log.debug("restore session {} not refreshed: {}", id, e.getMessage());
+                // the change it announced would be lost: a full read of the node makes up for it
+                log.debug("restore session {} not refreshed, its node is read in full at the next sync: {}", id,
+                        e.getMessage());
+                owed.failed(agent.node());
             }
             return;
         }

@@ -8,7 +8,7 @@ import org.springframework.stereotype.Component;
 
 /**
  * Polls, at the regions' sync interval, the sessions of agents that push no changes (older
- * agents); the others are kept in step by {@link RestoreChanges}.
+ * agents), and those whose full read failed; the others are kept in step by {@link RestoreChanges}.
  */
 @Component
 class RestoreSync {
@@ -24,7 +24,8 @@ class RestoreSync {
     @Scheduled(fixedDelayString = "${faultline.regions.sync-interval:1s}", initialDelayString = "${faultline.regions.sync-interval:1s}")
     void sync() {
         for (AgentClient agent : agents.all()) {
-            if (!agent.pushesChanges() && agent.status().state() == AgentState.READY) {
+            if ((!agent.pushesChanges() || restores.owesFullRead(agent.node()))
+                    && agent.status().state() == AgentState.READY) {
                 restores.sync(agent);
             }
         }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.faultline.Await;
 import dev.faultline.ServiceTest;
 import dev.faultline.TestApi;
+import dev.faultline.agent.AgentClient;
+import dev.faultline.agent.AgentException;
 import dev.faultline.workload.OffHeapRegion;
 import dev.faultline.workload.Workload;
 import java.nio.file.Path;
@@ -12,6 +14,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
+import org.mockito.Mockito;
 import org.springframework.beans.factory.annotation.Autowired;
 
 /**
@@ -47,5 +50,24 @@ class ChangeEventsTest extends ServiceTest {
             assertThat(regions.fullSyncs()).as("full reads of the agent's regions meanwhile").isEqualTo(fullReads);
             first.close();
         }
+    }
+
+    @Test
+    void aFullReadThatFailsIsDoneAgainAtTheNextSync() {
+        Await.until("the embedded agent's change events", Duration.ofSeconds(15), agent::pushesChanges,
+                Boolean::booleanValue);
+        // the full read after a (re)connect or a gap, while the agent is too busy to answer in time
+        AgentClient busy = Mockito.spy(agent);
+        Mockito.doThrow(new AgentException("TIMEOUT", "no answer in time")).when(busy).regions();
+        long fullReads = regions.fullSyncs();
+
+        regions.resync(busy);
+
+        assertThat(regions.owesFullRead(agent.node())).isTrue();
+        assertThat(regions.fullSyncs()).isEqualTo(fullReads);
+        // the events queued before it were dropped: only a full read brings their changes back
+        Await.until("the owed full read, done by the sync of every second", Duration.ofSeconds(10),
+                () -> regions.owesFullRead(agent.node()), owed -> !owed);
+        assertThat(regions.fullSyncs()).isGreaterThan(fullReads);
     }
 }
