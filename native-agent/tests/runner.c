@@ -227,6 +227,7 @@ static const struct t_case cases[] = {
 	{ "ctl/limits_follow_nofile", t_ctl_limits_follow_nofile, 0 },
 	{ "notify/region_events", t_notify_region_events, T_NEEDS_UFFD },
 	{ "notify/gap_when_behind", t_notify_gap_when_behind, T_NEEDS_UFFD },
+	{ "notify/stats_of_large_regions", t_notify_stats_of_large_regions, T_NEEDS_UFFD },
 
 	{ "life/options", t_life_options, 0 },
 	{ "life/socket_mode_0600", t_life_socket_mode, 0 },

@@ -284,6 +284,7 @@ int t_ctl_max_clients(const struct t_env *env);
 int t_ctl_limits_follow_nofile(const struct t_env *env);
 int t_notify_region_events(const struct t_env *env);
 int t_notify_gap_when_behind(const struct t_env *env);
+int t_notify_stats_of_large_regions(const struct t_env *env);
 
 /* test_lifecycle.c */
 int t_life_options(const struct t_env *env);

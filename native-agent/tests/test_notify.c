@@ -265,3 +265,90 @@ int t_notify_gap_when_behind(const struct t_env *env)
 	close(ev_fd);
 	return T_PASS;
 }
+
+/*
+ * Statistics of many regions with large labels (64 long labels each, ~17
+ * KiB a region) come in events that each fit a frame and that a subscriber
+ * that reads takes without losing one: batched by size as well as by count,
+ * and held back while it still reads the last ones (the numbers follow each
+ * other, nothing is missed).
+ */
+int t_notify_stats_of_large_regions(const struct t_env *env)
+{
+	enum { REGIONS = 72 };
+	static char labels[64 * 300];
+	char prefix[200], sock[192];
+	fl_region *regs[REGIONS];
+	uint64_t seen[REGIONS] = { 0 };
+	long ps = sysconf(_SC_PAGESIZE);
+	unsigned left = REGIONS, events = 0;
+	struct h_agent a;
+	uint64_t seq;
+	fl_client *c;
+	size_t at = 0;
+	json_t *r;
+	char *mem;
+	int ev_fd;
+
+	(void)env;
+	snprintf(prefix, sizeof(prefix), "%s.%s.%s.io", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+		 "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
+	for (int i = 0; i < 64; i++)
+		at += (size_t)snprintf(labels + at, sizeof(labels) - at, "%s%s/k%02d=%.63s", i ? "," : "", prefix, i,
+				       "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+	CHECK(at < sizeof(labels));
+	CHECK_OK(h_agent_start(&a, NULL));
+	CHECK((ev_fd = h_ctl_open(&a)) >= 0);
+	r = h_call(ev_fd, PROTO_T_SUBSCRIBE, "{s:i}", "stats_interval_ms", 100);
+	CHECK(r);
+	seq = (uint64_t)json_integer_value(json_object_get(r, "seq"));
+	json_decref(r);
+
+	snprintf(sock, sizeof(sock), "%s/handoff.sock", a.state);
+	mem = mmap(NULL, REGIONS * (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(mem != MAP_FAILED);
+	CHECKF((c = fl_connect(sock)) != NULL, "%s", fl_last_error());
+	/* one at a time, each reported with its first fault before the next */
+	for (int i = 0; i < REGIONS; i++) {
+		CHECKF(!fl_region_register(c, mem + (size_t)i * (size_t)ps, (size_t)ps, "large", labels,
+					   FL_MODE_MISSING, &regs[i]), "region %d: %s", i, fl_last_error());
+		mem[(size_t)i * (size_t)ps] = 1;
+		for (uint64_t missing = 0; !missing;) {
+			json_t *ev = await_any(ev_fd, &seq);
+
+			CHECKF(ev, "region %d: an event in sequence", i);
+			missing = missing_of(ev, fl_region_id(regs[i]));
+			json_decref(ev);
+		}
+	}
+	/* then all at once: only their statistics change, ~1.2 MiB of them in one interval */
+	CHECK_OK(madvise(mem, REGIONS * (size_t)ps, MADV_DONTNEED));
+	for (int i = 0; i < REGIONS; i++)
+		mem[(size_t)i * (size_t)ps] = 2;
+	while (left) {
+		json_t *ev = await_any(ev_fd, &seq), *list, *one;
+		size_t k;
+
+		CHECKF(ev, "an event in sequence after %u, %u regions not reported yet", events, left);
+		events++;
+		list = json_object_get(ev, "regions");
+		json_array_foreach(list, k, one) {
+			for (int i = 0; i < REGIONS; i++) {
+				if (seen[i] < 2 && !strcmp(str(one, "id"), fl_region_id(regs[i])) &&
+				    (seen[i] = h_stat(one, "faults", "missing")) >= 2)
+					left--;
+			}
+		}
+		json_decref(ev);
+	}
+	CHECKF(events >= 9, "%u events for %d regions of ~17 KiB", events, REGIONS);
+	CHECK(!h_file_contains(a.log, "cannot encode frame"));
+	CHECK(!h_file_contains(a.log, "subscriber is behind"));
+	for (int i = 0; i < REGIONS; i++)
+		CHECK_OK(fl_region_unregister(regs[i]));
+	fl_disconnect(c);
+	munmap(mem, REGIONS * (size_t)ps);
+	close(ev_fd);
+	return T_PASS;
+}

@@ -138,11 +138,59 @@ static void tell_missed(struct agent *ag)
 	}
 }
 
-/* Periodic: the statistics of the attached regions whose counters moved. */
+/*
+ * Whether every subscriber that keeps up can take an event now.  Statistics
+ * are held back (sent at a later tick) rather than lost while one of them is
+ * still sending what came before; a subscriber that already missed events
+ * reads everything again anyway, and does not hold the others back.
+ */
+static bool subs_have_room(struct agent *ag)
+{
+	struct notify *n = ag->notify;
+
+	for (unsigned i = 0; i < n->n_subs; i++) {
+		struct conn *c = srv_hub_find(ag->hub, n->subs[i].ref);
+
+		if (c && !n->subs[i].missed && !conn_has_room(c))
+			return false;
+	}
+	return true;
+}
+
+struct stats_batch {
+	json_t *regions;
+	struct region *of[NOTIFY_STATS_BATCH];
+	uint64_t sig[NOTIFY_STATS_BATCH];
+	unsigned n;
+	size_t bytes;
+};
+
+/* Sends the batch, and only then counts its regions' statistics as told; false when held back. */
+static bool stats_flush(struct agent *ag, struct stats_batch *b)
+{
+	bool sent = false;
+
+	if (b->n && subs_have_room(ag)) {
+		send_event(ag, "region_stats", json_pack("{s:O}", "regions", b->regions));
+		for (unsigned i = 0; i < b->n; i++)
+			b->of[i]->ctl.stats_sig = b->sig[i];
+		sent = true;
+	}
+	json_decref(b->regions);
+	b->regions = NULL;
+	b->n = 0;
+	b->bytes = 0;
+	return sent;
+}
+
+/*
+ * Periodic: the statistics of the attached regions whose counters moved, in
+ * events of at most NOTIFY_STATS_BATCH regions and NOTIFY_STATS_BYTES.
+ */
 static void stats_tick(struct loop *lp, struct loop_timer *t)
 {
 	struct agent *ag = t->opaque;
-	json_t *batch = NULL;
+	struct stats_batch b = { .regions = NULL };
 	unsigned sent = 0;
 
 	(void)lp;
@@ -152,27 +200,35 @@ static void stats_tick(struct loop *lp, struct loop_timer *t)
 	tell_missed(ag);
 	for (struct region *r = ag->regions->head; r && sent < NOTIFY_STATS_PER_TICK; r = r->ctl.next) {
 		uint64_t sig;
+		size_t size;
+		json_t *j;
 
 		if (region_state(r) == REGION_DETACHED)
 			continue;
 		sig = stats_sig(r);
 		if (sig == r->ctl.stats_sig)
 			continue;
-		if (!batch && !(batch = json_array()))
-			return;
-		if (json_array_append_new(batch, region_json(r)))
+		if (!(j = region_json(r)))
 			break;
-		r->ctl.stats_sig = sig;
-		sent++;
-		if (json_array_size(batch) == NOTIFY_STATS_BATCH) {
-			send_event(ag, "region_stats", json_pack("{s:o}", "regions", batch));
-			batch = NULL;
+		/* a region with many long labels is ~17 KiB: an event stays well within a frame */
+		size = json_dumpb(j, NULL, 0, JSON_COMPACT) + 1;
+		if ((b.n == NOTIFY_STATS_BATCH || (b.n && b.bytes + size > NOTIFY_STATS_BYTES)) &&
+		    !stats_flush(ag, &b)) {
+			json_decref(j);
+			return; /* a subscriber is still busy: the rest at a later tick */
 		}
+		if (!b.regions && !(b.regions = json_array())) {
+			json_decref(j);
+			return;
+		}
+		if (json_array_append_new(b.regions, j))
+			break;
+		b.of[b.n] = r;
+		b.sig[b.n++] = sig;
+		b.bytes += size;
+		sent++;
 	}
-	if (batch && json_array_size(batch))
-		send_event(ag, "region_stats", json_pack("{s:o}", "regions", batch));
-	else
-		json_decref(batch);
+	stats_flush(ag, &b);
 }
 
 int notify_init(struct agent *ag)

@@ -22,6 +22,8 @@ struct region;
 #define NOTIFY_STATS_DEFAULT_MS 1000
 /* regions per region_stats event, and per statistics interval */
 #define NOTIFY_STATS_BATCH 64
+/* ...and at most this many bytes of them (a subscriber's buffer takes 256 KiB) */
+#define NOTIFY_STATS_BYTES (128u << 10)
 #define NOTIFY_STATS_PER_TICK 4096
 
 int notify_init(struct agent *ag);

@@ -604,6 +604,11 @@ int conn_request(struct conn *c, uint8_t type, json_t *body, uint64_t *id)
 	return 0;
 }
 
+bool conn_has_room(const struct conn *c)
+{
+	return !c->dead && !c->closing && !throttled(c);
+}
+
 int conn_notify(struct conn *c, uint8_t type, json_t *body)
 {
 	if (c->dead || c->closing) {

@@ -90,6 +90,8 @@ int conn_request(struct conn *c, uint8_t type, json_t *body, uint64_t *id);
  * already: notifications are the first thing a slow reader loses.
  */
 int conn_notify(struct conn *c, uint8_t type, json_t *body);
+/* Whether conn_notify() would queue a frame now (the peer reads what came before). */
+bool conn_has_room(const struct conn *c);
 void conn_close(struct conn *c, const char *reason);
 /* For raw handlers: claims the descriptors that arrived with stream byte off. */
 void conn_take_fds(struct conn *c, uint64_t off, struct conn_fds *fds);
