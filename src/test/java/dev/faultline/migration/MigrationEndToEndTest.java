@@ -77,6 +77,7 @@ class MigrationEndToEndTest extends ServiceTest {
     private static final long BANDWIDTH = 8L << 20;
     private static final int MARKS = 16;
 
+    /** This job also runs with zstd on its page channel: compressed pages must arrive byte for byte too. */
     @Test
     void aRegionWrittenDuringPrecopyArrivesOnTheOtherNodeByteForByteAndTheDestinationsOwnWritesStay()
             throws Exception {
@@ -93,10 +94,11 @@ class MigrationEndToEndTest extends ServiceTest {
 
             TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
                     "destinationNode", SECOND_NODE, "options", map("postcopy", "manual", "maxPrecopyRounds", 50,
-                    "bandwidthLimitBytesPerSec", BANDWIDTH)));
+                    "bandwidthLimitBytesPerSec", BANDWIDTH, "compress", "zstd")));
             assertThat(created.status()).as(created.body()).isEqualTo(202);
             String job = created.headers().firstValue("Location").orElseThrow();
             assertThat(created.json().path("regionName").asString()).isEqualTo(name);
+            assertThat(created.json().at("/options/compress").asString()).isEqualTo("zstd");
 
             JsonNode precopy = Await.until("precopy rounds while the workload writes", STEP,
                     () -> admin().get(job).json(), j -> phaseIs(j, "PRECOPY") && j.at("/stats/rounds").asLong() >= 2
@@ -157,6 +159,11 @@ class MigrationEndToEndTest extends ServiceTest {
                 assertThat(stats.at("/transferred/precopyBytes").asLong()
                         + stats.at("/transferred/postcopyBytes").asLong()
                         + stats.at("/transferred/demandBytes").asLong()).isPositive();
+                // mig-source fills pages with one byte and a stamp: they compress, and the source counts them
+                long compressedPages = stats.at("/transferred/compressedPages").asLong();
+                assertThat(compressedPages).as("pages sent compressed: %s", stats).isPositive();
+                assertThat(stats.at("/transferred/compressedBytes").asLong()).as("what compression saved")
+                        .isPositive().isLessThan(compressedPages * 4096);
                 assertThat(command(source, "wait-migrated", "migrated").path("migrated").asBoolean())
                         .as("the source workload was told its region moved").isTrue();
 
