@@ -32,10 +32,13 @@ public final class AgentMigrations {
 
     /** migration_out, to the source: starts sending the region to the destination's page channel. */
     public AgentMigration migrateOut(AgentMigration.OutRequest r) {
-        return call(MessageType.MIGRATION_OUT, new MigrationWire.OutRequest(r.migrationId().toString(),
-                r.regionId().toString(), r.destination(), r.secret(), new MigrationWire.Options(
-                        r.bandwidthLimitBytesPerSec(), r.maxPrecopyRounds(), r.maxDowntimeMs(), r.postcopy(),
-                        r.postcopyAfterMs(), r.compress())));
+        return call(MessageType.MIGRATION_OUT, toWire(r));
+    }
+
+    static MigrationWire.OutRequest toWire(AgentMigration.OutRequest r) {
+        return new MigrationWire.OutRequest(r.migrationId().toString(), r.regionId().toString(), r.destination(),
+                r.secret(), new MigrationWire.Options(r.bandwidthLimitBytesPerSec(), r.maxPrecopyRounds(),
+                        r.maxDowntimeMs(), r.postcopy(), r.postcopyAfterMs(), r.compress()));
     }
 
     /** migration_get; an agent that does not know the job answers NOT_FOUND. */
