@@ -12,7 +12,12 @@ export type MigrationOptions = {
   maxPrecopyRounds: number;
   postcopy: 'auto' | 'manual';
   postcopyAfterMs: number;
+  /** zstd: the source compresses frames of pages on the page channel where that makes them smaller. */
+  compress: 'none' | 'zstd';
 };
+
+/** Migrations move 4 KiB pages (the agent refuses others): what compressed pages took before compression. */
+export const migrationPageSize = 4096;
 
 export const migrationDefaults: MigrationOptions = {
   maxDowntimeMs: 10,
@@ -20,6 +25,7 @@ export const migrationDefaults: MigrationOptions = {
   maxPrecopyRounds: 10,
   postcopy: 'auto',
   postcopyAfterMs: 30000,
+  compress: 'none',
 };
 
 export type Migration = {
@@ -52,6 +58,9 @@ export type Migration = {
       precopyPages: number;
       postcopyPages: number;
       demandPages: number;
+      /** Of the pages sent, those that travelled compressed (compress: zstd), and the bytes they took on the wire. */
+      compressedPages: number;
+      compressedBytes: number;
     };
     remainingBytes: number;
     dirtyRateBytesPerSec: number;

@@ -16,7 +16,7 @@ import { useMigration } from '../api/get-migration';
 import { usePauseMigration } from '../api/pause-migration';
 import { useResumeMigration } from '../api/resume-migration';
 import { useStartPostcopy } from '../api/start-postcopy';
-import { isRunning, type Migration, type MigrationPhase, pastSwitchover } from '../api/types';
+import { isRunning, type Migration, type MigrationPhase, migrationPageSize, pastSwitchover } from '../api/types';
 import { PhaseTimeline } from './phase-timeline';
 
 import './migrations.css';
@@ -187,6 +187,12 @@ export function MigrationView({ job }: { job: Migration }) {
             Precopy {formatBytes(s.transferred.precopyBytes)} · postcopy push {formatBytes(s.transferred.postcopyBytes)} · on demand{' '}
             {formatBytes(s.transferred.demandBytes)} · threads blocked {formatNanos(s.blockedNs)}
           </p>
+          {s.transferred.compressedPages > 0 ? (
+            <p className="muted" style={{ margin: 0 }} data-testid="compression">
+              Compressed {formatCount(s.transferred.compressedPages)} pages ({formatBytes(s.transferred.compressedPages * migrationPageSize)}) into{' '}
+              {formatBytes(s.transferred.compressedBytes)}: saved {formatBytes(Math.max(0, s.transferred.compressedPages * migrationPageSize - s.transferred.compressedBytes))}
+            </p>
+          ) : null}
         </div>
       </Card>
       <Card title="Job">
@@ -219,7 +225,8 @@ export function MigrationView({ job }: { job: Migration }) {
               max downtime {job.options.maxDowntimeMs} ms · bandwidth{' '}
               {job.options.bandwidthLimitBytesPerSec ? rate(job.options.bandwidthLimitBytesPerSec) : 'unlimited'} · ≤ {job.options.maxPrecopyRounds}{' '}
               precopy rounds · postcopy {job.options.postcopy}
-              {job.options.postcopy === 'auto' ? ` (after ${formatMillis(job.options.postcopyAfterMs)} at most)` : ''}
+              {job.options.postcopy === 'auto' ? ` (after ${formatMillis(job.options.postcopyAfterMs)} at most)` : ''} · compression{' '}
+              {job.options.compress}
             </dd>
           </div>
           <div>

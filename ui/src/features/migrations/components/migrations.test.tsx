@@ -22,7 +22,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
     destinationSocket: null,
     phase: 'PRECOPY',
     pausedIn: null,
-    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000 },
+    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none' },
     createdAt: '2026-11-24T20:00:00Z',
     startedAt: '2026-11-24T20:00:00Z',
     switchoverAt: null,
@@ -37,7 +37,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
       totalMs: 1234,
       setupMs: 12,
       downtimeMs: null,
-      transferred: { precopyBytes: 1.5 * GiB, postcopyBytes: 0, demandBytes: 0, precopyPages: 393216, postcopyPages: 0, demandPages: 0 },
+      transferred: { precopyBytes: 1.5 * GiB, postcopyBytes: 0, demandBytes: 0, precopyPages: 393216, postcopyPages: 0, demandPages: 0, compressedPages: 0, compressedBytes: 0 },
       remainingBytes: 0.5 * GiB,
       dirtyRateBytesPerSec: 64 * 1024 ** 2,
       rounds: 3,
@@ -85,8 +85,82 @@ describe('migrations (against the contract, mocked)', () => {
     expect(body).toEqual({
       regionId: region().id,
       destinationNode: 'node-b',
-      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000 },
+      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none' },
     });
+  });
+
+  it('asks for zstd page compression when it is picked', async () => {
+    let body: unknown = null;
+    server.use(
+      http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
+      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
+      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
+      http.post('/api/v1/migrations', async ({ request }) => {
+        body = await request.json();
+        return HttpResponse.json(job({ phase: 'PENDING' }), { status: 202 });
+      }),
+      http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())),
+    );
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    const compression = within(form).getByLabelText('Page compression');
+    expect(compression).toHaveValue('none');
+    expect(within(compression).getAllByRole('option').map((o) => o.textContent)).toEqual(['none', 'zstd']);
+    await user.selectOptions(compression, 'zstd');
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    await screen.findByRole('heading', { name: /demo: node-a → node-b/ });
+    expect(body).toMatchObject({ options: { compress: 'zstd', postcopy: 'auto' } });
+  });
+
+  it('shows a compression the service refused next to its field', async () => {
+    server.use(
+      http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
+      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
+      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
+      http.post('/api/v1/migrations', () =>
+        HttpResponse.json(
+          {
+            type: 'https://faultline.dev/problems/validation',
+            title: 'Invalid request',
+            status: 400,
+            detail: 'options.compress: must be none or zstd',
+            errors: [{ field: 'options.compress', message: 'must be none or zstd' }],
+          },
+          { status: 400, headers: problemHeaders },
+        ),
+      ),
+    );
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    const compression = within(form).getByLabelText('Page compression');
+    await waitFor(() => expect(compression).toHaveAttribute('aria-invalid', 'true'));
+    expect(compression).toHaveAccessibleDescription(/must be none or zstd/);
+  });
+
+  it('shows what compression saved, and the option, once pages travelled compressed', async () => {
+    const compressed = job({
+      options: { ...job().options, compress: 'zstd' },
+      stats: { ...job().stats, transferred: { ...job().stats.transferred, compressedPages: 262144, compressedBytes: 64 * 1024 ** 2 } },
+    });
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(compressed)));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    expect(await screen.findByTestId('compression')).toHaveTextContent('Compressed 262,144 pages (1 GiB) into 64 MiB: saved 960 MiB');
+    expect(screen.getByText(/compression zstd/)).toBeInTheDocument();
+  });
+
+  it('says nothing about compression when no page travelled compressed', async () => {
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    await screen.findByRole('list', { name: 'Migration phases' });
+    expect(screen.queryByTestId('compression')).toBeNull();
+    expect(screen.getByText(/compression none/)).toBeInTheDocument();
   });
 
   it("offers every node but the region's own, also when one service instance manages both", async () => {

@@ -41,6 +41,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
     maxPrecopyRounds: String(migrationDefaults.maxPrecopyRounds),
     postcopy: migrationDefaults.postcopy,
     postcopyAfterMs: String(migrationDefaults.postcopyAfterMs),
+    compress: migrationDefaults.compress,
   });
   const [local, setLocal] = useState<Record<string, string>>({});
 
@@ -62,6 +63,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
           maxPrecopyRounds: Number(options.maxPrecopyRounds),
           postcopy: options.postcopy as MigrationOptions['postcopy'],
           postcopyAfterMs: Number(options.postcopyAfterMs),
+          compress: options.compress as MigrationOptions['compress'],
         },
       },
       { onSuccess: (job) => navigate(paths.migration(job.id)) },
@@ -116,6 +118,14 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
               <select {...control} value={options.postcopy} onChange={(event) => setOptions((o) => ({ ...o, postcopy: event.target.value }))}>
                 <option value="auto">auto</option>
                 <option value="manual">manual</option>
+              </select>
+            )}
+          </Field>
+          <Field label="Page compression" hint="zstd: pays on links slower than the compressor; memory that does not compress is sent as it is." error={errorOf('compress')}>
+            {(control) => (
+              <select {...control} value={options.compress} onChange={(event) => setOptions((o) => ({ ...o, compress: event.target.value }))}>
+                <option value="none">none</option>
+                <option value="zstd">zstd</option>
               </select>
             )}
           </Field>

@@ -25,11 +25,17 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
         String pausedIn, String error, String channel, String sessionSocket, UUID destinationRegionId,
         Instant switchoverAt, Stats stats, boolean needsSecret) {
 
-    /** Absent fields are null: the reporting side does not know them. */
+    /**
+     * Absent fields are null: the reporting side does not know them.
+     *
+     * @param compressedPages source only: pages that travelled zstd-compressed (a subset of the pages sent)
+     * @param compressedBytes source only: the bytes those compressed frames took on the wire
+     */
     public record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long precopyBytes,
             Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes, Long demandPages,
             Long remainingBytes, Long dirtyRateBytesPerSec, Long rounds, Long postcopyRequests,
-            LatencySummary demandLatency, Long blockedNs, Long throughputBytesPerSec) {
+            LatencySummary demandLatency, Long blockedNs, Long throughputBytesPerSec, Long compressedPages,
+            Long compressedBytes) {
     }
 
     /** What the destination agent is asked to prepare (migration_in). The secret never appears in toString. */
@@ -48,16 +54,17 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
      * @param destination host:port of the destination's page channel
      * @param bandwidthLimitBytesPerSec page channel limit; 0 = unlimited
      * @param postcopy {@code auto} or {@code manual}
+     * @param compress {@code none} or {@code zstd}: page frames compressed on the page channel
      */
     public record OutRequest(UUID migrationId, UUID regionId, String destination, String secret,
             long bandwidthLimitBytesPerSec, int maxPrecopyRounds, long maxDowntimeMs, String postcopy,
-            long postcopyAfterMs) {
+            long postcopyAfterMs, String compress) {
         @Override
         public String toString() {
             return "OutRequest[migrationId=" + migrationId + ", regionId=" + regionId + ", destination="
                     + destination + ", bandwidthLimitBytesPerSec=" + bandwidthLimitBytesPerSec + ", maxPrecopyRounds="
                     + maxPrecopyRounds + ", maxDowntimeMs=" + maxDowntimeMs + ", postcopy=" + postcopy
-                    + ", postcopyAfterMs=" + postcopyAfterMs + ", secret=<redacted>]";
+                    + ", postcopyAfterMs=" + postcopyAfterMs + ", compress=" + compress + ", secret=<redacted>]";
         }
     }
 }

@@ -32,10 +32,13 @@ public final class AgentMigrations {
 
     /** migration_out, to the source: starts sending the region to the destination's page channel. */
     public AgentMigration migrateOut(AgentMigration.OutRequest r) {
-        return call(MessageType.MIGRATION_OUT, new MigrationWire.OutRequest(r.migrationId().toString(),
-                r.regionId().toString(), r.destination(), r.secret(), new MigrationWire.Options(
-                        r.bandwidthLimitBytesPerSec(), r.maxPrecopyRounds(), r.maxDowntimeMs(), r.postcopy(),
-                        r.postcopyAfterMs())));
+        return call(MessageType.MIGRATION_OUT, toWire(r));
+    }
+
+    static MigrationWire.OutRequest toWire(AgentMigration.OutRequest r) {
+        return new MigrationWire.OutRequest(r.migrationId().toString(), r.regionId().toString(), r.destination(),
+                r.secret(), new MigrationWire.Options(r.bandwidthLimitBytesPerSec(), r.maxPrecopyRounds(),
+                        r.maxDowntimeMs(), r.postcopy(), r.postcopyAfterMs(), r.compress()));
     }
 
     /** migration_get; an agent that does not know the job answers NOT_FOUND. */
@@ -112,7 +115,7 @@ public final class AgentMigrations {
                             s.downtimeMs(), s.precopyBytes(), s.precopyPages(), s.postcopyBytes(), s.postcopyPages(),
                             s.demandBytes(), s.demandPages(), s.remainingBytes(), s.dirtyRateBytesPerS(), s.rounds(),
                             s.postcopyRequests(), latency(s.demandLatency()), s.blockedNs(),
-                            s.throughputBytesPerS()),
+                            s.throughputBytesPerS(), s.compressedPages(), s.compressedBytes()),
                     Boolean.TRUE.equals(m.needsSecret()));
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new AgentException(UNREADABLE, "the agent reported migration " + m.migrationId()

@@ -22,7 +22,8 @@ final class MigrationWire {
     record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long switchoverAtMs,
             Long precopyBytes, Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes,
             Long demandPages, Long remainingBytes, Long dirtyRateBytesPerS, Long rounds, Long postcopyRequests,
-            Latency demandLatency, Long blockedNs, Long throughputBytesPerS) {
+            Latency demandLatency, Long blockedNs, Long throughputBytesPerS, Long compressedPages,
+            Long compressedBytes) {
     }
 
     record Latency(long count, long p50Ns, long p99Ns, long maxNs) {
@@ -51,7 +52,7 @@ final class MigrationWire {
     }
 
     record Options(long bandwidthBytesPerS, int maxRounds, long maxDowntimeMs, String postcopy,
-            long postcopyAfterMs) {
+            long postcopyAfterMs, String compress) {
     }
 
     /** migration_resume; the secret (null: not sent) never appears in toString. */

@@ -87,6 +87,10 @@ class Migration {
     @Column(name = "postcopy_after_ms", nullable = false)
     private long postcopyAfterMs;
 
+    @Enumerated(EnumType.STRING)
+    @Column(nullable = false)
+    private MigrationOptions.Compress compress;
+
     @Column(name = "requested_by", nullable = false)
     private String requestedBy;
 
@@ -143,6 +147,7 @@ class Migration {
         this.maxPrecopyRounds = options.maxPrecopyRounds();
         this.postcopy = options.postcopy();
         this.postcopyAfterMs = options.postcopyAfterMs();
+        this.compress = options.compress();
         this.secret = secret;
         this.requestedBy = requestedBy;
         this.createdAt = now;
@@ -341,7 +346,7 @@ class Migration {
 
     MigrationOptions options() {
         return new MigrationOptions(maxDowntimeMs, bandwidthLimitBytesPerSec, maxPrecopyRounds, postcopy,
-                postcopyAfterMs);
+                postcopyAfterMs, compress);
     }
 
     UUID id() {

@@ -61,6 +61,8 @@ class MigrationController {
         public String postcopy;
         @Min(0) @Max(value = 86_400_000, message = "must be at most a day (86400000 ms)")
         public Long postcopyAfterMs;
+        @Pattern(regexp = "none|zstd", message = "must be none or zstd")
+        public String compress;
         private final Map<String, Object> unknown = new LinkedHashMap<>();
 
         @JsonAnySetter
@@ -70,7 +72,7 @@ class MigrationController {
 
         @com.fasterxml.jackson.annotation.JsonIgnore
         @AssertTrue(message = "has unknown fields; known are maxDowntimeMs, bandwidthLimitBytesPerSec,"
-                + " maxPrecopyRounds, postcopy and postcopyAfterMs")
+                + " maxPrecopyRounds, postcopy, postcopyAfterMs and compress")
         boolean isKnownFieldsOnly() {
             return unknown.isEmpty();
         }
@@ -82,7 +84,8 @@ class MigrationController {
             return new MigrationOptions(maxDowntimeMs == null ? d.maxDowntimeMs() : maxDowntimeMs,
                     bandwidthLimitBytesPerSec == null ? d.bandwidthLimitBytesPerSec() : bandwidthLimitBytesPerSec,
                     maxPrecopyRounds == null ? d.maxPrecopyRounds() : maxPrecopyRounds, mode,
-                    postcopyAfterMs == null ? d.postcopyAfterMs() : postcopyAfterMs);
+                    postcopyAfterMs == null ? d.postcopyAfterMs() : postcopyAfterMs,
+                    compress == null ? d.compress() : MigrationOptions.Compress.of(compress));
         }
     }
 

@@ -12,11 +12,12 @@ import java.util.Locale;
  * @param maxPrecopyRounds precopy passes before switching over (the first full pass is round 1)
  * @param postcopy when to switch over: {@code auto} or only on start-postcopy ({@code manual})
  * @param postcopyAfterMs with {@code auto}: switch over after this long in precopy at the latest
+ * @param compress whether the source compresses page frames on the page channel ({@code zstd}) or not
  */
 record MigrationOptions(long maxDowntimeMs, long bandwidthLimitBytesPerSec, int maxPrecopyRounds, Postcopy postcopy,
-        long postcopyAfterMs) {
+        long postcopyAfterMs, Compress compress) {
 
-    static final MigrationOptions DEFAULTS = new MigrationOptions(10, 0, 10, Postcopy.AUTO, 30_000);
+    static final MigrationOptions DEFAULTS = new MigrationOptions(10, 0, 10, Postcopy.AUTO, 30_000, Compress.NONE);
 
     enum Postcopy {
         AUTO, MANUAL;
@@ -34,6 +35,29 @@ record MigrationOptions(long maxDowntimeMs, long bandwidthLimitBytesPerSec, int 
                 }
             }
             throw new IllegalArgumentException("postcopy must be auto or manual, not '" + value + "'");
+        }
+    }
+
+    /**
+     * Page frames on the page channel: sent as they are, or as zstd frames where that is smaller
+     * (pays on links slower than the compressor; PROTOCOL.md, migration_out).
+     */
+    enum Compress {
+        NONE, ZSTD;
+
+        @JsonValue
+        String json() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        @JsonCreator
+        static Compress of(String value) {
+            for (Compress c : values()) {
+                if (c.json().equals(value)) {
+                    return c;
+                }
+            }
+            throw new IllegalArgumentException("compress must be none or zstd, not '" + value + "'");
         }
     }
 }

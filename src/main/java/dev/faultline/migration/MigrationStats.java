@@ -14,19 +14,21 @@ import java.util.function.Function;
  * @param remainingBytes what the destination does not hold yet
  * @param demandLatency how long the destination's faults waited for a page fetched on demand
  * @param blockedNs total time the destination's faulting threads waited for pages
+ * @param transferred what was sent, by kind; with {@code compress: zstd} also how many of those pages
+ *     travelled compressed ({@code compressedPages}) and the bytes that took ({@code compressedBytes})
  */
 record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtimeMs, Transferred transferred,
         long remainingBytes, long dirtyRateBytesPerSec, long rounds, long postcopyRequests, LatencySummary demandLatency,
         long blockedNs, long throughputBytesPerSec) {
 
     record Transferred(long precopyBytes, long postcopyBytes, long demandBytes, long precopyPages, long postcopyPages,
-            long demandPages) {
+            long demandPages, long compressedPages, long compressedBytes) {
     }
 
     /** Before any agent reported: the whole region remains. */
     static MigrationStats initial(long regionBytes) {
-        return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0), regionBytes, 0, 0, 0,
-                new LatencySummary(0, 0L, 0L, null, 0), 0, 0);
+        return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0, 0, 0), regionBytes, 0, 0,
+                0, new LatencySummary(0, 0L, 0L, null, 0), 0, 0);
     }
 
     /**
@@ -51,7 +53,9 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
                         dst.pick(AgentMigration.Stats::demandBytes, transferred.demandBytes()),
                         src.pick(AgentMigration.Stats::precopyPages, transferred.precopyPages()),
                         src.pick(AgentMigration.Stats::postcopyPages, transferred.postcopyPages()),
-                        dst.pick(AgentMigration.Stats::demandPages, transferred.demandPages())),
+                        dst.pick(AgentMigration.Stats::demandPages, transferred.demandPages()),
+                        src.pick(AgentMigration.Stats::compressedPages, transferred.compressedPages()),
+                        src.pick(AgentMigration.Stats::compressedBytes, transferred.compressedBytes())),
                 src.pick(AgentMigration.Stats::remainingBytes, remainingBytes),
                 src.pick(AgentMigration.Stats::dirtyRateBytesPerSec, dirtyRateBytesPerSec),
                 src.pick(AgentMigration.Stats::rounds, rounds),

@@ -83,11 +83,14 @@ class MigrationControllerTest {
                 .andExpect(jsonPath("$.options.bandwidthLimitBytesPerSec").value(0))
                 .andExpect(jsonPath("$.options.maxPrecopyRounds").value(10))
                 .andExpect(jsonPath("$.options.postcopyAfterMs").value(30000))
+                .andExpect(jsonPath("$.options.compress").value("none"))
                 .andExpect(jsonPath("$.timeline[0].phase").value("PENDING"))
                 .andExpect(jsonPath("$.timeline[0].at").value("2026-11-24T20:00:00Z"))
                 .andExpect(jsonPath("$.stats.regionBytes").value(1 << 20))
                 .andExpect(jsonPath("$.stats.downtimeMs").value(Matchers.nullValue()))
                 .andExpect(jsonPath("$.stats.transferred.precopyBytes").value(0))
+                .andExpect(jsonPath("$.stats.transferred.compressedPages").value(0))
+                .andExpect(jsonPath("$.stats.transferred.compressedBytes").value(0))
                 .andExpect(jsonPath("$.stats.demandLatency.p99Ns").value(0))
                 .andExpect(jsonPath("$.stats.throughputBytesPerSec").value(0))
                 .andExpect(jsonPath("$.secret").doesNotExist());
@@ -95,7 +98,8 @@ class MigrationControllerTest {
 
     @Test
     void optionsAreReadWithTheirDefaults() throws Exception {
-        MigrationOptions manual = new MigrationOptions(25, 1 << 20, 10, MigrationOptions.Postcopy.MANUAL, 30_000);
+        MigrationOptions manual = new MigrationOptions(25, 1 << 20, 10, MigrationOptions.Postcopy.MANUAL, 30_000,
+                MigrationOptions.Compress.NONE);
         given(migrations.create(REGION, "node-b", manual, "ci")).willReturn(job(MigrationPhase.PENDING));
 
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\", \"options\": {\"maxDowntimeMs\": 25,"
@@ -108,13 +112,19 @@ class MigrationControllerTest {
     void badOptionsAreValidationProblemsNamingEachField() throws Exception {
         create("{\"regionId\": \"../etc\", \"destinationNode\": \"\", \"options\": {\"maxDowntimeMs\": 0,"
                 + " \"bandwidthLimitBytesPerSec\": -1, \"maxPrecopyRounds\": 0, \"postcopy\": \"sometimes\","
-                + " \"postcopyAfterMs\": -5}}")
+                + " \"postcopyAfterMs\": -5, \"compress\": \"gzip\"}}")
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType("application/problem+json"))
                 .andExpect(jsonPath("$.type").value("https://faultline.dev/problems/validation"))
                 .andExpect(jsonPath("$.errors[*].field").value(Matchers.containsInAnyOrder("regionId",
                         "destinationNode", "options.maxDowntimeMs", "options.bandwidthLimitBytesPerSec",
-                        "options.maxPrecopyRounds", "options.postcopy", "options.postcopyAfterMs")));
+                        "options.maxPrecopyRounds", "options.postcopy", "options.postcopyAfterMs",
+                        "options.compress")));
+        create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
+                + " \"options\": {\"compress\": \"ZSTD\"}}")
+                .andExpect(status().isBadRequest())
+                .andExpect(jsonPath("$.errors[0].field").value("options.compress"))
+                .andExpect(jsonPath("$.errors[0].message").value("must be none or zstd"));
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
                 + " \"options\": {\"maxDowntime\": 5}}")
                 .andExpect(status().isBadRequest())
@@ -130,8 +140,21 @@ class MigrationControllerTest {
     }
 
     @Test
+    void zstdCompressionIsAskedForByName() throws Exception {
+        MigrationOptions zstd = new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO, 30_000,
+                MigrationOptions.Compress.ZSTD);
+        given(migrations.create(REGION, "node-b", zstd, "ci")).willReturn(job(MigrationPhase.PENDING));
+
+        create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
+                + " \"options\": {\"compress\": \"zstd\"}}")
+                .andExpect(status().isAccepted());
+        verify(migrations).create(REGION, "node-b", zstd, "ci");
+    }
+
+    @Test
     void manualPostcopyKeepsTheTimeoutAFormSendsAlong() throws Exception {
-        MigrationOptions manual = new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 1000);
+        MigrationOptions manual = new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 1000,
+                MigrationOptions.Compress.NONE);
         given(migrations.create(REGION, "node-b", manual, "ci")).willReturn(job(MigrationPhase.PENDING));
 
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","

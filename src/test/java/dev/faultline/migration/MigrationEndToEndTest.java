@@ -247,6 +247,10 @@ class MigrationEndToEndTest extends ServiceTest {
         }
     }
 
+    /**
+     * This job also runs with zstd on its page channel (the option is read back from the job table by
+     * the restarted driver): compressed pages must arrive byte for byte too.
+     */
     @Test
     void aServiceInstanceThatRestartsMidJobCarriesOnFromTheAgentsAndCompletesIt() throws Exception {
         String name = "mig-" + shortId();
@@ -258,8 +262,9 @@ class MigrationEndToEndTest extends ServiceTest {
                     r -> r.status() == 200);
             TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
                     "destinationNode", SECOND_NODE, "options", map("postcopy", "manual",
-                            "bandwidthLimitBytesPerSec", BANDWIDTH)));
+                            "bandwidthLimitBytesPerSec", BANDWIDTH, "compress", "zstd")));
             assertThat(created.status()).as(created.body()).isEqualTo(202);
+            assertThat(created.json().at("/options/compress").asString()).isEqualTo("zstd");
             String job = created.headers().firstValue("Location").orElseThrow();
             JsonNode precopy = Await.until("precopy", STEP, () -> admin().get(job).json(),
                     j -> phaseIs(j, "PRECOPY") || isFinal(j));
@@ -272,7 +277,15 @@ class MigrationEndToEndTest extends ServiceTest {
                     events, secrets);
             try {
                 restarted.start();
-                switchOverAndCompareEveryPage(job, source, name, dir, "the switchover, seen by the restarted driver");
+                JsonNode done = switchOverAndCompareEveryPage(job, source, name, dir,
+                        "the switchover, seen by the restarted driver");
+                // mig-source fills pages with one byte and a stamp: they compress, and the source counts them
+                JsonNode stats = done.path("stats");
+                long compressedPages = stats.at("/transferred/compressedPages").asLong();
+                assertThat(compressedPages).as("pages sent compressed: %s", stats).isPositive();
+                assertThat(stats.at("/transferred/compressedBytes").asLong()).as("what compression saved: %s", stats)
+                        .isPositive().isLessThan(compressedPages * 4096);
+                assertThat(done.at("/options/compress").asString()).isEqualTo("zstd");
             } finally {
                 restarted.stop();
                 driver.start();
@@ -297,9 +310,9 @@ class MigrationEndToEndTest extends ServiceTest {
 
     /**
      * Switches the job over now, dumps the (held) source, attaches the destination workload, and
-     * checks that every page arrived and the job COMPLETED.
+     * checks that every page arrived and the job COMPLETED; returns the completed job.
      */
-    private void switchOverAndCompareEveryPage(String job, NativeTools.Child source, String name, Path dir,
+    private JsonNode switchOverAndCompareEveryPage(String job, NativeTools.Child source, String name, Path dir,
             String switchover) throws IOException {
         TestApi.Response switched = admin().post(job + "/start-postcopy", map());
         assertThat(switched.status()).as(switched.body()).isEqualTo(202);
@@ -319,6 +332,7 @@ class MigrationEndToEndTest extends ServiceTest {
             assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
             assertThat(done.at("/stats/remainingBytes").asLong()).isZero();
             command(destination, "exit", null);
+            return done;
         }
     }
 

@@ -126,6 +126,8 @@ class MigrationJobsTest {
         assertThat(live.remainingBytes()).as("the source's figure, not the destination's zero").isEqualTo(100L << 20);
         assertThat(live.dirtyRateBytesPerSec()).isEqualTo(50L << 20);
         assertThat(live.rounds()).isEqualTo(3);
+        assertThat(live.transferred().compressedPages()).as("the source's figure").isEqualTo((200L << 20) / 4096 / 2);
+        assertThat(live.transferred().compressedBytes()).isEqualTo(25L << 20);
         assertThat(driver.live()).containsKey(id);
 
         // switchover and the move to postcopy happen between two polls: both still reach the timeline
@@ -197,7 +199,8 @@ class MigrationJobsTest {
                 Problem.UNPROCESSABLE, "node-b is DOWN");
         directory.node("node-b", true);
         assertProblem(() -> service.create(demo.id(), "node-b",
-                new MigrationOptions(10, 100, 10, MigrationOptions.Postcopy.AUTO, 0), "ops"),
+                new MigrationOptions(10, 100, 10, MigrationOptions.Postcopy.AUTO, 0, MigrationOptions.Compress.NONE),
+                "ops"),
                 Problem.UNPROCESSABLE, "at least one page");
         directory.detach(demo.id());
         assertProblem(() -> service.create(demo.id(), "node-b", MigrationOptions.DEFAULTS, "ops"),
@@ -523,7 +526,8 @@ class MigrationJobsTest {
 
     @Test
     void aJobsOptionsAreHandedToTheSource() {
-        MigrationOptions options = new MigrationOptions(25, 1L << 30, 3, MigrationOptions.Postcopy.MANUAL, 30_000);
+        MigrationOptions options = new MigrationOptions(25, 1L << 30, 3, MigrationOptions.Postcopy.MANUAL, 30_000,
+                MigrationOptions.Compress.ZSTD);
         UUID id = service.create(demo.id(), "node-b", options, "ops").id();
 
         driver.poll();
@@ -533,20 +537,25 @@ class MigrationJobsTest {
     }
 
     private static MigrationOptions manual() {
-        return new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 30_000);
+        return new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 30_000,
+                MigrationOptions.Compress.NONE);
     }
 
-    /** What a source measures; the destination's figures are zero there. */
+    /**
+     * What a source measures; the destination's figures are zero there. Half the pages sent
+     * travelled compressed, at a quarter of their size.
+     */
     static AgentMigration.Stats source(long sent, long remaining, long rounds, long dirtyRate) {
         return new AgentMigration.Stats(REGION_BYTES, 12L, 3000L, null, sent, sent / 4096, 0L, 0L, 0L, 0L,
-                remaining, dirtyRate, rounds, 0L, new LatencySummary(0, 0L, 0L, null, 0), 0L, 1L << 30);
+                remaining, dirtyRate, rounds, 0L, new LatencySummary(0, 0L, 0L, null, 0), 0L, 1L << 30,
+                sent / 4096 / 2, sent / 8);
     }
 
     /** What a destination measures; the source's figures are zero there. */
     static AgentMigration.Stats destination(long demandBytes, Long downtime) {
         return new AgentMigration.Stats(REGION_BYTES, 0L, 2900L, downtime, 0L, 0L, 0L, 0L, demandBytes,
                 demandBytes / 4096, 0L, 0L, 0L, 0L, new LatencySummary(demandBytes / 4096, 40_000L, 90_000L, null,
-                        120_000), 1_000_000L, 0L);
+                        120_000), 1_000_000L, 0L, null, null);
     }
 
     private static void assertProblem(Runnable call, Problem kind, String detail) {

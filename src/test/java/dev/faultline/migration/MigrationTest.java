@@ -95,6 +95,22 @@ class MigrationTest {
         assertThat(job.secret()).isNull();
     }
 
+    @Test
+    void statisticsStoredBeforeCompressionExistedReadBackWithNothingCompressed() {
+        String stored = "{\"regionBytes\":1048576,\"totalMs\":900,\"setupMs\":3,\"downtimeMs\":2,"
+                + "\"transferred\":{\"precopyBytes\":1048576,\"postcopyBytes\":0,\"demandBytes\":4096,"
+                + "\"precopyPages\":256,\"postcopyPages\":0,\"demandPages\":1},\"remainingBytes\":0,"
+                + "\"dirtyRateBytesPerSec\":0,\"rounds\":2,\"postcopyRequests\":1,"
+                + "\"demandLatency\":{\"count\":1,\"p50Ns\":100,\"p99Ns\":100,\"maxNs\":100},"
+                + "\"blockedNs\":100,\"throughputBytesPerSec\":1165084}";
+
+        MigrationStats stats = new MigrationJson.Stats().convertToEntityAttribute(stored);
+
+        assertThat(stats.transferred().precopyPages()).isEqualTo(256);
+        assertThat(stats.transferred().compressedPages()).isZero();
+        assertThat(stats.transferred().compressedBytes()).isZero();
+    }
+
     private static void assertWrongPhase(Runnable request) {
         assertThatThrownBy(request::run).isInstanceOfSatisfying(DomainException.class,
                 e -> assertThat(e.kind()).isEqualTo(Problem.MIGRATION_WRONG_PHASE));

@@ -13,7 +13,7 @@ PATH = MIGRATIONS + '/m1'
 JOB = dict(id='m1', regionId=REGION_ID, regionName='db', sourceNode='node-a', destinationNode='node-b',
            destinationRegionId=None, phase='PENDING', pausedIn=None, error=None,
            options=dict(maxDowntimeMs=10, bandwidthLimitBytesPerSec=0, maxPrecopyRounds=10, postcopy='auto',
-                        postcopyAfterMs=30000),
+                        postcopyAfterMs=30000, compress='none'),
            timeline=[dict(phase='PENDING', at='2026-11-24T20:00:00Z')], stats=dict(remainingBytes=16777216))
 
 
@@ -71,6 +71,27 @@ class StartTest(unittest.TestCase):
 
             self.assertTrue(result['changed'], option)
             self.assertEqual(result['migration']['options']['bandwidth_limit_bytes_per_sec'], 0, option)
+
+    def test_compression_is_asked_for_with_the_rest_api_s_name_and_shown_in_the_result(self):
+        compressed = job(options=dict(JOB['options'], compress='zstd'),
+                         stats=dict(remainingBytes=0, transferred=dict(compressedPages=3, compressedBytes=512)))
+        api = ScriptedApi(region_by_id(), jobs_of_region(),
+                          reply('POST', MIGRATIONS, 202, compressed,
+                                expect=dict(regionId=REGION_ID, destinationNode='node-b',
+                                            options=dict(compress='zstd'))))
+
+        result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False, compress='zstd')
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['migration']['options']['compress'], 'zstd')
+        self.assertEqual(result['migration']['stats']['transferred'], dict(compressed_pages=3, compressed_bytes=512))
+
+    def test_compression_other_than_none_or_zstd_is_refused_before_the_service_is_asked(self):
+        result = run_migration(ScriptedApi(), region_id=REGION_ID, destination_node='node-b', compress='gzip')
+
+        self.assertTrue(result['failed'])
+        self.assertIn('compress', result['msg'])
+        self.assertIn('none, zstd', result['msg'])
 
     def test_waiting_for_a_phase_stops_there_or_past_it(self):
         api = ScriptedApi(region_by_id(), jobs_of_region(), reply('POST', MIGRATIONS, 202, JOB),

@@ -1,0 +1,58 @@
+package dev.faultline.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+
+/** The migration messages as the agent reads and writes them (PROTOCOL.md §1.9, migration_out). */
+class AgentMigrationsTest {
+
+    private static final String SECRET = "ab".repeat(32);
+
+    @Test
+    void migrationOutCarriesTheOptionsInTheAgentsNamesAndItsToStringHidesTheSecret() {
+        AgentMigration.OutRequest request = new AgentMigration.OutRequest(UUID.randomUUID(), UUID.randomUUID(),
+                "127.0.0.1:7702", SECRET, 1 << 20, 5, 25, "manual", 1000, "zstd");
+
+        JsonNode wire = AgentJson.MAPPER.valueToTree(AgentMigrations.toWire(request));
+
+        JsonNode options = wire.path("options");
+        assertThat(options.path("compress").asString()).isEqualTo("zstd");
+        assertThat(options.path("bandwidth_bytes_per_s").asLong()).isEqualTo(1 << 20);
+        assertThat(options.path("max_rounds").asInt()).isEqualTo(5);
+        assertThat(options.path("max_downtime_ms").asLong()).isEqualTo(25);
+        assertThat(options.path("postcopy").asString()).isEqualTo("manual");
+        assertThat(options.path("postcopy_after_ms").asLong()).isEqualTo(1000);
+        assertThat(wire.path("secret").asString()).as("the agent needs it").isEqualTo(SECRET);
+        assertThat(request.toString()).contains("compress=zstd").doesNotContain(SECRET);
+        assertThat(AgentMigrations.toWire(request).toString()).contains("compress=zstd").doesNotContain(SECRET);
+    }
+
+    @Test
+    void theSourcesCompressedPagesAndBytesReachTheStatistics() throws Exception {
+        String reply = "{\"migration_id\": \"" + UUID.randomUUID() + "\", \"role\": \"source\", \"phase\": \"precopy\","
+                + " \"stats\": {\"precopy_pages\": 4096, \"precopy_bytes\": 16777216, \"compressed_pages\": 4000,"
+                + " \"compressed_bytes\": 123456, \"tracking\": \"async\"}}";
+
+        AgentMigration.Stats stats = AgentMigrations.toService(
+                AgentJson.MAPPER.readValue(reply, MigrationWire.Reply.class)).stats();
+
+        assertThat(stats.compressedPages()).isEqualTo(4000);
+        assertThat(stats.compressedBytes()).isEqualTo(123456);
+        assertThat(stats.precopyBytes()).as("page bytes, compressed or not").isEqualTo(16L << 20);
+    }
+
+    @Test
+    void anAgentThatDoesNotCountCompressionLeavesTheFiguresUnknown() throws Exception {
+        String reply = "{\"migration_id\": \"" + UUID.randomUUID() + "\", \"role\": \"destination\","
+                + " \"phase\": \"postcopy\", \"stats\": {\"demand_pages\": 3}}";
+
+        AgentMigration.Stats stats = AgentMigrations.toService(
+                AgentJson.MAPPER.readValue(reply, MigrationWire.Reply.class)).stats();
+
+        assertThat(stats.compressedPages()).isNull();
+        assertThat(stats.compressedBytes()).isNull();
+    }
+}
