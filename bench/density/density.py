@@ -84,7 +84,7 @@ class Api:
         return ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]
 
 
-def wait(what, timeout, probe):
+def wait(what, timeout, probe, fail=True):
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -94,6 +94,8 @@ def wait(what, timeout, probe):
         except Exception:
             pass
         if time.monotonic() > deadline:
+            if not fail:
+                return None
             sys.exit(f"timed out waiting for {what}")
         time.sleep(0.05)
 
@@ -176,10 +178,12 @@ def main():
     wait("the agent", 15, lambda: os.path.exists(sock))
     service = subprocess.Popen(["java", "-jar", jar, f"--server.port={port}", f"--faultline.data-dir={work}/data",
                                 f"--faultline.agent.socket={sock}", f"--faultline.agent.image-dirs={work}/images",
-                                "--faultline.metrics.per-region=top:50", "--logging.level.root=WARN"],
+                                "--faultline.metrics.per-region=top:50", "--logging.level.root=WARN",
+                                "--logging.level.dev.faultline.region=INFO", "--logging.level.dev.faultline.agent=INFO"],
                                stdout=open(os.path.join(work, "service.log"), "w"), stderr=subprocess.STDOUT)
     results = {"machine": os.uname().release, "cpus": os.cpu_count(), "region_bytes": size, "scales": []}
     lib = Lib()
+    finished = False
     try:
         token_file = os.path.join(work, "data", "admin-token")
         wait("the service", 180, lambda: os.path.exists(token_file))
@@ -195,8 +199,10 @@ def main():
                 shared = lib.last_client if len(regions) % args.regions_per_connection else None
                 regions.append(lib.workload(handoff, f"w{len(regions)}", size, shared))
             register_s = time.monotonic() - t
-            wait(f"{n} regions in the API", 300,
-                 lambda: api.get("/api/v1/regions?state=ATTACHED&size=1")["totalItems"] >= n)
+            attached = lambda: api.get("/api/v1/regions?state=ATTACHED&size=1")["totalItems"]
+            if not wait(f"{n} regions in the API", 300, lambda: attached() >= n, fail=False):
+                raise SystemExit(f"timed out waiting for {n} regions in the API: {attached()} there; agent: "
+                                 f"{len(api.get('/api/v1/host'))} host fields")
             addr, rid = lib.workload(handoff, f"probe{n}", size)  # the event delay, agent -> API
             t = time.monotonic()
             wait("the probe region", 30, lambda: api.get(f"/api/v1/regions/{rid}"))
@@ -247,12 +253,16 @@ def main():
             print(json.dumps(row), flush=True)
             results["restore"] = row
         print(json.dumps(results))
+        finished = True
     finally:
         service.terminate()
         service.wait(30)
         agent.terminate()
         agent.wait(30)
-        shutil.rmtree(work, ignore_errors=True)
+        if finished:
+            shutil.rmtree(work, ignore_errors=True)
+        else:  # what went wrong is in the logs
+            print(f"kept {work} (service.log, agent.log)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,11 @@ int t_notify_region_events(const struct t_env *env)
 	ev = await_event(ev_fd, &seq, fl_region_id(reg), "region_attached", NULL);
 	CHECK(ev && !strcmp(region_state_of(ev), "ATTACHED"));
 	json_decref(ev);
+	/* a ping says how far the events went and how many regions they add up to */
+	r = h_call(ctl, PROTO_T_PING, "{}");
+	CHECK(r && json_integer_value(json_object_get(r, "regions")) == 1 &&
+	      (uint64_t)json_integer_value(json_object_get(r, "seq")) >= seq);
+	json_decref(r);
 
 	/*
 	 * The workload gives its pages back and touches them again: the
@@ -182,6 +187,10 @@ int t_notify_region_events(const struct t_env *env)
 	ev = await_event(ev_fd, &seq, id, "region_state", "DETACHED");
 	CHECK(ev);
 	json_decref(ev);
+	r = h_call(ctl, PROTO_T_PING, "{}");
+	CHECK(r && json_integer_value(json_object_get(r, "regions")) == 0 &&
+	      (uint64_t)json_integer_value(json_object_get(r, "seq")) == seq);
+	json_decref(r);
 
 	/* quiet counters send nothing: no statistics event while nothing happens */
 	CHECK(!next_event(ev_fd, 400));

@@ -127,10 +127,16 @@ static int cmd_hello(struct agent *ag, struct cmd_session *s, const struct proto
 static int cmd_ping(struct agent *ag, struct cmd_session *s, const struct proto_hdr *h,
 		    json_t *req, json_t **reply, struct cmd_error *err)
 {
+	json_int_t regions = 0;
+
 	(void)s;
 	(void)h;
 	(void)req;
-	*reply = json_pack("{s:I}", "uptime_ms", (json_int_t)agent_uptime_ms(ag));
+	/* what a subscriber's copy must hold once it applied every event up to seq (§1.11) */
+	for (struct region *r = ag->regions->head; r; r = r->ctl.next)
+		regions += region_state(r) != REGION_DETACHED;
+	*reply = json_pack("{s:I, s:I, s:I}", "uptime_ms", (json_int_t)agent_uptime_ms(ag), "seq",
+			   (json_int_t)notify_seq(ag), "regions", regions);
 	return *reply ? 0 : cmd_fail(err, PROTO_E_INTERNAL, "out of memory");
 }
 

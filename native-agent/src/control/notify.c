@@ -299,6 +299,11 @@ void notify_region(struct agent *ag, struct region *r, const char *kind)
 	send_event(ag, kind, json_pack("{s:s, s:o}", "id", r->id, "region", region_json(r)));
 }
 
+uint64_t notify_seq(const struct agent *ag)
+{
+	return ag->notify ? ag->notify->seq : 0;
+}
+
 void notify_restore(struct agent *ag, const char *restore_id, bool gone)
 {
 	if (!ag->notify || !ag->notify->n_subs)

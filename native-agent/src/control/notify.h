@@ -35,5 +35,7 @@ int notify_subscribe(struct agent *ag, struct conn_ref ref, unsigned stats_inter
 void notify_region(struct agent *ag, struct region *r, const char *kind);
 /* A restore session was created, changed state or was deleted (gone: deleted). */
 void notify_restore(struct agent *ag, const char *restore_id, bool gone);
+/* The number of the last event sent (0 before any). */
+uint64_t notify_seq(const struct agent *ag);
 
 #endif /* FAULTLINE_NOTIFY_H */

@@ -23,6 +23,16 @@ public interface AgentChangeListener {
     }
 
     /**
+     * How many of this node's regions that are not DETACHED the listener's copy holds, or -1
+     * when it keeps no such count. Asked on the event thread's behalf once every change up to
+     * a ping's sequence number is applied: a count other than the agent's means the copy
+     * diverged, and it is read in full again.
+     */
+    default long attachedRegions(AgentClient agent) {
+        return -1;
+    }
+
+    /**
      * One region as the agent pushed it.
      *
      * @param statisticsOnly only its statistics moved (sampled at {@code faultline.agent.stats-interval})

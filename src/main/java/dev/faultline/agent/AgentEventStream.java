@@ -38,6 +38,7 @@ final class AgentEventStream {
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicLong resyncs = new AtomicLong();
     private final AtomicLong gaps = new AtomicLong();
+    private final AtomicLong divergences = new AtomicLong();
     private volatile AgentClient client;
     /** The connection whose events count; events of an older one are dropped. */
     private volatile Object current;
@@ -84,6 +85,34 @@ final class AgentEventStream {
 
     long gaps() {
         return gaps.get();
+    }
+
+    long divergences() {
+        return divergences.get();
+    }
+
+    /**
+     * A ping's reply (PROTOCOL.md §1.3, ping), on the connection's reader thread: the events up
+     * to its {@code seq} came before it. Once they are all applied (nothing queued or being
+     * delivered), each listener's count of regions must be the agent's; when one is not, its copy
+     * lost or gained something no gap showed, and every listener reads the full state again.
+     */
+    void audit(Object connection, JsonNode ping) {
+        if (connection != current || !ping.path("seq").isIntegralNumber() || !ping.path("regions").isIntegralNumber()
+                || draining.get() || !pending.isEmpty() || ping.path("seq").asLong() != lastSeq) {
+            return;
+        }
+        long agentRegions = ping.path("regions").asLong();
+        for (AgentChangeListener l : listeners) {
+            long mine = l.attachedRegions(client);
+            if (mine >= 0 && mine != agentRegions) {
+                divergences.incrementAndGet();
+                log.warn("node {}: the agent serves {} regions, this service's copy has {} after every event up to"
+                        + " seq {}; reading its full state", node(), agentRegions, mine, lastSeq);
+                resyncAll();
+                return;
+            }
+        }
     }
 
     /** On the connection's reader thread, in the agent's order. */

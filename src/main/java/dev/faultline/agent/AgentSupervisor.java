@@ -390,6 +390,9 @@ class AgentSupervisor {
             return;
         }
         conn.send(MessageType.PING, null, properties.requestTimeout()).whenComplete((reply, error) -> {
+            if (reply != null) {
+                changes.audit(conn, reply); // on the reader thread, after the events before it
+            }
             if (error instanceof AgentException ae && AgentException.TIMEOUT.equals(ae.code())) {
                 onSupervisorThread(() -> {
                     if (conn == connection && gen == generation) {

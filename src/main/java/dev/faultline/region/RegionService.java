@@ -105,6 +105,12 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         }
     }
 
+    @Override
+    public long attachedRegions(AgentClient agent) {
+        return live.entrySet().stream().filter(e -> agent.node().equals(nodeOf.get(e.getKey()))
+                && !"DETACHED".equals(e.getValue().state())).count();
+    }
+
     /**
      * Polls the nodes whose agents push no changes (older agents), and those whose full read
      * failed; the others need no polling.
