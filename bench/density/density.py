@@ -251,6 +251,11 @@ def main():
                    "list_p50_ms": round(list_p[0], 1), "list_p99_ms": round(list_p[1], 1)}
             print(json.dumps(row), flush=True)
             results["restore"] = row
+        # what the service had to repair on its own: each is a warning or an INFO line of its log
+        log = open(os.path.join(work, "service.log"), errors="replace").read()
+        results["service_log"] = {"event_gaps": log.count("agent events lost before seq"),
+                                  "divergences": log.count("this service's copy has"),
+                                  "failed_full_reads": log.count("failed, read again at the next sync")}
         print(json.dumps(results))
         finished = True
     finally:
