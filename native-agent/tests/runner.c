@@ -100,6 +100,7 @@ static const struct t_case cases[] = {
 	{ "mig/byte_for_byte", t_mig_byte_for_byte, T_NEEDS_UFFD },
 	{ "mig/zero_pages_not_sent", t_mig_zero_pages_not_sent, T_NEEDS_UFFD },
 	{ "mig/zstd_byte_exact", t_mig_zstd_byte_exact, T_NEEDS_UFFD },
+	{ "mig/downtime_without_faults", t_mig_downtime_without_faults, T_NEEDS_UFFD },
 	{ "mig/dest_keeps_first_copy", t_mig_dest_keeps_first_copy, T_NEEDS_UFFD },
 	{ "mig/demand_ahead_of_push", t_mig_demand_ahead_of_push, T_NEEDS_UFFD },
 	{ "mig/cut_and_resume", t_mig_cut_and_resume, T_NEEDS_UFFD },

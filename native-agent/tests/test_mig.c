@@ -2581,6 +2581,62 @@ int t_mig_zstd_byte_exact(const struct t_env *env)
 	return T_PASS;
 }
 
+/*
+ * A destination that never waits for a page (its workload attaches after the
+ * switchover) has a downtime all the same: from the source's hold to the
+ * moment the destination ran, before any fault was served.
+ */
+int t_mig_downtime_without_faults(const struct t_env *env)
+{
+	const char *size_s = "4M";
+	uint64_t size = UINT64_C(4) << 20;
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	json_t *in, *out, *m, *j, *st;
+
+	(void)env;
+	CHECK_OK(pair_start(&p));
+	CHECK_OK(start_source(&p, &src, size_s, region));
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	CHECK(in);
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:i, s:s}", "max_rounds", 1, "postcopy", "auto"));
+	CHECK(out);
+	/* switched over with no destination workload: nothing can fault there yet */
+	m = wait_phase(p.dctl, id, "postcopy", 60000);
+	CHECK(m);
+	st = json_object_get(m, "stats");
+	CHECKF(json_is_null(json_object_get(st, "first_fault_at_ms")) &&
+		       json_is_integer(json_object_get(st, "downtime_ms")) &&
+		       json_integer_value(json_object_get(st, "downtime_ms")) < 60000,
+	       "downtime %s, first fault %s", json_dumps(json_object_get(st, "downtime_ms"), JSON_ENCODE_ANY),
+	       json_dumps(json_object_get(st, "first_fault_at_ms"), JSON_ENCODE_ANY));
+	json_decref(m);
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	snprintf(line, sizeof(line), "dump %s\n", sdump);
+	j = cmd(&src, line, 30000);
+	CHECK(j && json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), size_s, ddump));
+	j = h_proc_json(&dst, 60000);
+	CHECK(j && str(j, "dumped"));
+	json_decref(j);
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	CHECK(m);
+	json_decref(m);
+	CHECK(compare_dumps(sdump, ddump, size) == 0);
+	h_proc_write(&src, "exit\n");
+	h_proc_write(&dst, "exit\n");
+	CHECK_OK(h_proc_wait(&src, 10000));
+	CHECK_OK(h_proc_wait(&dst, 10000));
+	json_decref(in);
+	json_decref(out);
+	return T_PASS;
+}
+
 /* Page p's bytes as the fake source sends them first: its number in every byte. */
 static void first_copy(uint8_t *page, uint64_t p)
 {

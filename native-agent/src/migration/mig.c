@@ -180,7 +180,7 @@ json_t *mig_json(struct mig *m)
 	enum mig_phase phase, paused_in;
 	char error[256], region_id[JX_UUID_LEN + 1], channel[300];
 	bool attached = false;
-	uint64_t now = jx_now_ms(), end;
+	uint64_t now = jx_now_ms(), end, resumed;
 	json_t *o, *stats;
 	bool ok = true;
 
@@ -207,11 +207,11 @@ json_t *mig_json(struct mig *m)
 	jx_put(stats, "region_bytes", json_integer((json_int_t)m->length), &ok);
 	jx_put(stats, "setup_ms", json_integer((json_int_t)st.setup_ms), &ok);
 	jx_put(stats, "total_ms", json_integer((json_int_t)(end - m->created_ms)), &ok);
+	/* until the first served fault; a destination that never waited for one ran from the switchover */
+	resumed = st.first_fault_ms ? st.first_fault_ms : st.running_at_ms;
 	jx_put(stats, "downtime_ms",
-	       st.first_fault_ms && st.switchover_at_ms
-		       ? json_integer((json_int_t)(st.first_fault_ms > st.switchover_at_ms
-							   ? st.first_fault_ms - st.switchover_at_ms
-							   : 0))
+	       resumed && st.switchover_at_ms
+		       ? json_integer((json_int_t)(resumed > st.switchover_at_ms ? resumed - st.switchover_at_ms : 0))
 		       : json_null(),
 	       &ok);
 	jx_put(stats, "switchover_at_ms",

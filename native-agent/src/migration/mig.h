@@ -48,6 +48,7 @@ struct mig_stats {
 	uint64_t setup_ms;           /* created -> first page sent/received */
 	uint64_t switchover_at_ms;   /* unix ms the source held (0: not yet) */
 	uint64_t first_fault_ms;     /* destination: unix ms of its first served fault */
+	uint64_t running_at_ms;      /* destination: unix ms the switchover arrived (it runs) */
 	uint64_t completed_ms;
 	uint64_t precopy_bytes, precopy_pages;
 	uint64_t postcopy_bytes, postcopy_pages;

@@ -127,6 +127,7 @@ static void on_switchover(struct mig_dst *d, const uint8_t *buf)
 	d->switch_ns = mono_now_ns();
 	d->held = held;
 	m->st.switchover_at_ms = at;
+	m->st.running_at_ms = jx_now_ms();
 	m->st.remaining_pages = m->n_pages - held;
 	mig_set_phase(m, MIG_POSTCOPY);
 	pthread_mutex_unlock(&m->mu);
