@@ -329,6 +329,31 @@ static json_t *cmd(struct h_proc *p, const char *line, int timeout_ms)
 	return h_proc_json(p, timeout_ms);
 }
 
+/* Has workload w dump its region to path, within timeout_ms; 0 when it says ok. */
+static int dump_to(struct h_proc *w, const char *path, int timeout_ms)
+{
+	char line[300];
+	json_t *j;
+	int r;
+
+	snprintf(line, sizeof(line), "dump %s\n", path);
+	j = cmd(w, line, timeout_ms);
+	r = j && json_is_true(json_object_get(j, "ok")) ? 0 : -1;
+	json_decref(j);
+	return r;
+}
+
+/* Tells both workloads to exit and waits for them; 0 when both exited. */
+static int exit_both(struct h_proc *src, struct h_proc *dst)
+{
+	int r;
+
+	h_proc_write(src, "exit\n");
+	h_proc_write(dst, "exit\n");
+	r = h_proc_wait(src, 10000);
+	return h_proc_wait(dst, 10000) || r ? -1 : 0;
+}
+
 /* Pages that differ, the destination's markers (last 16 bytes of marked pages) excepted. */
 static long compare_dumps(const char *a, const char *b, uint64_t size)
 {
@@ -550,7 +575,7 @@ static int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 	struct pair p;
 	struct h_proc src, dst;
 	struct relay relay;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], cmdline[300];
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256];
 	json_t *in, *out, *m, *opts, *j;
 	const char *sock, *channel;
 	long diff;
@@ -587,10 +612,7 @@ static int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 	CHECK(stat_of(m, "rounds") >= 1 && stat_of(m, "precopy_pages") >= size / MIG_PAGE);
 	json_decref(m);
 	/* the source's writers are held from the switchover on: this is the state to carry */
-	snprintf(cmdline, sizeof(cmdline), "dump %s\n", sdump);
-	j = cmd(&src, cmdline, 30000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&src, sdump, 30000));
 	if (cut) {
 		m = wait_phase(p.dctl, id, "postcopy", 10000);
 		CHECK(m);
@@ -671,10 +693,7 @@ static int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 	j = cmd(&dst, "drop 7\n", 30000);
 	CHECK(j && json_integer_value(json_object_get(j, "nonzero_bytes")) == 0);
 	json_decref(j);
-	h_proc_write(&src, "exit\n");
-	h_proc_write(&dst, "exit\n");
-	CHECK_OK(h_proc_wait(&src, 10000));
-	CHECK_OK(h_proc_wait(&dst, 10000));
+	CHECK_OK(exit_both(&src, &dst));
 	if (relayed)
 		relay_stop(&relay);
 	json_decref(in);
@@ -1293,7 +1312,7 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 	struct pair p;
 	struct h_proc src, dst;
 	struct h_agent again;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300],
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256],
 		removed[400], journal[400], channel[300], dregion[JX_UUID_LEN + 1];
 	const char *extra[3] = { "--page-channel-listen", channel, NULL };
 	uint64_t size = UINT64_C(16) << 20, nonzero;
@@ -1321,10 +1340,7 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 	CHECK(m);
 	json_decref(m);
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
-	snprintf(line, sizeof(line), "dump %s\n", sdump);
-	j = cmd(&src, line, 30000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&src, sdump, 30000));
 	/* the workload's marks are written: it runs on the destination */
 	j = h_proc_json(&dst, 30000);
 	CHECK(j && str(j, "dumped"));
@@ -1379,10 +1395,7 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 	CHECK(m);
 	json_decref(m);
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
-	snprintf(line, sizeof(line), "dump %s\n", ddump);
-	j = cmd(&dst, line, 60000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&dst, ddump, 60000));
 	m = wait_phase(dctl, id, "completed", 60000);
 	CHECK(m && !strcmp(str(m, "destination_region_id") ?: "", dregion) &&
 	      json_is_false(json_object_get(m, "needs_secret")));
@@ -1404,10 +1417,7 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 	CHECK(m);
 	json_decref(m);
 	CHECKF(access(journal, F_OK) && access(removed, F_OK), "the job's files outlive its delete");
-	h_proc_write(&src, "exit\n");
-	h_proc_write(&dst, "exit\n");
-	CHECK_OK(h_proc_wait(&src, 10000));
-	CHECK_OK(h_proc_wait(&dst, 10000));
+	CHECK_OK(exit_both(&src, &dst));
 	close(dctl);
 	json_decref(in);
 	json_decref(out);
@@ -1711,10 +1721,7 @@ static int migrate_through_restart_at(struct pair *pp, enum restart_who who, boo
 	CHECK(j && str(j, "dumped"));
 	json_decref(j);
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
-	snprintf(line, sizeof(line), "dump %s\n", ddump);
-	j = cmd(&dst, line, 60000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&dst, ddump, 60000));
 	m = wait_phase(p.dctl, id, "completed", 60000);
 	CHECK(m);
 	json_decref(m);
@@ -1897,7 +1904,7 @@ int t_mig_pause_resume_switchover(const struct t_env *env)
 {
 	struct pair p;
 	struct h_proc src, dst;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256];
 	uint64_t size = UINT64_C(16) << 20, before;
 	json_t *in, *out, *m, *j;
 
@@ -1952,10 +1959,7 @@ int t_mig_pause_resume_switchover(const struct t_env *env)
 	m = wait_phase(p.sctl, id, "postcopy completed", 30000);
 	CHECK(m);
 	json_decref(m);
-	snprintf(line, sizeof(line), "dump %s\n", sdump);
-	j = cmd(&src, line, 30000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&src, sdump, 30000));
 	j = h_proc_json(&dst, 30000);
 	CHECK(j && str(j, "dumped"));
 	json_decref(j);
@@ -1963,10 +1967,7 @@ int t_mig_pause_resume_switchover(const struct t_env *env)
 	CHECK(m);
 	json_decref(m);
 	CHECK(compare_dumps(sdump, ddump, size) == 0);
-	h_proc_write(&src, "exit\n");
-	h_proc_write(&dst, "exit\n");
-	CHECK_OK(h_proc_wait(&src, 10000));
-	CHECK_OK(h_proc_wait(&dst, 10000));
+	CHECK_OK(exit_both(&src, &dst));
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
@@ -2476,7 +2477,7 @@ int t_mig_zero_pages_not_sent(const struct t_env *env)
 	uint64_t size = UINT64_C(16) << 20, data;
 	struct pair p;
 	struct h_proc src, dst;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256];
 	const char *args[] = { "mig-source", "--socket", NULL, "--size", size_s, "--threads", "0",
 			       "--name", "demo", "--zero-holes", NULL };
 	json_t *in, *out, *m, *j;
@@ -2511,15 +2512,9 @@ int t_mig_zero_pages_not_sent(const struct t_env *env)
 	       (unsigned long long)(size / 2));
 	CHECK(stat_of(m, "precopy_pages") >= size / MIG_PAGE);
 	json_decref(m);
-	snprintf(line, sizeof(line), "dump %s\n", sdump);
-	j = cmd(&src, line, 30000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&src, sdump, 30000));
 	CHECK(compare_dumps(sdump, ddump, size) == 0);
-	h_proc_write(&src, "exit\n");
-	h_proc_write(&dst, "exit\n");
-	CHECK_OK(h_proc_wait(&src, 10000));
-	CHECK_OK(h_proc_wait(&dst, 10000));
+	CHECK_OK(exit_both(&src, &dst));
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
@@ -2535,7 +2530,7 @@ int t_mig_zstd_byte_exact(const struct t_env *env)
 	uint64_t size = UINT64_C(16) << 20;
 	struct pair p;
 	struct h_proc src, dst;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256];
 	json_t *in, *out, *m, *j;
 
 	(void)env;
@@ -2553,10 +2548,7 @@ int t_mig_zstd_byte_exact(const struct t_env *env)
 	m = wait_phase(p.sctl, id, "postcopy completed", 60000);
 	CHECK(m);
 	json_decref(m);
-	snprintf(line, sizeof(line), "dump %s\n", sdump);
-	j = cmd(&src, line, 30000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&src, sdump, 30000));
 	j = h_proc_json(&dst, 60000);
 	CHECK(j && str(j, "dumped"));
 	json_decref(j);
@@ -2572,10 +2564,7 @@ int t_mig_zstd_byte_exact(const struct t_env *env)
 	m = mig_out(&p, "00000000-0000-4000-8000-000000000001", region, str(in, "channel"), SECRET,
 		    json_pack("{s:s}", "compress", "lz4"));
 	CHECK(!m);
-	h_proc_write(&src, "exit\n");
-	h_proc_write(&dst, "exit\n");
-	CHECK_OK(h_proc_wait(&src, 10000));
-	CHECK_OK(h_proc_wait(&dst, 10000));
+	CHECK_OK(exit_both(&src, &dst));
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
@@ -2592,7 +2581,7 @@ int t_mig_downtime_without_faults(const struct t_env *env)
 	uint64_t size = UINT64_C(4) << 20;
 	struct pair p;
 	struct h_proc src, dst;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256];
 	json_t *in, *out, *m, *j, *st;
 
 	(void)env;
@@ -2616,10 +2605,7 @@ int t_mig_downtime_without_faults(const struct t_env *env)
 	json_decref(m);
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
-	snprintf(line, sizeof(line), "dump %s\n", sdump);
-	j = cmd(&src, line, 30000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&src, sdump, 30000));
 	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), size_s, ddump));
 	j = h_proc_json(&dst, 60000);
 	CHECK(j && str(j, "dumped"));
@@ -2628,10 +2614,7 @@ int t_mig_downtime_without_faults(const struct t_env *env)
 	CHECK(m);
 	json_decref(m);
 	CHECK(compare_dumps(sdump, ddump, size) == 0);
-	h_proc_write(&src, "exit\n");
-	h_proc_write(&dst, "exit\n");
-	CHECK_OK(h_proc_wait(&src, 10000));
-	CHECK_OK(h_proc_wait(&dst, 10000));
+	CHECK_OK(exit_both(&src, &dst));
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
@@ -2781,7 +2764,7 @@ int t_mig_demand_ahead_of_push(const struct t_env *env)
 	uint64_t size = UINT64_C(16) << 20, t0;
 	struct pair p;
 	struct h_proc src, dst;
-	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256];
 	json_t *in, *out, *m, *j;
 	struct timespec ts;
 
@@ -2802,10 +2785,7 @@ int t_mig_demand_ahead_of_push(const struct t_env *env)
 	CHECK(m);
 	json_decref(m);
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
-	snprintf(line, sizeof(line), "dump %s\n", sdump);
-	j = cmd(&src, line, 30000);
-	CHECK(j && json_is_true(json_object_get(j, "ok")));
-	json_decref(j);
+	CHECK_OK(dump_to(&src, sdump, 30000));
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	t0 = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -2824,10 +2804,7 @@ int t_mig_demand_ahead_of_push(const struct t_env *env)
 	m = wait_phase(p.sctl, id, "completed", 30000);
 	CHECK(m);
 	json_decref(m);
-	h_proc_write(&src, "exit\n");
-	h_proc_write(&dst, "exit\n");
-	CHECK_OK(h_proc_wait(&src, 10000));
-	CHECK_OK(h_proc_wait(&dst, 10000));
+	CHECK_OK(exit_both(&src, &dst));
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
