@@ -2,7 +2,9 @@ package dev.faultline.migration;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonValue;
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * How a job migrates (docs/api-migrations.md).
@@ -29,12 +31,7 @@ record MigrationOptions(long maxDowntimeMs, long bandwidthLimitBytesPerSec, int 
 
         @JsonCreator
         static Postcopy of(String value) {
-            for (Postcopy p : values()) {
-                if (p.json().equals(value)) {
-                    return p;
-                }
-            }
-            throw new IllegalArgumentException("postcopy must be auto or manual, not '" + value + "'");
+            return lowerCase(Postcopy.class, "postcopy", value);
         }
     }
 
@@ -52,12 +49,23 @@ record MigrationOptions(long maxDowntimeMs, long bandwidthLimitBytesPerSec, int 
 
         @JsonCreator
         static Compress of(String value) {
-            for (Compress c : values()) {
-                if (c.json().equals(value)) {
-                    return c;
-                }
-            }
-            throw new IllegalArgumentException("compress must be none or zstd, not '" + value + "'");
+            return lowerCase(Compress.class, "compress", value);
         }
+    }
+
+    /**
+     * The constant of {@code type} an option names in lower case (its JSON form); any other value
+     * is refused naming the option and what it takes, e.g. "postcopy must be auto or manual".
+     */
+    private static <E extends Enum<E>> E lowerCase(Class<E> type, String option, String value) {
+        E[] constants = type.getEnumConstants();
+        for (E e : constants) {
+            if (e.name().toLowerCase(Locale.ROOT).equals(value)) {
+                return e;
+            }
+        }
+        String allowed = Arrays.stream(constants).map(e -> e.name().toLowerCase(Locale.ROOT))
+                .collect(Collectors.joining(" or "));
+        throw new IllegalArgumentException(option + " must be " + allowed + ", not '" + value + "'");
     }
 }
