@@ -141,26 +141,23 @@ class MigrationControllerTest {
 
     @Test
     void zstdCompressionIsAskedForByName() throws Exception {
-        MigrationOptions zstd = new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO, 30_000,
-                MigrationOptions.Compress.ZSTD);
-        given(migrations.create(REGION, "node-b", zstd, "ci")).willReturn(job(MigrationPhase.PENDING));
-
-        create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
-                + " \"options\": {\"compress\": \"zstd\"}}")
-                .andExpect(status().isAccepted());
-        verify(migrations).create(REGION, "node-b", zstd, "ci");
+        acceptedWith("{\"compress\": \"zstd\"}", new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO,
+                30_000, MigrationOptions.Compress.ZSTD));
     }
 
     @Test
     void manualPostcopyKeepsTheTimeoutAFormSendsAlong() throws Exception {
-        MigrationOptions manual = new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 1000,
-                MigrationOptions.Compress.NONE);
-        given(migrations.create(REGION, "node-b", manual, "ci")).willReturn(job(MigrationPhase.PENDING));
+        acceptedWith("{\"postcopy\": \"manual\", \"postcopyAfterMs\": 1000}", new MigrationOptions(10, 0, 10,
+                MigrationOptions.Postcopy.MANUAL, 1000, MigrationOptions.Compress.NONE));
+    }
 
-        create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
-                + " \"options\": {\"postcopy\": \"manual\", \"postcopyAfterMs\": 1000}}")
+    /** A create with these options is accepted and reaches the service as {@code expected}. */
+    private void acceptedWith(String options, MigrationOptions expected) throws Exception {
+        given(migrations.create(REGION, "node-b", expected, "ci")).willReturn(job(MigrationPhase.PENDING));
+
+        create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\", \"options\": " + options + "}")
                 .andExpect(status().isAccepted());
-        verify(migrations).create(REGION, "node-b", manual, "ci");
+        verify(migrations).create(REGION, "node-b", expected, "ci");
     }
 
     @Test
