@@ -55,6 +55,22 @@ const nodes = [
   { name: 'node-b', local: false, state: 'UP', lastHeartbeat: '2026-11-24T20:00:00Z', agent: { state: 'READY', version: '0.1.0', pid: 2 }, pageChannel: { address: '127.0.0.1:7702' }, capabilities: ['wp_async'] },
 ];
 
+/** The start form's API: the nodes, no jobs, one region; a create is accepted and its body kept. */
+function serveAcceptingStartForm(): { body: () => unknown } {
+  let body: unknown = null;
+  server.use(
+    http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
+    http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
+    http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
+    http.post('/api/v1/migrations', async ({ request }) => {
+      body = await request.json();
+      return HttpResponse.json(job({ phase: 'PENDING' }), { status: 202 });
+    }),
+    http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())),
+  );
+  return { body: () => body };
+}
+
 describe('migrations (against the contract, mocked)', () => {
   it('says the service does not migrate yet when the API answers 404', async () => {
     renderApp({ path: '/migrations', session: admin });
@@ -63,17 +79,7 @@ describe('migrations (against the contract, mocked)', () => {
   });
 
   it('starts a migration with the documented defaults to the chosen node', async () => {
-    let body: unknown = null;
-    server.use(
-      http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
-      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
-      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
-      http.post('/api/v1/migrations', async ({ request }) => {
-        body = await request.json();
-        return HttpResponse.json(job({ phase: 'PENDING' }), { status: 202 });
-      }),
-      http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())),
-    );
+    const sent = serveAcceptingStartForm();
     const { user } = renderApp({ path: '/migrations', session: admin });
     const form = await screen.findByRole('form', { name: 'Start a migration' });
     await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
@@ -82,7 +88,7 @@ describe('migrations (against the contract, mocked)', () => {
     await user.click(within(form).getByRole('button', { name: 'Start migration' }));
 
     expect(await screen.findByRole('heading', { name: /demo: node-a → node-b/ })).toBeInTheDocument();
-    expect(body).toEqual({
+    expect(sent.body()).toEqual({
       regionId: region().id,
       destinationNode: 'node-b',
       options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none' },
@@ -90,17 +96,7 @@ describe('migrations (against the contract, mocked)', () => {
   });
 
   it('asks for zstd page compression when it is picked', async () => {
-    let body: unknown = null;
-    server.use(
-      http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
-      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
-      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
-      http.post('/api/v1/migrations', async ({ request }) => {
-        body = await request.json();
-        return HttpResponse.json(job({ phase: 'PENDING' }), { status: 202 });
-      }),
-      http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())),
-    );
+    const sent = serveAcceptingStartForm();
     const { user } = renderApp({ path: '/migrations', session: admin });
     const form = await screen.findByRole('form', { name: 'Start a migration' });
     await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
@@ -111,7 +107,7 @@ describe('migrations (against the contract, mocked)', () => {
     await user.click(within(form).getByRole('button', { name: 'Start migration' }));
 
     await screen.findByRole('heading', { name: /demo: node-a → node-b/ });
-    expect(body).toMatchObject({ options: { compress: 'zstd', postcopy: 'auto' } });
+    expect(sent.body()).toMatchObject({ options: { compress: 'zstd', postcopy: 'auto' } });
   });
 
   it('shows a compression the service refused next to its field', async () => {
