@@ -14,9 +14,12 @@ public final class OwedFullReads {
 
     private final Set<String> nodes = ConcurrentHashMap.newKeySet();
 
-    /** The full read of {@code node} failed: the next poll does it again. */
-    public void failed(String node) {
-        nodes.add(node);
+    /**
+     * The full read of {@code node} failed: the next poll does it again. True when it was not
+     * owed already (the first failure of a run of them, the one worth a log line).
+     */
+    public boolean failed(String node) {
+        return nodes.add(node);
     }
 
     /** The full read of {@code node} succeeded. */

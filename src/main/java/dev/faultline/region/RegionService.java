@@ -155,11 +155,10 @@ public class RegionService implements DisposableBean, AgentChangeListener {
         try {
             return agent.regions();
         } catch (AgentException e) {
-            if (!owed.owed(agent.node())) {
+            if (owed.failed(agent.node())) {
                 log.info("reading the regions of node {} failed, read again at the next sync: {}", agent.node(),
                         e.getMessage());
             }
-            owed.failed(agent.node());
             return null;
         }
     }

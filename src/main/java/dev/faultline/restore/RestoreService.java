@@ -350,11 +350,10 @@ public class RestoreService {
         try {
             reported = agent.restores();
         } catch (AgentException e) {
-            if (!owed.owed(agent.node())) {
+            if (owed.failed(agent.node())) {
                 log.info("reading the restore sessions of node {} failed, read again at the next sync: {}",
                         agent.node(), e.getMessage());
             }
-            owed.failed(agent.node());
             return;
         }
         owed.done(agent.node());
