@@ -8,13 +8,20 @@
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
- *                      [--tracking auto|hold] [--compress none|zstd] [--verbose]
+ *                      [--tracking auto|hold] [--compress none|zstd] [--fill stripes|mixed]
+ *                      [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
  * default, writes as fast as the threads can.  --tracking: the job's
  * "tracking" option (PROTOCOL.md migration_out): `hold` measures the
  * source tracking writes on its hold uffd, as before WP_ASYNC tracking.
+ *
+ * --fill: what the source region holds (faultline-demo mig-source --fill):
+ * `stripes`, the default, every other 64 KiB of 0x5A (compresses to nothing);
+ * `mixed`, a quarter random, half text-like, a quarter zero pages, for
+ * measuring --compress zstd against a link of --bandwidth bytes per second.
+ * "sent / size" counts page bytes, "wire / size" what travelled (compressed).
  *
  * The page channel is TLS 1.3 as in production; --plaintext runs both agents
  * with --page-channel-plaintext, so two runs show what TLS costs.
@@ -296,7 +303,7 @@ static double loopback_copy(const uint8_t *src, uint8_t *dst, uint64_t size)
 
 struct run {
 	double total_ms, downtime_ms, p50_us, p99_us, max_us, blocked_ms;
-	uint64_t sent, demand_pages, rounds, requests, tracking_faults;
+	uint64_t sent, wire, demand_pages, rounds, requests, tracking_faults;
 	double dst_total_ms;
 	char tracking[8];
 };
@@ -332,6 +339,7 @@ static json_t *get(struct agent *a, const char *id)
 
 static const char *tracking = "auto";
 static const char *compress = "none"; /* --compress none|zstd: the job's "compress" option */
+static const char *fill = "stripes"; /* --fill stripes|mixed: faultline-demo mig-source --fill */
 static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
@@ -352,7 +360,8 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 	snprintf(handoff, sizeof(handoff), "%s/state/handoff.sock", src.dir);
 	{
 		const char *args[] = { "mig-source", "--socket", handoff, "--size", size_s, "--threads",
-				       threads_s, "--rate", rate_s, "--name", "bench", NULL };
+				       threads_s, "--rate", rate_s, "--name", "bench", "--fill", fill,
+				       NULL };
 
 		if (demo(&ws, args))
 			goto stop;
@@ -433,6 +442,8 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			out->max_us = (double)json_integer_value(json_object_get(lat, "max_ns")) / 1e3;
 			out->blocked_ms = (double)st(d, "blocked_ns") / 1e6;
 			out->sent = st(m, "precopy_bytes") + st(m, "postcopy_bytes") + st(m, "demand_bytes");
+			/* compressed frames: their page bytes out, their zstd bytes in */
+			out->wire = out->sent - st(m, "compressed_pages") * 4096 + st(m, "compressed_bytes");
 			out->demand_pages = st(d, "demand_pages");
 			out->rounds = st(m, "rounds");
 			out->requests = st(d, "postcopy_requests");
@@ -468,7 +479,7 @@ int main(int argc, char **argv)
 		{ "plaintext", no_argument, NULL, 'P' },	{ "rate", required_argument, NULL, 'W' },
 		{ "tracking", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "compress", required_argument, NULL, 'z' },
+		{ "compress", required_argument, NULL, 'z' },	{ "fill", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -511,6 +522,13 @@ int main(int argc, char **argv)
 			}
 			compress = optarg;
 			break;
+		case 'F':
+			if (strcmp(optarg, "stripes") && strcmp(optarg, "mixed")) {
+				fprintf(stderr, "faultline-migbench: --fill takes `stripes` or `mixed`\n");
+				return 2;
+			}
+			fill = optarg;
+			break;
 		case 'P':
 			plaintext = true;
 			break;
@@ -537,7 +555,8 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
-					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] [--verbose]\n");
+					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] "
+					"[--fill stripes|mixed] [--verbose]\n");
 			return 2;
 		}
 	}
@@ -567,15 +586,19 @@ int main(int argc, char **argv)
 
 	if (rate)
 		snprintf(rate_text, sizeof(rate_text), "at %llu writes/s in all", (unsigned long long)rate);
-	printf("region %llu MiB, %u writer thread(s) writing %s, switchover after "
-	       "%u precopy round(s), granule %u page(s), loopback %.2f GB/s\n\n",
-	       (unsigned long long)(size >> 20), writers, rate_text, rounds, granule,
+	printf("region %llu MiB (fill %s, compress %s), %u writer thread(s) writing %s, switchover "
+	       "after %u precopy round(s), granule %u page(s), loopback %.2f GB/s\n\n",
+	       (unsigned long long)(size >> 20), fill, compress, writers, rate_text, rounds, granule,
 	       (double)size / lb_ms / 1e6);
+	if (bw)
+		printf("link limited to %.1f MB/s (the job's bandwidth_bytes_per_s): size / link = "
+		       "%.0f ms\n\n", (double)bw / 1e6, (double)size / (double)bw * 1e3);
 	printf("| run | total ms | total / (size / loopback) | downtime ms | demand p50 us | "
-	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | rounds | "
-	       "tracking | tracking faults |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
-	printf("| stop-and-copy (floor) | %.0f | %.2f | %.0f | - | - | - | %.0f | - | 1.00 | - | - | - |\n",
+	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | wire / size | "
+	       "rounds | tracking | tracking faults |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+	printf("| stop-and-copy (floor) | %.0f | %.2f | %.0f | - | - | - | %.0f | - | 1.00 | 1.00 | - | - "
+	       "| - |\n",
 	       sc_ms, sc_ms / lb_ms, sc_ms, sc_ms);
 	for (unsigned i = 0; i < repeat; i++) {
 		struct run r = { 0 };
@@ -585,10 +608,10 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("| faultline %u | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | %llu | %.2f | "
-		       "%llu | %s | %llu |\n",
+		       "%.2f | %llu | %s | %llu |\n",
 		       i + 1, r.total_ms, r.total_ms / lb_ms, r.downtime_ms, r.p50_us, r.p99_us, r.max_us,
 		       r.blocked_ms, (unsigned long long)r.demand_pages, (double)r.sent / (double)size,
-		       (unsigned long long)r.rounds, r.tracking, (unsigned long long)r.tracking_faults);
+		       (double)r.wire / (double)size, (unsigned long long)r.rounds, r.tracking, (unsigned long long)r.tracking_faults);
 		fflush(stdout);
 	}
 	return 0;

@@ -73,7 +73,8 @@ struct args {
 	uint64_t size, seed, pause_after, mark, accounts, rate, quiesce_delay_ms;
 	enum content_pattern pattern;
 	unsigned threads;
-	bool hold, hugetlb, thp, anon, quiesce, clone, zero_holes;
+	bool hold, hugetlb, thp, anon, quiesce, clone;
+	enum demo_fill fill;
 };
 
 struct toucher {
@@ -105,7 +106,7 @@ static int usage(void)
 		"       faultline-demo ledger-check --socket PATH --size SIZE [--accounts N]\n"
 		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n"
 		"       faultline-demo mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N]\n"
-		"                      [--rate WRITES_PER_S] [--zero-holes]\n"
+		"                      [--rate WRITES_PER_S] [--zero-holes | --fill stripes|mixed]\n"
 		"       faultline-demo mig-dest --socket SESSION --size SIZE --name NAME --dump FILE\n"
 		"                      [--mark N]\n");
 	return 2;
@@ -124,7 +125,7 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "mark", required_argument, NULL, 'M' },	{ "accounts", required_argument, NULL, 'a' },
 		{ "rate", required_argument, NULL, 'r' },	{ "quiesce", no_argument, NULL, 'Q' },
 		{ "quiesce-delay-ms", required_argument, NULL, 'D' },	{ "clone", no_argument, NULL, 'C' },
-		{ "zero-holes", no_argument, NULL, 'z' },
+		{ "zero-holes", no_argument, NULL, 'z' },	{ "fill", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -211,7 +212,15 @@ static int parse(int argc, char **argv, struct args *a)
 			a->quiesce = true;
 			break;
 		case 'z':
-			a->zero_holes = true;
+			a->fill = DEMO_FILL_ZERO_HOLES;
+			break;
+		case 'F':
+			if (!strcmp(optarg, "stripes"))
+				a->fill = DEMO_FILL_STRIPES;
+			else if (!strcmp(optarg, "mixed"))
+				a->fill = DEMO_FILL_MIXED;
+			else
+				return -1;
 			break;
 		case 'D':
 			a->quiesce = true;
@@ -704,7 +713,7 @@ int main(int argc, char **argv)
 	if (!strcmp(a.cmd, "session"))
 		return session(&a);
 	if (!strcmp(a.cmd, "mig-source") && a.socket && a.size && !(a.size % CONTENT_PAGE))
-		return demo_mig_source(a.socket, a.size, a.name, a.threads, a.rate, a.zero_holes);
+		return demo_mig_source(a.socket, a.size, a.name, a.threads, a.rate, a.fill);
 	if (!strcmp(a.cmd, "mig-dest") && a.socket && a.size && !(a.size % CONTENT_PAGE) && a.out)
 		return demo_mig_dest(a.socket, a.size, a.name, a.out, a.mark);
 	if (!strcmp(a.cmd, "ledger"))

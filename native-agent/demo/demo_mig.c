@@ -2,6 +2,7 @@
  * faultline-demo workloads for migrations (PROTOCOL.md §1.9, §3):
  *
  *   mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N] [--rate N]
+ *              [--zero-holes | --fill stripes|mixed]
  *       registers fresh memory with FL_MODE_WP (track + hold uffds) on the
  *       agent's general handoff socket, fills every other 64 KiB of it, prints
  *       {"region_id":…} and writes continuously from N threads: each write
@@ -9,6 +10,11 @@
  *       --rate: N writes per second in all (shared by the threads, paced per
  *       64 writes like bench/qemu/memwriter.c's fl_rate); 0: as fast as they
  *       can.  --zero-holes: the other half is populated too, with zeros.
+ *       --fill mixed: every page populated, in a pattern closer to a guest's
+ *       memory than 0x5A stripes (which any compressor shrinks to nothing):
+ *       of every 4 pages one random (incompressible), two text-like (words
+ *       of a small vocabulary: zstd's fast level makes them ~3x smaller),
+ *       one zero; so that measurements of "compress" mean something.
  *   mig-dest --socket SESSION --size SIZE --name NAME --dump FILE [--mark N]
  *       attaches by region name on a migration's session socket (MISSING
  *       mode), writes a marker into the last 16 bytes of N pages spread over
@@ -207,8 +213,63 @@ static int commands(uint8_t *mem, uint64_t size, fl_region *r, uint64_t mark,
 	_exit(0);
 }
 
+/*
+ * --fill mixed, page p of the region: p % 4 == 0 random bytes, 1 and 2
+ * words of a 64-word vocabulary separated by spaces, 3 zeros.
+ */
+static void fill_mixed_page(uint8_t *page, uint64_t p)
+{
+	static const char *const words[64] = {
+		"the", "of", "and", "to", "in", "is", "was", "for", "on", "that", "with", "as", "by",
+		"at", "from", "this", "page", "memory", "guest", "kernel", "region", "fault", "user",
+		"table", "entry", "value", "buffer", "socket", "thread", "request", "reply", "error",
+		"index", "count", "offset", "length", "state", "cache", "inode", "dentry", "struct",
+		"static", "return", "const", "void", "int", "uint64_t", "size_t", "if", "else", "while",
+		"null", "true", "false", "json", "http", "GET", "POST", "200", "404", "user_id",
+		"session", "token", "2026-12-07",
+	};
+	uint64_t s = (p + 1) * UINT64_C(0x9E3779B97F4A7C15) | 1;
+
+	if (p % 4 == 0) {
+		for (size_t i = 0; i < 4096; i += 8) {
+			uint64_t x = xorshift(&s);
+
+			memcpy(page + i, &x, 8);
+		}
+	} else if (p % 4 == 3) {
+		memset(page, 0, 4096);
+	} else {
+		size_t at = 0;
+
+		while (at < 4096) {
+			const char *w = words[xorshift(&s) % 64];
+			size_t n = strlen(w);
+
+			for (size_t i = 0; i < n && at < 4096; i++)
+				page[at++] = (uint8_t)w[i];
+			if (at < 4096)
+				page[at++] = ' ';
+		}
+	}
+}
+
+static void fill(uint8_t *mem, uint64_t size, enum demo_fill how)
+{
+	if (how == DEMO_FILL_MIXED) {
+		for (uint64_t p = 0; p < size / 4096; p++)
+			fill_mixed_page(mem + p * 4096, p);
+		return;
+	}
+	/* half populated, half never touched: the migration sends the holes as zero runs */
+	for (uint64_t off = 0; off < size; off += 2 * 65536)
+		memset(mem + off, 0x5A, 65536 < size - off ? 65536 : size - off);
+	/* --zero-holes: the holes populated, with zeros (read as zeros, sent as zero runs) */
+	for (uint64_t off = 65536; how == DEMO_FILL_ZERO_HOLES && off < size; off += 2 * 65536)
+		memset(mem + off, 0, 65536 < size - off ? 65536 : size - off);
+}
+
 int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads,
-		    uint64_t rate, bool zero_holes)
+		    uint64_t rate, enum demo_fill how)
 {
 	uint8_t *mem = map(size);
 	struct writer *ws = calloc(threads ? threads : 1, sizeof(*ws));
@@ -217,12 +278,7 @@ int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigne
 
 	if (!mem || !ws)
 		return 3;
-	/* half populated, half never touched: the migration sends the holes as zero runs */
-	for (uint64_t off = 0; off < size; off += 2 * 65536)
-		memset(mem + off, 0x5A, 65536 < size - off ? 65536 : size - off);
-	/* --zero-holes: the holes populated, with zeros (read as zeros, sent as zero runs) */
-	for (uint64_t off = 65536; zero_holes && off < size; off += 2 * 65536)
-		memset(mem + off, 0, 65536 < size - off ? 65536 : size - off);
+	fill(mem, size, how);
 	c = fl_connect(socket);
 	if (!c || fl_region_register(c, mem, size, name, "role=source", FL_MODE_WP, &r)) {
 		fprintf(stderr, "faultline-demo: %s\n", fl_last_error());
