@@ -73,7 +73,7 @@ struct args {
 	uint64_t size, seed, pause_after, mark, accounts, rate, quiesce_delay_ms;
 	enum content_pattern pattern;
 	unsigned threads;
-	bool hold, hugetlb, thp, anon, quiesce, clone, zero_holes;
+	bool hold, hugetlb, thp, anon, quiesce, clone, zero_holes, same_writer;
 };
 
 struct toucher {
@@ -105,7 +105,7 @@ static int usage(void)
 		"       faultline-demo ledger-check --socket PATH --size SIZE [--accounts N]\n"
 		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n"
 		"       faultline-demo mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N]\n"
-		"                      [--rate WRITES_PER_S] [--zero-holes]\n"
+		"                      [--rate WRITES_PER_S] [--zero-holes] [--writer random|same]\n"
 		"       faultline-demo mig-dest --socket SESSION --size SIZE --name NAME --dump FILE\n"
 		"                      [--mark N]\n");
 	return 2;
@@ -124,7 +124,7 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "mark", required_argument, NULL, 'M' },	{ "accounts", required_argument, NULL, 'a' },
 		{ "rate", required_argument, NULL, 'r' },	{ "quiesce", no_argument, NULL, 'Q' },
 		{ "quiesce-delay-ms", required_argument, NULL, 'D' },	{ "clone", no_argument, NULL, 'C' },
-		{ "zero-holes", no_argument, NULL, 'z' },
+		{ "zero-holes", no_argument, NULL, 'z' },	{ "writer", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -212,6 +212,12 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case 'z':
 			a->zero_holes = true;
+			break;
+		case 'w':
+			/* same: each write stores the bytes that are there already */
+			if (strcmp(optarg, "random") && strcmp(optarg, "same"))
+				return -1;
+			a->same_writer = !strcmp(optarg, "same");
 			break;
 		case 'D':
 			a->quiesce = true;
@@ -704,7 +710,8 @@ int main(int argc, char **argv)
 	if (!strcmp(a.cmd, "session"))
 		return session(&a);
 	if (!strcmp(a.cmd, "mig-source") && a.socket && a.size && !(a.size % CONTENT_PAGE))
-		return demo_mig_source(a.socket, a.size, a.name, a.threads, a.rate, a.zero_holes);
+		return demo_mig_source(a.socket, a.size, a.name, a.threads, a.rate, a.zero_holes,
+				       a.same_writer);
 	if (!strcmp(a.cmd, "mig-dest") && a.socket && a.size && !(a.size % CONTENT_PAGE) && a.out)
 		return demo_mig_dest(a.socket, a.size, a.name, a.out, a.mark);
 	if (!strcmp(a.cmd, "ledger"))
