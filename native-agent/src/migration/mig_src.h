@@ -97,6 +97,7 @@ struct mig_src {
 	void *zc[2];           /* "compress": "zstd": a ZSTD_CCtx per sender (main, preempt), lazily */
 	uint8_t *zbuf[2];      /* their output, ZSTD_compressBound() of a frame's pages */
 	struct mig_sent sent;  /* main thread: fingerprints of the pages sent ("skip_unchanged") */
+	uint32_t peer_caps;    /* main thread: the destination's, from auth_ok (PCHAN_CAP_*) */
 };
 
 struct runs {

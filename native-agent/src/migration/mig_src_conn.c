@@ -186,15 +186,17 @@ enum page_kind { PK_DATA, PK_ZERO, PK_SAME };
  * staged, or gets them before anything later; a reconnect forgets the
  * fingerprints of frames it did not process, mig_src_connect_all()); the
  * fingerprint of what is sent is recorded, over the very bytes sent.
- * Never after the switchover (the stale bitmap told the destination which
- * pages it must get) and never for demand requests.
+ * After the switchover such a page is stale there (the final dirty set):
+ * a destination that takes them gets a `current` frame instead of its
+ * bytes, else the bytes.  Demand requests always get the bytes.
  */
 int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, uint64_t n, enum stream st,
 		      uint8_t *buf, struct runs *r)
 {
 	struct mig *m = s->m;
 	uint64_t cur = first, end = first + n;
-	bool main = st != ST_DEMAND, fps = st == ST_PRECOPY && s->sent.on;
+	bool main = st != ST_DEMAND, note = st == ST_PRECOPY && s->sent.on;
+	bool fps = note || (st == ST_POSTCOPY && s->sent.on && (s->peer_caps & PCHAN_CAP_CURRENT));
 
 	r->count = 0;
 	if (track_scan(&s->t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, 0, 0, add_run, r))
@@ -212,7 +214,7 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 				return -1;
 			for (uint64_t p = cur; main && p < rf; p++)
 				s->sent_seq[p] = h.seq;
-			for (uint64_t p = cur; fps && p < rf; p++)
+			for (uint64_t p = cur; note && p < rf; p++)
 				mig_sent_note(&s->sent, p, &s->sent.zero);
 			count(s, st, rf - cur, 0);
 		}
@@ -246,10 +248,22 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 					;
 				for (uint64_t q = x; q < y; q++)
 					bytes += zero[q] ? 0 : m->page_size;
-				if (kind[x] == PK_SAME) {
+				if (kind[x] == PK_SAME && st == ST_PRECOPY) {
 					/* the round dealt with them as if sent (its rate decides the switchover) */
 					count_unchanged(s, y - x);
 					s->round_bytes += bytes;
+					continue;
+				}
+				if (kind[x] == PK_SAME) {
+					/* stale there since the switchover: its staged copy is current after all */
+					h.type = PCHAN_T_CURRENT;
+					h.count = (uint32_t)(y - x);
+					h.seq = ++s->seq;
+					if (pchan_send(c, &h, NULL))
+						return -1;
+					for (uint64_t q = p + x; q < p + y; q++)
+						s->sent_seq[q] = h.seq; /* a reconnect before it was processed: sent again */
+					count_unchanged(s, y - x);
 					continue;
 				}
 				const uint8_t *payload = buf + x * m->page_size;
@@ -266,7 +280,7 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 					return -1;
 				for (uint64_t q = p + x; main && q < p + y; q++)
 					s->sent_seq[q] = h.seq;
-				for (uint64_t q = x; fps && q < y; q++)
+				for (uint64_t q = x; note && q < y; q++)
 					mig_sent_note(&s->sent, p + q, &fp[q]);
 				/* page bytes, also when they travelled compressed */
 				count(s, st, y - x, bytes);
@@ -411,6 +425,8 @@ static int handshake(struct mig_src *s, struct ptls_conn *c, enum pchan_kind kin
 		return snprintf(why, why_len, "the destination failed authentication"), -1;
 	}
 	*last_seq = h.seq;
+	if (kind == PCHAN_MAIN)
+		s->peer_caps = h.count; /* per connection: a resume may name another destination */
 	return 0;
 }
 
