@@ -2697,10 +2697,12 @@ int t_mig_unchanged_not_sent(const struct t_env *env)
 		  false },
 		/*
 		 * changed bytes always go again: each page once more, 2 x 8 MiB of it,
-		 * exactly; a page whose two stores straddled a scan is found unchanged in
-		 * the round after it went (and rightly not sent a third time)
+		 * exactly, so no changed page was skipped.  Some are found unchanged all
+		 * the same, rightly: a page whose two stores straddled a round's scan is
+		 * reported in the round after it went too, and the tracking may report a
+		 * page of a huge page written before the rewrite reached it (sent later).
 		 */
-		{ "change after round 1", "change", true, false, 0, false, 0, 64, 3, 3, false },
+		{ "change after round 1", "change", true, false, 0, false, 0, 4096, 3, 3, false },
 		/* without the option the same bytes go again */
 		{ "same, skip_unchanged off", "same", false, false, 0, false, 0, 0, 2, 3, false },
 	};
