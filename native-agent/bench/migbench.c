@@ -9,13 +9,18 @@
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
  *                      [--tracking auto|hold] [--compress none|zstd] [--fill stripes|mixed]
- *                      [--verbose]
+ *                      [--writer random|same] [--skip-unchanged on|off] [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
  * default, writes as fast as the threads can.  --tracking: the job's
  * "tracking" option (PROTOCOL.md migration_out): `hold` measures the
  * source tracking writes on its hold uffd, as before WP_ASYNC tracking.
+ * --writer same: each write stores the bytes that are there already (a
+ * guest rewriting the same values), so the pages are written but never
+ * change: what the job's "skip_unchanged" (--skip-unchanged, on by default
+ * as in the agent) saves.  The table's "unchanged pages" are the pages the
+ * source did not send again, "source cpu ms" what its agent spent.
  *
  * --fill: what the source region holds (faultline-demo mig-source --fill):
  * `stripes`, the default, every other 64 KiB of 0x5A (compresses to nothing);
@@ -303,8 +308,8 @@ static double loopback_copy(const uint8_t *src, uint8_t *dst, uint64_t size)
 
 struct run {
 	double total_ms, downtime_ms, p50_us, p99_us, max_us, blocked_ms;
-	uint64_t sent, wire, demand_pages, rounds, requests, tracking_faults;
-	double dst_total_ms;
+	uint64_t sent, wire, demand_pages, rounds, requests, tracking_faults, unchanged;
+	double dst_total_ms, src_cpu_ms;
 	char tracking[8];
 };
 
@@ -341,6 +346,8 @@ static const char *tracking = "auto";
 static const char *compress = "none"; /* --compress none|zstd: the job's "compress" option */
 static const char *fill = "stripes"; /* --fill stripes|mixed: faultline-demo mig-source --fill */
 static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
+static const char *writer = "random"; /* --writer random|same: faultline-demo mig-source --writer */
+static bool skip_unchanged = true;     /* --skip-unchanged on|off: the job's "skip_unchanged" */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
 		   struct run *out)
@@ -361,7 +368,7 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 	{
 		const char *args[] = { "mig-source", "--socket", handoff, "--size", size_s, "--threads",
 				       threads_s, "--rate", rate_s, "--name", "bench", "--fill", fill,
-				       NULL };
+				       "--writer", writer, NULL };
 
 		if (demo(&ws, args))
 			goto stop;
@@ -383,13 +390,13 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		goto stop;
 	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
 	m = call(&src, PROTO_T_MIGRATION_OUT,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s}}", "migration_id", id,
+		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s, s:b}}", "migration_id", id,
 			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
 			   json_string_value(json_object_get(in, "channel")), "secret",
 			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
 			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
 			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule,
-			   "tracking", tracking, "compress", compress));
+			   "tracking", tracking, "compress", compress, "skip_unchanged", skip_unchanged));
 	json_decref(j);
 	if (!m)
 		goto stop;
@@ -448,6 +455,8 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			out->rounds = st(m, "rounds");
 			out->requests = st(d, "postcopy_requests");
 			out->tracking_faults = st(m, "tracking_faults");
+			out->unchanged = st(m, "unchanged_pages");
+			out->src_cpu_ms = cpu_ms(src.pid);
 			snprintf(out->tracking, sizeof(out->tracking), "%s",
 				 json_string_value(json_object_get(json_object_get(m, "stats"), "tracking"))
 					 ? json_string_value(json_object_get(json_object_get(m, "stats"),
@@ -480,6 +489,8 @@ int main(int argc, char **argv)
 		{ "tracking", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "compress", required_argument, NULL, 'z' },	{ "fill", required_argument, NULL, 'F' },
+		{ "writer", required_argument, NULL, 'X' },
+		{ "skip-unchanged", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -532,6 +543,20 @@ int main(int argc, char **argv)
 		case 'P':
 			plaintext = true;
 			break;
+		case 'X':
+			if (strcmp(optarg, "random") && strcmp(optarg, "same")) {
+				fprintf(stderr, "faultline-migbench: --writer takes `random` or `same`\n");
+				return 2;
+			}
+			writer = optarg;
+			break;
+		case 'U':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "faultline-migbench: --skip-unchanged takes `on` or `off`\n");
+				return 2;
+			}
+			skip_unchanged = !strcmp(optarg, "on");
+			break;
 		case 'T':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "hold")) {
 				fprintf(stderr, "faultline-migbench: --tracking takes `auto` or `hold`\n");
@@ -556,7 +581,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
 					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] "
-					"[--fill stripes|mixed] [--verbose]\n");
+					"[--fill stripes|mixed] [--writer random|same] [--skip-unchanged on|off] "
+					"[--verbose]\n");
 			return 2;
 		}
 	}
@@ -586,19 +612,19 @@ int main(int argc, char **argv)
 
 	if (rate)
 		snprintf(rate_text, sizeof(rate_text), "at %llu writes/s in all", (unsigned long long)rate);
-	printf("region %llu MiB (fill %s, compress %s), %u writer thread(s) writing %s, switchover "
-	       "after %u precopy round(s), granule %u page(s), loopback %.2f GB/s\n\n",
-	       (unsigned long long)(size >> 20), fill, compress, writers, rate_text, rounds, granule,
-	       (double)size / lb_ms / 1e6);
+	printf("region %llu MiB (fill %s, compress %s), %u %s writer thread(s) writing %s, switchover "
+	       "after %u precopy round(s), granule %u page(s), skip_unchanged %s, loopback %.2f GB/s\n\n",
+	       (unsigned long long)(size >> 20), fill, compress, writers, writer, rate_text, rounds,
+	       granule, skip_unchanged ? "on" : "off", (double)size / lb_ms / 1e6);
 	if (bw)
 		printf("link limited to %.1f MB/s (the job's bandwidth_bytes_per_s): size / link = "
 		       "%.0f ms\n\n", (double)bw / 1e6, (double)size / (double)bw * 1e3);
 	printf("| run | total ms | total / (size / loopback) | downtime ms | demand p50 us | "
 	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | wire / size | "
-	       "rounds | tracking | tracking faults |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+	       "rounds | tracking | tracking faults | unchanged pages | source cpu ms |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
 	printf("| stop-and-copy (floor) | %.0f | %.2f | %.0f | - | - | - | %.0f | - | 1.00 | 1.00 | - | - "
-	       "| - |\n",
+	       "| - | - | - |\n",
 	       sc_ms, sc_ms / lb_ms, sc_ms, sc_ms);
 	for (unsigned i = 0; i < repeat; i++) {
 		struct run r = { 0 };
@@ -608,10 +634,11 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("| faultline %u | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | %llu | %.2f | "
-		       "%.2f | %llu | %s | %llu |\n",
+		       "%.2f | %llu | %s | %llu | %llu | %.0f |\n",
 		       i + 1, r.total_ms, r.total_ms / lb_ms, r.downtime_ms, r.p50_us, r.p99_us, r.max_us,
 		       r.blocked_ms, (unsigned long long)r.demand_pages, (double)r.sent / (double)size,
-		       (double)r.wire / (double)size, (unsigned long long)r.rounds, r.tracking, (unsigned long long)r.tracking_faults);
+		       (double)r.wire / (double)size, (unsigned long long)r.rounds, r.tracking,
+		       (unsigned long long)r.tracking_faults, (unsigned long long)r.unchanged, r.src_cpu_ms);
 		fflush(stdout);
 	}
 	return 0;

@@ -73,7 +73,7 @@ struct args {
 	uint64_t size, seed, pause_after, mark, accounts, rate, quiesce_delay_ms;
 	enum content_pattern pattern;
 	unsigned threads;
-	bool hold, hugetlb, thp, anon, quiesce, clone;
+	bool hold, hugetlb, thp, anon, quiesce, clone, same_writer;
 	enum demo_fill fill;
 };
 
@@ -107,6 +107,7 @@ static int usage(void)
 		"       faultline-demo session --socket CONTROL_SOCKET --image PATH [--options JSON]\n"
 		"       faultline-demo mig-source --socket HANDOFF --size SIZE [--name NAME] [--threads N]\n"
 		"                      [--rate WRITES_PER_S] [--zero-holes | --fill stripes|mixed]\n"
+		"                      [--writer random|same]\n"
 		"       faultline-demo mig-dest --socket SESSION --size SIZE --name NAME --dump FILE\n"
 		"                      [--mark N]\n");
 	return 2;
@@ -126,6 +127,7 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "rate", required_argument, NULL, 'r' },	{ "quiesce", no_argument, NULL, 'Q' },
 		{ "quiesce-delay-ms", required_argument, NULL, 'D' },	{ "clone", no_argument, NULL, 'C' },
 		{ "zero-holes", no_argument, NULL, 'z' },	{ "fill", required_argument, NULL, 'F' },
+		{ "writer", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -221,6 +223,12 @@ static int parse(int argc, char **argv, struct args *a)
 				a->fill = DEMO_FILL_MIXED;
 			else
 				return -1;
+			break;
+		case 'w':
+			/* same: each write stores the bytes that are there already */
+			if (strcmp(optarg, "random") && strcmp(optarg, "same"))
+				return -1;
+			a->same_writer = !strcmp(optarg, "same");
 			break;
 		case 'D':
 			a->quiesce = true;
@@ -713,7 +721,8 @@ int main(int argc, char **argv)
 	if (!strcmp(a.cmd, "session"))
 		return session(&a);
 	if (!strcmp(a.cmd, "mig-source") && a.socket && a.size && !(a.size % CONTENT_PAGE))
-		return demo_mig_source(a.socket, a.size, a.name, a.threads, a.rate, a.fill);
+		return demo_mig_source(a.socket, a.size, a.name, a.threads, a.rate, a.fill,
+				       a.same_writer);
 	if (!strcmp(a.cmd, "mig-dest") && a.socket && a.size && !(a.size % CONTENT_PAGE) && a.out)
 		return demo_mig_dest(a.socket, a.size, a.name, a.out, a.mark);
 	if (!strcmp(a.cmd, "ledger"))

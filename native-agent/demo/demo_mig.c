@@ -15,6 +15,9 @@
  *       of every 4 pages one random (incompressible), two text-like (words
  *       of a small vocabulary: zstd's fast level makes them ~3x smaller),
  *       one zero; so that measurements of "compress" mean something.
+ *       --writer same: each write stores into its 16 bytes what they hold
+ *       already (a guest rewriting the same values; the pages are written,
+ *       their bytes never change); random (the default) stamps them.
  *   mig-dest --socket SESSION --size SIZE --name NAME --dump FILE [--mark N]
  *       attaches by region name on a migration's session socket (MISSING
  *       mode), writes a marker into the last 16 bytes of N pages spread over
@@ -26,6 +29,8 @@
  *   wait-migrated    the source: until the agent said the region moved
  *   check            the destination: are the markers still there?
  *   drop N           MADV_DONTNEED page N, then check that it reads zero
+ *   rewrite same|change  the source: write every page once, storing the
+ *                    bytes its first 16 hold (same) or new ones (change)
  *   exit             exit 0 at once (held writers and all)
  */
 #define _GNU_SOURCE
@@ -51,6 +56,7 @@ struct writer {
 	uint8_t *mem;
 	uint64_t pages, seed;
 	uint64_t rate; /* writes per second of this thread, 0: unpaced */
+	bool same;     /* --writer same */
 	_Atomic uint64_t writes;
 };
 
@@ -103,10 +109,17 @@ static void *write_loop(void *arg)
 
 	for (;;) {
 		uint64_t p = xorshift(&s) % w->pages;
-		uint64_t *slot = (uint64_t *)(w->mem + p * 4096 + (gen % 255) * 16);
+		volatile uint64_t *slot = (volatile uint64_t *)(w->mem + p * 4096 + (gen % 255) * 16);
 
-		slot[0] = ++gen;
-		slot[1] = p ^ (w->seed << 40);
+		if (w->same) {
+			/* a store of what is there: the page is written, its bytes stay */
+			slot[0] = slot[0];
+			slot[1] = slot[1];
+			++gen;
+		} else {
+			slot[0] = ++gen;
+			slot[1] = p ^ (w->seed << 40);
+		}
 		atomic_store_explicit(&w->writes, gen, memory_order_relaxed);
 		if (w->rate && ++paced % PACE_BATCH == 0)
 			pace(w->rate, &from, &paced);
@@ -189,6 +202,16 @@ static int commands(uint8_t *mem, uint64_t size, fl_region *r, uint64_t mark,
 				nonzero += mem[pg * 4096 + i] != 0;
 			printf("{\"dropped\":%llu,\"nonzero_bytes\":%llu}\n", (unsigned long long)pg,
 			       (unsigned long long)nonzero);
+		} else if (!strcmp(line, "rewrite same") || !strcmp(line, "rewrite change")) {
+			bool same = !strcmp(line, "rewrite same");
+
+			for (uint64_t off = 0; off < size; off += 4096) {
+				volatile uint64_t *w = (volatile uint64_t *)(mem + off);
+
+				w[0] = same ? w[0] : w[0] + 1;
+				w[1] = same ? w[1] : w[1] ^ off;
+			}
+			printf("{\"rewritten\":%llu}\n", (unsigned long long)(size / 4096));
 		} else if (!strncmp(line, "forget ", 7)) {
 			/* MADV_DONTNEED a page without reading it (the agent learns it from the event) */
 			uint64_t pg = strtoull(line + 7, NULL, 10) % (size / 4096);
@@ -269,7 +292,7 @@ static void fill(uint8_t *mem, uint64_t size, enum demo_fill how)
 }
 
 int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads,
-		    uint64_t rate, enum demo_fill how)
+		    uint64_t rate, enum demo_fill how, bool same_writer)
 {
 	uint8_t *mem = map(size);
 	struct writer *ws = calloc(threads ? threads : 1, sizeof(*ws));
@@ -291,6 +314,7 @@ int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigne
 		ws[i].mem = mem;
 		ws[i].pages = size / 4096;
 		ws[i].seed = 0x9E3779B97F4A7C15ull * (i + 1);
+		ws[i].same = same_writer;
 		/* the total shared out; a thread's share never rounds down to "unpaced" */
 		ws[i].rate = rate ? (rate / threads + (i < rate % threads)) : 0;
 		if (rate && !ws[i].rate)

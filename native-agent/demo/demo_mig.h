@@ -13,7 +13,7 @@ enum demo_fill {
 };
 
 int demo_mig_source(const char *socket, uint64_t size, const char *name, unsigned threads,
-		    uint64_t rate, enum demo_fill fill);
+		    uint64_t rate, enum demo_fill fill, bool same_writer);
 int demo_mig_dest(const char *socket, uint64_t size, const char *name, const char *out,
 		  uint64_t mark);
 

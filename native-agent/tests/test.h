@@ -106,6 +106,9 @@ int t_mig_source_workload_dies(const struct t_env *env);
 int t_mig_switchover_unrecorded(const struct t_env *env);
 int t_mig_dst_remove_after_complete(const struct t_env *env);
 int t_mig_switchover_gap_covered(const struct t_env *env);
+int t_mig_unchanged_not_sent(const struct t_env *env);
+int t_mig_unchanged_compare_checked(const struct t_env *env);
+int t_mig_unchanged_forgotten_on_reconnect(const struct t_env *env);
 
 /* test_proto.c */
 int t_proto_golden_bytes(const struct t_env *env);

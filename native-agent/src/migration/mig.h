@@ -64,6 +64,7 @@ struct mig_stats {
 	uint64_t tracking_faults;    /* source: write faults lifted while tracking on hold */
 	uint64_t compressed_pages;   /* source: pages sent in pages_z frames (added with zstd) */
 	uint64_t compressed_bytes;   /* source: the payload bytes of those frames */
+	uint64_t unchanged_pages;    /* source: pages not sent again, their bytes unchanged (mig_sent.h) */
 };
 
 struct mig_src;
@@ -110,6 +111,7 @@ struct mig {
 	 * secret not known yet (under mu; the listener refuses the job until set) */
 	_Atomic bool need_secret;
 	bool compress_zstd;          /* source option "compress": "zstd" (pages_z frames) */
+	bool skip_unchanged;         /* source option "skip_unchanged" (mig_sent.h), default true */
 };
 
 /* ---- loop thread ------------------------------------------------------- */

@@ -296,6 +296,8 @@ static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 	m->granule = m->granule ? m->granule : 1;
 	m->track_on_hold = json_is_true(json_object_get(opts, "tracking_hold"));
 	m->compress_zstd = json_is_true(json_object_get(opts, "compress_zstd"));
+	/* journals from before the option: the default */
+	m->skip_unchanged = !json_is_false(json_object_get(opts, "skip_unchanged"));
 	m->need_secret = true;
 	if (!m->region_name || !m->labels) {
 		mig_free(m);
@@ -372,7 +374,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256] = "", host[256];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *rid = json_object_get(req, "region_id"), *dest = json_object_get(req, "destination");
-	json_t *opts = json_object_get(req, "options"), *pc, *tr, *cz;
+	json_t *opts = json_object_get(req, "options"), *pc, *tr, *cz, *su;
 	uint64_t bw, rounds, downtime, granule;
 	int64_t after = 30000;
 	struct region *r;
@@ -405,6 +407,9 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	if (tr && !json_is_null(tr) && (!json_is_string(tr) || (strcmp(json_string_value(tr), "auto") &&
 								 strcmp(json_string_value(tr), "hold"))))
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"tracking\" must be \"auto\" or \"hold\"");
+	su = json_object_get(opts, "skip_unchanged");
+	if (su && !json_is_null(su) && !json_is_boolean(su))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"skip_unchanged\" must be true or false");
 	if (json_object_get(opts, "postcopy_after_ms")) {
 		json_t *a = json_object_get(opts, "postcopy_after_ms");
 
@@ -455,6 +460,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	m->track_on_hold = tr && json_is_string(tr) && !strcmp(json_string_value(tr), "hold");
 	m->granule = granule ? granule : 1;
 	m->compress_zstd = cz && json_is_string(cz) && !strcmp(json_string_value(cz), "zstd");
+	m->skip_unchanged = !json_is_false(su);
 	snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
 	if (!m->region_name || !m->labels) {
 		mig_free(m);

@@ -254,6 +254,17 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 		case PCHAN_T_STALE:
 			on_stale(d, &h, buf);
 			break;
+		case PCHAN_T_CURRENT:
+			/*
+			 * Stale pages whose staged copy holds the source's final bytes after
+			 * all (it was sent them in precopy, "skip_unchanged"): ready as if
+			 * they had come again.  Before the switchover nothing is stale.
+			 */
+			if (!live)
+				why = "current before the switchover";
+			else
+				mig_dst_deliver(d, h.page, h.count, true, false);
+			break;
 		case PCHAN_T_SWITCHOVER:
 			on_switchover(d, buf);
 			break;

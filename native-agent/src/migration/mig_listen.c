@@ -177,7 +177,8 @@ static void *hs_main(void *arg)
 		refuse(c, "the migration does not take connections now");
 		goto put;
 	}
-	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .seq = last, .length = PCHAN_MAC_LEN };
+	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .seq = last, .count = PCHAN_CAPS,
+				.length = PCHAN_MAC_LEN };
 	pchan_send(c, &h, mac); /* a failure shows in the reader at once */
 	pr_info(&ag->log, "page channel connected", LF_STR("peer", hs->peer),
 		LF_STR("migration", m->id), LF_STR("channel", hello.kind == PCHAN_MAIN ? "main" : "preempt"),

@@ -194,6 +194,8 @@ static int switchover(struct mig_src *s)
 			mig_fail(m, "cannot write-protect the region at the switchover: %s", strerror(errno));
 		return -1;
 	}
+	/* the final dirty set without the pages the destination has already (skip_unchanged) */
+	mig_src_drop_unchanged(s);
 	pthread_mutex_lock(&m->mu);
 	m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
 	mig_set_phase(m, MIG_SWITCHOVER);
@@ -477,6 +479,10 @@ int mig_src_start(struct mig *m, struct region *r, char *why, size_t why_len)
 	s->pre_buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
 	s->tok_ns = mono_now_ns();
 	s->t.pagemap_fd = s->t.mem_fd = -1;
+	if (mig_sent_init(&s->sent, m->skip_unchanged, m->n_pages, m->page_size)) {
+		snprintf(why, why_len, "no random bytes for the page fingerprints: %s", strerror(errno));
+		goto fail;
+	}
 	if (s->req_fd < 0 || !s->todo || !s->dirty || !s->sent_seq || !s->buf || !s->pre_buf) {
 		snprintf(why, why_len, "out of resources: %s", strerror(errno));
 		goto fail;
@@ -560,6 +566,7 @@ void mig_src_stop(struct mig *m, bool cancel)
 	free(s->sent_seq);
 	free(s->buf);
 	free(s->pre_buf);
+	mig_sent_fini(&s->sent);
 	for (int i = 0; i < 2; i++) {
 		ZSTD_freeCCtx(s->zc[i]);
 		free(s->zbuf[i]);

@@ -16,6 +16,7 @@
 
 #include "freeze.h"
 #include "mig.h"
+#include "mig_sent.h"
 #include "ptls.h"
 #include "track.h"
 
@@ -88,13 +89,15 @@ struct mig_src {
 	uint8_t *buf, *pre_buf;
 	double tokens;
 	uint64_t tok_ns;
-	uint64_t round_bytes;
+	uint64_t round_bytes;  /* page bytes the round sent, or found unchanged (skip_unchanged) */
 	/* added with agent restarts: the job read back from its journal for a region that
 	 * had switched over (held already): every page is sent again, and the switchover */
 	bool resumed_held;
 	bool fz_stuck;         /* worker: the hold failed after the switchover; the workload stays stopped */
 	void *zc[2];           /* "compress": "zstd": a ZSTD_CCtx per sender (main, preempt), lazily */
 	uint8_t *zbuf[2];      /* their output, ZSTD_compressBound() of a frame's pages */
+	struct mig_sent sent;  /* main thread: fingerprints of the pages sent ("skip_unchanged") */
+	uint32_t peer_caps;    /* main thread: the destination's, from auth_ok (PCHAN_CAP_*) */
 };
 
 struct runs {
@@ -109,6 +112,7 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 void mig_src_disconnect(struct mig_src *s);
 int mig_src_send_switch(struct mig_src *s, struct ptls_conn *c);
 int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len);
+void mig_src_drop_unchanged(struct mig_src *s);
 
 /* mig_src_engine.c */
 extern const struct region_strategy mig_src_strategy;

@@ -166,18 +166,37 @@ static void count(struct mig_src *s, enum stream st, uint64_t pages, uint64_t by
 	pthread_mutex_unlock(&s->m->mu);
 }
 
+static void count_unchanged(struct mig_src *s, uint64_t pages)
+{
+	pthread_mutex_lock(&s->m->mu);
+	s->m->st.unchanged_pages += pages;
+	pthread_mutex_unlock(&s->m->mu);
+}
+
+/* What becomes of a page read for sending. */
+enum page_kind { PK_DATA, PK_ZERO, PK_SAME };
+
 /*
  * Sends pages [first, first + n) on fd: populated pages (present or
  * swapped; PAGEMAP_SCAN) as data, the rest as zero runs, so that no
  * unpopulated page is ever touched.  main: frames get a sequence number
- * and the pages remember it.
+ * and the pages remember it.  Precopy with "skip_unchanged": a page whose
+ * bytes have the fingerprint of those it last went out with is not sent
+ * (the destination processes the main channel in order, so it has them
+ * staged, or gets them before anything later; a reconnect forgets the
+ * fingerprints of frames it did not process, mig_src_connect_all()); the
+ * fingerprint of what is sent is recorded, over the very bytes sent.
+ * After the switchover such a page is stale there (the final dirty set):
+ * a destination that takes them gets a `current` frame instead of its
+ * bytes, else the bytes.  Demand requests always get the bytes.
  */
 int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, uint64_t n, enum stream st,
 		      uint8_t *buf, struct runs *r)
 {
 	struct mig *m = s->m;
 	uint64_t cur = first, end = first + n;
-	bool main = st != ST_DEMAND;
+	bool main = st != ST_DEMAND, note = st == ST_PRECOPY && s->sent.on;
+	bool fps = note || (st == ST_POSTCOPY && s->sent.on && (s->peer_caps & PCHAN_CAP_CURRENT));
 
 	r->count = 0;
 	if (track_scan(&s->t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, 0, 0, add_run, r))
@@ -195,28 +214,63 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 				return -1;
 			for (uint64_t p = cur; main && p < rf; p++)
 				s->sent_seq[p] = h.seq;
+			for (uint64_t p = cur; note && p < rf; p++)
+				mig_sent_note(&s->sent, p, &s->sent.zero);
 			count(s, st, rf - cur, 0);
 		}
 		for (uint64_t p = rf; p < rf + rn;) {
 			uint64_t k = rf + rn - p < SRC_FRAME_PAGES ? rf + rn - p : SRC_FRAME_PAGES;
+			enum page_kind kind[SRC_FRAME_PAGES];
 			bool zero[SRC_FRAME_PAGES];
+			struct mig_sent_fp fp[SRC_FRAME_PAGES];
 
 			if (read_pages(s, p, k, buf))
 				return -2;
-			for (uint64_t x = 0; x < k; x++)
+			for (uint64_t x = 0; x < k; x++) {
 				zero[x] = page_is_zero(buf + x * m->page_size, m->page_size);
+				kind[x] = zero[x] ? PK_ZERO : PK_DATA;
+				if (!fps)
+					continue;
+				if (zero[x])
+					fp[x] = s->sent.zero;
+				else
+					mig_sent_print(&s->sent, buf + x * m->page_size, &fp[x]);
+				if (mig_sent_same(&s->sent, p + x, &fp[x]))
+					kind[x] = PK_SAME;
+			}
 			/* populated pages of zeros travel as zero runs too: no bytes for them */
 			for (uint64_t x = 0, y; x < k; x = y) {
-				struct pchan_hdr h = { .type = zero[x] ? PCHAN_T_ZERO : PCHAN_T_PAGES,
+				struct pchan_hdr h = { .type = kind[x] == PK_ZERO ? PCHAN_T_ZERO : PCHAN_T_PAGES,
 						       .page = p + x };
+				uint64_t bytes = 0;
 
-				for (y = x + 1; y < k && zero[y] == zero[x]; y++)
+				for (y = x + 1; y < k && kind[y] == kind[x]; y++)
 					;
+				for (uint64_t q = x; q < y; q++)
+					bytes += zero[q] ? 0 : m->page_size;
+				if (kind[x] == PK_SAME && st == ST_PRECOPY) {
+					/* the round dealt with them as if sent (its rate decides the switchover) */
+					count_unchanged(s, y - x);
+					s->round_bytes += bytes;
+					continue;
+				}
+				if (kind[x] == PK_SAME) {
+					/* stale there since the switchover: its staged copy is current after all */
+					h.type = PCHAN_T_CURRENT;
+					h.count = (uint32_t)(y - x);
+					h.seq = ++s->seq;
+					if (pchan_send(c, &h, NULL))
+						return -1;
+					for (uint64_t q = p + x; q < p + y; q++)
+						s->sent_seq[q] = h.seq; /* a reconnect before it was processed: sent again */
+					count_unchanged(s, y - x);
+					continue;
+				}
 				const uint8_t *payload = buf + x * m->page_size;
 
 				h.count = (uint32_t)(y - x);
-				h.length = zero[x] ? 0 : (uint32_t)((y - x) * m->page_size);
-				if (!zero[x] && m->compress_zstd)
+				h.length = kind[x] == PK_ZERO ? 0 : (uint32_t)((y - x) * m->page_size);
+				if (kind[x] == PK_DATA && m->compress_zstd)
 					payload = compress(s, main, &h, payload);
 				if (main && h.length && throttle(s, h.length))
 					return 0;
@@ -226,16 +280,104 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 					return -1;
 				for (uint64_t q = p + x; main && q < p + y; q++)
 					s->sent_seq[q] = h.seq;
+				for (uint64_t q = x; note && q < y; q++)
+					mig_sent_note(&s->sent, p + q, &fp[q]);
 				/* page bytes, also when they travelled compressed */
-				count(s, st, y - x, zero[x] ? 0 : (y - x) * m->page_size);
+				count(s, st, y - x, bytes);
 				if (main)
-					s->round_bytes += zero[x] ? 0 : (y - x) * m->page_size;
+					s->round_bytes += bytes;
 			}
 			p += k;
 		}
 		cur = rf + rn;
 	}
 	return 0;
+}
+
+/*
+ * Which of pages [first, first + n) (at most SRC_FRAME_PAGES) hold the
+ * bytes they were last sent with, into same[]: unpopulated ones read as
+ * zeros and are not touched, as in mig_src_send_range().
+ */
+static int same_pages(struct mig_src *s, uint64_t first, uint64_t n, struct runs *r, bool *same)
+{
+	uint32_t ps = s->m->page_size;
+
+	for (uint64_t x = 0; x < n; x++)
+		same[x] = mig_sent_same(&s->sent, first + x, &s->sent.zero);
+	r->count = 0;
+	if (track_scan(&s->t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, 0, 0, add_run, r))
+		return -1;
+	for (unsigned i = 0; i < r->count; i++) {
+		uint8_t *at = s->buf + (r->first[i] - first) * ps;
+
+		if (read_pages(s, r->first[i], r->n[i], at))
+			return -1;
+		for (uint64_t q = r->first[i]; q < r->first[i] + r->n[i]; q++) {
+			const uint8_t *page = s->buf + (q - first) * ps;
+			struct mig_sent_fp fp;
+
+			if (page_is_zero(page, ps))
+				fp = s->sent.zero;
+			else
+				mig_sent_print(&s->sent, page, &fp);
+			same[q - first] = mig_sent_same(&s->sent, q, &fp);
+		}
+	}
+	return 0;
+}
+
+/*
+ * At the switchover, the writers held and the memory final, before the
+ * stale bitmap goes: the pages of todo whose bytes are those they last
+ * went out with (precopy, "skip_unchanged") are taken out of it, so the
+ * destination keeps its staged copy instead of marking it stale and
+ * getting it again.  The destination waits for the bitmap meanwhile, so
+ * this looks for at most half of max_downtime_ms; what it has not looked
+ * at stays stale (sent after the switchover, as without the option).  A
+ * page that cannot be read stays stale too: never a failure.
+ */
+void mig_src_drop_unchanged(struct mig_src *s)
+{
+	struct mig *m = s->m;
+	uint64_t t0 = mono_now_ns(), budget = m->max_downtime_ms * 1000000u / 2, p = 0, dropped = 0;
+	struct runs *r;
+
+	if (!s->sent.on || !s->sent.fp || !(r = malloc(sizeof(*r))))
+		return;
+	while (p < m->n_pages && mono_now_ns() - t0 < budget) {
+		bool same[SRC_FRAME_PAGES];
+		uint64_t first, n = 0;
+
+		/* the next pages of todo with a fingerprint, one read's worth */
+		pthread_mutex_lock(&m->mu);
+		first = p = bitmap_next_set(s->todo, p, m->n_pages);
+		while (p < m->n_pages && n < SRC_FRAME_PAGES && bitmap_test(s->todo, p) &&
+		       mig_sent_known(&s->sent, p)) {
+			p++;
+			n++;
+		}
+		pthread_mutex_unlock(&m->mu);
+		if (!n) {
+			p = first + 1; /* never sent, or sent again since: stale */
+			continue;
+		}
+		if (same_pages(s, first, n, r, same))
+			break;
+		pthread_mutex_lock(&m->mu);
+		for (uint64_t x = 0; x < n; x++) {
+			if (same[x]) {
+				bitmap_clear(s->todo, first + x, 1);
+				dropped++;
+			}
+		}
+		pthread_mutex_unlock(&m->mu);
+	}
+	free(r);
+	count_unchanged(s, dropped);
+	pr_info(&m->ag->log, "migration switchover: unchanged pages are not stale", LF_STR("migration", m->id),
+		LF_UINT("unchanged_pages", dropped), LF_UINT("looked_to_page", p),
+		LF_UINT("us", (mono_now_ns() - t0) / 1000));
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -283,6 +425,8 @@ static int handshake(struct mig_src *s, struct ptls_conn *c, enum pchan_kind kin
 		return snprintf(why, why_len, "the destination failed authentication"), -1;
 	}
 	*last_seq = h.seq;
+	if (kind == PCHAN_MAIN)
+		s->peer_caps = h.count; /* per connection: a resume may name another destination */
 	return 0;
 }
 
@@ -496,9 +640,14 @@ int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len)
 	/* whatever was sent after the destination's last processed frame may be lost */
 	pthread_mutex_lock(&m->mu);
 	for (uint64_t p = 0; p < m->n_pages; p++) {
-		if (s->sent_seq[p] > last)
+		if (s->sent_seq[p] > last) {
 			bitmap_set(s->todo, p, 1);
+			/* not staged there: the fingerprint says nothing of what the destination has */
+			mig_sent_forget(&s->sent, p);
+		}
 	}
+	if (!last)
+		mig_sent_forget_all(&s->sent); /* a destination started again has nothing staged */
 	s->acked = last;
 	if (s->seq < last)
 		s->seq = last; /* a source started again numbers on after what the destination saw */

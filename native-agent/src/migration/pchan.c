@@ -104,6 +104,7 @@ enum pchan_result pchan_check(const struct pchan_hdr *h, const struct pchan_geom
 			return PCHAN_BAD_SHAPE;
 		return PCHAN_OK;
 	case PCHAN_T_ZERO:
+	case PCHAN_T_CURRENT:
 		return in_region(h, g) && !h->length ? PCHAN_OK : PCHAN_BAD_SHAPE;
 	case PCHAN_T_STALE:
 		/* whole words of the bitmap, starting at a word boundary */
@@ -159,6 +160,7 @@ const char *pchan_type_name(uint8_t type)
 	case PCHAN_T_PAGES: return "pages";
 	case PCHAN_T_ZERO: return "zero";
 	case PCHAN_T_PAGES_Z: return "pages_z";
+	case PCHAN_T_CURRENT: return "current";
 	case PCHAN_T_STALE: return "stale";
 	case PCHAN_T_SWITCHOVER: return "switchover";
 	case PCHAN_T_ACK: return "ack";

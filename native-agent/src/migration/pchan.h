@@ -45,7 +45,12 @@ enum pchan_type {
 	PCHAN_T_COMPLETE = 0x17,  /* src -> dst: the source saw DONE and releases */
 	PCHAN_T_REQUEST = 0x20,   /* dst -> src (preempt): demand pages */
 	PCHAN_T_PAGES_Z = 0x18,   /* src -> dst: count pages of data from page, one zstd frame */
+	PCHAN_T_CURRENT = 0x19,   /* src -> dst (main, after SWITCHOVER): their staged copy is current */
 };
+
+/* auth_ok's count: what the destination takes beyond version 1's frames (older ones send 0) */
+#define PCHAN_CAP_CURRENT 0x1u /* `current` frames */
+#define PCHAN_CAPS PCHAN_CAP_CURRENT
 
 enum pchan_kind { PCHAN_MAIN = 0, PCHAN_PREEMPT = 1 };
 
