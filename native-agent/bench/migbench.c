@@ -8,13 +8,17 @@
  *
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
- *                      [--tracking auto|hold] [--compress none|zstd] [--verbose]
+ *                      [--tracking auto|hold] [--compress none|zstd] [--auto-converge]
+ *                      [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
  * default, writes as fast as the threads can.  --tracking: the job's
  * "tracking" option (PROTOCOL.md migration_out): `hold` measures the
  * source tracking writes on its hold uffd, as before WP_ASYNC tracking.
+ * --auto-converge: the job's "auto_converge" option (the writer is throttled
+ * while rounds do not converge; give --rounds more than 1 for it to act), and
+ * a second table with the throttle and the pages stale at the switchover.
  *
  * The page channel is TLS 1.3 as in production; --plaintext runs both agents
  * with --page-channel-plaintext, so two runs show what TLS costs.
@@ -299,6 +303,7 @@ struct run {
 	uint64_t sent, demand_pages, rounds, requests, tracking_faults;
 	double dst_total_ms;
 	char tracking[8];
+	uint64_t stale_pages, throttle_pct, throttled_ms; /* --auto-converge's table */
 };
 
 static uint64_t st(json_t *m, const char *k)
@@ -333,6 +338,7 @@ static json_t *get(struct agent *a, const char *id)
 static const char *tracking = "auto";
 static const char *compress = "none"; /* --compress none|zstd: the job's "compress" option */
 static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
+static bool auto_converge; /* --auto-converge: the job's "auto_converge" option */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
 		   struct run *out)
@@ -374,13 +380,13 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		goto stop;
 	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
 	m = call(&src, PROTO_T_MIGRATION_OUT,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s}}", "migration_id", id,
+		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s, s:b}}", "migration_id", id,
 			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
 			   json_string_value(json_object_get(in, "channel")), "secret",
 			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
 			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
 			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule,
-			   "tracking", tracking, "compress", compress));
+			   "tracking", tracking, "compress", compress, "auto_converge", auto_converge));
 	json_decref(j);
 	if (!m)
 		goto stop;
@@ -437,6 +443,9 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			out->rounds = st(m, "rounds");
 			out->requests = st(d, "postcopy_requests");
 			out->tracking_faults = st(m, "tracking_faults");
+			out->stale_pages = st(m, "postcopy_pages") + st(m, "demand_pages");
+			out->throttle_pct = st(m, "throttle_pct");
+			out->throttled_ms = st(m, "throttled_ms");
 			snprintf(out->tracking, sizeof(out->tracking), "%s",
 				 json_string_value(json_object_get(json_object_get(m, "stats"), "tracking"))
 					 ? json_string_value(json_object_get(json_object_get(m, "stats"),
@@ -469,6 +478,7 @@ int main(int argc, char **argv)
 		{ "tracking", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "compress", required_argument, NULL, 'z' },
+		{ "auto-converge", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -478,6 +488,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	uint8_t *a, *b;
 	double lb_ms, sc_ms;
+	struct run *converged;
+	unsigned converged_n = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -503,6 +515,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = true;
+			break;
+		case 'A':
+			auto_converge = true;
 			break;
 		case 'z':
 			if (strcmp(optarg, "none") && strcmp(optarg, "zstd")) {
@@ -537,7 +552,8 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
-					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] [--verbose]\n");
+					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] [--auto-converge] "
+					"[--verbose]\n");
 			return 2;
 		}
 	}
@@ -565,6 +581,9 @@ int main(int argc, char **argv)
 	munmap(a, size);
 	munmap(b, size);
 
+	converged = calloc(repeat ? repeat : 1, sizeof(*converged));
+	if (!converged)
+		return 1;
 	if (rate)
 		snprintf(rate_text, sizeof(rate_text), "at %llu writes/s in all", (unsigned long long)rate);
 	printf("region %llu MiB, %u writer thread(s) writing %s, switchover after "
@@ -584,6 +603,8 @@ int main(int argc, char **argv)
 			printf("| faultline %u | failed |\n", i + 1);
 			continue;
 		}
+		if (auto_converge)
+			converged[converged_n++] = r;
 		printf("| faultline %u | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | %llu | %.2f | "
 		       "%llu | %s | %llu |\n",
 		       i + 1, r.total_ms, r.total_ms / lb_ms, r.downtime_ms, r.p50_us, r.p99_us, r.max_us,
@@ -591,5 +612,16 @@ int main(int argc, char **argv)
 		       (unsigned long long)r.rounds, r.tracking, (unsigned long long)r.tracking_faults);
 		fflush(stdout);
 	}
+	if (converged_n) {
+		printf("\nauto-converge: the writer stopped for a share of every 100 ms while rounds did "
+		       "not converge\n\n| run | throttle %% at the switchover | throttled ms | pages stale at "
+		       "the switchover |\n|---|---:|---:|---:|\n");
+		for (unsigned i = 0; i < converged_n; i++)
+			printf("| faultline %u | %llu | %llu | %llu |\n", i + 1,
+			       (unsigned long long)converged[i].throttle_pct,
+			       (unsigned long long)converged[i].throttled_ms,
+			       (unsigned long long)converged[i].stale_pages);
+	}
+	free(converged);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "freeze.h"
 #include "mig.h"
 #include "ptls.h"
+#include "throttle.h"
 #include "track.h"
 
 #define SRC_WINDOW 1024       /* pages looked at per step */
@@ -29,6 +30,11 @@
 #define SRC_MOVE_STEP_PAGES 4096 /* pages moved to the hold uffd per step after the switchover (16 MiB) */
 #define SRC_CONVERGE_DIV 2     /* a round that dirtied >= 1/2 of what it sent does not converge */
 #define SRC_DRAIN_MAX_MS 2000 /* the switchover waits this long at most for the precopy backlog's ack */
+/* auto-converge (mig_src_throttle.c): the share of each period the workload is stopped,
+ * first, added per round that does not converge, at most (QEMU's cpu-throttle-* defaults) */
+#define SRC_THROTTLE_INITIAL 20
+#define SRC_THROTTLE_STEP 10
+#define SRC_THROTTLE_MAX 99
 
 /* What the job thread asks the region's worker to do (mig_src_ask()). */
 enum mig_src_req {
@@ -36,6 +42,7 @@ enum mig_src_req {
 	SRC_REQ_ROUND,  /* a round starts: what was written since the last one joins todo */
 	SRC_REQ_SWITCH, /* the hold: every writer waits from now on, the final dirty set joins todo */
 	SRC_REQ_END,    /* the job ends: give the region back (not switched over), or keep it held */
+	SRC_REQ_THROTTLE, /* auto-converge: stop the workload thr_want% of every period (0: never) */
 };
 
 /*
@@ -95,6 +102,12 @@ struct mig_src {
 	bool fz_stuck;         /* worker: the hold failed after the switchover; the workload stays stopped */
 	void *zc[2];           /* "compress": "zstd": a ZSTD_CCtx per sender (main, preempt), lazily */
 	uint8_t *zbuf[2];      /* their output, ZSTD_compressBound() of a frame's pages */
+	/* added with auto-converge (mig_src_throttle.c) */
+	unsigned thr_want;     /* under mu: the throttle SRC_REQ_THROTTLE asks for */
+	unsigned thr_pct;      /* job thread: the throttle it last got */
+	struct throttle thr;   /* worker */
+	bool thr_off;          /* worker: the workload could not be stopped: no throttle any more */
+	uint64_t thr_held_ns;  /* worker: held by earlier throttles of the job */
 };
 
 struct runs {
@@ -114,5 +127,15 @@ int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len);
 extern const struct region_strategy mig_src_strategy;
 extern const struct region_strategy mig_held_strategy;
 int mig_src_ask(struct mig_src *s, enum mig_src_req req);
+
+/* mig_src_throttle.c: auto-converge; the worker's, then the job thread's */
+struct ufd;
+int mig_src_thr_set(struct ufd *u, struct mig_src *s, unsigned pct);
+void mig_src_thr_wake(struct ufd *u, struct mig_src *s);
+bool mig_src_thr_runnable(const struct mig_src *s);
+void mig_src_thr_step(struct ufd *u, struct mig_src *s);
+void mig_src_thr_end(struct ufd *u, struct mig_src *s, const char *state);
+void mig_src_thr_failed(struct ufd *u, struct mig_src *s, int err);
+int mig_src_throttle(struct mig_src *s, unsigned pct);
 
 #endif /* FAULTLINE_MIG_SRC_H */
