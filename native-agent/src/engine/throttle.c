@@ -84,7 +84,9 @@ int throttle_set(struct throttle *t, unsigned pct)
 	}
 	t->pct = pct > 99 ? 99 : pct;
 	if (!t->pct) {
-		go_on(t);
+		/* a stop under way ends once it is complete (throttle_poll): see throttle.h */
+		if (t->state != THROTTLE_STOPPING)
+			go_on(t);
 		arm(t, 0);
 		return 0;
 	}
@@ -133,7 +135,10 @@ int throttle_poll(struct throttle *t)
 		return fail(t);
 	if (r > 0) {
 		t->state = THROTTLE_STOPPED;
-		arm(t, t->period_at_ns + t->period_ns * t->pct / 100u);
+		if (!t->pct)
+			go_on(t); /* turned off meanwhile */
+		else
+			arm(t, t->period_at_ns + t->period_ns * t->pct / 100u);
 	}
 	return r;
 }

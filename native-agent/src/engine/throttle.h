@@ -43,9 +43,15 @@ struct throttle {
 
 int throttle_init(struct throttle *t, pid_t pid, uint64_t period_ns);
 int throttle_fd(const struct throttle *t);
-/* pct of each period from now on (capped at 99); 0 lets the workload go on at once.
- * -1 with errno when the first stop cannot be asked for (EPERM: no ptrace; ESRCH: gone):
- * the throttle is off then. */
+/*
+ * pct of each period from now on (capped at 99); 0 lets the workload go on at
+ * once, except during a stop still under way (throttle_stopping()): that one
+ * completes first, through throttle_poll(), and goes on as soon as it is.  Ending
+ * a stop before every thread has stopped would leave a thread that stops later
+ * (one blocked in a fault only this thread serves) traced and stopped for good.
+ * -1 with errno when the first stop cannot be asked for (EPERM: no ptrace; ESRCH:
+ * gone): the throttle is off then.
+ */
 int throttle_set(struct throttle *t, unsigned pct);
 /* throttle_fd() is readable: the stop ends or the next one starts.  -1 as throttle_set. */
 int throttle_tick(struct throttle *t);
@@ -53,7 +59,9 @@ bool throttle_stopping(const struct throttle *t);
 /* while stopping: 1 every thread stopped, 0 not yet, -1 with errno (the throttle is off then) */
 int throttle_poll(struct throttle *t);
 uint64_t throttle_held_ns(const struct throttle *t); /* the current stop included */
-/* off (the workload goes on) and the timer closed; safe on a zeroed or finished struct */
+/* off (the workload goes on) and the timer closed; safe on a zeroed or finished struct.
+ * During a stop under way it waits for the threads as freeze_end() does: prefer
+ * throttle_set(t, 0) and throttle_poll() until !throttle_stopping(). */
 void throttle_fini(struct throttle *t);
 
 #endif /* FAULTLINE_THROTTLE_H */

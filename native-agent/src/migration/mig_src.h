@@ -35,6 +35,7 @@
 #define SRC_THROTTLE_INITIAL 20
 #define SRC_THROTTLE_STEP 10
 #define SRC_THROTTLE_MAX 99
+#define SRC_THROTTLE_DEFER_MAX_NS 2000000000u /* a request waits this long at most for a stop to complete */
 
 /* What the job thread asks the region's worker to do (mig_src_ask()). */
 enum mig_src_req {
@@ -108,6 +109,7 @@ struct mig_src {
 	struct throttle thr;   /* worker */
 	bool thr_off;          /* worker: the workload could not be stopped: no throttle any more */
 	uint64_t thr_held_ns;  /* worker: held by earlier throttles of the job */
+	bool thr_deferred;     /* worker: a request waits for the throttle's stop to complete */
 };
 
 struct runs {
@@ -134,6 +136,7 @@ int mig_src_thr_set(struct ufd *u, struct mig_src *s, unsigned pct);
 void mig_src_thr_wake(struct ufd *u, struct mig_src *s);
 bool mig_src_thr_runnable(const struct mig_src *s);
 void mig_src_thr_step(struct ufd *u, struct mig_src *s);
+bool mig_src_thr_defer(struct mig_src *s, enum mig_src_req req, unsigned want);
 void mig_src_thr_end(struct ufd *u, struct mig_src *s, const char *state);
 void mig_src_thr_failed(struct ufd *u, struct mig_src *s, int err);
 int mig_src_throttle(struct mig_src *s, unsigned pct);

@@ -549,6 +549,7 @@ static void src_wake(struct ufd *u, struct region *r)
 	struct mig *m;
 	enum mig_src_req req;
 	uint64_t v, seq;
+	unsigned want;
 	int err = 0;
 
 	if (!s)
@@ -560,11 +561,14 @@ static void src_wake(struct ufd *u, struct region *r)
 	pthread_mutex_lock(&m->mu);
 	req = s->req;
 	seq = s->req_seq;
+	want = s->thr_want;
 	pthread_mutex_unlock(&m->mu);
 	if (seq == s->req_done)
 		return;
 	if (s->fz_for == SRC_FZ_SWITCH)
 		return; /* a switchover is under way: one request at a time */
+	if (mig_src_thr_defer(s, req, want))
+		return; /* the throttle's stop under way completes first */
 	switch (req) {
 	case SRC_REQ_ROUND:
 		err = s->mode == SRC_MODE_ASYNC ? scan_round(r, s) : take_dirty(r, s, false);
@@ -583,10 +587,7 @@ static void src_wake(struct ufd *u, struct region *r)
 		let_go(u, r, s, "the migration ended");
 		return;
 	case SRC_REQ_THROTTLE:
-		pthread_mutex_lock(&m->mu);
-		v = s->thr_want;
-		pthread_mutex_unlock(&m->mu);
-		err = mig_src_thr_set(u, s, (unsigned)v);
+		err = mig_src_thr_set(u, s, want);
 		break;
 	case SRC_REQ_NONE:
 		break;

@@ -21,8 +21,10 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "mig.h"
+#include "mono.h"
 #include "region.h"
 #include "throttle.h"
 #include "ufd.h"
@@ -72,8 +74,11 @@ int mig_src_thr_set(struct ufd *u, struct mig_src *s, unsigned pct)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &u->strat_tag };
 
-	if (!pct && !s->thr.open)
+	if (!pct && !s->thr.open) {
+		if (s->m->auto_converge && !s->thr_off)
+			publish(s, "ready", 0);
 		return 0;
+	}
 	if (s->thr_off)
 		return EPERM;
 	if (!s->thr.open) {
@@ -116,15 +121,49 @@ bool mig_src_thr_runnable(const struct mig_src *s)
 	return throttle_stopping(&s->thr);
 }
 
+/*
+ * A request that ends or pauses the throttle (the switchover, the end of
+ * the job, 0%) while a stop is under way waits until the stop is complete
+ * (throttle.h: never end a stop half made), and meanwhile the throttle is
+ * turned off so that the workload goes on the moment it is; the worker
+ * serves faults in between (mig_src_thr_step).  true: deferred, the
+ * request is taken up again then.
+ */
+bool mig_src_thr_defer(struct mig_src *s, enum mig_src_req req, unsigned want)
+{
+	if (!throttle_stopping(&s->thr) ||
+	    (req != SRC_REQ_SWITCH && req != SRC_REQ_END && !(req == SRC_REQ_THROTTLE && !want)))
+		return false;
+	throttle_set(&s->thr, 0);
+	s->thr_deferred = true;
+	return true;
+}
+
 /* Are the workload's threads stopped yet (faults are served in between)? */
 void mig_src_thr_step(struct ufd *u, struct mig_src *s)
 {
+	uint64_t one = 1;
 	int r = throttle_poll(&s->thr);
 
-	if (r < 0)
+	if (r < 0) {
 		mig_src_thr_failed(u, s, errno);
-	else if (!r)
+	} else if (!r && s->thr_deferred &&
+		   mono_now_ns() - s->thr.fz.begin_ns > SRC_THROTTLE_DEFER_MAX_NS) {
+		/* a thread that does not stop must not keep the job from ending: as freeze_end() does */
+		pr_warn(u->w->log, "auto-converge: the workload's threads did not all stop; the throttle "
+			"ends without them", LF_STR("migration", s->m->id));
+		mig_src_thr_end(u, s, NULL);
+		r = 1;
+	} else if (!r) {
 		sched_yield(); /* the threads to stop may need this CPU to get there */
+	}
+	if (r && s->thr_deferred) {
+		/* the stop is over: the deferred request is read again (src_wake) */
+		s->thr_deferred = false;
+		if (write(s->req_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			pr_pwarn(u->w->log, "cannot take up a deferred migration request",
+				 LF_STR("migration", s->m->id));
+	}
 }
 
 /*
