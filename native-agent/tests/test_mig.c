@@ -2764,6 +2764,78 @@ int t_mig_auto_converge(const struct t_env *env)
 }
 
 /*
+ * A workload the source agent may not stop (ptrace refused; injected, as
+ * the tests run as root): auto_converge reports the throttle "unavailable"
+ * and the job switches over as without it, every page byte-exact.
+ */
+int t_mig_auto_converge_unavailable(const struct t_env *env)
+{
+	const char *size_s = "16M";
+	uint64_t size = UINT64_C(16) << 20;
+	char path[PATH_MAX], dir[PATH_MAX];
+	struct pair p;
+	struct h_proc src, dst;
+	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256];
+	json_t *in, *out, *m, *j;
+	const char *thr;
+	int r = T_FAIL;
+
+	snprintf(dir, sizeof(dir), "%s", env->agent_path);
+	snprintf(path, sizeof(path), "%s/faultline-agent-inject", dirname(dir));
+	CHECKF(access(path, X_OK) == 0, "%s is missing (make builds it with the tests)", path);
+	h_setup(path);
+	setenv("FAULTLINE_INJECT", "throttle-eperm", 1);
+	if (pair_start(&p) || start_source_paced(&p, &src, size_s, region, "2", "20000"))
+		goto out;
+	new_id(id);
+	in = mig_in(&p, id, "demo", size, SECRET);
+	if (!in)
+		goto out;
+	out = mig_out(&p, id, region, str(in, "channel"), SECRET,
+		      json_pack("{s:I, s:i, s:i, s:s, s:n, s:b}", "bandwidth_bytes_per_s", (json_int_t)40000000,
+				"max_rounds", 40, "max_downtime_ms", 20, "postcopy", "auto", "postcopy_after_ms",
+				"auto_converge", true));
+	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
+	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
+	m = out ? wait_phase(p.sctl, id, "postcopy completed", 120000) : NULL;
+	if (!m)
+		goto out_in;
+	json_decref(m);
+	if (start_dest(&dst, str(json_object_get(in, "session"), "socket"), size_s, ddump) ||
+	    dump_to(&src, sdump, 30000))
+		goto out_in;
+	j = h_proc_json(&dst, 60000);
+	if (!j || !str(j, "dumped")) {
+		json_decref(j);
+		goto out_in;
+	}
+	json_decref(j);
+	m = wait_phase(p.sctl, id, "completed", 60000);
+	if (!m)
+		goto out_in;
+	thr = str(json_object_get(m, "stats"), "throttle");
+	t_logf("throttle %s after %llu round(s), held %llu ms", thr ? thr : "null",
+	       (unsigned long long)stat_of(m, "rounds"), (unsigned long long)stat_of(m, "throttled_ms"));
+	if (!thr || strcmp(thr, "unavailable") || stat_of(m, "throttled_ms") != 0 ||
+	    stat_of(m, "rounds") != 1) {
+		printf("    expected throttle \"unavailable\", nothing held, the switchover after round 1\n");
+		json_decref(m);
+		goto out_in;
+	}
+	json_decref(m);
+	if (compare_dumps(sdump, ddump, size) != 0 || traced_threads(src.pid) != 0 || exit_both(&src, &dst))
+		goto out_in;
+	r = T_PASS;
+out_in:
+	json_decref(in);
+	json_decref(out);
+out:
+	unsetenv("FAULTLINE_INJECT");
+	h_setup(env->agent_path);
+	return r;
+}
+
+/*
  * However a job ends while it throttles its workload, the workload runs on
  * at once, traced by nobody: cancelled, paused (it is unthrottled until the
  * job goes on), or the source agent stopped.

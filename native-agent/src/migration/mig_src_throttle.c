@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -69,6 +70,26 @@ void mig_src_thr_failed(struct ufd *u, struct mig_src *s, int err)
 		LF_STR("migration", s->m->id), LF_STR("error", strerror(err)));
 }
 
+#ifdef FAULTLINE_FAULT_INJECTION
+/*
+ * Test builds only (build/faultline-agent-inject): FAULTLINE_INJECT=
+ * throttle-eperm has every throttle refused as by a workload that may not
+ * be traced (the tests run as root, which may always trace), so that
+ * tests/test_mig.c sees "unavailable" and the switchover without it.
+ */
+static bool inject_eperm(void)
+{
+	const char *v = getenv("FAULTLINE_INJECT");
+
+	return v && !strcmp(v, "throttle-eperm");
+}
+#else
+static bool inject_eperm(void)
+{
+	return false;
+}
+#endif
+
 /* 0, or an errno (the job thread then switches over as without auto-converge). */
 int mig_src_thr_set(struct ufd *u, struct mig_src *s, unsigned pct)
 {
@@ -81,6 +102,10 @@ int mig_src_thr_set(struct ufd *u, struct mig_src *s, unsigned pct)
 	}
 	if (s->thr_off)
 		return EPERM;
+	if (pct && inject_eperm()) {
+		mig_src_thr_failed(u, s, EPERM);
+		return EPERM;
+	}
 	if (!s->thr.open) {
 		if (throttle_init(&s->thr, s->pid, THROTTLE_PERIOD_NS))
 			return errno;
