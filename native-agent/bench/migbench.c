@@ -9,7 +9,8 @@
  *   faultline-migbench [--size 2G] [--writers 1] [--repeat 3] [--rounds 1]
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
  *                      [--tracking auto|hold] [--compress none|zstd] [--fill stripes|mixed]
- *                      [--writer random|same] [--skip-unchanged on|off] [--verbose]
+ *                      [--writer random|same] [--skip-unchanged on|off] [--auto-converge]
+ *                      [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
@@ -27,6 +28,9 @@
  * `mixed`, a quarter random, half text-like, a quarter zero pages, for
  * measuring --compress zstd against a link of --bandwidth bytes per second.
  * "sent / size" counts page bytes, "wire / size" what travelled (compressed).
+ * --auto-converge: the job's "auto_converge" option (the writer is throttled
+ * while rounds do not converge; give --rounds more than 1 for it to act), and
+ * a second table with the throttle and the pages stale at the switchover.
  *
  * The page channel is TLS 1.3 as in production; --plaintext runs both agents
  * with --page-channel-plaintext, so two runs show what TLS costs.
@@ -311,6 +315,7 @@ struct run {
 	uint64_t sent, wire, demand_pages, rounds, requests, tracking_faults, unchanged;
 	double dst_total_ms, src_cpu_ms;
 	char tracking[8];
+	uint64_t stale_pages, throttle_pct, throttled_ms; /* --auto-converge's table */
 };
 
 static uint64_t st(json_t *m, const char *k)
@@ -348,6 +353,7 @@ static const char *fill = "stripes"; /* --fill stripes|mixed: faultline-demo mig
 static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
 static const char *writer = "random"; /* --writer random|same: faultline-demo mig-source --writer */
 static bool skip_unchanged = true;     /* --skip-unchanged on|off: the job's "skip_unchanged" */
+static bool auto_converge; /* --auto-converge: the job's "auto_converge" option */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
 		   struct run *out)
@@ -390,13 +396,15 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		goto stop;
 	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
 	m = call(&src, PROTO_T_MIGRATION_OUT,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s, s:b}}", "migration_id", id,
+		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s, s:b, s:b}}",
+			   "migration_id", id,
 			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
 			   json_string_value(json_object_get(in, "channel")), "secret",
 			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
 			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
 			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule,
-			   "tracking", tracking, "compress", compress, "skip_unchanged", skip_unchanged));
+			   "tracking", tracking, "compress", compress, "skip_unchanged", skip_unchanged,
+			   "auto_converge", auto_converge));
 	json_decref(j);
 	if (!m)
 		goto stop;
@@ -457,6 +465,9 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 			out->tracking_faults = st(m, "tracking_faults");
 			out->unchanged = st(m, "unchanged_pages");
 			out->src_cpu_ms = cpu_ms(src.pid);
+			out->stale_pages = st(m, "postcopy_pages") + st(m, "demand_pages");
+			out->throttle_pct = st(m, "throttle_pct");
+			out->throttled_ms = st(m, "throttled_ms");
 			snprintf(out->tracking, sizeof(out->tracking), "%s",
 				 json_string_value(json_object_get(json_object_get(m, "stats"), "tracking"))
 					 ? json_string_value(json_object_get(json_object_get(m, "stats"),
@@ -491,6 +502,7 @@ int main(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'z' },	{ "fill", required_argument, NULL, 'F' },
 		{ "writer", required_argument, NULL, 'X' },
 		{ "skip-unchanged", required_argument, NULL, 'U' },
+		{ "auto-converge", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -500,6 +512,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	uint8_t *a, *b;
 	double lb_ms, sc_ms;
+	struct run *converged;
+	unsigned converged_n = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -525,6 +539,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose = true;
+			break;
+		case 'A':
+			auto_converge = true;
 			break;
 		case 'z':
 			if (strcmp(optarg, "none") && strcmp(optarg, "zstd")) {
@@ -580,7 +597,7 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: faultline-migbench [--size 2G] [--writers N] [--repeat N] "
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
-					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] "
+					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] [--auto-converge] "
 					"[--fill stripes|mixed] [--writer random|same] [--skip-unchanged on|off] "
 					"[--verbose]\n");
 			return 2;
@@ -610,6 +627,9 @@ int main(int argc, char **argv)
 	munmap(a, size);
 	munmap(b, size);
 
+	converged = calloc(repeat ? repeat : 1, sizeof(*converged));
+	if (!converged)
+		return 1;
 	if (rate)
 		snprintf(rate_text, sizeof(rate_text), "at %llu writes/s in all", (unsigned long long)rate);
 	printf("region %llu MiB (fill %s, compress %s), %u %s writer thread(s) writing %s, switchover "
@@ -633,6 +653,8 @@ int main(int argc, char **argv)
 			printf("| faultline %u | failed |\n", i + 1);
 			continue;
 		}
+		if (auto_converge)
+			converged[converged_n++] = r;
 		printf("| faultline %u | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | %llu | %.2f | "
 		       "%.2f | %llu | %s | %llu | %llu | %.0f |\n",
 		       i + 1, r.total_ms, r.total_ms / lb_ms, r.downtime_ms, r.p50_us, r.p99_us, r.max_us,
@@ -641,5 +663,16 @@ int main(int argc, char **argv)
 		       (unsigned long long)r.tracking_faults, (unsigned long long)r.unchanged, r.src_cpu_ms);
 		fflush(stdout);
 	}
+	if (converged_n) {
+		printf("\nauto-converge: the writer stopped for a share of every 100 ms while rounds did "
+		       "not converge\n\n| run | throttle %% at the switchover | throttled ms | pages stale at "
+		       "the switchover |\n|---|---:|---:|---:|\n");
+		for (unsigned i = 0; i < converged_n; i++)
+			printf("| faultline %u | %llu | %llu | %llu |\n", i + 1,
+			       (unsigned long long)converged[i].throttle_pct,
+			       (unsigned long long)converged[i].throttled_ms,
+			       (unsigned long long)converged[i].stale_pages);
+	}
+	free(converged);
 	return 0;
 }

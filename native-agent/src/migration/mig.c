@@ -234,6 +234,9 @@ json_t *mig_json(struct mig *m)
 		jx_put(stats, "compressed_pages", json_integer((json_int_t)st.compressed_pages), &ok);
 		jx_put(stats, "compressed_bytes", json_integer((json_int_t)st.compressed_bytes), &ok);
 		jx_put(stats, "unchanged_pages", json_integer((json_int_t)st.unchanged_pages), &ok);
+		jx_put(stats, "throttle", st.throttle ? json_string(st.throttle) : json_null(), &ok);
+		jx_put(stats, "throttle_pct", json_integer((json_int_t)st.throttle_pct), &ok);
+		jx_put(stats, "throttled_ms", json_integer((json_int_t)st.throttled_ms), &ok);
 	}
 	jx_put(stats, "postcopy_requests", json_integer((json_int_t)st.postcopy_requests), &ok);
 	jx_put(stats, "demand_latency",

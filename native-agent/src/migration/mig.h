@@ -65,6 +65,11 @@ struct mig_stats {
 	uint64_t compressed_pages;   /* source: pages sent in pages_z frames (added with zstd) */
 	uint64_t compressed_bytes;   /* source: the payload bytes of those frames */
 	uint64_t unchanged_pages;    /* source: pages not sent again, their bytes unchanged (mig_sent.h) */
+	/* source, with auto_converge (mig_src_throttle.c): "ready", "throttling", "unavailable",
+	 * "stopped"; NULL without the option */
+	const char *throttle;
+	unsigned throttle_pct;       /* of each period the workload is stopped now */
+	uint64_t throttled_ms;       /* the workload was held by the throttle, in all */
 };
 
 struct mig_src;
@@ -112,6 +117,7 @@ struct mig {
 	_Atomic bool need_secret;
 	bool compress_zstd;          /* source option "compress": "zstd" (pages_z frames) */
 	bool skip_unchanged;         /* source option "skip_unchanged" (mig_sent.h), default true */
+	bool auto_converge;          /* source option "auto_converge": throttle a writer that outruns the rounds */
 };
 
 /* ---- loop thread ------------------------------------------------------- */

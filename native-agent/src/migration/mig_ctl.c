@@ -298,6 +298,7 @@ static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 	m->compress_zstd = json_is_true(json_object_get(opts, "compress_zstd"));
 	/* journals from before the option: the default */
 	m->skip_unchanged = !json_is_false(json_object_get(opts, "skip_unchanged"));
+	m->auto_converge = json_is_true(json_object_get(opts, "auto_converge"));
 	m->need_secret = true;
 	if (!m->region_name || !m->labels) {
 		mig_free(m);
@@ -374,7 +375,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	char id[JX_UUID_LEN + 1], snap_id[JX_UUID_LEN + 1], why[256] = "", host[256];
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *rid = json_object_get(req, "region_id"), *dest = json_object_get(req, "destination");
-	json_t *opts = json_object_get(req, "options"), *pc, *tr, *cz, *su;
+	json_t *opts = json_object_get(req, "options"), *pc, *tr, *cz, *su, *ac;
 	uint64_t bw, rounds, downtime, granule;
 	int64_t after = 30000;
 	struct region *r;
@@ -403,6 +404,9 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	if (cz && !json_is_null(cz) && (!json_is_string(cz) || (strcmp(json_string_value(cz), "none") &&
 								 strcmp(json_string_value(cz), "zstd"))))
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"compress\" must be \"none\" or \"zstd\"");
+	ac = json_object_get(opts, "auto_converge");
+	if (ac && !json_is_null(ac) && !json_is_boolean(ac))
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"auto_converge\" must be true or false");
 	tr = json_object_get(opts, "tracking");
 	if (tr && !json_is_null(tr) && (!json_is_string(tr) || (strcmp(json_string_value(tr), "auto") &&
 								 strcmp(json_string_value(tr), "hold"))))
@@ -461,6 +465,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	m->granule = granule ? granule : 1;
 	m->compress_zstd = cz && json_is_string(cz) && !strcmp(json_string_value(cz), "zstd");
 	m->skip_unchanged = !json_is_false(su);
+	m->auto_converge = json_is_true(ac);
 	snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
 	if (!m->region_name || !m->labels) {
 		mig_free(m);

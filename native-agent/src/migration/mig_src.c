@@ -252,6 +252,65 @@ static int next_round(struct mig_src *s)
 }
 
 /*
+ * auto_converge: a round that did not converge throttles the workload
+ * harder (SRC_THROTTLE_INITIAL %, then SRC_THROTTLE_STEP more per such
+ * round, at most SRC_THROTTLE_MAX %) so that the next rounds catch up with
+ * its writes.  false when it cannot be throttled more: the switchover is
+ * then decided as without the option.
+ */
+static bool converge_harder(struct mig_src *s)
+{
+	unsigned pct = s->thr_pct ? s->thr_pct + SRC_THROTTLE_STEP : SRC_THROTTLE_INITIAL;
+
+	if (!s->m->auto_converge || s->thr_pct >= SRC_THROTTLE_MAX)
+		return false;
+	pct = pct > SRC_THROTTLE_MAX ? SRC_THROTTLE_MAX : pct;
+	if (mig_src_throttle(s, pct))
+		return false; /* not allowed to stop it (the stats say "unavailable") */
+	s->thr_pct = pct;
+	return true;
+}
+
+/*
+ * After a round of postcopy "auto": switch over when what is still dirty
+ * could be sent within max_downtime_ms at this round's bandwidth, after
+ * max_rounds, or when the rounds stopped converging: written during the
+ * round at least half of what it sent (dirty rate >= bandwidth / 2), so
+ * another round would resend about as much again and postcopy sends each
+ * remaining page once.  With auto_converge, rounds that stop converging
+ * throttle the writer instead, up to SRC_THROTTLE_MAX.
+ */
+static void decide(struct mig_src *s, uint64_t dirty, uint64_t el)
+{
+	struct mig *m = s->m;
+	bool fits, last, stuck;
+
+	if (!m->postcopy_auto || !s->round_bytes)
+		return;
+	fits = (double)dirty * (double)el / (double)s->round_bytes / 1e6 <= (double)m->max_downtime_ms;
+	last = m->st.rounds >= m->max_rounds; /* written by this thread only */
+	stuck = dirty * SRC_CONVERGE_DIV >= s->round_bytes;
+	if (stuck && !fits && !last && converge_harder(s))
+		stuck = false;
+	if (fits || last || stuck) {
+		pthread_mutex_lock(&m->mu);
+		m->want_switchover = true;
+		pthread_mutex_unlock(&m->mu);
+	}
+}
+
+/* The job pauses (or lost its connection) before the switchover: the workload runs freely. */
+static void converge_off(struct mig_src *s)
+{
+	if (!s->thr_pct)
+		return;
+	s->thr_pct = 0;
+	if (mig_src_throttle(s, 0) && errno != ENODEV)
+		pr_pwarn(&s->m->ag->log, "cannot end the throttle of the workload",
+			 LF_STR("migration", s->m->id));
+}
+
+/*
  * Rounds until the switchover: each sends todo, then takes what was
  * written meanwhile, which measures the dirty rate the switchover is
  * decided by.
@@ -281,19 +340,9 @@ static int precopy(struct mig_src *s, struct runs *runs)
 		m->st.rounds++;
 		m->st.dirty_rate = el ? (uint64_t)((double)dirty * 1e9 / (double)el) : 0;
 		m->st.remaining_pages = bitmap_count(s->todo, 0, m->n_pages);
-		/*
-		 * Switch over when what is still dirty could be sent within
-		 * max_downtime_ms at this round's bandwidth, after max_rounds, or
-		 * when the rounds stopped converging: written during the round at
-		 * least half of what it sent (dirty rate >= bandwidth / 2), so
-		 * another round would resend about as much again and postcopy sends
-		 * each remaining page once.
-		 */
-		if (m->postcopy_auto && s->round_bytes &&
-		    ((double)dirty * (double)el / (double)s->round_bytes / 1e6 <=
-			     (double)m->max_downtime_ms ||
-		     m->st.rounds >= m->max_rounds || dirty * SRC_CONVERGE_DIV >= s->round_bytes))
-			m->want_switchover = true;
+		pthread_mutex_unlock(&m->mu);
+		decide(s, dirty, el);
+		pthread_mutex_lock(&m->mu);
 		if (!s->round_bytes && !m->want_switchover && !m->stop)
 			mig_wait_ms(m, SRC_IDLE_WAIT_MS); /* nothing written: do not spin */
 		pthread_mutex_unlock(&m->mu);
@@ -410,6 +459,8 @@ static void *main_thread(void *arg)
 			r = precopy(s, runs);
 			if (r == 2)
 				r = switchover(s);
+			if (r)
+				converge_off(s); /* after a switchover the worker ended it */
 		} else if (!s->switch_seq) {
 			r = mig_src_send_switch(s, s->main_c) ? 3 : 0; /* a cut came before it was out */
 		} else {
@@ -495,6 +546,7 @@ int mig_src_start(struct mig *m, struct region *r, char *why, size_t why_len)
 	/* nothing protected yet: round 1 protects and sends every page */
 	bitmap_set(s->dirty, 0, m->n_pages);
 	m->st.remaining_pages = m->n_pages;
+	m->st.throttle = m->auto_converge ? "ready" : NULL;
 	if (r->mig_held) {
 		/* an agent restart after the switchover: the region is held already, and
 		 * what the destination got is not known here: everything goes again */

@@ -18,6 +18,7 @@
 #include "mig.h"
 #include "mig_sent.h"
 #include "ptls.h"
+#include "throttle.h"
 #include "track.h"
 
 #define SRC_WINDOW 1024       /* pages looked at per step */
@@ -30,6 +31,12 @@
 #define SRC_MOVE_STEP_PAGES 4096 /* pages moved to the hold uffd per step after the switchover (16 MiB) */
 #define SRC_CONVERGE_DIV 2     /* a round that dirtied >= 1/2 of what it sent does not converge */
 #define SRC_DRAIN_MAX_MS 2000 /* the switchover waits this long at most for the precopy backlog's ack */
+/* auto-converge (mig_src_throttle.c): the share of each period the workload is stopped,
+ * first, added per round that does not converge, at most (QEMU's cpu-throttle-* defaults) */
+#define SRC_THROTTLE_INITIAL 20
+#define SRC_THROTTLE_STEP 10
+#define SRC_THROTTLE_MAX 99
+#define SRC_THROTTLE_DEFER_MAX_NS 2000000000u /* a request waits this long at most for a stop to complete */
 
 /* What the job thread asks the region's worker to do (mig_src_ask()). */
 enum mig_src_req {
@@ -37,6 +44,7 @@ enum mig_src_req {
 	SRC_REQ_ROUND,  /* a round starts: what was written since the last one joins todo */
 	SRC_REQ_SWITCH, /* the hold: every writer waits from now on, the final dirty set joins todo */
 	SRC_REQ_END,    /* the job ends: give the region back (not switched over), or keep it held */
+	SRC_REQ_THROTTLE, /* auto-converge: stop the workload thr_want% of every period (0: never) */
 };
 
 /*
@@ -98,6 +106,13 @@ struct mig_src {
 	uint8_t *zbuf[2];      /* their output, ZSTD_compressBound() of a frame's pages */
 	struct mig_sent sent;  /* main thread: fingerprints of the pages sent ("skip_unchanged") */
 	uint32_t peer_caps;    /* main thread: the destination's, from auth_ok (PCHAN_CAP_*) */
+	/* added with auto-converge (mig_src_throttle.c) */
+	unsigned thr_want;     /* under mu: the throttle SRC_REQ_THROTTLE asks for */
+	unsigned thr_pct;      /* job thread: the throttle it last got */
+	struct throttle thr;   /* worker */
+	bool thr_off;          /* worker: the workload could not be stopped: no throttle any more */
+	uint64_t thr_held_ns;  /* worker: held by earlier throttles of the job */
+	bool thr_deferred;     /* worker: a request waits for the throttle's stop to complete */
 };
 
 struct runs {
@@ -118,5 +133,16 @@ void mig_src_drop_unchanged(struct mig_src *s);
 extern const struct region_strategy mig_src_strategy;
 extern const struct region_strategy mig_held_strategy;
 int mig_src_ask(struct mig_src *s, enum mig_src_req req);
+
+/* mig_src_throttle.c: auto-converge; the worker's, then the job thread's */
+struct ufd;
+int mig_src_thr_set(struct ufd *u, struct mig_src *s, unsigned pct);
+void mig_src_thr_wake(struct ufd *u, struct mig_src *s);
+bool mig_src_thr_runnable(const struct mig_src *s);
+void mig_src_thr_step(struct ufd *u, struct mig_src *s);
+bool mig_src_thr_defer(struct mig_src *s, enum mig_src_req req, unsigned want);
+void mig_src_thr_end(struct ufd *u, struct mig_src *s, const char *state);
+void mig_src_thr_failed(struct ufd *u, struct mig_src *s, int err);
+int mig_src_throttle(struct mig_src *s, unsigned pct);
 
 #endif /* FAULTLINE_MIG_SRC_H */

@@ -175,6 +175,7 @@ static void let_go(struct ufd *u, struct region *r, struct mig_src *s, const cha
 
 	freeze_end(&s->fz);
 	s->fz_for = SRC_FZ_NONE;
+	mig_src_thr_end(u, s, "stopped");
 	watch(u, s, false);
 	pthread_mutex_lock(&m->mu);
 	keep = s->holding && !s->give_back;
@@ -286,6 +287,7 @@ static void src_start(struct ufd *u, struct region *r, void *ctx)
 		pr_pwarn(u->w->log, "cannot stop the workload's threads (ptrace); the migration tracks "
 			 "writes on the hold uffd, one fault per first write per granule and round",
 			 LF_STR("migration", s->m->id), LF_INT("pid", r->pid));
+		mig_src_thr_failed(u, s, EPERM);
 		start_on_hold(u, r, s);
 		return;
 	}
@@ -547,26 +549,32 @@ static void src_wake(struct ufd *u, struct region *r)
 	struct mig *m;
 	enum mig_src_req req;
 	uint64_t v, seq;
+	unsigned want;
 	int err = 0;
 
 	if (!s)
 		return;
 	m = s->m;
+	mig_src_thr_wake(u, s);
 	while (read(s->req_fd, &v, sizeof(v)) > 0)
 		;
 	pthread_mutex_lock(&m->mu);
 	req = s->req;
 	seq = s->req_seq;
+	want = s->thr_want;
 	pthread_mutex_unlock(&m->mu);
 	if (seq == s->req_done)
 		return;
 	if (s->fz_for == SRC_FZ_SWITCH)
 		return; /* a switchover is under way: one request at a time */
+	if (mig_src_thr_defer(s, req, want))
+		return; /* the throttle's stop under way completes first */
 	switch (req) {
 	case SRC_REQ_ROUND:
 		err = s->mode == SRC_MODE_ASYNC ? scan_round(r, s) : take_dirty(r, s, false);
 		break;
 	case SRC_REQ_SWITCH:
+		mig_src_thr_end(u, s, "stopped"); /* before the stop: the hold takes over */
 		if (s->mode == SRC_MODE_HOLD) {
 			err = take_dirty(r, s, true);
 			break;
@@ -578,6 +586,9 @@ static void src_wake(struct ufd *u, struct region *r)
 	case SRC_REQ_END:
 		let_go(u, r, s, "the migration ended");
 		return;
+	case SRC_REQ_THROTTLE:
+		err = mig_src_thr_set(u, s, want);
+		break;
 	case SRC_REQ_NONE:
 		break;
 	}
@@ -650,12 +661,13 @@ static void src_abort(struct ufd *u, struct region *r, int code, const char *why
 	let_go(u, r, s, why);
 }
 
-/* Only while the workload is being stopped: everything else happens on faults and requests. */
+/* Only while the workload is being stopped (for the switchover, the probe or the
+ * throttle): everything else happens on faults, requests and timers. */
 static bool src_runnable(const struct region *r)
 {
 	const struct mig_src *s = src_of(r);
 
-	return s && s->fz_for != SRC_FZ_NONE;
+	return s && (s->fz_for != SRC_FZ_NONE || mig_src_thr_runnable(s));
 }
 
 /* Are all of the workload's threads stopped yet?  Faults are served in between. */
@@ -664,8 +676,13 @@ static void src_step(struct ufd *u, struct region *r)
 	struct mig_src *s = src_of(r);
 	enum mig_src_freeze why = s->fz_for;
 	uint64_t ns;
-	int got = freeze_poll(&s->fz), err = 0;
+	int got, err = 0;
 
+	if (why == SRC_FZ_NONE) {
+		mig_src_thr_step(u, s); /* auto-converge's stop */
+		return;
+	}
+	got = freeze_poll(&s->fz);
 	if (!got) {
 		sched_yield(); /* the threads to stop may need this CPU to get there */
 		return;
@@ -677,6 +694,7 @@ static void src_step(struct ufd *u, struct region *r)
 		if (got < 0) {
 			pr_pwarn(u->w->log, "cannot stop the workload's threads; the migration tracks writes "
 				 "on the hold uffd", LF_STR("migration", s->m->id));
+			mig_src_thr_failed(u, s, EPERM);
 			start_on_hold(u, r, s);
 		} else {
 			pr_info(u->w->log, "migration tracks writes with WP_ASYNC: the workload can be "

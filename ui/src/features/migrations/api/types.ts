@@ -14,6 +14,8 @@ export type MigrationOptions = {
   postcopyAfterMs: number;
   /** zstd: the source compresses frames of pages on the page channel where that makes them smaller. */
   compress: 'none' | 'zstd';
+  /** With postcopy auto: the source may throttle its workload while precopy rounds do not converge. */
+  autoConverge: boolean;
 };
 
 /** Migrations move 4 KiB pages (the agent refuses others): what compressed pages took before compression. */
@@ -26,6 +28,15 @@ export const migrationDefaults: MigrationOptions = {
   postcopy: 'auto',
   postcopyAfterMs: 30000,
   compress: 'none',
+  autoConverge: false,
+};
+
+/** Auto-converge on the source: how it throttles the workload (null without the option). */
+export type MigrationThrottle = {
+  state: 'ready' | 'throttling' | 'stopped' | 'unavailable';
+  /** The share of every 100 ms the workload is stopped now, or was when the switchover ended the throttle. */
+  pct: number;
+  throttledMs: number;
 };
 
 export type Migration = {
@@ -70,6 +81,7 @@ export type Migration = {
     demandLatency: LatencySummary;
     blockedNs: number;
     throughputBytesPerSec: number;
+    throttle: MigrationThrottle | null;
   };
 };
 

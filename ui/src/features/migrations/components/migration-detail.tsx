@@ -16,7 +16,7 @@ import { useMigration } from '../api/get-migration';
 import { usePauseMigration } from '../api/pause-migration';
 import { useResumeMigration } from '../api/resume-migration';
 import { useStartPostcopy } from '../api/start-postcopy';
-import { isRunning, type Migration, type MigrationPhase, migrationPageSize, pastSwitchover } from '../api/types';
+import { isRunning, type Migration, type MigrationPhase, migrationPageSize, type MigrationThrottle, pastSwitchover } from '../api/types';
 import { PhaseTimeline } from './phase-timeline';
 
 import './migrations.css';
@@ -136,6 +136,21 @@ function Actions({ job }: { job: Migration }) {
   );
 }
 
+/** What auto-converge did to the source's workload, in one line. */
+function throttleText(t: MigrationThrottle): string {
+  const held = t.throttledMs ? ` · workload held ${formatMillis(t.throttledMs)} in all` : '';
+  switch (t.state) {
+    case 'throttling':
+      return `Auto-converge: the workload is stopped ${t.pct}% of every 100 ms${held}`;
+    case 'stopped':
+      return `Auto-converge ended${t.pct ? `, last at ${t.pct}% of every 100 ms` : ''}${held}`;
+    case 'unavailable':
+      return 'Auto-converge unavailable: the source agent may not stop the workload (ptrace), so it is not throttled';
+    default:
+      return `Auto-converge: ready, not throttling (the rounds converge or the job is paused)${held}`;
+  }
+}
+
 export function MigrationView({ job }: { job: Migration }) {
   const s = job.stats;
   const moved = Math.max(0, s.regionBytes - s.remainingBytes);
@@ -193,6 +208,11 @@ export function MigrationView({ job }: { job: Migration }) {
               {formatBytes(s.transferred.compressedBytes)}: saved {formatBytes(Math.max(0, s.transferred.compressedPages * migrationPageSize - s.transferred.compressedBytes))}
             </p>
           ) : null}
+          {s.throttle ? (
+            <p className="muted" style={{ margin: 0 }} data-testid="throttle">
+              {throttleText(s.throttle)}
+            </p>
+          ) : null}
         </div>
       </Card>
       <Card title="Job">
@@ -226,7 +246,7 @@ export function MigrationView({ job }: { job: Migration }) {
               {job.options.bandwidthLimitBytesPerSec ? rate(job.options.bandwidthLimitBytesPerSec) : 'unlimited'} · ≤ {job.options.maxPrecopyRounds}{' '}
               precopy rounds · postcopy {job.options.postcopy}
               {job.options.postcopy === 'auto' ? ` (after ${formatMillis(job.options.postcopyAfterMs)} at most)` : ''} · compression{' '}
-              {job.options.compress}
+              {job.options.compress} · auto-converge {job.options.autoConverge ? 'on' : 'off'}
             </dd>
           </div>
           <div>

@@ -22,7 +22,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
     destinationSocket: null,
     phase: 'PRECOPY',
     pausedIn: null,
-    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none' },
+    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false },
     createdAt: '2026-11-24T20:00:00Z',
     startedAt: '2026-11-24T20:00:00Z',
     switchoverAt: null,
@@ -45,6 +45,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
       demandLatency: { count: 0, p50Ns: 0, p99Ns: 0, p999Ns: null, maxNs: 0 },
       blockedNs: 0,
       throughputBytesPerSec: 900 * 1024 ** 2,
+      throttle: null,
     },
     ...overrides,
   };
@@ -91,7 +92,7 @@ describe('migrations (against the contract, mocked)', () => {
     expect(sent.body()).toEqual({
       regionId: region().id,
       destinationNode: 'node-b',
-      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none' },
+      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false },
     });
   });
 
@@ -148,6 +149,72 @@ describe('migrations (against the contract, mocked)', () => {
 
     expect(await screen.findByTestId('compression')).toHaveTextContent('Compressed 262,144 pages (1 GiB) into 64 MiB: saved 960 MiB');
     expect(screen.getByText(/compression zstd/)).toBeInTheDocument();
+  });
+
+  it('asks for auto-converge when its box is ticked', async () => {
+    const sent = serveAcceptingStartForm();
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    const autoConverge = within(form).getByLabelText('Auto-converge');
+    expect(autoConverge).not.toBeChecked();
+    expect(autoConverge).toHaveAccessibleDescription(/stop the workload for a growing share of every 100 ms/);
+    await user.click(autoConverge);
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    await screen.findByRole('heading', { name: /demo: node-a → node-b/ });
+    expect(sent.body()).toMatchObject({ options: { autoConverge: true, postcopy: 'auto', compress: 'none' } });
+  });
+
+  it('shows an auto-converge the service refused next to its box', async () => {
+    server.use(
+      http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
+      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
+      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
+      http.post('/api/v1/migrations', () =>
+        HttpResponse.json(
+          {
+            type: 'https://faultline.dev/problems/validation',
+            title: 'Invalid request',
+            status: 400,
+            detail: 'options.autoConverge: must be true or false',
+            errors: [{ field: 'options.autoConverge', message: 'must be true or false' }],
+          },
+          { status: 400, headers: problemHeaders },
+        ),
+      ),
+    );
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    const autoConverge = within(form).getByLabelText('Auto-converge');
+    await waitFor(() => expect(autoConverge).toHaveAttribute('aria-invalid', 'true'));
+    expect(autoConverge).toHaveAccessibleDescription(/must be true or false/);
+  });
+
+  it.each([
+    [{ state: 'throttling', pct: 40, throttledMs: 1500 }, 'Auto-converge: the workload is stopped 40% of every 100 ms · workload held 1.5 s in all'],
+    [{ state: 'stopped', pct: 70, throttledMs: 2500 }, 'Auto-converge ended, last at 70% of every 100 ms · workload held 2.5 s in all'],
+    [{ state: 'unavailable', pct: 0, throttledMs: 0 }, 'Auto-converge unavailable: the source agent may not stop the workload'],
+    [{ state: 'ready', pct: 0, throttledMs: 0 }, 'Auto-converge: ready, not throttling'],
+  ] as const)('shows how auto-converge throttles the workload (%o)', async (throttle, text) => {
+    const throttled = job({ options: { ...job().options, autoConverge: true }, stats: { ...job().stats, throttle } });
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(throttled)));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    expect(await screen.findByTestId('throttle')).toHaveTextContent(text);
+    expect(screen.getByText(/auto-converge on/)).toBeInTheDocument();
+  });
+
+  it('says nothing about a throttle without auto-converge', async () => {
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(job())));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    await screen.findByRole('list', { name: 'Migration phases' });
+    expect(screen.queryByTestId('throttle')).toBeNull();
+    expect(screen.getByText(/auto-converge off/)).toBeInTheDocument();
   });
 
   it('says nothing about compression when no page travelled compressed', async () => {

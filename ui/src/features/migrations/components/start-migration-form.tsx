@@ -42,6 +42,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
     postcopy: migrationDefaults.postcopy,
     postcopyAfterMs: String(migrationDefaults.postcopyAfterMs),
     compress: migrationDefaults.compress,
+    autoConverge: String(migrationDefaults.autoConverge),
   });
   const [local, setLocal] = useState<Record<string, string>>({});
 
@@ -64,6 +65,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
           postcopy: options.postcopy as MigrationOptions['postcopy'],
           postcopyAfterMs: Number(options.postcopyAfterMs),
           compress: options.compress as MigrationOptions['compress'],
+          autoConverge: options.autoConverge === 'true',
         },
       },
       { onSuccess: (job) => navigate(paths.migration(job.id)) },
@@ -127,6 +129,20 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
                 <option value="none">none</option>
                 <option value="zstd">zstd</option>
               </select>
+            )}
+          </Field>
+          <Field
+            label="Auto-converge"
+            hint="With postcopy auto: while precopy rounds do not converge, stop the workload for a growing share of every 100 ms (20%, then 10% more per round, at most 99%)."
+            error={errorOf('autoConverge')}
+          >
+            {(control) => (
+              <input
+                {...control}
+                type="checkbox"
+                checked={options.autoConverge === 'true'}
+                onChange={(event) => setOptions((o) => ({ ...o, autoConverge: String(event.target.checked) }))}
+              />
             )}
           </Field>
         </div>

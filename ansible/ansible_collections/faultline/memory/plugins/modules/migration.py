@@ -95,6 +95,15 @@ options:
         migration's C(stats.transferred) shows what it saved (C(compressed_pages), C(compressed_bytes)).
     type: str
     choices: [none, zstd]
+  auto_converge:
+    description:
+      - With I(postcopy=auto), let the source agent throttle the workload while precopy rounds do not converge (the
+        workload writes about as fast as its pages are sent): it stops every thread of it for 20% of every 100 ms,
+        10% more per such round, at most 99%, so that the switchover can fit I(max_downtime_ms). The service's default
+        is C(false).
+      - The migration's C(stats.throttle) shows the throttle (C(state), C(pct), C(throttled_ms)); C(state) is
+        C(unavailable) where the source agent may not stop the workload.
+    type: bool
   start_postcopy:
     description:
       - With I(state=started), switch over now when the migration is in PRECOPY (the way on for I(postcopy=manual)).
@@ -142,6 +151,13 @@ EXAMPLES = r'''
     destination_node: node-c
     bandwidth_limit_bytes_per_sec: 52428800
     compress: zstd
+
+- name: Move a region whose writer outruns the link, throttling it until precopy converges
+  faultline.memory.migration:
+    region: session-store
+    destination_node: node-b
+    max_precopy_rounds: 30
+    auto_converge: true
 
 - name: Start a migration that switches over only when asked, and wait until its precopy runs
   faultline.memory.migration:
@@ -212,7 +228,7 @@ migration:
       description: The options the migration runs with.
       type: dict
       sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
-               "postcopy_after_ms": 30000, "compress": "none"}
+               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false}
     error:
       description: Why it FAILED.
       type: str
@@ -232,6 +248,9 @@ migration:
         - C(transferred) has the bytes and pages sent by phase and, with I(compress=zstd), C(compressed_pages) (pages
           that travelled compressed) and C(compressed_bytes) (what they took on the wire; they saved
           C(compressed_pages) x 4096 - C(compressed_bytes) bytes).
+        - C(throttle) is null without I(auto_converge), else C(state) (C(ready), C(throttling), C(stopped),
+          C(unavailable)), C(pct) (the share of every 100 ms the workload is stopped, or was at the switchover) and
+          C(throttled_ms) (how long it was held in all).
       type: dict
       sample: {"region_bytes": 2147483648, "downtime_ms": 8, "rounds": 3,
                "transferred": {"precopy_bytes": 2147483648, "precopy_pages": 524288, "compressed_pages": 524288,
@@ -259,7 +278,7 @@ PROGRESS = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']
 ENDED = ('COMPLETED', 'FAILED', 'CANCELLED')
 OPTIONS = (('maxDowntimeMs', 'max_downtime_ms'), ('bandwidthLimitBytesPerSec', 'bandwidth_limit_bytes_per_sec'),
            ('maxPrecopyRounds', 'max_precopy_rounds'), ('postcopy', 'postcopy'), ('postcopyAfterMs', 'postcopy_after_ms'),
-           ('compress', 'compress'))
+           ('compress', 'compress'), ('autoConverge', 'auto_converge'))
 
 
 class StepFailed(FaultlineError):
@@ -456,6 +475,7 @@ def main():
             postcopy=dict(type='str', choices=['auto', 'manual']),
             postcopy_after_ms=dict(type='int'),
             compress=dict(type='str', choices=['none', 'zstd']),
+            auto_converge=dict(type='bool'),
             start_postcopy=dict(type='bool', default=False),
             wait=dict(type='bool', default=True),
             wait_for=dict(type='str', default='COMPLETED', choices=['PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']),

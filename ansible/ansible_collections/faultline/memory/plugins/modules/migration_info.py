@@ -108,7 +108,7 @@ migrations:
       description: The options the migration runs with.
       type: dict
       sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
-               "postcopy_after_ms": 30000, "compress": "none"}
+               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false}
     error:
       description: Why it FAILED.
       type: str
@@ -126,6 +126,8 @@ migrations:
           Rates are C(dirty_rate_bytes_per_sec) and C(throughput_bytes_per_sec).
         - C(transferred.compressed_pages) and C(transferred.compressed_bytes) are the pages that travelled compressed
           (option C(compress=zstd)) and what they took on the wire.
+        - C(throttle) (with option C(auto_converge)) is how the source throttles the workload: C(state), C(pct),
+          C(throttled_ms).
       type: dict
       sample: {"region_bytes": 2147483648, "remaining_bytes": 0, "downtime_ms": 8,
                "demand_latency": {"count": 40, "p50_ns": 90000, "p99_ns": 400000, "p999_ns": null, "max_ns": 512000}}

@@ -30,12 +30,16 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
      *
      * @param compressedPages source only: pages that travelled zstd-compressed (a subset of the pages sent)
      * @param compressedBytes source only: the bytes those compressed frames took on the wire
+     * @param throttle source only, with auto-converge: {@code ready}, {@code throttling}, {@code stopped} or
+     *     {@code unavailable} (the workload may not be stopped); null without it
+     * @param throttlePct source only: the share of every 100 ms the workload is stopped (or was at the switchover)
+     * @param throttledMs source only: how long the throttle held the workload in all
      */
     public record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long precopyBytes,
             Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes, Long demandPages,
             Long remainingBytes, Long dirtyRateBytesPerSec, Long rounds, Long postcopyRequests,
             LatencySummary demandLatency, Long blockedNs, Long throughputBytesPerSec, Long compressedPages,
-            Long compressedBytes) {
+            Long compressedBytes, String throttle, Long throttlePct, Long throttledMs) {
     }
 
     /** What the destination agent is asked to prepare (migration_in). The secret never appears in toString. */
@@ -55,16 +59,18 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
      * @param bandwidthLimitBytesPerSec page channel limit; 0 = unlimited
      * @param postcopy {@code auto} or {@code manual}
      * @param compress {@code none} or {@code zstd}: page frames compressed on the page channel
+     * @param autoConverge throttle the workload while precopy rounds do not converge
      */
     public record OutRequest(UUID migrationId, UUID regionId, String destination, String secret,
             long bandwidthLimitBytesPerSec, int maxPrecopyRounds, long maxDowntimeMs, String postcopy,
-            long postcopyAfterMs, String compress) {
+            long postcopyAfterMs, String compress, boolean autoConverge) {
         @Override
         public String toString() {
             return "OutRequest[migrationId=" + migrationId + ", regionId=" + regionId + ", destination="
                     + destination + ", bandwidthLimitBytesPerSec=" + bandwidthLimitBytesPerSec + ", maxPrecopyRounds="
                     + maxPrecopyRounds + ", maxDowntimeMs=" + maxDowntimeMs + ", postcopy=" + postcopy
-                    + ", postcopyAfterMs=" + postcopyAfterMs + ", compress=" + compress + ", secret=<redacted>]";
+                    + ", postcopyAfterMs=" + postcopyAfterMs + ", compress=" + compress + ", autoConverge=" + autoConverge
+                    + ", secret=<redacted>]";
         }
     }
 }

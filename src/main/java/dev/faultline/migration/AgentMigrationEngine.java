@@ -42,7 +42,8 @@ class AgentMigrationEngine implements MigrationEngine {
         MigrationOptions o = r.options();
         return side(node, "migration_out", a -> a.migrateOut(new AgentMigration.OutRequest(r.migrationId(),
                 r.regionId(), r.destination(), r.secret(), o.bandwidthLimitBytesPerSec(), o.maxPrecopyRounds(),
-                o.maxDowntimeMs(), o.postcopy().json(), o.postcopyAfterMs(), o.compress().json())));
+                o.maxDowntimeMs(), o.postcopy().json(), o.postcopyAfterMs(), o.compress().json(),
+                o.autoConverge())));
     }
 
     @Override

@@ -91,6 +91,9 @@ class Migration {
     @Column(nullable = false)
     private MigrationOptions.Compress compress;
 
+    @Column(name = "auto_converge", nullable = false)
+    private boolean autoConverge;
+
     @Column(name = "requested_by", nullable = false)
     private String requestedBy;
 
@@ -148,6 +151,7 @@ class Migration {
         this.postcopy = options.postcopy();
         this.postcopyAfterMs = options.postcopyAfterMs();
         this.compress = options.compress();
+        this.autoConverge = options.autoConverge();
         this.secret = secret;
         this.requestedBy = requestedBy;
         this.createdAt = now;
@@ -346,7 +350,7 @@ class Migration {
 
     MigrationOptions options() {
         return new MigrationOptions(maxDowntimeMs, bandwidthLimitBytesPerSec, maxPrecopyRounds, postcopy,
-                postcopyAfterMs, compress);
+                postcopyAfterMs, compress, autoConverge);
     }
 
     UUID id() {

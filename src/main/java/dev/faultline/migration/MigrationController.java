@@ -6,6 +6,10 @@ import dev.faultline.PageResponse;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.validation.Constraint;
+import jakarta.validation.ConstraintValidator;
+import jakarta.validation.ConstraintValidatorContext;
+import jakarta.validation.Payload;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
@@ -14,6 +18,10 @@ import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -63,6 +71,10 @@ class MigrationController {
         public Long postcopyAfterMs;
         @Pattern(regexp = "none|zstd", message = "must be none or zstd")
         public String compress;
+        /** Taken as it came, so that anything but a JSON boolean is a field error, not unreadable JSON. */
+        @TrueOrFalse
+        @Schema(type = "boolean", defaultValue = "false")
+        public Object autoConverge;
         private final Map<String, Object> unknown = new LinkedHashMap<>();
 
         @JsonAnySetter
@@ -72,7 +84,7 @@ class MigrationController {
 
         @com.fasterxml.jackson.annotation.JsonIgnore
         @AssertTrue(message = "has unknown fields; known are maxDowntimeMs, bandwidthLimitBytesPerSec,"
-                + " maxPrecopyRounds, postcopy, postcopyAfterMs and compress")
+                + " maxPrecopyRounds, postcopy, postcopyAfterMs, compress and autoConverge")
         boolean isKnownFieldsOnly() {
             return unknown.isEmpty();
         }
@@ -85,7 +97,27 @@ class MigrationController {
                     bandwidthLimitBytesPerSec == null ? d.bandwidthLimitBytesPerSec() : bandwidthLimitBytesPerSec,
                     maxPrecopyRounds == null ? d.maxPrecopyRounds() : maxPrecopyRounds, mode,
                     postcopyAfterMs == null ? d.postcopyAfterMs() : postcopyAfterMs,
-                    compress == null ? d.compress() : MigrationOptions.Compress.of(compress));
+                    compress == null ? d.compress() : MigrationOptions.Compress.of(compress),
+                    autoConverge == null ? d.autoConverge() : (Boolean) autoConverge);
+        }
+    }
+
+    /** A JSON boolean (or absent); "true", 1 and the like are refused rather than guessed at. */
+    @Target(ElementType.FIELD)
+    @Retention(RetentionPolicy.RUNTIME)
+    @Constraint(validatedBy = TrueOrFalse.Check.class)
+    @interface TrueOrFalse {
+        String message() default "must be true or false";
+
+        Class<?>[] groups() default {};
+
+        Class<? extends Payload>[] payload() default {};
+
+        final class Check implements ConstraintValidator<TrueOrFalse, Object> {
+            @Override
+            public boolean isValid(Object value, ConstraintValidatorContext context) {
+                return value == null || value instanceof Boolean;
+            }
         }
     }
 

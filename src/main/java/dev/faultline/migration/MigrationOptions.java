@@ -15,11 +15,14 @@ import java.util.stream.Collectors;
  * @param postcopy when to switch over: {@code auto} or only on start-postcopy ({@code manual})
  * @param postcopyAfterMs with {@code auto}: switch over after this long in precopy at the latest
  * @param compress whether the source compresses page frames on the page channel ({@code zstd}) or not
+ * @param autoConverge with {@code auto}: whether the source may throttle its workload (stop it for a growing
+ *     share of every 100 ms) while precopy rounds do not converge, so that the switchover fits the downtime
  */
 record MigrationOptions(long maxDowntimeMs, long bandwidthLimitBytesPerSec, int maxPrecopyRounds, Postcopy postcopy,
-        long postcopyAfterMs, Compress compress) {
+        long postcopyAfterMs, Compress compress, boolean autoConverge) {
 
-    static final MigrationOptions DEFAULTS = new MigrationOptions(10, 0, 10, Postcopy.AUTO, 30_000, Compress.NONE);
+    static final MigrationOptions DEFAULTS = new MigrationOptions(10, 0, 10, Postcopy.AUTO, 30_000, Compress.NONE,
+            false);
 
     enum Postcopy {
         AUTO, MANUAL;

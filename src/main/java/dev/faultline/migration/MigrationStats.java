@@ -16,10 +16,23 @@ import java.util.function.Function;
  * @param blockedNs total time the destination's faulting threads waited for pages
  * @param transferred what was sent, by kind; with {@code compress: zstd} also how many of those pages
  *     travelled compressed ({@code compressedPages}) and the bytes that took ({@code compressedBytes})
+ * @param throttle with {@code autoConverge}: how the source throttles its workload; null without the option
+ *     (and in statistics stored before it existed)
  */
 record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtimeMs, Transferred transferred,
         long remainingBytes, long dirtyRateBytesPerSec, long rounds, long postcopyRequests, LatencySummary demandLatency,
-        long blockedNs, long throughputBytesPerSec) {
+        long blockedNs, long throughputBytesPerSec, Throttle throttle) {
+
+    /**
+     * Auto-converge on the source (docs/api-migrations.md).
+     *
+     * @param state {@code ready} (not throttling), {@code throttling}, {@code stopped} (ended by the switchover
+     *     or the end of the job) or {@code unavailable} (the source agent may not stop the workload)
+     * @param pct the share of every 100 ms the workload is stopped now, or was when the switchover ended it
+     * @param throttledMs how long the throttle has held the workload in all
+     */
+    record Throttle(String state, long pct, long throttledMs) {
+    }
 
     record Transferred(long precopyBytes, long postcopyBytes, long demandBytes, long precopyPages, long postcopyPages,
             long demandPages, long compressedPages, long compressedBytes) {
@@ -28,7 +41,7 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
     /** Before any agent reported: the whole region remains. */
     static MigrationStats initial(long regionBytes) {
         return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0, 0, 0), regionBytes, 0, 0,
-                0, new LatencySummary(0, 0L, 0L, null, 0), 0, 0);
+                0, new LatencySummary(0, 0L, 0L, null, 0), 0, 0, null);
     }
 
     /**
@@ -42,6 +55,7 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
         S dst = new S(destination, source);
         LatencySummary latency = dst.pick(AgentMigration.Stats::demandLatency);
         Long downtime = dst.pick(AgentMigration.Stats::downtimeMs);
+        String throttleState = src.pick(AgentMigration.Stats::throttle);
         return new MigrationStats(
                 src.pick(AgentMigration.Stats::regionBytes, regionBytes),
                 Math.max(src.pick(AgentMigration.Stats::totalMs, totalMs), src.other(AgentMigration.Stats::totalMs, 0)),
@@ -62,13 +76,16 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
                 src.pick(AgentMigration.Stats::postcopyRequests, postcopyRequests),
                 latency == null ? demandLatency : latency,
                 dst.pick(AgentMigration.Stats::blockedNs, blockedNs),
-                src.pick(AgentMigration.Stats::throughputBytesPerSec, throughputBytesPerSec));
+                src.pick(AgentMigration.Stats::throughputBytesPerSec, throughputBytesPerSec),
+                throttleState == null ? throttle : new Throttle(throttleState,
+                        src.pick(AgentMigration.Stats::throttlePct, throttle == null ? 0 : throttle.pct()),
+                        src.pick(AgentMigration.Stats::throttledMs, throttle == null ? 0 : throttle.throttledMs())));
     }
 
     /** Once the destination holds every page, nothing remains, whatever the last sample said. */
     MigrationStats completed() {
         return new MigrationStats(regionBytes, totalMs, setupMs, downtimeMs, transferred, 0, 0, rounds,
-                postcopyRequests, demandLatency, blockedNs, throughputBytesPerSec);
+                postcopyRequests, demandLatency, blockedNs, throughputBytesPerSec, throttle);
     }
 
     /**

@@ -14,19 +14,21 @@ class AgentMigrationsTest {
     @Test
     void migrationOutCarriesTheOptionsInTheAgentsNamesAndItsToStringHidesTheSecret() {
         AgentMigration.OutRequest request = new AgentMigration.OutRequest(UUID.randomUUID(), UUID.randomUUID(),
-                "127.0.0.1:7702", SECRET, 1 << 20, 5, 25, "manual", 1000, "zstd");
+                "127.0.0.1:7702", SECRET, 1 << 20, 5, 25, "manual", 1000, "zstd", true);
 
         JsonNode wire = AgentJson.MAPPER.valueToTree(AgentMigrations.toWire(request));
 
         JsonNode options = wire.path("options");
         assertThat(options.path("compress").asString()).isEqualTo("zstd");
+        assertThat(options.path("auto_converge").isBoolean()).as("a JSON boolean, as the agent requires").isTrue();
+        assertThat(options.path("auto_converge").asBoolean()).isTrue();
         assertThat(options.path("bandwidth_bytes_per_s").asLong()).isEqualTo(1 << 20);
         assertThat(options.path("max_rounds").asInt()).isEqualTo(5);
         assertThat(options.path("max_downtime_ms").asLong()).isEqualTo(25);
         assertThat(options.path("postcopy").asString()).isEqualTo("manual");
         assertThat(options.path("postcopy_after_ms").asLong()).isEqualTo(1000);
         assertThat(wire.path("secret").asString()).as("the agent needs it").isEqualTo(SECRET);
-        assertThat(request.toString()).contains("compress=zstd").doesNotContain(SECRET);
+        assertThat(request.toString()).contains("compress=zstd", "autoConverge=true").doesNotContain(SECRET);
         assertThat(AgentMigrations.toWire(request).toString()).contains("compress=zstd").doesNotContain(SECRET);
     }
 
@@ -54,5 +56,20 @@ class AgentMigrationsTest {
 
         assertThat(stats.compressedPages()).isNull();
         assertThat(stats.compressedBytes()).isNull();
+        assertThat(stats.throttle()).isNull();
+        assertThat(stats.throttlePct()).isNull();
+    }
+
+    @Test
+    void theSourcesThrottleReachesTheStatistics() throws Exception {
+        String reply = "{\"migration_id\": \"" + UUID.randomUUID() + "\", \"role\": \"source\", \"phase\": \"precopy\","
+                + " \"stats\": {\"throttle\": \"throttling\", \"throttle_pct\": 40, \"throttled_ms\": 1234}}";
+
+        AgentMigration.Stats stats = AgentMigrations.toService(
+                AgentJson.MAPPER.readValue(reply, MigrationWire.Reply.class)).stats();
+
+        assertThat(stats.throttle()).isEqualTo("throttling");
+        assertThat(stats.throttlePct()).isEqualTo(40);
+        assertThat(stats.throttledMs()).isEqualTo(1234);
     }
 }

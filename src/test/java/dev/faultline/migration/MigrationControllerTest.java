@@ -84,6 +84,8 @@ class MigrationControllerTest {
                 .andExpect(jsonPath("$.options.maxPrecopyRounds").value(10))
                 .andExpect(jsonPath("$.options.postcopyAfterMs").value(30000))
                 .andExpect(jsonPath("$.options.compress").value("none"))
+                .andExpect(jsonPath("$.options.autoConverge").value(false))
+                .andExpect(jsonPath("$.stats.throttle").value(Matchers.nullValue()))
                 .andExpect(jsonPath("$.timeline[0].phase").value("PENDING"))
                 .andExpect(jsonPath("$.timeline[0].at").value("2026-11-24T20:00:00Z"))
                 .andExpect(jsonPath("$.stats.regionBytes").value(1 << 20))
@@ -99,7 +101,7 @@ class MigrationControllerTest {
     @Test
     void optionsAreReadWithTheirDefaults() throws Exception {
         MigrationOptions manual = new MigrationOptions(25, 1 << 20, 10, MigrationOptions.Postcopy.MANUAL, 30_000,
-                MigrationOptions.Compress.NONE);
+                MigrationOptions.Compress.NONE, false);
         given(migrations.create(REGION, "node-b", manual, "ci")).willReturn(job(MigrationPhase.PENDING));
 
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\", \"options\": {\"maxDowntimeMs\": 25,"
@@ -112,14 +114,21 @@ class MigrationControllerTest {
     void badOptionsAreValidationProblemsNamingEachField() throws Exception {
         create("{\"regionId\": \"../etc\", \"destinationNode\": \"\", \"options\": {\"maxDowntimeMs\": 0,"
                 + " \"bandwidthLimitBytesPerSec\": -1, \"maxPrecopyRounds\": 0, \"postcopy\": \"sometimes\","
-                + " \"postcopyAfterMs\": -5, \"compress\": \"gzip\"}}")
+                + " \"postcopyAfterMs\": -5, \"compress\": \"gzip\", \"autoConverge\": \"yes\"}}")
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType("application/problem+json"))
                 .andExpect(jsonPath("$.type").value("https://faultline.dev/problems/validation"))
                 .andExpect(jsonPath("$.errors[*].field").value(Matchers.containsInAnyOrder("regionId",
                         "destinationNode", "options.maxDowntimeMs", "options.bandwidthLimitBytesPerSec",
                         "options.maxPrecopyRounds", "options.postcopy", "options.postcopyAfterMs",
-                        "options.compress")));
+                        "options.compress", "options.autoConverge")));
+        for (String notABoolean : new String[] {"\"true\"", "1", "{}"}) {
+            create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
+                    + " \"options\": {\"autoConverge\": " + notABoolean + "}}")
+                    .andExpect(status().isBadRequest())
+                    .andExpect(jsonPath("$.errors[0].field").value("options.autoConverge"))
+                    .andExpect(jsonPath("$.errors[0].message").value("must be true or false"));
+        }
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
                 + " \"options\": {\"compress\": \"ZSTD\"}}")
                 .andExpect(status().isBadRequest())
@@ -142,13 +151,27 @@ class MigrationControllerTest {
     @Test
     void zstdCompressionIsAskedForByName() throws Exception {
         acceptedWith("{\"compress\": \"zstd\"}", new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO,
-                30_000, MigrationOptions.Compress.ZSTD));
+                30_000, MigrationOptions.Compress.ZSTD, false));
+    }
+
+    @Test
+    void autoConvergeIsAskedForWithABoolean() throws Exception {
+        acceptedWith("{\"autoConverge\": true}", new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO,
+                30_000, MigrationOptions.Compress.NONE, true));
+    }
+
+    @Test
+    void autoConvergeFalseOrNullIsTheDefault() throws Exception {
+        acceptedWith("{\"autoConverge\": null, \"maxDowntimeMs\": 11}", new MigrationOptions(11, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false));
+        acceptedWith("{\"autoConverge\": false, \"maxDowntimeMs\": 12}", new MigrationOptions(12, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false));
     }
 
     @Test
     void manualPostcopyKeepsTheTimeoutAFormSendsAlong() throws Exception {
         acceptedWith("{\"postcopy\": \"manual\", \"postcopyAfterMs\": 1000}", new MigrationOptions(10, 0, 10,
-                MigrationOptions.Postcopy.MANUAL, 1000, MigrationOptions.Compress.NONE));
+                MigrationOptions.Postcopy.MANUAL, 1000, MigrationOptions.Compress.NONE, false));
     }
 
     /** A create with these options is accepted and reaches the service as {@code expected}. */

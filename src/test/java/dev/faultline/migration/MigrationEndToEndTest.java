@@ -248,8 +248,9 @@ class MigrationEndToEndTest extends ServiceTest {
     }
 
     /**
-     * This job also runs with zstd on its page channel (the option is read back from the job table by
-     * the restarted driver): compressed pages must arrive byte for byte too.
+     * This job also runs with zstd on its page channel and with auto-converge (the options are read
+     * back from the job table by the restarted driver): compressed pages must arrive byte for byte
+     * too, and the source reports its throttle (a manual switchover never throttles: it ended idle).
      */
     @Test
     void aServiceInstanceThatRestartsMidJobCarriesOnFromTheAgentsAndCompletesIt() throws Exception {
@@ -262,9 +263,10 @@ class MigrationEndToEndTest extends ServiceTest {
                     r -> r.status() == 200);
             TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
                     "destinationNode", SECOND_NODE, "options", map("postcopy", "manual",
-                            "bandwidthLimitBytesPerSec", BANDWIDTH, "compress", "zstd")));
+                            "bandwidthLimitBytesPerSec", BANDWIDTH, "compress", "zstd", "autoConverge", true)));
             assertThat(created.status()).as(created.body()).isEqualTo(202);
             assertThat(created.json().at("/options/compress").asString()).isEqualTo("zstd");
+            assertThat(created.json().at("/options/autoConverge").asBoolean()).isTrue();
             String job = created.headers().firstValue("Location").orElseThrow();
             JsonNode precopy = Await.until("precopy", STEP, () -> admin().get(job).json(),
                     j -> phaseIs(j, "PRECOPY") || isFinal(j));
@@ -286,6 +288,10 @@ class MigrationEndToEndTest extends ServiceTest {
                 assertThat(stats.at("/transferred/compressedBytes").asLong()).as("what compression saved: %s", stats)
                         .isPositive().isLessThan(compressedPages * 4096);
                 assertThat(done.at("/options/compress").asString()).isEqualTo("zstd");
+                assertThat(done.at("/options/autoConverge").asBoolean()).isTrue();
+                assertThat(stats.at("/throttle/state").asString()).as("the source's throttle: %s", stats)
+                        .isEqualTo("stopped");
+                assertThat(stats.at("/throttle/throttledMs").asLong()).isZero();
             } finally {
                 restarted.stop();
                 driver.start();

@@ -109,6 +109,7 @@ class MigrationTest {
         assertThat(stats.transferred().precopyPages()).isEqualTo(256);
         assertThat(stats.transferred().compressedPages()).isZero();
         assertThat(stats.transferred().compressedBytes()).isZero();
+        assertThat(stats.throttle()).as("stored before auto-converge: no throttle").isNull();
     }
 
     private static void assertWrongPhase(Runnable request) {

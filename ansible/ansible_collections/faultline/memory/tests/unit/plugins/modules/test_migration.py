@@ -13,7 +13,7 @@ PATH = MIGRATIONS + '/m1'
 JOB = dict(id='m1', regionId=REGION_ID, regionName='db', sourceNode='node-a', destinationNode='node-b',
            destinationRegionId=None, phase='PENDING', pausedIn=None, error=None,
            options=dict(maxDowntimeMs=10, bandwidthLimitBytesPerSec=0, maxPrecopyRounds=10, postcopy='auto',
-                        postcopyAfterMs=30000, compress='none'),
+                        postcopyAfterMs=30000, compress='none', autoConverge=False),
            timeline=[dict(phase='PENDING', at='2026-11-24T20:00:00Z')], stats=dict(remainingBytes=16777216))
 
 
@@ -92,6 +92,36 @@ class StartTest(unittest.TestCase):
         self.assertTrue(result['failed'])
         self.assertIn('compress', result['msg'])
         self.assertIn('none, zstd', result['msg'])
+
+    def test_auto_converge_is_asked_for_with_the_rest_api_s_name_and_its_throttle_shown_in_the_result(self):
+        throttled = job(options=dict(JOB['options'], autoConverge=True),
+                        stats=dict(remainingBytes=0, throttle=dict(state='throttling', pct=30, throttledMs=1200)))
+        api = ScriptedApi(region_by_id(), jobs_of_region(),
+                          reply('POST', MIGRATIONS, 202, throttled,
+                                expect=dict(regionId=REGION_ID, destinationNode='node-b',
+                                            options=dict(autoConverge=True))))
+
+        result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False, auto_converge=True)
+
+        self.assertTrue(result['changed'])
+        self.assertIs(result['migration']['options']['auto_converge'], True)
+        self.assertEqual(result['migration']['stats']['throttle'], dict(state='throttling', pct=30, throttled_ms=1200))
+
+    def test_auto_converge_false_is_sent_as_a_boolean_too(self):
+        api = ScriptedApi(region_by_id(), jobs_of_region(),
+                          reply('POST', MIGRATIONS, 202, JOB,
+                                expect=dict(regionId=REGION_ID, destinationNode='node-b',
+                                            options=dict(autoConverge=False))))
+
+        result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False, auto_converge='no')
+
+        self.assertTrue(result['changed'])
+
+    def test_auto_converge_that_is_not_a_boolean_is_refused_before_the_service_is_asked(self):
+        result = run_migration(ScriptedApi(), region_id=REGION_ID, destination_node='node-b', auto_converge='sometimes')
+
+        self.assertTrue(result['failed'])
+        self.assertIn('auto_converge', result['msg'])
 
     def test_waiting_for_a_phase_stops_there_or_past_it(self):
         api = ScriptedApi(region_by_id(), jobs_of_region(), reply('POST', MIGRATIONS, 202, JOB),
