@@ -13,8 +13,9 @@
  * clone sessions' fault_around_pages there (default 16).
  * --scale runs only the thread-scaling table: 1, 2 and 4 faulting threads,
  * write and read touches, the kernel's MAP_PRIVATE against faultline;
- * --compare PATH adds a second agent binary (an older build, say), run in
- * turn with the first so that a shared machine's load falls on both alike.
+ * --compare PATH (twice at most) adds other agent binaries (an older build,
+ * say), run in turn with the first so that a shared machine's load falls on
+ * all alike.
  *
  * --cold drops the image from the page cache before every run
  * (posix_fadvise DONTNEED), so pages come from the disk; without it the
@@ -108,7 +109,8 @@ static void summarize(const struct bench_case *c, const struct bench_result *rs,
 	s->agent_cpu_ms = MED(agent_cpu_ms);
 	fprintf(stderr, "  %-24s %-6s x%u%s%s%s: %8.1f ms  %7.0f ns/page  p50 %6.1f us  agent faults %llu"
 		"  agent CPU %.0f ms\n", mode_names[c->mode], pattern_names[c->pattern], c->threads,
-		c->read ? " read" : "", c->clone ? " clone" : "", c->other ? " (--compare)" : "",
+		c->read ? " read" : "", c->clone ? " clone" : "",
+		c->other == 1 ? " (--compare)" : c->other == 2 ? " (2nd --compare)" : "",
 		s->touch_ms, s->ns_per_page, s->p50_us, (unsigned long long)s->agent_faults,
 		s->agent_cpu_ms);
 }
@@ -450,26 +452,28 @@ static int scale_run(struct bench_env *env, unsigned repeat)
 {
 	static const enum content_pattern pats[] = { CONTENT_SEQ, CONTENT_RANDOM };
 	static const unsigned threads[] = { 1, 2, 4 };
-	/* pattern, read, threads; kernel, faultline, faultline --compare */
-	struct summary s[2][2][3][3];
-	unsigned modes = env->compare_path ? 3 : 2, ng = 0;
+	/* pattern, read, threads; kernel, faultline, faultline --compare (two at most) */
+	struct summary s[2][2][3][4];
+	unsigned n_cmp = !!env->compare_path[0] + !!env->compare_path[1], modes = 2 + n_cmp, ng = 0;
 	struct goal goals[8];
 	static char what[8][72];
 
 	machine(env, repeat);
-	if (env->compare_path)
-		printf("Compared: `%s` (faultline) against `%s` (--compare), runs in turn.\n\n",
-		       env->agent_path, env->compare_path);
+	for (unsigned k = 0; k < n_cmp; k++)
+		printf("Compared: `%s` (faultline) against `%s` (--compare %u), runs in turn.\n\n",
+		       env->agent_path, env->compare_path[k], k + 1);
 	for (unsigned p = 0; p < 2; p++) {
 		for (unsigned rd = 0; rd < 2; rd++) {
 			for (unsigned t = 0; t < 3; t++) {
-				const struct bench_case cs[3] = {
+				const struct bench_case cs[4] = {
 					{ .mode = BM_FILE, .pattern = pats[p], .threads = threads[t],
 					  .read = rd },
 					{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = threads[t],
 					  .fault_around = 16, .read = rd },
 					{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = threads[t],
-					  .fault_around = 16, .read = rd, .other = true },
+					  .fault_around = 16, .read = rd, .other = 1 },
+					{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = threads[t],
+					  .fault_around = 16, .read = rd, .other = 2 },
 				};
 
 				if (measure_turns(env, cs, modes, repeat, s[p][rd][t]))
@@ -479,10 +483,11 @@ static int scale_run(struct bench_env *env, unsigned repeat)
 	}
 	printf("### Faulting threads, fault-around 16\n\n"
 	       "| pattern | touch | threads | kernel MAP_PRIVATE | faultline | vs MAP_PRIVATE |"
-	       " speed-up over x1: kernel / faultline | faultline p50 / p99 | agent CPU |%s\n"
-	       "|---|---|---:|---:|---:|---:|---:|---:|---:|%s\n",
-	       env->compare_path ? " --compare | its agent CPU | faultline / --compare |" : "",
-	       env->compare_path ? "---:|---:|---:|" : "");
+	       " speed-up over x1: kernel / faultline | faultline p50 / p99 | agent CPU |%s%s\n"
+	       "|---|---|---:|---:|---:|---:|---:|---:|---:|%s%s\n",
+	       n_cmp > 0 ? " --compare 1 | its agent CPU | faultline / --compare 1 |" : "",
+	       n_cmp > 1 ? " --compare 2 | its agent CPU | faultline / --compare 2 |" : "",
+	       n_cmp > 0 ? "---:|---:|---:|" : "", n_cmp > 1 ? "---:|---:|---:|" : "");
 	for (unsigned p = 0; p < 2; p++) {
 		for (unsigned rd = 0; rd < 2; rd++) {
 			for (unsigned t = 0; t < 3; t++) {
@@ -494,9 +499,9 @@ static int scale_run(struct bench_env *env, unsigned repeat)
 				       threads[t], x[0].touch_ms, x[1].touch_ms, x[1].touch_ms / x[0].touch_ms,
 				       one[0].touch_ms / x[0].touch_ms, one[1].touch_ms / x[1].touch_ms,
 				       x[1].p50_us, x[1].p99_us, x[1].agent_cpu_ms);
-				if (env->compare_path)
-					printf(" %.0f ms | %.0f ms | %.2f |", x[2].touch_ms, x[2].agent_cpu_ms,
-					       x[1].touch_ms / x[2].touch_ms);
+				for (unsigned k = 0; k < n_cmp; k++)
+					printf(" %.0f ms | %.0f ms | %.2f |", x[2 + k].touch_ms,
+					       x[2 + k].agent_cpu_ms, x[1].touch_ms / x[2 + k].touch_ms);
 				printf("\n");
 			}
 		}
@@ -536,13 +541,19 @@ static int reads_only_run(struct bench_env *env, unsigned repeat)
 	return 0;
 }
 
-/* The --compare agent: the same options, its own binary. */
+/* The --compare agents: the same options, their own binaries. */
 static int start_compare(struct bench_env *env)
 {
-	struct bench_env other = *env;
+	static const char *const names[] = { "compare1", "compare2" };
 
-	other.agent_path = env->compare_path;
-	return bench_agent_start(&env->other, &other, "compare", "50");
+	for (unsigned k = 0; k < 2 && env->compare_path[k]; k++) {
+		struct bench_env other = *env;
+
+		other.agent_path = env->compare_path[k];
+		if (bench_agent_start(&env->other[k], &other, names[k], "50"))
+			return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -571,8 +582,8 @@ int main(int argc, char **argv)
 			reads_only = true;
 		else if (!strcmp(argv[i], "--scale"))
 			scale = true;
-		else if (!strcmp(argv[i], "--compare") && i + 1 < argc)
-			env.compare_path = argv[++i];
+		else if (!strcmp(argv[i], "--compare") && i + 1 < argc && !env.compare_path[1])
+			env.compare_path[!!env.compare_path[0]] = argv[++i];
 		else if (!strcmp(argv[i], "--clone-around") && i + 1 < argc)
 			env.clone_around = (unsigned)atoi(argv[++i]);
 		else {
@@ -605,7 +616,7 @@ int main(int argc, char **argv)
 	if (mkdir(images, 0700) || content_write_image(env.image, env.size, env.seed) ||
 	    (!env.cold && prewarm(env.image)) || bench_agent_start(&env.spin, &env, "spin", "50") ||
 	    bench_agent_start(&env.nospin, &env, "nospin", "0") ||
-	    (env.compare_path && start_compare(&env))) {
+	    start_compare(&env)) {
 		fprintf(stderr, "faultline-bench: setup failed: %s\n", strerror(errno));
 		return 1;
 	}
@@ -619,8 +630,9 @@ int main(int argc, char **argv)
 		ret = run_all(&env, repeat);
 	bench_agent_stop(&env.spin);
 	bench_agent_stop(&env.nospin);
-	if (env.compare_path)
-		bench_agent_stop(&env.other);
+	for (unsigned k = 0; k < 2; k++)
+		if (env.compare_path[k])
+			bench_agent_stop(&env.other[k]);
 	unlink(env.image);
 	fprintf(stderr, "faultline-bench: done (agent logs in %s)\n", env.dir);
 	return ret ? 1 : 0;

@@ -32,8 +32,8 @@ struct bench_env {
 	uint64_t size;
 	uint64_t seed;
 	struct bench_agent spin, nospin; /* --spin-us default and 0 */
-	struct bench_agent other;        /* --compare: another agent binary, spin on */
-	const char *compare_path;
+	struct bench_agent other[2];     /* --compare: other agent binaries, spin on */
+	const char *compare_path[2];
 	const char *agent_path;
 	bool cold; /* --cold: the image leaves the page cache before each run */
 	const char *const *agent_extra; /* more agent options (NULL-terminated), or NULL */
@@ -52,7 +52,7 @@ struct bench_case {
 	const char *working_set; /* faultline: "off", "record", "replay" */
 	bool read;               /* touch with a read instead of a write */
 	bool clone;              /* faultline: a session of mode clone (one shared copy) */
-	bool other;              /* faultline: the --compare agent */
+	unsigned other;          /* faultline: 1, 2: the first, second --compare agent */
 };
 
 struct bench_result {

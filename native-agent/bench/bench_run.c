@@ -267,7 +267,7 @@ static double cpu_ms(pid_t pid)
 static int run_faultline(const struct bench_env *env, const struct bench_case *c, uint8_t *mem,
 			 const uint64_t *order, uint64_t n, uint32_t *lat, struct bench_result *r)
 {
-	struct bench_agent *a = (struct bench_agent *)(c->other ? &env->other
+	struct bench_agent *a = (struct bench_agent *)(c->other ? &env->other[c->other - 1]
 						       : c->nospin ? &env->nospin : &env->spin);
 	char socket[256], id[40], session[40];
 	fl_client *cl;
