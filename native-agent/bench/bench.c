@@ -6,10 +6,16 @@
  * Markdown for docs/benchmarks.md.
  *
  *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH] [--cold] [--clones N]
- *                   [--install-helpers N]
+ *                   [--install-helpers N] [--reads] [--scale [--compare PATH]]
+ *                   [--clone-around N]
  * --install-helpers N is handed to the agents (default: the agent's, online CPUs - 1).
  * --reads runs only the read touches and clones table; --clone-around N is the
  * clone sessions' fault_around_pages there (default 16).
+ * --scale runs only the thread-scaling table: 1, 2 and 4 faulting threads,
+ * write and read touches, the kernel's MAP_PRIVATE against faultline;
+ * --compare PATH (twice at most) adds other agent binaries (an older build,
+ * say), run in turn with the first so that a shared machine's load falls on
+ * all alike.
  *
  * --cold drops the image from the page cache before every run
  * (posix_fadvise DONTNEED), so pages come from the disk; without it the
@@ -74,24 +80,16 @@ static double median_u64(const struct bench_result *rs, unsigned n, size_t off)
 struct summary {
 	double total_ms, touch_ms, ns_per_page, p50_us, p99_us, faults, first_fault_ms;
 	double agent_reply_ms, agent_registered_ms, agent_first_fault_ms;
-	double agent_faults, agent_prefetched, agent_p50_us, agent_p99_us;
+	double agent_faults, agent_prefetched, agent_p50_us, agent_p99_us, agent_cpu_ms;
 	uint64_t mismatches;
 };
 
-static int measure(const struct bench_env *env, const struct bench_case *c, unsigned repeat,
-		   struct summary *s)
+static void summarize(const struct bench_case *c, const struct bench_result *rs, unsigned repeat,
+		      struct summary *s)
 {
-	struct bench_result rs[MAX_REPEAT];
-
 	memset(s, 0, sizeof(*s));
-	for (unsigned i = 0; i < repeat; i++) {
-		if (bench_run(env, c, &rs[i])) {
-			fprintf(stderr, "faultline-bench: %s %s x%u failed\n", mode_names[c->mode],
-				pattern_names[c->pattern], c->threads);
-			return -1;
-		}
+	for (unsigned i = 0; i < repeat; i++)
 		s->mismatches += rs[i].mismatches;
-	}
 #define MED(f) median(rs, repeat, offsetof(struct bench_result, f))
 #define MEDU(f) median_u64(rs, repeat, offsetof(struct bench_result, f))
 	s->total_ms = MED(total_ms);
@@ -108,11 +106,42 @@ static int measure(const struct bench_env *env, const struct bench_case *c, unsi
 	s->agent_prefetched = MEDU(agent_prefetched);
 	s->agent_p50_us = MED(agent_p50_us);
 	s->agent_p99_us = MED(agent_p99_us);
-	fprintf(stderr, "  %-24s %-6s x%u%s%s: %8.1f ms  %7.0f ns/page  p50 %6.1f us  agent faults %llu\n",
-		mode_names[c->mode], pattern_names[c->pattern], c->threads, c->read ? " read" : "",
-		c->clone ? " clone" : "", s->touch_ms, s->ns_per_page, s->p50_us,
-		(unsigned long long)s->agent_faults);
+	s->agent_cpu_ms = MED(agent_cpu_ms);
+	fprintf(stderr, "  %-24s %-6s x%u%s%s%s: %8.1f ms  %7.0f ns/page  p50 %6.1f us  agent faults %llu"
+		"  agent CPU %.0f ms\n", mode_names[c->mode], pattern_names[c->pattern], c->threads,
+		c->read ? " read" : "", c->clone ? " clone" : "",
+		c->other == 1 ? " (--compare)" : c->other == 2 ? " (2nd --compare)" : "",
+		s->touch_ms, s->ns_per_page, s->p50_us, (unsigned long long)s->agent_faults,
+		s->agent_cpu_ms);
+}
+
+/*
+ * Runs n cases repeat times each, in turn (a, b, c, a, b, c, ...), so that
+ * a load that comes and goes on a shared machine falls on all of them alike.
+ */
+static int measure_turns(const struct bench_env *env, const struct bench_case *cs, unsigned n,
+			 unsigned repeat, struct summary *s)
+{
+	struct bench_result rs[4][MAX_REPEAT];
+
+	for (unsigned i = 0; i < repeat; i++) {
+		for (unsigned k = 0; k < n; k++) {
+			if (bench_run(env, &cs[k], &rs[k][i])) {
+				fprintf(stderr, "faultline-bench: %s %s x%u failed\n", mode_names[cs[k].mode],
+					pattern_names[cs[k].pattern], cs[k].threads);
+				return -1;
+			}
+		}
+	}
+	for (unsigned k = 0; k < n; k++)
+		summarize(&cs[k], rs[k], repeat, &s[k]);
 	return 0;
+}
+
+static int measure(const struct bench_env *env, const struct bench_case *c, unsigned repeat,
+		   struct summary *s)
+{
+	return measure_turns(env, c, 1, repeat, s);
 }
 
 static void machine(const struct bench_env *env, unsigned repeat)
@@ -413,6 +442,92 @@ static int run_all(struct bench_env *env, unsigned repeat)
 	return 0;
 }
 
+/*
+ * --scale: how restore time goes with the number of faulting threads (1, 2,
+ * 4 on however many CPUs), write and read touches, against the kernel's
+ * MAP_PRIVATE fault on the image, which scales with CPUs.  "speed-up" is
+ * the x1 time of the same mode over this row's.
+ */
+static int scale_run(struct bench_env *env, unsigned repeat)
+{
+	static const enum content_pattern pats[] = { CONTENT_SEQ, CONTENT_RANDOM };
+	static const unsigned threads[] = { 1, 2, 4 };
+	/* pattern, read, threads; kernel, faultline, faultline --compare (two at most) */
+	struct summary s[2][2][3][4];
+	unsigned n_cmp = !!env->compare_path[0] + !!env->compare_path[1], modes = 2 + n_cmp, ng = 0;
+	struct goal goals[8];
+	static char what[8][72];
+
+	machine(env, repeat);
+	for (unsigned k = 0; k < n_cmp; k++)
+		printf("Compared: `%s` (faultline) against `%s` (--compare %u), runs in turn.\n\n",
+		       env->agent_path, env->compare_path[k], k + 1);
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned rd = 0; rd < 2; rd++) {
+			for (unsigned t = 0; t < 3; t++) {
+				const struct bench_case cs[4] = {
+					{ .mode = BM_FILE, .pattern = pats[p], .threads = threads[t],
+					  .read = rd },
+					{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = threads[t],
+					  .fault_around = 16, .read = rd },
+					{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = threads[t],
+					  .fault_around = 16, .read = rd, .other = 1 },
+					{ .mode = BM_FAULTLINE, .pattern = pats[p], .threads = threads[t],
+					  .fault_around = 16, .read = rd, .other = 2 },
+				};
+
+				if (measure_turns(env, cs, modes, repeat, s[p][rd][t]))
+					return -1;
+			}
+		}
+	}
+	printf("### Faulting threads, fault-around 16\n\n"
+	       "| pattern | touch | threads | kernel MAP_PRIVATE | faultline | vs MAP_PRIVATE |"
+	       " speed-up over x1: kernel / faultline | faultline p50 / p99 | agent CPU |%s%s\n"
+	       "|---|---|---:|---:|---:|---:|---:|---:|---:|%s%s\n",
+	       n_cmp > 0 ? " --compare 1 | its agent CPU | faultline / --compare 1 |" : "",
+	       n_cmp > 1 ? " --compare 2 | its agent CPU | faultline / --compare 2 |" : "",
+	       n_cmp > 0 ? "---:|---:|---:|" : "", n_cmp > 1 ? "---:|---:|---:|" : "");
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned rd = 0; rd < 2; rd++) {
+			for (unsigned t = 0; t < 3; t++) {
+				struct summary *x = s[p][rd][t], *one = s[p][rd][0];
+
+				printf("| %s | %s | %u | %.0f ms | **%.0f ms** | %.2fx | %.2fx / %.2fx |"
+				       " %.1f / %.1f us | %.0f ms |", pattern_names[pats[p]],
+				       rd ? "read" : "write",
+				       threads[t], x[0].touch_ms, x[1].touch_ms, x[1].touch_ms / x[0].touch_ms,
+				       one[0].touch_ms / x[0].touch_ms, one[1].touch_ms / x[1].touch_ms,
+				       x[1].p50_us, x[1].p99_us, x[1].agent_cpu_ms);
+				for (unsigned k = 0; k < n_cmp; k++)
+					printf(" %.0f ms | %.0f ms | %.2f |", x[2 + k].touch_ms,
+					       x[2 + k].agent_cpu_ms, x[1].touch_ms / x[2 + k].touch_ms);
+				printf("\n");
+			}
+		}
+	}
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned rd = 0; rd < 2; rd++) {
+			snprintf(what[ng], sizeof(what[0]), "%s %s: faultline x1 / x2 time",
+				 pattern_names[pats[p]], rd ? "read" : "write");
+			goals[ng] = (struct goal){ what[ng], s[p][rd][0][1].touch_ms / s[p][rd][1][1].touch_ms,
+						   1.6, false };
+			ng++;
+		}
+	}
+	print_goals(goals, ng);
+	for (unsigned p = 0; p < 2; p++)
+		for (unsigned rd = 0; rd < 2; rd++)
+			for (unsigned t = 0; t < 3; t++)
+				for (unsigned m = 0; m < modes; m++)
+					if (s[p][rd][t][m].mismatches)
+						printf("\n**%llu wrong pages in %s %s x%u**\n",
+						       (unsigned long long)s[p][rd][t][m].mismatches,
+						       m == 0 ? "MAP_PRIVATE" : m == 1 ? "faultline" : "--compare",
+						       pattern_names[pats[p]], threads[t]);
+	return 0;
+}
+
 /* --reads: only the read touches and clones table, with its goals */
 static int reads_only_run(struct bench_env *env, unsigned repeat)
 {
@@ -426,12 +541,27 @@ static int reads_only_run(struct bench_env *env, unsigned repeat)
 	return 0;
 }
 
+/* The --compare agents: the same options, their own binaries. */
+static int start_compare(struct bench_env *env)
+{
+	static const char *const names[] = { "compare1", "compare2" };
+
+	for (unsigned k = 0; k < 2 && env->compare_path[k]; k++) {
+		struct bench_env other = *env;
+
+		other.agent_path = env->compare_path[k];
+		if (bench_agent_start(&env->other[k], &other, names[k], "50"))
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char agent[PATH_MAX];
 	struct bench_env env = { .size = UINT64_C(1) << 30, .seed = 11, .clone_around = 16 };
 	unsigned repeat = 3, clones = 0;
-	bool reads_only = false;
+	bool reads_only = false, scale = false;
 	char images[192];
 	int ret;
 
@@ -450,11 +580,16 @@ int main(int argc, char **argv)
 			env.install_helpers = argv[++i];
 		else if (!strcmp(argv[i], "--reads"))
 			reads_only = true;
+		else if (!strcmp(argv[i], "--scale"))
+			scale = true;
+		else if (!strcmp(argv[i], "--compare") && i + 1 < argc && !env.compare_path[1])
+			env.compare_path[!!env.compare_path[0]] = argv[++i];
 		else if (!strcmp(argv[i], "--clone-around") && i + 1 < argc)
 			env.clone_around = (unsigned)atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH] [--cold]"
-				" [--clones N] [--install-helpers N] [--reads] [--clone-around N]\n", argv[0]);
+				" [--clones N] [--install-helpers N] [--reads] [--scale [--compare PATH]]"
+				" [--clone-around N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -480,18 +615,24 @@ int main(int argc, char **argv)
 		(unsigned long long)(env.size >> 20), env.dir);
 	if (mkdir(images, 0700) || content_write_image(env.image, env.size, env.seed) ||
 	    (!env.cold && prewarm(env.image)) || bench_agent_start(&env.spin, &env, "spin", "50") ||
-	    bench_agent_start(&env.nospin, &env, "nospin", "0")) {
+	    bench_agent_start(&env.nospin, &env, "nospin", "0") ||
+	    start_compare(&env)) {
 		fprintf(stderr, "faultline-bench: setup failed: %s\n", strerror(errno));
 		return 1;
 	}
 	if (clones)
 		ret = bench_clones(&env, clones);
+	else if (scale)
+		ret = scale_run(&env, repeat);
 	else if (reads_only)
 		ret = reads_only_run(&env, repeat);
 	else
 		ret = run_all(&env, repeat);
 	bench_agent_stop(&env.spin);
 	bench_agent_stop(&env.nospin);
+	for (unsigned k = 0; k < 2; k++)
+		if (env.compare_path[k])
+			bench_agent_stop(&env.other[k]);
 	unlink(env.image);
 	fprintf(stderr, "faultline-bench: done (agent logs in %s)\n", env.dir);
 	return ret ? 1 : 0;

@@ -32,6 +32,8 @@ struct bench_env {
 	uint64_t size;
 	uint64_t seed;
 	struct bench_agent spin, nospin; /* --spin-us default and 0 */
+	struct bench_agent other[2];     /* --compare: other agent binaries, spin on */
+	const char *compare_path[2];
 	const char *agent_path;
 	bool cold; /* --cold: the image leaves the page cache before each run */
 	const char *const *agent_extra; /* more agent options (NULL-terminated), or NULL */
@@ -39,15 +41,18 @@ struct bench_env {
 	unsigned clone_around;       /* --clone-around N: fault_around_pages of clone sessions */
 };
 
+#define BENCH_MAX_THREADS 4
+
 struct bench_case {
 	enum bench_mode mode;
 	enum content_pattern pattern;
-	unsigned threads;
+	unsigned threads;        /* 1..BENCH_MAX_THREADS */
 	bool nospin;
 	unsigned fault_around;
 	const char *working_set; /* faultline: "off", "record", "replay" */
 	bool read;               /* touch with a read instead of a write */
 	bool clone;              /* faultline: a session of mode clone (one shared copy) */
+	unsigned other;          /* faultline: 1, 2: the first, second --compare agent */
 };
 
 struct bench_result {
@@ -63,6 +68,7 @@ struct bench_result {
 	double first_fault_ms; /* restore request (or mmap) to the first touch served */
 	/* the agent's own restore-to-run (session "timing"), ms from the request; -1: not reported */
 	double agent_reply_ms, agent_registered_ms, agent_first_fault_ms;
+	double agent_cpu_ms; /* CPU the agent used while the workload touched; -1: unknown */
 };
 
 int bench_agent_start(struct bench_agent *a, const struct bench_env *env, const char *name,

@@ -1,6 +1,6 @@
 /*
  * faultline-bench: one measurement.  The workload is the same in every
- * mode: fresh memory the size of the image, and 1 or 2 threads that touch
+ * mode: fresh memory the size of the image, and 1 to BENCH_MAX_THREADS threads that touch
  * their share of the pages in the pattern's order with a write (an atomic
  * add of 0 to the page's first word: one write fault, and every mode must
  * then give the thread a private copy of the page).  Each touch is timed.
@@ -98,7 +98,7 @@ static int cmp_u32(const void *a, const void *b)
 static uint64_t run_touchers(uint8_t *mem, const uint64_t *order, uint64_t n, unsigned threads,
 			     uint32_t *lat, bool read, uint64_t *first_ns)
 {
-	struct toucher ts[2];
+	struct toucher ts[BENCH_MAX_THREADS];
 	pthread_barrier_t go;
 	uint64_t t0;
 
@@ -242,14 +242,38 @@ static void agent_timing(struct bench_agent *a, const char *session, struct benc
 	json_decref(s);
 }
 
+/* CPU time (user + system, all threads) a process used so far, in ms; -1 when unknown. */
+static double cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime, stime;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* fields after the command's closing parenthesis: state is field 3, utime 14, stime 15 */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+		   &stime) != 2)
+		return -1;
+	return (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int run_faultline(const struct bench_env *env, const struct bench_case *c, uint8_t *mem,
 			 const uint64_t *order, uint64_t n, uint32_t *lat, struct bench_result *r)
 {
-	struct bench_agent *a = (struct bench_agent *)(c->nospin ? &env->nospin : &env->spin);
+	struct bench_agent *a = (struct bench_agent *)(c->other ? &env->other[c->other - 1]
+						       : c->nospin ? &env->nospin : &env->spin);
 	char socket[256], id[40], session[40];
 	fl_client *cl;
 	fl_region *reg;
 	uint64_t t0, touch, t_req = now_ns(), first;
+	double cpu0, cpu1;
 	int ret;
 
 	if (bench_restore_create(a, env, c, socket, sizeof(socket), session, sizeof(session)))
@@ -261,7 +285,10 @@ static int run_faultline(const struct bench_env *env, const struct bench_case *c
 		return -1;
 	}
 	r->total_ms = (double)(now_ns() - t0) / 1e6;
+	cpu0 = cpu_ms(a->pid);
 	touch = run_touchers(mem, order, n, c->threads, lat, c->read, &first);
+	cpu1 = cpu_ms(a->pid);
+	r->agent_cpu_ms = cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0;
 	r->touch_ms = (double)touch / 1e6;
 	r->total_ms += r->touch_ms;
 	r->first_fault_ms = (double)(first - t_req) / 1e6;

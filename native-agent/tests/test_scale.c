@@ -39,16 +39,23 @@ struct count_ctx {
 	_Atomic unsigned runs[64];
 };
 
-/* a piece takes a while (an ioctl does), so that a call returning early is caught */
-static void count_piece(void *ctx, unsigned i)
+/* busy for about ns, as an install ioctl is */
+static void busy_ns(long ns)
 {
-	struct count_ctx *c = ctx;
 	struct timespec t0, now;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do
 		clock_gettime(CLOCK_MONOTONIC, &now);
-	while ((now.tv_sec - t0.tv_sec) * 1000000000L + now.tv_nsec - t0.tv_nsec < 20000);
+	while ((now.tv_sec - t0.tv_sec) * 1000000000L + now.tv_nsec - t0.tv_nsec < ns);
+}
+
+/* a piece takes a while (an ioctl does), so that a call returning early is caught */
+static void count_piece(void *ctx, unsigned i)
+{
+	struct count_ctx *c = ctx;
+
+	busy_ns(20000);
 	atomic_fetch_add(&c->runs[i], 1);
 }
 
@@ -82,18 +89,20 @@ static void *call_rounds(void *arg)
 /* Every piece runs once per call, also with two callers sharing the helpers. */
 int t_crew_every_piece_once(const struct t_env *env)
 {
+	/* spin_us 0: helpers sleep at once, every batch goes through a futex wake */
 	static const struct {
-		unsigned helpers, pieces, callers;
+		unsigned helpers, pieces, callers, spin_us;
 	} cases[] = {
-		{ 0, 1, 1 }, { 0, 7, 1 }, { 1, 2, 1 }, { 1, 16, 1 },
-		{ 3, 5, 1 }, { 3, 64, 1 }, { 1, 16, 2 }, { 3, 9, 2 },
+		{ 0, 1, 1, 20 },  { 0, 7, 1, 20 },  { 1, 2, 1, 20 }, { 1, 16, 1, 20 },
+		{ 3, 5, 1, 20 },  { 3, 64, 1, 20 }, { 1, 16, 2, 20 }, { 3, 9, 2, 20 },
+		{ 1, 2, 1, 0 },   { 1, 16, 2, 0 },  { 3, 9, 2, 0 },
 	};
 	struct log lg;
 
 	(void)env;
 	CHECK_OK(log_init(&lg, LOG_LVL_WARN, NULL));
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct crew *crew = crew_start(&lg, cases[c].helpers, 20);
+		struct crew *crew = crew_start(&lg, cases[c].helpers, cases[c].spin_us);
 		struct caller k[2];
 
 		CHECK(crew && crew_helpers(crew) == cases[c].helpers);
@@ -103,8 +112,8 @@ int t_crew_every_piece_once(const struct t_env *env)
 		}
 		for (unsigned i = 0; i < cases[c].callers; i++) {
 			CHECK_OK(pthread_join(k[i].t, NULL));
-			CHECKF(!k[i].bad, "case %zu (helpers %u, pieces %u): %d bad rounds", c,
-			       cases[c].helpers, cases[c].pieces, k[i].bad);
+			CHECKF(!k[i].bad, "case %zu (helpers %u, pieces %u, spin %u us): %d bad rounds",
+			       c, cases[c].helpers, cases[c].pieces, cases[c].spin_us, k[i].bad);
 		}
 		CHECK(cases[c].helpers || crew_helped(crew) == 0);
 		crew_stop(crew);
@@ -114,12 +123,15 @@ int t_crew_every_piece_once(const struct t_env *env)
 }
 
 struct meet_ctx {
-	_Atomic int started1;
+	_Atomic int started1, ended1;
 	pthread_t caller, ran1;
 	bool met;
 };
 
-/* piece 0 (the caller's) waits, bounded, until piece 1 has begun elsewhere */
+/*
+ * piece 0 (the caller's) waits, bounded, until piece 1 has begun elsewhere;
+ * piece 1 then outlasts it, so that the caller has to wait for its end
+ */
 static void meet_piece(void *ctx, unsigned i)
 {
 	struct meet_ctx *m = ctx;
@@ -128,6 +140,8 @@ static void meet_piece(void *ctx, unsigned i)
 	if (i == 1) {
 		m->ran1 = pthread_self();
 		atomic_store(&m->started1, 1);
+		busy_ns(20000000L);
+		atomic_store(&m->ended1, 1);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -141,23 +155,32 @@ static void meet_piece(void *ctx, unsigned i)
 	} while (now.tv_sec - t0.tv_sec < H_TIMEOUT_MS / 1000);
 }
 
-/* A helper takes a piece while the caller still runs its own: they overlap. */
+/*
+ * A helper takes a piece while the caller still runs its own: they overlap,
+ * and the call returns only after the helper's piece ended.  A helper that
+ * spins and one that sleeps (spin 0: woken by the post).
+ */
 int t_crew_pieces_overlap(const struct t_env *env)
 {
-	struct meet_ctx m = { .caller = pthread_self() };
+	static const unsigned spins_us[] = { 20, 0 };
 	struct log lg;
-	struct crew *crew;
 
 	(void)env;
 	CHECK_OK(log_init(&lg, LOG_LVL_WARN, NULL));
-	crew = crew_start(&lg, 1, 20);
-	CHECK(crew);
-	atomic_init(&m.started1, 0);
-	crew_run(crew, meet_piece, &m, 2);
-	CHECKF(m.met, "piece 1 never started while piece 0 ran");
-	CHECK(!pthread_equal(m.ran1, m.caller));
-	CHECK(crew_helped(crew) == 1);
-	crew_stop(crew);
+	for (size_t c = 0; c < sizeof(spins_us) / sizeof(spins_us[0]); c++) {
+		struct meet_ctx m = { .caller = pthread_self() };
+		struct crew *crew = crew_start(&lg, 1, spins_us[c]);
+
+		CHECK(crew);
+		atomic_init(&m.started1, 0);
+		atomic_init(&m.ended1, 0);
+		crew_run(crew, meet_piece, &m, 2);
+		CHECKF(m.met, "case %zu: piece 1 never started while piece 0 ran", c);
+		CHECKF(atomic_load(&m.ended1), "case %zu: returned before the helper's piece ended", c);
+		CHECK(!pthread_equal(m.ran1, m.caller));
+		CHECK(crew_helped(crew) == 1);
+		crew_stop(crew);
+	}
 	log_fini(&lg);
 	return T_PASS;
 }
@@ -262,12 +285,15 @@ static void *own_ops(void *arg)
 /*
  * The race the single-reader rule guards against: fault-around windows
  * span pages of other threads, which remove them meanwhile.  With helpers
- * running the installs, a removed page must still never read image bytes.
+ * running the installs, a removed page must still never read image bytes:
+ * with helpers that sleep between batches (spin 0: every batch a futex
+ * wake, the worker waiting on a futex for their pieces) as with spinning
+ * ones, with small windows and large, and without helpers.
  */
-int t_engine_helpers_remove_reads_zero(const struct t_env *env)
+static int remove_case(unsigned helpers, unsigned spin_us, unsigned around)
 {
-	struct fault_cfg cfg = { .workers = 1, .spin_us = 20, .chunk_pages = 512,
-				 .install_helpers = 2 };
+	struct fault_cfg cfg = { .workers = 1, .spin_us = spin_us, .chunk_pages = 512,
+				 .install_helpers = helpers };
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
 					      UFFD_FEATURE_EVENT_REMAP };
@@ -284,7 +310,6 @@ int t_engine_helpers_remove_reads_zero(const struct t_env *env)
 	bool umo;
 	int fd;
 
-	(void)env;
 	CHECK(own);
 	CHECK_OK(log_init(&lg, LOG_LVL_WARN, NULL));
 	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
@@ -307,7 +332,7 @@ int t_engine_helpers_remove_reads_zero(const struct t_env *env)
 	r->kind = REGION_IMAGE;
 	r->image = image_get(im);
 	r->modes = REGION_MODE_MISSING;
-	r->w.fault_around = AROUND;
+	r->w.fault_around = around;
 	e = fault_start(&lg, &cfg);
 	CHECK(e);
 	CHECK_OK(fault_attach(e, dup(fd), -1, -1, getpid(), &r, 1));
@@ -324,8 +349,8 @@ int t_engine_helpers_remove_reads_zero(const struct t_env *env)
 		CHECKF(!failed, "thread %u: %s", i, own[i].why);
 	}
 	CHECK(region_stat(&r->st.events[RE_REMOVE]) > 0);
-	t_logf("faults %llu, removes %llu, pieces run by helpers %llu",
-	       (unsigned long long)region_stat(&r->st.faults[RF_MISSING]),
+	t_logf("helpers %u, spin %u us, around %u: faults %llu, removes %llu, pieces run by helpers %llu",
+	       helpers, spin_us, around, (unsigned long long)region_stat(&r->st.faults[RF_MISSING]),
 	       (unsigned long long)region_stat(&r->st.events[RE_REMOVE]),
 	       (unsigned long long)crew_helped(fault_manual_worker(e)->crew));
 	fault_stop(e, NULL, NULL);
@@ -335,6 +360,22 @@ int t_engine_helpers_remove_reads_zero(const struct t_env *env)
 	munmap(mem, (size_t)PAGES * CONTENT_PAGE);
 	log_fini(&lg);
 	free(own);
+	return T_PASS;
+}
+
+int t_engine_helpers_remove_reads_zero(const struct t_env *env)
+{
+	static const struct {
+		unsigned helpers, spin_us, around;
+	} cases[] = { { 2, 20, 64 }, { 1, 0, 64 }, { 1, 50, 16 }, { 0, 20, 64 } };
+
+	(void)env;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		int ret = remove_case(cases[c].helpers, cases[c].spin_us, cases[c].around);
+
+		if (ret != T_PASS)
+			return ret;
+	}
 	return T_PASS;
 }
 

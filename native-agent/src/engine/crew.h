@@ -18,7 +18,8 @@
  * The caller always runs pieces itself, the first one first (the demand
  * page), and helpers take the others when they are awake: a helper asleep
  * costs the caller nothing but the parallelism.  A helper spins for a while
- * after a piece (the next fault is usually near), then sleeps.
+ * after a piece (the next fault is usually near: while its thread waits
+ * for the install it needs no CPU), then sleeps.
  */
 #ifndef FAULTLINE_CREW_H
 #define FAULTLINE_CREW_H
