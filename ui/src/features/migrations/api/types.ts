@@ -16,6 +16,8 @@ export type MigrationOptions = {
   compress: 'none' | 'zstd';
   /** With postcopy auto: the source may throttle its workload while precopy rounds do not converge. */
   autoConverge: boolean;
+  /** The source leaves out a page due to be sent again whose bytes are those it last sent (by fingerprint). */
+  skipUnchanged: boolean;
 };
 
 /** Migrations move 4 KiB pages (the agent refuses others): what compressed pages took before compression. */
@@ -29,6 +31,7 @@ export const migrationDefaults: MigrationOptions = {
   postcopyAfterMs: 30000,
   compress: 'none',
   autoConverge: false,
+  skipUnchanged: true,
 };
 
 /** Auto-converge on the source: how it throttles the workload (null without the option). */
@@ -72,6 +75,8 @@ export type Migration = {
       /** Of the pages sent, those that travelled compressed (compress: zstd), and the bytes they took on the wire. */
       compressedPages: number;
       compressedBytes: number;
+      /** With skipUnchanged: pages due to be sent again that were not, their bytes being those last sent (per round). */
+      unchangedPages: number;
     };
     remainingBytes: number;
     dirtyRateBytesPerSec: number;

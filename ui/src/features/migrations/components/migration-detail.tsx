@@ -208,6 +208,12 @@ export function MigrationView({ job }: { job: Migration }) {
               {formatBytes(s.transferred.compressedBytes)}: saved {formatBytes(Math.max(0, s.transferred.compressedPages * migrationPageSize - s.transferred.compressedBytes))}
             </p>
           ) : null}
+          {s.transferred.unchangedPages > 0 ? (
+            <p className="muted" style={{ margin: 0 }} data-testid="unchanged">
+              Unchanged {formatCount(s.transferred.unchangedPages)} pages ({formatBytes(s.transferred.unchangedPages * migrationPageSize)}): written again
+              with the bytes last sent, so not sent again
+            </p>
+          ) : null}
           {s.throttle ? (
             <p className="muted" style={{ margin: 0 }} data-testid="throttle">
               {throttleText(s.throttle)}
@@ -246,7 +252,8 @@ export function MigrationView({ job }: { job: Migration }) {
               {job.options.bandwidthLimitBytesPerSec ? rate(job.options.bandwidthLimitBytesPerSec) : 'unlimited'} · ≤ {job.options.maxPrecopyRounds}{' '}
               precopy rounds · postcopy {job.options.postcopy}
               {job.options.postcopy === 'auto' ? ` (after ${formatMillis(job.options.postcopyAfterMs)} at most)` : ''} · compression{' '}
-              {job.options.compress} · auto-converge {job.options.autoConverge ? 'on' : 'off'}
+              {job.options.compress} · auto-converge {job.options.autoConverge ? 'on' : 'off'} · unchanged pages{' '}
+              {job.options.skipUnchanged ? 'skipped' : 'sent again'}
             </dd>
           </div>
           <div>

@@ -22,7 +22,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
     destinationSocket: null,
     phase: 'PRECOPY',
     pausedIn: null,
-    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false },
+    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false, skipUnchanged: true },
     createdAt: '2026-11-24T20:00:00Z',
     startedAt: '2026-11-24T20:00:00Z',
     switchoverAt: null,
@@ -37,7 +37,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
       totalMs: 1234,
       setupMs: 12,
       downtimeMs: null,
-      transferred: { precopyBytes: 1.5 * GiB, postcopyBytes: 0, demandBytes: 0, precopyPages: 393216, postcopyPages: 0, demandPages: 0, compressedPages: 0, compressedBytes: 0 },
+      transferred: { precopyBytes: 1.5 * GiB, postcopyBytes: 0, demandBytes: 0, precopyPages: 393216, postcopyPages: 0, demandPages: 0, compressedPages: 0, compressedBytes: 0, unchangedPages: 0 },
       remainingBytes: 0.5 * GiB,
       dirtyRateBytesPerSec: 64 * 1024 ** 2,
       rounds: 3,
@@ -92,7 +92,7 @@ describe('migrations (against the contract, mocked)', () => {
     expect(sent.body()).toEqual({
       regionId: region().id,
       destinationNode: 'node-b',
-      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false },
+      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false, skipUnchanged: true },
     });
   });
 
@@ -192,6 +192,73 @@ describe('migrations (against the contract, mocked)', () => {
     const autoConverge = within(form).getByLabelText('Auto-converge');
     await waitFor(() => expect(autoConverge).toHaveAttribute('aria-invalid', 'true'));
     expect(autoConverge).toHaveAccessibleDescription(/must be true or false/);
+  });
+
+  it('skips unchanged pages unless its box is unticked, and says what the fingerprint does not guarantee', async () => {
+    const sent = serveAcceptingStartForm();
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    const skipUnchanged = within(form).getByLabelText('Skip unchanged pages');
+    expect(skipUnchanged).toBeChecked();
+    expect(skipUnchanged).toHaveAccessibleDescription(/not a collision-resistant one/);
+    await user.click(skipUnchanged);
+    expect(skipUnchanged).not.toBeChecked();
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    await screen.findByRole('heading', { name: /demo: node-a → node-b/ });
+    expect(sent.body()).toMatchObject({ options: { skipUnchanged: false, autoConverge: false, compress: 'none' } });
+  });
+
+  it('shows a skip-unchanged the service refused next to its box', async () => {
+    server.use(
+      http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
+      http.get('/api/v1/migrations', () => HttpResponse.json(page([]))),
+      http.get('/api/v1/regions', () => HttpResponse.json(page([region()]))),
+      http.post('/api/v1/migrations', () =>
+        HttpResponse.json(
+          {
+            type: 'https://faultline.dev/problems/validation',
+            title: 'Invalid request',
+            status: 400,
+            detail: 'options.skipUnchanged: must be true or false',
+            errors: [{ field: 'options.skipUnchanged', message: 'must be true or false' }],
+          },
+          { status: 400, headers: problemHeaders },
+        ),
+      ),
+    );
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    const skipUnchanged = within(form).getByLabelText('Skip unchanged pages');
+    await waitFor(() => expect(skipUnchanged).toHaveAttribute('aria-invalid', 'true'));
+    expect(skipUnchanged).toHaveAccessibleDescription(/must be true or false/);
+  });
+
+  it('shows the pages not sent again because they were unchanged, next to the compressed ones', async () => {
+    const skipped = job({
+      options: { ...job().options, compress: 'zstd' },
+      stats: { ...job().stats, transferred: { ...job().stats.transferred, compressedPages: 262144, compressedBytes: 64 * 1024 ** 2, unchangedPages: 1024 } },
+    });
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(skipped)));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    expect(await screen.findByTestId('unchanged')).toHaveTextContent('Unchanged 1,024 pages (4 MiB): written again with the bytes last sent, so not sent again');
+    expect(screen.getByTestId('compression')).toBeInTheDocument();
+    expect(screen.getByText(/unchanged pages skipped/)).toBeInTheDocument();
+  });
+
+  it('says nothing about unchanged pages when there were none, and shows the option off', async () => {
+    const everyPage = job({ options: { ...job().options, skipUnchanged: false } });
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(everyPage)));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    await screen.findByRole('list', { name: 'Migration phases' });
+    expect(screen.queryByTestId('unchanged')).toBeNull();
+    expect(screen.getByText(/unchanged pages sent again/)).toBeInTheDocument();
   });
 
   it.each([

@@ -43,6 +43,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
     postcopyAfterMs: String(migrationDefaults.postcopyAfterMs),
     compress: migrationDefaults.compress,
     autoConverge: String(migrationDefaults.autoConverge),
+    skipUnchanged: String(migrationDefaults.skipUnchanged),
   });
   const [local, setLocal] = useState<Record<string, string>>({});
 
@@ -66,6 +67,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
           postcopyAfterMs: Number(options.postcopyAfterMs),
           compress: options.compress as MigrationOptions['compress'],
           autoConverge: options.autoConverge === 'true',
+          skipUnchanged: options.skipUnchanged === 'true',
         },
       },
       { onSuccess: (job) => navigate(paths.migration(job.id)) },
@@ -142,6 +144,20 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
                 type="checkbox"
                 checked={options.autoConverge === 'true'}
                 onChange={(event) => setOptions((o) => ({ ...o, autoConverge: String(event.target.checked) }))}
+              />
+            )}
+          </Field>
+          <Field
+            label="Skip unchanged pages"
+            hint="Do not resend a written page whose bytes are those last sent: compared by a fast fingerprint, not a collision-resistant one; untick to send every written page again."
+            error={errorOf('skipUnchanged')}
+          >
+            {(control) => (
+              <input
+                {...control}
+                type="checkbox"
+                checked={options.skipUnchanged === 'true'}
+                onChange={(event) => setOptions((o) => ({ ...o, skipUnchanged: String(event.target.checked) }))}
               />
             )}
           </Field>

@@ -98,11 +98,20 @@ options:
   auto_converge:
     description:
       - With I(postcopy=auto), let the source agent throttle the workload while precopy rounds do not converge (the
-        workload writes about as fast as its pages are sent): it stops every thread of it for 20% of every 100 ms,
+        workload writes about as fast as its pages are sent); it stops every thread of it for 20% of every 100 ms,
         10% more per such round, at most 99%, so that the switchover can fit I(max_downtime_ms). The service's default
         is C(false).
       - The migration's C(stats.throttle) shows the throttle (C(state), C(pct), C(throttled_ms)); C(state) is
         C(unavailable) where the source agent may not stop the workload.
+    type: bool
+  skip_unchanged:
+    description:
+      - Let the source agent leave out a page due to be sent again (written since it was sent) whose bytes are those
+        it last sent, found by comparing a fingerprint of the page (XXH3-128, seeded per migration). The service's
+        default is C(true).
+      - XXH3 is fast, not collision resistant. Where the region's memory is shared by parties that do not trust each
+        other, set C(false); every written page is then sent again. See the agent's PROTOCOL.md section 1.9.
+      - The migration's C(stats.transferred.unchanged_pages) counts the pages left out.
     type: bool
   start_postcopy:
     description:
@@ -158,6 +167,12 @@ EXAMPLES = r'''
     destination_node: node-b
     max_precopy_rounds: 30
     auto_converge: true
+
+- name: Move a region shared by parties that do not trust each other, sending every written page again
+  faultline.memory.migration:
+    region: shared-ledger
+    destination_node: node-b
+    skip_unchanged: false
 
 - name: Start a migration that switches over only when asked, and wait until its precopy runs
   faultline.memory.migration:
@@ -228,7 +243,7 @@ migration:
       description: The options the migration runs with.
       type: dict
       sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
-               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false}
+               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false, "skip_unchanged": true}
     error:
       description: Why it FAILED.
       type: str
@@ -247,7 +262,8 @@ migration:
           Rates are C(dirty_rate_bytes_per_sec) and C(throughput_bytes_per_sec).
         - C(transferred) has the bytes and pages sent by phase and, with I(compress=zstd), C(compressed_pages) (pages
           that travelled compressed) and C(compressed_bytes) (what they took on the wire; they saved
-          C(compressed_pages) x 4096 - C(compressed_bytes) bytes).
+          C(compressed_pages) x 4096 - C(compressed_bytes) bytes) and, with I(skip_unchanged), C(unchanged_pages)
+          (pages due to be sent again that were not, their bytes being those last sent; counted per round).
         - C(throttle) is null without I(auto_converge), else C(state) (C(ready), C(throttling), C(stopped),
           C(unavailable)), C(pct) (the share of every 100 ms the workload is stopped, or was at the switchover) and
           C(throttled_ms) (how long it was held in all).
@@ -278,7 +294,7 @@ PROGRESS = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']
 ENDED = ('COMPLETED', 'FAILED', 'CANCELLED')
 OPTIONS = (('maxDowntimeMs', 'max_downtime_ms'), ('bandwidthLimitBytesPerSec', 'bandwidth_limit_bytes_per_sec'),
            ('maxPrecopyRounds', 'max_precopy_rounds'), ('postcopy', 'postcopy'), ('postcopyAfterMs', 'postcopy_after_ms'),
-           ('compress', 'compress'), ('autoConverge', 'auto_converge'))
+           ('compress', 'compress'), ('autoConverge', 'auto_converge'), ('skipUnchanged', 'skip_unchanged'))
 
 
 class StepFailed(FaultlineError):
@@ -476,6 +492,7 @@ def main():
             postcopy_after_ms=dict(type='int'),
             compress=dict(type='str', choices=['none', 'zstd']),
             auto_converge=dict(type='bool'),
+            skip_unchanged=dict(type='bool'),
             start_postcopy=dict(type='bool', default=False),
             wait=dict(type='bool', default=True),
             wait_for=dict(type='str', default='COMPLETED', choices=['PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']),

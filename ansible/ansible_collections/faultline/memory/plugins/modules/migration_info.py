@@ -108,7 +108,7 @@ migrations:
       description: The options the migration runs with.
       type: dict
       sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
-               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false}
+               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false, "skip_unchanged": true}
     error:
       description: Why it FAILED.
       type: str
@@ -125,8 +125,9 @@ migrations:
           summary (C(count), C(p50_ns), C(p99_ns), C(p999_ns), C(max_ns); C(p999_ns) is null, it is not measured).
           Rates are C(dirty_rate_bytes_per_sec) and C(throughput_bytes_per_sec).
         - C(transferred.compressed_pages) and C(transferred.compressed_bytes) are the pages that travelled compressed
-          (option C(compress=zstd)) and what they took on the wire.
-        - C(throttle) (with option C(auto_converge)) is how the source throttles the workload: C(state), C(pct),
+          (option C(compress=zstd)) and what they took on the wire; C(transferred.unchanged_pages) (option
+          C(skip_unchanged)) the pages not sent again because their bytes were those last sent.
+        - C(throttle) (with option C(auto_converge)) is how the source throttles the workload, as C(state), C(pct),
           C(throttled_ms).
       type: dict
       sample: {"region_bytes": 2147483648, "remaining_bytes": 0, "downtime_ms": 8,

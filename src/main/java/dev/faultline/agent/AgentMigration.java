@@ -30,6 +30,8 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
      *
      * @param compressedPages source only: pages that travelled zstd-compressed (a subset of the pages sent)
      * @param compressedBytes source only: the bytes those compressed frames took on the wire
+     * @param unchangedPages source only, with skip_unchanged: pages due to be sent again that were not, their
+     *     bytes being those last sent (counted each time; not in the other page counts)
      * @param throttle source only, with auto-converge: {@code ready}, {@code throttling}, {@code stopped} or
      *     {@code unavailable} (the workload may not be stopped); null without it
      * @param throttlePct source only: the share of every 100 ms the workload is stopped (or was at the switchover)
@@ -39,7 +41,7 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
             Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes, Long demandPages,
             Long remainingBytes, Long dirtyRateBytesPerSec, Long rounds, Long postcopyRequests,
             LatencySummary demandLatency, Long blockedNs, Long throughputBytesPerSec, Long compressedPages,
-            Long compressedBytes, String throttle, Long throttlePct, Long throttledMs) {
+            Long compressedBytes, Long unchangedPages, String throttle, Long throttlePct, Long throttledMs) {
     }
 
     /** What the destination agent is asked to prepare (migration_in). The secret never appears in toString. */
@@ -60,17 +62,18 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
      * @param postcopy {@code auto} or {@code manual}
      * @param compress {@code none} or {@code zstd}: page frames compressed on the page channel
      * @param autoConverge throttle the workload while precopy rounds do not converge
+     * @param skipUnchanged do not send a page again whose bytes are those last sent (by fingerprint)
      */
     public record OutRequest(UUID migrationId, UUID regionId, String destination, String secret,
             long bandwidthLimitBytesPerSec, int maxPrecopyRounds, long maxDowntimeMs, String postcopy,
-            long postcopyAfterMs, String compress, boolean autoConverge) {
+            long postcopyAfterMs, String compress, boolean autoConverge, boolean skipUnchanged) {
         @Override
         public String toString() {
             return "OutRequest[migrationId=" + migrationId + ", regionId=" + regionId + ", destination="
                     + destination + ", bandwidthLimitBytesPerSec=" + bandwidthLimitBytesPerSec + ", maxPrecopyRounds="
                     + maxPrecopyRounds + ", maxDowntimeMs=" + maxDowntimeMs + ", postcopy=" + postcopy
                     + ", postcopyAfterMs=" + postcopyAfterMs + ", compress=" + compress + ", autoConverge=" + autoConverge
-                    + ", secret=<redacted>]";
+                    + ", skipUnchanged=" + skipUnchanged + ", secret=<redacted>]";
         }
     }
 }

@@ -38,7 +38,8 @@ public final class AgentMigrations {
     static MigrationWire.OutRequest toWire(AgentMigration.OutRequest r) {
         return new MigrationWire.OutRequest(r.migrationId().toString(), r.regionId().toString(), r.destination(),
                 r.secret(), new MigrationWire.Options(r.bandwidthLimitBytesPerSec(), r.maxPrecopyRounds(),
-                        r.maxDowntimeMs(), r.postcopy(), r.postcopyAfterMs(), r.compress(), r.autoConverge()));
+                        r.maxDowntimeMs(), r.postcopy(), r.postcopyAfterMs(), r.compress(), r.autoConverge(),
+                        r.skipUnchanged()));
     }
 
     /** migration_get; an agent that does not know the job answers NOT_FOUND. */
@@ -115,7 +116,8 @@ public final class AgentMigrations {
                             s.downtimeMs(), s.precopyBytes(), s.precopyPages(), s.postcopyBytes(), s.postcopyPages(),
                             s.demandBytes(), s.demandPages(), s.remainingBytes(), s.dirtyRateBytesPerS(), s.rounds(),
                             s.postcopyRequests(), latency(s.demandLatency()), s.blockedNs(),
-                            s.throughputBytesPerS(), s.compressedPages(), s.compressedBytes(), s.throttle(),
+                            s.throughputBytesPerS(), s.compressedPages(), s.compressedBytes(), s.unchangedPages(),
+                            s.throttle(),
                             s.throttlePct(), s.throttledMs()),
                     Boolean.TRUE.equals(m.needsSecret()));
         } catch (IllegalArgumentException | NullPointerException e) {

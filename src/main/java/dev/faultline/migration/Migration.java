@@ -94,6 +94,9 @@ class Migration {
     @Column(name = "auto_converge", nullable = false)
     private boolean autoConverge;
 
+    @Column(name = "skip_unchanged", nullable = false)
+    private boolean skipUnchanged;
+
     @Column(name = "requested_by", nullable = false)
     private String requestedBy;
 
@@ -152,6 +155,7 @@ class Migration {
         this.postcopyAfterMs = options.postcopyAfterMs();
         this.compress = options.compress();
         this.autoConverge = options.autoConverge();
+        this.skipUnchanged = options.skipUnchanged();
         this.secret = secret;
         this.requestedBy = requestedBy;
         this.createdAt = now;
@@ -350,7 +354,7 @@ class Migration {
 
     MigrationOptions options() {
         return new MigrationOptions(maxDowntimeMs, bandwidthLimitBytesPerSec, maxPrecopyRounds, postcopy,
-                postcopyAfterMs, compress, autoConverge);
+                postcopyAfterMs, compress, autoConverge, skipUnchanged);
     }
 
     UUID id() {

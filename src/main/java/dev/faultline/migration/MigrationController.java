@@ -75,6 +75,10 @@ class MigrationController {
         @TrueOrFalse
         @Schema(type = "boolean", defaultValue = "false")
         public Object autoConverge;
+        /** As autoConverge: a JSON boolean or absent (true). */
+        @TrueOrFalse
+        @Schema(type = "boolean", defaultValue = "true")
+        public Object skipUnchanged;
         private final Map<String, Object> unknown = new LinkedHashMap<>();
 
         @JsonAnySetter
@@ -84,7 +88,7 @@ class MigrationController {
 
         @com.fasterxml.jackson.annotation.JsonIgnore
         @AssertTrue(message = "has unknown fields; known are maxDowntimeMs, bandwidthLimitBytesPerSec,"
-                + " maxPrecopyRounds, postcopy, postcopyAfterMs, compress and autoConverge")
+                + " maxPrecopyRounds, postcopy, postcopyAfterMs, compress, autoConverge and skipUnchanged")
         boolean isKnownFieldsOnly() {
             return unknown.isEmpty();
         }
@@ -98,7 +102,8 @@ class MigrationController {
                     maxPrecopyRounds == null ? d.maxPrecopyRounds() : maxPrecopyRounds, mode,
                     postcopyAfterMs == null ? d.postcopyAfterMs() : postcopyAfterMs,
                     compress == null ? d.compress() : MigrationOptions.Compress.of(compress),
-                    autoConverge == null ? d.autoConverge() : (Boolean) autoConverge);
+                    autoConverge == null ? d.autoConverge() : (Boolean) autoConverge,
+                    skipUnchanged == null ? d.skipUnchanged() : (Boolean) skipUnchanged);
         }
     }
 

@@ -17,12 +17,14 @@ import java.util.stream.Collectors;
  * @param compress whether the source compresses page frames on the page channel ({@code zstd}) or not
  * @param autoConverge with {@code auto}: whether the source may throttle its workload (stop it for a growing
  *     share of every 100 ms) while precopy rounds do not converge, so that the switchover fits the downtime
+ * @param skipUnchanged whether the source leaves out a page due to be sent again whose bytes are those it last
+ *     sent (by a seeded XXH3-128 fingerprint: fast, not collision resistant); false sends every written page again
  */
 record MigrationOptions(long maxDowntimeMs, long bandwidthLimitBytesPerSec, int maxPrecopyRounds, Postcopy postcopy,
-        long postcopyAfterMs, Compress compress, boolean autoConverge) {
+        long postcopyAfterMs, Compress compress, boolean autoConverge, boolean skipUnchanged) {
 
     static final MigrationOptions DEFAULTS = new MigrationOptions(10, 0, 10, Postcopy.AUTO, 30_000, Compress.NONE,
-            false);
+            false, true);
 
     enum Postcopy {
         AUTO, MANUAL;

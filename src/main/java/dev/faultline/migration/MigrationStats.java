@@ -15,7 +15,9 @@ import java.util.function.Function;
  * @param demandLatency how long the destination's faults waited for a page fetched on demand
  * @param blockedNs total time the destination's faulting threads waited for pages
  * @param transferred what was sent, by kind; with {@code compress: zstd} also how many of those pages
- *     travelled compressed ({@code compressedPages}) and the bytes that took ({@code compressedBytes})
+ *     travelled compressed ({@code compressedPages}) and the bytes that took ({@code compressedBytes}); with
+ *     {@code skipUnchanged} the pages not sent again because their bytes were those last sent
+ *     ({@code unchangedPages}, counted per round, not in the other page counts)
  * @param throttle with {@code autoConverge}: how the source throttles its workload; null without the option
  *     (and in statistics stored before it existed)
  */
@@ -35,12 +37,12 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
     }
 
     record Transferred(long precopyBytes, long postcopyBytes, long demandBytes, long precopyPages, long postcopyPages,
-            long demandPages, long compressedPages, long compressedBytes) {
+            long demandPages, long compressedPages, long compressedBytes, long unchangedPages) {
     }
 
     /** Before any agent reported: the whole region remains. */
     static MigrationStats initial(long regionBytes) {
-        return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0, 0, 0), regionBytes, 0, 0,
+        return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0, 0, 0, 0), regionBytes, 0, 0,
                 0, new LatencySummary(0, 0L, 0L, null, 0), 0, 0, null);
     }
 
@@ -69,7 +71,8 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
                         src.pick(AgentMigration.Stats::postcopyPages, transferred.postcopyPages()),
                         dst.pick(AgentMigration.Stats::demandPages, transferred.demandPages()),
                         src.pick(AgentMigration.Stats::compressedPages, transferred.compressedPages()),
-                        src.pick(AgentMigration.Stats::compressedBytes, transferred.compressedBytes())),
+                        src.pick(AgentMigration.Stats::compressedBytes, transferred.compressedBytes()),
+                        src.pick(AgentMigration.Stats::unchangedPages, transferred.unchangedPages())),
                 src.pick(AgentMigration.Stats::remainingBytes, remainingBytes),
                 src.pick(AgentMigration.Stats::dirtyRateBytesPerSec, dirtyRateBytesPerSec),
                 src.pick(AgentMigration.Stats::rounds, rounds),

@@ -14,7 +14,7 @@ class AgentMigrationsTest {
     @Test
     void migrationOutCarriesTheOptionsInTheAgentsNamesAndItsToStringHidesTheSecret() {
         AgentMigration.OutRequest request = new AgentMigration.OutRequest(UUID.randomUUID(), UUID.randomUUID(),
-                "127.0.0.1:7702", SECRET, 1 << 20, 5, 25, "manual", 1000, "zstd", true);
+                "127.0.0.1:7702", SECRET, 1 << 20, 5, 25, "manual", 1000, "zstd", true, false);
 
         JsonNode wire = AgentJson.MAPPER.valueToTree(AgentMigrations.toWire(request));
 
@@ -22,13 +22,16 @@ class AgentMigrationsTest {
         assertThat(options.path("compress").asString()).isEqualTo("zstd");
         assertThat(options.path("auto_converge").isBoolean()).as("a JSON boolean, as the agent requires").isTrue();
         assertThat(options.path("auto_converge").asBoolean()).isTrue();
+        assertThat(options.path("skip_unchanged").isBoolean()).as("a JSON boolean, as the agent requires").isTrue();
+        assertThat(options.path("skip_unchanged").asBoolean()).as("false is sent, not left out").isFalse();
         assertThat(options.path("bandwidth_bytes_per_s").asLong()).isEqualTo(1 << 20);
         assertThat(options.path("max_rounds").asInt()).isEqualTo(5);
         assertThat(options.path("max_downtime_ms").asLong()).isEqualTo(25);
         assertThat(options.path("postcopy").asString()).isEqualTo("manual");
         assertThat(options.path("postcopy_after_ms").asLong()).isEqualTo(1000);
         assertThat(wire.path("secret").asString()).as("the agent needs it").isEqualTo(SECRET);
-        assertThat(request.toString()).contains("compress=zstd", "autoConverge=true").doesNotContain(SECRET);
+        assertThat(request.toString()).contains("compress=zstd", "autoConverge=true", "skipUnchanged=false")
+                .doesNotContain(SECRET);
         assertThat(AgentMigrations.toWire(request).toString()).contains("compress=zstd").doesNotContain(SECRET);
     }
 
@@ -58,6 +61,30 @@ class AgentMigrationsTest {
         assertThat(stats.compressedBytes()).isNull();
         assertThat(stats.throttle()).isNull();
         assertThat(stats.throttlePct()).isNull();
+        assertThat(stats.unchangedPages()).isNull();
+    }
+
+    @Test
+    void skipUnchangedTrueIsSentAsTheAgentsBoolean() {
+        AgentMigration.OutRequest request = new AgentMigration.OutRequest(UUID.randomUUID(), UUID.randomUUID(),
+                "127.0.0.1:7702", SECRET, 0, 10, 10, "auto", 30_000, "none", false, true);
+
+        JsonNode options = AgentJson.MAPPER.valueToTree(AgentMigrations.toWire(request)).path("options");
+
+        assertThat(options.path("skip_unchanged").isBoolean()).isTrue();
+        assertThat(options.path("skip_unchanged").asBoolean()).isTrue();
+    }
+
+    @Test
+    void theSourcesUnchangedPagesReachTheStatistics() throws Exception {
+        String reply = "{\"migration_id\": \"" + UUID.randomUUID() + "\", \"role\": \"source\", \"phase\": \"precopy\","
+                + " \"stats\": {\"precopy_pages\": 4096, \"unchanged_pages\": 777}}";
+
+        AgentMigration.Stats stats = AgentMigrations.toService(
+                AgentJson.MAPPER.readValue(reply, MigrationWire.Reply.class)).stats();
+
+        assertThat(stats.unchangedPages()).isEqualTo(777);
+        assertThat(stats.precopyPages()).as("not counted among the pages sent").isEqualTo(4096);
     }
 
     @Test

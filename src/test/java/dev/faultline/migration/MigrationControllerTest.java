@@ -85,6 +85,7 @@ class MigrationControllerTest {
                 .andExpect(jsonPath("$.options.postcopyAfterMs").value(30000))
                 .andExpect(jsonPath("$.options.compress").value("none"))
                 .andExpect(jsonPath("$.options.autoConverge").value(false))
+                .andExpect(jsonPath("$.options.skipUnchanged").value(true))
                 .andExpect(jsonPath("$.stats.throttle").value(Matchers.nullValue()))
                 .andExpect(jsonPath("$.timeline[0].phase").value("PENDING"))
                 .andExpect(jsonPath("$.timeline[0].at").value("2026-11-24T20:00:00Z"))
@@ -93,6 +94,7 @@ class MigrationControllerTest {
                 .andExpect(jsonPath("$.stats.transferred.precopyBytes").value(0))
                 .andExpect(jsonPath("$.stats.transferred.compressedPages").value(0))
                 .andExpect(jsonPath("$.stats.transferred.compressedBytes").value(0))
+                .andExpect(jsonPath("$.stats.transferred.unchangedPages").value(0))
                 .andExpect(jsonPath("$.stats.demandLatency.p99Ns").value(0))
                 .andExpect(jsonPath("$.stats.throughputBytesPerSec").value(0))
                 .andExpect(jsonPath("$.secret").doesNotExist());
@@ -101,7 +103,7 @@ class MigrationControllerTest {
     @Test
     void optionsAreReadWithTheirDefaults() throws Exception {
         MigrationOptions manual = new MigrationOptions(25, 1 << 20, 10, MigrationOptions.Postcopy.MANUAL, 30_000,
-                MigrationOptions.Compress.NONE, false);
+                MigrationOptions.Compress.NONE, false, true);
         given(migrations.create(REGION, "node-b", manual, "ci")).willReturn(job(MigrationPhase.PENDING));
 
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\", \"options\": {\"maxDowntimeMs\": 25,"
@@ -114,19 +116,25 @@ class MigrationControllerTest {
     void badOptionsAreValidationProblemsNamingEachField() throws Exception {
         create("{\"regionId\": \"../etc\", \"destinationNode\": \"\", \"options\": {\"maxDowntimeMs\": 0,"
                 + " \"bandwidthLimitBytesPerSec\": -1, \"maxPrecopyRounds\": 0, \"postcopy\": \"sometimes\","
-                + " \"postcopyAfterMs\": -5, \"compress\": \"gzip\", \"autoConverge\": \"yes\"}}")
+                + " \"postcopyAfterMs\": -5, \"compress\": \"gzip\", \"autoConverge\": \"yes\","
+                + " \"skipUnchanged\": \"no\"}}")
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType("application/problem+json"))
                 .andExpect(jsonPath("$.type").value("https://faultline.dev/problems/validation"))
                 .andExpect(jsonPath("$.errors[*].field").value(Matchers.containsInAnyOrder("regionId",
                         "destinationNode", "options.maxDowntimeMs", "options.bandwidthLimitBytesPerSec",
                         "options.maxPrecopyRounds", "options.postcopy", "options.postcopyAfterMs",
-                        "options.compress", "options.autoConverge")));
+                        "options.compress", "options.autoConverge", "options.skipUnchanged")));
         for (String notABoolean : new String[] {"\"true\"", "1", "{}"}) {
             create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
                     + " \"options\": {\"autoConverge\": " + notABoolean + "}}")
                     .andExpect(status().isBadRequest())
                     .andExpect(jsonPath("$.errors[0].field").value("options.autoConverge"))
+                    .andExpect(jsonPath("$.errors[0].message").value("must be true or false"));
+            create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
+                    + " \"options\": {\"skipUnchanged\": " + notABoolean + "}}")
+                    .andExpect(status().isBadRequest())
+                    .andExpect(jsonPath("$.errors[0].field").value("options.skipUnchanged"))
                     .andExpect(jsonPath("$.errors[0].message").value("must be true or false"));
         }
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
@@ -151,27 +159,37 @@ class MigrationControllerTest {
     @Test
     void zstdCompressionIsAskedForByName() throws Exception {
         acceptedWith("{\"compress\": \"zstd\"}", new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO,
-                30_000, MigrationOptions.Compress.ZSTD, false));
+                30_000, MigrationOptions.Compress.ZSTD, false, true));
     }
 
     @Test
     void autoConvergeIsAskedForWithABoolean() throws Exception {
         acceptedWith("{\"autoConverge\": true}", new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO,
-                30_000, MigrationOptions.Compress.NONE, true));
+                30_000, MigrationOptions.Compress.NONE, true, true));
     }
 
     @Test
     void autoConvergeFalseOrNullIsTheDefault() throws Exception {
         acceptedWith("{\"autoConverge\": null, \"maxDowntimeMs\": 11}", new MigrationOptions(11, 0, 10,
-                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false));
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
         acceptedWith("{\"autoConverge\": false, \"maxDowntimeMs\": 12}", new MigrationOptions(12, 0, 10,
-                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false));
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
+    }
+
+    @Test
+    void skipUnchangedIsTrueUnlessFalseIsSent() throws Exception {
+        acceptedWith("{\"skipUnchanged\": null, \"maxDowntimeMs\": 13}", new MigrationOptions(13, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
+        acceptedWith("{\"skipUnchanged\": true, \"maxDowntimeMs\": 14}", new MigrationOptions(14, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
+        acceptedWith("{\"skipUnchanged\": false, \"maxDowntimeMs\": 15}", new MigrationOptions(15, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, false));
     }
 
     @Test
     void manualPostcopyKeepsTheTimeoutAFormSendsAlong() throws Exception {
         acceptedWith("{\"postcopy\": \"manual\", \"postcopyAfterMs\": 1000}", new MigrationOptions(10, 0, 10,
-                MigrationOptions.Postcopy.MANUAL, 1000, MigrationOptions.Compress.NONE, false));
+                MigrationOptions.Postcopy.MANUAL, 1000, MigrationOptions.Compress.NONE, false, true));
     }
 
     /** A create with these options is accepted and reaches the service as {@code expected}. */

@@ -128,6 +128,7 @@ class MigrationJobsTest {
         assertThat(live.rounds()).isEqualTo(3);
         assertThat(live.transferred().compressedPages()).as("the source's figure").isEqualTo((200L << 20) / 4096 / 2);
         assertThat(live.transferred().compressedBytes()).isEqualTo(25L << 20);
+        assertThat(live.transferred().unchangedPages()).as("the source's figure").isEqualTo((200L << 20) / 4096 / 8);
         assertThat(live.throttle()).as("the source's throttle")
                 .isEqualTo(new MigrationStats.Throttle("throttling", 10, 300));
         assertThat(driver.live()).containsKey(id);
@@ -202,7 +203,7 @@ class MigrationJobsTest {
         directory.node("node-b", true);
         assertProblem(() -> service.create(demo.id(), "node-b",
                 new MigrationOptions(10, 100, 10, MigrationOptions.Postcopy.AUTO, 0, MigrationOptions.Compress.NONE,
-                        false),
+                        false, true),
                 "ops"),
                 Problem.UNPROCESSABLE, "at least one page");
         directory.detach(demo.id());
@@ -530,7 +531,7 @@ class MigrationJobsTest {
     @Test
     void aJobsOptionsAreHandedToTheSource() {
         MigrationOptions options = new MigrationOptions(25, 1L << 30, 3, MigrationOptions.Postcopy.MANUAL, 30_000,
-                MigrationOptions.Compress.ZSTD, true);
+                MigrationOptions.Compress.ZSTD, true, false);
         UUID id = service.create(demo.id(), "node-b", options, "ops").id();
 
         driver.poll();
@@ -541,25 +542,25 @@ class MigrationJobsTest {
 
     private static MigrationOptions manual() {
         return new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 30_000,
-                MigrationOptions.Compress.NONE, false);
+                MigrationOptions.Compress.NONE, false, true);
     }
 
     /**
      * What a source measures; the destination's figures are zero there. Half the pages sent
      * travelled compressed, at a quarter of their size; auto-converge throttles the workload
-     * 10% per round past the second.
+     * 10% per round past the second; an eighth as many pages again were found unchanged and not sent.
      */
     static AgentMigration.Stats source(long sent, long remaining, long rounds, long dirtyRate) {
         return new AgentMigration.Stats(REGION_BYTES, 12L, 3000L, null, sent, sent / 4096, 0L, 0L, 0L, 0L,
                 remaining, dirtyRate, rounds, 0L, new LatencySummary(0, 0L, 0L, null, 0), 0L, 1L << 30,
-                sent / 4096 / 2, sent / 8, "throttling", Math.max(0, rounds - 2) * 10, rounds * 100);
+                sent / 4096 / 2, sent / 8, sent / 4096 / 8, "throttling", Math.max(0, rounds - 2) * 10, rounds * 100);
     }
 
     /** What a destination measures; the source's figures are zero there. */
     static AgentMigration.Stats destination(long demandBytes, Long downtime) {
         return new AgentMigration.Stats(REGION_BYTES, 0L, 2900L, downtime, 0L, 0L, 0L, 0L, demandBytes,
                 demandBytes / 4096, 0L, 0L, 0L, 0L, new LatencySummary(demandBytes / 4096, 40_000L, 90_000L, null,
-                        120_000), 1_000_000L, 0L, null, null, null, null, null);
+                        120_000), 1_000_000L, 0L, null, null, null, null, null, null);
     }
 
     private static void assertProblem(Runnable call, Problem kind, String detail) {

@@ -13,7 +13,7 @@ PATH = MIGRATIONS + '/m1'
 JOB = dict(id='m1', regionId=REGION_ID, regionName='db', sourceNode='node-a', destinationNode='node-b',
            destinationRegionId=None, phase='PENDING', pausedIn=None, error=None,
            options=dict(maxDowntimeMs=10, bandwidthLimitBytesPerSec=0, maxPrecopyRounds=10, postcopy='auto',
-                        postcopyAfterMs=30000, compress='none', autoConverge=False),
+                        postcopyAfterMs=30000, compress='none', autoConverge=False, skipUnchanged=True),
            timeline=[dict(phase='PENDING', at='2026-11-24T20:00:00Z')], stats=dict(remainingBytes=16777216))
 
 
@@ -122,6 +122,36 @@ class StartTest(unittest.TestCase):
 
         self.assertTrue(result['failed'])
         self.assertIn('auto_converge', result['msg'])
+
+    def test_skip_unchanged_false_is_sent_as_a_boolean_with_the_rest_api_s_name(self):
+        every_page = job(options=dict(JOB['options'], skipUnchanged=False))
+        api = ScriptedApi(region_by_id(), jobs_of_region(),
+                          reply('POST', MIGRATIONS, 202, every_page,
+                                expect=dict(regionId=REGION_ID, destinationNode='node-b',
+                                            options=dict(skipUnchanged=False))))
+
+        result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False, skip_unchanged='no')
+
+        self.assertTrue(result['changed'])
+        self.assertIs(result['migration']['options']['skip_unchanged'], False)
+
+    def test_skip_unchanged_left_out_is_not_sent_and_the_unchanged_pages_are_shown(self):
+        skipped = job(stats=dict(remainingBytes=0, transferred=dict(precopyPages=4096, unchangedPages=512)))
+        api = ScriptedApi(region_by_id(), jobs_of_region(),
+                          reply('POST', MIGRATIONS, 202, skipped,
+                                expect=dict(regionId=REGION_ID, destinationNode='node-b')))
+
+        result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False)
+
+        self.assertTrue(result['changed'])
+        self.assertIs(result['migration']['options']['skip_unchanged'], True)
+        self.assertEqual(result['migration']['stats']['transferred']['unchanged_pages'], 512)
+
+    def test_skip_unchanged_that_is_not_a_boolean_is_refused_before_the_service_is_asked(self):
+        result = run_migration(ScriptedApi(), region_id=REGION_ID, destination_node='node-b', skip_unchanged='often')
+
+        self.assertTrue(result['failed'])
+        self.assertIn('skip_unchanged', result['msg'])
 
     def test_waiting_for_a_phase_stops_there_or_past_it(self):
         api = ScriptedApi(region_by_id(), jobs_of_region(), reply('POST', MIGRATIONS, 202, JOB),
