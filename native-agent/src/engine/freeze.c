@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,22 +75,51 @@ static bool exiting(pid_t pid, pid_t tid)
 }
 
 /*
- * Seizes one thread: 0, 1 when it exited meanwhile, -1 with errno.  A thread
- * refuses to be seized (EPERM) from the moment it begins to exit, but /proc
- * shows it as a zombie only at the end of its exit: an EPERM of a thread
- * other than the main one is tried again for up to 10 ms, until the thread
- * is seen exiting or is seized.  A workload that may not be traced refuses
- * its main thread at once.
+ * Whether this thread traces tid already: a thread the workload created
+ * after one of its threads was seized is attached by the kernel
+ * (PTRACE_O_TRACECLONE) and may show in /proc before its clone event is
+ * read; seizing it again fails with EPERM.
+ */
+static bool traced_by_me(pid_t pid, pid_t tid)
+{
+	char path[80], buf[2048], *at;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	at = strstr(buf, "\nTracerPid:");
+	return at && strtol(at + 11, NULL, 10) == (long)syscall(SYS_gettid);
+}
+
+/*
+ * Seizes one thread: 0 (also when it was attached as a clone already), 1
+ * when it exited meanwhile, -1 with errno.  A thread refuses to be seized
+ * (EPERM) from the moment it begins to exit, but /proc shows it as a
+ * zombie only at the end of its exit: an EPERM of a thread other than the
+ * main one is tried again for up to 50 ms (an exiting thread may wait that
+ * long for a CPU beside the workload's running threads), until the thread
+ * is seen exiting or is seized.  A workload that may not be traced refuses its
+ * main thread at once.
  */
 static int seize(struct freeze *f, pid_t tid)
 {
-	uint64_t deadline = mono_now_ns() + UINT64_C(10000000);
+	uint64_t deadline = mono_now_ns() + UINT64_C(50000000);
 
 	for (;;) {
 		if (!ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACECLONE))
 			return 0;
 		if (errno == ESRCH)
 			return 1;
+		if (errno == EPERM && traced_by_me(f->pid, tid))
+			return 0;
 		if (errno != EPERM || tid == f->pid)
 			return -1;
 		if (exiting(f->pid, tid))
