@@ -383,10 +383,12 @@ class MultiInstanceIT {
                     MultiInstanceIT::isFinal);
             assertThat(done.path("phase").asString()).as("%s", done).isEqualTo("COMPLETED");
             // A may end the job on the source's report before B polled the destination: B adds
-            // what only the destination knows before its agent forgets the job
-            JsonNode recorded = Await.until("B to record the destination region", STEP,
+            // what only the destination knows (its region, its downtime) before its agent forgets
+            // the job; the region may be recorded by an earlier poll than the last report
+            JsonNode recorded = Await.until("B to record the destination's region and last report", STEP,
                     () -> a.api(token).get(job).json(),
-                    j -> destinationRegion.equals(j.path("destinationRegionId").asString()));
+                    j -> destinationRegion.equals(j.path("destinationRegionId").asString())
+                            && j.at("/stats/downtimeMs").isNumber());
             command(destination, "exit", null);
             return recorded;
         }
