@@ -107,6 +107,7 @@ static const struct t_case cases[] = {
 	{ "mig/auto_converge", t_mig_auto_converge, T_NEEDS_UFFD },
 	{ "mig/auto_converge_lets_go", t_mig_auto_converge_lets_go, T_NEEDS_UFFD },
 	{ "mig/auto_converge_unavailable", t_mig_auto_converge_unavailable, T_NEEDS_UFFD },
+	{ "mig/granule_pages_applied", t_mig_granule_pages_applied, T_NEEDS_UFFD },
 	{ "mig/dest_keeps_first_copy", t_mig_dest_keeps_first_copy, T_NEEDS_UFFD },
 	{ "mig/demand_ahead_of_push", t_mig_demand_ahead_of_push, T_NEEDS_UFFD },
 	{ "mig/cut_and_resume", t_mig_cut_and_resume, T_NEEDS_UFFD },

@@ -82,6 +82,7 @@ int t_mig_downtime_without_faults(const struct t_env *env);
 int t_mig_auto_converge(const struct t_env *env);
 int t_mig_auto_converge_lets_go(const struct t_env *env);
 int t_mig_auto_converge_unavailable(const struct t_env *env);
+int t_mig_granule_pages_applied(const struct t_env *env);
 int t_mig_dest_keeps_first_copy(const struct t_env *env);
 int t_mig_demand_ahead_of_push(const struct t_env *env);
 int t_mig_cut_and_resume(const struct t_env *env);

@@ -75,7 +75,8 @@ static void add(struct mig_reg *reg, struct mig *m)
 	pthread_mutex_unlock(&reg->mu);
 }
 
-static int get_u64(json_t *o, const char *key, uint64_t def, uint64_t max, uint64_t *out,
+/* An optional integer in [min, max]; def when absent or null. */
+static int get_u64(json_t *o, const char *key, uint64_t def, uint64_t min, uint64_t max, uint64_t *out,
 		   struct cmd_error *err)
 {
 	json_t *v = json_object_get(o, key);
@@ -84,9 +85,10 @@ static int get_u64(json_t *o, const char *key, uint64_t def, uint64_t max, uint6
 		*out = def;
 		return 0;
 	}
-	if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
-		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"%s\" must be an integer from 0 to %llu", key,
-				(unsigned long long)max);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) < min ||
+	    (uint64_t)json_integer_value(v) > max)
+		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"%s\" must be an integer from %llu to %llu", key,
+				(unsigned long long)min, (unsigned long long)max);
 	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -118,8 +120,8 @@ static int cmd_in(struct agent *ag, json_t *req, json_t **reply, struct cmd_erro
 	struct mig *m;
 
 	if (common(req, id, secret, err) ||
-	    get_u64(req, "length", 0, REGION_MAX_LENGTH, &length, err) ||
-	    get_u64(req, "page_size", 4096, UINT64_C(1) << 30, &page_size, err))
+	    get_u64(req, "length", 0, 0, REGION_MAX_LENGTH, &length, err) ||
+	    get_u64(req, "page_size", 4096, 0, UINT64_C(1) << 30, &page_size, err))
 		return -1;
 	if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > 127)
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"region_name\" must be a string of 1-127 bytes");
@@ -293,7 +295,8 @@ static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 				       ? json_integer_value(json_object_get(opts, "postcopy_after_ms"))
 				       : 30000;
 	m->granule = opt_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE);
-	m->granule = m->granule ? m->granule : 1;
+	if (!m->granule || m->granule > MIG_MAX_GRANULE)
+		m->granule = MIG_DEFAULT_GRANULE; /* not one this agent wrote */
 	m->track_on_hold = json_is_true(json_object_get(opts, "tracking_hold"));
 	m->compress_zstd = json_is_true(json_object_get(opts, "compress_zstd"));
 	/* journals from before the option: the default */
@@ -391,10 +394,10 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"destination\" must be \"host:port\"");
 	if (opts && !json_is_object(opts))
 		return cmd_fail(err, PROTO_E_BAD_REQUEST, "\"options\" must be an object");
-	if (get_u64(opts, "bandwidth_bytes_per_s", 0, UINT64_C(1) << 40, &bw, err) ||
-	    get_u64(opts, "max_rounds", 10, 100000, &rounds, err) ||
-	    get_u64(opts, "max_downtime_ms", 10, 3600000, &downtime, err) ||
-	    get_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE, 512, &granule, err))
+	if (get_u64(opts, "bandwidth_bytes_per_s", 0, 0, UINT64_C(1) << 40, &bw, err) ||
+	    get_u64(opts, "max_rounds", 10, 0, 100000, &rounds, err) ||
+	    get_u64(opts, "max_downtime_ms", 10, 0, 3600000, &downtime, err) ||
+	    get_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE, 1, MIG_MAX_GRANULE, &granule, err))
 		return -1;
 	pc = json_object_get(opts, "postcopy");
 	if (pc && !json_is_null(pc) && (!json_is_string(pc) || (strcmp(json_string_value(pc), "auto") &&
@@ -462,7 +465,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	m->postcopy_auto = !pc || json_is_null(pc) || !strcmp(json_string_value(pc), "auto");
 	m->postcopy_after_ms = after;
 	m->track_on_hold = tr && json_is_string(tr) && !strcmp(json_string_value(tr), "hold");
-	m->granule = granule ? granule : 1;
+	m->granule = granule;
 	m->compress_zstd = cz && json_is_string(cz) && !strcmp(json_string_value(cz), "zstd");
 	m->skip_unchanged = !json_is_false(su);
 	m->auto_converge = json_is_true(ac);

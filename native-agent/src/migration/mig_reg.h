@@ -17,7 +17,9 @@
 #define MIG_MAX_PEER_HANDSHAKES 8 /* of them from one address */
 #define MIG_ACCEPT_BACKOFF_MIN_MS 10
 #define MIG_ACCEPT_BACKOFF_MAX_MS 1000
+/* "granule_pages": pages one tracking fault lifts when a job tracks on the hold uffd */
 #define MIG_DEFAULT_GRANULE 1
+#define MIG_MAX_GRANULE 512
 
 struct mig_extra {
 	struct srv *sock; /* destination: the session socket */

@@ -177,6 +177,10 @@ static void let_go(struct ufd *u, struct region *r, struct mig_src *s, const cha
 	s->fz_for = SRC_FZ_NONE;
 	mig_src_thr_end(u, s, "stopped");
 	watch(u, s, false);
+	if (s->region_granule && r->w.wp) {
+		r->w.wp->granule = s->region_granule; /* live captures lift the region's own again */
+		s->region_granule = 0;
+	}
 	pthread_mutex_lock(&m->mu);
 	keep = s->holding && !s->give_back;
 	pthread_mutex_unlock(&m->mu);
@@ -209,11 +213,20 @@ static void engine_on(struct mig_src *s, enum mig_src_mode mode)
 	pthread_mutex_unlock(&s->m->mu);
 }
 
-/* Tracking on the hold uffd for the whole job (the fallback). */
+/*
+ * Tracking on the hold uffd for the whole job (the fallback).  A write
+ * fault lifts the job's granule_pages, not the region's granule (the
+ * agent's --track-granule-pages, for live captures): let_go() gives that
+ * back.  Migrated regions have base pages, so the job's pages are the
+ * track's.
+ */
 static void start_on_hold(struct ufd *u, struct region *r, struct mig_src *s)
 {
 	struct track *t = r->w.wp;
 
+	if (!s->region_granule)
+		s->region_granule = t->granule;
+	t->granule = s->m->granule;
 	if (t->where != TRACK_ON_HOLD) {
 		if (track_move(t, TRACK_ON_HOLD)) {
 			char why[160];
