@@ -490,6 +490,26 @@ stop:
 	return ret;
 }
 
+/*
+ * The one of choices (NULL-terminated) that arg names, or NULL after
+ * saying on stderr which values --name takes.
+ */
+static const char *pick(const char *arg, const char *const *choices, const char *name)
+{
+	char list[256];
+	size_t len = 0;
+
+	for (unsigned i = 0; choices[i]; i++)
+		if (!strcmp(arg, choices[i]))
+			return choices[i];
+	list[0] = '\0';
+	for (unsigned i = 0; choices[i] && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s`%s`",
+					!i ? "" : choices[i + 1] ? ", " : " or ", choices[i]);
+	fprintf(stderr, "faultline-migbench: --%s takes %s, not \"%s\"\n", name, list, arg);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -507,6 +527,7 @@ int main(int argc, char **argv)
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
 	char rate_text[64] = "as fast as they can", *end;
+	const char *on_off;
 	unsigned writers = 1, repeat = 3, rounds = 1;
 	char self[PATH_MAX];
 	ssize_t n;
@@ -544,42 +565,28 @@ int main(int argc, char **argv)
 			auto_converge = true;
 			break;
 		case 'z':
-			if (strcmp(optarg, "none") && strcmp(optarg, "zstd")) {
-				fprintf(stderr, "faultline-migbench: --compress takes `none` or `zstd`\n");
+			if (!(compress = pick(optarg, (const char *const[]){ "none", "zstd", NULL }, "compress")))
 				return 2;
-			}
-			compress = optarg;
 			break;
 		case 'F':
-			if (strcmp(optarg, "stripes") && strcmp(optarg, "mixed")) {
-				fprintf(stderr, "faultline-migbench: --fill takes `stripes` or `mixed`\n");
+			if (!(fill = pick(optarg, (const char *const[]){ "stripes", "mixed", NULL }, "fill")))
 				return 2;
-			}
-			fill = optarg;
 			break;
 		case 'P':
 			plaintext = true;
 			break;
 		case 'X':
-			if (strcmp(optarg, "random") && strcmp(optarg, "same")) {
-				fprintf(stderr, "faultline-migbench: --writer takes `random` or `same`\n");
+			if (!(writer = pick(optarg, (const char *const[]){ "random", "same", NULL }, "writer")))
 				return 2;
-			}
-			writer = optarg;
 			break;
 		case 'U':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				fprintf(stderr, "faultline-migbench: --skip-unchanged takes `on` or `off`\n");
+			if (!(on_off = pick(optarg, (const char *const[]){ "on", "off", NULL }, "skip-unchanged")))
 				return 2;
-			}
-			skip_unchanged = !strcmp(optarg, "on");
+			skip_unchanged = !strcmp(on_off, "on");
 			break;
 		case 'T':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "hold")) {
-				fprintf(stderr, "faultline-migbench: --tracking takes `auto` or `hold`\n");
+			if (!(tracking = pick(optarg, (const char *const[]){ "auto", "hold", NULL }, "tracking")))
 				return 2;
-			}
-			tracking = optarg;
 			break;
 		case 'W':
 			if (!strcmp(optarg, "max")) {
