@@ -70,32 +70,37 @@ void t_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define CHECK_OK(expr) CHECKF((expr) == 0, "%s failed", #expr)
 
-/* test_mig.c */
-int t_pchan_golden(const struct t_env *env);
-int t_pchan_malformed(const struct t_env *env);
-int t_pchan_auth(const struct t_env *env);
+/* test_mig_core.c */
 int t_mig_byte_for_byte(const struct t_env *env);
 int t_mig_byte_for_byte_256m(const struct t_env *env);
-int t_mig_zero_pages_not_sent(const struct t_env *env);
-int t_mig_zstd_byte_exact(const struct t_env *env);
+int t_mig_switchover_gap_covered(const struct t_env *env);
+int t_mig_pause_resume_switchover(const struct t_env *env);
+int t_mig_source_workload_dies(const struct t_env *env);
+int t_mig_switchover_unrecorded(const struct t_env *env);
+int t_mig_dst_remove_after_complete(const struct t_env *env);
 int t_mig_downtime_without_faults(const struct t_env *env);
-int t_mig_auto_converge(const struct t_env *env);
-int t_mig_auto_converge_lets_go(const struct t_env *env);
-int t_mig_auto_converge_unavailable(const struct t_env *env);
 int t_mig_granule_pages_applied(const struct t_env *env);
 int t_mig_dest_keeps_first_copy(const struct t_env *env);
 int t_mig_demand_ahead_of_push(const struct t_env *env);
-int t_mig_cut_and_resume(const struct t_env *env);
+
+/* test_mig_wire.c */
+int t_pchan_golden(const struct t_env *env);
+int t_pchan_malformed(const struct t_env *env);
+int t_pchan_auth(const struct t_env *env);
 int t_mig_wire_encrypted(const struct t_env *env);
 int t_mig_wire_plaintext_control(const struct t_env *env);
 int t_mig_tampered_frame(const struct t_env *env);
-int t_mig_trickling_clients(const struct t_env *env);
-int t_mig_certificates(const struct t_env *env);
-int t_mig_accept_emfile_backs_off(const struct t_env *env);
-int t_mig_certificates_required(const struct t_env *env);
+int t_mig_zstd_byte_exact(const struct t_env *env);
 int t_mig_wrong_secret(const struct t_env *env);
 int t_mig_malformed_refused(const struct t_env *env);
 int t_mig_request_out_of_range(const struct t_env *env);
+int t_mig_trickling_clients(const struct t_env *env);
+int t_mig_certificates(const struct t_env *env);
+int t_mig_certificates_required(const struct t_env *env);
+int t_mig_accept_emfile_backs_off(const struct t_env *env);
+
+/* test_mig_restart.c */
+int t_mig_cut_and_resume(const struct t_env *env);
 int t_mig_source_agent_killed(const struct t_env *env);
 int t_mig_dst_agent_killed(const struct t_env *env);
 int t_mig_source_agent_killed_held(const struct t_env *env);
@@ -105,14 +110,17 @@ int t_mig_both_killed_precopy(const struct t_env *env);
 int t_mig_both_killed_postcopy(const struct t_env *env);
 int t_chaos_migration(const struct t_env *env);
 int t_mig_cancel_survives_restart(const struct t_env *env);
-int t_mig_pause_resume_switchover(const struct t_env *env);
-int t_mig_source_workload_dies(const struct t_env *env);
-int t_mig_switchover_unrecorded(const struct t_env *env);
-int t_mig_dst_remove_after_complete(const struct t_env *env);
-int t_mig_switchover_gap_covered(const struct t_env *env);
+
+/* test_mig_unchanged.c */
+int t_mig_zero_pages_not_sent(const struct t_env *env);
 int t_mig_unchanged_not_sent(const struct t_env *env);
 int t_mig_unchanged_compare_checked(const struct t_env *env);
 int t_mig_unchanged_forgotten_on_reconnect(const struct t_env *env);
+
+/* test_mig_converge.c */
+int t_mig_auto_converge(const struct t_env *env);
+int t_mig_auto_converge_lets_go(const struct t_env *env);
+int t_mig_auto_converge_unavailable(const struct t_env *env);
 
 /* test_proto.c */
 int t_proto_golden_bytes(const struct t_env *env);

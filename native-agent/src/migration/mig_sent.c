@@ -15,7 +15,7 @@
 
 #ifdef FAULTLINE_FAULT_INJECTION
 /*
- * Test builds only (build/faultline-agent-inject), so that tests/test_mig.c
+ * Test builds only (build/faultline-agent-inject), so that tests/test_mig_unchanged.c
  * can show that its byte comparison catches each: FAULTLINE_INJECT=
  * unchanged-always takes every page with a fingerprint for unchanged;
  * unchanged-keep never forgets a fingerprint (a reconnect keeps those of

@@ -14,7 +14,7 @@
  *     would run with those pages stale.  So the worker stops every thread
  *     of the workload first (engine/freeze.h) and only then scans, moves
  *     and protects: nothing can write in between, and the dirty set is
- *     exact (tests/test_mig.c compares every byte, and shows that the
+ *     exact (tests/test_mig_core.c compares every byte, and shows that the
  *     comparison catches a switchover made without the stop).
  *   - "hold", where the workload cannot be stopped: the range moves to the
  *     hold uffd once, before round 1 (which sends every page anyway), and

@@ -403,7 +403,7 @@ static int scan_round(struct region *r, struct mig_src *s)
  * Test builds only (build/faultline-agent-inject): FAULTLINE_INJECT=mig-gap
  * switches over without stopping the workload and widens the window
  * between the last scan and the protection on the hold uffd, so that
- * tests/test_mig.c can show that its writer catches an uncovered gap.
+ * tests/test_mig_core.c can show that its writer catches an uncovered gap.
  */
 static bool inject_gap(void)
 {

@@ -75,7 +75,7 @@ void mig_src_thr_failed(struct ufd *u, struct mig_src *s, int err)
  * Test builds only (build/faultline-agent-inject): FAULTLINE_INJECT=
  * throttle-eperm has every throttle refused as by a workload that may not
  * be traced (the tests run as root, which may always trace), so that
- * tests/test_mig.c sees "unavailable" and the switchover without it.
+ * tests/test_mig_converge.c sees "unavailable" and the switchover without it.
  */
 static bool inject_eperm(void)
 {
