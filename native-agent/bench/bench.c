@@ -6,14 +6,14 @@
  * Markdown for docs/benchmarks.md.
  *
  *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH] [--cold] [--clones N]
- *                   [--install-helpers N] [--reads] [--scale [--compare PATH]]
+ *                   [--install-helpers N] [--reads] [--scale [--writes] [--compare PATH]]
  *                   [--clone-around N]
  * --install-helpers N is handed to the agents (default: the agent's, online CPUs - 1).
  * --reads runs only the read touches and clones table; --clone-around N is the
  * clone sessions' fault_around_pages there (default 16).
  * --scale runs only the thread-scaling table: 1, 2 and 4 faulting threads,
- * write and read touches, the kernel's MAP_PRIVATE against faultline;
- * --compare PATH (twice at most) adds other agent binaries (an older build,
+ * write and read touches (--writes: write touches only), the kernel's
+ * MAP_PRIVATE against faultline; --compare PATH (twice at most) adds other agent binaries (an older build,
  * say), run in turn with the first so that a shared machine's load falls on
  * all alike.
  *
@@ -448,13 +448,14 @@ static int run_all(struct bench_env *env, unsigned repeat)
  * MAP_PRIVATE fault on the image, which scales with CPUs.  "speed-up" is
  * the x1 time of the same mode over this row's.
  */
-static int scale_run(struct bench_env *env, unsigned repeat)
+static int scale_run(struct bench_env *env, unsigned repeat, bool writes_only)
 {
 	static const enum content_pattern pats[] = { CONTENT_SEQ, CONTENT_RANDOM };
 	static const unsigned threads[] = { 1, 2, 4 };
 	/* pattern, read, threads; kernel, faultline, faultline --compare (two at most) */
 	struct summary s[2][2][3][4];
 	unsigned n_cmp = !!env->compare_path[0] + !!env->compare_path[1], modes = 2 + n_cmp, ng = 0;
+	unsigned n_rd = writes_only ? 1 : 2;
 	struct goal goals[8];
 	static char what[8][72];
 
@@ -463,7 +464,7 @@ static int scale_run(struct bench_env *env, unsigned repeat)
 		printf("Compared: `%s` (faultline) against `%s` (--compare %u), runs in turn.\n\n",
 		       env->agent_path, env->compare_path[k], k + 1);
 	for (unsigned p = 0; p < 2; p++) {
-		for (unsigned rd = 0; rd < 2; rd++) {
+		for (unsigned rd = 0; rd < n_rd; rd++) {
 			for (unsigned t = 0; t < 3; t++) {
 				const struct bench_case cs[4] = {
 					{ .mode = BM_FILE, .pattern = pats[p], .threads = threads[t],
@@ -489,7 +490,7 @@ static int scale_run(struct bench_env *env, unsigned repeat)
 	       n_cmp > 1 ? " --compare 2 | its agent CPU | faultline / --compare 2 |" : "",
 	       n_cmp > 0 ? "---:|---:|---:|" : "", n_cmp > 1 ? "---:|---:|---:|" : "");
 	for (unsigned p = 0; p < 2; p++) {
-		for (unsigned rd = 0; rd < 2; rd++) {
+		for (unsigned rd = 0; rd < n_rd; rd++) {
 			for (unsigned t = 0; t < 3; t++) {
 				struct summary *x = s[p][rd][t], *one = s[p][rd][0];
 
@@ -507,7 +508,7 @@ static int scale_run(struct bench_env *env, unsigned repeat)
 		}
 	}
 	for (unsigned p = 0; p < 2; p++) {
-		for (unsigned rd = 0; rd < 2; rd++) {
+		for (unsigned rd = 0; rd < n_rd; rd++) {
 			snprintf(what[ng], sizeof(what[0]), "%s %s: faultline x1 / x2 time",
 				 pattern_names[pats[p]], rd ? "read" : "write");
 			goals[ng] = (struct goal){ what[ng], s[p][rd][0][1].touch_ms / s[p][rd][1][1].touch_ms,
@@ -517,7 +518,7 @@ static int scale_run(struct bench_env *env, unsigned repeat)
 	}
 	print_goals(goals, ng);
 	for (unsigned p = 0; p < 2; p++)
-		for (unsigned rd = 0; rd < 2; rd++)
+		for (unsigned rd = 0; rd < n_rd; rd++)
 			for (unsigned t = 0; t < 3; t++)
 				for (unsigned m = 0; m < modes; m++)
 					if (s[p][rd][t][m].mismatches)
@@ -561,7 +562,7 @@ int main(int argc, char **argv)
 	static char agent[PATH_MAX];
 	struct bench_env env = { .size = UINT64_C(1) << 30, .seed = 11, .clone_around = 16 };
 	unsigned repeat = 3, clones = 0;
-	bool reads_only = false, scale = false;
+	bool reads_only = false, scale = false, writes_only = false;
 	char images[192];
 	int ret;
 
@@ -580,6 +581,8 @@ int main(int argc, char **argv)
 			env.install_helpers = argv[++i];
 		else if (!strcmp(argv[i], "--reads"))
 			reads_only = true;
+		else if (!strcmp(argv[i], "--writes"))
+			writes_only = true;
 		else if (!strcmp(argv[i], "--scale"))
 			scale = true;
 		else if (!strcmp(argv[i], "--compare") && i + 1 < argc && !env.compare_path[1])
@@ -588,7 +591,7 @@ int main(int argc, char **argv)
 			env.clone_around = (unsigned)atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH] [--cold]"
-				" [--clones N] [--install-helpers N] [--reads] [--scale [--compare PATH]]"
+				" [--clones N] [--install-helpers N] [--reads] [--scale [--writes] [--compare PATH]]"
 				" [--clone-around N]\n", argv[0]);
 			return 2;
 		}
@@ -623,7 +626,7 @@ int main(int argc, char **argv)
 	if (clones)
 		ret = bench_clones(&env, clones);
 	else if (scale)
-		ret = scale_run(&env, repeat);
+		ret = scale_run(&env, repeat, writes_only);
 	else if (reads_only)
 		ret = reads_only_run(&env, repeat);
 	else

@@ -70,6 +70,7 @@ static const struct t_case cases[] = {
 
 	{ "engine/eagain_retry", t_engine_eagain_retry, T_NEEDS_UFFD },
 	{ "engine/threaded_restore", t_engine_threaded_restore, T_NEEDS_UFFD },
+	{ "engine/write_window_zeros_private", t_engine_write_window_zeros_private, T_NEEDS_UFFD },
 	{ "engine/hugetlb_remove_reads_zero", t_engine_hugetlb_remove, T_NEEDS_UFFD | T_NEEDS_ROOT },
 	{ "engine/partial_mremap_followed", t_engine_partial_remap, T_NEEDS_UFFD },
 	{ "engine/mremap_into_a_hole", t_engine_remap_into_hole, T_NEEDS_UFFD },

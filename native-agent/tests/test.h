@@ -173,6 +173,7 @@ int t_engine_fork_adopted(const struct t_env *env);
 int t_engine_fork_keeps_holes(const struct t_env *env);
 int t_engine_removed_wp_page_reads_zero(const struct t_env *env);
 int t_engine_strategy_parks_missing(const struct t_env *env);
+int t_engine_write_window_zeros_private(const struct t_env *env);
 /* test_scale.c */
 int t_crew_every_piece_once(const struct t_env *env);
 int t_crew_pieces_overlap(const struct t_env *env);

@@ -30,6 +30,7 @@
 #include "strategy.h"
 #include "test.h"
 #include "uffd.h"
+#include "uffd_compat.h"
 #include "ufd.h"
 
 #define SEED 42
@@ -614,6 +615,107 @@ int t_engine_strategy_parks_missing(const struct t_env *env)
 	CHECK(ufd_unpark(u) == 0 && u->n_parked == 0);
 	CHECK_OK(pthread_join(d.t, NULL));
 	CHECKF(zero(d.copy), "a page removed while its fault was parked must read zero");
+	ufd_free(u);
+	teardown(&f);
+	return T_PASS;
+}
+
+struct writer {
+	pthread_t t;
+	uint8_t *page;
+};
+
+/* A write with no read before it (the fault is a write fault), leaving the bytes as they are. */
+static void *write_touch(void *arg)
+{
+	struct writer *w = arg;
+
+	__atomic_fetch_add((uint64_t *)w->page, 0, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* PAGE_IS_PRESENT / PAGE_IS_PFNZERO of one page of this process (0: not present). */
+static int page_categories(const uint8_t *page, uint64_t *cat)
+{
+	struct page_region v = { 0 };
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.start = (uintptr_t)page,
+		.end = (uintptr_t)page + CONTENT_PAGE,
+		.vec = (uintptr_t)&v,
+		.vec_len = 1,
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_PFNZERO,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_PFNZERO,
+	};
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -1;
+	n = ioctl(fd, PAGEMAP_SCAN, &a);
+	close(fd);
+	if (n < 0)
+		return -1;
+	*cat = n ? v.categories : 0;
+	return 0;
+}
+
+/*
+ * The zeros of a write fault's window are pages of the workload's own, as
+ * the kernel's anonymous write fault gives: mapping the shared zero page
+ * there would cost each of them a copy-on-write fault, with a TLB flush,
+ * on the write that follows.  A read fault's window maps the zero page (no
+ * memory).  Every page holds the image's bytes either way.
+ */
+int t_engine_write_window_zeros_private(const struct t_env *env)
+{
+	enum { AROUND = 16, PAGES = 4 * AROUND };
+	static const struct {
+		const char *name;
+		bool write;
+		uint64_t first; /* the faulting page: its window is [first, first + AROUND) */
+	} cases[] = {
+		{ "write fault", true, 0 },
+		{ "read fault", false, 2 * AROUND },
+	};
+	struct fixture f;
+	struct ufd *u;
+
+	(void)env;
+	CHECK_OK(setup(&f, PAGES * CONTENT_PAGE, 0, AROUND));
+	u = ufd_new(fault_manual_worker(f.e), dup(f.uffd), -1, getpid());
+	CHECK(u && !ufd_add_region(u, f.r));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t *page = f.mem + cases[i].first * CONTENT_PAGE;
+		struct writer w = { .page = page };
+		struct toucher t = { .page = page };
+		uint64_t zeros = 0;
+
+		if (cases[i].write)
+			CHECK_OK(pthread_create(&w.t, NULL, write_touch, &w));
+		else
+			CHECK_OK(pthread_create(&t.t, NULL, touch, &t));
+		CHECK_OK(wait_readable(f.uffd));
+		CHECK(ufd_read(u) == 1 && ufd_resolve(u) == 0);
+		CHECK_OK(pthread_join(cases[i].write ? w.t : t.t, NULL));
+		for (uint64_t p = cases[i].first; p < cases[i].first + AROUND; p++) {
+			uint64_t cat;
+			size_t bad = content_check(SEED, p, f.mem + p * CONTENT_PAGE);
+
+			CHECKF(!bad, "%s: page %llu differs at byte %zu", cases[i].name,
+			       (unsigned long long)p, bad - 1);
+			CHECK_OK(page_categories(f.mem + p * CONTENT_PAGE, &cat));
+			CHECKF(cat & PAGE_IS_PRESENT, "%s: page %llu of the window is not present",
+			       cases[i].name, (unsigned long long)p);
+			if (!content_zero_page(p))
+				continue;
+			zeros++;
+			CHECKF(!(cat & PAGE_IS_PFNZERO) == cases[i].write,
+			       "%s: zero page %llu %s the shared zero page", cases[i].name,
+			       (unsigned long long)p, cat & PAGE_IS_PFNZERO ? "maps" : "does not map");
+		}
+		CHECK(zeros == AROUND / 8);
+	}
+	CHECK(region_stat(&f.r->st.zero_pages) == 2 * AROUND / 8);
 	ufd_free(u);
 	teardown(&f);
 	return T_PASS;

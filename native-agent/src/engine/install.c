@@ -65,6 +65,13 @@ static bool install_wp(const struct region *r, uint64_t p)
 	return !bitmap_test(t->dirty, p);
 }
 
+/* What fill() installs. */
+enum fill_src {
+	FILL_DATA,         /* the region's bytes */
+	FILL_ZERO,         /* zeros: the shared zero page where the kernel allows it */
+	FILL_ZERO_PRIVATE, /* zeros in pages of the region's own */
+};
+
 static bool page_busy(const struct region *r, uint64_t p)
 {
 	return bitmap_test(r->w.present_map, p) || bitmap_test(r->w.gone_map, p);
@@ -76,10 +83,11 @@ static bool page_busy(const struct region *r, uint64_t p)
  * stop in *err (0 when everything was installed).  Huge pages have no
  * zeropage ioctl: their zeros are copied from a never-touched mapping, as
  * are the zeros of a page that must stay write-protected (wp: a region
- * tracked on its hold uffd; the zeropage ioctl cannot protect), and all
- * zeros of a write-tracked region (see below).
+ * tracked on its hold uffd; the zeropage ioctl cannot protect), all zeros
+ * of a write-tracked region (see below), and zeros asked for as private
+ * pages (`what` FILL_ZERO_PRIVATE: a write fault's window, see install_range()).
  */
-static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bool zero,
+static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, enum fill_src what,
 		     bool wake, bool wp, int *err)
 {
 	uint64_t dst = region_start(r) + p * r->page_size, len = n * r->page_size;
@@ -93,7 +101,7 @@ static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bo
 	 * fault for ever.  A forked child inherits its parent's markers, so its
 	 * copy of a region has them without being tracked itself.
 	 */
-	if (zero && r->page_size == base_page() && !wp && !(r->modes & REGION_MODE_WP)) {
+	if (what == FILL_ZERO && r->page_size == base_page() && !wp && !(r->modes & REGION_MODE_WP)) {
 		struct uffdio_zeropage zp = {
 			.range = { .start = dst, .len = len },
 			.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE,
@@ -108,7 +116,7 @@ static uint64_t fill(struct ufd *u, struct region *r, uint64_t p, uint64_t n, bo
 			.mode = (wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE) | (wp ? UFFDIO_COPY_MODE_WP : 0),
 		};
 
-		if (zero) {
+		if (what != FILL_DATA) {
 			cp.src = (uintptr_t)u->w->zero;
 		} else if (r->kind == REGION_STAGED) {
 			cp.src = (uintptr_t)(r->w.staged + p * r->page_size);
@@ -257,7 +265,7 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 		while (q < end && !page_busy(r, q) && shared_hole(r, q) == zero)
 			q++;
 		if (zero && (r->modes & REGION_MODE_MISSING)) {
-			done = fill(u, r, p, q - p, true, wake, false, &err) / r->page_size;
+			done = fill(u, r, p, q - p, FILL_ZERO, wake, false, &err) / r->page_size;
 			if (installed(r, &p, done, err, path, demand, wake, true, out, &res))
 				return res;
 			continue;
@@ -290,6 +298,7 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 struct install_piece {
 	uint64_t p, n;
 	bool zero, wp;
+	enum fill_src src;
 	uint64_t done; /* pages */
 	int err;
 };
@@ -297,7 +306,7 @@ struct install_piece {
 struct install_round {
 	struct ufd *u;
 	struct region *r;
-	bool wake;
+	bool wake, zeros_private;
 	unsigned n;
 	struct install_piece pc[INSTALL_MAX_PIECES];
 };
@@ -307,7 +316,7 @@ static void run_piece(void *ctx, unsigned i)
 	struct install_round *rd = ctx;
 	struct install_piece *pc = &rd->pc[i];
 
-	pc->done = fill(rd->u, rd->r, pc->p, pc->n, pc->zero, rd->wake, pc->wp, &pc->err) /
+	pc->done = fill(rd->u, rd->r, pc->p, pc->n, pc->src, rd->wake, pc->wp, &pc->err) /
 		   rd->r->page_size;
 }
 
@@ -347,24 +356,41 @@ static uint64_t plan(struct install_round *rd, uint64_t p, uint64_t end, uint64_
 		zero = page_zero(r, p);
 		wp = install_wp(r, p);
 		q = run_end(r, p, end, zero, wp,
-			    zero && (r->page_size != base_page() || wp) ? max_run : end - p);
+			    zero && (r->page_size != base_page() || wp || rd->zeros_private) ? max_run
+											 : end - p);
 		for (; p < q && rd->n < INSTALL_MAX_PIECES; p += pc->n) {
 			pc = &rd->pc[rd->n++];
 			pc->p = p;
 			pc->n = q - p < each ? q - p : each;
 			pc->zero = zero;
 			pc->wp = wp;
+			pc->src = !zero ? FILL_DATA : rd->zeros_private ? FILL_ZERO_PRIVATE : FILL_ZERO;
 		}
 	}
 	return p;
 }
 
+/*
+ * how: INSTALL_WAKE wakes the threads waiting on the pages installed;
+ * INSTALL_ZEROS_PRIVATE installs the range's zeros as pages of the
+ * region's own (a copy from a zero mapping) instead of mapping the shared
+ * zero page.  A write fault's window asks for it, as the kernel's own
+ * anonymous fault does: the zero page is read-only, so each write to it
+ * costs a copy-on-write fault whose TLB flush reaches every CPU the
+ * workload runs on (measured: docs/benchmarks.md "Zero pages and write
+ * faults").  Reads and installs no fault asked for map the zero page,
+ * which costs no memory.  Not in a clone: its holes stay the zero page
+ * (the clones' memory is the point), and every page a clone writes is a
+ * copy-on-write fault anyway, its data pages being the shared copy's.
+ */
 enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
-			       enum region_path path, uint64_t demand, bool wake,
+			       enum region_path path, uint64_t demand, unsigned how,
 			       struct install_out *out)
 {
 	uint64_t p = first, end = first + n, each;
-	struct install_round rd = { .u = u, .r = r, .wake = wake };
+	bool wake = how & INSTALL_WAKE;
+	struct install_round rd = { .u = u, .r = r, .wake = wake,
+				    .zeros_private = how & INSTALL_ZEROS_PRIVATE };
 	enum install_res res = INSTALL_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -516,8 +542,8 @@ static enum install_res replay_step(struct ufd *u, struct region *r, uint64_t bu
 		const struct wset_run *run = &r->w.prefetch[r->w.prefetch_pos];
 		struct install_out out;
 
-		res = install_range(u, r, run->page, run->count, RP_PREFETCH, INSTALL_NO_DEMAND,
-				    false, &out);
+		res = install_range(u, r, run->page, run->count, RP_PREFETCH, INSTALL_NO_DEMAND, 0,
+				    &out);
 		if (res != INSTALL_OK && res != INSTALL_NOENT)
 			break;
 		lo = run->page < lo ? run->page : lo;
@@ -580,7 +606,7 @@ enum install_res install_step(struct ufd *u, struct region *r, uint64_t now_ns)
 	if (budget > r->n_pages - p)
 		budget = r->n_pages - p;
 	res = install_range(u, r, p, budget, r->w.detach ? RP_DETACH : RP_BACKGROUND,
-			    INSTALL_NO_DEMAND, true, &out);
+			    INSTALL_NO_DEMAND, INSTALL_WAKE, &out);
 	r->w.bg_cursor = p + budget;
 	if (r->w.detach)
 		r->w.detach_installed += out.installed;

@@ -34,6 +34,10 @@ enum install_res {
 
 #define INSTALL_NO_DEMAND UINT64_MAX
 
+/* install_range()'s how */
+#define INSTALL_WAKE 1u          /* wake the threads waiting on the pages installed */
+#define INSTALL_ZEROS_PRIVATE 2u /* zeros as private pages, not the shared zero page: see install.c */
+
 struct install_out {
 	uint64_t installed;  /* pages this call installed */
 	bool demand_woken;   /* the demand page was installed, waking its waiters */
@@ -41,7 +45,7 @@ struct install_out {
 };
 
 enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, uint64_t n,
-			       enum region_path path, uint64_t demand, bool wake,
+			       enum region_path path, uint64_t demand, unsigned how,
 			       struct install_out *out);
 enum install_res install_wake(struct ufd *u, uint64_t addr, uint64_t len);
 enum install_res install_unprotect(struct ufd *u, uint64_t addr, uint64_t len);

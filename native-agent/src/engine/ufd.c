@@ -532,10 +532,13 @@ static void record(struct region *r, uint64_t now, uint64_t first, uint64_t n)
  * The faulting page first, together with the rest of its fault-around
  * window (around.h) ahead of it, in one install that wakes the thread; then
  * the part of the window behind it.  A run's window starts at the fault, so
- * sequential access costs one install per window.
+ * sequential access costs one install per window.  A write fault's window
+ * gets its zeros as private pages (install_range(): INSTALL_ZEROS_PRIVATE).
  */
-static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_t p, uint64_t now)
+static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_t p, uint64_t now,
+					bool write)
 {
+	unsigned how = INSTALL_WAKE | (write ? INSTALL_ZEROS_PRIVATE : 0);
 	uint64_t ws, we;
 	unsigned floor;
 	uint64_t addr = region_start(r) + p * r->page_size;
@@ -559,7 +562,7 @@ static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_
 	if (r->w.clone && floor > 1 && floor < AROUND_CLONE_FLOOR)
 		floor = AROUND_CLONE_FLOOR;
 	around_window(&r->w.around, floor, p, r->n_pages, &ws, &we);
-	res = install_range(u, r, p, we - p, RP_AROUND, p, true, &out);
+	res = install_range(u, r, p, we - p, RP_AROUND, p, how, &out);
 	if (res == INSTALL_MM_CHANGING && !out.demand_woken)
 		return res;
 	if (res == INSTALL_GONE || res == INSTALL_FAILED) {
@@ -567,7 +570,7 @@ static enum install_res resolve_missing(struct ufd *u, struct region *r, uint64_
 			install_fail(u, r, out.err, "demand install");
 		return res;
 	}
-	if (ws < p && install_range(u, r, ws, p - ws, RP_AROUND, INSTALL_NO_DEMAND, true, &back) ==
+	if (ws < p && install_range(u, r, ws, p - ws, RP_AROUND, INSTALL_NO_DEMAND, how, &back) ==
 			      INSTALL_GONE)
 		return INSTALL_GONE;
 	if (!out.demand_woken)
@@ -616,12 +619,13 @@ static enum install_res resolve_one(struct ufd *u, const struct ufd_fault *f)
 	} else if (flags & UFFD_PAGEFAULT_FLAG_MINOR) {
 		kind = RF_MINOR;
 		/* a clone's window is continued as a copy's is installed (install.c) */
-		res = r->w.clone ? resolve_missing(u, r, p, now) : install_continue(u, page, r->page_size);
+		res = r->w.clone ? resolve_missing(u, r, p, now, flags & UFFD_PAGEFAULT_FLAG_WRITE)
+				 : install_continue(u, page, r->page_size);
 	} else if (r->w.strat && r->w.strat->missing_fault &&
 		   r->w.strat->missing_fault(u, r, p, f->read_ns) == MISSING_WAIT) {
 		return INSTALL_PARK;
 	} else {
-		res = resolve_missing(u, r, p, now);
+		res = resolve_missing(u, r, p, now, flags & UFFD_PAGEFAULT_FLAG_WRITE);
 	}
 	if (res == INSTALL_MM_CHANGING || res == INSTALL_GONE)
 		return res;

@@ -173,7 +173,7 @@ static enum install_res install_run(struct ufd *u, struct region *r, uint64_t fi
 		q = p + 1;
 		while (q < end && installable(d, r, base, q))
 			q++;
-		res = install_range(u, r, p, q - p, path, INSTALL_NO_DEMAND, true, &out);
+		res = install_range(u, r, p, q - p, path, INSTALL_NO_DEMAND, INSTALL_WAKE, &out);
 		now = mono_now_ns();
 		for (uint64_t k = p; k < q; k++) {
 			if (bitmap_test(r->w.present_map, k))
