@@ -11,6 +11,12 @@
  *   faultline  snapshot_take of the same region by the agent (libfaultline
  *              FL_MODE_WP): the same figures, extra memory as the growth
  *              of the agent's peak RSS;
+ *   selfcow    writer-side copy (in-process, a ceiling): the bench's own
+ *              uffd in SIGBUS mode, the writer's SIGBUS handler copies a
+ *              page's granule into a bounded ring and lifts the protection
+ *              itself (snapbench_selfcow.c); last, after the region left
+ *              the agent, with its own baseline just before each snapshot;
+ *              its image is checked byte for byte against the region at T;
  *   mprotect   write tracking the old way, mprotect(PROT_READ) + SIGSEGV
  *              on every other page: the per-fault cost and the fault at
  *              which mprotect fails with ENOMEM (vm.max_map_count), and
@@ -25,10 +31,14 @@
  * memory against the configured buffer, p99.9 store latency).
  *
  *   faultline-snapbench [--size SIZE] [--repeat N] [--seconds S] [--buffer SIZE] [--thp]
- *                       [--agent PATH]
+ *                       [--agent PATH] [--no-selfcow | --selfcow-only] [--selfcow-break]
  *
  * --thp puts the region on transparent huge pages (MADV_HUGEPAGE, 2 MiB
- * aligned) instead of 4 KiB pages (MADV_NOHUGEPAGE).
+ * aligned) instead of 4 KiB pages (MADV_NOHUGEPAGE).  --no-selfcow leaves
+ * the writer-side copy out, --selfcow-only runs it alone (no agent, no
+ * fork()), --selfcow-break makes it lift the protection before copying: the
+ * image check must then find wrong pages (the exit status is 1 if it does
+ * not; otherwise 1 when any image differs).
  */
 #define _GNU_SOURCE
 #include <errno.h>

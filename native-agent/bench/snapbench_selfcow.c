@@ -8,9 +8,19 @@
  *     UFFD_FEATURE_SIGBUS and write-protect mode: a write to a protected
  *     page raises SIGBUS in the writing thread instead of waiting for a
  *     reader of the uffd;
- *   - at T the writer is held (it stops before its next store, inside the
- *     timed store) while the whole region is write-protected with one
- *     UFFDIO_WRITEPROTECT (timed: the pause at T), then let go;
+ *   - before T, the agent's protection rounds (engine/hold.h, with
+ *     snapshot/snap.c's sizes): round 1 protects the whole region 16 MiB
+ *     at a time while the writer runs; a write fault waits for the step in
+ *     progress (as it waits for the agent's worker), then the handler lifts
+ *     the granule and marks it; each next round protects what was lifted
+ *     (one ioctl per run, or the whole region when there are more than 64
+ *     runs) until it is at most 256 pages or 8 rounds were made;
+ *   - the final round with the writer held (it stops before its next store,
+ *     inside the timed store, and says how many stores it made): the end of
+ *     that round is T, then the writer is let go.  (Writing the whole
+ *     region at once with the writer held costs about what round 1 costs,
+ *     which the output shows: on 4 KiB pages that is a pause of the order
+ *     of fork()'s);
  *   - the SIGBUS handler claims the page's granule (16 pages, the agent's
  *     default), copies it into a bounded ring (the agent's 64 MiB buffer
  *     by default), lifts the protection and returns: the write goes on
@@ -37,9 +47,10 @@
  * to show that the check sees the bytes written meanwhile.
  *
  * What it leaves out, so that it is a ceiling: no agent, no socket, no
- * checksums or image format, one writer thread held by a flag rather than
- * by freezing a process, no protection rounds before T (the whole region
- * is protected with the writer held).
+ * checksums or image format, no incremental images, one writer thread held
+ * by a flag at T rather than by freezing a process (a library would make
+ * faults wait during the final round instead, as the agent does), all
+ * bookkeeping in the process's own memory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
