@@ -90,7 +90,8 @@ struct sc_stats {
 	uint64_t waited_bg;       /* handler waits for a granule the background was copying */
 	uint64_t ring_waits;      /* handler waits for ring space */
 	double ring_wait_max_us;
-	double handler_max_us;    /* the longest SIGBUS handler */
+	double handler_max_us;    /* the longest SIGBUS handler after T */
+	double handler_ms;        /* all of them */
 	uint64_t ring_peak_bytes;
 	uint64_t bad_pages;       /* image pages that differ from the region at T */
 	uint64_t first_bad_page;
