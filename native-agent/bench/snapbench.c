@@ -592,14 +592,15 @@ int main(int argc, char **argv)
 				" %llu lifts before T (longest %.0f us), final round %llu granules in %.2f ms (writer held %.2f ms);"
 				" %llu granules copied in the SIGBUS handler, %llu saved ahead, %llu handler waits for the"
 				" background, %llu for ring space (longest %.0f us); longest handler %.0f us, all"
-				" handlers %.1f ms; ring"
+				" handlers %.1f ms (copies %.1f, lifts %.1f); ring"
 				" peak %.1f MiB; image: %llu pages differ from the region at T%s\n", i, sbase[i],
 				sc[2][i] * sbase[i], sc[0][i], ss.round1_ms, ss.rounds,
 				(unsigned long long)ss.early_lifts, ss.early_max_us,
 				(unsigned long long)ss.final_granules,
 				ss.pause_ms, ss.freeze_ms, (unsigned long long)ss.on_fault, (unsigned long long)ss.ahead,
 				(unsigned long long)ss.waited_bg, (unsigned long long)ss.ring_waits,
-				ss.ring_wait_max_us, ss.handler_max_us, ss.handler_ms, scx[3][i], (unsigned long long)ss.bad_pages,
+				ss.ring_wait_max_us, ss.handler_max_us, ss.handler_ms, ss.copy_ms, ss.lift_ms,
+				scx[3][i], (unsigned long long)ss.bad_pages,
 				ss.bad_pages ? "" : " (byte for byte equal)");
 			if (ss.bad_pages)
 				fprintf(stderr, "repeat %u: writer-side copy: first differing page %llu\n", i,

@@ -92,6 +92,7 @@ struct sc_stats {
 	double ring_wait_max_us;
 	double handler_max_us;    /* the longest SIGBUS handler after T */
 	double handler_ms;        /* all of them */
+	double copy_ms, lift_ms;  /* of which their 64 KiB copies and their lifts */
 	uint64_t ring_peak_bytes;
 	uint64_t bad_pages;       /* image pages that differ from the region at T */
 	uint64_t first_bad_page;

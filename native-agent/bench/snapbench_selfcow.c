@@ -105,6 +105,7 @@ struct selfcow {
 	/* figures */
 	_Atomic uint64_t on_fault, ahead, waited_bg, ring_waits, ring_wait_max_ns, handler_max_ns;
 	_Atomic uint64_t handler_ns; /* all handlers after T, for the writer's share of the work */
+	_Atomic uint64_t copy_ns, lift_ns; /* of which the copies and the lifts */
 
 	/* the region at T, rebuilt by replaying the writer's stores */
 	uint8_t *ref;
@@ -203,14 +204,20 @@ static uint64_t reserve(struct selfcow *s, uint64_t limit, bool handler)
 /* Copies claimed granule g into the ring and lifts it; async-signal-safe. */
 static void save(struct selfcow *s, uint64_t g, uint64_t limit, bool handler)
 {
-	uint64_t slot = reserve(s, limit, handler) % s->nslots;
+	uint64_t slot = reserve(s, limit, handler) % s->nslots, t0 = sb_now_ns(), t1, t2;
 	uint32_t old;
 
 	if (s->cfg.brk)
 		lift(s, g);
 	memcpy(s->ring + slot * s->gbytes, s->mem + g * s->gbytes, s->gbytes);
+	t1 = sb_now_ns();
 	if (!s->cfg.brk)
 		lift(s, g);
+	t2 = sb_now_ns();
+	if (handler) {
+		atomic_fetch_add(&s->copy_ns, t1 - t0);
+		atomic_fetch_add(&s->lift_ns, t2 - t1);
+	}
 	s->slot_g[slot] = g;
 	atomic_store_explicit(&s->ready[slot], 1, memory_order_release);
 	/* the handler makes no system call for the image writer: it looks every millisecond */
@@ -663,6 +670,8 @@ int sc_take(struct selfcow *s, struct writer *w, const char *file, struct sc_sta
 	atomic_store(&s->ring_wait_max_ns, 0);
 	atomic_store(&s->handler_max_ns, 0);
 	atomic_store(&s->handler_ns, 0);
+	atomic_store(&s->copy_ns, 0);
+	atomic_store(&s->lift_ns, 0);
 	atomic_store(&s->early_lifts, 0);
 	atomic_store(&s->early_max_ns, 0);
 	if (pthread_create(&bg, NULL, background, s))
@@ -733,6 +742,8 @@ out:
 		st->ring_wait_max_us = (double)atomic_load(&s->ring_wait_max_ns) / 1e3;
 		st->handler_max_us = (double)atomic_load(&s->handler_max_ns) / 1e3;
 		st->handler_ms = (double)atomic_load(&s->handler_ns) / 1e6;
+		st->copy_ms = (double)atomic_load(&s->copy_ns) / 1e6;
+		st->lift_ms = (double)atomic_load(&s->lift_ns) / 1e6;
 		st->ring_peak_bytes = atomic_load(&s->peak) * s->gbytes;
 		if (atomic_load(&s->err)) {
 			fprintf(stderr, "faultline-snapbench: writer-side copy failed: %s\n",
