@@ -207,8 +207,12 @@ static void save(struct selfcow *s, uint64_t g, uint64_t limit, bool handler)
 	uint64_t slot = reserve(s, limit, handler) % s->nslots, t0 = sb_now_ns(), t1, t2;
 	uint32_t old;
 
-	if (s->cfg.brk)
+	if (s->cfg.brk) {
 		lift(s, g);
+		/* the background leaves the writer 1 ms to write to what it is about to copy */
+		while (!handler && sb_now_ns() - t0 < 1000000)
+			;
+	}
 	memcpy(s->ring + slot * s->gbytes, s->mem + g * s->gbytes, s->gbytes);
 	t1 = sb_now_ns();
 	if (!s->cfg.brk)
