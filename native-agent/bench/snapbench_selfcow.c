@@ -43,8 +43,9 @@
  * sequence, and it says how many it made when it is held at T, so
  * replaying that many stores onto a filled copy gives the region at T
  * (sc_verify; the copy costs the region's size in memory, outside the
- * measured figures).  --selfcow-break lifts the protection before copying,
- * to show that the check sees the bytes written meanwhile.
+ * measured figures).  --selfcow-break lifts the protection before copying
+ * (and the background waits 1 ms in between), to show that the check sees
+ * the bytes written meanwhile.
  *
  * What it leaves out, so that it is a ceiling: no agent, no socket, no
  * checksums or image format, no incremental images, one writer thread held
