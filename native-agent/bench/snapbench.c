@@ -583,7 +583,7 @@ int main(int argc, char **argv)
 			scx[4][i] = ss.round1_ms;
 			scx[5][i] = (double)ss.final_granules;
 			scx[6][i] = (double)ss.rounds;
-			if (sc_verify(s, &w, scfile, &ss))
+			if (sc_verify(s, scfile, &ss))
 				return 1;
 			unlink(scfile);
 			sc_bad += ss.bad_pages;

@@ -108,8 +108,8 @@ struct selfcow;
 int sc_open(struct selfcow **out, uint8_t *mem, uint64_t len, const struct sc_cfg *cfg);
 /* One snapshot of the range into file under w; the writer must be writing. */
 int sc_take(struct selfcow *s, struct writer *w, const char *file, struct sc_stats *st);
-/* Compares file with the region at T, rebuilt by replaying w's stores. */
-int sc_verify(struct selfcow *s, const struct writer *w, const char *file, struct sc_stats *st);
+/* Compares file with the region at T, rebuilt by replaying the writer's stores. */
+int sc_verify(struct selfcow *s, const char *file, struct sc_stats *st);
 void sc_close(struct selfcow *s);
 
 #endif

@@ -776,14 +776,13 @@ out:
 	return ret;
 }
 
-int sc_verify(struct selfcow *s, const struct writer *w, const char *file, struct sc_stats *st)
+int sc_verify(struct selfcow *s, const char *file, struct sc_stats *st)
 {
 	uint64_t pages = s->len / SB_PS, chunk = UINT64_C(4) << 20;
 	uint8_t *buf = malloc(chunk);
 	int fd = open(file, O_RDONLY | O_CLOEXEC), ret = -1;
 	struct stat sb;
 
-	(void)w;
 	st->bad_pages = 0;
 	st->first_bad_page = UINT64_MAX;
 	if (!buf || fd < 0 || fstat(fd, &sb) || (uint64_t)sb.st_size != s->len) {
