@@ -11,6 +11,12 @@
  *   faultline  snapshot_take of the same region by the agent (libfaultline
  *              FL_MODE_WP): the same figures, extra memory as the growth
  *              of the agent's peak RSS;
+ *   selfcow    writer-side copy (in-process, a ceiling): the bench's own
+ *              uffd in SIGBUS mode, the writer's SIGBUS handler copies a
+ *              page's granule into a bounded ring and lifts the protection
+ *              itself (snapbench_selfcow.c); last, after the region left
+ *              the agent, with its own baseline just before each snapshot;
+ *              its image is checked byte for byte against the region at T;
  *   mprotect   write tracking the old way, mprotect(PROT_READ) + SIGSEGV
  *              on every other page: the per-fault cost and the fault at
  *              which mprotect fails with ENOMEM (vm.max_map_count), and
@@ -25,10 +31,14 @@
  * memory against the configured buffer, p99.9 store latency).
  *
  *   faultline-snapbench [--size SIZE] [--repeat N] [--seconds S] [--buffer SIZE] [--thp]
- *                       [--agent PATH]
+ *                       [--agent PATH] [--no-selfcow | --selfcow-only] [--selfcow-break]
  *
  * --thp puts the region on transparent huge pages (MADV_HUGEPAGE, 2 MiB
- * aligned) instead of 4 KiB pages (MADV_NOHUGEPAGE).
+ * aligned) instead of 4 KiB pages (MADV_NOHUGEPAGE).  --no-selfcow leaves
+ * the writer-side copy out, --selfcow-only runs it alone (no agent, no
+ * fork()), --selfcow-break makes it lift the protection before copying: the
+ * image check must then find wrong pages (the exit status is 1 if it does
+ * not; otherwise 1 when any image differs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,54 +62,39 @@
 #include <jansson.h>
 
 #include "bench.h"
+#include "snapbench.h"
 #include "faultline.h"
 #include "proto.h"
 
-#define PS 4096u
+#define PS SB_PS
 #define MAX_REPEAT 9
-/* store latencies: 1 us buckets up to 1 s, then one overflow bucket */
-#define LAT_BUCKETS 1000001u
+#define now_ns sb_now_ns
 
-struct stats {
-	uint64_t ops, max_ns, cow_pages;
-	uint64_t *hist; /* LAT_BUCKETS */
-	uint64_t t0_ns, t1_ns;
-};
-
-struct writer {
-	uint8_t *mem;
-	uint64_t pages;
-	uint64_t *seen;           /* pages written in this window (fork: the copies made) */
-	_Atomic int window;       /* 0: writing, not measuring; 1: measuring; 2: stop */
-	_Atomic uint64_t windows; /* windows completed, for the hand-over */
-	struct stats st;
-	pthread_t thread;
-};
-
-static uint64_t now_ns(void)
+/* Where the writer is held: it says how many stores it made and waits. */
+static void writer_hold(struct writer *w)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	w->stores_at_freeze = w->stores;
+	atomic_store(&w->frozen, 1);
+	sb_futex_wake(&w->frozen);
+	while (atomic_load(&w->freeze))
+		sb_futex_wait(&w->freeze, 1);
 }
 
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
-	uint64_t x = 0x9E3779B97F4A7C15u;
+	uint64_t x = SB_SEED;
 	int win;
 
 	while ((win = atomic_load_explicit(&w->window, memory_order_acquire)) != 2) {
 		for (int i = 0; i < 256; i++) {
-			uint64_t p, t0, d;
+			uint64_t off = sb_next_store(&x, w->pages), p = off / PS, t0, d;
 
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			p = x % w->pages;
 			t0 = now_ns();
-			*(volatile uint64_t *)(w->mem + p * PS + (x & 511) * 8) = x;
+			if (atomic_load_explicit(&w->freeze, memory_order_relaxed))
+				writer_hold(w);
+			*(volatile uint64_t *)(w->mem + off) = x;
+			w->stores++;
 			d = now_ns() - t0;
 			if (win != 1)
 				continue;
@@ -432,6 +427,11 @@ int main(int argc, char **argv)
 	struct result r;
 	struct mp_result mp;
 	ssize_t n;
+	/* writer-side copy: the table's figures, its baselines, and its own (see sc_stats) */
+	bool selfcow = true, selfcow_only = false, selfcow_break = false;
+	double sc[6][MAX_REPEAT], sbase[MAX_REPEAT], scx[7][MAX_REPEAT];
+	uint64_t sc_bad = 0;
+	char scfile[256];
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--size") && i + 1 < argc && !content_parse_size(argv[i + 1], &env.size))
@@ -447,9 +447,16 @@ int main(int argc, char **argv)
 			i++;
 		else if (!strcmp(argv[i], "--thp"))
 			thp = true;
+		else if (!strcmp(argv[i], "--no-selfcow"))
+			selfcow = false;
+		else if (!strcmp(argv[i], "--selfcow-only"))
+			selfcow_only = true;
+		else if (!strcmp(argv[i], "--selfcow-break"))
+			selfcow_break = true;
 		else {
 			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--seconds S] [--buffer SIZE]"
-				" [--thp] [--agent PATH]\n", argv[0]);
+				" [--thp] [--agent PATH] [--no-selfcow | --selfcow-only] [--selfcow-break]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -458,6 +465,10 @@ int main(int argc, char **argv)
 	if (!repeat || repeat > MAX_REPEAT || !seconds || env.size % (2u << 20)) {
 		fprintf(stderr, "faultline-snapbench: --repeat 1..%d, --seconds >= 1, --size a multiple of"
 			" 2 MiB\n", MAX_REPEAT);
+		return 2;
+	}
+	if (!selfcow && (selfcow_only || selfcow_break)) {
+		fprintf(stderr, "faultline-snapbench: --no-selfcow with --selfcow-only or --selfcow-break\n");
 		return 2;
 	}
 	if (!env.agent_path) {
@@ -469,10 +480,11 @@ int main(int argc, char **argv)
 		env.agent_path = exe;
 	}
 	snprintf(env.dir, sizeof(env.dir), "/var/tmp/faultline-snapbench-XXXXXX");
-	if (!mkdtemp(env.dir) || bench_agent_start(&a, &env, "agent", "50"))
+	if (!mkdtemp(env.dir) || (!selfcow_only && bench_agent_start(&a, &env, "agent", "50")))
 		return 1;
 	snprintf(path, sizeof(path), "%s/agent/state/snapshots/bench.flsnap", env.dir);
 	snprintf(file, sizeof(file), "%s/fork.dump", env.dir);
+	snprintf(scfile, sizeof(scfile), "%s/selfcow.img", env.dir);
 
 	/* these VMs give idle memory back to the host: make the host give it again first */
 	bench_warm(2 * env.size);
@@ -487,20 +499,20 @@ int main(int argc, char **argv)
 	if (w.mem == MAP_FAILED || !w.seen || !w.st.hist)
 		return 1;
 	madvise(w.mem, env.size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	memset(w.mem, 0x5a, env.size);
-	{
+	memset(w.mem, SB_FILL, env.size);
+	if (!selfcow_only) {
 		char hs[256];
 
 		snprintf(hs, sizeof(hs), "%s/agent/state/handoff.sock", env.dir);
 		c = fl_connect(hs);
 	}
-	if (!c || fl_region_register(c, w.mem, env.size, "snapbench", NULL, FL_MODE_WP, &reg)) {
+	if (!selfcow_only && (!c || fl_region_register(c, w.mem, env.size, "snapbench", NULL, FL_MODE_WP, &reg))) {
 		fprintf(stderr, "faultline-snapbench: %s\n", fl_last_error());
 		return 1;
 	}
 	pthread_create(&w.thread, NULL, writer_main, &w);
 
-	for (unsigned i = 0; i < repeat; i++) {
+	for (unsigned i = 0; i < repeat && !selfcow_only; i++) {
 		json_t *reply = NULL;
 
 		window_open(&w);
@@ -534,30 +546,120 @@ int main(int argc, char **argv)
 			(long long)jget(reply, "capture", "saved_ahead"), ag[2][i]);
 		json_decref(reply);
 	}
+	/*
+	 * The writer-side copy last, on the same region and writer: the region
+	 * leaves the agent (a range is on one uffd at a time) for a uffd of the
+	 * bench's own; its baseline is taken again just before each snapshot.
+	 */
+	if (selfcow) {
+		struct sc_cfg cfg = { .ring_bytes = buffer, .granule_pages = 16, .brk = selfcow_break };
+		struct selfcow *s;
+
+		if (reg)
+			fl_region_unregister(reg);
+		reg = NULL;
+		if (sc_open(&s, w.mem, env.size, &cfg))
+			return 1;
+		for (unsigned i = 0; i < repeat; i++) {
+			struct sc_stats ss;
+
+			window_open(&w);
+			usleep(seconds * 1000000u);
+			window_close(&w);
+			sbase[i] = mops(&w.st);
+			window_open(&w);
+			if (sc_take(s, &w, scfile, &ss)) {
+				window_close(&w);
+				return 1;
+			}
+			window_close(&w);
+			collect(&w, sbase[i], ss.extra_mib, ss.duration_ms, w.pages * PS, &r);
+			sc[0][i] = r.max_ms, sc[1][i] = r.p999_us, sc[2][i] = r.rel_tput, sc[3][i] = r.extra_mib,
+			sc[4][i] = r.mbs, sc[5][i] = r.duration_ms;
+			scx[0][i] = ss.pause_ms;
+			scx[1][i] = ss.freeze_ms;
+			scx[2][i] = ss.handler_max_us;
+			scx[3][i] = (double)ss.ring_peak_bytes / 1048576.0;
+			scx[4][i] = ss.round1_ms;
+			scx[5][i] = (double)ss.final_granules;
+			scx[6][i] = (double)ss.rounds;
+			if (sc_verify(s, scfile, &ss))
+				return 1;
+			unlink(scfile);
+			sc_bad += ss.bad_pages;
+			fprintf(stderr, "repeat %u: writer-side copy: baseline %.1f M stores/s (%.2f during the"
+				" snapshot); max %.1f ms; round 1 (all of it, writer running) %.1f ms, %u rounds,"
+				" %llu lifts before T (longest %.0f us), final round %llu granules in %.2f ms (writer held %.2f ms);"
+				" %llu granules copied in the SIGBUS handler, %llu saved ahead, %llu handler waits for the"
+				" background, %llu for ring space (longest %.0f us); longest handler %.0f us, all"
+				" handlers %.1f ms (copies %.1f, lifts %.1f); ring"
+				" peak %.1f MiB; image: %llu pages differ from the region at T%s\n", i, sbase[i],
+				sc[2][i] * sbase[i], sc[0][i], ss.round1_ms, ss.rounds,
+				(unsigned long long)ss.early_lifts, ss.early_max_us,
+				(unsigned long long)ss.final_granules,
+				ss.pause_ms, ss.freeze_ms, (unsigned long long)ss.on_fault, (unsigned long long)ss.ahead,
+				(unsigned long long)ss.waited_bg, (unsigned long long)ss.ring_waits,
+				ss.ring_wait_max_us, ss.handler_max_us, ss.handler_ms, ss.copy_ms, ss.lift_ms,
+				scx[3][i], (unsigned long long)ss.bad_pages,
+				ss.bad_pages ? "" : " (byte for byte equal)");
+			if (ss.bad_pages)
+				fprintf(stderr, "repeat %u: writer-side copy: first differing page %llu\n", i,
+					(unsigned long long)ss.first_bad_page);
+		}
+		sc_close(s);
+	}
 	atomic_store(&w.window, 2);
 	pthread_join(w.thread, NULL);
-	fl_region_unregister(reg);
-	fl_disconnect(c);
+	if (reg)
+		fl_region_unregister(reg);
+	if (c)
+		fl_disconnect(c);
 	munmap(raw, env.size + (2u << 20));
 
 	printf("Live snapshot of a %llu MiB region (%s) under a writer storing to random"
 	       " pages as fast as it can; baseline %.1f M stores/s; medians of %u.\n\n",
 	       (unsigned long long)(env.size >> 20),
-	       thp ? "transparent huge pages" : "4 KiB pages", median(base, repeat), repeat);
+	       thp ? "transparent huge pages" : "4 KiB pages", median(selfcow_only ? sbase : base, repeat),
+	       repeat);
 	printf("| snapshot | writer's longest stall (ms) | p99.9 store (us) | writer throughput vs"
 	       " baseline | extra memory (MiB) | snapshot MB/s | duration (ms) |\n");
 	printf("|---|---:|---:|---:|---:|---:|---:|\n");
-	{
+	if (!selfcow_only) {
 		double *v[6] = { fk[0], fk[1], fk[2], fk[3], fk[4], fk[5] };
 
 		row("fork() + child writes (BGSAVE)", v, repeat);
 	}
-	{
+	if (!selfcow_only) {
 		double *v[6] = { fl[0], fl[1], fl[2], fl[3], fl[4], fl[5] };
 
 		row("faultline snapshot_take", v, repeat);
 	}
-	{
+	if (selfcow) {
+		double *v[6] = { sc[0], sc[1], sc[2], sc[3], sc[4], sc[5] };
+
+		row(selfcow_break ? "writer-side copy, BROKEN on purpose (--selfcow-break)"
+				  : "writer-side copy (in-process, a ceiling)", v, repeat);
+	}
+	if (selfcow) {
+		double fk_max = selfcow_only ? 0 : median(fk[0], repeat), m = median(sc[0], repeat);
+
+		printf("\nWriter-side copy (in-process, a ceiling), medians of %u: longest stall %.1f ms",
+		       repeat, m);
+		if (!selfcow_only)
+			printf(", %.2f of fork()'s %.1f ms (goal <= 0.10: %s)", fk_max > 0 ? m / fk_max : 0,
+			       fk_max, m * 10 <= fk_max ? "met" : "not met");
+		printf("; throughput %.0f%% of its baseline (goal >= 70%%: %s); protecting the whole region"
+		       " (round 1, the writer running) %.1f ms, %.0f rounds, the final round %.0f granules in"
+		       " %.2f ms, the writer held %.2f ms; longest SIGBUS handler %.0f us; ring peak %.1f MiB"
+		       " of %.0f MiB; extra memory %.1f MiB; image %s.\n",
+		       100 * median(sc[2], repeat), median(sc[2], repeat) >= 0.70 ? "met" : "not met",
+		       median(scx[4], repeat), median(scx[6], repeat), median(scx[5], repeat),
+		       median(scx[0], repeat), median(scx[1], repeat), median(scx[2], repeat),
+		       median(scx[3], repeat), (double)buffer / 1048576.0, median(sc[3], repeat),
+		       sc_bad ? "NOT equal to the region at T (pages differ: see above)"
+			      : "byte for byte equal to the region at T in every repeat");
+	}
+	if (!selfcow_only) {
 		double fk_max = median(fk[0], repeat), fl_max = median(fl[0], repeat);
 		double tput = median(fl[2], repeat), hwm = median(fl[3], repeat);
 		double ring_peak = median(ag[2], repeat), ring_res = median(ag[3], repeat);
@@ -576,6 +678,8 @@ int main(int argc, char **argv)
 		       " max %.0f us, p99.9 %.0f us\n", median(fl[1], repeat), median(fk[1], repeat),
 		       median(ag[0], repeat), median(ag[1], repeat));
 	}
+	if (selfcow_only)
+		goto out;
 	if (mprotect_tracking(UINT64_C(1) << 17, &mp))
 		fprintf(stderr, "faultline-snapbench: the mprotect comparison failed\n");
 	printf("\nWrite tracking on every other page of a 512 MiB region (max_map_count %s):\n\n",
@@ -588,5 +692,11 @@ int main(int argc, char **argv)
 	printf("| uffd write protect (handler thread) | %.1f | none in %llu |\n", mp.wp_fault_us,
 	       (unsigned long long)mp.wp_faults);
 	bench_agent_stop(&a);
-	return 0;
+out:
+	if (selfcow_break) {
+		if (!sc_bad)
+			fprintf(stderr, "faultline-snapbench: --selfcow-break: the image check saw no wrong page\n");
+		return sc_bad ? 0 : 1;
+	}
+	return sc_bad ? 1 : 0;
 }
