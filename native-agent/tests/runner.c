@@ -175,6 +175,7 @@ static const struct t_case cases[] = {
 	{ "session/background_populator_completes", t_session_background_complete, T_NEEDS_UFFD },
 	{ "session/detach_populates_then_releases", t_session_detach_populates, T_NEEDS_UFFD },
 	{ "session/working_set_replay", t_session_working_set_replay, T_NEEDS_UFFD },
+	{ "session/cold_replay_reads_ahead", t_session_cold_replay_reads_ahead, T_NEEDS_UFFD },
 	{ "session/agent_killed_mid_restore", t_session_agent_killed, T_NEEDS_UFFD },
 	{ "session/commands", t_session_commands, T_NEEDS_UFFD },
 	{ "session/lists_in_pages", t_lists_in_pages, T_NEEDS_UFFD },

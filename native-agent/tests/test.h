@@ -224,6 +224,7 @@ int t_handoff_uid_refused(const struct t_env *env);
 int t_session_background_complete(const struct t_env *env);
 int t_session_detach_populates(const struct t_env *env);
 int t_session_working_set_replay(const struct t_env *env);
+int t_session_cold_replay_reads_ahead(const struct t_env *env);
 int t_session_agent_killed(const struct t_env *env);
 int t_session_commands(const struct t_env *env);
 int t_lists_in_pages(const struct t_env *env);
