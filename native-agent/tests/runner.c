@@ -63,6 +63,7 @@ static const struct t_case cases[] = {
 	{ "unit/register_payload", t_unit_register_payload, 0 },
 	{ "unit/firecracker_handshake", t_unit_firecracker_handshake, 0 },
 	{ "unit/working_set_file", t_unit_working_set_file, 0 },
+	{ "unit/replay_readahead", t_unit_replay_readahead, 0 },
 	{ "unit/fd_limits", t_unit_fd_limits, 0 },
 	{ "unit/image_paths", t_unit_image_paths, 0 },
 	{ "unit/bytes", t_unit_bytes, 0 },

@@ -149,6 +149,7 @@ int t_uffd_names(const struct t_env *env);
 int t_unit_register_payload(const struct t_env *env);
 int t_unit_firecracker_handshake(const struct t_env *env);
 int t_unit_working_set_file(const struct t_env *env);
+int t_unit_replay_readahead(const struct t_env *env);
 int t_unit_image_paths(const struct t_env *env);
 int t_unit_bytes(const struct t_env *env);
 int t_unit_histogram(const struct t_env *env);
