@@ -6,16 +6,20 @@
  * Markdown for docs/benchmarks.md.
  *
  *   faultline-bench [--size SIZE] [--repeat N] [--agent PATH] [--cold] [--clones N]
- *                   [--install-helpers N] [--reads] [--scale [--writes] [--compare PATH]]
+ *                   [--install-helpers N] [--reads] [--scale [--writes] | --replay
+ *                   [--compare PATH]]
  *                   [--clone-around N]
  * --install-helpers N is handed to the agents (default: the agent's, online CPUs - 1).
  * --reads runs only the read touches and clones table; --clone-around N is the
  * clone sessions' fault_around_pages there (default 16).
  * --scale runs only the thread-scaling table: 1, 2 and 4 faulting threads,
  * write and read touches (--writes: write touches only), the kernel's
- * MAP_PRIVATE against faultline; --compare PATH (twice at most) adds other agent binaries (an older build,
- * say), run in turn with the first so that a shared machine's load falls on
- * all alike.
+ * MAP_PRIVATE against faultline;
+ * --replay runs only the working-set table (hot10, lazy against replay at
+ * fault-around 16 and 0).
+ * --compare PATH (twice at most, with --scale or --replay) adds other agent
+ * binaries (an older build, say), run in turn with the first so that a
+ * shared machine's load falls on all alike.
  *
  * --cold drops the image from the page cache before every run
  * (posix_fadvise DONTNEED), so pages come from the disk; without it the
@@ -122,7 +126,7 @@ static void summarize(const struct bench_case *c, const struct bench_result *rs,
 static int measure_turns(const struct bench_env *env, const struct bench_case *cs, unsigned n,
 			 unsigned repeat, struct summary *s)
 {
-	struct bench_result rs[4][MAX_REPEAT];
+	struct bench_result rs[6][MAX_REPEAT];
 
 	for (unsigned i = 0; i < repeat; i++) {
 		for (unsigned k = 0; k < n; k++) {
@@ -542,6 +546,68 @@ static int reads_only_run(struct bench_env *env, unsigned repeat)
 	return 0;
 }
 
+/*
+ * --replay: only the working-set table (hot10), lazy against replay at
+ * fault-around 16 and 0, for this agent and each --compare agent, all runs
+ * in turn; with --cold it shows what replay buys when pages come from disk.
+ */
+static int replay_run(struct bench_env *env, unsigned repeat)
+{
+	static const unsigned windows[] = { 16, 0 };
+	unsigned n_cmp = !!env->compare_path[0] + !!env->compare_path[1];
+	struct summary s[2][6];
+
+	machine(env, repeat);
+	for (unsigned k = 0; k < n_cmp; k++)
+		printf("Compared: `%s` (faultline) against `%s` (--compare %u), runs in turn.\n\n",
+		       env->agent_path, env->compare_path[k], k + 1);
+	for (unsigned w = 0; w < 2; w++) {
+		struct bench_case cs[6];
+		struct summary rec;
+
+		/* recorded once, by this agent, for all: the file lies beside the image */
+		cs[0] = (struct bench_case){ .mode = BM_FAULTLINE, .pattern = CONTENT_HOT10, .threads = 1,
+					     .fault_around = windows[w], .working_set = "record" };
+		if (measure(env, &cs[0], 1, &rec))
+			return -1;
+		for (unsigned a = 0; a <= n_cmp; a++) {
+			cs[2 * a] = cs[0];
+			cs[2 * a].working_set = "off";
+			cs[2 * a].other = a;
+			cs[2 * a + 1] = cs[2 * a];
+			cs[2 * a + 1].working_set = "replay";
+		}
+		if (measure_turns(env, cs, 2 * (n_cmp + 1), repeat, s[w]))
+			return -1;
+	}
+	printf("### Working-set replay (hot10: the same 10%% of the image, random order)\n\n"
+	       "| fault-around | agent | lazy: demand faults | lazy: time to first result |"
+	       " replay: demand faults | pages installed before the workload ran |"
+	       " replay: time to first result | of it: register + replay / touching |"
+	       " replay read | lazy / replay |\n"
+	       "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (unsigned w = 0; w < 2; w++) {
+		for (unsigned a = 0; a <= n_cmp; a++) {
+			const struct summary *l = &s[w][2 * a], *r = &s[w][2 * a + 1];
+			double reg_ms = r->total_ms - r->touch_ms;
+
+			printf("| %u | %s | %.0f | %.1f ms | %.0f | %.0f | **%.1f ms** | %.1f / %.1f ms |"
+			       " %.0f MB/s | %.2fx |\n",
+			       windows[w], a ? env->compare_path[a - 1] : "faultline", l->agent_faults,
+			       l->total_ms, r->agent_faults, r->agent_prefetched, r->total_ms, reg_ms,
+			       r->touch_ms, reg_ms > 0 ? r->agent_prefetched * 4096.0 / 1e3 / reg_ms : 0,
+			       l->total_ms / r->total_ms);
+			if (l->mismatches || r->mismatches)
+				printf("\n**%llu wrong pages**\n",
+				       (unsigned long long)(l->mismatches + r->mismatches));
+		}
+	}
+	printf("\nTime to first result = connect + register (+ replay) + touching the hot set."
+	       " Replay read: the pages installed before the workload ran over connect + register"
+	       " + replay.\n");
+	return 0;
+}
+
 /* The --compare agents: the same options, their own binaries. */
 static int start_compare(struct bench_env *env)
 {
@@ -562,7 +628,7 @@ int main(int argc, char **argv)
 	static char agent[PATH_MAX];
 	struct bench_env env = { .size = UINT64_C(1) << 30, .seed = 11, .clone_around = 16 };
 	unsigned repeat = 3, clones = 0;
-	bool reads_only = false, scale = false, writes_only = false;
+	bool reads_only = false, scale = false, writes_only = false, replay = false;
 	char images[192];
 	int ret;
 
@@ -585,14 +651,16 @@ int main(int argc, char **argv)
 			writes_only = true;
 		else if (!strcmp(argv[i], "--scale"))
 			scale = true;
+		else if (!strcmp(argv[i], "--replay"))
+			replay = true;
 		else if (!strcmp(argv[i], "--compare") && i + 1 < argc && !env.compare_path[1])
 			env.compare_path[!!env.compare_path[0]] = argv[++i];
 		else if (!strcmp(argv[i], "--clone-around") && i + 1 < argc)
 			env.clone_around = (unsigned)atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--size SIZE] [--repeat N] [--agent PATH] [--cold]"
-				" [--clones N] [--install-helpers N] [--reads] [--scale [--writes] [--compare PATH]]"
-				" [--clone-around N]\n", argv[0]);
+				" [--clones N] [--install-helpers N] [--reads] [--scale [--writes] | --replay"
+				" [--compare PATH]] [--clone-around N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -627,6 +695,8 @@ int main(int argc, char **argv)
 		ret = bench_clones(&env, clones);
 	else if (scale)
 		ret = scale_run(&env, repeat, writes_only);
+	else if (replay)
+		ret = replay_run(&env, repeat);
 	else if (reads_only)
 		ret = reads_only_run(&env, repeat);
 	else

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "content.h"
@@ -16,6 +17,7 @@
 #include "image.h"
 #include "hwork.h"
 #include "test.h"
+#include "wset.h"
 
 #define MIB (UINT64_C(1) << 20)
 
@@ -219,6 +221,132 @@ int t_session_working_set_replay(const struct t_env *env)
 	v = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(rs, "id"));
 	CHECK(v && num(json_object_get(v, "working_set"), "replayed_pages") > 0);
 	json_decref(v);
+	json_decref(rs);
+	close(ctl);
+	return T_PASS;
+}
+
+/* The image's pages in the page cache now (mincore of a mapping that touches none). */
+static uint8_t *in_cache(const char *path, uint64_t *pages)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
+	uint8_t *vec = NULL;
+	void *m;
+
+	if (size <= 0)
+		goto close_fd;
+	*pages = ((uint64_t)size + WSET_PAGE - 1) / WSET_PAGE;
+	m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		goto close_fd;
+	vec = malloc(*pages);
+	if (vec && mincore(m, (size_t)size, vec)) {
+		free(vec);
+		vec = NULL;
+	}
+	munmap(m, (size_t)size);
+close_fd:
+	if (fd >= 0)
+		close(fd);
+	return vec;
+}
+
+/* Written back, then dropped from the page cache: its next reads come from the disk. */
+static int drop_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = -1;
+
+	if (fd >= 0 && !fdatasync(fd) && !posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED))
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * A replay of a cold image (dropped from the page cache, as after a reboot
+ * or on another host) asks the kernel to read the working set ahead of its
+ * installs (engine/readahead.h): every recorded run is read ahead, what is
+ * in the page cache afterwards is the working set and not the rest of the
+ * image, and the workload reads every byte right.
+ */
+int t_session_cold_replay_reads_ahead(const struct t_env *env)
+{
+	struct h_agent a;
+	char image[256], why[256];
+	json_t *rs, *reg, *v;
+	struct wset w;
+	uint64_t pages, recorded, readahead, replayed, cached = 0, ws_pages = 0, outside = 0;
+	uint8_t *vec, *in_ws;
+	int ctl;
+
+	(void)env;
+	CHECK_OK(start(&a, &ctl, image, sizeof(image), 32 * MIB));
+	rs = h_restore_create(ctl, image, "{\"populate_delay_ms\":-1,\"working_set\":\"record\"}");
+	CHECK(rs);
+	CHECK_OK(hot10_run(ctl, rs, &a, &reg));
+	json_decref(reg);
+	CHECK_OK(h_wait_log(a.log, "msg=\"working set recorded\"", H_TIMEOUT_MS));
+	v = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(rs, "id"));
+	CHECK(v);
+	recorded = (uint64_t)num(json_object_get(v, "working_set"), "recorded_pages");
+	CHECKF(!wset_load(str(json_object_get(v, "working_set"), "file"), &w, why, sizeof(why)),
+	       "working set: %s", why);
+	json_decref(v);
+	/* the session lets go of the image, then the image leaves the page cache */
+	v = h_call(ctl, PROTO_T_RESTORE_DELETE, "{s:s}", "id", str(rs, "id"));
+	CHECK(v);
+	json_decref(v);
+	json_decref(rs);
+	CHECK_OK(drop_cache(image));
+	vec = in_cache(image, &pages);
+	CHECK(vec);
+	for (uint64_t i = 0; i < pages; i++)
+		cached += vec[i] & 1;
+	free(vec);
+	/* a file system that keeps files in memory (tmpfs) cannot show a cold replay */
+	CHECKF(cached * 100 <= pages, "%llu of %llu image pages still cached after DONTNEED: "
+	       "the test directory must be on a disk", (unsigned long long)cached,
+	       (unsigned long long)pages);
+
+	rs = h_restore_create(ctl, image, "{\"populate_delay_ms\":-1}");
+	CHECK(rs && !strcmp(str(json_object_get(rs, "working_set"), "mode"), "replay"));
+	CHECK_OK(hot10_run(ctl, rs, &a, &reg)); /* every touched byte checked against the image */
+	CHECK(h_stat(reg, "installed", "prefetch") > 0);
+	json_decref(reg);
+	v = h_call(ctl, PROTO_T_RESTORE_GET, "{s:s}", "id", str(rs, "id"));
+	CHECK(v);
+	readahead = (uint64_t)num(json_object_get(v, "working_set"), "readahead_pages");
+	replayed = (uint64_t)num(json_object_get(v, "working_set"), "replayed_pages");
+	json_decref(v);
+	t_logf("recorded %llu pages, replayed %llu, read ahead %llu", (unsigned long long)recorded,
+	       (unsigned long long)replayed, (unsigned long long)readahead);
+	/* every run was asked for; gaps of up to 32 KiB between runs may have been read with them */
+	CHECKF(readahead >= replayed && readahead >= recorded && readahead <= recorded * 2,
+	       "read ahead %llu pages for %llu recorded, %llu replayed", (unsigned long long)readahead,
+	       (unsigned long long)recorded, (unsigned long long)replayed);
+
+	/* in the page cache now: the working set, and hardly anything else */
+	vec = in_cache(image, &pages);
+	in_ws = calloc(pages, 1);
+	CHECK(vec && in_ws);
+	for (uint64_t i = 0; i < w.n; i++)
+		for (uint64_t p = w.runs[i].page; p < w.runs[i].page + w.runs[i].count && p < pages; p++)
+			in_ws[p] = 1;
+	cached = 0;
+	for (uint64_t p = 0; p < pages; p++) {
+		ws_pages += in_ws[p];
+		cached += in_ws[p] && (vec[p] & 1);
+		outside += !in_ws[p] && (vec[p] & 1);
+	}
+	CHECKF(cached == ws_pages, "%llu of %llu working-set pages in the page cache",
+	       (unsigned long long)cached, (unsigned long long)ws_pages);
+	CHECKF(outside * 10 <= pages - ws_pages, "%llu image pages outside the working set read too",
+	       (unsigned long long)outside);
+	free(vec);
+	free(in_ws);
+	wset_free(&w);
 	json_decref(rs);
 	close(ctl);
 	return T_PASS;

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "harness.h"
 #include "hsk.h"
 #include "image.h"
+#include "readahead.h"
 #include "region.h"
 #include "test.h"
 #include "wset.h"
@@ -233,6 +235,96 @@ int t_unit_image_paths(const struct t_env *env)
 	snprintf(path, sizeof(path), "%s/none", allowed);
 	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_INVALID);
 	CHECK(image_open("relative/img", dirs, 1, &im, why, sizeof(why)) == IMAGE_INVALID);
+	return T_PASS;
+}
+
+/*
+ * What a replay asks the kernel to read ahead (engine/readahead.h), on a
+ * sparse image: runs in install order, near ones (< 32 KiB apart, a request
+ * <= 4 MiB) as one request with the gap, at most 32 MiB ahead of the
+ * installs; only image regions whose installs read the file.
+ */
+int t_unit_replay_readahead(const struct t_env *env)
+{
+	static const struct {
+		const char *name;
+		enum region_kind kind;
+		bool clone;
+		struct wset_run runs[4];
+		unsigned n;
+		uint64_t pages; /* read ahead by the first call */
+	} cases[] = {
+		{ "one run", REGION_IMAGE, false, { { 0, 16 } }, 1, 16 },
+		{ "16 KiB apart: one request with the gap", REGION_IMAGE, false, { { 0, 16 }, { 20, 16 } }, 2, 36 },
+		{ "32 KiB apart: still one", REGION_IMAGE, false, { { 0, 16 }, { 24, 16 } }, 2, 40 },
+		{ "36 KiB apart: two", REGION_IMAGE, false, { { 0, 16 }, { 25, 16 } }, 2, 32 },
+		{ "overlapping", REGION_IMAGE, false, { { 0, 16 }, { 8, 16 } }, 2, 24 },
+		{ "recorded order, backwards: two", REGION_IMAGE, false, { { 40, 16 }, { 0, 16 } }, 2, 32 },
+		{ "4 MiB at most per request", REGION_IMAGE, false,
+		  { { 0, 512 }, { 512, 512 }, { 1024, 512 } }, 3, 1536 },
+		{ "anonymous region: nothing", REGION_ANON, false, { { 0, 16 } }, 1, 0 },
+		{ "clone: nothing", REGION_IMAGE, true, { { 0, 16 } }, 1, 0 },
+	};
+	char dir[64], images[96], path[128], why[256];
+	char *dirs[1] = { images };
+	const uint64_t window = READAHEAD_AHEAD / 4096, n_far = window + 100;
+	struct image *im;
+	struct region *r;
+	int fd;
+
+	(void)env;
+	CHECK_OK(h_tmpdir(dir, sizeof(dir)));
+	snprintf(images, sizeof(images), "%s/images", dir);
+	CHECK_OK(mkdir(images, 0700));
+	snprintf(path, sizeof(path), "%s/sparse.img", images);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0 && !ftruncate(fd, (off_t)(n_far * 16 * 4096)));
+	close(fd);
+	CHECK(image_open(path, dirs, 1, &im, why, sizeof(why)) == IMAGE_OK);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = region_new(NULL, "ra", NULL, 0, im->size, 4096);
+		CHECK(r && (r->w.prefetch = malloc(sizeof(cases[i].runs))));
+		r->kind = cases[i].kind;
+		r->w.clone = cases[i].clone;
+		r->image = im;
+		memcpy(r->w.prefetch, cases[i].runs, sizeof(cases[i].runs));
+		r->w.n_prefetch = cases[i].n;
+		readahead_replay(r);
+		CHECKF(region_stat(&r->st.readahead) == cases[i].pages, "%s: %llu pages, want %llu",
+		       cases[i].name, (unsigned long long)region_stat(&r->st.readahead),
+		       (unsigned long long)cases[i].pages);
+		r->image = NULL; /* not the region's reference */
+		region_put(r);
+	}
+
+	/* one-page runs 64 KiB apart: the window, then as much again as the installs passed */
+	r = region_new(NULL, "ra", NULL, 0, im->size, 4096);
+	CHECK(r && (r->w.prefetch = calloc(n_far, sizeof(*r->w.prefetch))));
+	for (uint64_t i = 0; i < n_far; i++)
+		r->w.prefetch[i] = (struct wset_run){ .page = i * 16, .count = 1 };
+	r->kind = REGION_IMAGE;
+	r->image = im;
+	r->w.n_prefetch = n_far;
+	readahead_replay(r);
+	CHECKF(r->w.ra_pos == window && region_stat(&r->st.readahead) == window,
+	       "first call: %llu runs, %llu pages", (unsigned long long)r->w.ra_pos,
+	       (unsigned long long)region_stat(&r->st.readahead));
+	readahead_replay(r); /* nothing installed since: nothing more */
+	CHECK(r->w.ra_pos == window);
+	r->w.prefetch_pos = 60;
+	readahead_replay(r);
+	CHECK(r->w.ra_pos == window + 60);
+	r->w.prefetch_pos = 100;
+	readahead_replay(r);
+	CHECK(r->w.ra_pos == n_far && region_stat(&r->st.readahead) == n_far);
+	/* runs the installs passed before being asked for are not asked for any more */
+	r->w.ra_pos = r->w.ra_seen = r->w.ra_pages = 0;
+	r->w.prefetch_pos = n_far - 10;
+	readahead_replay(r);
+	CHECK(r->w.ra_pos == n_far && region_stat(&r->st.readahead) == n_far + 10);
+	r->image = NULL;
+	region_put(r);
+	image_put(im);
 	return T_PASS;
 }
 

@@ -412,6 +412,32 @@ const uint8_t *image_bytes(struct image *im, uint64_t off, size_t len, size_t *a
 	return p ? p : im->map + off;
 }
 
+/*
+ * Asks the kernel to read [off, off + len) of a file into the page cache
+ * (any thread): the reads are queued and this returns, unless the disk's
+ * queue is full, when it waits for room.  -1 with errno (EOPNOTSUPP: an
+ * image read through its ops, whose files are not this one).
+ */
+int image_readahead(struct image *im, uint64_t off, uint64_t len)
+{
+	int err;
+
+	if (im->ops) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (off >= im->size)
+		return 0;
+	if (len > im->size - off)
+		len = im->size - off;
+	err = posix_fadvise(im->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 /* len bytes at off into buf (any thread, never through the mapping); -1 with errno. */
 int image_read(struct image *im, uint64_t off, void *buf, size_t len)
 {

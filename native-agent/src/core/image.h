@@ -74,6 +74,7 @@ struct image *image_new(const struct image_ops *ops, void *ctx, const char *path
 int image_window(struct image *im, uint64_t off, size_t len);
 const uint8_t *image_bytes(struct image *im, uint64_t off, size_t len, size_t *avail);
 int image_read(struct image *im, uint64_t off, void *buf, size_t len);
+int image_readahead(struct image *im, uint64_t off, uint64_t len);
 bool image_zero(struct image *im, uint64_t off, size_t len);
 __attribute__((format(printf, 2, 3))) void image_mark_changed(struct image *im, const char *fmt, ...);
 bool image_changed(struct image *im, bool force);

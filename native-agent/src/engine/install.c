@@ -12,6 +12,7 @@
 #include "crew.h"
 #include "image.h"
 #include "install.h"
+#include "readahead.h"
 #include "strategy.h"
 #include "track.h"
 #include "ufd.h"
@@ -538,6 +539,8 @@ static enum install_res replay_step(struct ufd *u, struct region *r, uint64_t bu
 	uint64_t lo = UINT64_MAX, hi = 0;
 	enum install_res res = INSTALL_OK;
 
+	/* the disk reads the next runs while these are installed */
+	readahead_replay(r);
 	while (budget && r->w.prefetch_pos < r->w.n_prefetch) {
 		const struct wset_run *run = &r->w.prefetch[r->w.prefetch_pos];
 		struct install_out out;

@@ -58,6 +58,7 @@ struct region_stats {
 	_Atomic uint64_t present; /* pages */
 	_Atomic uint64_t gone;    /* pages unmapped by the workload */
 	_Atomic uint64_t first_served_ns; /* mono_now_ns() of the first fault served, 0: none yet */
+	_Atomic uint64_t readahead; /* pages a replay asked the kernel to read ahead (readahead.h) */
 };
 
 /* Set up by the loop thread before attach, then owned by the worker. */
@@ -70,6 +71,9 @@ struct region_work {
 	uint64_t bg_cursor;
 	struct wset_run *prefetch; /* image pages to install first (replay) */
 	uint64_t n_prefetch, prefetch_pos;
+	/* readahead.h: runs [prefetch_pos, ra_pos) were asked for, ra_pages of them not yet
+	 * passed by the installs (those before ra_seen are subtracted) */
+	uint64_t ra_pos, ra_seen, ra_pages;
 	bool record;               /* record demand touches into rec */
 	struct wset_rec rec;
 	bool detach;               /* populate, then unregister */

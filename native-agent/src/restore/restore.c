@@ -176,9 +176,10 @@ static json_t *session_json(const struct restore *s, bool live)
 		json_decref(ids);
 		return NULL;
 	}
-	ws = json_pack("{s:s, s:s?, s:I, s:I}", "mode", ws_names[s->ws_mode], "file", s->ws_file,
+	ws = json_pack("{s:s, s:s?, s:I, s:I, s:I}", "mode", ws_names[s->ws_mode], "file", s->ws_file,
 		       "recorded_pages", (json_int_t)s->recorded_pages, "replayed_pages",
-		       (json_int_t)s->replayed_pages);
+		       (json_int_t)s->replayed_pages, "readahead_pages",
+		       (json_int_t)s->readahead_pages);
 	jx_put(o, "id", json_string(s->id), &ok);
 	jx_put(o, "name", json_string(s->name), &ok);
 	jx_put(o, "snapshot_id", s->snapshot_id[0] ? json_string(s->snapshot_id) : json_null(), &ok);
@@ -386,6 +387,7 @@ void restore_region_added(struct restore *s, struct region *r, bool adopted)
 void restore_region_ready(struct restore *s, struct region *r)
 {
 	s->replayed_pages += region_stat(&r->st.installed[RP_PREFETCH]);
+	s->readahead_pages += region_stat(&r->st.readahead);
 }
 
 static bool all_complete(const struct restore *s, unsigned *attached)

@@ -58,6 +58,7 @@ struct restore {
 	unsigned n_recs;
 	bool ws_saved;
 	uint64_t recorded_pages, replayed_pages;
+	uint64_t readahead_pages; /* asked of the kernel ahead of the replay (engine/readahead.h) */
 	enum restore_state state;
 	char *error;
 	uint64_t created_ms;
