@@ -367,7 +367,7 @@ int t_engine_helpers_remove_reads_zero(const struct t_env *env)
 {
 	static const struct {
 		unsigned helpers, spin_us, around;
-	} cases[] = { { 2, 20, 64 }, { 1, 0, 64 }, { 1, 50, 16 }, { 0, 20, 64 } };
+	} cases[] = { { 2, 20, 64 }, { 1, 0, 64 }, { 1, 50, 32 }, { 0, 20, 64 } };
 
 	(void)env;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {

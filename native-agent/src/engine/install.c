@@ -26,6 +26,14 @@
 /* an install split among helpers: no piece smaller than this, at most this many per round */
 #define INSTALL_MIN_PIECE_BYTES (32u << 10)
 #define INSTALL_MAX_PIECES 16u
+/*
+ * A range shorter than this is installed by the worker alone, whatever its
+ * pieces: posting them to a helper and waiting for its piece cost more than
+ * a few pages (a random touch's 16-page window is cut into up to four runs
+ * by its zero pages; random writes took 1.3x longer with a helper on two
+ * CPUs, docs/benchmarks.md "Run 10").
+ */
+#define INSTALL_SHARE_MIN_BYTES (128u << 10)
 
 static uint32_t base_page(void)
 {
@@ -389,7 +397,7 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 			       struct install_out *out)
 {
 	uint64_t p = first, end = first + n, each;
-	bool wake = how & INSTALL_WAKE;
+	bool wake = how & INSTALL_WAKE, share;
 	struct install_round rd = { .u = u, .r = r, .wake = wake,
 				    .zeros_private = how & INSTALL_ZEROS_PRIVATE };
 	enum install_res res = INSTALL_OK;
@@ -410,14 +418,20 @@ enum install_res install_range(struct ufd *u, struct region *r, uint64_t first, 
 	/* the window's bytes read once, not through the mapping (image.c) */
 	if (r->kind == REGION_IMAGE)
 		image_window(r->image, r->image_offset + first * r->page_size, n * r->page_size);
-	each = piece_pages(u, r, n);
+	share = n * r->page_size >= INSTALL_SHARE_MIN_BYTES;
+	each = share ? piece_pages(u, r, n) : n;
 	while (p < end) {
 		uint64_t from = p, next = plan(&rd, p, end, each);
 		bool stop = false;
 
 		if (!rd.n)
 			break;
-		crew_run(u->w->crew, run_piece, &rd, rd.n);
+		if (share) {
+			crew_run(u->w->crew, run_piece, &rd, rd.n);
+		} else {
+			for (unsigned i = 0; i < rd.n; i++)
+				run_piece(&rd, i);
+		}
 		/*
 		 * In plan order: every piece's pages are accounted, the first
 		 * error ends the range.  A piece that stopped early (a present
