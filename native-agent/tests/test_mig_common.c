@@ -197,6 +197,30 @@ int exit_both(struct h_proc *src, struct h_proc *dst)
  * for one of `phases` (space separated, as wait_phase()); 0 once there,
  * -1 (and why, printed) if the request or the wait fails.
  */
+/*
+ * The source switches over, then the destination's workload starts on the
+ * session `in` names (dump: where it dumps, "-" for nowhere) and the
+ * source reaches one of `phases` within 30 s.
+ */
+int switch_over_to_dest(struct pair *p, const char *id, json_t *in, struct h_proc *dst,
+			const char *dump, const char *phases)
+{
+	json_t *m = h_call(p->sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
+	bool there;
+
+	if (!m) {
+		printf("    migration %s: no switchover\n", id);
+		return -1;
+	}
+	json_decref(m);
+	if (start_dest(dst, str(json_object_get(in, "session"), "socket"), "16M", dump))
+		return -1;
+	m = wait_phase(p->sctl, id, phases, 30000);
+	there = m != NULL;
+	json_decref(m);
+	return there ? 0 : -1;
+}
+
 int switch_over_and_wait(int ctl, const char *id, const char *phases, int timeout_ms)
 {
 	json_t *m = h_call(ctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
@@ -239,14 +263,20 @@ int inject_agent(const struct t_env *env, const char *what)
 	return 0;
 }
 
-/* Pages that differ, the destination's markers (last 16 bytes of marked pages) excepted. */
-long compare_dumps(const char *a, const char *b, uint64_t size)
+/*
+ * Pages that differ between two dumps, the destination's markers (last 16
+ * bytes of marked pages) excepted, and page `except` left out (UINT64_MAX:
+ * none): its non-zero bytes in b go to *except_nonzero.  -1: unreadable.
+ */
+long compare_dumps_except(const char *a, const char *b, uint64_t size, uint64_t except,
+			  uint64_t *except_nonzero)
 {
 	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
 	uint8_t pa[MIG_PAGE], pb[MIG_PAGE];
 	uint64_t pages = size / MIG_PAGE, step = pages / MIG_MARKS;
 	long diff = 0;
 
+	*except_nonzero = 0;
 	if (!fa || !fb) {
 		if (fa)
 			fclose(fa);
@@ -259,6 +289,11 @@ long compare_dumps(const char *a, const char *b, uint64_t size)
 			diff = -1;
 			break;
 		}
+		if (p == except) {
+			for (unsigned i = 0; i < MIG_PAGE; i++)
+				*except_nonzero += pb[i] != 0;
+			continue;
+		}
 		if (p % step == 0 && p / step < MIG_MARKS)
 			memcpy(pb + 4080, pa + 4080, 16);
 		if (memcmp(pa, pb, MIG_PAGE)) {
@@ -270,6 +305,14 @@ long compare_dumps(const char *a, const char *b, uint64_t size)
 	fclose(fa);
 	fclose(fb);
 	return diff;
+}
+
+/* Pages that differ, the destination's markers excepted; -1: unreadable. */
+long compare_dumps(const char *a, const char *b, uint64_t size)
+{
+	uint64_t nonzero;
+
+	return compare_dumps_except(a, b, size, UINT64_MAX, &nonzero);
 }
 
 void new_id(char *out)

@@ -52,6 +52,8 @@ json_t *mig_in(struct pair *p, const char *id, const char *name, uint64_t len,
 json_t *mig_out(struct pair *p, const char *id, const char *region, const char *dest,
 		const char *secret, json_t *options);
 int switch_over_and_wait(int ctl, const char *id, const char *phases, int timeout_ms);
+int switch_over_to_dest(struct pair *p, const char *id, json_t *in, struct h_proc *dst,
+			const char *dump, const char *phases);
 void new_id(char *out);
 
 /* ---- the workloads (faultline-demo mig-source, mig-dest) ---------------- */
@@ -67,6 +69,8 @@ int dump_to(struct h_proc *w, const char *path, int timeout_ms);
 int exit_both(struct h_proc *src, struct h_proc *dst);
 uint64_t writes_after(struct h_proc *src, uint64_t since);
 long compare_dumps(const char *a, const char *b, uint64_t size);
+long compare_dumps_except(const char *a, const char *b, uint64_t size, uint64_t except,
+			  uint64_t *except_nonzero);
 
 struct t_env;
 int inject_agent(const struct t_env *env, const char *what);

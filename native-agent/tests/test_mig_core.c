@@ -200,15 +200,9 @@ int t_mig_pause_resume_switchover(const struct t_env *env)
 	m = wait_phase(p.sctl, id, "precopy", 10000);
 	CHECK(m);
 	json_decref(m);
-	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
-	CHECK(m);
-	json_decref(m);
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
-	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", ddump));
-	m = wait_phase(p.sctl, id, "postcopy completed", 30000);
-	CHECK(m);
-	json_decref(m);
+	CHECK_OK(switch_over_to_dest(&p, id, in, &dst, ddump, "postcopy completed"));
 	CHECK_OK(dump_to(&src, sdump, 30000));
 	j = h_proc_json(&dst, 30000);
 	CHECK(j && str(j, "dumped"));

@@ -85,46 +85,6 @@ static long file_size(const char *path)
 	return stat(path, &st) ? 0 : (long)st.st_size;
 }
 
-/* Pages that differ between two dumps other than page `except`; -1: unreadable. */
-static long compare_except(const char *a, const char *b, uint64_t size, uint64_t except,
-			   uint64_t *except_nonzero)
-{
-	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-	uint8_t pa[MIG_PAGE], pb[MIG_PAGE];
-	uint64_t pages = size / MIG_PAGE, step = pages / MIG_MARKS;
-	long diff = 0;
-
-	*except_nonzero = 0;
-	if (!fa || !fb) {
-		if (fa)
-			fclose(fa);
-		if (fb)
-			fclose(fb);
-		return -1;
-	}
-	for (uint64_t p = 0; p < pages; p++) {
-		if (fread(pa, 1, MIG_PAGE, fa) != MIG_PAGE || fread(pb, 1, MIG_PAGE, fb) != MIG_PAGE) {
-			diff = -1;
-			break;
-		}
-		if (p == except) {
-			for (unsigned i = 0; i < MIG_PAGE; i++)
-				*except_nonzero += pb[i] != 0;
-			continue;
-		}
-		if (p % step == 0 && p / step < MIG_MARKS)
-			memcpy(pb + 4080, pa + 4080, 16);
-		if (memcmp(pa, pb, MIG_PAGE)) {
-			if (diff < 5)
-				printf("    page %llu differs\n", (unsigned long long)p);
-			diff++;
-		}
-	}
-	fclose(fa);
-	fclose(fb);
-	return diff;
-}
-
 /*
  * The destination agent is killed (SIGKILL) in the middle of postcopy,
  * after its workload dropped a page it never read.  Started again on the
@@ -160,13 +120,7 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 		      json_pack("{s:s, s:n, s:I}", "postcopy", "manual", "postcopy_after_ms",
 				"bandwidth_bytes_per_s", (json_int_t)(size / 4)));
 	CHECK(out);
-	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
-	CHECK(m);
-	json_decref(m);
-	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", "-"));
-	m = wait_phase(p.sctl, id, "postcopy", 30000);
-	CHECK(m);
-	json_decref(m);
+	CHECK_OK(switch_over_to_dest(&p, id, in, &dst, "-", "postcopy"));
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
 	CHECK_OK(dump_to(&src, sdump, 30000));
 	/* the workload's marks are written: it runs on the destination */
@@ -231,7 +185,7 @@ int t_mig_dst_agent_killed(const struct t_env *env)
 	m = wait_phase(p.sctl, id, "completed", 60000);
 	CHECK(m && stat_of(m, "reconnects") >= 1);
 	json_decref(m);
-	diff = compare_except(sdump, ddump, size, 11, &nonzero);
+	diff = compare_dumps_except(sdump, ddump, size, 11, &nonzero);
 	CHECKF(diff == 0, "%ld pages differ between the source at the hold and the destination", diff);
 	CHECKF(nonzero == 0, "the page dropped before the restart reads %llu non-zero bytes",
 	       (unsigned long long)nonzero);
@@ -266,7 +220,7 @@ int t_mig_source_agent_killed_held(const struct t_env *env)
 	struct h_proc src, dst;
 	struct h_agent again;
 	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300];
-	uint64_t size = UINT64_C(16) << 20, w, w2, nonzero;
+	uint64_t size = UINT64_C(16) << 20, w, w2;
 	json_t *in, *out, *m, *j;
 	int sctl;
 
@@ -280,13 +234,7 @@ int t_mig_source_agent_killed_held(const struct t_env *env)
 		      json_pack("{s:s, s:n, s:I}", "postcopy", "manual", "postcopy_after_ms",
 				"bandwidth_bytes_per_s", (json_int_t)(size / 4)));
 	CHECK(out);
-	m = h_call(p.sctl, PROTO_T_MIGRATION_SWITCHOVER, "{s:s}", "migration_id", id);
-	CHECK(m);
-	json_decref(m);
-	CHECK_OK(start_dest(&dst, str(json_object_get(in, "session"), "socket"), "16M", "-"));
-	m = wait_phase(p.sctl, id, "postcopy", 30000);
-	CHECK(m);
-	json_decref(m);
+	CHECK_OK(switch_over_to_dest(&p, id, in, &dst, "-", "postcopy"));
 	snprintf(sdump, sizeof(sdump), "%s/source.bin", p.src.dir);
 	snprintf(line, sizeof(line), "dump %s\n", sdump);
 	j = cmd(&src, line, 30000);
@@ -347,7 +295,7 @@ int t_mig_source_agent_killed_held(const struct t_env *env)
 	m = wait_phase(sctl, id, "completed", 60000);
 	CHECK(m);
 	json_decref(m);
-	CHECK(compare_except(sdump, ddump, size, UINT64_MAX, &nonzero) == 0);
+	CHECK(compare_dumps(sdump, ddump, size) == 0);
 	j = cmd(&dst, "check\n", 30000);
 	CHECK(j && json_integer_value(json_object_get(j, "markers_wrong")) == 0);
 	json_decref(j);
@@ -446,7 +394,7 @@ static int migrate_through_restart_at(struct pair *pp, enum restart_who who, boo
 	char id[JX_UUID_LEN + 1], region[JX_UUID_LEN + 1], sdump[256], ddump[256], line[300],
 		channel[300];
 	const char *dextra[3] = { "--page-channel-listen", channel, NULL };
-	uint64_t size = UINT64_C(16) << 20, nonzero;
+	uint64_t size = UINT64_C(16) << 20;
 	json_t *in, *out, *m, *j;
 	bool dumped = false;
 
@@ -551,7 +499,7 @@ static int migrate_through_restart_at(struct pair *pp, enum restart_who who, boo
 	m = wait_phase(p.sctl, id, "completed", 60000);
 	CHECK(m);
 	json_decref(m);
-	res->wrong = compare_except(sdump, ddump, size, UINT64_MAX, &nonzero);
+	res->wrong = compare_dumps(sdump, ddump, size);
 	CHECKF(res->wrong == 0, "%ld pages differ from the source's at the hold", res->wrong);
 	j = cmd(&dst, "check\n", 30000);
 	res->wrong = j ? json_integer_value(json_object_get(j, "markers_wrong")) : -1;
