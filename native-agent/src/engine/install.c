@@ -307,7 +307,6 @@ static enum install_res install_shared(struct ufd *u, struct region *r, uint64_t
 struct install_piece {
 	uint64_t p, n;
 	bool zero, wp;
-	enum fill_src src;
 	uint64_t done; /* pages */
 	int err;
 };
@@ -324,8 +323,9 @@ static void run_piece(void *ctx, unsigned i)
 {
 	struct install_round *rd = ctx;
 	struct install_piece *pc = &rd->pc[i];
+	enum fill_src what = !pc->zero ? FILL_DATA : rd->zeros_private ? FILL_ZERO_PRIVATE : FILL_ZERO;
 
-	pc->done = fill(rd->u, rd->r, pc->p, pc->n, pc->src, rd->wake, pc->wp, &pc->err) /
+	pc->done = fill(rd->u, rd->r, pc->p, pc->n, what, rd->wake, pc->wp, &pc->err) /
 		   rd->r->page_size;
 }
 
@@ -373,7 +373,6 @@ static uint64_t plan(struct install_round *rd, uint64_t p, uint64_t end, uint64_
 			pc->n = q - p < each ? q - p : each;
 			pc->zero = zero;
 			pc->wp = wp;
-			pc->src = !zero ? FILL_DATA : rd->zeros_private ? FILL_ZERO_PRIVATE : FILL_ZERO;
 		}
 	}
 	return p;

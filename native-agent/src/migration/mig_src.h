@@ -113,8 +113,8 @@ struct mig_src {
 	bool thr_off;          /* worker: the workload could not be stopped: no throttle any more */
 	uint64_t thr_held_ns;  /* worker: held by earlier throttles of the job */
 	bool thr_deferred;     /* worker: a request waits for the throttle's stop to complete */
-	/* added with granule_pages applied: the region's own granule while the job's is on its
-	 * track (tracking on the hold uffd), given back when the worker lets go; 0: not changed */
+	/* the region's own granule while the job's granule_pages is on its track (tracking on
+	 * the hold uffd), given back when the worker lets go; 0: not changed */
 	uint64_t region_granule; /* worker */
 };
 
