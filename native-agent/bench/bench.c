@@ -446,6 +446,18 @@ static int run_all(struct bench_env *env, unsigned repeat)
 	return 0;
 }
 
+/* The machine, then the --compare agents run in turn with this one; returns how many. */
+static unsigned machine_and_compared(const struct bench_env *env, unsigned repeat)
+{
+	unsigned n_cmp = !!env->compare_path[0] + !!env->compare_path[1];
+
+	machine(env, repeat);
+	for (unsigned k = 0; k < n_cmp; k++)
+		printf("Compared: `%s` (faultline) against `%s` (--compare %u), runs in turn.\n\n",
+		       env->agent_path, env->compare_path[k], k + 1);
+	return n_cmp;
+}
+
 /*
  * --scale: how restore time goes with the number of faulting threads (1, 2,
  * 4 on however many CPUs), write and read touches, against the kernel's
@@ -458,15 +470,11 @@ static int scale_run(struct bench_env *env, unsigned repeat, bool writes_only)
 	static const unsigned threads[] = { 1, 2, 4 };
 	/* pattern, read, threads; kernel, faultline, faultline --compare (two at most) */
 	struct summary s[2][2][3][4];
-	unsigned n_cmp = !!env->compare_path[0] + !!env->compare_path[1], modes = 2 + n_cmp, ng = 0;
+	unsigned n_cmp = machine_and_compared(env, repeat), modes = 2 + n_cmp, ng = 0;
 	unsigned n_rd = writes_only ? 1 : 2;
 	struct goal goals[8];
 	static char what[8][72];
 
-	machine(env, repeat);
-	for (unsigned k = 0; k < n_cmp; k++)
-		printf("Compared: `%s` (faultline) against `%s` (--compare %u), runs in turn.\n\n",
-		       env->agent_path, env->compare_path[k], k + 1);
 	for (unsigned p = 0; p < 2; p++) {
 		for (unsigned rd = 0; rd < n_rd; rd++) {
 			for (unsigned t = 0; t < 3; t++) {
@@ -554,13 +562,9 @@ static int reads_only_run(struct bench_env *env, unsigned repeat)
 static int replay_run(struct bench_env *env, unsigned repeat)
 {
 	static const unsigned windows[] = { 16, 0 };
-	unsigned n_cmp = !!env->compare_path[0] + !!env->compare_path[1];
+	unsigned n_cmp = machine_and_compared(env, repeat);
 	struct summary s[2][6];
 
-	machine(env, repeat);
-	for (unsigned k = 0; k < n_cmp; k++)
-		printf("Compared: `%s` (faultline) against `%s` (--compare %u), runs in turn.\n\n",
-		       env->agent_path, env->compare_path[k], k + 1);
 	for (unsigned w = 0; w < 2; w++) {
 		struct bench_case cs[6];
 		struct summary rec;
