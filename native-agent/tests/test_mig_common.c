@@ -2,6 +2,7 @@
  * Shared parts of the migration tests (test_mig_common.h).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -325,7 +326,7 @@ void new_id(char *out)
 		fclose(f);
 }
 
-/* The first connection's source bytes: captured, and the one at flip_at flipped. */
+/* The looked-at connection's source bytes: captured, and the one at flip_at flipped. Under mu. */
 static void relay_look(struct relay *r, uint8_t *buf, size_t len)
 {
 	uint64_t at = atomic_load(&r->flip_at);
@@ -343,94 +344,126 @@ static void relay_look(struct relay *r, uint8_t *buf, size_t len)
 	r->first_seen += len;
 }
 
+static int write_all_fd(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+struct pump_arg {
+	struct relay_pair *pr;
+	int side;
+};
+
+/* One direction of a pair, until either side ends: then both directions end. */
+static void *pump_main(void *arg)
+{
+	struct pump_arg *pa = arg;
+	struct relay_pair *pr = pa->pr;
+	struct relay *r = pr->r;
+	int side = pa->side;
+	char buf[65536];
+
+	free(pa);
+	for (;;) {
+		ssize_t got = read(pr->fd[side], buf, sizeof(buf));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		if (!side && atomic_load(&r->drop))
+			continue; /* lost on the way: the destination never sees them */
+		if (!side && pr->look) {
+			pthread_mutex_lock(&r->mu);
+			relay_look(r, (uint8_t *)buf, (size_t)got);
+			pthread_mutex_unlock(&r->mu);
+		}
+		if (write_all_fd(pr->fd[!side], buf, (size_t)got))
+			break;
+	}
+	shutdown(pr->fd[0], SHUT_RDWR);
+	shutdown(pr->fd[1], SHUT_RDWR);
+	return NULL;
+}
+
+static void relay_cut(struct relay *r)
+{
+	pthread_mutex_lock(&r->mu);
+	for (unsigned i = 0; i < r->n; i++) {
+		shutdown(r->pair[i].fd[0], SHUT_RDWR);
+		shutdown(r->pair[i].fd[1], SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void relay_accept(struct relay *r)
+{
+	int c = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC), t;
+	struct relay_pair *pr;
+
+	if (c < 0)
+		return;
+	if (atomic_load(&r->refuse) || r->n == RELAY_PAIRS) {
+		close(c);
+		return;
+	}
+	t = pchan_connect(r->target, 2000);
+	/* the pumps block */
+	if (t >= 0 && (fcntl(t, F_SETFL, 0) || fcntl(c, F_SETFL, 0))) {
+		close(t);
+		t = -1;
+	}
+	if (t < 0) {
+		close(c);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	pr = &r->pair[r->n];
+	*pr = (struct relay_pair){ .r = r, .fd = { c, t }, .look = r->n == r->look };
+	for (int side = 0; side < 2; side++) {
+		struct pump_arg *pa = malloc(sizeof(*pa));
+
+		if (!pa || (pa->pr = pr, pa->side = side, pthread_create(&pr->pump[side], NULL, pump_main, pa))) {
+			/* cannot happen in a test run that has memory; the pair is never used */
+			free(pa);
+			fprintf(stderr, "relay: cannot start a pump\n");
+			abort();
+		}
+	}
+	r->n++;
+	pthread_mutex_unlock(&r->mu);
+}
+
 static void *relay_main(void *arg)
 {
 	struct relay *r = arg;
-	int fds[32][2];
-	unsigned n = 0;
-	char buf[65536];
 
 	while (!atomic_load(&r->stop)) {
-		struct pollfd pf[65];
-		unsigned k = 0, polled;
+		struct pollfd pf = { .fd = r->lfd, .events = POLLIN };
 
-		if (atomic_exchange(&r->cut, 0)) {
-			for (unsigned i = 0; i < n; i++) {
-				close(fds[i][0]);
-				close(fds[i][1]);
-			}
-			n = 0;
-			atomic_store(&r->conns, 0);
-		}
-		pf[k++] = (struct pollfd){ .fd = r->lfd, .events = POLLIN };
-		for (unsigned i = 0; i < n; i++) {
-			pf[k++] = (struct pollfd){ .fd = fds[i][0], .events = POLLIN };
-			pf[k++] = (struct pollfd){ .fd = fds[i][1], .events = POLLIN };
-		}
-		polled = n; /* pairs accepted below are looked at next round */
-		if (poll(pf, k, 5) <= 0)
-			continue;
-		if (pf[0].revents) {
-			int c = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC), t;
-
-			if (c >= 0 && (atomic_load(&r->refuse) || n == 32)) {
-				close(c);
-			} else if (c >= 0) {
-				t = pchan_connect(r->target, 2000);
-				/* the relay writes whole reads: blocking */
-				if (t >= 0 && fcntl(t, F_SETFL, 0)) {
-					close(t);
-					t = -1;
-				}
-				if (t < 0) {
-					close(c);
-				} else {
-					if (r->first_fd < 0)
-						r->first_fd = c;
-					fds[n][0] = c;
-					fds[n][1] = t;
-					n++;
-					atomic_store(&r->conns, (int)n);
-				}
-			}
-		}
-		for (unsigned i = 0; i < polled; i++) {
-			for (int side = 0; side < 2; side++) {
-				ssize_t got;
-
-				if (!pf[1 + 2 * i + (unsigned)side].revents)
-					continue;
-				got = read(fds[i][side], buf, sizeof(buf));
-				if (got > 0 && !side && atomic_load(&r->drop))
-					continue; /* lost on the way: the destination never sees them */
-				if (got > 0 && !side && fds[i][0] == r->first_fd)
-					relay_look(r, (uint8_t *)buf, (size_t)got);
-				if (got <= 0 || write(fds[i][!side], buf, (size_t)got) != got) {
-					if (fds[i][0] == r->first_fd)
-						r->first_fd = -2; /* gone: later connections go through untouched */
-					close(fds[i][0]);
-					close(fds[i][1]);
-					fds[i][0] = fds[n - 1][0];
-					fds[i][1] = fds[n - 1][1];
-					n--;
-					atomic_store(&r->conns, (int)n);
-					goto next_round;
-				}
-			}
-		}
-next_round:;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		close(fds[i][0]);
-		close(fds[i][1]);
+		if (atomic_exchange(&r->cut, 0))
+			relay_cut(r);
+		if (poll(&pf, 1, 5) > 0)
+			relay_accept(r);
 	}
 	return NULL;
 }
 
-int relay_start(struct relay *r, const char *target)
+int relay_start(struct relay *r, const char *target, unsigned look)
 {
 	memset(r, 0, sizeof(*r));
-	r->first_fd = -1;
+	r->look = look;
+	pthread_mutex_init(&r->mu, NULL);
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	r->lfd = pchan_listen("127.0.0.1:0", r->addr, sizeof(r->addr));
 	if (r->lfd < 0)
@@ -442,7 +475,15 @@ void relay_stop(struct relay *r)
 {
 	atomic_store(&r->stop, 1);
 	pthread_join(r->t, NULL);
+	relay_cut(r);
+	for (unsigned i = 0; i < r->n; i++) {
+		pthread_join(r->pair[i].pump[0], NULL);
+		pthread_join(r->pair[i].pump[1], NULL);
+		close(r->pair[i].fd[0]);
+		close(r->pair[i].fd[1]);
+	}
 	close(r->lfd);
+	pthread_mutex_destroy(&r->mu);
 	free(r->cap);
 }
 
@@ -479,6 +520,36 @@ int migrate_and_compare(const char *size_s, uint64_t size, bool cut)
 int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 		const char *const *extra)
 {
+	struct via v = { .mode = mode, .extra = extra, .push_used = 1 };
+
+	return migrate_with(size_s, size, &v);
+}
+
+/*
+ * Every connection that pushes carried pages, as the job's stats on both
+ * agents say (m: the source's completed job, dm: the destination's).
+ */
+static int pushed_on_all(json_t *m, json_t *dm, unsigned used)
+{
+	json_t *pages = json_object_get(json_object_get(m, "stats"), "push_pages");
+
+	CHECKF(stat_of(m, "push_connections") == used && stat_of(dm, "push_connections") == used,
+	       "push_connections %llu at the source, %llu at the destination, wanted %u",
+	       (unsigned long long)stat_of(m, "push_connections"),
+	       (unsigned long long)stat_of(dm, "push_connections"), used);
+	CHECK(json_is_array(pages) && json_array_size(pages) == used);
+	for (unsigned i = 0; i < used; i++) {
+		t_logf("connection %u pushed %lld pages", i,
+		       (long long)json_integer_value(json_array_get(pages, i)));
+		CHECKF(json_integer_value(json_array_get(pages, i)) > 0, "connection %u pushed no page", i);
+	}
+	return T_PASS;
+}
+
+int migrate_with(const char *size_s, uint64_t size, const struct via *v)
+{
+	enum relay_mode mode = v->mode;
+	const char *const *extra = v->extra;
 	bool cut = mode == RELAY_CUT, relayed = mode != RELAY_NONE;
 	bool plain = extra && extra[0] && !strcmp(extra[0], "--page-channel-plaintext");
 	struct pair p;
@@ -499,7 +570,7 @@ int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 	channel = str(in, "channel");
 	CHECK(sock && channel);
 	if (relayed)
-		CHECK_OK(relay_start(&relay, channel));
+		CHECK_OK(relay_start(&relay, channel, v->look));
 	if (mode == RELAY_CAPTURE) {
 		relay.cap_max = (size_t)size * 2;
 		relay.cap = malloc(relay.cap_max);
@@ -510,6 +581,8 @@ int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 	/* with a cut the background push is slowed, so that the cut lands mid-postcopy */
 	opts = json_pack("{s:i, s:s, s:I}", "max_rounds", 3, "postcopy", "auto",
 			 "bandwidth_bytes_per_s", (json_int_t)(cut ? size / 2 : 0));
+	if (v->push)
+		json_object_set_new(opts, "push_connections", json_integer(v->push));
 	out = mig_out(&p, id, region, relayed ? relay.addr : channel, SECRET, opts);
 	CHECK(out && !strcmp(str(out, "phase"), "precopy") && !strcmp(str(out, "role"), "source"));
 	snprintf(ddump, sizeof(ddump), "%s/dest.bin", p.dst.dir);
@@ -551,6 +624,13 @@ int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 	CHECK(m);
 	if (cut || mode == RELAY_FLIP)
 		CHECK(stat_of(m, "reconnects") >= 1);
+	if (v->push) {
+		json_t *dm = wait_phase(p.dctl, id, "completed", 60000);
+
+		CHECK(dm);
+		CHECK_OK(pushed_on_all(m, dm, v->push_used));
+		json_decref(dm);
+	}
 	json_decref(m);
 	if (mode == RELAY_FLIP) {
 		CHECK(atomic_load(&relay.flipped));
@@ -608,6 +688,35 @@ int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 	json_decref(in);
 	json_decref(out);
 	return T_PASS;
+}
+
+/*
+ * A migration_out with options opts (JSON text) is refused with
+ * BAD_REQUEST, and its message names field.  The job would be "00…01".
+ */
+int out_refused_naming(int ctl, const char *region, const char *dest, const char *opts,
+			      const char *field)
+{
+	char req[1024], *payload = NULL;
+	struct proto_hdr h;
+	json_t *j;
+	int ret = -1;
+
+	snprintf(req, sizeof(req), "{\"migration_id\":\"00000000-0000-4000-8000-000000000001\","
+		 "\"region_id\":\"%s\",\"destination\":\"%s\",\"secret\":\"%s\",\"options\":%s}",
+		 region, dest, SECRET, opts);
+	if (h_send_frame(ctl, PROTO_T_MIGRATION_OUT, 0, 9001, req) ||
+	    h_recv_frame(ctl, H_TIMEOUT_MS, &h, &payload))
+		return -1;
+	j = json_loads(payload, 0, NULL);
+	if (h.id == 9001 && (h.flags & PROTO_F_ERROR) && j && !strcmp(str(j, "code") ?: "", "BAD_REQUEST") &&
+	    strstr(str(j, "message") ?: "", field))
+		ret = 0;
+	else
+		printf("    options %s: wanted BAD_REQUEST naming \"%s\", got %s\n", opts, field, payload);
+	json_decref(j);
+	free(payload);
+	return ret;
 }
 
 /* The TLS contexts of the tests' fake peers: the job's secret as PSK, as the agents'. */

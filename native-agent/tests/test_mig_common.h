@@ -55,6 +55,8 @@ int switch_over_and_wait(int ctl, const char *id, const char *phases, int timeou
 int switch_over_to_dest(struct pair *p, const char *id, json_t *in, struct h_proc *dst,
 			const char *dump, const char *phases);
 void new_id(char *out);
+int out_refused_naming(int ctl, const char *region, const char *dest, const char *opts,
+		       const char *field);
 
 /* ---- the workloads (faultline-demo mig-source, mig-dest) ---------------- */
 
@@ -77,24 +79,41 @@ int inject_agent(const struct t_env *env, const char *what);
 
 /* ---- a relay between the agents, and the full path through it ------------ */
 
-/* A TCP relay between the source and the destination's page channel that
- * the test can cut (closing every relayed connection) and block. */
+#define RELAY_PAIRS 128
+
+/* One relayed connection: the source's side, the destination's, a thread per direction. */
+struct relay_pair {
+	struct relay *r;
+	int fd[2];             /* 0: the source's side, 1: the destination's */
+	pthread_t pump[2];     /* pump[i] reads fd[i] and writes fd[!i] */
+	bool look;             /* the connection whose source bytes are captured or flipped */
+};
+
+/*
+ * A TCP relay between the source and the destination's page channel that
+ * the test can cut (shutting every relayed connection down) and block.
+ * Each connection is pumped by its own threads, so one whose reader does
+ * not read never holds up another, as on a network.
+ */
 struct relay {
 	int lfd;
 	char addr[64], target[64];
-	_Atomic int cut, refuse, stop, conns;
+	_Atomic int cut, refuse, stop;
 	_Atomic int drop;      /* source -> destination bytes are read and thrown away */
-	pthread_t t;
-	/* source -> destination bytes of the first connection: kept, and one flipped */
+	pthread_t t;           /* accepts, and carries out cuts */
+	pthread_mutex_t mu;    /* the pairs, the capture */
+	struct relay_pair pair[RELAY_PAIRS];
+	unsigned n;            /* pairs started (never reused: closed by relay_stop) */
+	/* source -> destination bytes of one connection: kept, and one flipped */
 	uint8_t *cap;
 	size_t cap_len, cap_max;
-	uint64_t first_seen;   /* relay thread: bytes of the first connection so far */
-	_Atomic uint64_t flip_at; /* offset in the first connection; 0: none */
+	uint64_t first_seen;   /* bytes of that connection so far */
+	_Atomic uint64_t flip_at; /* offset in that connection; 0: none */
 	_Atomic int flipped;
-	int first_fd;          /* relay thread: the first connection's source side */
+	unsigned look;         /* which accepted connection it is (0: the first) */
 };
 
-int relay_start(struct relay *r, const char *target);
+int relay_start(struct relay *r, const char *target, unsigned look);
 void relay_stop(struct relay *r);
 
 enum relay_mode { RELAY_NONE, RELAY_CUT, RELAY_CAPTURE, RELAY_FLIP };
@@ -102,6 +121,17 @@ enum relay_mode { RELAY_NONE, RELAY_CUT, RELAY_CAPTURE, RELAY_FLIP };
 int migrate_and_compare(const char *size_s, uint64_t size, bool cut);
 int migrate_via(const char *size_s, uint64_t size, enum relay_mode mode,
 		const char *const *extra);
+
+/* How migrate_with() runs the job. */
+struct via {
+	enum relay_mode mode;
+	const char *const *extra; /* more options for both agents, NULL-terminated; NULL: none */
+	unsigned push;            /* the job's push_connections (0: not given) */
+	unsigned push_used;       /* the connections that must push (push_connections in the stats) */
+	unsigned look;            /* the relay captures or flips this accepted connection (0: main) */
+};
+
+int migrate_with(const char *size_s, uint64_t size, const struct via *v);
 
 /* ---- a fake source on a destination's page channel ---------------------- */
 

@@ -491,35 +491,6 @@ int t_mig_downtime_without_faults(const struct t_env *env)
 /* ---- granule_pages --------------------------------------------------------- */
 
 /*
- * A migration_out with options opts (JSON text) is refused with
- * BAD_REQUEST, and its message names field.  The job would be "00…01".
- */
-static int out_refused_naming(int ctl, const char *region, const char *dest, const char *opts,
-			      const char *field)
-{
-	char req[1024], *payload = NULL;
-	struct proto_hdr h;
-	json_t *j;
-	int ret = -1;
-
-	snprintf(req, sizeof(req), "{\"migration_id\":\"00000000-0000-4000-8000-000000000001\","
-		 "\"region_id\":\"%s\",\"destination\":\"%s\",\"secret\":\"%s\",\"options\":%s}",
-		 region, dest, SECRET, opts);
-	if (h_send_frame(ctl, PROTO_T_MIGRATION_OUT, 0, 9001, req) ||
-	    h_recv_frame(ctl, H_TIMEOUT_MS, &h, &payload))
-		return -1;
-	j = json_loads(payload, 0, NULL);
-	if (h.id == 9001 && (h.flags & PROTO_F_ERROR) && j && !strcmp(str(j, "code") ?: "", "BAD_REQUEST") &&
-	    strstr(str(j, "message") ?: "", field))
-		ret = 0;
-	else
-		printf("    options %s: wanted BAD_REQUEST naming \"%s\", got %s\n", opts, field, payload);
-	json_decref(j);
-	free(payload);
-	return ret;
-}
-
-/*
  * One job tracked on the hold uffd with granule_pages `granule`, on agents
  * whose own granule (--track-granule-pages) is 4: once round 1 has sent
  * every page, the workload writes every page once; *faults: the tracking

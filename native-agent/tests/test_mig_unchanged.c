@@ -270,7 +270,7 @@ static long lost_frames_run(void)
 		return -1;
 	new_id(id);
 	in = mig_in(&p, id, "demo", size, SECRET);
-	if (!in || relay_start(&relay, str(in, "channel")))
+	if (!in || relay_start(&relay, str(in, "channel"), 0))
 		goto out;
 	relayed = true;
 	m = mig_out(&p, id, region, relay.addr, SECRET, json_pack("{s:s, s:n}", "postcopy", "manual",

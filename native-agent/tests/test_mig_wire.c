@@ -153,7 +153,9 @@ int t_pchan_auth(const struct t_env *env)
 	pchan_encode_hello(&h, hb);
 	CHECK_OK(pchan_decode_hello(hb, sizeof(hb), &back));
 	CHECK(!strcmp(back.id, id) && back.kind == PCHAN_PREEMPT && !memcmp(back.nonce, cn, sizeof(cn)));
-	hb[40] = 7;
+	hb[40] = PCHAN_KIND_LAST; /* push connection 7 */
+	CHECK(!pchan_decode_hello(hb, sizeof(hb), &back) && back.kind == PCHAN_KIND_LAST);
+	hb[40] = PCHAN_KIND_LAST + 1;
 	CHECK(pchan_decode_hello(hb, sizeof(hb), &back) < 0);
 	CHECK(!netaddr_parse("127.0.0.1:7702", host, sizeof(host), &port) && port == 7702 &&
 	      !strcmp(host, "127.0.0.1"));

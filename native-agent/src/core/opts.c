@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "opts.h"
 #include "netaddr.h"
+#include "pchan.h"
 #include "proto.h"
 
 #define DEFAULT_STALL_TIMEOUT_MS 30000
@@ -51,6 +52,7 @@ enum {
 	OPT_PAGE_CHANNEL_CA,
 	OPT_PAGE_CHANNEL_PLAINTEXT,
 	OPT_PAGE_CHANNEL_HANDSHAKE,
+	OPT_PAGE_CHANNEL_MAX_PUSH,
 	OPT_INSTALL_HELPERS,
 };
 
@@ -80,6 +82,7 @@ static const struct option long_opts[] = {
 	{ "page-channel-ca", required_argument, NULL, OPT_PAGE_CHANNEL_CA },
 	{ "page-channel-plaintext", no_argument, NULL, OPT_PAGE_CHANNEL_PLAINTEXT },
 	{ "page-channel-handshake-timeout-ms", required_argument, NULL, OPT_PAGE_CHANNEL_HANDSHAKE },
+	{ "page-channel-max-push", required_argument, NULL, OPT_PAGE_CHANNEL_MAX_PUSH },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -131,6 +134,8 @@ static void usage(FILE *f)
 		"  --page-channel-handshake-timeout-ms MS\n"
 		"                           a page channel connection must be through TLS and\n"
 		"                           authentication within MS of its accept (default: %d)\n"
+		"  --page-channel-max-push N  a migration to this agent may push its pages on at\n"
+		"                           most N connections beside its main one (0-7; default: 7)\n"
 		"\n"
 		"  --allow-snapshot-dir DIR snapshot images are written and read only inside DIR\n"
 		"                           after resolving symlinks (repeatable; default:\n"
@@ -367,6 +372,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 	o->max_clients = 0; /* derived from RLIMIT_NOFILE at start (fdlim.h) */
 	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
 	o->page_channel_handshake_ms = DEFAULT_HANDSHAKE_MS;
+	o->page_channel_max_push = PCHAN_MAX_PUSH;
 	o->spin_us = DEFAULT_SPIN_US;
 	o->install_helpers = OPTS_DERIVED;
 	o->populate_chunk_pages = DEFAULT_POPULATE_CHUNK_PAGES;
@@ -506,6 +512,11 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 		case OPT_PAGE_CHANNEL_HANDSHAKE:
 			if (parse_range("--page-channel-handshake-timeout-ms", optarg, 100, 600000,
 					&o->page_channel_handshake_ms, err))
+				goto usage_error;
+			break;
+		case OPT_PAGE_CHANNEL_MAX_PUSH:
+			if (parse_range("--page-channel-max-push", optarg, 0, PCHAN_MAX_PUSH,
+					&o->page_channel_max_push, err))
 				goto usage_error;
 			break;
 		case OPT_STATE_DIR:

@@ -53,6 +53,7 @@ struct opts {
 	char *page_channel_cert, *page_channel_key, *page_channel_ca; /* all or none: certificates */
 	bool page_channel_plaintext;         /* no TLS (both agents must say so) */
 	unsigned page_channel_handshake_ms;  /* whole handshake, TCP accept to auth_ok */
+	unsigned page_channel_max_push;      /* push connections a migration to us may add */
 	unsigned install_helpers; /* fault engine: threads sharing installs (OPTS_DERIVED: from CPUs) */
 };
 

@@ -181,7 +181,7 @@ json_t *mig_json(struct mig *m)
 	char error[256], region_id[JX_UUID_LEN + 1], channel[300];
 	bool attached = false;
 	uint64_t now = jx_now_ms(), end, resumed;
-	json_t *o, *stats;
+	json_t *o, *stats, *pages;
 	bool ok = true;
 
 	pthread_mutex_lock(&m->mu);
@@ -237,7 +237,12 @@ json_t *mig_json(struct mig *m)
 		jx_put(stats, "throttle", st.throttle ? json_string(st.throttle) : json_null(), &ok);
 		jx_put(stats, "throttle_pct", json_integer((json_int_t)st.throttle_pct), &ok);
 		jx_put(stats, "throttled_ms", json_integer((json_int_t)st.throttled_ms), &ok);
+		pages = json_array();
+		for (unsigned i = 0; pages && i < (st.push_connections ? st.push_connections : 1); i++)
+			json_array_append_new(pages, json_integer((json_int_t)st.push_pages[i]));
+		jx_put(stats, "push_pages", pages, &ok);
 	}
+	jx_put(stats, "push_connections", json_integer(st.push_connections ? st.push_connections : 1), &ok);
 	jx_put(stats, "postcopy_requests", json_integer((json_int_t)st.postcopy_requests), &ok);
 	jx_put(stats, "demand_latency",
 	       json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)st.lat_count, "p50_ns",

@@ -70,6 +70,10 @@ struct mig_stats {
 	const char *throttle;
 	unsigned throttle_pct;       /* of each period the workload is stopped now */
 	uint64_t throttled_ms;       /* the workload was held by the throttle, in all */
+	/* connections that push pages, the main one included: the source's in use, the
+	 * destination's as the source's SETUP said (0: not connected yet, shown as 1) */
+	unsigned push_connections;
+	uint64_t push_pages[1 + PCHAN_MAX_PUSH]; /* source: pages each of them carried */
 };
 
 struct mig_src;
@@ -118,6 +122,7 @@ struct mig {
 	bool compress_zstd;          /* source option "compress": "zstd" (pages_z frames) */
 	bool skip_unchanged;         /* source option "skip_unchanged" (mig_sent.h), default true */
 	bool auto_converge;          /* source option "auto_converge": throttle a writer that outruns the rounds */
+	unsigned push_conns;         /* source option "push_connections": main + push connections asked */
 };
 
 /* ---- loop thread ------------------------------------------------------- */

@@ -302,6 +302,9 @@ static int src_recover(struct agent *ag, json_t *o, char *why, size_t why_len)
 	/* journals from before the option: the default */
 	m->skip_unchanged = !json_is_false(json_object_get(opts, "skip_unchanged"));
 	m->auto_converge = json_is_true(json_object_get(opts, "auto_converge"));
+	m->push_conns = (unsigned)opt_u64(opts, "push_connections", 1);
+	if (!m->push_conns || m->push_conns > 1 + PCHAN_MAX_PUSH)
+		m->push_conns = 1; /* journals from before the option, or not one this agent wrote */
 	m->need_secret = true;
 	if (!m->region_name || !m->labels) {
 		mig_free(m);
@@ -379,7 +382,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	uint8_t secret[PCHAN_SECRET_LEN];
 	json_t *rid = json_object_get(req, "region_id"), *dest = json_object_get(req, "destination");
 	json_t *opts = json_object_get(req, "options"), *pc, *tr, *cz, *su, *ac;
-	uint64_t bw, rounds, downtime, granule;
+	uint64_t bw, rounds, downtime, granule, push;
 	int64_t after = 30000;
 	struct region *r;
 	struct mig *m;
@@ -397,7 +400,8 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	if (get_u64(opts, "bandwidth_bytes_per_s", 0, 0, UINT64_C(1) << 40, &bw, err) ||
 	    get_u64(opts, "max_rounds", 10, 0, 100000, &rounds, err) ||
 	    get_u64(opts, "max_downtime_ms", 10, 0, 3600000, &downtime, err) ||
-	    get_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE, 1, MIG_MAX_GRANULE, &granule, err))
+	    get_u64(opts, "granule_pages", MIG_DEFAULT_GRANULE, 1, MIG_MAX_GRANULE, &granule, err) ||
+	    get_u64(opts, "push_connections", 1, 1, 1 + PCHAN_MAX_PUSH, &push, err))
 		return -1;
 	pc = json_object_get(opts, "postcopy");
 	if (pc && !json_is_null(pc) && (!json_is_string(pc) || (strcmp(json_string_value(pc), "auto") &&
@@ -469,6 +473,7 @@ static int cmd_out(struct agent *ag, json_t *req, json_t **reply, struct cmd_err
 	m->compress_zstd = cz && json_is_string(cz) && !strcmp(json_string_value(cz), "zstd");
 	m->skip_unchanged = !json_is_false(su);
 	m->auto_converge = json_is_true(ac);
+	m->push_conns = (unsigned)push;
 	snprintf(m->channel, sizeof(m->channel), "%s", json_string_value(dest));
 	if (!m->region_name || !m->labels) {
 		mig_free(m);

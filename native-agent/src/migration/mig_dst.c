@@ -327,10 +327,7 @@ void mig_dst_stop(struct mig *m)
 		return;
 	pthread_mutex_lock(&m->mu);
 	m->stop = true;
-	if (d->main_c)
-		ptls_shutdown(d->main_c);
-	if (d->pre_c)
-		ptls_shutdown(d->pre_c);
+	mig_dst_shutdown(d, true);
 	pthread_cond_broadcast(&m->cond);
 	while (d->threads)
 		pthread_cond_wait(&m->cond, &m->mu);
@@ -397,10 +394,18 @@ void mig_dst_restore(struct mig *m, json_t *j)
 /* An operator pause: the connections go, and stay refused until resume. */
 void mig_dst_kick(struct mig *m)
 {
-	struct mig_dst *d = m->dst;
+	mig_dst_shutdown(m->dst, true);
+}
 
+/* Under mu: the main channel, the push connections and, with preempt, the preempt channel end. */
+void mig_dst_shutdown(struct mig_dst *d, bool preempt)
+{
 	if (d->main_c)
 		ptls_shutdown(d->main_c);
-	if (d->pre_c)
+	if (preempt && d->pre_c)
 		ptls_shutdown(d->pre_c);
+	for (unsigned i = 0; i < PCHAN_MAX_PUSH; i++) {
+		if (d->push_c[i])
+			ptls_shutdown(d->push_c[i]);
+	}
 }

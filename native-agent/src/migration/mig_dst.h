@@ -57,6 +57,18 @@ struct mig_dst {
 	bool done_sent;
 	struct ptls_conn *main_c, *pre_c; /* written under mu and send_mu */
 	bool main_busy, pre_busy;
+	/*
+	 * Push connections (PROTOCOL.md §3.4), under mu: the main connection's
+	 * session (a new main connection, or any of the session's readers
+	 * ending, starts another, and the session's other readers end); its
+	 * SETUP said that frames are processed in seq order (`ordered`) and how
+	 * many connections push (`pushers`, the main one included).
+	 */
+	uint64_t gen;
+	bool ordered;
+	unsigned pushers;
+	struct ptls_conn *push_c[PCHAN_MAX_PUSH]; /* written under mu and send_mu */
+	bool push_busy[PCHAN_MAX_PUSH];
 	unsigned threads;            /* connection threads running */
 	_Atomic bool live;           /* switched, for the worker without the lock */
 	_Atomic bool pre_new;        /* a new preempt channel: resend pending requests */
@@ -105,6 +117,7 @@ static inline bool abit_clear(_Atomic uint64_t *map, uint64_t p)
 }
 
 void mig_dst_poke(struct mig_dst *d);
+void mig_dst_shutdown(struct mig_dst *d, bool preempt);
 void mig_dst_send_done(struct mig_dst *d);
 void mig_dst_deliver(struct mig_dst *d, uint64_t first, uint64_t n, bool data, bool demand);
 

@@ -37,10 +37,23 @@
 
 /* ---- connections ------------------------------------------------------- */
 
+/* Under mu: a push connection's reader still runs. */
+static bool push_busy(const struct mig_dst *d)
+{
+	for (unsigned i = 0; i < PCHAN_MAX_PUSH; i++) {
+		if (d->push_busy[i])
+			return true;
+	}
+	return false;
+}
+
 /*
  * A new authenticated connection of kind for m: the previous one of that
  * kind is shut down and its thread finishes first, so that last_seq is
- * final when the source is told.  Returns -1 when the job is stopping.
+ * final when the source is told; a new main connection also ends the push
+ * connections of the one before (a new session: the source connects its
+ * push connections again after it).  Returns -1 when the job is stopping,
+ * or for a push connection beyond --page-channel-max-push.
  */
 int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq)
 {
@@ -48,6 +61,8 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	struct ptls_conn **slot;
 	bool *busy;
 
+	if (kind >= PCHAN_PUSH && (unsigned)(kind - PCHAN_PUSH) >= m->ag->opts.page_channel_max_push)
+		return -1;
 	pthread_mutex_lock(&m->mu);
 	d = m->dst;
 	if (!d || m->stop) {
@@ -56,11 +71,17 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	}
 	/* counted from here, so that stopping the job waits for this thread too */
 	d->threads++;
-	slot = kind == PCHAN_MAIN ? &d->main_c : &d->pre_c;
-	busy = kind == PCHAN_MAIN ? &d->main_busy : &d->pre_busy;
+	slot = kind == PCHAN_MAIN ? &d->main_c : kind == PCHAN_PREEMPT ? &d->pre_c : &d->push_c[kind - PCHAN_PUSH];
+	busy = kind == PCHAN_MAIN ? &d->main_busy : kind == PCHAN_PREEMPT ? &d->pre_busy
+									  : &d->push_busy[kind - PCHAN_PUSH];
 	if (*slot)
 		ptls_shutdown(*slot);
-	while (*busy && !m->stop)
+	if (kind == PCHAN_MAIN) {
+		d->gen++; /* the old session's readers that wait for their turn end */
+		mig_dst_shutdown(d, false);
+		pthread_cond_broadcast(&m->cond);
+	}
+	while ((*busy || (kind == PCHAN_MAIN && push_busy(d))) && !m->stop)
 		pthread_cond_wait(&m->cond, &m->mu);
 	if (m->stop || m->phase == MIG_CANCELLED || m->phase == MIG_FAILED ||
 	    m->phase == MIG_COMPLETED || m->want_pause) {
@@ -76,12 +97,14 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	*last_seq = d->last_seq;
 	if (kind == PCHAN_MAIN) {
 		d->done_sent = false;
+		d->ordered = false; /* until this session's SETUP says so */
+		d->pushers = 1;
 		if (m->phase == MIG_PAUSED)
 			m->st.reconnects++;
 		if (m->phase == MIG_PAUSED || m->phase == MIG_PRECOPY)
 			mig_set_phase(m, d->switched ? MIG_POSTCOPY : MIG_PRECOPY);
 		m->error[0] = '\0';
-	} else {
+	} else if (kind == PCHAN_PREEMPT) {
 		d->pre_new = true;
 	}
 	pthread_mutex_unlock(&m->mu);
@@ -90,7 +113,8 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	return 0;
 }
 
-static void send_ack(struct mig_dst *d, struct ptls_conn *c)
+/* On the main channel, whichever connection's reader processed the frames. */
+static void send_ack(struct mig_dst *d)
 {
 	struct pchan_hdr h = { .type = PCHAN_T_ACK };
 
@@ -98,8 +122,8 @@ static void send_ack(struct mig_dst *d, struct ptls_conn *c)
 	h.seq = d->last_seq;
 	pthread_mutex_unlock(&d->m->mu);
 	pthread_mutex_lock(&d->send_mu);
-	if (pchan_send(c, &h, NULL))
-		ptls_shutdown(c);
+	if (d->main_c && pchan_send(d->main_c, &h, NULL))
+		ptls_shutdown(d->main_c);
 	pthread_mutex_unlock(&d->send_mu);
 }
 
@@ -150,10 +174,68 @@ static void stage_aside(struct mig_dst *d, uint64_t first, uint64_t n, const uin
 {
 	uint32_t ps = d->m->page_size;
 
+	if (!live) /* one call populates the frame's pages, not one fault each (best effort) */
+		madvise(d->staging + first * ps, n * ps, MADV_POPULATE_WRITE);
 	for (uint64_t i = 0; i < n; i++) {
 		if (!live || !abit_test(d->ready, first + i))
 			memcpy(d->staging + (first + i) * ps, pages + i * ps, ps);
 	}
+}
+
+/*
+ * In an ordered session (a SETUP of PCHAN_SETUP_LEN bytes), the main
+ * channel's frames and the push connections' are processed in seq order,
+ * whichever connection brought them: a frame waits until the one before it
+ * has been.  Once every page is installed in the workload no frame can
+ * change anything (the source pushes until it sees `done`): they are
+ * processed as they come.  0: its turn; 1: the session ended (a new main
+ * connection, a reader that failed) or the job stops; -1: a seq already
+ * processed.
+ */
+static int wait_turn(struct mig_dst *d, uint64_t gen, uint64_t seq)
+{
+	struct mig *m = d->m;
+	int r;
+
+	pthread_mutex_lock(&m->mu);
+	while (!m->stop && d->gen == gen && !atomic_load(&d->all_installed) &&
+	       (!d->ordered || d->last_seq + 1 < seq))
+		pthread_cond_wait(&m->cond, &m->mu);
+	r = m->stop || d->gen != gen        ? 1
+	    : atomic_load(&d->all_installed) ? 0
+	    : d->last_seq + 1 != seq         ? -1
+					      : 0;
+	pthread_mutex_unlock(&m->mu);
+	return r;
+}
+
+/* SETUP: the region must be the job's; the longer one orders the session and counts its pushers. */
+static const char *on_setup(struct mig_dst *d, const struct pchan_hdr *h, const uint8_t *buf)
+{
+	struct mig *m = d->m;
+	uint64_t len = 0;
+	uint32_t ps = 0, pushers = 1;
+
+	for (int b = 0; b < 8; b++)
+		len = len << 8 | buf[b];
+	for (int b = 8; b < 12; b++)
+		ps = ps << 8 | buf[b];
+	if (len != m->length || ps != m->page_size)
+		return "the source's region has another size or page size";
+	if (h->length == PCHAN_SETUP_LEN) {
+		pushers = 0;
+		for (int b = 12; b < 16; b++)
+			pushers = pushers << 8 | buf[b];
+		if (!pushers || pushers > 1 + m->ag->opts.page_channel_max_push)
+			return "more push connections than this destination takes";
+	}
+	pthread_mutex_lock(&m->mu);
+	d->ordered = h->length == PCHAN_SETUP_LEN;
+	d->pushers = pushers;
+	m->st.push_connections = pushers;
+	pthread_cond_broadcast(&m->cond); /* push connections' frames wait for this */
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
 }
 
 /* The rest of a connection's life, in the listener's handshake thread. */
@@ -168,30 +250,49 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 	int r = -1;
 	const char *why = NULL;
 	ZSTD_DCtx *zd = NULL;
+	bool push = kind >= PCHAN_PUSH, session = kind != PCHAN_PREEMPT, ended = false;
+	uint64_t gen;
 
+	pthread_mutex_lock(&m->mu);
+	gen = d->gen;
+	pthread_mutex_unlock(&m->mu);
 	if (kind == PCHAN_MAIN)
 		mig_dst_send_done(d); /* finished before a cut: the source may not know */
 	while (buf) {
-		bool aside, live;
+		bool aside, live, ordered, shared;
 
 		r = pchan_recv_hdr(c, &h, &g, -1);
-		live = atomic_load(&d->live); /* main: only this thread's switchover frame changes it */
+		if (r)
+			break;
+		pthread_mutex_lock(&m->mu);
+		ordered = push || d->ordered; /* main: only this thread's SETUP changes it */
+		shared = ordered && d->pushers > 1;
+		pthread_mutex_unlock(&m->mu);
+		if (push && ((h.type != PCHAN_T_PAGES && h.type != PCHAN_T_PAGES_Z && h.type != PCHAN_T_ZERO &&
+			      h.type != PCHAN_T_CURRENT) || !h.seq)) {
+			why = "only numbered pages travel on a push connection";
+			break;
+		}
+		/* main, not ordered: only this thread's switchover frame changes it */
+		live = atomic_load(&d->live);
 		/*
 		 * Once the destination runs (the preempt channel: always), the worker installs
 		 * ready pages from the staging while frames arrive, also frames that carry some
 		 * of those pages again: their bytes go aside first and only pages not ready yet
 		 * are copied in (stage_aside).  Never into a ready page's staging: zstd
 		 * decompresses with its output buffer as scratch (literals at its end), and a
-		 * page installed meanwhile would get those bytes for good.  Before the
+		 * page installed meanwhile would get those bytes for good.  Frames of a session
+		 * that pushes on several connections go aside too: a later copy of a page may
+		 * arrive on another connection before this one has its turn.  Else, before the
 		 * switchover nothing is installed: straight into the staging.
 		 */
-		aside = !r && (h.type == PCHAN_T_PAGES || h.type == PCHAN_T_PAGES_Z) &&
-			(kind == PCHAN_PREEMPT || live);
+		aside = (h.type == PCHAN_T_PAGES || h.type == PCHAN_T_PAGES_Z) &&
+			(kind == PCHAN_PREEMPT || live || shared);
 		if (aside && !scratch && !(scratch = malloc(PCHAN_MAX_PAYLOAD))) {
 			r = -1;
 			break;
 		}
-		if (!r && h.type == PCHAN_T_PAGES) {
+		if (h.type == PCHAN_T_PAGES) {
 			/* checked against the region: it fits in the staging */
 			uint8_t *at = d->staging + h.page * m->page_size;
 
@@ -199,9 +300,9 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 			if (!aside)
 				madvise(at, h.length, MADV_POPULATE_WRITE);
 			r = pchan_recv_payload(c, aside ? scratch : at, h.length, -1);
-		}
-		else if (!r)
+		} else {
 			r = h.length > cap ? PCHAN_TOO_LARGE : pchan_recv_payload(c, buf, h.length, -1);
+		}
 		if (r)
 			break;
 		if (h.type == PCHAN_T_PAGES_Z) {
@@ -224,6 +325,20 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 			}
 			h.type = PCHAN_T_PAGES; /* staged: from here on like any pages */
 		}
+		if (ordered && h.seq) {
+			/* received and decrypted beside the other connections; processed in turn */
+			int t = wait_turn(d, gen, h.seq);
+
+			if (t > 0) {
+				ended = true;
+				break;
+			}
+			if (t < 0) {
+				why = "a frame numbered out of order";
+				break;
+			}
+			live = atomic_load(&d->live); /* the switchover may have been processed meanwhile */
+		}
 		if (aside)
 			stage_aside(d, h.page, h.count, scratch, live);
 		if (kind == PCHAN_PREEMPT) {
@@ -235,18 +350,9 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 			continue;
 		}
 		switch (h.type) {
-		case PCHAN_T_SETUP: {
-			uint64_t len = 0;
-			uint32_t ps = 0;
-
-			for (int b = 0; b < 8; b++)
-				len = len << 8 | buf[b];
-			for (int b = 8; b < 12; b++)
-				ps = ps << 8 | buf[b];
-			if (len != m->length || ps != m->page_size)
-				why = "the source's region has another size or page size";
+		case PCHAN_T_SETUP:
+			why = on_setup(d, &h, buf);
 			break;
-		}
 		case PCHAN_T_PAGES:
 		case PCHAN_T_ZERO:
 			mig_dst_deliver(d, h.page, h.count, h.type == PCHAN_T_PAGES, false);
@@ -291,18 +397,20 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 			pthread_mutex_lock(&m->mu);
 			if (h.seq > d->last_seq)
 				d->last_seq = h.seq;
+			if (ordered)
+				pthread_cond_broadcast(&m->cond); /* the next frame's turn */
 			pthread_mutex_unlock(&m->mu);
 			unacked++;
 		}
 		if (unacked && (unacked >= DST_ACK_EVERY || !ptls_pending(c))) {
-			send_ack(d, c);
+			send_ack(d);
 			unacked = 0;
 		}
 	}
 	if (r < 0 && errno == EBADMSG && !m->stop)
 		pr_warn(&m->ag->log, "page channel data failed its integrity check (tampered with or "
 			"corrupted on the way), dropped", LF_STR("migration", m->id),
-			LF_STR("channel", kind == PCHAN_MAIN ? "main" : "preempt"));
+			LF_STR("channel", pchan_kind_name(kind)));
 	free(buf);
 	free(scratch);
 	ZSTD_freeDCtx(zd);
@@ -311,7 +419,8 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 		const char *text = why ? why : pchan_result_str(r);
 
 		pr_warn(&m->ag->log, "page channel peer broke the protocol, dropped",
-			LF_STR("migration", m->id), LF_STR("error", text));
+			LF_STR("migration", m->id), LF_STR("channel", pchan_kind_name(kind)),
+			LF_STR("error", text));
 		e.length = (uint32_t)strlen(text) + 1;
 		pthread_mutex_lock(&d->send_mu);
 		pchan_send(c, &e, text);
@@ -322,12 +431,27 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 	if (kind == PCHAN_MAIN) {
 		d->main_c = NULL;
 		d->main_busy = false;
-	} else {
+	} else if (kind == PCHAN_PREEMPT) {
 		d->pre_c = NULL;
 		d->pre_busy = false;
+	} else {
+		d->push_c[kind - PCHAN_PUSH] = NULL;
+		d->push_busy[kind - PCHAN_PUSH] = false;
 	}
 	pthread_mutex_unlock(&d->send_mu);
 	ptls_close(c);
+	/*
+	 * A frame this connection did not process may be the one the others wait
+	 * for: the session ends with it (its other connections are cut, the main
+	 * one's reader pauses the job, the source connects them all again).  Not
+	 * once every page is installed: then nothing waits, and the source,
+	 * having seen `done`, closes its connections in no particular order
+	 * while `complete` may still be on its way on the main one.
+	 */
+	if (session && !ended && d->gen == gen && !atomic_load(&d->all_installed)) {
+		d->gen++;
+		mig_dst_shutdown(d, false);
+	}
 	if (kind == PCHAN_MAIN && !m->stop &&
 	    (m->phase == MIG_PRECOPY || m->phase == MIG_POSTCOPY || m->phase == MIG_SWITCHOVER)) {
 		mig_set_phase(m, MIG_PAUSED);

@@ -236,6 +236,7 @@ static void check_installed(struct mig_dst *d)
 	}
 	pthread_mutex_lock(&m->mu);
 	m->st.remaining_pages = 0;
+	pthread_cond_broadcast(&m->cond); /* frames waiting for their turn need not (mig_dst_conn.c) */
 	pthread_mutex_unlock(&m->mu);
 	mig_dst_send_done(d);
 }

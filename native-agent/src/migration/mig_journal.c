@@ -66,7 +66,7 @@ static json_t *dst_json(struct mig *m)
 static json_t *src_json(struct mig *m)
 {
 	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:i, s:O, s:s, s:I, s:b, s:{s:I, s:I, s:I, "
-			 "s:b, s:I, s:I, s:b, s:b, s:b, s:b}}",
+			 "s:b, s:I, s:I, s:b, s:b, s:b, s:b, s:i}}",
 			 "version", 1, "migration_id", m->id, "role", "source", "region_id",
 			 m->region_id, "region_name", m->region_name, "length", (json_int_t)m->length,
 			 "page_size", (int)m->page_size, "labels", m->labels, "destination", m->channel,
@@ -76,7 +76,8 @@ static json_t *src_json(struct mig *m)
 			 "postcopy_auto", m->postcopy_auto, "postcopy_after_ms",
 			 (json_int_t)m->postcopy_after_ms, "granule_pages", (json_int_t)m->granule,
 			 "tracking_hold", m->track_on_hold, "compress_zstd", m->compress_zstd,
-			 "skip_unchanged", m->skip_unchanged, "auto_converge", m->auto_converge);
+			 "skip_unchanged", m->skip_unchanged, "auto_converge", m->auto_converge,
+			 "push_connections", (int)m->push_conns);
 }
 
 /*

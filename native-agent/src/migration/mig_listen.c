@@ -177,11 +177,12 @@ static void *hs_main(void *arg)
 		refuse(c, "the migration does not take connections now");
 		goto put;
 	}
-	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .seq = last, .count = PCHAN_CAPS,
+	h = (struct pchan_hdr){ .type = PCHAN_T_AUTH_OK, .seq = last,
+				.count = PCHAN_CAPS | ag->opts.page_channel_max_push << PCHAN_CAP_PUSH_SHIFT,
 				.length = PCHAN_MAC_LEN };
 	pchan_send(c, &h, mac); /* a failure shows in the reader at once */
 	pr_info(&ag->log, "page channel connected", LF_STR("peer", hs->peer),
-		LF_STR("migration", m->id), LF_STR("channel", hello.kind == PCHAN_MAIN ? "main" : "preempt"),
+		LF_STR("migration", m->id), LF_STR("channel", pchan_kind_name(hello.kind)),
 		LF_STR("tls", ptls_plaintext(reg->tls) ? "off" : ptls_certs(reg->tls) ? "certificates"
 										   : "psk"),
 		LF_UINT("last_seq", last));

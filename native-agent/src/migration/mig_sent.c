@@ -99,23 +99,28 @@ bool mig_sent_same(const struct mig_sent *t, uint64_t page, const struct mig_sen
 	return t->fp[page].lo == fp->lo && t->fp[page].hi == fp->hi;
 }
 
+void mig_sent_map(struct mig_sent *t)
+{
+	void *p;
+
+	if (!t->on || t->fp)
+		return;
+	t->map_len = (size_t)t->n_pages * sizeof(*t->fp);
+	p = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		t->on = false; /* no table: every page is sent, as without the option */
+	else
+		t->fp = p;
+}
+
 void mig_sent_note(struct mig_sent *t, uint64_t page, const struct mig_sent_fp *fp)
 {
 	if (!t->on || page >= t->n_pages)
 		return;
-	if (!t->fp) {
-		void *p;
-
-		t->map_len = (size_t)t->n_pages * sizeof(*t->fp);
-		p = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED) {
-			t->on = false; /* no table: every page is sent, as without the option */
-			return;
-		}
-		t->fp = p;
-	}
-	t->fp[page] = *fp; /* all zero bytes: the same as nothing recorded */
+	mig_sent_map(t);
+	if (t->fp)
+		t->fp[page] = *fp; /* all zero bytes: the same as nothing recorded */
 }
 
 void mig_sent_forget(struct mig_sent *t, uint64_t page)

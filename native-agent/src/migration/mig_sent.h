@@ -3,7 +3,9 @@
  * page, a fingerprint (XXH3-128) of the bytes that last went out for it on
  * the main channel during precopy, so that a page written again with the
  * same bytes is not sent again (the "skip_unchanged" option, PROTOCOL.md
- * §1.9 and §3.4).  Owned by the job thread (mig_src.c); no locking.
+ * §1.9 and §3.4).  Owned by the job's senders (mig_src.c), each on the
+ * pages it sends; no locking: the job thread maps the table before a pass
+ * that several senders share.
  *
  * A fingerprint only says what was sent: whether the destination still
  * has it staged is the caller's to judge (mig_src_conn.c forgets the
@@ -47,6 +49,8 @@ void mig_sent_print(const struct mig_sent *t, const void *page, struct mig_sent_
 bool mig_sent_same(const struct mig_sent *t, uint64_t page, const struct mig_sent_fp *fp);
 /* Whether anything is recorded for page. */
 bool mig_sent_known(const struct mig_sent *t, uint64_t page);
+/* The table, mapped now if it is not (several senders are about to record). */
+void mig_sent_map(struct mig_sent *t);
 /* page went out with these bytes; a table that cannot be mapped records nothing (never skips). */
 void mig_sent_note(struct mig_sent *t, uint64_t page, const struct mig_sent_fp *fp);
 void mig_sent_forget(struct mig_sent *t, uint64_t page);

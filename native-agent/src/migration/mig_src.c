@@ -205,8 +205,12 @@ static int switchover(struct mig_src *s)
 	return mig_src_send_switch(s, s->main_c) ? 3 : 0;
 }
 
-/* One pass over todo; returns as interrupted() does, or -1 on a failure. */
-static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct runs *runs)
+/*
+ * One sender's share of a pass over todo: runs taken from todo as it goes,
+ * so the senders of a pass never send the same page.  Returns as
+ * interrupted() does, or -1 on a failure (the job failed).
+ */
+static int lane_pass(struct mig_src *s, struct mig_src_lane *l, enum stream st, uint64_t deadline_ns)
 {
 	uint64_t cursor = 0, first, n, hint;
 
@@ -222,10 +226,17 @@ static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct 
 		}
 
 		if (!r)
-			r = mig_src_send_range(s, s->main_c, first, n, st, s->buf, runs);
+			r = mig_src_send_range(s, l, first, n, st);
 		if (r == -2) {
 			mig_fail(s->m, "cannot read the region's pages: %s", strerror(errno));
 			return -1;
+		}
+		if (r == -1) {
+			/* its connection failed: the others stop too, and all connect again */
+			pthread_mutex_lock(&s->m->mu);
+			s->broken = true;
+			pthread_cond_broadcast(&s->m->cond);
+			pthread_mutex_unlock(&s->m->mu);
 		}
 		if (r) {
 			give_back(s, first, n);
@@ -233,6 +244,92 @@ static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns, struct 
 		}
 	}
 	return 0;
+}
+
+/* The more serious of two ends of a pass: a failure, a broken connection, stop, switch over. */
+static int worse(int a, int b)
+{
+	static const int rank[] = { [0] = 0, [2] = 1, [1] = 2, [3] = 3 };
+
+	if (a < 0 || b < 0)
+		return -1;
+	return rank[b] > rank[a] ? b : a;
+}
+
+/*
+ * One pass over todo, on every connection that pushes: the push
+ * connections' threads take their share (mig_src_lane_main) while this
+ * one sends on the main channel, and it ends when they all have.  Returns
+ * as interrupted() does, or -1 on a failure.
+ */
+static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns)
+{
+	struct mig *m = s->m;
+	bool cut = false;
+	int r;
+
+	for (unsigned i = 0; i < s->lanes; i++)
+		s->lane[i].round_bytes = 0;
+	if (s->lanes > 1) {
+		mig_sent_map(&s->sent); /* the senders record in it, never map it */
+		pthread_mutex_lock(&m->mu);
+		s->pass_st = st;
+		s->pass_deadline = deadline_ns;
+		s->pass_left = s->lanes - 1;
+		s->pass_gen++;
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->mu);
+	}
+	r = lane_pass(s, &s->lane[0], st, deadline_ns);
+	if (s->lanes > 1) {
+		pthread_mutex_lock(&m->mu);
+		while (s->pass_left) {
+			if (!cut && (m->stop || s->broken)) {
+				/* a sender waiting for its socket would wait for a peer that is gone */
+				mig_src_shutdown(s);
+				cut = true;
+			}
+			pthread_cond_wait(&m->cond, &m->mu);
+		}
+		for (unsigned i = 1; i < s->lanes; i++)
+			r = worse(r, s->lane[i].result);
+		pthread_mutex_unlock(&m->mu);
+	}
+	s->round_bytes = 0;
+	for (unsigned i = 0; i < s->lanes; i++)
+		s->round_bytes += s->lane[i].round_bytes;
+	return r;
+}
+
+/* A push connection's thread: its share of each pass the job thread starts. */
+void *mig_src_lane_main(void *arg)
+{
+	struct mig_src_lane *l = arg;
+	struct mig_src *s = l->s;
+	struct mig *m = s->m;
+
+	pthread_mutex_lock(&m->mu);
+	for (;;) {
+		enum stream st;
+		uint64_t deadline;
+		int r;
+
+		while (s->pass_gen == l->seen && !l->quit)
+			pthread_cond_wait(&m->cond, &m->mu);
+		if (l->quit)
+			break;
+		l->seen = s->pass_gen;
+		st = s->pass_st;
+		deadline = s->pass_deadline;
+		pthread_mutex_unlock(&m->mu);
+		r = lane_pass(s, l, st, deadline);
+		pthread_mutex_lock(&m->mu);
+		l->result = r;
+		s->pass_left--;
+		pthread_cond_broadcast(&m->cond);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
 }
 
 /*
@@ -315,7 +412,7 @@ static void converge_off(struct mig_src *s)
  * written meanwhile, which measures the dirty rate the switchover is
  * decided by.
  */
-static int precopy(struct mig_src *s, struct runs *runs)
+static int precopy(struct mig_src *s)
 {
 	struct mig *m = s->m;
 	uint64_t deadline = m->postcopy_auto && m->postcopy_after_ms >= 0
@@ -328,8 +425,7 @@ static int precopy(struct mig_src *s, struct runs *runs)
 		uint64_t t0 = mono_now_ns(), dirty, el;
 		int r;
 
-		s->round_bytes = 0;
-		r = pass(s, ST_PRECOPY, deadline, runs);
+		r = pass(s, ST_PRECOPY, deadline);
 		if (r)
 			return r;
 		el = mono_now_ns() - t0;
@@ -352,12 +448,12 @@ static int precopy(struct mig_src *s, struct runs *runs)
 	}
 }
 
-static int postcopy(struct mig_src *s, struct runs *runs)
+static int postcopy(struct mig_src *s)
 {
 	struct mig *m = s->m;
 
 	for (;;) {
-		int r = pass(s, ST_POSTCOPY, 0, runs);
+		int r = pass(s, ST_POSTCOPY, 0);
 		struct pchan_hdr h = { .type = PCHAN_T_COMPLETE };
 
 		if (r)
@@ -392,7 +488,6 @@ static void *main_thread(void *arg)
 {
 	struct mig_src *s = arg;
 	struct mig *m = s->m;
-	struct runs *runs = malloc(sizeof(*runs));
 	uint64_t backoff = SRC_BACKOFF_MIN_MS;
 	char why[256];
 	bool lost;
@@ -405,10 +500,9 @@ static void *main_thread(void *arg)
 	pthread_mutex_unlock(&m->mu);
 	if (lost) {
 		engine_lost(s);
-		free(runs);
 		return NULL;
 	}
-	while (runs) {
+	for (;;) {
 		int r;
 
 		pthread_mutex_lock(&m->mu);
@@ -456,7 +550,7 @@ static void *main_thread(void *arg)
 				LF_UINT("acked_seq", s->acked));
 		}
 		if (!s->holding) {
-			r = precopy(s, runs);
+			r = precopy(s);
 			if (r == 2)
 				r = switchover(s);
 			if (r)
@@ -473,7 +567,7 @@ static void *main_thread(void *arg)
 			pthread_mutex_unlock(&m->mu);
 		}
 		if (!r && s->switch_seq)
-			r = postcopy(s, runs);
+			r = postcopy(s);
 		pthread_mutex_lock(&m->mu);
 		if (m->phase == MIG_FAILED && r > 0)
 			r = -1; /* failed on another thread (a demand read): said here all the same */
@@ -500,12 +594,29 @@ static void *main_thread(void *arg)
 			pthread_mutex_unlock(&m->mu);
 		}
 	}
-	free(runs);
 	mig_src_disconnect(s);
 	return NULL;
 }
 
 /* ---- start and stop ---------------------------------------------------- */
+
+/*
+ * The senders' page buffers: the preempt channel's and the main channel's,
+ * and the push connections' the job asks for (allocated once: a job keeps
+ * them across reconnects).
+ */
+static int lanes_alloc(struct mig_src *s)
+{
+	size_t len = SRC_FRAME_PAGES * (size_t)s->m->page_size;
+
+	if (!(s->pre.buf = malloc(len)))
+		return -1;
+	for (unsigned i = 0; i < s->m->push_conns; i++) {
+		if (!(s->lane[i].buf = malloc(len)))
+			return -1;
+	}
+	return 0;
+}
 
 /*
  * Loop thread.  The region's worker takes the job over (fault_strategy());
@@ -526,15 +637,19 @@ int mig_src_start(struct mig *m, struct region *r, char *why, size_t why_len)
 	s->todo = bitmap_new(m->n_pages);
 	s->dirty = bitmap_new(m->n_pages);
 	s->sent_seq = calloc(m->n_pages, sizeof(uint64_t));
-	s->buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
-	s->pre_buf = malloc(SRC_FRAME_PAGES * (size_t)m->page_size);
+	for (unsigned i = 0; i < 1 + PCHAN_MAX_PUSH; i++) {
+		s->lane[i].s = s;
+		s->lane[i].i = i;
+	}
+	s->lanes = 1;
+	s->pre.s = s;
 	s->tok_ns = mono_now_ns();
 	s->t.pagemap_fd = s->t.mem_fd = -1;
 	if (mig_sent_init(&s->sent, m->skip_unchanged, m->n_pages, m->page_size)) {
 		snprintf(why, why_len, "no random bytes for the page fingerprints: %s", strerror(errno));
 		goto fail;
 	}
-	if (s->req_fd < 0 || !s->todo || !s->dirty || !s->sent_seq || !s->buf || !s->pre_buf) {
+	if (s->req_fd < 0 || !s->todo || !s->dirty || !s->sent_seq || lanes_alloc(s)) {
 		snprintf(why, why_len, "out of resources: %s", strerror(errno));
 		goto fail;
 	}
@@ -586,10 +701,7 @@ void mig_src_stop(struct mig *m, bool cancel)
 		return;
 	pthread_mutex_lock(&m->mu);
 	m->stop = true;
-	if (s->main_c)
-		ptls_shutdown(s->main_c);
-	if (s->pre_c)
-		ptls_shutdown(s->pre_c);
+	mig_src_shutdown(s);
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->mu);
 	if (s->main_started)
@@ -616,12 +728,13 @@ void mig_src_stop(struct mig *m, bool cancel)
 	free(s->todo);
 	free(s->dirty);
 	free(s->sent_seq);
-	free(s->buf);
-	free(s->pre_buf);
 	mig_sent_fini(&s->sent);
-	for (int i = 0; i < 2; i++) {
-		ZSTD_freeCCtx(s->zc[i]);
-		free(s->zbuf[i]);
+	for (unsigned i = 0; i < 2 + PCHAN_MAX_PUSH; i++) {
+		struct mig_src_lane *l = i ? &s->lane[i - 1] : &s->pre;
+
+		free(l->buf);
+		ZSTD_freeCCtx(l->zc);
+		free(l->zbuf);
 	}
 	free(s);
 	m->src = NULL;
@@ -631,11 +744,8 @@ void mig_src_kick(struct mig *m)
 {
 	struct mig_src *s = m->src;
 
-	if (s && s->main_c && m->want_pause) {
-		ptls_shutdown(s->main_c);
-		if (s->pre_c)
-			ptls_shutdown(s->pre_c);
-	}
+	if (s && s->main_c && m->want_pause)
+		mig_src_shutdown(s);
 	pthread_cond_broadcast(&m->cond);
 }
 

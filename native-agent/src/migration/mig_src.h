@@ -60,6 +60,36 @@ enum mig_src_mode { SRC_MODE_ASYNC, SRC_MODE_HOLD };
 enum mig_src_freeze { SRC_FZ_NONE, SRC_FZ_PROBE, SRC_FZ_SWITCH };
 
 struct region;
+struct mig_src;
+
+struct runs {
+	uint64_t first[SRC_WINDOW], n[SRC_WINDOW];
+	unsigned count;
+};
+
+enum stream { ST_PRECOPY, ST_POSTCOPY, ST_DEMAND };
+
+/*
+ * A connection that sends pages, with what its sender needs of its own:
+ * lane 0 is the main channel (the job thread sends on it), lanes 1.. the
+ * push connections (a thread each, which takes its share of every pass),
+ * and the preempt channel's (demand pages) is one too.
+ */
+struct mig_src_lane {
+	struct mig_src *s;
+	unsigned i;            /* 0: main; 1..PCHAN_MAX_PUSH: push connection i */
+	struct ptls_conn *c;   /* under mu for shutdown; used by its sender */
+	pthread_t th;          /* push connections only */
+	bool started;
+	bool quit;             /* under mu: the thread ends */
+	uint8_t *buf;          /* SRC_FRAME_PAGES pages read */
+	struct runs runs;
+	void *zc;              /* "compress": "zstd": its ZSTD_CCtx, lazily */
+	uint8_t *zbuf;         /* its output, ZSTD_compressBound() of a frame's pages */
+	uint64_t round_bytes;  /* page bytes it sent in the pass, or found unchanged (skip_unchanged) */
+	uint64_t seen;         /* under mu: the last pass it took its share of (pass_gen) */
+	int result;            /* under mu: how its share of that pass ended (as pass()) */
+};
 
 struct mig_src {
 	struct mig *m;
@@ -83,28 +113,34 @@ struct mig_src {
 	struct freeze fz;      /* worker */
 	uint64_t fz_seq;       /* worker: the request a freeze answers */
 	uint64_t *todo;        /* pages the destination must (re)receive; under mu */
-	uint64_t *sent_seq;    /* main thread: seq of the frame that last carried the page */
-	uint64_t seq;          /* main thread: last seq used on the main channel */
+	uint64_t *sent_seq;    /* senders: seq of the frame that last carried the page (a pass's
+				* senders take different pages; the job thread between passes) */
+	_Atomic uint64_t seq;  /* last seq used on the main channel and the push connections */
 	uint64_t switch_seq;   /* seq of the SWITCHOVER frame, 0 before */
 	bool holding;          /* under mu: writers wait from now on (every page protected) */
 	pthread_t main_th, rd_th, pre_th;
 	bool main_started, rd_started, pre_started;
 	struct ptls_conn *main_c, *pre_c; /* under mu for shutdown; used by their threads */
+	struct mig_src_lane lane[1 + PCHAN_MAX_PUSH]; /* lane[0].c is main_c */
+	unsigned lanes;        /* job thread: lanes connected (1 + push connections) */
+	struct mig_src_lane pre; /* the preempt channel's sender */
+	/* under mu: the pass the push connections take their share of (mig_src.c) */
+	uint64_t pass_gen;
+	enum stream pass_st;
+	uint64_t pass_deadline;
+	unsigned pass_left;    /* push connections still in it */
 	bool broken;           /* under mu: a connection failed */
 	bool done_seen;        /* under mu: the destination sent DONE */
 	uint64_t acked;        /* under mu */
 	_Atomic uint64_t hint; /* page after the last demand request + 1, 0: none */
-	uint8_t *buf, *pre_buf;
-	double tokens;
-	uint64_t tok_ns;
-	uint64_t round_bytes;  /* page bytes the round sent, or found unchanged (skip_unchanged) */
+	double tokens;         /* under mu: the background stream's bucket */
+	uint64_t tok_ns;       /* under mu */
+	uint64_t round_bytes;  /* job thread: page bytes the round sent, or found unchanged (skip_unchanged) */
 	/* added with agent restarts: the job read back from its journal for a region that
 	 * had switched over (held already): every page is sent again, and the switchover */
 	bool resumed_held;
 	bool fz_stuck;         /* worker: the hold failed after the switchover; the workload stays stopped */
-	void *zc[2];           /* "compress": "zstd": a ZSTD_CCtx per sender (main, preempt), lazily */
-	uint8_t *zbuf[2];      /* their output, ZSTD_compressBound() of a frame's pages */
-	struct mig_sent sent;  /* main thread: fingerprints of the pages sent ("skip_unchanged") */
+	struct mig_sent sent;  /* senders: fingerprints of the pages sent ("skip_unchanged"), as sent_seq */
 	uint32_t peer_caps;    /* main thread: the destination's, from auth_ok (PCHAN_CAP_*) */
 	/* added with auto-converge (mig_src_throttle.c) */
 	unsigned thr_want;     /* under mu: the throttle SRC_REQ_THROTTLE asks for */
@@ -118,16 +154,10 @@ struct mig_src {
 	uint64_t region_granule; /* worker */
 };
 
-struct runs {
-	uint64_t first[SRC_WINDOW], n[SRC_WINDOW];
-	unsigned count;
-};
-
-enum stream { ST_PRECOPY, ST_POSTCOPY, ST_DEMAND };
-
-int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, uint64_t n, enum stream st,
-		      uint8_t *buf, struct runs *r);
+int mig_src_send_range(struct mig_src *s, struct mig_src_lane *l, uint64_t first, uint64_t n, enum stream st);
+void mig_src_shutdown(struct mig_src *s);
 void mig_src_disconnect(struct mig_src *s);
+void *mig_src_lane_main(void *arg);
 int mig_src_send_switch(struct mig_src *s, struct ptls_conn *c);
 int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len);
 void mig_src_drop_unchanged(struct mig_src *s);

@@ -82,18 +82,18 @@ static bool page_is_zero(const uint8_t *p, uint32_t len)
  * that is smaller; h becomes PAGES_Z.  Returns the payload to send.  Fast
  * level: it pays on links slower than the compressor (PROTOCOL.md §3.1).
  */
-static const uint8_t *compress(struct mig_src *s, bool main, struct pchan_hdr *h, const uint8_t *raw)
+static const uint8_t *compress(struct mig_src *s, struct mig_src_lane *l, struct pchan_hdr *h,
+			       const uint8_t *raw)
 {
-	int i = main ? 0 : 1;
 	size_t cap = ZSTD_compressBound((size_t)SRC_FRAME_PAGES * s->m->page_size), n;
 
-	if (!s->zc[i])
-		s->zc[i] = ZSTD_createCCtx();
-	if (!s->zbuf[i])
-		s->zbuf[i] = malloc(cap);
-	if (!s->zc[i] || !s->zbuf[i])
+	if (!l->zc)
+		l->zc = ZSTD_createCCtx();
+	if (!l->zbuf)
+		l->zbuf = malloc(cap);
+	if (!l->zc || !l->zbuf)
 		return raw; /* out of memory: raw pages are as good */
-	n = ZSTD_compressCCtx(s->zc[i], s->zbuf[i], cap, raw, h->length, 1);
+	n = ZSTD_compressCCtx(l->zc, l->zbuf, cap, raw, h->length, 1);
 	if (ZSTD_isError(n) || n >= h->length)
 		return raw;
 	pthread_mutex_lock(&s->m->mu);
@@ -102,19 +102,25 @@ static const uint8_t *compress(struct mig_src *s, bool main, struct pchan_hdr *h
 	pthread_mutex_unlock(&s->m->mu);
 	h->type = PCHAN_T_PAGES_Z;
 	h->length = (uint32_t)n;
-	return s->zbuf[i];
+	return l->zbuf;
 }
 
-/* Waits for tokens of the background stream's bucket (demand pages never do); 1: nothing more to send. */
+/*
+ * Waits for tokens of the background stream's bucket (demand pages never
+ * do), one bucket for all the connections that push; 1: nothing more to
+ * send.
+ */
 static int throttle(struct mig_src *s, uint64_t bytes)
 {
 	struct mig *m = s->m;
 	uint64_t bw = m->bw_bytes_per_s;
 	double burst;
+	int r = 0;
 
 	if (!bw)
 		return 0;
 	burst = (double)bw / 20 > 262144.0 ? (double)bw / 20 : 262144.0;
+	pthread_mutex_lock(&m->mu);
 	for (;;) {
 		uint64_t t = mono_now_ns();
 		double need;
@@ -125,28 +131,29 @@ static int throttle(struct mig_src *s, uint64_t bytes)
 			s->tokens = burst;
 		if (s->tokens >= (double)bytes || s->tokens >= burst) {
 			s->tokens -= (double)bytes;
-			return 0;
+			break;
 		}
 		need = ((double)bytes - s->tokens) / (double)bw * 1000.0;
-		pthread_mutex_lock(&m->mu);
 		if (s->done_seen) {
-			pthread_mutex_unlock(&m->mu);
-			return 1; /* the destination holds every page: nothing more to push */
+			r = 1; /* the destination holds every page: nothing more to push */
+			break;
 		}
-		if (m->stop || s->broken || (m->want_switchover && !s->holding)) {
-			pthread_mutex_unlock(&m->mu);
-			return 0;
-		}
+		if (m->stop || s->broken || (m->want_switchover && !s->holding))
+			break;
 		mig_wait_ms(m, (uint64_t)need + 1);
-		pthread_mutex_unlock(&m->mu);
 	}
+	pthread_mutex_unlock(&m->mu);
+	return r;
 }
 
-static void count(struct mig_src *s, enum stream st, uint64_t pages, uint64_t bytes)
+static void count(struct mig_src *s, const struct mig_src_lane *l, enum stream st, uint64_t pages,
+		  uint64_t bytes)
 {
 	struct mig_stats *x = &s->m->st;
 
 	pthread_mutex_lock(&s->m->mu);
+	if (st != ST_DEMAND)
+		x->push_pages[l->i] += pages;
 	if (!x->setup_ms)
 		x->setup_ms = jx_now_ms() - s->m->created_ms;
 	switch (st) {
@@ -177,7 +184,7 @@ static void count_unchanged(struct mig_src *s, uint64_t pages)
 enum page_kind { PK_DATA, PK_ZERO, PK_SAME };
 
 /*
- * Sends pages [first, first + n) on fd: populated pages (present or
+ * Sends pages [first, first + n) on l's connection: populated pages (present or
  * swapped; PAGEMAP_SCAN) as data, the rest as zero runs, so that no
  * unpopulated page is ever touched.  main: frames get a sequence number
  * and the pages remember it.  Precopy with "skip_unchanged": a page whose
@@ -190,10 +197,12 @@ enum page_kind { PK_DATA, PK_ZERO, PK_SAME };
  * a destination that takes them gets a `current` frame instead of its
  * bytes, else the bytes.  Demand requests always get the bytes.
  */
-int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, uint64_t n, enum stream st,
-		      uint8_t *buf, struct runs *r)
+int mig_src_send_range(struct mig_src *s, struct mig_src_lane *l, uint64_t first, uint64_t n, enum stream st)
 {
 	struct mig *m = s->m;
+	struct ptls_conn *c = l->c;
+	uint8_t *buf = l->buf;
+	struct runs *r = &l->runs;
 	uint64_t cur = first, end = first + n;
 	bool main = st != ST_DEMAND, note = st == ST_PRECOPY && s->sent.on;
 	bool fps = note || (st == ST_POSTCOPY && s->sent.on && (s->peer_caps & PCHAN_CAP_CURRENT));
@@ -209,14 +218,14 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 					       .count = (uint32_t)(rf - cur) };
 
 			if (main)
-				h.seq = ++s->seq;
+				h.seq = atomic_fetch_add(&s->seq, 1) + 1;
 			if (pchan_send(c, &h, NULL))
 				return -1;
 			for (uint64_t p = cur; main && p < rf; p++)
 				s->sent_seq[p] = h.seq;
 			for (uint64_t p = cur; note && p < rf; p++)
 				mig_sent_note(&s->sent, p, &s->sent.zero);
-			count(s, st, rf - cur, 0);
+			count(s, l, st, rf - cur, 0);
 		}
 		for (uint64_t p = rf; p < rf + rn;) {
 			uint64_t k = rf + rn - p < SRC_FRAME_PAGES ? rf + rn - p : SRC_FRAME_PAGES;
@@ -251,14 +260,14 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 				if (kind[x] == PK_SAME && st == ST_PRECOPY) {
 					/* the round dealt with them as if sent (its rate decides the switchover) */
 					count_unchanged(s, y - x);
-					s->round_bytes += bytes;
+					l->round_bytes += bytes;
 					continue;
 				}
 				if (kind[x] == PK_SAME) {
 					/* stale there since the switchover: its staged copy is current after all */
 					h.type = PCHAN_T_CURRENT;
 					h.count = (uint32_t)(y - x);
-					h.seq = ++s->seq;
+					h.seq = atomic_fetch_add(&s->seq, 1) + 1;
 					if (pchan_send(c, &h, NULL))
 						return -1;
 					for (uint64_t q = p + x; q < p + y; q++)
@@ -271,11 +280,11 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 				h.count = (uint32_t)(y - x);
 				h.length = kind[x] == PK_ZERO ? 0 : (uint32_t)((y - x) * m->page_size);
 				if (kind[x] == PK_DATA && m->compress_zstd)
-					payload = compress(s, main, &h, payload);
+					payload = compress(s, l, &h, payload);
 				if (main && h.length && throttle(s, h.length))
 					return 0;
 				if (main)
-					h.seq = ++s->seq;
+					h.seq = atomic_fetch_add(&s->seq, 1) + 1;
 				if (pchan_send(c, &h, payload))
 					return -1;
 				for (uint64_t q = p + x; main && q < p + y; q++)
@@ -283,9 +292,9 @@ int mig_src_send_range(struct mig_src *s, struct ptls_conn *c, uint64_t first, u
 				for (uint64_t q = x; note && q < y; q++)
 					mig_sent_note(&s->sent, p + q, &fp[q]);
 				/* page bytes, also when they travelled compressed */
-				count(s, st, y - x, bytes);
+				count(s, l, st, y - x, bytes);
 				if (main)
-					s->round_bytes += bytes;
+					l->round_bytes += bytes;
 			}
 			p += k;
 		}
@@ -309,12 +318,12 @@ static int same_pages(struct mig_src *s, uint64_t first, uint64_t n, struct runs
 	if (track_scan(&s->t, first, n, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, 0, 0, add_run, r))
 		return -1;
 	for (unsigned i = 0; i < r->count; i++) {
-		uint8_t *at = s->buf + (r->first[i] - first) * ps;
+		uint8_t *at = s->lane[0].buf + (r->first[i] - first) * ps;
 
 		if (read_pages(s, r->first[i], r->n[i], at))
 			return -1;
 		for (uint64_t q = r->first[i]; q < r->first[i] + r->n[i]; q++) {
-			const uint8_t *page = s->buf + (q - first) * ps;
+			const uint8_t *page = s->lane[0].buf + (q - first) * ps;
 			struct mig_sent_fp fp;
 
 			if (page_is_zero(page, ps))
@@ -471,12 +480,11 @@ static void *preempt_main(void *arg)
 	struct mig_src *s = arg;
 	struct mig *m = s->m;
 	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
-	struct runs *runs = malloc(sizeof(*runs));
 	struct pchan_hdr h;
 	uint8_t small[64];
 	int r = -1;
 
-	while (runs) {
+	for (;;) {
 		r = pchan_recv(s->pre_c, &h, small, sizeof(small), &g, -1);
 		if (r)
 			break;
@@ -491,7 +499,7 @@ static void *preempt_main(void *arg)
 		pthread_mutex_unlock(&m->mu);
 		/* the background push goes on where the workload is (locality) */
 		atomic_store(&s->hint, h.page + h.count + 1);
-		r = mig_src_send_range(s, s->pre_c, h.page, h.count, ST_DEMAND, s->pre_buf, runs);
+		r = mig_src_send_range(s, &s->pre, h.page, h.count, ST_DEMAND);
 		if (r == -2) {
 			mig_fail(m, "cannot read the region's pages: %s", strerror(errno));
 			break;
@@ -499,7 +507,6 @@ static void *preempt_main(void *arg)
 		if (r)
 			break;
 	}
-	free(runs);
 	pthread_mutex_lock(&m->mu);
 	if (!m->stop && !s->broken)
 		pr_warn(&m->ag->log, "page channel broken", LF_STR("migration", m->id),
@@ -511,25 +518,48 @@ static void *preempt_main(void *arg)
 	return NULL;
 }
 
+/* Under mu: every connection of the job ends (their threads see it). */
+void mig_src_shutdown(struct mig_src *s)
+{
+	if (s->main_c)
+		ptls_shutdown(s->main_c);
+	if (s->pre_c)
+		ptls_shutdown(s->pre_c);
+	for (unsigned i = 1; i < s->lanes; i++) {
+		if (s->lane[i].c)
+			ptls_shutdown(s->lane[i].c);
+	}
+}
+
 void mig_src_disconnect(struct mig_src *s)
 {
 	struct mig *m = s->m;
 
 	pthread_mutex_lock(&m->mu);
-	if (s->main_c)
-		ptls_shutdown(s->main_c);
-	if (s->pre_c)
-		ptls_shutdown(s->pre_c);
+	mig_src_shutdown(s);
+	for (unsigned i = 1; i < s->lanes; i++)
+		s->lane[i].quit = true;
+	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->mu);
 	if (s->rd_started)
 		pthread_join(s->rd_th, NULL);
 	if (s->pre_started)
 		pthread_join(s->pre_th, NULL);
 	s->rd_started = s->pre_started = false;
+	for (unsigned i = 1; i < s->lanes; i++) {
+		if (s->lane[i].started)
+			pthread_join(s->lane[i].th, NULL);
+		s->lane[i].started = false;
+	}
 	pthread_mutex_lock(&m->mu);
 	ptls_close(s->main_c);
 	ptls_close(s->pre_c);
-	s->main_c = s->pre_c = NULL;
+	s->main_c = s->pre_c = s->lane[0].c = s->pre.c = NULL;
+	for (unsigned i = 1; i < s->lanes; i++) {
+		ptls_close(s->lane[i].c);
+		s->lane[i].c = NULL;
+	}
+	s->lanes = 1;
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -607,14 +637,48 @@ static struct ptls_conn *connect_one(struct mig_src *s, const char *addr, enum p
 	return c;
 }
 
+static bool lanes_started(const struct mig_src *s)
+{
+	for (unsigned i = 1; i < s->lanes; i++) {
+		if (!s->lane[i].started)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * How many connections push (the main one included): the job's
+ * push_connections, as many as the destination takes (auth_ok's count;
+ * agents from before push connections take none).
+ */
+static unsigned pushers(struct mig_src *s)
+{
+	struct mig *m = s->m;
+	unsigned offered = s->peer_caps & PCHAN_CAP_PUSH
+				   ? (s->peer_caps >> PCHAN_CAP_PUSH_SHIFT) & PCHAN_CAP_PUSH_MASK : 0;
+	unsigned n = m->push_conns - 1 < offered ? m->push_conns - 1 : offered;
+
+	if (n + 1 < m->push_conns)
+		pr_warn(&m->ag->log, "the destination takes fewer push connections than asked, "
+			"pushing on fewer", LF_STR("migration", m->id),
+			LF_UINT("push_connections", m->push_conns), LF_UINT("used", n + 1));
+	return n + 1;
+}
+
+/*
+ * The job's connections, in this order: the main channel (its auth_ok says
+ * what the destination processed and takes), the preempt channel, the push
+ * connections; then SETUP, and what the destination lost is sent again.
+ */
 int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len)
 {
 	struct mig *m = s->m;
 	char addr[sizeof(m->channel)];
-	uint64_t last = 0, last2 = 0;
-	uint8_t setup[12];
-	struct pchan_hdr h = { .type = PCHAN_T_SETUP, .length = 12 };
-	struct ptls_conn *mc, *pc;
+	uint64_t last = 0, ignored;
+	uint8_t setup[PCHAN_SETUP_LEN];
+	struct pchan_hdr h = { .type = PCHAN_T_SETUP };
+	struct ptls_conn *mc, *pc, *push[1 + PCHAN_MAX_PUSH] = { NULL };
+	unsigned n;
 
 	pthread_mutex_lock(&m->mu);
 	memcpy(addr, m->channel, sizeof(addr));
@@ -622,20 +686,28 @@ int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len)
 	mc = connect_one(s, addr, PCHAN_MAIN, &last, why, why_len);
 	if (!mc)
 		return -1;
-	pc = connect_one(s, addr, PCHAN_PREEMPT, &last2, why, why_len);
+	pc = connect_one(s, addr, PCHAN_PREEMPT, &ignored, why, why_len);
 	if (!pc) {
 		ptls_close(mc);
 		return -1;
+	}
+	n = pushers(s);
+	for (unsigned i = 1; i < n; i++) {
+		push[i] = connect_one(s, addr, (enum pchan_kind)(PCHAN_PUSH + i - 1), &ignored, why, why_len);
+		if (!push[i])
+			goto fail;
 	}
 	for (int b = 0; b < 8; b++)
 		setup[b] = (uint8_t)(m->length >> (56 - 8 * b));
 	for (int b = 0; b < 4; b++)
 		setup[8 + b] = (uint8_t)(m->page_size >> (24 - 8 * b));
+	for (int b = 0; b < 4; b++)
+		setup[12 + b] = (uint8_t)(n >> (24 - 8 * b));
+	/* to a destination from before push connections, the SETUP it knows */
+	h.length = s->peer_caps & PCHAN_CAP_PUSH ? PCHAN_SETUP_LEN : PCHAN_SETUP_LEN_V1;
 	if (pchan_send(mc, &h, setup)) {
 		snprintf(why, why_len, "send setup: %s", strerror(errno));
-		ptls_close(mc);
-		ptls_close(pc);
-		return -1;
+		goto fail;
 	}
 	/* whatever was sent after the destination's last processed frame may be lost */
 	pthread_mutex_lock(&m->mu);
@@ -649,10 +721,21 @@ int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len)
 	if (!last)
 		mig_sent_forget_all(&s->sent); /* a destination started again has nothing staged */
 	s->acked = last;
-	if (s->seq < last)
-		s->seq = last; /* a source started again numbers on after what the destination saw */
-	s->main_c = mc;
-	s->pre_c = pc;
+	/*
+	 * Numbered on from what the destination processed, with no gap: it
+	 * processes the frames of several connections in seq order; a source
+	 * started again numbers on after what the destination saw.
+	 */
+	s->seq = last;
+	s->main_c = s->lane[0].c = mc;
+	s->pre_c = s->pre.c = pc;
+	for (unsigned i = 1; i < n; i++) {
+		s->lane[i].c = push[i];
+		s->lane[i].quit = false;
+		s->lane[i].seen = s->pass_gen; /* passes from now on */
+	}
+	s->lanes = n;
+	m->st.push_connections = n;
 	s->broken = false;
 	s->done_seen = false;
 	pthread_mutex_unlock(&m->mu);
@@ -665,10 +748,20 @@ int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len)
 		s->rd_started = true;
 	if (!pthread_create(&s->pre_th, NULL, preempt_main, s))
 		s->pre_started = true;
-	if (!s->rd_started || !s->pre_started) {
+	for (unsigned i = 1; i < n; i++) {
+		if (!pthread_create(&s->lane[i].th, NULL, mig_src_lane_main, &s->lane[i]))
+			s->lane[i].started = true;
+	}
+	if (!s->rd_started || !s->pre_started || !lanes_started(s)) {
 		snprintf(why, why_len, "cannot start threads");
 		mig_src_disconnect(s);
 		return -1;
 	}
 	return 0;
+fail:
+	for (unsigned i = 1; i < n; i++)
+		ptls_close(push[i]);
+	ptls_close(pc);
+	ptls_close(mc);
+	return -1;
 }

@@ -92,7 +92,8 @@ enum pchan_result pchan_check(const struct pchan_hdr *h, const struct pchan_geom
 	case PCHAN_T_ERROR:
 		return h->length <= 1024 ? PCHAN_OK : PCHAN_BAD_SHAPE;
 	case PCHAN_T_SETUP:
-		return h->length == 12 ? PCHAN_OK : PCHAN_BAD_SHAPE;
+		return h->length == PCHAN_SETUP_LEN || h->length == PCHAN_SETUP_LEN_V1 ? PCHAN_OK
+										: PCHAN_BAD_SHAPE;
 	case PCHAN_T_PAGES:
 		if (!in_region(h, g) || (uint64_t)h->count * g->page_size != h->length)
 			return PCHAN_BAD_SHAPE;
@@ -171,6 +172,11 @@ const char *pchan_type_name(uint8_t type)
 	return "unknown";
 }
 
+const char *pchan_kind_name(enum pchan_kind kind)
+{
+	return kind == PCHAN_MAIN ? "main" : kind == PCHAN_PREEMPT ? "preempt" : "push";
+}
+
 /* hello payload: "FLPC", the migration id (36 bytes), kind, 3 zero bytes, nonce */
 void pchan_encode_hello(const struct pchan_hello *h, uint8_t out[PCHAN_HELLO_LEN])
 {
@@ -183,7 +189,7 @@ void pchan_encode_hello(const struct pchan_hello *h, uint8_t out[PCHAN_HELLO_LEN
 
 int pchan_decode_hello(const uint8_t *buf, size_t len, struct pchan_hello *h)
 {
-	if (len != PCHAN_HELLO_LEN || memcmp(buf, "FLPC", 4) || buf[40] > PCHAN_PREEMPT || buf[41] ||
+	if (len != PCHAN_HELLO_LEN || memcmp(buf, "FLPC", 4) || buf[40] > PCHAN_KIND_LAST || buf[41] ||
 	    buf[42] || buf[43])
 		return -1;
 	for (size_t i = 0; i < PCHAN_ID_LEN; i++) {

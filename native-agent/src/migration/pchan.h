@@ -50,9 +50,21 @@ enum pchan_type {
 
 /* auth_ok's count: what the destination takes beyond version 1's frames (older ones send 0) */
 #define PCHAN_CAP_CURRENT 0x1u /* `current` frames */
-#define PCHAN_CAPS PCHAN_CAP_CURRENT
+#define PCHAN_CAP_PUSH 0x2u    /* the 16-byte SETUP, frames in seq order, push connections */
+#define PCHAN_CAP_PUSH_SHIFT 8 /* bits 8-10: how many push connections it takes (0-7) */
+#define PCHAN_CAP_PUSH_MASK 0x7u
+#define PCHAN_CAPS (PCHAN_CAP_CURRENT | PCHAN_CAP_PUSH)
 
-enum pchan_kind { PCHAN_MAIN = 0, PCHAN_PREEMPT = 1 };
+#define PCHAN_MAX_PUSH 7 /* push connections beside the main channel */
+#define PCHAN_SETUP_LEN 16 /* length (8), page size (4), connections that push (4) */
+#define PCHAN_SETUP_LEN_V1 12 /* from sources before push connections: no count */
+
+/*
+ * A connection's kind, in hello: the main channel, the preempt channel, or
+ * push connection i (1..PCHAN_MAX_PUSH) as kind PCHAN_PUSH + i - 1.
+ */
+enum pchan_kind { PCHAN_MAIN = 0, PCHAN_PREEMPT = 1, PCHAN_PUSH = 2 };
+#define PCHAN_KIND_LAST (PCHAN_PUSH + PCHAN_MAX_PUSH - 1)
 
 struct pchan_hdr {
 	uint8_t type;
@@ -85,6 +97,7 @@ enum pchan_result pchan_decode_hdr(const uint8_t *buf, size_t len, struct pchan_
 enum pchan_result pchan_check(const struct pchan_hdr *h, const struct pchan_geom *g);
 const char *pchan_result_str(enum pchan_result r);
 const char *pchan_type_name(uint8_t type);
+const char *pchan_kind_name(enum pchan_kind kind);
 
 struct pchan_hello {
 	char id[PCHAN_ID_LEN + 1];

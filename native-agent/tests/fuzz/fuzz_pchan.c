@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 				if (avail - PCHAN_HDR_LEN >= h.length &&
 				    !pchan_decode_hello(data + off, h.length, &hello))
-					CHECK(strlen(hello.id) == PCHAN_ID_LEN && hello.kind <= PCHAN_PREEMPT);
+					CHECK(strlen(hello.id) == PCHAN_ID_LEN && hello.kind <= PCHAN_KIND_LAST);
 				break;
 			}
 			}
