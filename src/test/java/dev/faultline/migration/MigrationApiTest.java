@@ -68,13 +68,15 @@ class MigrationApiTest extends ServiceTest {
     void badOptionsNameTheirFields() {
         TestApi.Response r = admin().post("/api/v1/migrations", map("regionId", UUID.randomUUID().toString(),
                 "destinationNode", SECOND_NODE, "options", map("maxDowntimeMs", -1, "postcopy", "later",
-                        "bandwidth", 5, "compress", "lz4", "autoConverge", "on", "skipUnchanged", 0)));
+                        "bandwidth", 5, "compress", "lz4", "autoConverge", "on", "skipUnchanged", 0,
+                        "pushConnections", 1.5)));
 
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.json().path("type").asString()).isEqualTo(PROBLEMS + "validation");
         assertThat(r.json().path("errors").findValuesAsString("field"))
                 .containsExactlyInAnyOrder("options.maxDowntimeMs", "options.postcopy", "options.knownFieldsOnly",
-                        "options.compress", "options.autoConverge", "options.skipUnchanged");
+                        "options.compress", "options.autoConverge", "options.skipUnchanged",
+                        "options.pushConnections");
     }
 
     @Test
