@@ -57,7 +57,12 @@ class MigrationController {
             @Valid Options options) {
     }
 
-    /** Every field optional; docs/api-migrations.md has the defaults. Unknown fields are refused, not ignored. */
+    /**
+     * Every field optional; docs/api-migrations.md has the defaults. Unknown fields are refused, not ignored.
+     * Named in the API document: a bare "Options" is taken by the restore's options, and one of the two
+     * would describe the other's field.
+     */
+    @Schema(name = "MigrationRequestOptions")
     static final class Options {
         @Min(value = 1, message = "must be at least 1 ms") @Max(value = 60_000, message = "must be at most 60000 ms")
         public Long maxDowntimeMs;
@@ -74,15 +79,15 @@ class MigrationController {
         public String compress;
         /** Taken as it came, so that anything but a JSON boolean is a field error, not unreadable JSON. */
         @TrueOrFalse
-        @Schema(type = "boolean", defaultValue = "false")
+        @Schema(implementation = Boolean.class, defaultValue = "false")
         public Object autoConverge;
         /** As autoConverge: a JSON boolean or absent (true). */
         @TrueOrFalse
-        @Schema(type = "boolean", defaultValue = "true")
+        @Schema(implementation = Boolean.class, defaultValue = "true")
         public Object skipUnchanged;
         /** Taken as it came too: "2", 1.5 and 2.0 are field errors, not coerced (the agent takes JSON integers only). */
         @WholeNumber(min = MigrationOptions.MIN_PUSH_CONNECTIONS, max = MigrationOptions.MAX_PUSH_CONNECTIONS)
-        @Schema(type = "integer", minimum = "1", maximum = "8", defaultValue = "1")
+        @Schema(implementation = Integer.class, minimum = "1", maximum = "8", defaultValue = "1")
         public Object pushConnections;
         private final Map<String, Object> unknown = new LinkedHashMap<>();
 
