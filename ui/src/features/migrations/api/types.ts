@@ -18,6 +18,8 @@ export type MigrationOptions = {
   autoConverge: boolean;
   /** The source leaves out a page due to be sent again whose bytes are those it last sent (by fingerprint). */
   skipUnchanged: boolean;
+  /** 1 to 8: the connections that carry the precopy and background postcopy pages (demand requests keep their own). */
+  pushConnections: number;
 };
 
 /** Migrations move 4 KiB pages (the agent refuses others): what compressed pages took before compression. */
@@ -32,6 +34,7 @@ export const migrationDefaults: MigrationOptions = {
   compress: 'none',
   autoConverge: false,
   skipUnchanged: true,
+  pushConnections: 1,
 };
 
 /** Auto-converge on the source: how it throttles the workload (null without the option). */
@@ -87,6 +90,8 @@ export type Migration = {
     blockedNs: number;
     throughputBytesPerSec: number;
     throttle: MigrationThrottle | null;
+    /** The connections the source pushes pages on (1 where the destination agent takes no more); null from agents older than the option. */
+    pushConnections: number | null;
   };
 };
 

@@ -214,6 +214,11 @@ export function MigrationView({ job }: { job: Migration }) {
               with the bytes last sent, so not sent again
             </p>
           ) : null}
+          {s.pushConnections !== null && s.pushConnections < job.options.pushConnections ? (
+            <p className="muted" style={{ margin: 0 }} data-testid="push-connections">
+              Pages pushed on {s.pushConnections} of the {job.options.pushConnections} connections asked for: the destination agent takes no more
+            </p>
+          ) : null}
           {s.throttle ? (
             <p className="muted" style={{ margin: 0 }} data-testid="throttle">
               {throttleText(s.throttle)}
@@ -253,7 +258,7 @@ export function MigrationView({ job }: { job: Migration }) {
               precopy rounds · postcopy {job.options.postcopy}
               {job.options.postcopy === 'auto' ? ` (after ${formatMillis(job.options.postcopyAfterMs)} at most)` : ''} · compression{' '}
               {job.options.compress} · auto-converge {job.options.autoConverge ? 'on' : 'off'} · unchanged pages{' '}
-              {job.options.skipUnchanged ? 'skipped' : 'sent again'}
+              {job.options.skipUnchanged ? 'skipped' : 'sent again'} · push connections {job.options.pushConnections}
             </dd>
           </div>
           <div>

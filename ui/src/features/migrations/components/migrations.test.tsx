@@ -22,7 +22,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
     destinationSocket: null,
     phase: 'PRECOPY',
     pausedIn: null,
-    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false, skipUnchanged: true },
+    options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false, skipUnchanged: true, pushConnections: 1 },
     createdAt: '2026-11-24T20:00:00Z',
     startedAt: '2026-11-24T20:00:00Z',
     switchoverAt: null,
@@ -46,6 +46,7 @@ function job(overrides: Partial<Migration> = {}): Migration {
       blockedNs: 0,
       throughputBytesPerSec: 900 * 1024 ** 2,
       throttle: null,
+      pushConnections: null,
     },
     ...overrides,
   };
@@ -92,7 +93,7 @@ describe('migrations (against the contract, mocked)', () => {
     expect(sent.body()).toEqual({
       regionId: region().id,
       destinationNode: 'node-b',
-      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false, skipUnchanged: true },
+      options: { maxDowntimeMs: 10, bandwidthLimitBytesPerSec: 0, maxPrecopyRounds: 10, postcopy: 'auto', postcopyAfterMs: 30000, compress: 'none', autoConverge: false, skipUnchanged: true, pushConnections: 1 },
     });
   });
 
@@ -115,6 +116,7 @@ describe('migrations (against the contract, mocked)', () => {
     ['options.compress', 'Page compression', 'must be none or zstd'],
     ['options.autoConverge', 'Auto-converge', 'must be true or false'],
     ['options.skipUnchanged', 'Skip unchanged pages', 'must be true or false'],
+    ['options.pushConnections', 'Push connections', 'must be a whole number from 1 to 8'],
   ])('shows a %s the service refused next to its field', async (field, label, message) => {
     server.use(
       http.get('/api/v1/nodes', () => HttpResponse.json(nodes)),
@@ -184,6 +186,58 @@ describe('migrations (against the contract, mocked)', () => {
 
     await screen.findByRole('heading', { name: /demo: node-a → node-b/ });
     expect(sent.body()).toMatchObject({ options: { skipUnchanged: false, autoConverge: false, compress: 'none' } });
+  });
+
+  it('asks for the push connections typed in', async () => {
+    const sent = serveAcceptingStartForm();
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    const connections = within(form).getByLabelText('Push connections');
+    expect(connections).toHaveValue('1');
+    expect(connections).toHaveAccessibleDescription(/demand requests keep their own/);
+    await user.clear(connections);
+    await user.type(connections, '4');
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    await screen.findByRole('heading', { name: /demo: node-a → node-b/ });
+    expect(sent.body()).toMatchObject({ options: { pushConnections: 4, skipUnchanged: true, compress: 'none' } });
+  });
+
+  it.each(['0', '9', 'x', '1.5', ''])('refuses push connections of %o before asking the service', async (typed) => {
+    const sent = serveAcceptingStartForm();
+    const { user } = renderApp({ path: '/migrations', session: admin });
+    const form = await screen.findByRole('form', { name: 'Start a migration' });
+    await waitFor(() => expect(within(form).getByLabelText('Region')).toHaveValue(region().id));
+    const connections = within(form).getByLabelText('Push connections');
+    await user.clear(connections);
+    if (typed) await user.type(connections, typed);
+    await user.click(within(form).getByRole('button', { name: 'Start migration' }));
+
+    await waitFor(() => expect(connections).toHaveAttribute('aria-invalid', 'true'));
+    expect(connections).toHaveAccessibleDescription(/Enter a whole number from 1 to 8/);
+    expect(sent.body()).toBeNull();
+  });
+
+  it('shows the push connections asked for, and says when the source pushes on fewer', async () => {
+    const fewer = job({ options: { ...job().options, pushConnections: 4 }, stats: { ...job().stats, pushConnections: 1 } });
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(fewer)));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    expect(await screen.findByTestId('push-connections')).toHaveTextContent(
+      'Pages pushed on 1 of the 4 connections asked for: the destination agent takes no more',
+    );
+    expect(screen.getByText(/push connections 4/)).toBeInTheDocument();
+  });
+
+  it.each([4, null])('says nothing more about push connections when the source pushes on those asked for or has not said (%o)', async (pushed) => {
+    const asked = job({ options: { ...job().options, pushConnections: 4 }, stats: { ...job().stats, pushConnections: pushed } });
+    server.use(http.get(`/api/v1/migrations/${job().id}`, () => HttpResponse.json(asked)));
+    renderApp({ path: `/migrations/${job().id}`, session: admin });
+
+    await screen.findByRole('list', { name: 'Migration phases' });
+    expect(screen.queryByTestId('push-connections')).toBeNull();
+    expect(screen.getByText(/push connections 4/)).toBeInTheDocument();
   });
 
   it('shows the pages not sent again because they were unchanged, next to the compressed ones', async () => {

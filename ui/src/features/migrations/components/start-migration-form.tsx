@@ -19,7 +19,11 @@ const numberFields = [
   ['bandwidthLimitBytesPerSec', 'Bandwidth limit (bytes/s)', '0: unlimited.'],
   ['maxPrecopyRounds', 'Max precopy rounds', 'Switch over after this many rounds at most.'],
   ['postcopyAfterMs', 'Postcopy after (ms)', 'auto: switch over after this long at most.'],
+  ['pushConnections', 'Push connections', '1 to 8 TCP connections carry the pages pushed; demand requests keep their own.'],
 ] as const;
+
+/** The agent's bounds where a field has them; the service checks the others (and these again). */
+const numberBounds: Partial<Record<(typeof numberFields)[number][0], readonly [number, number]>> = { pushConnections: [1, 8] };
 
 /** Starts a migration of one region to another node, with the contract's defaults pre-filled. */
 export function StartMigrationForm({ regions, nodes, regionId }: { regions: RegionChoice[]; nodes: NodeChoice[]; regionId?: string }) {
@@ -44,6 +48,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
     compress: migrationDefaults.compress,
     autoConverge: String(migrationDefaults.autoConverge),
     skipUnchanged: String(migrationDefaults.skipUnchanged),
+    pushConnections: String(migrationDefaults.pushConnections),
   });
   const [local, setLocal] = useState<Record<string, string>>({});
 
@@ -52,7 +57,12 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
     const errors: Record<string, string> = {};
     if (!region) errors.regionId = 'Pick a region.';
     if (!destination) errors.destinationNode = 'Pick a destination node.';
-    for (const [key] of numberFields) if (!/^\d+$/.test(options[key].trim())) errors[key] = 'Enter a whole number.';
+    for (const [key] of numberFields) {
+      const text = options[key].trim();
+      const bounds = numberBounds[key];
+      if (!/^\d+$/.test(text) || (bounds && (Number(text) < bounds[0] || Number(text) > bounds[1])))
+        errors[key] = bounds ? `Enter a whole number from ${bounds[0]} to ${bounds[1]}.` : 'Enter a whole number.';
+    }
     setLocal(errors);
     if (Object.keys(errors).length) return;
     start.mutate(
@@ -68,6 +78,7 @@ export function StartMigrationForm({ regions, nodes, regionId }: { regions: Regi
           compress: options.compress as MigrationOptions['compress'],
           autoConverge: options.autoConverge === 'true',
           skipUnchanged: options.skipUnchanged === 'true',
+          pushConnections: Number(options.pushConnections),
         },
       },
       { onSuccess: (job) => navigate(paths.migration(job.id)) },

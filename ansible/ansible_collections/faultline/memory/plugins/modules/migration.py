@@ -113,6 +113,15 @@ options:
         other, set C(false); every written page is then sent again. See the agent's PROTOCOL.md section 1.9.
       - The migration's C(stats.transferred.unchanged_pages) counts the pages left out.
     type: bool
+  push_connections:
+    description:
+      - How many TCP connections carry the pages the source agent pushes (precopy and background postcopy), from
+        C(1) to C(8); they are the page channel and I(push_connections) - 1 more. Demand requests (faults on the
+        destination) keep a connection of their own. The service's default is C(1).
+      - More connections pay where one connection is limited on its own (a rate limit per flow, one core busy with
+        one stream); a destination agent too old for more takes one, and the source goes on with one.
+      - The migration's C(stats.push_connections) is the number the source pushes on.
+    type: int
   start_postcopy:
     description:
       - With I(state=started), switch over now when the migration is in PRECOPY (the way on for I(postcopy=manual)).
@@ -173,6 +182,12 @@ EXAMPLES = r'''
     region: shared-ledger
     destination_node: node-b
     skip_unchanged: false
+
+- name: Move a large region over a link that limits each connection, pushing its pages on four
+  faultline.memory.migration:
+    region: analytics-cache
+    destination_node: node-c
+    push_connections: 4
 
 - name: Start a migration that switches over only when asked, and wait until its precopy runs
   faultline.memory.migration:
@@ -243,7 +258,8 @@ migration:
       description: The options the migration runs with.
       type: dict
       sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
-               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false, "skip_unchanged": true}
+               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false, "skip_unchanged": true,
+               "push_connections": 1}
     error:
       description: Why it FAILED.
       type: str
@@ -267,6 +283,9 @@ migration:
         - C(throttle) is null without I(auto_converge), else C(state) (C(ready), C(throttling), C(stopped),
           C(unavailable)), C(pct) (the share of every 100 ms the workload is stopped, or was at the switchover) and
           C(throttled_ms) (how long it was held in all).
+        - C(push_connections) is the number of connections the source pushes pages on (I(push_connections), or 1
+          where the destination agent takes no more); null until an agent has said, and from agents older than the
+          option.
       type: dict
       sample: {"region_bytes": 2147483648, "downtime_ms": 8, "rounds": 3,
                "transferred": {"precopy_bytes": 2147483648, "precopy_pages": 524288, "compressed_pages": 524288,
@@ -294,7 +313,10 @@ PROGRESS = ['PENDING', 'PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']
 ENDED = ('COMPLETED', 'FAILED', 'CANCELLED')
 OPTIONS = (('maxDowntimeMs', 'max_downtime_ms'), ('bandwidthLimitBytesPerSec', 'bandwidth_limit_bytes_per_sec'),
            ('maxPrecopyRounds', 'max_precopy_rounds'), ('postcopy', 'postcopy'), ('postcopyAfterMs', 'postcopy_after_ms'),
-           ('compress', 'compress'), ('autoConverge', 'auto_converge'), ('skipUnchanged', 'skip_unchanged'))
+           ('compress', 'compress'), ('autoConverge', 'auto_converge'), ('skipUnchanged', 'skip_unchanged'),
+           ('pushConnections', 'push_connections'))
+# The agent's bounds (PROTOCOL.md, migration_out); the service refuses others too, naming options.pushConnections.
+PUSH_CONNECTIONS = (1, 8)
 
 
 class StepFailed(FaultlineError):
@@ -493,6 +515,7 @@ def main():
             compress=dict(type='str', choices=['none', 'zstd']),
             auto_converge=dict(type='bool'),
             skip_unchanged=dict(type='bool'),
+            push_connections=dict(type='int'),
             start_postcopy=dict(type='bool', default=False),
             wait=dict(type='bool', default=True),
             wait_for=dict(type='str', default='COMPLETED', choices=['PRECOPY', 'SWITCHOVER', 'POSTCOPY', 'COMPLETED']),
@@ -503,6 +526,9 @@ def main():
         required_by=dict(region_selector='region'),
         supports_check_mode=True,
     )
+    connections = module.params['push_connections']
+    if connections is not None and not PUSH_CONNECTIONS[0] <= connections <= PUSH_CONNECTIONS[1]:
+        module.fail_json(msg='push_connections must be from %d to %d, not %d' % (PUSH_CONNECTIONS + (connections,)))
     client = FaultlineClient(module)
     outcome = Outcome()
     try:

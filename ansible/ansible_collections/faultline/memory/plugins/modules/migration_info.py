@@ -108,7 +108,8 @@ migrations:
       description: The options the migration runs with.
       type: dict
       sample: {"max_downtime_ms": 10, "bandwidth_limit_bytes_per_sec": 0, "max_precopy_rounds": 10, "postcopy": "auto",
-               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false, "skip_unchanged": true}
+               "postcopy_after_ms": 30000, "compress": "none", "auto_converge": false, "skip_unchanged": true,
+               "push_connections": 1}
     error:
       description: Why it FAILED.
       type: str
@@ -129,6 +130,8 @@ migrations:
           C(skip_unchanged)) the pages not sent again because their bytes were those last sent.
         - C(throttle) (with option C(auto_converge)) is how the source throttles the workload, as C(state), C(pct),
           C(throttled_ms).
+        - C(push_connections) is the number of connections the source pushes pages on (option C(push_connections),
+          or 1 where the destination agent takes no more); null from agents older than the option.
       type: dict
       sample: {"region_bytes": 2147483648, "remaining_bytes": 0, "downtime_ms": 8,
                "demand_latency": {"count": 40, "p50_ns": 90000, "p99_ns": 400000, "p999_ns": null, "max_ns": 512000}}

@@ -36,12 +36,16 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
      *     {@code unavailable} (the workload may not be stopped); null without it
      * @param throttlePct source only: the share of every 100 ms the workload is stopped (or was at the switchover)
      * @param throttledMs source only: how long the throttle held the workload in all
+     * @param pushConnections the connections the job's pages are pushed on: on the source those it pushes on (1
+     *     when the destination agent takes no more), on the destination those the source connected; null from
+     *     an agent older than the option
      */
     public record Stats(Long regionBytes, Long setupMs, Long totalMs, Long downtimeMs, Long precopyBytes,
             Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes, Long demandPages,
             Long remainingBytes, Long dirtyRateBytesPerSec, Long rounds, Long postcopyRequests,
             LatencySummary demandLatency, Long blockedNs, Long throughputBytesPerSec, Long compressedPages,
-            Long compressedBytes, Long unchangedPages, String throttle, Long throttlePct, Long throttledMs) {
+            Long compressedBytes, Long unchangedPages, String throttle, Long throttlePct, Long throttledMs,
+            Long pushConnections) {
     }
 
     /** What the destination agent is asked to prepare (migration_in). The secret never appears in toString. */
@@ -63,17 +67,20 @@ public record AgentMigration(UUID migrationId, String role, UUID regionId, Strin
      * @param compress {@code none} or {@code zstd}: page frames compressed on the page channel
      * @param autoConverge throttle the workload while precopy rounds do not converge
      * @param skipUnchanged do not send a page again whose bytes are those last sent (by fingerprint)
+     * @param pushConnections 1 to 8: the connections that carry the precopy and background postcopy pages
      */
     public record OutRequest(UUID migrationId, UUID regionId, String destination, String secret,
             long bandwidthLimitBytesPerSec, int maxPrecopyRounds, long maxDowntimeMs, String postcopy,
-            long postcopyAfterMs, String compress, boolean autoConverge, boolean skipUnchanged) {
+            long postcopyAfterMs, String compress, boolean autoConverge, boolean skipUnchanged,
+            int pushConnections) {
         @Override
         public String toString() {
             return "OutRequest[migrationId=" + migrationId + ", regionId=" + regionId + ", destination="
                     + destination + ", bandwidthLimitBytesPerSec=" + bandwidthLimitBytesPerSec + ", maxPrecopyRounds="
                     + maxPrecopyRounds + ", maxDowntimeMs=" + maxDowntimeMs + ", postcopy=" + postcopy
                     + ", postcopyAfterMs=" + postcopyAfterMs + ", compress=" + compress + ", autoConverge=" + autoConverge
-                    + ", skipUnchanged=" + skipUnchanged + ", secret=<redacted>]";
+                    + ", skipUnchanged=" + skipUnchanged + ", pushConnections=" + pushConnections
+                    + ", secret=<redacted>]";
         }
     }
 }

@@ -39,7 +39,7 @@ public final class AgentMigrations {
         return new MigrationWire.OutRequest(r.migrationId().toString(), r.regionId().toString(), r.destination(),
                 r.secret(), new MigrationWire.Options(r.bandwidthLimitBytesPerSec(), r.maxPrecopyRounds(),
                         r.maxDowntimeMs(), r.postcopy(), r.postcopyAfterMs(), r.compress(), r.autoConverge(),
-                        r.skipUnchanged()));
+                        r.skipUnchanged(), r.pushConnections()));
     }
 
     /** migration_get; an agent that does not know the job answers NOT_FOUND. */
@@ -117,8 +117,7 @@ public final class AgentMigrations {
                             s.demandBytes(), s.demandPages(), s.remainingBytes(), s.dirtyRateBytesPerS(), s.rounds(),
                             s.postcopyRequests(), latency(s.demandLatency()), s.blockedNs(),
                             s.throughputBytesPerS(), s.compressedPages(), s.compressedBytes(), s.unchangedPages(),
-                            s.throttle(),
-                            s.throttlePct(), s.throttledMs()),
+                            s.throttle(), s.throttlePct(), s.throttledMs(), s.pushConnections()),
                     Boolean.TRUE.equals(m.needsSecret()));
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new AgentException(UNREADABLE, "the agent reported migration " + m.migrationId()

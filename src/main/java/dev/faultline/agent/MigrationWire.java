@@ -23,7 +23,8 @@ final class MigrationWire {
             Long precopyBytes, Long precopyPages, Long postcopyBytes, Long postcopyPages, Long demandBytes,
             Long demandPages, Long remainingBytes, Long dirtyRateBytesPerS, Long rounds, Long postcopyRequests,
             Latency demandLatency, Long blockedNs, Long throughputBytesPerS, Long compressedPages,
-            Long compressedBytes, Long unchangedPages, String throttle, Long throttlePct, Long throttledMs) {
+            Long compressedBytes, Long unchangedPages, String throttle, Long throttlePct, Long throttledMs,
+            Long pushConnections) {
     }
 
     record Latency(long count, long p50Ns, long p99Ns, long maxNs) {
@@ -52,7 +53,8 @@ final class MigrationWire {
     }
 
     record Options(long bandwidthBytesPerS, int maxRounds, long maxDowntimeMs, String postcopy,
-            long postcopyAfterMs, String compress, boolean autoConverge, boolean skipUnchanged) {
+            long postcopyAfterMs, String compress, boolean autoConverge, boolean skipUnchanged,
+            int pushConnections) {
     }
 
     /** migration_resume; the secret (null: not sent) never appears in toString. */

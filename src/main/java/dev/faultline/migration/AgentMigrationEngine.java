@@ -43,7 +43,7 @@ class AgentMigrationEngine implements MigrationEngine {
         return side(node, "migration_out", a -> a.migrateOut(new AgentMigration.OutRequest(r.migrationId(),
                 r.regionId(), r.destination(), r.secret(), o.bandwidthLimitBytesPerSec(), o.maxPrecopyRounds(),
                 o.maxDowntimeMs(), o.postcopy().json(), o.postcopyAfterMs(), o.compress().json(),
-                o.autoConverge(), o.skipUnchanged())));
+                o.autoConverge(), o.skipUnchanged(), o.pushConnections())));
     }
 
     @Override

@@ -97,6 +97,9 @@ class Migration {
     @Column(name = "skip_unchanged", nullable = false)
     private boolean skipUnchanged;
 
+    @Column(name = "push_connections", nullable = false)
+    private int pushConnections;
+
     @Column(name = "requested_by", nullable = false)
     private String requestedBy;
 
@@ -156,6 +159,7 @@ class Migration {
         this.compress = options.compress();
         this.autoConverge = options.autoConverge();
         this.skipUnchanged = options.skipUnchanged();
+        this.pushConnections = options.pushConnections();
         this.secret = secret;
         this.requestedBy = requestedBy;
         this.createdAt = now;
@@ -354,7 +358,7 @@ class Migration {
 
     MigrationOptions options() {
         return new MigrationOptions(maxDowntimeMs, bandwidthLimitBytesPerSec, maxPrecopyRounds, postcopy,
-                postcopyAfterMs, compress, autoConverge, skipUnchanged);
+                postcopyAfterMs, compress, autoConverge, skipUnchanged, pushConnections);
     }
 
     UUID id() {

@@ -22,6 +22,7 @@ import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import java.math.BigInteger;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -56,7 +57,12 @@ class MigrationController {
             @Valid Options options) {
     }
 
-    /** Every field optional; docs/api-migrations.md has the defaults. Unknown fields are refused, not ignored. */
+    /**
+     * Every field optional; docs/api-migrations.md has the defaults. Unknown fields are refused, not ignored.
+     * Named in the API document: a bare "Options" is taken by the restore's options, and one of the two
+     * would describe the other's field.
+     */
+    @Schema(name = "MigrationRequestOptions")
     static final class Options {
         @Min(value = 1, message = "must be at least 1 ms") @Max(value = 60_000, message = "must be at most 60000 ms")
         public Long maxDowntimeMs;
@@ -73,12 +79,16 @@ class MigrationController {
         public String compress;
         /** Taken as it came, so that anything but a JSON boolean is a field error, not unreadable JSON. */
         @TrueOrFalse
-        @Schema(type = "boolean", defaultValue = "false")
+        @Schema(implementation = Boolean.class, defaultValue = "false")
         public Object autoConverge;
         /** As autoConverge: a JSON boolean or absent (true). */
         @TrueOrFalse
-        @Schema(type = "boolean", defaultValue = "true")
+        @Schema(implementation = Boolean.class, defaultValue = "true")
         public Object skipUnchanged;
+        /** Taken as it came too: "2", 1.5 and 2.0 are field errors, not coerced (the agent takes JSON integers only). */
+        @WholeNumber(min = MigrationOptions.MIN_PUSH_CONNECTIONS, max = MigrationOptions.MAX_PUSH_CONNECTIONS)
+        @Schema(implementation = Integer.class, minimum = "1", maximum = "8", defaultValue = "1")
+        public Object pushConnections;
         private final Map<String, Object> unknown = new LinkedHashMap<>();
 
         @JsonAnySetter
@@ -88,7 +98,8 @@ class MigrationController {
 
         @com.fasterxml.jackson.annotation.JsonIgnore
         @AssertTrue(message = "has unknown fields; known are maxDowntimeMs, bandwidthLimitBytesPerSec,"
-                + " maxPrecopyRounds, postcopy, postcopyAfterMs, compress, autoConverge and skipUnchanged")
+                + " maxPrecopyRounds, postcopy, postcopyAfterMs, compress, autoConverge, skipUnchanged and"
+                + " pushConnections")
         boolean isKnownFieldsOnly() {
             return unknown.isEmpty();
         }
@@ -103,7 +114,8 @@ class MigrationController {
                     postcopyAfterMs == null ? d.postcopyAfterMs() : postcopyAfterMs,
                     compress == null ? d.compress() : MigrationOptions.Compress.of(compress),
                     autoConverge == null ? d.autoConverge() : (Boolean) autoConverge,
-                    skipUnchanged == null ? d.skipUnchanged() : (Boolean) skipUnchanged);
+                    skipUnchanged == null ? d.skipUnchanged() : (Boolean) skipUnchanged,
+                    pushConnections == null ? d.pushConnections() : ((Number) pushConnections).intValue());
         }
     }
 
@@ -122,6 +134,46 @@ class MigrationController {
             @Override
             public boolean isValid(Object value, ConstraintValidatorContext context) {
                 return value == null || value instanceof Boolean;
+            }
+        }
+    }
+
+    /** A JSON integer from min to max (or absent); a string, a fraction or 2.0 is refused rather than guessed at. */
+    @Target(ElementType.FIELD)
+    @Retention(RetentionPolicy.RUNTIME)
+    @Constraint(validatedBy = WholeNumber.Check.class)
+    @interface WholeNumber {
+        String message() default "must be a whole number from {min} to {max}";
+
+        long min();
+
+        long max();
+
+        Class<?>[] groups() default {};
+
+        Class<? extends Payload>[] payload() default {};
+
+        final class Check implements ConstraintValidator<WholeNumber, Object> {
+            private long min;
+            private long max;
+
+            @Override
+            public void initialize(WholeNumber bounds) {
+                min = bounds.min();
+                max = bounds.max();
+            }
+
+            @Override
+            public boolean isValid(Object value, ConstraintValidatorContext context) {
+                if (value == null) {
+                    return true;
+                }
+                // Jackson reads a JSON integer into Integer, Long or BigInteger, anything else into another type
+                if (!(value instanceof Integer || value instanceof Long || value instanceof BigInteger)) {
+                    return false;
+                }
+                BigInteger n = value instanceof BigInteger b ? b : BigInteger.valueOf(((Number) value).longValue());
+                return n.compareTo(BigInteger.valueOf(min)) >= 0 && n.compareTo(BigInteger.valueOf(max)) <= 0;
             }
         }
     }

@@ -19,12 +19,19 @@ import java.util.stream.Collectors;
  *     share of every 100 ms) while precopy rounds do not converge, so that the switchover fits the downtime
  * @param skipUnchanged whether the source leaves out a page due to be sent again whose bytes are those it last
  *     sent (by a seeded XXH3-128 fingerprint: fast, not collision resistant); false sends every written page again
+ * @param pushConnections how many TCP connections carry the precopy and background postcopy pages, 1 to 8: the
+ *     page channel plus {@code pushConnections - 1} more (demand requests keep their own connection); a
+ *     destination agent too old for more takes one, and the statistics' {@code pushConnections} says so
  */
 record MigrationOptions(long maxDowntimeMs, long bandwidthLimitBytesPerSec, int maxPrecopyRounds, Postcopy postcopy,
-        long postcopyAfterMs, Compress compress, boolean autoConverge, boolean skipUnchanged) {
+        long postcopyAfterMs, Compress compress, boolean autoConverge, boolean skipUnchanged, int pushConnections) {
+
+    /** The agent's bounds for pushConnections (PROTOCOL.md, migration_out). */
+    static final int MIN_PUSH_CONNECTIONS = 1;
+    static final int MAX_PUSH_CONNECTIONS = 8;
 
     static final MigrationOptions DEFAULTS = new MigrationOptions(10, 0, 10, Postcopy.AUTO, 30_000, Compress.NONE,
-            false, true);
+            false, true, 1);
 
     enum Postcopy {
         AUTO, MANUAL;

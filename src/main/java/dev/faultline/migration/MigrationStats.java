@@ -20,10 +20,13 @@ import java.util.function.Function;
  *     ({@code unchangedPages}, counted per round, not in the other page counts)
  * @param throttle with {@code autoConverge}: how the source throttles its workload; null without the option
  *     (and in statistics stored before it existed)
+ * @param pushConnections the connections the source pushes pages on: the job's {@code pushConnections}, or 1
+ *     where the destination agent is too old for more; null while no agent has said (and from agents older
+ *     than the option, and in statistics stored before it existed)
  */
 record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtimeMs, Transferred transferred,
         long remainingBytes, long dirtyRateBytesPerSec, long rounds, long postcopyRequests, LatencySummary demandLatency,
-        long blockedNs, long throughputBytesPerSec, Throttle throttle) {
+        long blockedNs, long throughputBytesPerSec, Throttle throttle, Long pushConnections) {
 
     /**
      * Auto-converge on the source (docs/api-migrations.md).
@@ -43,7 +46,7 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
     /** Before any agent reported: the whole region remains. */
     static MigrationStats initial(long regionBytes) {
         return new MigrationStats(regionBytes, 0, 0, null, new Transferred(0, 0, 0, 0, 0, 0, 0, 0, 0), regionBytes, 0, 0,
-                0, new LatencySummary(0, 0L, 0L, null, 0), 0, 0, null);
+                0, new LatencySummary(0, 0L, 0L, null, 0), 0, 0, null, null);
     }
 
     /**
@@ -58,6 +61,8 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
         LatencySummary latency = dst.pick(AgentMigration.Stats::demandLatency);
         Long downtime = dst.pick(AgentMigration.Stats::downtimeMs);
         String throttleState = src.pick(AgentMigration.Stats::throttle);
+        // the source's count; the destination reports what the source connected, the same figure
+        Long connections = src.pick(AgentMigration.Stats::pushConnections);
         return new MigrationStats(
                 src.pick(AgentMigration.Stats::regionBytes, regionBytes),
                 Math.max(src.pick(AgentMigration.Stats::totalMs, totalMs), src.other(AgentMigration.Stats::totalMs, 0)),
@@ -82,13 +87,14 @@ record MigrationStats(long regionBytes, long totalMs, long setupMs, Long downtim
                 src.pick(AgentMigration.Stats::throughputBytesPerSec, throughputBytesPerSec),
                 throttleState == null ? throttle : new Throttle(throttleState,
                         src.pick(AgentMigration.Stats::throttlePct, throttle == null ? 0 : throttle.pct()),
-                        src.pick(AgentMigration.Stats::throttledMs, throttle == null ? 0 : throttle.throttledMs())));
+                        src.pick(AgentMigration.Stats::throttledMs, throttle == null ? 0 : throttle.throttledMs())),
+                connections == null ? pushConnections : connections);
     }
 
     /** Once the destination holds every page, nothing remains, whatever the last sample said. */
     MigrationStats completed() {
         return new MigrationStats(regionBytes, totalMs, setupMs, downtimeMs, transferred, 0, 0, rounds,
-                postcopyRequests, demandLatency, blockedNs, throughputBytesPerSec, throttle);
+                postcopyRequests, demandLatency, blockedNs, throughputBytesPerSec, throttle, pushConnections);
     }
 
     /**

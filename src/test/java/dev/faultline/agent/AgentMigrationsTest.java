@@ -14,7 +14,7 @@ class AgentMigrationsTest {
     @Test
     void migrationOutCarriesTheOptionsInTheAgentsNamesAndItsToStringHidesTheSecret() {
         AgentMigration.OutRequest request = new AgentMigration.OutRequest(UUID.randomUUID(), UUID.randomUUID(),
-                "127.0.0.1:7702", SECRET, 1 << 20, 5, 25, "manual", 1000, "zstd", true, false);
+                "127.0.0.1:7702", SECRET, 1 << 20, 5, 25, "manual", 1000, "zstd", true, false, 6);
 
         JsonNode wire = AgentJson.MAPPER.valueToTree(AgentMigrations.toWire(request));
 
@@ -29,8 +29,12 @@ class AgentMigrationsTest {
         assertThat(options.path("max_downtime_ms").asLong()).isEqualTo(25);
         assertThat(options.path("postcopy").asString()).isEqualTo("manual");
         assertThat(options.path("postcopy_after_ms").asLong()).isEqualTo(1000);
+        assertThat(options.path("push_connections").isIntegralNumber()).as("a JSON integer, as the agent requires")
+                .isTrue();
+        assertThat(options.path("push_connections").asInt()).isEqualTo(6);
         assertThat(wire.path("secret").asString()).as("the agent needs it").isEqualTo(SECRET);
-        assertThat(request.toString()).contains("compress=zstd", "autoConverge=true", "skipUnchanged=false")
+        assertThat(request.toString()).contains("compress=zstd", "autoConverge=true", "skipUnchanged=false",
+                        "pushConnections=6")
                 .doesNotContain(SECRET);
         assertThat(AgentMigrations.toWire(request).toString()).contains("compress=zstd").doesNotContain(SECRET);
     }
@@ -62,17 +66,31 @@ class AgentMigrationsTest {
         assertThat(stats.throttle()).isNull();
         assertThat(stats.throttlePct()).isNull();
         assertThat(stats.unchangedPages()).isNull();
+        assertThat(stats.pushConnections()).as("an agent older than push_connections").isNull();
     }
 
     @Test
     void skipUnchangedTrueIsSentAsTheAgentsBoolean() {
         AgentMigration.OutRequest request = new AgentMigration.OutRequest(UUID.randomUUID(), UUID.randomUUID(),
-                "127.0.0.1:7702", SECRET, 0, 10, 10, "auto", 30_000, "none", false, true);
+                "127.0.0.1:7702", SECRET, 0, 10, 10, "auto", 30_000, "none", false, true, 1);
 
         JsonNode options = AgentJson.MAPPER.valueToTree(AgentMigrations.toWire(request)).path("options");
 
         assertThat(options.path("skip_unchanged").isBoolean()).isTrue();
         assertThat(options.path("skip_unchanged").asBoolean()).isTrue();
+        assertThat(options.path("push_connections").isIntegralNumber()).isTrue();
+        assertThat(options.path("push_connections").asInt()).as("the default is sent, not left out").isEqualTo(1);
+    }
+
+    @Test
+    void theConnectionsTheSourcePushesOnReachTheStatistics() throws Exception {
+        String reply = "{\"migration_id\": \"" + UUID.randomUUID() + "\", \"role\": \"source\", \"phase\": \"precopy\","
+                + " \"stats\": {\"precopy_pages\": 4096, \"push_connections\": 4}}";
+
+        AgentMigration.Stats stats = AgentMigrations.toService(
+                AgentJson.MAPPER.readValue(reply, MigrationWire.Reply.class)).stats();
+
+        assertThat(stats.pushConnections()).isEqualTo(4);
     }
 
     @Test

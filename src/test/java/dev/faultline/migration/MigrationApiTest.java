@@ -68,13 +68,15 @@ class MigrationApiTest extends ServiceTest {
     void badOptionsNameTheirFields() {
         TestApi.Response r = admin().post("/api/v1/migrations", map("regionId", UUID.randomUUID().toString(),
                 "destinationNode", SECOND_NODE, "options", map("maxDowntimeMs", -1, "postcopy", "later",
-                        "bandwidth", 5, "compress", "lz4", "autoConverge", "on", "skipUnchanged", 0)));
+                        "bandwidth", 5, "compress", "lz4", "autoConverge", "on", "skipUnchanged", 0,
+                        "pushConnections", 1.5)));
 
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.json().path("type").asString()).isEqualTo(PROBLEMS + "validation");
         assertThat(r.json().path("errors").findValuesAsString("field"))
                 .containsExactlyInAnyOrder("options.maxDowntimeMs", "options.postcopy", "options.knownFieldsOnly",
-                        "options.compress", "options.autoConverge", "options.skipUnchanged");
+                        "options.compress", "options.autoConverge", "options.skipUnchanged",
+                        "options.pushConnections");
     }
 
     @Test
@@ -97,5 +99,14 @@ class MigrationApiTest extends ServiceTest {
         assertThat(doc.at("/paths/~1api~1v1~1migrations/post").isObject()).isTrue();
         assertThat(doc.at("/paths/~1api~1v1~1migrations~1{id}~1start-postcopy/post").isObject()).isTrue();
         assertThat(doc.at("/paths/~1api~1v1~1migrations~1{id}~1cancel/post/tags/0").asString()).isEqualTo("Migrations");
+        assertThat(doc.at("/components/schemas/CreateMigrationRequest/properties/options/$ref").asString())
+                .as("the migration's own options, not the restore's").isEqualTo("#/components/schemas/MigrationRequestOptions");
+        JsonNode connections = doc.at("/components/schemas/MigrationRequestOptions/properties/pushConnections");
+        assertThat(connections.path("type").asString()).as("a generated client sends a number").isEqualTo("integer");
+        assertThat(connections.path("minimum").asInt()).isEqualTo(1);
+        assertThat(connections.path("maximum").asInt()).isEqualTo(8);
+        assertThat(connections.path("default").asInt()).isEqualTo(1);
+        assertThat(doc.at("/components/schemas/MigrationRequestOptions/properties/skipUnchanged/type").asString())
+                .isEqualTo("boolean");
     }
 }

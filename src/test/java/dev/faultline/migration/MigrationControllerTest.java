@@ -86,7 +86,9 @@ class MigrationControllerTest {
                 .andExpect(jsonPath("$.options.compress").value("none"))
                 .andExpect(jsonPath("$.options.autoConverge").value(false))
                 .andExpect(jsonPath("$.options.skipUnchanged").value(true))
+                .andExpect(jsonPath("$.options.pushConnections").value(1))
                 .andExpect(jsonPath("$.stats.throttle").value(Matchers.nullValue()))
+                .andExpect(jsonPath("$.stats.pushConnections").value(Matchers.nullValue()))
                 .andExpect(jsonPath("$.timeline[0].phase").value("PENDING"))
                 .andExpect(jsonPath("$.timeline[0].at").value("2026-11-24T20:00:00Z"))
                 .andExpect(jsonPath("$.stats.regionBytes").value(1 << 20))
@@ -103,7 +105,7 @@ class MigrationControllerTest {
     @Test
     void optionsAreReadWithTheirDefaults() throws Exception {
         MigrationOptions manual = new MigrationOptions(25, 1 << 20, 10, MigrationOptions.Postcopy.MANUAL, 30_000,
-                MigrationOptions.Compress.NONE, false, true);
+                MigrationOptions.Compress.NONE, false, true, 1);
         given(migrations.create(REGION, "node-b", manual, "ci")).willReturn(job(MigrationPhase.PENDING));
 
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\", \"options\": {\"maxDowntimeMs\": 25,"
@@ -117,14 +119,15 @@ class MigrationControllerTest {
         create("{\"regionId\": \"../etc\", \"destinationNode\": \"\", \"options\": {\"maxDowntimeMs\": 0,"
                 + " \"bandwidthLimitBytesPerSec\": -1, \"maxPrecopyRounds\": 0, \"postcopy\": \"sometimes\","
                 + " \"postcopyAfterMs\": -5, \"compress\": \"gzip\", \"autoConverge\": \"yes\","
-                + " \"skipUnchanged\": \"no\"}}")
+                + " \"skipUnchanged\": \"no\", \"pushConnections\": 0}}")
                 .andExpect(status().isBadRequest())
                 .andExpect(content().contentType("application/problem+json"))
                 .andExpect(jsonPath("$.type").value("https://faultline.dev/problems/validation"))
                 .andExpect(jsonPath("$.errors[*].field").value(Matchers.containsInAnyOrder("regionId",
                         "destinationNode", "options.maxDowntimeMs", "options.bandwidthLimitBytesPerSec",
                         "options.maxPrecopyRounds", "options.postcopy", "options.postcopyAfterMs",
-                        "options.compress", "options.autoConverge", "options.skipUnchanged")));
+                        "options.compress", "options.autoConverge", "options.skipUnchanged",
+                        "options.pushConnections")));
         for (String notABoolean : new String[] {"\"true\"", "1", "{}"}) {
             create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
                     + " \"options\": {\"autoConverge\": " + notABoolean + "}}")
@@ -136,6 +139,16 @@ class MigrationControllerTest {
                     .andExpect(status().isBadRequest())
                     .andExpect(jsonPath("$.errors[0].field").value("options.skipUnchanged"))
                     .andExpect(jsonPath("$.errors[0].message").value("must be true or false"));
+        }
+        // the agent's bounds and its JSON integer: nothing out of range, no string, no fraction, no 2.0
+        for (String notAConnectionCount : new String[] {"0", "9", "-1", "\"x\"", "\"2\"", "1.5", "2.0", "true", "[2]",
+                "99999999999999999999999"}) {
+            create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
+                    + " \"options\": {\"pushConnections\": " + notAConnectionCount + "}}")
+                    .andExpect(status().isBadRequest())
+                    .andExpect(jsonPath("$.type").value("https://faultline.dev/problems/validation"))
+                    .andExpect(jsonPath("$.errors[0].field").value("options.pushConnections"))
+                    .andExpect(jsonPath("$.errors[0].message").value("must be a whole number from 1 to 8"));
         }
         create("{\"regionId\": \"" + REGION + "\", \"destinationNode\": \"node-b\","
                 + " \"options\": {\"compress\": \"ZSTD\"}}")
@@ -159,37 +172,49 @@ class MigrationControllerTest {
     @Test
     void zstdCompressionIsAskedForByName() throws Exception {
         acceptedWith("{\"compress\": \"zstd\"}", new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO,
-                30_000, MigrationOptions.Compress.ZSTD, false, true));
+                30_000, MigrationOptions.Compress.ZSTD, false, true, 1));
     }
 
     @Test
     void autoConvergeIsAskedForWithABoolean() throws Exception {
         acceptedWith("{\"autoConverge\": true}", new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO,
-                30_000, MigrationOptions.Compress.NONE, true, true));
+                30_000, MigrationOptions.Compress.NONE, true, true, 1));
     }
 
     @Test
     void autoConvergeFalseOrNullIsTheDefault() throws Exception {
         acceptedWith("{\"autoConverge\": null, \"maxDowntimeMs\": 11}", new MigrationOptions(11, 0, 10,
-                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 1));
         acceptedWith("{\"autoConverge\": false, \"maxDowntimeMs\": 12}", new MigrationOptions(12, 0, 10,
-                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 1));
     }
 
     @Test
     void skipUnchangedIsTrueUnlessFalseIsSent() throws Exception {
         acceptedWith("{\"skipUnchanged\": null, \"maxDowntimeMs\": 13}", new MigrationOptions(13, 0, 10,
-                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 1));
         acceptedWith("{\"skipUnchanged\": true, \"maxDowntimeMs\": 14}", new MigrationOptions(14, 0, 10,
-                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true));
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 1));
         acceptedWith("{\"skipUnchanged\": false, \"maxDowntimeMs\": 15}", new MigrationOptions(15, 0, 10,
-                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, false));
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, false, 1));
+    }
+
+    @Test
+    void pushConnectionsAreOneUnlessANumberFromOneToEightIsSent() throws Exception {
+        acceptedWith("{\"pushConnections\": null, \"maxDowntimeMs\": 16}", new MigrationOptions(16, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 1));
+        acceptedWith("{\"pushConnections\": 1, \"maxDowntimeMs\": 17}", new MigrationOptions(17, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 1));
+        acceptedWith("{\"pushConnections\": 4, \"maxDowntimeMs\": 18}", new MigrationOptions(18, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 4));
+        acceptedWith("{\"pushConnections\": 8, \"maxDowntimeMs\": 19}", new MigrationOptions(19, 0, 10,
+                MigrationOptions.Postcopy.AUTO, 30_000, MigrationOptions.Compress.NONE, false, true, 8));
     }
 
     @Test
     void manualPostcopyKeepsTheTimeoutAFormSendsAlong() throws Exception {
         acceptedWith("{\"postcopy\": \"manual\", \"postcopyAfterMs\": 1000}", new MigrationOptions(10, 0, 10,
-                MigrationOptions.Postcopy.MANUAL, 1000, MigrationOptions.Compress.NONE, false, true));
+                MigrationOptions.Postcopy.MANUAL, 1000, MigrationOptions.Compress.NONE, false, true, 1));
     }
 
     /** A create with these options is accepted and reaches the service as {@code expected}. */

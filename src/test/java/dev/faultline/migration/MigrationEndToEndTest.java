@@ -349,6 +349,41 @@ class MigrationEndToEndTest extends ServiceTest {
     }
 
     /**
+     * pushConnections 3: the source pushes the job's pages on three connections (the destination's
+     * agent is the same build, so it takes them), reports that in precopy and at the end, and every
+     * page arrives byte for byte. Needs the agent's push_connections (an agent without it ignores the
+     * option and reports no figure).
+     */
+    @Test
+    void aJobPushedOnThreeConnectionsSaysSoAndArrivesByteForByte() throws Exception {
+        String name = "mig-" + shortId();
+        Path dir = Files.createDirectories(DATA_DIR.resolve("migration-e2e"));
+        try (NativeTools.Child source = new NativeTools.Child(NativeTools.demo().toString(), "mig-source",
+                "--socket", agent.status().handoffSocket(), "--size", "16M", "--name", name, "--threads", "1")) {
+            String regionId = JSON.readTree(line(source, "region_id")).path("region_id").asString();
+            Await.until("the source region to be listed", STEP, () -> admin().get("/api/v1/regions/" + regionId),
+                    r -> r.status() == 200);
+            TestApi.Response created = admin().post("/api/v1/migrations", map("regionId", regionId,
+                    "destinationNode", SECOND_NODE, "options", map("postcopy", "manual", "maxPrecopyRounds", 50,
+                    "bandwidthLimitBytesPerSec", BANDWIDTH, "pushConnections", 3)));
+            assertThat(created.status()).as(created.body()).isEqualTo(202);
+            assertThat(created.json().at("/options/pushConnections").asInt()).isEqualTo(3);
+            String job = created.headers().firstValue("Location").orElseThrow();
+            JsonNode precopy = Await.until("precopy rounds", STEP, () -> admin().get(job).json(),
+                    j -> phaseIs(j, "PRECOPY") && j.at("/stats/rounds").asLong() >= 2 || isFinal(j));
+            assertThat(precopy.path("phase").asString()).as("%s", precopy).isEqualTo("PRECOPY");
+            assertThat(precopy.at("/stats/pushConnections").isIntegralNumber())
+                    .as("the source reports its connections: %s", precopy.path("stats")).isTrue();
+            assertThat(precopy.at("/stats/pushConnections").asInt()).isEqualTo(3);
+
+            JsonNode done = switchOverAndCompareEveryPage(job, source, name, dir, "the switchover");
+            assertThat(done.at("/options/pushConnections").asInt()).isEqualTo(3);
+            assertThat(done.at("/stats/pushConnections").asInt()).as("kept: %s", done.path("stats")).isEqualTo(3);
+            command(source, "exit", null);
+        }
+    }
+
+    /**
      * Whether both sides of a job run precopy again after the destination's agent restarted: the
      * new agent has the secret back, and the source has reconnected to the address it listens on.
      */

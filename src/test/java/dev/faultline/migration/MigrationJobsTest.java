@@ -131,6 +131,7 @@ class MigrationJobsTest {
         assertThat(live.transferred().unchangedPages()).as("the source's figure").isEqualTo((200L << 20) / 4096 / 8);
         assertThat(live.throttle()).as("the source's throttle")
                 .isEqualTo(new MigrationStats.Throttle("throttling", 10, 300));
+        assertThat(live.pushConnections()).as("the source's figure").isEqualTo(3);
         assertThat(driver.live()).containsKey(id);
 
         // switchover and the move to postcopy happen between two polls: both still reach the timeline
@@ -162,6 +163,7 @@ class MigrationJobsTest {
         assertThat(done.destinationRegionId()).isEqualTo(destinationRegion);
         assertThat(done.stats().remainingBytes()).isZero();
         assertThat(done.stats().transferred().demandPages()).as("kept after completion").isEqualTo(12);
+        assertThat(done.stats().pushConnections()).as("kept after completion").isEqualTo(3);
         assertThat(done.stats().downtimeMs()).isEqualTo(7);
         assertThat(driver.live()).as("a finished job leaves the gauges").doesNotContainKey(id);
         assertThat(jobs.findById(id).orElseThrow().secret()).as("wiped once the job ended").isNull();
@@ -203,7 +205,7 @@ class MigrationJobsTest {
         directory.node("node-b", true);
         assertProblem(() -> service.create(demo.id(), "node-b",
                 new MigrationOptions(10, 100, 10, MigrationOptions.Postcopy.AUTO, 0, MigrationOptions.Compress.NONE,
-                        false, true),
+                        false, true, 1),
                 "ops"),
                 Problem.UNPROCESSABLE, "at least one page");
         directory.detach(demo.id());
@@ -531,7 +533,7 @@ class MigrationJobsTest {
     @Test
     void aJobsOptionsAreHandedToTheSource() {
         MigrationOptions options = new MigrationOptions(25, 1L << 30, 3, MigrationOptions.Postcopy.MANUAL, 30_000,
-                MigrationOptions.Compress.ZSTD, true, false);
+                MigrationOptions.Compress.ZSTD, true, false, 4);
         UUID id = service.create(demo.id(), "node-b", options, "ops").id();
 
         driver.poll();
@@ -542,25 +544,26 @@ class MigrationJobsTest {
 
     private static MigrationOptions manual() {
         return new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.MANUAL, 30_000,
-                MigrationOptions.Compress.NONE, false, true);
+                MigrationOptions.Compress.NONE, false, true, 1);
     }
 
     /**
      * What a source measures; the destination's figures are zero there. Half the pages sent
      * travelled compressed, at a quarter of their size; auto-converge throttles the workload
-     * 10% per round past the second; an eighth as many pages again were found unchanged and not sent.
+     * 10% per round past the second; an eighth as many pages again were found unchanged and not sent;
+     * the pages are pushed on 3 connections.
      */
     static AgentMigration.Stats source(long sent, long remaining, long rounds, long dirtyRate) {
         return new AgentMigration.Stats(REGION_BYTES, 12L, 3000L, null, sent, sent / 4096, 0L, 0L, 0L, 0L,
                 remaining, dirtyRate, rounds, 0L, new LatencySummary(0, 0L, 0L, null, 0), 0L, 1L << 30,
-                sent / 4096 / 2, sent / 8, sent / 4096 / 8, "throttling", Math.max(0, rounds - 2) * 10, rounds * 100);
+                sent / 4096 / 2, sent / 8, sent / 4096 / 8, "throttling", Math.max(0, rounds - 2) * 10, rounds * 100, 3L);
     }
 
     /** What a destination measures; the source's figures are zero there. */
     static AgentMigration.Stats destination(long demandBytes, Long downtime) {
         return new AgentMigration.Stats(REGION_BYTES, 0L, 2900L, downtime, 0L, 0L, 0L, 0L, demandBytes,
                 demandBytes / 4096, 0L, 0L, 0L, 0L, new LatencySummary(demandBytes / 4096, 40_000L, 90_000L, null,
-                        120_000), 1_000_000L, 0L, null, null, null, null, null, null);
+                        120_000), 1_000_000L, 0L, null, null, null, null, null, null, null);
     }
 
     private static void assertProblem(Runnable call, Problem kind, String detail) {

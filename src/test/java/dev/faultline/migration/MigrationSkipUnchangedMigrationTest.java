@@ -30,6 +30,8 @@ class MigrationSkipUnchangedMigrationTest {
                 .isTrue();
         assertThat(jdbc.queryForObject("select auto_converge from migration where id = ?", Boolean.class, old))
                 .as("the option beside it keeps its own default").isFalse();
+        assertThat(jdbc.queryForObject("select push_connections from migration where id = ?", Integer.class, old))
+                .as("V66: jobs recorded before pushConnections pushed on the page channel alone").isEqualTo(1);
         db.destroy();
     }
 }

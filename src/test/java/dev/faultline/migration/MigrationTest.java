@@ -111,13 +111,14 @@ class MigrationTest {
         assertThat(stats.transferred().compressedBytes()).isZero();
         assertThat(stats.throttle()).as("stored before auto-converge: no throttle").isNull();
         assertThat(stats.transferred().unchangedPages()).as("stored before skip-unchanged: none counted").isZero();
+        assertThat(stats.pushConnections()).as("stored before push connections: not known").isNull();
     }
 
     @Test
     void unchangedPagesAreSkippedUnlessTheJobSaysOtherwise() {
         assertThat(job().options().skipUnchanged()).as("the agent's default").isTrue();
         MigrationOptions everyPage = new MigrationOptions(10, 0, 10, MigrationOptions.Postcopy.AUTO, 30_000,
-                MigrationOptions.Compress.NONE, false, false);
+                MigrationOptions.Compress.NONE, false, false, 1);
         Migration job = new Migration(UUID.randomUUID(), "demo", 1 << 20, "node-a", "node-b", everyPage,
                 "0".repeat(64), "ops", T0);
 

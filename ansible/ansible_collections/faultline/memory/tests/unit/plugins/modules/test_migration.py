@@ -13,7 +13,8 @@ PATH = MIGRATIONS + '/m1'
 JOB = dict(id='m1', regionId=REGION_ID, regionName='db', sourceNode='node-a', destinationNode='node-b',
            destinationRegionId=None, phase='PENDING', pausedIn=None, error=None,
            options=dict(maxDowntimeMs=10, bandwidthLimitBytesPerSec=0, maxPrecopyRounds=10, postcopy='auto',
-                        postcopyAfterMs=30000, compress='none', autoConverge=False, skipUnchanged=True),
+                        postcopyAfterMs=30000, compress='none', autoConverge=False, skipUnchanged=True,
+                        pushConnections=1),
            timeline=[dict(phase='PENDING', at='2026-11-24T20:00:00Z')], stats=dict(remainingBytes=16777216))
 
 
@@ -152,6 +153,39 @@ class StartTest(unittest.TestCase):
 
         self.assertTrue(result['failed'])
         self.assertIn('skip_unchanged', result['msg'])
+
+    def test_push_connections_are_asked_for_with_the_rest_api_s_name_and_those_pushed_on_shown(self):
+        pushed = job(options=dict(JOB['options'], pushConnections=4), stats=dict(remainingBytes=0, pushConnections=4))
+        api = ScriptedApi(region_by_id(), jobs_of_region(),
+                          reply('POST', MIGRATIONS, 202, pushed,
+                                expect=dict(regionId=REGION_ID, destinationNode='node-b',
+                                            options=dict(pushConnections=4))))
+
+        result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False, push_connections='4')
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['migration']['options']['push_connections'], 4)
+        self.assertEqual(result['migration']['stats']['push_connections'], 4)
+
+    def test_push_connections_left_out_are_not_sent_and_the_service_s_default_is_shown(self):
+        api = ScriptedApi(region_by_id(), jobs_of_region(),
+                          reply('POST', MIGRATIONS, 202, JOB, expect=dict(regionId=REGION_ID, destinationNode='node-b')))
+
+        result = run_migration(api, region_id=REGION_ID, destination_node='node-b', wait=False)
+
+        self.assertTrue(result['changed'])
+        self.assertEqual(result['migration']['options']['push_connections'], 1)
+
+    def test_push_connections_out_of_range_or_not_whole_are_refused_before_the_service_is_asked(self):
+        for value, why in ((0, 'must be from 1 to 8, not 0'), (9, 'must be from 1 to 8, not 9'), (-1, 'not -1'),
+                           ('x', 'cannot be converted to an int'), (1.5, 'cannot be converted to an int'),
+                           ('1.5', 'cannot be converted to an int')):
+            result = run_migration(ScriptedApi(), region_id=REGION_ID, destination_node='node-b',
+                                   push_connections=value)
+
+            self.assertTrue(result['failed'], value)
+            self.assertIn('push_connections', result['msg'], value)
+            self.assertIn(why, result['msg'], value)
 
     def test_waiting_for_a_phase_stops_there_or_past_it(self):
         api = ScriptedApi(region_by_id(), jobs_of_region(), reply('POST', MIGRATIONS, 202, JOB),

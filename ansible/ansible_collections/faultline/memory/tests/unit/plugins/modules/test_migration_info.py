@@ -27,6 +27,16 @@ class MigrationInfoTest(unittest.TestCase):
         self.assertFalse(result['changed'])
         self.assertEqual(result['migrations'], returned([M1, M2]))
 
+    def test_the_push_connections_asked_for_and_those_pushed_on_are_shown(self):
+        pushed = dict(M1, options=dict(pushConnections=4), stats=dict(pushConnections=1))
+        api = ScriptedApi(reply('GET', '/api/v1/migrations/m1', json_body=pushed))
+
+        shown = run_module(migration_info.main, dict(id='m1'), api)['migrations'][0]
+
+        api.assert_done()
+        self.assertEqual(shown['options']['push_connections'], 4)
+        self.assertEqual(shown['stats']['push_connections'], 1, 'the destination agent took no more')
+
     def test_the_region_by_name_a_phase_and_a_limit(self):
         api = ScriptedApi(page('/api/v1/regions?page=0&size=500', [dict(id='r1', name='db', state='ATTACHED')]),
                           page('/api/v1/migrations?page=0&phase=FAILED&regionId=r1&size=1', [M2]))
