@@ -246,6 +246,18 @@ static void demo_end(struct proc *p)
 	fclose(p->out);
 }
 
+/*
+ * After a failed or cancelled job: the workload may wait on a fault nobody
+ * will serve (mig-dest reading a page that never came), so it is not asked.
+ */
+static void demo_kill(struct proc *p)
+{
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	fclose(p->in); /* nothing is buffered: no write to a closed pipe */
+	fclose(p->out);
+}
+
 /* ---- loopback bandwidth and stop-and-copy ------------------------------ */
 
 struct sink {
@@ -433,8 +445,12 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		d = get(&dst, id);
 		a = m ? json_string_value(json_object_get(m, "phase")) : "failed";
 		b = d ? json_string_value(json_object_get(d, "phase")) : "failed";
-		if (!strcmp(a, "failed") || !strcmp(b, "failed")) {
-			fprintf(stderr, "migbench: migration failed\n");
+		/* a job cancelled on either side never completes: waiting on would hang */
+		if (!strcmp(a, "failed") || !strcmp(b, "failed") || !strcmp(a, "cancelled") ||
+		    !strcmp(b, "cancelled")) {
+			fprintf(stderr, "migbench: migration failed (source %s, destination %s)\n", a, b);
+			json_decref(m);
+			json_decref(d);
 			break;
 		}
 		if (!strcmp(a, "completed") && !strcmp(b, "completed")) {
@@ -482,8 +498,13 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		json_decref(d);
 		usleep(20000); /* polling the agents' state, as the control plane does */
 	}
-	demo_end(&wd);
-	demo_end(&ws);
+	if (ret) {
+		demo_kill(&wd);
+		demo_kill(&ws);
+	} else {
+		demo_end(&wd);
+		demo_end(&ws);
+	}
 stop:
 	agent_stop(&src);
 	agent_stop(&dst);
