@@ -127,8 +127,9 @@ static json_t *call(struct agent *a, uint8_t type, json_t *req)
 
 	json_decref(req);
 	proto_encode_hdr(&h, hdr);
-	if (write(a->ctl, hdr, sizeof(hdr)) != sizeof(hdr) ||
-	    write(a->ctl, body, strlen(body)) != (ssize_t)strlen(body) ||
+	/* MSG_NOSIGNAL: an agent that died fails the call instead of killing migbench with SIGPIPE */
+	if (send(a->ctl, hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr) ||
+	    send(a->ctl, body, strlen(body), MSG_NOSIGNAL) != (ssize_t)strlen(body) ||
 	    read_exact(a->ctl, hdr, sizeof(hdr)) ||
 	    proto_decode_hdr(hdr, sizeof(hdr), PROTO_MAX_PAYLOAD, &h) != PROTO_OK) {
 		free(body);
