@@ -69,8 +69,12 @@ struct linkrelay {
 
 uint64_t linkrelay_burst(uint64_t rate)
 {
-	/* 1 ms of the rate, at least a read's worth, so one read never waits longer than its cost */
-	return rate / 1000 > LINKRELAY_CHUNK ? rate / 1000 : LINKRELAY_CHUNK;
+	/*
+	 * 20 ms of the rate: a relay thread that wakes that late (a busy machine)
+	 * still catches up instead of losing rate; at least a read's worth, so a
+	 * read never waits longer than its own cost.
+	 */
+	return rate / 50 > LINKRELAY_CHUNK ? rate / 50 : LINKRELAY_CHUNK;
 }
 
 /* Waits until n more bytes are within the leg's rate. */
