@@ -28,6 +28,14 @@
 
 #define LINKRELAY_CHUNK (64u << 10) /* one read, one send */
 #define LINKRELAY_CONNECT_MS 2000
+/*
+ * The receive buffer of the source's side, inherited from the listener: a
+ * bucket that delays instead of dropping queues whatever the socket holds,
+ * and the kernel's autotuning lets that grow to megabytes (hundreds of ms at
+ * tens of MB/s) on top of the sender's own send buffer.  Bounded, the queue
+ * stays near a policer's; on loopback this window still carries GB/s.
+ */
+#define LINKRELAY_RCVBUF (256 << 10)
 
 struct flow;
 
@@ -250,7 +258,7 @@ static void *accept_main(void *arg)
 struct linkrelay *linkrelay_start(const char *to, uint64_t rate, char *bound, size_t bound_len)
 {
 	struct linkrelay *r = calloc(1, sizeof(*r));
-	int e;
+	int e, rcvbuf = LINKRELAY_RCVBUF;
 
 	if (!r)
 		return NULL;
@@ -261,7 +269,8 @@ struct linkrelay *linkrelay_start(const char *to, uint64_t rate, char *bound, si
 	if (r->lfd < 0)
 		goto free_relay;
 	/* poll() said readable but the connection may be gone: accept must not block then */
-	if (fcntl(r->lfd, F_SETFL, O_NONBLOCK) || pipe2(r->wake, O_CLOEXEC))
+	if (setsockopt(r->lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) ||
+	    fcntl(r->lfd, F_SETFL, O_NONBLOCK) || pipe2(r->wake, O_CLOEXEC))
 		goto close_listener;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->idle, NULL);
