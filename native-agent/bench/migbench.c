@@ -10,7 +10,7 @@
  *                      [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] [--plaintext]
  *                      [--tracking auto|hold] [--compress none|zstd] [--fill stripes|mixed]
  *                      [--writer random|same] [--skip-unchanged on|off] [--auto-converge]
- *                      [--verbose]
+ *                      [--push-connections N] [--link-flow-rate BYTES_PER_S] [--verbose]
  *
  * --rate: writes per second of all writer threads together (each stamps 16
  * bytes of a random page; faultline-demo mig-source --rate); `max`, the
@@ -31,6 +31,16 @@
  * --auto-converge: the job's "auto_converge" option (the writer is throttled
  * while rounds do not converge; give --rounds more than 1 for it to act), and
  * a second table with the throttle and the pages stale at the switchover.
+ *
+ * --push-connections N (1-8): the job's "push_connections" option, the TCP
+ * connections its precopy and background push travel on; sent only when not
+ * 1, so that an agent without the option still runs the default.
+ * --link-flow-rate BYTES_PER_S (suffixes as --size; 0: none): the source
+ * reaches the destination through a relay in migbench's own process
+ * (linkrelay.c) that caps every TCP connection, source to destination, at
+ * that rate with its own token bucket: a path where each flow is policed or
+ * window-limited, so one connection cannot fill the link (loopback has no
+ * such limit, and tc/netem is not always there).  It forwards bytes only.
  *
  * The page channel is TLS 1.3 as in production; --plaintext runs both agents
  * with --page-channel-plaintext, so two runs show what TLS costs.
@@ -63,6 +73,7 @@
 #include <jansson.h>
 
 #include "content.h"
+#include "linkrelay.h"
 #include "pchan.h"
 #include "proto.h"
 
@@ -116,8 +127,9 @@ static json_t *call(struct agent *a, uint8_t type, json_t *req)
 
 	json_decref(req);
 	proto_encode_hdr(&h, hdr);
-	if (write(a->ctl, hdr, sizeof(hdr)) != sizeof(hdr) ||
-	    write(a->ctl, body, strlen(body)) != (ssize_t)strlen(body) ||
+	/* MSG_NOSIGNAL: an agent that died fails the call instead of killing migbench with SIGPIPE */
+	if (send(a->ctl, hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr) ||
+	    send(a->ctl, body, strlen(body), MSG_NOSIGNAL) != (ssize_t)strlen(body) ||
 	    read_exact(a->ctl, hdr, sizeof(hdr)) ||
 	    proto_decode_hdr(hdr, sizeof(hdr), PROTO_MAX_PAYLOAD, &h) != PROTO_OK) {
 		free(body);
@@ -246,6 +258,18 @@ static void demo_end(struct proc *p)
 	fclose(p->out);
 }
 
+/*
+ * After a failed or cancelled job: the workload may wait on a fault nobody
+ * will serve (mig-dest reading a page that never came), so it is not asked.
+ */
+static void demo_kill(struct proc *p)
+{
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	fclose(p->in); /* nothing is buffered: no write to a closed pipe */
+	fclose(p->out);
+}
+
 /* ---- loopback bandwidth and stop-and-copy ------------------------------ */
 
 struct sink {
@@ -315,6 +339,7 @@ struct run {
 	uint64_t sent, wire, demand_pages, rounds, requests, tracking_faults, unchanged;
 	double dst_total_ms, src_cpu_ms;
 	char tracking[8];
+	char push_connections[8]; /* the source's stats, "-" when its agent does not report it */
 	uint64_t stale_pages, throttle_pct, throttled_ms; /* --auto-converge's table */
 };
 
@@ -354,15 +379,19 @@ static bool verbose; /* --verbose: both jobs' stats, as JSON on stderr */
 static const char *writer = "random"; /* --writer random|same: faultline-demo mig-source --writer */
 static bool skip_unchanged = true;     /* --skip-unchanged on|off: the job's "skip_unchanged" */
 static bool auto_converge; /* --auto-converge: the job's "auto_converge" option */
+static unsigned push_connections = 1; /* --push-connections: the job's "push_connections" */
+static uint64_t link_flow_rate; /* --link-flow-rate: bytes/s per connection through linkrelay; 0: none */
 
 static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw, uint64_t rate,
 		   struct run *out)
 {
 	struct agent src, dst;
 	struct proc ws, wd;
-	char size_s[32], threads_s[16], rate_s[32], handoff[256], id[64];
-	const char *sock;
-	json_t *j, *in, *m, *d;
+	struct linkrelay *relay = NULL;
+	char size_s[32], threads_s[16], rate_s[32], handoff[256], id[64], relay_addr[64];
+	const char *sock, *destination;
+	json_t *j, *in, *m, *d, *opts;
+	uint64_t relayed = 0, relayed_bytes = 0;
 	int ret = -1;
 
 	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)size);
@@ -395,19 +424,34 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 	if (!j || !in)
 		goto stop;
 	sock = json_string_value(json_object_get(json_object_get(in, "session"), "socket"));
+	destination = json_string_value(json_object_get(in, "channel"));
+	if (link_flow_rate && destination) {
+		relay = linkrelay_start(destination, link_flow_rate, relay_addr, sizeof(relay_addr));
+		if (!relay) {
+			fprintf(stderr, "migbench: link relay: %s\n", strerror(errno));
+			json_decref(j);
+			json_decref(in);
+			goto stop;
+		}
+		destination = relay_addr; /* the source reaches the destination through the capped link */
+	}
+	opts = json_pack("{s:i, s:I, s:s, s:i, s:i, s:s, s:s, s:b, s:b}", "max_rounds", (int)rounds,
+			 "bandwidth_bytes_per_s", (json_int_t)bw, "postcopy", "auto", "max_downtime_ms", 10,
+			 "granule_pages", (int)granule, "tracking", tracking, "compress", compress,
+			 "skip_unchanged", skip_unchanged, "auto_converge", auto_converge);
+	/* only when asked for: the default runs against an agent that does not know the option */
+	if (opts && push_connections != 1)
+		json_object_set_new(opts, "push_connections", json_integer(push_connections));
 	m = call(&src, PROTO_T_MIGRATION_OUT,
-		 json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:I, s:s, s:i, s:i, s:s, s:s, s:b, s:b}}",
-			   "migration_id", id,
-			   "region_id", json_string_value(json_object_get(j, "region_id")), "destination",
-			   json_string_value(json_object_get(in, "channel")), "secret",
-			   "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
-			   "options", "max_rounds", (int)rounds, "bandwidth_bytes_per_s", (json_int_t)bw,
-			   "postcopy", "auto", "max_downtime_ms", 10, "granule_pages", (int)granule,
-			   "tracking", tracking, "compress", compress, "skip_unchanged", skip_unchanged,
-			   "auto_converge", auto_converge));
+		 json_pack("{s:s, s:s, s:s, s:s, s:o}", "migration_id", id, "region_id",
+			   json_string_value(json_object_get(j, "region_id")), "destination", destination,
+			   "secret", "8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8",
+			   "options", opts));
 	json_decref(j);
-	if (!m)
+	if (!m) {
+		json_decref(in);
 		goto stop;
+	}
 	json_decref(m);
 	if (verbose) {
 		struct timespec ts;
@@ -433,8 +477,12 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		d = get(&dst, id);
 		a = m ? json_string_value(json_object_get(m, "phase")) : "failed";
 		b = d ? json_string_value(json_object_get(d, "phase")) : "failed";
-		if (!strcmp(a, "failed") || !strcmp(b, "failed")) {
-			fprintf(stderr, "migbench: migration failed\n");
+		/* a job cancelled on either side never completes: waiting on would hang */
+		if (!strcmp(a, "failed") || !strcmp(b, "failed") || !strcmp(a, "cancelled") ||
+		    !strcmp(b, "cancelled")) {
+			fprintf(stderr, "migbench: migration failed (source %s, destination %s)\n", a, b);
+			json_decref(m);
+			json_decref(d);
 			break;
 		}
 		if (!strcmp(a, "completed") && !strcmp(b, "completed")) {
@@ -473,6 +521,11 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 					 ? json_string_value(json_object_get(json_object_get(m, "stats"),
 									     "tracking"))
 					 : "?");
+			if (json_is_integer(json_object_get(json_object_get(m, "stats"), "push_connections")))
+				snprintf(out->push_connections, sizeof(out->push_connections), "%llu",
+					 (unsigned long long)st(m, "push_connections"));
+			else
+				snprintf(out->push_connections, sizeof(out->push_connections), "-");
 			ret = 0;
 			json_decref(m);
 			json_decref(d);
@@ -482,11 +535,23 @@ static int migrate(uint64_t size, unsigned writers, unsigned rounds, uint64_t bw
 		json_decref(d);
 		usleep(20000); /* polling the agents' state, as the control plane does */
 	}
-	demo_end(&wd);
-	demo_end(&ws);
+	if (ret) {
+		demo_kill(&wd);
+		demo_kill(&ws);
+	} else {
+		demo_end(&wd);
+		demo_end(&ws);
+	}
 stop:
 	agent_stop(&src);
 	agent_stop(&dst);
+	if (relay) { /* after the agents: what they left open ends here, whatever state it is in */
+		linkrelay_stop(relay, &relayed, &relayed_bytes);
+		if (verbose)
+			fprintf(stderr, "migbench: the link relay carried %llu connection(s), %llu bytes "
+				"source to destination\n", (unsigned long long)relayed,
+				(unsigned long long)relayed_bytes);
+	}
 	return ret;
 }
 
@@ -523,6 +588,8 @@ int main(int argc, char **argv)
 		{ "writer", required_argument, NULL, 'X' },
 		{ "skip-unchanged", required_argument, NULL, 'U' },
 		{ "auto-converge", no_argument, NULL, 'A' },
+		{ "push-connections", required_argument, NULL, 'C' },
+		{ "link-flow-rate", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t size = UINT64_C(2) << 30, bw = 0, rate = 0;
@@ -563,6 +630,30 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			auto_converge = true;
+			break;
+		case 'C': {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 || v > 8) {
+				fprintf(stderr, "faultline-migbench: --push-connections takes 1 to 8, not \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			push_connections = (unsigned)v;
+			break;
+		}
+		case 'L':
+			if (!strcmp(optarg, "0")) {
+				link_flow_rate = 0;
+				break;
+			}
+			if (content_parse_size(optarg, &link_flow_rate)) {
+				fprintf(stderr, "faultline-migbench: --link-flow-rate takes bytes per second "
+						"(50M, 1G) or 0, not \"%s\"\n", optarg);
+				return 2;
+			}
 			break;
 		case 'z':
 			if (!(compress = pick(optarg, (const char *const[]){ "none", "zstd", NULL }, "compress")))
@@ -606,7 +697,10 @@ int main(int argc, char **argv)
 					"[--rounds N] [--bandwidth BYTES_PER_S] [--rate max|WRITES_PER_S] "
 					"[--plaintext] [--tracking auto|hold] [--compress none|zstd] [--auto-converge] "
 					"[--fill stripes|mixed] [--writer random|same] [--skip-unchanged on|off] "
-					"[--verbose]\n");
+					"[--push-connections 1-8] [--link-flow-rate BYTES_PER_S] [--verbose]\n"
+					"  --push-connections N   the job's push_connections (sent when not 1)\n"
+					"  --link-flow-rate R     the source reaches the destination through a relay that "
+					"caps each TCP connection at R bytes/s (50M, 1G; 0: no relay, loopback)\n");
 			return 2;
 		}
 	}
@@ -646,12 +740,20 @@ int main(int argc, char **argv)
 	if (bw)
 		printf("link limited to %.1f MB/s (the job's bandwidth_bytes_per_s): size / link = "
 		       "%.0f ms\n\n", (double)bw / 1e6, (double)size / (double)bw * 1e3);
+	if (link_flow_rate)
+		printf("link: per-flow cap %.1f MB/s (each TCP connection, source to destination, through "
+		       "migbench's relay, burst %llu KiB): size / cap = %.0f ms; push connections %u\n\n",
+		       (double)link_flow_rate / 1e6,
+		       (unsigned long long)(linkrelay_burst(link_flow_rate) >> 10),
+		       (double)size / (double)link_flow_rate * 1e3, push_connections);
+	else
+		printf("link: loopback; push connections %u\n\n", push_connections);
 	printf("| run | total ms | total / (size / loopback) | downtime ms | demand p50 us | "
 	       "demand p99 us | demand max us | blocked ms | demand pages | sent / size | wire / size | "
-	       "rounds | tracking | tracking faults | unchanged pages | source cpu ms |\n");
-	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n");
+	       "rounds | tracking | tracking faults | unchanged pages | source cpu ms | push connections |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n");
 	printf("| stop-and-copy (floor) | %.0f | %.2f | %.0f | - | - | - | %.0f | - | 1.00 | 1.00 | - | - "
-	       "| - | - | - |\n",
+	       "| - | - | - | - |\n",
 	       sc_ms, sc_ms / lb_ms, sc_ms, sc_ms);
 	for (unsigned i = 0; i < repeat; i++) {
 		struct run r = { 0 };
@@ -663,11 +765,12 @@ int main(int argc, char **argv)
 		if (auto_converge)
 			converged[converged_n++] = r;
 		printf("| faultline %u | %.0f | %.2f | %.0f | %.0f | %.0f | %.0f | %.1f | %llu | %.2f | "
-		       "%.2f | %llu | %s | %llu | %llu | %.0f |\n",
+		       "%.2f | %llu | %s | %llu | %llu | %.0f | %s |\n",
 		       i + 1, r.total_ms, r.total_ms / lb_ms, r.downtime_ms, r.p50_us, r.p99_us, r.max_us,
 		       r.blocked_ms, (unsigned long long)r.demand_pages, (double)r.sent / (double)size,
 		       (double)r.wire / (double)size, (unsigned long long)r.rounds, r.tracking,
-		       (unsigned long long)r.tracking_faults, (unsigned long long)r.unchanged, r.src_cpu_ms);
+		       (unsigned long long)r.tracking_faults, (unsigned long long)r.unchanged, r.src_cpu_ms,
+		       r.push_connections);
 		fflush(stdout);
 	}
 	if (converged_n) {
