@@ -15,7 +15,6 @@
 #include "agent.h"
 #include "opts.h"
 #include "netaddr.h"
-#include "pchan.h"
 #include "proto.h"
 
 #define DEFAULT_STALL_TIMEOUT_MS 30000
@@ -372,7 +371,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 	o->max_clients = 0; /* derived from RLIMIT_NOFILE at start (fdlim.h) */
 	o->stall_timeout_ms = DEFAULT_STALL_TIMEOUT_MS;
 	o->page_channel_handshake_ms = DEFAULT_HANDSHAKE_MS;
-	o->page_channel_max_push = PCHAN_MAX_PUSH;
+	o->page_channel_max_push = OPTS_MAX_PUSH;
 	o->spin_us = DEFAULT_SPIN_US;
 	o->install_helpers = OPTS_DERIVED;
 	o->populate_chunk_pages = DEFAULT_POPULATE_CHUNK_PAGES;
@@ -515,7 +514,7 @@ enum opts_action opts_parse(struct opts *o, int argc, char **argv, FILE *out, FI
 				goto usage_error;
 			break;
 		case OPT_PAGE_CHANNEL_MAX_PUSH:
-			if (parse_range("--page-channel-max-push", optarg, 0, PCHAN_MAX_PUSH,
+			if (parse_range("--page-channel-max-push", optarg, 0, OPTS_MAX_PUSH,
 					&o->page_channel_max_push, err))
 				goto usage_error;
 			break;

@@ -20,6 +20,9 @@
 /* a count derived from the host when not given */
 #define OPTS_DERIVED UINT_MAX
 
+/* --page-channel-max-push's largest value and default: PCHAN_MAX_PUSH (mig_listen.c checks) */
+#define OPTS_MAX_PUSH 7
+
 struct opts {
 	char *socket_path;
 	char *state_dir;

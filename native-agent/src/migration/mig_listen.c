@@ -35,6 +35,8 @@
 #include "track.h"
 #include "uffd_compat.h"
 
+_Static_assert(OPTS_MAX_PUSH == PCHAN_MAX_PUSH, "--page-channel-max-push and the page channel disagree");
+
 #define LOG_COMP "migration"
 #include "log.h"
 #include "mig_reg.h"
