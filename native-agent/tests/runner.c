@@ -164,6 +164,8 @@ static const struct t_case cases[] = {
 	{ "snap/thp_under_writer", t_snap_thp, T_NEEDS_UFFD },
 	{ "snap/hugetlb_2m_under_writer", t_snap_hugetlb, T_NEEDS_UFFD | T_NEEDS_ROOT },
 	{ "snap/sequential_writer", t_snap_sequential_writer, T_NEEDS_UFFD },
+	{ "snap/workload_exits_while_worker_spins", t_snap_workload_exits_while_worker_spins,
+	  T_NEEDS_UFFD },
 
 	{ "restore/seq", t_restore_seq, T_NEEDS_UFFD },
 	{ "restore/random", t_restore_random, T_NEEDS_UFFD },

@@ -277,6 +277,7 @@ int t_snap_bounded_buffer(const struct t_env *env);
 int t_snap_thp(const struct t_env *env);
 int t_snap_hugetlb(const struct t_env *env);
 int t_snap_sequential_writer(const struct t_env *env);
+int t_snap_workload_exits_while_worker_spins(const struct t_env *env);
 int t_hold_rounds_converge(const struct t_env *env);
 
 /* test_snapimg.c */

@@ -1647,3 +1647,140 @@ int t_snap_sequential_writer(const struct t_env *env)
 	(void)env;
 	return cut_case(MEM_4K, PS, true);
 }
+
+struct poke {
+	volatile uint8_t *page;
+	_Atomic pid_t tid;
+};
+
+static void *poke_main(void *arg)
+{
+	struct poke *p = arg;
+
+	atomic_store(&p->tid, gettid());
+	p->page[0]++; /* a write to a protected page: waits for the agent */
+	return NULL;
+}
+
+/* Whether thread tid of this process sleeps (here: in the write fault it was started for). */
+static bool thread_sleeps(pid_t tid)
+{
+	char path[64], buf[512], *st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	st = strrchr(buf, ')');
+	return st && (st[2] == 'S' || st[2] == 'D');
+}
+
+/*
+ * A workload exits on the worker that serves a snapshotted region, in the
+ * same batch of events as a write fault of that region (made certain
+ * here: the agent is stopped while both happen).  The fault sends
+ * the worker spinning for the next one; the dead workload's pidfd stays
+ * readable until its uffd is reaped.  A spin that never ended while
+ * events came back, served or not, kept the worker away from its
+ * background work for good: the next snapshot never progressed past
+ * "snapshot started".  Now it completes.
+ */
+int t_snap_workload_exits_while_worker_spins(const struct t_env *env)
+{
+	static const char id1[] = "5a0a5a0a-0000-4000-8000-000000000301";
+	static const char id2[] = "5a0a5a0a-0000-4000-8000-000000000302";
+	/* one worker serves both workloads; its spin window is as long as it gets */
+	const char *const extra[] = { "--workers", "1", "--spin-us", "10000", NULL };
+	const char *mate_args[] = { "anon", "--socket", NULL, "--size", "64K", "--hold", NULL };
+	struct snap_fixture f;
+	struct h_proc mate;
+	struct poke pk = { 0 };
+	pthread_t th;
+	bool th_started = false, mate_started = false;
+	char img1[256], img2[256];
+	int ret = T_FAIL;
+	struct timespec t0, t1;
+	siginfo_t si;
+	json_t *v;
+
+	(void)env;
+	if (fixture(&f, 2048, FL_MODE_WP, extra))
+		goto out;
+	mate_args[2] = f.handoff;
+	snprintf(img1, sizeof(img1), "%s/spin-1.flsnap", f.snapdir);
+	snprintf(img2, sizeof(img2), "%s/spin-2.flsnap", f.snapdir);
+	/* after a capture every page is protected: a write faults */
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_TAKE, "{s:s, s:s, s:s, s:s}", "snapshot_id", id1,
+		   "region_id", fl_region_id(f.r), "path", img1, "kind", "full");
+	if (!v) {
+		printf("    the first snapshot failed\n");
+		goto out;
+	}
+	json_decref(v);
+	/* the second workload: registered (answered once attached to the worker), then holds */
+	if (h_demo(&mate, mate_args)) {
+		printf("    cannot start the second workload\n");
+		goto out;
+	}
+	mate_started = true;
+	v = h_proc_json(&mate, H_TIMEOUT_MS);
+	if (!v) {
+		printf("    the second workload did not register\n");
+		goto out;
+	}
+	json_decref(v);
+	/* the agent stopped: a write fault queued on the region, the second workload gone */
+	if (kill(f.a.pid, SIGSTOP) || waitid(P_PID, (id_t)f.a.pid, &si, WSTOPPED)) {
+		printf("    cannot stop the agent: %s\n", strerror(errno));
+		goto out;
+	}
+	pk.page = f.mem + 5 * PS;
+	if (pthread_create(&th, NULL, poke_main, &pk)) {
+		kill(f.a.pid, SIGCONT);
+		goto out;
+	}
+	th_started = true;
+	/* poll (bounded) for the writer to block in its fault: the agent cannot answer it */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (atomic_load(&pk.tid) && thread_sleeps(atomic_load(&pk.tid)))
+			break;
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < H_TIMEOUT_MS);
+	kill(mate.pid, SIGKILL);
+	h_proc_wait(&mate, H_TIMEOUT_MS);
+	mate_started = false;
+	if (!atomic_load(&pk.tid) || !thread_sleeps(atomic_load(&pk.tid))) {
+		kill(f.a.pid, SIGCONT);
+		printf("    the writer did not block on the stopped agent\n");
+		goto out;
+	}
+	if (kill(f.a.pid, SIGCONT))
+		goto out;
+	/* the fault is answered, and the worker gets back to a snapshot's background work */
+	pthread_join(th, NULL);
+	th_started = false;
+	v = h_call(f.ctl, PROTO_T_SNAPSHOT_TAKE, "{s:s, s:s, s:s, s:s}", "snapshot_id", id2,
+		   "region_id", fl_region_id(f.r), "path", img2, "kind", "full");
+	if (!v) {
+		printf("    the snapshot after the workload exited never completed\n");
+		goto out;
+	}
+	json_decref(v);
+	ret = T_PASS;
+out:
+	if (mate_started) {
+		kill(mate.pid, SIGKILL);
+		h_proc_wait(&mate, H_TIMEOUT_MS);
+	}
+	if (th_started)
+		pthread_join(th, NULL);
+	teardown(&f);
+	return ret;
+}

@@ -492,10 +492,17 @@ static void spin(struct worker *w)
 		int n = epoll_wait(w->ep, ev, WORKER_EVENTS, 0);
 
 		if (n > 0) {
-			if (handle(w, ev, n))
-				deadline = mono_now_ns() + budget;
+			bool served = handle(w, ev, n);
+
 			retry_pending(w);
-			continue;
+			/* a uffd that died meanwhile leaves the epoll set (its pidfd stays readable) */
+			reap(w);
+			/* only served faults extend the window: events that stay ready and serve
+			 * nothing would keep the worker here, away from its background work */
+			if (served) {
+				deadline = mono_now_ns() + budget;
+				continue;
+			}
 		}
 		if (mono_now_ns() >= deadline)
 			break;
