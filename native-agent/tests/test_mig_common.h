@@ -93,7 +93,10 @@ struct relay_pair {
  * A TCP relay between the source and the destination's page channel that
  * the test can cut (shutting every relayed connection down) and block.
  * Each connection is pumped by its own threads, so one whose reader does
- * not read never holds up another, as on a network.
+ * not read never holds up another, as on a network.  A connection one side
+ * of which ends is shut down both ways but closed only by relay_stop(): the
+ * other side's writes into it then block instead of meeting a reset, as on
+ * a path that stopped delivering, which the agents must get past.
  */
 struct relay {
 	int lfd;

@@ -457,6 +457,8 @@ static void *reader_main(void *arg)
 					LF_STR("channel", "main"),
 					LF_STR("error", r < 0 ? strerror(errno) : pchan_result_str(r)));
 			s->broken = true;
+			/* a sender blocked on a connection whose peer stopped reading goes too */
+			mig_src_shutdown(s);
 			pthread_cond_broadcast(&m->cond);
 			pthread_mutex_unlock(&m->mu);
 			return NULL;
@@ -513,6 +515,7 @@ static void *preempt_main(void *arg)
 			LF_STR("channel", "preempt"),
 			LF_STR("error", r < 0 ? strerror(errno) : pchan_result_str(r)));
 	s->broken = true;
+	mig_src_shutdown(s);
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->mu);
 	return NULL;
