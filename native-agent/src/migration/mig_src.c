@@ -448,6 +448,30 @@ static int precopy(struct mig_src *s)
 	}
 }
 
+/*
+ * After `complete`: the main channel ends gracefully, the destination
+ * closing it after it read `complete` (the main reader sees it end), at
+ * most SRC_FINISH_MS.  Closed at once, with an `ack` still unread, it
+ * would be reset, and `complete` could be dropped on its way: the
+ * destination would wait for the source for ever, paused.
+ */
+static void finish(struct mig_src *s)
+{
+	struct mig *m = s->m;
+	uint64_t deadline = mono_now_ns() + (uint64_t)SRC_FINISH_MS * 1000000u;
+
+	ptls_finish(s->main_c);
+	pthread_mutex_lock(&m->mu);
+	while (!s->broken && !m->stop) {
+		uint64_t now = mono_now_ns();
+
+		if (now >= deadline)
+			break;
+		mig_wait_ms(m, (deadline - now) / 1000000u + 1);
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
 static int postcopy(struct mig_src *s)
 {
 	struct mig *m = s->m;
@@ -480,6 +504,7 @@ static int postcopy(struct mig_src *s)
 		pthread_mutex_unlock(&m->mu);
 		pr_info(&m->ag->log, "migration completed", LF_STR("migration", m->id));
 		mig_notify(m->ag);
+		finish(s);
 		return 1;
 	}
 }

@@ -31,6 +31,7 @@
 #define SRC_MOVE_STEP_PAGES 4096 /* pages moved to the hold uffd per step after the switchover (16 MiB) */
 #define SRC_CONVERGE_DIV 2     /* a round that dirtied >= 1/2 of what it sent does not converge */
 #define SRC_DRAIN_MAX_MS 2000 /* the switchover waits this long at most for the precopy backlog's ack */
+#define SRC_FINISH_MS 2000    /* after `complete`, the destination's close is waited for this long */
 /* auto-converge (mig_src_throttle.c): the share of each period the workload is stopped,
  * first, added per round that does not converge, at most (QEMU's cpu-throttle-* defaults) */
 #define SRC_THROTTLE_INITIAL 20

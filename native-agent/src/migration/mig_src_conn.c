@@ -452,7 +452,7 @@ static void *reader_main(void *arg)
 
 		if (r) {
 			pthread_mutex_lock(&m->mu);
-			if (!m->stop && !s->broken)
+			if (!m->stop && !s->broken && m->phase != MIG_COMPLETED)
 				pr_warn(&m->ag->log, "page channel broken", LF_STR("migration", m->id),
 					LF_STR("channel", "main"),
 					LF_STR("error", r < 0 ? strerror(errno) : pchan_result_str(r)));

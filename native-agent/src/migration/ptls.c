@@ -595,6 +595,27 @@ void ptls_shutdown(struct ptls_conn *c)
 }
 
 /*
+ * The end of what this side sends: TLS close_notify (best effort), then
+ * FIN, after everything written so far.  Reading goes on until the peer
+ * closes too, so that no input is left unread when the socket is closed
+ * (which would reset the connection and could discard what is still
+ * queued to go out).
+ */
+void ptls_finish(struct ptls_conn *c)
+{
+	pthread_mutex_lock(&c->wmu);
+	if (c->ssl) {
+		pthread_mutex_lock(&c->mu);
+		ERR_clear_error();
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		pthread_mutex_unlock(&c->mu);
+	}
+	shutdown(c->fd, SHUT_WR);
+	pthread_mutex_unlock(&c->wmu);
+}
+
+/*
  * What the peer sent and nobody read is dropped first: closing a socket
  * with unread input resets the connection, and the peer's kernel could
  * then discard the error frame we just sent before the peer reads it.

@@ -59,6 +59,7 @@ void ptls_set_deadline(struct ptls_conn *c, uint64_t deadline_ns);
 const char *ptls_identity(const struct ptls_conn *c);
 int ptls_fd(const struct ptls_conn *c);
 void ptls_shutdown(struct ptls_conn *c);
+void ptls_finish(struct ptls_conn *c);
 void ptls_close(struct ptls_conn *c);
 
 #endif /* FAULTLINE_PTLS_H */
