@@ -164,8 +164,9 @@ void mig_unmark_held(struct mig *m);
 int mig_dst_start(struct mig *m, char *why, size_t why_len);
 void mig_dst_stop(struct mig *m);
 void mig_dst_kick(struct mig *m);
-int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq);
-void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind);
+int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq,
+		 uint64_t *session);
+void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t session);
 struct ptls *mig_tls(struct agent *ag);
 
 #endif /* FAULTLINE_MIG_H */

@@ -52,10 +52,13 @@ static bool push_busy(const struct mig_dst *d)
  * kind is shut down and its thread finishes first, so that last_seq is
  * final when the source is told; a new main connection also ends the push
  * connections of the one before (a new session: the source connects its
- * push connections again after it).  Returns -1 when the job is stopping,
- * or for a push connection beyond --page-channel-max-push.
+ * push connections again after it).  *session: the session the connection
+ * belongs to, for its reader (one that ends with its session, or before it
+ * began reading, ends no other).  Returns -1 when the job is stopping, or
+ * for a push connection beyond --page-channel-max-push.
  */
-int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq)
+int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t *last_seq,
+		 uint64_t *session)
 {
 	struct mig_dst *d;
 	struct ptls_conn **slot;
@@ -95,6 +98,7 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	*slot = c;
 	pthread_mutex_unlock(&d->send_mu);
 	*last_seq = d->last_seq;
+	*session = d->gen;
 	if (kind == PCHAN_MAIN) {
 		d->done_sent = false;
 		d->ordered = false; /* until this session's SETUP says so */
@@ -239,7 +243,7 @@ static const char *on_setup(struct mig_dst *d, const struct pchan_hdr *h, const 
 }
 
 /* The rest of a connection's life, in the listener's handshake thread. */
-void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
+void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint64_t gen)
 {
 	struct mig_dst *d = m->dst;
 	struct pchan_geom g = { .n_pages = m->n_pages, .page_size = m->page_size };
@@ -251,11 +255,7 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind)
 	const char *why = NULL;
 	ZSTD_DCtx *zd = NULL;
 	bool push = kind >= PCHAN_PUSH, session = kind != PCHAN_PREEMPT, ended = false;
-	uint64_t gen;
 
-	pthread_mutex_lock(&m->mu);
-	gen = d->gen;
-	pthread_mutex_unlock(&m->mu);
 	if (kind == PCHAN_MAIN)
 		mig_dst_send_done(d); /* finished before a cut: the source may not know */
 	while (buf) {

@@ -104,7 +104,7 @@ static void *hs_main(void *arg)
 		secret[PCHAN_SECRET_LEN];
 	struct ptls_conn *c;
 	struct mig *m = NULL;
-	uint64_t last = 0;
+	uint64_t last = 0, session = 0;
 	bool counted = true;
 	char why[256], named[PCHAN_ID_LEN + 1];
 	int r;
@@ -175,7 +175,7 @@ static void *hs_main(void *arg)
 	hs_done(reg, hs->peer);
 	counted = false;
 	if (pchan_mac(secret, true, hello.id, hello.kind, hello.nonce, snonce, mac) ||
-	    mig_dst_conn(m, c, hello.kind, &last)) {
+	    mig_dst_conn(m, c, hello.kind, &last, &session)) {
 		refuse(c, "the migration does not take connections now");
 		goto put;
 	}
@@ -189,7 +189,7 @@ static void *hs_main(void *arg)
 										   : "psk"),
 		LF_UINT("last_seq", last));
 	OPENSSL_cleanse(secret, sizeof(secret));
-	mig_dst_run_conn(m, c, hello.kind);
+	mig_dst_run_conn(m, c, hello.kind, session);
 	c = NULL; /* closed by the reader */
 put:
 	OPENSSL_cleanse(secret, sizeof(secret));
