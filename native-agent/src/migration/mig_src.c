@@ -29,13 +29,15 @@
  * Threads: the region's fault worker owns its uffds (the strategy in
  * mig_src_engine.c: write faults, protection at each round and at the
  * hold); the job thread here decides rounds and the switchover, asks the
- * worker for them (mig_src_ask()) and sends pages, reading them through
- * /proc/<pid>/mem (track_read(), which never waits for a fault); per
- * connection a reader of the main channel (acks, done) and a server of
- * the preempt channel (demand requests, answered at once from the held
- * memory; those two and the sending of pages are in mig_src_conn.c).
- * Bitmaps are shared under m->mu; sent_seq and the main socket belong to
- * the job thread.
+ * worker for them (mig_src_ask()) and sends pages on the main channel,
+ * reading them through /proc/<pid>/mem (track_read(), which never waits
+ * for a fault), while each push connection's thread takes its share of
+ * the same pass (mig_src_push.c); per connection a reader of the main
+ * channel (acks, done) and a server of the preempt channel (demand
+ * requests, answered at once from the held memory; both in
+ * mig_src_conn.c).  Bitmaps are shared under m->mu; sent_seq and the
+ * fingerprints belong to the senders of a pass, each on its own pages,
+ * and to the job thread between passes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,44 +67,8 @@
 
 /* ---- the main thread --------------------------------------------------- */
 
-/*
- * Next run of todo from *cursor (at most `window` pages), taken out of todo.
- * Postcopy takes one frame's worth at a time: pages taken are sent even if
- * a demand request fetched them meanwhile, and at a limited bandwidth a
- * whole SRC_WINDOW of them would keep the push busy for nothing.
- */
-static bool next_todo(struct mig_src *s, uint64_t window, uint64_t *cursor, uint64_t *first, uint64_t *n)
-{
-	struct mig *m = s->m;
-	uint64_t p, q;
-
-	pthread_mutex_lock(&m->mu);
-	p = bitmap_next_set(s->todo, *cursor, m->n_pages);
-	if (p >= m->n_pages) {
-		pthread_mutex_unlock(&m->mu);
-		*cursor = m->n_pages;
-		return false;
-	}
-	q = p;
-	while (q < m->n_pages && q - p < window && bitmap_test(s->todo, q))
-		q++;
-	bitmap_clear(s->todo, p, q - p);
-	pthread_mutex_unlock(&m->mu);
-	*first = p;
-	*n = q - p;
-	*cursor = q;
-	return true;
-}
-
-static void give_back(struct mig_src *s, uint64_t first, uint64_t n)
-{
-	pthread_mutex_lock(&s->m->mu);
-	bitmap_set(s->todo, first, n);
-	pthread_mutex_unlock(&s->m->mu);
-}
-
 /* 1: stop, 2: switch over, 3: connection broken, 0: go on */
-static int interrupted(struct mig_src *s, uint64_t deadline_ns)
+int mig_src_interrupted(struct mig_src *s, uint64_t deadline_ns)
 {
 	struct mig *m = s->m;
 	int r = 0;
@@ -170,7 +136,7 @@ static int switchover(struct mig_src *s)
 	int r, tries = 0;
 
 	if (drain(s))
-		return interrupted(s, 0) == 3 ? 3 : 1;
+		return mig_src_interrupted(s, 0) == 3 ? 3 : 1;
 
 	/*
 	 * Before the hold: a restart must never give back writers whose region
@@ -203,133 +169,6 @@ static int switchover(struct mig_src *s)
 	pr_info(&m->ag->log, "migration switchover: the source holds its writers",
 		LF_STR("migration", m->id), LF_UINT("stale_pages", m->st.remaining_pages));
 	return mig_src_send_switch(s, s->main_c) ? 3 : 0;
-}
-
-/*
- * One sender's share of a pass over todo: runs taken from todo as it goes,
- * so the senders of a pass never send the same page.  Returns as
- * interrupted() does, or -1 on a failure (the job failed).
- */
-static int lane_pass(struct mig_src *s, struct mig_src_lane *l, enum stream st, uint64_t deadline_ns)
-{
-	uint64_t cursor = 0, first, n, hint;
-
-	while (next_todo(s, st == ST_POSTCOPY ? SRC_FRAME_PAGES : SRC_WINDOW, &cursor, &first, &n)) {
-		int r = interrupted(s, deadline_ns);
-
-		if (st == ST_POSTCOPY && (hint = atomic_exchange(&s->hint, 0)) &&
-		    hint - 1 < s->m->n_pages && (hint - 1 > first + n || hint - 1 < first)) {
-			/* a demand request elsewhere: carry on from there, this run later */
-			give_back(s, first, n);
-			cursor = hint - 1;
-			continue;
-		}
-
-		if (!r)
-			r = mig_src_send_range(s, l, first, n, st);
-		if (r == -2) {
-			mig_fail(s->m, "cannot read the region's pages: %s", strerror(errno));
-			return -1;
-		}
-		if (r == -1) {
-			/* its connection failed: the others stop too, and all connect again */
-			pthread_mutex_lock(&s->m->mu);
-			s->broken = true;
-			pthread_cond_broadcast(&s->m->cond);
-			pthread_mutex_unlock(&s->m->mu);
-		}
-		if (r) {
-			give_back(s, first, n);
-			return r == -1 ? 3 : r;
-		}
-	}
-	return 0;
-}
-
-/* The more serious of two ends of a pass: a failure, a broken connection, stop, switch over. */
-static int worse(int a, int b)
-{
-	static const int rank[] = { [0] = 0, [2] = 1, [1] = 2, [3] = 3 };
-
-	if (a < 0 || b < 0)
-		return -1;
-	return rank[b] > rank[a] ? b : a;
-}
-
-/*
- * One pass over todo, on every connection that pushes: the push
- * connections' threads take their share (mig_src_lane_main) while this
- * one sends on the main channel, and it ends when they all have.  Returns
- * as interrupted() does, or -1 on a failure.
- */
-static int pass(struct mig_src *s, enum stream st, uint64_t deadline_ns)
-{
-	struct mig *m = s->m;
-	bool cut = false;
-	int r;
-
-	for (unsigned i = 0; i < s->lanes; i++)
-		s->lane[i].round_bytes = 0;
-	if (s->lanes > 1) {
-		mig_sent_map(&s->sent); /* the senders record in it, never map it */
-		pthread_mutex_lock(&m->mu);
-		s->pass_st = st;
-		s->pass_deadline = deadline_ns;
-		s->pass_left = s->lanes - 1;
-		s->pass_gen++;
-		pthread_cond_broadcast(&m->cond);
-		pthread_mutex_unlock(&m->mu);
-	}
-	r = lane_pass(s, &s->lane[0], st, deadline_ns);
-	if (s->lanes > 1) {
-		pthread_mutex_lock(&m->mu);
-		while (s->pass_left) {
-			if (!cut && (m->stop || s->broken)) {
-				/* a sender waiting for its socket would wait for a peer that is gone */
-				mig_src_shutdown(s);
-				cut = true;
-			}
-			pthread_cond_wait(&m->cond, &m->mu);
-		}
-		for (unsigned i = 1; i < s->lanes; i++)
-			r = worse(r, s->lane[i].result);
-		pthread_mutex_unlock(&m->mu);
-	}
-	s->round_bytes = 0;
-	for (unsigned i = 0; i < s->lanes; i++)
-		s->round_bytes += s->lane[i].round_bytes;
-	return r;
-}
-
-/* A push connection's thread: its share of each pass the job thread starts. */
-void *mig_src_lane_main(void *arg)
-{
-	struct mig_src_lane *l = arg;
-	struct mig_src *s = l->s;
-	struct mig *m = s->m;
-
-	pthread_mutex_lock(&m->mu);
-	for (;;) {
-		enum stream st;
-		uint64_t deadline;
-		int r;
-
-		while (s->pass_gen == l->seen && !l->quit)
-			pthread_cond_wait(&m->cond, &m->mu);
-		if (l->quit)
-			break;
-		l->seen = s->pass_gen;
-		st = s->pass_st;
-		deadline = s->pass_deadline;
-		pthread_mutex_unlock(&m->mu);
-		r = lane_pass(s, l, st, deadline);
-		pthread_mutex_lock(&m->mu);
-		l->result = r;
-		s->pass_left--;
-		pthread_cond_broadcast(&m->cond);
-	}
-	pthread_mutex_unlock(&m->mu);
-	return NULL;
 }
 
 /*
@@ -425,7 +264,7 @@ static int precopy(struct mig_src *s)
 		uint64_t t0 = mono_now_ns(), dirty, el;
 		int r;
 
-		r = pass(s, ST_PRECOPY, deadline);
+		r = mig_src_pass(s, ST_PRECOPY, deadline);
 		if (r)
 			return r;
 		el = mono_now_ns() - t0;
@@ -442,7 +281,7 @@ static int precopy(struct mig_src *s)
 		if (!s->round_bytes && !m->want_switchover && !m->stop)
 			mig_wait_ms(m, SRC_IDLE_WAIT_MS); /* nothing written: do not spin */
 		pthread_mutex_unlock(&m->mu);
-		r = interrupted(s, deadline);
+		r = mig_src_interrupted(s, deadline);
 		if (r)
 			return r;
 	}
@@ -477,7 +316,7 @@ static int postcopy(struct mig_src *s)
 	struct mig *m = s->m;
 
 	for (;;) {
-		int r = pass(s, ST_POSTCOPY, 0);
+		int r = mig_src_pass(s, ST_POSTCOPY, 0);
 		struct pchan_hdr h = { .type = PCHAN_T_COMPLETE };
 
 		if (r)
@@ -488,7 +327,7 @@ static int postcopy(struct mig_src *s)
 			pthread_cond_wait(&m->cond, &m->mu);
 		if (!s->done_seen || m->stop || m->want_pause || s->broken) {
 			pthread_mutex_unlock(&m->mu);
-			r = interrupted(s, 0);
+			r = mig_src_interrupted(s, 0);
 			if (r)
 				return r;
 			continue;

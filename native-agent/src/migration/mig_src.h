@@ -2,9 +2,10 @@
  * The source side of a migration, shared by mig_src.c (the job thread:
  * rounds, switchover, push; start and stop), mig_src_engine.c (the
  * strategy the region's fault worker runs for the job: write faults,
- * protection, the requests of the job thread) and mig_src_conn.c
- * (reading and sending pages, the page channel connections and their
- * threads).  Private to src/migration/.
+ * protection, the requests of the job thread), mig_src_push.c (reading
+ * and sending pages, the passes the senders share) and mig_src_conn.c
+ * (the page channel connections and their threads).  Private to
+ * src/migration/.
  */
 #ifndef FAULTLINE_MIG_SRC_H
 #define FAULTLINE_MIG_SRC_H
@@ -159,6 +160,8 @@ int mig_src_send_range(struct mig_src *s, struct mig_src_lane *l, uint64_t first
 void mig_src_shutdown(struct mig_src *s);
 void mig_src_disconnect(struct mig_src *s);
 void *mig_src_lane_main(void *arg);
+int mig_src_pass(struct mig_src *s, enum stream st, uint64_t deadline_ns);
+int mig_src_interrupted(struct mig_src *s, uint64_t deadline_ns);
 int mig_src_send_switch(struct mig_src *s, struct ptls_conn *c);
 int mig_src_connect_all(struct mig_src *s, char *why, size_t why_len);
 void mig_src_drop_unchanged(struct mig_src *s);
