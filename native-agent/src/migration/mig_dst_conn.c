@@ -37,6 +37,21 @@
 
 /* ---- connections ------------------------------------------------------- */
 
+/* The connection of kind in d, and whether its reader runs (both under mu). */
+static void slot_of(struct mig_dst *d, enum pchan_kind kind, struct ptls_conn ***slot, bool **busy)
+{
+	if (kind == PCHAN_MAIN) {
+		*slot = &d->main_c;
+		*busy = &d->main_busy;
+	} else if (kind == PCHAN_PREEMPT) {
+		*slot = &d->pre_c;
+		*busy = &d->pre_busy;
+	} else {
+		*slot = &d->push_c[kind - PCHAN_PUSH];
+		*busy = &d->push_busy[kind - PCHAN_PUSH];
+	}
+}
+
 /* Under mu: a push connection's reader still runs. */
 static bool push_busy(const struct mig_dst *d)
 {
@@ -74,9 +89,7 @@ int mig_dst_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, uint6
 	}
 	/* counted from here, so that stopping the job waits for this thread too */
 	d->threads++;
-	slot = kind == PCHAN_MAIN ? &d->main_c : kind == PCHAN_PREEMPT ? &d->pre_c : &d->push_c[kind - PCHAN_PUSH];
-	busy = kind == PCHAN_MAIN ? &d->main_busy : kind == PCHAN_PREEMPT ? &d->pre_busy
-									  : &d->push_busy[kind - PCHAN_PUSH];
+	slot_of(d, kind, &slot, &busy);
 	if (*slot)
 		ptls_shutdown(*slot);
 	if (kind == PCHAN_MAIN) {
@@ -254,6 +267,8 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, 
 	int r = -1;
 	const char *why = NULL;
 	ZSTD_DCtx *zd = NULL;
+	struct ptls_conn **slot;
+	bool *busy;
 	bool push = kind >= PCHAN_PUSH, session = kind != PCHAN_PREEMPT, ended = false;
 
 	if (kind == PCHAN_MAIN)
@@ -428,16 +443,9 @@ void mig_dst_run_conn(struct mig *m, struct ptls_conn *c, enum pchan_kind kind, 
 	}
 	pthread_mutex_lock(&m->mu);
 	pthread_mutex_lock(&d->send_mu);
-	if (kind == PCHAN_MAIN) {
-		d->main_c = NULL;
-		d->main_busy = false;
-	} else if (kind == PCHAN_PREEMPT) {
-		d->pre_c = NULL;
-		d->pre_busy = false;
-	} else {
-		d->push_c[kind - PCHAN_PUSH] = NULL;
-		d->push_busy[kind - PCHAN_PUSH] = false;
-	}
+	slot_of(d, kind, &slot, &busy);
+	*slot = NULL;
+	*busy = false;
 	pthread_mutex_unlock(&d->send_mu);
 	ptls_close(c);
 	/*
